@@ -1,0 +1,2 @@
+"""modelyard"""
+__version__ = "0.1.0"

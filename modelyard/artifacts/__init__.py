@@ -1,0 +1,1 @@
+"""Artifact repositories: protocol (base.py) and implementations, resolved by URI scheme (plugins.py)."""

@@ -1,0 +1,40 @@
+"""Plain, frozen entities: what the stores return and the clients hand out. No I/O here."""
+
+from modelyard.entities.common import FileInfo, LifecycleStage, PagedList, RunStatus, ViewType
+from modelyard.entities.experiment import Experiment, ExperimentTag
+from modelyard.entities.run import (
+    Dataset,
+    DatasetInput,
+    InputTag,
+    LoggedModelOutput,
+    Metric,
+    Param,
+    Run,
+    RunData,
+    RunInfo,
+    RunInputs,
+    RunOutputs,
+    RunTag,
+)
+
+__all__ = [
+    "Dataset",
+    "DatasetInput",
+    "Experiment",
+    "ExperimentTag",
+    "FileInfo",
+    "InputTag",
+    "LifecycleStage",
+    "LoggedModelOutput",
+    "Metric",
+    "PagedList",
+    "Param",
+    "Run",
+    "RunData",
+    "RunInfo",
+    "RunInputs",
+    "RunOutputs",
+    "RunStatus",
+    "RunTag",
+    "ViewType",
+]

@@ -1,0 +1,56 @@
+"""Tables of implementations, resolved only when used: ``(name, "lazy.dotted:Object")``.
+
+Built-in stores and artifact repositories are registered here exactly as third-party
+ones are through entry points (groups ``modelyard.tracking_store`` and
+``modelyard.artifact_repository``), so nothing in the core branches on a vendor.
+"""
+
+from __future__ import annotations
+
+import importlib
+from functools import cache
+from typing import Any
+
+from modelyard.exceptions import InvalidParameterValue
+
+# URI scheme -> factory taking (uri, settings) and returning a TrackingStore.
+TRACKING_STORES: dict[str, str] = {
+    "sqlite": "modelyard.store.tracking.sql.store:SqlTrackingStore.from_uri",
+    "postgresql": "modelyard.store.tracking.sql.store:SqlTrackingStore.from_uri",
+    "postgres": "modelyard.store.tracking.sql.store:SqlTrackingStore.from_uri",
+    "mysql": "modelyard.store.tracking.sql.store:SqlTrackingStore.from_uri",
+    "mariadb": "modelyard.store.tracking.sql.store:SqlTrackingStore.from_uri",
+}
+
+# URI scheme -> ArtifactRepository class taking the root URI.
+ARTIFACT_REPOSITORIES: dict[str, str] = {
+    "": "modelyard.artifacts.local:LocalArtifactRepository",
+    "file": "modelyard.artifacts.local:LocalArtifactRepository",
+}
+
+
+def load_object(dotted: str) -> Any:
+    """Import ``"package.module:Attr.attr"`` and return the object."""
+    module_name, _, attr_path = dotted.partition(":")
+    obj: Any = importlib.import_module(module_name)
+    for part in attr_path.split(".") if attr_path else ():
+        obj = getattr(obj, part)
+    return obj
+
+
+@cache
+def _entry_points(group: str) -> dict[str, str]:
+    from importlib.metadata import entry_points
+
+    return {ep.name: ep.value for ep in entry_points(group=group)}
+
+
+def resolve(table: dict[str, str], group: str, scheme: str, what: str) -> Any:
+    base = scheme.split("+", 1)[0].lower()
+    dotted = table.get(scheme) or table.get(base) or _entry_points(group).get(scheme) or _entry_points(group).get(base)
+    if dotted is None:
+        known = sorted({*table, *_entry_points(group)} - {""})
+        raise InvalidParameterValue(
+            f"No {what} for URI scheme {scheme!r}; known schemes: {', '.join(known)}"
+        )
+    return load_object(dotted)

@@ -1,0 +1,158 @@
+"""One frozen Settings object, built once from ``MODELYARD_*`` environment variables.
+
+This is the only module that reads the environment. Precedence, written down once:
+explicit argument (or CLI flag) > ``MODELYARD_*`` variable > ``MLFLOW_*`` variable
+(where MLflow has the same knob) > the default below.
+
+Every field has a type, a default and a help line; ``tests/test_settings.py`` checks
+that each is documented in the README's settings table.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import os
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from typing import Any
+
+DEFAULT_DB_FILE = "modelyard.db"
+DEFAULT_ARTIFACTS_DIR = "modelyard-artifacts"
+
+
+def _setting(default: Any, help: str, *env: str) -> Any:
+    return field(default=default, metadata={"help": help, "env": env})
+
+
+@dataclass(frozen=True, slots=True)
+class Settings:
+    tracking_uri: str | None = _setting(
+        None,
+        "Where runs are tracked: a database URI (sqlite:///path.db, postgresql://..., mysql://...) "
+        "or a server (http://host:port). Unset: the embedded default, a SQLite file "
+        f"'{DEFAULT_DB_FILE}' in the working directory.",
+        "MODELYARD_TRACKING_URI",
+        "MLFLOW_TRACKING_URI",
+    )
+    default_artifact_root: str | None = _setting(
+        None,
+        "Where new experiments keep their artifacts (a folder or a URI). Unset: "
+        f"'{DEFAULT_ARTIFACTS_DIR}' in the working directory.",
+        "MODELYARD_DEFAULT_ARTIFACT_ROOT",
+    )
+    experiment_name: str | None = _setting(
+        None,
+        "Experiment that fluent runs go to when set_experiment was not called.",
+        "MODELYARD_EXPERIMENT_NAME",
+        "MLFLOW_EXPERIMENT_NAME",
+    )
+    experiment_id: str | None = _setting(
+        None,
+        "Experiment id that fluent runs go to when set_experiment was not called.",
+        "MODELYARD_EXPERIMENT_ID",
+        "MLFLOW_EXPERIMENT_ID",
+    )
+    run_id: str | None = _setting(
+        None,
+        "Run that start_run() resumes when no run_id is passed.",
+        "MODELYARD_RUN_ID",
+        "MLFLOW_RUN_ID",
+    )
+    user: str | None = _setting(
+        None,
+        "User name recorded on new runs. Unset: the login name of the process.",
+        "MODELYARD_USER",
+        "MLFLOW_TRACKING_USERNAME",
+    )
+    truncate_long_values: bool = _setting(
+        True,
+        "Clients truncate param and tag values longer than the limits (6000 / 8000 characters) "
+        "instead of failing, as MLflow's client does.",
+        "MODELYARD_TRUNCATE_LONG_VALUES",
+        "MLFLOW_TRUNCATE_LONG_VALUES",
+    )
+    sql_pool_size: int = _setting(
+        5, "Connections kept open per process to PostgreSQL or MySQL.", "MODELYARD_SQL_POOL_SIZE"
+    )
+    sql_max_overflow: int = _setting(
+        10, "Extra connections allowed beyond the pool under load.", "MODELYARD_SQL_MAX_OVERFLOW"
+    )
+    sql_echo: bool = _setting(False, "Log every SQL statement (debugging).", "MODELYARD_SQL_ECHO")
+    sqlite_busy_timeout_ms: int = _setting(
+        30_000,
+        "How long a SQLite writer waits for another process's lock before failing.",
+        "MODELYARD_SQLITE_BUSY_TIMEOUT_MS",
+    )
+    http_request_timeout: float = _setting(
+        120.0,
+        "Seconds a client waits for a tracking server's answer.",
+        "MODELYARD_HTTP_REQUEST_TIMEOUT",
+        "MLFLOW_HTTP_REQUEST_TIMEOUT",
+    )
+    http_request_max_retries: int = _setting(
+        5,
+        "Retries of a request to a tracking server on 429/5xx and connection errors.",
+        "MODELYARD_HTTP_REQUEST_MAX_RETRIES",
+        "MLFLOW_HTTP_REQUEST_MAX_RETRIES",
+    )
+    tracking_token: str | None = _setting(
+        None,
+        "Bearer token sent to a tracking server.",
+        "MODELYARD_TRACKING_TOKEN",
+        "MLFLOW_TRACKING_TOKEN",
+    )
+
+    @classmethod
+    def from_env(cls, environ: Mapping[str, str] | None = None, **overrides: Any) -> Settings:
+        """Build settings from the environment; keyword arguments win over it."""
+        env = os.environ if environ is None else environ
+        values: dict[str, Any] = {}
+        for f in dataclasses.fields(cls):
+            if f.name in overrides:
+                continue
+            for var in f.metadata["env"]:
+                raw = env.get(var)
+                if raw is not None and raw != "":
+                    values[f.name] = _coerce(f, raw, var)
+                    break
+        values.update(overrides)
+        return cls(**values)
+
+    @classmethod
+    def documented_fields(cls) -> list[tuple[str, tuple[str, ...], Any, str]]:
+        """(name, environment variables, default, help) for every field."""
+        return [
+            (f.name, f.metadata["env"], f.default, f.metadata["help"]) for f in dataclasses.fields(cls)
+        ]
+
+
+def _coerce(f: dataclasses.Field, raw: str, var: str) -> Any:
+    kind = f.type if isinstance(f.type, str) else getattr(f.type, "__name__", str(f.type))
+    if kind.startswith("bool"):
+        lowered = raw.strip().lower()
+        if lowered in ("1", "true", "yes", "on"):
+            return True
+        if lowered in ("0", "false", "no", "off"):
+            return False
+        raise ValueError(f"{var} must be true or false, got {raw!r}")
+    if kind.startswith("int"):
+        try:
+            return int(raw)
+        except ValueError:
+            raise ValueError(f"{var} must be an integer, got {raw!r}") from None
+    if kind.startswith("float"):
+        try:
+            return float(raw)
+        except ValueError:
+            raise ValueError(f"{var} must be a number, got {raw!r}") from None
+    return raw
+
+
+def login_name() -> str:
+    """The process's login name, for the user recorded on runs."""
+    import getpass
+
+    try:
+        return getpass.getuser()
+    except Exception:  # no passwd entry in some containers
+        return "unknown"

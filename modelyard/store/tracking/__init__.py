@@ -1,0 +1,1 @@
+"""Tracking store: protocol (base.py), SQL implementation (sql/), REST implementation (rest.py)."""

@@ -1,0 +1,1 @@
+"""The explicit client and the fluent layer."""
