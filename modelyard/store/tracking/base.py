@@ -151,4 +151,4 @@ class TrackingStore(ABC):
         """Every logged point of one metric, ordered by step then timestamp."""
 
     def close(self) -> None:
-        """Release connections (engines, HTTP clients)."""
+        """Release connections (engines, HTTP clients)."""  # noqa: B027 - optional hook

@@ -1,0 +1,103 @@
+"""Engines for the SQL stores: URI normalisation, SQLite pragmas, pools.
+
+SQLite is the embedded default: WAL journal (readers never block the writer), a busy
+timeout (several processes may log at once), and write transactions that take the write
+lock up front (``BEGIN IMMEDIATE``) so two writers queue on the busy timeout instead of
+failing with "database is locked" when a reader upgrades.
+"""
+
+from __future__ import annotations
+
+import os
+from urllib.parse import urlsplit
+
+from sqlalchemy import Engine, create_engine, event
+from sqlalchemy.engine import make_url
+from sqlalchemy.pool import StaticPool
+
+from modelyard.exceptions import InvalidParameterValue
+from modelyard.settings import Settings
+
+_DRIVERS = {
+    "postgresql": "postgresql+psycopg",
+    "postgres": "postgresql+psycopg",
+    "mysql": "mysql+pymysql",
+    "mariadb": "mysql+pymysql",
+}
+
+
+def normalize_db_uri(uri: str) -> str:
+    """Pick our drivers for bare schemes: postgresql -> psycopg 3, mysql/mariadb -> PyMySQL."""
+    scheme = urlsplit(uri).scheme
+    if scheme in _DRIVERS:
+        uri = _DRIVERS[scheme] + uri[len(scheme) :]
+    try:
+        url = make_url(uri)
+    except Exception as exc:
+        raise InvalidParameterValue(f"Invalid database URI {uri!r}: {exc}") from exc
+    if url.get_backend_name() == "mysql" and "charset" not in url.query:
+        url = url.update_query_dict({"charset": "utf8mb4"})
+    return url.render_as_string(hide_password=False)
+
+
+def create_db_engine(uri: str, settings: Settings | None = None) -> Engine:
+    settings = settings or Settings()
+    uri = normalize_db_uri(uri)
+    url = make_url(uri)
+    backend = url.get_backend_name()
+    if backend == "sqlite":
+        return _sqlite_engine(url, settings)
+    if backend not in ("postgresql", "mysql"):
+        raise InvalidParameterValue(
+            f"Unsupported database {backend!r} in {url.render_as_string()}: use sqlite, postgresql or mysql/mariadb"
+        )
+    return create_engine(
+        url,
+        pool_size=settings.sql_pool_size,
+        max_overflow=settings.sql_max_overflow,
+        pool_pre_ping=True,
+        pool_recycle=3600,
+        echo=settings.sql_echo,
+    )
+
+
+def _sqlite_engine(url, settings: Settings) -> Engine:
+    database = url.database or ""
+    in_memory = database in ("", ":memory:") or database.startswith("file::memory:")
+    if not in_memory:
+        parent = os.path.dirname(os.path.abspath(database))
+        os.makedirs(parent, exist_ok=True)
+    kwargs: dict = {"echo": settings.sql_echo}
+    if in_memory:  # one shared connection, or every checkout would see a new empty database
+        kwargs.update(poolclass=StaticPool, connect_args={"check_same_thread": False})
+    else:
+        kwargs["connect_args"] = {"check_same_thread": False, "timeout": settings.sqlite_busy_timeout_ms / 1000}
+    engine = create_engine(url, **kwargs)
+    busy = int(settings.sqlite_busy_timeout_ms)
+
+    @event.listens_for(engine, "connect")
+    def _on_connect(dbapi_conn, _record) -> None:
+        dbapi_conn.isolation_level = None  # we emit BEGIN ourselves (below)
+        cur = dbapi_conn.cursor()
+        if not in_memory:
+            cur.execute("PRAGMA journal_mode=WAL")
+        cur.execute("PRAGMA synchronous=NORMAL")
+        cur.execute(f"PRAGMA busy_timeout={busy}")
+        cur.execute("PRAGMA foreign_keys=ON")
+        cur.execute("PRAGMA cache_size=-65536")
+        cur.execute("PRAGMA temp_store=MEMORY")
+        cur.close()
+
+    @event.listens_for(engine, "begin")
+    def _on_begin(conn) -> None:
+        mode = conn.get_execution_options().get("sqlite_begin", "DEFERRED")
+        conn.exec_driver_sql(f"BEGIN {mode}")
+
+    return engine
+
+
+def writer(engine: Engine) -> Engine:
+    """The same engine, but transactions take SQLite's write lock at BEGIN."""
+    if engine.dialect.name == "sqlite":
+        return engine.execution_options(sqlite_begin="IMMEDIATE")
+    return engine

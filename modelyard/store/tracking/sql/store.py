@@ -1,0 +1,689 @@
+"""The SQL tracking store (SQLite, PostgreSQL, MySQL/MariaDB) on SQLAlchemy Core.
+
+Every public method is one transaction; database and driver errors are translated to the
+modelyard error tree here, raised ``from`` the original. Writes validate everything before
+touching the database, and a batch is all-or-nothing.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import time
+import uuid
+from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
+
+from sqlalchemy import Connection, Engine, and_, delete, func, select, update
+from sqlalchemy.exc import DBAPIError, IntegrityError
+
+from modelyard import validation as v
+from modelyard.entities import (
+    DatasetInput,
+    Experiment,
+    LifecycleStage,
+    Metric,
+    PagedList,
+    Param,
+    Run,
+    RunData,
+    RunInfo,
+    RunStatus,
+    RunTag,
+    ViewType,
+)
+from modelyard.exceptions import (
+    InvalidParameterValue,
+    ModelyardError,
+    ResourceAlreadyExists,
+    ResourceDoesNotExist,
+)
+from modelyard.settings import DEFAULT_ARTIFACTS_DIR, Settings
+from modelyard.store.tracking import base
+from modelyard.store.tracking.names import random_run_name
+from modelyard.store.tracking.sql import hydrate
+from modelyard.store.tracking.sql import schema as db
+from modelyard.store.tracking.sql.dml import upsert
+from modelyard.store.tracking.sql.engine import create_db_engine, writer
+from modelyard.store.tracking.sql.migrate import ensure_schema
+
+logger = logging.getLogger(__name__)
+
+RUN_NAME_TAG = "mlflow.runName"
+ACTIVE = LifecycleStage.ACTIVE.value
+DELETED = LifecycleStage.DELETED.value
+
+
+def now_ms() -> int:
+    return int(time.time() * 1000)
+
+
+def join_uri(root: str, *parts: str) -> str:
+    return "/".join([root.rstrip("/"), *(p.strip("/") for p in parts)])
+
+
+class SqlTrackingStore(base.TrackingStore):
+    def __init__(self, engine: Engine, default_artifact_root: str, *, uri: str = "") -> None:
+        self.engine = engine
+        self._writer = writer(engine)
+        self.default_artifact_root = default_artifact_root
+        self.uri = uri
+        ensure_schema(engine, uri or str(engine.url))
+        self._ensure_default_experiment()
+
+    @classmethod
+    def from_uri(
+        cls, uri: str, settings: Settings | None = None, default_artifact_root: str | None = None
+    ) -> SqlTrackingStore:
+        settings = settings or Settings()
+        root = (
+            default_artifact_root or settings.default_artifact_root or os.path.abspath(DEFAULT_ARTIFACTS_DIR)
+        )
+        return cls(create_db_engine(uri, settings), root, uri=uri)
+
+    def close(self) -> None:
+        self.engine.dispose()
+
+    # -- transactions -----------------------------------------------------------
+    @contextmanager
+    def _read(self) -> Iterator[Connection]:
+        try:
+            with self.engine.connect() as conn:
+                yield conn
+        except DBAPIError as exc:
+            raise _translate(exc) from exc
+
+    @contextmanager
+    def _write(self) -> Iterator[Connection]:
+        try:
+            with self._writer.begin() as conn:
+                yield conn
+        except DBAPIError as exc:
+            raise _translate(exc) from exc
+
+    # -- experiments ----------------------------------------------------------
+    def _ensure_default_experiment(self) -> None:
+        with self._read() as conn:
+            if conn.execute(
+                select(db.experiments.c.experiment_id).where(db.experiments.c.experiment_id == 0)
+            ).first():
+                return
+        try:
+            with self._write() as conn:
+                t = now_ms()
+                values = dict(
+                    name=base.DEFAULT_EXPERIMENT_NAME,
+                    artifact_location=join_uri(self.default_artifact_root, "0"),
+                    lifecycle_stage=ACTIVE,
+                    creation_time=t,
+                    last_update_time=t,
+                )
+                if conn.dialect.name == "mysql":  # MySQL treats an explicit 0 as "next id"
+                    new_id = conn.execute(db.experiments.insert().values(**values)).inserted_primary_key[0]
+                    conn.execute(
+                        update(db.experiments)
+                        .where(db.experiments.c.experiment_id == new_id)
+                        .values(experiment_id=0)
+                    )
+                    conn.exec_driver_sql("ALTER TABLE experiments AUTO_INCREMENT = 1")
+                else:
+                    conn.execute(db.experiments.insert().values(experiment_id=0, **values))
+        except ResourceAlreadyExists:
+            pass  # another process created it first
+
+    def create_experiment(
+        self, name: str, artifact_location: str | None = None, tags: dict[str, str] | None = None
+    ) -> str:
+        v.validate_experiment_name(name)
+        tag_rows = [(k, v.validate_experiment_tag(k, val)) for k, val in (tags or {}).items()]
+        t = now_ms()
+        try:
+            with self._write() as conn:
+                exp_id = conn.execute(
+                    db.experiments.insert().values(
+                        name=name,
+                        artifact_location=artifact_location or "",
+                        lifecycle_stage=ACTIVE,
+                        creation_time=t,
+                        last_update_time=t,
+                    )
+                ).inserted_primary_key[0]
+                if not artifact_location:
+                    conn.execute(
+                        update(db.experiments)
+                        .where(db.experiments.c.experiment_id == exp_id)
+                        .values(artifact_location=join_uri(self.default_artifact_root, str(exp_id)))
+                    )
+                if tag_rows:
+                    conn.execute(
+                        db.experiment_tags.insert(),
+                        [{"experiment_id": exp_id, "key": k, "value": val} for k, val in tag_rows],
+                    )
+        except ResourceAlreadyExists:
+            raise ResourceAlreadyExists(f"Experiment '{name}' already exists.") from None
+        return str(exp_id)
+
+    def _experiment_row(self, conn: Connection, experiment_id: str):
+        eid = _experiment_int(experiment_id)
+        row = conn.execute(select(db.experiments).where(db.experiments.c.experiment_id == eid)).first()
+        if row is None:
+            raise ResourceDoesNotExist(f"No Experiment with id={experiment_id} exists")
+        return row
+
+    def get_experiment(self, experiment_id: str) -> Experiment:
+        with self._read() as conn:
+            return hydrate.load_experiments(conn, [self._experiment_row(conn, experiment_id)])[0]
+
+    def get_experiment_by_name(self, name: str) -> Experiment | None:
+        with self._read() as conn:
+            row = conn.execute(select(db.experiments).where(db.experiments.c.name == name)).first()
+            return hydrate.load_experiments(conn, [row])[0] if row else None
+
+    def search_experiments(
+        self,
+        view_type: ViewType = ViewType.ACTIVE_ONLY,
+        max_results: int = base.SEARCH_RUNS_DEFAULT_MAX_RESULTS,
+        filter_string: str | None = None,
+        order_by: Sequence[str] | None = None,
+        page_token: str | None = None,
+    ) -> PagedList[Experiment]:
+        from modelyard.search import parse_filter, parse_order_by
+        from modelyard.search.paging import decode_page_token, encode_page_token
+        from modelyard.store.tracking.sql.filters import apply_experiments_order, experiments_where
+
+        max_results = v.validate_max_results(max_results, base.SEARCH_MAX_RESULTS)
+        stages = ViewType.parse(view_type).stages()
+        expr = parse_filter(filter_string, "experiments")
+        offset = _offset(decode_page_token(page_token))
+        stmt = select(db.experiments).where(db.experiments.c.lifecycle_stage.in_(stages))
+        if expr is not None:
+            stmt = stmt.where(experiments_where(expr))
+        stmt = apply_experiments_order(stmt, parse_order_by(order_by, "experiments"))
+        stmt = stmt.limit(max_results + 1).offset(offset)
+        with self._read() as conn:
+            rows = conn.execute(stmt).all()
+            token = encode_page_token({"offset": offset + max_results}) if len(rows) > max_results else None
+            return PagedList(hydrate.load_experiments(conn, rows[:max_results]), token)
+
+    def _set_experiment_stage(self, experiment_id: str, stage: str) -> None:
+        t = now_ms()
+        with self._write() as conn:
+            row = self._experiment_row(conn, experiment_id)
+            conn.execute(
+                update(db.experiments)
+                .where(db.experiments.c.experiment_id == row.experiment_id)
+                .values(lifecycle_stage=stage, last_update_time=t)
+            )
+            other = ACTIVE if stage == DELETED else DELETED
+            conn.execute(
+                update(db.runs)
+                .where(db.runs.c.experiment_id == row.experiment_id, db.runs.c.lifecycle_stage == other)
+                .values(lifecycle_stage=stage, deleted_time=t if stage == DELETED else None)
+            )
+
+    def delete_experiment(self, experiment_id: str) -> None:
+        if str(experiment_id) == base.DEFAULT_EXPERIMENT_ID:
+            raise InvalidParameterValue("Cannot delete the default experiment '0'.")
+        self._set_experiment_stage(experiment_id, DELETED)
+
+    def restore_experiment(self, experiment_id: str) -> None:
+        self._set_experiment_stage(experiment_id, ACTIVE)
+
+    def rename_experiment(self, experiment_id: str, new_name: str) -> None:
+        v.validate_experiment_name(new_name)
+        try:
+            with self._write() as conn:
+                row = self._experiment_row(conn, experiment_id)
+                _require_active_experiment(row, "rename")
+                conn.execute(
+                    update(db.experiments)
+                    .where(db.experiments.c.experiment_id == row.experiment_id)
+                    .values(name=new_name, last_update_time=now_ms())
+                )
+        except ResourceAlreadyExists:
+            raise ResourceAlreadyExists(f"Experiment '{new_name}' already exists.") from None
+
+    def set_experiment_tag(self, experiment_id: str, key: str, value: str) -> None:
+        value = v.validate_experiment_tag(key, value)
+        with self._write() as conn:
+            row = self._experiment_row(conn, experiment_id)
+            _require_active_experiment(row, "set a tag on")
+            upsert(
+                conn,
+                db.experiment_tags,
+                [{"experiment_id": row.experiment_id, "key": key, "value": value}],
+                keys=("experiment_id", "key"),
+                update=("value",),
+            )
+
+    def delete_experiment_tag(self, experiment_id: str, key: str) -> None:
+        with self._write() as conn:
+            row = self._experiment_row(conn, experiment_id)
+            _require_active_experiment(row, "delete a tag of")
+            deleted = conn.execute(
+                delete(db.experiment_tags).where(
+                    db.experiment_tags.c.experiment_id == row.experiment_id, db.experiment_tags.c.key == key
+                )
+            ).rowcount
+            if not deleted:
+                raise ResourceDoesNotExist(f"No tag with name: {key} in experiment with id {experiment_id}")
+
+    # -- runs -------------------------------------------------------------------
+    def create_run(
+        self,
+        experiment_id: str,
+        user_id: str,
+        start_time: int | None,
+        tags: Sequence[RunTag] = (),
+        run_name: str | None = None,
+    ) -> Run:
+        tag_map = {t.key: v.validate_tag(t.key, t.value) for t in tags}
+        name_tag = tag_map.get(RUN_NAME_TAG)
+        if run_name and name_tag and run_name != name_tag:
+            raise InvalidParameterValue(
+                f"Both 'run_name' argument and 'mlflow.runName' tag are specified, but with different "
+                f"values (run_name='{run_name}', mlflow.runName='{name_tag}')."
+            )
+        name = v.validate_run_name(run_name or name_tag or random_run_name())
+        tag_map[RUN_NAME_TAG] = name
+        start_time = now_ms() if start_time is None else int(start_time)
+        run_uuid = uuid.uuid4().hex
+        with self._write() as conn:
+            exp = self._experiment_row(conn, experiment_id)
+            if exp.lifecycle_stage != ACTIVE:
+                raise InvalidParameterValue(
+                    f"The experiment {experiment_id} must be in the 'active' state. "
+                    f"Current state is {exp.lifecycle_stage}."
+                )
+            artifact_uri = join_uri(exp.artifact_location, run_uuid, "artifacts")
+            row_id = conn.execute(
+                db.runs.insert().values(
+                    run_uuid=run_uuid,
+                    experiment_id=exp.experiment_id,
+                    name=name,
+                    user_id=user_id or "",
+                    status=RunStatus.RUNNING.value,
+                    start_time=start_time,
+                    end_time=None,
+                    lifecycle_stage=ACTIVE,
+                    artifact_uri=artifact_uri,
+                )
+            ).inserted_primary_key[0]
+            conn.execute(
+                db.tags.insert(), [{"run_id": row_id, "key": k, "value": val} for k, val in tag_map.items()]
+            )
+        info = RunInfo(
+            run_id=run_uuid,
+            experiment_id=str(exp.experiment_id),
+            run_name=name,
+            user_id=user_id or "",
+            status=RunStatus.RUNNING.value,
+            start_time=start_time,
+            end_time=None,
+            artifact_uri=artifact_uri,
+            lifecycle_stage=ACTIVE,
+        )
+        return Run(info=info, data=RunData(tags=dict(sorted(tag_map.items()))))
+
+    def _run_row(self, conn: Connection, run_id: str):
+        row = conn.execute(select(*hydrate.RUN_COLUMNS).where(db.runs.c.run_uuid == run_id)).first()
+        if row is None:
+            raise ResourceDoesNotExist(f"Run with id={run_id} not found")
+        return row
+
+    def _active_run_row(self, conn: Connection, run_id: str):
+        row = conn.execute(
+            select(db.runs.c.id, db.runs.c.lifecycle_stage).where(db.runs.c.run_uuid == run_id)
+        ).first()
+        if row is None:
+            raise ResourceDoesNotExist(f"Run with id={run_id} not found")
+        if row.lifecycle_stage != ACTIVE:
+            raise InvalidParameterValue(
+                f"The run {run_id} must be in the 'active' state. Current state is {row.lifecycle_stage}."
+            )
+        return row
+
+    def get_run(self, run_id: str) -> Run:
+        if not isinstance(run_id, str) or not run_id:
+            raise InvalidParameterValue("Missing value for required parameter 'run_id'")
+        with self._read() as conn:
+            return hydrate.load_runs(conn, [self._run_row(conn, run_id)])[0]
+
+    def update_run_info(
+        self,
+        run_id: str,
+        run_status: str | None = None,
+        end_time: int | None = None,
+        run_name: str | None = None,
+    ) -> RunInfo:
+        values: dict = {}
+        if run_status is not None:
+            values["status"] = RunStatus.parse(run_status).value
+        if end_time is not None:
+            values["end_time"] = int(end_time)
+        if run_name:
+            values["name"] = v.validate_run_name(run_name)
+        with self._write() as conn:
+            row = self._active_run_row(conn, run_id)
+            if values:
+                conn.execute(update(db.runs).where(db.runs.c.id == row.id).values(**values))
+            if run_name:
+                upsert(
+                    conn,
+                    db.tags,
+                    [{"run_id": row.id, "key": RUN_NAME_TAG, "value": values["name"]}],
+                    keys=("run_id", "key"),
+                    update=("value",),
+                )
+            return hydrate.run_info_from_row(self._run_row(conn, run_id))
+
+    def _set_run_stage(self, run_id: str, stage: str) -> None:
+        with self._write() as conn:
+            row = self._run_row(conn, run_id)
+            conn.execute(
+                update(db.runs)
+                .where(db.runs.c.id == row.id)
+                .values(lifecycle_stage=stage, deleted_time=now_ms() if stage == DELETED else None)
+            )
+
+    def delete_run(self, run_id: str) -> None:
+        self._set_run_stage(run_id, DELETED)
+
+    def restore_run(self, run_id: str) -> None:
+        self._set_run_stage(run_id, ACTIVE)
+
+    def search_runs(
+        self,
+        experiment_ids: Sequence[str],
+        filter_string: str | None = None,
+        run_view_type: ViewType = ViewType.ACTIVE_ONLY,
+        max_results: int = base.SEARCH_RUNS_DEFAULT_MAX_RESULTS,
+        order_by: Sequence[str] | None = None,
+        page_token: str | None = None,
+    ) -> PagedList[Run]:
+        from modelyard.search import parse_filter, parse_order_by
+        from modelyard.search.paging import decode_page_token, encode_page_token
+        from modelyard.store.tracking.sql.filters import apply_runs_order, runs_where
+
+        max_results = v.validate_max_results(max_results, base.SEARCH_MAX_RESULTS)
+        stages = ViewType.parse(run_view_type).stages()
+        expr = parse_filter(filter_string, "runs")
+        ordering = parse_order_by(order_by, "runs")
+        offset = _offset(decode_page_token(page_token))
+        ids = [_experiment_int(e) for e in experiment_ids]
+        if not ids:
+            return PagedList([], None)
+        stmt = select(*hydrate.RUN_COLUMNS).where(
+            db.runs.c.experiment_id.in_(ids) if len(ids) > 1 else db.runs.c.experiment_id == ids[0],
+            db.runs.c.lifecycle_stage.in_(stages)
+            if len(stages) > 1
+            else db.runs.c.lifecycle_stage == stages[0],
+        )
+        if expr is not None:
+            stmt = stmt.where(runs_where(expr))
+        stmt = apply_runs_order(stmt, ordering).limit(max_results + 1).offset(offset)
+        with self._read() as conn:
+            rows = conn.execute(stmt).all()
+            token = encode_page_token({"offset": offset + max_results}) if len(rows) > max_results else None
+            return PagedList(hydrate.load_runs(conn, rows[:max_results]), token)
+
+    # -- logging ----------------------------------------------------------------
+    def log_batch(
+        self,
+        run_id: str,
+        metrics: Sequence[Metric] = (),
+        params: Sequence[Param] = (),
+        tags: Sequence[RunTag] = (),
+    ) -> None:
+        v.validate_batch_sizes(len(metrics), len(params), len(tags))
+        v.validate_unique_param_keys([p.key for p in params])
+        param_rows = {p.key: v.validate_param(p.key, p.value) for p in params}
+        tag_rows = {t.key: v.validate_tag(t.key, t.value) for t in tags}
+        metric_rows = []
+        for m in metrics:
+            value = v.validate_metric(m.key, m.value, m.timestamp, m.step)
+            stored, is_nan = hydrate.metric_to_db(value)
+            metric_rows.append(
+                {
+                    "key": m.key,
+                    "value": stored,
+                    "timestamp": int(m.timestamp),
+                    "step": int(m.step),
+                    "is_nan": is_nan,
+                }
+            )
+        if not (metric_rows or param_rows or tag_rows):
+            with self._read() as conn:
+                self._active_run_row(conn, run_id)
+            return
+        with self._write() as conn:
+            rid = self._active_run_row(conn, run_id).id
+            if param_rows:
+                self._insert_params(conn, rid, run_id, param_rows)
+            if tag_rows:
+                self._upsert_tags(conn, rid, tag_rows)
+            if metric_rows:
+                self._insert_metrics(conn, rid, metric_rows)
+
+    def _insert_params(self, conn: Connection, rid: int, run_id: str, rows: dict[str, str]) -> None:
+        existing = dict(
+            conn.execute(
+                select(db.params.c.key, db.params.c.value).where(
+                    db.params.c.run_id == rid, db.params.c.key.in_(list(rows))
+                )
+            ).all()
+        )
+        changed = {k: (existing[k], val) for k, val in rows.items() if k in existing and existing[k] != val}
+        if changed:
+            detail = ", ".join(
+                f"'{k}' (old value '{old}', new value '{new}')" for k, (old, new) in changed.items()
+            )
+            raise InvalidParameterValue(
+                f"Changing param values is not allowed. Params were already logged for run ID '{run_id}' "
+                f"with different values: {detail}."
+            )
+        new = [{"run_id": rid, "key": k, "value": val} for k, val in rows.items() if k not in existing]
+        if new:
+            conn.execute(db.params.insert(), new)
+
+    def _upsert_tags(self, conn: Connection, rid: int, rows: dict[str, str]) -> None:
+        upsert(
+            conn,
+            db.tags,
+            [{"run_id": rid, "key": k, "value": val} for k, val in rows.items()],
+            keys=("run_id", "key"),
+            update=("value",),
+        )
+        if RUN_NAME_TAG in rows:
+            conn.execute(update(db.runs).where(db.runs.c.id == rid).values(name=rows[RUN_NAME_TAG][:250]))
+
+    def _insert_metrics(self, conn: Connection, rid: int, rows: list[dict]) -> None:
+        for r in rows:
+            r["run_id"] = rid
+        conn.execute(db.metrics.insert(), rows)
+        newest: dict[str, dict] = {}
+        for r in rows:
+            cur = newest.get(r["key"])
+            if cur is None or _metric_order(r) > _metric_order(cur):
+                newest[r["key"]] = r
+        keys = list(newest)
+        stored = {
+            row.key: row
+            for row in conn.execute(
+                select(
+                    db.latest_metrics.c.key,
+                    db.latest_metrics.c.value,
+                    db.latest_metrics.c.timestamp,
+                    db.latest_metrics.c.step,
+                    db.latest_metrics.c.is_nan,
+                ).where(
+                    db.latest_metrics.c.run_id == rid,
+                    db.latest_metrics.c.key.in_(keys)
+                    if len(keys) > 1
+                    else db.latest_metrics.c.key == keys[0],
+                )
+            )
+        }
+        changed = [
+            r
+            for k, r in newest.items()
+            if k not in stored or _metric_order(r) > _metric_order(stored[k]._mapping)
+        ]
+        upsert(
+            conn,
+            db.latest_metrics,
+            changed,
+            keys=("run_id", "key"),
+            update=("value", "timestamp", "step", "is_nan"),
+        )
+
+    def delete_tag(self, run_id: str, key: str) -> None:
+        with self._write() as conn:
+            rid = self._active_run_row(conn, run_id).id
+            deleted = conn.execute(
+                delete(db.tags).where(db.tags.c.run_id == rid, db.tags.c.key == key)
+            ).rowcount
+            if not deleted:
+                raise ResourceDoesNotExist(f"No tag with name: {key} in run with id {run_id}")
+
+    def log_inputs(self, run_id: str, datasets: Sequence[DatasetInput] = ()) -> None:
+        if len(datasets) > v.MAX_DATASETS_PER_CALL:
+            raise InvalidParameterValue(
+                f"At most {v.MAX_DATASETS_PER_CALL} datasets can be logged at once; got {len(datasets)}."
+            )
+        for d in datasets:
+            ds = d.dataset
+            v.validate_dataset(ds.name, ds.digest, ds.source, ds.schema, ds.profile)
+            for t in d.tags:
+                v.validate_input_tag(t.key, t.value)
+        with self._write() as conn:
+            row = self._active_run_row(conn, run_id)
+            exp_id = conn.execute(select(db.runs.c.experiment_id).where(db.runs.c.id == row.id)).scalar_one()
+            for d in datasets:
+                self._log_input(conn, row.id, exp_id, d)
+
+    def _log_input(self, conn: Connection, rid: int, exp_id: int, d: DatasetInput) -> None:
+        ds = d.dataset
+        ds_where = and_(
+            db.datasets.c.experiment_id == exp_id,
+            db.datasets.c.name == ds.name,
+            db.datasets.c.digest == ds.digest,
+        )
+        ds_id = conn.execute(select(db.datasets.c.id).where(ds_where)).scalar()
+        if ds_id is None:
+            ds_id = conn.execute(
+                db.datasets.insert().values(
+                    experiment_id=exp_id,
+                    name=ds.name,
+                    digest=ds.digest,
+                    source_type=ds.source_type,
+                    source=ds.source,
+                    schema=ds.schema,
+                    profile=ds.profile,
+                )
+            ).inserted_primary_key[0]
+        input_id = conn.execute(
+            select(db.run_inputs.c.id).where(
+                db.run_inputs.c.run_id == rid, db.run_inputs.c.dataset_id == ds_id
+            )
+        ).scalar()
+        if input_id is None:
+            input_id = conn.execute(
+                db.run_inputs.insert().values(run_id=rid, dataset_id=ds_id)
+            ).inserted_primary_key[0]
+        if d.tags:
+            upsert(
+                conn,
+                db.input_tags,
+                [{"input_id": input_id, "key": t.key, "value": t.value} for t in d.tags],
+                keys=("input_id", "key"),
+                update=("value",),
+            )
+
+    def get_metric_history(
+        self,
+        run_id: str,
+        metric_key: str,
+        max_results: int | None = None,
+        page_token: str | None = None,
+    ) -> PagedList[Metric]:
+        from modelyard.search.paging import decode_page_token, encode_page_token
+
+        offset = _offset(decode_page_token(page_token))
+        if max_results is not None:
+            max_results = v.validate_max_results(max_results, 10**9)
+        with self._read() as conn:
+            rid = self._run_row(conn, run_id).id
+            stmt = (
+                select(db.metrics.c.value, db.metrics.c.timestamp, db.metrics.c.step, db.metrics.c.is_nan)
+                .where(db.metrics.c.run_id == rid, db.metrics.c.key == metric_key)
+                .order_by(db.metrics.c.step, db.metrics.c.timestamp)
+            )
+            if max_results is not None:
+                stmt = stmt.limit(max_results + 1).offset(offset)
+            elif offset:
+                stmt = stmt.offset(offset)
+            rows = conn.execute(stmt).all()
+        token = None
+        if max_results is not None and len(rows) > max_results:
+            rows = rows[:max_results]
+            token = encode_page_token({"offset": offset + max_results})
+        from_db = hydrate.metric_from_db
+        return PagedList(
+            [Metric(metric_key, from_db(val, nan), ts, step, run_id) for val, ts, step, nan in rows], token
+        )
+
+    def count_runs(
+        self, experiment_ids: Sequence[str], run_view_type: ViewType = ViewType.ACTIVE_ONLY
+    ) -> int:
+        stages = ViewType.parse(run_view_type).stages()
+        with self._read() as conn:
+            return conn.execute(
+                select(func.count())
+                .select_from(db.runs)
+                .where(
+                    db.runs.c.experiment_id.in_([_experiment_int(e) for e in experiment_ids]),
+                    db.runs.c.lifecycle_stage.in_(stages),
+                )
+            ).scalar_one()
+
+
+def _metric_order(r) -> tuple:
+    """MLflow's "latest": the largest (step, timestamp, value); NaN counts as the smallest value."""
+    return (r["step"], r["timestamp"], float("-inf") if r["is_nan"] else r["value"])
+
+
+def _offset(token: dict | None) -> int:
+    if not token:
+        return 0
+    offset = token.get("offset")
+    if not isinstance(offset, int) or isinstance(offset, bool) or offset < 0:
+        raise InvalidParameterValue("Invalid page token: bad offset")
+    return offset
+
+
+def _experiment_int(experiment_id: object) -> int:
+    try:
+        return int(str(experiment_id))
+    except ValueError:
+        raise InvalidParameterValue(
+            f"Invalid experiment ID: '{experiment_id}'; experiment ids are integers in a SQL store"
+        ) from None
+
+
+def _require_active_experiment(row, action: str) -> None:
+    if row.lifecycle_stage != ACTIVE:
+        raise InvalidParameterValue(
+            f"Cannot {action} a non-active experiment. Experiment {row.experiment_id} is {row.lifecycle_stage}."
+        )
+
+
+def _translate(exc: DBAPIError) -> ModelyardError:
+    if isinstance(exc, IntegrityError):
+        return ResourceAlreadyExists(f"A record with the same key already exists ({_first_line(exc)})")
+    return ModelyardError(f"Database error: {_first_line(exc)}")
+
+
+def _first_line(exc: BaseException) -> str:
+    text = str(getattr(exc, "orig", exc) or exc)
+    return text.splitlines()[0][:300] if text else type(exc).__name__

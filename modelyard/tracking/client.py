@@ -1,0 +1,321 @@
+"""The explicit client: ``TrackingClient`` (exported as ``MlflowClient`` too).
+
+Method names and signatures follow MLflow's ``MlflowClient`` where it has them, so code
+written for MLflow runs unchanged. The client does not care whether the store is a
+database or a server.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import os
+import tempfile
+import time
+from collections.abc import Iterable, Sequence
+from typing import Any
+
+from modelyard import validation as v
+from modelyard.entities import (
+    DatasetInput,
+    Experiment,
+    FileInfo,
+    Metric,
+    PagedList,
+    Param,
+    Run,
+    RunInfo,
+    RunStatus,
+    RunTag,
+    ViewType,
+)
+from modelyard.settings import Settings, login_name
+from modelyard.tracking import stores
+
+logger = logging.getLogger(__name__)
+
+
+def _now_ms() -> int:
+    return int(time.time() * 1000)
+
+
+class TrackingClient:
+    """Experiments, runs, metrics, params, tags and artifacts through one tracking store."""
+
+    def __init__(self, tracking_uri: str | None = None, settings: Settings | None = None) -> None:
+        self.settings = settings or Settings.from_env()
+        if tracking_uri is None:
+            from modelyard.tracking import fluent
+
+            tracking_uri = fluent.current_tracking_uri()
+        self.tracking_uri = stores.resolve_tracking_uri(tracking_uri, self.settings)
+        self._store = None
+        self._artifact_uris: dict[str, str] = {}
+
+    @property
+    def store(self):
+        if self._store is None:
+            self._store = stores.get_store(self.tracking_uri, self.settings)
+        return self._store
+
+    # -- experiments ----------------------------------------------------------
+    def create_experiment(
+        self, name: str, artifact_location: str | None = None, tags: dict[str, Any] | None = None
+    ) -> str:
+        return self.store.create_experiment(
+            name, artifact_location, {k: str(val) for k, val in (tags or {}).items()}
+        )
+
+    def get_experiment(self, experiment_id: str) -> Experiment:
+        return self.store.get_experiment(str(experiment_id))
+
+    def get_experiment_by_name(self, name: str) -> Experiment | None:
+        return self.store.get_experiment_by_name(name)
+
+    def search_experiments(
+        self,
+        view_type: ViewType | int | str = ViewType.ACTIVE_ONLY,
+        max_results: int | None = 1000,
+        filter_string: str | None = None,
+        order_by: Sequence[str] | None = None,
+        page_token: str | None = None,
+    ) -> PagedList[Experiment]:
+        return self.store.search_experiments(
+            ViewType.parse(view_type), max_results or 1000, filter_string, order_by, page_token
+        )
+
+    def delete_experiment(self, experiment_id: str) -> None:
+        self.store.delete_experiment(str(experiment_id))
+
+    def restore_experiment(self, experiment_id: str) -> None:
+        self.store.restore_experiment(str(experiment_id))
+
+    def rename_experiment(self, experiment_id: str, new_name: str) -> None:
+        self.store.rename_experiment(str(experiment_id), new_name)
+
+    def set_experiment_tag(self, experiment_id: str, key: str, value: Any) -> None:
+        self.store.set_experiment_tag(str(experiment_id), key, str(value))
+
+    def delete_experiment_tag(self, experiment_id: str, key: str) -> None:
+        self.store.delete_experiment_tag(str(experiment_id), key)
+
+    # -- runs -------------------------------------------------------------------
+    def create_run(
+        self,
+        experiment_id: str,
+        start_time: int | None = None,
+        tags: dict[str, Any] | None = None,
+        run_name: str | None = None,
+    ) -> Run:
+        user = self.settings.user or login_name()
+        run_tags = [RunTag(k, self._tag_value(k, val)) for k, val in (tags or {}).items()]
+        run = self.store.create_run(
+            str(experiment_id), user, start_time if start_time is not None else _now_ms(), run_tags, run_name
+        )
+        self._artifact_uris[run.info.run_id] = run.info.artifact_uri
+        return run
+
+    def get_run(self, run_id: str) -> Run:
+        return self.store.get_run(run_id)
+
+    def get_parent_run(self, run_id: str) -> Run | None:
+        parent = self.get_run(run_id).data.tags.get("mlflow.parentRunId")
+        return self.get_run(parent) if parent else None
+
+    def update_run(self, run_id: str, status: str | None = None, name: str | None = None) -> RunInfo:
+        end_time = _now_ms() if status and RunStatus.parse(status).is_terminated else None
+        return self.store.update_run_info(run_id, status, end_time, name)
+
+    def set_terminated(self, run_id: str, status: str | None = None, end_time: int | None = None) -> RunInfo:
+        return self.store.update_run_info(
+            run_id, RunStatus.parse(status or "FINISHED").value, end_time or _now_ms(), None
+        )
+
+    def delete_run(self, run_id: str) -> None:
+        self.store.delete_run(run_id)
+
+    def restore_run(self, run_id: str) -> None:
+        self.store.restore_run(run_id)
+
+    def search_runs(
+        self,
+        experiment_ids: str | Sequence[str],
+        filter_string: str = "",
+        run_view_type: ViewType | int | str = ViewType.ACTIVE_ONLY,
+        max_results: int = 1000,
+        order_by: Sequence[str] | None = None,
+        page_token: str | None = None,
+    ) -> PagedList[Run]:
+        if isinstance(experiment_ids, str | int):
+            experiment_ids = [str(experiment_ids)]
+        return self.store.search_runs(
+            [str(e) for e in experiment_ids],
+            filter_string or None,
+            ViewType.parse(run_view_type),
+            max_results,
+            order_by,
+            page_token,
+        )
+
+    # -- logging ----------------------------------------------------------------
+    def log_metric(
+        self,
+        run_id: str,
+        key: str,
+        value: float,
+        timestamp: int | None = None,
+        step: int | None = None,
+        synchronous: bool | None = None,
+        **_: Any,
+    ) -> None:
+        self.store.log_metric(run_id, Metric(key, value, timestamp if timestamp is not None else _now_ms(), step or 0))
+
+    def log_param(self, run_id: str, key: str, value: Any, synchronous: bool | None = None) -> Any:
+        self.store.log_param(run_id, Param(key, self._param_value(key, value)))
+        return value
+
+    def set_tag(self, run_id: str, key: str, value: Any, synchronous: bool | None = None) -> None:
+        self.store.set_tag(run_id, RunTag(key, self._tag_value(key, value)))
+
+    def delete_tag(self, run_id: str, key: str) -> None:
+        self.store.delete_tag(run_id, key)
+
+    def log_batch(
+        self,
+        run_id: str,
+        metrics: Sequence[Metric] = (),
+        params: Sequence[Param] = (),
+        tags: Sequence[RunTag] = (),
+        synchronous: bool | None = None,
+    ) -> None:
+        """Log in chunks within MLflow's per-request limits (1000 metrics, 100 params, 100 tags)."""
+        params = [Param(p.key, self._param_value(p.key, p.value)) for p in params]
+        tags = [RunTag(t.key, self._tag_value(t.key, t.value)) for t in tags]
+        metrics = list(metrics)
+        if len(metrics) <= 1000 and len(params) <= 100 and len(tags) <= 100 and len(metrics) + len(params) + len(tags) <= 1000:
+            self.store.log_batch(run_id, metrics, params, tags)
+            return
+        v.validate_unique_param_keys([p.key for p in params])
+        for i in range(0, len(params), 100):
+            self.store.log_batch(run_id, params=params[i : i + 100])
+        for i in range(0, len(tags), 100):
+            self.store.log_batch(run_id, tags=tags[i : i + 100])
+        for i in range(0, len(metrics), 1000):
+            self.store.log_batch(run_id, metrics=metrics[i : i + 1000])
+
+    def log_inputs(self, run_id: str, datasets: Sequence[DatasetInput] | None = None, **_: Any) -> None:
+        self.store.log_inputs(run_id, list(datasets or ()))
+
+    def get_metric_history(self, run_id: str, key: str) -> list[Metric]:
+        out: list[Metric] = []
+        token = None
+        while True:
+            page = self.store.get_metric_history(run_id, key, None, token)
+            out.extend(page)
+            token = page.token
+            if not token:
+                return out
+
+    def _param_value(self, key: str, value: Any) -> str:
+        text = str(value)
+        if self.settings.truncate_long_values and len(text) > v.MAX_PARAM_VAL_LENGTH:
+            logger.warning("Truncating the value of param %r to %d characters", key, v.MAX_PARAM_VAL_LENGTH)
+            return text[: v.MAX_PARAM_VAL_LENGTH]
+        return text
+
+    def _tag_value(self, key: str, value: Any) -> str:
+        text = str(value)
+        if self.settings.truncate_long_values and len(text) > v.MAX_TAG_VAL_LENGTH:
+            logger.warning("Truncating the value of tag %r to %d characters", key, v.MAX_TAG_VAL_LENGTH)
+            return text[: v.MAX_TAG_VAL_LENGTH]
+        return text
+
+    # -- artifacts --------------------------------------------------------------
+    def _artifact_repo(self, run_id: str):
+        from modelyard.artifacts import get_artifact_repository
+
+        uri = self._artifact_uris.get(run_id)
+        if uri is None:
+            uri = self.get_run(run_id).info.artifact_uri
+            self._artifact_uris[run_id] = uri
+        return get_artifact_repository(uri)
+
+    def get_artifact_uri(self, run_id: str, artifact_path: str | None = None) -> str:
+        self._artifact_repo(run_id)
+        uri = self._artifact_uris[run_id]
+        return uri if not artifact_path else uri.rstrip("/") + "/" + artifact_path.lstrip("/")
+
+    def log_artifact(self, run_id: str, local_path: str | os.PathLike, artifact_path: str | None = None) -> None:
+        path = os.fspath(local_path)
+        repo = self._artifact_repo(run_id)
+        if os.path.isdir(path):
+            name = os.path.basename(os.path.normpath(path))
+            repo.log_artifacts(path, f"{artifact_path}/{name}" if artifact_path else name)
+        else:
+            repo.log_artifact(path, artifact_path)
+
+    def log_artifacts(self, run_id: str, local_dir: str | os.PathLike, artifact_path: str | None = None) -> None:
+        self._artifact_repo(run_id).log_artifacts(os.fspath(local_dir), artifact_path)
+
+    def log_text(self, run_id: str, text: str, artifact_file: str) -> None:
+        self._artifact_repo(run_id).write_bytes(artifact_file, text.encode("utf-8"))
+
+    def log_dict(self, run_id: str, dictionary: Any, artifact_file: str) -> None:
+        """JSON, or YAML when the file name ends in .yaml/.yml."""
+        if artifact_file.endswith((".yaml", ".yml")):
+            import yaml
+
+            data = yaml.safe_dump(dictionary, default_flow_style=False, sort_keys=False, allow_unicode=True)
+        else:
+            data = json.dumps(dictionary, indent=2, default=str)
+        self.log_text(run_id, data, artifact_file)
+
+    def log_figure(self, run_id: str, figure: Any, artifact_file: str, *, save_kwargs: dict | None = None) -> None:
+        """A matplotlib figure (or a plotly figure, as .html) saved as an artifact."""
+        suffix = os.path.splitext(artifact_file)[1] or ".png"
+        with tempfile.TemporaryDirectory() as tmp:
+            local = os.path.join(tmp, "figure" + suffix)
+            if hasattr(figure, "savefig"):
+                figure.savefig(local, **(save_kwargs or {}))
+            elif hasattr(figure, "write_html") and suffix == ".html":
+                figure.write_html(local, **(save_kwargs or {}))
+            elif hasattr(figure, "write_image"):
+                figure.write_image(local, **(save_kwargs or {}))
+            else:
+                from modelyard.exceptions import InvalidParameterValue
+
+                raise InvalidParameterValue(
+                    f"Unsupported figure type {type(figure).__name__}: expected a matplotlib or plotly figure"
+                )
+            with open(local, "rb") as fh:
+                self._artifact_repo(run_id).write_bytes(artifact_file, fh.read())
+
+    def list_artifacts(self, run_id: str, path: str | None = None) -> list[FileInfo]:
+        return self._artifact_repo(run_id).list_artifacts(path)
+
+    def download_artifacts(self, run_id: str, path: str = "", dst_path: str | None = None) -> str:
+        return self._artifact_repo(run_id).download_artifacts(path, dst_path)
+
+
+MlflowClient = TrackingClient
+
+
+def iter_all_runs(
+    client: TrackingClient,
+    experiment_ids: Iterable[str],
+    filter_string: str | None,
+    run_view_type: ViewType,
+    max_results: int,
+    order_by: Sequence[str] | None,
+) -> list[Run]:
+    """Follow page tokens until ``max_results`` runs are read (MLflow's fluent search_runs)."""
+    out: list[Run] = []
+    token = None
+    ids = list(experiment_ids)
+    while len(out) < max_results:
+        page = client.search_runs(ids, filter_string or "", run_view_type, min(max_results - len(out), 50_000), order_by, token)
+        out.extend(page)
+        token = page.token
+        if not token:
+            break
+    return out
