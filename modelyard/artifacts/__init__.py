@@ -1,1 +1,44 @@
-"""Artifact repositories: protocol (base.py) and implementations, resolved by URI scheme (plugins.py)."""
+"""Artifact repositories: protocol (base.py) and implementations, resolved by URI scheme (plugins.py).
+
+Importing this package is cheap: the implementation for a scheme is imported only
+when :func:`get_artifact_repository` is first asked for it.
+"""
+
+from __future__ import annotations
+
+import re
+from typing import TYPE_CHECKING
+
+from modelyard.exceptions import InvalidParameterValue
+
+if TYPE_CHECKING:
+    from modelyard.artifacts.base import ArtifactRepository
+
+__all__ = ["get_artifact_repository", "uri_scheme"]
+
+_SCHEME_RE = re.compile(r"^([A-Za-z][A-Za-z0-9+.\-]*):")
+
+
+def uri_scheme(uri: str) -> str:
+    """The lower-cased scheme of ``uri``; "" for a plain path, including ``C:\\x`` and ``C:/x``."""
+    match = _SCHEME_RE.match(uri)
+    if match is None or len(match.group(1)) == 1:  # one letter: a Windows drive, not a scheme
+        return ""
+    return match.group(1).lower()
+
+
+def get_artifact_repository(uri: str) -> ArtifactRepository:
+    """The repository for an artifact root URI, chosen by its scheme.
+
+    Built-in schemes are listed in ``modelyard.plugins.ARTIFACT_REPOSITORIES``; others
+    come from the ``modelyard.artifact_repository`` entry-point group. An unknown
+    scheme raises InvalidParameterValue listing the known ones.
+    """
+    from modelyard.plugins import ARTIFACT_REPOSITORIES, resolve
+
+    if not isinstance(uri, str) or not uri:
+        raise InvalidParameterValue(f"Invalid artifact URI {uri!r}: a URI or path is required")
+    cls = resolve(
+        ARTIFACT_REPOSITORIES, "modelyard.artifact_repository", uri_scheme(uri), "artifact repository"
+    )
+    return cls(uri)

@@ -1,0 +1,164 @@
+"""Artifacts in a folder on the local filesystem (a plain path or a ``file:`` URI).
+
+Every path goes through :func:`~modelyard.artifacts.paths.join_under_root`, which
+resolves symlinks and refuses anything that lands outside the root. Writes are atomic
+(temporary file in the destination folder, then ``os.replace``); downloads copy, so a
+caller never receives a path into the store itself.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import logging
+import os
+import re
+import shutil
+import stat
+from pathlib import Path
+from typing import BinaryIO
+from urllib.parse import unquote, urlsplit
+
+from modelyard.artifacts.base import TEMP_PREFIX, ArtifactRepository, Bytes, write_file_atomically
+from modelyard.artifacts.paths import join_under_root, validate_artifact_path
+from modelyard.entities.common import FileInfo
+from modelyard.exceptions import InvalidParameterValue, ResourceDoesNotExist
+
+logger = logging.getLogger(__name__)
+
+_FILE_SCHEME_RE = re.compile(r"^file:", re.IGNORECASE)
+_WINDOWS_DRIVE_PATH_RE = re.compile(r"^/[A-Za-z]:")
+
+
+def local_path_from_uri(uri: str) -> Path:
+    """The folder a local artifact URI names, made absolute against the current directory.
+
+    Accepts plain paths (``/abs``, ``rel/dir``, ``C:\\x``) and ``file:`` URIs:
+    ``file:///abs``, ``file://localhost/abs``, ``file:/abs`` and ``file:rel``. A
+    ``file:`` URI is percent-decoded once (``file:///my%20dir`` is ``/my dir``); one
+    with a query, a fragment or a host other than ``localhost`` is refused.
+    """
+    if not isinstance(uri, str) or not uri:
+        raise InvalidParameterValue(f"Invalid local artifact location {uri!r}: a path is required")
+    if "\x00" in uri:
+        raise InvalidParameterValue(
+            f"Invalid local artifact location {uri!r}: NUL characters are not allowed"
+        )
+    if not _FILE_SCHEME_RE.match(uri):
+        return Path(uri).absolute()
+    parts = urlsplit(uri)
+    if parts.query or parts.fragment or "?" in uri or "#" in uri:
+        raise InvalidParameterValue(
+            f"Invalid local artifact location {uri!r}: file URIs may not have a query or a fragment"
+        )
+    if parts.netloc not in ("", "localhost"):
+        raise InvalidParameterValue(
+            f"Invalid local artifact location {uri!r}: file URIs on another host are not supported"
+        )
+    path = unquote(parts.path)
+    if not path or "\x00" in path:
+        raise InvalidParameterValue(f"Invalid local artifact location {uri!r}: the URI names no path")
+    if _WINDOWS_DRIVE_PATH_RE.match(path) and os.name == "nt":
+        path = path[1:]  # file:///C:/x -> C:/x
+    return Path(path).absolute()
+
+
+class LocalArtifactRepository(ArtifactRepository):
+    """Artifacts below a local folder, created on the first write."""
+
+    def __init__(self, artifact_uri: str) -> None:
+        super().__init__(artifact_uri)
+        self.root = local_path_from_uri(artifact_uri)
+
+    def _path(self, rel: str) -> Path:
+        return join_under_root(self.root, rel)
+
+    # -- primitives --------------------------------------------------------------
+    def _stat(self, rel: str) -> FileInfo | None:
+        try:
+            st = self._path(rel).stat()
+        except (FileNotFoundError, NotADirectoryError):
+            return None
+        if stat.S_ISDIR(st.st_mode):
+            return FileInfo(rel, True)
+        if stat.S_ISREG(st.st_mode):
+            return FileInfo(rel, False, st.st_size)
+        return None  # sockets, FIFOs, devices are not artifacts
+
+    def _list(self, rel: str) -> list[FileInfo]:
+        try:
+            with os.scandir(self._path(rel)) as it:
+                entries = list(it)
+        except (FileNotFoundError, NotADirectoryError):
+            return []
+        infos = []
+        for entry in entries:
+            if entry.name.startswith(TEMP_PREFIX):
+                continue  # a write in progress
+            info = self._entry_info(rel, entry)
+            if info is not None:
+                infos.append(info)
+        return infos
+
+    def _entry_info(self, folder: str, entry: os.DirEntry[str]) -> FileInfo | None:
+        child = f"{folder}/{entry.name}" if folder else entry.name
+        try:
+            validate_artifact_path(child)
+            if entry.is_symlink():
+                self._path(child)  # refuses links that lead out of the root
+            st = entry.stat()
+        except InvalidParameterValue as exc:
+            logger.warning("Skipping %r in %s: %s", child, self.artifact_uri, exc.message)
+            return None
+        except OSError:  # dangling symlink, or removed meanwhile
+            return None
+        if stat.S_ISDIR(st.st_mode):
+            return FileInfo(child, True)
+        if stat.S_ISREG(st.st_mode):
+            return FileInfo(child, False, st.st_size)
+        return None
+
+    def _open(self, rel: str) -> BinaryIO:
+        path = self._path(rel)
+        try:
+            f = open(path, "rb")  # returned to the caller, who closes it
+        except (FileNotFoundError, NotADirectoryError) as exc:
+            raise ResourceDoesNotExist(f"Artifact {rel!r} does not exist") from exc
+        except IsADirectoryError as exc:
+            raise InvalidParameterValue(f"Artifact {rel!r} is a folder, not a file") from exc
+        if not stat.S_ISREG(os.fstat(f.fileno()).st_mode):
+            f.close()
+            raise InvalidParameterValue(f"Artifact {rel!r} is not a regular file")
+        return f
+
+    def _put_file(self, local_file: Path, rel: str) -> None:
+        dest = self._prepare_destination(rel)
+        with open(local_file, "rb") as src:
+            write_file_atomically(dest, src)
+
+    def _put_bytes(self, rel: str, data: Bytes) -> None:
+        write_file_atomically(self._prepare_destination(rel), data)
+
+    def _make_dir(self, rel: str) -> None:
+        path = self._path(rel)
+        try:
+            path.mkdir(parents=True, exist_ok=True)
+        except (FileExistsError, NotADirectoryError) as exc:
+            raise InvalidParameterValue(f"Cannot create folder {rel!r}: a file is in the way") from exc
+
+    def _delete(self, rel: str) -> None:
+        path = self._path(rel)
+        if path.is_symlink() or not path.is_dir():
+            with contextlib.suppress(FileNotFoundError):
+                path.unlink()
+        else:
+            shutil.rmtree(path)
+
+    # -- helpers -----------------------------------------------------------------
+    def _prepare_destination(self, rel: str) -> Path:
+        """The path to write ``rel`` to, with its folder created and checked again."""
+        folder, _, _ = rel.rpartition("/")
+        self._make_dir(folder)  # "" is the root itself
+        dest = self._path(rel)  # re-check now that the folders exist
+        if dest.is_dir() and not dest.is_symlink():
+            raise InvalidParameterValue(f"Cannot write file {rel!r}: a folder of that name exists")
+        return dest

@@ -1,0 +1,142 @@
+"""Artifact paths: canonicalise once, refuse anything that could leave the artifact root.
+
+An artifact path is a relative POSIX path below a repository's root ("" is the root).
+:func:`validate_artifact_path` is the single gate every repository method passes its
+path arguments through; :func:`join_under_root` is the second, filesystem-level check
+for local storage (it follows symlinks, which no string check can see).
+
+What is refused, and why (see ``/work/shared/reference/security.md``, requirement 1):
+
+* ``..`` segments anywhere, even when they would normalise back inside the root;
+  segments made only of dots and spaces (Windows strips trailing dots and spaces,
+  so ``".. "`` is ``..`` there).
+* Absolute paths: ``/x``, ``//server/share``, drive letters (``C:``, ``C:\\x``) in any
+  segment, UNC paths (``\\\\server``).
+* Backslashes, control characters (NUL, newlines, C1 controls), ``?`` and ``#``
+  (a path that later becomes part of a URL must not grow a query or fragment).
+* Percent-encoded forms of all of the above, at any depth of encoding: each segment
+  is decoded repeatedly until it is stable and every decoded form is checked again.
+  Encoded separators (``%2f``, ``%5c``) and encoded dot segments (``%2e``,
+  ``%2e%2e``) are refused outright, because a layer that decodes once more would see
+  a different path than the one validated (CVE-2024-1560). The NFKC form is checked
+  too, so fullwidth ``．．`` or ``／`` cannot turn into traversal after normalisation.
+
+The returned path keeps each segment exactly as given (nothing is decoded); only
+empty and ``.`` segments are dropped, so ``"a//b"`` and ``"./a/"`` become ``"a/b"``
+and ``"a"``.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+import unicodedata
+from pathlib import Path
+from urllib.parse import unquote
+
+from modelyard.exceptions import InvalidParameterValue
+
+MAX_ARTIFACT_PATH_LENGTH = 4096
+"""Longest accepted artifact path, in characters (bounds work and recursion depth)."""
+
+_MAX_DECODE_ROUNDS = 4
+_DRIVE_RE = re.compile(r"^[A-Za-z]:")
+_FORBIDDEN_CHARS = frozenset("\\?#")
+
+
+def _shown(path: str) -> str:
+    """The path as quoted in error messages (repr, so control characters are visible)."""
+    return repr(path if len(path) <= 200 else path[:200] + "...")
+
+
+def _refuse(path: str, reason: str) -> InvalidParameterValue:
+    return InvalidParameterValue(f"Invalid artifact path {_shown(path)}: {reason}")
+
+
+def _has_control_char(text: str) -> bool:
+    return any(unicodedata.category(ch) == "Cc" for ch in text)
+
+
+def _decoded_forms(segment: str, path: str) -> list[str]:
+    """The segment, then each successive percent-decoding of it, then NFKC forms."""
+    forms = [segment]
+    current = segment
+    for _ in range(_MAX_DECODE_ROUNDS):
+        decoded = unquote(current)
+        if decoded == current:
+            break
+        forms.append(decoded)
+        current = decoded
+    else:
+        if unquote(current) != current:
+            raise _refuse(path, "too many levels of percent-encoding")
+    forms.extend(
+        nfkc for nfkc in (unicodedata.normalize("NFKC", f) for f in list(forms)) if nfkc not in forms
+    )
+    return forms
+
+
+def _check_segment(segment: str, path: str) -> None:
+    """Raise unless the segment, and every decoding of it, is a plain file or folder name."""
+    for index, form in enumerate(_decoded_forms(segment, path)):
+        encoded = index > 0
+        if _has_control_char(form):
+            raise _refuse(path, "control characters are not allowed")
+        if "/" in form:  # only reachable through decoding: raw segments come from split("/")
+            raise _refuse(path, "encoded '/' separators are not allowed")
+        if "\\" in form:
+            raise _refuse(path, "backslashes are not allowed; use '/' as the separator")
+        if form and not form.rstrip(". "):
+            if form == "." and not encoded:
+                continue
+            raise _refuse(path, "'..' segments (or names made only of dots and spaces) are not allowed")
+        if _FORBIDDEN_CHARS.intersection(form):
+            raise _refuse(path, "'?' and '#' are not allowed in artifact paths")
+        if _DRIVE_RE.match(form):
+            raise _refuse(path, "drive letters (absolute Windows paths) are not allowed")
+
+
+def validate_artifact_path(path: str | os.PathLike[str] | None) -> str:
+    """Return ``path`` as a normalised relative POSIX path ("" for the root).
+
+    Raises InvalidParameterValue (naming the path) for anything that could address a
+    location outside the root; see the module docstring for the full list.
+    """
+    if path is None:
+        return ""
+    if isinstance(path, os.PathLike):
+        path = os.fspath(path)
+    if not isinstance(path, str):
+        raise InvalidParameterValue(
+            f"Invalid artifact path {path!r}: expected a string, got {type(path).__name__}"
+        )
+    if len(path) > MAX_ARTIFACT_PATH_LENGTH:
+        raise _refuse(path, f"longer than {MAX_ARTIFACT_PATH_LENGTH} characters")
+    if path.startswith("/"):
+        raise _refuse(path, "absolute paths are not allowed")
+    segments: list[str] = []
+    for segment in path.split("/"):
+        _check_segment(segment, path)
+        if segment not in ("", "."):
+            segments.append(segment)
+    return "/".join(segments)
+
+
+def join_under_root(root: str | os.PathLike[str], rel: str) -> Path:
+    """Join a validated artifact path to ``root`` and prove the result stays inside it.
+
+    The root is resolved (symlinks and all); the joined path is resolved as far as it
+    exists, so a symlink inside the root that points elsewhere is caught. Returns the
+    joined path below the *resolved* root without resolving its own symlinks, so that
+    deleting or replacing a symlink acts on the link, not on its target.
+    """
+    rel = validate_artifact_path(rel)
+    try:
+        real_root = Path(root).resolve()
+        candidate = real_root.joinpath(*rel.split("/")) if rel else real_root
+        resolved = candidate.resolve()
+    except (OSError, RuntimeError) as exc:  # symlink loops: RuntimeError up to 3.12
+        raise _refuse(rel, f"cannot be resolved ({exc.__class__.__name__})") from exc
+    if resolved != real_root and not resolved.is_relative_to(real_root):
+        raise _refuse(rel, "resolves outside the artifact root")
+    return candidate
