@@ -102,6 +102,45 @@ class Settings:
         "MLFLOW_TRACKING_TOKEN",
     )
 
+    # -- the tracking server (``modelyard server``) ---------------------------------
+    backend_store_uri: str | None = _setting(
+        None,
+        "Database the server keeps runs in. Unset: the tracking URI if it names a database, else the "
+        "embedded SQLite file.",
+        "MODELYARD_BACKEND_STORE_URI",
+    )
+    serve_artifacts: bool = _setting(
+        True,
+        "The server proxies artifact uploads and downloads (mlflow-artifacts:/ URIs), so clients need no "
+        "storage credentials.",
+        "MODELYARD_SERVE_ARTIFACTS",
+    )
+    artifacts_destination: str | None = _setting(
+        None,
+        f"Where a serving server stores proxied artifacts (a folder or s3://...). Unset: '{DEFAULT_ARTIFACTS_DIR}'.",
+        "MODELYARD_ARTIFACTS_DESTINATION",
+    )
+    host: str = _setting("127.0.0.1", "Address the server listens on.", "MODELYARD_HOST")
+    port: int = _setting(5000, "Port the server listens on.", "MODELYARD_PORT")
+    workers: int = _setting(1, "Server worker processes.", "MODELYARD_WORKERS")
+    allowed_hosts: str | None = _setting(
+        None,
+        "Comma-separated Host header values the server answers (DNS-rebinding guard); '*' allows any. "
+        "Unset: localhost, 127.0.0.1, [::1] and the --host address, any port.",
+        "MODELYARD_ALLOWED_HOSTS",
+    )
+    cors_allowed_origins: str | None = _setting(
+        None,
+        "Comma-separated origins allowed to call the API from a browser; '*' allows any. Unset: "
+        "http://localhost:* and http://127.0.0.1:*.",
+        "MODELYARD_CORS_ALLOWED_ORIGINS",
+    )
+    max_json_body_bytes: int = _setting(
+        16 * 1024 * 1024,
+        "Largest JSON request body the server accepts (413 beyond).",
+        "MODELYARD_MAX_JSON_BODY_BYTES",
+    )
+
     @classmethod
     def from_env(cls, environ: Mapping[str, str] | None = None, **overrides: Any) -> Settings:
         """Build settings from the environment; keyword arguments win over it."""

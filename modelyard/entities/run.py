@@ -15,7 +15,7 @@ class Metric:
     run_id: str | None = None
 
     def to_dict(self) -> dict:
-        out: dict = {"key": self.key, "value": self.value, "timestamp": self.timestamp, "step": self.step}
+        out: dict = {"key": self.key, "value": json_float(self.value), "timestamp": self.timestamp, "step": self.step}
         if self.run_id is not None:
             out["run_id"] = self.run_id
         return out
@@ -43,6 +43,15 @@ class Metric:
 
     def __hash__(self) -> int:
         return hash((self.key, self.timestamp, self.step, self.run_id))
+
+
+def json_float(value: float) -> float | str:
+    """Non-finite doubles as protobuf's JSON writes them: "NaN", "Infinity", "-Infinity"."""
+    if math.isfinite(value):
+        return value
+    if math.isnan(value):
+        return "NaN"
+    return "Infinity" if value > 0 else "-Infinity"
 
 
 def _float(v) -> float:

@@ -1,0 +1,139 @@
+"""``create_app(settings)``: the tracking server as an ASGI app (Starlette, run by uvicorn).
+
+One route module per resource (``routes/``); each declares its endpoints once in a
+RouteTable and is mounted under ``/api/<major>.0`` and ``/ajax-api/<major>.0`` as MLflow does.
+Every error becomes MLflow's JSON error body; nothing ever answers with a stack trace.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import importlib
+import logging
+from collections.abc import Iterable
+
+from starlette.applications import Starlette
+from starlette.concurrency import run_in_threadpool
+from starlette.exceptions import HTTPException
+from starlette.middleware import Middleware
+from starlette.middleware.cors import CORSMiddleware
+from starlette.requests import Request
+from starlette.responses import Response
+from starlette.routing import BaseRoute, Route
+
+from modelyard.exceptions import EndpointNotFound, ModelyardError
+from modelyard.server import protocol
+from modelyard.server.security import SecurityMiddleware, cors_kwargs
+from modelyard.server.services import Services
+from modelyard.settings import Settings
+
+logger = logging.getLogger(__name__)
+
+# Route modules, each exposing ``table: RouteTable`` (and optionally ``extra_routes()``).
+ROUTE_MODULES = (
+    "modelyard.server.routes.meta",
+    "modelyard.server.routes.experiments",
+    "modelyard.server.routes.runs",
+    "modelyard.server.routes.metrics",
+    "modelyard.server.routes.artifacts",
+    "modelyard.server.routes.logged_models",
+    "modelyard.server.routes.proxy",
+)
+
+
+def json_response(payload, status: int = 200) -> Response:
+    return Response(protocol.encode(payload), status_code=status, media_type="application/json")
+
+
+def error_response(exc: ModelyardError) -> Response:
+    return json_response(protocol.error_payload(exc), exc.http_status)
+
+
+def _endpoint(ep: protocol.Endpoint, services: Services):
+    limit = services.settings.max_json_body_bytes
+
+    async def handle(request: Request) -> Response:
+        try:
+            if request.method == "GET":
+                data = protocol.query_dict(request, ep.request)
+            else:
+                data = await protocol.read_body_json(request, limit)
+            msg = protocol.parse_message(data, ep.request, request.path_params)
+            result = await run_in_threadpool(ep.handler, services, msg)
+        except ModelyardError as exc:
+            return error_response(exc)
+        if isinstance(result, Response):
+            return result
+        return json_response(result)
+
+    handle.__name__ = ep.handler.__name__
+    return handle
+
+
+def _load_modules(names: Iterable[str]) -> list:
+    modules = []
+    for name in names:
+        try:
+            modules.append(importlib.import_module(name))
+        except ModuleNotFoundError as exc:
+            if exc.name != name:
+                raise
+    return modules
+
+
+def build_routes(services: Services) -> list[BaseRoute]:
+    routes: list[BaseRoute] = []
+    for module in _load_modules(ROUTE_MODULES):
+        if hasattr(module, "extra_routes"):
+            routes.extend(module.extra_routes(services))
+        table: protocol.RouteTable | None = getattr(module, "table", None)
+        for ep in table.endpoints if table else ():
+            handler = _endpoint(ep, services)
+            for prefix in ("/api", "/ajax-api"):
+                routes.append(Route(f"{prefix}/{ep.since}.0{ep.path}", handler, methods=[ep.method]))
+    return routes
+
+
+async def _http_error(request: Request, exc: HTTPException) -> Response:
+    if exc.status_code == 404:
+        return error_response(EndpointNotFound(f"No API endpoint at {request.method} {request.url.path}"))
+    if exc.status_code == 405:
+        err = ModelyardError(
+            f"Method {request.method} is not allowed on {request.url.path}", error_code="BAD_REQUEST"
+        )
+        return json_response(protocol.error_payload(err), 405)
+    return json_response({"error_code": "BAD_REQUEST", "message": str(exc.detail)}, exc.status_code)
+
+
+async def _unexpected(request: Request, exc: Exception) -> Response:
+    logger.exception("unhandled error on %s %s", request.method, request.url.path)
+    return json_response({"error_code": "INTERNAL_ERROR", "message": "Internal server error"}, 500)
+
+
+def _lifespan(services: Services):
+    @contextlib.asynccontextmanager
+    async def lifespan(_app):
+        yield
+        services.close()
+
+    return lifespan
+
+
+def create_app(settings: Settings | None = None, services: Services | None = None) -> Starlette:
+    settings = settings or Settings.from_env()
+    services = services or Services.from_settings(settings)
+    app = Starlette(
+        routes=build_routes(services),
+        middleware=[
+            Middleware(SecurityMiddleware, settings=settings),
+            Middleware(CORSMiddleware, **cors_kwargs(settings)),
+        ],
+        exception_handlers={
+            HTTPException: _http_error,
+            ModelyardError: lambda r, e: error_response(e),
+            Exception: _unexpected,
+        },
+        lifespan=_lifespan(services),
+    )
+    app.state.services = services
+    return app

@@ -1,0 +1,150 @@
+"""MLflow's wire protocol: declare an endpoint once, parse its request, encode its answer.
+
+- GET reads the query string (repeated keys for list fields), POST/PATCH/DELETE a JSON body
+  whose Content-Type must be application/json (a cross-site form or text/plain POST is
+  refused: MLflow's CVE-2023-43472). A double-encoded JSON string body is accepted, as MLflow
+  does; an empty body is ``{}``. snake_case and lowerCamel field names are both accepted.
+- Request messages are pydantic models; a bad field is INVALID_PARAMETER_VALUE naming it.
+- Answers are JSON with snake_case keys and int64 as numbers; empty answers are ``{}``.
+"""
+
+from __future__ import annotations
+
+import typing
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import Any
+
+import orjson
+from pydantic import BaseModel, ConfigDict, ValidationError
+from pydantic.alias_generators import to_camel
+from starlette.requests import Request
+
+from modelyard.exceptions import BadRequest, InvalidParameterValue, ModelyardError, RequestLimitExceeded
+
+
+class Message(BaseModel):
+    """Base of request messages: both snake_case and lowerCamel names, unknown fields ignored."""
+
+    model_config = ConfigDict(alias_generator=to_camel, populate_by_name=True, extra="ignore")
+
+
+class KeyValue(Message):
+    key: str
+    value: str | None = None
+
+
+class Empty(Message):
+    pass
+
+
+@dataclass(frozen=True)
+class Endpoint:
+    method: str
+    path: str  # below the API prefix, e.g. "/mlflow/experiments/create"
+    request: type[Message]
+    handler: Callable[..., Any]
+    summary: str
+    since: int = 2  # API major version of the prefix (/api/2.0 or /api/3.0)
+
+
+@dataclass
+class RouteTable:
+    """The endpoints of one resource module."""
+
+    endpoints: list[Endpoint] = field(default_factory=list)
+
+    def route(self, method: str, path: str, request: type[Message] = Empty, *, since: int = 2):
+        def register(fn: Callable[..., Any]) -> Callable[..., Any]:
+            summary = (fn.__doc__ or fn.__name__).strip().splitlines()[0]
+            self.endpoints.append(Endpoint(method, path, request, fn, summary, since))
+            return fn
+
+        return register
+
+    def get(self, path: str, request: type[Message] = Empty, **kw):
+        return self.route("GET", path, request, **kw)
+
+    def post(self, path: str, request: type[Message] = Empty, **kw):
+        return self.route("POST", path, request, **kw)
+
+    def patch(self, path: str, request: type[Message] = Empty, **kw):
+        return self.route("PATCH", path, request, **kw)
+
+    def delete(self, path: str, request: type[Message] = Empty, **kw):
+        return self.route("DELETE", path, request, **kw)
+
+
+def _list_fields(model: type[Message]) -> set[str]:
+    names = set()
+    for name, info in model.model_fields.items():
+        origin = typing.get_origin(info.annotation)
+        args = typing.get_args(info.annotation)
+        if origin is list or any(typing.get_origin(a) is list for a in args):
+            names.add(name)
+            names.add(to_camel(name))
+    return names
+
+
+async def read_body_json(request: Request, limit: int) -> dict:
+    content_type = request.headers.get("content-type", "")
+    body = bytearray()
+    async for chunk in request.stream():
+        body += chunk
+        if len(body) > limit:
+            raise RequestLimitExceeded(f"Request body exceeds the limit of {limit} bytes")
+    if not body.strip():
+        return {}
+    if content_type.split(";")[0].strip().lower() != "application/json":
+        raise BadRequest(
+            f"Bad Content-Type {content_type[:100]!r}: requests with a body must be sent as application/json"
+        )
+    try:
+        data = orjson.loads(body)
+        if isinstance(data, str):  # double-encoded, as some clients send
+            data = orjson.loads(data)
+    except orjson.JSONDecodeError as exc:
+        raise BadRequest(f"Malformed JSON in request body: {str(exc)[:200]}") from None
+    if not isinstance(data, dict):
+        raise BadRequest("The request body must be a JSON object")
+    return data
+
+
+def query_dict(request: Request, model: type[Message]) -> dict:
+    lists = _list_fields(model)
+    out: dict[str, Any] = {}
+    for key, value in request.query_params.multi_items():
+        if key in lists:
+            out.setdefault(key, []).append(value)
+        else:
+            out[key] = value
+    return out
+
+
+def parse_message(data: dict, model: type[Message], path_params: dict | None = None) -> Message:
+    if path_params:
+        data = {**data, **path_params}
+    try:
+        return model.model_validate(data)
+    except ValidationError as exc:
+        raise InvalidParameterValue(_describe(exc)) from None
+
+
+def _describe(exc: ValidationError) -> str:
+    parts = []
+    for err in exc.errors()[:5]:
+        where = ".".join(str(p) for p in err["loc"]) or "body"
+        if err["type"] == "missing":
+            parts.append(f"Missing value for required parameter '{where}'.")
+        else:
+            value = repr(err.get("input"))[:100]
+            parts.append(f"Invalid value {value} for parameter '{where}' supplied: {err['msg']}.")
+    return " ".join(parts)
+
+
+def encode(payload: Any) -> bytes:
+    return orjson.dumps(payload if payload is not None else {})
+
+
+def error_payload(exc: ModelyardError) -> dict:
+    return {"error_code": exc.error_code, "message": exc.message}

@@ -1,0 +1,102 @@
+"""ASGI middleware: Host allow-list (DNS rebinding), Origin checks (CSRF), security headers.
+
+Plain ASGI (no BaseHTTPMiddleware) so that bodies stream through untouched.
+"""
+
+from __future__ import annotations
+
+import fnmatch
+import re
+
+from starlette.types import ASGIApp, Receive, Scope, Send
+
+from modelyard.settings import Settings
+
+_DEFAULT_HOSTS = ("localhost", "127.0.0.1", "[::1]", "::1")
+_DEFAULT_ORIGINS = (r"https?://localhost(:\d+)?", r"https?://127\.0\.0\.1(:\d+)?", r"https?://\[::1\](:\d+)?")
+_SAFE_METHODS = {b"GET", b"HEAD", b"OPTIONS"}
+
+
+def allowed_host_patterns(settings: Settings) -> list[str] | None:
+    """Glob patterns for the Host header (port stripped), or None for "any host"."""
+    if settings.allowed_hosts:
+        items = [h.strip().lower() for h in settings.allowed_hosts.split(",") if h.strip()]
+        return None if "*" in items else items
+    return [*_DEFAULT_HOSTS, settings.host.lower()]
+
+
+def origin_regex(settings: Settings) -> str | None:
+    if settings.cors_allowed_origins:
+        items = [o.strip() for o in settings.cors_allowed_origins.split(",") if o.strip()]
+        if "*" in items:
+            return None
+        return "|".join(re.escape(o).replace(r"\*", ".*") for o in items)
+    return "|".join(_DEFAULT_ORIGINS)
+
+
+def _host_only(host: str) -> str:
+    host = host.strip().lower()
+    if host.startswith("["):
+        return host[: host.find("]") + 1] if "]" in host else host
+    return host.rsplit(":", 1)[0] if host.count(":") == 1 else host
+
+
+class SecurityMiddleware:
+    def __init__(self, app: ASGIApp, settings: Settings) -> None:
+        self.app = app
+        self.hosts = allowed_host_patterns(settings)
+        regex = origin_regex(settings)
+        self.origin = re.compile(regex) if regex else None
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        headers = dict(scope["headers"])
+        host = headers.get(b"host", b"").decode("latin-1")
+        if self.hosts is not None and not any(fnmatch.fnmatch(_host_only(host), p) for p in self.hosts):
+            await _plain(send, 403, b"Invalid Host header: the server does not answer for this host name.")
+            return
+        origin = headers.get(b"origin")
+        if (
+            origin is not None
+            and self.origin is not None
+            and scope["method"].encode() not in _SAFE_METHODS
+            and not self.origin.fullmatch(origin.decode("latin-1"))
+        ):
+            await _plain(send, 403, b"Cross-origin request refused: this Origin is not allowed.")
+            return
+
+        async def send_with_headers(message) -> None:
+            if message["type"] == "http.response.start":
+                extra = [(b"x-content-type-options", b"nosniff"), (b"x-frame-options", b"SAMEORIGIN")]
+                message["headers"] = list(message.get("headers", [])) + extra
+            await send(message)
+
+        await self.app(scope, receive, send_with_headers)
+
+
+async def _plain(send: Send, status: int, body: bytes) -> None:
+    await send(
+        {
+            "type": "http.response.start",
+            "status": status,
+            "headers": [
+                (b"content-type", b"text/plain; charset=utf-8"),
+                (b"content-length", str(len(body)).encode()),
+            ],
+        }
+    )
+    await send({"type": "http.response.body", "body": body})
+
+
+def cors_kwargs(settings: Settings) -> dict:
+    regex = origin_regex(settings)
+    if regex is None:
+        return {"allow_origins": ["*"], "allow_methods": ["*"], "allow_headers": ["*"]}
+    return {
+        "allow_origin_regex": regex,
+        "allow_methods": ["*"],
+        "allow_headers": ["*"],
+        "allow_credentials": True,
+    }

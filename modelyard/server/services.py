@@ -1,0 +1,50 @@
+"""What the server's handlers work with, built once per app (never module-global)."""
+
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass
+
+from modelyard.settings import DEFAULT_ARTIFACTS_DIR, DEFAULT_DB_FILE, Settings
+from modelyard.store.tracking.base import TrackingStore
+
+PROXY_SCHEME = "mlflow-artifacts"
+
+
+@dataclass
+class Services:
+    settings: Settings
+    tracking: TrackingStore
+    artifacts_destination: str  # root of the proxied artifact store ("" when not serving artifacts)
+
+    @classmethod
+    def from_settings(cls, settings: Settings) -> Services:
+        from modelyard.store.tracking.sql.store import SqlTrackingStore
+
+        uri = backend_store_uri(settings)
+        destination = settings.artifacts_destination or os.path.abspath(DEFAULT_ARTIFACTS_DIR)
+        if settings.default_artifact_root:
+            root = settings.default_artifact_root
+        elif settings.serve_artifacts:
+            root = f"{PROXY_SCHEME}:"
+        else:
+            root = destination
+        store = SqlTrackingStore.from_uri(uri, settings, default_artifact_root=root)
+        return cls(settings, store, destination if settings.serve_artifacts else "")
+
+    def artifact_repository(self):
+        """The repository behind mlflow-artifacts:/ (the --artifacts-destination)."""
+        from modelyard.artifacts import get_artifact_repository
+
+        return get_artifact_repository(self.artifacts_destination)
+
+    def close(self) -> None:
+        self.tracking.close()
+
+
+def backend_store_uri(settings: Settings) -> str:
+    if settings.backend_store_uri:
+        return settings.backend_store_uri
+    if settings.tracking_uri and not settings.tracking_uri.startswith(("http://", "https://")):
+        return settings.tracking_uri
+    return "sqlite:///" + os.path.abspath(DEFAULT_DB_FILE)
