@@ -11,6 +11,7 @@ import json
 import logging
 import os
 import tempfile
+import threading
 import time
 from collections.abc import Iterable, Sequence
 from typing import Any
@@ -51,6 +52,8 @@ class TrackingClient:
         self.tracking_uri = stores.resolve_tracking_uri(tracking_uri, self.settings)
         self._store = None
         self._artifact_uris: dict[str, str] = {}
+        self._async = None
+        self._async_lock = threading.Lock()
 
     @property
     def store(self):
@@ -158,6 +161,22 @@ class TrackingClient:
         )
 
     # -- logging ----------------------------------------------------------------
+    def _queue_for(self, synchronous: bool | None):
+        """The async logger when this call should be queued, else None."""
+        if synchronous is False or (synchronous is None and self.settings.async_logging):
+            with self._async_lock:
+                if self._async is None:
+                    from modelyard.tracking.async_logging import AsyncLogger
+
+                    self._async = AsyncLogger(self.store)
+            return self._async
+        return None
+
+    def flush_async_logging(self) -> None:
+        """Wait for queued data to be stored; raises UndeliveredData listing anything that was not."""
+        if self._async is not None:
+            self._async.flush()
+
     def log_metric(
         self,
         run_id: str,
@@ -168,14 +187,32 @@ class TrackingClient:
         synchronous: bool | None = None,
         **_: Any,
     ) -> None:
-        self.store.log_metric(run_id, Metric(key, value, timestamp if timestamp is not None else _now_ms(), step or 0))
+        metric = Metric(key, value, timestamp if timestamp is not None else _now_ms(), step or 0)
+        queued = self._queue_for(synchronous)
+        if queued is not None:
+            v.validate_metric(metric.key, metric.value, metric.timestamp, metric.step)
+            queued.log_batch(run_id, metrics=[metric])
+        else:
+            self.store.log_metric(run_id, metric)
 
     def log_param(self, run_id: str, key: str, value: Any, synchronous: bool | None = None) -> Any:
-        self.store.log_param(run_id, Param(key, self._param_value(key, value)))
+        param = Param(key, self._param_value(key, value))
+        queued = self._queue_for(synchronous)
+        if queued is not None:
+            v.validate_param(param.key, param.value)
+            queued.log_batch(run_id, params=[param])
+        else:
+            self.store.log_param(run_id, param)
         return value
 
     def set_tag(self, run_id: str, key: str, value: Any, synchronous: bool | None = None) -> None:
-        self.store.set_tag(run_id, RunTag(key, self._tag_value(key, value)))
+        tag = RunTag(key, self._tag_value(key, value))
+        queued = self._queue_for(synchronous)
+        if queued is not None:
+            v.validate_tag(tag.key, tag.value)
+            queued.log_batch(run_id, tags=[tag])
+        else:
+            self.store.set_tag(run_id, tag)
 
     def delete_tag(self, run_id: str, key: str) -> None:
         self.store.delete_tag(run_id, key)
@@ -192,6 +229,12 @@ class TrackingClient:
         params = [Param(p.key, self._param_value(p.key, p.value)) for p in params]
         tags = [RunTag(t.key, self._tag_value(t.key, t.value)) for t in tags]
         metrics = list(metrics)
+        queued = self._queue_for(synchronous)
+        if queued is not None:
+            for m in metrics:
+                v.validate_metric(m.key, m.value, m.timestamp, m.step)
+            queued.log_batch(run_id, metrics, params, tags)
+            return
         if len(metrics) <= 1000 and len(params) <= 100 and len(tags) <= 100 and len(metrics) + len(params) + len(tags) <= 1000:
             self.store.log_batch(run_id, metrics, params, tags)
             return

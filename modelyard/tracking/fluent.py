@@ -213,7 +213,16 @@ def end_run(status: str = "FINISHED") -> None:
     run = stack[-1]
     _active_runs.set(stack[:-1])
     _last_run_id.set(run.info.run_id)
-    _get_client().set_terminated(run.info.run_id, RunStatus.parse(status).value)
+    client = _get_client()
+    try:
+        client.flush_async_logging()
+    finally:
+        client.set_terminated(run.info.run_id, RunStatus.parse(status).value)
+
+
+def flush_async_logging() -> None:
+    """Wait until asynchronously logged data is stored (raises if some could not be)."""
+    _get_client().flush_async_logging()
 
 
 def active_run() -> ActiveRun | None:
@@ -248,11 +257,13 @@ def _run_id(run_id: str | None = None) -> str:
 
 # -- logging -----------------------------------------------------------------------
 def log_param(key: str, value: Any, synchronous: bool | None = None) -> Any:
-    return _get_client().log_param(_run_id(), key, value)
+    return _get_client().log_param(_run_id(), key, value, synchronous)
 
 
 def log_params(params: dict[str, Any], synchronous: bool | None = None, run_id: str | None = None) -> None:
-    _get_client().log_batch(_run_id(run_id), params=[Param(k, str(val)) for k, val in params.items()])
+    _get_client().log_batch(
+        _run_id(run_id), params=[Param(k, str(val)) for k, val in params.items()], synchronous=synchronous
+    )
 
 
 def log_metric(
@@ -264,7 +275,7 @@ def log_metric(
     run_id: str | None = None,
     **_: Any,
 ) -> None:
-    _get_client().log_metric(_run_id(run_id), key, value, timestamp, step)
+    _get_client().log_metric(_run_id(run_id), key, value, timestamp, step, synchronous)
 
 
 def log_metrics(
@@ -278,15 +289,17 @@ def log_metrics(
     from modelyard.tracking.client import _now_ms
 
     ts = timestamp if timestamp is not None else _now_ms()
-    _get_client().log_batch(_run_id(run_id), metrics=[Metric(k, val, ts, step or 0) for k, val in metrics.items()])
+    _get_client().log_batch(
+        _run_id(run_id), metrics=[Metric(k, val, ts, step or 0) for k, val in metrics.items()], synchronous=synchronous
+    )
 
 
 def set_tag(key: str, value: Any, synchronous: bool | None = None) -> None:
-    _get_client().set_tag(_run_id(), key, value)
+    _get_client().set_tag(_run_id(), key, value, synchronous)
 
 
 def set_tags(tags: dict[str, Any], synchronous: bool | None = None) -> None:
-    _get_client().log_batch(_run_id(), tags=[RunTag(k, str(val)) for k, val in tags.items()])
+    _get_client().log_batch(_run_id(), tags=[RunTag(k, str(val)) for k, val in tags.items()], synchronous=synchronous)
 
 
 def delete_tag(key: str) -> None:
