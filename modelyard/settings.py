@@ -16,6 +16,8 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
+from modelyard.exceptions import InvalidParameterValue
+
 DEFAULT_DB_FILE = "modelyard.db"
 DEFAULT_ARTIFACTS_DIR = "modelyard-artifacts"
 
@@ -62,7 +64,6 @@ class Settings:
         None,
         "User name recorded on new runs. Unset: the login name of the process.",
         "MODELYARD_USER",
-        "MLFLOW_TRACKING_USERNAME",
     )
     truncate_long_values: bool = _setting(
         True,
@@ -70,6 +71,13 @@ class Settings:
         "instead of failing, as MLflow's client does.",
         "MODELYARD_TRUNCATE_LONG_VALUES",
         "MLFLOW_TRUNCATE_LONG_VALUES",
+    )
+    async_logging: bool = _setting(
+        False,
+        "log_metric, log_param and set_tag queue their data and a background thread sends it in batches "
+        "(as MLflow's synchronous=False); flushed on end_run and at exit.",
+        "MODELYARD_ASYNC_LOGGING",
+        "MLFLOW_ENABLE_ASYNC_LOGGING",
     )
     sql_pool_size: int = _setting(
         5, "Connections kept open per process to PostgreSQL or MySQL.", "MODELYARD_SQL_POOL_SIZE"
@@ -100,6 +108,33 @@ class Settings:
         "Bearer token sent to a tracking server.",
         "MODELYARD_TRACKING_TOKEN",
         "MLFLOW_TRACKING_TOKEN",
+    )
+    tracking_username: str | None = _setting(
+        None,
+        "User name for HTTP basic auth to a tracking server (with the password; a token wins over both).",
+        "MODELYARD_TRACKING_USERNAME",
+        "MLFLOW_TRACKING_USERNAME",
+    )
+    tracking_password: str | None = _setting(
+        None,
+        "Password for HTTP basic auth to a tracking server.",
+        "MODELYARD_TRACKING_PASSWORD",
+        "MLFLOW_TRACKING_PASSWORD",
+    )
+
+    # -- artifact stores -------------------------------------------------------------
+    s3_endpoint_url: str | None = _setting(
+        None,
+        "Endpoint of an S3-compatible store for s3:// artifacts (MinIO, SeaweedFS, ...). Unset: AWS S3. "
+        "Credentials and region come from the standard AWS chain (AWS_* variables, ~/.aws).",
+        "MODELYARD_S3_ENDPOINT_URL",
+        "MLFLOW_S3_ENDPOINT_URL",
+    )
+    s3_ignore_tls: bool = _setting(
+        False,
+        "Do not verify the TLS certificate of the S3 endpoint (self-signed test setups only).",
+        "MODELYARD_S3_IGNORE_TLS",
+        "MLFLOW_S3_IGNORE_TLS",
     )
 
     # -- the tracking server (``modelyard server``) ---------------------------------
@@ -173,17 +208,17 @@ def _coerce(f: dataclasses.Field, raw: str, var: str) -> Any:
             return True
         if lowered in ("0", "false", "no", "off"):
             return False
-        raise ValueError(f"{var} must be true or false, got {raw!r}")
+        raise InvalidParameterValue(f"{var} must be true or false, got {raw!r}")
     if kind.startswith("int"):
         try:
             return int(raw)
         except ValueError:
-            raise ValueError(f"{var} must be an integer, got {raw!r}") from None
+            raise InvalidParameterValue(f"{var} must be an integer, got {raw!r}") from None
     if kind.startswith("float"):
         try:
             return float(raw)
         except ValueError:
-            raise ValueError(f"{var} must be a number, got {raw!r}") from None
+            raise InvalidParameterValue(f"{var} must be a number, got {raw!r}") from None
     return raw
 
 

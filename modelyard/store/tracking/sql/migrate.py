@@ -12,10 +12,11 @@ from pathlib import Path
 from sqlalchemy import Engine, inspect, text
 
 from modelyard.exceptions import InvalidState
+from modelyard.store.tracking.sql.engine import writer
 
 logger = logging.getLogger(__name__)
 
-SCHEMA_HEAD = "0001"
+SCHEMA_HEAD = "0002"
 MIGRATIONS_DIR = Path(__file__).with_name("migrations")
 
 
@@ -45,13 +46,16 @@ def upgrade(engine: Engine, revision: str = "head") -> None:
     """Bring the database to ``revision`` (default: the newest)."""
     from alembic import command
 
-    with engine.begin() as conn:
+    # SQLite: take the write lock at BEGIN. A deferred transaction that reads the schema and then
+    # writes fails at once with "database is locked" when another process migrated meanwhile.
+    with writer(engine).begin() as conn:
         command.upgrade(_alembic_config(conn), revision)
     logger.info("database upgraded to %s", revision)
 
 
 def ensure_schema(engine: Engine, uri_for_messages: str) -> None:
     """Create the schema in an empty database; refuse one at another revision."""
+    uri_for_messages = _masked(uri_for_messages)
     revision = current_revision(engine)
     if revision == SCHEMA_HEAD:
         return
@@ -67,3 +71,13 @@ def ensure_schema(engine: Engine, uri_for_messages: str) -> None:
         f"The database {uri_for_messages} is at schema revision {revision!r}, but this modelyard needs "
         f"{SCHEMA_HEAD!r}. Back it up, then run: modelyard db upgrade {uri_for_messages}"
     )
+
+
+def _masked(uri: str) -> str:
+    """The URI without its password, for messages."""
+    try:
+        from sqlalchemy.engine import make_url
+
+        return make_url(uri).render_as_string(hide_password=True)
+    except Exception:
+        return "<database>"

@@ -1,0 +1,92 @@
+"""``modelyard db``: bring a tracking database's schema to the newest revision, or show its revision."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from contextlib import contextmanager
+
+import click
+
+from modelyard.cli import _output as out
+from modelyard.cli._context import done, state
+
+url_argument = click.argument("url", metavar="URI")
+
+
+@click.group()
+def db() -> None:
+    """Manage the schema of a tracking database."""
+
+
+@db.command()
+@url_argument
+def upgrade(url: str) -> None:
+    """Upgrade the database at URI to the newest schema (creating it when empty).
+
+    Back the database up first: migrations change tables in place.
+    """
+    from modelyard.store.tracking.sql import migrate
+
+    with _engine(url) as engine:
+        before = migrate.current_revision(engine)
+        if before == "unknown":
+            from modelyard.exceptions import InvalidState
+
+            raise InvalidState(
+                f"The database {engine.url} has tables but no modelyard schema revision; not upgrading it."
+            )
+        if before == migrate.SCHEMA_HEAD:
+            done(f"Database is already at the newest revision ({migrate.SCHEMA_HEAD}).")
+            return
+        migrate.upgrade(engine)
+        after = migrate.current_revision(engine)
+    done(f"Database upgraded from {before or 'an empty database'} to revision {after}.")
+
+
+@db.command()
+@url_argument
+@out.output_option
+def current(url: str, output: str) -> None:
+    """Print the schema revision of the database at URI."""
+    from modelyard.store.tracking.sql import migrate
+
+    with _engine(url) as engine:
+        revision = migrate.current_revision(engine)
+    if output == out.JSON:
+        out.print_json(
+            {"revision": revision, "head": migrate.SCHEMA_HEAD, "up_to_date": revision == migrate.SCHEMA_HEAD}
+        )
+    elif revision is None:
+        click.echo(f"none (empty database; newest is {migrate.SCHEMA_HEAD})")
+    elif revision == "unknown":
+        click.echo("unknown (the database has tables but no modelyard schema revision)")
+    elif revision == migrate.SCHEMA_HEAD:
+        click.echo(f"{revision} (head)")
+    else:
+        click.echo(f"{revision} (newest is {migrate.SCHEMA_HEAD}; run: modelyard db upgrade URI)")
+
+
+@contextmanager
+def _engine(url: str) -> Iterator:
+    """An engine for ``url`` (a path to a .db file counts as SQLite), disposed afterwards.
+
+    Database and migration errors become ModelyardError with their first line.
+    """
+    from sqlalchemy.exc import SQLAlchemyError
+
+    from modelyard.exceptions import ModelyardError
+    from modelyard.store.tracking.sql.engine import create_db_engine
+    from modelyard.tracking.stores import normalize_tracking_uri
+
+    engine = create_db_engine(normalize_tracking_uri(url), state().settings())
+    try:
+        yield engine
+    except SQLAlchemyError as exc:
+        message = str(getattr(exc, "orig", None) or exc).splitlines()[0]
+        raise ModelyardError(f"Database error: {message}") from exc
+    except Exception as exc:
+        if not type(exc).__module__.startswith("alembic"):
+            raise
+        raise ModelyardError(f"Migration failed: {exc}") from exc
+    finally:
+        engine.dispose()

@@ -1,0 +1,56 @@
+"""``modelyard server`` (alias ``modelyard ui``): the tracking server, with MLflow's flags."""
+
+from __future__ import annotations
+
+import os
+
+import click
+
+_FLAG_TO_ENV = {
+    "backend_store_uri": "MODELYARD_BACKEND_STORE_URI",
+    "default_artifact_root": "MODELYARD_DEFAULT_ARTIFACT_ROOT",
+    "artifacts_destination": "MODELYARD_ARTIFACTS_DESTINATION",
+    "allowed_hosts": "MODELYARD_ALLOWED_HOSTS",
+    "cors_allowed_origins": "MODELYARD_CORS_ALLOWED_ORIGINS",
+    "host": "MODELYARD_HOST",
+    "port": "MODELYARD_PORT",
+}
+
+
+@click.command("server")
+@click.option("--backend-store-uri", metavar="URI", help="Database for runs (default: sqlite:///modelyard.db here).")
+@click.option("--default-artifact-root", metavar="URI", help="Artifact root of new experiments (default: mlflow-artifacts:/ when serving artifacts).")
+@click.option("--serve-artifacts/--no-serve-artifacts", default=True, show_default=True, help="Proxy artifact uploads and downloads.")
+@click.option("--artifacts-destination", metavar="URI", help="Where proxied artifacts are stored (default: ./modelyard-artifacts).")
+@click.option("--host", "-h", default="127.0.0.1", show_default=True, help="Address to listen on.")
+@click.option("--port", "-p", default=5000, show_default=True, type=int, help="Port to listen on.")
+@click.option("--workers", "-w", default=1, show_default=True, type=click.IntRange(1, 64), help="Worker processes.")
+@click.option("--allowed-hosts", metavar="LIST", help="Comma-separated Host header values to answer ('*': any).")
+@click.option("--cors-allowed-origins", metavar="LIST", help="Comma-separated browser origins allowed ('*': any).")
+@click.option("--log-level", default="info", show_default=True, type=click.Choice(["critical", "error", "warning", "info", "debug"]))
+def server(workers: int, serve_artifacts: bool, log_level: str, **flags) -> None:
+    """Run the tracking server (MLflow's REST API, artifact proxy)."""
+    import uvicorn
+
+    from modelyard.server.services import Services
+    from modelyard.settings import Settings
+
+    # Worker processes build their settings from the environment: pass the flags through it.
+    for name, value in flags.items():
+        if value is not None:
+            os.environ[_FLAG_TO_ENV[name]] = str(value)
+    os.environ["MODELYARD_SERVE_ARTIFACTS"] = "true" if serve_artifacts else "false"
+    settings = Settings.from_env()
+    # Migrate (or refuse an old schema) once, before any worker starts.
+    Services.from_settings(settings).close()
+    click.echo(f"modelyard server listening on http://{settings.host}:{settings.port} ({workers} worker(s))", err=True)
+    uvicorn.run(
+        "modelyard.server.app:create_app",
+        factory=True,
+        host=settings.host,
+        port=settings.port,
+        workers=workers,
+        log_level=log_level,
+        access_log=log_level == "debug",
+        timeout_keep_alive=30,
+    )

@@ -1,0 +1,65 @@
+"""`modelyard server` starts a real server on the embedded default and answers MLflow's API."""
+
+import os
+import re
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import httpx
+
+
+def _start(tmp_path: Path, *args: str) -> tuple[subprocess.Popen, str]:
+    env = {k: v for k, v in os.environ.items() if not k.startswith(("MODELYARD_", "MLFLOW_"))}
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "modelyard.cli.main", "server", "--port", "0", *args],
+        cwd=tmp_path,
+        env=env,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
+    deadline = time.monotonic() + 60
+    lines = []
+    while time.monotonic() < deadline:
+        line = proc.stderr.readline()
+        if not line:
+            break
+        lines.append(line)
+        m = re.search(r"Uvicorn running on (http://127\.0\.0\.1:\d+)", line)
+        if m:
+            return proc, m.group(1)
+    proc.kill()
+    raise AssertionError("server did not start:\n" + "".join(lines))
+
+
+def test_server_on_the_embedded_default(tmp_path):
+    proc, url = _start(tmp_path)
+    try:
+        assert httpx.get(f"{url}/health").text == "OK"
+        r = httpx.post(f"{url}/api/2.0/mlflow/experiments/create", json={"name": "cli-server"})
+        assert r.status_code == 200, r.text
+        exp = httpx.get(f"{url}/api/2.0/mlflow/experiments/get", params={"experiment_id": r.json()["experiment_id"]})
+        assert exp.json()["experiment"]["artifact_location"].startswith("mlflow-artifacts:")
+    finally:
+        proc.terminate()
+        proc.wait(timeout=30)
+    assert (tmp_path / "modelyard.db").exists()  # the embedded default, in the working directory
+
+
+def test_server_refuses_an_old_schema(tmp_path):
+    import sqlite3
+
+    db = tmp_path / "old.db"
+    con = sqlite3.connect(db)
+    con.execute("CREATE TABLE alembic_version (version_num VARCHAR(32))")
+    con.execute("INSERT INTO alembic_version VALUES ('0000')")
+    con.commit()
+    con.close()
+    env = {k: v for k, v in os.environ.items() if not k.startswith(("MODELYARD_", "MLFLOW_"))}
+    out = subprocess.run(
+        [sys.executable, "-m", "modelyard.cli.main", "server", "--port", "0", "--backend-store-uri", f"sqlite:///{db}"],
+        cwd=tmp_path, env=env, capture_output=True, text=True, timeout=60,
+    )
+    assert out.returncode == 1
+    assert "modelyard db upgrade" in out.stderr and "Traceback" not in out.stderr
