@@ -14,6 +14,7 @@ the client talks to a database or to a server::
     ├── PermissionDenied                PERMISSION_DENIED         403
     ├── Unauthenticated                 UNAUTHENTICATED           401
     ├── RequestLimitExceeded            REQUEST_LIMIT_EXCEEDED    429
+    │   └── PayloadTooLarge             REQUEST_LIMIT_EXCEEDED    413
     ├── InvalidState                    INVALID_STATE             500
     ├── NotImplementedFeature           NOT_IMPLEMENTED           501
     ├── TemporarilyUnavailable          TEMPORARILY_UNAVAILABLE   503
@@ -85,6 +86,12 @@ class Unauthenticated(ModelyardError):
 class RequestLimitExceeded(ModelyardError):
     error_code = "REQUEST_LIMIT_EXCEEDED"
     http_status = 429
+
+
+class PayloadTooLarge(RequestLimitExceeded):
+    """A request body over the server's limit (HTTP 413)."""
+
+    http_status = 413
 
 
 class InvalidState(ModelyardError):

@@ -38,6 +38,7 @@ ROUTE_MODULES = (
     "modelyard.server.routes.artifacts",
     "modelyard.server.routes.logged_models",
     "modelyard.server.routes.proxy",
+    "modelyard.server.routes.openapi",
 )
 
 

@@ -20,7 +20,7 @@ from pydantic import BaseModel, ConfigDict, ValidationError
 from pydantic.alias_generators import to_camel
 from starlette.requests import Request
 
-from modelyard.exceptions import BadRequest, InvalidParameterValue, ModelyardError, RequestLimitExceeded
+from modelyard.exceptions import BadRequest, InvalidParameterValue, ModelyardError, PayloadTooLarge
 
 
 class Message(BaseModel):
@@ -92,7 +92,7 @@ async def read_body_json(request: Request, limit: int) -> dict:
     async for chunk in request.stream():
         body += chunk
         if len(body) > limit:
-            raise RequestLimitExceeded(f"Request body exceeds the limit of {limit} bytes")
+            raise PayloadTooLarge(f"Request body exceeds the limit of {limit} bytes")
     if not body.strip():
         return {}
     if content_type.split(";")[0].strip().lower() != "application/json":
