@@ -20,12 +20,18 @@ TRACKING_STORES: dict[str, str] = {
     "postgres": "modelyard.store.tracking.sql.store:SqlTrackingStore.from_uri",
     "mysql": "modelyard.store.tracking.sql.store:SqlTrackingStore.from_uri",
     "mariadb": "modelyard.store.tracking.sql.store:SqlTrackingStore.from_uri",
+    "http": "modelyard.store.tracking.rest:from_uri",
+    "https": "modelyard.store.tracking.rest:from_uri",
 }
 
 # URI scheme -> ArtifactRepository class taking the root URI.
 ARTIFACT_REPOSITORIES: dict[str, str] = {
     "": "modelyard.artifacts.local:LocalArtifactRepository",
     "file": "modelyard.artifacts.local:LocalArtifactRepository",
+    "s3": "modelyard.artifacts.s3:S3ArtifactRepository",
+    "mlflow-artifacts": "modelyard.artifacts.http:HttpArtifactRepository",
+    "http": "modelyard.artifacts.http:HttpArtifactRepository",
+    "https": "modelyard.artifacts.http:HttpArtifactRepository",
 }
 
 

@@ -53,12 +53,12 @@ def validate_key(key: object, what: str) -> str:
             f"{what} key '{_shorten(key)}' had length {len(key)}, which exceeded length limit of "
             f"{MAX_ENTITY_KEY_LENGTH}"
         )
-    if not _KEY_RE.match(key):
+    if not _KEY_RE.fullmatch(key):  # fullmatch: "$" alone would let a trailing newline through
         raise InvalidParameterValue(
             f"Invalid {what} name: '{_shorten(key)}'. Names may only contain alphanumerics, "
             "underscores (_), dashes (-), periods (.), spaces ( ), colons (:) and slashes (/)."
         )
-    if posixpath.normpath(key) != key or key == "." or key.startswith(".."):
+    if posixpath.normpath(key) != key or key == "." or key.startswith(("..", "/")):
         raise InvalidParameterValue(
             f"Invalid {what} name: '{_shorten(key)}'. Names cannot be path-ambiguous "
             "(no '..' segments, no leading or trailing '/', no '//')."
@@ -168,14 +168,14 @@ def validate_experiment_tag(key: object, value: object) -> str:
 
 
 def validate_run_id(run_id: object) -> str:
-    if not isinstance(run_id, str) or not _RUN_ID_RE.match(run_id):
+    if not isinstance(run_id, str) or not _RUN_ID_RE.fullmatch(run_id):
         raise InvalidParameterValue(f"Invalid run ID: '{run_id}'")
     return run_id
 
 
 def validate_experiment_id(experiment_id: object) -> str:
     text = str(experiment_id) if isinstance(experiment_id, int) and not isinstance(experiment_id, bool) else experiment_id
-    if not isinstance(text, str) or not _EXPERIMENT_ID_RE.match(text):
+    if not isinstance(text, str) or not _EXPERIMENT_ID_RE.fullmatch(text):
         raise InvalidParameterValue(f"Invalid experiment ID: '{experiment_id}'")
     return text
 

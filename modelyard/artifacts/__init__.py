@@ -27,18 +27,21 @@ def uri_scheme(uri: str) -> str:
     return match.group(1).lower()
 
 
-def get_artifact_repository(uri: str) -> ArtifactRepository:
+def get_artifact_repository(uri: str, tracking_uri: str | None = None) -> ArtifactRepository:
     """The repository for an artifact root URI, chosen by its scheme.
 
     Built-in schemes are listed in ``modelyard.plugins.ARTIFACT_REPOSITORIES``; others
     come from the ``modelyard.artifact_repository`` entry-point group. An unknown
-    scheme raises InvalidParameterValue listing the known ones.
+    scheme raises InvalidParameterValue listing the known ones. ``tracking_uri`` names the
+    server that ``mlflow-artifacts:/`` URIs resolve against (default: the process's).
     """
     from modelyard.plugins import ARTIFACT_REPOSITORIES, resolve
 
     if not isinstance(uri, str) or not uri:
         raise InvalidParameterValue(f"Invalid artifact URI {uri!r}: a URI or path is required")
-    cls = resolve(
-        ARTIFACT_REPOSITORIES, "modelyard.artifact_repository", uri_scheme(uri), "artifact repository"
-    )
+    scheme = uri_scheme(uri)
+    cls = resolve(ARTIFACT_REPOSITORIES, "modelyard.artifact_repository", scheme, "artifact repository")
+    if scheme == "mlflow-artifacts" and tracking_uri:
+        # proxied artifacts live on the tracking server the caller talks to
+        return cls(uri, tracking_uri=tracking_uri)
     return cls(uri)

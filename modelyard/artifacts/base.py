@@ -3,9 +3,11 @@
 The public methods here validate every path argument with
 :func:`~modelyard.artifacts.paths.validate_artifact_path` and then call a handful of
 small primitives (``_stat``, ``_list``, ``_open``, ``_put_file``, ``_put_bytes``,
-``_delete``, ``_make_dir``) that receive only canonical relative paths. An
-implementation therefore cannot forget the traversal checks, and features such as
-recursive upload and download are written once, above the primitives.
+``_delete``, ``_make_dir``, and the optional ``_put_stream`` and ``_download_file``)
+that receive only canonical relative paths. An implementation therefore cannot forget
+the traversal checks, and features such as recursive upload and download are written
+once, above the primitives. A repository that talks to a remote store sets
+``download_workers`` above 1 to fetch the files of a folder in parallel.
 
 Paths are relative POSIX paths below the repository root ("" is the root). Listings
 follow MLflow: one level at a time, each ``FileInfo.path`` relative to the root
@@ -23,6 +25,8 @@ import shutil
 import stat
 import tempfile
 from abc import ABC, abstractmethod
+from collections.abc import Iterable
+from concurrent.futures import FIRST_EXCEPTION, ThreadPoolExecutor, wait
 from pathlib import Path
 from typing import BinaryIO
 
@@ -45,8 +49,8 @@ def join_artifact_path(*parts: str) -> str:
     return "/".join(p for p in parts if p)
 
 
-def write_file_atomically(dest: Path, source: Bytes | BinaryIO) -> None:
-    """Write ``source`` (bytes or a readable binary file) to ``dest`` all at once.
+def write_file_atomically(dest: Path, source: Bytes | BinaryIO | Iterable[Bytes]) -> None:
+    """Write ``source`` (bytes, a readable binary file, or an iterable of byte chunks) to ``dest``.
 
     The data goes to a fresh, unpredictable temporary file in ``dest``'s folder, which
     is then renamed over ``dest`` (``os.replace``): readers see the old file or the
@@ -60,8 +64,11 @@ def write_file_atomically(dest: Path, source: Bytes | BinaryIO) -> None:
         with os.fdopen(fd, "wb") as out:
             if isinstance(source, bytes | bytearray | memoryview):
                 out.write(source)
-            else:
+            elif hasattr(source, "read"):
                 shutil.copyfileobj(source, out, COPY_CHUNK)
+            else:
+                for chunk in source:
+                    out.write(chunk)
         os.replace(tmp, dest)
     except BaseException:
         with contextlib.suppress(OSError):
@@ -98,6 +105,9 @@ def _local_tree(local_dir: Path) -> tuple[list[str], list[tuple[Path, str]]]:
 
 class ArtifactRepository(ABC):
     """Artifacts stored below one root URI (``artifact_uri``)."""
+
+    download_workers: int = 1
+    """Files fetched at once by a folder download; remote stores raise it."""
 
     def __init__(self, artifact_uri: str) -> None:
         self.artifact_uri = artifact_uri
@@ -141,6 +151,15 @@ class ArtifactRepository(ABC):
             raise TypeError(f"write_bytes needs bytes, got {type(data).__name__}")
         self._put_bytes(self._file_path(artifact_file), data)
 
+    def write_stream(self, artifact_file: str, chunks: Iterable[Bytes]) -> None:
+        """Store the concatenated ``chunks`` as the file ``artifact_file``, in bounded memory.
+
+        The data never has to fit in memory: chunks are written out as they come, and
+        the file appears (or is replaced) only once the iterable is exhausted; if it
+        raises, nothing is stored.
+        """
+        self._put_stream(self._file_path(artifact_file), chunks)
+
     # -- reading -----------------------------------------------------------------
     def list_artifacts(self, path: str | None = None) -> list[FileInfo]:
         """The files and folders directly inside ``path``, sorted by path.
@@ -149,6 +168,10 @@ class ArtifactRepository(ABC):
         run that has logged nothing yet is simply empty.
         """
         return sorted(self._list(validate_artifact_path(path)), key=lambda info: info.path)
+
+    def file_info(self, artifact_path: str | None) -> FileInfo | None:
+        """The file or folder at ``artifact_path`` ("" or None: the root), or None when missing."""
+        return self._stat(validate_artifact_path(artifact_path))
 
     def open(self, artifact_file: str) -> BinaryIO:
         """A binary file object to stream the artifact from; the caller closes it."""
@@ -211,8 +234,9 @@ class ArtifactRepository(ABC):
             target.parent.mkdir(parents=True, exist_ok=True)
             self._download_file(rel, target)
             return target
+        jobs: list[tuple[str, Path]] = []
         pending = [rel]
-        while pending:
+        while pending:  # list the whole tree first (folders are created as found) ...
             folder = pending.pop()
             dst_root.joinpath(*folder.split("/")).mkdir(parents=True, exist_ok=True)
             for child in self._list(folder):
@@ -220,8 +244,26 @@ class ArtifactRepository(ABC):
                 if child.is_dir:
                     pending.append(child_rel)
                 else:
-                    self._download_file(child_rel, dst_root.joinpath(*child_rel.split("/")))
+                    jobs.append((child_rel, dst_root.joinpath(*child_rel.split("/"))))
+        self._download_files(jobs)  # ... then fetch the files
         return target
+
+    def _download_files(self, jobs: list[tuple[str, Path]]) -> None:
+        """Fetch ``(rel, target)`` pairs, ``download_workers`` at a time; the first error wins."""
+        workers = min(self.download_workers, len(jobs))
+        if workers <= 1:
+            for rel, target in jobs:
+                self._download_file(rel, target)
+            return
+        with ThreadPoolExecutor(workers, thread_name_prefix="modelyard-download") as pool:
+            futures = [pool.submit(self._download_file, rel, target) for rel, target in jobs]
+            _done, not_done = wait(futures, return_when=FIRST_EXCEPTION)
+            for future in not_done:
+                future.cancel()
+            for future in futures:
+                error = None if future.cancelled() else future.exception()
+                if error is not None:
+                    raise error
 
     @staticmethod
     def _checked_child(path: str, folder: str) -> str:
@@ -259,6 +301,14 @@ class ArtifactRepository(ABC):
     @abstractmethod
     def _put_bytes(self, rel: str, data: Bytes) -> None:
         """Store bytes at ``rel`` (creating folders as needed), atomically."""
+
+    def _put_stream(self, rel: str, chunks: Iterable[Bytes]) -> None:
+        """Store streamed chunks at ``rel``. Default: spool them to a local temporary file, then
+        ``_put_file`` it; stores that can write a stream directly override this."""
+        with tempfile.TemporaryDirectory(prefix="modelyard-upload-") as tmp:
+            spool = Path(tmp, "upload")
+            write_file_atomically(spool, chunks)
+            self._put_file(spool, rel)
 
     @abstractmethod
     def _delete(self, rel: str) -> None:

@@ -14,6 +14,7 @@ import os
 import re
 import shutil
 import stat
+from collections.abc import Iterable
 from pathlib import Path
 from typing import BinaryIO
 from urllib.parse import unquote, urlsplit
@@ -137,6 +138,9 @@ class LocalArtifactRepository(ArtifactRepository):
 
     def _put_bytes(self, rel: str, data: Bytes) -> None:
         write_file_atomically(self._prepare_destination(rel), data)
+
+    def _put_stream(self, rel: str, chunks: Iterable[Bytes]) -> None:
+        write_file_atomically(self._prepare_destination(rel), chunks)  # temp file beside it, then rename
 
     def _make_dir(self, rel: str) -> None:
         path = self._path(rel)

@@ -40,6 +40,9 @@ def server(workers: int, serve_artifacts: bool, log_level: str, **flags) -> None
         if value is not None:
             os.environ[_FLAG_TO_ENV[name]] = str(value)
     os.environ["MODELYARD_SERVE_ARTIFACTS"] = "true" if serve_artifacts else "false"
+    if flags.get("port") == 0:  # pick the free port here, so the address printed below is the real one
+        flags["port"] = _free_port(flags.get("host") or "127.0.0.1")
+        os.environ[_FLAG_TO_ENV["port"]] = str(flags["port"])
     settings = Settings.from_env()
     # Migrate (or refuse an old schema) once, before any worker starts.
     Services.from_settings(settings).close()
@@ -54,3 +57,11 @@ def server(workers: int, serve_artifacts: bool, log_level: str, **flags) -> None
         access_log=log_level == "debug",
         timeout_keep_alive=30,
     )
+
+
+def _free_port(host: str) -> int:
+    import socket
+
+    with socket.socket(socket.AF_INET6 if ":" in host else socket.AF_INET) as sock:
+        sock.bind((host, 0))
+        return sock.getsockname()[1]

@@ -38,3 +38,19 @@ __all__ = [
     "RunTag",
     "ViewType",
 ]
+
+from modelyard.entities.logged_model import (  # noqa: E402
+    LoggedModel,
+    LoggedModelMetric,
+    LoggedModelParameter,
+    LoggedModelStatus,
+    LoggedModelTag,
+)
+
+__all__ += [
+    "LoggedModel",
+    "LoggedModelMetric",
+    "LoggedModelParameter",
+    "LoggedModelStatus",
+    "LoggedModelTag",
+]

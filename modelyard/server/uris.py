@@ -41,6 +41,10 @@ def validate_artifact_location(location: str) -> str:
     segments = urlsplit(decoded).path.split("/")
     if any(s in ("..", ".") for s in segments) or "\\" in decoded:
         raise InvalidParameterValue("artifact_location may not contain '..' or '.' segments")
+    if parts.scheme == "mlflow-artifacts" and parts.netloc:
+        raise InvalidParameterValue(
+            "An mlflow-artifacts: artifact_location may not name a host (it would send artifacts elsewhere)"
+        )
     if parts.scheme == "s3" and not parts.netloc:
         raise InvalidParameterValue("An s3:// artifact_location needs a bucket name")
     return location

@@ -281,7 +281,7 @@ class TrackingClient:
         if uri is None:
             uri = self.get_run(run_id).info.artifact_uri
             self._artifact_uris[run_id] = uri
-        return get_artifact_repository(uri)
+        return get_artifact_repository(uri, tracking_uri=self.tracking_uri)
 
     def get_artifact_uri(self, run_id: str, artifact_path: str | None = None) -> str:
         self._artifact_repo(run_id)

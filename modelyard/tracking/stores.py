@@ -7,6 +7,7 @@ file ``modelyard.db`` in the working directory.
 
 from __future__ import annotations
 
+import atexit
 import os
 import threading
 from urllib.parse import urlsplit
@@ -59,6 +60,7 @@ def get_store(uri: str, settings: Settings):
     return store
 
 
+@atexit.register
 def clear_store_cache() -> None:
     """Close and forget every cached store (tests, and after fork)."""
     with _lock:

@@ -26,11 +26,23 @@ def _start(tmp_path: Path, *args: str) -> tuple[subprocess.Popen, str]:
         if not line:
             break
         lines.append(line)
-        m = re.search(r"Uvicorn running on (http://127\.0\.0\.1:\d+)", line)
+        m = re.search(r"listening on (http://127\.0\.0\.1:\d+)", line)
         if m:
+            _wait_healthy(m.group(1))
             return proc, m.group(1)
     proc.kill()
     raise AssertionError("server did not start:\n" + "".join(lines))
+
+
+def _wait_healthy(url: str) -> None:
+    deadline = time.monotonic() + 60
+    while time.monotonic() < deadline:
+        try:
+            if httpx.get(f"{url}/health").status_code == 200:
+                return
+        except httpx.TransportError:
+            time.sleep(0.05)
+    raise AssertionError(f"{url} never became healthy")
 
 
 def test_server_on_the_embedded_default(tmp_path):

@@ -12,6 +12,10 @@ from collections.abc import Sequence
 from modelyard.entities import (
     DatasetInput,
     Experiment,
+    LoggedModel,
+    LoggedModelMetric,
+    LoggedModelOutput,
+    LoggedModelStatus,
     Metric,
     PagedList,
     Param,
@@ -20,6 +24,7 @@ from modelyard.entities import (
     RunTag,
     ViewType,
 )
+from modelyard.exceptions import InvalidParameterValue
 
 DEFAULT_EXPERIMENT_ID = "0"
 DEFAULT_EXPERIMENT_NAME = "Default"
@@ -27,6 +32,8 @@ DEFAULT_EXPERIMENT_NAME = "Default"
 SEARCH_RUNS_DEFAULT_MAX_RESULTS = 1000
 SEARCH_MAX_RESULTS = 50_000
 METRIC_HISTORY_PAGE = 25_000
+METRIC_BULK_MAX_RUNS = 100
+METRIC_INTERVAL_MAX_RESULTS = 2500
 
 
 class TrackingStore(ABC):
@@ -150,5 +157,205 @@ class TrackingStore(ABC):
     ) -> PagedList[Metric]:
         """Every logged point of one metric, ordered by step then timestamp."""
 
-    def close(self) -> None:
-        """Release connections (engines, HTTP clients)."""  # noqa: B027 - optional hook
+    def get_metric_history_bulk_interval(
+        self,
+        run_ids: Sequence[str],
+        metric_key: str,
+        max_results: int = METRIC_INTERVAL_MAX_RESULTS,
+        start_step: int | None = None,
+        end_step: int | None = None,
+    ) -> list[Metric]:
+        """A down-sampled history of one metric for up to 100 runs (for charts).
+
+        Steps are sampled on the union of the runs' steps in ``[start_step, end_step]`` (give
+        both or neither; neither means every step): at most ``max_results`` evenly spaced
+        steps (see :func:`sample_steps`), plus each run's first and last step in the range so
+        no line is cut short. Every point logged at a chosen step is returned, with its
+        ``run_id``: runs in the order given, each by step then timestamp. An unknown run
+        raises ResourceDoesNotExist.
+
+        This default reads whole histories; the SQL store samples in the database.
+        """
+        run_ids = validate_interval_request(run_ids, max_results, start_step, end_step)
+        histories: dict[str, list[Metric]] = {}
+        for run_id in run_ids:
+            points = _whole_history(self, run_id, metric_key)
+            if start_step is not None and end_step is not None:
+                points = [m for m in points if start_step <= m.step <= end_step]
+            histories[run_id] = points
+        all_steps = sorted({m.step for points in histories.values() for m in points})
+        chosen = sample_steps(all_steps, max_results)
+        for points in histories.values():
+            if points:
+                chosen.update((points[0].step, points[-1].step))
+        return [m for points in histories.values() for m in select_points(points, chosen)]
+
+    def get_metric_history_bulk(
+        self, run_ids: Sequence[str], metric_key: str, max_results: int = METRIC_HISTORY_PAGE
+    ) -> list[Metric]:
+        """Whole histories of one metric for up to 100 runs: runs sorted by id, each by step then
+        timestamp, at most ``max_results`` points in all (the UI's ``get-history-bulk``)."""
+        run_ids = validate_bulk_request(run_ids, max_results)
+        out: list[Metric] = []
+        for run_id in sorted(run_ids):
+            out.extend(_whole_history(self, run_id, metric_key))
+            if len(out) >= max_results:
+                break
+        return out[:max_results]
+
+    # -- logged models (MLflow 3) ---------------------------------------------------
+    # Not abstract, so that a store without logged models still instantiates; each default
+    # raises NotImplementedFeature (501 on the wire).
+    def create_logged_model(
+        self,
+        experiment_id: str,
+        name: str | None = None,
+        source_run_id: str | None = None,
+        tags: dict[str, str] | None = None,
+        params: dict[str, str] | None = None,
+        model_type: str | None = None,
+    ) -> LoggedModel:
+        """A PENDING model "m-<32 hex>" with artifacts at <experiment location>/models/<id>/artifacts."""
+        raise _no_logged_models(self)
+
+    def get_logged_model(self, model_id: str, allow_deleted: bool = False) -> LoggedModel:
+        """ResourceDoesNotExist when absent, or deleted (unless ``allow_deleted``)."""
+        raise _no_logged_models(self)
+
+    def finalize_logged_model(
+        self, model_id: str, status: LoggedModelStatus | str, status_message: str | None = None
+    ) -> LoggedModel:
+        """Set the status (READY or UPLOAD_FAILED once the upload ended)."""
+        raise _no_logged_models(self)
+
+    def delete_logged_model(self, model_id: str) -> None:
+        """Soft delete: hidden from get and search, kept in the database."""
+        raise _no_logged_models(self)
+
+    def search_logged_models(
+        self,
+        experiment_ids: Sequence[str],
+        filter_string: str | None = None,
+        datasets: Sequence[dict] | None = None,
+        max_results: int | None = None,
+        order_by: Sequence[dict | str] | None = None,
+        page_token: str | None = None,
+    ) -> PagedList[LoggedModel]:
+        """Active models of the experiments; ``order_by`` items are ``"metrics.acc DESC"`` strings or
+        MLflow's ``{field_name, ascending, dataset_name, dataset_digest}``."""
+        raise _no_logged_models(self)
+
+    def set_logged_model_tags(self, model_id: str, tags: dict[str, str]) -> None:
+        raise _no_logged_models(self)
+
+    def delete_logged_model_tag(self, model_id: str, key: str) -> None:
+        raise _no_logged_models(self)
+
+    def log_logged_model_params(self, model_id: str, params: dict[str, str]) -> None:
+        raise _no_logged_models(self)
+
+    def log_logged_model_metrics(self, run_id: str, metrics: Sequence[LoggedModelMetric]) -> None:
+        """Link metric points logged to ``run_id`` with a ``model_id`` to that logged model."""
+        raise _no_logged_models(self)
+
+    def log_outputs(self, run_id: str, models: Sequence[LoggedModelOutput | tuple[str, int]]) -> None:
+        """Record ``LoggedModelOutput`` (or ``(model_id, step)`` pairs) as outputs of the run (``run.outputs.model_outputs``)."""
+        raise _no_logged_models(self)
+
+    def log_model_inputs(self, run_id: str, model_ids: Sequence[str]) -> None:
+        """Record logged models as inputs of the run (``run.inputs.model_inputs``)."""
+        raise _no_logged_models(self)
+
+    def close(self) -> None:  # noqa: B027 - an optional hook, not abstract
+        """Release connections (engines, HTTP clients)."""
+
+
+# -- helpers for the bulk metric queries (shared by every store) --------------------------------
+def sample_steps(steps: Sequence[int], max_results: int) -> set[int]:
+    """At most ``max_results`` of the sorted distinct ``steps``, evenly spaced by rank.
+
+    The first and the last step are always kept; when there are no more steps than
+    ``max_results`` all of them are. Spacing by rank (not by step value) samples the steps
+    that exist, so gaps in the logging do not waste the budget.
+    """
+    n = len(steps)
+    if n <= max_results:
+        return set(steps)
+    if max_results == 1:
+        return {steps[0], steps[-1]}
+    return {steps[(i * (n - 1)) // (max_results - 1)] for i in range(max_results)}
+
+
+def _unique_run_ids(run_ids: Sequence[str]) -> list[str]:
+    if isinstance(run_ids, str) or not all(isinstance(r, str) and r for r in run_ids):
+        raise InvalidParameterValue("run_ids must be a list of non-empty run ids")
+    unique = list(dict.fromkeys(run_ids))
+    if not unique:
+        raise InvalidParameterValue(
+            "Missing value for required parameter 'run_ids': give at least one run id."
+        )
+    if len(unique) > METRIC_BULK_MAX_RUNS:
+        raise InvalidParameterValue(
+            f"At most {METRIC_BULK_MAX_RUNS} run ids can be requested at once; got {len(unique)}."
+        )
+    return unique
+
+
+def validate_interval_request(
+    run_ids: Sequence[str], max_results: int, start_step: int | None, end_step: int | None
+) -> list[str]:
+    """Check the arguments of get_metric_history_bulk_interval; the run ids, deduplicated."""
+    unique = _unique_run_ids(run_ids)
+    if (
+        isinstance(max_results, bool)
+        or not isinstance(max_results, int)
+        or not 1 <= max_results <= METRIC_INTERVAL_MAX_RESULTS
+    ):
+        raise InvalidParameterValue(
+            f"Invalid value {max_results!r} for parameter 'max_results': it must be an integer between 1 "
+            f"and {METRIC_INTERVAL_MAX_RESULTS}."
+        )
+    if (start_step is None) != (end_step is None):
+        raise InvalidParameterValue("Give both start_step and end_step, or neither.")
+    if start_step is not None and end_step is not None and start_step > end_step:
+        raise InvalidParameterValue(
+            f"end_step ({end_step}) must be greater than or equal to start_step ({start_step})."
+        )
+    return unique
+
+
+def validate_bulk_request(run_ids: Sequence[str], max_results: int) -> list[str]:
+    """Check the arguments of get_metric_history_bulk; the run ids, deduplicated."""
+    unique = _unique_run_ids(run_ids)
+    if (
+        isinstance(max_results, bool)
+        or not isinstance(max_results, int)
+        or not 1 <= max_results <= METRIC_HISTORY_PAGE
+    ):
+        raise InvalidParameterValue(
+            f"Invalid value {max_results!r} for parameter 'max_results': it must be an integer between 1 "
+            f"and {METRIC_HISTORY_PAGE}."
+        )
+    return unique
+
+
+def select_points(points: Sequence[Metric], steps: set[int]) -> list[Metric]:
+    """The points of one run at the chosen steps, at most METRIC_HISTORY_PAGE of them (as MLflow)."""
+    return [m for m in points if m.step in steps][:METRIC_HISTORY_PAGE]
+
+
+def _whole_history(store: TrackingStore, run_id: str, metric_key: str) -> list[Metric]:
+    points: list[Metric] = []
+    token = None
+    while True:
+        page = store.get_metric_history(run_id, metric_key, METRIC_HISTORY_PAGE, token)
+        points.extend(page)
+        token = page.token
+        if not token:
+            return points
+
+
+def _no_logged_models(store: TrackingStore) -> Exception:
+    from modelyard.exceptions import NotImplementedFeature
+
+    return NotImplementedFeature(f"{type(store).__name__} does not support logged models")

@@ -19,6 +19,7 @@ from modelyard.entities import (
     RunData,
     RunInfo,
     RunInputs,
+    RunOutputs,
 )
 from modelyard.store.tracking.sql.schema import (
     datasets,
@@ -96,6 +97,8 @@ def load_runs(conn: Connection, rows: Sequence) -> list[Run]:
     run_tags: dict[int, dict[str, str]] = defaultdict(dict)
     run_metrics: dict[int, list[Metric]] = defaultdict(list)
     run_datasets: dict[int, list[DatasetInput]] = defaultdict(list)
+    run_models: dict[int, list[str]] = defaultdict(list)
+    run_outputs: dict[int, list] = defaultdict(list)
     for chunk in _chunks(ids):
         for rid, key, value in conn.execute(
             select(params.c.run_id, params.c.key, params.c.value).where(params.c.run_id.in_(chunk))
@@ -117,6 +120,7 @@ def load_runs(conn: Connection, rows: Sequence) -> list[Run]:
         ):
             run_metrics[rid].append(Metric(key, metric_from_db(value, is_nan), ts, step))
         _load_inputs(conn, chunk, run_datasets)
+        _load_models(conn, chunk, run_models, run_outputs)
     out = []
     for r in rows:
         out.append(
@@ -127,10 +131,23 @@ def load_runs(conn: Connection, rows: Sequence) -> list[Run]:
                     params=dict(sorted(run_params.get(r.id, {}).items())),
                     tags=dict(sorted(run_tags.get(r.id, {}).items())),
                 ),
-                inputs=RunInputs(dataset_inputs=tuple(run_datasets.get(r.id, ()))),
+                inputs=RunInputs(
+                    dataset_inputs=tuple(run_datasets.get(r.id, ())),
+                    model_inputs=tuple(run_models.get(r.id, ())),
+                ),
+                outputs=RunOutputs(model_outputs=tuple(run_outputs.get(r.id, ()))),
             )
         )
     return out
+
+
+def _load_models(conn: Connection, chunk: Sequence[int], inputs: dict, outputs: dict) -> None:
+    """Logged models the runs read (model inputs) and produced (model outputs)."""
+    from modelyard.store.tracking.sql.logged_models import load_run_models
+
+    chunk_inputs, chunk_outputs = load_run_models(conn, chunk)
+    inputs.update(chunk_inputs)
+    outputs.update(chunk_outputs)
 
 
 def _load_inputs(conn: Connection, chunk: Sequence[int], out: dict[int, list[DatasetInput]]) -> None:

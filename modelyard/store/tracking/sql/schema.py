@@ -12,8 +12,10 @@ Design notes (speed at 100,000 runs and 10,000,000 metric points):
   read it, never the history.
 - non-finite values are never stored as such (MySQL has no infinities): NaN is stored as 0
   with ``is_nan`` set, ±inf as ±DBL_MAX; the store converts back on read.
-- MySQL tables use a binary collation so that ``=`` and ``LIKE`` are case-sensitive,
-  as on SQLite and PostgreSQL.
+- MySQL tables use a binary NO PAD collation so that ``=``, ``LIKE`` and unique keys are
+  case-sensitive and count trailing spaces, as on SQLite and PostgreSQL. The migrations pick
+  it per server (``utf8mb4_nopad_bin`` on MariaDB, ``utf8mb4_0900_bin`` on MySQL 8);
+  ``MYSQL_TABLE_ARGS`` below only matters to ``metadata.create_all``.
 """
 
 from __future__ import annotations
@@ -44,7 +46,8 @@ MYSQL_TABLE_ARGS = {"mysql_charset": "utf8mb4", "mysql_collate": "utf8mb4_bin"}
 BigId = BigInteger().with_variant(Integer(), "sqlite")
 # Long text: MySQL's TEXT stops at 64 KiB.
 LongText = Text().with_variant(mysql.LONGTEXT(), "mysql", "mariadb")
-Double = Float(precision=53).with_variant(mysql.DOUBLE(), "mysql", "mariadb")
+# asdecimal=False: MySQL DOUBLE would otherwise return Decimals rounded to 10 decimal places.
+Double = Float(precision=53).with_variant(mysql.DOUBLE(asdecimal=False), "mysql", "mariadb")
 
 experiments = Table(
     "experiments",
@@ -168,5 +171,87 @@ input_tags = Table(
     Column("value", String(500), nullable=False),
     PrimaryKeyConstraint("input_id", "key", name="pk_input_tags"),
     ForeignKeyConstraint(["input_id"], ["run_inputs.id"], ondelete="CASCADE", name="fk_input_tags_input"),
+    **MYSQL_TABLE_ARGS,
+)
+
+# -- logged models (MLflow 3), migration 0002 -----------------------------------------------
+# A logged model has an integer surrogate key ``id`` (children refer to it) and its public
+# ``model_id`` ("m-<32 hex>"). Soft-deleted models keep lifecycle_stage "deleted".
+# ``logged_model_metrics`` holds every point logged with a model_id (run, dataset and all);
+# empty strings stand for "no dataset" so that rows compare with plain ``=``.
+logged_models = Table(
+    "logged_models",
+    metadata,
+    Column("id", BigId, primary_key=True, autoincrement=True),
+    Column("model_id", String(64), nullable=False),
+    Column("experiment_id", BigId, ForeignKey("experiments.experiment_id", ondelete="CASCADE"), nullable=False),
+    Column("name", String(500), nullable=False),
+    Column("artifact_location", String(2000), nullable=False),
+    Column("creation_timestamp_ms", BigInteger, nullable=False),
+    Column("last_updated_timestamp_ms", BigInteger, nullable=False),
+    Column("status", String(32), nullable=False),
+    Column("lifecycle_stage", String(32), nullable=False),
+    Column("model_type", String(500), nullable=True),
+    Column("source_run_id", String(32), nullable=True),
+    Column("status_message", String(1000), nullable=True),
+    UniqueConstraint("model_id", name="uq_logged_models_model_id"),
+    Index("ix_logged_models_experiment_created", "experiment_id", "creation_timestamp_ms"),
+    Index("ix_logged_models_experiment_name", "experiment_id", "name"),
+    **MYSQL_TABLE_ARGS,
+)
+
+logged_model_tags = Table(
+    "logged_model_tags",
+    metadata,
+    Column("model_id", BigId, ForeignKey("logged_models.id", ondelete="CASCADE"), nullable=False),
+    Column("key", String(250), nullable=False),
+    Column("value", Text, nullable=False),
+    PrimaryKeyConstraint("model_id", "key", name="pk_logged_model_tags"),
+    **MYSQL_TABLE_ARGS,
+)
+
+logged_model_params = Table(
+    "logged_model_params",
+    metadata,
+    Column("model_id", BigId, ForeignKey("logged_models.id", ondelete="CASCADE"), nullable=False),
+    Column("key", String(250), nullable=False),
+    Column("value", Text, nullable=False),
+    PrimaryKeyConstraint("model_id", "key", name="pk_logged_model_params"),
+    **MYSQL_TABLE_ARGS,
+)
+
+logged_model_metrics = Table(
+    "logged_model_metrics",
+    metadata,
+    Column("id", BigId, primary_key=True, autoincrement=True),
+    Column("model_id", BigId, ForeignKey("logged_models.id", ondelete="CASCADE"), nullable=False),
+    Column("key", String(250), nullable=False),
+    Column("value", Double, nullable=False),
+    Column("timestamp", BigInteger, nullable=False),
+    Column("step", BigInteger, nullable=False),
+    Column("is_nan", Boolean(create_constraint=False), nullable=False),
+    Column("run_id", String(32), nullable=False),
+    Column("dataset_name", String(500), nullable=False),
+    Column("dataset_digest", String(36), nullable=False),
+    Index("ix_logged_model_metrics_model_key", "model_id", "key", "timestamp"),
+    **MYSQL_TABLE_ARGS,
+)
+
+run_outputs = Table(
+    "run_outputs",
+    metadata,
+    Column("run_id", BigId, ForeignKey("runs.id", ondelete="CASCADE"), nullable=False),
+    Column("model_id", BigId, ForeignKey("logged_models.id", ondelete="CASCADE"), nullable=False),
+    Column("step", BigInteger, nullable=False),
+    PrimaryKeyConstraint("run_id", "model_id", "step", name="pk_run_outputs"),
+    **MYSQL_TABLE_ARGS,
+)
+
+run_model_inputs = Table(
+    "run_model_inputs",
+    metadata,
+    Column("run_id", BigId, ForeignKey("runs.id", ondelete="CASCADE"), nullable=False),
+    Column("model_id", BigId, ForeignKey("logged_models.id", ondelete="CASCADE"), nullable=False),
+    PrimaryKeyConstraint("run_id", "model_id", name="pk_run_model_inputs"),
     **MYSQL_TABLE_ARGS,
 )

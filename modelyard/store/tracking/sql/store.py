@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import logging
 import os
+import re
 import time
 import uuid
 from collections.abc import Iterator, Sequence
@@ -22,6 +23,10 @@ from modelyard.entities import (
     DatasetInput,
     Experiment,
     LifecycleStage,
+    LoggedModel,
+    LoggedModelMetric,
+    LoggedModelOutput,
+    LoggedModelStatus,
     Metric,
     PagedList,
     Param,
@@ -52,6 +57,7 @@ logger = logging.getLogger(__name__)
 RUN_NAME_TAG = "mlflow.runName"
 ACTIVE = LifecycleStage.ACTIVE.value
 DELETED = LifecycleStage.DELETED.value
+_DIGITS = re.compile(r"[0-9]{1,19}")
 
 
 def now_ms() -> int:
@@ -222,7 +228,7 @@ class SqlTrackingStore(base.TrackingStore):
             )
 
     def delete_experiment(self, experiment_id: str) -> None:
-        if str(experiment_id) == base.DEFAULT_EXPERIMENT_ID:
+        if _experiment_int(experiment_id) == int(base.DEFAULT_EXPERIMENT_ID):  # also "00"
             raise InvalidParameterValue("Cannot delete the default experiment '0'.")
         self._set_experiment_stage(experiment_id, DELETED)
 
@@ -331,10 +337,13 @@ class SqlTrackingStore(base.TrackingStore):
             raise ResourceDoesNotExist(f"Run with id={run_id} not found")
         return row
 
-    def _active_run_row(self, conn: Connection, run_id: str):
-        row = conn.execute(
-            select(db.runs.c.id, db.runs.c.lifecycle_stage).where(db.runs.c.run_uuid == run_id)
-        ).first()
+    def _active_run_row(self, conn: Connection, run_id: str, *, lock: bool = True):
+        """The run's row, refusing a deleted run. ``lock`` holds the row until commit (PostgreSQL,
+        MySQL; SQLite's BEGIN IMMEDIATE already serializes writers), so concurrent writes to one run
+        see each other: else two equal params both insert (a duplicate-key error) and an older
+        latest metric can overwrite a newer one."""
+        stmt = select(db.runs.c.id, db.runs.c.lifecycle_stage).where(db.runs.c.run_uuid == run_id)
+        row = conn.execute(stmt.with_for_update(key_share=True) if lock else stmt).first()
         if row is None:
             raise ResourceDoesNotExist(f"Run with id={run_id} not found")
         if row.lifecycle_stage != ACTIVE:
@@ -454,7 +463,7 @@ class SqlTrackingStore(base.TrackingStore):
             )
         if not (metric_rows or param_rows or tag_rows):
             with self._read() as conn:
-                self._active_run_row(conn, run_id)
+                self._active_run_row(conn, run_id, lock=False)
             return
         with self._write() as conn:
             rid = self._active_run_row(conn, run_id).id
@@ -617,7 +626,9 @@ class SqlTrackingStore(base.TrackingStore):
             stmt = (
                 select(db.metrics.c.value, db.metrics.c.timestamp, db.metrics.c.step, db.metrics.c.is_nan)
                 .where(db.metrics.c.run_id == rid, db.metrics.c.key == metric_key)
-                .order_by(db.metrics.c.step, db.metrics.c.timestamp)
+                # value and is_nan break ties, so offset pages are stable (points equal in all four are
+                # interchangeable); without them PostgreSQL may order ties differently per LIMIT.
+                .order_by(db.metrics.c.step, db.metrics.c.timestamp, db.metrics.c.value, db.metrics.c.is_nan)
             )
             if max_results is not None:
                 stmt = stmt.limit(max_results + 1).offset(offset)
@@ -633,6 +644,27 @@ class SqlTrackingStore(base.TrackingStore):
             [Metric(metric_key, from_db(val, nan), ts, step, run_id) for val, ts, step, nan in rows], token
         )
 
+    def get_metric_history_bulk_interval(
+        self,
+        run_ids: Sequence[str],
+        metric_key: str,
+        max_results: int = base.METRIC_INTERVAL_MAX_RESULTS,
+        start_step: int | None = None,
+        end_step: int | None = None,
+    ) -> list[Metric]:
+        from modelyard.store.tracking.sql import history
+
+        with self._read() as conn:
+            return history.bulk_interval(conn, run_ids, metric_key, max_results, start_step, end_step)
+
+    def get_metric_history_bulk(
+        self, run_ids: Sequence[str], metric_key: str, max_results: int = base.METRIC_HISTORY_PAGE
+    ) -> list[Metric]:
+        from modelyard.store.tracking.sql import history
+
+        with self._read() as conn:
+            return history.bulk(conn, run_ids, metric_key, max_results)
+
     def count_runs(
         self, experiment_ids: Sequence[str], run_view_type: ViewType = ViewType.ACTIVE_ONLY
     ) -> int:
@@ -646,6 +678,91 @@ class SqlTrackingStore(base.TrackingStore):
                     db.runs.c.lifecycle_stage.in_(stages),
                 )
             ).scalar_one()
+
+    # -- logged models (implemented in logged_models.py) --------------------------
+    def create_logged_model(
+        self,
+        experiment_id: str,
+        name: str | None = None,
+        source_run_id: str | None = None,
+        tags: dict[str, str] | None = None,
+        params: dict[str, str] | None = None,
+        model_type: str | None = None,
+    ) -> LoggedModel:
+        from modelyard.store.tracking.sql import logged_models as lm
+
+        with self._write() as conn:
+            return lm.create(conn, experiment_id, name, model_type, source_run_id, tags, params)
+
+    def get_logged_model(self, model_id: str, allow_deleted: bool = False) -> LoggedModel:
+        from modelyard.store.tracking.sql import logged_models as lm
+
+        with self._read() as conn:
+            return lm.get(conn, model_id, allow_deleted)
+
+    def finalize_logged_model(
+        self, model_id: str, status: LoggedModelStatus | str, status_message: str | None = None
+    ) -> LoggedModel:
+        from modelyard.store.tracking.sql import logged_models as lm
+
+        with self._write() as conn:
+            return lm.finalize(conn, model_id, status, status_message)
+
+    def delete_logged_model(self, model_id: str) -> None:
+        from modelyard.store.tracking.sql import logged_models as lm
+
+        with self._write() as conn:
+            lm.delete_model(conn, model_id)
+
+    def search_logged_models(
+        self,
+        experiment_ids: Sequence[str],
+        filter_string: str | None = None,
+        datasets: Sequence[dict] | None = None,
+        max_results: int | None = None,
+        order_by: Sequence[dict | str] | None = None,
+        page_token: str | None = None,
+    ) -> PagedList[LoggedModel]:
+        from modelyard.store.tracking.sql import logged_models as lm
+
+        with self._read() as conn:
+            return lm.search(conn, experiment_ids, filter_string, datasets, max_results, order_by, page_token)
+
+    def set_logged_model_tags(self, model_id: str, tags: dict[str, str]) -> None:
+        from modelyard.store.tracking.sql import logged_models as lm
+
+        with self._write() as conn:
+            lm.set_tags(conn, model_id, tags)
+
+    def delete_logged_model_tag(self, model_id: str, key: str) -> None:
+        from modelyard.store.tracking.sql import logged_models as lm
+
+        with self._write() as conn:
+            lm.delete_tag(conn, model_id, key)
+
+    def log_logged_model_params(self, model_id: str, params: dict[str, str]) -> None:
+        from modelyard.store.tracking.sql import logged_models as lm
+
+        with self._write() as conn:
+            lm.log_params(conn, model_id, params)
+
+    def log_logged_model_metrics(self, run_id: str, metrics: Sequence[LoggedModelMetric]) -> None:
+        from modelyard.store.tracking.sql import logged_models as lm
+
+        with self._write() as conn:
+            lm.log_metrics(conn, run_id, metrics)
+
+    def log_outputs(self, run_id: str, models: Sequence[LoggedModelOutput | tuple[str, int]]) -> None:
+        from modelyard.store.tracking.sql import logged_models as lm
+
+        with self._write() as conn:
+            lm.log_outputs(conn, run_id, models)
+
+    def log_model_inputs(self, run_id: str, model_ids: Sequence[str]) -> None:
+        from modelyard.store.tracking.sql import logged_models as lm
+
+        with self._write() as conn:
+            lm.log_model_inputs(conn, run_id, model_ids)
 
 
 def _metric_order(r) -> tuple:
@@ -663,12 +780,13 @@ def _offset(token: dict | None) -> int:
 
 
 def _experiment_int(experiment_id: object) -> int:
-    try:
-        return int(str(experiment_id))
-    except ValueError:
+    """A SQL experiment id: digits only, within BIGINT (else every backend failed differently)."""
+    text = str(experiment_id) if isinstance(experiment_id, int) and not isinstance(experiment_id, bool) else experiment_id
+    if not isinstance(text, str) or not _DIGITS.fullmatch(text) or int(text) > v.INT64_MAX:
         raise InvalidParameterValue(
             f"Invalid experiment ID: '{experiment_id}'; experiment ids are integers in a SQL store"
-        ) from None
+        )
+    return int(text)
 
 
 def _require_active_experiment(row, action: str) -> None:
@@ -680,8 +798,12 @@ def _require_active_experiment(row, action: str) -> None:
 
 def _translate(exc: DBAPIError) -> ModelyardError:
     if isinstance(exc, IntegrityError):
-        return ResourceAlreadyExists(f"A record with the same key already exists ({_first_line(exc)})")
-    return ModelyardError(f"Database error: {_first_line(exc)}")
+        text = str(getattr(exc, "orig", exc)).lower()
+        if any(s in text for s in ("unique", "duplicate")):
+            return ResourceAlreadyExists("A record with the same key already exists")
+        return InvalidParameterValue("The request conflicts with stored data (a constraint was violated)")
+    logger.error("database error: %s", _first_line(exc))
+    return ModelyardError("Database error; the details are in the server log")
 
 
 def _first_line(exc: BaseException) -> str:

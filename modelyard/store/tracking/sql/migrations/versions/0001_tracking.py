@@ -14,10 +14,25 @@ down_revision = None
 branch_labels = None
 depends_on = None
 
-MYSQL = {"mysql_charset": "utf8mb4", "mysql_collate": "utf8mb4_bin"}
 BigId = sa.BigInteger().with_variant(sa.Integer(), "sqlite")
 LongText = sa.Text().with_variant(mysql.LONGTEXT(), "mysql", "mariadb")
-Double = sa.Float(precision=53).with_variant(mysql.DOUBLE(), "mysql", "mariadb")
+Double = sa.Float(precision=53).with_variant(mysql.DOUBLE(asdecimal=False), "mysql", "mariadb")
+
+
+def _mysql_table_args() -> dict:
+    """utf8mb4 with a binary NO PAD collation: ``=``, ``LIKE`` and unique keys compare strings
+    exactly (case and trailing spaces), as SQLite and PostgreSQL do. ``utf8mb4_bin`` is PAD SPACE:
+    'lr' and 'lr ' would collide. Ignored by other dialects."""
+    dialect = op.get_bind().dialect
+    if dialect.name != "mysql":
+        return {}
+    if getattr(dialect, "is_mariadb", False):
+        collate = "utf8mb4_nopad_bin"  # MariaDB >= 10.2
+    elif (dialect.server_version_info or (0,)) >= (8, 0, 17):
+        collate = "utf8mb4_0900_bin"
+    else:
+        collate = "utf8mb4_bin"
+    return {"mysql_charset": "utf8mb4", "mysql_collate": collate}
 
 
 def _metric_columns() -> list:
@@ -32,6 +47,7 @@ def _metric_columns() -> list:
 
 
 def upgrade() -> None:
+    table_args = _mysql_table_args()
     op.create_table(
         "experiments",
         sa.Column("experiment_id", BigId, primary_key=True, autoincrement=True),
@@ -41,7 +57,7 @@ def upgrade() -> None:
         sa.Column("creation_time", sa.BigInteger, nullable=False),
         sa.Column("last_update_time", sa.BigInteger, nullable=False),
         sa.UniqueConstraint("name", name="uq_experiments_name"),
-        **MYSQL,
+        **table_args,
     )
     op.create_table(
         "experiment_tags",
@@ -51,7 +67,7 @@ def upgrade() -> None:
         sa.Column("key", sa.String(250), nullable=False),
         sa.Column("value", sa.Text, nullable=False),
         sa.PrimaryKeyConstraint("experiment_id", "key", name="pk_experiment_tags"),
-        **MYSQL,
+        **table_args,
     )
     op.create_table(
         "runs",
@@ -69,7 +85,7 @@ def upgrade() -> None:
         sa.Column("lifecycle_stage", sa.String(20), nullable=False),
         sa.Column("artifact_uri", sa.String(2000), nullable=False),
         sa.UniqueConstraint("run_uuid", name="uq_runs_run_uuid"),
-        **MYSQL,
+        **table_args,
     )
     op.create_index("ix_runs_experiment_start", "runs", ["experiment_id", "start_time"])
     op.create_table(
@@ -78,7 +94,7 @@ def upgrade() -> None:
         sa.Column("key", sa.String(250), nullable=False),
         sa.Column("value", sa.String(6000), nullable=False),
         sa.PrimaryKeyConstraint("run_id", "key", name="pk_params"),
-        **MYSQL,
+        **table_args,
     )
     op.create_table(
         "tags",
@@ -86,15 +102,15 @@ def upgrade() -> None:
         sa.Column("key", sa.String(250), nullable=False),
         sa.Column("value", sa.String(8000), nullable=False),
         sa.PrimaryKeyConstraint("run_id", "key", name="pk_tags"),
-        **MYSQL,
+        **table_args,
     )
-    op.create_table("metrics", *_metric_columns(), **MYSQL)
+    op.create_table("metrics", *_metric_columns(), **table_args)
     op.create_index("ix_metrics_run_key_step", "metrics", ["run_id", "key", "step"])
     op.create_table(
         "latest_metrics",
         *_metric_columns(),
         sa.PrimaryKeyConstraint("run_id", "key", name="pk_latest_metrics"),
-        **MYSQL,
+        **table_args,
     )
     op.create_index("ix_latest_metrics_key_value", "latest_metrics", ["key", "value"])
     op.create_table(
@@ -110,7 +126,7 @@ def upgrade() -> None:
         sa.Column("schema", LongText, nullable=True),
         sa.Column("profile", LongText, nullable=True),
         sa.UniqueConstraint("experiment_id", "name", "digest", name="uq_datasets_exp_name_digest"),
-        **MYSQL,
+        **table_args,
     )
     op.create_table(
         "run_inputs",
@@ -118,7 +134,7 @@ def upgrade() -> None:
         sa.Column("run_id", BigId, sa.ForeignKey("runs.id", ondelete="CASCADE"), nullable=False),
         sa.Column("dataset_id", BigId, sa.ForeignKey("datasets.id", ondelete="CASCADE"), nullable=False),
         sa.UniqueConstraint("run_id", "dataset_id", name="uq_run_inputs_run_dataset"),
-        **MYSQL,
+        **table_args,
     )
     op.create_table(
         "input_tags",
@@ -127,7 +143,7 @@ def upgrade() -> None:
         sa.Column("value", sa.String(500), nullable=False),
         sa.PrimaryKeyConstraint("input_id", "key", name="pk_input_tags"),
         sa.ForeignKeyConstraint(["input_id"], ["run_inputs.id"], ondelete="CASCADE", name="fk_input_tags_input"),
-        **MYSQL,
+        **table_args,
     )
 
 

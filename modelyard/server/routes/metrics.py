@@ -1,0 +1,76 @@
+"""Metric histories: one run's (paged), and several runs' for charts (sampled, or whole)."""
+
+from __future__ import annotations
+
+from starlette.concurrency import run_in_threadpool
+from starlette.requests import Request
+from starlette.responses import Response
+from starlette.routing import Route
+
+from modelyard.exceptions import ModelyardError
+from modelyard.server import protocol
+from modelyard.server.protocol import Message, RouteTable
+from modelyard.server.routes.runs import Int64, RunScoped
+from modelyard.server.services import Services
+from modelyard.store.tracking.base import METRIC_HISTORY_PAGE, METRIC_INTERVAL_MAX_RESULTS
+
+table = RouteTable()
+
+
+class GetMetricHistory(RunScoped):
+    metric_key: str
+    page_token: str | None = None
+    max_results: Int64 = METRIC_HISTORY_PAGE
+
+
+class GetHistoryBulkInterval(Message):
+    run_ids: list[str] = []
+    metric_key: str
+    start_step: Int64 | None = None
+    end_step: Int64 | None = None
+    max_results: Int64 = METRIC_INTERVAL_MAX_RESULTS
+
+
+class GetHistoryBulk(Message):
+    run_id: list[str] = []
+    metric_key: str
+    max_results: Int64 = METRIC_HISTORY_PAGE
+
+
+@table.get("/mlflow/metrics/get-history", GetMetricHistory)
+def get_metric_history(svc: Services, m: GetMetricHistory) -> dict:
+    """Every point of one metric of a run, by step then timestamp (paged, 25,000 a page at most)."""
+    page_size = min(m.max_results, METRIC_HISTORY_PAGE)  # <= 0 is refused by the store
+    page = svc.tracking.get_metric_history(m.rid, m.metric_key, page_size, m.page_token)
+    out: dict = {"metrics": [x.to_dict() for x in page]}
+    if page.token:
+        out["next_page_token"] = page.token
+    return out
+
+
+@table.get("/mlflow/metrics/get-history-bulk-interval", GetHistoryBulkInterval)
+def get_metric_history_bulk_interval(svc: Services, m: GetHistoryBulkInterval) -> dict:
+    """A down-sampled history of one metric for up to 100 runs (first and last steps always kept)."""
+    points = svc.tracking.get_metric_history_bulk_interval(
+        m.run_ids, m.metric_key, m.max_results, m.start_step, m.end_step
+    )
+    return {"metrics": [x.to_dict() for x in points]}  # MetricWithRunId
+
+
+def get_metric_history_bulk(svc: Services, m: GetHistoryBulk) -> dict:
+    """Whole histories of one metric for up to 100 runs (the UI's ajax-only endpoint)."""
+    points = svc.tracking.get_metric_history_bulk(m.run_id, m.metric_key, m.max_results)
+    return {"metrics": [x.to_dict() for x in points]}  # MetricWithRunId
+
+
+def extra_routes(svc: Services) -> list[Route]:
+    async def bulk(request: Request) -> Response:
+        try:
+            msg = protocol.parse_message(protocol.query_dict(request, GetHistoryBulk), GetHistoryBulk)
+            result = await run_in_threadpool(get_metric_history_bulk, svc, msg)
+            status = 200
+        except ModelyardError as exc:
+            result, status = protocol.error_payload(exc), exc.http_status
+        return Response(protocol.encode(result), status_code=status, media_type="application/json")
+
+    return [Route("/ajax-api/2.0/mlflow/metrics/get-history-bulk", bulk, methods=["GET"])]

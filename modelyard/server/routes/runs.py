@@ -1,0 +1,408 @@
+"""Runs: create, get, update, delete, restore, search, and everything logged to a run.
+
+Scalar fields follow protobuf's JSON mapping: int64 fields take a JSON number or a numeric
+string, doubles also take "NaN", "Infinity" and "-Infinity"; booleans are refused for both
+(``true`` is not a metric value). Run-scoped requests accept ``run_id`` or the legacy
+``run_uuid``.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+import re
+from typing import Annotated, Any
+
+from pydantic import ConfigDict, Field, PlainValidator
+
+from modelyard import validation as v
+from modelyard.entities import (
+    Dataset,
+    DatasetInput,
+    InputTag,
+    LoggedModelMetric,
+    LoggedModelOutput,
+    Metric,
+    Param,
+    RunTag,
+    ViewType,
+)
+from modelyard.exceptions import InvalidParameterValue, NotImplementedFeature
+from modelyard.server.protocol import KeyValue, Message, RouteTable
+from modelyard.server.services import Services
+from modelyard.store.tracking.base import (
+    DEFAULT_EXPERIMENT_ID,
+    SEARCH_RUNS_DEFAULT_MAX_RESULTS,
+    TrackingStore,
+)
+
+table = RouteTable()
+
+LOG_MODEL_HISTORY_TAG = "mlflow.log-model.history"
+_MODEL_JSON_FIELDS = ("artifact_path", "flavors", "utc_time_created", "run_id")
+_INT_TEXT = re.compile(r"\s*[+-]?\d{1,20}\s*")
+
+
+# -- protobuf-JSON scalars -------------------------------------------------------------------
+def _int64(value: Any) -> int:
+    if isinstance(value, bool):
+        raise ValueError("expected an integer, got a boolean")
+    if isinstance(value, int):
+        number = value
+    elif isinstance(value, float) and value.is_integer():
+        number = int(value)
+    elif isinstance(value, str) and _INT_TEXT.fullmatch(value):
+        number = int(value)
+    else:
+        raise ValueError("expected a 64-bit integer")
+    if not v.INT64_MIN <= number <= v.INT64_MAX:
+        raise ValueError("out of the 64-bit integer range")
+    return number
+
+
+def _double(value: Any) -> float:
+    if isinstance(value, bool):
+        raise ValueError("expected a number, got a boolean")
+    if isinstance(value, int | float):
+        try:
+            return float(value)
+        except OverflowError:
+            raise ValueError("out of the double range") from None
+    if isinstance(value, str):
+        try:
+            number = float(value)
+        except ValueError:
+            raise ValueError('expected a number, "NaN", "Infinity" or "-Infinity"') from None
+        if math.isfinite(number) or value.strip() in ("NaN", "Infinity", "-Infinity"):
+            return number
+    raise ValueError('expected a number, "NaN", "Infinity" or "-Infinity"')
+
+
+def _id_text(value: Any) -> str:
+    if isinstance(value, int) and not isinstance(value, bool):
+        return str(value)
+    if isinstance(value, str):
+        return value
+    raise ValueError("expected a string")
+
+
+def _enum_value(value: Any) -> str | int:
+    """A protobuf enum in JSON: its name, or its number (never a boolean)."""
+    if isinstance(value, str) or (isinstance(value, int) and not isinstance(value, bool)):
+        return value
+    raise ValueError("expected an enum name or number")
+
+
+Int64 = Annotated[int, PlainValidator(_int64)]
+EnumValue = Annotated[str | int, PlainValidator(_enum_value)]
+Double = Annotated[float, PlainValidator(_double)]
+IdText = Annotated[str, PlainValidator(_id_text)]
+
+
+# -- request messages --------------------------------------------------------------------------
+class RunScoped(Message):
+    """A request about one run: ``run_id``, or MLflow's legacy ``run_uuid``."""
+
+    run_id: str | None = None
+    run_uuid: str | None = None
+
+    @property
+    def rid(self) -> str:
+        run_id = self.run_id or self.run_uuid
+        if not run_id:
+            raise InvalidParameterValue("Missing value for required parameter 'run_id'.")
+        return run_id
+
+
+class CreateRun(Message):
+    experiment_id: IdText = DEFAULT_EXPERIMENT_ID
+    user_id: str = ""
+    run_name: str | None = None
+    start_time: Int64 | None = None
+    tags: list[KeyValue] = []
+
+
+class UpdateRun(RunScoped):
+    status: EnumValue | None = None
+    end_time: Int64 | None = None
+    run_name: str | None = None
+
+
+class SearchRuns(Message):
+    experiment_ids: list[IdText] = []
+    filter: str | None = None
+    run_view_type: EnumValue | None = None
+    max_results: Int64 = SEARCH_RUNS_DEFAULT_MAX_RESULTS
+    order_by: list[str] = []
+    page_token: str | None = None
+
+
+class MetricIn(Message):
+    key: str
+    value: Double
+    timestamp: Int64
+    step: Int64 = 0
+    model_id: str | None = None
+    dataset_name: str | None = None
+    dataset_digest: str | None = None
+
+    def entity(self) -> Metric:
+        return Metric(self.key, self.value, self.timestamp, self.step)
+
+
+class LogMetric(RunScoped, MetricIn):
+    pass
+
+
+class LogParam(RunScoped):
+    key: str
+    value: str | None = None
+
+
+class SetTag(RunScoped):
+    key: str
+    value: str | None = None
+
+
+class DeleteTag(RunScoped):
+    key: str
+
+
+class LogBatch(RunScoped):
+    metrics: list[MetricIn] = []
+    params: list[KeyValue] = []
+    tags: list[KeyValue] = []
+
+
+class DatasetIn(Message):
+    name: str
+    digest: str
+    source_type: str
+    source: str
+    dataset_schema: str | None = Field(None, alias="schema")
+    profile: str | None = None
+
+
+class DatasetInputIn(Message):
+    dataset: DatasetIn
+    tags: list[KeyValue] = []
+
+    def entity(self) -> DatasetInput:
+        d = self.dataset
+        return DatasetInput(
+            Dataset(d.name, d.digest, d.source_type, d.source, d.dataset_schema, d.profile),
+            tuple(InputTag(t.key, t.value or "") for t in self.tags),
+        )
+
+
+class ModelInputIn(Message):
+    model_id: str
+
+    model_config = ConfigDict(protected_namespaces=())
+
+
+class ModelOutputIn(Message):
+    model_id: str
+    step: Int64 = 0
+
+    model_config = ConfigDict(protected_namespaces=())
+
+
+class LogInputs(RunScoped):
+    datasets: list[DatasetInputIn] = []
+    models: list[ModelInputIn] = []
+
+
+class LogOutputs(RunScoped):
+    models: list[ModelOutputIn] = []
+
+
+class LogModel(RunScoped):
+    model_json: str
+
+    model_config = ConfigDict(protected_namespaces=())
+
+
+# -- handlers ------------------------------------------------------------------------------------
+@table.post("/mlflow/runs/create", CreateRun)
+def create_run(svc: Services, m: CreateRun) -> dict:
+    """Create a run (a generated name when none is given)."""
+    tags = [RunTag(t.key, t.value or "") for t in m.tags]
+    run = svc.tracking.create_run(m.experiment_id, m.user_id, m.start_time, tags, m.run_name or None)
+    return {"run": run.to_dict()}
+
+
+@table.post("/mlflow/runs/update", UpdateRun)
+def update_run(svc: Services, m: UpdateRun) -> dict:
+    """Update a run's status, end time or name."""
+    status = None if m.status == "" else m.status
+    info = svc.tracking.update_run_info(m.rid, status, m.end_time, m.run_name or None)
+    return {"run_info": info.to_dict()}
+
+
+@table.post("/mlflow/runs/delete", RunScoped)
+def delete_run(svc: Services, m: RunScoped) -> dict:
+    """Soft-delete a run."""
+    svc.tracking.delete_run(m.rid)
+    return {}
+
+
+@table.post("/mlflow/runs/restore", RunScoped)
+def restore_run(svc: Services, m: RunScoped) -> dict:
+    """Restore a deleted run."""
+    svc.tracking.restore_run(m.rid)
+    return {}
+
+
+@table.get("/mlflow/runs/get", RunScoped)
+def get_run(svc: Services, m: RunScoped) -> dict:
+    """Get a run with its latest metrics, params, tags and inputs."""
+    return {"run": svc.tracking.get_run(m.rid).to_dict()}
+
+
+@table.post("/mlflow/runs/search", SearchRuns)
+def search_runs(svc: Services, m: SearchRuns) -> dict:
+    """Search runs of some experiments with a filter."""
+    page = svc.tracking.search_runs(
+        m.experiment_ids, m.filter, ViewType.parse(m.run_view_type), m.max_results, m.order_by, m.page_token
+    )
+    out: dict = {"runs": [r.to_dict() for r in page]}
+    if page.token:
+        out["next_page_token"] = page.token
+    return out
+
+
+@table.post("/mlflow/runs/log-metric", LogMetric)
+def log_metric(svc: Services, m: LogMetric) -> dict:
+    """Log one metric point."""
+    _check_models(svc, [m])
+    svc.tracking.log_metric(m.rid, m.entity())
+    _link_model_metrics(svc, m.rid, [m])
+    return {}
+
+
+def _check_models(svc: Services, metrics: list[MetricIn]) -> None:
+    """Metrics that name a logged model need it to exist: check before anything is written."""
+    for model_id in sorted({x.model_id for x in metrics if x.model_id}):
+        svc.tracking.get_logged_model(model_id)
+
+
+def _link_model_metrics(svc: Services, run_id: str, metrics: list[MetricIn]) -> None:
+    """Metrics logged with a model_id also become the logged model's metrics (MLflow 3)."""
+    links = [
+        LoggedModelMetric(x.key, x.value, x.timestamp, x.step, run_id, x.model_id, x.dataset_name, x.dataset_digest)
+        for x in metrics
+        if x.model_id
+    ]
+    if links:
+        svc.tracking.log_logged_model_metrics(run_id, links)
+
+
+@table.post("/mlflow/runs/log-parameter", LogParam)
+def log_param(svc: Services, m: LogParam) -> dict:
+    """Log a parameter (immutable once logged)."""
+    svc.tracking.log_param(m.rid, Param(m.key, m.value or ""))
+    return {}
+
+
+@table.post("/mlflow/runs/set-tag", SetTag)
+def set_tag(svc: Services, m: SetTag) -> dict:
+    """Set a tag on a run."""
+    svc.tracking.set_tag(m.rid, RunTag(m.key, m.value or ""))
+    return {}
+
+
+@table.post("/mlflow/runs/delete-tag", DeleteTag)
+def delete_tag(svc: Services, m: DeleteTag) -> dict:
+    """Delete a tag of a run."""
+    svc.tracking.delete_tag(m.rid, m.key)
+    return {}
+
+
+@table.post("/mlflow/runs/log-batch", LogBatch)
+def log_batch(svc: Services, m: LogBatch) -> dict:
+    """Log metrics, params and tags at once (all or nothing)."""
+    _check_models(svc, m.metrics)
+    svc.tracking.log_batch(
+        m.rid,
+        metrics=[x.entity() for x in m.metrics],
+        params=[Param(p.key, p.value or "") for p in m.params],
+        tags=[RunTag(t.key, t.value or "") for t in m.tags],
+    )
+    _link_model_metrics(svc, m.rid, m.metrics)
+    return {}
+
+
+def _store_hook(svc: Services, name: str, what: str):
+    """The store's method ``name``; 501 before anything is written when the store lacks it."""
+    hook = getattr(svc.tracking, name, None)
+    if hook is None or getattr(hook, "__func__", None) is getattr(TrackingStore, name, None):
+        raise NotImplementedFeature(f"This server's tracking store cannot record {what}.")
+    return hook
+
+
+def _check_datasets(datasets: list[DatasetInput]) -> None:
+    """The store's dataset rules, applied before the model links are written (two store calls)."""
+    for d in datasets:
+        ds = d.dataset
+        v.validate_dataset(ds.name, ds.digest, ds.source, ds.schema, ds.profile)
+        for t in d.tags:
+            v.validate_input_tag(t.key, t.value)
+
+
+@table.post("/mlflow/runs/log-inputs", LogInputs)
+def log_inputs(svc: Services, m: LogInputs) -> dict:
+    """Log dataset inputs (and logged-model inputs) of a run."""
+    datasets = [d.entity() for d in m.datasets]
+    if m.models:
+        link_models = _store_hook(svc, "log_model_inputs", "model inputs")
+        _check_datasets(datasets)
+        link_models(m.rid, [x.model_id for x in m.models])
+    if datasets or not m.models:
+        svc.tracking.log_inputs(m.rid, datasets)
+    return {}
+
+
+@table.post("/mlflow/runs/outputs", LogOutputs)
+def log_outputs(svc: Services, m: LogOutputs) -> dict:
+    """Link logged models to the run that produced them (MLflow 3)."""
+    hook = _store_hook(svc, "log_outputs", "model outputs")
+    hook(m.rid, [LoggedModelOutput(x.model_id, x.step) for x in m.models])
+    return {}
+
+
+@table.post("/mlflow/runs/log-model", LogModel)
+def log_model(svc: Services, m: LogModel) -> dict:
+    """Record an MLmodel in the run's tag mlflow.log-model.history (MLflow 2 clients)."""
+    model = _parse_model_json(m.model_json)
+    run_id = m.rid
+    previous = svc.tracking.get_run(run_id).data.tags.get(LOG_MODEL_HISTORY_TAG)
+    history = _history_list(previous)
+    history.append(model)
+    svc.tracking.set_tag(run_id, RunTag(LOG_MODEL_HISTORY_TAG, json.dumps(history, separators=(",", ":"))))
+    return {}
+
+
+def _parse_model_json(text: str) -> dict:
+    try:
+        model = json.loads(text)
+    except ValueError:
+        raise InvalidParameterValue(
+            f"Malformed model info: model_json {text[:100]!r} is not valid JSON."
+        ) from None
+    if not isinstance(model, dict):
+        raise InvalidParameterValue("Malformed model info: model_json must be a JSON object.")
+    missing = [f for f in _MODEL_JSON_FIELDS if f not in model]
+    if missing:
+        raise InvalidParameterValue(f"Model json is missing mandatory fields: {', '.join(missing)}")
+    return model
+
+
+def _history_list(previous: str | None) -> list:
+    if not previous:
+        return []
+    try:
+        history = json.loads(previous)
+    except ValueError:
+        return []
+    return history if isinstance(history, list) else []

@@ -1,0 +1,448 @@
+"""``RestTrackingStore``: the tracking-store protocol over HTTP, against a modelyard (or MLflow) server.
+
+- One ``httpx.Client`` per store: connections are reused, requests are thread-safe.
+- Timeouts from ``Settings.http_request_timeout``; 408/429/5xx answers and connection errors
+  are retried ``Settings.http_request_max_retries`` times with exponential backoff and jitter
+  (honouring ``Retry-After``), then reported with the server's address.
+- Auth: ``Settings.tracking_token`` as a Bearer token, else ``tracking_username`` /
+  ``tracking_password`` as basic auth (credentials in the URI work too).
+- A server error becomes the matching class of ``modelyard.exceptions`` (from its
+  ``error_code``), so ``except ResourceDoesNotExist`` works against a server as against a
+  database. Values JSON cannot carry faithfully (bools as metric values, fractional steps)
+  are checked here before sending, with the same rules the SQL store applies.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import functools
+import logging
+import random
+import ssl
+import time
+from collections.abc import Callable, Sequence
+from typing import Any
+
+import httpx
+import orjson
+
+from modelyard import __version__
+from modelyard import validation as v
+from modelyard.entities import (
+    DatasetInput,
+    Experiment,
+    LoggedModelOutput,
+    Metric,
+    PagedList,
+    Param,
+    Run,
+    RunInfo,
+    RunStatus,
+    RunTag,
+    ViewType,
+)
+from modelyard.entities.run import json_float
+from modelyard.exceptions import InvalidParameterValue, ModelyardError, ResourceDoesNotExist, error_for_code
+from modelyard.settings import Settings
+from modelyard.store.tracking import base
+
+logger = logging.getLogger(__name__)
+
+API = "/api/2.0/mlflow"
+AJAX_API = "/ajax-api/2.0/mlflow"
+RETRY_STATUSES = frozenset({408, 429, 500, 502, 503, 504})
+MAX_BACKOFF_S = 60.0
+# What a non-JSON error answer means, by HTTP status (MLflow's client maps the same way).
+_CODE_BY_STATUS = {
+    400: "BAD_REQUEST",
+    401: "UNAUTHENTICATED",
+    403: "PERMISSION_DENIED",
+    404: "ENDPOINT_NOT_FOUND",
+    409: "RESOURCE_CONFLICT",
+    429: "REQUEST_LIMIT_EXCEEDED",
+    501: "NOT_IMPLEMENTED",
+    503: "TEMPORARILY_UNAVAILABLE",
+    504: "DEADLINE_EXCEEDED",
+}
+
+
+def from_uri(uri: str, settings: Settings | None = None) -> RestTrackingStore:
+    """The factory registered for ``http`` and ``https`` in ``modelyard.plugins``."""
+    return RestTrackingStore(uri, settings)
+
+
+def _now_ms() -> int:
+    return int(time.time() * 1000)
+
+
+@functools.cache
+def _tls_context() -> ssl.SSLContext:
+    """One verifying TLS context per process: loading the CA bundle costs tens of milliseconds."""
+    return httpx.create_ssl_context()
+
+
+def _auth(settings: Settings) -> tuple[dict[str, str], httpx.Auth | None]:
+    if settings.tracking_token:
+        return {"Authorization": f"Bearer {settings.tracking_token}"}, None
+    if settings.tracking_username is not None and settings.tracking_password is not None:
+        return {}, httpx.BasicAuth(settings.tracking_username, settings.tracking_password)
+    return {}, None
+
+
+class RestTrackingStore(base.TrackingStore):
+    """Experiments, runs and logging through a tracking server's MLflow REST API."""
+
+    def __init__(
+        self,
+        uri: str,
+        settings: Settings | None = None,
+        *,
+        transport: httpx.BaseTransport | None = None,
+        backoff_factor: float = 1.0,
+        backoff_jitter: float = 1.0,
+        sleep: Callable[[float], None] = time.sleep,
+    ) -> None:
+        settings = settings or Settings.from_env()
+        self.uri = uri.rstrip("/")
+        self.max_retries = max(0, int(settings.http_request_max_retries))
+        self.backoff_factor = backoff_factor
+        self.backoff_jitter = backoff_jitter
+        self._sleep = sleep
+        headers, auth = _auth(settings)
+        headers["User-Agent"] = f"modelyard/{__version__}"
+        self._client = httpx.Client(
+            base_url=self.uri,
+            headers=headers,
+            auth=auth,
+            timeout=settings.http_request_timeout,
+            verify=_tls_context(),
+            transport=transport,
+        )
+
+    def __repr__(self) -> str:
+        return f"RestTrackingStore({self.uri!r})"
+
+    def close(self) -> None:
+        self._client.close()
+
+    # -- HTTP ------------------------------------------------------------------------------
+    def _call(
+        self,
+        method: str,
+        endpoint: str,
+        body: dict | None = None,
+        params: dict | None = None,
+        *,
+        api: str = API,
+    ) -> dict:
+        """One API call, retried on 408/429/5xx and connection errors; the decoded JSON answer."""
+        path = f"{api}/{endpoint}"
+        try:
+            content = orjson.dumps(body) if body is not None else None
+        except TypeError as exc:  # e.g. an integer beyond 64 bits
+            raise InvalidParameterValue(f"Cannot send this request as JSON: {exc}") from None
+        headers = {"Content-Type": "application/json"} if content is not None else None
+        attempt = 0
+        while True:
+            retry_after = None
+            try:
+                response = self._client.request(method, path, content=content, params=params, headers=headers)
+            except httpx.TransportError as exc:
+                if attempt >= self.max_retries:
+                    reason = str(exc) or type(exc).__name__
+                    raise ModelyardError(
+                        f"Cannot reach the tracking server at {self.uri} ({method} {path}) after "
+                        f"{attempt + 1} attempt(s): {reason}"
+                    ) from exc
+                logger.debug("%s %s failed (%s); retrying", method, path, exc)
+            else:
+                if response.status_code not in RETRY_STATUSES or attempt >= self.max_retries:
+                    return self._decode(response, method, path)
+                retry_after = response.headers.get("retry-after")
+                logger.debug("%s %s answered %s; retrying", method, path, response.status_code)
+            self._sleep(self._delay(attempt, retry_after))
+            attempt += 1
+
+    def _delay(self, attempt: int, retry_after: str | None) -> float:
+        delay = min(MAX_BACKOFF_S, self.backoff_factor * 2**attempt) + random.uniform(0, self.backoff_jitter)
+        if retry_after:
+            try:
+                delay = max(delay, min(MAX_BACKOFF_S, float(retry_after)))
+            except ValueError:
+                pass  # an HTTP date: keep our own backoff
+        return delay
+
+    def _decode(self, response: httpx.Response, method: str, path: str) -> dict:
+        status = response.status_code
+        try:
+            data = orjson.loads(response.content) if response.content else {}
+        except orjson.JSONDecodeError:
+            data = None
+        if 200 <= status < 300:
+            if not isinstance(data, dict):
+                raise ModelyardError(
+                    f"The tracking server at {self.uri} answered {method} {path} with a body that is not a "
+                    f"JSON object: {response.text[:200]!r}"
+                )
+            return data
+        if isinstance(data, dict) and isinstance(data.get("error_code"), str):
+            raise error_for_code(data["error_code"], str(data.get("message", "")))
+        code = _CODE_BY_STATUS.get(status, "INTERNAL_ERROR")
+        raise error_for_code(
+            code, f"{method} {self.uri}{path} failed with HTTP {status}: {response.text[:300].strip()}"
+        )
+
+    def _get(self, endpoint: str, **params: Any) -> dict:
+        return self._call("GET", endpoint, params={k: val for k, val in params.items() if val is not None})
+
+    def _post(self, endpoint: str, **body: Any) -> dict:
+        return self._call("POST", endpoint, {k: val for k, val in body.items() if val is not None})
+
+    # -- experiments -----------------------------------------------------------------------
+    def create_experiment(
+        self, name: str, artifact_location: str | None = None, tags: dict[str, str] | None = None
+    ) -> str:
+        kv = [{"key": k, "value": _text(val)} for k, val in (tags or {}).items()]
+        data = self._call(
+            "POST",
+            "experiments/create",
+            {"name": name, "artifact_location": artifact_location or None, "tags": kv},
+        )
+        return str(data["experiment_id"])
+
+    def get_experiment(self, experiment_id: str) -> Experiment:
+        data = self._get("experiments/get", experiment_id=str(experiment_id))
+        return Experiment.from_dict(data["experiment"])
+
+    def get_experiment_by_name(self, name: str) -> Experiment | None:
+        try:
+            data = self._get("experiments/get-by-name", experiment_name=name)
+        except ResourceDoesNotExist as exc:
+            if exc.error_code != "RESOURCE_DOES_NOT_EXIST":  # e.g. ENDPOINT_NOT_FOUND: a real problem
+                raise
+            return None
+        return Experiment.from_dict(data["experiment"])
+
+    def search_experiments(
+        self,
+        view_type: ViewType = ViewType.ACTIVE_ONLY,
+        max_results: int = base.SEARCH_RUNS_DEFAULT_MAX_RESULTS,
+        filter_string: str | None = None,
+        order_by: Sequence[str] | None = None,
+        page_token: str | None = None,
+    ) -> PagedList[Experiment]:
+        data = self._post(
+            "experiments/search",
+            view_type=ViewType.parse(view_type).name,
+            max_results=max_results,
+            filter=filter_string,
+            order_by=list(order_by or []),
+            page_token=page_token,
+        )
+        items = [Experiment.from_dict(e) for e in data.get("experiments", [])]
+        return PagedList(items, data.get("next_page_token") or None)
+
+    def delete_experiment(self, experiment_id: str) -> None:
+        self._post("experiments/delete", experiment_id=str(experiment_id))
+
+    def restore_experiment(self, experiment_id: str) -> None:
+        self._post("experiments/restore", experiment_id=str(experiment_id))
+
+    def rename_experiment(self, experiment_id: str, new_name: str) -> None:
+        self._call("POST", "experiments/update", {"experiment_id": str(experiment_id), "new_name": new_name})
+
+    def set_experiment_tag(self, experiment_id: str, key: str, value: str) -> None:
+        self._call(
+            "POST",
+            "experiments/set-experiment-tag",
+            {"experiment_id": str(experiment_id), "key": key, "value": _text(value)},
+        )
+
+    def delete_experiment_tag(self, experiment_id: str, key: str) -> None:
+        self._call(
+            "POST", "experiments/delete-experiment-tag", {"experiment_id": str(experiment_id), "key": key}
+        )
+
+    # -- runs ----------------------------------------------------------------------------------
+    def create_run(
+        self,
+        experiment_id: str,
+        user_id: str,
+        start_time: int | None,
+        tags: Sequence[RunTag] = (),
+        run_name: str | None = None,
+    ) -> Run:
+        data = self._post(
+            "runs/create",
+            experiment_id=str(experiment_id),
+            user_id=user_id or "",
+            start_time=_now_ms() if start_time is None else int(start_time),
+            tags=[{"key": t.key, "value": _text(t.value)} for t in tags],
+            run_name=run_name,
+        )
+        return Run.from_dict(data["run"])
+
+    def get_run(self, run_id: str) -> Run:
+        return Run.from_dict(self._call("GET", "runs/get", params={"run_id": run_id})["run"])
+
+    def update_run_info(
+        self,
+        run_id: str,
+        run_status: str | None = None,
+        end_time: int | None = None,
+        run_name: str | None = None,
+    ) -> RunInfo:
+        status = run_status.value if isinstance(run_status, RunStatus) else run_status
+        data = self._post(
+            "runs/update",
+            run_id=run_id,
+            status=status,
+            end_time=None if end_time is None else int(end_time),
+            run_name=run_name,
+        )
+        return RunInfo.from_dict(data["run_info"])
+
+    def delete_run(self, run_id: str) -> None:
+        self._call("POST", "runs/delete", {"run_id": run_id})
+
+    def restore_run(self, run_id: str) -> None:
+        self._call("POST", "runs/restore", {"run_id": run_id})
+
+    def search_runs(
+        self,
+        experiment_ids: Sequence[str],
+        filter_string: str | None = None,
+        run_view_type: ViewType = ViewType.ACTIVE_ONLY,
+        max_results: int = base.SEARCH_RUNS_DEFAULT_MAX_RESULTS,
+        order_by: Sequence[str] | None = None,
+        page_token: str | None = None,
+    ) -> PagedList[Run]:
+        data = self._post(
+            "runs/search",
+            experiment_ids=[str(e) for e in experiment_ids],
+            filter=filter_string,
+            run_view_type=ViewType.parse(run_view_type).name,
+            max_results=max_results,
+            order_by=list(order_by or []),
+            page_token=page_token,
+        )
+        return PagedList(
+            [Run.from_dict(r) for r in data.get("runs", [])], data.get("next_page_token") or None
+        )
+
+    # -- logging ---------------------------------------------------------------------------------
+    def log_metric(self, run_id: str, metric: Metric) -> None:
+        self._call("POST", "runs/log-metric", {"run_id": run_id, **_metric_json(metric)})
+
+    def log_param(self, run_id: str, param: Param) -> None:
+        self._call(
+            "POST", "runs/log-parameter", {"run_id": run_id, "key": param.key, "value": _text(param.value)}
+        )
+
+    def set_tag(self, run_id: str, tag: RunTag) -> None:
+        self._call("POST", "runs/set-tag", {"run_id": run_id, "key": tag.key, "value": _text(tag.value)})
+
+    def delete_tag(self, run_id: str, key: str) -> None:
+        self._call("POST", "runs/delete-tag", {"run_id": run_id, "key": key})
+
+    def log_batch(
+        self,
+        run_id: str,
+        metrics: Sequence[Metric] = (),
+        params: Sequence[Param] = (),
+        tags: Sequence[RunTag] = (),
+    ) -> None:
+        body = {
+            "run_id": run_id,
+            "metrics": [_metric_json(m) for m in metrics],
+            "params": [{"key": p.key, "value": _text(p.value)} for p in params],
+            "tags": [{"key": t.key, "value": _text(t.value)} for t in tags],
+        }
+        self._call("POST", "runs/log-batch", body)
+
+    def log_inputs(self, run_id: str, datasets: Sequence[DatasetInput] = ()) -> None:
+        self._call("POST", "runs/log-inputs", {"run_id": run_id, "datasets": [d.to_dict() for d in datasets]})
+
+    def log_outputs(self, run_id: str, models: Sequence[LoggedModelOutput | tuple[str, int]]) -> None:
+        """Link logged models to the run that produced them (``runs/outputs``, MLflow 3)."""
+        outputs = [m if isinstance(m, LoggedModelOutput) else LoggedModelOutput(*m) for m in models]
+        self._call("POST", "runs/outputs", {"run_id": run_id, "models": [m.to_dict() for m in outputs]})
+
+    def log_model_inputs(self, run_id: str, model_ids: Sequence[str]) -> None:
+        """Record logged models as inputs of the run (``runs/log-inputs`` with ``models``)."""
+        self._call(
+            "POST", "runs/log-inputs", {"run_id": run_id, "models": [{"model_id": m} for m in model_ids]}
+        )
+
+    # -- metric histories ------------------------------------------------------------------------
+    def get_metric_history(
+        self,
+        run_id: str,
+        metric_key: str,
+        max_results: int | None = None,
+        page_token: str | None = None,
+    ) -> PagedList[Metric]:
+        if max_results is not None:
+            return self._history_page(run_id, metric_key, max_results, page_token)
+        points: list[Metric] = []
+        token = page_token
+        while True:  # no max_results: every point, following the server's pages
+            page = self._history_page(run_id, metric_key, base.METRIC_HISTORY_PAGE, token)
+            points.extend(page)
+            if not (token := page.token):
+                return PagedList(points, None)
+
+    def _history_page(
+        self, run_id: str, metric_key: str, max_results: int, page_token: str | None
+    ) -> PagedList[Metric]:
+        data = self._get(
+            "metrics/get-history",
+            run_id=run_id,
+            metric_key=metric_key,
+            max_results=max_results,
+            page_token=page_token or None,
+        )
+        points = [_metric_of(d, run_id) for d in data.get("metrics", [])]
+        return PagedList(points, data.get("next_page_token") or None)
+
+    def get_metric_history_bulk_interval(
+        self,
+        run_ids: Sequence[str],
+        metric_key: str,
+        max_results: int = base.METRIC_INTERVAL_MAX_RESULTS,
+        start_step: int | None = None,
+        end_step: int | None = None,
+    ) -> list[Metric]:
+        run_ids = base.validate_interval_request(run_ids, max_results, start_step, end_step)
+        data = self._get(
+            "metrics/get-history-bulk-interval",
+            run_ids=run_ids,
+            metric_key=metric_key,
+            max_results=max_results,
+            start_step=start_step,
+            end_step=end_step,
+        )
+        return [Metric.from_dict(d) for d in data.get("metrics", [])]
+
+    def get_metric_history_bulk(
+        self, run_ids: Sequence[str], metric_key: str, max_results: int = base.METRIC_HISTORY_PAGE
+    ) -> list[Metric]:
+        run_ids = base.validate_bulk_request(run_ids, max_results)
+        params = {"run_id": run_ids, "metric_key": metric_key, "max_results": max_results}
+        data = self._call("GET", "metrics/get-history-bulk", params=params, api=AJAX_API)
+        return [Metric.from_dict(d) for d in data.get("metrics", [])]
+
+
+def _text(value: object) -> str:
+    return "" if value is None else str(value)
+
+
+def _metric_json(m: Metric) -> dict:
+    """A metric as protobuf JSON, checked first: JSON would turn True into 1 and "1.0" into a number."""
+    value = v.validate_metric(m.key, m.value, m.timestamp, m.step)
+    return {"key": m.key, "value": json_float(value), "timestamp": int(m.timestamp), "step": int(m.step)}
+
+
+def _metric_of(d: dict, run_id: str) -> Metric:
+    metric = Metric.from_dict(d)
+    return metric if metric.run_id else dataclasses.replace(metric, run_id=run_id)

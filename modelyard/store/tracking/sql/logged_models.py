@@ -1,0 +1,646 @@
+"""Logged models in the SQL store: functions over one open connection (the store owns transactions).
+
+``SqlTrackingStore`` delegates its logged-model methods here, each inside one transaction:
+create / get / finalize / delete, tags, params, metrics linked to a model, run outputs and
+model inputs, and search. Semantics follow MLflow 3's SQL store:
+
+- ``model_id`` is ``m-<32 hex>``; artifacts live at ``<experiment artifact_location>/models/<id>/artifacts``.
+- delete is soft (``lifecycle_stage = deleted``): get raises ResourceDoesNotExist unless
+  ``allow_deleted``; search never returns deleted models; writes to them are refused.
+- search filters with the shared grammar (``modelyard.search``, entity ``logged_models``):
+  attributes name, model_id, model_type, status, source_run_id, creation_timestamp,
+  last_updated_timestamp (``*_time`` and ``*_ms`` aliases); ``metrics.<k>`` matches when any
+  point of that metric matches (restricted to ``datasets`` when given); ``params.<k>``, ``tags.<k>``.
+  Ordering by a metric uses its latest point (timestamp, then step); missing values sort last.
+  Ties break on ``creation_timestamp DESC, model_id ASC``. Page tokens carry the offset and a
+  fingerprint of the query, so a token is refused by a different query.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import uuid
+from collections import defaultdict
+from collections.abc import Iterable, Mapping, Sequence
+from typing import Any
+
+import sqlalchemy as sa
+from sqlalchemy import Connection, delete, select, update
+from sqlalchemy.sql.elements import ColumnElement
+
+from modelyard import validation as v
+from modelyard.entities import (
+    LifecycleStage,
+    LoggedModel,
+    LoggedModelMetric,
+    LoggedModelOutput,
+    LoggedModelStatus,
+    PagedList,
+)
+from modelyard.exceptions import InvalidParameterValue, ResourceDoesNotExist
+from modelyard.search.ast import And, Comparison, Expr, Not, Or, OrderBy
+from modelyard.store.tracking.names import random_run_name
+from modelyard.store.tracking.sql import schema as db
+from modelyard.store.tracking.sql.dml import upsert
+from modelyard.store.tracking.sql.filters import predicate
+from modelyard.store.tracking.sql.hydrate import metric_from_db, metric_to_db
+from modelyard.store.tracking.sql.store import _experiment_int, join_uri, now_ms
+
+ACTIVE = LifecycleStage.ACTIVE.value
+DELETED = LifecycleStage.DELETED.value
+MODELS_FOLDER = "models"
+ARTIFACTS_FOLDER = "artifacts"
+SEARCH_DEFAULT_MAX_RESULTS = 100
+SEARCH_MAX_RESULTS = 50_000
+MAX_NAME_LENGTH = 500
+MAX_TAG_VALUE_LENGTH = 100_000  # mlflow.modelVersions grows with every registration
+MAX_STATUS_MESSAGE_LENGTH = 1000
+_NAME_FORBIDDEN = ("/", ":", ".", "%", '"', "'")
+_CHUNK = 500
+
+lm = db.logged_models
+_COLUMNS: dict[str, sa.Column[Any]] = {
+    "name": lm.c.name,
+    "model_id": lm.c.model_id,
+    "model_type": lm.c.model_type,
+    "status": lm.c.status,
+    "source_run_id": lm.c.source_run_id,
+    "creation_timestamp": lm.c.creation_timestamp_ms,
+    "last_updated_timestamp": lm.c.last_updated_timestamp_ms,
+}
+_ONE = sa.literal_column("1")
+
+
+# -- validation ------------------------------------------------------------------------------
+def validate_name(name: object) -> str:
+    if not isinstance(name, str) or not name or any(c in name for c in _NAME_FORBIDDEN):
+        raise InvalidParameterValue(
+            f"Invalid model name ({name!r}) provided. Model name must be a non-empty string and cannot "
+            f"contain the following characters: {', '.join(_NAME_FORBIDDEN)}"
+        )
+    if len(name) > MAX_NAME_LENGTH:
+        raise InvalidParameterValue(f"Model name is longer than {MAX_NAME_LENGTH} characters")
+    return name
+
+
+def validate_tags(tags: Mapping[str, str]) -> dict[str, str]:
+    out = {}
+    for key, value in tags.items():
+        v.validate_key(key, "tag")
+        text = "" if value is None else str(value)
+        if len(text) > MAX_TAG_VALUE_LENGTH:
+            raise InvalidParameterValue(
+                f"Tag value of '{key}' had length {len(text)}, which exceeded length limit of "
+                f"{MAX_TAG_VALUE_LENGTH}"
+            )
+        out[key] = text
+    return out
+
+
+def _validate_source_run_id(run_id: str | None) -> str | None:
+    if not run_id:
+        return None
+    v.validate_run_id(run_id)
+    if len(run_id) > 32:
+        raise InvalidParameterValue(
+            f"Invalid source_run_id '{run_id[:60]}': run ids have at most 32 characters"
+        )
+    return run_id
+
+
+# -- rows ------------------------------------------------------------------------------------
+def _row(conn: Connection, model_id: str, *, allow_deleted: bool = False):
+    row = None
+    if isinstance(model_id, str) and model_id:
+        row = conn.execute(select(lm).where(lm.c.model_id == model_id)).first()
+    if row is None or (row.lifecycle_stage == DELETED and not allow_deleted):
+        raise ResourceDoesNotExist(f"Logged model with ID '{model_id}' not found.")
+    return row
+
+
+def _touch(conn: Connection, row_id: int, **values: Any) -> None:
+    conn.execute(update(lm).where(lm.c.id == row_id).values(last_updated_timestamp_ms=now_ms(), **values))
+
+
+def _run_row(conn: Connection, run_id: str):
+    row = conn.execute(
+        select(db.runs.c.id, db.runs.c.lifecycle_stage).where(db.runs.c.run_uuid == run_id)
+    ).first()
+    if row is None:
+        raise ResourceDoesNotExist(f"Run with id={run_id} not found")
+    if row.lifecycle_stage != ACTIVE:
+        raise InvalidParameterValue(
+            f"The run {run_id} must be in the 'active' state. Current state is {row.lifecycle_stage}."
+        )
+    return row
+
+
+def _model_ids(conn: Connection, model_ids: Iterable[str]) -> dict[str, int]:
+    """Surrogate keys of active models; an unknown or deleted id raises ResourceDoesNotExist."""
+    wanted = sorted(set(model_ids))
+    found: dict[str, int] = {}
+    for i in range(0, len(wanted), _CHUNK):
+        chunk = wanted[i : i + _CHUNK]
+        for mid, rid in conn.execute(
+            select(lm.c.model_id, lm.c.id).where(lm.c.model_id.in_(chunk), lm.c.lifecycle_stage == ACTIVE)
+        ):
+            found[mid] = rid
+    missing = [m for m in wanted if m not in found]
+    if missing:
+        raise ResourceDoesNotExist(f"Logged model with ID '{missing[0]}' not found.")
+    return found
+
+
+# -- create / read / update --------------------------------------------------------------------
+def create(
+    conn: Connection,
+    experiment_id: str,
+    name: str | None = None,
+    model_type: str | None = None,
+    source_run_id: str | None = None,
+    tags: Mapping[str, str] | None = None,
+    params: Mapping[str, str] | None = None,
+) -> LoggedModel:
+    name = validate_name(name) if name is not None else random_run_name()
+    tag_rows = validate_tags(tags or {})
+    param_rows = {k: v.validate_param(k, val) for k, val in (params or {}).items()}
+    if model_type is not None and len(model_type) > 500:
+        raise InvalidParameterValue("model_type is longer than 500 characters")
+    source_run_id = _validate_source_run_id(source_run_id)
+    eid = _experiment_int(experiment_id)
+    exp = conn.execute(
+        select(db.experiments.c.artifact_location, db.experiments.c.lifecycle_stage).where(
+            db.experiments.c.experiment_id == eid
+        )
+    ).first()
+    if exp is None:
+        raise ResourceDoesNotExist(f"No Experiment with id={experiment_id} exists")
+    if exp.lifecycle_stage != ACTIVE:
+        raise InvalidParameterValue(
+            f"The experiment {experiment_id} must be in the 'active' state. Current state is {exp.lifecycle_stage}."
+        )
+    model_id = f"m-{uuid.uuid4().hex}"
+    t = now_ms()
+    row_id = conn.execute(
+        lm.insert().values(
+            model_id=model_id,
+            experiment_id=eid,
+            name=name,
+            artifact_location=join_uri(exp.artifact_location, MODELS_FOLDER, model_id, ARTIFACTS_FOLDER),
+            creation_timestamp_ms=t,
+            last_updated_timestamp_ms=t,
+            status=LoggedModelStatus.PENDING.value,
+            lifecycle_stage=ACTIVE,
+            model_type=model_type or None,
+            source_run_id=source_run_id,
+            status_message=None,
+        )
+    ).inserted_primary_key[0]
+    if tag_rows:
+        conn.execute(
+            db.logged_model_tags.insert(),
+            [{"model_id": row_id, "key": k, "value": x} for k, x in tag_rows.items()],
+        )
+    if param_rows:
+        conn.execute(
+            db.logged_model_params.insert(),
+            [{"model_id": row_id, "key": k, "value": x} for k, x in param_rows.items()],
+        )
+    return get(conn, model_id)
+
+
+def get(conn: Connection, model_id: str, allow_deleted: bool = False) -> LoggedModel:
+    return load(conn, [_row(conn, model_id, allow_deleted=allow_deleted)])[0]
+
+
+def finalize(
+    conn: Connection, model_id: str, status: LoggedModelStatus | str | int, status_message: str | None = None
+) -> LoggedModel:
+    parsed = LoggedModelStatus.parse(status)
+    if status_message is not None and len(status_message) > MAX_STATUS_MESSAGE_LENGTH:
+        status_message = status_message[:MAX_STATUS_MESSAGE_LENGTH]
+    row = _row(conn, model_id)
+    _touch(conn, row.id, status=parsed.value, status_message=status_message)
+    return get(conn, model_id)
+
+
+def delete_model(conn: Connection, model_id: str) -> None:
+    row = _row(conn, model_id)
+    _touch(conn, row.id, lifecycle_stage=DELETED)
+
+
+def set_tags(conn: Connection, model_id: str, tags: Mapping[str, str]) -> None:
+    rows = validate_tags(tags)
+    row = _row(conn, model_id)
+    if rows:
+        upsert(
+            conn,
+            db.logged_model_tags,
+            [{"model_id": row.id, "key": k, "value": x} for k, x in rows.items()],
+            keys=("model_id", "key"),
+            update=("value",),
+        )
+        _touch(conn, row.id)
+
+
+def delete_tag(conn: Connection, model_id: str, key: str) -> None:
+    row = _row(conn, model_id)
+    t = db.logged_model_tags
+    if not conn.execute(delete(t).where(t.c.model_id == row.id, t.c.key == key)).rowcount:
+        raise ResourceDoesNotExist(f"No tag with key '{key}' found for model with ID '{model_id}'.")
+    _touch(conn, row.id)
+
+
+def log_params(conn: Connection, model_id: str, params: Mapping[str, str]) -> None:
+    """Add params; re-logging a key with the same value is a no-op, with another value an error."""
+    rows = {k: v.validate_param(k, val) for k, val in params.items()}
+    row = _row(conn, model_id)
+    if not rows:
+        return
+    t = db.logged_model_params
+    existing = dict(
+        conn.execute(select(t.c.key, t.c.value).where(t.c.model_id == row.id, t.c.key.in_(list(rows)))).all()
+    )
+    changed = [k for k, val in rows.items() if k in existing and existing[k] != val]
+    if changed:
+        raise InvalidParameterValue(
+            f"Changing param values is not allowed. Params {', '.join(repr(k) for k in changed)} were already "
+            f"logged with different values for model '{model_id}'."
+        )
+    new = [{"model_id": row.id, "key": k, "value": val} for k, val in rows.items() if k not in existing]
+    if new:
+        conn.execute(t.insert(), new)
+        _touch(conn, row.id)
+
+
+def log_metrics(conn: Connection, run_id: str, metrics: Sequence[LoggedModelMetric]) -> None:
+    """Link metric points of run ``run_id`` to their logged models (each metric names its model_id).
+
+    Points equal to one already stored (same model, key, value, timestamp, step, run and dataset)
+    are skipped, so a client that re-sends a batch does not duplicate them.
+    """
+    rows = []
+    for m in metrics:
+        if not m.model_id:
+            raise InvalidParameterValue(f"Metric '{m.key}' names no model_id")
+        value = v.validate_metric(m.key, m.value, m.timestamp, m.step)
+        if (
+            len(m.dataset_name or "") > v.MAX_DATASET_NAME_LENGTH
+            or len(m.dataset_digest or "") > v.MAX_DATASET_DIGEST_LENGTH
+        ):
+            raise InvalidParameterValue(
+                f"Metric '{m.key}': dataset_name may have at most {v.MAX_DATASET_NAME_LENGTH} characters and "
+                f"dataset_digest at most {v.MAX_DATASET_DIGEST_LENGTH}"
+            )
+        stored, is_nan = metric_to_db(value)
+        rows.append(
+            {
+                "model": m.model_id,
+                "key": m.key,
+                "value": stored,
+                "timestamp": int(m.timestamp),
+                "step": int(m.step),
+                "is_nan": is_nan,
+                "run_id": run_id,
+                "dataset_name": m.dataset_name or "",
+                "dataset_digest": m.dataset_digest or "",
+            }
+        )
+    if not rows:
+        return
+    _run_row(conn, run_id)
+    ids = _model_ids(conn, (r["model"] for r in rows))
+    t = db.logged_model_metrics
+    existing = {
+        _point_key(r._mapping)
+        for r in conn.execute(
+            select(t).where(
+                t.c.model_id.in_(list(ids.values())),
+                t.c.run_id == run_id,
+                t.c.key.in_(sorted({r["key"] for r in rows})),
+            )
+        )
+    }
+    new = []
+    for r in rows:
+        r["model_id"] = ids[r.pop("model")]
+        if _point_key(r) not in existing:
+            existing.add(_point_key(r))
+            new.append(r)
+    if new:
+        conn.execute(t.insert(), new)
+
+
+def _point_key(r: Mapping[str, Any]) -> tuple:
+    return tuple(
+        r[c]
+        for c in ("model_id", "key", "value", "timestamp", "step", "is_nan", "dataset_name", "dataset_digest")
+    )
+
+
+def log_outputs(
+    conn: Connection, run_id: str, outputs: Sequence[LoggedModelOutput | tuple[str, int]]
+) -> None:
+    """Record models (``LoggedModelOutput`` or ``(model_id, step)``) as outputs of the run (idempotent)."""
+    pairs = [(o.model_id, o.step) if isinstance(o, LoggedModelOutput) else (o[0], o[1]) for o in outputs]
+    for model_id, step in pairs:
+        if isinstance(step, bool) or not isinstance(step, int) or not v.INT64_MIN <= step <= v.INT64_MAX:
+            raise InvalidParameterValue(f"Invalid step {step!r} for model output '{model_id}'")
+    run = _run_row(conn, run_id)
+    if not pairs:
+        return
+    ids = _model_ids(conn, (m for m, _ in pairs))
+    t = db.run_outputs
+    existing = {(m, s) for m, s in conn.execute(select(t.c.model_id, t.c.step).where(t.c.run_id == run.id))}
+    new = {(ids[m], int(s)) for m, s in pairs} - existing
+    if new:
+        conn.execute(t.insert(), [{"run_id": run.id, "model_id": m, "step": s} for m, s in sorted(new)])
+
+
+def log_model_inputs(conn: Connection, run_id: str, model_ids: Sequence[str]) -> None:
+    """Record logged models as inputs of the run (idempotent)."""
+    run = _run_row(conn, run_id)
+    if not model_ids:
+        return
+    ids = _model_ids(conn, model_ids)
+    t = db.run_model_inputs
+    existing = set(conn.execute(select(t.c.model_id).where(t.c.run_id == run.id)).scalars())
+    new = sorted(set(ids.values()) - existing)
+    if new:
+        conn.execute(t.insert(), [{"run_id": run.id, "model_id": m} for m in new])
+
+
+# -- hydration ---------------------------------------------------------------------------------
+def load(conn: Connection, rows: Sequence) -> list[LoggedModel]:
+    """LoggedModel entities (tags, params, every linked metric point) for rows of ``logged_models``."""
+    if not rows:
+        return []
+    ids = [r.id for r in rows]
+    tags: dict[int, dict[str, str]] = defaultdict(dict)
+    params: dict[int, dict[str, str]] = defaultdict(dict)
+    metrics: dict[int, list[LoggedModelMetric]] = defaultdict(list)
+    public = {r.id: r.model_id for r in rows}
+    mt, pt, tt = db.logged_model_metrics, db.logged_model_params, db.logged_model_tags
+    for i in range(0, len(ids), _CHUNK):
+        chunk = ids[i : i + _CHUNK]
+        for mid, key, value in conn.execute(
+            select(tt.c.model_id, tt.c.key, tt.c.value).where(tt.c.model_id.in_(chunk))
+        ):
+            tags[mid][key] = value
+        for mid, key, value in conn.execute(
+            select(pt.c.model_id, pt.c.key, pt.c.value).where(pt.c.model_id.in_(chunk))
+        ):
+            params[mid][key] = value
+        for r in conn.execute(
+            select(mt).where(mt.c.model_id.in_(chunk)).order_by(mt.c.key, mt.c.timestamp, mt.c.step, mt.c.id)
+        ):
+            metrics[r.model_id].append(
+                LoggedModelMetric(
+                    key=r.key,
+                    value=metric_from_db(r.value, r.is_nan),
+                    timestamp=r.timestamp,
+                    step=r.step,
+                    run_id=r.run_id or None,
+                    model_id=public[r.model_id],
+                    dataset_name=r.dataset_name or None,
+                    dataset_digest=r.dataset_digest or None,
+                )
+            )
+    return [
+        LoggedModel(
+            model_id=r.model_id,
+            experiment_id=str(r.experiment_id),
+            name=r.name,
+            artifact_location=r.artifact_location,
+            creation_timestamp=r.creation_timestamp_ms,
+            last_updated_timestamp=r.last_updated_timestamp_ms,
+            status=LoggedModelStatus.parse(r.status),
+            model_type=r.model_type,
+            source_run_id=r.source_run_id,
+            status_message=r.status_message,
+            lifecycle_stage=r.lifecycle_stage,
+            tags=dict(sorted(tags.get(r.id, {}).items())),
+            params=dict(sorted(params.get(r.id, {}).items())),
+            metrics=tuple(metrics.get(r.id, ())),
+        )
+        for r in rows
+    ]
+
+
+def load_run_models(
+    conn: Connection, run_ids: Sequence[int]
+) -> tuple[dict[int, list[str]], dict[int, list[LoggedModelOutput]]]:
+    """Model inputs and outputs of runs (by ``runs.id``), for ``hydrate.load_runs``."""
+    inputs: dict[int, list[str]] = defaultdict(list)
+    outputs: dict[int, list[LoggedModelOutput]] = defaultdict(list)
+    if not run_ids:
+        return inputs, outputs
+    ri, ro = db.run_model_inputs, db.run_outputs
+    for rid, mid in conn.execute(
+        select(ri.c.run_id, lm.c.model_id)
+        .join(lm, lm.c.id == ri.c.model_id)
+        .where(ri.c.run_id.in_(list(run_ids)))
+        .order_by(ri.c.run_id, lm.c.id)
+    ):
+        inputs[rid].append(mid)
+    for rid, mid, step in conn.execute(
+        select(ro.c.run_id, lm.c.model_id, ro.c.step)
+        .join(lm, lm.c.id == ro.c.model_id)
+        .where(ro.c.run_id.in_(list(run_ids)))
+        .order_by(ro.c.run_id, lm.c.id, ro.c.step)
+    ):
+        outputs[rid].append(LoggedModelOutput(mid, step))
+    return inputs, outputs
+
+
+# -- search ------------------------------------------------------------------------------------
+def search(
+    conn: Connection,
+    experiment_ids: Sequence[str],
+    filter_string: str | None = None,
+    datasets: Sequence[Mapping[str, Any]] | None = None,
+    max_results: int | None = None,
+    order_by: Sequence[Mapping[str, Any] | str] | None = None,
+    page_token: str | None = None,
+) -> PagedList[LoggedModel]:
+    from modelyard.search import decode_page_token, encode_page_token, parse_filter, parse_order_by
+
+    max_results = v.validate_max_results(
+        SEARCH_DEFAULT_MAX_RESULTS if max_results is None else max_results, SEARCH_MAX_RESULTS
+    )
+    dataset_filters = _dataset_filters(datasets or ())
+    expr = parse_filter(filter_string, "logged_models")
+    terms: list[tuple[OrderBy, list[Mapping[str, Any]]]] = []
+    for clause in order_by or ():
+        text, scope = _order_clause(clause)
+        (term,) = parse_order_by([text], "logged_models")
+        terms.append((term, scope))
+    fingerprint = _fingerprint(experiment_ids, filter_string, datasets, order_by)
+    token = decode_page_token(page_token)
+    if token and token.get("q") != fingerprint:
+        raise InvalidParameterValue("Invalid page token: it was issued for a different search")
+    offset = token.get("offset", 0)
+    if not isinstance(offset, int) or isinstance(offset, bool) or offset < 0:
+        raise InvalidParameterValue("Invalid page token: bad offset")
+    ids = [_experiment_int(e) for e in experiment_ids]
+    if not ids:
+        return PagedList([], None)
+    stmt = select(lm).where(lm.c.experiment_id.in_(ids), lm.c.lifecycle_stage == ACTIVE)
+    if expr is not None:
+        stmt = stmt.where(_where(expr, dataset_filters))
+    if dataset_filters and not _has_metric(expr):
+        stmt = stmt.where(_metric_exists([], dataset_filters))
+    stmt = stmt.order_by(*_order(terms, dataset_filters)).limit(max_results + 1).offset(offset)
+    rows = conn.execute(stmt).all()
+    next_token = None
+    if len(rows) > max_results:
+        next_token = encode_page_token({"offset": offset + max_results, "q": fingerprint})
+    return PagedList(load(conn, rows[:max_results]), next_token)
+
+
+def _fingerprint(*parts: Any) -> str:
+    text = json.dumps(parts, sort_keys=True, default=str)
+    return hashlib.sha256(text.encode("utf-8")).hexdigest()[:16]
+
+
+def _dataset_filters(datasets: Sequence[Mapping[str, Any]]) -> list[tuple[str, str | None]]:
+    out = []
+    for d in datasets:
+        name = d.get("dataset_name")
+        if not name:
+            raise InvalidParameterValue("`dataset_name` in the `datasets` clause must be specified.")
+        out.append((str(name), d.get("dataset_digest") or None))
+    return out
+
+
+def _order_clause(clause: Mapping[str, Any] | str) -> tuple[str, list[Mapping[str, Any]]]:
+    """``"metrics.acc DESC"`` or MLflow's ``{field_name, ascending, dataset_name, dataset_digest}``."""
+    if isinstance(clause, str):
+        return clause, []
+    field = clause.get("field_name")
+    if not isinstance(field, str) or not field.strip():
+        raise InvalidParameterValue("order_by needs a field_name")
+    ascending = clause.get("ascending", True)
+    text = f"{field} {'ASC' if ascending in (True, None) else 'DESC'}"
+    scope = []
+    if clause.get("dataset_name"):
+        if not field.startswith(("metrics.", "metric.")):
+            raise InvalidParameterValue(
+                f"dataset_name may only be set when ordering by a metric, not {field!r}"
+            )
+        scope.append({"dataset_name": clause["dataset_name"], "dataset_digest": clause.get("dataset_digest")})
+    elif clause.get("dataset_digest"):
+        raise InvalidParameterValue("dataset_digest may only be set together with dataset_name")
+    return text, scope
+
+
+def _has_metric(expr: Expr | None) -> bool:
+    if expr is None:
+        return False
+    if isinstance(expr, Comparison):
+        return expr.kind == "metric"
+    if isinstance(expr, Not):
+        return _has_metric(expr.item)
+    return any(_has_metric(item) for item in expr.items)
+
+
+def _dataset_clause(datasets: Sequence[tuple[str, str | None]]) -> ColumnElement[bool] | None:
+    if not datasets:
+        return None
+    t = db.logged_model_metrics
+    return sa.or_(
+        *(
+            sa.and_(t.c.dataset_name == name, *([t.c.dataset_digest == digest] if digest else []))
+            for name, digest in datasets
+        )
+    )
+
+
+def _metric_exists(conditions: list, datasets: Sequence[tuple[str, str | None]]) -> ColumnElement[bool]:
+    t = db.logged_model_metrics
+    scope = _dataset_clause(datasets)
+    where = [t.c.model_id == lm.c.id, *conditions, *([scope] if scope is not None else [])]
+    return sa.select(_ONE).select_from(t).where(*where).correlate(lm).exists()
+
+
+def _where(expr: Expr, datasets: Sequence[tuple[str, str | None]]) -> ColumnElement[bool]:
+    if isinstance(expr, And):
+        return sa.and_(*(_where(e, datasets) for e in expr.items))
+    if isinstance(expr, Or):
+        return sa.or_(*(_where(e, datasets) for e in expr.items))
+    if isinstance(expr, Not):
+        return sa.not_(_where(expr.item, datasets))
+    c = expr
+    if c.kind == "attribute":
+        column = _COLUMNS[c.key]
+        value = _status_value(c.value) if c.key == "status" else c.value
+        clause = predicate(column, c.op, value)
+        return sa.and_(column.is_not(None), clause) if column.nullable else clause
+    if c.kind == "metric":
+        t = db.logged_model_metrics
+        number = float(c.value)  # type: ignore[arg-type]
+        if c.op == "!=":
+            test = sa.or_(t.c.is_nan == sa.true(), t.c.value != sa.literal(number, db.Double))
+        else:
+            test = sa.and_(t.c.is_nan == sa.false(), predicate(t.c.value, c.op, number))
+        return _metric_exists([t.c.key == c.key, test], datasets)
+    table = db.logged_model_params if c.kind == "param" else db.logged_model_tags
+    conditions = [table.c.model_id == lm.c.id, table.c.key == c.key]
+    if c.op not in ("IS NULL", "IS NOT NULL"):
+        conditions.append(predicate(table.c.value, c.op, c.value))
+    exists = sa.select(_ONE).select_from(table).where(*conditions).correlate(lm).exists()
+    return ~exists if c.op == "IS NULL" else exists
+
+
+def _status_value(value: Any) -> Any:
+    """``status = 'READY'`` means LOGGED_MODEL_READY; unknown names are compared as given."""
+    if isinstance(value, tuple):
+        return tuple(_status_value(x) for x in value)
+    try:
+        return LoggedModelStatus.parse(value).value
+    except InvalidParameterValue:
+        return value
+
+
+def _order(
+    terms: Sequence[tuple[OrderBy, list[Mapping[str, Any]]]], datasets: Sequence[tuple[str, str | None]]
+) -> list[ColumnElement[Any]]:
+    clauses: list[ColumnElement[Any]] = []
+    for term, scope in terms:
+        if term.kind == "attribute":
+            column: ColumnElement[Any] = _COLUMNS[term.key]
+            if _COLUMNS[term.key].nullable:
+                clauses.append(sa.case((column.is_(None), 1), else_=0))
+        elif term.kind == "metric":
+            t = db.logged_model_metrics
+            where = [t.c.model_id == lm.c.id, t.c.key == term.key]
+            scoped = _dataset_clause(_dataset_filters(scope)) if scope else _dataset_clause(datasets)
+            if scoped is not None:
+                where.append(scoped)
+            latest = (
+                sa.select(t.c.value, t.c.is_nan)
+                .where(*where)
+                .order_by(t.c.timestamp.desc(), t.c.step.desc(), t.c.id.desc())
+                .limit(1)
+                .correlate(lm)
+            )
+            nan = latest.with_only_columns(sa.case((t.c.is_nan == sa.true(), 1), else_=0)).scalar_subquery()
+            column = latest.with_only_columns(t.c.value).scalar_subquery()
+            clauses.append(sa.case((nan.is_(None), 2), else_=nan))  # real values, then NaN, then missing
+        else:
+            table = db.logged_model_params if term.kind == "param" else db.logged_model_tags
+            column = (
+                sa.select(table.c.value)
+                .where(table.c.model_id == lm.c.id, table.c.key == term.key)
+                .correlate(lm)
+                .scalar_subquery()
+            )
+            clauses.append(sa.case((column.is_(None), 1), else_=0))
+        clauses.append(column.asc() if term.ascending else column.desc())
+    keys = {t.key for t, _ in terms if t.kind == "attribute"}
+    if "creation_timestamp" not in keys:
+        clauses.append(lm.c.creation_timestamp_ms.desc())
+    if "model_id" not in keys:
+        clauses.append(lm.c.model_id.asc())
+    return clauses
