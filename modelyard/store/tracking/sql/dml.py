@@ -7,7 +7,9 @@ from collections.abc import Sequence
 from sqlalchemy import Connection, Table
 
 
-def upsert(conn: Connection, table: Table, rows: Sequence[dict], keys: Sequence[str], update: Sequence[str]) -> None:
+def upsert(
+    conn: Connection, table: Table, rows: Sequence[dict], keys: Sequence[str], update: Sequence[str]
+) -> None:
     """Insert rows, replacing ``update`` columns where a row with the same ``keys`` exists."""
     if not rows:
         return

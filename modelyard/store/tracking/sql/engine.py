@@ -71,7 +71,10 @@ def _sqlite_engine(url, settings: Settings) -> Engine:
     if in_memory:  # one shared connection, or every checkout would see a new empty database
         kwargs.update(poolclass=StaticPool, connect_args={"check_same_thread": False})
     else:
-        kwargs["connect_args"] = {"check_same_thread": False, "timeout": settings.sqlite_busy_timeout_ms / 1000}
+        kwargs["connect_args"] = {
+            "check_same_thread": False,
+            "timeout": settings.sqlite_busy_timeout_ms / 1000,
+        }
     engine = create_engine(url, **kwargs)
     busy = int(settings.sqlite_busy_timeout_ms)
 

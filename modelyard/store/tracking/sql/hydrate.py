@@ -177,7 +177,9 @@ def _load_inputs(conn: Connection, chunk: Sequence[int], out: dict[int, list[Dat
         tags_by_input[input_id].append(InputTag(key, value))
     for r in rows:
         dataset = Dataset(r.name, r.digest, r.source_type, r.source, r.schema, r.profile)
-        out[r.run_id].append(DatasetInput(dataset, tuple(sorted(tags_by_input.get(r.id, ()), key=lambda t: t.key))))
+        out[r.run_id].append(
+            DatasetInput(dataset, tuple(sorted(tags_by_input.get(r.id, ()), key=lambda t: t.key)))
+        )
 
 
 def load_experiments(conn: Connection, rows: Sequence) -> list[Experiment]:

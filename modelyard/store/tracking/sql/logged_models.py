@@ -42,10 +42,10 @@ from modelyard.exceptions import InvalidParameterValue, ResourceDoesNotExist
 from modelyard.search.ast import And, Comparison, Expr, Not, Or, OrderBy
 from modelyard.store.tracking.names import random_run_name
 from modelyard.store.tracking.sql import schema as db
+from modelyard.store.tracking.sql.common import experiment_int, join_uri, now_ms
 from modelyard.store.tracking.sql.dml import upsert
 from modelyard.store.tracking.sql.filters import predicate
 from modelyard.store.tracking.sql.hydrate import metric_from_db, metric_to_db
-from modelyard.store.tracking.sql.store import _experiment_int, join_uri, now_ms
 
 ACTIVE = LifecycleStage.ACTIVE.value
 DELETED = LifecycleStage.DELETED.value
@@ -168,7 +168,7 @@ def create(
     if model_type is not None and len(model_type) > 500:
         raise InvalidParameterValue("model_type is longer than 500 characters")
     source_run_id = _validate_source_run_id(source_run_id)
-    eid = _experiment_int(experiment_id)
+    eid = experiment_int(experiment_id)
     exp = conn.execute(
         select(db.experiments.c.artifact_location, db.experiments.c.lifecycle_stage).where(
             db.experiments.c.experiment_id == eid
@@ -483,7 +483,7 @@ def search(
     offset = token.get("offset", 0)
     if not isinstance(offset, int) or isinstance(offset, bool) or offset < 0:
         raise InvalidParameterValue("Invalid page token: bad offset")
-    ids = [_experiment_int(e) for e in experiment_ids]
+    ids = [experiment_int(e) for e in experiment_ids]
     if not ids:
         return PagedList([], None)
     stmt = select(lm).where(lm.c.experiment_id.in_(ids), lm.c.lifecycle_stage == ACTIVE)

@@ -65,7 +65,9 @@ experiments = Table(
 experiment_tags = Table(
     "experiment_tags",
     metadata,
-    Column("experiment_id", BigId, ForeignKey("experiments.experiment_id", ondelete="CASCADE"), nullable=False),
+    Column(
+        "experiment_id", BigId, ForeignKey("experiments.experiment_id", ondelete="CASCADE"), nullable=False
+    ),
     Column("key", String(250), nullable=False),
     Column("value", Text, nullable=False),
     PrimaryKeyConstraint("experiment_id", "key", name="pk_experiment_tags"),
@@ -77,7 +79,9 @@ runs = Table(
     metadata,
     Column("id", BigId, primary_key=True, autoincrement=True),
     Column("run_uuid", String(32), nullable=False),
-    Column("experiment_id", BigId, ForeignKey("experiments.experiment_id", ondelete="CASCADE"), nullable=False),
+    Column(
+        "experiment_id", BigId, ForeignKey("experiments.experiment_id", ondelete="CASCADE"), nullable=False
+    ),
     Column("name", String(250), nullable=False),
     Column("user_id", String(256), nullable=False),
     Column("status", String(20), nullable=False),
@@ -142,7 +146,9 @@ datasets = Table(
     "datasets",
     metadata,
     Column("id", BigId, primary_key=True, autoincrement=True),
-    Column("experiment_id", BigId, ForeignKey("experiments.experiment_id", ondelete="CASCADE"), nullable=False),
+    Column(
+        "experiment_id", BigId, ForeignKey("experiments.experiment_id", ondelete="CASCADE"), nullable=False
+    ),
     Column("name", String(500), nullable=False),
     Column("digest", String(36), nullable=False),
     Column("source_type", String(36), nullable=False),
@@ -184,7 +190,9 @@ logged_models = Table(
     metadata,
     Column("id", BigId, primary_key=True, autoincrement=True),
     Column("model_id", String(64), nullable=False),
-    Column("experiment_id", BigId, ForeignKey("experiments.experiment_id", ondelete="CASCADE"), nullable=False),
+    Column(
+        "experiment_id", BigId, ForeignKey("experiments.experiment_id", ondelete="CASCADE"), nullable=False
+    ),
     Column("name", String(500), nullable=False),
     Column("artifact_location", String(2000), nullable=False),
     Column("creation_timestamp_ms", BigInteger, nullable=False),

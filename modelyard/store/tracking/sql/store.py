@@ -9,24 +9,16 @@ from __future__ import annotations
 
 import logging
 import os
-import re
-import time
 import uuid
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 
 from sqlalchemy import Connection, Engine, and_, delete, func, select, update
-from sqlalchemy.exc import DBAPIError, IntegrityError
+from sqlalchemy.exc import DBAPIError
 
 from modelyard import validation as v
 from modelyard.entities import (
     DatasetInput,
-    Experiment,
-    LifecycleStage,
-    LoggedModel,
-    LoggedModelMetric,
-    LoggedModelOutput,
-    LoggedModelStatus,
     Metric,
     PagedList,
     Param,
@@ -39,8 +31,6 @@ from modelyard.entities import (
 )
 from modelyard.exceptions import (
     InvalidParameterValue,
-    ModelyardError,
-    ResourceAlreadyExists,
     ResourceDoesNotExist,
 )
 from modelyard.settings import DEFAULT_ARTIFACTS_DIR, Settings
@@ -48,27 +38,26 @@ from modelyard.store.tracking import base
 from modelyard.store.tracking.names import random_run_name
 from modelyard.store.tracking.sql import hydrate
 from modelyard.store.tracking.sql import schema as db
+from modelyard.store.tracking.sql.common import (
+    ACTIVE,
+    DELETED,
+    RUN_NAME_TAG,
+    experiment_int,
+    join_uri,
+    now_ms,
+    offset_from_token,
+    translate,
+)
 from modelyard.store.tracking.sql.dml import upsert
 from modelyard.store.tracking.sql.engine import create_db_engine, writer
 from modelyard.store.tracking.sql.migrate import ensure_schema
+from modelyard.store.tracking.sql.store_experiments import ExperimentMethods
+from modelyard.store.tracking.sql.store_logged_models import LoggedModelMethods
 
 logger = logging.getLogger(__name__)
 
-RUN_NAME_TAG = "mlflow.runName"
-ACTIVE = LifecycleStage.ACTIVE.value
-DELETED = LifecycleStage.DELETED.value
-_DIGITS = re.compile(r"[0-9]{1,19}")
 
-
-def now_ms() -> int:
-    return int(time.time() * 1000)
-
-
-def join_uri(root: str, *parts: str) -> str:
-    return "/".join([root.rstrip("/"), *(p.strip("/") for p in parts)])
-
-
-class SqlTrackingStore(base.TrackingStore):
+class SqlTrackingStore(ExperimentMethods, LoggedModelMethods, base.TrackingStore):
     def __init__(self, engine: Engine, default_artifact_root: str, *, uri: str = "") -> None:
         self.engine = engine
         self._writer = writer(engine)
@@ -97,7 +86,7 @@ class SqlTrackingStore(base.TrackingStore):
             with self.engine.connect() as conn:
                 yield conn
         except DBAPIError as exc:
-            raise _translate(exc) from exc
+            raise translate(exc) from exc
 
     @contextmanager
     def _write(self) -> Iterator[Connection]:
@@ -105,174 +94,7 @@ class SqlTrackingStore(base.TrackingStore):
             with self._writer.begin() as conn:
                 yield conn
         except DBAPIError as exc:
-            raise _translate(exc) from exc
-
-    # -- experiments ----------------------------------------------------------
-    def _ensure_default_experiment(self) -> None:
-        with self._read() as conn:
-            if conn.execute(
-                select(db.experiments.c.experiment_id).where(db.experiments.c.experiment_id == 0)
-            ).first():
-                return
-        try:
-            with self._write() as conn:
-                t = now_ms()
-                values = dict(
-                    name=base.DEFAULT_EXPERIMENT_NAME,
-                    artifact_location=join_uri(self.default_artifact_root, "0"),
-                    lifecycle_stage=ACTIVE,
-                    creation_time=t,
-                    last_update_time=t,
-                )
-                if conn.dialect.name == "mysql":  # MySQL treats an explicit 0 as "next id"
-                    new_id = conn.execute(db.experiments.insert().values(**values)).inserted_primary_key[0]
-                    conn.execute(
-                        update(db.experiments)
-                        .where(db.experiments.c.experiment_id == new_id)
-                        .values(experiment_id=0)
-                    )
-                    conn.exec_driver_sql("ALTER TABLE experiments AUTO_INCREMENT = 1")
-                else:
-                    conn.execute(db.experiments.insert().values(experiment_id=0, **values))
-        except ResourceAlreadyExists:
-            pass  # another process created it first
-
-    def create_experiment(
-        self, name: str, artifact_location: str | None = None, tags: dict[str, str] | None = None
-    ) -> str:
-        v.validate_experiment_name(name)
-        tag_rows = [(k, v.validate_experiment_tag(k, val)) for k, val in (tags or {}).items()]
-        t = now_ms()
-        try:
-            with self._write() as conn:
-                exp_id = conn.execute(
-                    db.experiments.insert().values(
-                        name=name,
-                        artifact_location=artifact_location or "",
-                        lifecycle_stage=ACTIVE,
-                        creation_time=t,
-                        last_update_time=t,
-                    )
-                ).inserted_primary_key[0]
-                if not artifact_location:
-                    conn.execute(
-                        update(db.experiments)
-                        .where(db.experiments.c.experiment_id == exp_id)
-                        .values(artifact_location=join_uri(self.default_artifact_root, str(exp_id)))
-                    )
-                if tag_rows:
-                    conn.execute(
-                        db.experiment_tags.insert(),
-                        [{"experiment_id": exp_id, "key": k, "value": val} for k, val in tag_rows],
-                    )
-        except ResourceAlreadyExists:
-            raise ResourceAlreadyExists(f"Experiment '{name}' already exists.") from None
-        return str(exp_id)
-
-    def _experiment_row(self, conn: Connection, experiment_id: str):
-        eid = _experiment_int(experiment_id)
-        row = conn.execute(select(db.experiments).where(db.experiments.c.experiment_id == eid)).first()
-        if row is None:
-            raise ResourceDoesNotExist(f"No Experiment with id={experiment_id} exists")
-        return row
-
-    def get_experiment(self, experiment_id: str) -> Experiment:
-        with self._read() as conn:
-            return hydrate.load_experiments(conn, [self._experiment_row(conn, experiment_id)])[0]
-
-    def get_experiment_by_name(self, name: str) -> Experiment | None:
-        with self._read() as conn:
-            row = conn.execute(select(db.experiments).where(db.experiments.c.name == name)).first()
-            return hydrate.load_experiments(conn, [row])[0] if row else None
-
-    def search_experiments(
-        self,
-        view_type: ViewType = ViewType.ACTIVE_ONLY,
-        max_results: int = base.SEARCH_RUNS_DEFAULT_MAX_RESULTS,
-        filter_string: str | None = None,
-        order_by: Sequence[str] | None = None,
-        page_token: str | None = None,
-    ) -> PagedList[Experiment]:
-        from modelyard.search import parse_filter, parse_order_by
-        from modelyard.search.paging import decode_page_token, encode_page_token
-        from modelyard.store.tracking.sql.filters import apply_experiments_order, experiments_where
-
-        max_results = v.validate_max_results(max_results, base.SEARCH_MAX_RESULTS)
-        stages = ViewType.parse(view_type).stages()
-        expr = parse_filter(filter_string, "experiments")
-        offset = _offset(decode_page_token(page_token))
-        stmt = select(db.experiments).where(db.experiments.c.lifecycle_stage.in_(stages))
-        if expr is not None:
-            stmt = stmt.where(experiments_where(expr))
-        stmt = apply_experiments_order(stmt, parse_order_by(order_by, "experiments"))
-        stmt = stmt.limit(max_results + 1).offset(offset)
-        with self._read() as conn:
-            rows = conn.execute(stmt).all()
-            token = encode_page_token({"offset": offset + max_results}) if len(rows) > max_results else None
-            return PagedList(hydrate.load_experiments(conn, rows[:max_results]), token)
-
-    def _set_experiment_stage(self, experiment_id: str, stage: str) -> None:
-        t = now_ms()
-        with self._write() as conn:
-            row = self._experiment_row(conn, experiment_id)
-            conn.execute(
-                update(db.experiments)
-                .where(db.experiments.c.experiment_id == row.experiment_id)
-                .values(lifecycle_stage=stage, last_update_time=t)
-            )
-            other = ACTIVE if stage == DELETED else DELETED
-            conn.execute(
-                update(db.runs)
-                .where(db.runs.c.experiment_id == row.experiment_id, db.runs.c.lifecycle_stage == other)
-                .values(lifecycle_stage=stage, deleted_time=t if stage == DELETED else None)
-            )
-
-    def delete_experiment(self, experiment_id: str) -> None:
-        if _experiment_int(experiment_id) == int(base.DEFAULT_EXPERIMENT_ID):  # also "00"
-            raise InvalidParameterValue("Cannot delete the default experiment '0'.")
-        self._set_experiment_stage(experiment_id, DELETED)
-
-    def restore_experiment(self, experiment_id: str) -> None:
-        self._set_experiment_stage(experiment_id, ACTIVE)
-
-    def rename_experiment(self, experiment_id: str, new_name: str) -> None:
-        v.validate_experiment_name(new_name)
-        try:
-            with self._write() as conn:
-                row = self._experiment_row(conn, experiment_id)
-                _require_active_experiment(row, "rename")
-                conn.execute(
-                    update(db.experiments)
-                    .where(db.experiments.c.experiment_id == row.experiment_id)
-                    .values(name=new_name, last_update_time=now_ms())
-                )
-        except ResourceAlreadyExists:
-            raise ResourceAlreadyExists(f"Experiment '{new_name}' already exists.") from None
-
-    def set_experiment_tag(self, experiment_id: str, key: str, value: str) -> None:
-        value = v.validate_experiment_tag(key, value)
-        with self._write() as conn:
-            row = self._experiment_row(conn, experiment_id)
-            _require_active_experiment(row, "set a tag on")
-            upsert(
-                conn,
-                db.experiment_tags,
-                [{"experiment_id": row.experiment_id, "key": key, "value": value}],
-                keys=("experiment_id", "key"),
-                update=("value",),
-            )
-
-    def delete_experiment_tag(self, experiment_id: str, key: str) -> None:
-        with self._write() as conn:
-            row = self._experiment_row(conn, experiment_id)
-            _require_active_experiment(row, "delete a tag of")
-            deleted = conn.execute(
-                delete(db.experiment_tags).where(
-                    db.experiment_tags.c.experiment_id == row.experiment_id, db.experiment_tags.c.key == key
-                )
-            ).rowcount
-            if not deleted:
-                raise ResourceDoesNotExist(f"No tag with name: {key} in experiment with id {experiment_id}")
+            raise translate(exc) from exc
 
     # -- runs -------------------------------------------------------------------
     def create_run(
@@ -418,8 +240,8 @@ class SqlTrackingStore(base.TrackingStore):
         stages = ViewType.parse(run_view_type).stages()
         expr = parse_filter(filter_string, "runs")
         ordering = parse_order_by(order_by, "runs")
-        offset = _offset(decode_page_token(page_token))
-        ids = [_experiment_int(e) for e in experiment_ids]
+        offset = offset_from_token(decode_page_token(page_token))
+        ids = [experiment_int(e) for e in experiment_ids]
         if not ids:
             return PagedList([], None)
         stmt = select(*hydrate.RUN_COLUMNS).where(
@@ -618,7 +440,7 @@ class SqlTrackingStore(base.TrackingStore):
     ) -> PagedList[Metric]:
         from modelyard.search.paging import decode_page_token, encode_page_token
 
-        offset = _offset(decode_page_token(page_token))
+        offset = offset_from_token(decode_page_token(page_token))
         if max_results is not None:
             max_results = v.validate_max_results(max_results, 10**9)
         with self._read() as conn:
@@ -674,138 +496,12 @@ class SqlTrackingStore(base.TrackingStore):
                 select(func.count())
                 .select_from(db.runs)
                 .where(
-                    db.runs.c.experiment_id.in_([_experiment_int(e) for e in experiment_ids]),
+                    db.runs.c.experiment_id.in_([experiment_int(e) for e in experiment_ids]),
                     db.runs.c.lifecycle_stage.in_(stages),
                 )
             ).scalar_one()
-
-    # -- logged models (implemented in logged_models.py) --------------------------
-    def create_logged_model(
-        self,
-        experiment_id: str,
-        name: str | None = None,
-        source_run_id: str | None = None,
-        tags: dict[str, str] | None = None,
-        params: dict[str, str] | None = None,
-        model_type: str | None = None,
-    ) -> LoggedModel:
-        from modelyard.store.tracking.sql import logged_models as lm
-
-        with self._write() as conn:
-            return lm.create(conn, experiment_id, name, model_type, source_run_id, tags, params)
-
-    def get_logged_model(self, model_id: str, allow_deleted: bool = False) -> LoggedModel:
-        from modelyard.store.tracking.sql import logged_models as lm
-
-        with self._read() as conn:
-            return lm.get(conn, model_id, allow_deleted)
-
-    def finalize_logged_model(
-        self, model_id: str, status: LoggedModelStatus | str, status_message: str | None = None
-    ) -> LoggedModel:
-        from modelyard.store.tracking.sql import logged_models as lm
-
-        with self._write() as conn:
-            return lm.finalize(conn, model_id, status, status_message)
-
-    def delete_logged_model(self, model_id: str) -> None:
-        from modelyard.store.tracking.sql import logged_models as lm
-
-        with self._write() as conn:
-            lm.delete_model(conn, model_id)
-
-    def search_logged_models(
-        self,
-        experiment_ids: Sequence[str],
-        filter_string: str | None = None,
-        datasets: Sequence[dict] | None = None,
-        max_results: int | None = None,
-        order_by: Sequence[dict | str] | None = None,
-        page_token: str | None = None,
-    ) -> PagedList[LoggedModel]:
-        from modelyard.store.tracking.sql import logged_models as lm
-
-        with self._read() as conn:
-            return lm.search(conn, experiment_ids, filter_string, datasets, max_results, order_by, page_token)
-
-    def set_logged_model_tags(self, model_id: str, tags: dict[str, str]) -> None:
-        from modelyard.store.tracking.sql import logged_models as lm
-
-        with self._write() as conn:
-            lm.set_tags(conn, model_id, tags)
-
-    def delete_logged_model_tag(self, model_id: str, key: str) -> None:
-        from modelyard.store.tracking.sql import logged_models as lm
-
-        with self._write() as conn:
-            lm.delete_tag(conn, model_id, key)
-
-    def log_logged_model_params(self, model_id: str, params: dict[str, str]) -> None:
-        from modelyard.store.tracking.sql import logged_models as lm
-
-        with self._write() as conn:
-            lm.log_params(conn, model_id, params)
-
-    def log_logged_model_metrics(self, run_id: str, metrics: Sequence[LoggedModelMetric]) -> None:
-        from modelyard.store.tracking.sql import logged_models as lm
-
-        with self._write() as conn:
-            lm.log_metrics(conn, run_id, metrics)
-
-    def log_outputs(self, run_id: str, models: Sequence[LoggedModelOutput | tuple[str, int]]) -> None:
-        from modelyard.store.tracking.sql import logged_models as lm
-
-        with self._write() as conn:
-            lm.log_outputs(conn, run_id, models)
-
-    def log_model_inputs(self, run_id: str, model_ids: Sequence[str]) -> None:
-        from modelyard.store.tracking.sql import logged_models as lm
-
-        with self._write() as conn:
-            lm.log_model_inputs(conn, run_id, model_ids)
 
 
 def _metric_order(r) -> tuple:
     """MLflow's "latest": the largest (step, timestamp, value); NaN counts as the smallest value."""
     return (r["step"], r["timestamp"], float("-inf") if r["is_nan"] else r["value"])
-
-
-def _offset(token: dict | None) -> int:
-    if not token:
-        return 0
-    offset = token.get("offset")
-    if not isinstance(offset, int) or isinstance(offset, bool) or offset < 0:
-        raise InvalidParameterValue("Invalid page token: bad offset")
-    return offset
-
-
-def _experiment_int(experiment_id: object) -> int:
-    """A SQL experiment id: digits only, within BIGINT (else every backend failed differently)."""
-    text = str(experiment_id) if isinstance(experiment_id, int) and not isinstance(experiment_id, bool) else experiment_id
-    if not isinstance(text, str) or not _DIGITS.fullmatch(text) or int(text) > v.INT64_MAX:
-        raise InvalidParameterValue(
-            f"Invalid experiment ID: '{experiment_id}'; experiment ids are integers in a SQL store"
-        )
-    return int(text)
-
-
-def _require_active_experiment(row, action: str) -> None:
-    if row.lifecycle_stage != ACTIVE:
-        raise InvalidParameterValue(
-            f"Cannot {action} a non-active experiment. Experiment {row.experiment_id} is {row.lifecycle_stage}."
-        )
-
-
-def _translate(exc: DBAPIError) -> ModelyardError:
-    if isinstance(exc, IntegrityError):
-        text = str(getattr(exc, "orig", exc)).lower()
-        if any(s in text for s in ("unique", "duplicate")):
-            return ResourceAlreadyExists("A record with the same key already exists")
-        return InvalidParameterValue("The request conflicts with stored data (a constraint was violated)")
-    logger.error("database error: %s", _first_line(exc))
-    return ModelyardError("Database error; the details are in the server log")
-
-
-def _first_line(exc: BaseException) -> str:
-    text = str(getattr(exc, "orig", exc) or exc)
-    return text.splitlines()[0][:300] if text else type(exc).__name__

@@ -62,7 +62,10 @@ def upgrade() -> None:
     op.create_table(
         "experiment_tags",
         sa.Column(
-            "experiment_id", BigId, sa.ForeignKey("experiments.experiment_id", ondelete="CASCADE"), nullable=False
+            "experiment_id",
+            BigId,
+            sa.ForeignKey("experiments.experiment_id", ondelete="CASCADE"),
+            nullable=False,
         ),
         sa.Column("key", sa.String(250), nullable=False),
         sa.Column("value", sa.Text, nullable=False),
@@ -74,7 +77,10 @@ def upgrade() -> None:
         sa.Column("id", BigId, primary_key=True, autoincrement=True),
         sa.Column("run_uuid", sa.String(32), nullable=False),
         sa.Column(
-            "experiment_id", BigId, sa.ForeignKey("experiments.experiment_id", ondelete="CASCADE"), nullable=False
+            "experiment_id",
+            BigId,
+            sa.ForeignKey("experiments.experiment_id", ondelete="CASCADE"),
+            nullable=False,
         ),
         sa.Column("name", sa.String(250), nullable=False),
         sa.Column("user_id", sa.String(256), nullable=False),
@@ -117,7 +123,10 @@ def upgrade() -> None:
         "datasets",
         sa.Column("id", BigId, primary_key=True, autoincrement=True),
         sa.Column(
-            "experiment_id", BigId, sa.ForeignKey("experiments.experiment_id", ondelete="CASCADE"), nullable=False
+            "experiment_id",
+            BigId,
+            sa.ForeignKey("experiments.experiment_id", ondelete="CASCADE"),
+            nullable=False,
         ),
         sa.Column("name", sa.String(500), nullable=False),
         sa.Column("digest", sa.String(36), nullable=False),
@@ -142,7 +151,9 @@ def upgrade() -> None:
         sa.Column("key", sa.String(255), nullable=False),
         sa.Column("value", sa.String(500), nullable=False),
         sa.PrimaryKeyConstraint("input_id", "key", name="pk_input_tags"),
-        sa.ForeignKeyConstraint(["input_id"], ["run_inputs.id"], ondelete="CASCADE", name="fk_input_tags_input"),
+        sa.ForeignKeyConstraint(
+            ["input_id"], ["run_inputs.id"], ondelete="CASCADE", name="fk_input_tags_input"
+        ),
         **table_args,
     )
 
