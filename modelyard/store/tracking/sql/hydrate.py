@@ -55,6 +55,43 @@ def metric_from_db(value: float, is_nan: bool) -> float:
     return value
 
 
+def raw_rows(conn: Connection, stmt) -> list[tuple]:
+    """All rows as the driver's plain tuples: skips building SQLAlchemy Row objects, which costs
+    more than the database itself for long results (a 100,000-point history). Only for columns
+    that need no type processing (numbers and strings)."""
+    result = conn.execute(stmt)
+    try:
+        return result.cursor.fetchall()
+    finally:
+        result.close()
+
+
+_new = object.__new__
+_set_key, _set_value, _set_ts, _set_step, _set_run = (
+    Metric.key.__set__,  # type: ignore[attr-defined]
+    Metric.value.__set__,  # type: ignore[attr-defined]
+    Metric.timestamp.__set__,  # type: ignore[attr-defined]
+    Metric.step.__set__,  # type: ignore[attr-defined]
+    Metric.run_id.__set__,  # type: ignore[attr-defined]
+)
+
+
+def metrics_from_rows(rows: Sequence[tuple], key: str, run_id: str | None) -> list[Metric]:
+    """Frozen Metric objects from (value, timestamp, step, is_nan) rows, twice as fast as calling
+    the frozen dataclass's __init__ (which goes through object.__setattr__ per field)."""
+    out = []
+    append = out.append
+    for value, ts, step, is_nan in rows:
+        m = _new(Metric)
+        _set_key(m, key)
+        _set_value(m, value if not is_nan and -DBL_MAX < value < DBL_MAX else metric_from_db(value, is_nan))
+        _set_ts(m, ts)
+        _set_step(m, step)
+        _set_run(m, run_id)
+        append(m)
+    return out
+
+
 RUN_COLUMNS = (
     runs.c.id,
     runs.c.run_uuid,

@@ -234,7 +234,8 @@ class SqlTrackingStore(ExperimentMethods, LoggedModelMethods, base.TrackingStore
     ) -> PagedList[Run]:
         from modelyard.search import parse_filter, parse_order_by
         from modelyard.search.paging import decode_page_token, encode_page_token
-        from modelyard.store.tracking.sql.filters import apply_runs_order, runs_where
+        from modelyard.store.tracking.sql.filters import runs_where
+        from modelyard.store.tracking.sql.run_search import select_run_rows
 
         max_results = v.validate_max_results(max_results, base.SEARCH_MAX_RESULTS)
         stages = ViewType.parse(run_view_type).stages()
@@ -244,17 +245,14 @@ class SqlTrackingStore(ExperimentMethods, LoggedModelMethods, base.TrackingStore
         ids = [experiment_int(e) for e in experiment_ids]
         if not ids:
             return PagedList([], None)
-        stmt = select(*hydrate.RUN_COLUMNS).where(
+        where = [
             db.runs.c.experiment_id.in_(ids) if len(ids) > 1 else db.runs.c.experiment_id == ids[0],
-            db.runs.c.lifecycle_stage.in_(stages)
-            if len(stages) > 1
-            else db.runs.c.lifecycle_stage == stages[0],
-        )
+            db.runs.c.lifecycle_stage.in_(stages) if len(stages) > 1 else db.runs.c.lifecycle_stage == stages[0],
+        ]
         if expr is not None:
-            stmt = stmt.where(runs_where(expr))
-        stmt = apply_runs_order(stmt, ordering).limit(max_results + 1).offset(offset)
+            where.append(runs_where(expr))
         with self._read() as conn:
-            rows = conn.execute(stmt).all()
+            rows = select_run_rows(conn, where, ordering, offset, max_results + 1)
             token = encode_page_token({"offset": offset + max_results}) if len(rows) > max_results else None
             return PagedList(hydrate.load_runs(conn, rows[:max_results]), token)
 
@@ -456,15 +454,12 @@ class SqlTrackingStore(ExperimentMethods, LoggedModelMethods, base.TrackingStore
                 stmt = stmt.limit(max_results + 1).offset(offset)
             elif offset:
                 stmt = stmt.offset(offset)
-            rows = conn.execute(stmt).all()
+            rows = hydrate.raw_rows(conn, stmt)
         token = None
         if max_results is not None and len(rows) > max_results:
             rows = rows[:max_results]
             token = encode_page_token({"offset": offset + max_results})
-        from_db = hydrate.metric_from_db
-        return PagedList(
-            [Metric(metric_key, from_db(val, nan), ts, step, run_id) for val, ts, step, nan in rows], token
-        )
+        return PagedList(hydrate.metrics_from_rows(rows, metric_key, run_id), token)
 
     def get_metric_history_bulk_interval(
         self,
