@@ -33,7 +33,7 @@ from modelyard.store.tracking.sql.schema import (
 )
 
 DBL_MAX = sys.float_info.max
-_CHUNK = 500  # ids per IN (...) list
+_CHUNK = 1000  # ids per IN (...) list
 
 
 def metric_to_db(value: float) -> tuple[float, bool]:
@@ -137,15 +137,16 @@ def load_runs(conn: Connection, rows: Sequence) -> list[Run]:
     run_models: dict[int, list[str]] = defaultdict(list)
     run_outputs: dict[int, list] = defaultdict(list)
     for chunk in _chunks(ids):
-        for rid, key, value in conn.execute(
-            select(params.c.run_id, params.c.key, params.c.value).where(params.c.run_id.in_(chunk))
+        for rid, key, value in raw_rows(
+            conn, select(params.c.run_id, params.c.key, params.c.value).where(params.c.run_id.in_(chunk))
         ):
             run_params[rid][key] = value
-        for rid, key, value in conn.execute(
-            select(tags.c.run_id, tags.c.key, tags.c.value).where(tags.c.run_id.in_(chunk))
+        for rid, key, value in raw_rows(
+            conn, select(tags.c.run_id, tags.c.key, tags.c.value).where(tags.c.run_id.in_(chunk))
         ):
             run_tags[rid][key] = value
-        for rid, key, value, ts, step, is_nan in conn.execute(
+        for rid, key, value, ts, step, is_nan in raw_rows(
+            conn,
             select(
                 latest_metrics.c.run_id,
                 latest_metrics.c.key,
@@ -153,7 +154,7 @@ def load_runs(conn: Connection, rows: Sequence) -> list[Run]:
                 latest_metrics.c.timestamp,
                 latest_metrics.c.step,
                 latest_metrics.c.is_nan,
-            ).where(latest_metrics.c.run_id.in_(chunk))
+            ).where(latest_metrics.c.run_id.in_(chunk)),
         ):
             run_metrics[rid].append(Metric(key, metric_from_db(value, is_nan), ts, step))
         _load_inputs(conn, chunk, run_datasets)
