@@ -393,3 +393,15 @@ def test_concurrent_writers_to_one_run(store: TrackingStore, run_id: str) -> Non
     assert store.get_run(run_id).data.params == {f"same{i}": "v" for i in range(rounds)}
     assert latest(store, run_id, "m").step == threads * rounds - 1
     assert len(store.get_metric_history(run_id, "m")) == threads * rounds
+
+
+def test_exact_repeats_of_a_point_are_stored_once(store) -> None:
+    """MLflow keeps one copy of an identical point: retries and log_model's re-logging add nothing."""
+    run_id = store.create_run("0", "u", 0).info.run_id
+    point = Metric("m", 0.5, 100, 3)
+    store.log_batch(run_id, metrics=[point, point])
+    store.log_batch(run_id, metrics=[point, Metric("m", 0.5, 101, 3), Metric("m", float("nan"), 100, 3)])
+    store.log_batch(run_id, metrics=[Metric("m", float("nan"), 100, 3)])
+    history = store.get_metric_history(run_id, "m")
+    assert len(history) == 3
+    assert sorted((h.timestamp, str(h.value)) for h in history) == [(100, "0.5"), (100, "nan"), (101, "0.5")]

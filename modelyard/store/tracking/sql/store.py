@@ -327,8 +327,9 @@ class SqlTrackingStore(ExperimentMethods, LoggedModelMethods, base.TrackingStore
             conn.execute(update(db.runs).where(db.runs.c.id == rid).values(name=rows[RUN_NAME_TAG][:250]))
 
     def _insert_metrics(self, conn: Connection, rid: int, rows: list[dict]) -> None:
-        for r in rows:
-            r["run_id"] = rid
+        rows = self._without_stored_points(conn, rid, rows)
+        if not rows:
+            return
         conn.execute(db.metrics.insert(), rows)
         newest: dict[str, dict] = {}
         for r in rows:
@@ -365,6 +366,36 @@ class SqlTrackingStore(ExperimentMethods, LoggedModelMethods, base.TrackingStore
             keys=("run_id", "key"),
             update=("value", "timestamp", "step", "is_nan"),
         )
+
+    def _without_stored_points(self, conn: Connection, rid: int, rows: list[dict]) -> list[dict]:
+        """The batch less exact repeats of points already stored (or repeated within it), as
+        MLflow keeps one copy: retried requests and log_model's re-logging add nothing.
+        One indexed range query per batch, on (run_id, key, step)."""
+        point = ("key", "step", "timestamp", "value", "is_nan")
+        keys = sorted({r["key"] for r in rows})
+        steps = [r["step"] for r in rows]
+        m = db.metrics.c
+        # A range on the index, not a list of pairs: new steps (the usual case) find nothing at
+        # once, and the cost never grows with the run's history (MLflow's #24577).
+        stored = {
+            (k, st, ts, val, bool(nan))
+            for k, st, ts, val, nan in hydrate.raw_rows(
+                conn,
+                select(m.key, m.step, m.timestamp, m.value, m.is_nan).where(
+                    m.run_id == rid,
+                    m.key.in_(keys) if len(keys) > 1 else m.key == keys[0],
+                    m.step.between(min(steps), max(steps)),
+                ),
+            )
+        }
+        fresh = []
+        for r in rows:
+            identity = tuple(r[c] for c in point)
+            if identity not in stored:
+                stored.add(identity)
+                r["run_id"] = rid
+                fresh.append(r)
+        return fresh
 
     def delete_tag(self, run_id: str, key: str) -> None:
         with self._write() as conn:
