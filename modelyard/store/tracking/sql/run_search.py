@@ -28,14 +28,49 @@ from modelyard.store.tracking.sql.filters import apply_runs_order
 BANDS = ("value", "nan", "missing")
 
 
+# Below this many runs in scope, ranking them all is cheap and the plain plan is best.
+BANDED_MIN_RUNS = 2000
+
+
+def scope_where(experiment_ids: Sequence[int], stages: Sequence[str], *, use_index: bool = True) -> list:
+    """The runs of these experiments in these lifecycle stages. ``use_index=False`` writes the
+    experiment test so that no index can serve it (``experiment_id + 0``), leaving the planner
+    one way in: the metric index walk of the banded plan."""
+    runs = db.runs.c
+    column = runs.experiment_id if use_index else runs.experiment_id + 0
+    ids = list(experiment_ids)
+    return [
+        column.in_(ids) if len(ids) > 1 else column == ids[0],
+        runs.lifecycle_stage.in_(stages) if len(stages) > 1 else runs.lifecycle_stage == stages[0],
+    ]
+
+
 def select_run_rows(
-    conn: Connection, where: Sequence[ColumnElement[bool]], ordering: Sequence[OrderBy], offset: int, limit: int
+    conn: Connection,
+    experiment_ids: Sequence[int],
+    stages: Sequence[str],
+    filters: Sequence[ColumnElement[bool]],
+    ordering: Sequence[OrderBy],
+    offset: int,
+    limit: int,
 ) -> list:
-    """Rows of hydrate.RUN_COLUMNS matching ``where``, in ``ordering``, from ``offset``, at most ``limit``."""
-    if ordering and ordering[0].kind == "metric":
+    """Rows of hydrate.RUN_COLUMNS of these experiments and stages matching ``filters``, in
+    ``ordering``, from ``offset``, at most ``limit``."""
+    scope = scope_where(experiment_ids, stages)
+    if ordering and ordering[0].kind == "metric" and _scope_is_large(conn, scope):
+        where = [*scope_where(experiment_ids, stages, use_index=False), *filters]
         return _banded(conn, where, ordering, offset, limit)
-    stmt = apply_runs_order(select(*hydrate.RUN_COLUMNS).where(*where), ordering)
+    stmt = apply_runs_order(select(*hydrate.RUN_COLUMNS).where(*scope, *filters), ordering)
     return conn.execute(stmt.limit(limit).offset(offset)).all()
+
+
+def _scope_is_large(conn: Connection, scope: Sequence[ColumnElement[bool]]) -> bool:
+    """Whether the scope holds at least BANDED_MIN_RUNS runs (reads at most that many index entries).
+    Deciding here, rather than leaving it to the planner, keeps SQLite (which has no per-value
+    statistics) from walking a whole metric index for a ten-run experiment, or from ranking every
+    run of a 100,000-run experiment for one page."""
+    probe = select(db.runs.c.id).where(*scope).limit(BANDED_MIN_RUNS).subquery()
+    return conn.execute(select(func.count()).select_from(probe)).scalar_one() >= BANDED_MIN_RUNS
 
 
 def _band(where: Sequence[ColumnElement[bool]], ordering: Sequence[OrderBy], band: str, ordered: bool = True):

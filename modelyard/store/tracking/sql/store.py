@@ -245,14 +245,9 @@ class SqlTrackingStore(ExperimentMethods, LoggedModelMethods, base.TrackingStore
         ids = [experiment_int(e) for e in experiment_ids]
         if not ids:
             return PagedList([], None)
-        where = [
-            db.runs.c.experiment_id.in_(ids) if len(ids) > 1 else db.runs.c.experiment_id == ids[0],
-            db.runs.c.lifecycle_stage.in_(stages) if len(stages) > 1 else db.runs.c.lifecycle_stage == stages[0],
-        ]
-        if expr is not None:
-            where.append(runs_where(expr))
+        filters = [runs_where(expr)] if expr is not None else []
         with self._read() as conn:
-            rows = select_run_rows(conn, where, ordering, offset, max_results + 1)
+            rows = select_run_rows(conn, ids, stages, filters, ordering, offset, max_results + 1)
             token = encode_page_token({"offset": offset + max_results}) if len(rows) > max_results else None
             return PagedList(hydrate.load_runs(conn, rows[:max_results]), token)
 
