@@ -4,8 +4,10 @@ The fluent API lives here, so ``import modelyard as mlflow`` runs a typical MLfl
 script unchanged. Importing is cheap: stores, SQLAlchemy and pandas load on first use.
 """
 
+from modelyard.autologging import autolog
 from modelyard.entities import ViewType
 from modelyard.exceptions import ModelyardError
+from modelyard.registry.fluent import register_model
 from modelyard.tracking.client import MlflowClient, TrackingClient
 from modelyard.tracking.fluent import (
     ActiveRun,
@@ -50,6 +52,18 @@ __version__ = "0.1.0"
 
 MlflowException = ModelyardError
 
+# Submodules loaded on first attribute access (``modelyard.sklearn.log_model(...)``), so that
+# ``import modelyard`` stays light: they import numpy, pandas, scikit-learn, ... when used.
+_LAZY_SUBMODULES = frozenset({"sklearn", "xgboost", "lightgbm", "pyfunc", "models"})
+
+
+def __getattr__(name: str):
+    if name in _LAZY_SUBMODULES:
+        import importlib
+
+        return importlib.import_module(f"modelyard.{name}")
+    raise AttributeError(f"module 'modelyard' has no attribute {name!r}")
+
 __all__ = [
     "ActiveRun",
     "MlflowClient",
@@ -59,6 +73,7 @@ __all__ = [
     "ViewType",
     "__version__",
     "active_run",
+    "autolog",
     "create_experiment",
     "delete_experiment",
     "delete_run",
@@ -85,6 +100,7 @@ __all__ = [
     "log_param",
     "log_params",
     "log_text",
+    "register_model",
     "search_experiments",
     "search_runs",
     "set_experiment",

@@ -35,6 +35,22 @@ ARTIFACT_REPOSITORIES: dict[str, str] = {
 }
 
 
+# Model flavor name (the key under ``flavors:`` in MLmodel) or MLflow ``loader_module`` of the
+# python_function flavor -> the Flavor object implementing it. Third parties add theirs through
+# the ``modelyard.flavor`` entry-point group. A module path written in a model file is never
+# imported: an unknown name is an error.
+FLAVORS: dict[str, str] = {
+    "sklearn": "modelyard.flavors.sklearn:FLAVOR",
+    "mlflow.sklearn": "modelyard.flavors.sklearn:FLAVOR",
+    "xgboost": "modelyard.flavors.xgboost:FLAVOR",
+    "mlflow.xgboost": "modelyard.flavors.xgboost:FLAVOR",
+    "lightgbm": "modelyard.flavors.lightgbm:FLAVOR",
+    "mlflow.lightgbm": "modelyard.flavors.lightgbm:FLAVOR",
+    "python_model": "modelyard.flavors.pyfunc:FLAVOR",
+    "mlflow.pyfunc.model": "modelyard.flavors.pyfunc:FLAVOR",
+}
+
+
 def load_object(dotted: str) -> Any:
     """Import ``"package.module:Attr.attr"`` and return the object."""
     module_name, _, attr_path = dotted.partition(":")
@@ -60,3 +76,20 @@ def resolve(table: dict[str, str], group: str, scheme: str, what: str) -> Any:
             f"No {what} for URI scheme {scheme!r}; known schemes: {', '.join(known)}"
         )
     return load_object(dotted)
+
+
+def lookup(table: dict[str, str], group: str, name: str, what: str) -> Any:
+    """The object registered under ``name`` (exact, then lower-case) in ``table`` or the entry points."""
+    dotted = table.get(name) or table.get(name.lower()) or _entry_points(group).get(name)
+    if dotted is None:
+        known = sorted({*table, *_entry_points(group)})
+        raise InvalidParameterValue(f"No {what} named {name!r}; known: {', '.join(known)}")
+    return load_object(dotted)
+
+
+# Tracking-store class name -> factory ``(tracking_store, settings)`` of the model registry that
+# lives in the same database or on the same server.
+REGISTRY_STORES: dict[str, str] = {
+    "SqlTrackingStore": "modelyard.store.registry.sql.store:SqlRegistryStore.from_tracking_store",
+    "RestTrackingStore": "modelyard.store.registry.rest:RestRegistryStore.from_tracking_store",
+}

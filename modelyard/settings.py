@@ -176,6 +176,28 @@ class Settings:
         "MODELYARD_MAX_JSON_BODY_BYTES",
     )
 
+    # -- model registry webhooks (the server delivers them) ---------------------------------
+    webhook_allow_private_targets: bool = _setting(
+        False,
+        "Let webhooks call loopback, private and link-local addresses (127.0.0.1, 10.x, 169.254.x, ...). "
+        "Off: such targets are refused when a webhook is saved and again at each delivery (SSRF guard).",
+        "MODELYARD_WEBHOOK_ALLOW_PRIVATE_TARGETS",
+    )
+    webhook_timeout: float = _setting(
+        10.0, "Seconds a webhook delivery waits for the receiver's answer.", "MODELYARD_WEBHOOK_TIMEOUT"
+    )
+    webhook_max_attempts: int = _setting(
+        5,
+        "Attempts per webhook delivery (the first one included) before it is marked FAILED.",
+        "MODELYARD_WEBHOOK_MAX_ATTEMPTS",
+    )
+    webhook_retry_backoff: float = _setting(
+        2.0,
+        "Seconds before the first retry of a failed webhook delivery; doubles per attempt (capped at 10 "
+        "minutes, with jitter).",
+        "MODELYARD_WEBHOOK_RETRY_BACKOFF",
+    )
+
     @classmethod
     def from_env(cls, environ: Mapping[str, str] | None = None, **overrides: Any) -> Settings:
         """Build settings from the environment; keyword arguments win over it."""

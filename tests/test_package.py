@@ -13,11 +13,11 @@ ROOT = Path(__file__).resolve().parents[1]
 
 EXPECTED_ALL = {
     "ActiveRun", "MlflowClient", "MlflowException", "ModelyardError", "TrackingClient", "ViewType",
-    "__version__", "active_run", "create_experiment", "delete_experiment", "delete_run", "delete_tag",
+    "__version__", "active_run", "autolog", "create_experiment", "delete_experiment", "delete_run", "delete_tag",
     "download_artifacts", "end_run", "flush_async_logging", "get_artifact_uri", "get_experiment", "get_experiment_by_name",
     "get_metric_history", "get_parent_run", "get_run", "get_tracking_uri", "last_active_run",
     "list_artifacts", "log_artifact", "log_artifacts", "log_dict", "log_figure", "log_input",
-    "log_metric", "log_metrics", "log_param", "log_params", "log_text", "search_experiments",
+    "log_metric", "log_metrics", "log_param", "log_params", "log_text", "register_model", "search_experiments",
     "search_runs", "set_experiment", "set_experiment_tag", "set_tag", "set_tags", "set_tracking_uri",
     "start_run",
 }

@@ -54,3 +54,31 @@ __all__ += [
     "LoggedModelStatus",
     "LoggedModelTag",
 ]
+
+from modelyard.entities.registry import (  # noqa: E402
+    ModelVersion,
+    ModelVersionStage,
+    ModelVersionStatus,
+    PromotionEvent,
+    RegisteredModel,
+)
+from modelyard.entities.webhook import (  # noqa: E402
+    Webhook,
+    WebhookDelivery,
+    WebhookEvent,
+    WebhookStatus,
+    WebhookTestResult,
+)
+
+__all__ += [
+    "ModelVersion",
+    "ModelVersionStage",
+    "ModelVersionStatus",
+    "PromotionEvent",
+    "RegisteredModel",
+    "Webhook",
+    "WebhookDelivery",
+    "WebhookEvent",
+    "WebhookStatus",
+    "WebhookTestResult",
+]

@@ -138,6 +138,7 @@ ENTITIES: dict[str, EntityConfig] = {
         open_kinds={"tag": KEYED},
         closed_kinds={
             "attribute": {"name": STRING, "run_id": STRING, "source_path": STRING, "version_number": NUMBER}
+            | {"model_id": STRING}  # modelyard: the versions registered from a logged model
         },
         order=_identity("name", "version_number", *_TIMESTAMPS),
     ),

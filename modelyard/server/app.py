@@ -22,7 +22,7 @@ from starlette.responses import Response
 from starlette.routing import BaseRoute, Route
 
 from modelyard.exceptions import EndpointNotFound, ModelyardError
-from modelyard.server import protocol
+from modelyard.server import identity, protocol
 from modelyard.server.security import SecurityMiddleware, cors_kwargs
 from modelyard.server.services import Services
 from modelyard.settings import Settings
@@ -39,6 +39,9 @@ ROUTE_MODULES = (
     "modelyard.server.routes.logged_models",
     "modelyard.server.routes.proxy",
     "modelyard.server.routes.openapi",
+    "modelyard.server.routes.registry",
+    "modelyard.server.routes.model_versions",
+    "modelyard.server.routes.webhooks",
 )
 
 
@@ -60,6 +63,7 @@ def _endpoint(ep: protocol.Endpoint, services: Services):
             else:
                 data = await protocol.read_body_json(request, limit)
             msg = protocol.parse_message(data, ep.request, request.path_params)
+            identity.bind(request)  # the handler's thread sees the request's user
             result = await run_in_threadpool(ep.handler, services, msg)
         except ModelyardError as exc:
             return error_response(exc)

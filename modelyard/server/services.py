@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import os
 from dataclasses import dataclass
+from typing import Any
 
 from modelyard.settings import DEFAULT_ARTIFACTS_DIR, DEFAULT_DB_FILE, Settings
 from modelyard.store.tracking.base import TrackingStore
@@ -16,6 +17,14 @@ class Services:
     settings: Settings
     tracking: TrackingStore
     artifacts_destination: str  # root of the proxied artifact store ("" when not serving artifacts)
+    registry: Any = None  # the model registry (a RegistryStore), built on the tracking store
+    webhooks: Any = None  # the webhook delivery worker (modelyard.registry.dispatcher)
+
+    def __post_init__(self) -> None:
+        if self.registry is None:
+            from modelyard.registry.runtime import attach_registry
+
+            attach_registry(self)
 
     @classmethod
     def from_settings(cls, settings: Settings) -> Services:
@@ -39,6 +48,8 @@ class Services:
         return get_artifact_repository(self.artifacts_destination)
 
     def close(self) -> None:
+        if self.webhooks is not None:
+            self.webhooks.stop()
         self.tracking.close()
 
 

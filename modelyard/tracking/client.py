@@ -32,6 +32,7 @@ from modelyard.entities import (
 )
 from modelyard.settings import Settings, login_name
 from modelyard.tracking import stores
+from modelyard.tracking.registry_client import RegistryClientMixin
 
 logger = logging.getLogger(__name__)
 
@@ -40,8 +41,9 @@ def _now_ms() -> int:
     return int(time.time() * 1000)
 
 
-class TrackingClient:
-    """Experiments, runs, metrics, params, tags and artifacts through one tracking store."""
+class TrackingClient(RegistryClientMixin):
+    """Experiments, runs, metrics, params, tags and artifacts through one tracking store; the model
+    registry next to it (``RegistryClientMixin``)."""
 
     def __init__(self, tracking_uri: str | None = None, settings: Settings | None = None) -> None:
         self.settings = settings or Settings.from_env()

@@ -57,15 +57,15 @@ def test_two_workers_over_postgresql(tmp_path, fresh_postgres_uri):
         ]
         errors: list[str] = []
 
-        def writer(run_id: str) -> None:
+        def writer(run_id: str, w: int) -> None:
             with httpx.Client(base_url=url) as c:  # its own connection: requests spread over workers
-                for step in range(50):
+                for step in range(50):  # each writer's points differ (value), so none is a repeat
                     r = c.post(f"{API}/runs/log-metric", json={
-                        "run_id": run_id, "key": "m", "value": step * 1.5, "timestamp": 1000 + step, "step": step})
+                        "run_id": run_id, "key": "m", "value": step * 1.5 + w, "timestamp": 1000 + step, "step": step})
                     if r.status_code != 200:
                         errors.append(r.text)
 
-        threads = [threading.Thread(target=writer, args=(rid,)) for rid in run_ids for _ in range(2)]
+        threads = [threading.Thread(target=writer, args=(rid, w)) for rid in run_ids for w in range(2)]
         for t in threads:
             t.start()
         for t in threads:
@@ -77,7 +77,7 @@ def test_two_workers_over_postgresql(tmp_path, fresh_postgres_uri):
             assert len(points) == 100  # two writers x 50 points, none lost
             assert sorted(p["step"] for p in points) == sorted(list(range(50)) * 2)
             latest = httpx.get(f"{url}{API}/runs/get", params={"run_id": rid}).json()["run"]["data"]["metrics"]
-            assert latest == [{"key": "m", "value": 49 * 1.5, "timestamp": 1049, "step": 49}]
+            assert latest == [{"key": "m", "value": 49 * 1.5 + 1, "timestamp": 1049, "step": 49}]
     finally:
         proc.terminate()
         proc.wait(timeout=60)

@@ -31,7 +31,10 @@ from modelyard import validation as v
 from modelyard.entities import (
     DatasetInput,
     Experiment,
+    LoggedModel,
+    LoggedModelMetric,
     LoggedModelOutput,
+    LoggedModelStatus,
     Metric,
     PagedList,
     Param,
@@ -374,6 +377,86 @@ class RestTrackingStore(base.TrackingStore):
             "POST", "runs/log-inputs", {"run_id": run_id, "models": [{"model_id": m} for m in model_ids]}
         )
 
+    # -- logged models (MLflow 3) ---------------------------------------------------------------
+    def create_logged_model(
+        self,
+        experiment_id: str,
+        name: str | None = None,
+        source_run_id: str | None = None,
+        tags: dict[str, str] | None = None,
+        params: dict[str, str] | None = None,
+        model_type: str | None = None,
+    ) -> LoggedModel:
+        data = self._post(
+            "logged-models",
+            experiment_id=str(experiment_id),
+            name=name,
+            source_run_id=source_run_id,
+            model_type=model_type,
+            tags=_pairs(tags),
+            params=_pairs(params),
+        )
+        return LoggedModel.from_dict(data["model"])
+
+    def get_logged_model(self, model_id: str, allow_deleted: bool = False) -> LoggedModel:
+        params = {"allow_deleted": "true"} if allow_deleted else None
+        data = self._call("GET", f"logged-models/{_segment(model_id)}", params=params)
+        return LoggedModel.from_dict(data["model"])
+
+    def finalize_logged_model(
+        self, model_id: str, status: LoggedModelStatus | str, status_message: str | None = None
+    ) -> LoggedModel:
+        status_value = LoggedModelStatus.parse(status).value
+        data = self._call("PATCH", f"logged-models/{_segment(model_id)}", {"model_id": model_id, "status": status_value})
+        return LoggedModel.from_dict(data["model"])
+
+    def delete_logged_model(self, model_id: str) -> None:
+        self._call("DELETE", f"logged-models/{_segment(model_id)}")
+
+    def search_logged_models(
+        self,
+        experiment_ids: Sequence[str],
+        filter_string: str | None = None,
+        datasets: Sequence[dict] | None = None,
+        max_results: int | None = None,
+        order_by: Sequence[dict | str] | None = None,
+        page_token: str | None = None,
+    ) -> PagedList[LoggedModel]:
+        data = self._post(
+            "logged-models/search",
+            experiment_ids=[str(e) for e in experiment_ids],
+            filter=filter_string or None,
+            datasets=[dict(d) for d in datasets or ()],
+            max_results=max_results,
+            order_by=[_order_by(o) for o in order_by or ()],
+            page_token=page_token,
+        )
+        models = [LoggedModel.from_dict(m) for m in data.get("models", [])]
+        return PagedList(models, data.get("next_page_token") or None)
+
+    def set_logged_model_tags(self, model_id: str, tags: dict[str, str]) -> None:
+        self._call(
+            "PATCH", f"logged-models/{_segment(model_id)}/tags", {"model_id": model_id, "tags": _pairs(tags)}
+        )
+
+    def delete_logged_model_tag(self, model_id: str, key: str) -> None:
+        self._call("DELETE", f"logged-models/{_segment(model_id)}/tags/{_segment(key)}")
+
+    def log_logged_model_params(self, model_id: str, params: dict[str, str]) -> None:
+        self._call(
+            "POST", f"logged-models/{_segment(model_id)}/params", {"model_id": model_id, "params": _pairs(params)}
+        )
+
+    def log_logged_model_metrics(self, run_id: str, metrics: Sequence[LoggedModelMetric]) -> None:
+        """Metric points with a ``model_id`` sent through ``runs/log-batch``: the server links them (MLflow 3)."""
+        for i in range(0, len(metrics), 1000):
+            chunk = []
+            for m in metrics[i : i + 1000]:
+                point = _metric_json(Metric(m.key, m.value, m.timestamp, m.step))
+                point.update({k: val for k in ("model_id", "dataset_name", "dataset_digest") if (val := getattr(m, k))})
+                chunk.append(point)
+            self._call("POST", "runs/log-batch", {"run_id": run_id, "metrics": chunk})
+
     # -- metric histories ------------------------------------------------------------------------
     def get_metric_history(
         self,
@@ -446,3 +529,24 @@ def _metric_json(m: Metric) -> dict:
 def _metric_of(d: dict, run_id: str) -> Metric:
     metric = Metric.from_dict(d)
     return metric if metric.run_id else dataclasses.replace(metric, run_id=run_id)
+
+
+def _pairs(values: dict[str, str] | None) -> list[dict[str, str]]:
+    return [{"key": k, "value": _text(val)} for k, val in (values or {}).items()]
+
+
+def _segment(value: str) -> str:
+    """One URL path segment: ``/`` and friends percent-encoded."""
+    from urllib.parse import quote
+
+    return quote(str(value), safe="")
+
+
+def _order_by(item: dict | str) -> dict:
+    """``"metrics.acc DESC"`` as MLflow's ``{field_name, ascending}``; dicts pass unchanged."""
+    if isinstance(item, dict):
+        return item
+    parts = item.strip().rsplit(None, 1)
+    if len(parts) == 2 and parts[1].upper() in ("ASC", "DESC"):
+        return {"field_name": parts[0], "ascending": parts[1].upper() == "ASC"}
+    return {"field_name": item.strip(), "ascending": True}

@@ -1,0 +1,1213 @@
+"""Tracking-server benchmark: `mlflow server` vs `modelyard server`, both driven by the real
+mlflow client, in one run; one JSON object with both figures and the ratios on stdout.
+
+    .venv/bin/python bench/tracking_server.py [--quick] [--only modelyard|mlflow]
+                                              [--backend sqlite|pg|both] [--out FILE] [--keep]
+
+For each backend, each tool gets its own fresh database (a SQLite file, or a new PostgreSQL
+database on postgresql://postgres@127.0.0.1:5432) and artifact folder, and its server runs
+as a subprocess on a free 127.0.0.1 port: `bench/.venv-mlflow/bin/mlflow server` with its
+default workers, `modelyard server --workers 4`. The client (bench/_server_workload.py) always
+runs in bench/.venv-mlflow's python with MLFLOW_TRACKING_URI pointing at the server under
+test, phase by phase, one process per tool and phase, the tools alternating (ABBA).
+
+Between the write phases and the read phase both servers are stopped, the search store
+(10,000 runs) and the rest of the 100,000-point history are inserted by direct SQL into each
+tool's own schema, and the servers are started again. Progress and tracebacks go to stderr,
+only the JSON to stdout. See bench/README.md for what each figure means.
+"""
+
+from __future__ import annotations
+
+import argparse
+import contextlib
+import json
+import os
+import secrets
+import shutil
+import signal
+import socket
+import subprocess
+import sys
+import tempfile
+import threading
+import time
+import urllib.request
+from collections.abc import Callable
+from dataclasses import replace
+from pathlib import Path
+from typing import Any
+
+try:
+    import psutil
+except ImportError:  # then /proc is read directly (Linux)
+    psutil = None
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+from _common import SEARCH_FILTER, SEARCH_ORDER_BY, RunData, generate_runs, short_error  # noqa: E402
+from _server_workload import HISTORY_KEY, MB, ServerConfig, history_points  # noqa: E402
+from tracking import base_env, ensure_mlflow_venv, machine_info, mlflow_python, sig  # noqa: E402
+
+BENCH = Path(__file__).resolve().parent
+REPO = BENCH.parent
+WORKLOAD = BENCH / "_server_workload.py"
+TOOLS = ("modelyard", "mlflow")
+BACKENDS = ("sqlite", "pg")
+PG_ADMIN = "postgresql://postgres@127.0.0.1:5432/postgres"
+MODELYARD_WORKERS = 4  # mlflow server's default
+SAMPLE_EVERY_S = 0.05  # RSS sampling of the server's process tree
+
+# (name, unit, better, what, MLflow 3.17 figure quoted in the issue), in report order.
+# fmt: off
+FIGURES: list[tuple[str, str, str, str, Any]] = [
+    ("launch_to_health_s", "s", "lower", "server process start to the first 200 from GET /health (fresh database)", [12, 15]),
+    ("idle_rss_mb", "MB", "lower", "RSS summed over the server's process tree once it is idle after startup", 2300),
+    ("log_metric_calls_per_s", "calls/s", "higher", "fluent mlflow.log_metric, one call per step, one run", 15),
+    ("log_batch_points_per_s", "points/s", "higher", "MlflowClient.log_batch, 1,000 metric points per call", 3900),
+    ("run_creation_runs_per_s", "runs/s", "higher", "start_run + log_params(10) + log_metrics(10) + set_tags(5) + end_run", 5.5),
+    ("search_top100_p50_ms", "ms (p50)", "lower", "MlflowClient.search_runs in the search experiment, max_results=100", 810),
+    ("search_top1000_p50_ms", "ms (p50)", "lower", "the same search, max_results=1000", 2300),
+    ("metric_history_ms", "ms (p50)", "lower", "MlflowClient.get_metric_history of one key", 9300),
+    ("artifact_upload_mb_per_s", "MB/s", "higher", "mlflow.log_artifact of one random file (p50)", 236),
+    ("artifact_download_mb_per_s", "MB/s", "higher", "mlflow.artifacts.download_artifacts of that file (p50)", 139),
+    ("artifact_upload_peak_rss_mb", "MB", "lower", "server tree RSS, peak during the uploads", None),
+    ("artifact_download_peak_rss_mb", "MB", "lower", "server tree RSS, peak during the downloads", None),
+    ("small_files_upload_per_s", "files/s", "higher", "mlflow.log_artifacts of a folder of 1 KB files", 253),
+    ("small_files_download_per_s", "files/s", "higher", "mlflow.artifacts.download_artifacts of that folder", 78),
+    ("concurrent_writers_calls_per_s", "calls/s", "higher", "writer processes, each MlflowClient.log_metric on its own run for a fixed time; total", 102),
+]
+# fmt: on
+
+# Where a missing figure's error is recorded, when not under its own name.
+ERROR_SOURCES = {
+    "artifact_upload_mb_per_s": ("artifact_big",),
+    "artifact_download_mb_per_s": ("artifact_big",),
+    "artifact_upload_peak_rss_mb": ("artifact_upload_mb_per_s", "artifact_big"),
+    "artifact_download_peak_rss_mb": ("artifact_download_mb_per_s", "artifact_big"),
+    "small_files_upload_per_s": ("artifact_small_files",),
+    "small_files_download_per_s": ("artifact_small_files",),
+    "search_top100_p50_ms": ("search_seed", "populate_search"),
+    "search_top1000_p50_ms": ("search_seed", "populate_search"),
+    "metric_history_ms": ("history_seed", "populate_history"),
+}
+PHASE_OF = {
+    "launch_to_health_s": "launch",
+    "idle_rss_mb": "launch",
+    "log_metric_calls_per_s": "writes",
+    "log_batch_points_per_s": "writes",
+    "run_creation_runs_per_s": "writes",
+    "concurrent_writers_calls_per_s": "concurrent",
+    "search_top100_p50_ms": "reads",
+    "search_top1000_p50_ms": "reads",
+    "metric_history_ms": "reads",
+}
+
+
+def log(msg: str) -> None:
+    sys.stderr.write(f"[bench-server {time.strftime('%H:%M:%S')}] {msg}\n")
+    sys.stderr.flush()
+
+
+class Interrupted(Exception):
+    """SIGTERM: unwind like Ctrl-C, so that every server is stopped."""
+
+
+def _on_sigterm(_signum, _frame) -> None:
+    raise Interrupted("SIGTERM")
+
+
+# --------------------------------------------------------------------------------------
+# Environments and stores
+# --------------------------------------------------------------------------------------
+
+
+def ensure_pg_driver() -> str | None:
+    """Install psycopg 3 into bench/.venv-mlflow when missing.
+
+    Both servers get the same bare ``postgresql://`` URI. With the SQLAlchemy 2.1 that
+    mlflow 3.17.2 installs, that URI means the psycopg (3) driver, not psycopg2 (SQLAlchemy
+    2.1 changed the default): without psycopg, ``mlflow server`` exits with
+    "No module named 'psycopg'". modelyard uses psycopg 3 as well, so both servers talk to
+    PostgreSQL through the same driver.
+    """
+    py = str(mlflow_python())
+    probe = subprocess.run([py, "-c", "import psycopg"], capture_output=True, env=base_env(), timeout=120)
+    if probe.returncode == 0:
+        return None
+    log("pip install 'psycopg[binary]' into bench/.venv-mlflow")
+    proc = subprocess.run(
+        [py, "-m", "pip", "install", "--disable-pip-version-check", "psycopg[binary]"],
+        capture_output=True,
+        text=True,
+        env=base_env(),
+        timeout=900,
+    )
+    if proc.returncode != 0:
+        return "pip install psycopg[binary] failed: " + " | ".join(proc.stdout.strip().splitlines()[-3:])
+    return None
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+class Store:
+    """One tool's fresh database for one backend: the URI its server gets, and ours for SQL."""
+
+    def __init__(self, backend: str, tool: str, folder: Path) -> None:
+        self.backend, self.tool = backend, tool
+        self.dbname: str | None = None
+        if backend == "sqlite":
+            path = folder / f"{tool}.db"
+            self.server_uri = f"sqlite:///{path}"
+            self.sql_url = self.server_uri
+        else:
+            import psycopg
+
+            self.dbname = f"bench_{tool}_{os.getpid()}_{secrets.token_hex(3)}"
+            with psycopg.connect(PG_ADMIN, autocommit=True, connect_timeout=10) as conn:
+                conn.execute(f'CREATE DATABASE "{self.dbname}"')
+            self.server_uri = f"postgresql://postgres@127.0.0.1:5432/{self.dbname}"
+            self.sql_url = f"postgresql+psycopg://postgres@127.0.0.1:5432/{self.dbname}"
+
+    def analyze(self) -> None:
+        """PostgreSQL only: ANALYZE after the bulk load.
+
+        autovacuum gives every real PostgreSQL database its statistics, but only about a
+        minute after a bulk load: whether it had run before the reads would be a race. So
+        both stores are analyzed at once, as autovacuum would leave them. SQLite has no
+        automatic statistics and neither tool runs ANALYZE there, so the SQLite stores get
+        none (as in bench/tracking.py).
+        """
+        import psycopg
+
+        with psycopg.connect(self.server_uri, autocommit=True, connect_timeout=10) as conn:
+            conn.execute("ANALYZE")
+
+    def drop(self) -> None:
+        if self.dbname is None:
+            return
+        import psycopg
+
+        try:
+            with psycopg.connect(PG_ADMIN, autocommit=True, connect_timeout=10) as conn:
+                conn.execute(f'DROP DATABASE IF EXISTS "{self.dbname}" WITH (FORCE)')
+        except Exception as exc:  # noqa: BLE001
+            log(f"could not drop database {self.dbname}: {short_error(exc)}")
+        self.dbname = None
+
+
+def pg_version() -> str | None:
+    try:
+        import psycopg
+
+        with psycopg.connect(PG_ADMIN, connect_timeout=5) as conn:
+            return conn.execute("SHOW server_version").fetchone()[0]
+    except Exception as exc:  # noqa: BLE001
+        return f"unavailable: {short_error(exc, 200)}"
+
+
+# --------------------------------------------------------------------------------------
+# A server under test: launch, idle memory, RSS sampling, stop
+# --------------------------------------------------------------------------------------
+
+
+_PAGE = os.sysconf("SC_PAGE_SIZE")
+_TICKS = os.sysconf("SC_CLK_TCK")
+
+
+class Proc:
+    """One process of a server's tree, read through psutil when it is installed, else /proc.
+
+    Identified by pid and start time, so that a reused pid is never mistaken for it.
+    Every reading returns 0 (None for PSS) once the process is gone.
+    """
+
+    def __init__(self, pid: int, ps=None) -> None:
+        self.pid = pid
+        self._ps = ps or (psutil.Process(pid) if psutil else None)  # raises if gone
+        self._start = None if psutil else self._stat()[19]
+
+    @classmethod
+    def tree(cls, root: int) -> list[Proc]:
+        """The root and all its descendants (empty when the root is gone)."""
+        if psutil is not None:
+            try:
+                r = psutil.Process(root)
+                return [cls(root, r), *(cls(c.pid, c) for c in r.children(recursive=True))]
+            except psutil.Error:
+                return []
+        kids: dict[int, list[int]] = {}
+        for d in os.listdir("/proc"):
+            if d.isdigit():
+                try:
+                    kids.setdefault(int(cls._stat_of(int(d))[1]), []).append(int(d))
+                except (OSError, ValueError, IndexError):
+                    pass
+        out, todo = [], [root]
+        while todo:
+            pid = todo.pop()
+            try:
+                out.append(cls(pid))
+            except (OSError, ValueError, IndexError):
+                continue
+            todo.extend(kids.get(pid, []))
+        return out
+
+    @staticmethod
+    def _stat_of(pid: int) -> list[str]:
+        """/proc/<pid>/stat after the command name: [0] state, [1] ppid, [11] utime, [12] stime, [19] start."""
+        with open(f"/proc/{pid}/stat") as f:
+            text = f.read()
+        return text[text.rindex(")") + 2 :].split()
+
+    def _stat(self) -> list[str]:
+        return self._stat_of(self.pid)
+
+    def running(self) -> bool:
+        """Still there and not a zombie (an orphan may stay a zombie when PID 1 does not reap)."""
+        try:
+            if self._ps is not None:
+                return self._ps.is_running() and self._ps.status() != psutil.STATUS_ZOMBIE
+            st = self._stat()
+            return int(st[19]) == int(self._start) and st[0] != "Z"
+        except Exception:  # noqa: BLE001 - gone
+            return False
+
+    def rss(self) -> int:
+        try:
+            if self._ps is not None:
+                return self._ps.memory_info().rss
+            with open(f"/proc/{self.pid}/statm") as f:
+                return int(f.read().split()[1]) * _PAGE
+        except Exception:  # noqa: BLE001
+            return 0
+
+    def pss(self) -> int | None:
+        try:
+            if self._ps is not None:
+                return self._ps.memory_full_info().pss
+            with open(f"/proc/{self.pid}/smaps_rollup") as f:
+                return next(int(line.split()[1]) * 1024 for line in f if line.startswith("Pss:"))
+        except Exception:  # noqa: BLE001 - no permission, or gone
+            return None
+
+    def cpu(self) -> float:
+        try:
+            if self._ps is not None:
+                t = self._ps.cpu_times()
+                return t.user + t.system
+            st = self._stat()
+            return (int(st[11]) + int(st[12])) / _TICKS
+        except Exception:  # noqa: BLE001
+            return 0.0
+
+    def describe(self) -> str:
+        try:
+            if self._ps is not None:
+                cmd = self._ps.cmdline()
+            else:
+                with open(f"/proc/{self.pid}/cmdline", "rb") as f:
+                    cmd = f.read().decode(errors="replace").rstrip("\0").split("\0")
+        except Exception:  # noqa: BLE001
+            return "?"
+        return " ".join(Path(c).name if i == 0 else c for i, c in enumerate(cmd))[:90]
+
+    def signal(self, sig: int) -> None:
+        if self.running():
+            try:
+                os.kill(self.pid, sig)
+            except ProcessLookupError:
+                pass
+
+
+class Server:
+    def __init__(self, tool: str, store: Store, folder: Path, cfg: ServerConfig) -> None:
+        self.tool, self.store, self.folder, self.cfg = tool, store, folder, cfg
+        self.artifacts = folder / "artifacts"
+        self.proc: subprocess.Popen | None = None
+        self.port: int | None = None
+        self.samples: list[tuple[float, int]] = []  # (wall clock, tree RSS bytes)
+        self._stop_sampling = threading.Event()
+        self._sampler: threading.Thread | None = None
+        self._tree: list = []
+        self.launches: list[dict] = []
+        self.stops: list[float] = []  # seconds from SIGTERM until the whole tree was gone
+        self.log_paths: list[Path] = []
+
+    @property
+    def url(self) -> str:
+        return f"http://127.0.0.1:{self.port}"
+
+    def command(self) -> list[str]:
+        common = [
+            "--backend-store-uri", self.store.server_uri,
+            "--artifacts-destination", str(self.artifacts),
+            "--host", "127.0.0.1",
+            "--port", str(self.port),
+        ]  # fmt: skip
+        if self.tool == "mlflow":
+            return [str(mlflow_python().parent / "mlflow"), "server", *common]
+        exe = Path(sys.executable).parent / "modelyard"
+        if not exe.exists():
+            exe = REPO / ".venv" / "bin" / "modelyard"
+        return [str(exe), "server", *common, "--workers", str(MODELYARD_WORKERS)]
+
+    def env(self) -> dict[str, str]:
+        env = base_env()  # telemetry off, OMP passive, no inherited MLFLOW_*/MODELYARD_*
+        if self.tool == "modelyard":
+            env["PYTHONPATH"] = str(REPO)  # this checkout
+        return env
+
+    def start(self) -> dict:
+        """Start the server; time it to the first 200 from /health. Raises on failure."""
+        self.port = free_port()
+        n = len(self.launches) + 1
+        log_path = self.folder / f"server-{n}.log"
+        self.log_paths.append(log_path)
+        self.artifacts.mkdir(parents=True, exist_ok=True)
+        log(f"{self.tool}: starting server #{n} on {self.url} ({self.store.backend})")
+        with open(log_path, "wb") as logf:
+            t0 = time.perf_counter()
+            self.proc = subprocess.Popen(
+                self.command(),
+                cwd=self.folder,
+                env=self.env(),
+                stdin=subprocess.DEVNULL,
+                stdout=logf,
+                stderr=subprocess.STDOUT,
+                start_new_session=True,  # its own process group: Ctrl-C does not reach it, we stop it
+            )
+        self._start_sampling()
+        deadline = t0 + self.cfg.launch_timeout_s
+        while True:
+            if self.proc.poll() is not None:
+                raise RuntimeError(
+                    f"server exited with status {self.proc.returncode} before /health answered; log: "
+                    + self.log_tail(log_path)
+                )
+            try:
+                with urllib.request.urlopen(self.url + "/health", timeout=2) as resp:
+                    if resp.status == 200:
+                        break
+            except Exception:  # noqa: BLE001 - not up yet
+                pass
+            if time.perf_counter() > deadline:
+                raise RuntimeError(
+                    f"/health did not answer within {self.cfg.launch_timeout_s:.0f}s; log: "
+                    + self.log_tail(log_path)
+                )
+            time.sleep(0.1)
+        launch = {"launch_to_health_s": time.perf_counter() - t0, "loadavg_1min": os.getloadavg()[0]}
+        self.launches.append(launch)
+        log(f"{self.tool}: /health after {launch['launch_to_health_s']:.1f}s")
+        return launch
+
+    def tree(self) -> list[Proc]:
+        return Proc.tree(self.proc.pid) if self.proc is not None else []
+
+    @staticmethod
+    def _rss(procs: list[Proc]) -> int:
+        return sum(p.rss() for p in procs)
+
+    def _start_sampling(self) -> None:
+        self._stop_sampling.clear()
+
+        def loop() -> None:
+            refreshed = 0.0
+            while not self._stop_sampling.is_set():
+                if time.perf_counter() - refreshed > 1.0:
+                    self._tree = self.tree()
+                    refreshed = time.perf_counter()
+                self.samples.append((time.time(), self._rss(self._tree)))
+                self._stop_sampling.wait(SAMPLE_EVERY_S)
+
+        self._sampler = threading.Thread(target=loop, name=f"rss-{self.tool}", daemon=True)
+        self._sampler.start()
+
+    def settle(self) -> dict:
+        """Wait until the server is idle, then measure its tree: RSS, PSS, processes, CPU.
+
+        Idle means: the same processes, RSS within 1% and under 10% of one core of CPU for
+        a few seconds. MLflow starts its job runner and huey consumers after /health
+        answers; on a loaded 2-core machine they take over a minute to import, using CPU
+        that would otherwise be taken from the other server's measurements.
+        """
+        t0 = time.perf_counter()
+        stable_for = 5.0 if self.cfg.settle_max_s > 100 else 3.0
+        since, ref_n, ref_rss, ref_cpu, settled = t0, -1, 0, 0.0, False
+        while time.perf_counter() - t0 < self.cfg.settle_max_s:
+            procs = self.tree()
+            n, rss, cpu, now = len(procs), self._rss(procs), self._cpu(procs), time.perf_counter()
+            if n != ref_n or abs(rss - ref_rss) > 0.01 * max(ref_rss, 1):
+                since, ref_n, ref_rss, ref_cpu = now, n, rss, cpu
+            elif now - since >= stable_for:
+                if (cpu - ref_cpu) / (now - since) < 0.10:
+                    settled = True
+                    break
+                since, ref_rss, ref_cpu = now, rss, cpu
+            time.sleep(0.5)
+        procs = self.tree()
+        cpu0 = self._cpu(procs)
+        time.sleep(2.0)
+        cpu1 = self._cpu(procs)
+        pss_each = [p.pss() for p in procs]
+        pss = None if None in pss_each else sum(pss_each)
+        idle = {
+            "rss_mb": self._rss(procs) / MB,
+            "pss_mb": None if pss is None else pss / MB,
+            "processes": len(procs),
+            "cpu_percent": (cpu1 - cpu0) / 2.0 * 100,
+            "waited_after_health_s": time.perf_counter() - t0 - 2.0,
+            "settled": settled,
+            "process_names": sorted({p.describe() for p in procs}),
+        }
+        log(f"{self.tool}: idle {idle['rss_mb']:.0f} MB RSS over {idle['processes']} processes")
+        return idle
+
+    @staticmethod
+    def _cpu(procs: list[Proc]) -> float:
+        return sum(p.cpu() for p in procs)
+
+    def peak_rss_mb(self, windows: list[list[float]]) -> dict | None:
+        """Peak tree RSS inside the client's wall-clock windows, and the RSS just before."""
+        if not windows:
+            return None
+        inside = [
+            r
+            for t, r in self.samples
+            if any(a - SAMPLE_EVERY_S <= t <= b + SAMPLE_EVERY_S for a, b in windows)
+        ]
+        before = [r for t, r in self.samples if t < windows[0][0]]
+        if not inside:
+            return None
+        return {
+            "peak_mb": max(inside) / MB,
+            "before_mb": before[-1] / MB if before else None,
+            "samples": len(inside),
+        }
+
+    def stop(self) -> None:
+        """SIGTERM to the server's process group and to every process of its tree; SIGKILL
+        to whatever is left after the grace period."""
+        self._stop_sampling.set()
+        if self.proc is None:
+            return
+        procs = self.tree()
+        if self.proc.poll() is None:
+            log(f"{self.tool}: stopping server (pid {self.proc.pid})")
+        try:
+            os.killpg(self.proc.pid, signal.SIGTERM)  # the group start_new_session made
+        except (ProcessLookupError, PermissionError):
+            pass
+        for p in procs:  # in case one of them left the group
+            p.signal(signal.SIGTERM)
+        t0 = time.perf_counter()
+        alive = procs
+        while alive and time.perf_counter() - t0 < self.cfg.stop_grace_s:
+            self.proc.poll()  # reap our own child
+            alive = [p for p in alive if p.running()]
+            time.sleep(0.1)
+        self.stops.append(time.perf_counter() - t0)
+        if alive:
+            log(
+                f"{self.tool}: {len(alive)} process(es) still there after {self.cfg.stop_grace_s:.0f}s; SIGKILL"
+            )
+        for p in alive:
+            p.signal(signal.SIGKILL)
+        try:
+            self.proc.wait(timeout=10)
+        except subprocess.TimeoutExpired:
+            self.proc.kill()
+            self.proc.wait(timeout=10)
+        self.proc = None
+        if self._sampler is not None:
+            self._sampler.join(timeout=2)
+
+    @staticmethod
+    def log_tail(path: Path, lines: int = 15) -> str:
+        try:
+            return " | ".join(path.read_text(errors="replace").strip().splitlines()[-lines:])
+        except OSError:
+            return "(no log)"
+
+    def log_errors(self, limit: int = 10) -> list[dict]:
+        """Each traceback in the server logs: the line before it (which request) and its last line."""
+        found: list[dict] = []
+        for path in self.log_paths:
+            try:
+                lines = path.read_text(errors="replace").splitlines()
+            except OSError:
+                continue
+            for i, line in enumerate(lines):
+                if not line.lstrip().startswith("Traceback (most recent call last)"):
+                    continue
+                j = i + 1
+                while j < len(lines) and (lines[j].startswith((" ", "\t")) or not lines[j].strip()):
+                    j += 1
+                entry = {
+                    "log": path.name,
+                    "context": lines[i - 1].strip()[:300] if i else "",
+                    "exception": lines[j].strip()[:500] if j < len(lines) else "",
+                }
+                if entry not in found:
+                    found.append(entry)
+        return found[:limit]
+
+
+# --------------------------------------------------------------------------------------
+# Direct-SQL population, into each tool's own schema (SQLite or PostgreSQL)
+# --------------------------------------------------------------------------------------
+
+
+class SqlPopulator:
+    """Clones runs into a tool's schema by direct SQL (SQLAlchemy Core, reflected tables).
+
+    The same approach as bench/_workload.py's Populator, for any database: the tool created
+    ``template_uuid`` through its API, and every column the benchmark does not set (user,
+    source, status, lifecycle, ...) and every system tag is copied from that run's rows.
+    Child tables refer to runs by ``run_uuid`` (MLflow) or by the integer ``runs.id``
+    (modelyard), read from the schema; new integer ids come from the database itself.
+    """
+
+    CHILD_TABLES = ("params", "tags", "metrics", "latest_metrics")
+
+    def __init__(self, url: str, template_uuid: str, user_tag_keys: set[str]) -> None:
+        import sqlalchemy as sa
+
+        self.sa = sa
+        self.engine = sa.create_engine(url)
+        md = sa.MetaData()
+        md.reflect(self.engine, only=["runs", *self.CHILD_TABLES])
+        self.t = md.tables
+        runs = self.t["runs"]
+        self.int_keys = "id" in runs.c
+        self.template_uuid = template_uuid
+        with self.engine.connect() as c:
+            self.template = dict(
+                c.execute(sa.select(runs).where(runs.c.run_uuid == template_uuid)).mappings().one()
+            )
+            fk_value = self.template["id"] if self.int_keys else template_uuid
+            self.fk_col = {name: self._fk_column(name) for name in self.CHILD_TABLES}
+            self.child_templates = {}
+            for name in self.CHILD_TABLES:
+                t = self.t[name]
+                row = (
+                    c.execute(sa.select(t).where(t.c[self.fk_col[name]] == fk_value).limit(1))
+                    .mappings()
+                    .first()
+                )
+                self.child_templates[name] = dict(row) if row is not None else {}
+            tags = self.t["tags"]
+            rows = c.execute(
+                sa.select(tags.c.key, tags.c.value).where(tags.c[self.fk_col["tags"]] == fk_value)
+            )
+            self.system_tags = {k: v for k, v in rows if k not in user_tag_keys}
+
+    def _fk_column(self, name: str) -> str:
+        cols = self.t[name].c
+        if self.int_keys and "run_id" in cols:
+            return "run_id"
+        if "run_uuid" in cols:
+            return "run_uuid"
+        raise RuntimeError(f"cannot tell how {name} refers to runs: columns {list(cols.keys())}")
+
+    def _rows(self, name: str, rows: list[dict]) -> list[dict]:
+        template = self.child_templates.get(name, {})
+        cols = [c.name for c in self.t[name].c]
+        return [{c: r[c] if c in r else template.get(c) for c in cols} for r in rows]
+
+    def insert_runs(self, runs: list[RunData], start_time_of: Callable[[int], int]) -> None:
+        sa, runs_t = self.sa, self.t["runs"]
+        cols = [c.name for c in runs_t.c if not (self.int_keys and c.name == "id")]
+        run_rows = []
+        for rd in runs:
+            st = start_time_of(rd.index)
+            row = {c: self.template.get(c) for c in cols}
+            row.update(
+                run_uuid=rd.run_uuid,
+                name=rd.name,
+                start_time=st,
+                end_time=st + 60_000,
+                artifact_uri=str(self.template.get("artifact_uri", "")).replace(
+                    self.template_uuid, rd.run_uuid
+                ),
+            )
+            run_rows.append(row)
+        with self.engine.begin() as c:
+            c.execute(sa.insert(runs_t), run_rows)
+            if self.int_keys:
+                ids = dict(
+                    c.execute(
+                        sa.select(runs_t.c.run_uuid, runs_t.c.id).where(
+                            runs_t.c.experiment_id == self.template["experiment_id"]
+                        )
+                    ).all()
+                )
+            else:
+                ids = {rd.run_uuid: rd.run_uuid for rd in runs}
+            children: dict[str, list[dict]] = {name: [] for name in self.CHILD_TABLES}
+            for rd in runs:
+                fk = ids[rd.run_uuid]
+                st = start_time_of(rd.index)
+                for key, value in rd.params.items():
+                    children["params"].append({self.fk_col["params"]: fk, "key": key, "value": value})
+                all_tags = {**self.system_tags, **rd.tags}
+                if "mlflow.runName" in all_tags:
+                    all_tags["mlflow.runName"] = rd.name
+                for key, value in all_tags.items():
+                    children["tags"].append({self.fk_col["tags"]: fk, "key": key, "value": value})
+                for key, value in rd.metrics.items():
+                    point = {"key": key, "value": value, "timestamp": st, "step": 0, "is_nan": False}
+                    children["metrics"].append({self.fk_col["metrics"]: fk, **point})
+                    children["latest_metrics"].append({self.fk_col["latest_metrics"]: fk, **point})
+            for name, rows in children.items():
+                if rows:
+                    c.execute(sa.insert(self.t[name]), self._rows(name, rows))
+
+    def insert_history(self, run_uuid: str, key: str, points: list[tuple[float, int, int]]) -> None:
+        """Append (value, timestamp, step) points of one metric and update its latest value."""
+        sa, runs_t, m, lm = self.sa, self.t["runs"], self.t["metrics"], self.t["latest_metrics"]
+        with self.engine.begin() as c:
+            fk = (
+                c.execute(sa.select(runs_t.c.id).where(runs_t.c.run_uuid == run_uuid)).scalar_one()
+                if self.int_keys
+                else run_uuid
+            )
+            rows = [
+                {
+                    self.fk_col["metrics"]: fk,
+                    "key": key,
+                    "value": v,
+                    "timestamp": ts,
+                    "step": s,
+                    "is_nan": False,
+                }
+                for v, ts, s in points
+            ]
+            for i in range(0, len(rows), 20_000):
+                c.execute(sa.insert(m), self._rows("metrics", rows[i : i + 20_000]))
+            v, ts, s = max(points, key=lambda p: (p[2], p[1]))
+            fk_col = lm.c[self.fk_col["latest_metrics"]]
+            latest = {"value": v, "timestamp": ts, "step": s, "is_nan": False}
+            done = c.execute(
+                sa.update(lm).where(fk_col == fk, lm.c.key == key, lm.c.step <= s).values(**latest)
+            )
+            if (
+                done.rowcount == 0
+                and c.execute(sa.select(lm.c.key).where(fk_col == fk, lm.c.key == key)).first() is None
+            ):
+                c.execute(
+                    sa.insert(lm),
+                    self._rows("latest_metrics", [{self.fk_col["latest_metrics"]: fk, "key": key, **latest}]),
+                )
+
+    def close(self) -> None:
+        self.engine.dispose()
+
+
+# --------------------------------------------------------------------------------------
+# One tool on one backend
+# --------------------------------------------------------------------------------------
+
+
+class ToolRun:
+    """Everything about one tool on one backend: its store, server and merged results."""
+
+    def __init__(self, tool: str, backend: str, folder: Path, cfg: ServerConfig) -> None:
+        self.tool, self.backend, self.folder, self.cfg = tool, backend, folder, cfg
+        folder.mkdir(parents=True)
+        self.res: dict[str, Any] = {
+            "figures": {}, "errors": {}, "raw": {}, "extra": {}, "checks": {},
+            "windows": {}, "context": {}, "phases": {}, "server": {},
+        }  # fmt: skip
+        self.problem: str | None = None  # the server is unusable: later phases are skipped
+        self.store: Store | None = None
+        self.server: Server | None = None
+        try:
+            self.store = Store(backend, tool, folder)
+            self.server = Server(tool, self.store, folder, cfg)
+        except Exception as exc:  # noqa: BLE001
+            self.problem = f"cannot create the {backend} store: {short_error(exc)}"
+            log(f"{tool}: {self.problem}")
+
+    def launch(self, first: bool) -> None:
+        if self.problem or self.server is None:
+            return
+        try:
+            info = self.server.start()
+            if first:
+                self.res["figures"]["launch_to_health_s"] = info["launch_to_health_s"]
+            idle = self.server.settle()  # also after a restart: measure nothing while it warms up
+            if first:
+                self.res["figures"]["idle_rss_mb"] = idle["rss_mb"]
+                self.res["server"]["idle"] = idle
+            else:
+                self.res["server"]["idle_after_restart"] = idle
+        except Exception as exc:  # noqa: BLE001
+            self.problem = f"server {'start' if first else 'restart'} failed: {short_error(exc, 1500)}"
+            log(f"{self.tool}: {self.problem}")
+            if first:
+                self.res["errors"]["launch_to_health_s"] = self.problem
+            self.server.stop()
+
+    def stop(self) -> None:
+        if self.server is not None:
+            self.server.stop()
+
+    def client(self, phase: str, context: dict) -> None:
+        """Run one client phase against this tool's server and merge what it measured."""
+        if self.problem:
+            self.res["phases"][phase] = {"problem": f"skipped: {self.problem}"}
+            return
+        out = self.folder / f"client-{phase}.json"
+        env = base_env()
+        # The client prints "View run at <url>" on end_run otherwise: noise on stderr.
+        env.update(
+            MLFLOW_TRACKING_URI=self.server.url,
+            BENCH_TOOL=self.tool,
+            MLFLOW_SUPPRESS_PRINTING_URL_TO_STDOUT="true",
+        )
+        cmd = [
+            str(mlflow_python()), str(WORKLOAD), "--tool", self.tool, "--phase", phase, "--out", str(out),
+            "--config", json.dumps(self.cfg.to_dict()),
+            "--context", json.dumps({**context, "tmp": str(self.folder)}),
+        ]  # fmt: skip
+        timeout = self.cfg.client_timeout_s
+        log(f"{self.tool}: client phase {phase} (timeout {timeout:.0f}s)")
+        load, t0, problem = os.getloadavg()[0], time.perf_counter(), None
+        proc = subprocess.Popen(cmd, cwd=self.folder, env=env, stdout=sys.stderr, start_new_session=True)
+        try:
+            rc = proc.wait(timeout=timeout)
+            if rc != 0:
+                problem = f"client phase {phase} exited with status {rc}"
+        except subprocess.TimeoutExpired:
+            problem = f"client phase {phase} timed out after {timeout:.0f}s"
+        finally:
+            if proc.poll() is None:  # timeout or Ctrl-C: its writers are in its group too
+                for sig_ in (signal.SIGTERM, signal.SIGKILL):
+                    try:
+                        os.killpg(proc.pid, sig_)
+                        proc.wait(timeout=5)
+                        break
+                    except (ProcessLookupError, subprocess.TimeoutExpired):
+                        pass
+        elapsed = time.perf_counter() - t0
+        log(
+            f"{self.tool}: client phase {phase} finished in {elapsed:.0f}s"
+            + (f" ({problem})" if problem else "")
+        )
+        try:
+            got = json.loads(out.read_text())
+        except Exception:  # noqa: BLE001 - nothing written before the failure
+            got = {}
+        if "fatal" in got:
+            log(f"{self.tool}: client could not start:\n{got.get('traceback', '')}")
+            problem = got["fatal"] + (f" ({problem})" if problem else "")
+        for name, tb in got.get("raw", {}).pop("tracebacks", {}).items():
+            log(f"{self.tool}: {name} failed:\n{tb}")
+        for name, reqs in got.get("raw", {}).get("failed_requests", {}).items():
+            for req in reqs:
+                log(
+                    f"{self.tool}: {name}: failed request {req['request']} -> {req['status']}: {req['body'][:300]}"
+                )
+        failed = got.get("raw", {}).pop("failed_requests", {})
+        self.res["raw"].setdefault("failed_requests", {}).update(failed)
+        for key in ("figures", "errors", "raw", "extra", "checks", "windows", "context"):
+            self.res[key].update(got.get(key, {}))
+        if got.get("info"):
+            self.res["info"] = got["info"]
+        self.res["phases"][phase] = {"seconds": elapsed, "problem": problem, "loadavg_1min_at_start": load}
+        if self.server is not None and self.server.proc is not None and self.server.proc.poll() is not None:
+            self.problem = f"the server died during phase {phase}: " + Server.log_tail(
+                self.server.log_paths[-1]
+            )
+            log(f"{self.tool}: {self.problem}")
+
+    def record_peaks(self) -> None:
+        for direction in ("upload", "download"):
+            name = f"artifact_{direction}_peak_rss_mb"
+            peak = (
+                self.server.peak_rss_mb(self.res["windows"].get(f"artifact_{direction}", []))
+                if self.server
+                else None
+            )
+            if peak:
+                self.res["figures"][name] = peak["peak_mb"]
+                self.res["raw"][name] = peak
+        small = {}
+        for direction in ("upload", "download"):
+            peak = (
+                self.server.peak_rss_mb(self.res["windows"].get(f"small_files_{direction}", []))
+                if self.server
+                else None
+            )
+            if peak:
+                small[direction] = peak
+        if small:
+            self.res["extra"]["small_files_peak_rss"] = small
+
+    def populate(self) -> None:
+        """With the server stopped: fill the search store and the rest of the history by SQL."""
+        ctx, cfg = self.res["context"], self.cfg
+        if self.problem or self.store is None:
+            return
+        for name, fn in (
+            ("populate_search", self._populate_search),
+            ("populate_history", self._populate_history),
+        ):
+            t0 = time.perf_counter()
+            try:
+                fn(ctx, cfg)
+                self.res["extra"][f"{name}_s"] = time.perf_counter() - t0
+            except Exception as exc:  # noqa: BLE001
+                self.res["errors"][name] = short_error(exc, 1000)
+                log(f"{self.tool}: {name} failed: {short_error(exc, 1000)}")
+        if self.store.dbname is not None:
+            try:
+                self.store.analyze()
+                self.res["extra"]["analyzed"] = True
+            except Exception as exc:  # noqa: BLE001 - the reads still run, on older statistics
+                self.res["extra"]["analyzed"] = f"ANALYZE failed: {short_error(exc)}"
+
+    def _populate_search(self, ctx: dict, cfg: ServerConfig) -> None:
+        if "search_template_run_uuid" not in ctx:
+            raise RuntimeError("no template run: the search seed did not finish")
+        have = int(ctx["search_api_runs"])
+        pop = SqlPopulator(
+            self.store.sql_url, ctx["search_template_run_uuid"], set(generate_runs(0, 1)[0].tags)
+        )
+        try:
+            self.res["extra"]["clone_system_tags"] = sorted(pop.system_tags)
+            base_ms = int(pop.template["start_time"]) - 30 * 86_400_000
+            while have < cfg.search_runs:
+                stop = min(cfg.search_runs, have + 5_000)
+                pop.insert_runs(generate_runs(have, stop), lambda i: base_ms + i * 1_000)
+                have = stop
+        finally:
+            pop.close()
+        ctx["search_runs_total"] = have
+        log(f"{self.tool}: search store has {have} runs")
+
+    def _populate_history(self, ctx: dict, cfg: ServerConfig) -> None:
+        if "history_run_id" not in ctx:
+            raise RuntimeError("no history run: the history seed did not finish")
+        n, done = cfg.history_points, int(ctx["history_logged_points"])
+        method = "log_batch"
+        if done < n:
+            template = ctx.get("search_template_run_uuid") or ctx["history_run_id"]
+            pop = SqlPopulator(self.store.sql_url, template, set())
+            try:
+                pop.insert_history(
+                    ctx["history_run_id"], HISTORY_KEY, history_points(n, int(ctx["history_ts0"]))[done:]
+                )
+            finally:
+                pop.close()
+            method = f"log_batch for {done} points, direct SQL for {n - done}"
+        ctx["history_points"] = n
+        self.res["extra"]["history_fill"] = method
+
+    def finish(self) -> None:
+        if self.server is not None:
+            self.res["server"]["launches"] = self.server.launches
+            self.res["server"]["stop_s"] = self.server.stops
+            self.res["server"]["log_tracebacks"] = self.server.log_errors()
+            self.res["server"]["command"] = " ".join(self.server.command()) if self.server.port else None
+        self.res["server"]["store"] = self.store.server_uri if self.store else None
+
+
+# --------------------------------------------------------------------------------------
+# One backend: both tools, phase by phase
+# --------------------------------------------------------------------------------------
+
+SESSION1_PHASES = ("writes", "concurrent", "artifacts", "seed")
+
+
+@contextlib.contextmanager
+def deferred_signals():
+    """Let Ctrl-C / SIGTERM wait until the block (stopping servers, dropping databases) is done."""
+    got: list[int] = []
+    old = {
+        s: signal.signal(s, lambda signum, _frame: got.append(signum))
+        for s in (signal.SIGINT, signal.SIGTERM)
+    }
+    try:
+        yield
+    finally:
+        for s, handler in old.items():
+            signal.signal(s, handler)
+        if got:
+            raise KeyboardInterrupt if got[0] == signal.SIGINT else Interrupted("SIGTERM")
+
+
+def run_backend(
+    backend: str, tools: list[str], cfg: ServerConfig, tmp: Path, flip: bool, runs: dict[str, ToolRun]
+) -> None:
+    """Both tools on one backend; fills ``runs`` as it goes (a partial run is still reported)."""
+    order = tools[::-1] if flip else list(tools)
+    try:
+        for tool in order:
+            runs[tool] = ToolRun(tool, backend, tmp / backend / tool, cfg)
+        for tool in order:  # one at a time: a launch is not slowed by the other one's launch
+            runs[tool].launch(first=True)
+        for i, phase in enumerate(SESSION1_PHASES):
+            for tool in order if i % 2 == 0 else order[::-1]:  # ABBA: spreads load drift
+                runs[tool].client(phase, {})
+        for r in runs.values():
+            r.record_peaks()
+            r.stop()
+        for tool in order:
+            runs[tool].populate()
+        for tool in order[::-1]:
+            runs[tool].launch(first=False)
+        for tool in order[::-1]:
+            runs[tool].client("reads", runs[tool].res["context"])
+    finally:
+        with deferred_signals():
+            for r in runs.values():
+                r.stop()
+                r.finish()
+                if r.store is not None:
+                    r.store.drop()
+
+
+# --------------------------------------------------------------------------------------
+# The report
+# --------------------------------------------------------------------------------------
+
+
+def figure_error(name: str, r: ToolRun) -> str:
+    errors = r.res["errors"]
+    for source in (*ERROR_SOURCES.get(name, ()), name):  # the root cause first
+        if source in errors:
+            text = errors[source] if source == name else f"{source}: {errors[source]}"
+            failed = r.res["raw"].get("failed_requests", {}).get(source)
+            if failed:
+                last = failed[-1]
+                text += f" [failed request: {last['request']} -> {last['status']} {last['body'][:300]}]"
+            return text
+    phase = PHASE_OF.get(name) or ("artifacts" if "artifact" in name or "small_files" in name else None)
+    problem = r.res["phases"].get(phase or "", {}).get("problem")
+    return problem or r.problem or "not measured"
+
+
+def _count(name: str, raw: dict) -> Any:
+    for key in ("calls", "runs_created", "files", "mb"):
+        if key in raw:
+            return raw[key]
+    for key in ("samples_ms", "samples_s"):
+        if key in raw:
+            return len(raw[key])
+    return None
+
+
+def build_backend_report(backend: str, tools: list[str], runs: dict[str, ToolRun], cfg: ServerConfig) -> dict:
+    figures = {}
+    for name, unit, better, what, issue in FIGURES:
+        entry: dict[str, Any] = {}
+        errors, counts = {}, {}
+        for tool in TOOLS:
+            r = runs.get(tool)
+            value = r.res["figures"].get(name) if r else None
+            entry[tool] = sig(value)
+            if r is None:
+                continue
+            if value is None:
+                errors[tool] = figure_error(name, r)
+            elif name in r.res["raw"]:
+                c = _count(name, r.res["raw"][name])
+                if c is not None:
+                    counts[tool] = c
+        my, ml = entry["modelyard"], entry["mlflow"]
+        ratio = None
+        if my and ml:
+            ratio = my / ml if better == "higher" else ml / my
+        entry["ratio"] = sig(ratio, 3)
+        entry.update(unit=unit, better=better, what=what, mlflow_in_issue=issue)
+        if counts:
+            entry["n"] = counts
+        if name == "launch_to_health_s":
+            entry["relaunch_s"] = {
+                t: sig(r.res["server"]["launches"][1]["launch_to_health_s"])
+                for t, r in runs.items()
+                if len(r.res["server"].get("launches", [])) > 1
+            }
+        elif name == "idle_rss_mb":
+            entry["processes"] = {
+                t: r.res["server"]["idle"]["processes"] for t, r in runs.items() if "idle" in r.res["server"]
+            }
+            entry["pss_mb"] = {
+                t: sig(r.res["server"]["idle"]["pss_mb"])
+                for t, r in runs.items()
+                if "idle" in r.res["server"]
+            }
+        elif name.startswith("search_"):
+            entry["runs"] = cfg.search_runs
+        elif name == "metric_history_ms":
+            entry["points"] = cfg.history_points
+        elif name.startswith("artifact_"):
+            entry["file_mb"] = cfg.big_artifact_mb
+        elif name.startswith("small_files"):
+            entry["files"] = cfg.small_files
+            entry["file_bytes"] = cfg.small_file_bytes
+        elif name == "concurrent_writers_calls_per_s":
+            entry["writers"] = cfg.writers
+            entry["seconds"] = cfg.writer_seconds
+            for t, r in runs.items():
+                chk = r.res["checks"].get(name)
+                if chk:
+                    entry.setdefault("errors", {})[t] = chk["errors"]
+                    entry.setdefault("all_values_stored", {})[t] = chk["all_acknowledged_values_stored"]
+        if errors:
+            entry["error"] = errors
+        figures[name] = entry
+    details = {}
+    for tool, r in runs.items():
+        res = r.res
+        details[tool] = {
+            "problem": r.problem,
+            "client": res.get("info"),
+            "store": res["server"].get("store"),
+            "server": {k: v for k, v in res["server"].items() if k != "store"},
+            "phases": {
+                k: {kk: sig(vv) if isinstance(vv, float) else vv for kk, vv in v.items()}
+                for k, v in res["phases"].items()
+            },
+            "checks": res["checks"],
+            "extra": res["extra"],
+            "errors": res["errors"],
+            "raw": res["raw"],
+        }
+    return {"figures": figures, "details": details}
+
+
+def main(argv: list[str] | None = None) -> int:
+    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    ap.add_argument("--quick", action="store_true", help="smoke mode: small counts, a few minutes")
+    ap.add_argument("--only", choices=TOOLS, help="run one tool only (ratios are then null)")
+    ap.add_argument(
+        "--backend", choices=("sqlite", "pg", "both"), default="sqlite", help="database of both servers"
+    )
+    ap.add_argument("--runs", type=int, help="runs in the search store (default 10000, quick 1000)")
+    ap.add_argument("--workdir", type=Path, default=BENCH / ".work", help="parent of the temporary stores")
+    ap.add_argument("--keep", action="store_true", help="keep the stores, server logs and client results")
+    ap.add_argument("--out", type=Path, help="also write the JSON to this file")
+    args = ap.parse_args(argv)
+
+    signal.signal(signal.SIGTERM, _on_sigterm)
+    signal.signal(signal.SIGINT, signal.default_int_handler)  # even if started with SIGINT ignored
+    started, load_before = time.perf_counter(), os.getloadavg()
+    cfg = ServerConfig.quick() if args.quick else ServerConfig()
+    if args.runs is not None:
+        cfg = replace(cfg, search_runs=max(args.runs, cfg.api_sample_runs))
+    tools = [args.only] if args.only else list(TOOLS)
+    backends = list(BACKENDS) if args.backend == "both" else [args.backend]
+
+    setup_errors: list[str] = []
+    for problem in (ensure_mlflow_venv(), ensure_pg_driver() if "pg" in backends else None):
+        if problem:  # the client needs this venv for both tools: nothing can be measured
+            log(problem)
+            setup_errors.append(problem)
+
+    args.workdir.mkdir(parents=True, exist_ok=True)
+    tmp = Path(tempfile.mkdtemp(prefix="server-", dir=args.workdir))
+    log(f"stores, logs and results in {tmp}")
+    report_backends: dict[str, Any] = {}
+    interrupted = None
+    try:
+        for b, backend in enumerate(backends):
+            if setup_errors:
+                report_backends[backend] = {"error": setup_errors}
+                continue
+            runs: dict[str, ToolRun] = {}
+            try:
+                run_backend(backend, tools, cfg, tmp, b % 2 == 1, runs)
+            finally:
+                if runs:
+                    report_backends[backend] = build_backend_report(backend, tools, runs, cfg)
+    except (KeyboardInterrupt, Interrupted) as exc:
+        interrupted = type(exc).__name__
+        log(f"interrupted ({interrupted}); servers stopped")
+    finally:
+        if args.keep:
+            log(f"kept {tmp}")
+        else:
+            shutil.rmtree(tmp, ignore_errors=True)
+
+    machine = machine_info()
+    machine["loadavg_before"] = [round(x, 2) for x in load_before]
+    machine["loadavg_after"] = [round(x, 2) for x in os.getloadavg()]
+    info = next(
+        (
+            d["client"]
+            for r in report_backends.values()
+            for d in r.get("details", {}).values()
+            if d.get("client")
+        ),
+        None,
+    )
+    versions = {
+        "modelyard_server": venv_versions(sys.executable),
+        "mlflow_server_and_client": venv_versions(str(mlflow_python())),
+    }
+    if "pg" in backends:
+        versions["postgresql"] = pg_version()
+    report = {
+        "benchmark": "tracking server: modelyard server vs mlflow server, both driven by the mlflow client",
+        "mode": "quick" if args.quick else "full",
+        "tools": tools,
+        "backends": report_backends,
+        "summary": {
+            backend: {name: rep["figures"][name]["ratio"] for name in rep["figures"]}
+            for backend, rep in report_backends.items()
+            if "figures" in rep
+        },
+        "search_query": {"filter_string": SEARCH_FILTER, "order_by": SEARCH_ORDER_BY},
+        "config": cfg.to_dict(),
+        "servers": {
+            "mlflow": "bench/.venv-mlflow/bin/mlflow server (default workers)",
+            "modelyard": f"modelyard server --workers {MODELYARD_WORKERS}",
+        },
+        "machine": machine,
+        "versions": versions,
+        "total_seconds": sig(time.perf_counter() - started),
+    }
+    if info:
+        report["client"] = info
+    if interrupted:
+        report["interrupted"] = interrupted
+    text = json.dumps(report, indent=2)
+    if args.out:
+        args.out.write_text(text + "\n")
+    sys.stdout.write(text + "\n")
+    log(f"done in {time.perf_counter() - started:.0f}s")
+    return 130 if interrupted else 0
+
+
+VERSION_PROBE = """
+import importlib.metadata as m, json, sqlite3
+out = {"sqlite": sqlite3.sqlite_version}
+for d in ("modelyard", "mlflow", "sqlalchemy", "psycopg", "uvicorn"):
+    try:
+        out[d] = m.version(d)
+    except m.PackageNotFoundError:
+        pass
+print(json.dumps(out))
+"""
+
+
+def venv_versions(python: str) -> dict:
+    """Versions inside one venv (the server's view: its SQLite library, driver, ...)."""
+    try:
+        proc = subprocess.run(
+            [python, "-I", "-c", VERSION_PROBE], capture_output=True, text=True, timeout=60, env=base_env()
+        )
+        return json.loads(proc.stdout)
+    except Exception as exc:  # noqa: BLE001
+        return {"error": short_error(exc, 200)}
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,138 @@
+"""Logging a model (MLflow 3's LoggedModel flow) through the tracking client, to a database or a server.
+
+1. ``create_logged_model`` in the active run's experiment (or the active experiment when no run is
+   active): name, ``source_run_id``, params (the run's params, then the given ones), tags (the
+   run's ``mlflow.user`` / ``mlflow.source.*`` tags, then the given ones);
+2. with a run: ``log_outputs`` (the model is an output of the run at ``step``), and the run's
+   metric points at that step are linked to the model;
+3. the folder is written locally, with ``model_id``, ``run_id`` and ``artifact_path`` in MLmodel,
+   and uploaded to the logged model's ``artifact_uri`` (``get_artifact_repository(uri,
+   tracking_uri=...)``, so ``mlflow-artifacts:/`` goes through the tracking server);
+4. the model is finalized READY, or UPLOAD_FAILED when anything above failed (and the error raised).
+"""
+
+from __future__ import annotations
+
+import logging
+import tempfile
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+from modelyard.entities import LoggedModelMetric, LoggedModelOutput, LoggedModelStatus
+from modelyard.exceptions import NotImplementedFeature
+from modelyard.models.mlmodel import Model, ModelInfo
+
+logger = logging.getLogger(__name__)
+
+_INHERITED_TAGS = ("mlflow.user", "mlflow.source.name", "mlflow.source.type", "mlflow.source.git.commit")
+_HISTORY_PAGE = 1000
+
+
+def log_model(
+    save: Callable[[Path, Model], Model],
+    *,
+    name: str | None = None,
+    artifact_path: str | None = None,
+    params: dict[str, Any] | None = None,
+    tags: dict[str, Any] | None = None,
+    model_type: str | None = None,
+    step: int = 0,
+    registered_model_name: str | None = None,
+) -> ModelInfo:
+    """Create a logged model, save it with ``save(folder, mlmodel)``, upload it, finalize it; with
+    ``registered_model_name``, register it as that model's next version."""
+    from modelyard.artifacts import get_artifact_repository
+    from modelyard.tracking import fluent
+
+    name = name or artifact_path or "model"
+    client = fluent._get_client()
+    store = client.store
+    active = fluent.active_run()
+    run = client.get_run(active.info.run_id) if active is not None else None
+    run_id = run.info.run_id if run is not None else None
+    experiment_id = run.info.experiment_id if run is not None else fluent._resolve_experiment_id(None)
+    all_params = dict(run.data.params) if run is not None else {}
+    all_params.update({k: str(v) for k, v in (params or {}).items()})
+    all_tags = {k: v for k, v in (run.data.tags if run is not None else {}).items() if k in _INHERITED_TAGS}
+    all_tags.update({k: str(v) for k, v in (tags or {}).items()})
+    logged = store.create_logged_model(experiment_id, name, run_id, all_tags, all_params, model_type)
+    model_id = logged.model_id
+    try:
+        if run is not None:
+            store.log_outputs(run_id, [LoggedModelOutput(model_id, step)])
+            _link_metrics(client, run, model_id, step)
+        template = Model(
+            artifact_path=logged.artifact_location, run_id=run_id, model_id=model_id, model_uuid=model_id
+        )
+        with tempfile.TemporaryDirectory(prefix="modelyard-log-model-") as tmp:
+            folder = Path(tmp) / "model"
+            model = save(folder, template)
+            repo = get_artifact_repository(logged.artifact_location, tracking_uri=client.tracking_uri)
+            repo.log_artifacts(str(folder))
+    except BaseException as exc:
+        try:
+            store.finalize_logged_model(model_id, LoggedModelStatus.UPLOAD_FAILED)
+        except Exception:  # report the original error, not the cleanup's
+            logger.warning("Could not mark logged model %s as UPLOAD_FAILED", model_id, exc_info=True)
+        if isinstance(exc, Exception):
+            logger.debug("Logging model %s failed", model_id, exc_info=True)
+        raise
+    store.finalize_logged_model(model_id, LoggedModelStatus.READY)
+    version = _register(f"models:/{model_id}", registered_model_name) if registered_model_name else None
+    return ModelInfo(
+        artifact_path=logged.artifact_location,
+        flavors=model.flavors,
+        model_uri=f"models:/{model_id}",
+        model_uuid=model.model_uuid,
+        run_id=run_id,
+        saved_input_example_info=model.saved_input_example_info,
+        signature=model.signature,
+        utc_time_created=model.utc_time_created,
+        mlflow_version=model.mlflow_version,
+        metadata=model.metadata,
+        model_id=model_id,
+        name=name,
+        params=all_params,
+        tags=all_tags,
+        registered_model_version=version,
+    )
+
+
+def _register(model_uri: str, name: str) -> int:
+    """Register the logged model as the next version of ``name`` (MLflow's ``registered_model_name``)."""
+    try:
+        from modelyard.registry.fluent import register_model
+    except ImportError:
+        raise NotImplementedFeature("registered_model_name needs the model registry (modelyard.registry)") from None
+    return int(register_model(model_uri, name).version)
+
+
+def _link_metrics(client: Any, run: Any, model_id: str, step: int) -> None:
+    """The run's metric points at ``step`` become the model's metrics (as MLflow 3 does).
+
+    A metric whose latest point is at ``step`` needs no read; otherwise its history is read in
+    step order only until past ``step``.
+    """
+    links = []
+    for latest in run.data.metric_objs:
+        if latest.step == step:
+            points = [latest]
+        else:
+            points = _points_at(client.store, run.info.run_id, latest.key, step)
+        links += [
+            LoggedModelMetric(p.key, p.value, p.timestamp, p.step, run.info.run_id, model_id) for p in points
+        ]
+    if links:
+        client.store.log_logged_model_metrics(run.info.run_id, links)
+
+
+def _points_at(store: Any, run_id: str, key: str, step: int) -> list:
+    out: list = []
+    token = None
+    while True:
+        page = store.get_metric_history(run_id, key, _HISTORY_PAGE, token)
+        out += [m for m in page if m.step == step]
+        token = page.token
+        if not token or (page and page[-1].step > step):
+            return out

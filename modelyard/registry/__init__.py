@@ -1,0 +1,1 @@
+"""Model-registry services above the stores: ``models:/`` URI resolution, webhook delivery."""

@@ -1,0 +1,163 @@
+"""The webhook delivery worker: drains the outbox in the background, so an API call that causes
+an event never waits for a receiver.
+
+One daemon thread per server process claims due deliveries (``SqlRegistryStore.
+claim_webhook_deliveries``: a lease, so several processes share the work without sending twice),
+sends them on a small thread pool, and records each attempt. A failed attempt that may succeed
+later (connection error, timeout, 408/429/5xx) is retried after ``webhook_retry_backoff * 2**n``
+seconds (capped at 10 minutes, +-20% jitter) until ``webhook_max_attempts``; then it is FAILED.
+The store wakes the worker after a commit that queued deliveries; otherwise it polls (retries,
+and deliveries queued by other processes).
+
+``test_webhook`` is the synchronous test call of the API: it sends one example event at once and
+logs it with the other deliveries.
+"""
+
+from __future__ import annotations
+
+import logging
+import random
+import threading
+from concurrent.futures import ThreadPoolExecutor
+from typing import Any
+
+from modelyard.entities import WebhookEvent, WebhookTestResult
+from modelyard.registry import delivery
+from modelyard.settings import Settings
+from modelyard.store.registry.sql import outbox
+from modelyard.store.tracking.sql.common import now_ms
+
+logger = logging.getLogger(__name__)
+
+MAX_BACKOFF_S = 600.0
+
+EXAMPLE_DATA: dict[str, dict[str, Any]] = {
+    "registered_model.created": {"name": "example_model", "tags": {"example_key": "example_value"}, "description": "An example registered model"},
+    "model_version.created": {
+        "name": "example_model",
+        "version": "1",
+        "source": "models:/m-0123456789abcdef0123456789abcdef",
+        "run_id": "0123456789abcdef0123456789abcdef",
+        "model_id": "m-0123456789abcdef0123456789abcdef",
+        "tags": {"example_key": "example_value"},
+        "description": "An example model version",
+    },
+    "model_version.stage_transitioned": {
+        "name": "example_model",
+        "version": "1",
+        "from_stage": "Staging",
+        "to_stage": "Production",
+        "archived_versions": [],
+    },
+    "model_version_tag.set": {"name": "example_model", "version": "1", "key": "example_key", "value": "example_value"},
+    "model_version_tag.deleted": {"name": "example_model", "version": "1", "key": "example_key"},
+    "model_version_alias.created": {"name": "example_model", "alias": "champion", "version": "1", "previous_version": None},
+    "model_version_alias.deleted": {"name": "example_model", "alias": "champion", "version": "1"},
+}
+
+
+def retry_delay(attempts_done: int, settings: Settings) -> float:
+    base = settings.webhook_retry_backoff * 2 ** max(0, attempts_done - 1)
+    return min(MAX_BACKOFF_S, base) * random.uniform(0.8, 1.2)
+
+
+class WebhookDispatcher:
+    def __init__(
+        self,
+        store,
+        settings: Settings,
+        *,
+        poll_interval_s: float = 2.0,
+        batch: int = 20,
+        workers: int = 4,
+    ) -> None:
+        self.store = store
+        self.settings = settings
+        self.poll_interval_s = poll_interval_s
+        self.batch = batch
+        self._wake = threading.Event()
+        self._stop = threading.Event()
+        self._pool = ThreadPoolExecutor(max_workers=workers, thread_name_prefix="modelyard-webhook")
+        self._thread: threading.Thread | None = None
+        self._lease_ms = int((settings.webhook_timeout + 30) * 1000)
+
+    def start(self) -> WebhookDispatcher:
+        if self._thread is None:
+            self._thread = threading.Thread(target=self._run, name="modelyard-webhook-dispatcher", daemon=True)
+            self._thread.start()
+        return self
+
+    def wake(self, _queued: int = 1) -> None:
+        self._wake.set()
+
+    def stop(self, timeout_s: float = 5.0) -> None:
+        self._stop.set()
+        self._wake.set()
+        if self._thread is not None:
+            self._thread.join(timeout_s)
+        self._pool.shutdown(wait=False, cancel_futures=True)
+
+    def _run(self) -> None:
+        while not self._stop.is_set():
+            try:
+                wait = self.poll_interval_s
+                due = self.store.next_webhook_delivery_due()  # a read: idle polls take no write lock
+                if due is not None and due <= now_ms():
+                    wait = 0.0 if self.run_once() >= self.batch else 0.01
+                elif due is not None:  # a retry comes due before the next poll: wake for it
+                    wait = min(wait, max(0.01, (due - now_ms()) / 1000))
+            except Exception:  # the database is down, say: keep the worker alive and try later
+                logger.exception("webhook delivery round failed")
+                wait = self.poll_interval_s
+            if wait:
+                self._wake.wait(wait)
+                self._wake.clear()
+
+    def run_once(self) -> int:
+        """Claim and send one batch of due deliveries; returns how many were attempted."""
+        claims = self.store.claim_webhook_deliveries(self.batch, self._lease_ms)
+        if claims:
+            list(self._pool.map(self._deliver, claims))
+        return len(claims)
+
+    def _deliver(self, claim: dict[str, Any]) -> None:
+        outcome = delivery.send(claim["url"], claim["payload"], claim["delivery_id"], claim["secret"], self.settings)
+        attempts = claim["attempts"] + 1
+        retry_at = None
+        if not outcome.success and outcome.retryable and attempts < self.settings.webhook_max_attempts:
+            retry_at = now_ms() + int(retry_delay(attempts, self.settings) * 1000)
+        if not outcome.success:
+            logger.warning(
+                "webhook %s delivery %s (%s) attempt %d failed: %s",
+                claim["public_webhook_id"],
+                claim["delivery_id"],
+                claim["event"],
+                attempts,
+                outcome.error_message,
+            )
+        self.store.finish_webhook_delivery(
+            claim["delivery_id"],
+            succeeded=outcome.success,
+            response_status=outcome.response_status,
+            response_body=outcome.response_body,
+            error_message=outcome.error_message,
+            retry_at=retry_at,
+        )
+
+
+def test_webhook(store, webhook_id: str, event: WebhookEvent | str | dict | None, settings: Settings) -> WebhookTestResult:
+    """Send an example event to a webhook now (one attempt) and return what the receiver said."""
+    hook = store.get_webhook(webhook_id)
+    chosen = WebhookEvent.parse(event) if event else hook.events[0]
+    payload = outbox.envelope(chosen, EXAMPLE_DATA[str(chosen)])
+    delivery_id, url, secret = store.start_webhook_test(webhook_id, chosen, payload)
+    outcome = delivery.send(url, payload, delivery_id, secret, settings)
+    store.finish_webhook_delivery(
+        delivery_id,
+        succeeded=outcome.success,
+        response_status=outcome.response_status,
+        response_body=outcome.response_body,
+        error_message=outcome.error_message,
+        retry_at=None,
+    )
+    return WebhookTestResult(outcome.success, outcome.response_status, outcome.response_body, outcome.error_message)

@@ -1,0 +1,27 @@
+"""The registry as a server runs it: the SQL registry store on the tracking database, and the
+webhook delivery worker that the store wakes after commits that queued deliveries."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from modelyard.registry.dispatcher import WebhookDispatcher
+from modelyard.store.registry import registry_store_for
+
+
+def attach_registry(services: Any) -> None:
+    """Give ``services`` (``modelyard.server.services.Services``) its ``registry`` and ``webhooks``."""
+    registry = registry_store_for(services.tracking, services.settings)
+    services.registry = registry
+    if hasattr(registry, "claim_webhook_deliveries"):
+        services.webhooks = WebhookDispatcher(registry, services.settings).start()
+        registry.on_queued = services.webhooks.wake
+
+
+def swap_registry(services: Any, registry: Any) -> Any:
+    """Point ``services`` (and its delivery worker) at another registry store; returns the old one."""
+    previous, services.registry = services.registry, registry
+    if services.webhooks is not None:
+        services.webhooks.store = registry
+        registry.on_queued = services.webhooks.wake
+    return previous

@@ -1,0 +1,75 @@
+"""The webhook outbox: a registry change queues one delivery per subscribed webhook, in the same
+transaction as the change, so an event is never lost nor sent for a change that rolled back.
+
+The body of a delivery is fixed when it is queued (retries send the same bytes)::
+
+    {"entity": "model_version", "action": "created", "timestamp": "2026-11-28T10:00:00.123456+00:00",
+     "data": {"name": "churn", "version": "3", ...}}
+
+A background worker (``modelyard.registry.dispatcher``) sends them; ``queued(conn)`` tells the
+store whether to wake it after commit.
+"""
+
+from __future__ import annotations
+
+import json
+import uuid
+from datetime import UTC, datetime
+from typing import Any
+
+from sqlalchemy import Connection, select
+
+from modelyard.entities import WebhookEvent
+from modelyard.entities.webhook import DeliveryStatus, WebhookStatus
+from modelyard.store.tracking.sql import schema as db
+from modelyard.store.tracking.sql.common import now_ms
+
+_QUEUED = "modelyard.registry.outbox"  # key in Connection.info: deliveries queued this transaction
+
+
+def envelope(event: WebhookEvent, data: dict[str, Any], when: datetime | None = None) -> str:
+    body = {
+        "entity": event.entity.lower(),
+        "action": event.action.lower(),
+        "timestamp": (when or datetime.now(UTC)).isoformat(),
+        "data": data,
+    }
+    return json.dumps(body, separators=(",", ":"), sort_keys=False)
+
+
+def subscribers(conn: Connection, event: WebhookEvent) -> list[int]:
+    hooks = db.webhooks
+    rows = conn.execute(select(hooks.c.id, hooks.c.events).where(hooks.c.status == WebhookStatus.ACTIVE.value))
+    wanted = str(event)
+    return [row.id for row in rows if wanted in json.loads(row.events)]
+
+
+def new_delivery(webhook_row_id: int, event: WebhookEvent, payload: str, *, is_test: bool = False) -> dict:
+    t = now_ms()
+    return {
+        "delivery_id": uuid.uuid4().hex,
+        "webhook_id": webhook_row_id,
+        "event": str(event),
+        "payload": payload,
+        "status": DeliveryStatus.PENDING.value,
+        "attempts": 0,
+        "created_timestamp": t,
+        "next_attempt_timestamp": t,
+        "is_test": is_test,
+    }
+
+
+def emit(conn: Connection, event: WebhookEvent, data: dict[str, Any]) -> int:
+    """Queue ``event`` for every active webhook subscribed to it; returns how many."""
+    targets = subscribers(conn, event)
+    if not targets:
+        return 0
+    payload = envelope(event, data)
+    conn.execute(db.webhook_deliveries.insert(), [new_delivery(t, event, payload) for t in targets])
+    conn.info[_QUEUED] = conn.info.get(_QUEUED, 0) + len(targets)
+    return len(targets)
+
+
+def take_queued(conn: Connection) -> int:
+    """How many deliveries this connection queued since the last call (and reset the count)."""
+    return conn.info.pop(_QUEUED, 0)

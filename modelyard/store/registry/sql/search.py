@@ -1,0 +1,214 @@
+"""Registry searches compiled to SQL from the shared grammar (``parse_filter(text, entity)``).
+
+- registered models: ``name`` and ``tags.<key>`` (the grammar's operators, OR/NOT/parentheses
+  included); tags become correlated ``EXISTS`` on ``registered_model_tags``. Prompts (tag
+  ``mlflow.prompt.is_prompt = 'true'``) are excluded unless the filter names that tag.
+- model versions: ``name``, ``run_id``, ``source_path`` (the source), ``version_number``,
+  ``model_id``, ``tags.<key>``; deleted versions never match.
+
+One query selects the page (``LIMIT max_results + 1`` to know whether another page exists); the
+page is hydrated by ``hydrate`` in a fixed number of bulk queries. Tokens carry the offset.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Sequence
+from typing import Any
+
+import sqlalchemy as sa
+from sqlalchemy import Connection, select
+from sqlalchemy.sql.elements import ColumnElement
+
+from modelyard.entities import ModelVersion, PagedList, RegisteredModel
+from modelyard.entities.registry import STAGE_DELETED_INTERNAL
+from modelyard.exceptions import InvalidParameterValue
+from modelyard.search import Comparison, Expr, OrderBy, parse_filter, parse_order_by
+from modelyard.search.ast import And, Not, Or
+from modelyard.search.paging import decode_page_token, encode_page_token
+from modelyard.store.registry.checks import PROMPT_TAG
+from modelyard.store.registry.sql import hydrate
+from modelyard.store.tracking.sql import schema as db
+from modelyard.store.tracking.sql.common import offset_from_token
+from modelyard.store.tracking.sql.filters import predicate
+
+rm = db.registered_models
+mv = db.model_versions
+_ONE = sa.literal_column("1")
+
+MODEL_ORDER: dict[str, sa.Column[Any]] = {
+    "name": rm.c.name,
+    "creation_timestamp": rm.c.creation_time,
+    "last_updated_timestamp": rm.c.last_updated_time,
+}
+VERSION_ORDER: dict[str, sa.Column[Any]] = {
+    "name": rm.c.name,
+    "version_number": mv.c.version,
+    "creation_timestamp": mv.c.creation_time,
+    "last_updated_timestamp": mv.c.last_updated_time,
+}
+VERSION_COLUMNS: dict[str, sa.Column[Any]] = {
+    "name": rm.c.name,
+    "run_id": mv.c.run_id,
+    "source_path": mv.c.source,
+    "version_number": mv.c.version,
+    "model_id": mv.c.model_id,
+}
+
+
+def _combine(expr: Expr, leaf: Callable[[Comparison], ColumnElement[bool]]) -> ColumnElement[bool]:
+    if isinstance(expr, Comparison):
+        return leaf(expr)
+    if isinstance(expr, And):
+        return sa.and_(*(_combine(e, leaf) for e in expr.items))
+    if isinstance(expr, Or):
+        return sa.or_(*(_combine(e, leaf) for e in expr.items))
+    if isinstance(expr, Not):
+        return sa.not_(_combine(expr.item, leaf))
+    raise TypeError(f"not a search expression: {expr!r}")
+
+
+def _tag_exists(table: sa.Table, owner: ColumnElement[bool], c: Comparison, correlate: sa.Table) -> ColumnElement[bool]:
+    conditions = [owner, table.c.key == c.key]
+    if c.op not in ("IS NULL", "IS NOT NULL"):
+        conditions.append(predicate(table.c.value, c.op, c.value))
+    exists = select(_ONE).select_from(table).where(*conditions).correlate(correlate).exists()
+    return ~exists if c.op == "IS NULL" else exists
+
+
+def _attribute(column: sa.Column[Any], c: Comparison) -> ColumnElement[bool]:
+    clause = predicate(column, c.op, c.value)
+    return sa.and_(column.is_not(None), clause) if column.nullable else clause
+
+
+def _prompt_filter(c: Comparison, rm_id: ColumnElement[Any], correlate: sa.Table) -> ColumnElement[bool] | None:
+    """MLflow's meaning of a filter on the prompt tag: ``= 'true'`` / ``!= 'false'`` ask for prompts,
+    ``!= 'true'`` / ``= 'false'`` for everything else (models have no such tag at all); MLflow's
+    client adds ``tags.`mlflow.prompt.is_prompt` != 'true'`` to every model search."""
+    if c.key != PROMPT_TAG or c.op not in ("=", "!=") or str(c.value).lower() not in ("true", "false"):
+        return None
+    tags = db.registered_model_tags
+    wants_prompts = (c.op == "=") == (str(c.value).lower() == "true")
+    is_prompt = _not_prompt(tags, tags.c.rm_id == rm_id, correlate)
+    return sa.not_(is_prompt) if wants_prompts else is_prompt
+
+
+def _model_leaf(c: Comparison) -> ColumnElement[bool]:
+    tags = db.registered_model_tags
+    if c.kind == "tag":
+        prompt = _prompt_filter(c, rm.c.id, rm)
+        if prompt is not None:
+            return prompt
+        return _tag_exists(tags, tags.c.rm_id == rm.c.id, c, rm)
+    if c.kind == "attribute" and c.key == "name":
+        return _attribute(rm.c.name, c)
+    raise InvalidParameterValue(f"registered models cannot be searched by {c.kind} {c.key!r}")
+
+
+def _version_leaf(c: Comparison) -> ColumnElement[bool]:
+    tags = db.model_version_tags
+    if c.kind == "tag":
+        prompt = _prompt_filter(c, mv.c.rm_id, mv)
+        if prompt is not None:
+            return prompt
+        return _tag_exists(tags, tags.c.mv_id == mv.c.id, c, mv)
+    if c.kind == "attribute" and c.key in VERSION_COLUMNS:
+        return _attribute(VERSION_COLUMNS[c.key], c)
+    raise InvalidParameterValue(f"model versions cannot be searched by {c.kind} {c.key!r}")
+
+
+def _mentions_tag(expr: Expr | None, key: str) -> bool:
+    if expr is None:
+        return False
+    if isinstance(expr, Comparison):
+        return expr.kind == "tag" and expr.key == key
+    if isinstance(expr, Not):
+        return _mentions_tag(expr.item, key)
+    return any(_mentions_tag(e, key) for e in expr.items)  # type: ignore[union-attr]
+
+
+def _not_prompt(table: sa.Table, owner: ColumnElement[bool], correlate: sa.Table) -> ColumnElement[bool]:
+    is_prompt = select(_ONE).select_from(table).where(owner, table.c.key == PROMPT_TAG, table.c.value == "true")
+    return ~is_prompt.correlate(correlate).exists()
+
+
+def _has_prompts(conn: Connection) -> bool:
+    """Whether any model is a prompt: one probe of the tag-key index, so that the usual registry
+    (no prompts) skips the per-row exclusion."""
+    tags = db.registered_model_tags
+    probe = select(_ONE).where(tags.c.key == PROMPT_TAG, tags.c.value == "true").limit(1)
+    return conn.execute(probe).first() is not None
+
+
+def _order(terms: Sequence[OrderBy], columns: dict[str, sa.Column[Any]], tie_breakers: Sequence[OrderBy]) -> list:
+    seen = {t.key for t in terms}
+    clauses = []
+    for term in [*terms, *(t for t in tie_breakers if t.key not in seen)]:
+        column = columns[term.key]
+        clauses.append(column.asc() if term.ascending else column.desc())
+    return clauses
+
+
+def _page(rows: Sequence[Any], offset: int, max_results: int) -> str | None:
+    return encode_page_token({"offset": offset + max_results}) if len(rows) > max_results else None
+
+
+def search_models(
+    conn: Connection, filter_string: str | None, max_results: int, order_by: Sequence[str] | None, page_token: str | None
+) -> PagedList[RegisteredModel]:
+    items, token = search_models_wire(conn, filter_string, max_results, order_by, page_token)
+    return PagedList([RegisteredModel.from_dict(d) for d in items], token)
+
+
+def search_models_wire(
+    conn: Connection,
+    filter_string: str | None,
+    max_results: int,
+    order_by: Sequence[str] | None,
+    page_token: str | None,
+    as_json: bool = False,
+) -> tuple[list[dict], str | None]:
+    expr = parse_filter(filter_string, "registered_models")
+    terms = parse_order_by(order_by, "registered_models")
+    offset = offset_from_token(decode_page_token(page_token))
+    where = [_combine(expr, _model_leaf)] if expr is not None else []
+    if not _mentions_tag(expr, PROMPT_TAG) and _has_prompts(conn):
+        tags = db.registered_model_tags
+        where.append(_not_prompt(tags, tags.c.rm_id == rm.c.id, rm))
+    order = _order(terms, MODEL_ORDER, [OrderBy("attribute", "name")]) + [rm.c.id.asc()]
+    stmt = select(*hydrate.MODEL_COLUMNS).where(*where).order_by(*order).offset(offset).limit(max_results + 1)
+    rows = conn.execute(stmt).all()
+    return hydrate.model_dicts(conn, rows[:max_results], as_json=as_json), _page(rows, offset, max_results)
+
+
+DEFAULT_VERSION_ORDER = ["last_updated_timestamp DESC", "name ASC", "version_number DESC"]
+
+
+def search_versions(
+    conn: Connection, filter_string: str | None, max_results: int, order_by: Sequence[str] | None, page_token: str | None
+) -> PagedList[ModelVersion]:
+    items, token = search_versions_wire(conn, filter_string, max_results, order_by, page_token)
+    return PagedList([ModelVersion.from_dict(d) for d in items], token)
+
+
+def search_versions_wire(
+    conn: Connection,
+    filter_string: str | None,
+    max_results: int,
+    order_by: Sequence[str] | None,
+    page_token: str | None,
+    as_json: bool = False,
+) -> tuple[list[dict], str | None]:
+    expr = parse_filter(filter_string, "model_versions")
+    terms = parse_order_by(order_by or DEFAULT_VERSION_ORDER, "model_versions")
+    offset = offset_from_token(decode_page_token(page_token))
+    where = [mv.c.current_stage != STAGE_DELETED_INTERNAL]
+    if expr is not None:
+        where.append(_combine(expr, _version_leaf))
+    if not _mentions_tag(expr, PROMPT_TAG) and _has_prompts(conn):
+        tags = db.registered_model_tags
+        where.append(_not_prompt(tags, tags.c.rm_id == mv.c.rm_id, mv))
+    tie = [OrderBy("attribute", "name"), OrderBy("attribute", "version_number", False)]
+    order = _order(terms, VERSION_ORDER, tie)
+    stmt = hydrate.versions_query().where(*where).order_by(*order).offset(offset).limit(max_results + 1)
+    rows = conn.execute(stmt).all()
+    return hydrate.version_dicts(conn, rows[:max_results], as_json=as_json), _page(rows, offset, max_results)

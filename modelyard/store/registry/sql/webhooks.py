@@ -1,0 +1,262 @@
+"""Webhooks in SQL: subscriptions (CRUD), and the delivery log the worker claims and completes.
+
+Deliveries move PENDING -> IN_FLIGHT (claimed, with a lease) -> SUCCEEDED | PENDING (retry later)
+| FAILED (attempts exhausted). A lease that expires (a worker died) makes the delivery claimable
+again; claiming is a conditional UPDATE, so two server processes never send one delivery twice.
+"""
+
+from __future__ import annotations
+
+import json
+import uuid
+from collections.abc import Sequence
+from typing import Any
+
+import sqlalchemy as sa
+from sqlalchemy import Connection, delete, select, update
+
+from modelyard.entities import PagedList, Webhook, WebhookDelivery, WebhookEvent, WebhookStatus
+from modelyard.entities.webhook import DeliveryStatus
+from modelyard.exceptions import InvalidParameterValue, ResourceDoesNotExist
+from modelyard.search.paging import decode_page_token, encode_page_token
+from modelyard.store.registry import checks, targets
+from modelyard.store.registry.sql import outbox
+from modelyard.store.tracking.sql import schema as db
+from modelyard.store.tracking.sql.common import now_ms, offset_from_token
+
+hooks = db.webhooks
+deliveries = db.webhook_deliveries
+MAX_NAME_LENGTH = 256
+MAX_SECRET_LENGTH = 1000
+MAX_RESPONSE_BODY = 1000
+
+
+def _events(items: Sequence[WebhookEvent | str | dict] | None) -> list[WebhookEvent]:
+    if not items:
+        raise InvalidParameterValue("A webhook needs at least one event")
+    return sorted({WebhookEvent.parse(e) for e in items})
+
+
+def _name(name: object) -> str:
+    if not isinstance(name, str) or not name.strip():
+        raise InvalidParameterValue("Missing value for required parameter 'name'.")
+    if len(name) > MAX_NAME_LENGTH:
+        raise InvalidParameterValue(f"Webhook name is longer than {MAX_NAME_LENGTH} characters")
+    return name
+
+
+def _secret(secret: object) -> str | None:
+    if secret is None or secret == "":
+        return None
+    if not isinstance(secret, str) or len(secret) > MAX_SECRET_LENGTH:
+        raise InvalidParameterValue(f"Webhook secret must be a string of at most {MAX_SECRET_LENGTH} characters")
+    return secret
+
+
+def _webhook(row: Any) -> Webhook:
+    return Webhook(
+        webhook_id=row.webhook_id,
+        name=row.name,
+        url=row.url,
+        events=tuple(WebhookEvent.parse(e) for e in json.loads(row.events)),
+        creation_timestamp=row.creation_timestamp,
+        last_updated_timestamp=row.last_updated_timestamp,
+        status=WebhookStatus.parse(row.status),
+        description=row.description,
+        secret=row.secret,
+    )
+
+
+def row(conn: Connection, webhook_id: str) -> Any:
+    found = conn.execute(select(hooks).where(hooks.c.webhook_id == webhook_id)).first() if webhook_id else None
+    if found is None:
+        raise ResourceDoesNotExist(f"Webhook with ID {webhook_id} not found.")
+    return found
+
+
+def create(
+    conn: Connection,
+    name: str,
+    url: str,
+    events: Sequence[WebhookEvent | str | dict],
+    description: str | None,
+    secret: str | None,
+    status: str | None,
+    allow_private: bool,
+) -> Webhook:
+    values = {
+        "webhook_id": uuid.uuid4().hex,
+        "name": _name(name),
+        "url": targets.check(url, allow_private).url,
+        "events": json.dumps([str(e) for e in _events(events)]),
+        "description": checks.text(description, "description", checks.MAX_DESCRIPTION_LENGTH) or None,
+        "secret": _secret(secret),
+        "status": WebhookStatus.parse(status).value,
+    }
+    t = now_ms()
+    conn.execute(hooks.insert().values(**values, creation_timestamp=t, last_updated_timestamp=t))
+    return _webhook(row(conn, values["webhook_id"]))
+
+
+def get(conn: Connection, webhook_id: str) -> Webhook:
+    return _webhook(row(conn, webhook_id))
+
+
+def list_page(conn: Connection, max_results: int, page_token: str | None) -> PagedList[Webhook]:
+    offset = offset_from_token(decode_page_token(page_token))
+    stmt = select(hooks).order_by(hooks.c.creation_timestamp.desc(), hooks.c.id.desc())
+    rows = conn.execute(stmt.offset(offset).limit(max_results + 1)).all()
+    token = encode_page_token({"offset": offset + max_results}) if len(rows) > max_results else None
+    return PagedList([_webhook(r) for r in rows[:max_results]], token)
+
+
+def update_fields(
+    conn: Connection,
+    webhook_id: str,
+    name: str | None,
+    description: str | None,
+    url: str | None,
+    events: Sequence[WebhookEvent | str | dict] | None,
+    secret: str | None,
+    status: str | None,
+    allow_private: bool,
+) -> Webhook:
+    found = row(conn, webhook_id)
+    values: dict[str, Any] = {"last_updated_timestamp": now_ms()}
+    if name is not None:
+        values["name"] = _name(name)
+    if description is not None:
+        values["description"] = checks.text(description, "description", checks.MAX_DESCRIPTION_LENGTH) or None
+    if url is not None:
+        values["url"] = targets.check(url, allow_private).url
+    if events:
+        values["events"] = json.dumps([str(e) for e in _events(events)])
+    if secret is not None:
+        values["secret"] = _secret(secret)
+    if status is not None and status != "":
+        values["status"] = WebhookStatus.parse(status).value
+    conn.execute(update(hooks).where(hooks.c.id == found.id).values(**values))
+    return get(conn, webhook_id)
+
+
+def remove(conn: Connection, webhook_id: str) -> None:
+    found = row(conn, webhook_id)
+    conn.execute(delete(deliveries).where(deliveries.c.webhook_id == found.id))
+    conn.execute(delete(hooks).where(hooks.c.id == found.id))
+
+
+# -- deliveries --------------------------------------------------------------------------------
+def _delivery(r: Any, webhook_id: str) -> WebhookDelivery:
+    return WebhookDelivery(
+        delivery_id=r.delivery_id,
+        webhook_id=webhook_id,
+        event=r.event,
+        status=r.status,
+        attempts=r.attempts,
+        created_timestamp=r.created_timestamp,
+        next_attempt_timestamp=r.next_attempt_timestamp,
+        last_attempt_timestamp=r.last_attempt_timestamp,
+        response_status=r.response_status,
+        response_body=r.response_body,
+        error_message=r.error_message,
+        is_test=bool(r.is_test),
+        payload=r.payload,
+    )
+
+
+def list_deliveries(
+    conn: Connection, webhook_id: str, max_results: int, page_token: str | None
+) -> PagedList[WebhookDelivery]:
+    found = row(conn, webhook_id)
+    offset = offset_from_token(decode_page_token(page_token))
+    stmt = select(deliveries).where(deliveries.c.webhook_id == found.id).order_by(deliveries.c.id.desc())
+    rows = conn.execute(stmt.offset(offset).limit(max_results + 1)).all()
+    token = encode_page_token({"offset": offset + max_results}) if len(rows) > max_results else None
+    return PagedList([_delivery(r, webhook_id) for r in rows[:max_results]], token)
+
+
+def claim_due(conn: Connection, limit: int, lease_ms: int) -> list[dict[str, Any]]:
+    """Claim up to ``limit`` deliveries that are due (or whose lease ran out), with their targets."""
+    t = now_ms()
+    due = sa.and_(
+        deliveries.c.is_test == sa.false(),  # tests are sent by the test call itself, once
+        sa.or_(
+            sa.and_(deliveries.c.status == DeliveryStatus.PENDING.value, deliveries.c.next_attempt_timestamp <= t),
+            sa.and_(deliveries.c.status == DeliveryStatus.IN_FLIGHT.value, deliveries.c.claimed_until < t),
+        ),
+    )
+    candidates = conn.execute(
+        select(deliveries.c.id).where(due).order_by(deliveries.c.next_attempt_timestamp, deliveries.c.id).limit(limit)
+    ).scalars().all()
+    claimed = []
+    for delivery_row_id in candidates:
+        won = conn.execute(
+            update(deliveries)
+            .where(deliveries.c.id == delivery_row_id, due)
+            .values(status=DeliveryStatus.IN_FLIGHT.value, claimed_until=t + lease_ms)
+        ).rowcount
+        if won:
+            claimed.append(delivery_row_id)
+    if not claimed:
+        return []
+    stmt = (
+        select(deliveries, hooks.c.url, hooks.c.secret, hooks.c.webhook_id.label("public_webhook_id"))
+        .select_from(deliveries.join(hooks, hooks.c.id == deliveries.c.webhook_id))
+        .where(deliveries.c.id.in_(claimed))
+    )
+    return [dict(r._mapping) for r in conn.execute(stmt)]
+
+
+def finish(
+    conn: Connection,
+    delivery_id: str,
+    *,
+    succeeded: bool,
+    response_status: int | None,
+    response_body: str | None,
+    error_message: str | None,
+    retry_at: int | None,
+) -> None:
+    """Record one attempt: SUCCEEDED, PENDING again until ``retry_at``, or FAILED (no retry_at)."""
+    if succeeded:
+        status = DeliveryStatus.SUCCEEDED
+    elif retry_at is not None:
+        status = DeliveryStatus.PENDING
+    else:
+        status = DeliveryStatus.FAILED
+    conn.execute(
+        update(deliveries)
+        .where(deliveries.c.delivery_id == delivery_id)
+        .values(
+            status=status.value,
+            attempts=deliveries.c.attempts + 1,
+            last_attempt_timestamp=now_ms(),
+            next_attempt_timestamp=retry_at,
+            claimed_until=None,
+            response_status=response_status,
+            response_body=(response_body or "")[:MAX_RESPONSE_BODY] or None,
+            error_message=(error_message or "")[:MAX_RESPONSE_BODY] or None,
+        )
+    )
+
+
+def record_test(
+    conn: Connection, webhook_id: str, event: WebhookEvent, payload: str
+) -> tuple[str, str, str | None]:
+    """Log a test delivery as in flight; returns (delivery_id, url, secret) for the caller to send."""
+    found = row(conn, webhook_id)
+    values = outbox.new_delivery(found.id, event, payload, is_test=True)
+    values.update(status=DeliveryStatus.IN_FLIGHT.value, next_attempt_timestamp=None, claimed_until=now_ms() + 60_000)
+    conn.execute(deliveries.insert().values(**values))
+    return values["delivery_id"], found.url, found.secret
+
+
+def next_due(conn: Connection) -> int | None:
+    """When a delivery next becomes claimable (ms since the epoch): a pending one's next attempt,
+    or an in-flight one's lease running out; None when there is nothing to send."""
+    when = sa.case(
+        (deliveries.c.status == DeliveryStatus.PENDING.value, deliveries.c.next_attempt_timestamp),
+        else_=deliveries.c.claimed_until,
+    )
+    open_ = deliveries.c.status.in_([DeliveryStatus.PENDING.value, DeliveryStatus.IN_FLIGHT.value])
+    return conn.execute(select(sa.func.min(when)).where(open_, deliveries.c.is_test == sa.false())).scalar()
