@@ -5,14 +5,17 @@ Run it from the repository root: .venv/bin/python examples/quickstart.py
 
 import os
 import tempfile
+import warnings
 
 from sklearn.datasets import load_iris
+from sklearn.exceptions import ConvergenceWarning
 from sklearn.linear_model import LogisticRegression
 from sklearn.metrics import accuracy_score, log_loss
 from sklearn.model_selection import train_test_split
 
 import modelyard as my
 
+warnings.filterwarnings("ignore", category=ConvergenceWarning)  # few iterations per "epoch", on purpose
 X, y = load_iris(return_X_y=True)
 X_train, X_test, y_train, y_test = train_test_split(X, y, test_size=0.3, random_state=0)
 
