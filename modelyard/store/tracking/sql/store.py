@@ -322,7 +322,22 @@ class SqlTrackingStore(ExperimentMethods, LoggedModelMethods, base.TrackingStore
             conn.execute(update(db.runs).where(db.runs.c.id == rid).values(name=rows[RUN_NAME_TAG][:250]))
 
     def _insert_metrics(self, conn: Connection, rid: int, rows: list[dict]) -> None:
-        rows = self._without_stored_points(conn, rid, rows)
+        keys = sorted({r["key"] for r in rows})
+        lm = db.latest_metrics.c
+        stored = {
+            row.key: row
+            for row in conn.execute(
+                select(lm.key, lm.value, lm.timestamp, lm.step, lm.is_nan).where(
+                    lm.run_id == rid, lm.key.in_(keys) if len(keys) > 1 else lm.key == keys[0]
+                )
+            )
+        }
+        # The latest point holds the key's largest step: a batch whose steps all lie beyond it
+        # (the usual case) cannot repeat a stored point, so the repeat check is skipped.
+        if any(r["key"] in stored and r["step"] <= stored[r["key"]].step for r in rows):
+            rows = self._without_stored_points(conn, rid, rows)
+        else:
+            rows = self._without_repeats_in_batch(rid, rows)
         if not rows:
             return
         conn.execute(db.metrics.insert(), rows)
@@ -331,24 +346,6 @@ class SqlTrackingStore(ExperimentMethods, LoggedModelMethods, base.TrackingStore
             cur = newest.get(r["key"])
             if cur is None or _metric_order(r) > _metric_order(cur):
                 newest[r["key"]] = r
-        keys = list(newest)
-        stored = {
-            row.key: row
-            for row in conn.execute(
-                select(
-                    db.latest_metrics.c.key,
-                    db.latest_metrics.c.value,
-                    db.latest_metrics.c.timestamp,
-                    db.latest_metrics.c.step,
-                    db.latest_metrics.c.is_nan,
-                ).where(
-                    db.latest_metrics.c.run_id == rid,
-                    db.latest_metrics.c.key.in_(keys)
-                    if len(keys) > 1
-                    else db.latest_metrics.c.key == keys[0],
-                )
-            )
-        }
         changed = [
             r
             for k, r in newest.items()
@@ -361,6 +358,18 @@ class SqlTrackingStore(ExperimentMethods, LoggedModelMethods, base.TrackingStore
             keys=("run_id", "key"),
             update=("value", "timestamp", "step", "is_nan"),
         )
+
+    @staticmethod
+    def _without_repeats_in_batch(rid: int, rows: list[dict]) -> list[dict]:
+        seen: set[tuple] = set()
+        fresh = []
+        for r in rows:
+            identity = (r["key"], r["step"], r["timestamp"], r["value"], r["is_nan"])
+            if identity not in seen:
+                seen.add(identity)
+                r["run_id"] = rid
+                fresh.append(r)
+        return fresh
 
     def _without_stored_points(self, conn: Connection, rid: int, rows: list[dict]) -> list[dict]:
         """The batch less exact repeats of points already stored (or repeated within it), as
