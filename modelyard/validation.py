@@ -88,9 +88,24 @@ def validate_tag(key: object, value: object) -> str:
     return text
 
 
+_valid_metric_keys: set[str] = set()  # keys already checked (bounded below): batches repeat them
+
+
 def validate_metric(key: object, value: object, timestamp: object, step: object) -> float:
     """Metric values must be numbers (bools refused); timestamp and step int64, timestamp >= 0."""
+    # The common case, checked by exact type first: ABC isinstance checks cost more than the insert.
+    if (
+        type(value) is float
+        and type(timestamp) is int
+        and type(step) is int
+        and 0 <= timestamp <= INT64_MAX
+        and INT64_MIN <= step <= INT64_MAX
+        and key in _valid_metric_keys
+    ):
+        return value
     validate_key(key, "metric")
+    if len(_valid_metric_keys) < 10_000:
+        _valid_metric_keys.add(key)  # type: ignore[arg-type]
     if isinstance(value, bool) or not isinstance(value, numbers.Real):
         raise InvalidParameterValue(
             f"Got invalid value {value!r} for metric '{key}' (timestamp={timestamp}). "
