@@ -76,7 +76,9 @@ def load(path: Path, fmt: str, trusted_types: list[str] | None = None) -> Any:
         import skops.io
 
         if trusted_types:
-            logger.warning("Loading %s with the types its MLmodel file marks as trusted: %s", path, trusted_types)
+            logger.warning(
+                "Loading %s with the types its MLmodel file marks as trusted: %s", path, trusted_types
+            )
         try:
             return skops.io.load(path, trusted=list(trusted_types) if trusted_types else None)
         except skops.io.exceptions.UntrustedTypesFoundException as exc:
@@ -84,7 +86,9 @@ def load(path: Path, fmt: str, trusted_types: list[str] | None = None) -> Any:
     if fmt not in FORMATS:
         raise InvalidParameterValue(f"Unrecognized serialization format {fmt!r} in the MLmodel file")
     logger.warning(
-        "Unpickling %s (%s): this runs code from the file; load only models from sources you trust.", path, fmt
+        "Unpickling %s (%s): this runs code from the file; load only models from sources you trust.",
+        path,
+        fmt,
     )
     with open(path, "rb") as src:
         if fmt == CLOUDPICKLE:

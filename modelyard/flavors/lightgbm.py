@@ -18,13 +18,18 @@ from typing import Any
 
 from modelyard.exceptions import InvalidParameterValue
 from modelyard.flavors import _serialize
-from modelyard.models.mlmodel import Model, ModelInfo, model_file
+from modelyard.models.log import flavor_log_model
+from modelyard.models.mlmodel import Model, model_file
 from modelyard.models.signature import ModelSignature
 
 FLAVOR_NAME = "lightgbm"
 LOADER_MODULE = "mlflow.lightgbm"
 BOOSTER = "lightgbm.basic.Booster"
-ESTIMATORS = ("lightgbm.sklearn.LGBMClassifier", "lightgbm.sklearn.LGBMRegressor", "lightgbm.sklearn.LGBMRanker")
+ESTIMATORS = (
+    "lightgbm.sklearn.LGBMClassifier",
+    "lightgbm.sklearn.LGBMRegressor",
+    "lightgbm.sklearn.LGBMRanker",
+)
 # Types a LightGBM estimator's skops file holds that skops does not trust by itself.
 SKOPS_TYPES = [*ESTIMATORS, BOOSTER, "collections.OrderedDict"]
 
@@ -67,7 +72,11 @@ def save_model(
     file_name = "model.txt" if native else _serialize.FILE_NAMES[fmt]
 
     def write(model_dir: Path) -> tuple[dict, dict]:
-        conf: dict[str, Any] = {"data": file_name, "lgb_version": lightgbm.__version__, "model_class": model_class}
+        conf: dict[str, Any] = {
+            "data": file_name,
+            "lgb_version": lightgbm.__version__,
+            "model_class": model_class,
+        }
         if native:
             lgb_model.save_model(str(model_dir / file_name))
         else:
@@ -82,7 +91,14 @@ def save_model(
         loader_module=LOADER_MODULE,
         write=write,
         predict=LightGBMPredictor(lgb_model).predict,
-        packages=["lightgbm", "numpy", "scipy", "pandas", "scikit-learn", *(_serialize.PACKAGES[fmt] if fmt else ())],
+        packages=[
+            "lightgbm",
+            "numpy",
+            "scipy",
+            "pandas",
+            "scikit-learn",
+            *(_serialize.PACKAGES[fmt] if fmt else ()),
+        ],
         signature=signature,
         input_example=input_example,
         code_paths=code_paths,
@@ -93,31 +109,7 @@ def save_model(
     )
 
 
-def log_model(
-    lgb_model: Any,
-    name: str | None = None,
-    *,
-    artifact_path: str | None = None,
-    params: dict[str, Any] | None = None,
-    tags: dict[str, Any] | None = None,
-    model_type: str | None = None,
-    step: int = 0,
-    registered_model_name: str | None = None,
-    **save_kwargs: Any,
-) -> ModelInfo:
-    """Log a LightGBM model as a logged model of the active run; see ``save_model`` for the options."""
-    from modelyard.models.log import log_model as log
-
-    return log(
-        lambda folder, template: save_model(lgb_model, folder, mlflow_model=template, **save_kwargs),
-        name=name,
-        artifact_path=artifact_path,
-        params=params,
-        tags=tags,
-        model_type=model_type,
-        step=step,
-        registered_model_name=registered_model_name,
-    )
+log_model = flavor_log_model(save_model, "a LightGBM model")
 
 
 def load_model(model_uri: str | Path, dst_path: str | Path | None = None) -> Any:

@@ -54,7 +54,9 @@ class PythonModel:
     def load_context(self, context: PythonModelContext) -> None:
         """Called once when the model is loaded, before any predict."""
 
-    def predict(self, context: PythonModelContext, model_input: Any, params: dict[str, Any] | None = None) -> Any:
+    def predict(
+        self, context: PythonModelContext, model_input: Any, params: dict[str, Any] | None = None
+    ) -> Any:
         raise NotImplementedError("A PythonModel must implement predict(context, model_input, params=None)")
 
     @property
@@ -67,7 +69,9 @@ class _FunctionModel(PythonModel):
     def __init__(self, func: Callable[[Any], Any]) -> None:
         self.func = func
 
-    def predict(self, context: PythonModelContext, model_input: Any, params: dict[str, Any] | None = None) -> Any:
+    def predict(
+        self, context: PythonModelContext, model_input: Any, params: dict[str, Any] | None = None
+    ) -> Any:
         return self.func(model_input)
 
 
@@ -94,7 +98,9 @@ def save_model(
         raise InvalidParameterValue("python_model is required: a PythonModel instance or a function")
     if not isinstance(python_model, PythonModel):
         if not callable(python_model):
-            raise InvalidParameterValue(f"python_model must be a PythonModel or a function, not {type(python_model).__name__}")
+            raise InvalidParameterValue(
+                f"python_model must be a PythonModel or a function, not {type(python_model).__name__}"
+            )
         python_model = _FunctionModel(python_model)
     state: dict[str, Any] = {}
 
@@ -218,10 +224,15 @@ class PythonModelFlavor:
         if conf.get("model_code_path"):
             raise NotImplementedFeature("Models from code (model_code_path) are not supported yet")
         if conf.get("compression"):
-            raise NotImplementedFeature(f"Compressed python models ({conf['compression']}) are not supported yet")
-        python_model = _serialize.load(model_file(model_dir, conf.get("python_model")), _serialize.CLOUDPICKLE)
+            raise NotImplementedFeature(
+                f"Compressed python models ({conf['compression']}) are not supported yet"
+            )
+        python_model = _serialize.load(
+            model_file(model_dir, conf.get("python_model")), _serialize.CLOUDPICKLE
+        )
         artifacts = {
-            key: str(model_file(model_dir, info["path"])) for key, info in (conf.get("artifacts") or {}).items()
+            key: str(model_file(model_dir, info["path"]))
+            for key, info in (conf.get("artifacts") or {}).items()
         }
         return PythonModelPredictor(python_model, PythonModelContext(artifacts, conf.get("model_config")))
 

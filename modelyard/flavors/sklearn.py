@@ -14,7 +14,8 @@ from typing import Any
 
 from modelyard.exceptions import InvalidParameterValue
 from modelyard.flavors import _serialize
-from modelyard.models.mlmodel import PYFUNC, Model, ModelInfo, model_file
+from modelyard.models.log import flavor_log_model
+from modelyard.models.mlmodel import PYFUNC, Model, model_file
 from modelyard.models.signature import ModelSignature
 
 FLAVOR_NAME = "sklearn"
@@ -80,31 +81,7 @@ def save_model(
     )
 
 
-def log_model(
-    sk_model: Any,
-    name: str | None = None,
-    *,
-    artifact_path: str | None = None,
-    params: dict[str, Any] | None = None,
-    tags: dict[str, Any] | None = None,
-    model_type: str | None = None,
-    step: int = 0,
-    registered_model_name: str | None = None,
-    **save_kwargs: Any,
-) -> ModelInfo:
-    """Log an estimator as a logged model of the active run; see ``save_model`` for the options."""
-    from modelyard.models.log import log_model as log
-
-    return log(
-        lambda folder, template: save_model(sk_model, folder, mlflow_model=template, **save_kwargs),
-        name=name,
-        artifact_path=artifact_path,
-        params=params,
-        tags=tags,
-        model_type=model_type,
-        step=step,
-        registered_model_name=registered_model_name,
-    )
+log_model = flavor_log_model(save_model, "an estimator")
 
 
 def load_model(model_uri: str | Path, dst_path: str | Path | None = None) -> Any:
@@ -133,7 +110,9 @@ class SklearnFlavor:
         if conf is None:  # an old model with only python_function: MLflow assumes pickle
             conf = {"pickled_model": model.flavor(PYFUNC).get("model_path"), "serialization_format": "pickle"}
         path = model_file(model_dir, conf.get("pickled_model"))
-        return _serialize.load(path, conf.get("serialization_format") or "pickle", conf.get("skops_trusted_types"))
+        return _serialize.load(
+            path, conf.get("serialization_format") or "pickle", conf.get("skops_trusted_types")
+        )
 
     def load_pyfunc(self, model_dir: Path, model: Model) -> SklearnPredictor:
         predict_fn = model.flavor(PYFUNC).get("predict_fn") or "predict"

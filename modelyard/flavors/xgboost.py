@@ -13,7 +13,8 @@ from pathlib import Path
 from typing import Any
 
 from modelyard.exceptions import InvalidParameterValue
-from modelyard.models.mlmodel import Model, ModelInfo, model_file
+from modelyard.models.log import flavor_log_model
+from modelyard.models.mlmodel import Model, model_file
 from modelyard.models.signature import ModelSignature
 
 FLAVOR_NAME = "xgboost"
@@ -91,31 +92,7 @@ def save_model(
     )
 
 
-def log_model(
-    xgb_model: Any,
-    name: str | None = None,
-    *,
-    artifact_path: str | None = None,
-    params: dict[str, Any] | None = None,
-    tags: dict[str, Any] | None = None,
-    model_type: str | None = None,
-    step: int = 0,
-    registered_model_name: str | None = None,
-    **save_kwargs: Any,
-) -> ModelInfo:
-    """Log an XGBoost model as a logged model of the active run; see ``save_model`` for the options."""
-    from modelyard.models.log import log_model as log
-
-    return log(
-        lambda folder, template: save_model(xgb_model, folder, mlflow_model=template, **save_kwargs),
-        name=name,
-        artifact_path=artifact_path,
-        params=params,
-        tags=tags,
-        model_type=model_type,
-        step=step,
-        registered_model_name=registered_model_name,
-    )
+log_model = flavor_log_model(save_model, "an XGBoost model")
 
 
 def load_model(model_uri: str | Path, dst_path: str | Path | None = None) -> Any:

@@ -104,7 +104,9 @@ def _register(model_uri: str, name: str) -> int:
     try:
         from modelyard.registry.fluent import register_model
     except ImportError:
-        raise NotImplementedFeature("registered_model_name needs the model registry (modelyard.registry)") from None
+        raise NotImplementedFeature(
+            "registered_model_name needs the model registry (modelyard.registry)"
+        ) from None
     return int(register_model(model_uri, name).version)
 
 
@@ -136,3 +138,37 @@ def _points_at(store: Any, run_id: str, key: str, step: int) -> list:
         token = page.token
         if not token or (page and page[-1].step > step):
             return out
+
+
+def flavor_log_model(save_model: Callable[..., Any], what: str) -> Callable[..., ModelInfo]:
+    """A flavor's public ``log_model(model, name, ...)``: ``save_model(model, folder, mlflow_model=...,
+    **save_kwargs)`` run inside :func:`log_model`. One definition for every native-model flavor."""
+
+    def flavor_log(
+        model: Any,
+        name: str | None = None,
+        *,
+        artifact_path: str | None = None,
+        params: dict[str, Any] | None = None,
+        tags: dict[str, Any] | None = None,
+        model_type: str | None = None,
+        step: int = 0,
+        registered_model_name: str | None = None,
+        **save_kwargs: Any,
+    ) -> ModelInfo:
+        return log_model(
+            lambda folder, template: save_model(model, folder, mlflow_model=template, **save_kwargs),
+            name=name,
+            artifact_path=artifact_path,
+            params=params,
+            tags=tags,
+            model_type=model_type,
+            step=step,
+            registered_model_name=registered_model_name,
+        )
+
+    flavor_log.__name__ = flavor_log.__qualname__ = "log_model"
+    flavor_log.__doc__ = (
+        f"Log {what} as a logged model of the active run; see ``save_model`` for the options."
+    )
+    return flavor_log
