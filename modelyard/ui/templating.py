@@ -1,0 +1,117 @@
+"""Jinja2 environment of the web UI, and ``render()``.
+
+Autoescape is on for every template: user strings (names, tags, params, artifact paths) are
+always escaped; pass data to JavaScript only through ``|tojson`` (which escapes ``<``, ``>``, ``&``).
+"""
+
+from __future__ import annotations
+
+import datetime as _dt
+from dataclasses import dataclass
+from functools import cache
+from pathlib import Path
+from typing import Any
+
+import jinja2
+from starlette.requests import Request
+from starlette.responses import HTMLResponse
+
+TEMPLATES = Path(__file__).parent / "templates"
+
+
+@dataclass(frozen=True)
+class Crumb:
+    """One breadcrumb: a label and the link it goes to (None: the current page)."""
+
+    label: str
+    href: str | None = None
+
+
+def format_time(ms: int | None) -> str:
+    """Milliseconds since the epoch as ``2026-11-26 06:31:16`` (UTC); empty for None."""
+    if not ms:
+        return ""
+    return _dt.datetime.fromtimestamp(ms / 1000, _dt.UTC).strftime("%Y-%m-%d %H:%M:%S")
+
+
+def format_duration(start_ms: int | None, end_ms: int | None) -> str:
+    """``1.2s``, ``3m 4s``, ``2h 5m``; empty while unknown."""
+    if not start_ms or not end_ms or end_ms < start_ms:
+        return ""
+    seconds = (end_ms - start_ms) / 1000
+    if seconds < 60:
+        return f"{seconds:.1f}s"
+    minutes, sec = divmod(int(seconds), 60)
+    if minutes < 60:
+        return f"{minutes}m {sec}s"
+    hours, minutes = divmod(minutes, 60)
+    return f"{hours}h {minutes}m"
+
+
+def format_number(value: Any) -> str:
+    """Metric values: up to 6 significant digits, NaN/inf as words."""
+    if isinstance(value, float):
+        if value != value:
+            return "NaN"
+        if value in (float("inf"), float("-inf")):
+            return "inf" if value > 0 else "-inf"
+        return f"{value:.6g}"
+    return "" if value is None else str(value)
+
+
+@cache
+def environment() -> jinja2.Environment:
+    env = jinja2.Environment(
+        loader=jinja2.FileSystemLoader(str(TEMPLATES)),
+        autoescape=True,
+        undefined=jinja2.StrictUndefined,
+        trim_blocks=True,
+        lstrip_blocks=True,
+    )
+    env.filters["time"] = format_time
+    env.filters["num"] = format_number
+    env.globals["duration"] = format_duration
+    return env
+
+
+def render(request: Request, template: str, crumbs: list[Crumb] | None = None, status: int = 200, **context: Any) -> HTMLResponse:
+    """The page ``template`` rendered with ``context`` (plus ``request``, ``crumbs``, ``version``)."""
+    from modelyard import __version__
+
+    html = environment().get_template(template).render(
+        request=request, crumbs=crumbs or [], version=__version__, **context
+    )
+    return HTMLResponse(html, status_code=status)
+
+
+def page(handler):
+    """Wrap a page handler ``(services, request) -> Response`` (run in the thread pool by Starlette).
+
+    A ModelyardError becomes an HTML error page with its HTTP status (a missing run is a 404
+    page, a bad filter a 400 page); never a stack trace.
+    """
+    import functools
+
+    from modelyard.exceptions import ModelyardError
+
+    @functools.wraps(handler)
+    def endpoint(services, request: Request):
+        try:
+            return handler(services, request)
+        except ModelyardError as exc:
+            return render(
+                request, "error.html", [Crumb("Error")], status=exc.http_status,
+                error_code=exc.error_code, message=exc.message,
+            )
+
+    return endpoint
+
+
+def bind(services, handler):
+    """A Starlette endpoint (sync: Starlette runs it in its thread pool) calling ``handler(services, request)``."""
+
+    def endpoint(request: Request):
+        return handler(services, request)
+
+    endpoint.__name__ = getattr(handler, "__name__", "page")
+    return endpoint
