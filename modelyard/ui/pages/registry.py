@@ -1,0 +1,222 @@
+"""Model registry pages: the registered models list, a model's page, a version's page.
+
+Reads go through ``services.registry`` (the same store as the REST API); every change (aliases,
+stages, tags, descriptions) is made by ``static/registry.js`` through the JSON ``/ajax-api``
+endpoints, which refuse form posts and foreign Origins.
+
+Model names may hold spaces, ``?``, ``#``, ``%`` and quotes (never ``/`` nor ``:``, see
+``modelyard.store.registry.checks``): links quote them whole (``model_url``), and filters quote
+them as search-grammar strings (``_quoted``).
+"""
+
+from __future__ import annotations
+
+import json
+import re
+from urllib.parse import quote
+
+from starlette.requests import Request
+from starlette.routing import BaseRoute, Route
+
+from modelyard.entities import ModelVersionStage
+from modelyard.exceptions import InvalidParameterValue, ModelyardError
+from modelyard.ui.templating import Crumb, bind, page, render
+
+MODELS_PAGE_SIZE = 50
+VERSIONS_PAGE_SIZE = 50
+HISTORY_PAGE_SIZE = 50
+MLMODEL_MAX_BYTES = 1_000_000
+STAGES = [s.value for s in ModelVersionStage]  # None, Staging, Production, Archived
+# A query with an operator is a filter in the search grammar; plain words search the name.
+_GRAMMAR = re.compile(r"[=<>!]|\b(?:LIKE|ILIKE|IN|AND|OR)\b", re.IGNORECASE)
+
+
+def model_url(name: str) -> str:
+    return "/models/" + quote(name, safe="")
+
+
+def version_url(name: str, version: str | int) -> str:
+    return f"{model_url(name)}/versions/{quote(str(version), safe='')}"
+
+
+def _quoted(text: str) -> str:
+    """``text`` as a single-quoted string of the search grammar."""
+    return "'" + text.replace("'", "''") + "'"
+
+
+def models_filter(query: str) -> str | None:
+    """The filter string for what was typed in the search box."""
+    query = query.strip()
+    if not query:
+        return None
+    if _GRAMMAR.search(query):
+        return query
+    return "name ILIKE " + _quoted(f"%{query}%")
+
+
+def python_literal(text: str) -> str:
+    """``text`` as a double-quoted Python string literal (for the load snippet)."""
+    return json.dumps(text, ensure_ascii=False)
+
+
+def newest_first(versions) -> list:
+    """Model versions by number, newest first (``"10"`` after ``"9"``)."""
+    return sorted(versions, key=lambda v: int(v.version), reverse=True)
+
+
+def _helpers() -> dict:
+    return {
+        "model_url": model_url,
+        "version_url": version_url,
+        "stages": STAGES,
+        "newest_first": newest_first,
+    }
+
+
+# -- /models -------------------------------------------------------------------------------------
+@page
+def models_page(services, request: Request):
+    query = request.query_params.get("q", "")
+    token = request.query_params.get("page_token") or None
+    try:
+        found = services.registry.search_registered_models(
+            filter_string=models_filter(query), max_results=MODELS_PAGE_SIZE, page_token=token
+        )
+        error = None
+    except InvalidParameterValue as exc:  # a bad filter or token: shown inline above an empty table
+        found, error = [], exc.message
+    return render(
+        request,
+        "registry/models.html",
+        [Crumb("Models")],
+        section="models",
+        models=list(found),
+        next_token=getattr(found, "token", None),
+        query=query,
+        error=error,
+        **_helpers(),
+    )
+
+
+# -- /models/{name} --------------------------------------------------------------------------------
+@page
+def model_page(services, request: Request):
+    name = request.path_params["name"]
+    registry = services.registry
+    model = registry.get_registered_model(name)
+    versions_token = request.query_params.get("versions_token") or None
+    history_token = request.query_params.get("history_token") or None
+    versions = registry.search_model_versions(
+        filter_string=f"name = {_quoted(name)}",
+        max_results=VERSIONS_PAGE_SIZE,
+        order_by=["version_number DESC"],
+        page_token=versions_token,
+    )
+    history = registry.get_promotion_history(name, max_results=HISTORY_PAGE_SIZE, page_token=history_token)
+    return render(
+        request,
+        "registry/model.html",
+        [Crumb("Models", "/models"), Crumb(name)],
+        section="models",
+        model=model,
+        aliases=sorted(model.aliases.items(), key=lambda kv: (-int(kv[1]), kv[0])),
+        versions=list(versions),
+        versions_next=versions.token,
+        history=list(history),
+        history_next=history.token,
+        paged=bool(versions_token or history_token),
+        **_helpers(),
+    )
+
+
+# -- /models/{name}/versions/{version} ----------------------------------------------------------------
+def _signature(services, uri: str) -> dict | None:
+    """Inputs, outputs and params of the version's MLmodel, when the server can read it cheaply.
+
+    Only artifacts the server holds itself (``mlflow-artifacts:`` under ``--artifacts-destination``,
+    or a local folder) are read; anything unreadable simply shows no signature.
+    """
+    import yaml
+
+    from modelyard.artifacts import get_artifact_repository, uri_scheme
+    from modelyard.models.mlmodel import Model
+
+    try:
+        scheme = uri_scheme(uri)
+        if scheme == "mlflow-artifacts" and services.artifacts_destination:
+            repo = services.artifact_repository()
+            path = uri.split(":", 1)[1].lstrip("/")
+            path = f"{path}/MLmodel" if path else "MLmodel"
+        elif scheme in ("", "file"):
+            repo, path = get_artifact_repository(uri), "MLmodel"
+        else:
+            return None
+        info = repo.file_info(path)
+        if info is None or info.is_dir or (info.file_size or 0) > MLMODEL_MAX_BYTES:
+            return None
+        mlmodel = Model.from_dict(yaml.safe_load(repo.read_bytes(path)))
+    except (ModelyardError, OSError, ValueError, yaml.YAMLError):
+        return None
+    sig = mlmodel.signature
+    out: dict = {"flavors": sorted(mlmodel.flavors)}
+    if sig is None:
+        return out
+
+    def rows(schema) -> list[dict]:
+        items = []
+        for spec in schema or ():
+            d = spec.to_dict()
+            if d.get("type") == "tensor":
+                t = d["tensor-spec"]
+                kind = f"tensor {t['dtype']} {tuple(t['shape'])}"
+            else:
+                kind = str(d.get("type"))
+            items.append({"name": d.get("name") or "", "type": kind, "required": d.get("required", True)})
+        return items
+
+    out["inputs"] = rows(sig.inputs)
+    out["outputs"] = rows(sig.outputs)
+    out["params"] = [{"name": p.name, "type": p.type.value, "default": p.default} for p in sig.params or ()]
+    return out
+
+
+@page
+def version_page(services, request: Request):
+    name = request.path_params["name"]
+    version_text = request.path_params["version"]
+    registry = services.registry
+    version = registry.get_model_version(name, version_text)
+    model = registry.get_registered_model(name)
+    lineage = registry.get_model_version_lineage(name, version.version)
+    try:
+        download_uri = registry.get_model_version_download_uri(name, version.version)
+    except ModelyardError:
+        download_uri = None
+    signature = _signature(services, download_uri) if download_uri else None
+    # aliases that point at other versions: "move champion here"
+    elsewhere = sorted((a, v) for a, v in model.aliases.items() if v != version.version)
+    example_alias = version.aliases[0] if version.aliases else (elsewhere[0][0] if elsewhere else "champion")
+    return render(
+        request,
+        "registry/model_version.html",
+        [Crumb("Models", "/models"), Crumb(name, model_url(name)), Crumb(f"Version {version.version}")],
+        section="models",
+        model=model,
+        mv=version,
+        lineage=lineage,
+        download_uri=download_uri,
+        signature=signature,
+        elsewhere=elsewhere,
+        uri_version=python_literal(f"models:/{name}/{version.version}"),
+        uri_alias=python_literal(f"models:/{name}@{example_alias}"),
+        uri_logged=python_literal(f"models:/{version.model_id}") if version.model_id else None,
+        **_helpers(),
+    )
+
+
+def routes(services) -> list[BaseRoute]:
+    return [
+        Route("/models", bind(services, models_page), methods=["GET"]),
+        Route("/models/{name}", bind(services, model_page), methods=["GET"]),
+        Route("/models/{name}/versions/{version}", bind(services, version_page), methods=["GET"]),
+    ]
