@@ -21,7 +21,7 @@ import pytest
 
 from modelyard.entities import LoggedModelOutput
 from modelyard.server.routes.artifacts import proxied_path
-from modelyard.ui.pages import artifacts as page_module
+from modelyard.ui import previews
 
 XSS = "<img src=x onerror=alert(1)>"
 SCRIPT = "<script>alert('pwned')</script>"
@@ -201,19 +201,19 @@ def test_csv_and_tsv_as_tables(ui_api, seeded):
 
 
 def test_csv_shows_the_first_rows_only(ui_api, seeded):
-    lines = ["n,square"] + [f"{i},{i * i}" for i in range(page_module.TABLE_ROWS + 50)]
+    lines = ["n,square"] + [f"{i},{i * i}" for i in range(previews.TABLE_ROWS + 50)]
     seeded.put("big.csv", "\n".join(lines) + "\n")
     body = seeded.page(ui_api, "big.csv").text
     _, rows = table_of(body)
-    assert len(rows) == page_module.TABLE_ROWS and rows[-1] == [
-        str(page_module.TABLE_ROWS - 1),
-        str((page_module.TABLE_ROWS - 1) ** 2),
+    assert len(rows) == previews.TABLE_ROWS and rows[-1] == [
+        str(previews.TABLE_ROWS - 1),
+        str((previews.TABLE_ROWS - 1) ** 2),
     ]
-    assert f"Showing the first {page_module.TABLE_ROWS} rows" in body
+    assert f"Showing the first {previews.TABLE_ROWS} rows" in body
 
 
 def test_text_preview_is_capped(ui_api, seeded):
-    cap = page_module.PREVIEW_BYTES
+    cap = previews.PREVIEW_BYTES
     seeded.put("huge.log", ("x" * 99 + "\n") * (cap // 100 + 5000))
     body = seeded.page(ui_api, "huge.log").text
     assert len(preview_text(body)) == cap
@@ -222,7 +222,7 @@ def test_text_preview_is_capped(ui_api, seeded):
     row = "1,2,3\n"
     seeded.put("huge.csv", "a,b,c\n" + row * (cap // len(row) + 10))
     _, rows = table_of(seeded.page(ui_api, "huge.csv").text)
-    assert len(rows) == page_module.TABLE_ROWS and all(r == ["1", "2", "3"] for r in rows)
+    assert len(rows) == previews.TABLE_ROWS and all(r == ["1", "2", "3"] for r in rows)
 
 
 def test_images_binary_and_svg(ui_api, seeded):

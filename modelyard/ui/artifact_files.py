@@ -1,0 +1,301 @@
+"""Where the UI reads artifacts from, and MLflow's UI download routes.
+
+``ArtifactRoot``: a run's (logged model's, model version's) artifacts as a repository and a prefix
+below its root; ``artifact_root(services, uri)`` builds it for any artifact URI the server knows.
+
+Download routes, with MLflow's paths and parameters so MLflow-UI-era tools keep working:
+
+* ``GET /get-artifact?run_id=&path=`` (``run_uuid`` accepted too)
+* ``GET /model-versions/get-artifact?name=&version=&path=``
+* ``GET /ajax-api/2.0/mlflow/logged-models/{model_id}/artifacts/files?artifact_file_path=``
+
+Answers stream the file as an attachment with a sandboxing CSP (an HTML or SVG artifact can
+never run script in the server's origin; ``nosniff`` comes from the security middleware), a
+content type from a short allow-list (images, text as ``text/plain``, the rest octet-stream),
+and single byte ranges. Errors are MLflow's JSON error body.
+
+Every path goes through :func:`~modelyard.artifacts.paths.validate_artifact_path` (traversal in
+any encoding is a 400) and is opened by the repository, which keeps it below its root (the local
+one after resolving symlinks).
+"""
+
+from __future__ import annotations
+
+import email.utils
+import mimetypes
+import posixpath
+from dataclasses import dataclass
+from typing import BinaryIO
+
+from starlette.concurrency import run_in_threadpool
+from starlette.requests import Request
+from starlette.responses import Response, StreamingResponse
+from starlette.routing import BaseRoute, Route
+
+from modelyard.artifacts import get_artifact_repository, uri_scheme
+from modelyard.artifacts.base import ArtifactRepository, join_artifact_path
+from modelyard.artifacts.paths import validate_artifact_path
+from modelyard.entities import FileInfo
+from modelyard.exceptions import InvalidParameterValue, ModelyardError, ResourceDoesNotExist
+from modelyard.server import protocol
+from modelyard.server.routes.artifacts import proxied_path
+from modelyard.server.routes.proxy import (
+    RangeNotSatisfiable,
+    _open,
+    _stream,
+    content_disposition,
+    parse_range,
+)
+from modelyard.server.services import PROXY_SCHEME
+
+SANDBOX_CSP = "default-src 'none'; style-src 'unsafe-inline'; img-src data:; sandbox"
+
+IMAGE_TYPES = {
+    ".png": "image/png",
+    ".jpg": "image/jpeg",
+    ".jpeg": "image/jpeg",
+    ".gif": "image/gif",
+    ".svg": "image/svg+xml",
+    ".webp": "image/webp",
+    ".bmp": "image/bmp",
+}
+TABLE_EXTENSIONS = {".csv": ",", ".tsv": "\t"}
+JSON_EXTENSIONS = {".json"}
+YAML_EXTENSIONS = {".yaml", ".yml"}
+TEXT_EXTENSIONS = {
+    ".txt",
+    ".log",
+    ".md",
+    ".rst",
+    ".py",
+    ".r",
+    ".sh",
+    ".bash",
+    ".cfg",
+    ".ini",
+    ".toml",
+    ".conf",
+    ".properties",
+    ".env",
+    ".java",
+    ".scala",
+    ".c",
+    ".h",
+    ".cc",
+    ".cpp",
+    ".hpp",
+    ".go",
+    ".rs",
+    ".js",
+    ".ts",
+    ".css",
+    ".html",
+    ".htm",
+    ".xml",
+    ".sql",
+    ".jsonl",
+    ".ndjson",
+    ".ipynb",
+    ".tex",
+    ".diff",
+    ".patch",
+    ".csv",
+    ".tsv",
+    ".json",
+    ".yaml",
+    ".yml",
+    ".pbtxt",
+    ".prototxt",
+    ".lock",
+    ".gitignore",
+}
+TEXT_NAMES = {"MLmodel", "MLproject", "Dockerfile", "LICENSE", "README", "Makefile", "requirements"}
+
+
+# -- where artifacts live -----------------------------------------------------------------------
+@dataclass
+class ArtifactRoot:
+    """A run's (or logged model's, or model version's) artifacts: a repository and the prefix below its root."""
+
+    repo: ArtifactRepository
+    prefix: str = ""
+
+    def full(self, rel: str) -> str:
+        return join_artifact_path(self.prefix, validate_artifact_path(rel))
+
+    def stat(self, rel: str) -> FileInfo | None:
+        info = self.repo.file_info(self.full(rel))
+        return None if info is None else FileInfo(self._rel(info.path), info.is_dir, info.file_size)
+
+    def list(self, rel: str) -> list[FileInfo]:
+        out = []
+        for info in self.repo.list_artifacts(self.full(rel)):
+            child = self._rel(info.path)
+            if child is not None:
+                out.append(FileInfo(child, info.is_dir, info.file_size))
+        return out
+
+    def open(self, rel: str) -> BinaryIO:
+        return self.repo.open(self.full(rel))
+
+    def _rel(self, path: str) -> str | None:
+        if not self.prefix:
+            return path
+        if path == self.prefix:
+            return ""
+        if path.startswith(self.prefix + "/"):
+            return path[len(self.prefix) + 1 :]
+        return None
+
+
+def artifact_root(services, uri: str) -> ArtifactRoot:
+    """The artifacts at ``uri``: ``mlflow-artifacts:/`` through the server's destination, others directly."""
+    scheme = uri_scheme(uri)
+    if scheme == PROXY_SCHEME:
+        if not services.artifacts_destination:
+            raise InvalidParameterValue(
+                f"The artifacts are at {uri}, but this server does not serve artifacts "
+                "(start it with artifact serving on)."
+            )
+        return ArtifactRoot(services.artifact_repository(), proxied_path(uri))
+    if scheme == "runs":  # runs:/<run_id>/<path> (a model version's source)
+        run_id, _, sub = uri[len("runs:/") :].lstrip("/").partition("/")
+        inner = artifact_root(services, services.tracking.get_run(run_id).info.artifact_uri)
+        return ArtifactRoot(inner.repo, join_artifact_path(inner.prefix, validate_artifact_path(sub)))
+    if scheme == "models" and uri[len("models:/") :].lstrip("/").startswith("m-"):  # a logged model
+        model_id = uri[len("models:/") :].strip("/")
+        return artifact_root(services, services.tracking.get_logged_model(model_id).artifact_location)
+    return ArtifactRoot(get_artifact_repository(uri))
+
+
+# -- downloads (MLflow's /get-artifact routes) ---------------------------------------------------
+def content_type(name: str) -> str:
+    """A content type from an allow-list: images as themselves, text as text/plain, else octet-stream."""
+    base = name.rsplit("/", 1)[-1]
+    ext = posixpath.splitext(base)[1].lower()
+    if ext in IMAGE_TYPES:
+        return IMAGE_TYPES[ext]
+    if ext == ".pdf":
+        return "application/pdf"
+    if ext in TEXT_EXTENSIONS or base in TEXT_NAMES:
+        return "text/plain; charset=utf-8"
+    guessed, _ = mimetypes.guess_type(base)
+    if guessed and guessed.startswith("text/"):
+        return "text/plain; charset=utf-8"
+    return "application/octet-stream"
+
+
+def _json_error(exc: ModelyardError) -> Response:
+    return Response(
+        protocol.encode(protocol.error_payload(exc)), exc.http_status, media_type="application/json"
+    )
+
+
+def _required(request: Request, name: str) -> str:
+    value = request.query_params.get(name)
+    if value is None or value == "":
+        raise InvalidParameterValue(f"Missing value for required parameter '{name}'.")
+    return value
+
+
+def _file_rel(path: str) -> str:
+    rel = validate_artifact_path(path)
+    if not rel:
+        raise InvalidParameterValue("An artifact file path is required, not the root folder")
+    return rel
+
+
+async def send_artifact(request: Request, root: ArtifactRoot, rel: str) -> Response:
+    """Stream one artifact file as an attachment (single byte ranges, ETag when the store has one)."""
+    opened = await run_in_threadpool(_open, root.repo, root.full(rel))
+    headers = {
+        "content-disposition": content_disposition(rel.rsplit("/", 1)[-1]),
+        "content-security-policy": SANDBOX_CSP,
+        "accept-ranges": "bytes",
+        "cache-control": "private, no-cache",
+    }
+    if opened.etag:
+        headers["etag"] = opened.etag
+    if opened.modified is not None:
+        headers["last-modified"] = email.utils.formatdate(opened.modified, usegmt=True)
+    media_type = content_type(rel)
+    try:
+        if opened.etag and request.headers.get("if-none-match") == opened.etag:
+            opened.file.close()
+            return Response(status_code=304, headers=headers)
+        if_range = request.headers.get("if-range")
+        stale = if_range is not None and if_range != opened.etag
+        span = None if stale else parse_range(request.headers.get("range"), opened.size)
+    except RangeNotSatisfiable:
+        opened.file.close()
+        headers["content-range"] = f"bytes */{opened.size}"
+        message = f"Range {request.headers.get('range', '')[:100]!r} is not satisfiable"
+        return Response(
+            protocol.encode(protocol.error_payload(InvalidParameterValue(message))),
+            416,
+            headers,
+            media_type="application/json",
+        )
+    first, last = span if span else (0, opened.size - 1)
+    length = max(last - first + 1, 0)
+    headers["content-length"] = str(length)
+    status = 206 if span else 200
+    if span:
+        headers["content-range"] = f"bytes {first}-{last}/{opened.size}"
+    if request.method == "HEAD":
+        opened.file.close()
+        return Response(status_code=status, headers=headers, media_type=media_type)
+    return StreamingResponse(_stream(opened.file, first, length), status, headers, media_type=media_type)
+
+
+def download_routes(services) -> list[BaseRoute]:
+    async def run_artifact(request: Request) -> Response:
+        try:
+            run_id = request.query_params.get("run_id") or _required(request, "run_uuid")
+            rel = _file_rel(_required(request, "path"))
+            root = await run_in_threadpool(
+                lambda: artifact_root(services, services.tracking.get_run(run_id).info.artifact_uri)
+            )
+            return await send_artifact(request, root, rel)
+        except ModelyardError as exc:
+            return _json_error(exc)
+
+    async def model_version_artifact(request: Request) -> Response:
+        try:
+            name, version = _required(request, "name"), _required(request, "version")
+            rel = _file_rel(_required(request, "path"))
+
+            def resolve() -> ArtifactRoot:
+                if services.registry is None:
+                    raise ResourceDoesNotExist("This server has no model registry")
+                return artifact_root(
+                    services, services.registry.get_model_version_download_uri(name, version)
+                )
+
+            return await send_artifact(request, await run_in_threadpool(resolve), rel)
+        except ModelyardError as exc:
+            return _json_error(exc)
+
+    async def logged_model_artifact(request: Request) -> Response:
+        try:
+            model_id = request.path_params["model_id"]
+            rel = _file_rel(_required(request, "artifact_file_path"))
+            root = await run_in_threadpool(
+                lambda: artifact_root(
+                    services, services.tracking.get_logged_model(model_id).artifact_location
+                )
+            )
+            return await send_artifact(request, root, rel)
+        except ModelyardError as exc:
+            return _json_error(exc)
+
+    methods = ["GET", "HEAD"]
+    return [
+        Route("/get-artifact", run_artifact, methods=methods),
+        Route("/model-versions/get-artifact", model_version_artifact, methods=methods),
+        Route(
+            "/ajax-api/2.0/mlflow/logged-models/{model_id}/artifacts/files",
+            logged_model_artifact,
+            methods=methods,
+        ),
+    ]
