@@ -1,0 +1,265 @@
+"""Web UI benchmark: server time of the runs page at 100,000 runs, and of the chart data of a
+1,000,000-point metric. One JSON object on stdout (progress on stderr); nothing is asserted.
+
+    .venv/bin/python bench/ui.py [--runs 100000] [--points 1000000] [--reps 9]
+                                 [--workdir DIR] [--keep] [--out FILE]
+
+The experiment is filled like bench/tracking_server.py fills its search store: a template run is
+written through the store's API, the other runs are cloned from its rows by direct SQL
+(``_server_populate.SqlPopulator``, same generator and seed, ``_common.generate_runs``), and the
+1,000,000-point history is appended by SQL too. A ``--workdir`` that already holds a filled
+database of the same size is reused; a ``--workdir`` is kept, a temporary folder only with ``--keep``.
+
+The app is then called in-process through ``httpx.ASGITransport`` (no sockets, no server
+process): the time of one request is the server's time to answer it (routing, the store's
+queries, the template, the middleware), plus a few hundred microseconds of httpx. Each request
+is made once untimed, then ``--reps`` times; the figure is the median.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import json
+import os
+import platform
+import shutil
+import statistics
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+os.environ.setdefault("OMP_WAIT_POLICY", "passive")
+os.environ.setdefault("MLFLOW_DISABLE_TELEMETRY", "true")
+os.environ.setdefault("DO_NOT_TRACK", "true")
+
+BENCH = Path(__file__).resolve().parent
+sys.path.insert(0, str(BENCH))
+sys.path.insert(0, str(BENCH.parent))
+from _common import generate_runs, short_error  # noqa: E402
+from _server_populate import SqlPopulator  # noqa: E402
+
+EXPERIMENT = "ui-bench"
+HISTORY_KEY = "loss"
+CHART_POINTS = 1000  # what the run page's charts ask for (modelyard/ui/templates/run.html)
+
+
+def log(msg: str) -> None:
+    print(f"[ui-bench {time.strftime('%H:%M:%S')}] {msg}", file=sys.stderr, flush=True)
+
+
+def populate(db: Path, artifacts: Path, runs: int, points: int) -> dict:
+    """Fill (or reuse) the database; the ids the requests need."""
+    from modelyard.entities import Metric, Param, RunTag
+    from modelyard.store.tracking.sql.store import SqlTrackingStore
+
+    marker = db.with_suffix(".json")
+    if db.exists() and marker.exists():
+        ctx = json.loads(marker.read_text())
+        if ctx.get("runs") == runs and ctx.get("points") == points:
+            log(f"reusing {db} ({runs} runs, {points} points)")
+            ctx["reused"] = True
+            return ctx
+    if db.exists():
+        db.unlink()
+    url = f"sqlite:///{db}"
+    store = SqlTrackingStore.from_uri(url, default_artifact_root=str(artifacts))
+    t0 = time.perf_counter()
+    try:
+        exp = store.create_experiment(EXPERIMENT)
+        first = generate_runs(0, 1)[0]
+        now = int(time.time() * 1000)
+        run = store.create_run(exp, "bench", now, [RunTag(k, v) for k, v in first.tags.items()], first.name)
+        store.log_batch(
+            run.info.run_id,
+            metrics=[Metric(k, v, now, 0) for k, v in first.metrics.items()],
+            params=[Param(k, v) for k, v in first.params.items()],
+        )
+        store.update_run_info(run.info.run_id, "FINISHED", now + 60_000)
+        history = store.create_run(exp, "bench", now - 86_400_000, [], "history-1m")
+        store.log_batch(history.info.run_id, metrics=[Metric(HISTORY_KEY, 1.0, now, 0)])
+        store.update_run_info(history.info.run_id, "FINISHED", now)
+    finally:
+        store.close()
+    pop = SqlPopulator(url, run.info.run_id, set(first.tags))
+    try:
+        base_ms = now - 30 * 86_400_000
+        have = 1
+        while have < runs - 1:  # the history run is one of the runs
+            stop = min(runs - 1, have + 5_000)
+            pop.insert_runs(generate_runs(have, stop), lambda i: base_ms + i * 1_000)
+            have = stop
+            if have % 20_000 < 5_000:
+                log(f"{have} runs")
+        log(f"{have + 1} runs in {time.perf_counter() - t0:.0f} s; now {points} points of {HISTORY_KEY!r}")
+        t1 = time.perf_counter()
+        chunk = 100_000
+        for start in range(1, points, chunk):  # step 0 was logged through the API
+            stop = min(points, start + chunk)
+            pop.insert_history(
+                history.info.run_id,
+                HISTORY_KEY,
+                [(1.0 / (1 + s / 1000), now + s, s) for s in range(start, stop)],
+            )
+        log(f"history in {time.perf_counter() - t1:.0f} s")
+    finally:
+        pop.close()
+    ctx = {
+        "runs": runs,
+        "points": points,
+        "experiment_id": exp,
+        "history_run_id": history.info.run_id,
+        "populate_s": round(time.perf_counter() - t0, 1),
+        "db_bytes": db.stat().st_size,
+    }
+    marker.write_text(json.dumps(ctx))
+    return ctx
+
+
+async def timed(client, path: str, reps: int, check) -> dict:
+    """One untimed request (checked), then ``reps`` timed ones; milliseconds."""
+    first = await client.get(path)
+    detail = check(first)
+    samples = []
+    for _ in range(reps):
+        t0 = time.perf_counter()
+        response = await client.get(path)
+        samples.append((time.perf_counter() - t0) * 1000)
+        if response.status_code != 200:
+            raise RuntimeError(f"GET {path}: HTTP {response.status_code}")
+    return {
+        "p50_ms": round(statistics.median(samples), 1),
+        "min_ms": round(min(samples), 1),
+        "max_ms": round(max(samples), 1),
+        "n": reps,
+        "path": path,
+        **detail,
+    }
+
+
+def page_check(expected_rows: int):
+    def check(response) -> dict:
+        if response.status_code != 200:
+            raise RuntimeError(f"HTTP {response.status_code}: {response.text[:300]}")
+        rows = response.text.count('<tr data-run-id="')
+        if rows != expected_rows:
+            raise RuntimeError(f"expected {expected_rows} rows on the page, got {rows}")
+        return {"rows": rows, "html_bytes": len(response.content)}
+
+    return check
+
+
+def chart_check(response) -> dict:
+    if response.status_code != 200:
+        raise RuntimeError(f"HTTP {response.status_code}: {response.text[:300]}")
+    points = response.json().get("metrics", [])
+    return {"points_returned": len(points), "last_step": points[-1]["step"] if points else None}
+
+
+async def measure(settings, ctx: dict, reps: int) -> dict:
+    import httpx
+
+    from modelyard.server.app import create_app
+    from modelyard.server.services import Services
+
+    services = Services.from_settings(settings)
+    figures: dict = {}
+    errors: dict = {}
+    exp, hist = ctx["experiment_id"], ctx["history_run_id"]
+    requests = {
+        # the page as a user first opens it: 100 runs, newest first, default columns
+        "runs_page_first_p50_ms": (f"/experiments/{exp}", page_check(100)),
+        "runs_page_sorted_by_metric_p50_ms": (
+            f"/experiments/{exp}?order=metrics.loss&dir=asc",
+            page_check(100),
+        ),
+        "runs_page_filtered_p50_ms": (
+            f"/experiments/{exp}?filter=" + "metrics.accuracy+%3E+0.5+AND+params.optimizer+%3D+%27adam%27",
+            page_check(100),
+        ),
+        "runs_page_second_page_p50_ms": (
+            f"/experiments/{exp}?page_token=eyJvZmZzZXQiOjEwMH0",
+            page_check(100),
+        ),
+        "run_page_p50_ms": (f"/runs/{hist}", lambda r: {"status": r.status_code}),
+        "chart_data_1m_points_p50_ms": (
+            f"/ajax-api/2.0/mlflow/metrics/get-history-bulk-interval?run_ids={hist}"
+            f"&metric_key={HISTORY_KEY}&max_results={CHART_POINTS}",
+            chart_check,
+        ),
+    }
+    transport = httpx.ASGITransport(app=create_app(settings, services))
+    try:
+        async with httpx.AsyncClient(transport=transport, base_url="http://localhost") as client:
+            for name, (path, check) in requests.items():
+                log(name)
+                try:
+                    figures[name] = await timed(client, path, reps, check)
+                except Exception as exc:  # noqa: BLE001 - the other figures still run
+                    errors[name] = short_error(exc)
+                    log(f"{name} failed: {errors[name]}")
+        # the store alone, for reading the page figure: how much of it is the query
+        t = []
+        for _ in range(reps):
+            t0 = time.perf_counter()
+            services.tracking.search_runs([exp], max_results=100, order_by=["attributes.start_time DESC"])
+            t.append((time.perf_counter() - t0) * 1000)
+        figures["store_search_runs_first_page_p50_ms"] = {"p50_ms": round(statistics.median(t), 1), "n": reps}
+    finally:
+        services.close()
+    return {"figures": figures, "errors": errors}
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--runs", type=int, default=100_000)
+    parser.add_argument("--points", type=int, default=1_000_000)
+    parser.add_argument("--reps", type=int, default=9)
+    parser.add_argument("--workdir", type=Path, default=None)
+    parser.add_argument(
+        "--keep", action="store_true", help="keep the temporary folder (a --workdir is always kept)"
+    )
+    parser.add_argument("--out", type=Path, default=None)
+    args = parser.parse_args(argv)
+
+    from modelyard import __version__
+    from modelyard.settings import Settings
+
+    work = args.workdir or Path(tempfile.mkdtemp(prefix="modelyard-ui-bench-"))
+    work.mkdir(parents=True, exist_ok=True)
+    report: dict = {
+        "benchmark": "ui",
+        "config": {"runs": args.runs, "points": args.points, "reps": args.reps, "chart_points": CHART_POINTS},
+        "machine": {
+            "cores": os.cpu_count(),
+            "load_before": os.getloadavg(),
+            "python": platform.python_version(),
+        },
+        "version": __version__,
+    }
+    try:
+        db, artifacts = work / "ui.db", work / "artifacts"
+        ctx = populate(db, artifacts, args.runs, args.points)
+        report["store"] = ctx
+        settings = Settings(
+            backend_store_uri=f"sqlite:///{db}", artifacts_destination=str(artifacts), serve_artifacts=True
+        )
+        report.update(asyncio.run(measure(settings, ctx, args.reps)))
+    except Exception as exc:  # noqa: BLE001 - print what was measured
+        report["error"] = short_error(exc, 2000)
+    finally:
+        report["machine"]["load_after"] = os.getloadavg()
+        if args.keep or args.workdir is not None:
+            report["workdir"] = str(work)
+        else:
+            shutil.rmtree(work, ignore_errors=True)
+    text = json.dumps(report, indent=2)
+    if args.out:
+        args.out.write_text(text + "\n")
+    print(text)
+    return 1 if "error" in report else 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

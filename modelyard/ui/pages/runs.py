@@ -1,0 +1,238 @@
+"""Runs of an experiment: a table with chosen metric, param and tag columns.
+
+``GET /experiments/{experiment_id}`` takes (all optional, all in the URL so a view can be shared):
+
+- ``filter``: a filter in the search grammar (``metrics.loss < 0.5 AND params.opt = 'adam'``);
+  an invalid one is a 400 page with the parser's message above an empty table.
+- ``order`` (a column id: ``attributes.start_time``, ``metrics.loss``, ``params.lr``,
+  ``tags.team``) and ``dir`` (``asc``/``desc``): passed to search_runs as ``order_by``.
+- ``size`` (one of PAGE_SIZES) and ``page_token`` (the store's opaque token).
+- ``col`` (repeated column ids) with ``picked=1``: the chosen columns. Without ``picked`` the
+  page shows the most common keys of the runs on the page (a few of each kind).
+
+One search_runs call of one page is all the page reads (plus the experiment), so it costs the
+same with 100 runs or 100,000. Deleting runs and going to /compare are done by the page's
+JavaScript (``runs/delete`` through /ajax-api).
+"""
+
+from __future__ import annotations
+
+from collections import Counter
+from dataclasses import dataclass
+from urllib.parse import urlencode
+
+from starlette.requests import Request
+from starlette.routing import BaseRoute, Route
+
+from modelyard.entities import ViewType
+from modelyard.exceptions import InvalidParameterValue
+from modelyard.ui.templating import Crumb, bind, page, render
+
+PAGE_SIZES = (25, 50, 100, 250, 500)
+DEFAULT_PAGE_SIZE = 100
+# Default columns: the most common keys on the page, at most this many of each kind.
+DEFAULT_COLUMNS = {"metrics": 6, "params": 5, "tags": 3}
+# Keys offered by the column picker, per kind (the page's keys, most common first).
+PICKER_LIMIT = 200
+MAX_CHOSEN = 60
+KINDS = ("metrics", "params", "tags")
+KIND_OF = {"metrics": "metric", "params": "param", "tags": "tag", "attributes": "attribute"}
+# Attribute columns always shown (id, label); sortable through order_by.
+ATTRIBUTES = (
+    ("attributes.run_name", "Run"),
+    ("attributes.start_time", "Created"),
+    ("attributes.status", "Status"),
+)
+DEFAULT_ORDER = ("attributes.start_time", "desc")
+NOTE_TAG = "mlflow.note.content"
+
+
+@dataclass(frozen=True)
+class Column:
+    """One column of the table: ``kind`` (metrics/params/tags/attributes) and ``key``."""
+
+    kind: str
+    key: str
+
+    @property
+    def id(self) -> str:
+        return f"{self.kind}.{self.key}"
+
+    @classmethod
+    def parse(cls, text: str) -> Column | None:
+        kind, dot, key = text.partition(".")
+        if not dot or not key or kind not in (*KINDS, "attributes"):
+            return None
+        return cls(kind, key)
+
+    def order_by(self, direction: str) -> str:
+        from modelyard.search.render import identifier
+
+        return f"{identifier(KIND_OF[self.kind], self.key)} {'ASC' if direction == 'asc' else 'DESC'}"
+
+
+def _page_size(text: str | None) -> int:
+    try:
+        size = int(text or DEFAULT_PAGE_SIZE)
+    except ValueError:
+        return DEFAULT_PAGE_SIZE
+    return size if size in PAGE_SIZES else DEFAULT_PAGE_SIZE
+
+
+def _offset(token: str | None) -> int | None:
+    """Where the page starts, when the token is one of ours (``{"offset": n}``); else None."""
+    from modelyard.search.paging import decode_page_token
+
+    if not token:
+        return 0
+    try:
+        offset = decode_page_token(token).get("offset")
+    except InvalidParameterValue:
+        return None
+    return offset if isinstance(offset, int) and not isinstance(offset, bool) and offset >= 0 else None
+
+
+def _token_at(offset: int) -> str | None:
+    from modelyard.search.paging import encode_page_token
+
+    return encode_page_token({"offset": offset}) if offset > 0 else None
+
+
+def _keys_by_frequency(runs, kind: str) -> list[str]:
+    counts: Counter[str] = Counter()
+    for run in runs:
+        if kind == "metrics":
+            counts.update(m.key for m in run.data.metric_objs)
+        elif kind == "params":
+            counts.update(list(run.data.params))
+        else:
+            counts.update(k for k in run.data.tags if not k.startswith("mlflow."))
+    return [k for k, _ in sorted(counts.items(), key=lambda kv: (-kv[1], kv[0]))]
+
+
+def _row(run) -> dict:
+    data = run.data
+    return {
+        "id": run.info.run_id,
+        "info": run.info,
+        "name": run.info.run_name or data.tags.get("mlflow.runName", ""),
+        "parent": data.tags.get("mlflow.parentRunId"),
+        "metrics": {m.key: m.value for m in data.metric_objs},
+        "params": data.params,
+        "tags": data.tags,
+    }
+
+
+@page
+def runs_page(services, request: Request):
+    experiment_id = request.path_params["experiment_id"]
+    experiment = services.tracking.get_experiment(experiment_id)  # 404 page when missing
+    q = request.query_params
+    filter_string = q.get("filter", "").strip()
+    size = _page_size(q.get("size"))
+    token = q.get("page_token") or None
+    order = Column.parse(q.get("order", "")) or Column(*DEFAULT_ORDER[0].split(".", 1))
+    direction = q.get("dir", "").lower()
+    if direction not in ("asc", "desc"):
+        direction = DEFAULT_ORDER[1] if order.id == DEFAULT_ORDER[0] else "asc"
+    order_by = [order.order_by(direction)]
+    if order.id != DEFAULT_ORDER[0]:
+        order_by.append(Column(*DEFAULT_ORDER[0].split(".", 1)).order_by("desc"))
+
+    error = None
+    try:
+        found = services.tracking.search_runs(
+            [experiment.experiment_id],
+            filter_string=filter_string or None,
+            run_view_type=ViewType.ACTIVE_ONLY,
+            max_results=size,
+            order_by=order_by,
+            page_token=token,
+        )
+        runs, next_token = list(found), found.token
+    except InvalidParameterValue as exc:  # a bad filter, sort key or token: shown inline, 400
+        runs, next_token, error = [], None, exc.message
+
+    picked = q.get("picked") == "1"
+    if picked:
+        chosen = [c for c in (Column.parse(t) for t in q.getlist("col")) if c and c.kind in KINDS]
+        chosen = list(dict.fromkeys(chosen))[:MAX_CHOSEN]
+    else:
+        chosen = [
+            Column(kind, key)
+            for kind in KINDS
+            for key in _keys_by_frequency(runs, kind)[: DEFAULT_COLUMNS[kind]]
+        ]
+    if order.kind in KINDS and order not in chosen:
+        chosen.append(order)  # the sort column is always on screen
+    columns = {kind: [c for c in chosen if c.kind == kind] for kind in KINDS}
+    chosen_ids = {c.id for c in chosen}
+    available = {
+        kind: list(
+            dict.fromkeys([*(c.key for c in columns[kind]), *_keys_by_frequency(runs, kind)[:PICKER_LIMIT]])
+        )
+        for kind in KINDS
+    }
+
+    state = {
+        "filter": filter_string,
+        "size": str(size) if size != DEFAULT_PAGE_SIZE else "",
+        "order": order.id if order.id != DEFAULT_ORDER[0] or direction != DEFAULT_ORDER[1] else "",
+        "dir": direction if order.id != DEFAULT_ORDER[0] or direction != DEFAULT_ORDER[1] else "",
+    }
+    col_state = [("picked", "1"), *(("col", c.id) for c in chosen)] if picked else []
+    base = f"/experiments/{experiment.experiment_id}"
+
+    def url(**changes) -> str:
+        """This page's URL with some parameters changed (page_token is dropped unless given)."""
+        params = {**state, **changes}
+        pairs = [(k, str(v)) for k, v in params.items() if v not in ("", None)]
+        return base + ("?" + urlencode(pairs + col_state) if pairs or col_state else "")
+
+    def sort_url(column_id: str) -> str:
+        column = Column.parse(column_id)
+        if column is None:
+            return url()
+        if column == order:
+            new_dir = "asc" if direction == "desc" else "desc"
+        else:
+            new_dir = "desc" if column.id == DEFAULT_ORDER[0] else "asc"
+        return url(order=column.id, dir=new_dir)
+
+    offset = _offset(token)
+    pager = {
+        "start": None if offset is None else offset + 1,
+        "end": None if offset is None else offset + len(runs),
+        "first": url() if token else None,
+        "prev": url(page_token=_token_at(offset - size)) if token and offset is not None else None,
+        "next": url(page_token=next_token) if next_token else None,
+    }
+    return render(
+        request,
+        "runs.html",
+        [Crumb("Experiments", "/experiments"), Crumb(experiment.name)],
+        status=400 if error else 200,
+        section="experiments",
+        experiment=experiment,
+        description=experiment.tags.get(NOTE_TAG, ""),
+        rows=[_row(r) for r in runs],
+        attributes=ATTRIBUTES,
+        columns=columns,
+        available=available,
+        chosen_ids=chosen_ids,
+        picked=picked,
+        order_id=order.id,
+        direction=direction,
+        sort_url=sort_url,
+        filter=filter_string,
+        error=error,
+        size=size,
+        page_sizes=PAGE_SIZES,
+        default_size=DEFAULT_PAGE_SIZE,
+        pager=pager,
+        reset_url=base,
+    )
+
+
+def routes(services) -> list[BaseRoute]:
+    return [Route("/experiments/{experiment_id}", bind(services, runs_page), methods=["GET"])]
