@@ -240,3 +240,22 @@ def test_sql_sampling_matches_the_default_implementation(api) -> None:
     assert store.get_metric_history_bulk(runs, "m", 300) == TrackingStore.get_metric_history_bulk(
         store, runs, "m", 300
     )
+
+
+def test_sql_sampling_of_dense_steps_matches_the_default_implementation(api) -> None:
+    """Every step from low to high logged (the usual case): sampled from COUNT/MIN/MAX alone."""
+    store = api.app.state.services.tracking
+    runs = [store.create_run("0", "u", 0).info.run_id for _ in range(2)]
+    store.log_batch(runs[0], metrics=[Metric("m", s * 0.5, 0, s) for s in range(-3, 997)])
+    store.log_batch(runs[1], metrics=[Metric("m", s * 2.0, 0, s) for s in range(10, 510)])
+    for max_results, bounds in [
+        (1, (None, None)),
+        (7, (None, None)),
+        (333, (None, None)),
+        (2000, (None, None)),
+        (9, (5, 20)),
+    ]:
+        sql = store.get_metric_history_bulk_interval(runs, "m", max_results, *bounds)
+        default = TrackingStore.get_metric_history_bulk_interval(store, runs, "m", max_results, *bounds)
+        assert [(m.run_id, m.step, m.value) for m in sql] == [(m.run_id, m.step, m.value) for m in default]
+        assert sql, "the sample is never empty when points exist"
