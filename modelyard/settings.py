@@ -198,6 +198,76 @@ class Settings:
         "MODELYARD_WEBHOOK_RETRY_BACKOFF",
     )
 
+    # -- the scoring server (``modelyard models serve``) ------------------------------------
+    serve_models: str | None = _setting(
+        None,
+        "Models the scoring server serves (its workers read it): a model URI, or NAME=URI pairs separated "
+        "by spaces, or a JSON object {name: uri}. Set by 'modelyard models serve -m'.",
+        "MODELYARD_SERVE_MODELS",
+    )
+    serve_timeout: float = _setting(
+        60.0,
+        "Seconds a scoring request may take before it is answered 504 (the server stays up).",
+        "MODELYARD_SERVE_TIMEOUT",
+        "MLFLOW_SCORING_SERVER_REQUEST_TIMEOUT",
+    )
+    serve_poll_interval: float = _setting(
+        2.0,
+        "Seconds between checks of a served alias or stage (models:/name@alias) for a new version; 0 checks "
+        "only when a registry webhook arrives.",
+        "MODELYARD_SERVE_POLL_INTERVAL",
+    )
+    serve_batching: bool = _setting(
+        True,
+        "Merge concurrent scoring requests into one predict call when they queue up (adaptive micro-batching).",
+        "MODELYARD_SERVE_BATCHING",
+    )
+    serve_max_batch_rows: int = _setting(
+        1024, "Most rows merged into one predict call by micro-batching.", "MODELYARD_SERVE_MAX_BATCH_ROWS"
+    )
+    serve_max_wait_ms: float = _setting(
+        2.0,
+        "Longest a batch waits for requests still being read before it runs (only while requests queue up; "
+        "an idle server predicts at once).",
+        "MODELYARD_SERVE_MAX_WAIT_MS",
+    )
+    serve_max_body_bytes: int = _setting(
+        64 * 1024 * 1024,
+        "Largest scoring request body accepted (413 beyond).",
+        "MODELYARD_SERVE_MAX_BODY_BYTES",
+    )
+    serve_webhook_secret: str | None = _setting(
+        None,
+        "Secret of the registry webhook that POSTs to the scoring server's /webhooks/registry: its HMAC "
+        "signature is checked (unsigned calls refused). Unset: the endpoint accepts any call (it only "
+        "triggers a check of the registry).",
+        "MODELYARD_SERVE_WEBHOOK_SECRET",
+    )
+    serve_warmup: bool = _setting(
+        True,
+        "Predict a model's saved input example once after loading it, before it answers requests.",
+        "MODELYARD_SERVE_WARMUP",
+    )
+    serve_inference_log: str | None = _setting(
+        None,
+        "Where the scoring server logs each request and response (opt-in): a folder (Parquet files) or a "
+        "database URI (sqlite:///..., postgresql://...; table modelyard_inference_log).",
+        "MODELYARD_SERVE_INFERENCE_LOG",
+    )
+    serve_inference_log_queue: int = _setting(
+        10_000,
+        "Records the inference log holds in memory before it drops new ones (counted in /metrics).",
+        "MODELYARD_SERVE_INFERENCE_LOG_QUEUE",
+    )
+    serve_inference_log_flush_s: float = _setting(
+        1.0, "Seconds between writes of the inference log.", "MODELYARD_SERVE_INFERENCE_LOG_FLUSH_S"
+    )
+    serve_access_log: bool = _setting(
+        True,
+        "The scoring server writes one structured (JSON) access-log line per request to stderr.",
+        "MODELYARD_SERVE_ACCESS_LOG",
+    )
+
     @classmethod
     def from_env(cls, environ: Mapping[str, str] | None = None, **overrides: Any) -> Settings:
         """Build settings from the environment; keyword arguments win over it."""

@@ -165,3 +165,7 @@ def _jsonable(frame: Any) -> Any:
 from modelyard.cli.registry import attach as _attach_registry  # noqa: E402
 
 _attach_registry(models)
+
+from modelyard.cli.serve import serve as _serve  # noqa: E402  (models serve: the scoring server)
+
+models.add_command(_serve)

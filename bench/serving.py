@@ -1,0 +1,273 @@
+"""Serving benchmark: ``modelyard models serve`` vs ``mlflow models serve --env-manager local``.
+
+    .venv/bin/python bench/serving.py [--quick] [--out FILE]
+
+Both servers serve the same model folder: a scikit-learn LogisticRegression on 20 float features,
+saved by modelyard (sklearn flavor, cloudpickle, with signature and input example), which MLflow
+loads as its own (checked: both answer the same predictions). MLflow runs from bench/.venv-mlflow
+(created by ``tracking.ensure_mlflow_venv`` when missing). Measurements alternate between the tools
+(ABBA) so the drift of a shared machine spreads over both. Only the JSON goes to stdout.
+See bench/README.md for the figures.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import http.client
+import json
+import os
+import shutil
+import signal
+import socket
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+from _serving_client import build_request, concurrent, sequential  # noqa: E402
+from tracking import REPO, base_env, ensure_mlflow_venv, log, machine_info, mlflow_python, sig  # noqa: E402
+
+TOOLS = ("modelyard", "mlflow")
+HOST = "127.0.0.1"
+FEATURES = 20
+# (name, unit, better, target ratio, what)
+FIGURES = [
+    ("launch_to_ping_s", "s", "lower", 3.0, "process start to the first 200 on /ping (model loaded)"),
+    ("single_row_p50_ms", "ms", "lower", 3.0, "one row (dataframe_split), one request at a time"),
+    ("single_row_p99_ms", "ms", "lower", 3.0, "one row, one request at a time"),
+    ("c16_throughput_rps", "req/s", "higher", 5.0, "one-row requests, 16 concurrent keep-alive clients"),
+    ("c16_p99_ms", "ms", "lower", 1.0, "latency p99 at concurrency 16"),
+    ("rows_1000_p50_ms", "ms", "lower", 3.0, "one request of 1,000 rows, one at a time"),
+]
+
+
+def save_model(folder: Path) -> tuple[Path, object, object]:
+    import numpy as np
+    import pandas as pd
+    from sklearn.linear_model import LogisticRegression
+
+    import modelyard.sklearn as msk
+
+    rng = np.random.default_rng(0)
+    X = pd.DataFrame(rng.normal(size=(2000, FEATURES)), columns=[f"f{i}" for i in range(FEATURES)])
+    y = (X.iloc[:, :5].sum(axis=1) > 0).astype(int)
+    model = LogisticRegression(max_iter=500).fit(X, y)
+    path = folder / "model"
+    msk.save_model(model, path, serialization_format="cloudpickle", input_example=X.head(5))
+    return path, model, X
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind((HOST, 0))
+        return sock.getsockname()[1]
+
+
+def command(tool: str, model: Path, port: int) -> tuple[list[str], dict]:
+    env = base_env()
+    if tool == "modelyard":
+        env["PYTHONPATH"] = str(REPO)
+        return [sys.executable, "-m", "modelyard.cli.main", "models", "serve", "-m", str(model), "-h", HOST,
+                "-p", str(port)], env
+    bindir = mlflow_python().parent
+    env["PATH"] = f"{bindir}{os.pathsep}{env.get('PATH', '')}"  # mlflow execs `uvicorn` by name
+    return [str(bindir / "mlflow"), "models", "serve", "-m", str(model), "--env-manager", "local", "-h", HOST, "-p", str(port)], env
+
+
+class Server:
+    def __init__(self, tool: str, model: Path, logs: Path) -> None:
+        self.tool, self.port = tool, free_port()
+        cmd, env = command(tool, model, self.port)
+        self.log = open(logs / f"{tool}-{self.port}.log", "w")  # noqa: SIM115 - closed in stop()
+        self.started = time.perf_counter()
+        self.proc = subprocess.Popen(cmd, stdout=self.log, stderr=subprocess.STDOUT, env=env, start_new_session=True)
+
+    def wait_ping(self, timeout: float = 120.0) -> float:
+        """Seconds from launch to the first 200 on /ping."""
+        while time.perf_counter() - self.started < timeout:
+            if self.proc.poll() is not None:
+                raise RuntimeError(f"{self.tool} server exited with {self.proc.returncode} (log: {self.log.name})")
+            try:
+                conn = http.client.HTTPConnection(HOST, self.port, timeout=2)
+                conn.request("GET", "/ping")
+                if conn.getresponse().status == 200:
+                    return time.perf_counter() - self.started
+            except OSError:
+                pass
+            time.sleep(0.01)
+        raise RuntimeError(f"{self.tool} did not answer /ping within {timeout} s")
+
+    def stop(self) -> None:
+        if self.proc.poll() is None:
+            os.killpg(self.proc.pid, signal.SIGTERM)
+            try:
+                self.proc.wait(20)
+            except subprocess.TimeoutExpired:
+                os.killpg(self.proc.pid, signal.SIGKILL)
+                self.proc.wait(10)
+        self.log.close()
+
+
+def body(frame) -> bytes:
+    return json.dumps({"dataframe_split": {"columns": list(frame.columns), "data": frame.to_numpy().tolist()}}).encode()
+
+
+def percentile(values: list[float], q: float) -> float:
+    ordered = sorted(values)
+    return ordered[min(len(ordered) - 1, int(round(q / 100 * (len(ordered) - 1))))]
+
+
+def raw_predict_ms(model, frame, reps: int) -> float:
+    for _ in range(20):
+        model.predict(frame)
+    times = []
+    for _ in range(reps):
+        start = time.perf_counter()
+        model.predict(frame)
+        times.append(time.perf_counter() - start)
+    return statistics.median(times) * 1000
+
+
+def order(round_no: int) -> tuple[str, ...]:
+    return TOOLS if round_no % 2 == 0 else TOOLS[::-1]  # ABBA
+
+
+def measure(servers: dict[str, Server], one: bytes, thousand: bytes, cfg: dict) -> dict:
+    single = {t: [] for t in TOOLS}
+    big = {t: [] for t in TOOLS}
+    conc = {t: {"requests": 0, "elapsed": 0.0, "latencies": [], "failed": 0} for t in TOOLS}
+    failed = {t: 0 for t in TOOLS}
+    reqs = {t: (build_request(HOST, s.port, "/invocations", one), build_request(HOST, s.port, "/invocations", thousand))
+            for t, s in servers.items()}
+    for t in TOOLS:  # warm-up, untimed
+        asyncio.run(sequential(HOST, servers[t].port, reqs[t][0], 200))
+        asyncio.run(sequential(HOST, servers[t].port, reqs[t][1], 5))
+    for r in range(cfg["rounds"]):
+        for t in order(r):
+            lat, bad = asyncio.run(sequential(HOST, servers[t].port, reqs[t][0], cfg["single_n"]))
+            single[t] += lat
+            failed[t] += bad
+        for t in order(r + 1):
+            lat, bad = asyncio.run(sequential(HOST, servers[t].port, reqs[t][1], cfg["big_n"]))
+            big[t] += lat
+            failed[t] += bad
+        for t in order(r):
+            res = asyncio.run(concurrent(HOST, servers[t].port, reqs[t][0], 16, cfg["conc_s"]))
+            for key in ("requests", "elapsed", "failed"):
+                conc[t][key] += res[key]
+            conc[t]["latencies"] += res["latencies"]
+        log(f"round {r + 1}/{cfg['rounds']} done")
+    out = {}
+    for t in TOOLS:
+        out[t] = {
+            "single_row_p50_ms": percentile(single[t], 50) * 1000,
+            "single_row_p99_ms": percentile(single[t], 99) * 1000,
+            "c16_throughput_rps": conc[t]["requests"] / conc[t]["elapsed"],
+            "c16_p99_ms": percentile(conc[t]["latencies"], 99) * 1000,
+            "c16_p50_ms": percentile(conc[t]["latencies"], 50) * 1000,
+            "rows_1000_p50_ms": percentile(big[t], 50) * 1000,
+            "failed_requests": failed[t] + conc[t]["failed"],
+            "n": {"single": len(single[t]), "rows_1000": len(big[t]), "c16": conc[t]["requests"]},
+        }
+    return out
+
+
+def same_answers(servers: dict[str, Server], payload: bytes) -> bool:
+    answers = []
+    for server in servers.values():
+        conn = http.client.HTTPConnection(HOST, server.port, timeout=30)
+        conn.request("POST", "/invocations", payload, {"Content-Type": "application/json"})
+        answers.append(json.loads(conn.getresponse().read())["predictions"])
+    return answers[0] == answers[1]
+
+
+def report(results: dict, launch: dict, raw: dict, checks: dict, cfg: dict, error: str | None) -> dict:
+    figures = {}
+    for name, unit, better, target, what in FIGURES:
+        ours = launch.get("modelyard") if name == "launch_to_ping_s" else results.get("modelyard", {}).get(name)
+        theirs = launch.get("mlflow") if name == "launch_to_ping_s" else results.get("mlflow", {}).get(name)
+        ratio = None
+        if ours and theirs:
+            ratio = theirs / ours if better == "lower" else ours / theirs
+        figures[name] = {
+            "modelyard": sig(ours), "mlflow": sig(theirs), "ratio": sig(ratio, 3), "unit": unit,
+            "better": better, "target_ratio": target, "met": None if ratio is None else ratio >= target, "what": what,
+        }
+    ours = results.get("modelyard", {})
+    overhead = {
+        "single_row_p50_ms": sig(ours.get("single_row_p50_ms", 0) - raw["single_row_ms"]) if ours else None,
+        "rows_1000_p50_ms": sig(ours.get("rows_1000_p50_ms", 0) - raw["rows_1000_ms"]) if ours else None,
+    }
+    theirs = results.get("mlflow", {})
+    overhead_mlflow = {
+        "single_row_p50_ms": sig(theirs["single_row_p50_ms"] - raw["single_row_ms"]) if theirs else None,
+        "rows_1000_p50_ms": sig(theirs["rows_1000_p50_ms"] - raw["rows_1000_ms"]) if theirs else None,
+    }
+    return {
+        "benchmark": "serving",
+        "config": cfg,
+        "figures": figures,
+        "raw_predict_ms": {k: sig(v) for k, v in raw.items()},
+        "overhead_over_raw_predict_ms": {"modelyard": overhead, "mlflow": overhead_mlflow},
+        "details": {t: {k: (sig(v) if isinstance(v, float) else v) for k, v in r.items()} for t, r in results.items()},
+        "launch_samples_s": launch.get("samples"),
+        "checks": checks,
+        "error": error,
+        "machine": machine_info(),
+        "load_average": os.getloadavg(),
+    }
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--quick", action="store_true", help="fewer and shorter rounds (about 1 minute)")
+    parser.add_argument("--out", type=Path, help="also write the JSON here")
+    args = parser.parse_args(argv)
+    cfg = {"rounds": 2, "single_n": 150, "big_n": 6, "conc_s": 3.0, "launches": 1} if args.quick else \
+        {"rounds": 4, "single_n": 400, "big_n": 15, "conc_s": 6.0, "launches": 3}
+    error = ensure_mlflow_venv()
+    if error:
+        log(error)
+    tmp = Path(tempfile.mkdtemp(prefix="modelyard-serving-bench-"))
+    results, launch, checks = {}, {"samples": {t: [] for t in TOOLS}}, {}
+    servers: dict[str, Server] = {}
+    raw = {"single_row_ms": 0.0, "rows_1000_ms": 0.0}
+    try:
+        model_dir, model, X = save_model(tmp)
+        raw = {"single_row_ms": raw_predict_ms(model, X.head(1), 500), "rows_1000_ms": raw_predict_ms(model, X.head(1000), 50)}
+        tools = TOOLS if not error else ("modelyard",)
+        for r in range(cfg["launches"]):  # launch-to-ping, ABBA; the last launch stays up for measuring
+            for t in order(r) if len(tools) == 2 else tools:
+                server = Server(t, model_dir, tmp)
+                launch["samples"][t].append(server.wait_ping())
+                if r == cfg["launches"] - 1:
+                    servers[t] = server
+                else:
+                    server.stop()
+                log(f"{t}: first /ping after {launch['samples'][t][-1]:.2f} s")
+        for t in tools:
+            launch[t] = statistics.median(launch["samples"][t])
+        if len(servers) == 2:
+            checks["same_predictions_1000_rows"] = same_answers(servers, body(X.head(1000)))
+            results = measure(servers, body(X.head(1)), body(X.head(1000)), cfg)
+    except Exception as exc:  # noqa: BLE001 - the JSON says what failed
+        error = f"{type(exc).__name__}: {exc}"
+        log(error)
+    finally:
+        for server in servers.values():
+            server.stop()
+        shutil.rmtree(tmp, ignore_errors=True)
+    out = report(results, launch, raw, checks, cfg, error)
+    text = json.dumps(out, indent=2)
+    print(text)
+    if args.out:
+        args.out.write_text(text)
+    return 0 if error is None else 1
+
+
+if __name__ == "__main__":
+    sys.exit(main())

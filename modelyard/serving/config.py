@@ -1,0 +1,131 @@
+"""``ServeConfig``: what one scoring server serves and how, built from flags or ``Settings``.
+
+A served model is a name and a model URI (``-m name=URI``; without a name a registry URI
+``models:/churn@champion`` is served as ``churn``, anything else as ``model``). The first model is the
+default one, answering ``/invocations``.
+
+Worker processes (``--workers N``) rebuild the same config from ``MODELYARD_SERVE_*`` variables,
+which the command line sets; ``encode_models`` / ``parse_models`` are the two ends of that.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Iterable
+from dataclasses import dataclass
+from typing import Any
+
+import orjson
+
+from modelyard.exceptions import InvalidParameterValue
+
+DEFAULT_NAME = "model"
+_NAMED = re.compile(r"^([A-Za-z0-9_.\-]+)=(.+)$")
+_NAME_OK = re.compile(r"^[A-Za-z0-9_.\-]+$")
+
+
+@dataclass(frozen=True, slots=True)
+class ModelSpec:
+    name: str
+    uri: str
+
+
+@dataclass(frozen=True, slots=True)
+class ServeConfig:
+    models: tuple[ModelSpec, ...]
+    tracking_uri: str | None = None
+    timeout: float = 60.0
+    poll_interval: float = 2.0
+    batching: bool = True
+    max_batch_rows: int = 1024
+    max_wait_ms: float = 2.0
+    max_body_bytes: int = 64 * 1024 * 1024
+    webhook_secret: str | None = None
+    warmup: bool = True
+    inference_log: str | None = None
+    inference_log_queue: int = 10_000
+    inference_log_flush_s: float = 1.0
+    predict_threads: int = 4
+
+    def __post_init__(self) -> None:
+        if not self.models:
+            raise InvalidParameterValue("Nothing to serve: give at least one model (-m URI)")
+        names = [m.name for m in self.models]
+        dupes = sorted({n for n in names if names.count(n) > 1})
+        if dupes:
+            raise InvalidParameterValue(f"Two served models share the name {dupes[0]!r}: name them with -m NAME=URI")
+        if self.timeout <= 0:
+            raise InvalidParameterValue(f"The request timeout must be positive, got {self.timeout}")
+        if self.max_batch_rows < 1:
+            raise InvalidParameterValue(f"max_batch_rows must be at least 1, got {self.max_batch_rows}")
+
+    @property
+    def default_model(self) -> str:
+        return self.models[0].name
+
+    @classmethod
+    def from_settings(cls, settings: Any, models: Iterable[str] | None = None, **overrides: Any) -> ServeConfig:
+        """The config of ``settings``' ``serve_*`` fields; ``models`` (``[NAME=]URI`` strings) win over
+        ``serve_models``, keyword arguments over both."""
+        specs = parse_models(list(models) if models is not None else split_models(settings.serve_models))
+        values = dict(
+            models=specs,
+            tracking_uri=settings.tracking_uri,
+            timeout=settings.serve_timeout,
+            poll_interval=settings.serve_poll_interval,
+            batching=settings.serve_batching,
+            max_batch_rows=settings.serve_max_batch_rows,
+            max_wait_ms=settings.serve_max_wait_ms,
+            max_body_bytes=settings.serve_max_body_bytes,
+            webhook_secret=settings.serve_webhook_secret,
+            warmup=settings.serve_warmup,
+            inference_log=settings.serve_inference_log,
+            inference_log_queue=settings.serve_inference_log_queue,
+            inference_log_flush_s=settings.serve_inference_log_flush_s,
+        )
+        values.update(overrides)
+        return cls(**values)
+
+
+def default_name(uri: str) -> str:
+    """``churn`` for ``models:/churn@champion`` or ``models:/churn/3``; ``model`` for anything else."""
+    if uri.startswith("models:"):
+        ref = uri[len("models:") :].lstrip("/")
+        head = ref.split("/", 1)[0].rpartition("@")[0] or ref.split("/", 1)[0]
+        if head and not head.startswith("m-") and _NAME_OK.match(head):
+            return head
+    return DEFAULT_NAME
+
+
+def parse_models(items: Iterable[str]) -> tuple[ModelSpec, ...]:
+    """``[NAME=]URI`` strings as specs (``NAME`` is letters, digits, ``_ . -``)."""
+    specs = []
+    for item in items:
+        item = item.strip()
+        if not item:
+            continue
+        named = _NAMED.match(item)
+        if named and ":" not in named.group(1):
+            specs.append(ModelSpec(named.group(1), named.group(2)))
+        else:
+            specs.append(ModelSpec(default_name(item), item))
+    return tuple(specs)
+
+
+def split_models(text: str | None) -> list[str]:
+    """``MODELYARD_SERVE_MODELS``: a JSON object ``{name: uri}`` or ``[NAME=]URI`` items split on spaces."""
+    if not text or not text.strip():
+        return []
+    text = text.strip()
+    if text.startswith("{"):
+        try:
+            mapping = orjson.loads(text)
+        except orjson.JSONDecodeError as exc:
+            raise InvalidParameterValue(f"MODELYARD_SERVE_MODELS is not valid JSON: {exc}") from None
+        return [f"{name}={uri}" for name, uri in mapping.items()]
+    return text.split()
+
+
+def encode_models(specs: Iterable[ModelSpec]) -> str:
+    """The ``MODELYARD_SERVE_MODELS`` value that ``split_models`` reads back exactly."""
+    return orjson.dumps({s.name: s.uri for s in specs}).decode()

@@ -1,0 +1,218 @@
+"""The inference log (opt-in): every scored request and its response, written off the request path.
+
+``record(...)`` puts a tuple on a bounded queue and returns (no I/O, no encoding on the request
+path); a background thread turns the queued records into rows every ``flush_s`` seconds (or every
+``BATCH`` records) and appends them to the sink:
+
+- a folder: one Parquet file per flush, ``inference-<utc time>-<pid>-<n>.parquet`` (read the whole
+  log with ``pandas.read_parquet(folder)``);
+- a database URI (``sqlite:///...``, ``postgresql://...``, ``mysql://...``): rows appended to the
+  table ``modelyard_inference_log``, created when missing.
+
+Columns: ``request_id, time (UTC), model, version, status, latency_ms, content_type, request,
+response``. ``request`` is the body as received (JSON or CSV text; a Parquet body as
+``{"dataframe_split": ...}`` JSON), ``response`` the JSON answered. When the queue is full a record
+is dropped and counted (``modelyard_serving_inference_log_dropped{reason="queue_full"}``); a
+failed write drops its records with ``reason="write_failed"``. Nothing is dropped silently.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import itertools
+import logging
+import os
+import queue
+import threading
+import time
+from pathlib import Path
+from typing import Any, Protocol
+
+logger = logging.getLogger(__name__)
+
+TABLE = "modelyard_inference_log"
+BATCH = 5000
+COLUMNS = ("request_id", "time", "model", "version", "status", "latency_ms", "content_type", "request", "response")
+SQL_SCHEMES = ("sqlite", "postgresql", "postgres", "mysql", "mariadb", "mssql", "oracle")
+_STOP = object()
+
+
+class Sink(Protocol):
+    def write(self, rows: list[dict]) -> None: ...
+    def close(self) -> None: ...
+
+
+class Counters(Protocol):
+    """The metrics the log reports to (``ServingMetrics`` has them)."""
+
+    log_written: Any
+    log_dropped: Any
+    log_queue: Any
+
+
+class InferenceLog:
+    def __init__(self, sink: Sink, metrics: Counters, *, queue_size: int = 10_000, flush_s: float = 1.0) -> None:
+        self._sink = sink
+        self._metrics = metrics
+        self._queue: queue.Queue = queue.Queue(maxsize=max(1, queue_size))
+        self._flush_s = flush_s
+        self._dropped_full = metrics.log_dropped.labels("queue_full")
+        self._dropped_write = metrics.log_dropped.labels("write_failed")
+        self._thread = threading.Thread(target=self._run, name="modelyard-inference-log", daemon=True)
+        self._thread.start()
+        metrics.log_queue.set_function(self._queue.qsize)
+
+    def record(
+        self, request_id: str, model: str, version: str | None, status: int, latency_s: float,
+        content_type: str | None, request: bytes, response: bytes,
+    ) -> None:
+        """Queue one record; never blocks (a full queue drops it and counts the drop)."""
+        try:
+            self._queue.put_nowait(
+                (request_id, time.time(), model, version, status, latency_s, content_type, request, response)
+            )
+        except queue.Full:
+            self._dropped_full.inc()
+
+    def close(self, timeout: float = 10.0) -> None:
+        """Write what is queued, then stop the thread."""
+        try:
+            self._queue.put(_STOP, timeout=timeout)
+        except queue.Full:
+            pass
+        self._thread.join(timeout)
+        self._sink.close()
+
+    def _run(self) -> None:
+        pending: list[tuple] = []
+        deadline = time.monotonic() + self._flush_s
+        while True:
+            try:
+                item = self._queue.get(timeout=max(0.0, deadline - time.monotonic()))
+            except queue.Empty:
+                item = None
+            if item is not None and item is not _STOP:
+                pending.append(item)
+            if item is _STOP or len(pending) >= BATCH or time.monotonic() >= deadline:
+                if pending:
+                    self._flush(pending)
+                    pending = []
+                deadline = time.monotonic() + self._flush_s
+            if item is _STOP:
+                return
+
+    def _flush(self, records: list[tuple]) -> None:
+        try:
+            self._sink.write([_row(r) for r in records])
+        except Exception as exc:  # noqa: BLE001 - a broken sink must not stop the server
+            logger.warning("Inference log: dropped %d records, the write failed: %s", len(records), exc)
+            self._dropped_write.inc(len(records))
+            return
+        self._metrics.log_written.inc(len(records))
+
+
+def _row(record: tuple) -> dict:
+    request_id, at, model, version, status, latency_s, content_type, request, response = record
+    return {
+        "request_id": request_id,
+        "time": dt.datetime.fromtimestamp(at, dt.UTC),
+        "model": model,
+        "version": version,
+        "status": status,
+        "latency_ms": round(latency_s * 1000.0, 3),
+        "content_type": content_type,
+        "request": _text(request, content_type),
+        "response": response.decode("utf-8", errors="replace"),
+    }
+
+
+def _text(body: bytes, content_type: str | None) -> str:
+    if "parquet" in (content_type or ""):
+        import io
+
+        import pandas as pd
+
+        from modelyard.serving.outputs import dumps
+
+        try:
+            frame = pd.read_parquet(io.BytesIO(body))
+        except Exception:  # noqa: BLE001 - the request was refused anyway
+            return ""
+        split = {"columns": [str(c) for c in frame.columns], "data": frame.to_numpy().tolist()}
+        return dumps({"dataframe_split": split}).decode()
+    return body.decode("utf-8", errors="replace")
+
+
+# -- sinks --------------------------------------------------------------------------------------------
+def open_sink(destination: str) -> Sink:
+    """A folder (Parquet files) or a database URI (SQL table)."""
+    scheme = destination.split(":", 1)[0].split("+", 1)[0].lower() if "://" in destination else ""
+    if scheme in SQL_SCHEMES:
+        return SqlSink(destination)
+    if destination.startswith("file://"):
+        from modelyard.artifacts.local import local_path_from_uri
+
+        return ParquetSink(local_path_from_uri(destination))
+    return ParquetSink(Path(destination))
+
+
+class ParquetSink:
+    def __init__(self, folder: Path) -> None:
+        self.folder = Path(folder)
+        self.folder.mkdir(parents=True, exist_ok=True)
+        self._seq = itertools.count(1)
+
+    def write(self, rows: list[dict]) -> None:
+        import pyarrow as pa
+        import pyarrow.parquet as pq
+
+        table = pa.Table.from_pylist(rows, schema=_arrow_schema(pa))
+        stamp = dt.datetime.now(dt.UTC).strftime("%Y%m%dT%H%M%S%f")
+        name = f"inference-{stamp}-{os.getpid()}-{next(self._seq)}.parquet"
+        tmp = self.folder / f".{name}.tmp"
+        pq.write_table(table, tmp)
+        tmp.replace(self.folder / name)  # readers never see a half-written file
+
+    def close(self) -> None:
+        pass
+
+
+def _arrow_schema(pa: Any) -> Any:
+    return pa.schema(
+        [
+            ("request_id", pa.string()), ("time", pa.timestamp("us", tz="UTC")), ("model", pa.string()),
+            ("version", pa.string()), ("status", pa.int32()), ("latency_ms", pa.float64()),
+            ("content_type", pa.string()), ("request", pa.string()), ("response", pa.string()),
+        ]
+    )
+
+
+class SqlSink:
+    def __init__(self, uri: str) -> None:
+        import sqlalchemy as sa
+
+        from modelyard.store.tracking.sql.engine import normalize_db_uri
+
+        self.engine = sa.create_engine(normalize_db_uri(uri))
+        meta = sa.MetaData()
+        self.table = sa.Table(
+            TABLE, meta,
+            sa.Column("id", sa.Integer, primary_key=True, autoincrement=True),
+            sa.Column("request_id", sa.String(128), index=True),
+            sa.Column("time", sa.DateTime(timezone=True), index=True),
+            sa.Column("model", sa.String(256)),
+            sa.Column("version", sa.String(128)),
+            sa.Column("status", sa.Integer),
+            sa.Column("latency_ms", sa.Float),
+            sa.Column("content_type", sa.String(128)),
+            sa.Column("request", sa.Text),
+            sa.Column("response", sa.Text),
+        )
+        meta.create_all(self.engine, checkfirst=True)
+
+    def write(self, rows: list[dict]) -> None:
+        with self.engine.begin() as conn:
+            conn.execute(self.table.insert(), rows)
+
+    def close(self) -> None:
+        self.engine.dispose()
