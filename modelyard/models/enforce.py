@@ -66,7 +66,7 @@ def _as_frame(data: Any) -> Any:
 def _enforce_columns(frame: Any, schema: Schema) -> Any:
     specs: list[ColSpec] = list(schema.inputs)  # type: ignore[arg-type]
     columns = list(frame.columns)
-    dtypes = frame.dtypes
+    dtypes = list(frame.dtypes)  # one Series lookup per column costs ~4 us; a list ~0.1 us
     if schema.has_input_names():
         present = set(columns)
         missing = [s.name for s in specs if s.required and s.name not in present]
@@ -85,7 +85,7 @@ def _enforce_columns(frame: Any, schema: Schema) -> Any:
         converted = {}
         for spec in used:
             i = positions[spec.name]
-            new = _convert_column(frame, i, dtypes.iloc[i], spec)
+            new = _convert_column(frame, i, dtypes[i], spec)
             if new is not None:
                 converted[spec.name] = new
         if not converted and columns == names:
@@ -101,7 +101,7 @@ def _enforce_columns(frame: Any, schema: Schema) -> Any:
         )
     converted_pos = {}
     for i, spec in enumerate(specs):
-        new = _convert_column(frame, i, dtypes.iloc[i], spec)
+        new = _convert_column(frame, i, dtypes[i], spec)
         if new is not None:
             converted_pos[i] = new
     if not converted_pos:

@@ -41,7 +41,7 @@ from modelyard.serving.outputs import split_rows
 logger = logging.getLogger(__name__)
 
 INLINE_MAX_S = 0.002
-PredictFn = Callable[[Any, "dict | None", bool], Any]  # (data, params, checked)
+PredictFn = Callable[[Any, "dict | None"], Any]  # (data, params)
 BatchHook = Callable[[int, int], None]  # (rows, requests) of every predict call
 
 
@@ -86,7 +86,7 @@ class Batcher:
         if not self.enabled or item.rows is None or item.key is None:
             if self._on_batch is not None:
                 self._on_batch(item.rows or 0, 1)
-            return await loop.run_in_executor(self._executor, self._predict, item.data, item.params, item.checked)
+            return await loop.run_in_executor(self._executor, self._predict, item.data, item.params)
         if self.inline_rows and item.rows <= self.inline_rows and (self.recent_s or 1.0) < INLINE_MAX_S:
             self._deciding += 1
             await asyncio.sleep(0)  # let requests already received reach this point too
@@ -94,17 +94,17 @@ class Batcher:
             if not (self._deciding or self.arriving or self._running or self._queue):
                 if self._on_batch is not None:
                     self._on_batch(item.rows, 1)
-                return self._predict(item.data, item.params, item.checked)
+                return self._predict(item.data, item.params)
         future = loop.create_future()
         self._queue.append(_Pending(item, future))
         self._kick()
         return await future
 
-    def _predict(self, data: Any, params: dict | None, checked: bool) -> Any:
+    def _predict(self, data: Any, params: dict | None) -> Any:
         """The model's call, timed (on a worker thread or inline)."""
         start = time.perf_counter()
         try:
-            return self._model_predict(data, params, checked)
+            return self._model_predict(data, params)
         finally:
             took = time.perf_counter() - start
             self.recent_s = took if self.recent_s is None else 0.8 * self.recent_s + 0.2 * took
@@ -179,7 +179,9 @@ class Batcher:
         try:
             pred = await loop.run_in_executor(self._executor, self._merged, batch)
         except Exception as exc:  # some request in it is bad: predict them one by one below
-            logger.debug("A merged call of %d requests failed (%s); predicting them one by one", len(batch), exc)
+            logger.debug(
+                "A merged call of %d requests failed (%s); predicting them one by one", len(batch), exc
+            )
             pred = None
         parts = split_rows(pred, bounds) if pred is not None else None
         if parts is None:
@@ -196,7 +198,7 @@ class Batcher:
         import pandas as pd
 
         frame = pd.concat([p.item.data for p in batch], ignore_index=True)
-        return self._predict(frame, batch[0].item.params, batch[0].item.checked)
+        return self._predict(frame, batch[0].item.params)
 
     async def _one(self, loop: asyncio.AbstractEventLoop, pending: _Pending) -> None:
         if pending.future.done():
@@ -205,7 +207,7 @@ class Batcher:
             self._on_batch(pending.item.rows or 0, 1)
         try:
             item = pending.item
-            result = await loop.run_in_executor(self._executor, self._predict, item.data, item.params, item.checked)
+            result = await loop.run_in_executor(self._executor, self._predict, item.data, item.params)
         except Exception as exc:
             if not pending.future.done():
                 pending.future.set_exception(exc)

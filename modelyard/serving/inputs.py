@@ -72,7 +72,6 @@ class ParsedInput:
     params: dict | None = None
     rows: int | None = None  # set when ``data`` is a DataFrame that may be merged with others
     key: tuple | None = None  # requests with equal keys may share one predict call
-    checked: bool = False  # a float64 frame with exactly the signature's columns, in its order
 
 
 def content_kind(header: str | None) -> str:
@@ -87,7 +86,9 @@ def content_kind(header: str | None) -> str:
     for param in filter(None, (p.strip() for p in rest.split(";"))):
         key, _, value = param.partition("=")
         if key.strip().lower() != "charset" or value.strip().strip('"').lower() not in ("utf-8", "utf8"):
-            raise UnsupportedMediaType(f"The only content type parameter supported is charset=utf-8; got {param[:100]!r}.")
+            raise UnsupportedMediaType(
+                f"The only content type parameter supported is charset=utf-8; got {param[:100]!r}."
+            )
     return kind
 
 
@@ -102,7 +103,9 @@ def parse_body(kind: str, body: bytes, schema: InputSchema) -> ParsedInput:
         else:
             frame = pd.read_parquet(io.BytesIO(body))
     except Exception as exc:  # pandas and pyarrow raise many kinds
-        raise BadRequest(f"Cannot read the {kind.upper()} body: {type(exc).__name__}: {str(exc)[:300]}") from None
+        raise BadRequest(
+            f"Cannot read the {kind.upper()} body: {type(exc).__name__}: {str(exc)[:300]}"
+        ) from None
     return frame_input(frame, None)
 
 
@@ -131,7 +134,7 @@ def frame_input(frame: Any, params: dict | None, schema: InputSchema | None = No
     """A DataFrame input, with the key that says which other requests it may be merged with."""
     extra = orjson.dumps(params, option=orjson.OPT_SORT_KEYS) if params else b""
     if schema is not None and schema.index is not None and frame.columns is schema.index:
-        return ParsedInput(frame, params, len(frame), ("checked", extra), checked=True)  # the fast path's frame
+        return ParsedInput(frame, params, len(frame), ("signature", extra))  # the fast path's frame
     return ParsedInput(frame, params, len(frame), (tuple(frame.columns), tuple(frame.dtypes.tolist()), extra))
 
 
@@ -142,7 +145,9 @@ def frame_from_split(split: Any, schema: InputSchema) -> Any:
     if not isinstance(split, dict) or not isinstance(split.get("data"), list):
         raise BadRequest("'dataframe_split' must be an object with a 'data' list of rows (and 'columns')")
     columns, data = split.get("columns"), split["data"]
-    if columns is not None and (not isinstance(columns, list) or not all(isinstance(c, str | int) for c in columns)):
+    if columns is not None and (
+        not isinstance(columns, list) or not all(isinstance(c, str | int) for c in columns)
+    ):
         raise BadRequest("'dataframe_split.columns' must be a list of column names")
     if schema.all_double and columns is not None:
         frame = _double_frame(data, columns, schema)
@@ -205,7 +210,7 @@ def _double_frame(rows: list, columns: list, schema: InputSchema) -> Any:
         array = array.astype(np.float64)
     elif array.dtype != np.float64:
         return None
-    if tuple(columns) == schema.names:  # the signature's own Index: marks the frame as checked
+    if tuple(columns) == schema.names:  # the signature's own Index: frames of the fast path share one key
         return pd.DataFrame(array, columns=schema.index, copy=False)
     return pd.DataFrame(array, columns=columns, copy=False)
 

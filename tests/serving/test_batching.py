@@ -25,7 +25,7 @@ class Recorder:
         if not hold_first:
             self.release.set()
 
-    def __call__(self, frame, params, checked=False):
+    def __call__(self, frame, params):
         self.started.set()
         self.release.wait(10)
         if (frame["id"] < 0).any():
