@@ -4,65 +4,77 @@ The fluent API lives here, so ``import modelyard as mlflow`` runs a typical MLfl
 script unchanged. Importing is cheap: stores, SQLAlchemy and pandas load on first use.
 """
 
-from modelyard.autologging import autolog
-from modelyard.entities import ViewType
 from modelyard.exceptions import ModelyardError
-from modelyard.registry.fluent import register_model
-from modelyard.tracking.client import MlflowClient, TrackingClient
-from modelyard.tracking.fluent import (
-    ActiveRun,
-    active_run,
-    create_experiment,
-    delete_experiment,
-    delete_run,
-    delete_tag,
-    download_artifacts,
-    end_run,
-    flush_async_logging,
-    get_artifact_uri,
-    get_experiment,
-    get_experiment_by_name,
-    get_metric_history,
-    get_parent_run,
-    get_run,
-    get_tracking_uri,
-    last_active_run,
-    list_artifacts,
-    log_artifact,
-    log_artifacts,
-    log_dict,
-    log_figure,
-    log_input,
-    log_metric,
-    log_metrics,
-    log_param,
-    log_params,
-    log_text,
-    search_experiments,
-    search_runs,
-    set_experiment,
-    set_experiment_tag,
-    set_tag,
-    set_tags,
-    set_tracking_uri,
-    start_run,
-)
 
 __version__ = "0.1.0"
 
 MlflowException = ModelyardError
 
-# Submodules loaded on first attribute access (``modelyard.sklearn.log_model(...)``), so that
-# ``import modelyard`` stays light: they import numpy, pandas, scikit-learn, ... when used.
+# Names loaded on first access (PEP 562), so that ``import modelyard`` costs only what is used:
+# a scoring server or a tracking server never pays for the fluent API or autologging.
+_LAZY_ATTRIBUTES = {
+    "autolog": "modelyard.autologging",
+    "ViewType": "modelyard.entities",
+    "register_model": "modelyard.registry.fluent",
+    "MlflowClient": "modelyard.tracking.client",
+    "TrackingClient": "modelyard.tracking.client",
+    "ActiveRun": "modelyard.tracking.fluent",
+    "active_run": "modelyard.tracking.fluent",
+    "create_experiment": "modelyard.tracking.fluent",
+    "delete_experiment": "modelyard.tracking.fluent",
+    "delete_run": "modelyard.tracking.fluent",
+    "delete_tag": "modelyard.tracking.fluent",
+    "download_artifacts": "modelyard.tracking.fluent",
+    "end_run": "modelyard.tracking.fluent",
+    "flush_async_logging": "modelyard.tracking.fluent",
+    "get_artifact_uri": "modelyard.tracking.fluent",
+    "get_experiment": "modelyard.tracking.fluent",
+    "get_experiment_by_name": "modelyard.tracking.fluent",
+    "get_metric_history": "modelyard.tracking.fluent",
+    "get_parent_run": "modelyard.tracking.fluent",
+    "get_run": "modelyard.tracking.fluent",
+    "get_tracking_uri": "modelyard.tracking.fluent",
+    "last_active_run": "modelyard.tracking.fluent",
+    "list_artifacts": "modelyard.tracking.fluent",
+    "log_artifact": "modelyard.tracking.fluent",
+    "log_artifacts": "modelyard.tracking.fluent",
+    "log_dict": "modelyard.tracking.fluent",
+    "log_figure": "modelyard.tracking.fluent",
+    "log_input": "modelyard.tracking.fluent",
+    "log_metric": "modelyard.tracking.fluent",
+    "log_metrics": "modelyard.tracking.fluent",
+    "log_param": "modelyard.tracking.fluent",
+    "log_params": "modelyard.tracking.fluent",
+    "log_text": "modelyard.tracking.fluent",
+    "search_experiments": "modelyard.tracking.fluent",
+    "search_runs": "modelyard.tracking.fluent",
+    "set_experiment": "modelyard.tracking.fluent",
+    "set_experiment_tag": "modelyard.tracking.fluent",
+    "set_tag": "modelyard.tracking.fluent",
+    "set_tags": "modelyard.tracking.fluent",
+    "set_tracking_uri": "modelyard.tracking.fluent",
+    "start_run": "modelyard.tracking.fluent",
+}
+# Submodules loaded on first attribute access (``modelyard.sklearn.log_model(...)``): they import
+# numpy, pandas, scikit-learn, ... when used.
 _LAZY_SUBMODULES = frozenset({"sklearn", "xgboost", "lightgbm", "pyfunc", "models"})
 
 
 def __getattr__(name: str):
-    if name in _LAZY_SUBMODULES:
-        import importlib
+    import importlib
 
+    if name in _LAZY_ATTRIBUTES:
+        value = getattr(importlib.import_module(_LAZY_ATTRIBUTES[name]), name)
+        globals()[name] = value  # later lookups are plain module attributes
+        return value
+    if name in _LAZY_SUBMODULES:
         return importlib.import_module(f"modelyard.{name}")
     raise AttributeError(f"module 'modelyard' has no attribute {name!r}")
+
+
+def __dir__() -> list[str]:
+    return sorted(set(globals()) | set(_LAZY_ATTRIBUTES) | _LAZY_SUBMODULES)
+
 
 __all__ = [
     "ActiveRun",
