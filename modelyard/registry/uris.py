@@ -44,9 +44,18 @@ def parse_registry_uri(uri: str) -> tuple[str, str, str]:
     return name, selector, "/".join(rest)
 
 
-def _fallback(client: TrackingClient, name: str, selector: str) -> str:
-    """MLflow's calls, for servers without modelyard's resolve endpoint."""
-    registry = client.registry_store
+def resolve_version(registry, name: str, selector: str) -> tuple[str, str]:
+    """``(version, artifact URI of its files)`` for a version, stage, ``latest`` or ``@alias``.
+
+    One request to a modelyard server (``model-versions/resolve``); against an MLflow server,
+    MLflow's own calls (alias / latest-versions, then get-download-uri).
+    """
+    try:
+        mv, location = registry.resolve_download_uri(name, selector)
+        return str(mv.version), location
+    except ResourceDoesNotExist as exc:
+        if exc.error_code != "ENDPOINT_NOT_FOUND":
+            raise
     if selector.startswith("@"):
         version = registry.get_model_version_by_alias(name, selector[1:]).version
     elif selector.isdigit():
@@ -61,16 +70,11 @@ def _fallback(client: TrackingClient, name: str, selector: str) -> str:
         if not found:
             raise ResourceDoesNotExist(f"No versions of model with name '{name}' and stage '{selector}' found")
         version = found[0].version
-    return registry.get_model_version_download_uri(name, version)
+    return str(version), registry.get_model_version_download_uri(name, version)
 
 
 def resolve_registry_uri(uri: str, client: TrackingClient) -> str:
     """The artifact URI holding the files of the version ``uri`` names."""
     name, selector, path = parse_registry_uri(uri)
-    try:
-        _, location = client.registry_store.resolve_download_uri(name, selector)
-    except ResourceDoesNotExist as exc:
-        if exc.error_code != "ENDPOINT_NOT_FOUND":
-            raise
-        location = _fallback(client, name, selector)
+    _, location = resolve_version(client.registry_store, name, selector)
     return location.rstrip("/") + ("/" + path if path else "")

@@ -26,7 +26,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from modelyard.exceptions import InvalidParameterValue, ModelyardError, TemporarilyUnavailable
+from modelyard.exceptions import ModelyardError, TemporarilyUnavailable
+from modelyard.registry.uris import resolve_version
 from modelyard.serving.batching import Batcher
 from modelyard.serving.config import ModelSpec, ServeConfig
 from modelyard.serving.inputs import InputSchema
@@ -205,14 +206,7 @@ class ModelSlots:
         if slot.registry_ref is None:
             return None, slot.spec.uri
         name, selector, path = slot.registry_ref
-        registry = self._registry()
-        try:
-            mv, location = registry.resolve_download_uri(name, selector)
-            version = str(mv.version)
-        except ModelyardError as exc:
-            if exc.error_code != "ENDPOINT_NOT_FOUND":  # an MLflow server: its own calls
-                raise
-            version, location = _mlflow_resolve(registry, name, selector)
+        version, location = resolve_version(self._registry(), name, selector)
         return version, location.rstrip("/") + ("/" + path if path else "")
 
     def _registry(self) -> Any:
@@ -263,22 +257,6 @@ def _warm(model: Any) -> None:
     example = model.metadata.load_input_example(model.model_dir)
     if example is not None:
         model.predict(example)
-
-
-def _mlflow_resolve(registry: Any, name: str, selector: str) -> tuple[str, str]:
-    if selector.startswith("@"):
-        version = registry.get_model_version_by_alias(name, selector[1:]).version
-    elif selector.lower() == "latest":
-        found = registry.get_latest_versions(name)
-        if not found:
-            raise InvalidParameterValue(f"No versions of model {name!r}")
-        version = max(found, key=lambda mv: int(mv.version)).version
-    else:
-        found = registry.get_latest_versions(name, [selector])
-        if not found:
-            raise InvalidParameterValue(f"No version of model {name!r} in stage {selector!r}")
-        version = found[0].version
-    return str(version), registry.get_model_version_download_uri(name, version)
 
 
 def _why(exc: BaseException) -> str:
