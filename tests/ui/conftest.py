@@ -15,7 +15,9 @@ from __future__ import annotations
 
 import importlib.util
 import shutil
+import struct
 import sys
+import zlib
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -94,13 +96,43 @@ def page(browser) -> Iterator:
     context = browser.new_context(viewport={"width": 1280, "height": 800})
     pg = context.new_page()
     problems: list[str] = []
-    pg.on("console", lambda msg: problems.append(f"console {msg.type}: {msg.text}") if msg.type == "error" else None)
+    pg.on(
+        "console",
+        lambda msg: problems.append(f"console {msg.type}: {msg.text}") if msg.type == "error" else None,
+    )
     pg.on("pageerror", lambda exc: problems.append(f"page error: {exc}"))
     pg.set_default_timeout(15_000)
     pg.console_problems = problems
     yield pg
     context.close()
     assert not problems, "the browser reported errors:\n" + "\n".join(problems)
+
+
+def png_bytes(width: int, height: int) -> bytes:
+    """A valid RGB PNG of one colour (no imaging library needed)."""
+
+    def chunk(kind: bytes, data: bytes) -> bytes:
+        return (
+            struct.pack(">I", len(data))
+            + kind
+            + data
+            + struct.pack(">I", zlib.crc32(kind + data) & 0xFFFFFFFF)
+        )
+
+    raw = b"".join(b"\x00" + b"\x1f\x5f\xbf" * width for _ in range(height))
+    header = struct.pack(">IIBBBBB", width, height, 8, 2, 0, 0, 0)
+    return (
+        b"\x89PNG\r\n\x1a\n"
+        + chunk(b"IHDR", header)
+        + chunk(b"IDAT", zlib.compress(raw))
+        + chunk(b"IEND", b"")
+    )
+
+
+@pytest.fixture
+def make_png():
+    """``make_png(width, height)``: PNG bytes for image artifacts."""
+    return png_bytes
 
 
 def screenshot(pg, name: str) -> Path:

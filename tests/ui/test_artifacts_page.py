@@ -12,9 +12,7 @@ import html
 import json
 import os
 import re
-import struct
 import time
-import zlib
 from urllib.parse import quote
 
 import pytest
@@ -25,27 +23,6 @@ from modelyard.ui import previews
 
 XSS = "<img src=x onerror=alert(1)>"
 SCRIPT = "<script>alert('pwned')</script>"
-
-
-def png_bytes(width: int = 2, height: int = 2) -> bytes:
-    """A valid tiny RGB PNG (no imaging library needed)."""
-
-    def chunk(kind: bytes, data: bytes) -> bytes:
-        return (
-            struct.pack(">I", len(data))
-            + kind
-            + data
-            + struct.pack(">I", zlib.crc32(kind + data) & 0xFFFFFFFF)
-        )
-
-    raw = b"".join(b"\x00" + b"\xff\x00\x00" * width for _ in range(height))
-    header = struct.pack(">IIBBBBB", width, height, 8, 2, 0, 0, 0)
-    return (
-        b"\x89PNG\r\n\x1a\n"
-        + chunk(b"IHDR", header)
-        + chunk(b"IDAT", zlib.compress(raw))
-        + chunk(b"IEND", b"")
-    )
 
 
 class Seeded:
@@ -225,8 +202,8 @@ def test_text_preview_is_capped(ui_api, seeded):
     assert len(rows) == previews.TABLE_ROWS and all(r == ["1", "2", "3"] for r in rows)
 
 
-def test_images_binary_and_svg(ui_api, seeded):
-    seeded.put("plots/roc.png", png_bytes())
+def test_images_binary_and_svg(ui_api, seeded, make_png):
+    seeded.put("plots/roc.png", make_png(2, 2))
     seeded.put("plots/evil.svg", '<svg xmlns="http://www.w3.org/2000/svg"><script>alert(1)</script></svg>')
     seeded.put("model.bin", b"\x00\x01\x02binary\xff")
     seeded.put("noext", b"plain words, no extension\n")
@@ -237,7 +214,7 @@ def test_images_binary_and_svg(ui_api, seeded):
     )
     assert src == f"/get-artifact?run_id={seeded.run_id}&path=plots/roc.png"
     image = ui_api.get(src)
-    assert image.status_code == 200 and image.content == png_bytes()
+    assert image.status_code == 200 and image.content == make_png(2, 2)
     assert image.headers["content-type"] == "image/png"
 
     svg_page = seeded.page(ui_api, "plots/evil.svg").text

@@ -8,32 +8,11 @@ plotly charts drawn (SVG), the scatter's param and metric picked with the select
 
 from __future__ import annotations
 
-import struct
 import time
-import zlib
 
 import pytest
 
 XSS = "<img src=x onerror=alert(1)>"
-
-
-def png_bytes(width: int = 40, height: int = 30) -> bytes:
-    def chunk(kind: bytes, data: bytes) -> bytes:
-        return (
-            struct.pack(">I", len(data))
-            + kind
-            + data
-            + struct.pack(">I", zlib.crc32(kind + data) & 0xFFFFFFFF)
-        )
-
-    raw = b"".join(b"\x00" + b"\x1f\x5f\xbf" * width for _ in range(height))
-    header = struct.pack(">IIBBBBB", width, height, 8, 2, 0, 0, 0)
-    return (
-        b"\x89PNG\r\n\x1a\n"
-        + chunk(b"IHDR", header)
-        + chunk(b"IDAT", zlib.compress(raw))
-        + chunk(b"IEND", b"")
-    )
 
 
 @pytest.fixture
@@ -77,7 +56,7 @@ def no_alerts(page) -> list[str]:
     return alerts
 
 
-def test_browse_artifacts_by_clicking(ui_server, tracking_to, page, shot, tmp_path):
+def test_browse_artifacts_by_clicking(ui_server, tracking_to, page, shot, tmp_path, make_png):
     from sklearn.datasets import load_iris
     from sklearn.linear_model import LogisticRegression
 
@@ -90,7 +69,7 @@ def test_browse_artifacts_by_clicking(ui_server, tracking_to, page, shot, tmp_pa
         + "\n6.3,virginica,ok\n"
     )
     (tmp_path / "plots").mkdir()
-    (tmp_path / "plots" / "confusion.png").write_bytes(png_bytes())
+    (tmp_path / "plots" / "confusion.png").write_bytes(make_png(40, 30))
     (tmp_path / "plots" / "evil.svg").write_text(
         '<svg xmlns="http://www.w3.org/2000/svg" width="20" height="20">'
         "<script>alert(1)</script><rect width='20' height='20'/></svg>"
