@@ -43,5 +43,16 @@
     finally { if (button) button.disabled = false; }
   }
 
-  window.modelyard = { api: api, flash: flash, act: act };
+  // Call fn(element) for each element when it first scrolls near the viewport (charts are drawn lazily).
+  function whenVisible(elements, fn) {
+    if (!("IntersectionObserver" in window)) { elements.forEach(fn); return; }
+    const seen = new IntersectionObserver(function (entries) {
+      entries.forEach(function (entry) {
+        if (entry.isIntersecting) { seen.unobserve(entry.target); fn(entry.target); }
+      });
+    }, { rootMargin: "200px" });
+    elements.forEach(function (el) { seen.observe(el); });
+  }
+
+  window.modelyard = { api: api, flash: flash, act: act, whenVisible: whenVisible };
 })();
