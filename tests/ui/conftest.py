@@ -2,7 +2,7 @@
 
 - ``ui_server``: a real uvicorn server on 127.0.0.1 (port 0) on a fresh SQLite store, one per test
   module; ``ui_server.services.tracking`` / ``.registry`` seed data directly.
-- ``browser``: headless Chromium (``/usr/bin/chromium`` from Debian, installed by ``.ci/run``;
+- ``browser``: headless Chromium (one per test module) (``/usr/bin/chromium`` from Debian, installed by ``.ci/run``;
   Playwright never downloads a browser). Missing Chromium skips, or fails under
   ``MODELYARD_REQUIRE_SERVICES=1`` (CI).
 - ``page``: a fresh 1280x800 page that records console errors and uncaught exceptions; the test
@@ -76,9 +76,14 @@ def ui_api(tmp_path: Path, server_db_template: Path):
     services.close()
 
 
-@pytest.fixture(scope="session")
+@pytest.fixture(scope="module")
 def browser() -> Iterator:
-    """Headless Debian Chromium driven by Playwright, for the whole session (one per xdist worker)."""
+    """Headless Debian Chromium driven by Playwright, for one test module.
+
+    Module scope, not session: Playwright's sync API keeps an event loop running on the main
+    thread while it is open, and tests that drive an ASGI app through their own loop (``ui_api``,
+    the server tests) cannot run inside it.
+    """
     executable = shutil.which("chromium") or shutil.which("chromium-browser")
     if executable is None:
         services_check.service_unavailable("Chromium is not installed (apt-get install -y chromium)")
