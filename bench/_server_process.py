@@ -166,6 +166,7 @@ class Server:
         self.launches: list[dict] = []
         self.stops: list[float] = []  # seconds from SIGTERM until the whole tree was gone
         self.log_paths: list[Path] = []
+        self.upstream: str | None = None  # stub only: the server whose read answers it caches
 
     @property
     def url(self) -> str:
@@ -180,6 +181,10 @@ class Server:
         ]  # fmt: skip
         if self.tool == "mlflow":
             return [str(mlflow_python().parent / "mlflow"), "server", *common]
+        if self.tool == "stub":  # the ceiling: bench/_server_stub.py, our python, no modelyard
+            cmd = [sys.executable, str(Path(__file__).resolve().parent / "_server_stub.py")]
+            cmd += ["--host", "127.0.0.1", "--port", str(self.port)]
+            return cmd + (["--upstream", self.upstream] if self.upstream else [])
         exe = Path(sys.executable).parent / "modelyard"
         if not exe.exists():
             exe = REPO / ".venv" / "bin" / "modelyard"
@@ -199,6 +204,8 @@ class Server:
         self.log_paths.append(log_path)
         self.artifacts.mkdir(parents=True, exist_ok=True)
         log(f"{self.tool}: starting server #{n} on {self.url} ({self.store.backend})")
+        if self.tool == "stub" and self.upstream:
+            log(f"stub: read answers cached from {self.upstream}")
         with open(log_path, "wb") as logf:
             t0 = time.perf_counter()
             self.proc = subprocess.Popen(

@@ -615,7 +615,7 @@ def _sha256(path: Path) -> str:
 def main() -> int:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument(
-        "--tool", required=True, choices=("modelyard", "mlflow"), help="the server under test (a label)"
+        "--tool", required=True, choices=("modelyard", "mlflow", "stub"), help="the server under test (a label)"
     )
     ap.add_argument("--phase", required=True, choices=PHASES)
     ap.add_argument("--out", required=True)

@@ -50,6 +50,8 @@ BENCH = Path(__file__).resolve().parent
 REPO = BENCH.parent
 WORKLOAD = BENCH / "_server_workload.py"
 TOOLS = ("modelyard", "mlflow")
+STUB = "stub"  # the ceiling server (bench/_server_stub.py): the client's own cost
+NO_CEILING = ("artifact_upload_peak_rss_mb", "artifact_download_peak_rss_mb")  # the stub keeps files in RAM
 BACKENDS = ("sqlite", "pg")
 PG_ADMIN = "postgresql://postgres@127.0.0.1:5432/postgres"
 
@@ -184,6 +186,19 @@ class Store:
         self.dbname = None
 
 
+class NoStore:
+    """The stub's "store": it keeps what it must in memory (see bench/_server_stub.py)."""
+
+    dbname = None
+    server_uri = sql_url = ""
+
+    def __init__(self, backend: str) -> None:
+        self.backend = backend
+
+    def drop(self) -> None:
+        pass
+
+
 def pg_version() -> str | None:
     try:
         import psycopg
@@ -213,7 +228,7 @@ class ToolRun:
         self.store: Store | None = None
         self.server: Server | None = None
         try:
-            self.store = Store(backend, tool, folder)
+            self.store = NoStore(backend) if tool == STUB else Store(backend, tool, folder)
             self.server = Server(tool, self.store, folder, cfg)
         except Exception as exc:  # noqa: BLE001
             self.problem = f"cannot create the {backend} store: {short_error(exc)}"
@@ -338,7 +353,7 @@ class ToolRun:
     def populate(self) -> None:
         """With the server stopped: fill the search store and the rest of the history by SQL."""
         ctx, cfg = self.res["context"], self.cfg
-        if self.problem or self.store is None:
+        if self.problem or self.store is None or self.tool == STUB:
             return
         for name, fn in (
             ("populate_search", self._populate_search),
@@ -409,6 +424,7 @@ class ToolRun:
 # --------------------------------------------------------------------------------------
 
 SESSION1_PHASES = ("writes", "concurrent", "artifacts", "seed")
+STUB_PHASES = ("writes", "concurrent", "artifacts")  # its reads are served from a real server's answers
 
 
 @contextlib.contextmanager
@@ -433,6 +449,9 @@ def run_backend(
 ) -> None:
     """Both tools on one backend; fills ``runs`` as it goes (a partial run is still reported)."""
     order = tools[::-1] if flip else list(tools)
+    if STUB in order:  # the tools alternate; the stub is one more tool in the rotation
+        order.remove(STUB)
+        order.insert(1, STUB)
     try:
         for tool in order:
             runs[tool] = ToolRun(tool, backend, tmp / backend / tool, cfg)
@@ -440,16 +459,31 @@ def run_backend(
             runs[tool].launch(first=True)
         for i, phase in enumerate(SESSION1_PHASES):
             for tool in order if i % 2 == 0 else order[::-1]:  # ABBA: spreads load drift
-                runs[tool].client(phase, {})
+                if tool != STUB or phase in STUB_PHASES:
+                    runs[tool].client(phase, {})
         for r in runs.values():
             r.record_peaks()
             r.stop()
         for tool in order:
             runs[tool].populate()
-        for tool in order[::-1]:
+        real = [t for t in order[::-1] if t != STUB]
+        for tool in real:
             runs[tool].launch(first=False)
-        for tool in order[::-1]:
+        for tool in real:
             runs[tool].client("reads", runs[tool].res["context"])
+        if STUB in runs:
+            # Its reads replay the answers of a real server holding the same data (modelyard's,
+            # else MLflow's): the first, untimed call of each figure is forwarded, the rest cached.
+            source = next(
+                (runs[t] for t in ("modelyard", "mlflow") if t in runs and not runs[t].problem), None
+            )
+            stub = runs[STUB]
+            if source is not None and stub.server is not None and source.server is not None:
+                stub.stop()
+                stub.server.upstream = source.server.url
+                stub.launch(first=False)
+                stub.client("reads", source.res["context"])
+                stub.res["extra"]["reads_answers_from"] = source.tool
     finally:
         with deferred_signals():
             for r in runs.values():
@@ -511,6 +545,15 @@ def build_backend_report(backend: str, tools: list[str], runs: dict[str, ToolRun
         if my and ml:
             ratio = my / ml if better == "higher" else ml / my
         entry["ratio"] = sig(ratio, 3)
+        stub = runs.get(STUB)
+        if stub is not None:
+            # The ceiling: MLflow against the stub, the best ratio any server could show here.
+            sv = sig(stub.res["figures"].get(name))
+            entry[STUB] = sv
+            ceiling = None
+            if sv and ml and name not in NO_CEILING:
+                ceiling = sv / ml if better == "higher" else ml / sv
+            entry["ceiling"] = sig(ceiling, 3)
         entry.update(unit=unit, better=better, what=what, mlflow_in_issue=issue)
         if counts:
             entry["n"] = counts
@@ -580,6 +623,13 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--workdir", type=Path, default=BENCH / ".work", help="parent of the temporary stores")
     ap.add_argument("--keep", action="store_true", help="keep the stores, server logs and client results")
     ap.add_argument("--out", type=Path, help="also write the JSON to this file")
+    ap.add_argument(
+        "--no-ceiling", action="store_true", help="skip the stub server (no 'ceiling' beside the ratios)"
+    )
+    ap.add_argument(
+        "--tools",
+        help="comma-separated subset of modelyard,mlflow,stub (iterating; ratios need both servers)",
+    )
     args = ap.parse_args(argv)
 
     signal.signal(signal.SIGTERM, _on_sigterm)
@@ -589,6 +639,10 @@ def main(argv: list[str] | None = None) -> int:
     if args.runs is not None:
         cfg = replace(cfg, search_runs=max(args.runs, cfg.api_sample_runs))
     tools = [args.only] if args.only else list(TOOLS)
+    if args.tools:
+        tools = [t for t in args.tools.split(",") if t in TOOLS]
+    if not args.no_ceiling and (not args.tools or STUB in args.tools.split(",")):
+        tools.append(STUB)
     backends = list(BACKENDS) if args.backend == "both" else [args.backend]
 
     setup_errors: list[str] = []
@@ -650,11 +704,17 @@ def main(argv: list[str] | None = None) -> int:
             for backend, rep in report_backends.items()
             if "figures" in rep
         },
+        "ceilings": {
+            backend: {name: rep["figures"][name].get("ceiling") for name in rep["figures"]}
+            for backend, rep in report_backends.items()
+            if "figures" in rep and not args.no_ceiling
+        },
         "search_query": {"filter_string": SEARCH_FILTER, "order_by": SEARCH_ORDER_BY},
         "config": cfg.to_dict(),
         "servers": {
             "mlflow": "bench/.venv-mlflow/bin/mlflow server (default workers)",
             "modelyard": f"modelyard server --workers {MODELYARD_WORKERS}",
+            "stub": "bench/_server_stub.py: canned in-memory answers (the ceiling), uvicorn, one process",
         },
         "machine": machine,
         "versions": versions,

@@ -11,6 +11,8 @@ import contextlib
 import importlib
 import logging
 from collections.abc import Iterable
+from functools import partial
+from typing import Any
 
 from starlette.applications import Starlette
 from starlette.concurrency import run_in_threadpool
@@ -19,7 +21,7 @@ from starlette.middleware import Middleware
 from starlette.middleware.cors import CORSMiddleware
 from starlette.requests import Request
 from starlette.responses import Response
-from starlette.routing import BaseRoute, Route
+from starlette.routing import BaseRoute, Route, Router
 
 from modelyard.exceptions import EndpointNotFound, ModelyardError
 from modelyard.server import identity, protocol
@@ -56,6 +58,7 @@ def error_response(exc: ModelyardError) -> Response:
 
 def _endpoint(ep: protocol.Endpoint, services: Services):
     limit = services.settings.max_json_body_bytes
+    parse = ep.parse or partial(protocol.parse_message, model=ep.request)
 
     async def handle(request: Request) -> Response:
         try:
@@ -63,9 +66,12 @@ def _endpoint(ep: protocol.Endpoint, services: Services):
                 data = protocol.query_dict(request, ep.request)
             else:
                 data = await protocol.read_body_json(request, limit)
-            msg = protocol.parse_message(data, ep.request, request.path_params)
+            msg = parse(data, path_params=request.path_params)
             identity.bind(request)  # the handler's thread sees the request's user
-            result = await run_in_threadpool(ep.handler, services, msg)
+            if ep.inline:
+                result = ep.handler(services, msg)
+            else:
+                result = await run_in_threadpool(ep.handler, services, msg)
         except ModelyardError as exc:
             return error_response(exc)
         if isinstance(result, Response):
@@ -98,6 +104,35 @@ def build_routes(services: Services) -> list[BaseRoute]:
             for prefix in ("/api", "/ajax-api"):
                 routes.append(Route(f"{prefix}/{ep.since}.0{ep.path}", handler, methods=[ep.method]))
     return routes
+
+
+class ExactRouter(Router):
+    """Starlette's router, plus one dictionary lookup for the API's fixed paths.
+
+    Starlette tries its routes in order with one regular expression each: over a hundred
+    before the later endpoints match. The API's endpoints without path parameters are looked
+    up by ``(method, path)`` first; everything else (path parameters, HEAD, 405s, 404s) goes
+    through the routes exactly as before. Only plain request/response routes are indexed.
+    """
+
+    def __init__(self, base: Router) -> None:
+        self.__dict__.update(base.__dict__)
+        self.middleware_stack = self.app
+        self.exact: dict[tuple[str, str], Any] = {}
+        for route in reversed(self.routes):  # reversed: the first declared route wins, as in the scan
+            if isinstance(route, Route) and not route.param_convertors and route.methods:
+                for method in route.methods - {"HEAD"}:
+                    self.exact[(method, route.path)] = (route.app, route.endpoint)
+
+    async def app(self, scope, receive, send) -> None:
+        if scope["type"] == "http":
+            found = self.exact.get((scope["method"], scope["path"]))
+            if found is not None:
+                scope.setdefault("router", self)
+                scope["endpoint"], scope["path_params"] = found[1], {}
+                await found[0](scope, receive, send)
+                return
+        await super().app(scope, receive, send)
 
 
 async def _http_error(request: Request, exc: HTTPException) -> Response:
@@ -141,5 +176,6 @@ def create_app(settings: Settings | None = None, services: Services | None = Non
         },
         lifespan=_lifespan(services),
     )
+    app.router = ExactRouter(app.router)
     app.state.services = services
     return app

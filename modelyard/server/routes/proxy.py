@@ -47,6 +47,9 @@ logger = logging.getLogger(__name__)
 
 PREFIXES = ("/api/2.0/mlflow-artifacts", "/ajax-api/2.0/mlflow-artifacts")
 READ_CHUNK = 1024 * 1024
+SMALL_UPLOAD = 1024 * 1024  # bodies up to this size are buffered, then written at once
+INLINE_WRITE = 64 * 1024  # ... and up to this size written on the event loop (cheaper than a thread hand-off)
+SMALL_DOWNLOAD = 256 * 1024  # files up to this size are read at once and answered without streaming
 OCTET_STREAM = "application/octet-stream"
 DISABLED_TEXT = (
     "The artifact proxy (mlflow-artifacts) is disabled: this server was started without artifact "
@@ -114,6 +117,7 @@ class _Opened:
 
     def __init__(self, file: BinaryIO, size: int, etag: str | None, modified: float | None) -> None:
         self.file, self.size, self.etag, self.modified = file, size, etag, modified
+        self.data: bytes | None = None  # the whole content of a small file, read at once
 
 
 def _open(repo: ArtifactRepository, rel: str) -> _Opened:
@@ -125,7 +129,13 @@ def _open(repo: ArtifactRepository, rel: str) -> _Opened:
             st = None
         if st is not None:
             etag = f'"{st.st_ino:x}-{st.st_mtime_ns:x}-{st.st_size:x}"'
-            return _Opened(f, st.st_size, etag, st.st_mtime)
+            opened = _Opened(f, st.st_size, etag, st.st_mtime)
+            if st.st_size <= SMALL_DOWNLOAD:  # read in the same hand-off, answered without streaming
+                data = f.read(st.st_size + 1)
+                if len(data) == st.st_size:  # else it changed meanwhile: stream what is there
+                    opened.data = data
+                f.seek(0)
+            return opened
         if f.seekable():
             size = f.seek(0, os.SEEK_END)
             f.seek(0)
@@ -164,9 +174,15 @@ async def _stream(f: BinaryIO, first: int, length: int) -> AsyncIterator[bytes]:
         f.close()
 
 
-def _request_chunks(request: Request) -> Iterator[bytes]:
-    """The request body as a blocking iterator, for a worker thread (one chunk in memory at a time)."""
-    stream = request.stream().__aiter__()
+def _request_chunks(
+    request: Request, stream: AsyncIterator[bytes] | None = None, head: bytes = b""
+) -> Iterator[bytes]:
+    """The request body as a blocking iterator, for a worker thread (one chunk in memory at a time).
+    ``head``: what was already read from ``stream``."""
+    if head:
+        yield head
+    if stream is None:
+        stream = request.stream().__aiter__()
 
     async def next_chunk() -> bytes | None:
         try:
@@ -250,6 +266,9 @@ class ArtifactProxy:
         if request.method == "HEAD":
             opened.file.close()
             return Response(status_code=status, headers=headers, media_type=OCTET_STREAM)
+        if opened.data is not None:
+            opened.file.close()
+            return Response(opened.data[first : last + 1], status, headers, media_type=OCTET_STREAM)
         body = _stream(opened.file, first, length)
         return StreamingResponse(body, status, headers, media_type=OCTET_STREAM)
 
@@ -265,11 +284,32 @@ class ArtifactProxy:
         if rel.rsplit("/", 1)[-1].startswith(TEMP_PREFIX):
             raise InvalidParameterValue(f"Artifact names may not start with {TEMP_PREFIX!r}")
         try:
-            await run_in_threadpool(lambda: self.repo().write_stream(rel, _request_chunks(request)))
+            # A small body (most artifacts: configs, metrics files, model metadata) is read here and
+            # written with one hand-off to a thread; only a larger one streams chunk by chunk,
+            # each chunk crossing from the event loop to the writing thread.
+            stream = request.stream().__aiter__()
+            head = bytearray()
+            async for chunk in stream:
+                head += chunk
+                if len(head) > SMALL_UPLOAD:
+                    body = _request_chunks(request, stream, bytes(head))
+                    await run_in_threadpool(self._write, rel, body)
+                    break
+            else:
+                if len(head) <= INLINE_WRITE:
+                    self._write(rel, bytes(head))
+                else:
+                    await run_in_threadpool(self._write, rel, bytes(head))
         except ClientDisconnect:  # the upload was cut off: nothing was stored, nobody to answer
             logger.info("upload of %r abandoned by the client", rel)
             return Response(status_code=400)
         return _json({})
+
+    def _write(self, rel: str, body: bytes | Iterator[bytes]) -> None:
+        if isinstance(body, bytes):
+            self.repo().write_bytes(rel, body)
+        else:
+            self.repo().write_stream(rel, body)
 
     async def delete(self, request: Request) -> Response:
         rel = _file_path(request)

@@ -28,7 +28,7 @@ from modelyard.entities import (
     ViewType,
 )
 from modelyard.exceptions import InvalidParameterValue, NotImplementedFeature
-from modelyard.server.protocol import KeyValue, Message, RouteTable
+from modelyard.server.protocol import KeyValue, Message, RouteTable, parse_message
 from modelyard.server.services import Services
 from modelyard.store.tracking.base import (
     DEFAULT_EXPERIMENT_ID,
@@ -174,6 +174,59 @@ class LogBatch(RunScoped):
     tags: list[KeyValue] = []
 
 
+_PLAIN_METRIC_FIELDS = frozenset(("key", "value", "timestamp", "step"))
+
+
+class _PlainBatch:
+    """A log-batch request whose metrics are all plain (key, number, int timestamp, int step):
+    the entities are built directly, without a pydantic model per point (5 ms per 1,000)."""
+
+    __slots__ = ("run_id", "run_uuid", "params", "tags", "entities")
+    metrics: tuple = ()  # no model ids to check or link
+
+    rid = RunScoped.rid
+
+
+def parse_log_batch(data: dict, path_params: dict | None = None) -> LogBatch | _PlainBatch:
+    """LogBatch, with a fast path for plain metrics; any other shape goes through pydantic, so
+    errors read exactly as before."""
+    points = data.get("metrics")
+    entities = _plain_metrics(points) if type(points) is list and not path_params else None
+    if entities is None:
+        return parse_message(data, LogBatch, path_params)
+    rest = parse_message({k: val for k, val in data.items() if k != "metrics"}, LogBatch)
+    out = _PlainBatch()
+    out.run_id, out.run_uuid, out.params, out.tags = rest.run_id, rest.run_uuid, rest.params, rest.tags
+    out.entities = entities
+    return out
+
+
+def _plain_metrics(points: list) -> list[Metric] | None:
+    out = []
+    append, plain, float_, int_ = out.append, _PLAIN_METRIC_FIELDS, float, int
+    for p in points:
+        if type(p) is not dict or not p.keys() <= plain:
+            return None
+        key, value, ts, step = p.get("key"), p.get("value"), p.get("timestamp"), p.get("step", 0)
+        tv = type(value)
+        if (
+            type(key) is not str
+            or (tv is not float_ and tv is not int_)
+            or type(ts) is not int_
+            or type(step) is not int_
+            or not v.INT64_MIN <= ts <= v.INT64_MAX
+            or not v.INT64_MIN <= step <= v.INT64_MAX
+        ):
+            return None
+        if tv is int_:
+            try:
+                value = float_(value)
+            except OverflowError:
+                return None
+        append(Metric(key, value, ts, step))
+    return out
+
+
 class DatasetIn(Message):
     name: str
     digest: str
@@ -224,7 +277,7 @@ class LogModel(RunScoped):
 
 
 # -- handlers ------------------------------------------------------------------------------------
-@table.post("/mlflow/runs/create", CreateRun)
+@table.post("/mlflow/runs/create", CreateRun, inline=True)
 def create_run(svc: Services, m: CreateRun) -> dict:
     """Create a run (a generated name when none is given)."""
     tags = [RunTag(t.key, t.value or "") for t in m.tags]
@@ -232,7 +285,7 @@ def create_run(svc: Services, m: CreateRun) -> dict:
     return {"run": run.to_dict()}
 
 
-@table.post("/mlflow/runs/update", UpdateRun)
+@table.post("/mlflow/runs/update", UpdateRun, inline=True)
 def update_run(svc: Services, m: UpdateRun) -> dict:
     """Update a run's status, end time or name."""
     status = None if m.status == "" else m.status
@@ -254,7 +307,7 @@ def restore_run(svc: Services, m: RunScoped) -> dict:
     return {}
 
 
-@table.get("/mlflow/runs/get", RunScoped)
+@table.get("/mlflow/runs/get", RunScoped, inline=True)
 def get_run(svc: Services, m: RunScoped) -> dict:
     """Get a run with its latest metrics, params, tags and inputs."""
     return {"run": svc.tracking.get_run(m.rid).to_dict()}
@@ -272,7 +325,7 @@ def search_runs(svc: Services, m: SearchRuns) -> dict:
     return out
 
 
-@table.post("/mlflow/runs/log-metric", LogMetric)
+@table.post("/mlflow/runs/log-metric", LogMetric, inline=True)
 def log_metric(svc: Services, m: LogMetric) -> dict:
     """Log one metric point."""
     _check_models(svc, [m])
@@ -298,14 +351,14 @@ def _link_model_metrics(svc: Services, run_id: str, metrics: list[MetricIn]) -> 
         svc.tracking.log_logged_model_metrics(run_id, links)
 
 
-@table.post("/mlflow/runs/log-parameter", LogParam)
+@table.post("/mlflow/runs/log-parameter", LogParam, inline=True)
 def log_param(svc: Services, m: LogParam) -> dict:
     """Log a parameter (immutable once logged)."""
     svc.tracking.log_param(m.rid, Param(m.key, m.value or ""))
     return {}
 
 
-@table.post("/mlflow/runs/set-tag", SetTag)
+@table.post("/mlflow/runs/set-tag", SetTag, inline=True)
 def set_tag(svc: Services, m: SetTag) -> dict:
     """Set a tag on a run."""
     svc.tracking.set_tag(m.rid, RunTag(m.key, m.value or ""))
@@ -319,13 +372,13 @@ def delete_tag(svc: Services, m: DeleteTag) -> dict:
     return {}
 
 
-@table.post("/mlflow/runs/log-batch", LogBatch)
-def log_batch(svc: Services, m: LogBatch) -> dict:
+@table.post("/mlflow/runs/log-batch", LogBatch, parse=parse_log_batch, inline=True)
+def log_batch(svc: Services, m: LogBatch | _PlainBatch) -> dict:
     """Log metrics, params and tags at once (all or nothing)."""
     _check_models(svc, m.metrics)
     svc.tracking.log_batch(
         m.rid,
-        metrics=[x.entity() for x in m.metrics],
+        metrics=m.entities if isinstance(m, _PlainBatch) else [x.entity() for x in m.metrics],
         params=[Param(p.key, p.value or "") for p in m.params],
         tags=[RunTag(t.key, t.value or "") for t in m.tags],
     )

@@ -8,7 +8,11 @@ failing with "database is locked" when a reader upgrades.
 
 from __future__ import annotations
 
+import contextlib
+import logging
 import os
+import threading
+from collections.abc import Iterator
 from urllib.parse import urlsplit
 
 from sqlalchemy import Engine, create_engine, event
@@ -17,6 +21,8 @@ from sqlalchemy.pool import StaticPool
 
 from modelyard.exceptions import InvalidParameterValue
 from modelyard.settings import Settings
+
+logger = logging.getLogger(__name__)
 
 _DRIVERS = {
     "postgresql": "postgresql+psycopg",
@@ -104,3 +110,66 @@ def writer(engine: Engine) -> Engine:
     if engine.dialect.name == "sqlite":
         return engine.execution_options(sqlite_begin="IMMEDIATE")
     return engine
+
+
+class WriterQueue:
+    """SQLite writers of every process wait their turn on an ``flock``, not in SQLite's busy handler.
+
+    While another connection holds the write lock, SQLite's busy handler sleeps and retries
+    (1, 2, 5, 10, ... 100 ms): with several processes logging at once, writers spend most of
+    their time asleep after the lock is already free. A blocking ``flock`` on a file next to the
+    database wakes the next writer as soon as the previous one commits. Threads of one process
+    queue on a lock first (an ``flock`` is shared by the threads holding the same descriptor).
+    Writers that do not take the queue (another tool on the same file) still meet SQLite's own
+    locking, which stays in force: the queue only orders our writers. When the lock file cannot
+    be created (a read-only folder), writers go straight to SQLite as before.
+    """
+
+    def __init__(self, database: str) -> None:
+        self.path = os.path.abspath(database) + "-writer.lock"
+        self._lock = threading.Lock()
+        self._fd: int | None = None
+        self._pid = 0
+        self._usable = True
+
+    def _descriptor(self) -> int | None:
+        if self._pid != os.getpid():  # a forked child must not share its parent's descriptor
+            self._fd, self._pid = None, os.getpid()
+        if self._fd is None and self._usable:
+            try:
+                self._fd = os.open(self.path, os.O_RDWR | os.O_CREAT | os.O_CLOEXEC, 0o644)
+            except OSError as exc:
+                self._usable = False
+                logger.info("SQLite writers not queued (cannot open %s: %s)", self.path, exc)
+        return self._fd
+
+    def close(self) -> None:
+        with self._lock:
+            if self._fd is not None and self._pid == os.getpid():
+                os.close(self._fd)
+            self._fd = None
+
+    @contextlib.contextmanager
+    def hold(self) -> Iterator[None]:
+        import fcntl
+
+        with self._lock:
+            fd = self._descriptor()
+            if fd is None:
+                yield
+                return
+            fcntl.flock(fd, fcntl.LOCK_EX)
+            try:
+                yield
+            finally:
+                fcntl.flock(fd, fcntl.LOCK_UN)
+
+
+def writer_queue(engine: Engine) -> WriterQueue | None:
+    """The queue of a file-backed SQLite engine (None for other databases and in-memory SQLite)."""
+    if engine.dialect.name != "sqlite" or os.name != "posix":
+        return None
+    database = engine.url.database or ""
+    if database in ("", ":memory:") or database.startswith("file:"):
+        return None
+    return WriterQueue(database)

@@ -11,7 +11,8 @@ import logging
 import os
 import uuid
 from collections.abc import Iterator, Sequence
-from contextlib import contextmanager
+from contextlib import contextmanager, nullcontext
+from typing import NamedTuple
 
 from sqlalchemy import Connection, Engine, and_, delete, func, select, update
 from sqlalchemy.exc import DBAPIError
@@ -36,7 +37,7 @@ from modelyard.exceptions import (
 from modelyard.settings import DEFAULT_ARTIFACTS_DIR, Settings
 from modelyard.store.tracking import base
 from modelyard.store.tracking.names import random_run_name
-from modelyard.store.tracking.sql import hydrate
+from modelyard.store.tracking.sql import hydrate, rawsql
 from modelyard.store.tracking.sql import schema as db
 from modelyard.store.tracking.sql.common import (
     ACTIVE,
@@ -49,7 +50,7 @@ from modelyard.store.tracking.sql.common import (
     translate,
 )
 from modelyard.store.tracking.sql.dml import upsert
-from modelyard.store.tracking.sql.engine import create_db_engine, writer
+from modelyard.store.tracking.sql.engine import create_db_engine, writer, writer_queue
 from modelyard.store.tracking.sql.migrate import ensure_schema
 from modelyard.store.tracking.sql.store_experiments import ExperimentMethods
 from modelyard.store.tracking.sql.store_logged_models import LoggedModelMethods
@@ -61,6 +62,7 @@ class SqlTrackingStore(ExperimentMethods, LoggedModelMethods, base.TrackingStore
     def __init__(self, engine: Engine, default_artifact_root: str, *, uri: str = "") -> None:
         self.engine = engine
         self._writer = writer(engine)
+        self._queue = writer_queue(engine)
         self.default_artifact_root = default_artifact_root
         self.uri = uri
         ensure_schema(engine, uri or str(engine.url))
@@ -78,6 +80,8 @@ class SqlTrackingStore(ExperimentMethods, LoggedModelMethods, base.TrackingStore
 
     def close(self) -> None:
         self.engine.dispose()
+        if self._queue is not None:
+            self._queue.close()
 
     # -- transactions -----------------------------------------------------------
     @contextmanager
@@ -91,7 +95,7 @@ class SqlTrackingStore(ExperimentMethods, LoggedModelMethods, base.TrackingStore
     @contextmanager
     def _write(self) -> Iterator[Connection]:
         try:
-            with self._writer.begin() as conn:
+            with self._queue.hold() if self._queue else nullcontext(), self._writer.begin() as conn:
                 yield conn
         except DBAPIError as exc:
             raise translate(exc) from exc
@@ -164,8 +168,12 @@ class SqlTrackingStore(ExperimentMethods, LoggedModelMethods, base.TrackingStore
         MySQL; SQLite's BEGIN IMMEDIATE already serializes writers), so concurrent writes to one run
         see each other: else two equal params both insert (a duplicate-key error) and an older
         latest metric can overwrite a newer one."""
-        stmt = select(db.runs.c.id, db.runs.c.lifecycle_stage).where(db.runs.c.run_uuid == run_id)
-        row = conn.execute(stmt.with_for_update(key_share=True) if lock else stmt).first()
+        if rawsql.enabled(conn):
+            row = rawsql.run_row(conn, run_id, lock=lock)
+            row = row and _RunRow(*row)
+        else:
+            stmt = select(db.runs.c.id, db.runs.c.lifecycle_stage).where(db.runs.c.run_uuid == run_id)
+            row = conn.execute(stmt.with_for_update(key_share=True) if lock else stmt).first()
         if row is None:
             raise ResourceDoesNotExist(f"Run with id={run_id} not found")
         if row.lifecycle_stage != ACTIVE:
@@ -264,10 +272,19 @@ class SqlTrackingStore(ExperimentMethods, LoggedModelMethods, base.TrackingStore
         param_rows = {p.key: v.validate_param(p.key, p.value) for p in params}
         tag_rows = {t.key: v.validate_tag(t.key, t.value) for t in tags}
         metric_rows = []
+        append, check, to_db, dbl_max = (
+            metric_rows.append,
+            v.validate_metric,
+            hydrate.metric_to_db,
+            hydrate.DBL_MAX,
+        )
         for m in metrics:
-            value = v.validate_metric(m.key, m.value, m.timestamp, m.step)
-            stored, is_nan = hydrate.metric_to_db(value)
-            metric_rows.append(
+            value = check(m.key, m.value, m.timestamp, m.step)
+            if -dbl_max < value < dbl_max:  # finite and storable as is (NaN fails both tests)
+                stored, is_nan = value, False
+            else:
+                stored, is_nan = to_db(value)
+            append(
                 {
                     "key": m.key,
                     "value": stored,
@@ -323,34 +340,39 @@ class SqlTrackingStore(ExperimentMethods, LoggedModelMethods, base.TrackingStore
 
     def _insert_metrics(self, conn: Connection, rid: int, rows: list[dict]) -> None:
         keys = sorted({r["key"] for r in rows})
-        lm = db.latest_metrics.c
-        stored = {
-            row.key: row
-            for row in conn.execute(
-                select(lm.key, lm.value, lm.timestamp, lm.step, lm.is_nan).where(
-                    lm.run_id == rid, lm.key.in_(keys) if len(keys) > 1 else lm.key == keys[0]
+        raw = rawsql.enabled(conn)
+        if raw:
+            stored = rawsql.latest_points(conn, rid, keys)
+        else:
+            lm = db.latest_metrics.c
+            stored = {
+                row.key: row._mapping
+                for row in conn.execute(
+                    select(lm.key, lm.value, lm.timestamp, lm.step, lm.is_nan).where(
+                        lm.run_id == rid, lm.key.in_(keys) if len(keys) > 1 else lm.key == keys[0]
+                    )
                 )
-            )
-        }
+            }
         # The latest point holds the key's largest step: a batch whose steps all lie beyond it
         # (the usual case) cannot repeat a stored point, so the repeat check is skipped.
-        if any(r["key"] in stored and r["step"] <= stored[r["key"]].step for r in rows):
+        if any(r["key"] in stored and r["step"] <= stored[r["key"]]["step"] for r in rows):
             rows = self._without_stored_points(conn, rid, rows)
         else:
             rows = self._without_repeats_in_batch(rid, rows)
         if not rows:
             return
-        conn.execute(db.metrics.insert(), rows)
         newest: dict[str, dict] = {}
         for r in rows:
             cur = newest.get(r["key"])
             if cur is None or _metric_order(r) > _metric_order(cur):
                 newest[r["key"]] = r
         changed = [
-            r
-            for k, r in newest.items()
-            if k not in stored or _metric_order(r) > _metric_order(stored[k]._mapping)
+            r for k, r in newest.items() if k not in stored or _metric_order(r) > _metric_order(stored[k])
         ]
+        if raw:
+            rawsql.insert_points(conn, rid, rows, changed)
+            return
+        conn.execute(db.metrics.insert(), rows)
         upsert(
             conn,
             db.latest_metrics,
@@ -530,6 +552,11 @@ class SqlTrackingStore(ExperimentMethods, LoggedModelMethods, base.TrackingStore
                     db.runs.c.lifecycle_stage.in_(stages),
                 )
             ).scalar_one()
+
+
+class _RunRow(NamedTuple):
+    id: int
+    lifecycle_stage: str
 
 
 def _metric_order(r) -> tuple:

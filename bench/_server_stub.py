@@ -1,0 +1,240 @@
+"""The ceiling server of bench/tracking_server.py: what the mlflow client costs on its own.
+
+    python bench/_server_stub.py --port P [--upstream http://127.0.0.1:Q]
+
+A raw ASGI app (no framework, no database), run by uvicorn in one process with httptools
+and uvloop, answering every request the benchmark's client makes with a minimal valid
+answer at once. Whatever time the client needs against it is the client's own work
+(building the request, HTTP, parsing the answer into protobuf and entities), so
+``mlflow_time / stub_time`` is the best ratio any server could reach through this client:
+the figure's ``ceiling``.
+
+What it keeps is only what the client reads back, in memory: experiments by name, runs
+(their info, so runs/get and runs/update answer), the points of ``runs/log-metric`` (the
+concurrent writers' check reads every history back) and artifact files (bytes, so that
+downloads are byte-identical and listings real). ``log-batch``, params and tags are parsed
+and dropped.
+
+The read figures need the populated store's answers (10,000 runs, 100,000 points), which
+must be real so that the client parses the same amount: with ``--upstream`` (modelyard's
+server, holding exactly the same data), ``runs/search`` and ``metrics/get-history`` of a
+run the stub does not know are forwarded once and their answer bytes cached by request;
+the workload's untimed first call fills the cache and the timed calls are served from it.
+
+Standard library plus uvicorn only; it never imports modelyard.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import time
+import urllib.error
+import urllib.request
+import uuid
+from urllib.parse import parse_qs, unquote
+
+API = "/api/2.0/mlflow/"
+ARTIFACTS = "/api/2.0/mlflow-artifacts/artifacts"
+JSON_HEADERS = [(b"content-type", b"application/json")]
+CACHED_READS = ("runs/search", "metrics/get-history")
+
+
+class Stub:
+    def __init__(self, upstream: str | None) -> None:
+        self.upstream = upstream.rstrip("/") if upstream else None
+        self.experiments: dict[str, dict] = {}  # id -> experiment
+        self.by_name: dict[str, str] = {}
+        self.runs: dict[str, dict] = {}  # run_id -> run info
+        self.points: dict[tuple[str, str], list[dict]] = {}  # (run_id, key) -> metrics
+        self.files: dict[str, bytes] = {}  # artifact path -> content
+        self.cache: dict[tuple[str, str, bytes], tuple[int, bytes]] = {}
+
+    # -- ASGI --------------------------------------------------------------------------------
+    async def __call__(self, scope, receive, send) -> None:
+        if scope["type"] == "lifespan":
+            while (await receive())["type"] != "lifespan.shutdown":
+                await send({"type": "lifespan.startup.complete"})
+            await send({"type": "lifespan.shutdown.complete"})
+            return
+        path, method = scope["path"], scope["method"]
+        query = scope["query_string"].decode()
+        if method == "PUT" and path.startswith(ARTIFACTS + "/"):
+            chunks = []
+            more = True
+            while more:
+                msg = await receive()
+                chunks.append(msg.get("body", b""))
+                more = msg.get("more_body", False)
+            self.files[unquote(path[len(ARTIFACTS) + 1 :])] = b"".join(chunks)
+            return await self._answer(send, 200, b"{}")
+        body = b""
+        if method in ("POST", "PATCH", "DELETE"):
+            more = True
+            while more:
+                msg = await receive()
+                body += msg.get("body", b"")
+                more = msg.get("more_body", False)
+        if path == "/health":
+            return await self._answer(send, 200, b"OK", [(b"content-type", b"text/plain")])
+        if path == ARTIFACTS:
+            return await self._answer(send, 200, self._list(parse_qs(query).get("path", [""])[0]))
+        if method == "GET" and path.startswith(ARTIFACTS + "/"):
+            data = self.files.get(unquote(path[len(ARTIFACTS) + 1 :]))
+            if data is None:
+                return await self._answer(send, 404, _error("RESOURCE_DOES_NOT_EXIST", "no such file"))
+            return await self._answer(send, 200, data, [(b"content-type", b"application/octet-stream")])
+        if path == "/api/3.0/mlflow/server-info":
+            return await self._answer(send, 200, b'{"store_type": "SqlStore"}')
+        if not path.startswith(API):
+            return await self._answer(send, 404, _error("ENDPOINT_NOT_FOUND", path))
+        endpoint = path[len(API) :]
+        if endpoint in CACHED_READS and self.upstream:
+            params = parse_qs(query)
+            run_id = params.get("run_id", [""])[0]
+            key = params.get("metric_key", [""])[0]
+            if endpoint == "runs/search" or (run_id, key) not in self.points:
+                status, data = self._cached(method, path, query, body)
+                return await self._answer(send, status, data)
+        status, payload = self.handle(endpoint, parse_qs(query), json.loads(body) if body else {})
+        await self._answer(send, status, json.dumps(payload).encode())
+
+    @staticmethod
+    async def _answer(send, status: int, data: bytes, headers=JSON_HEADERS) -> None:
+        await send(
+            {
+                "type": "http.response.start",
+                "status": status,
+                "headers": [*headers, (b"content-length", str(len(data)).encode())],
+            }
+        )
+        await send({"type": "http.response.body", "body": data})
+
+    # -- the canned tracking API ---------------------------------------------------------
+    def handle(self, endpoint: str, q: dict, b: dict) -> tuple[int, dict]:
+        def arg(name: str) -> str:
+            return b.get(name) or q.get(name, [""])[0]
+
+        if endpoint == "experiments/get-by-name":
+            exp_id = self.by_name.get(arg("experiment_name"))
+            if exp_id is None:
+                return 404, _error_dict("RESOURCE_DOES_NOT_EXIST", "no such experiment")
+            return 200, {"experiment": self.experiments[exp_id]}
+        if endpoint == "experiments/create":
+            exp_id = str(len(self.experiments) + 1)
+            self.experiments[exp_id] = {
+                "experiment_id": exp_id,
+                "name": b["name"],
+                "artifact_location": f"mlflow-artifacts:/{exp_id}",
+                "lifecycle_stage": "active",
+                "creation_time": int(time.time() * 1000),
+                "last_update_time": int(time.time() * 1000),
+            }
+            self.by_name[b["name"]] = exp_id
+            return 200, {"experiment_id": exp_id}
+        if endpoint == "experiments/get":
+            exp = self.experiments.get(arg("experiment_id"))
+            if exp is None:
+                return 404, _error_dict("RESOURCE_DOES_NOT_EXIST", "no such experiment")
+            return 200, {"experiment": exp}
+        if endpoint == "runs/create":
+            run_id = uuid.uuid4().hex
+            exp_id = str(b.get("experiment_id") or "0")
+            tags = b.get("tags", [])
+            name = b.get("run_name") or next(
+                (t["value"] for t in tags if t.get("key") == "mlflow.runName"), run_id[:8]
+            )
+            info = {
+                "run_id": run_id,
+                "run_uuid": run_id,
+                "run_name": name,
+                "experiment_id": exp_id,
+                "user_id": b.get("user_id", ""),
+                "status": "RUNNING",
+                "start_time": b.get("start_time", int(time.time() * 1000)),
+                "artifact_uri": f"mlflow-artifacts:/{exp_id}/{run_id}/artifacts",
+                "lifecycle_stage": "active",
+            }
+            self.runs[run_id] = info
+            return 200, {"run": {"info": info, "data": {"tags": tags}, "inputs": {}}}
+        if endpoint == "runs/get":
+            info = self.runs.get(arg("run_id") or arg("run_uuid"))
+            if info is None:
+                return 404, _error_dict("RESOURCE_DOES_NOT_EXIST", "no such run")
+            return 200, {"run": {"info": info, "data": {}, "inputs": {}}}
+        if endpoint == "runs/update":
+            info = self.runs.get(arg("run_id") or arg("run_uuid"))
+            if info is None:
+                return 404, _error_dict("RESOURCE_DOES_NOT_EXIST", "no such run")
+            for field in ("status", "end_time", "run_name"):
+                if b.get(field) is not None:
+                    info[field] = b[field]
+            return 200, {"run_info": info}
+        if endpoint == "runs/log-metric":
+            run_id = arg("run_id") or arg("run_uuid")
+            self.points.setdefault((run_id, b["key"]), []).append(
+                {"key": b["key"], "value": b["value"], "timestamp": b["timestamp"], "step": b.get("step", 0)}
+            )
+            return 200, {}
+        if endpoint in ("runs/log-batch", "runs/log-parameter", "runs/set-tag", "runs/set-terminated"):
+            return 200, {}
+        if endpoint == "metrics/get-history":
+            return 200, {
+                "metrics": self.points.get((arg("run_id") or arg("run_uuid"), arg("metric_key")), [])
+            }
+        return 404, _error_dict("ENDPOINT_NOT_FOUND", f"the stub does not serve {endpoint}")
+
+    def _list(self, folder: str) -> bytes:
+        prefix = folder.strip("/") + "/" if folder.strip("/") else ""
+        entries: dict[str, dict] = {}
+        for name, data in self.files.items():
+            if not name.startswith(prefix):
+                continue
+            head, sep, _ = name[len(prefix) :].partition("/")
+            entries[head] = (
+                {"path": head, "is_dir": True}
+                if sep
+                else {"path": head, "is_dir": False, "file_size": len(data)}
+            )
+        return json.dumps({"files": list(entries.values())} if entries else {}).encode()
+
+    def _cached(self, method: str, path: str, query: str, body: bytes) -> tuple[int, bytes]:
+        key = (path, query, body)
+        hit = self.cache.get(key)
+        if hit is None:
+            url = self.upstream + path + (f"?{query}" if query else "")
+            req = urllib.request.Request(url, data=body or None, method=method)
+            if body:
+                req.add_header("Content-Type", "application/json")
+            try:
+                with urllib.request.urlopen(req, timeout=600) as resp:
+                    hit = (resp.status, resp.read())
+            except urllib.error.HTTPError as exc:
+                hit = (exc.code, exc.read())
+            self.cache[key] = hit
+        return hit
+
+
+def _error_dict(code: str, message: str) -> dict:
+    return {"error_code": code, "message": message}
+
+
+def _error(code: str, message: str) -> bytes:
+    return json.dumps(_error_dict(code, message)).encode()
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    ap.add_argument("--host", default="127.0.0.1")
+    ap.add_argument("--port", type=int, required=True)
+    ap.add_argument("--upstream", help="server whose runs/search and get-history answers are cached")
+    args = ap.parse_args()
+    import uvicorn
+
+    uvicorn.run(
+        Stub(args.upstream), host=args.host, port=args.port, log_level="warning", timeout_keep_alive=30
+    )
+
+
+if __name__ == "__main__":
+    main()
