@@ -6,6 +6,8 @@ import os
 
 import click
 
+from modelyard.cli._context import CliError
+
 _FLAG_TO_ENV = {
     "backend_store_uri": "MODELYARD_BACKEND_STORE_URI",
     "default_artifact_root": "MODELYARD_DEFAULT_ARTIFACT_ROOT",
@@ -18,21 +20,46 @@ _FLAG_TO_ENV = {
 
 
 @click.command("server")
-@click.option("--backend-store-uri", metavar="URI", help="Database for runs (default: sqlite:///modelyard.db here).")
-@click.option("--default-artifact-root", metavar="URI", help="Artifact root of new experiments (default: mlflow-artifacts:/ when serving artifacts).")
-@click.option("--serve-artifacts/--no-serve-artifacts", default=True, show_default=True, help="Proxy artifact uploads and downloads.")
-@click.option("--artifacts-destination", metavar="URI", help="Where proxied artifacts are stored (default: ./modelyard-artifacts).")
+@click.option(
+    "--backend-store-uri", metavar="URI", help="Database for runs (default: sqlite:///modelyard.db here)."
+)
+@click.option(
+    "--default-artifact-root",
+    metavar="URI",
+    help="Artifact root of new experiments (default: mlflow-artifacts:/ when serving artifacts).",
+)
+@click.option(
+    "--serve-artifacts/--no-serve-artifacts",
+    default=True,
+    show_default=True,
+    help="Proxy artifact uploads and downloads.",
+)
+@click.option(
+    "--artifacts-destination",
+    metavar="URI",
+    help="Where proxied artifacts are stored (default: ./modelyard-artifacts).",
+)
 @click.option("--host", "-h", default="127.0.0.1", show_default=True, help="Address to listen on.")
 @click.option("--port", "-p", default=5000, show_default=True, type=int, help="Port to listen on.")
-@click.option("--workers", "-w", default=1, show_default=True, type=click.IntRange(1, 64), help="Worker processes.")
-@click.option("--allowed-hosts", metavar="LIST", help="Comma-separated Host header values to answer ('*': any).")
-@click.option("--cors-allowed-origins", metavar="LIST", help="Comma-separated browser origins allowed ('*': any).")
-@click.option("--log-level", default="info", show_default=True, type=click.Choice(["critical", "error", "warning", "info", "debug"]))
+@click.option(
+    "--workers", "-w", default=1, show_default=True, type=click.IntRange(1, 64), help="Worker processes."
+)
+@click.option(
+    "--allowed-hosts", metavar="LIST", help="Comma-separated Host header values to answer ('*': any)."
+)
+@click.option(
+    "--cors-allowed-origins", metavar="LIST", help="Comma-separated browser origins allowed ('*': any)."
+)
+@click.option(
+    "--log-level",
+    default="info",
+    show_default=True,
+    type=click.Choice(["critical", "error", "warning", "info", "debug"]),
+)
 def server(workers: int, serve_artifacts: bool, log_level: str, **flags) -> None:
     """Run the tracking server (MLflow's REST API, artifact proxy)."""
     import uvicorn
 
-    from modelyard.server.services import Services
     from modelyard.settings import Settings
 
     # Worker processes build their settings from the environment: pass the flags through it.
@@ -44,9 +71,11 @@ def server(workers: int, serve_artifacts: bool, log_level: str, **flags) -> None
         flags["port"] = _free_port(flags.get("host") or "127.0.0.1")
         os.environ[_FLAG_TO_ENV["port"]] = str(flags["port"])
     settings = Settings.from_env()
-    # Migrate (or refuse an old schema) once, before any worker starts.
-    Services.from_settings(settings).close()
-    click.echo(f"modelyard server listening on http://{settings.host}:{settings.port} ({workers} worker(s))", err=True)
+    prepare_database(settings, in_child=workers > 1)
+    click.echo(
+        f"modelyard server listening on http://{settings.host}:{settings.port} ({workers} worker(s))",
+        err=True,
+    )
     uvicorn.run(
         "modelyard.server.app:create_app",
         factory=True,
@@ -57,6 +86,64 @@ def server(workers: int, serve_artifacts: bool, log_level: str, **flags) -> None
         access_log=log_level == "debug",
         timeout_keep_alive=30,
     )
+
+
+def prepare_database(settings, in_child: bool) -> None:
+    """Migrate an empty database (or refuse an old schema) once, before any worker starts.
+
+    With several workers the check runs in a short-lived forked child: the supervisor process,
+    which stays up for the server's lifetime, then never holds the store's modules (about 45 MB).
+    """
+    from modelyard.exceptions import ModelyardError
+
+    if not in_child or not hasattr(os, "fork"):
+        _check_database(settings)
+        return
+    import multiprocessing
+
+    context = multiprocessing.get_context("fork")
+    receive, send = context.Pipe(duplex=False)
+    child = context.Process(target=_check_in_child, args=(settings, send), name="modelyard-db-check")
+    child.start()
+    send.close()
+    child.join()
+    outcome = receive.recv() if receive.poll() else None
+    if outcome is None:
+        raise CliError(f"The database check stopped unexpectedly (exit code {child.exitcode}).")
+    if isinstance(outcome, ModelyardError):
+        raise outcome
+    if outcome:
+        raise CliError(outcome)
+
+
+def _check_database(settings) -> None:
+    """A database already at the schema head needs only one query (no store, no Alembic)."""
+    from modelyard.server.services import Services, backend_store_uri
+    from modelyard.store.tracking.sql.engine import create_db_engine
+    from modelyard.store.tracking.sql.migrate import SCHEMA_HEAD, current_revision
+
+    engine = create_db_engine(backend_store_uri(settings), settings)
+    try:
+        ready = current_revision(engine) == SCHEMA_HEAD
+    finally:
+        engine.dispose()
+    if not ready:  # empty (migrate it, create experiment "0") or at another revision (refused)
+        Services.from_settings(settings).close()
+
+
+def _check_in_child(settings, send) -> None:
+    """Runs in the forked child: sends "" when the database is ready, else the error to show."""
+    from modelyard.exceptions import ModelyardError
+
+    try:
+        _check_database(settings)
+        send.send("")
+    except ModelyardError as exc:
+        send.send(exc)
+    except Exception as exc:  # reported by the parent as one line, never a traceback
+        send.send(f"{type(exc).__name__}: {exc}")
+    finally:
+        send.close()
 
 
 def _free_port(host: str) -> int:

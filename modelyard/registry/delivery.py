@@ -25,13 +25,15 @@ import hashlib
 import hmac
 import time
 from dataclasses import dataclass
-
-import httpx
+from typing import TYPE_CHECKING
 
 from modelyard import __version__
 from modelyard.exceptions import InvalidParameterValue
 from modelyard.settings import Settings
 from modelyard.store.registry import targets
+
+if TYPE_CHECKING:
+    import httpx
 
 SIGNATURE_HEADER = "X-MLflow-Signature"
 TIMESTAMP_HEADER = "X-MLflow-Timestamp"
@@ -47,7 +49,9 @@ def sign(secret: str, delivery_id: str, timestamp: str, payload: str) -> str:
     return f"{SIGNATURE_VERSION},{base64.b64encode(digest).decode('ascii')}"
 
 
-def verify_signature(secret: str, headers: dict[str, str], payload: str, max_age_s: float | None = 300) -> bool:
+def verify_signature(
+    secret: str, headers: dict[str, str], payload: str, max_age_s: float | None = 300
+) -> bool:
     """What a receiver does: recompute the signature (constant-time compare) and check the age."""
     lowered = {k.lower(): v for k, v in headers.items()}
     timestamp = lowered.get(TIMESTAMP_HEADER.lower(), "")
@@ -70,6 +74,8 @@ class Outcome:
 
 
 def _request_url(target: targets.Target) -> tuple[httpx.URL, dict[str, str], dict]:
+    import httpx  # on first delivery: servers that send no webhook never import it
+
     url = httpx.URL(target.url)
     if target.address is None:
         return url, {}, {}
@@ -99,9 +105,15 @@ def send(url: str, payload: str, delivery_id: str, secret: str | None, settings:
     )
     if secret:
         headers[SIGNATURE_HEADER] = sign(secret, delivery_id, timestamp, payload)
+    import httpx
+
     try:
-        with httpx.Client(timeout=settings.webhook_timeout, trust_env=False, follow_redirects=False) as client:
-            response = client.post(request_url, content=payload.encode("utf-8"), headers=headers, extensions=extensions)
+        with httpx.Client(
+            timeout=settings.webhook_timeout, trust_env=False, follow_redirects=False
+        ) as client:
+            response = client.post(
+                request_url, content=payload.encode("utf-8"), headers=headers, extensions=extensions
+            )
     except httpx.HTTPError as exc:
         return Outcome(False, error_message=f"{type(exc).__name__}: {exc}"[:MAX_BODY_KEPT], retryable=True)
     body = response.text[:MAX_BODY_KEPT]

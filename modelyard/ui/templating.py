@@ -10,11 +10,13 @@ import datetime as _dt
 from dataclasses import dataclass
 from functools import cache
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-import jinja2
 from starlette.requests import Request
 from starlette.responses import HTMLResponse
+
+if TYPE_CHECKING:
+    import jinja2
 
 TEMPLATES = Path(__file__).parent / "templates"
 
@@ -61,6 +63,8 @@ def format_number(value: Any) -> str:
 
 @cache
 def environment() -> jinja2.Environment:
+    import jinja2  # on the first page: API-only traffic never loads it
+
     env = jinja2.Environment(
         loader=jinja2.FileSystemLoader(str(TEMPLATES)),
         autoescape=True,
@@ -74,12 +78,16 @@ def environment() -> jinja2.Environment:
     return env
 
 
-def render(request: Request, template: str, crumbs: list[Crumb] | None = None, status: int = 200, **context: Any) -> HTMLResponse:
+def render(
+    request: Request, template: str, crumbs: list[Crumb] | None = None, status: int = 200, **context: Any
+) -> HTMLResponse:
     """The page ``template`` rendered with ``context`` (plus ``request``, ``crumbs``, ``version``)."""
     from modelyard import __version__
 
-    html = environment().get_template(template).render(
-        request=request, crumbs=crumbs or [], version=__version__, **context
+    html = (
+        environment()
+        .get_template(template)
+        .render(request=request, crumbs=crumbs or [], version=__version__, **context)
     )
     return HTMLResponse(html, status_code=status)
 
@@ -100,8 +108,12 @@ def page(handler):
             return handler(services, request)
         except ModelyardError as exc:
             return render(
-                request, "error.html", [Crumb("Error")], status=exc.http_status,
-                error_code=exc.error_code, message=exc.message,
+                request,
+                "error.html",
+                [Crumb("Error")],
+                status=exc.http_status,
+                error_code=exc.error_code,
+                message=exc.message,
             )
 
     return endpoint

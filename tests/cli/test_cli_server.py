@@ -8,6 +8,7 @@ import time
 from pathlib import Path
 
 import httpx
+import pytest
 
 
 def _start(tmp_path: Path, *args: str) -> tuple[subprocess.Popen, str]:
@@ -59,7 +60,8 @@ def test_server_on_the_embedded_default(tmp_path):
     assert (tmp_path / "modelyard.db").exists()  # the embedded default, in the working directory
 
 
-def test_server_refuses_an_old_schema(tmp_path):
+@pytest.mark.parametrize("workers", ["1", "2"])  # 2: the check runs in a forked child process
+def test_server_refuses_an_old_schema(tmp_path, workers):
     import sqlite3
 
     db = tmp_path / "old.db"
@@ -70,7 +72,7 @@ def test_server_refuses_an_old_schema(tmp_path):
     con.close()
     env = {k: v for k, v in os.environ.items() if not k.startswith(("MODELYARD_", "MLFLOW_"))}
     out = subprocess.run(
-        [sys.executable, "-m", "modelyard.cli.main", "server", "--port", "0", "--backend-store-uri", f"sqlite:///{db}"],
+        [sys.executable, "-m", "modelyard.cli.main", "server", "--port", "0", "--workers", workers, "--backend-store-uri", f"sqlite:///{db}"],
         cwd=tmp_path, env=env, capture_output=True, text=True, timeout=60,
     )
     assert out.returncode == 1
