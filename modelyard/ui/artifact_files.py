@@ -21,7 +21,6 @@ one after resolving symlinks).
 
 from __future__ import annotations
 
-import email.utils
 import mimetypes
 import posixpath
 from dataclasses import dataclass
@@ -29,7 +28,7 @@ from typing import BinaryIO
 
 from starlette.concurrency import run_in_threadpool
 from starlette.requests import Request
-from starlette.responses import Response, StreamingResponse
+from starlette.responses import Response
 from starlette.routing import BaseRoute, Route
 
 from modelyard.artifacts import get_artifact_repository, uri_scheme
@@ -38,14 +37,8 @@ from modelyard.artifacts.paths import validate_artifact_path
 from modelyard.entities import FileInfo
 from modelyard.exceptions import InvalidParameterValue, ModelyardError, ResourceDoesNotExist
 from modelyard.server import protocol
+from modelyard.server.downloads import file_response
 from modelyard.server.routes.artifacts import proxied_path
-from modelyard.server.routes.proxy import (
-    RangeNotSatisfiable,
-    _open,
-    _stream,
-    content_disposition,
-    parse_range,
-)
 from modelyard.server.services import PROXY_SCHEME
 
 SANDBOX_CSP = "default-src 'none'; style-src 'unsafe-inline'; img-src data:; sandbox"
@@ -206,46 +199,16 @@ def _file_rel(path: str) -> str:
 
 
 async def send_artifact(request: Request, root: ArtifactRoot, rel: str) -> Response:
-    """Stream one artifact file as an attachment (single byte ranges, ETag when the store has one)."""
-    opened = await run_in_threadpool(_open, root.repo, root.full(rel))
-    headers = {
-        "content-disposition": content_disposition(rel.rsplit("/", 1)[-1]),
-        "content-security-policy": SANDBOX_CSP,
-        "accept-ranges": "bytes",
-        "cache-control": "private, no-cache",
-    }
-    if opened.etag:
-        headers["etag"] = opened.etag
-    if opened.modified is not None:
-        headers["last-modified"] = email.utils.formatdate(opened.modified, usegmt=True)
-    media_type = content_type(rel)
-    try:
-        if opened.etag and request.headers.get("if-none-match") == opened.etag:
-            opened.file.close()
-            return Response(status_code=304, headers=headers)
-        if_range = request.headers.get("if-range")
-        stale = if_range is not None and if_range != opened.etag
-        span = None if stale else parse_range(request.headers.get("range"), opened.size)
-    except RangeNotSatisfiable:
-        opened.file.close()
-        headers["content-range"] = f"bytes */{opened.size}"
-        message = f"Range {request.headers.get('range', '')[:100]!r} is not satisfiable"
-        return Response(
-            protocol.encode(protocol.error_payload(InvalidParameterValue(message))),
-            416,
-            headers,
-            media_type="application/json",
-        )
-    first, last = span if span else (0, opened.size - 1)
-    length = max(last - first + 1, 0)
-    headers["content-length"] = str(length)
-    status = 206 if span else 200
-    if span:
-        headers["content-range"] = f"bytes {first}-{last}/{opened.size}"
-    if request.method == "HEAD":
-        opened.file.close()
-        return Response(status_code=status, headers=headers, media_type=media_type)
-    return StreamingResponse(_stream(opened.file, first, length), status, headers, media_type=media_type)
+    """One artifact file as an attachment (single byte ranges, ETag when the store has one)."""
+    return await file_response(
+        request,
+        root.repo,
+        root.full(rel),
+        rel.rsplit("/", 1)[-1],
+        media_type=content_type(rel),
+        csp=SANDBOX_CSP,
+        headers={"cache-control": "private, no-cache"},
+    )
 
 
 def download_routes(services) -> list[BaseRoute]:

@@ -19,7 +19,8 @@ import pytest
 from modelyard.artifacts import get_artifact_repository
 from modelyard.artifacts.base import TEMP_PREFIX
 from modelyard.server.app import create_app
-from modelyard.server.routes.proxy import DISABLED_TEXT, RangeNotSatisfiable, content_disposition, parse_range
+from modelyard.server.downloads import RangeNotSatisfiable, content_disposition, parse_range
+from modelyard.server.routes.proxy import DISABLED_TEXT
 from modelyard.settings import Settings
 
 API = "/api/2.0/mlflow-artifacts"
