@@ -18,6 +18,8 @@ from typing import Any, TypeVar
 
 import click
 
+from modelyard import formatting
+
 F = TypeVar("F", bound=Callable[..., Any])
 
 TABLE, JSON = "table", "json"
@@ -65,33 +67,11 @@ def fmt_time(ms: int | None) -> str:
 
 def fmt_duration(start_ms: int | None, end_ms: int | None) -> str:
     """``850ms``, ``12.3s``, ``4m 05s``, ``2h 03m``, ``3d 4h``; ``-`` unless both ends are known."""
-    if start_ms is None or end_ms is None or end_ms < start_ms:
-        return MISSING
-    ms = end_ms - start_ms
-    if ms < 1000:
-        return f"{ms}ms"
-    seconds = ms / 1000
-    if seconds < 60:
-        return f"{seconds:.1f}s"
-    minutes, sec = divmod(int(seconds), 60)
-    if minutes < 60:
-        return f"{minutes}m {sec:02d}s"
-    hours, minutes = divmod(minutes, 60)
-    if hours < 24:
-        return f"{hours}h {minutes:02d}m"
-    days, hours = divmod(hours, 24)
-    return f"{days}d {hours}h"
+    return formatting.duration(start_ms, end_ms, MISSING)
 
 
 def fmt_size(size: int | None) -> str:
-    if size is None:
-        return MISSING
-    value = float(size)
-    for unit in ("B", "KB", "MB", "GB", "TB"):
-        if value < 1024 or unit == "TB":
-            return f"{size} B" if unit == "B" else f"{value:.1f} {unit}"
-        value /= 1024
-    return f"{size} B"  # unreachable
+    return formatting.size(size, MISSING)
 
 
 def fmt_value(value: Any) -> str:

@@ -12,6 +12,7 @@ import posixpath
 from dataclasses import dataclass, field
 from typing import Any
 
+from modelyard import formatting
 from modelyard.artifacts.base import join_artifact_path
 from modelyard.entities import FileInfo
 from modelyard.exceptions import ModelyardError
@@ -35,15 +36,7 @@ MAX_LOGGED_MODELS = 50
 
 
 # -- previews ----------------------------------------------------------------------------------
-def human_size(size: int | None) -> str:
-    if size is None:
-        return ""
-    value = float(size)
-    for unit in ("B", "KB", "MB", "GB", "TB"):
-        if value < 1024 or unit == "TB":
-            return f"{int(value)} {unit}" if unit == "B" else f"{value:.1f} {unit}"
-        value /= 1024
-    return ""  # pragma: no cover
+human_size = formatting.size
 
 
 def preview_kind(name: str) -> str:

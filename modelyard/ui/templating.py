@@ -15,6 +15,8 @@ from typing import TYPE_CHECKING, Any
 from starlette.requests import Request
 from starlette.responses import HTMLResponse
 
+from modelyard import formatting
+
 if TYPE_CHECKING:
     import jinja2
 
@@ -34,20 +36,6 @@ def format_time(ms: int | None) -> str:
     if not ms:
         return ""
     return _dt.datetime.fromtimestamp(ms / 1000, _dt.UTC).strftime("%Y-%m-%d %H:%M:%S")
-
-
-def format_duration(start_ms: int | None, end_ms: int | None) -> str:
-    """``1.2s``, ``3m 4s``, ``2h 5m``; empty while unknown."""
-    if not start_ms or not end_ms or end_ms < start_ms:
-        return ""
-    seconds = (end_ms - start_ms) / 1000
-    if seconds < 60:
-        return f"{seconds:.1f}s"
-    minutes, sec = divmod(int(seconds), 60)
-    if minutes < 60:
-        return f"{minutes}m {sec}s"
-    hours, minutes = divmod(minutes, 60)
-    return f"{hours}h {minutes}m"
 
 
 def format_number(value: Any) -> str:
@@ -74,7 +62,7 @@ def environment() -> jinja2.Environment:
     )
     env.filters["time"] = format_time
     env.filters["num"] = format_number
-    env.globals["duration"] = format_duration
+    env.globals["duration"] = formatting.duration
     return env
 
 

@@ -73,7 +73,7 @@ def test_run_page_content(run_setup):
         rf'href="/experiments">Experiments</a>.*href="/experiments/{exp}">vision</a>.*trial-7', crumbs, re.S
     )
     info = text_of(page, "run-info")
-    for expected in (run_id, "FINISHED", "2023-11-14 22:13:20", "2m 5s", "alice", "train.py", "LOCAL"):
+    for expected in (run_id, "FINISHED", "2023-11-14 22:13:20", "2m 05s", "alice", "train.py", "LOCAL"):
         assert expected in info
     assert f'<a href="/runs/{parent}" id="parent-link">sweep</a>' in page
     assert f'href="/experiments/{exp}"' in page

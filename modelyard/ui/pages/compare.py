@@ -17,8 +17,9 @@ from urllib.parse import quote
 from starlette.requests import Request
 from starlette.routing import BaseRoute, Route
 
+from modelyard import formatting
 from modelyard.exceptions import InvalidParameterValue, ResourceDoesNotExist
-from modelyard.ui.templating import Crumb, bind, format_duration, page, render
+from modelyard.ui.templating import Crumb, bind, page, render
 
 MAX_RUNS = 20
 CURVE_POINTS = 1000  # points per run and metric key asked of the server
@@ -171,7 +172,7 @@ def compare_page(services, request: Request):
                 "status": r.info.status,
                 "deleted": r.info.lifecycle_stage == "deleted",
                 "start_time": r.info.start_time,
-                "duration": format_duration(r.info.start_time, r.info.end_time),
+                "duration": formatting.duration(r.info.start_time, r.info.end_time),
             }
         )
     param_keys = sorted({k for r in runs for k in r.data.params})
