@@ -65,7 +65,8 @@ def serve(models: tuple[str, ...], host: str, port: int, workers: int, log_level
         port = _free_port(host)
     names = ", ".join(f"{s.name}={s.uri}" for s in config.models)
     click.echo(f"modelyard scoring server listening on http://{host}:{port} ({workers} worker(s); {names})", err=True)
-    common = dict(host=host, port=port, log_level=log_level, access_log=False, timeout_keep_alive=30)
+    # ws="none": no WebSocket endpoints, so uvicorn need not import a WebSocket library at start.
+    common = dict(host=host, port=port, log_level=log_level, access_log=False, timeout_keep_alive=30, ws="none")
     if workers == 1:
         from modelyard.serving.service import ScoringService
 

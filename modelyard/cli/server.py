@@ -85,6 +85,7 @@ def server(workers: int, serve_artifacts: bool, log_level: str, **flags) -> None
         log_level=log_level,
         access_log=log_level == "debug",
         timeout_keep_alive=30,
+        ws="none",  # no WebSocket endpoints: uvicorn need not import a WebSocket library at start
     )
 
 
