@@ -8,6 +8,8 @@ import click
 
 from modelyard.cli._context import CliError
 
+APP = "modelyard.server.app:create_app"
+
 _FLAG_TO_ENV = {
     "backend_store_uri": "MODELYARD_BACKEND_STORE_URI",
     "default_artifact_root": "MODELYARD_DEFAULT_ARTIFACT_ROOT",
@@ -71,22 +73,47 @@ def server(workers: int, serve_artifacts: bool, log_level: str, **flags) -> None
         flags["port"] = _free_port(flags.get("host") or "127.0.0.1")
         os.environ[_FLAG_TO_ENV["port"]] = str(flags["port"])
     settings = Settings.from_env()
-    prepare_database(settings, in_child=workers > 1)
-    click.echo(
-        f"modelyard server listening on http://{settings.host}:{settings.port} ({workers} worker(s))",
-        err=True,
-    )
-    uvicorn.run(
-        "modelyard.server.app:create_app",
-        factory=True,
+    options = dict(
         host=settings.host,
         port=settings.port,
-        workers=workers,
         log_level=log_level,
         access_log=log_level == "debug",
         timeout_keep_alive=30,
         ws="none",  # no WebSocket endpoints: uvicorn need not import a WebSocket library at start
     )
+    from modelyard.server import prefork
+
+    forked = workers > 1 and prefork.available()
+    if forked:
+        preload_app(settings)  # once, here: the forked workers (and the schema check) share it
+    prepare_database(settings, in_child=workers > 1)
+    click.echo(
+        f"modelyard server listening on http://{settings.host}:{settings.port} ({workers} worker(s))",
+        err=True,
+    )
+    if forked:
+        config = uvicorn.Config(APP, factory=True, workers=workers, **options)
+        raise SystemExit(prefork.run(config, workers))
+    uvicorn.run(APP, factory=True, workers=workers, **options)
+
+
+def preload_app(settings) -> None:
+    """Import what a worker's ``create_app`` imports, without building anything (no engine, no thread)."""
+    import modelyard.registry.runtime  # noqa: F401  (the registry, attached to every app)
+    from modelyard.server import app
+    from modelyard.server.services import backend_store_uri
+    from modelyard.store.tracking.sql.engine import normalize_db_uri
+    from modelyard.store.tracking.sql.store import SqlTrackingStore  # noqa: F401
+    from modelyard.ui import routes as ui_routes
+
+    app._load_modules(app.ROUTE_MODULES)
+    app._load_modules(ui_routes.PAGE_MODULES)
+    try:  # the database's dialect and driver module
+        from sqlalchemy.engine import make_url
+
+        make_url(normalize_db_uri(backend_store_uri(settings))).get_dialect().import_dbapi()
+    except Exception:  # a bad URI or a missing driver: the schema check reports it
+        pass
 
 
 def prepare_database(settings, in_child: bool) -> None:
