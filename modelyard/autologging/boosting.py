@@ -14,7 +14,7 @@ from __future__ import annotations
 from collections.abc import Mapping, Sequence
 from typing import Any
 
-from modelyard.autologging import datasets, estimators, figures
+from modelyard.autologging import config, datasets, estimators, figures, safety
 from modelyard.autologging.batch import now_ms
 from modelyard.autologging.safety import Session
 from modelyard.autologging.sklearn import FitHandler
@@ -66,8 +66,13 @@ class History:
             batch.log_metrics(best, step=self.iterations)
 
 
-def log_feature_importance(session: Session, names: Sequence[str], values: Sequence[Any], importance_type: str) -> None:
-    importance = {str(n): (float(v) if not isinstance(v, list | tuple) else [float(x) for x in v]) for n, v in zip(names, values, strict=False)}
+def log_feature_importance(
+    session: Session, names: Sequence[str], values: Sequence[Any], importance_type: str
+) -> None:
+    importance = {
+        str(n): (float(v) if not isinstance(v, list | tuple) else [float(x) for x in v])
+        for n, v in zip(names, values, strict=False)
+    }
     session.client.log_dict(session.run_id, importance, f"feature_importance_{importance_type}.json")
     scalars = {k: val for k, val in importance.items() if isinstance(val, float)}
     if not scalars:
@@ -87,10 +92,21 @@ class BoostingFitHandler(FitHandler):
         s = self.session
         if not s.config.log_datasets:
             return
-        eval_sets = s.attempt("reading the evaluation sets", self.eval_sets, estimators.bound_arguments(self.original, args, kwargs))
+        eval_sets = s.attempt(
+            "reading the evaluation sets",
+            self.eval_sets,
+            estimators.bound_arguments(self.original, args, kwargs),
+        )
         for name, X, y in eval_sets or ():
             if X is not self.X:
-                found = s.attempt("describing an evaluation dataset", datasets.dataset_input, X, y, context="eval", name=name)
+                found = s.attempt(
+                    "describing an evaluation dataset",
+                    datasets.dataset_input,
+                    X,
+                    y,
+                    context="eval",
+                    name=name,
+                )
                 if found is not None:
                     s.batch.log_input(found)
 
@@ -101,7 +117,16 @@ class BoostingFitHandler(FitHandler):
     def after(self, args: tuple, kwargs: dict, result: Any) -> None:
         s = self.session
         estimator = args[0]
-        s.attempt("computing training metrics", estimators.log_posttraining, s, estimator, self.X, self.y, self.sample_weight, html=False)
+        s.attempt(
+            "computing training metrics",
+            estimators.log_posttraining,
+            s,
+            estimator,
+            self.X,
+            self.y,
+            self.sample_weight,
+            html=False,
+        )
         s.attempt("logging the evaluation history", self.log_history, estimator)
         s.attempt("logging feature importance", self.log_importance, estimator)
         s.attempt("logging to the tracking store", s.batch.flush)
@@ -112,3 +137,29 @@ class BoostingFitHandler(FitHandler):
 
     def log_importance(self, estimator: Any) -> None:  # per library
         raise NotImplementedError
+
+
+def install(
+    flavor: str, cfg: Any, library: str, train_handler: type, fit_handler: type, classes: Sequence[str]
+) -> None:
+    """Record ``cfg`` for ``flavor`` and patch ``<library>.train`` and the ``fit`` of its scikit-learn
+    classes (``<library>.sklearn``); ``cfg.disable`` only unpatches. Shared by XGBoost and LightGBM."""
+    import importlib
+
+    config.put(flavor, cfg)
+    safety.revert(flavor)
+    if cfg.disable:
+        return
+    module = importlib.import_module(library)
+    if cfg.disable_for_unsupported_versions and not config.is_supported_version(flavor, module.__version__):
+        return
+    safety.patch(flavor, module, "train", safety.training(flavor, train_handler))
+    try:
+        sklearn_api = importlib.import_module(f"{library}.sklearn")
+    except ImportError:  # the scikit-learn API needs scikit-learn
+        return
+    fit = safety.training(flavor, fit_handler)
+    for name in classes:
+        cls = getattr(sklearn_api, name, None)
+        if cls is not None:
+            safety.patch(flavor, cls, "fit", fit)

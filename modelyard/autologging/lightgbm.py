@@ -51,24 +51,7 @@ def autolog(
         extra_tags=extra_tags,
         silent=silent,
     )
-    config.put(FLAVOR, cfg)
-    safety.revert(FLAVOR)
-    if cfg.disable:
-        return
-    import lightgbm
-
-    if cfg.disable_for_unsupported_versions and not config.is_supported_version(FLAVOR, lightgbm.__version__):
-        return
-    safety.patch(FLAVOR, lightgbm, "train", safety.training(FLAVOR, TrainHandler))
-    try:
-        import lightgbm.sklearn as lgb_sklearn
-    except ImportError:
-        return
-    fit = safety.training(FLAVOR, SklearnFitHandler)
-    for name in SKLEARN_CLASSES:
-        cls = getattr(lgb_sklearn, name, None)
-        if cls is not None:
-            safety.patch(FLAVOR, cls, "fit", fit)
+    boosting.install(FLAVOR, cfg, "lightgbm", TrainHandler, SklearnFitHandler, SKLEARN_CLASSES)
 
 
 class AutologCallback:
@@ -130,7 +113,11 @@ class TrainHandler:
                     found = s.attempt("describing an evaluation dataset", _dataset_input, valid, "eval", name)
                     if found is not None:
                         s.batch.log_input(found)
-        if train_set is not None and s.config.log_models and (s.config.log_input_examples or s.config.log_model_signatures):
+        if (
+            train_set is not None
+            and s.config.log_models
+            and (s.config.log_input_examples or s.config.log_model_signatures)
+        ):
             data = train_set.data
             if data is not None and not isinstance(data, str | bytes):
                 self.example = model_logging.input_example(data)
@@ -141,13 +128,21 @@ class TrainHandler:
         s = self.session
         best = getattr(booster, "best_iteration", 0) or 0
         if best > 0:  # 1-based in LightGBM; 0 means no early stopping
-            s.attempt("logging early stopping", self.history.log_best, best, self.history.iterations, best - 1)
+            s.attempt(
+                "logging early stopping", self.history.log_best, best, self.history.iterations, best - 1
+            )
         s.attempt("logging feature importance", log_importance, s, booster)
         s.attempt("logging to the tracking store", s.batch.flush)
         if s.config.log_models:
             s.attempt(
                 "logging the model",
-                model_logging.log_model, s, FLAVOR, booster, name="model", features=self.example, predict=booster.predict,
+                model_logging.log_model,
+                s,
+                FLAVOR,
+                booster,
+                name="model",
+                features=self.example,
+                predict=booster.predict,
             )
 
 
@@ -184,5 +179,11 @@ class SklearnFitHandler(boosting.BoostingFitHandler):
         if s.config.log_models:
             s.attempt(
                 "logging the model",
-                model_logging.log_model, s, FLAVOR, estimator, name="model", features=self.X, predict=estimator.predict,
+                model_logging.log_model,
+                s,
+                FLAVOR,
+                estimator,
+                name="model",
+                features=self.X,
+                predict=estimator.predict,
             )

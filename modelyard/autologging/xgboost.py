@@ -21,7 +21,14 @@ from typing import Any
 from modelyard.autologging import boosting, config, datasets, estimators, model_logging, safety
 
 FLAVOR = "xgboost"
-SKLEARN_CLASSES = ("XGBModel", "XGBClassifier", "XGBRegressor", "XGBRanker", "XGBRFClassifier", "XGBRFRegressor")
+SKLEARN_CLASSES = (
+    "XGBModel",
+    "XGBClassifier",
+    "XGBRegressor",
+    "XGBRanker",
+    "XGBRFClassifier",
+    "XGBRFRegressor",
+)
 LOGGED_TRAIN_ARGS = ("num_boost_round", "early_stopping_rounds", "maximize", "verbose_eval")
 
 
@@ -58,24 +65,7 @@ def autolog(
         model_format=model_format,
         extra_tags=extra_tags,
     )
-    config.put(FLAVOR, cfg)
-    safety.revert(FLAVOR)
-    if cfg.disable:
-        return
-    import xgboost
-
-    if cfg.disable_for_unsupported_versions and not config.is_supported_version(FLAVOR, xgboost.__version__):
-        return
-    safety.patch(FLAVOR, xgboost, "train", safety.training(FLAVOR, TrainHandler))
-    try:
-        import xgboost.sklearn as xgb_sklearn
-    except ImportError:  # the scikit-learn API needs scikit-learn
-        return
-    fit = safety.training(FLAVOR, SklearnFitHandler)
-    for name in SKLEARN_CLASSES:
-        cls = getattr(xgb_sklearn, name, None)
-        if cls is not None:
-            safety.patch(FLAVOR, cls, "fit", fit)
+    boosting.install(FLAVOR, cfg, "xgboost", TrainHandler, SklearnFitHandler, SKLEARN_CLASSES)
 
 
 def _dmatrix_input(dmatrix: Any, context: str, name: str | None = None) -> Any:
@@ -150,10 +140,16 @@ class TrainHandler:
                 s.batch.log_input(found)
             for dmatrix, name in given.get("evals") or ():
                 if dmatrix is not dtrain:
-                    found = s.attempt("describing an evaluation dataset", _dmatrix_input, dmatrix, "eval", name)
+                    found = s.attempt(
+                        "describing an evaluation dataset", _dmatrix_input, dmatrix, "eval", name
+                    )
                     if found is not None:
                         s.batch.log_input(found)
-        if dtrain is not None and s.config.log_models and (s.config.log_input_examples or s.config.log_model_signatures):
+        if (
+            dtrain is not None
+            and s.config.log_models
+            and (s.config.log_input_examples or s.config.log_model_signatures)
+        ):
             self.example = s.attempt("taking an input example", _dmatrix_example, dtrain)
             self.feature_names = dtrain.feature_names
         bound.arguments["callbacks"] = [*(given.get("callbacks") or ()), _make_callback(self.history)]
@@ -162,14 +158,25 @@ class TrainHandler:
     def after(self, args: tuple, kwargs: dict, booster: Any) -> None:
         s = self.session
         if self.early_stopping and booster.attr("best_iteration") is not None:
-            s.attempt("logging early stopping", self.history.log_best, int(booster.attr("best_iteration")), self.history.iterations - 1)
+            s.attempt(
+                "logging early stopping",
+                self.history.log_best,
+                int(booster.attr("best_iteration")),
+                self.history.iterations - 1,
+            )
         s.attempt("logging feature importance", log_importance, s, booster)
         s.attempt("logging to the tracking store", s.batch.flush)
         if s.config.log_models:
             s.attempt(
                 "logging the model",
-                model_logging.log_model, s, FLAVOR, booster, name="model", features=self.example,
-                predict=self._predict(booster), **_format_kw(s),
+                model_logging.log_model,
+                s,
+                FLAVOR,
+                booster,
+                name="model",
+                features=self.example,
+                predict=self._predict(booster),
+                **_format_kw(s),
             )
 
     def _predict(self, booster: Any) -> Any:
@@ -211,6 +218,12 @@ class SklearnFitHandler(boosting.BoostingFitHandler):
         if s.config.log_models:
             s.attempt(
                 "logging the model",
-                model_logging.log_model, s, FLAVOR, estimator, name="model", features=self.X,
-                predict=estimator.predict, **_format_kw(s),
+                model_logging.log_model,
+                s,
+                FLAVOR,
+                estimator,
+                name="model",
+                features=self.X,
+                predict=estimator.predict,
+                **_format_kw(s),
             )
