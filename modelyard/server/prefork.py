@@ -1,4 +1,4 @@
-"""Server workers forked from a parent that has already imported the app (POSIX).
+"""Server workers forked from a parent that has already imported the app (Linux).
 
 uvicorn's own ``--workers`` starts every worker as a fresh interpreter (multiprocessing's
 "spawn"), so each one imports everything again: on two cores, four workers need about 1.5 s
@@ -8,7 +8,7 @@ ready in tens of milliseconds, and the imported code pages are shared copy-on-wr
 
 The parent supervises: a worker that dies is forked again (at most ``MAX_RESTARTS`` a minute,
 then the server stops), SIGINT and SIGTERM are passed on to the workers, and the parent returns
-once they have all exited. On platforms without ``fork`` the caller uses uvicorn's workers.
+once they have all exited. Elsewhere the caller uses uvicorn's workers.
 """
 
 from __future__ import annotations
@@ -17,6 +17,7 @@ import logging
 import os
 import signal
 import socket
+import sys
 import time
 
 logger = logging.getLogger(__name__)
@@ -26,7 +27,9 @@ STOP_GRACE_S = 30.0
 
 
 def available() -> bool:
-    return hasattr(os, "fork")
+    """Linux only: on macOS, forking a process that has loaded system frameworks is unsafe (CPython's
+    multiprocessing spawns there for that reason), so uvicorn's spawned workers are used."""
+    return sys.platform.startswith("linux") and hasattr(os, "fork")
 
 
 def run(config, workers: int) -> int:

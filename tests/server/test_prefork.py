@@ -19,7 +19,7 @@ import pytest
 from modelyard.server import prefork
 
 pytestmark = pytest.mark.skipif(
-    not prefork.available(), reason="fork is POSIX-only (uvicorn's workers are used)"
+    not prefork.available(), reason="forked workers are Linux-only (uvicorn's workers are used elsewhere)"
 )
 
 
