@@ -32,6 +32,11 @@ _TEMPLATES = {
     "VALUES (?, ?, ?, ?, ?, ?) ON CONFLICT (run_id, {key}) DO UPDATE SET {value} = excluded.{value}, "
     "{ts} = excluded.{ts}, {step} = excluded.{step}, is_nan = excluded.is_nan",
 }
+# PostgreSQL: one point that is also the key's new latest (a log_metric call), in one statement.
+# The INSERT in the WITH clause runs once whether or not it is referenced.
+_TEMPLATES["insert_one_upsert_latest"] = (
+    "WITH point AS (" + _TEMPLATES["insert_metrics"] + ") " + _TEMPLATES["upsert_latest"]
+)
 # Held until commit, so concurrent writes to one run see each other (SQLite's BEGIN IMMEDIATE
 # already serializes writers): the lock store.py takes with ``with_for_update(key_share=True)``.
 _ROW_LOCK = {"postgresql": " FOR NO KEY UPDATE", "sqlite": ""}
@@ -96,6 +101,10 @@ def insert_points(conn: Connection, rid: int, rows: Sequence[dict], latest: Sequ
     """Insert metric rows and upsert the changed latest points (both lists of row dicts)."""
     with cursor(conn) as cur:
         points = [(rid, r["key"], r["value"], r["timestamp"], r["step"], r["is_nan"]) for r in rows]
+        if len(points) == 1 and len(latest) == 1 and conn.dialect.name == "postgresql":
+            # the point is the latest (``latest`` holds rows of ``rows``): one round trip
+            cur.execute(sql(conn, "insert_one_upsert_latest"), points[0] * 2)
+            return
         if len(points) == 1:
             cur.execute(sql(conn, "insert_metrics"), points[0])
         else:

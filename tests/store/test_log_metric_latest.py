@@ -1,0 +1,57 @@
+"""log_metric one point at a time: the latest point follows MLflow's rule (largest step, then
+timestamp, then value; NaN the smallest value) and every point is kept once. On PostgreSQL a
+point that becomes the latest is written with one statement (rawsql's insert_one_upsert_latest)."""
+
+from __future__ import annotations
+
+import math
+
+from modelyard.entities import Metric
+from modelyard.store.tracking.sql import rawsql
+from modelyard.store.tracking.sql.store import SqlTrackingStore
+
+
+def test_log_metric_latest_and_history(store: SqlTrackingStore, monkeypatch) -> None:
+    used: list[str] = []
+    real_sql = rawsql.sql
+
+    def spy(conn, name, marks=0):
+        used.append(name)
+        return real_sql(conn, name, marks)
+
+    monkeypatch.setattr(rawsql, "sql", spy)
+    run_id = store.create_run("0", "u", 0).info.run_id
+
+    def latest() -> tuple:
+        (m,) = [m for m in store.get_run(run_id).data.metric_objs if m.key == "m"]
+        return (_v(m.value), m.timestamp, m.step)
+
+    points = [
+        Metric("m", 1.0, 10, 0),
+        Metric("m", 2.0, 5, 1),  # newer step: the latest
+        Metric("m", 9.0, 99, 0),  # older step: kept, not the latest
+        Metric("m", 3.0, 6, 1),  # same step, later timestamp: the latest
+        Metric("m", float("nan"), 7, 1),  # later timestamp still wins, even as NaN
+        Metric("m", float("nan"), 7, 1),  # an exact repeat: not stored again
+        Metric("m", float("inf"), 7, 2),
+    ]
+    expected_latest = [
+        (1.0, 10, 0),
+        (2.0, 5, 1),
+        (2.0, 5, 1),
+        (3.0, 6, 1),
+        ("nan", 7, 1),
+        ("nan", 7, 1),
+        (math.inf, 7, 2),
+    ]
+    for point, want in zip(points, expected_latest, strict=True):
+        store.log_metric(run_id, point)
+        assert latest() == want
+    history = sorted((m.step, m.timestamp, _v(m.value)) for m in store.get_metric_history(run_id, "m"))
+    assert history == [(0, 10, 1.0), (0, 99, 9.0), (1, 5, 2.0), (1, 6, 3.0), (1, 7, "nan"), (2, 7, math.inf)]
+    if store.engine.dialect.name == "postgresql":
+        assert "insert_one_upsert_latest" in used
+
+
+def _v(value: float):
+    return "nan" if math.isnan(value) else value
