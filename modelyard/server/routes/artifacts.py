@@ -56,9 +56,13 @@ def list_run_artifacts(svc: Services, artifact_uri: str, path: str) -> list[File
 @table.get("/mlflow/artifacts/list", ListArtifacts)
 def list_artifacts(svc: Services, m: ListArtifacts) -> dict:
     """List the files and folders directly inside a path of a run's artifacts."""
-    path = validate_artifact_path(m.path)
-    offset = _offset(m.page_token)
-    root_uri = svc.tracking.get_run(m.rid).info.artifact_uri
+    return list_page(svc, svc.tracking.get_run(m.rid).info.artifact_uri, m.path, m.page_token)
+
+
+def list_page(svc: Services, root_uri: str, path: str | None, page_token: str | None) -> dict:
+    """One page of the entries inside ``path`` of the artifacts at ``root_uri`` (runs and logged models)."""
+    path = validate_artifact_path(path)
+    offset = _offset(page_token)
     files = list_run_artifacts(svc, root_uri, path)
     out: dict = {
         "root_uri": root_uri,

@@ -9,12 +9,9 @@ from __future__ import annotations
 
 from pydantic import ConfigDict
 
-from modelyard.artifacts.paths import validate_artifact_path
 from modelyard.entities import LoggedModel
-from modelyard.exceptions import InvalidParameterValue
-from modelyard.search.paging import decode_page_token, encode_page_token
 from modelyard.server.protocol import KeyValue, Message, RouteTable
-from modelyard.server.routes.artifacts import LIST_PAGE_SIZE, list_run_artifacts
+from modelyard.server.routes.artifacts import list_page
 from modelyard.server.routes.runs import IdText
 from modelyard.server.services import Services
 
@@ -168,21 +165,5 @@ def log_logged_model_params(svc: Services, m: LogParams) -> dict:
 @table.get(BASE + "/{model_id}/artifacts/directories", ListArtifacts)
 def list_logged_model_artifacts(svc: Services, m: ListArtifacts) -> dict:
     """List the files and folders directly inside a path of a logged model's artifacts."""
-    path = validate_artifact_path(m.artifact_directory_path)
-    offset = _offset(m.page_token)
     root_uri = svc.tracking.get_logged_model(m.model_id).artifact_location
-    files = list_run_artifacts(svc, root_uri, path)
-    out: dict = {
-        "root_uri": root_uri,
-        "files": [f.to_dict() for f in files[offset : offset + LIST_PAGE_SIZE]],
-    }
-    if len(files) > offset + LIST_PAGE_SIZE:
-        out["next_page_token"] = encode_page_token({"offset": offset + LIST_PAGE_SIZE})
-    return out
-
-
-def _offset(token: str | None) -> int:
-    offset = decode_page_token(token).get("offset", 0)
-    if not isinstance(offset, int) or isinstance(offset, bool) or offset < 0:
-        raise InvalidParameterValue("Invalid page token: bad offset")
-    return offset
+    return list_page(svc, root_uri, m.artifact_directory_path, m.page_token)
