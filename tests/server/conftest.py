@@ -75,6 +75,12 @@ class Api:
 
 
 @pytest.fixture
+def make_api():
+    """``make_api(app)``: the synchronous in-process client, for tests that build their own app."""
+    return Api
+
+
+@pytest.fixture
 def api(tmp_path: Path, server_db_template: Path) -> Iterator[Api]:
     """The tracking server in-process, on an empty database (only experiment "0")."""
     settings = server_settings(tmp_path, server_db_template)

@@ -4,7 +4,6 @@ with backoff, logged per webhook, and the synchronous test call."""
 
 from __future__ import annotations
 
-import asyncio
 import json
 import shutil
 import threading
@@ -14,7 +13,6 @@ from dataclasses import dataclass, field
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 
-import httpx
 import pytest
 
 from modelyard.registry import delivery
@@ -74,30 +72,8 @@ def receiver() -> Iterator[Receiver]:
     server.server_close()
 
 
-class Client:
-    """Synchronous calls into the app through httpx.ASGITransport (as the ``api`` fixture's)."""
-
-    def __init__(self, app) -> None:
-        self.app = app
-        self._runner = asyncio.Runner()
-        self._client = httpx.AsyncClient(transport=httpx.ASGITransport(app=app), base_url="http://localhost")
-
-    def request(self, method: str, path: str, **kwargs) -> httpx.Response:
-        return self._runner.run(self._client.request(method, path, **kwargs))
-
-    def get(self, path: str, **kwargs) -> httpx.Response:
-        return self.request("GET", path, **kwargs)
-
-    def post(self, path: str, json=None, **kwargs) -> httpx.Response:
-        return self.request("POST", path, json=json, **kwargs)
-
-    def close(self) -> None:
-        self._runner.run(self._client.aclose())
-        self._runner.close()
-
-
 @pytest.fixture
-def hooks_api(tmp_path: Path, server_db_template: Path) -> Iterator[Client]:
+def hooks_api(tmp_path: Path, server_db_template: Path, make_api) -> Iterator:
     """The server in-process, letting webhooks call 127.0.0.1, retrying fast."""
     db_file = tmp_path / "server.db"
     shutil.copyfile(server_db_template, db_file)
@@ -110,7 +86,7 @@ def hooks_api(tmp_path: Path, server_db_template: Path) -> Iterator[Client]:
         webhook_timeout=5.0,
     )
     services = Services.from_settings(settings)
-    client = Client(create_app(settings, services))
+    client = make_api(create_app(settings, services))
     yield client
     client.close()
     services.close()
