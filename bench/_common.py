@@ -7,6 +7,7 @@ the same data and the same query.
 
 from __future__ import annotations
 
+import json
 import random
 import statistics
 from dataclasses import asdict, dataclass
@@ -136,3 +137,18 @@ def p50(samples: list[float]) -> float:
 def short_error(exc: BaseException, limit: int = 600) -> str:
     text = f"{type(exc).__name__}: {exc}"
     return text if len(text) <= limit else text[: limit - 3] + "..."
+
+
+def run_workload(make, phase: str, out: str, log) -> int:
+    """Build a workload with ``make()`` and run ``phase``; a failure to start goes to the driver in ``out``."""
+    import traceback
+
+    try:
+        workload = make()
+    except Exception as exc:  # noqa: BLE001 - reported to the driver through ``out``
+        with open(out, "w") as f:
+            json.dump({"fatal": short_error(exc), "traceback": traceback.format_exc()[-4000:]}, f)
+        log(f"cannot start: {short_error(exc)}")
+        return 1
+    workload.run(phase)
+    return 0

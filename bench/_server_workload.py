@@ -34,7 +34,7 @@ from dataclasses import asdict, dataclass, fields
 from pathlib import Path
 from typing import Any
 
-from _common import SEARCH_FILTER, SEARCH_ORDER_BY, Config, generate_runs, p50, short_error
+from _common import SEARCH_FILTER, SEARCH_ORDER_BY, Config, generate_runs, p50, run_workload, short_error
 
 perf = time.perf_counter
 
@@ -615,7 +615,10 @@ def _sha256(path: Path) -> str:
 def main() -> int:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument(
-        "--tool", required=True, choices=("modelyard", "mlflow", "stub"), help="the server under test (a label)"
+        "--tool",
+        required=True,
+        choices=("modelyard", "mlflow", "stub"),
+        help="the server under test (a label)",
     )
     ap.add_argument("--phase", required=True, choices=PHASES)
     ap.add_argument("--out", required=True)
@@ -626,15 +629,9 @@ def main() -> int:
     if not os.environ.get("MLFLOW_TRACKING_URI", "").startswith("http"):
         raise SystemExit("MLFLOW_TRACKING_URI must point at the server under test")
     cfg = ServerConfig.from_dict({**ServerConfig().to_dict(), **json.loads(args.config)})
-    try:
-        wl = ServerWorkload(args.tool, args.out, cfg, json.loads(args.context))
-    except Exception as exc:  # noqa: BLE001 - reported to the driver through --out
-        with open(args.out, "w") as f:
-            json.dump({"fatal": short_error(exc), "traceback": traceback.format_exc()[-4000:]}, f)
-        log(f"cannot start: {short_error(exc)}")
-        return 1
-    wl.run(args.phase)
-    return 0
+    return run_workload(
+        lambda: ServerWorkload(args.tool, args.out, cfg, json.loads(args.context)), args.phase, args.out, log
+    )
 
 
 if __name__ == "__main__":

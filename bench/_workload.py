@@ -39,6 +39,7 @@ from _common import (
     RunData,
     generate_runs,
     p50,
+    run_workload,
     short_error,
 )
 
@@ -627,15 +628,7 @@ def main() -> int:
     args = ap.parse_args()
     cfg = Config.from_dict({**Config().to_dict(), **json.loads(args.config)})
     os.environ.setdefault("BENCH_TOOL", args.tool)
-    try:
-        wl = Workload(args.tool, args.uri, args.out, cfg)
-    except Exception as exc:  # noqa: BLE001 - reported to the driver through --out
-        with open(args.out, "w") as f:
-            json.dump({"fatal": short_error(exc), "traceback": traceback.format_exc()[-4000:]}, f)
-        log(f"cannot start: {short_error(exc)}")
-        return 1
-    wl.run(args.phase)
-    return 0
+    return run_workload(lambda: Workload(args.tool, args.uri, args.out, cfg), args.phase, args.out, log)
 
 
 if __name__ == "__main__":
