@@ -100,14 +100,12 @@ def server(workers: int, serve_artifacts: bool, log_level: str, **flags) -> None
 def preload_app(settings) -> None:
     """Import what a worker's ``create_app`` imports, without building anything (no engine, no thread)."""
     import modelyard.registry.runtime  # noqa: F401  (the registry, attached to every app)
-    from modelyard.server import app
+    from modelyard.server import app, routes  # noqa: F401
     from modelyard.server.services import backend_store_uri
     from modelyard.store.tracking.sql.engine import normalize_db_uri
     from modelyard.store.tracking.sql.store import SqlTrackingStore  # noqa: F401
-    from modelyard.ui import routes as ui_routes
 
-    app._load_modules(app.ROUTE_MODULES)
-    app._load_modules(ui_routes.PAGE_MODULES)
+    routes.load()
     try:  # the database's dialect and driver module
         from sqlalchemy.engine import make_url
 

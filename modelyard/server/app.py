@@ -2,15 +2,16 @@
 
 One route module per resource (``routes/``); each declares its endpoints once in a
 RouteTable and is mounted under ``/api/<major>.0`` and ``/ajax-api/<major>.0`` as MLflow does.
-Every error becomes MLflow's JSON error body; nothing ever answers with a stack trace.
+Every request passes ``RequestContextMiddleware`` (its principal is resolved once); every endpoint
+declares the permission it needs and is checked through the app's authorizer before its handler
+runs; a handler calls one service method with the request's context. Every error becomes MLflow's
+JSON error body (``modelyard.web.errors``); nothing ever answers with a stack trace.
 """
 
 from __future__ import annotations
 
 import contextlib
-import importlib
 import logging
-from collections.abc import Iterable
 from functools import partial
 from typing import Any
 
@@ -23,42 +24,28 @@ from starlette.requests import Request
 from starlette.responses import Response
 from starlette.routing import BaseRoute, Route, Router
 
+from modelyard.auth.permissions import AllowAll, Authorizer, check
 from modelyard.exceptions import EndpointNotFound, ModelyardError
-from modelyard.server import identity, protocol
+from modelyard.server import protocol
+from modelyard.server import routes as route_modules
 from modelyard.server.security import SecurityMiddleware, cors_kwargs
 from modelyard.server.services import Services
 from modelyard.settings import Settings
+from modelyard.web.errors import json_error
+from modelyard.web.middleware import RequestContextMiddleware, context_of
+from modelyard.web.routing import declare
 
 logger = logging.getLogger(__name__)
-
-# Route modules, each exposing ``table: RouteTable`` (and optionally ``extra_routes()``).
-ROUTE_MODULES = (
-    "modelyard.server.routes.meta",
-    "modelyard.server.routes.experiments",
-    "modelyard.server.routes.runs",
-    "modelyard.server.routes.metrics",
-    "modelyard.server.routes.artifacts",
-    "modelyard.server.routes.logged_models",
-    "modelyard.server.routes.proxy",
-    "modelyard.server.routes.openapi",
-    "modelyard.server.routes.registry",
-    "modelyard.server.routes.model_versions",
-    "modelyard.server.routes.webhooks",
-    "modelyard.ui.routes",  # the web UI's pages and static files (modelyard/ui)
-)
 
 
 def json_response(payload, status: int = 200) -> Response:
     return Response(protocol.encode(payload), status_code=status, media_type="application/json")
 
 
-def error_response(exc: ModelyardError) -> Response:
-    return json_response(protocol.error_payload(exc), exc.http_status)
-
-
 def _endpoint(ep: protocol.Endpoint, services: Services):
     limit = services.settings.max_json_body_bytes
     parse = ep.parse or partial(protocol.parse_message, model=ep.request)
+    permission, handler = ep.permission, ep.handler
 
     async def handle(request: Request) -> Response:
         try:
@@ -67,13 +54,14 @@ def _endpoint(ep: protocol.Endpoint, services: Services):
             else:
                 data = await protocol.read_body_json(request, limit)
             msg = parse(data, path_params=request.path_params)
-            identity.bind(request)  # the handler's thread sees the request's user
+            ctx = context_of(request)
+            check(request.app.state.authorizer, ctx, permission, msg)
             if ep.inline:
-                result = ep.handler(services, msg)
+                result = handler(services, msg, ctx)
             else:
-                result = await run_in_threadpool(ep.handler, services, msg)
+                result = await run_in_threadpool(handler, services, msg, ctx)
         except ModelyardError as exc:
-            return error_response(exc)
+            return json_error(exc)
         if isinstance(result, Response):
             return result
         return json_response(result)
@@ -82,27 +70,17 @@ def _endpoint(ep: protocol.Endpoint, services: Services):
     return handle
 
 
-def _load_modules(names: Iterable[str]) -> list:
-    modules = []
-    for name in names:
-        try:
-            modules.append(importlib.import_module(name))
-        except ModuleNotFoundError as exc:
-            if exc.name != name:
-                raise
-    return modules
-
-
 def build_routes(services: Services) -> list[BaseRoute]:
     routes: list[BaseRoute] = []
-    for module in _load_modules(ROUTE_MODULES):
+    for module in route_modules.load():
         if hasattr(module, "extra_routes"):
             routes.extend(module.extra_routes(services))
         table: protocol.RouteTable | None = getattr(module, "table", None)
         for ep in table.endpoints if table else ():
             handler = _endpoint(ep, services)
             for prefix in ("/api", "/ajax-api"):
-                routes.append(Route(f"{prefix}/{ep.since}.0{ep.path}", handler, methods=[ep.method]))
+                route = Route(f"{prefix}/{ep.since}.0{ep.path}", handler, methods=[ep.method])
+                routes.append(declare(route, ep.permission))
     return routes
 
 
@@ -137,18 +115,17 @@ class ExactRouter(Router):
 
 async def _http_error(request: Request, exc: HTTPException) -> Response:
     if exc.status_code == 404:
-        return error_response(EndpointNotFound(f"No API endpoint at {request.method} {request.url.path}"))
+        return json_error(EndpointNotFound(f"No API endpoint at {request.method} {request.url.path}"))
     if exc.status_code == 405:
         err = ModelyardError(
             f"Method {request.method} is not allowed on {request.url.path}", error_code="BAD_REQUEST"
         )
-        return json_response(protocol.error_payload(err), 405)
-    return json_response({"error_code": "BAD_REQUEST", "message": str(exc.detail)}, exc.status_code)
+        return json_error(err, status=405)
+    return json_error(ModelyardError(str(exc.detail), error_code="BAD_REQUEST"), status=exc.status_code)
 
 
 async def _unexpected(request: Request, exc: Exception) -> Response:
-    logger.exception("unhandled error on %s %s", request.method, request.url.path)
-    return json_response({"error_code": "INTERNAL_ERROR", "message": "Internal server error"}, 500)
+    return json_error(exc)
 
 
 def _lifespan(services: Services):
@@ -160,7 +137,10 @@ def _lifespan(services: Services):
     return lifespan
 
 
-def create_app(settings: Settings | None = None, services: Services | None = None) -> Starlette:
+def create_app(
+    settings: Settings | None = None, services: Services | None = None, authorizer: Authorizer | None = None
+) -> Starlette:
+    """The app; ``authorizer`` is what every route's permission is checked with (allow-all by default)."""
     settings = settings or Settings.from_env()
     services = services or Services.from_settings(settings)
     app = Starlette(
@@ -168,14 +148,16 @@ def create_app(settings: Settings | None = None, services: Services | None = Non
         middleware=[
             Middleware(SecurityMiddleware, settings=settings),
             Middleware(CORSMiddleware, **cors_kwargs(settings)),
+            Middleware(RequestContextMiddleware, settings=settings),
         ],
         exception_handlers={
             HTTPException: _http_error,
-            ModelyardError: lambda r, e: error_response(e),
+            ModelyardError: lambda r, e: json_error(e),
             Exception: _unexpected,
         },
         lifespan=_lifespan(services),
     )
     app.router = ExactRouter(app.router)
     app.state.services = services
+    app.state.authorizer = authorizer or AllowAll()
     return app

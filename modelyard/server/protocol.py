@@ -20,7 +20,8 @@ from pydantic import BaseModel, ConfigDict, ValidationError
 from pydantic.alias_generators import to_camel
 from starlette.requests import Request
 
-from modelyard.exceptions import BadRequest, InvalidParameterValue, ModelyardError, PayloadTooLarge
+from modelyard.auth.permissions import Permission
+from modelyard.exceptions import BadRequest, InvalidParameterValue, PayloadTooLarge
 
 
 class Message(BaseModel):
@@ -40,11 +41,15 @@ class Empty(Message):
 
 @dataclass(frozen=True)
 class Endpoint:
+    """One API endpoint. ``handler(services, message, ctx)`` calls one service method and returns
+    the answer's JSON payload (or a Response); ``permission`` is what the caller needs."""
+
     method: str
     path: str  # below the API prefix, e.g. "/mlflow/experiments/create"
     request: type[Message]
     handler: Callable[..., Any]
     summary: str
+    permission: Permission
     since: int = 2  # API major version of the prefix (/api/2.0 or /api/3.0)
     # A faster parser for the common shape of a hot request; it must answer exactly as
     # parse_message would (falling back to it for anything unusual). None: parse_message.
@@ -66,13 +71,14 @@ class RouteTable:
         path: str,
         request: type[Message] = Empty,
         *,
+        needs: Permission,
         since: int = 2,
         parse: Callable[[dict, dict | None], Message] | None = None,
         inline: bool = False,
     ):
         def register(fn: Callable[..., Any]) -> Callable[..., Any]:
             summary = (fn.__doc__ or fn.__name__).strip().splitlines()[0]
-            self.endpoints.append(Endpoint(method, path, request, fn, summary, since, parse, inline))
+            self.endpoints.append(Endpoint(method, path, request, fn, summary, needs, since, parse, inline))
             return fn
 
         return register
@@ -159,7 +165,3 @@ def _describe(exc: ValidationError) -> str:
 
 def encode(payload: Any) -> bytes:
     return orjson.dumps(payload if payload is not None else {})
-
-
-def error_payload(exc: ModelyardError) -> dict:
-    return {"error_code": exc.error_code, "message": exc.message}

@@ -1,23 +1,28 @@
-"""What the server's handlers work with, built once per app (never module-global)."""
+"""What the server's handlers work with, built once per app (never module-global): the typed
+services of each domain and the settings."""
 
 from __future__ import annotations
 
 import os
 from dataclasses import dataclass
 from typing import Any
+from urllib.parse import urlsplit
 
+from modelyard.artifacts.service import PROXY_SCHEME, ArtifactService
+from modelyard.exceptions import InvalidParameterValue
+from modelyard.registry.service import RegistryService
 from modelyard.settings import DEFAULT_ARTIFACTS_DIR, DEFAULT_DB_FILE, Settings
-from modelyard.store.tracking.base import TrackingStore
+from modelyard.tracking.service import TrackingService
 
-PROXY_SCHEME = "mlflow-artifacts"
+__all__ = ["PROXY_SCHEME", "Services", "backend_store_uri"]
 
 
 @dataclass
 class Services:
     settings: Settings
-    tracking: TrackingStore
-    artifacts_destination: str  # root of the proxied artifact store ("" when not serving artifacts)
-    registry: Any = None  # the model registry (a RegistryStore), built on the tracking store
+    tracking: TrackingService
+    artifacts: ArtifactService
+    registry: RegistryService | None = None  # the model registry, on the tracking store's database
     webhooks: Any = None  # the webhook delivery worker (modelyard.registry.dispatcher)
 
     def __post_init__(self) -> None:
@@ -28,7 +33,7 @@ class Services:
 
     @classmethod
     def from_settings(cls, settings: Settings) -> Services:
-        from modelyard.store.tracking.sql.store import SqlTrackingStore
+        from modelyard.plugins import TRACKING_STORES, resolve
 
         uri = backend_store_uri(settings)
         destination = settings.artifacts_destination or os.path.abspath(DEFAULT_ARTIFACTS_DIR)
@@ -38,14 +43,15 @@ class Services:
             root = f"{PROXY_SCHEME}:"
         else:
             root = destination
-        store = SqlTrackingStore.from_uri(uri, settings, default_artifact_root=root)
-        return cls(settings, store, destination if settings.serve_artifacts else "")
-
-    def artifact_repository(self):
-        """The repository behind mlflow-artifacts:/ (the --artifacts-destination)."""
-        from modelyard.artifacts import get_artifact_repository
-
-        return get_artifact_repository(self.artifacts_destination)
+        if urlsplit(uri).scheme in ("http", "https"):
+            raise InvalidParameterValue(
+                f"The server keeps runs in a database: {uri!r} is a tracking server, not a backend store URI"
+            )
+        factory = resolve(TRACKING_STORES, "modelyard.tracking_store", urlsplit(uri).scheme, "tracking store")
+        store = factory(uri, settings, default_artifact_root=root)
+        return cls(
+            settings, TrackingService(store), ArtifactService(destination if settings.serve_artifacts else "")
+        )
 
     def close(self) -> None:
         if self.webhooks is not None:

@@ -1,7 +1,7 @@
 """Where the UI reads artifacts from, and MLflow's UI download routes.
 
 ``ArtifactRoot``: a run's (logged model's, model version's) artifacts as a repository and a prefix
-below its root; ``artifact_root(services, uri)`` builds it for any artifact URI the server knows.
+below its root; ``artifact_root(services, ctx, uri)`` builds it for any artifact URI the server knows.
 
 Download routes, with MLflow's paths and parameters so MLflow-UI-era tools keep working:
 
@@ -29,17 +29,20 @@ from typing import BinaryIO
 from starlette.concurrency import run_in_threadpool
 from starlette.requests import Request
 from starlette.responses import Response
-from starlette.routing import BaseRoute, Route
+from starlette.routing import BaseRoute
 
 from modelyard.artifacts import get_artifact_repository, uri_scheme
 from modelyard.artifacts.base import ArtifactRepository, join_artifact_path
 from modelyard.artifacts.paths import validate_artifact_path
+from modelyard.artifacts.service import PROXY_SCHEME
+from modelyard.auth.context import RequestContext
+from modelyard.auth.permissions import LOGGED_MODEL, MODEL_VERSION, READ, RUN, needs
 from modelyard.entities import FileInfo
 from modelyard.exceptions import InvalidParameterValue, ModelyardError, ResourceDoesNotExist
-from modelyard.server import protocol
-from modelyard.server.downloads import file_response
-from modelyard.server.routes.artifacts import proxied_path
-from modelyard.server.services import PROXY_SCHEME
+from modelyard.web.downloads import file_response
+from modelyard.web.errors import json_error
+from modelyard.web.middleware import context_of
+from modelyard.web.routing import authorize, route
 
 SANDBOX_CSP = "default-src 'none'; style-src 'unsafe-inline'; img-src data:; sandbox"
 
@@ -141,23 +144,25 @@ class ArtifactRoot:
         return None
 
 
-def artifact_root(services, uri: str) -> ArtifactRoot:
+def artifact_root(services, ctx: RequestContext, uri: str) -> ArtifactRoot:
     """The artifacts at ``uri``: ``mlflow-artifacts:/`` through the server's destination, others directly."""
     scheme = uri_scheme(uri)
     if scheme == PROXY_SCHEME:
-        if not services.artifacts_destination:
+        if not services.artifacts.serving:
             raise InvalidParameterValue(
                 f"The artifacts are at {uri}, but this server does not serve artifacts "
                 "(start it with artifact serving on)."
             )
-        return ArtifactRoot(services.artifact_repository(), proxied_path(uri))
+        return ArtifactRoot(*services.artifacts.root_repository(ctx, uri))
     if scheme == "runs":  # runs:/<run_id>/<path> (a model version's source)
         run_id, _, sub = uri[len("runs:/") :].lstrip("/").partition("/")
-        inner = artifact_root(services, services.tracking.get_run(run_id).info.artifact_uri)
+        inner = artifact_root(services, ctx, services.tracking.get_run(ctx, run_id).info.artifact_uri)
         return ArtifactRoot(inner.repo, join_artifact_path(inner.prefix, validate_artifact_path(sub)))
     if scheme == "models" and uri[len("models:/") :].lstrip("/").startswith("m-"):  # a logged model
         model_id = uri[len("models:/") :].strip("/")
-        return artifact_root(services, services.tracking.get_logged_model(model_id).artifact_location)
+        return artifact_root(
+            services, ctx, services.tracking.get_logged_model(ctx, model_id).artifact_location
+        )
     return ArtifactRoot(get_artifact_repository(uri))
 
 
@@ -176,12 +181,6 @@ def content_type(name: str) -> str:
     if guessed and guessed.startswith("text/"):
         return "text/plain; charset=utf-8"
     return "application/octet-stream"
-
-
-def _json_error(exc: ModelyardError) -> Response:
-    return Response(
-        protocol.encode(protocol.error_payload(exc)), exc.http_status, media_type="application/json"
-    )
 
 
 def _required(request: Request, name: str) -> str:
@@ -213,17 +212,19 @@ async def send_artifact(request: Request, root: ArtifactRoot, rel: str) -> Respo
 
 def download_routes(services) -> list[BaseRoute]:
     async def run_artifact(request: Request) -> Response:
+        ctx = context_of(request)
         try:
             run_id = request.query_params.get("run_id") or _required(request, "run_uuid")
             rel = _file_rel(_required(request, "path"))
             root = await run_in_threadpool(
-                lambda: artifact_root(services, services.tracking.get_run(run_id).info.artifact_uri)
+                lambda: artifact_root(services, ctx, services.tracking.get_run(ctx, run_id).info.artifact_uri)
             )
             return await send_artifact(request, root, rel)
         except ModelyardError as exc:
-            return _json_error(exc)
+            return json_error(exc)
 
     async def model_version_artifact(request: Request) -> Response:
+        ctx = context_of(request)
         try:
             name, version = _required(request, "name"), _required(request, "version")
             rel = _file_rel(_required(request, "path"))
@@ -232,33 +233,56 @@ def download_routes(services) -> list[BaseRoute]:
                 if services.registry is None:
                     raise ResourceDoesNotExist("This server has no model registry")
                 return artifact_root(
-                    services, services.registry.get_model_version_download_uri(name, version)
+                    services, ctx, services.registry.get_model_version_download_uri(ctx, name, version)
                 )
 
             return await send_artifact(request, await run_in_threadpool(resolve), rel)
         except ModelyardError as exc:
-            return _json_error(exc)
+            return json_error(exc)
 
     async def logged_model_artifact(request: Request) -> Response:
+        ctx = context_of(request)
         try:
             model_id = request.path_params["model_id"]
             rel = _file_rel(_required(request, "artifact_file_path"))
             root = await run_in_threadpool(
                 lambda: artifact_root(
-                    services, services.tracking.get_logged_model(model_id).artifact_location
+                    services, ctx, services.tracking.get_logged_model(ctx, model_id).artifact_location
                 )
             )
             return await send_artifact(request, root, rel)
         except ModelyardError as exc:
-            return _json_error(exc)
+            return json_error(exc)
 
     methods = ["GET", "HEAD"]
+    run_read = needs(RUN, READ, lambda r: r.query_params.get("run_id") or r.query_params.get("run_uuid"))
+    version_read, model_read = needs(MODEL_VERSION, READ, "name"), needs(LOGGED_MODEL, READ, "model_id")
     return [
-        Route("/get-artifact", run_artifact, methods=methods),
-        Route("/model-versions/get-artifact", model_version_artifact, methods=methods),
-        Route(
-            "/ajax-api/2.0/mlflow/logged-models/{model_id}/artifacts/files",
-            logged_model_artifact,
+        route("/get-artifact", guard(run_artifact, run_read), methods=methods, needs=run_read),
+        route(
+            "/model-versions/get-artifact",
+            guard(model_version_artifact, version_read),
             methods=methods,
+            needs=version_read,
+        ),
+        route(
+            "/ajax-api/2.0/mlflow/logged-models/{model_id}/artifacts/files",
+            guard(logged_model_artifact, model_read),
+            methods=methods,
+            needs=model_read,
         ),
     ]
+
+
+def guard(endpoint, permission):
+    """``endpoint`` after the permission check (a refusal told as JSON, as the downloads' errors)."""
+
+    async def guarded(request: Request) -> Response:
+        try:
+            authorize(request, permission)
+        except ModelyardError as exc:
+            return json_error(exc)
+        return await endpoint(request)
+
+    guarded.__name__ = endpoint.__name__
+    return guarded

@@ -11,20 +11,14 @@ from pathlib import Path
 
 from starlette.requests import Request
 from starlette.responses import FileResponse, PlainTextResponse, RedirectResponse, Response
-from starlette.routing import BaseRoute, Mount, Route
+from starlette.routing import BaseRoute
 from starlette.staticfiles import StaticFiles
 
-STATIC = Path(__file__).parent / "static"
+from modelyard.auth.permissions import public
+from modelyard.ui.pages import artifacts, compare, experiments, registry, run, runs  # each: routes(services)
+from modelyard.web.routing import mount, route
 
-# One module per area, each exposing ``routes(services) -> list[BaseRoute]``.
-PAGE_MODULES = (
-    "modelyard.ui.pages.experiments",
-    "modelyard.ui.pages.runs",
-    "modelyard.ui.pages.run",
-    "modelyard.ui.pages.artifacts",
-    "modelyard.ui.pages.compare",
-    "modelyard.ui.pages.registry",
-)
+STATIC = Path(__file__).parent / "static"
 
 
 def plotly_js() -> Path | None:
@@ -40,7 +34,9 @@ async def _plotly(request: Request) -> Response:
     path = plotly_js()
     if path is None:
         return PlainTextResponse("plotly is not installed: pip install plotly", status_code=404)
-    return FileResponse(path, media_type="text/javascript", headers={"Cache-Control": "public, max-age=86400"})
+    return FileResponse(
+        path, media_type="text/javascript", headers={"Cache-Control": "public, max-age=86400"}
+    )
 
 
 async def _home(request: Request) -> Response:
@@ -48,13 +44,11 @@ async def _home(request: Request) -> Response:
 
 
 def extra_routes(services) -> list[BaseRoute]:
-    from modelyard.server.app import _load_modules
-
     routes: list[BaseRoute] = [
-        Route("/", _home, methods=["GET"]),
-        Route("/static/vendor/plotly.min.js", _plotly, methods=["GET", "HEAD"]),
-        Mount("/static", StaticFiles(directory=str(STATIC)), name="static"),
+        route("/", _home, methods=["GET"], needs=public()),
+        route("/static/vendor/plotly.min.js", _plotly, methods=["GET", "HEAD"], needs=public()),
+        mount("/static", StaticFiles(directory=str(STATIC)), name="static", needs=public()),
     ]
-    for module in _load_modules(PAGE_MODULES):
+    for module in (experiments, runs, run, artifacts, compare, registry):
         routes.extend(module.routes(services))
     return routes

@@ -80,38 +80,50 @@ def render(
     return HTMLResponse(html, status_code=status)
 
 
-def page(handler):
-    """Wrap a page handler ``(services, request) -> Response`` (run in the thread pool by Starlette).
+def error_page(request: Request, exc: BaseException) -> HTMLResponse:
+    """Any error as the HTML error page (``modelyard.web.errors.client_error`` decides what it says):
+    a missing run is a 404 page, a bad filter a 400 page, an unexpected error a bare 500 page with
+    the request id; never a stack trace."""
+    from modelyard.web.errors import client_error
 
-    A ModelyardError becomes an HTML error page with its HTTP status (a missing run is a 404
-    page, a bad filter a 400 page); never a stack trace.
-    """
+    err = client_error(exc, request.url.path)
+    return render(
+        request,
+        "error.html",
+        [Crumb("Error")],
+        status=err.http_status,
+        error_code=err.error_code,
+        message=err.message,
+    )
+
+
+def page(handler):
+    """Wrap a page handler ``(services, request, ctx) -> Response`` (run in the thread pool by Starlette)."""
     import functools
 
-    from modelyard.exceptions import ModelyardError
+    from modelyard.web.middleware import context_of
 
     @functools.wraps(handler)
     def endpoint(services, request: Request):
         try:
-            return handler(services, request)
-        except ModelyardError as exc:
-            return render(
-                request,
-                "error.html",
-                [Crumb("Error")],
-                status=exc.http_status,
-                error_code=exc.error_code,
-                message=exc.message,
-            )
+            return handler(services, request, context_of(request))
+        except Exception as exc:  # noqa: BLE001 - told as a page, never a trace
+            return error_page(request, exc)
 
     return endpoint
 
 
-def bind(services, handler):
-    """A Starlette endpoint (sync: Starlette runs it in its thread pool) calling ``handler(services, request)``."""
+def page_route(services, path: str, handler, *, needs, methods: tuple[str, ...] = ("GET",)):
+    """The route of a page ``handler(services, request)`` (sync: Starlette runs it in its thread pool),
+    after the permission check (a refusal is shown as the error page)."""
+    from modelyard.web.routing import authorize, route
 
     def endpoint(request: Request):
+        try:
+            authorize(request, needs)
+        except Exception as exc:  # noqa: BLE001
+            return error_page(request, exc)
         return handler(services, request)
 
     endpoint.__name__ = getattr(handler, "__name__", "page")
-    return endpoint
+    return route(path, endpoint, methods=list(methods), needs=needs)

@@ -65,7 +65,7 @@ def test_mlflow2_fluent_tracking_and_artifacts(mlflow2, compat_server, unique):
     assert got["downloaded"] == "inner"
     assert got["meta"] == {"v": 2}
     assert got["found"] == ["parent"]
-    stored = compat_server.services.tracking.get_run(got["parent_id"])
+    stored = compat_server.services.tracking.store.get_run(got["parent_id"])
     assert stored.data.params == got["params"]
 
 

@@ -75,7 +75,7 @@ def test_fluent_tracking_with_nested_runs(mlflow3, compat_server, unique):
     assert got["filtered"] == ["child-1"]
     assert got["last_active"] == parent
     # What the server stored matches what the client was told.
-    history = compat_server.services.tracking.get_metric_history(parent, "loss")
+    history = compat_server.services.tracking.store.get_metric_history(parent, "loss")
     assert [(m.step, m.value) for m in history] == [(0, 1.0), (1, 0.5), (2, pytest.approx(1 / 3))]
 
 
@@ -179,7 +179,7 @@ def test_search_runs_pages_and_delete_restore(mlflow3, compat_server, unique):
     assert got["deleted_names"] == ["r0"]
     assert got["stages"] == ["deleted", "active"]
     assert got["after_restore"] == 7
-    store = compat_server.services.tracking
+    store = compat_server.services.tracking.store
     assert len(store.search_runs([got["exp_id"]], run_view_type=ViewType.ALL)) == 7
 
 
@@ -302,7 +302,7 @@ emit({{
     assert got["outputs"] == [[model_id, 0]]
     assert {"MLmodel", "requirements.txt", "input_example.json"} <= set(got["files"])
     # Server side: the run's outputs and the model's files under the artifacts destination.
-    run = compat_server.services.tracking.get_run(got["run_id"])
+    run = compat_server.services.tracking.store.get_run(got["run_id"])
     assert [o.model_id for o in run.outputs.model_outputs] == [model_id]
     exp_id = got["artifact_location"].split("/")[1]
     assert (compat_server.artifacts / exp_id / "models" / model_id / "artifacts" / "MLmodel").is_file()

@@ -63,7 +63,7 @@ def test_register_promote_and_load_with_mlflow(mlflow3, compat_server, unique):
     model_id, run_id = got["logged_model_id"], got["run_id"]
     assert got["sources"] == [f"models:/{model_id}", f"models:/{model_id}", f"runs:/{run_id}/model"]
     assert got["model_ids"] == [None, None, None]  # MLflow's client does not read model_id back...
-    stored = [compat_server.services.registry.get_model_version(unique, v).model_id for v in ("1", "2", "3")]
+    stored = [compat_server.services.registry.store.get_model_version(unique, v).model_id for v in ("1", "2", "3")]
     assert stored == [model_id, model_id, model_id]  # ...but the server resolved every lineage
     assert got["by_alias"] == "1"
     assert got["stages"] == ["None", "Production", "Archived"]
@@ -76,7 +76,7 @@ def test_register_promote_and_load_with_mlflow(mlflow3, compat_server, unique):
     for uri, predictions in got["loaded"].items():
         assert predictions == got["expected"], uri
     # The server recorded who moved what.
-    history = compat_server.services.registry.get_promotion_history(name)
+    history = compat_server.services.registry.store.get_promotion_history(name)
     assert [(e.kind, e.target, e.action) for e in history][:2] == [
         ("stage", "Production", "transitioned"),
         ("stage", "Archived", "archived"),

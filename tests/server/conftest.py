@@ -145,9 +145,9 @@ def fresh_backend(
     db_file = tmp_path / "rest.db"
     shutil.copyfile(server_db_template, db_file)
     sql = SqlTrackingStore.from_uri(f"sqlite:///{db_file}", default_artifact_root=ARTIFACT_ROOT)
-    previous, live_server.services.tracking = live_server.services.tracking, sql
+    previous, live_server.services.tracking.store = live_server.services.tracking.store, sql
     yield sql
-    live_server.services.tracking = previous
+    live_server.services.tracking.store = previous
     sql.close()
 
 

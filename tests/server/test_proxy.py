@@ -19,7 +19,7 @@ import pytest
 from modelyard.artifacts import get_artifact_repository
 from modelyard.artifacts.base import TEMP_PREFIX
 from modelyard.server.app import create_app
-from modelyard.server.downloads import RangeNotSatisfiable, content_disposition, parse_range
+from modelyard.web.downloads import RangeNotSatisfiable, content_disposition, parse_range
 from modelyard.server.routes.proxy import DISABLED_TEXT
 from modelyard.settings import Settings
 
@@ -29,7 +29,7 @@ DATA = bytes(range(256)) * 4  # 1 KiB, every byte value
 
 
 def destination(api) -> Path:
-    return Path(api.app.state.services.artifacts_destination)
+    return Path(api.app.state.services.artifacts.destination)
 
 
 def put(api, path: str, content: bytes = DATA, **kwargs) -> httpx.Response:

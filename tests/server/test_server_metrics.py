@@ -221,7 +221,7 @@ def test_sample_steps() -> None:
 
 def test_sql_sampling_matches_the_default_implementation(api) -> None:
     """The SQL store samples in the database; the protocol's default reads whole histories."""
-    store = api.app.state.services.tracking
+    store = api.app.state.services.tracking.store
     rng = random.Random(7)
     runs = [store.create_run("0", "u", 0).info.run_id for _ in range(3)]
     for run_id in runs:
@@ -244,7 +244,7 @@ def test_sql_sampling_matches_the_default_implementation(api) -> None:
 
 def test_sql_sampling_of_dense_steps_matches_the_default_implementation(api) -> None:
     """Every step from low to high logged (the usual case): sampled from COUNT/MIN/MAX alone."""
-    store = api.app.state.services.tracking
+    store = api.app.state.services.tracking.store
     runs = [store.create_run("0", "u", 0).info.run_id for _ in range(2)]
     store.log_batch(runs[0], metrics=[Metric("m", s * 0.5, 0, s) for s in range(-3, 997)])
     store.log_batch(runs[1], metrics=[Metric("m", s * 2.0, 0, s) for s in range(10, 510)])

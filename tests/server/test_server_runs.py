@@ -9,7 +9,7 @@ import time
 import pytest
 
 from modelyard.entities import LoggedModelOutput
-from modelyard.server.routes.runs import LOG_MODEL_HISTORY_TAG
+from modelyard.tracking.service import LOG_MODEL_HISTORY_TAG
 from modelyard.store.tracking.base import TrackingStore
 
 API = "/api/2.0/mlflow"
@@ -434,8 +434,8 @@ class _Store:
 @pytest.fixture
 def hooks(api, request, monkeypatch) -> _Store:
     services = api.app.state.services
-    store = _Store(services.tracking, request.param)
-    monkeypatch.setattr(services, "tracking", store)
+    store = _Store(services.tracking.store, request.param)
+    monkeypatch.setattr(services.tracking, "store", store)
     return store
 
 
@@ -477,7 +477,7 @@ def test_model_links_reach_the_store(api, hooks) -> None:
 
 
 def test_model_links_with_the_sql_store(api) -> None:
-    store = api.app.state.services.tracking
+    store = api.app.state.services.tracking.store
     run_id = create(api)["info"]["run_id"]
     model_id = store.create_logged_model("0", name="model", source_run_id=run_id).model_id
     assert ok(post(api, "runs/outputs", run_id=run_id, models=[{"model_id": model_id, "step": 2}])) == {}
@@ -545,7 +545,7 @@ def test_log_model_bad_input(api, model_json, needle) -> None:
 # -- artifacts/list ---------------------------------------------------------------------------------------
 def test_list_artifacts(api) -> None:
     run_id = create(api)["info"]["run_id"]
-    root = api.app.state.services.artifacts_destination
+    root = api.app.state.services.artifacts.destination
     from pathlib import Path
 
     base = Path(root) / "0" / run_id / "artifacts"

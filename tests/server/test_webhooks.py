@@ -272,7 +272,7 @@ def test_a_target_is_checked_again_at_delivery(receiver):
 def test_two_workers_never_claim_the_same_delivery(hooks_api):
     services = hooks_api.app.state.services
     services.webhooks.stop()  # claim by hand
-    registry = services.registry
+    registry = services.registry.store
     hook = registry.create_webhook("ci", PUBLIC, ["registered_model.created"])
     for i in range(5):
         registry.create_registered_model(f"m{i}")

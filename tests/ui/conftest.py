@@ -1,7 +1,7 @@
 """Web UI fixtures: a live server with a browser (Playwright driving Debian's Chromium), and in-process pages.
 
 - ``ui_server``: a real uvicorn server on 127.0.0.1 (port 0) on a fresh SQLite store, one per test
-  module; ``ui_server.services.tracking`` / ``.registry`` seed data directly.
+  module; ``ui_server.services.tracking.store`` / ``.registry`` seed data directly.
 - ``browser``: headless Chromium (one per test module) (``/usr/bin/chromium`` from Debian, installed by ``.ci/run``;
   Playwright never downloads a browser). Missing Chromium skips, or fails under
   ``MODELYARD_REQUIRE_SERVICES=1`` (CI).

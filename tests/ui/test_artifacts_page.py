@@ -18,7 +18,7 @@ from urllib.parse import quote
 import pytest
 
 from modelyard.entities import LoggedModelOutput
-from modelyard.server.routes.artifacts import proxied_path
+from modelyard.artifacts.service import proxied_path
 from modelyard.ui import previews
 
 XSS = "<img src=x onerror=alert(1)>"
@@ -28,11 +28,11 @@ SCRIPT = "<script>alert('pwned')</script>"
 class Seeded:
     def __init__(self, services, experiment: str = "vision", run_name: str = "resnet-1") -> None:
         self.services = services
-        store = services.tracking
+        store = services.tracking.store
         self.experiment_id = store.create_experiment(experiment)
         self.run = store.create_run(self.experiment_id, "alice", int(time.time() * 1000), run_name=run_name)
         self.run_id = self.run.info.run_id
-        self.repo = services.artifact_repository()
+        self.repo = services.artifacts.repository()
         self.root = proxied_path(self.run.info.artifact_uri)
 
     def put(self, rel: str, data: bytes | str) -> None:
@@ -41,7 +41,7 @@ class Seeded:
     def local_root(self):
         from pathlib import Path
 
-        return Path(self.services.artifacts_destination, *self.root.split("/"))
+        return Path(self.services.artifacts.destination, *self.root.split("/"))
 
     def page(self, api, path: str | None = None, **params):
         query = {"path": path} if path is not None else {}
@@ -256,7 +256,7 @@ def test_mlmodel_preview_of_a_real_sklearn_model(ui_api, seeded, tmp_path):
 
 
 def test_logged_models_of_the_run(ui_api, seeded):
-    store = ui_api.services.tracking
+    store = ui_api.services.tracking.store
     logged = store.create_logged_model(seeded.experiment_id, f"clf {XSS}", seeded.run_id)
     store.log_outputs(seeded.run_id, [LoggedModelOutput(logged.model_id, 0)])
     model_root = proxied_path(logged.artifact_location)
@@ -374,7 +374,7 @@ def test_symlink_escaping_the_artifact_root_is_refused(ui_api, seeded, tmp_path)
 def test_model_version_artifact_route(ui_api, seeded):
     seeded.put("model/MLmodel", "flavors: {}\n")
     seeded.put("model/conda.yaml", "name: env\n")
-    registry = ui_api.services.registry
+    registry = ui_api.services.registry.store
     registry.create_registered_model("churn")
     registry.create_model_version("churn", f"{seeded.run.info.artifact_uri}/model", seeded.run_id)
     res = ui_api.get(
@@ -394,7 +394,7 @@ def test_model_version_artifact_route(ui_api, seeded):
 
 def test_runs_with_a_local_artifact_root(ui_api, tmp_path):
     """A run whose artifact_uri is a plain folder (not mlflow-artifacts:/) is read from there directly."""
-    store = ui_api.services.tracking
+    store = ui_api.services.tracking.store
     eid = store.create_experiment("local-root", artifact_location=str(tmp_path / "store"))
     run = store.create_run(eid, "alice", 0, run_name="local")
     root = tmp_path / "store" / run.info.run_id / "artifacts"

@@ -147,7 +147,7 @@ def test_browse_artifacts_by_clicking(ui_server, tracking_to, page, shot, tmp_pa
 def test_compare_three_runs(ui_server, page, shot):
     from modelyard.entities import Metric, Param
 
-    store = ui_server.services.tracking
+    store = ui_server.services.tracking.store
     eid = store.create_experiment("compare-sweep")
     ids = []
     for index, (name, lr, optimizer) in enumerate(

@@ -8,7 +8,7 @@ XSS = "<img src=x onerror=alert(1)>"
 
 
 def test_experiments_page_create_search_rename_delete(ui_server, page, shot):
-    store = ui_server.services.tracking
+    store = ui_server.services.tracking.store
     store.create_experiment("churn-baseline")
     store.create_experiment(XSS)
     alerts: list[str] = []

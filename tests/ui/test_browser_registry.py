@@ -9,7 +9,7 @@ XSS = "<img src=x onerror=alert(1)>"
 
 
 def _seed(services) -> dict:
-    tracking, registry = services.tracking, services.registry
+    tracking, registry = services.tracking.store, services.registry.store
     run = tracking.create_run("0", "ada", 0, run_name="train-churn")
     logged = tracking.create_logged_model("0", name="clf", source_run_id=run.info.run_id)
     registry.create_registered_model(
@@ -28,7 +28,7 @@ def _seed(services) -> dict:
 
 def test_registry_pages_by_clicking(ui_server, page, shot):
     ids = _seed(ui_server.services)
-    registry = ui_server.services.registry
+    registry = ui_server.services.registry.store
     alerts: list[str] = []
 
     def answer(dialog):

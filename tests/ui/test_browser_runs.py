@@ -15,7 +15,7 @@ LOSSES = [0.8, 0.2, 0.6, 0.4, 0.1, 0.5]
 
 @pytest.fixture(scope="module")
 def seeded(ui_server):
-    store = ui_server.services.tracking
+    store = ui_server.services.tracking.store
     exp = store.create_experiment("browser runs")
     ids = []
     for i, loss in enumerate(LOSSES):
@@ -121,7 +121,7 @@ def test_runs_page_sort_filter_compare_delete(ui_server, seeded, page, shot, no_
     with page.expect_navigation():  # the page reloads once the runs are deleted
         page.click("#delete-runs")
     page.wait_for_load_state()
-    assert ui_server.services.tracking.get_run(ids[0]).info.lifecycle_stage == "deleted"
+    assert ui_server.services.tracking.store.get_run(ids[0]).info.lifecycle_stage == "deleted"
     assert ids[0] not in row_ids(page)
 
     # page size choice submits the form
@@ -132,7 +132,7 @@ def test_runs_page_sort_filter_compare_delete(ui_server, seeded, page, shot, no_
 
 def test_run_page_chart_tags_description(ui_server, seeded, page, shot, no_alerts):
     exp, ids = seeded
-    store = ui_server.services.tracking
+    store = ui_server.services.tracking.store
     run_id = ids[1]
     page.goto(f"{ui_server.url}/experiments/{exp}")
     page.click(f"tr[data-run-id='{run_id}'] td.run-name a")

@@ -34,7 +34,7 @@ def make_run(
 
 @pytest.fixture
 def three(ui_api):
-    store = ui_api.services.tracking
+    store = ui_api.services.tracking.store
     eid = store.create_experiment("churn")
     ids = [
         make_run(
@@ -109,7 +109,7 @@ def test_tables_highlight_the_cells_that_differ(ui_api, three):
 
 
 def test_missing_values_differ_and_runs_from_several_experiments(ui_api):
-    store = ui_api.services.tracking
+    store = ui_api.services.tracking.store
     one, two = store.create_experiment("one"), store.create_experiment("two")
     a = make_run(store, one, "a", {"depth": 3}, {"auc": 0.7})
     b = make_run(store, two, "b", {}, {"auc": 0.7})
@@ -142,7 +142,7 @@ def test_chart_data_for_curves_parallel_coordinates_and_scatter(ui_api, three):
 
 def test_curves_come_downsampled_from_the_bulk_interval_endpoint(ui_api):
     """The page's script asks get-history-bulk-interval for all runs of a key at once."""
-    store = ui_api.services.tracking
+    store = ui_api.services.tracking.store
     eid = store.create_experiment("long")
     ids = []
     for name in ("x", "y"):
@@ -166,7 +166,7 @@ def test_curves_come_downsampled_from_the_bulk_interval_endpoint(ui_api):
 
 def test_user_strings_are_escaped(ui_api):
     """Names and values can hold markup (keys cannot: the store allows only ``[/\\w.\\- :]``)."""
-    store = ui_api.services.tracking
+    store = ui_api.services.tracking.store
     eid = store.create_experiment(f"exp {XSS}")
     ids = [
         make_run(store, eid, f"run {XSS}", {"code": SCRIPT, "p": XSS}, {"m: a/b": 1.0}, {"note": SCRIPT}),
@@ -221,7 +221,7 @@ def test_run_list_forms(ui_api, three):
 
 
 def test_runs_without_params_or_metrics(ui_api):
-    store = ui_api.services.tracking
+    store = ui_api.services.tracking.store
     eid = store.create_experiment("bare")
     ids = [make_run(store, eid, n, {}, {}) for n in ("a", "b")]
     body = ui_api.get(f"/compare?runs={ids[0]},{ids[1]}").text

@@ -19,7 +19,7 @@ ODD = "churn v2 ?#%'\"<b>"
 
 
 def _seed(services, name: str = "churn", description: str | None = "Predicts churn.") -> dict:
-    tracking, registry = services.tracking, services.registry
+    tracking, registry = services.tracking.store, services.registry.store
     run = tracking.create_run("0", "ada", 0, run_name="train-1")
     logged = tracking.create_logged_model("0", name="clf", source_run_id=run.info.run_id)
     registry.create_registered_model(name, tags={"team": "growth"}, description=description, user_id="ada")
@@ -58,7 +58,7 @@ def test_models_list_shows_latest_versions_and_aliases(ui_api) -> None:
 
 
 def test_search_by_name_by_grammar_and_inline_error(ui_api) -> None:
-    registry = ui_api.services.registry
+    registry = ui_api.services.registry.store
     registry.create_registered_model("churn-a", tags={"team": "vision"})
     registry.create_registered_model("fraud")
     names = lambda r: re.findall(r'data-model-name="([^"]*)"', r.text)  # noqa: E731
@@ -73,7 +73,7 @@ def test_search_by_name_by_grammar_and_inline_error(ui_api) -> None:
 
 
 def test_models_list_pages(ui_api) -> None:
-    registry = ui_api.services.registry
+    registry = ui_api.services.registry.store
     for i in range(55):
         registry.create_registered_model(f"m{i:03d}")
     first = ui_api.get("/models")
@@ -117,8 +117,8 @@ def test_model_page_pages_versions_and_history(ui_api, monkeypatch) -> None:
     monkeypatch.setattr(pages, "VERSIONS_PAGE_SIZE", 2)
     monkeypatch.setattr(pages, "HISTORY_PAGE_SIZE", 2)
     _seed(ui_api.services)
-    run = ui_api.services.tracking.create_run("0", "ada", 0)
-    ui_api.services.registry.create_model_version("churn", f"runs:/{run.info.run_id}/model")
+    run = ui_api.services.tracking.store.create_run("0", "ada", 0)
+    ui_api.services.registry.store.create_model_version("churn", f"runs:/{run.info.run_id}/model")
     first = ui_api.get("/models/churn")
     assert re.findall(r'<tr data-version="(\d+)">', first.text) == ["3", "2"]
     older = html.unescape(re.search(r'id="versions-next" href="([^"]*)"', first.text).group(1))
@@ -156,7 +156,7 @@ def test_version_page_lineage_controls_and_snippet(ui_api) -> None:
 
 def test_version_page_reads_the_signature_from_mlmodel(ui_api) -> None:
     ids = _seed(ui_api.services)
-    folder = Path(ui_api.services.artifacts_destination) / "0" / ids["run_id"] / "artifacts" / "model"
+    folder = Path(ui_api.services.artifacts.destination) / "0" / ids["run_id"] / "artifacts" / "model"
     folder.mkdir(parents=True)
     (folder / "MLmodel").write_text(
         "flavors:\n  python_function: {}\nsignature:\n"
@@ -184,7 +184,7 @@ def test_odd_names_round_trip_through_urls(ui_api) -> None:
 
 @pytest.mark.parametrize("payload", [XSS, XSS_ATTR])
 def test_user_strings_are_escaped(ui_api, payload: str) -> None:
-    tracking, registry = ui_api.services.tracking, ui_api.services.registry
+    tracking, registry = ui_api.services.tracking.store, ui_api.services.registry.store
     run = tracking.create_run("0", "ada", 0, run_name=payload)
     registry.create_registered_model(payload, tags={"note": payload}, description=payload, user_id=payload)
     registry.create_model_version(
@@ -213,7 +213,7 @@ def test_alias_names_cannot_carry_markup(ui_api) -> None:
         f"{API}/registered-models/alias", json={"name": "churn", "alias": XSS, "version": "1"}
     )
     assert response.status_code == 400 and response.json()["error_code"] == "INVALID_PARAMETER_VALUE"
-    assert XSS not in ui_api.services.registry.get_registered_model("churn").aliases
+    assert XSS not in ui_api.services.registry.store.get_registered_model("churn").aliases
 
 
 @pytest.mark.parametrize(
@@ -237,7 +237,7 @@ def test_errors_are_html_pages(ui_api, path: str, status: int, code: str) -> Non
 
 def test_alias_endpoint_refuses_cross_site_requests(ui_api) -> None:
     _seed(ui_api.services)
-    registry = ui_api.services.registry
+    registry = ui_api.services.registry.store
     url = f"{API}/registered-models/alias"
     # a cross-site HTML form can only send form-encoded, multipart or text/plain bodies
     form = ui_api.request(
@@ -276,7 +276,7 @@ def test_alias_endpoint_refuses_cross_site_requests(ui_api) -> None:
 
 def test_history_shows_archived_side_effects_with_their_reason(ui_api) -> None:
     _seed(ui_api.services)
-    registry = ui_api.services.registry
+    registry = ui_api.services.registry.store
     registry.transition_model_version_stage(
         "churn", 1, "Production", archive_existing_versions=True, user_id="cy"
     )

@@ -39,7 +39,7 @@ def text_of(page: str, element_id: str) -> str:
 
 @pytest.fixture
 def run_setup(ui_api):
-    store = ui_api.services.tracking
+    store = ui_api.services.tracking.store
     exp = store.create_experiment("vision")
     parent = make_run(store, exp, "sweep")
     run_id = make_run(
@@ -103,7 +103,7 @@ def test_run_page_content(run_setup):
 
 
 def test_model_outputs_are_listed(ui_api):
-    store = ui_api.services.tracking
+    store = ui_api.services.tracking.store
     exp = store.create_experiment("outputs")
     producer = make_run(store, exp, "producer")
     other = make_run(store, exp, "evaluator")
@@ -132,13 +132,13 @@ def test_run_under_its_experiment_redirects(run_setup):
 
 def test_deleted_run_is_shown_as_deleted(run_setup):
     api, _, run_id, _, _ = run_setup
-    api.services.tracking.delete_run(run_id)
+    api.services.tracking.store.delete_run(run_id)
     r = api.get(f"/runs/{run_id}")
     assert r.status_code == 200 and '<span class="badge status-FAILED">deleted</span>' in r.text
 
 
 def test_user_strings_are_escaped(ui_api):
-    store = ui_api.services.tracking
+    store = ui_api.services.tracking.store
     exp = store.create_experiment(XSS)
     parent = make_run(store, exp, SCRIPT)
     run_id = make_run(
@@ -170,7 +170,7 @@ def test_user_strings_are_escaped(ui_api):
 def test_chart_data_of_a_million_points_is_sampled_on_the_server(ui_api):
     """1,000,000 points of one metric: the endpoint the charts call returns at most about a
     thousand of them (first and last step kept), sampled in the database."""
-    store = ui_api.services.tracking
+    store = ui_api.services.tracking.store
     exp = store.create_experiment("long")
     run_id = make_run(store, exp, "long-run", metrics=[Metric("loss", 1.0, 0, 0)])
     rid = run_row_id(store, run_id)
@@ -215,7 +215,7 @@ def unchanged(store, run_id: str) -> bool:
 
 @pytest.mark.parametrize(("endpoint", "body"), ENDPOINTS, ids=[e for e, _ in ENDPOINTS])
 def test_cross_site_requests_are_refused(ui_api, endpoint, body):
-    store = ui_api.services.tracking
+    store = ui_api.services.tracking.store
     exp = store.create_experiment("csrf")
     run_id = make_run(store, exp, "victim", tags={"team": "cv"})
     url = f"/ajax-api/2.0/mlflow/{endpoint}"

@@ -29,7 +29,7 @@ def make_run(store, exp: str, name: str, start: int, metrics=None, params=None, 
 @pytest.fixture
 def seeded(ui_api):
     """An experiment of 5 runs with loss/acc metrics, lr/opt params and a team tag."""
-    store = ui_api.services.tracking
+    store = ui_api.services.tracking.store
     exp = store.create_experiment("vision-sweep")
     ids = {}
     for i, (loss, lr, team) in enumerate(
@@ -79,7 +79,7 @@ def test_runs_page_lists_runs_with_default_columns(seeded):
 
 
 def test_empty_experiment_and_missing_experiment(ui_api):
-    exp = ui_api.services.tracking.create_experiment("empty one")
+    exp = ui_api.services.tracking.store.create_experiment("empty one")
     r = ui_api.get(f"/experiments/{exp}")
     assert r.status_code == 200 and rows(r) == [] and "No runs in this experiment yet" in r.text
     missing = ui_api.get("/experiments/987654")
@@ -117,7 +117,7 @@ def test_header_links_toggle_the_direction(seeded):
 
 
 def test_sorting_by_a_key_with_spaces_is_quoted(ui_api):
-    store = ui_api.services.tracking
+    store = ui_api.services.tracking.store
     exp = store.create_experiment("odd keys")
     a = make_run(store, exp, "a", 1000, metrics={"f1 score": 0.2})
     b = make_run(store, exp, "b", 2000, metrics={"f1 score": 0.8})
@@ -158,7 +158,7 @@ def test_bad_filter_or_token_is_an_inline_400(seeded, params):
 
 
 def test_paging_with_tokens_and_page_size(ui_api):
-    store = ui_api.services.tracking
+    store = ui_api.services.tracking.store
     exp = store.create_experiment("many")
     ids = [make_run(store, exp, f"r{i:02d}", 1000 + i, metrics={"m": i}) for i in range(30)]
     newest_first = ids[::-1]
@@ -179,7 +179,7 @@ def test_paging_with_tokens_and_page_size(ui_api):
 
 def test_deleted_runs_are_not_listed(seeded):
     api, exp, ids = seeded
-    api.services.tracking.delete_run(ids["run-0"])
+    api.services.tracking.store.delete_run(ids["run-0"])
     assert ids["run-0"] not in rows(api.get(f"/experiments/{exp}"))
 
 
@@ -224,7 +224,7 @@ def insert_raw(store, run_id: str, kind: str, key: str, value) -> None:
 
 
 def test_user_strings_are_escaped(ui_api):
-    store = ui_api.services.tracking
+    store = ui_api.services.tracking.store
     exp = store.create_experiment(XSS)
     run_id = make_run(
         store,

@@ -9,9 +9,10 @@ from __future__ import annotations
 
 from pydantic import ConfigDict
 
+from modelyard.auth.context import RequestContext
+from modelyard.auth.permissions import DELETE, EXPERIMENT, LOGGED_MODEL, READ, UPDATE, needs
 from modelyard.entities import LoggedModel
 from modelyard.server.protocol import KeyValue, Message, RouteTable
-from modelyard.server.routes.artifacts import list_page
 from modelyard.server.routes.runs import IdText
 from modelyard.server.services import Services
 
@@ -91,10 +92,11 @@ def _pairs(items: list[KeyValue]) -> dict[str, str]:
     return {i.key: i.value or "" for i in items}
 
 
-@table.post(BASE, CreateLoggedModel)
-def create_logged_model(svc: Services, m: CreateLoggedModel) -> dict:
+@table.post(BASE, CreateLoggedModel, needs=needs(EXPERIMENT, UPDATE, "experiment_id"))
+def create_logged_model(svc: Services, m: CreateLoggedModel, ctx: RequestContext) -> dict:
     """Create a logged model (status LOGGED_MODEL_PENDING)."""
     model = svc.tracking.create_logged_model(
+        ctx,
         m.experiment_id,
         m.name or None,
         m.source_run_id or None,
@@ -105,10 +107,11 @@ def create_logged_model(svc: Services, m: CreateLoggedModel) -> dict:
     return _model(model)
 
 
-@table.post(f"{BASE}/search", SearchLoggedModels)
-def search_logged_models(svc: Services, m: SearchLoggedModels) -> dict:
+@table.post(f"{BASE}/search", SearchLoggedModels, needs=needs(EXPERIMENT, READ, "experiment_ids"))
+def search_logged_models(svc: Services, m: SearchLoggedModels, ctx: RequestContext) -> dict:
     """Search the logged models of some experiments."""
     page = svc.tracking.search_logged_models(
+        ctx,
         m.experiment_ids,
         m.filter,
         [d.model_dump() for d in m.datasets],
@@ -122,48 +125,52 @@ def search_logged_models(svc: Services, m: SearchLoggedModels) -> dict:
     return out
 
 
-@table.get(BASE + "/{model_id}", GetLoggedModel)
-def get_logged_model(svc: Services, m: GetLoggedModel) -> dict:
+@table.get(BASE + "/{model_id}", GetLoggedModel, needs=needs(LOGGED_MODEL, READ, "model_id"))
+def get_logged_model(svc: Services, m: GetLoggedModel, ctx: RequestContext) -> dict:
     """Get a logged model with its params, tags and metrics."""
-    return _model(svc.tracking.get_logged_model(m.model_id, m.allow_deleted))
+    return _model(svc.tracking.get_logged_model(ctx, m.model_id, m.allow_deleted))
 
 
-@table.patch(BASE + "/{model_id}", FinalizeLoggedModel)
-def finalize_logged_model(svc: Services, m: FinalizeLoggedModel) -> dict:
+@table.patch(BASE + "/{model_id}", FinalizeLoggedModel, needs=needs(LOGGED_MODEL, UPDATE, "model_id"))
+def finalize_logged_model(svc: Services, m: FinalizeLoggedModel, ctx: RequestContext) -> dict:
     """Finalize a logged model: status READY or UPLOAD_FAILED."""
-    return _model(svc.tracking.finalize_logged_model(m.model_id, m.status))
+    return _model(svc.tracking.finalize_logged_model(ctx, m.model_id, m.status))
 
 
-@table.delete(BASE + "/{model_id}", ModelId)
-def delete_logged_model(svc: Services, m: ModelId) -> dict:
+@table.delete(BASE + "/{model_id}", ModelId, needs=needs(LOGGED_MODEL, DELETE, "model_id"))
+def delete_logged_model(svc: Services, m: ModelId, ctx: RequestContext) -> dict:
     """Delete a logged model (soft)."""
-    svc.tracking.delete_logged_model(m.model_id)
+    svc.tracking.delete_logged_model(ctx, m.model_id)
     return {}
 
 
-@table.patch(BASE + "/{model_id}/tags", SetTags)
-def set_logged_model_tags(svc: Services, m: SetTags) -> dict:
+@table.patch(BASE + "/{model_id}/tags", SetTags, needs=needs(LOGGED_MODEL, UPDATE, "model_id"))
+def set_logged_model_tags(svc: Services, m: SetTags, ctx: RequestContext) -> dict:
     """Set tags on a logged model."""
-    svc.tracking.set_logged_model_tags(m.model_id, _pairs(m.tags))
-    return _model(svc.tracking.get_logged_model(m.model_id))
+    svc.tracking.set_logged_model_tags(ctx, m.model_id, _pairs(m.tags))
+    return _model(svc.tracking.get_logged_model(ctx, m.model_id))
 
 
-@table.delete(BASE + "/{model_id}/tags/{tag_key:path}", DeleteTag)
-def delete_logged_model_tag(svc: Services, m: DeleteTag) -> dict:
+@table.delete(
+    BASE + "/{model_id}/tags/{tag_key:path}", DeleteTag, needs=needs(LOGGED_MODEL, UPDATE, "model_id")
+)
+def delete_logged_model_tag(svc: Services, m: DeleteTag, ctx: RequestContext) -> dict:
     """Delete a tag of a logged model."""
-    svc.tracking.delete_logged_model_tag(m.model_id, m.tag_key)
+    svc.tracking.delete_logged_model_tag(ctx, m.model_id, m.tag_key)
     return {}
 
 
-@table.post(BASE + "/{model_id}/params", LogParams)
-def log_logged_model_params(svc: Services, m: LogParams) -> dict:
+@table.post(BASE + "/{model_id}/params", LogParams, needs=needs(LOGGED_MODEL, UPDATE, "model_id"))
+def log_logged_model_params(svc: Services, m: LogParams, ctx: RequestContext) -> dict:
     """Log params of a logged model."""
-    svc.tracking.log_logged_model_params(m.model_id, _pairs(m.params))
+    svc.tracking.log_logged_model_params(ctx, m.model_id, _pairs(m.params))
     return {}
 
 
-@table.get(BASE + "/{model_id}/artifacts/directories", ListArtifacts)
-def list_logged_model_artifacts(svc: Services, m: ListArtifacts) -> dict:
+@table.get(
+    BASE + "/{model_id}/artifacts/directories", ListArtifacts, needs=needs(LOGGED_MODEL, READ, "model_id")
+)
+def list_logged_model_artifacts(svc: Services, m: ListArtifacts, ctx: RequestContext) -> dict:
     """List the files and folders directly inside a path of a logged model's artifacts."""
-    root_uri = svc.tracking.get_logged_model(m.model_id).artifact_location
-    return list_page(svc, root_uri, m.artifact_directory_path, m.page_token)
+    root_uri = svc.tracking.get_logged_model(ctx, m.model_id).artifact_location
+    return svc.artifacts.list_page(ctx, root_uri, m.artifact_directory_path, m.page_token)

@@ -6,14 +6,17 @@ from starlette.responses import PlainTextResponse
 from starlette.routing import Route
 
 from modelyard import __version__
+from modelyard.auth.context import RequestContext
+from modelyard.auth.permissions import READ, SERVER, needs, public
 from modelyard.server.protocol import RouteTable
 from modelyard.server.services import Services
+from modelyard.web.routing import route
 
 table = RouteTable()
 
 
-@table.get("/mlflow/server-info", since=3)
-def server_info(svc: Services, _msg) -> dict:
+@table.get("/mlflow/server-info", since=3, needs=needs(SERVER, READ))
+def server_info(svc: Services, _msg, ctx: RequestContext) -> dict:
     """What this server supports (the MLflow 3 client asks before downloading artifacts)."""
     return {
         "store_type": "SqlStore",
@@ -34,4 +37,7 @@ def extra_routes(svc: Services) -> list[Route]:
     async def version(_request):
         return PlainTextResponse(__version__)
 
-    return [Route("/health", health, methods=["GET"]), Route("/version", version, methods=["GET"])]
+    return [
+        route("/health", health, methods=["GET"], needs=public()),
+        route("/version", version, methods=["GET"], needs=public()),
+    ]

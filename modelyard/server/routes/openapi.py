@@ -13,8 +13,11 @@ from starlette.responses import HTMLResponse, Response
 from starlette.routing import Route
 
 from modelyard import __version__
+from modelyard.auth.permissions import READ, SERVER, needs
 from modelyard.server import protocol
+from modelyard.server import routes as route_modules
 from modelyard.server.services import Services
+from modelyard.web.routing import route
 
 ERROR_SCHEMA = {
     "type": "object",
@@ -23,7 +26,11 @@ ERROR_SCHEMA = {
 }
 _STREAMING = [
     ("get", "/api/2.0/mlflow-artifacts/artifacts", "List the entries of an artifact folder (query: path)."),
-    ("get", "/api/2.0/mlflow-artifacts/artifacts/{path}", "Download an artifact (streamed; Range supported)."),
+    (
+        "get",
+        "/api/2.0/mlflow-artifacts/artifacts/{path}",
+        "Download an artifact (streamed; Range supported).",
+    ),
     ("put", "/api/2.0/mlflow-artifacts/artifacts/{path}", "Upload an artifact (raw body, streamed)."),
     ("delete", "/api/2.0/mlflow-artifacts/artifacts/{path}", "Delete an artifact or folder."),
     ("get", "/health", "Liveness: answers OK."),
@@ -32,10 +39,8 @@ _STREAMING = [
 
 
 def endpoints() -> list[protocol.Endpoint]:
-    from modelyard.server.app import ROUTE_MODULES, _load_modules
-
     out = []
-    for module in _load_modules(ROUTE_MODULES):
+    for module in route_modules.load():
         table = getattr(module, "table", None)
         out.extend(table.endpoints if table else ())
     return out
@@ -50,19 +55,25 @@ def build_spec() -> dict:
             "summary": ep.summary,
             "operationId": f"{ep.handler.__name__}_{ep.method.lower()}",
             "responses": {
-                "200": {"description": "Success", "content": {"application/json": {"schema": {"type": "object"}}}},
+                "200": {
+                    "description": "Success",
+                    "content": {"application/json": {"schema": {"type": "object"}}},
+                },
                 "default": {
                     "description": "An MLflow-style error",
                     "content": {"application/json": {"schema": {"$ref": "#/components/schemas/Error"}}},
                 },
             },
         }
-        model_schema = ep.request.model_json_schema(by_alias=False, ref_template="#/components/schemas/{model}")
+        model_schema = ep.request.model_json_schema(
+            by_alias=False, ref_template="#/components/schemas/{model}"
+        )
         for name, sub in model_schema.pop("$defs", {}).items():
             schemas[name] = sub
         path_params = set(re.findall(r"{(\w+)}", path))
         params = [
-            {"name": p, "in": "path", "required": True, "schema": {"type": "string"}} for p in sorted(path_params)
+            {"name": p, "in": "path", "required": True, "schema": {"type": "string"}}
+            for p in sorted(path_params)
         ]
         if ep.method == "GET":
             required = set(model_schema.get("required", []))
@@ -81,7 +92,10 @@ def build_spec() -> dict:
             op["parameters"] = params
         paths.setdefault(path, {})[ep.method.lower()] = op
     for method, path, summary in _STREAMING:
-        paths.setdefault(path, {})[method] = {"summary": summary, "responses": {"200": {"description": "Success"}}}
+        paths.setdefault(path, {})[method] = {
+            "summary": summary,
+            "responses": {"200": {"description": "Success"}},
+        }
     return {
         "openapi": "3.1.0",
         "info": {
@@ -108,7 +122,9 @@ def _docs_page(spec: dict) -> str:
         "body{font:15px/1.5 system-ui,sans-serif;margin:2rem;color:#1a1a1a}td{padding:.2rem .8rem;"
         "border-bottom:1px solid #eee}.m{font-weight:600;color:#24548f}code{font-size:14px}</style></head><body>"
         f"<h1>modelyard API {html.escape(spec['info']['version'])}</h1><p>{html.escape(spec['info']['description'])} "
-        "Machine-readable: <a href='/openapi.json'>/openapi.json</a>.</p><table>" + "".join(rows) + "</table></body></html>"
+        "Machine-readable: <a href='/openapi.json'>/openapi.json</a>.</p><table>"
+        + "".join(rows)
+        + "</table></body></html>"
     )
 
 
@@ -126,4 +142,8 @@ def extra_routes(svc: Services) -> list[Route]:
     async def docs(_request) -> Response:
         return HTMLResponse(_docs_page(spec()))
 
-    return [Route("/openapi.json", openapi, methods=["GET"]), Route("/docs", docs, methods=["GET"])]
+    described = needs(SERVER, READ)
+    return [
+        route("/openapi.json", openapi, methods=["GET"], needs=described),
+        route("/docs", docs, methods=["GET"], needs=described),
+    ]

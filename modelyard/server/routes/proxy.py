@@ -23,7 +23,6 @@ endpoint answers 503 with a plain-text explanation.
 from __future__ import annotations
 
 import logging
-import threading
 from collections.abc import AsyncIterator, Awaitable, Callable, Iterator
 
 import anyio.from_thread
@@ -32,12 +31,16 @@ from starlette.requests import ClientDisconnect, Request
 from starlette.responses import PlainTextResponse, Response
 from starlette.routing import Route
 
-from modelyard.artifacts.base import TEMP_PREFIX, ArtifactRepository
 from modelyard.artifacts.paths import validate_artifact_path
-from modelyard.exceptions import InvalidParameterValue, ModelyardError, NotImplementedFeature
+from modelyard.auth.context import RequestContext
+from modelyard.auth.permissions import ARTIFACT, DELETE, READ, UPDATE, Permission, needs
+from modelyard.exceptions import InvalidParameterValue, NotImplementedFeature
 from modelyard.server import protocol
-from modelyard.server.downloads import file_response
 from modelyard.server.services import Services
+from modelyard.web.downloads import file_response
+from modelyard.web.errors import json_error
+from modelyard.web.middleware import context_of
+from modelyard.web.routing import authorize, route
 
 logger = logging.getLogger(__name__)
 
@@ -49,15 +52,11 @@ DISABLED_TEXT = (
     "serving. Start it with artifact serving on, or have clients write to the artifact store directly."
 )
 
-Handler = Callable[[Request], Awaitable[Response]]
+Handler = Callable[..., Awaitable[Response]]
 
 
 def _json(payload: dict, status: int = 200, headers: dict[str, str] | None = None) -> Response:
     return Response(protocol.encode(payload), status, headers, media_type="application/json")
-
-
-def _error(exc: ModelyardError, status: int | None = None, headers: dict[str, str] | None = None) -> Response:
-    return _json(protocol.error_payload(exc), status or exc.http_status, headers)
 
 
 def _file_path(request: Request) -> str:
@@ -90,36 +89,29 @@ def _request_chunks(
 
 
 class ArtifactProxy:
-    """The handlers, sharing one repository for the destination (built on first use)."""
+    """The handlers, on the server's artifact service (its proxied store)."""
 
     def __init__(self, svc: Services) -> None:
-        self.svc = svc
-        self._repo: ArtifactRepository | None = None
-        self._lock = threading.Lock()
+        self.artifacts = svc.artifacts
 
-    def repo(self) -> ArtifactRepository:
-        with self._lock:
-            if self._repo is None:
-                self._repo = self.svc.artifact_repository()
-            return self._repo
-
-    def guarded(self, handler: Handler) -> Handler:
-        """503 when artifacts are not served; modelyard errors as MLflow's JSON error body."""
+    def guarded(self, handler: Handler, permission: Permission) -> Handler:
+        """503 when artifacts are not served; the permission checked; errors as MLflow's JSON body."""
 
         async def endpoint(request: Request) -> Response:
-            if not self.svc.artifacts_destination:
+            if not self.artifacts.serving:
                 return PlainTextResponse(DISABLED_TEXT, 503)
             try:
-                return await handler(request)
-            except ModelyardError as exc:
-                return _error(exc)
+                authorize(request, permission)
+                return await handler(request, context_of(request))
+            except Exception as exc:  # noqa: BLE001 - every error is told as JSON, never a trace
+                return json_error(exc)
 
         endpoint.__name__ = handler.__name__
         return endpoint
 
-    async def list_artifacts(self, request: Request) -> Response:
-        rel = validate_artifact_path(request.query_params.get("path"))
-        infos = await run_in_threadpool(lambda: self.repo().list_artifacts(rel))
+    async def list_artifacts(self, request: Request, ctx: RequestContext) -> Response:
+        path = request.query_params.get("path")
+        infos = await run_in_threadpool(self.artifacts.list_proxied, ctx, path)
         files = []
         for info in infos:
             entry: dict = {"path": info.path.rsplit("/", 1)[-1], "is_dir": info.is_dir}
@@ -128,14 +120,13 @@ class ArtifactProxy:
             files.append(entry)
         return _json({"files": files})
 
-    async def download(self, request: Request) -> Response:
+    async def download(self, request: Request, ctx: RequestContext) -> Response:
         rel = _file_path(request)
-        return await file_response(request, self.repo(), rel, rel.rsplit("/", 1)[-1])
+        return await file_response(request, self.artifacts.repository(), rel, rel.rsplit("/", 1)[-1])
 
-    async def upload(self, request: Request) -> Response:
+    async def upload(self, request: Request, ctx: RequestContext) -> Response:
         rel = _file_path(request)
-        if rel.rsplit("/", 1)[-1].startswith(TEMP_PREFIX):
-            raise InvalidParameterValue(f"Artifact names may not start with {TEMP_PREFIX!r}")
+        write = self.artifacts.write
         try:
             # A small body (most artifacts: configs, metrics files, model metadata) is read here and
             # written with one hand-off to a thread; only a larger one streams chunk by chunk,
@@ -146,37 +137,30 @@ class ArtifactProxy:
                 head += chunk
                 if len(head) > SMALL_UPLOAD:
                     body = _request_chunks(request, stream, bytes(head))
-                    await run_in_threadpool(self._write, rel, body)
+                    await run_in_threadpool(write, ctx, rel, body)
                     break
             else:
                 if len(head) <= INLINE_WRITE:
-                    self._write(rel, bytes(head))
+                    write(ctx, rel, bytes(head))
                 else:
-                    await run_in_threadpool(self._write, rel, bytes(head))
+                    await run_in_threadpool(write, ctx, rel, bytes(head))
         except ClientDisconnect:  # the upload was cut off: nothing was stored, nobody to answer
             logger.info("upload of %r abandoned by the client", rel)
             return Response(status_code=400)
         return _json({})
 
-    def _write(self, rel: str, body: bytes | Iterator[bytes]) -> None:
-        if isinstance(body, bytes):
-            self.repo().write_bytes(rel, body)
-        else:
-            self.repo().write_stream(rel, body)
-
-    async def delete(self, request: Request) -> Response:
-        rel = _file_path(request)
-        await run_in_threadpool(lambda: self.repo().delete_artifacts(rel))
+    async def delete(self, request: Request, ctx: RequestContext) -> Response:
+        await run_in_threadpool(self.artifacts.delete, ctx, _file_path(request))
         return _json({})
 
-    async def multipart(self, request: Request) -> Response:
+    async def multipart(self, request: Request, ctx: RequestContext) -> Response:
         validate_artifact_path(request.path_params["path"])
         raise NotImplementedFeature(
             "Multipart uploads through the artifact proxy are not supported by this server; "
             "upload the file with a single PUT"
         )
 
-    async def presigned(self, request: Request) -> Response:
+    async def presigned(self, request: Request, ctx: RequestContext) -> Response:
         validate_artifact_path(request.path_params["path"])
         raise NotImplementedFeature("Presigned artifact downloads are not supported by this server")
 
@@ -184,16 +168,18 @@ class ArtifactProxy:
 def extra_routes(svc: Services) -> list[Route]:
     proxy = ArtifactProxy(svc)
     g = proxy.guarded
+    read, write, delete = (needs(ARTIFACT, a, "path") for a in (READ, UPDATE, DELETE))
     routes = []
     for prefix in PREFIXES:
         files = f"{prefix}/artifacts/{{path:path}}"
         routes += [
-            Route(f"{prefix}/artifacts", g(proxy.list_artifacts), methods=["GET"]),
-            Route(files, g(proxy.download), methods=["GET", "HEAD"]),
-            Route(files, g(proxy.upload), methods=["PUT"]),
-            Route(files, g(proxy.delete), methods=["DELETE"]),
-            Route(f"{prefix}/presigned/{{path:path}}", g(proxy.presigned), methods=["GET"]),
+            route(f"{prefix}/artifacts", g(proxy.list_artifacts, read), methods=["GET"], needs=read),
+            route(files, g(proxy.download, read), methods=["GET", "HEAD"], needs=read),
+            route(files, g(proxy.upload, write), methods=["PUT"], needs=write),
+            route(files, g(proxy.delete, delete), methods=["DELETE"], needs=delete),
+            route(f"{prefix}/presigned/{{path:path}}", g(proxy.presigned, read), methods=["GET"], needs=read),
         ]
         for action in ("create", "complete", "abort"):
-            routes.append(Route(f"{prefix}/mpu/{action}/{{path:path}}", g(proxy.multipart), methods=["POST"]))
+            mpu = f"{prefix}/mpu/{action}/{{path:path}}"
+            routes.append(route(mpu, g(proxy.multipart, write), methods=["POST"], needs=write))
     return routes

@@ -2,12 +2,22 @@
 and modelyard's promotion history (``GET /mlflow/registered-models/history``).
 
 MLflow's ``ModelRegistryService`` paths and shapes. Writes record the request's user
-(``identity.request_user``; else a ``user_id`` in the body).
+(the request context's principal; else a ``user_id`` in the body).
 """
 
 from __future__ import annotations
 
-from modelyard.server.identity import request_user
+from modelyard.auth.context import RequestContext
+from modelyard.auth.permissions import (
+    CREATE,
+    DELETE,
+    MANAGE,
+    MODEL_VERSION,
+    READ,
+    REGISTERED_MODEL,
+    UPDATE,
+    needs,
+)
 from modelyard.server.protocol import KeyValue, Message, RouteTable
 from modelyard.server.routes.runs import IdText, Int64
 from modelyard.server.services import Services
@@ -79,112 +89,109 @@ def _model(model) -> dict:
     return {"registered_model": model.to_dict()}
 
 
-@table.post(f"{BASE}/create", CreateRegisteredModel)
-def create_registered_model(svc: Services, m: CreateRegisteredModel) -> dict:
+@table.post(f"{BASE}/create", CreateRegisteredModel, needs=needs(REGISTERED_MODEL, CREATE))
+def create_registered_model(svc: Services, m: CreateRegisteredModel, ctx: RequestContext) -> dict:
     """Create a registered model (RESOURCE_ALREADY_EXISTS, HTTP 400, when the name is taken)."""
     tags = {t.key: t.value or "" for t in m.tags}
-    user = request_user(m.user_id)
-    return _model(svc.registry.create_registered_model(m.name, tags, m.description, m.deployment_job_id, user_id=user))
+    user = m.user_id
+    return _model(
+        svc.registry.create_registered_model(
+            ctx, m.name, tags, m.description, m.deployment_job_id, user_id=user
+        )
+    )
 
 
-@table.get(f"{BASE}/get", RegisteredModelName)
-def get_registered_model(svc: Services, m: RegisteredModelName) -> dict:
+@table.get(f"{BASE}/get", RegisteredModelName, needs=needs(REGISTERED_MODEL, READ, "name"))
+def get_registered_model(svc: Services, m: RegisteredModelName, ctx: RequestContext) -> dict:
     """Get a registered model with its latest versions per stage, tags and aliases."""
-    return _model(svc.registry.get_registered_model(m.name))
+    return _model(svc.registry.get_registered_model(ctx, m.name))
 
 
-@table.post(f"{BASE}/rename", RenameRegisteredModel)
-def rename_registered_model(svc: Services, m: RenameRegisteredModel) -> dict:
+@table.post(f"{BASE}/rename", RenameRegisteredModel, needs=needs(REGISTERED_MODEL, MANAGE, "name"))
+def rename_registered_model(svc: Services, m: RenameRegisteredModel, ctx: RequestContext) -> dict:
     """Rename a registered model (its versions, aliases and history follow)."""
-    return _model(svc.registry.rename_registered_model(m.name, m.new_name))
+    return _model(svc.registry.rename_registered_model(ctx, m.name, m.new_name))
 
 
-@table.patch(f"{BASE}/update", UpdateRegisteredModel)
-def update_registered_model(svc: Services, m: UpdateRegisteredModel) -> dict:
+@table.patch(f"{BASE}/update", UpdateRegisteredModel, needs=needs(REGISTERED_MODEL, UPDATE, "name"))
+def update_registered_model(svc: Services, m: UpdateRegisteredModel, ctx: RequestContext) -> dict:
     """Update a registered model's description."""
-    return _model(svc.registry.update_registered_model(m.name, m.description, m.deployment_job_id))
+    return _model(svc.registry.update_registered_model(ctx, m.name, m.description, m.deployment_job_id))
 
 
-@table.delete(f"{BASE}/delete", RegisteredModelName)
-def delete_registered_model(svc: Services, m: RegisteredModelName) -> dict:
+@table.delete(f"{BASE}/delete", RegisteredModelName, needs=needs(REGISTERED_MODEL, DELETE, "name"))
+def delete_registered_model(svc: Services, m: RegisteredModelName, ctx: RequestContext) -> dict:
     """Delete a registered model with its versions, tags and aliases (its history stays)."""
-    svc.registry.delete_registered_model(m.name)
+    svc.registry.delete_registered_model(ctx, m.name)
     return {}
 
 
-@table.get(f"{BASE}/search", SearchRegisteredModels)
-def search_registered_models(svc: Services, m: SearchRegisteredModels) -> dict:
+@table.get(f"{BASE}/search", SearchRegisteredModels, needs=needs(REGISTERED_MODEL, READ))
+def search_registered_models(svc: Services, m: SearchRegisteredModels, ctx: RequestContext) -> dict:
     """Search registered models (filter on name and tags; max_results up to 1000)."""
-    items, token = search_as_dicts(svc.registry, "search_registered_models", m.filter, m.max_results, m.order_by, m.page_token)
+    items, token = svc.registry.search_registered_models_json(
+        ctx, m.filter, m.max_results, m.order_by, m.page_token
+    )
     out: dict = {"registered_models": items}
     if token:
         out["next_page_token"] = token
     return out
 
 
-def search_as_dicts(store, method: str, *args) -> tuple[list[dict], str | None]:
-    """A search as JSON dicts: the SQL store's fast path, else entities turned into dicts."""
-    fast = getattr(store, f"{method}_wire", None)
-    if fast is not None:
-        return fast(*args)
-    page = getattr(store, method)(*args)
-    return [x.to_dict() for x in page], page.token
-
-
-@table.post(f"{BASE}/set-tag", RegisteredModelTag)
-def set_registered_model_tag(svc: Services, m: RegisteredModelTag) -> dict:
+@table.post(f"{BASE}/set-tag", RegisteredModelTag, needs=needs(REGISTERED_MODEL, UPDATE, "name"))
+def set_registered_model_tag(svc: Services, m: RegisteredModelTag, ctx: RequestContext) -> dict:
     """Set a tag on a registered model."""
-    svc.registry.set_registered_model_tag(m.name, m.key, m.value or "")
+    svc.registry.set_registered_model_tag(ctx, m.name, m.key, m.value or "")
     return {}
 
 
-@table.delete(f"{BASE}/delete-tag", RegisteredModelTagKey)
-def delete_registered_model_tag(svc: Services, m: RegisteredModelTagKey) -> dict:
+@table.delete(f"{BASE}/delete-tag", RegisteredModelTagKey, needs=needs(REGISTERED_MODEL, UPDATE, "name"))
+def delete_registered_model_tag(svc: Services, m: RegisteredModelTagKey, ctx: RequestContext) -> dict:
     """Delete a tag of a registered model."""
-    svc.registry.delete_registered_model_tag(m.name, m.key)
+    svc.registry.delete_registered_model_tag(ctx, m.name, m.key)
     return {}
 
 
-def _latest(svc: Services, m: LatestVersions) -> dict:
-    return {"model_versions": [v.to_dict() for v in svc.registry.get_latest_versions(m.name, m.stages)]}
+def _latest(svc: Services, m: LatestVersions, ctx: RequestContext) -> dict:
+    return {"model_versions": [v.to_dict() for v in svc.registry.get_latest_versions(ctx, m.name, m.stages)]}
 
 
-@table.post(f"{BASE}/get-latest-versions", LatestVersions)
-def get_latest_versions(svc: Services, m: LatestVersions) -> dict:
+@table.post(f"{BASE}/get-latest-versions", LatestVersions, needs=needs(REGISTERED_MODEL, READ, "name"))
+def get_latest_versions(svc: Services, m: LatestVersions, ctx: RequestContext) -> dict:
     """The newest version in each requested stage (all stages when none is given)."""
-    return _latest(svc, m)
+    return _latest(svc, m, ctx)
 
 
-@table.get(f"{BASE}/get-latest-versions", LatestVersions)
-def get_latest_versions_get(svc: Services, m: LatestVersions) -> dict:
+@table.get(f"{BASE}/get-latest-versions", LatestVersions, needs=needs(REGISTERED_MODEL, READ, "name"))
+def get_latest_versions_get(svc: Services, m: LatestVersions, ctx: RequestContext) -> dict:
     """The newest version in each requested stage (query string)."""
-    return _latest(svc, m)
+    return _latest(svc, m, ctx)
 
 
-@table.post(f"{BASE}/alias", SetAlias)
-def set_registered_model_alias(svc: Services, m: SetAlias) -> dict:
+@table.post(f"{BASE}/alias", SetAlias, needs=needs(REGISTERED_MODEL, MANAGE, "name"))
+def set_registered_model_alias(svc: Services, m: SetAlias, ctx: RequestContext) -> dict:
     """Point an alias at a version (creating or moving it); recorded in the promotion history."""
-    svc.registry.set_registered_model_alias(m.name, m.alias, m.version, user_id=request_user(m.user_id))
+    svc.registry.set_registered_model_alias(ctx, m.name, m.alias, m.version, user_id=m.user_id)
     return {}
 
 
-@table.delete(f"{BASE}/alias", AliasRef)
-def delete_registered_model_alias(svc: Services, m: AliasRef) -> dict:
+@table.delete(f"{BASE}/alias", AliasRef, needs=needs(REGISTERED_MODEL, MANAGE, "name"))
+def delete_registered_model_alias(svc: Services, m: AliasRef, ctx: RequestContext) -> dict:
     """Delete an alias; recorded in the promotion history."""
-    svc.registry.delete_registered_model_alias(m.name, m.alias, user_id=request_user(m.user_id))
+    svc.registry.delete_registered_model_alias(ctx, m.name, m.alias, user_id=m.user_id)
     return {}
 
 
-@table.get(f"{BASE}/alias", AliasRef)
-def get_model_version_by_alias(svc: Services, m: AliasRef) -> dict:
+@table.get(f"{BASE}/alias", AliasRef, needs=needs(MODEL_VERSION, READ, "name"))
+def get_model_version_by_alias(svc: Services, m: AliasRef, ctx: RequestContext) -> dict:
     """The version an alias points at (``latest``: the newest version)."""
-    return {"model_version": svc.registry.get_model_version_by_alias(m.name, m.alias).to_dict()}
+    return {"model_version": svc.registry.get_model_version_by_alias(ctx, m.name, m.alias).to_dict()}
 
 
-@table.get(f"{BASE}/history", PromotionHistory)
-def get_promotion_history(svc: Services, m: PromotionHistory) -> dict:
+@table.get(f"{BASE}/history", PromotionHistory, needs=needs(REGISTERED_MODEL, READ, "name"))
+def get_promotion_history(svc: Services, m: PromotionHistory, ctx: RequestContext) -> dict:
     """modelyard: alias moves and stage transitions of a model, newest first (who, when, from, to)."""
-    page = svc.registry.get_promotion_history(m.name, m.alias, m.stage, m.max_results, m.page_token)
+    page = svc.registry.get_promotion_history(ctx, m.name, m.alias, m.stage, m.max_results, m.page_token)
     out: dict = {"events": [e.to_dict() for e in page]}
     if page.token:
         out["next_page_token"] = page.token

@@ -8,7 +8,6 @@ string, doubles also take "NaN", "Infinity" and "-Infinity"; booleans are refuse
 
 from __future__ import annotations
 
-import json
 import math
 import re
 from typing import Annotated, Any
@@ -16,6 +15,8 @@ from typing import Annotated, Any
 from pydantic import ConfigDict, Field, PlainValidator
 
 from modelyard import validation as v
+from modelyard.auth.context import RequestContext
+from modelyard.auth.permissions import DELETE, EXPERIMENT, READ, RUN, UPDATE, needs
 from modelyard.entities import (
     Dataset,
     DatasetInput,
@@ -27,19 +28,16 @@ from modelyard.entities import (
     RunTag,
     ViewType,
 )
-from modelyard.exceptions import InvalidParameterValue, NotImplementedFeature
+from modelyard.exceptions import InvalidParameterValue
 from modelyard.server.protocol import KeyValue, Message, RouteTable, parse_message
 from modelyard.server.services import Services
 from modelyard.store.tracking.base import (
     DEFAULT_EXPERIMENT_ID,
     SEARCH_RUNS_DEFAULT_MAX_RESULTS,
-    TrackingStore,
 )
 
 table = RouteTable()
 
-LOG_MODEL_HISTORY_TAG = "mlflow.log-model.history"
-_MODEL_JSON_FIELDS = ("artifact_path", "flavors", "utc_time_created", "run_id")
 _INT_TEXT = re.compile(r"\s*[+-]?\d{1,20}\s*")
 
 
@@ -112,6 +110,11 @@ class RunScoped(Message):
         if not run_id:
             raise InvalidParameterValue("Missing value for required parameter 'run_id'.")
         return run_id
+
+
+def run_of(m: RunScoped) -> str | None:
+    """Where a run-scoped request names its run (``run_id``, or the legacy ``run_uuid``)."""
+    return m.run_id or m.run_uuid
 
 
 class CreateRun(Message):
@@ -277,47 +280,53 @@ class LogModel(RunScoped):
 
 
 # -- handlers ------------------------------------------------------------------------------------
-@table.post("/mlflow/runs/create", CreateRun, inline=True)
-def create_run(svc: Services, m: CreateRun) -> dict:
+@table.post("/mlflow/runs/create", CreateRun, inline=True, needs=needs(EXPERIMENT, UPDATE, "experiment_id"))
+def create_run(svc: Services, m: CreateRun, ctx: RequestContext) -> dict:
     """Create a run (a generated name when none is given)."""
     tags = [RunTag(t.key, t.value or "") for t in m.tags]
-    run = svc.tracking.create_run(m.experiment_id, m.user_id, m.start_time, tags, m.run_name or None)
+    run = svc.tracking.create_run(ctx, m.experiment_id, m.user_id, m.start_time, tags, m.run_name or None)
     return {"run": run.to_dict()}
 
 
-@table.post("/mlflow/runs/update", UpdateRun, inline=True)
-def update_run(svc: Services, m: UpdateRun) -> dict:
+@table.post("/mlflow/runs/update", UpdateRun, inline=True, needs=needs(RUN, UPDATE, run_of))
+def update_run(svc: Services, m: UpdateRun, ctx: RequestContext) -> dict:
     """Update a run's status, end time or name."""
     status = None if m.status == "" else m.status
-    info = svc.tracking.update_run_info(m.rid, status, m.end_time, m.run_name or None)
+    info = svc.tracking.update_run_info(ctx, m.rid, status, m.end_time, m.run_name or None)
     return {"run_info": info.to_dict()}
 
 
-@table.post("/mlflow/runs/delete", RunScoped)
-def delete_run(svc: Services, m: RunScoped) -> dict:
+@table.post("/mlflow/runs/delete", RunScoped, needs=needs(RUN, DELETE, run_of))
+def delete_run(svc: Services, m: RunScoped, ctx: RequestContext) -> dict:
     """Soft-delete a run."""
-    svc.tracking.delete_run(m.rid)
+    svc.tracking.delete_run(ctx, m.rid)
     return {}
 
 
-@table.post("/mlflow/runs/restore", RunScoped)
-def restore_run(svc: Services, m: RunScoped) -> dict:
+@table.post("/mlflow/runs/restore", RunScoped, needs=needs(RUN, DELETE, run_of))
+def restore_run(svc: Services, m: RunScoped, ctx: RequestContext) -> dict:
     """Restore a deleted run."""
-    svc.tracking.restore_run(m.rid)
+    svc.tracking.restore_run(ctx, m.rid)
     return {}
 
 
-@table.get("/mlflow/runs/get", RunScoped, inline=True)
-def get_run(svc: Services, m: RunScoped) -> dict:
+@table.get("/mlflow/runs/get", RunScoped, inline=True, needs=needs(RUN, READ, run_of))
+def get_run(svc: Services, m: RunScoped, ctx: RequestContext) -> dict:
     """Get a run with its latest metrics, params, tags and inputs."""
-    return {"run": svc.tracking.get_run(m.rid).to_dict()}
+    return {"run": svc.tracking.get_run(ctx, m.rid).to_dict()}
 
 
-@table.post("/mlflow/runs/search", SearchRuns)
-def search_runs(svc: Services, m: SearchRuns) -> dict:
+@table.post("/mlflow/runs/search", SearchRuns, needs=needs(EXPERIMENT, READ, "experiment_ids"))
+def search_runs(svc: Services, m: SearchRuns, ctx: RequestContext) -> dict:
     """Search runs of some experiments with a filter."""
     page = svc.tracking.search_runs(
-        m.experiment_ids, m.filter, ViewType.parse(m.run_view_type), m.max_results, m.order_by, m.page_token
+        ctx,
+        m.experiment_ids,
+        m.filter,
+        ViewType.parse(m.run_view_type),
+        m.max_results,
+        m.order_by,
+        m.page_token,
     )
     out: dict = {"runs": [r.to_dict() for r in page]}
     if page.token:
@@ -325,137 +334,77 @@ def search_runs(svc: Services, m: SearchRuns) -> dict:
     return out
 
 
-@table.post("/mlflow/runs/log-metric", LogMetric, inline=True)
-def log_metric(svc: Services, m: LogMetric) -> dict:
+@table.post("/mlflow/runs/log-metric", LogMetric, inline=True, needs=needs(RUN, UPDATE, run_of))
+def log_metric(svc: Services, m: LogMetric, ctx: RequestContext) -> dict:
     """Log one metric point."""
-    _check_models(svc, [m])
-    svc.tracking.log_metric(m.rid, m.entity())
-    _link_model_metrics(svc, m.rid, [m])
+    svc.tracking.log_metric(ctx, m.rid, m.entity(), _model_metrics(m.rid, [m]))
     return {}
 
 
-def _check_models(svc: Services, metrics: list[MetricIn]) -> None:
-    """Metrics that name a logged model need it to exist: check before anything is written."""
-    for model_id in sorted({x.model_id for x in metrics if x.model_id}):
-        svc.tracking.get_logged_model(model_id)
-
-
-def _link_model_metrics(svc: Services, run_id: str, metrics: list[MetricIn]) -> None:
-    """Metrics logged with a model_id also become the logged model's metrics (MLflow 3)."""
-    links = [
-        LoggedModelMetric(x.key, x.value, x.timestamp, x.step, run_id, x.model_id, x.dataset_name, x.dataset_digest)
+def _model_metrics(run_id: str, metrics: list[MetricIn]) -> list[LoggedModelMetric]:
+    """The points that name a logged model, as that model's metrics (MLflow 3)."""
+    return [
+        LoggedModelMetric(
+            x.key, x.value, x.timestamp, x.step, run_id, x.model_id, x.dataset_name, x.dataset_digest
+        )
         for x in metrics
         if x.model_id
     ]
-    if links:
-        svc.tracking.log_logged_model_metrics(run_id, links)
 
 
-@table.post("/mlflow/runs/log-parameter", LogParam, inline=True)
-def log_param(svc: Services, m: LogParam) -> dict:
+@table.post("/mlflow/runs/log-parameter", LogParam, inline=True, needs=needs(RUN, UPDATE, run_of))
+def log_param(svc: Services, m: LogParam, ctx: RequestContext) -> dict:
     """Log a parameter (immutable once logged)."""
-    svc.tracking.log_param(m.rid, Param(m.key, m.value or ""))
+    svc.tracking.log_param(ctx, m.rid, Param(m.key, m.value or ""))
     return {}
 
 
-@table.post("/mlflow/runs/set-tag", SetTag, inline=True)
-def set_tag(svc: Services, m: SetTag) -> dict:
+@table.post("/mlflow/runs/set-tag", SetTag, inline=True, needs=needs(RUN, UPDATE, run_of))
+def set_tag(svc: Services, m: SetTag, ctx: RequestContext) -> dict:
     """Set a tag on a run."""
-    svc.tracking.set_tag(m.rid, RunTag(m.key, m.value or ""))
+    svc.tracking.set_tag(ctx, m.rid, RunTag(m.key, m.value or ""))
     return {}
 
 
-@table.post("/mlflow/runs/delete-tag", DeleteTag)
-def delete_tag(svc: Services, m: DeleteTag) -> dict:
+@table.post("/mlflow/runs/delete-tag", DeleteTag, needs=needs(RUN, UPDATE, run_of))
+def delete_tag(svc: Services, m: DeleteTag, ctx: RequestContext) -> dict:
     """Delete a tag of a run."""
-    svc.tracking.delete_tag(m.rid, m.key)
+    svc.tracking.delete_tag(ctx, m.rid, m.key)
     return {}
 
 
-@table.post("/mlflow/runs/log-batch", LogBatch, parse=parse_log_batch, inline=True)
-def log_batch(svc: Services, m: LogBatch | _PlainBatch) -> dict:
+@table.post(
+    "/mlflow/runs/log-batch", LogBatch, parse=parse_log_batch, inline=True, needs=needs(RUN, UPDATE, run_of)
+)
+def log_batch(svc: Services, m: LogBatch | _PlainBatch, ctx: RequestContext) -> dict:
     """Log metrics, params and tags at once (all or nothing)."""
-    _check_models(svc, m.metrics)
     svc.tracking.log_batch(
+        ctx,
         m.rid,
         metrics=m.entities if isinstance(m, _PlainBatch) else [x.entity() for x in m.metrics],
         params=[Param(p.key, p.value or "") for p in m.params],
         tags=[RunTag(t.key, t.value or "") for t in m.tags],
+        model_metrics=_model_metrics(m.rid, m.metrics) if m.metrics else (),
     )
-    _link_model_metrics(svc, m.rid, m.metrics)
     return {}
 
 
-def _store_hook(svc: Services, name: str, what: str):
-    """The store's method ``name``; 501 before anything is written when the store lacks it."""
-    hook = getattr(svc.tracking, name, None)
-    if hook is None or getattr(hook, "__func__", None) is getattr(TrackingStore, name, None):
-        raise NotImplementedFeature(f"This server's tracking store cannot record {what}.")
-    return hook
-
-
-def _check_datasets(datasets: list[DatasetInput]) -> None:
-    """The store's dataset rules, applied before the model links are written (two store calls)."""
-    for d in datasets:
-        ds = d.dataset
-        v.validate_dataset(ds.name, ds.digest, ds.source, ds.schema, ds.profile)
-        for t in d.tags:
-            v.validate_input_tag(t.key, t.value)
-
-
-@table.post("/mlflow/runs/log-inputs", LogInputs)
-def log_inputs(svc: Services, m: LogInputs) -> dict:
+@table.post("/mlflow/runs/log-inputs", LogInputs, needs=needs(RUN, UPDATE, run_of))
+def log_inputs(svc: Services, m: LogInputs, ctx: RequestContext) -> dict:
     """Log dataset inputs (and logged-model inputs) of a run."""
-    datasets = [d.entity() for d in m.datasets]
-    if m.models:
-        link_models = _store_hook(svc, "log_model_inputs", "model inputs")
-        _check_datasets(datasets)
-        link_models(m.rid, [x.model_id for x in m.models])
-    if datasets or not m.models:
-        svc.tracking.log_inputs(m.rid, datasets)
+    svc.tracking.log_inputs(ctx, m.rid, [d.entity() for d in m.datasets], [x.model_id for x in m.models])
     return {}
 
 
-@table.post("/mlflow/runs/outputs", LogOutputs)
-def log_outputs(svc: Services, m: LogOutputs) -> dict:
+@table.post("/mlflow/runs/outputs", LogOutputs, needs=needs(RUN, UPDATE, run_of))
+def log_outputs(svc: Services, m: LogOutputs, ctx: RequestContext) -> dict:
     """Link logged models to the run that produced them (MLflow 3)."""
-    hook = _store_hook(svc, "log_outputs", "model outputs")
-    hook(m.rid, [LoggedModelOutput(x.model_id, x.step) for x in m.models])
+    svc.tracking.log_outputs(ctx, m.rid, [LoggedModelOutput(x.model_id, x.step) for x in m.models])
     return {}
 
 
-@table.post("/mlflow/runs/log-model", LogModel)
-def log_model(svc: Services, m: LogModel) -> dict:
+@table.post("/mlflow/runs/log-model", LogModel, needs=needs(RUN, UPDATE, run_of))
+def log_model(svc: Services, m: LogModel, ctx: RequestContext) -> dict:
     """Record an MLmodel in the run's tag mlflow.log-model.history (MLflow 2 clients)."""
-    model = _parse_model_json(m.model_json)
-    run_id = m.rid
-    previous = svc.tracking.get_run(run_id).data.tags.get(LOG_MODEL_HISTORY_TAG)
-    history = _history_list(previous)
-    history.append(model)
-    svc.tracking.set_tag(run_id, RunTag(LOG_MODEL_HISTORY_TAG, json.dumps(history, separators=(",", ":"))))
+    svc.tracking.record_logged_model(ctx, m.rid, m.model_json)
     return {}
-
-
-def _parse_model_json(text: str) -> dict:
-    try:
-        model = json.loads(text)
-    except ValueError:
-        raise InvalidParameterValue(
-            f"Malformed model info: model_json {text[:100]!r} is not valid JSON."
-        ) from None
-    if not isinstance(model, dict):
-        raise InvalidParameterValue("Malformed model info: model_json must be a JSON object.")
-    missing = [f for f in _MODEL_JSON_FIELDS if f not in model]
-    if missing:
-        raise InvalidParameterValue(f"Model json is missing mandatory fields: {', '.join(missing)}")
-    return model
-
-
-def _history_list(previous: str | None) -> list:
-    if not previous:
-        return []
-    try:
-        history = json.loads(previous)
-    except ValueError:
-        return []
-    return history if isinstance(history, list) else []

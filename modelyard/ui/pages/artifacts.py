@@ -12,14 +12,16 @@ from dataclasses import dataclass, field
 from urllib.parse import quote, urlencode
 
 from starlette.requests import Request
-from starlette.routing import BaseRoute, Route
+from starlette.routing import BaseRoute
 
 from modelyard.artifacts.paths import validate_artifact_path
+from modelyard.auth.context import RequestContext
+from modelyard.auth.permissions import READ, RUN, needs
 from modelyard.entities import FileInfo
 from modelyard.exceptions import ModelyardError, ResourceDoesNotExist
 from modelyard.ui.artifact_files import ArtifactRoot, artifact_root, download_routes
 from modelyard.ui.previews import MAX_LOGGED_MODELS, build_preview, human_size
-from modelyard.ui.templating import Crumb, bind, page, render
+from modelyard.ui.templating import Crumb, page, page_route, render
 
 LIST_LIMIT = 1000  # entries shown per folder
 
@@ -72,19 +74,19 @@ def _link(base: str, **params: str) -> str:
 
 
 @page
-def artifacts_page(services, request: Request):
+def artifacts_page(services, request: Request, ctx: RequestContext):
     run_id = request.path_params["run_id"]
     path = validate_artifact_path(request.query_params.get("path"))
     model_id = request.query_params.get("model") or ""
-    run = services.tracking.get_run(run_id)
-    experiment = services.tracking.get_experiment(run.info.experiment_id)
+    run = services.tracking.get_run(ctx, run_id)
+    experiment = services.tracking.get_experiment(ctx, run.info.experiment_id)
     run_q = quote(run_id, safe="")
     page_url = f"/runs/{run_q}/artifacts"
 
     models = []
     for output in run.outputs.model_outputs[:MAX_LOGGED_MODELS]:
         try:
-            logged = services.tracking.get_logged_model(output.model_id)
+            logged = services.tracking.get_logged_model(ctx, output.model_id)
         except ModelyardError:
             continue
         models.append(
@@ -94,8 +96,8 @@ def artifacts_page(services, request: Request):
     if model_id:
         if model_id not in {m["id"] for m in models}:
             raise ResourceDoesNotExist(f"Run {run_id!r} has no logged model {model_id!r}")
-        logged = services.tracking.get_logged_model(model_id)
-        root = artifact_root(services, logged.artifact_location)
+        logged = services.tracking.get_logged_model(ctx, model_id)
+        root = artifact_root(services, ctx, logged.artifact_location)
         root_label = f"Model {logged.name}"
 
         def download(rel: str) -> str:
@@ -104,7 +106,7 @@ def artifacts_page(services, request: Request):
                 artifact_file_path=rel,
             )
     else:
-        root = artifact_root(services, run.info.artifact_uri)
+        root = artifact_root(services, ctx, run.info.artifact_uri)
         root_label = "Artifacts"
 
         def download(rel: str) -> str:
@@ -180,6 +182,6 @@ def artifacts_page(services, request: Request):
 
 def routes(services) -> list[BaseRoute]:
     return [
-        Route("/runs/{run_id}/artifacts", bind(services, artifacts_page), methods=["GET"]),
+        page_route(services, "/runs/{run_id}/artifacts", artifacts_page, needs=needs(RUN, READ, "run_id")),
         *download_routes(services),
     ]

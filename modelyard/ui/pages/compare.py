@@ -15,11 +15,13 @@ from typing import Any
 from urllib.parse import quote
 
 from starlette.requests import Request
-from starlette.routing import BaseRoute, Route
+from starlette.routing import BaseRoute
 
 from modelyard import formatting
+from modelyard.auth.context import RequestContext
+from modelyard.auth.permissions import READ, RUN, needs
 from modelyard.exceptions import InvalidParameterValue, ResourceDoesNotExist
-from modelyard.ui.templating import Crumb, bind, page, render
+from modelyard.ui.templating import Crumb, page, page_route, render
 
 MAX_RUNS = 20
 CURVE_POINTS = 1000  # points per run and metric key asked of the server
@@ -134,12 +136,12 @@ def chart_data(runs, param_keys: list[str], metric_keys: list[str]) -> dict[str,
 
 
 @page
-def compare_page(services, request: Request):
+def compare_page(services, request: Request, ctx: RequestContext):
     run_ids = parse_run_ids(request)
     runs, missing = [], []
     for run_id in run_ids:
         try:
-            runs.append(services.tracking.get_run(run_id))
+            runs.append(services.tracking.get_run(ctx, run_id))
         except ResourceDoesNotExist:
             missing.append(run_id)
     if missing:
@@ -150,7 +152,7 @@ def compare_page(services, request: Request):
     experiments = {}
     for eid in experiment_ids:
         try:
-            experiments[eid] = services.tracking.get_experiment(eid)
+            experiments[eid] = services.tracking.get_experiment(ctx, eid)
         except ResourceDoesNotExist:
             experiments[eid] = None
     crumbs = [Crumb("Experiments", "/experiments")]
@@ -192,5 +194,9 @@ def compare_page(services, request: Request):
     )
 
 
+def _compared(request: Request) -> list[str]:
+    return parse_run_ids(request)
+
+
 def routes(services) -> list[BaseRoute]:
-    return [Route("/compare", bind(services, compare_page), methods=["GET"])]
+    return [page_route(services, "/compare", compare_page, needs=needs(RUN, READ, _compared))]

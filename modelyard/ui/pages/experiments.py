@@ -5,11 +5,13 @@ from __future__ import annotations
 import re
 
 from starlette.requests import Request
-from starlette.routing import BaseRoute, Route
+from starlette.routing import BaseRoute
 
+from modelyard.auth.context import RequestContext
+from modelyard.auth.permissions import EXPERIMENT, READ, needs
 from modelyard.entities import ViewType
 from modelyard.exceptions import InvalidParameterValue
-from modelyard.ui.templating import Crumb, bind, page, render
+from modelyard.ui.templating import Crumb, page, page_route, render
 
 PAGE_SIZE = 100
 # A query with an operator is a filter in the search grammar; plain words search the name.
@@ -27,11 +29,12 @@ def experiments_filter(query: str) -> str | None:
 
 
 @page
-def experiments_page(services, request: Request):
+def experiments_page(services, request: Request, ctx: RequestContext):
     query = request.query_params.get("q", "")
     token = request.query_params.get("page_token") or None
     try:
         found = services.tracking.search_experiments(
+            ctx,
             view_type=ViewType.ACTIVE_ONLY,
             max_results=PAGE_SIZE,
             filter_string=experiments_filter(query),
@@ -54,4 +57,4 @@ def experiments_page(services, request: Request):
 
 
 def routes(services) -> list[BaseRoute]:
-    return [Route("/experiments", bind(services, experiments_page), methods=["GET"])]
+    return [page_route(services, "/experiments", experiments_page, needs=needs(EXPERIMENT, READ))]

@@ -16,11 +16,13 @@ import re
 from urllib.parse import quote
 
 from starlette.requests import Request
-from starlette.routing import BaseRoute, Route
+from starlette.routing import BaseRoute
 
+from modelyard.auth.context import RequestContext
+from modelyard.auth.permissions import MODEL_VERSION, READ, REGISTERED_MODEL, needs
 from modelyard.entities import ModelVersionStage
 from modelyard.exceptions import InvalidParameterValue, ModelyardError
-from modelyard.ui.templating import Crumb, bind, page, render
+from modelyard.ui.templating import Crumb, page, page_route, render
 
 MODELS_PAGE_SIZE = 50
 VERSIONS_PAGE_SIZE = 50
@@ -75,12 +77,12 @@ def _helpers() -> dict:
 
 # -- /models -------------------------------------------------------------------------------------
 @page
-def models_page(services, request: Request):
+def models_page(services, request: Request, ctx: RequestContext):
     query = request.query_params.get("q", "")
     token = request.query_params.get("page_token") or None
     try:
         found = services.registry.search_registered_models(
-            filter_string=models_filter(query), max_results=MODELS_PAGE_SIZE, page_token=token
+            ctx, filter_string=models_filter(query), max_results=MODELS_PAGE_SIZE, page_token=token
         )
         error = None
     except InvalidParameterValue as exc:  # a bad filter or token: shown inline above an empty table
@@ -100,19 +102,22 @@ def models_page(services, request: Request):
 
 # -- /models/{name} --------------------------------------------------------------------------------
 @page
-def model_page(services, request: Request):
+def model_page(services, request: Request, ctx: RequestContext):
     name = request.path_params["name"]
     registry = services.registry
-    model = registry.get_registered_model(name)
+    model = registry.get_registered_model(ctx, name)
     versions_token = request.query_params.get("versions_token") or None
     history_token = request.query_params.get("history_token") or None
     versions = registry.search_model_versions(
+        ctx,
         filter_string=f"name = {_quoted(name)}",
         max_results=VERSIONS_PAGE_SIZE,
         order_by=["version_number DESC"],
         page_token=versions_token,
     )
-    history = registry.get_promotion_history(name, max_results=HISTORY_PAGE_SIZE, page_token=history_token)
+    history = registry.get_promotion_history(
+        ctx, name, max_results=HISTORY_PAGE_SIZE, page_token=history_token
+    )
     return render(
         request,
         "registry/model.html",
@@ -130,7 +135,7 @@ def model_page(services, request: Request):
 
 
 # -- /models/{name}/versions/{version} ----------------------------------------------------------------
-def _signature(services, uri: str) -> dict | None:
+def _signature(services, ctx: RequestContext, uri: str) -> dict | None:
     """Inputs, outputs and params of the version's MLmodel, when the server can read it cheaply.
 
     Only artifacts the server holds itself (``mlflow-artifacts:`` under ``--artifacts-destination``,
@@ -143,8 +148,8 @@ def _signature(services, uri: str) -> dict | None:
 
     try:
         scheme = uri_scheme(uri)
-        if scheme == "mlflow-artifacts" and services.artifacts_destination:
-            repo = services.artifact_repository()
+        if scheme == "mlflow-artifacts" and services.artifacts.serving:
+            repo = services.artifacts.repository()
             path = uri.split(":", 1)[1].lstrip("/")
             path = f"{path}/MLmodel" if path else "MLmodel"
         elif scheme in ("", "file"):
@@ -181,18 +186,18 @@ def _signature(services, uri: str) -> dict | None:
 
 
 @page
-def version_page(services, request: Request):
+def version_page(services, request: Request, ctx: RequestContext):
     name = request.path_params["name"]
     version_text = request.path_params["version"]
     registry = services.registry
-    version = registry.get_model_version(name, version_text)
-    model = registry.get_registered_model(name)
-    lineage = registry.get_model_version_lineage(name, version.version)
+    version = registry.get_model_version(ctx, name, version_text)
+    model = registry.get_registered_model(ctx, name)
+    lineage = registry.get_model_version_lineage(ctx, name, version.version)
     try:
-        download_uri = registry.get_model_version_download_uri(name, version.version)
+        download_uri = registry.get_model_version_download_uri(ctx, name, version.version)
     except ModelyardError:
         download_uri = None
-    signature = _signature(services, download_uri) if download_uri else None
+    signature = _signature(services, ctx, download_uri) if download_uri else None
     # aliases that point at other versions: "move champion here"
     elsewhere = sorted((a, v) for a, v in model.aliases.items() if v != version.version)
     example_alias = version.aliases[0] if version.aliases else (elsewhere[0][0] if elsewhere else "champion")
@@ -216,7 +221,12 @@ def version_page(services, request: Request):
 
 def routes(services) -> list[BaseRoute]:
     return [
-        Route("/models", bind(services, models_page), methods=["GET"]),
-        Route("/models/{name}", bind(services, model_page), methods=["GET"]),
-        Route("/models/{name}/versions/{version}", bind(services, version_page), methods=["GET"]),
+        page_route(services, "/models", models_page, needs=needs(REGISTERED_MODEL, READ)),
+        page_route(services, "/models/{name}", model_page, needs=needs(REGISTERED_MODEL, READ, "name")),
+        page_route(
+            services,
+            "/models/{name}/versions/{version}",
+            version_page,
+            needs=needs(MODEL_VERSION, READ, "name"),
+        ),
     ]

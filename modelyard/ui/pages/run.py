@@ -13,10 +13,12 @@ from __future__ import annotations
 
 from starlette.requests import Request
 from starlette.responses import RedirectResponse
-from starlette.routing import BaseRoute, Route
+from starlette.routing import BaseRoute
 
+from modelyard.auth.context import RequestContext
+from modelyard.auth.permissions import READ, RUN, needs
 from modelyard.exceptions import ModelyardError, NotImplementedFeature, ResourceDoesNotExist
-from modelyard.ui.templating import Crumb, bind, page, render
+from modelyard.ui.templating import Crumb, page, page_route, render
 
 NOTE_TAG = "mlflow.note.content"
 PARENT_TAG = "mlflow.parentRunId"
@@ -29,12 +31,13 @@ def _quote(value: str) -> str:
     return "'" + value.replace("'", "''") + "'"
 
 
-def _logged_models(services, run) -> list:
+def _logged_models(services, ctx: RequestContext, run) -> list:
     """Logged models of the run: those it produced (source_run_id) and its recorded outputs."""
     store = services.tracking
     found: dict = {}
     try:
         for model in store.search_logged_models(
+            ctx,
             [run.info.experiment_id],
             filter_string=f"source_run_id = {_quote(run.info.run_id)}",
             max_results=MAX_MODELS,
@@ -43,7 +46,7 @@ def _logged_models(services, run) -> list:
         for output in run.outputs.model_outputs[:MAX_MODELS]:
             if output.model_id not in found:
                 try:
-                    found[output.model_id] = store.get_logged_model(output.model_id)
+                    found[output.model_id] = store.get_logged_model(ctx, output.model_id)
                 except ResourceDoesNotExist:
                     continue
     except NotImplementedFeature:  # a store without logged models
@@ -51,21 +54,22 @@ def _logged_models(services, run) -> list:
     return sorted(found.values(), key=lambda m: (-(m.creation_timestamp or 0), m.model_id))
 
 
-def _parent(services, run) -> dict | None:
+def _parent(services, ctx: RequestContext, run) -> dict | None:
     parent_id = run.data.tags.get(PARENT_TAG)
     if not parent_id:
         return None
     try:
-        parent = services.tracking.get_run(parent_id)
+        parent = services.tracking.get_run(ctx, parent_id)
     except ModelyardError:
         return {"id": parent_id, "name": parent_id, "exists": False}
     return {"id": parent_id, "name": parent.info.run_name or parent_id, "exists": True}
 
 
-def _children(services, run) -> list:
+def _children(services, ctx: RequestContext, run) -> list:
     try:
         return list(
             services.tracking.search_runs(
+                ctx,
                 [run.info.experiment_id],
                 filter_string=f"tags.`{PARENT_TAG}` = {_quote(run.info.run_id)}",
                 max_results=MAX_CHILDREN,
@@ -76,9 +80,9 @@ def _children(services, run) -> list:
 
 
 @page
-def run_page(services, request: Request):
-    run = services.tracking.get_run(request.path_params["run_id"])  # 404 page when missing
-    experiment = services.tracking.get_experiment(run.info.experiment_id)
+def run_page(services, request: Request, ctx: RequestContext):
+    run = services.tracking.get_run(ctx, request.path_params["run_id"])  # 404 page when missing
+    experiment = services.tracking.get_experiment(ctx, run.info.experiment_id)
     tags = run.data.tags
     name = run.info.run_name or tags.get("mlflow.runName") or run.info.run_id
     user_tags = sorted((k, v) for k, v in tags.items() if not k.startswith("mlflow."))
@@ -107,18 +111,18 @@ def run_page(services, request: Request):
             "commit": tags.get("mlflow.source.git.commit", ""),
         },
         user=run.info.user_id or tags.get("mlflow.user", ""),
-        parent=_parent(services, run),
-        children=_children(services, run),
-        models=_logged_models(services, run),
+        parent=_parent(services, ctx, run),
+        children=_children(services, ctx, run),
+        models=_logged_models(services, ctx, run),
         datasets=run.inputs.dataset_inputs,
         chart_points=CHART_POINTS,
     )
 
 
 @page
-def run_in_experiment(services, request: Request):
+def run_in_experiment(services, request: Request, ctx: RequestContext):
     """``/experiments/{experiment_id}/runs/{run_id}``: the run's own page (404 if the run is not in it)."""
-    run = services.tracking.get_run(request.path_params["run_id"])
+    run = services.tracking.get_run(ctx, request.path_params["run_id"])
     if run.info.experiment_id != request.path_params["experiment_id"]:
         raise ResourceDoesNotExist(
             f"Run '{run.info.run_id}' is not in experiment '{request.path_params['experiment_id']}'."
@@ -128,8 +132,11 @@ def run_in_experiment(services, request: Request):
 
 def routes(services) -> list[BaseRoute]:
     return [
-        Route("/runs/{run_id}", bind(services, run_page), methods=["GET"]),
-        Route(
-            "/experiments/{experiment_id}/runs/{run_id}", bind(services, run_in_experiment), methods=["GET"]
+        page_route(services, "/runs/{run_id}", run_page, needs=needs(RUN, READ, "run_id")),
+        page_route(
+            services,
+            "/experiments/{experiment_id}/runs/{run_id}",
+            run_in_experiment,
+            needs=needs(RUN, READ, "run_id"),
         ),
     ]

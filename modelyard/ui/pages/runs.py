@@ -22,11 +22,13 @@ from dataclasses import dataclass
 from urllib.parse import urlencode
 
 from starlette.requests import Request
-from starlette.routing import BaseRoute, Route
+from starlette.routing import BaseRoute
 
+from modelyard.auth.context import RequestContext
+from modelyard.auth.permissions import EXPERIMENT, READ, needs
 from modelyard.entities import ViewType
 from modelyard.exceptions import InvalidParameterValue
-from modelyard.ui.templating import Crumb, bind, page, render
+from modelyard.ui.templating import Crumb, page, page_route, render
 
 PAGE_SIZES = (25, 50, 100, 250, 500)
 DEFAULT_PAGE_SIZE = 100
@@ -124,9 +126,9 @@ def _row(run) -> dict:
 
 
 @page
-def runs_page(services, request: Request):
+def runs_page(services, request: Request, ctx: RequestContext):
     experiment_id = request.path_params["experiment_id"]
-    experiment = services.tracking.get_experiment(experiment_id)  # 404 page when missing
+    experiment = services.tracking.get_experiment(ctx, experiment_id)  # 404 page when missing
     q = request.query_params
     filter_string = q.get("filter", "").strip()
     size = _page_size(q.get("size"))
@@ -142,6 +144,7 @@ def runs_page(services, request: Request):
     error = None
     try:
         found = services.tracking.search_runs(
+            ctx,
             [experiment.experiment_id],
             filter_string=filter_string or None,
             run_view_type=ViewType.ACTIVE_ONLY,
@@ -235,4 +238,11 @@ def runs_page(services, request: Request):
 
 
 def routes(services) -> list[BaseRoute]:
-    return [Route("/experiments/{experiment_id}", bind(services, runs_page), methods=["GET"])]
+    return [
+        page_route(
+            services,
+            "/experiments/{experiment_id}",
+            runs_page,
+            needs=needs(EXPERIMENT, READ, "experiment_id"),
+        )
+    ]

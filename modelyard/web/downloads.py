@@ -20,7 +20,7 @@ from starlette.responses import Response, StreamingResponse
 
 from modelyard.artifacts.base import ArtifactRepository
 from modelyard.exceptions import InvalidParameterValue
-from modelyard.server import protocol
+from modelyard.web.errors import json_error
 
 READ_CHUNK = 1024 * 1024
 SMALL_DOWNLOAD = 256 * 1024  # files up to this size are read at once and answered without streaming
@@ -159,8 +159,7 @@ async def file_response(
         opened.file.close()
         out["content-range"] = f"bytes */{opened.size}"
         message = f"Range {request.headers.get('range', '')[:100]!r} is not satisfiable"
-        body = protocol.encode(protocol.error_payload(InvalidParameterValue(message)))
-        return Response(body, 416, out, media_type="application/json")
+        return json_error(InvalidParameterValue(message), status=416, headers=out)
     first, last = span if span else (0, opened.size - 1)
     length = max(last - first + 1, 0)
     out["content-length"] = str(length)

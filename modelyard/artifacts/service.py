@@ -1,0 +1,111 @@
+"""The artifact service: listing a run's or logged model's files, and the server's proxied store.
+
+A run's ``artifact_uri`` is ``mlflow-artifacts:/<experiment>/<run>/artifacts`` when the server proxies
+artifacts: such URIs are resolved against the server's artifacts destination (``destination``);
+any other URI is opened with the repository for its scheme. Every path goes through
+``validate_artifact_path``, so no request reaches outside the root it names. The REST routes, the
+artifact proxy, the UI's browser and downloads all call this one service.
+"""
+
+from __future__ import annotations
+
+import threading
+from collections.abc import Iterator
+from urllib.parse import urlsplit
+
+from modelyard.artifacts import get_artifact_repository, uri_scheme
+from modelyard.artifacts.base import TEMP_PREFIX, ArtifactRepository, join_artifact_path
+from modelyard.artifacts.paths import validate_artifact_path
+from modelyard.auth.context import RequestContext
+from modelyard.entities import FileInfo
+from modelyard.exceptions import InvalidParameterValue
+from modelyard.search.paging import decode_page_token, encode_page_token
+
+PROXY_SCHEME = "mlflow-artifacts"
+LIST_PAGE_SIZE = 10_000  # entries per answer; a folder with more is paged
+
+
+def proxied_path(uri: str) -> str:
+    """The path below the artifacts destination that a ``mlflow-artifacts:`` URI names."""
+    return validate_artifact_path(urlsplit(uri).path.lstrip("/"))
+
+
+class ArtifactService:
+    def __init__(self, destination: str = "") -> None:
+        self.destination = destination  # root of the proxied store; "" when the server does not proxy
+        self._repo: ArtifactRepository | None = None
+        self._lock = threading.Lock()
+
+    @property
+    def serving(self) -> bool:
+        return bool(self.destination)
+
+    def repository(self) -> ArtifactRepository:
+        """The repository behind ``mlflow-artifacts:/`` (built on first use, then shared)."""
+        if not self.destination:
+            raise InvalidParameterValue(
+                "This server does not serve artifacts (start it with artifact serving on)."
+            )
+        with self._lock:
+            if self._repo is None:
+                self._repo = get_artifact_repository(self.destination)
+            return self._repo
+
+    # -- a run's or logged model's files -------------------------------------------------------
+    def list_files(self, ctx: RequestContext, root_uri: str, path: str) -> list[FileInfo]:
+        """The entries directly inside ``path`` of the artifacts at ``root_uri``, paths relative to it."""
+        if uri_scheme(root_uri) != PROXY_SCHEME:
+            return get_artifact_repository(root_uri).list_artifacts(path)
+        if not self.destination:
+            raise InvalidParameterValue(
+                f"The run's artifacts are at {root_uri}, but this server does not serve artifacts "
+                "(start it with artifact serving on)."
+            )
+        root = proxied_path(root_uri)
+        infos = self.repository().list_artifacts(join_artifact_path(root, path))
+        prefix = f"{root}/" if root else ""
+        return [
+            FileInfo(i.path[len(prefix) :], i.is_dir, i.file_size) for i in infos if i.path.startswith(prefix)
+        ]
+
+    def list_page(self, ctx: RequestContext, root_uri: str, path: str | None, page_token: str | None) -> dict:
+        """One page (MLflow's JSON) of the entries inside ``path`` of the artifacts at ``root_uri``."""
+        path = validate_artifact_path(path)
+        offset = _offset(page_token)
+        files = self.list_files(ctx, root_uri, path)
+        out: dict = {
+            "root_uri": root_uri,
+            "files": [f.to_dict() for f in files[offset : offset + LIST_PAGE_SIZE]],
+        }
+        if len(files) > offset + LIST_PAGE_SIZE:
+            out["next_page_token"] = encode_page_token({"offset": offset + LIST_PAGE_SIZE})
+        return out
+
+    def root_repository(self, ctx: RequestContext, root_uri: str) -> tuple[ArtifactRepository, str]:
+        """The repository holding the artifacts at ``root_uri`` and the root's path inside it."""
+        if uri_scheme(root_uri) == PROXY_SCHEME:
+            return self.repository(), proxied_path(root_uri)
+        return get_artifact_repository(root_uri), ""
+
+    # -- the proxied store (mlflow-artifacts:/) ------------------------------------------------
+    def list_proxied(self, ctx: RequestContext, path: str | None) -> list[FileInfo]:
+        return self.repository().list_artifacts(validate_artifact_path(path))
+
+    def write(self, ctx: RequestContext, path: str, body: bytes | Iterator[bytes]) -> None:
+        """Store ``body`` at ``path`` of the proxied store (atomically: a reader never sees half a file)."""
+        if path.rsplit("/", 1)[-1].startswith(TEMP_PREFIX):
+            raise InvalidParameterValue(f"Artifact names may not start with {TEMP_PREFIX!r}")
+        if isinstance(body, bytes):
+            self.repository().write_bytes(path, body)
+        else:
+            self.repository().write_stream(path, body)
+
+    def delete(self, ctx: RequestContext, path: str) -> None:
+        self.repository().delete_artifacts(path)
+
+
+def _offset(token: str | None) -> int:
+    offset = decode_page_token(token).get("offset", 0)
+    if not isinstance(offset, int) or isinstance(offset, bool) or offset < 0:
+        raise InvalidParameterValue("Invalid page token: bad offset")
+    return offset

@@ -1,0 +1,341 @@
+"""The tracking service: the one entry point for experiments, runs, logged models and their data.
+
+REST handlers, UI pages, the CLI and the embedded client call it with a ``RequestContext``; it owns
+the orchestration that spans several store calls (a metric that names a logged model is checked,
+written and linked; MLflow 2's log-model history), and records the request's principal where a
+change names its author. It works on any ``TrackingStore`` (SQL or REST).
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Sequence
+
+from modelyard import validation as v
+from modelyard.auth.context import RequestContext
+from modelyard.entities import (
+    DatasetInput,
+    Experiment,
+    LoggedModel,
+    LoggedModelMetric,
+    LoggedModelOutput,
+    LoggedModelStatus,
+    Metric,
+    PagedList,
+    Param,
+    Run,
+    RunInfo,
+    RunTag,
+    ViewType,
+)
+from modelyard.exceptions import InvalidParameterValue, NotImplementedFeature
+from modelyard.store.tracking.base import (
+    METRIC_HISTORY_PAGE,
+    METRIC_INTERVAL_MAX_RESULTS,
+    SEARCH_RUNS_DEFAULT_MAX_RESULTS,
+    TrackingStore,
+)
+
+LOG_MODEL_HISTORY_TAG = "mlflow.log-model.history"
+_MODEL_JSON_FIELDS = ("artifact_path", "flavors", "utc_time_created", "run_id")
+
+
+class TrackingService:
+    def __init__(self, store: TrackingStore) -> None:
+        self.store = store
+
+    def close(self) -> None:
+        self.store.close()
+
+    # -- orchestration -------------------------------------------------------------------------
+    def create_run(
+        self,
+        ctx: RequestContext,
+        experiment_id: str,
+        user_id: str | None,
+        start_time: int | None,
+        tags: Sequence[RunTag] = (),
+        run_name: str | None = None,
+    ) -> Run:
+        """Create a RUNNING run owned by the request's principal (else the ``user_id`` sent)."""
+        return self.store.create_run(experiment_id, ctx.user(user_id) or "", start_time, tags, run_name)
+
+    def log_metric(
+        self,
+        ctx: RequestContext,
+        run_id: str,
+        metric: Metric,
+        model_metrics: Sequence[LoggedModelMetric] = (),
+    ) -> None:
+        """Log one point; ``model_metrics`` (points naming a logged model) are checked first and linked after."""
+        self._check_models(model_metrics)
+        self.store.log_metric(run_id, metric)
+        if model_metrics:
+            self.store.log_logged_model_metrics(run_id, list(model_metrics))
+
+    def log_batch(
+        self,
+        ctx: RequestContext,
+        run_id: str,
+        metrics: Sequence[Metric] = (),
+        params: Sequence[Param] = (),
+        tags: Sequence[RunTag] = (),
+        model_metrics: Sequence[LoggedModelMetric] = (),
+    ) -> None:
+        """Log metrics, params and tags at once (all or nothing); model links as in ``log_metric``."""
+        self._check_models(model_metrics)
+        self.store.log_batch(run_id, metrics=metrics, params=params, tags=tags)
+        if model_metrics:
+            self.store.log_logged_model_metrics(run_id, list(model_metrics))
+
+    def _check_models(self, model_metrics: Sequence[LoggedModelMetric]) -> None:
+        """Metrics that name a logged model need it to exist: checked before anything is written."""
+        for model_id in sorted({x.model_id for x in model_metrics if x.model_id}):
+            self.store.get_logged_model(model_id)
+
+    def log_inputs(
+        self,
+        ctx: RequestContext,
+        run_id: str,
+        datasets: Sequence[DatasetInput] = (),
+        model_ids: Sequence[str] = (),
+    ) -> None:
+        """Log dataset inputs (and logged-model inputs) of a run."""
+        if model_ids:
+            link_models = self._store_hook("log_model_inputs", "model inputs")
+            _check_datasets(datasets)
+            link_models(run_id, list(model_ids))
+        if datasets or not model_ids:
+            self.store.log_inputs(run_id, datasets)
+
+    def log_outputs(self, ctx: RequestContext, run_id: str, models: Sequence[LoggedModelOutput]) -> None:
+        """Link logged models to the run that produced them (MLflow 3)."""
+        self._store_hook("log_outputs", "model outputs")(run_id, list(models))
+
+    def record_logged_model(self, ctx: RequestContext, run_id: str, model_json: str) -> None:
+        """Append an MLmodel (JSON) to the run's tag mlflow.log-model.history (MLflow 2 clients)."""
+        model = _parse_model_json(model_json)
+        history = _history_list(self.store.get_run(run_id).data.tags.get(LOG_MODEL_HISTORY_TAG))
+        history.append(model)
+        self.store.set_tag(run_id, RunTag(LOG_MODEL_HISTORY_TAG, json.dumps(history, separators=(",", ":"))))
+
+    def _store_hook(self, name: str, what: str):
+        """The store's method ``name``; 501 before anything is written when the store lacks it."""
+        hook = getattr(self.store, name, None)
+        if hook is None or getattr(hook, "__func__", None) is getattr(TrackingStore, name, None):
+            raise NotImplementedFeature(f"This server's tracking store cannot record {what}.")
+        return hook
+
+    # -- one store call each ---------------------------------------------------------------------
+    def create_experiment(
+        self,
+        ctx: RequestContext,
+        name: str,
+        artifact_location: str | None = None,
+        tags: dict[str, str] | None = None,
+    ) -> str:
+        """Create an experiment and return its id. A taken name raises ResourceAlreadyExists."""
+        return self.store.create_experiment(name, artifact_location, tags)
+
+    def get_experiment(self, ctx: RequestContext, experiment_id: str) -> Experiment:
+        """Raise ResourceDoesNotExist when absent (deleted experiments are returned)."""
+        return self.store.get_experiment(experiment_id)
+
+    def get_experiment_by_name(self, ctx: RequestContext, name: str) -> Experiment | None:
+        """The experiment with this name (active or deleted), or None."""
+        return self.store.get_experiment_by_name(name)
+
+    def search_experiments(
+        self,
+        ctx: RequestContext,
+        view_type: ViewType = ViewType.ACTIVE_ONLY,
+        max_results: int = SEARCH_RUNS_DEFAULT_MAX_RESULTS,
+        filter_string: str | None = None,
+        order_by: Sequence[str] | None = None,
+        page_token: str | None = None,
+    ) -> PagedList[Experiment]:
+        return self.store.search_experiments(view_type, max_results, filter_string, order_by, page_token)
+
+    def delete_experiment(self, ctx: RequestContext, experiment_id: str) -> None:
+        """Soft delete: the experiment and its runs move to lifecycle 'deleted'."""
+        return self.store.delete_experiment(experiment_id)
+
+    def restore_experiment(self, ctx: RequestContext, experiment_id: str) -> None:
+        return self.store.restore_experiment(experiment_id)
+
+    def rename_experiment(self, ctx: RequestContext, experiment_id: str, new_name: str) -> None:
+        return self.store.rename_experiment(experiment_id, new_name)
+
+    def set_experiment_tag(self, ctx: RequestContext, experiment_id: str, key: str, value: str) -> None:
+        return self.store.set_experiment_tag(experiment_id, key, value)
+
+    def delete_experiment_tag(self, ctx: RequestContext, experiment_id: str, key: str) -> None:
+        return self.store.delete_experiment_tag(experiment_id, key)
+
+    def get_run(self, ctx: RequestContext, run_id: str) -> Run:
+        return self.store.get_run(run_id)
+
+    def update_run_info(
+        self,
+        ctx: RequestContext,
+        run_id: str,
+        run_status: str | None = None,
+        end_time: int | None = None,
+        run_name: str | None = None,
+    ) -> RunInfo:
+        return self.store.update_run_info(run_id, run_status, end_time, run_name)
+
+    def delete_run(self, ctx: RequestContext, run_id: str) -> None:
+        return self.store.delete_run(run_id)
+
+    def restore_run(self, ctx: RequestContext, run_id: str) -> None:
+        return self.store.restore_run(run_id)
+
+    def search_runs(
+        self,
+        ctx: RequestContext,
+        experiment_ids: Sequence[str],
+        filter_string: str | None = None,
+        run_view_type: ViewType = ViewType.ACTIVE_ONLY,
+        max_results: int = SEARCH_RUNS_DEFAULT_MAX_RESULTS,
+        order_by: Sequence[str] | None = None,
+        page_token: str | None = None,
+    ) -> PagedList[Run]:
+        return self.store.search_runs(
+            experiment_ids, filter_string, run_view_type, max_results, order_by, page_token
+        )
+
+    def log_param(self, ctx: RequestContext, run_id: str, param: Param) -> None:
+        return self.store.log_param(run_id, param)
+
+    def set_tag(self, ctx: RequestContext, run_id: str, tag: RunTag) -> None:
+        return self.store.set_tag(run_id, tag)
+
+    def delete_tag(self, ctx: RequestContext, run_id: str, key: str) -> None:
+        return self.store.delete_tag(run_id, key)
+
+    def get_metric_history(
+        self,
+        ctx: RequestContext,
+        run_id: str,
+        metric_key: str,
+        max_results: int | None = None,
+        page_token: str | None = None,
+    ) -> PagedList[Metric]:
+        """Every logged point of one metric, ordered by step then timestamp."""
+        return self.store.get_metric_history(run_id, metric_key, max_results, page_token)
+
+    def get_metric_history_bulk_interval(
+        self,
+        ctx: RequestContext,
+        run_ids: Sequence[str],
+        metric_key: str,
+        max_results: int = METRIC_INTERVAL_MAX_RESULTS,
+        start_step: int | None = None,
+        end_step: int | None = None,
+    ) -> list[Metric]:
+        """A down-sampled history of one metric for up to 100 runs (for charts)."""
+        return self.store.get_metric_history_bulk_interval(
+            run_ids, metric_key, max_results, start_step, end_step
+        )
+
+    def get_metric_history_bulk(
+        self,
+        ctx: RequestContext,
+        run_ids: Sequence[str],
+        metric_key: str,
+        max_results: int = METRIC_HISTORY_PAGE,
+    ) -> list[Metric]:
+        """Whole histories of one metric for up to 100 runs: runs sorted by id, each by step then"""
+        return self.store.get_metric_history_bulk(run_ids, metric_key, max_results)
+
+    def create_logged_model(
+        self,
+        ctx: RequestContext,
+        experiment_id: str,
+        name: str | None = None,
+        source_run_id: str | None = None,
+        tags: dict[str, str] | None = None,
+        params: dict[str, str] | None = None,
+        model_type: str | None = None,
+    ) -> LoggedModel:
+        """A PENDING model "m-<32 hex>" with artifacts at <experiment location>/models/<id>/artifacts."""
+        return self.store.create_logged_model(experiment_id, name, source_run_id, tags, params, model_type)
+
+    def get_logged_model(
+        self, ctx: RequestContext, model_id: str, allow_deleted: bool = False
+    ) -> LoggedModel:
+        """ResourceDoesNotExist when absent, or deleted (unless ``allow_deleted``)."""
+        return self.store.get_logged_model(model_id, allow_deleted)
+
+    def finalize_logged_model(
+        self,
+        ctx: RequestContext,
+        model_id: str,
+        status: LoggedModelStatus | str,
+        status_message: str | None = None,
+    ) -> LoggedModel:
+        """Set the status (READY or UPLOAD_FAILED once the upload ended)."""
+        return self.store.finalize_logged_model(model_id, status, status_message)
+
+    def delete_logged_model(self, ctx: RequestContext, model_id: str) -> None:
+        """Soft delete: hidden from get and search, kept in the database."""
+        return self.store.delete_logged_model(model_id)
+
+    def search_logged_models(
+        self,
+        ctx: RequestContext,
+        experiment_ids: Sequence[str],
+        filter_string: str | None = None,
+        datasets: Sequence[dict] | None = None,
+        max_results: int | None = None,
+        order_by: Sequence[dict | str] | None = None,
+        page_token: str | None = None,
+    ) -> PagedList[LoggedModel]:
+        """Active models of the experiments; ``order_by`` items are ``"metrics.acc DESC"`` strings or"""
+        return self.store.search_logged_models(
+            experiment_ids, filter_string, datasets, max_results, order_by, page_token
+        )
+
+    def set_logged_model_tags(self, ctx: RequestContext, model_id: str, tags: dict[str, str]) -> None:
+        return self.store.set_logged_model_tags(model_id, tags)
+
+    def delete_logged_model_tag(self, ctx: RequestContext, model_id: str, key: str) -> None:
+        return self.store.delete_logged_model_tag(model_id, key)
+
+    def log_logged_model_params(self, ctx: RequestContext, model_id: str, params: dict[str, str]) -> None:
+        return self.store.log_logged_model_params(model_id, params)
+
+
+def _check_datasets(datasets: Sequence[DatasetInput]) -> None:
+    """The store's dataset rules, applied before the model links are written (two store calls)."""
+    for d in datasets:
+        ds = d.dataset
+        v.validate_dataset(ds.name, ds.digest, ds.source, ds.schema, ds.profile)
+        for t in d.tags:
+            v.validate_input_tag(t.key, t.value)
+
+
+def _parse_model_json(text: str) -> dict:
+    try:
+        model = json.loads(text)
+    except ValueError:
+        raise InvalidParameterValue(
+            f"Malformed model info: model_json {text[:100]!r} is not valid JSON."
+        ) from None
+    if not isinstance(model, dict):
+        raise InvalidParameterValue("Malformed model info: model_json must be a JSON object.")
+    missing = [f for f in _MODEL_JSON_FIELDS if f not in model]
+    if missing:
+        raise InvalidParameterValue(f"Model json is missing mandatory fields: {', '.join(missing)}")
+    return model
+
+
+def _history_list(previous: str | None) -> list:
+    if not previous:
+        return []
+    try:
+        history = json.loads(previous)
+    except ValueError:
+        return []
+    return history if isinstance(history, list) else []

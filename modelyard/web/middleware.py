@@ -1,0 +1,53 @@
+"""The request context, resolved once per request for every route of an app.
+
+``RequestContextMiddleware`` runs before routing: it resolves the principal from the headers through
+the table of authenticators (``modelyard.auth.authenticators``), takes the request id from
+``X-Request-ID`` (or makes one), and puts the ``RequestContext`` in the ASGI scope and in the current
+context (handlers run in the thread pool see it too). The API, the artifact proxy, downloads and UI
+pages all read it with ``context_of(request)``.
+"""
+
+from __future__ import annotations
+
+import re
+import uuid
+
+from starlette.datastructures import Headers
+from starlette.requests import HTTPConnection
+from starlette.types import ASGIApp, Receive, Scope, Send
+
+from modelyard.auth.authenticators import Authenticator, resolve_principal
+from modelyard.auth.context import RequestContext, bind
+from modelyard.settings import Settings
+
+SCOPE_KEY = "modelyard.context"
+_REQUEST_ID = re.compile(r"[A-Za-z0-9._:-]{1,128}")
+
+
+class RequestContextMiddleware:
+    def __init__(
+        self, app: ASGIApp, settings: Settings, authenticators: list[tuple[str, Authenticator]] | None = None
+    ) -> None:
+        self.app = app
+        self.settings = settings
+        self.authenticators = authenticators
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] in ("http", "websocket"):
+            headers = Headers(scope=scope)
+            given = headers.get("x-request-id", "")
+            request_id = given if _REQUEST_ID.fullmatch(given) else uuid.uuid4().hex
+            ctx = RequestContext(resolve_principal(headers, self.authenticators), self.settings, request_id)
+            scope[SCOPE_KEY] = ctx
+            bind(ctx)
+        await self.app(scope, receive, send)
+
+
+def context_of(request: HTTPConnection) -> RequestContext:
+    """The request's context (set by the middleware; an anonymous one if the app has none)."""
+    ctx = request.scope.get(SCOPE_KEY)
+    if ctx is None:  # an app assembled without the middleware (a test's bare router)
+        ctx = RequestContext(request_id=uuid.uuid4().hex)
+        request.scope[SCOPE_KEY] = ctx
+        bind(ctx)
+    return ctx

@@ -1,0 +1,55 @@
+"""Routes that say what they need: every route of every app carries a ``Permission``.
+
+API endpoints declare theirs in their ``RouteTable`` entry (``needs=``); other routes (the artifact
+proxy, downloads, UI pages, static files) are made with ``route()``/``mount()`` below, which take it
+as a required argument. ``authorize(request, permission)`` is the one check, through the app's
+authorizer (``request.app.state.authorizer``; everything is allowed when an app has none).
+``declared(app)`` lists every route with its declaration, for the test that fails on a route without.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterator
+from typing import Any
+
+from starlette.requests import HTTPConnection
+from starlette.routing import BaseRoute, Mount, Route
+
+from modelyard.auth.permissions import Permission, check
+from modelyard.web.middleware import context_of
+
+PERMISSION_ATTR = "modelyard_permission"
+
+
+def declare(route: BaseRoute, permission: Permission) -> BaseRoute:
+    setattr(route, PERMISSION_ATTR, permission)
+    return route
+
+
+def route(
+    path: str, endpoint: Callable[..., Any], *, needs: Permission, methods: list[str] | None = None, **kw
+) -> Route:
+    return declare(Route(path, endpoint, methods=methods, **kw), needs)  # type: ignore[return-value]
+
+
+def mount(path: str, app: Any, *, needs: Permission, name: str | None = None) -> Mount:
+    return declare(Mount(path, app, name=name), needs)  # type: ignore[return-value]
+
+
+def authorize(request: HTTPConnection, permission: Permission, source: Any = None) -> None:
+    """Raise PermissionDenied/Unauthenticated unless the request's principal may do ``permission``
+    (the resource id is found in ``source``: the parsed message, else the request)."""
+    authorizer = getattr(request.app.state, "authorizer", None) if "app" in request.scope else None
+    if authorizer is not None:
+        check(authorizer, context_of(request), permission, request if source is None else source)
+
+
+def declared(routes: list[BaseRoute], prefix: str = "") -> Iterator[tuple[str, BaseRoute, Permission | None]]:
+    """(path, route, its permission or None) for every route, inside mounts too."""
+    for r in routes:
+        path = prefix + getattr(r, "path", "")
+        permission = getattr(r, PERMISSION_ATTR, None)
+        yield path, r, permission
+        inner = getattr(r, "routes", None) if isinstance(r, Mount) else None
+        if inner and permission is None:
+            yield from declared(list(inner), path)
