@@ -30,8 +30,8 @@ from starlette.applications import Starlette
 from starlette.middleware import Middleware
 from starlette.requests import Request
 from starlette.responses import Response
-from starlette.routing import Route
 
+from modelyard.auth.permissions import MANAGE, READ, SCORING, USE, needs, public
 from modelyard.exceptions import ModelyardError, PayloadTooLarge, Unauthenticated
 from modelyard.serving.accesslog import AccessLog, RequestInfo
 from modelyard.serving.config import ServeConfig
@@ -40,6 +40,8 @@ from modelyard.serving.metrics import CONTENT_TYPE as METRICS_CONTENT_TYPE
 from modelyard.serving.outputs import dumps, encode_predictions
 from modelyard.serving.service import ScoringService
 from modelyard.serving.slots import ServedModel
+from modelyard.web.errors import client_error
+from modelyard.web.routing import route
 
 VERSION_HEADER = "X-Modelyard-Model-Version"
 JSON_TYPE = "application/json"
@@ -65,14 +67,15 @@ def create_scoring_app(config: ServeConfig, service: ScoringService | None = Non
         finally:
             await asyncio.to_thread(service.stop)
 
+    score, state = needs(SCORING, USE, "model"), needs(SCORING, READ)
     routes = [
-        Route("/ping", ping, methods=["GET"]),
-        Route("/health", health, methods=["GET"]),
-        Route("/version", version, methods=["GET"]),
-        Route("/metrics", metrics, methods=["GET"]),
-        Route("/invocations", invocations, methods=["POST"]),
-        Route("/invocations/{model}", invocations, methods=["POST"]),
-        Route("/webhooks/registry", webhook, methods=["POST"]),
+        route("/ping", ping, methods=["GET"], needs=public()),
+        route("/health", health, methods=["GET"], needs=public()),
+        route("/version", version, methods=["GET"], needs=state),
+        route("/metrics", metrics, methods=["GET"], needs=state),
+        route("/invocations", invocations, methods=["POST"], needs=score),
+        route("/invocations/{model}", invocations, methods=["POST"], needs=score),
+        route("/webhooks/registry", webhook, methods=["POST"], needs=needs(SCORING, MANAGE)),
         *oip_routes(),
     ]
     app = Starlette(routes=routes, lifespan=lifespan, middleware=[Middleware(AccessLog, metrics=service.metrics)])
@@ -123,10 +126,8 @@ def guarded(endpoint: str) -> Callable[[Handler], Handler]:
             info = info_of(request, endpoint)
             try:
                 return await fn(request)
-            except ModelyardError as exc:
-                return error_response(exc, info)
-            except Exception as exc:  # noqa: BLE001 - the server stays up and says what failed
-                return error_response(ModelyardError(f"{type(exc).__name__}: {str(exc)[:500]}"), info)
+            except Exception as exc:  # noqa: BLE001 - the server stays up; an unexpected error says nothing more
+                return error_response(client_error(exc, endpoint), info)
 
         return handler
 

@@ -15,23 +15,26 @@ from starlette.requests import Request
 from starlette.responses import Response
 from starlette.routing import Route
 
+from modelyard.auth.permissions import READ, SCORING, USE, needs, public
 from modelyard.exceptions import InvalidParameterValue, ModelyardError, ResourceDoesNotExist
 from modelyard.serving.app import VERSION_HEADER, info_of, json_response, read_body, service_of
 from modelyard.serving.oip import infer_response, model_metadata, parse_infer
 from modelyard.serving.slots import ServedModel
+from modelyard.web.routing import route
 
 
 def oip_routes() -> list[Route]:
+    state, model_state, score = needs(SCORING, READ), needs(SCORING, READ, "model"), needs(SCORING, USE, "model")
     routes = [
-        Route("/v2", server_metadata, methods=["GET"]),
-        Route("/v2/health/live", live, methods=["GET"]),
-        Route("/v2/health/ready", ready, methods=["GET"]),
+        route("/v2", server_metadata, methods=["GET"], needs=state),
+        route("/v2/health/live", live, methods=["GET"], needs=public()),
+        route("/v2/health/ready", ready, methods=["GET"], needs=public()),
     ]
     for base in ("/v2/models/{model}", "/v2/models/{model}/versions/{version}"):
         routes += [
-            Route(base, metadata, methods=["GET"]),
-            Route(base + "/ready", model_ready, methods=["GET"]),
-            Route(base + "/infer", infer, methods=["POST"]),
+            route(base, metadata, methods=["GET"], needs=model_state),
+            route(base + "/ready", model_ready, methods=["GET"], needs=model_state),
+            route(base + "/infer", infer, methods=["POST"], needs=score),
         ]
     return routes
 
