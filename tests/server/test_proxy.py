@@ -19,9 +19,9 @@ import pytest
 from modelyard.artifacts import get_artifact_repository
 from modelyard.artifacts.base import TEMP_PREFIX
 from modelyard.server.app import create_app
-from modelyard.web.downloads import RangeNotSatisfiable, content_disposition, parse_range
 from modelyard.server.routes.proxy import DISABLED_TEXT
 from modelyard.settings import Settings
+from modelyard.web.downloads import RangeNotSatisfiable, content_disposition, parse_range
 
 API = "/api/2.0/mlflow-artifacts"
 FILES = f"{API}/artifacts"

@@ -9,8 +9,8 @@ import time
 import pytest
 
 from modelyard.entities import LoggedModelOutput
-from modelyard.tracking.service import LOG_MODEL_HISTORY_TAG
 from modelyard.store.tracking.base import TrackingStore
+from modelyard.tracking.service import LOG_MODEL_HISTORY_TAG
 
 API = "/api/2.0/mlflow"
 RID = re.compile(r"[0-9a-f]{32}")

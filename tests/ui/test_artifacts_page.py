@@ -17,8 +17,8 @@ from urllib.parse import quote
 
 import pytest
 
-from modelyard.entities import LoggedModelOutput
 from modelyard.artifacts.service import proxied_path
+from modelyard.entities import LoggedModelOutput
 from modelyard.ui import previews
 
 XSS = "<img src=x onerror=alert(1)>"
