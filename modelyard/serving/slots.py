@@ -146,10 +146,22 @@ class ModelSlots:
     def ready(self) -> bool:
         return all(s.current is not None for s in self.slots.values())
 
+    def load_now(self) -> dict[str, str]:
+        """Load every model once, in this thread, before serving; the reason of each that failed, by name.
+
+        ``modelyard models serve`` calls this before it announces anything, and stops when a model
+        cannot be resolved or loaded; ``start()`` then only follows the registry.
+        """
+        for slot in self.slots.values():
+            if slot.current is None:
+                self.refresh(slot)
+        return {name: slot.error or "not loaded" for name, slot in self.slots.items() if slot.current is None}
+
     def _run(self) -> None:
         try:
             for slot in self.slots.values():
-                self.refresh(slot)
+                if slot.current is None:  # not already loaded by load_now()
+                    self.refresh(slot)
         finally:
             self.first_load_done.set()
         interval = self.config.poll_interval
@@ -179,7 +191,8 @@ class ModelSlots:
         try:
             served = self._load(slot, version, location)
         except Exception as exc:
-            self._failed(slot, f"version {version or '?'} failed to load: {_why(exc)}", count=True)
+            what = f"version {version} failed to load from {location}" if version else f"{location} failed to load"
+            self._failed(slot, f"{what}: {_why(exc)}", count=True)
             return False
         old = slot.current
         slot.current = served  # the switch: one reference assignment
@@ -194,7 +207,8 @@ class ModelSlots:
         return True
 
     def _failed(self, slot: Slot, reason: str, count: bool) -> None:
-        logger.warning("Model %s: %s", slot.spec.name, reason)
+        if self._thread is not None:  # before start(), load_now() hands the reason to its caller
+            logger.warning("Model %s: %s", slot.spec.name, reason)
         slot.error = reason
         if slot.current is None:
             slot.state = FAILED
