@@ -24,6 +24,8 @@ PAGE_MODULES = (
     "modelyard.ui.pages.artifacts",
     "modelyard.ui.pages.compare",
     "modelyard.ui.pages.registry",
+    "modelyard.ui.pages.logged_models",
+    "modelyard.ui.pages.mlflow_links",  # last: MLflow's UI paths redirect to the pages above
 )
 
 

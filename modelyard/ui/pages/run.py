@@ -51,6 +51,17 @@ def _logged_models(services, run) -> list:
     return sorted(found.values(), key=lambda m: (-(m.creation_timestamp or 0), m.model_id))
 
 
+def _versions(services, run) -> list:
+    """Registered model versions made from this run's models, newest first."""
+    try:
+        found = services.registry.search_model_versions(
+            filter_string=f"run_id = {_quote(run.info.run_id)}", max_results=MAX_MODELS
+        )
+    except ModelyardError:
+        return []
+    return sorted(found, key=lambda v: (v.name, -int(v.version)))
+
+
 def _parent(services, run) -> dict | None:
     parent_id = run.data.tags.get(PARENT_TAG)
     if not parent_id:
@@ -110,6 +121,7 @@ def run_page(services, request: Request):
         parent=_parent(services, run),
         children=_children(services, run),
         models=_logged_models(services, run),
+        versions=_versions(services, run),
         datasets=run.inputs.dataset_inputs,
         chart_points=CHART_POINTS,
     )

@@ -1,0 +1,163 @@
+"""Issue 19, in-process: MLflow's UI links land on our pages, a logged model has its page, a run lists
+the registered versions made from it, markdown is rendered and sanitised (descriptions, .md files)."""
+
+from __future__ import annotations
+
+import time
+from urllib.parse import quote
+
+import pytest
+
+from modelyard.entities import LoggedModelMetric, LoggedModelOutput, RunTag
+
+
+def _now() -> int:
+    return int(time.time() * 1000)
+
+
+@pytest.fixture
+def seeded(ui_api):
+    """An experiment, a run with a logged model (metrics, params), and a registered version of it."""
+    store, registry = ui_api.services.tracking, ui_api.services.registry
+    experiment_id = store.create_experiment("quickstart")
+    run = store.create_run(experiment_id, "alice", _now(), run_name="baseline")
+    run_id = run.info.run_id
+    model = store.create_logged_model(experiment_id, "model", source_run_id=run_id, params={"C": "0.5"})
+    store.finalize_logged_model(model.model_id, "READY")
+    store.log_outputs(run_id, [LoggedModelOutput(model.model_id, 0)])
+    store.log_logged_model_metrics(
+        run_id, [LoggedModelMetric("accuracy", 0.93, _now(), 0, run_id, model.model_id, "iris", "abc")]
+    )
+    registry.create_registered_model("churn")
+    version = registry.create_model_version(
+        "churn", f"models:/{model.model_id}", run_id=run_id, model_id=model.model_id
+    )
+    return {"experiment_id": experiment_id, "run_id": run_id, "model_id": model.model_id, "version": version.version}
+
+
+def _lands(ui_api, path: str) -> str:
+    """Where the server sends a browser that asks for ``path`` (the final page must answer 200)."""
+    response = ui_api.get(path)
+    seen = []
+    while response.status_code in (301, 302, 303, 307, 308):
+        seen.append(response.headers["location"])
+        response = ui_api.get(response.headers["location"])
+    assert response.status_code == 200, (path, seen, response.text[:300])
+    return seen[-1] if seen else path
+
+
+def test_every_mlflow_ui_route_lands_on_our_page(ui_api, seeded):
+    e, r, m, v = seeded["experiment_id"], seeded["run_id"], seeded["model_id"], seeded["version"]
+    other = ui_api.services.tracking.create_run(e, "bob", _now(), run_name="other").info.run_id
+    runs_json = quote(f'["{r}","{other}"]')
+    experiments_json = quote(f'["{e}"]')
+    one_run_json = quote(f'["{r}"]')
+    expected = {
+        f"/experiments/{e}": f"/experiments/{e}",
+        f"/experiments/{e}/runs": f"/experiments/{e}",
+        f"/experiments/{e}/runs/{r}": f"/runs/{r}",
+        f"/experiments/{e}/runs/{r}/model-metrics": f"/runs/{r}",
+        f"/experiments/{e}/runs/{r}/artifacts": f"/runs/{r}/artifacts",
+        f"/experiments/{e}/runs/{r}/artifacts/model/MLmodel": f"/runs/{r}/artifacts?path=model/MLmodel",
+        f"/compare-runs?runs={runs_json}&experiments={experiments_json}": f"/compare?runs={runs_json}",
+        f"/metric/accuracy?runs={runs_json}": f"/compare?runs={runs_json}",
+        f"/metric/accuracy?runs={one_run_json}": f"/runs/{r}",
+        "/models/churn": "/models/churn",
+        f"/models/churn/versions/{v}": f"/models/churn/versions/{v}",
+        f"/models/churn/versions/{v}/traces": f"/models/churn/versions/{v}",
+        f"/experiments/{e}/models/{m}": f"/logged-models/{m}",
+        f"/experiments/{e}/models/{m}/artifacts": f"/logged-models/{m}",
+        f"/experiments/{e}/logged-models/{m}": f"/logged-models/{m}",
+    }
+    for mlflow_path, ours in expected.items():
+        if "artifacts?path=" in ours:  # the artifact does not exist: the redirect is what matters
+            response = ui_api.get(mlflow_path)
+            assert response.status_code == 302 and response.headers["location"] == ours
+            continue
+        assert _lands(ui_api, mlflow_path) == ours, mlflow_path
+
+
+def test_the_root_page_carries_the_hash_route_script(ui_api):
+    root = ui_api.get("/")
+    assert root.status_code == 302 and root.headers["location"] == "/experiments"  # the browser keeps #/...
+    page = ui_api.get("/experiments").text
+    assert '<script src="/static/mlflow_links.js"></script>' in page
+    script = ui_api.get("/static/mlflow_links.js")
+    assert script.status_code == 200 and "location.hash" in script.text
+
+
+def test_a_logged_model_has_its_own_page(ui_api, seeded):
+    m, r = seeded["model_id"], seeded["run_id"]
+    page = ui_api.get(f"/logged-models/{m}")
+    assert page.status_code == 200
+    body = page.text
+    assert f'load_model("models:/{m}")' in body  # the load snippet
+    assert 'id="model-metrics"' in body and "accuracy" in body and "0.93" in body and "iris" in body
+    assert 'id="model-params"' in body and "0.5" in body
+    assert f'href="/runs/{r}"' in body and "baseline" in body  # the run that logged it
+    assert f'href="/models/churn/versions/{seeded["version"]}"' in body  # the version made from it
+    assert f'href="/runs/{r}/artifacts?model={m}"' in body
+    missing = ui_api.get("/logged-models/m-0000")
+    assert missing.status_code == 404 and "<html" in missing.text
+
+
+def test_the_run_page_links_its_logged_model_and_lists_registered_versions(ui_api, seeded):
+    body = ui_api.get(f"/runs/{seeded['run_id']}").text
+    assert f'href="/logged-models/{seeded["model_id"]}"' in body
+    assert 'id="run-versions"' in body
+    assert f'href="/models/churn/versions/{seeded["version"]}">churn version {seeded["version"]}</a>' in body
+
+
+MARKDOWN = (
+    "# Baseline\n\nA **bold** claim with `code` and a [link](https://example.com).\n\n"
+    "<script>alert(1)</script> <img src=x onerror=alert(2)> [bad](javascript:alert(3))\n\n"
+    "| a | b |\n|---|---|\n| 1 | 2 |\n"
+)
+
+
+def _assert_rendered_and_safe(html: str) -> None:
+    assert "<h1>Baseline</h1>" in html and "<strong>bold</strong>" in html and "<code>code</code>" in html
+    assert '<a href="https://example.com" rel="noopener noreferrer nofollow">link</a>' in html
+    assert "<table>" in html
+    assert "<script>alert(1)" not in html and "<img src=x" not in html and 'href="javascript:' not in html
+    assert "&lt;script&gt;alert(1)&lt;/script&gt;" in html  # shown as text
+
+
+def test_markdown_descriptions_are_rendered_sanitised(ui_api, seeded):
+    store, registry = ui_api.services.tracking, ui_api.services.registry
+    store.log_batch(seeded["run_id"], tags=[RunTag("mlflow.note.content", MARKDOWN)])
+    store.set_experiment_tag(seeded["experiment_id"], "mlflow.note.content", MARKDOWN)
+    registry.update_registered_model("churn", description=MARKDOWN)
+    registry.update_model_version("churn", seeded["version"], description=MARKDOWN)
+    for path in (
+        f"/runs/{seeded['run_id']}",
+        f"/experiments/{seeded['experiment_id']}",
+        "/models/churn",
+        f"/models/churn/versions/{seeded['version']}",
+    ):
+        page = ui_api.get(path)
+        assert page.status_code == 200, path
+        _assert_rendered_and_safe(page.text)
+
+
+def test_md_artifacts_are_rendered_with_the_source_one_click_away(ui_api, seeded):
+    services = ui_api.services
+    run = services.tracking.get_run(seeded["run_id"])
+    from modelyard.server.routes.artifacts import proxied_path
+
+    services.artifact_repository().write_bytes(f"{proxied_path(run.info.artifact_uri)}/README.md", MARKDOWN.encode())
+    page = ui_api.get(f"/runs/{seeded['run_id']}/artifacts", params={"path": "README.md"})
+    assert page.status_code == 200
+    assert 'data-kind="markdown"' in page.text and 'id="preview-markdown"' in page.text
+    _assert_rendered_and_safe(page.text)
+    assert "Markdown source" in page.text
+
+
+def test_every_logged_model_uri_is_a_link(ui_api, seeded):
+    m, r = seeded["model_id"], seeded["run_id"]
+    link = f'<a href="/logged-models/{m}">models:/{m}</a>'
+    version_page = ui_api.get(f"/models/churn/versions/{seeded['version']}").text
+    assert f'id="version-source">{link}</dd>' in version_page
+    ui_api.services.tracking.set_tag(r, RunTag("deployed", f"models:/{m} <b>now</b>"))
+    run_page = ui_api.get(f"/runs/{r}").text
+    assert f"{link} &lt;b&gt;now&lt;/b&gt;" in run_page  # the rest of the value stays text
