@@ -161,3 +161,27 @@ def test_every_logged_model_uri_is_a_link(ui_api, seeded):
     ui_api.services.tracking.set_tag(r, RunTag("deployed", f"models:/{m} <b>now</b>"))
     run_page = ui_api.get(f"/runs/{r}").text
     assert f"{link} &lt;b&gt;now&lt;/b&gt;" in run_page  # the rest of the value stays text
+
+
+def test_the_chart_view_carries_the_runs_of_the_filter_and_the_chosen_metrics(ui_api, seeded):
+    import json
+    import re
+
+    from modelyard.entities import Metric
+
+    store = ui_api.services.tracking
+    e = seeded["experiment_id"]
+    other = store.create_run(e, "bob", _now(), run_name="other").info.run_id
+    store.log_batch(other, metrics=[Metric("loss", float("nan"), _now(), 0), Metric("acc", 0.5, _now(), 0)])
+    store.log_batch(seeded["run_id"], metrics=[Metric("loss", 0.3, _now(), 0)])
+    page = ui_api.get(f"/experiments/{e}", params={"view": "charts", "filter": "metrics.acc > 0.1"})
+    assert page.status_code == 200
+    assert 'id="chart-view-link" href="' in page.text and 'aria-current="page">Charts</a>' in page.text
+    data = json.loads(re.search(r'<script type="application/json" id="chart-view-data">(.*?)</script>', page.text, re.S).group(1))
+    assert [r["name"] for r in data["runs"]] == ["other"]  # the filter holds in the chart view
+    assert data["runs"][0]["metrics"] == {"loss": None, "acc": 0.5}  # NaN travels as null (valid JSON)
+    assert data["chosen"] == ["acc", "loss"] and data["metric_keys"] == ["acc", "loss"]
+    chosen = ui_api.get(f"/experiments/{e}", params=[("view", "charts"), ("chart", "loss"), ("chart", "nope")])
+    data = json.loads(re.search(r'id="chart-view-data">(.*?)</script>', chosen.text, re.S).group(1))
+    assert data["chosen"] == ["loss"]
+    assert '<input type="hidden" name="view" value="charts">' in chosen.text  # filtering keeps the view

@@ -23,6 +23,7 @@ PARENT_TAG = "mlflow.parentRunId"
 MAX_MODELS = 100
 MAX_CHILDREN = 50
 CHART_POINTS = 1000  # points asked per chart (the server samples the steps)
+LIVE_MS = 3000  # a running run's page refreshes its status and charts this often
 
 
 def _quote(value: str) -> str:
@@ -124,6 +125,7 @@ def run_page(services, request: Request):
         versions=_versions(services, run),
         datasets=run.inputs.dataset_inputs,
         chart_points=CHART_POINTS,
+        live_ms=LIVE_MS,
     )
 
 
