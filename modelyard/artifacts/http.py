@@ -19,7 +19,6 @@ exponential backoff (``modelyard.http_retry``). A server error becomes the match
 from __future__ import annotations
 
 import atexit
-import contextlib
 import logging
 import os
 import tempfile
@@ -36,7 +35,7 @@ from modelyard import __version__, http_retry
 from modelyard.artifacts.base import ArtifactRepository, Bytes, join_artifact_path, write_file_atomically
 from modelyard.artifacts.paths import validate_artifact_path
 from modelyard.entities.common import FileInfo
-from modelyard.exceptions import InvalidParameterValue, ModelyardError, error_for_code
+from modelyard.exceptions import InvalidParameterValue, error_for_code
 from modelyard.http_retry import RETRY_STATUSES
 from modelyard.settings import Settings
 

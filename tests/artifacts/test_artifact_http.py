@@ -19,7 +19,6 @@ from modelyard.artifacts import get_artifact_repository
 from modelyard.artifacts.http import PROXY_PATH, HttpArtifactRepository, shared_client, split_proxy_uri
 from modelyard.exceptions import (
     InvalidParameterValue,
-    ModelyardError,
     ResourceDoesNotExist,
     TemporarilyUnavailable,
 )
