@@ -185,3 +185,20 @@ def test_the_chart_view_carries_the_runs_of_the_filter_and_the_chosen_metrics(ui
     data = json.loads(re.search(r'id="chart-view-data">(.*?)</script>', chosen.text, re.S).group(1))
     assert data["chosen"] == ["loss"]
     assert '<input type="hidden" name="view" value="charts">' in chosen.text  # filtering keeps the view
+
+
+def test_runs_table_has_dataset_and_model_columns_and_the_experiments_list_counts_runs(ui_api, seeded):
+    from modelyard.entities import Dataset, DatasetInput, InputTag
+
+    store = ui_api.services.tracking
+    store.log_inputs(
+        seeded["run_id"], [DatasetInput(Dataset("iris", "d1g3st", "local", "x.csv"), (InputTag("mlflow.data.context", "train"),))]
+    )
+    store.create_run(seeded["experiment_id"], "bob", _now(), run_name="second")
+    table = ui_api.get(f"/experiments/{seeded['experiment_id']}").text
+    assert "<th>Datasets</th>" in table and "<th>Models</th>" in table
+    assert 'title="train · digest d1g3st">iris</span>' in table
+    assert f'href="/logged-models/{seeded["model_id"]}"' in table
+    listing = ui_api.get("/experiments").text
+    row = listing[listing.index(f'href="/experiments/{seeded["experiment_id"]}"') :]
+    assert '<td class="num run-count">2</td>' in row[: row.index("</tr>")]

@@ -41,16 +41,26 @@ def experiments_page(services, request: Request):
         error = None
     except InvalidParameterValue as exc:  # a bad filter: shown inline above an empty table
         found, error = [], exc.message
+    experiments = list(found)
     return render(
         request,
         "experiments.html",
         [Crumb("Experiments")],
         section="experiments",
-        experiments=list(found),
+        experiments=experiments,
+        run_counts=_run_counts(services, experiments),
         next_token=getattr(found, "token", None),
         query=query,
         error=error,
     )
+
+
+def _run_counts(services, experiments) -> dict[str, int]:
+    """Active runs per experiment shown (one indexed COUNT each); empty when the store cannot count."""
+    count = getattr(services.tracking, "count_runs", None)
+    if count is None:
+        return {}
+    return {e.experiment_id: count([e.experiment_id]) for e in experiments}
 
 
 def routes(services) -> list[BaseRoute]:

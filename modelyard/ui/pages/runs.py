@@ -128,6 +128,12 @@ def _row(run) -> dict:
         "metrics": {m.key: m.value for m in data.metric_objs},
         "params": data.params,
         "tags": data.tags,
+        "datasets": [
+            {"name": d.dataset.name, "digest": d.dataset.digest,
+             "context": next((t.value for t in d.tags if t.key == "mlflow.data.context"), "")}
+            for d in run.inputs.dataset_inputs
+        ],
+        "models": [o.model_id for o in run.outputs.model_outputs],
     }
 
 
@@ -217,6 +223,7 @@ def runs_page(services, request: Request):
         "prev": url(page_token=_token_at(offset - size)) if token and offset is not None else None,
         "next": url(page_token=next_token) if next_token else None,
     }
+    rows = [_row(r) for r in runs]
     chart_view = _chart_view(runs, available, columns, q.getlist("chart")) if view == "charts" else None
     return render(
         request,
@@ -226,7 +233,9 @@ def runs_page(services, request: Request):
         section="experiments",
         experiment=experiment,
         description=experiment.tags.get(NOTE_TAG, ""),
-        rows=[_row(r) for r in runs],
+        rows=rows,
+        show_datasets=any(r["datasets"] for r in rows),
+        show_models=any(r["models"] for r in rows),
         attributes=ATTRIBUTES,
         columns=columns,
         available=available,
