@@ -202,3 +202,14 @@ def test_runs_table_has_dataset_and_model_columns_and_the_experiments_list_count
     listing = ui_api.get("/experiments").text
     row = listing[listing.index(f'href="/experiments/{seeded["experiment_id"]}"') :]
     assert '<td class="num run-count">2</td>' in row[: row.index("</tr>")]
+
+
+def test_the_artifact_sidebar_says_what_each_entry_holds(ui_api, seeded):
+    r, m = seeded["run_id"], seeded["model_id"]
+    run_files = ui_api.get(f"/runs/{r}/artifacts").text
+    assert ">Files this run logged</a>" in run_files
+    assert "<h2>Browse the files of</h2>" in run_files
+    assert f'title="models:/{m}">logged model model</a>' in run_files
+    assert f'href="/logged-models/{m}"' in run_files
+    model_files = ui_api.get(f"/runs/{r}/artifacts", params={"model": m}).text
+    assert ">Files of model model</a>" in model_files
