@@ -66,6 +66,7 @@ class Slot:
     error: str | None = None
     checked_at: float | None = None
     history: list[str] = field(default_factory=list)  # versions served, oldest first
+    broken: tuple[str, str] | None = None  # (version, location) that failed to load: not retried
 
     def snapshot(self) -> ServedModel:
         """The version answering now; TemporarilyUnavailable (503) while none is loaded."""
@@ -188,15 +189,19 @@ class ModelSlots:
         current = slot.current
         if current is not None and version is not None and current.version == version:
             return False
+        if current is not None and version is not None and slot.broken == (version, location):
+            return False  # that version failed to load: the old one keeps answering until the alias moves
         try:
             served = self._load(slot, version, location)
         except Exception as exc:
             what = f"version {version} failed to load from {location}" if version else f"{location} failed to load"
+            if version is not None:
+                slot.broken = (version, location)
             self._failed(slot, f"{what}: {_why(exc)}", count=True)
             return False
         old = slot.current
         slot.current = served  # the switch: one reference assignment
-        slot.state, slot.error = READY, None
+        slot.state, slot.error, slot.broken = READY, None, None
         slot.history.append(served.version)
         if old is None:
             logger.info("Serving %s (version %s) from %s", slot.spec.name, served.version, location)
@@ -207,13 +212,13 @@ class ModelSlots:
         return True
 
     def _failed(self, slot: Slot, reason: str, count: bool) -> None:
-        if self._thread is not None:  # before start(), load_now() hands the reason to its caller
-            logger.warning("Model %s: %s", slot.spec.name, reason)
+        if self._thread is not None and reason != slot.error:  # said once, not at every check;
+            logger.warning("Model %s: %s", slot.spec.name, reason)  # before start() load_now() returns it
+        if count and self._on_load_failure is not None:  # counted before /health shows the reason
+            self._on_load_failure(slot.spec.name)
         slot.error = reason
         if slot.current is None:
             slot.state = FAILED
-        if count and self._on_load_failure is not None:
-            self._on_load_failure(slot.spec.name)
 
     def _resolve(self, slot: Slot) -> tuple[str | None, str]:
         """(registry version or None, location of the files)."""
