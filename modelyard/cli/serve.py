@@ -13,7 +13,8 @@ import sys
 
 import click
 
-from modelyard.cli._context import state
+from modelyard.cli._context import CliError, state
+from modelyard.cli._ports import claim_port
 
 _FLAG_TO_ENV = {
     "timeout": "MODELYARD_SERVE_TIMEOUT",
@@ -32,7 +33,7 @@ _BOOL_TO_ENV = {"batching": "MODELYARD_SERVE_BATCHING", "warmup": "MODELYARD_SER
               help="Model to serve: models:/churn@champion (follows the alias), models:/churn/Production, "
                    "models:/churn/3, runs:/<id>/model, a folder... Repeat with NAME=URI to serve several; "
                    "the first answers /invocations.")
-@click.option("--host", "-h", default="127.0.0.1", show_default=True, help="Address to listen on.")
+@click.option("--host", "-H", default="127.0.0.1", show_default=True, help="Address to listen on.")
 @click.option("--port", "-p", default=5000, show_default=True, type=click.IntRange(0, 65535),
               help="Port to listen on (0: a free one, printed).")
 @click.option("--workers", "-w", default=1, show_default=True, type=click.IntRange(1, 64), help="Worker processes.")
@@ -61,10 +62,9 @@ def serve(models: tuple[str, ...], host: str, port: int, workers: int, log_level
     given = {name: value for name, value in flags.items() if value is not None}
     tracking_uri = state().tracking_uri or settings.tracking_uri
     config = ServeConfig.from_settings(settings, models=models, tracking_uri=tracking_uri, **given)
-    if port == 0:
-        port = _free_port(host)
-    names = ", ".join(f"{s.name}={s.uri}" for s in config.models)
-    click.echo(f"modelyard scoring server listening on http://{host}:{port} ({workers} worker(s); {names})", err=True)
+    port = claim_port(host, port)  # before loading anything: "port 5000 is in use" comes first
+    for spec in config.models:  # reading a registry or a run never creates a database
+        state().tracking_uri_to_read(spec.uri)
     # ws="none": no WebSocket endpoints, so uvicorn need not import a WebSocket library at start.
     common = dict(host=host, port=port, log_level=log_level, access_log=False, timeout_keep_alive=30, ws="none")
     if workers == 1:
@@ -72,11 +72,15 @@ def serve(models: tuple[str, ...], host: str, port: int, workers: int, log_level
 
         configure_logging(access_log)
         service = ScoringService(config)
-        service.start()  # the models load while uvicorn starts (the app's lifespan finds it started)
+        _load_or_stop(service.slots, service.stop)
+        _announce(host, port, workers, config)
+        service.start()  # follows the registry from here (the app's lifespan finds it started)
         import uvicorn
 
         uvicorn.run(_configured_app(config, access_log, service), **common)
         return
+    _check_models_load(config)  # here, once: each worker loads them again for itself
+    _announce(host, port, workers, config)
     import uvicorn
 
     # Worker processes build their config from the environment: pass everything through it.
@@ -91,6 +95,31 @@ def serve(models: tuple[str, ...], host: str, port: int, workers: int, log_level
             os.environ[_FLAG_TO_ENV[name]] = str(value)
     Settings.from_env()  # the workers will read these back
     uvicorn.run("modelyard.cli.serve:worker_app", factory=True, workers=workers, **common)
+
+
+def _announce(host: str, port: int, workers: int, config) -> None:
+    names = ", ".join(f"{s.name}={s.uri}" for s in config.models)
+    click.echo(f"modelyard scoring server listening on http://{host}:{port} ({workers} worker(s); {names})", err=True)
+
+
+def _load_or_stop(slots, close) -> None:
+    """Load every model now; a model that cannot be resolved or loaded stops the command in one line."""
+    failures = slots.load_now()
+    if failures:
+        close()
+        name, reason = next(iter(failures.items()))
+        raise CliError(f"Cannot serve model {name!r}: {reason}")
+
+
+def _check_models_load(config) -> None:
+    from concurrent.futures import ThreadPoolExecutor
+
+    from modelyard.serving.slots import ModelSlots
+
+    with ThreadPoolExecutor(max_workers=1) as executor:
+        slots = ModelSlots(config, executor)
+        _load_or_stop(slots, slots.stop)
+        slots.stop()
 
 
 def worker_app():
@@ -123,11 +152,3 @@ def configure_logging(access_log: bool) -> None:
     slots.handlers[:] = [notices]
     slots.setLevel(logging.INFO)
     slots.propagate = False
-
-
-def _free_port(host: str) -> int:
-    import socket
-
-    with socket.socket(socket.AF_INET6 if ":" in host else socket.AF_INET) as sock:
-        sock.bind((host, 0))
-        return sock.getsockname()[1]

@@ -7,6 +7,7 @@ import os
 import click
 
 from modelyard.cli._context import CliError
+from modelyard.cli._ports import claim_port
 
 APP = "modelyard.server.app:create_app"
 
@@ -41,7 +42,7 @@ _FLAG_TO_ENV = {
     metavar="URI",
     help="Where proxied artifacts are stored (default: ./modelyard-artifacts).",
 )
-@click.option("--host", "-h", default="127.0.0.1", show_default=True, help="Address to listen on.")
+@click.option("--host", "-H", default="127.0.0.1", show_default=True, help="Address to listen on.")
 @click.option("--port", "-p", default=5000, show_default=True, type=int, help="Port to listen on.")
 @click.option(
     "--workers", "-w", default=1, show_default=True, type=click.IntRange(1, 64), help="Worker processes."
@@ -69,10 +70,13 @@ def server(workers: int, serve_artifacts: bool, log_level: str, **flags) -> None
         if value is not None:
             os.environ[_FLAG_TO_ENV[name]] = str(value)
     os.environ["MODELYARD_SERVE_ARTIFACTS"] = "true" if serve_artifacts else "false"
-    if flags.get("port") == 0:  # pick the free port here, so the address printed below is the real one
-        flags["port"] = _free_port(flags.get("host") or "127.0.0.1")
-        os.environ[_FLAG_TO_ENV["port"]] = str(flags["port"])
     settings = Settings.from_env()
+    # Before anything is announced or migrated: "port 5000 is in use" (0 picks a free port here,
+    # so the address printed below is the real one).
+    port = claim_port(settings.host, settings.port)
+    if port != settings.port:
+        os.environ[_FLAG_TO_ENV["port"]] = str(port)
+        settings = Settings.from_env()
     options = dict(
         host=settings.host,
         port=settings.port,
@@ -170,11 +174,3 @@ def _check_in_child(settings, send) -> None:
         send.send(f"{type(exc).__name__}: {exc}")
     finally:
         send.close()
-
-
-def _free_port(host: str) -> int:
-    import socket
-
-    with socket.socket(socket.AF_INET6 if ":" in host else socket.AF_INET) as sock:
-        sock.bind((host, 0))
-        return sock.getsockname()[1]

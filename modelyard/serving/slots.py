@@ -66,6 +66,7 @@ class Slot:
     error: str | None = None
     checked_at: float | None = None
     history: list[str] = field(default_factory=list)  # versions served, oldest first
+    broken: tuple[str, str] | None = None  # (version, location) that failed to load: not retried
 
     def snapshot(self) -> ServedModel:
         """The version answering now; TemporarilyUnavailable (503) while none is loaded."""
@@ -146,10 +147,22 @@ class ModelSlots:
     def ready(self) -> bool:
         return all(s.current is not None for s in self.slots.values())
 
+    def load_now(self) -> dict[str, str]:
+        """Load every model once, in this thread, before serving; the reason of each that failed, by name.
+
+        ``modelyard models serve`` calls this before it announces anything, and stops when a model
+        cannot be resolved or loaded; ``start()`` then only follows the registry.
+        """
+        for slot in self.slots.values():
+            if slot.current is None:
+                self.refresh(slot)
+        return {name: slot.error or "not loaded" for name, slot in self.slots.items() if slot.current is None}
+
     def _run(self) -> None:
         try:
             for slot in self.slots.values():
-                self.refresh(slot)
+                if slot.current is None:  # not already loaded by load_now()
+                    self.refresh(slot)
         finally:
             self.first_load_done.set()
         interval = self.config.poll_interval
@@ -176,14 +189,19 @@ class ModelSlots:
         current = slot.current
         if current is not None and version is not None and current.version == version:
             return False
+        if current is not None and version is not None and slot.broken == (version, location):
+            return False  # that version failed to load: the old one keeps answering until the alias moves
         try:
             served = self._load(slot, version, location)
         except Exception as exc:
-            self._failed(slot, f"version {version or '?'} failed to load: {_why(exc)}", count=True)
+            what = f"version {version} failed to load from {location}" if version else f"{location} failed to load"
+            if version is not None:
+                slot.broken = (version, location)
+            self._failed(slot, f"{what}: {_why(exc)}", count=True)
             return False
         old = slot.current
         slot.current = served  # the switch: one reference assignment
-        slot.state, slot.error = READY, None
+        slot.state, slot.error, slot.broken = READY, None, None
         slot.history.append(served.version)
         if old is None:
             logger.info("Serving %s (version %s) from %s", slot.spec.name, served.version, location)
@@ -194,12 +212,13 @@ class ModelSlots:
         return True
 
     def _failed(self, slot: Slot, reason: str, count: bool) -> None:
-        logger.warning("Model %s: %s", slot.spec.name, reason)
+        if self._thread is not None and reason != slot.error:  # said once, not at every check;
+            logger.warning("Model %s: %s", slot.spec.name, reason)  # before start() load_now() returns it
+        if count and self._on_load_failure is not None:  # counted before /health shows the reason
+            self._on_load_failure(slot.spec.name)
         slot.error = reason
         if slot.current is None:
             slot.state = FAILED
-        if count and self._on_load_failure is not None:
-            self._on_load_failure(slot.spec.name)
 
     def _resolve(self, slot: Slot) -> tuple[str | None, str]:
         """(registry version or None, location of the files)."""

@@ -15,7 +15,16 @@ from starlette.routing import BaseRoute
 from starlette.staticfiles import StaticFiles
 
 from modelyard.auth.permissions import public
-from modelyard.ui.pages import artifacts, compare, experiments, registry, run, runs  # each: routes(services)
+from modelyard.ui.pages import (  # each: routes(services)
+    artifacts,
+    compare,
+    experiments,
+    logged_models,
+    mlflow_links,
+    registry,
+    run,
+    runs,
+)
 from modelyard.web.routing import mount, route
 
 STATIC = Path(__file__).parent / "static"
@@ -49,6 +58,7 @@ def extra_routes(services) -> list[BaseRoute]:
         route("/static/vendor/plotly.min.js", _plotly, methods=["GET", "HEAD"], needs=public()),
         mount("/static", StaticFiles(directory=str(STATIC)), name="static", needs=public()),
     ]
-    for module in (experiments, runs, run, artifacts, compare, registry):
+    # mlflow_links last: MLflow's UI paths redirect to the pages before it
+    for module in (experiments, runs, run, artifacts, compare, registry, logged_models, mlflow_links):
         routes.extend(module.routes(services))
     return routes

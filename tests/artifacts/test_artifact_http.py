@@ -19,7 +19,6 @@ from modelyard.artifacts import get_artifact_repository
 from modelyard.artifacts.http import PROXY_PATH, HttpArtifactRepository, shared_client, split_proxy_uri
 from modelyard.exceptions import (
     InvalidParameterValue,
-    ModelyardError,
     ResourceDoesNotExist,
     TemporarilyUnavailable,
 )
@@ -280,14 +279,26 @@ def test_client_errors_are_not_retried_and_plain_text_errors_are_mapped() -> Non
     assert len(calls) == 1
 
 
-def test_connection_errors_are_retried_then_reported() -> None:
+def test_a_refused_connection_is_reported_at_once() -> None:
     calls = []
 
     def handler(request: httpx.Request) -> httpx.Response:
         calls.append(request)
         raise httpx.ConnectError("connection refused", request=request)
 
-    with pytest.raises(ModelyardError, match="Cannot reach the artifact server at http://mock"):
+    with pytest.raises(TemporarilyUnavailable, match="Cannot connect to the artifact server at http://mock"):
+        _mock_repo(handler, retries=3).write_bytes("x.txt", b"data")
+    assert len(calls) == 1
+
+
+def test_timeouts_are_retried_then_reported() -> None:
+    calls = []
+
+    def handler(request: httpx.Request) -> httpx.Response:
+        calls.append(request)
+        raise httpx.ConnectTimeout("timed out", request=request)
+
+    with pytest.raises(TemporarilyUnavailable, match="artifact server at http://mock did not answer PUT .* after 2"):
         _mock_repo(handler, retries=1).write_bytes("x.txt", b"data")
     assert len(calls) == 2
 

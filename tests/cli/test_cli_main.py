@@ -65,7 +65,7 @@ def test_unknown_option_is_a_usage_error(invoke, expect_error):
 
 
 def test_missing_required_option_is_a_usage_error(invoke, expect_error):
-    expect_error(invoke("runs", "describe"), 2, "Missing option '--run-id'")
+    expect_error(invoke("runs", "describe"), 2, "Missing RUN_ID: give it as the argument or with --run-id")
 
 
 def test_error_line_is_red_on_a_terminal(invoke):

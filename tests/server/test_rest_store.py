@@ -182,20 +182,74 @@ def _closed_port() -> int:
         return s.getsockname()[1]
 
 
-def test_connection_refused_is_a_clear_error_after_retries() -> None:
+def test_connection_refused_fails_at_once_naming_the_url_and_what_to_check() -> None:
     port = _closed_port()
     sleeps: list[float] = []
-    store = _store(f"http://127.0.0.1:{port}", retries=2, sleeps=sleeps)
+    store = _store(f"http://127.0.0.1:{port}", retries=5, sleeps=sleeps)
     try:
-        with pytest.raises(ModelyardError) as caught:
+        with pytest.raises(TemporarilyUnavailable) as caught:
             store.get_run("0" * 32)
     finally:
         store.close()
     message = caught.value.message
-    assert f"Cannot reach the tracking server at http://127.0.0.1:{port}" in message
-    assert "GET /api/2.0/mlflow/runs/get" in message and "after 3 attempt(s)" in message
-    assert len(sleeps) == 2
+    assert f"Cannot connect to the tracking server at http://127.0.0.1:{port}" in message
+    assert "Check that the server is running" in message and "--tracking-uri" in message
+    assert sleeps == []  # no retry: waiting does not start a server
     assert isinstance(caught.value.__cause__, httpx.ConnectError)
+
+
+def test_timeouts_are_retried_and_each_retry_is_announced(caplog) -> None:
+    calls: list[int] = []
+
+    def handler(request: httpx.Request) -> httpx.Response:
+        calls.append(1)
+        if len(calls) < 3:
+            raise httpx.ReadTimeout("timed out", request=request)
+        return httpx.Response(200, json={"experiment": {"experiment_id": "0", "name": "Default"}})
+
+    sleeps: list[float] = []
+    store = RestTrackingStore(
+        "http://tracking.test", Settings(http_request_max_retries=4), transport=httpx.MockTransport(handler),
+        backoff_factor=0.01, backoff_jitter=0.0, sleep=sleeps.append,
+    )
+    with caplog.at_level("WARNING", logger="modelyard.http_retry"):
+        assert store.get_experiment("0").name == "Default"
+    store.close()
+    assert len(sleeps) == 2
+    retries = [r.getMessage() for r in caplog.records]
+    assert len(retries) == 2 and "retrying in" in retries[0] and "(retry 1 of 4)" in retries[0]
+    assert "http://tracking.test/api/2.0/mlflow/experiments/get" in retries[0]
+
+
+def test_a_500_answer_is_not_retried() -> None:
+    calls: list[int] = []
+
+    def handler(request: httpx.Request) -> httpx.Response:
+        calls.append(1)
+        return httpx.Response(500, json={"error_code": "INTERNAL_ERROR", "message": "boom"})
+
+    store = RestTrackingStore(
+        "http://tracking.test", Settings(http_request_max_retries=4), transport=httpx.MockTransport(handler),
+        sleep=lambda _s: None,
+    )
+    with pytest.raises(ModelyardError, match="boom"):
+        store.get_experiment("0")
+    store.close()
+    assert len(calls) == 1
+
+
+def test_cli_against_a_server_that_is_not_there_says_so_in_one_line() -> None:
+    from click.testing import CliRunner
+
+    from modelyard.cli.main import cli
+
+    port = _closed_port()
+    result = CliRunner().invoke(cli, ["--tracking-uri", f"http://127.0.0.1:{port}", "experiments", "list"])
+    assert result.exit_code == 1
+    lines = result.output.strip().splitlines()
+    assert len(lines) == 1, result.output
+    assert f"Cannot connect to the tracking server at http://127.0.0.1:{port}" in lines[0]
+    assert "INTERNAL_ERROR" not in lines[0] and "Traceback" not in result.output
 
 
 def test_retry_after_header_is_honoured() -> None:

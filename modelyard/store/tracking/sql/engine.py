@@ -46,6 +46,18 @@ def normalize_db_uri(uri: str) -> str:
     return url.render_as_string(hide_password=False)
 
 
+def sqlite_file(uri: str) -> str | None:
+    """The absolute path of the file a SQLite URI names; None for other databases and in-memory ones."""
+    try:
+        url = make_url(normalize_db_uri(uri))
+    except InvalidParameterValue:
+        return None
+    database = url.database or ""
+    if url.get_backend_name() != "sqlite" or database in ("", ":memory:") or database.startswith("file:"):
+        return None
+    return os.path.abspath(database)
+
+
 def create_db_engine(uri: str, settings: Settings | None = None) -> Engine:
     settings = settings or Settings()
     uri = normalize_db_uri(uri)
@@ -72,7 +84,11 @@ def _sqlite_engine(url, settings: Settings) -> Engine:
     in_memory = database in ("", ":memory:") or database.startswith("file::memory:")
     if not in_memory:
         parent = os.path.dirname(os.path.abspath(database))
-        os.makedirs(parent, exist_ok=True)
+        if not os.path.isdir(parent):  # a typo in the URI must not become a tree of new folders
+            raise InvalidParameterValue(
+                f"Cannot create the tracking database {os.path.abspath(database)}: the folder {parent} "
+                "does not exist (create it first, or check the tracking URI)"
+            )
     kwargs: dict = {"echo": settings.sql_echo}
     if in_memory:  # one shared connection, or every checkout would see a new empty database
         kwargs.update(poolclass=StaticPool, connect_args={"check_same_thread": False})
