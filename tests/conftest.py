@@ -18,7 +18,7 @@ from sqlalchemy import create_engine, text
 from sqlalchemy.engine import Engine, make_url
 from sqlalchemy.pool import NullPool
 
-from modelyard.store.tracking.sql.engine import normalize_db_uri
+from modelyard.store.sql.engine import normalize_db_uri
 
 # Servers to create the per-session databases on (a database that already exists there).
 SERVERS = {

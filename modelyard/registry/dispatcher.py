@@ -25,7 +25,7 @@ from modelyard.entities import WebhookEvent, WebhookTestResult
 from modelyard.registry import delivery
 from modelyard.settings import Settings
 from modelyard.store.registry.sql import outbox
-from modelyard.store.tracking.sql.common import now_ms
+from modelyard.store.sql.common import now_ms
 
 logger = logging.getLogger(__name__)
 

@@ -191,7 +191,7 @@ class SqlSink:
     def __init__(self, uri: str) -> None:
         import sqlalchemy as sa
 
-        from modelyard.store.tracking.sql.engine import normalize_db_uri
+        from modelyard.store.sql.engine import normalize_db_uri
 
         self.engine = sa.create_engine(normalize_db_uri(uri))
         meta = sa.MetaData()

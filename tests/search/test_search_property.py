@@ -48,15 +48,15 @@ from modelyard.search import (
 from modelyard.search.ast import LIST_OPS, NULL_OPS, NUMERIC_OPS
 from modelyard.search.evaluate import DATASET_CONTEXT_TAG, clamp
 from modelyard.search.parser import ENTITIES, EntityConfig, Field
+from modelyard.store.sql.engine import create_db_engine
+from modelyard.store.sql.migrate import ensure_schema
 from modelyard.store.tracking.sql import schema
-from modelyard.store.tracking.sql.engine import create_db_engine
 from modelyard.store.tracking.sql.filters import (
     apply_experiments_order,
     apply_runs_order,
     experiments_where,
     runs_where,
 )
-from modelyard.store.tracking.sql.migrate import ensure_schema
 
 FAST = settings(max_examples=100, deadline=None)
 RUNS_DB = settings(max_examples=120, deadline=None, suppress_health_check=[HealthCheck.too_slow])

@@ -25,15 +25,15 @@ from modelyard.entities import (
 from modelyard.exceptions import InvalidParameterValue
 from modelyard.search import matches, parse_filter, parse_order_by, sort_experiments, sort_runs
 from modelyard.search.evaluate import DATASET_CONTEXT_TAG, clamp
+from modelyard.store.sql.engine import create_db_engine
+from modelyard.store.sql.migrate import ensure_schema
 from modelyard.store.tracking.sql import schema
-from modelyard.store.tracking.sql.engine import create_db_engine
 from modelyard.store.tracking.sql.filters import (
     apply_experiments_order,
     apply_runs_order,
     experiments_where,
     runs_where,
 )
-from modelyard.store.tracking.sql.migrate import ensure_schema
 
 
 def _run(uuid: str, name: str, start: int | None, metrics: dict, params: dict, tags: dict, inputs=()) -> Run:

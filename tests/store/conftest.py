@@ -20,9 +20,10 @@ from pathlib import Path
 import pytest
 from sqlalchemy import Engine, delete, update
 
+from modelyard.store.sql.database import Database
+from modelyard.store.sql.engine import create_db_engine
+from modelyard.store.sql.migrate import ensure_schema
 from modelyard.store.tracking.sql import schema
-from modelyard.store.tracking.sql.engine import create_db_engine
-from modelyard.store.tracking.sql.migrate import ensure_schema
 from modelyard.store.tracking.sql.store import SqlTrackingStore
 
 BACKENDS = [
@@ -82,7 +83,7 @@ def _empty_store(request: pytest.FixtureRequest, backend: str, directory: Path) 
         return SqlTrackingStore.from_uri(f"sqlite:///{db_file}", default_artifact_root=root)
     engine = request.getfixturevalue(f"{backend}_engine")
     wipe(engine, root)
-    return SqlTrackingStore(engine, root, uri=engine.url.render_as_string())
+    return SqlTrackingStore(Database(engine), root)
 
 
 def _close(store: SqlTrackingStore) -> None:

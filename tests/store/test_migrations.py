@@ -13,8 +13,9 @@ from alembic.script import ScriptDirectory
 from sqlalchemy import Engine, inspect, text
 
 from modelyard.exceptions import InvalidState
-from modelyard.store.tracking.sql import migrate, schema
-from modelyard.store.tracking.sql.engine import create_db_engine
+from modelyard.store.sql import migrate
+from modelyard.store.sql.engine import create_db_engine
+from modelyard.store.tracking.sql import schema
 from modelyard.store.tracking.sql.store import SqlTrackingStore
 
 

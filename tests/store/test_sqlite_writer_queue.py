@@ -9,7 +9,7 @@ from pathlib import Path
 from sqlalchemy import create_engine
 
 from modelyard.entities import Metric
-from modelyard.store.tracking.sql.engine import WriterQueue, writer_queue
+from modelyard.store.sql.engine import WriterQueue, writer_queue
 from modelyard.store.tracking.sql.store import SqlTrackingStore
 
 
@@ -62,7 +62,7 @@ def test_without_a_lock_file_writers_go_straight_to_sqlite(tmp_path: Path) -> No
 def test_the_store_writes_through_the_queue(tmp_path: Path) -> None:
     store = SqlTrackingStore.from_uri(f"sqlite:///{tmp_path / 'db.sqlite'}")
     try:
-        assert store._queue is not None
+        assert store.db._queue is not None
         run_id = store.create_run("0", "u", 0).info.run_id
         store.log_metric(run_id, Metric("m", 1.0, 1, 0))
         assert [m.value for m in store.get_metric_history(run_id, "m")] == [1.0]
@@ -75,6 +75,6 @@ def test_closing_the_store_closes_the_lock_file(tmp_path: Path) -> None:
     store = SqlTrackingStore.from_uri(f"sqlite:///{tmp_path / 'db.sqlite'}")
     run_id = store.create_run("0", "u", 0).info.run_id
     store.log_metric(run_id, Metric("m", 1.0, 1, 0))
-    assert store._queue._fd is not None
+    assert store.db._queue._fd is not None
     store.close()
-    assert store._queue._fd is None
+    assert store.db._queue._fd is None

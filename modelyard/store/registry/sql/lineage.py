@@ -15,8 +15,8 @@ from modelyard.entities.registry import STAGE_DELETED_INTERNAL, ModelVersionStag
 from modelyard.exceptions import InvalidParameterValue, ResourceDoesNotExist
 from modelyard.store.registry import checks
 from modelyard.store.registry.sources import Source, within
+from modelyard.store.sql.common import join_uri
 from modelyard.store.tracking.sql import schema as db
-from modelyard.store.tracking.sql.common import join_uri
 
 _RUN_ID_MAX = 32
 DELETED = LifecycleStage.DELETED.value

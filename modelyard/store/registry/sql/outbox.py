@@ -21,8 +21,8 @@ from sqlalchemy import Connection, select
 
 from modelyard.entities import WebhookEvent
 from modelyard.entities.webhook import DeliveryStatus, WebhookStatus
+from modelyard.store.sql.common import now_ms
 from modelyard.store.tracking.sql import schema as db
-from modelyard.store.tracking.sql.common import now_ms
 
 _QUEUED = "modelyard.registry.outbox"  # key in Connection.info: deliveries queued this transaction
 

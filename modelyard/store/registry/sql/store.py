@@ -11,60 +11,49 @@ from __future__ import annotations
 from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
 
-from sqlalchemy import Connection, Engine
-from sqlalchemy.exc import DBAPIError
+from sqlalchemy import Connection
 
 from modelyard.entities import ModelVersion, PagedList, PromotionEvent, RegisteredModel, Webhook, WebhookEvent
 from modelyard.settings import Settings
 from modelyard.store.registry import base, checks
 from modelyard.store.registry.sql import aliases, lineage, models, outbox, search, versions, webhooks
-from modelyard.store.tracking.sql.common import translate
-from modelyard.store.tracking.sql.engine import writer
+from modelyard.store.sql.database import Database
 
 
 class SqlRegistryStore(base.RegistryStore):
     def __init__(
         self,
-        engine: Engine,
+        database: Database,
         *,
         allow_private_webhook_targets: bool = False,
         on_queued: Callable[[int], None] | None = None,
     ) -> None:
-        self.engine = engine
-        self._writer = writer(engine)
+        self.db = database
+        self.engine = database.engine
+        self._read = database.read
         self.allow_private_webhook_targets = allow_private_webhook_targets
         self.on_queued = on_queued
 
     @classmethod
     def from_tracking_store(cls, tracking_store, settings: Settings | None = None) -> SqlRegistryStore:
-        """The registry in ``tracking_store``'s database (a ``SqlTrackingStore``, already migrated)."""
+        """The registry in ``tracking_store``'s database (a ``SqlTrackingStore``, already migrated):
+        the same ``Database``, so registry and tracking writes share one writer queue."""
         settings = settings or Settings()
-        return cls(tracking_store.engine, allow_private_webhook_targets=settings.webhook_allow_private_targets)
+        return cls(tracking_store.db, allow_private_webhook_targets=settings.webhook_allow_private_targets)
 
     def __repr__(self) -> str:
         return f"SqlRegistryStore({self.engine.url.render_as_string()!r})"
 
-    # -- transactions -------------------------------------------------------------------------
-    @contextmanager
-    def _read(self) -> Iterator[Connection]:
-        try:
-            with self.engine.connect() as conn:
-                yield conn
-        except DBAPIError as exc:
-            raise translate(exc) from exc
-
+    # -- transactions (the kernel's, plus waking the delivery worker after commit) -------------
     @contextmanager
     def _write(self) -> Iterator[Connection]:
         queued = 0
-        try:
-            with self._writer.begin() as conn:
-                outbox.take_queued(conn)
-                try:
-                    yield conn
-                finally:
-                    queued = outbox.take_queued(conn)
-        except DBAPIError as exc:
-            raise translate(exc) from exc
+        with self.db.write() as conn:
+            outbox.take_queued(conn)
+            try:
+                yield conn
+            finally:
+                queued = outbox.take_queued(conn)
         if queued and self.on_queued is not None:
             self.on_queued(queued)
 

@@ -21,8 +21,8 @@ from modelyard.exceptions import InvalidParameterValue, ResourceDoesNotExist
 from modelyard.search.paging import decode_page_token, encode_page_token
 from modelyard.store.registry import checks, targets
 from modelyard.store.registry.sql import outbox
+from modelyard.store.sql.common import now_ms, offset_from_token
 from modelyard.store.tracking.sql import schema as db
-from modelyard.store.tracking.sql.common import now_ms, offset_from_token
 
 hooks = db.webhooks
 deliveries = db.webhook_deliveries

@@ -9,6 +9,8 @@ from sqlalchemy import Connection, delete, select, update
 from modelyard import validation as v
 from modelyard.entities import Experiment, PagedList, ViewType
 from modelyard.exceptions import InvalidParameterValue, ResourceAlreadyExists, ResourceDoesNotExist
+from modelyard.store.sql.common import join_uri, now_ms, offset_from_token
+from modelyard.store.sql.dml import upsert
 from modelyard.store.tracking import base
 from modelyard.store.tracking.sql import hydrate
 from modelyard.store.tracking.sql import schema as db
@@ -16,12 +18,8 @@ from modelyard.store.tracking.sql.common import (
     ACTIVE,
     DELETED,
     experiment_int,
-    join_uri,
-    now_ms,
-    offset_from_token,
     require_active_experiment,
 )
-from modelyard.store.tracking.sql.dml import upsert
 
 
 class ExperimentMethods:

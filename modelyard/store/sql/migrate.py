@@ -12,7 +12,7 @@ from pathlib import Path
 from sqlalchemy import Engine, inspect, text
 
 from modelyard.exceptions import InvalidState
-from modelyard.store.tracking.sql.engine import writer
+from modelyard.store.sql.engine import writer
 
 logger = logging.getLogger(__name__)
 

@@ -1,4 +1,4 @@
-"""Alembic environment for the tracking schema. Run through modelyard.store.tracking.sql.migrate."""
+"""Alembic environment for the tracking schema. Run through modelyard.store.sql.migrate."""
 
 from alembic import context
 
