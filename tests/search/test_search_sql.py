@@ -27,7 +27,7 @@ from modelyard.search import matches, parse_filter, parse_order_by, sort_experim
 from modelyard.search.evaluate import DATASET_CONTEXT_TAG, clamp
 from modelyard.store.sql.engine import create_db_engine
 from modelyard.store.sql.migrate import ensure_schema
-from modelyard.store.tracking.sql import schema
+from modelyard.store.tracking import tables as schema
 from modelyard.store.tracking.sql.filters import (
     apply_experiments_order,
     apply_runs_order,

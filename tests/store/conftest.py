@@ -23,7 +23,8 @@ from sqlalchemy import Engine, delete, update
 from modelyard.store.sql.database import Database
 from modelyard.store.sql.engine import create_db_engine
 from modelyard.store.sql.migrate import ensure_schema
-from modelyard.store.tracking.sql import schema
+from modelyard.store.sql.schema import full_metadata
+from modelyard.store.tracking import tables as schema
 from modelyard.store.tracking.sql.store import SqlTrackingStore
 
 BACKENDS = [
@@ -65,7 +66,7 @@ def wipe(engine: Engine, artifact_root: str) -> None:
     """
     experiments = schema.experiments
     with engine.begin() as conn:
-        for table in reversed(schema.metadata.sorted_tables):
+        for table in reversed(full_metadata().sorted_tables):
             where = [experiments.c.experiment_id != 0] if table is experiments else []
             conn.execute(delete(table).where(*where))
         conn.execute(

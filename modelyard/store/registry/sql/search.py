@@ -25,10 +25,10 @@ from modelyard.exceptions import InvalidParameterValue
 from modelyard.search import Comparison, Expr, OrderBy, parse_filter, parse_order_by
 from modelyard.search.ast import And, Not, Or
 from modelyard.search.paging import decode_page_token, encode_page_token
+from modelyard.store.registry import tables as db
 from modelyard.store.registry.checks import PROMPT_TAG
 from modelyard.store.registry.sql import hydrate
 from modelyard.store.sql.common import offset_from_token
-from modelyard.store.tracking.sql import schema as db
 from modelyard.store.tracking.sql.filters import predicate
 
 rm = db.registered_models

@@ -16,7 +16,16 @@ from sqlalchemy import Connection
 from modelyard.entities import ModelVersion, PagedList, PromotionEvent, RegisteredModel, Webhook, WebhookEvent
 from modelyard.settings import Settings
 from modelyard.store.registry import base, checks
-from modelyard.store.registry.sql import aliases, lineage, models, outbox, search, versions, webhooks
+from modelyard.store.registry.sql import (
+    aliases,
+    deliveries,
+    lineage,
+    models,
+    outbox,
+    search,
+    versions,
+    webhooks,
+)
 from modelyard.store.sql.database import Database
 
 
@@ -239,19 +248,23 @@ class SqlRegistryStore(base.RegistryStore):
             return webhooks.list_deliveries(conn, webhook_id, limit, page_token)
 
     # -- the delivery worker's side (not part of the protocol: only the server delivers) ---------
-    def claim_webhook_deliveries(self, limit: int, lease_ms: int) -> list[dict]:
+    def claim_webhook_deliveries(self, limit: int, lease_ms: int, worker_id: str = "worker") -> list[dict]:
         with self._write() as conn:
-            return webhooks.claim_due(conn, limit, lease_ms)
+            return deliveries.claim_due(conn, limit, lease_ms, worker_id)
 
     def next_webhook_delivery_due(self) -> int | None:
         with self._read() as conn:
-            return webhooks.next_due(conn)
+            return deliveries.next_due(conn)
+
+    def settle_webhook_delivery(self, claim: dict, **outcome) -> None:
+        """Record a claimed delivery's attempt in the queue and the delivery log, in one transaction."""
+        with self._write() as conn:
+            deliveries.settle(conn, claim, **outcome)
 
     def finish_webhook_delivery(self, delivery_id: str, **result) -> None:
         with self._write() as conn:
-            webhooks.finish(conn, delivery_id, **result)
+            deliveries.finish(conn, delivery_id, **result)
 
     def start_webhook_test(self, webhook_id: str, event: WebhookEvent, payload: str) -> tuple[str, str, str | None]:
         with self._write() as conn:
-            return webhooks.record_test(conn, webhook_id, event, payload)
-
+            return deliveries.record_test(conn, webhook_id, event, payload)

@@ -35,7 +35,7 @@ from sqlalchemy.sql.functions import FunctionElement
 
 from modelyard.search.ast import And, Comparison, Expr, Not, Or, OrderBy, Value
 from modelyard.search.evaluate import DATASET_CONTEXT_TAG
-from modelyard.store.tracking.sql import schema
+from modelyard.store.tracking import tables as schema
 
 RUN_COLUMNS: dict[str, sa.Column[Any]] = {
     "run_id": schema.runs.c.run_uuid,

@@ -42,8 +42,8 @@ from modelyard.exceptions import InvalidParameterValue, ResourceDoesNotExist
 from modelyard.search.ast import And, Comparison, Expr, Not, Or, OrderBy
 from modelyard.store.sql.common import join_uri, now_ms
 from modelyard.store.sql.dml import upsert
+from modelyard.store.tracking import tables as db
 from modelyard.store.tracking.names import random_run_name
-from modelyard.store.tracking.sql import schema as db
 from modelyard.store.tracking.sql.common import experiment_int
 from modelyard.store.tracking.sql.filters import predicate
 from modelyard.store.tracking.sql.hydrate import metric_from_db, metric_to_db

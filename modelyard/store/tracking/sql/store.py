@@ -38,9 +38,9 @@ from modelyard.store.sql.database import Database
 from modelyard.store.sql.dml import upsert
 from modelyard.store.sql.migrate import ensure_schema
 from modelyard.store.tracking import base
+from modelyard.store.tracking import tables as db
 from modelyard.store.tracking.names import random_run_name
 from modelyard.store.tracking.sql import hydrate, rawsql
-from modelyard.store.tracking.sql import schema as db
 from modelyard.store.tracking.sql.common import (
     ACTIVE,
     DELETED,

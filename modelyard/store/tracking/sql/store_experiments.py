@@ -12,8 +12,8 @@ from modelyard.exceptions import InvalidParameterValue, ResourceAlreadyExists, R
 from modelyard.store.sql.common import join_uri, now_ms, offset_from_token
 from modelyard.store.sql.dml import upsert
 from modelyard.store.tracking import base
+from modelyard.store.tracking import tables as db
 from modelyard.store.tracking.sql import hydrate
-from modelyard.store.tracking.sql import schema as db
 from modelyard.store.tracking.sql.common import (
     ACTIVE,
     DELETED,
