@@ -85,3 +85,9 @@ def mysql_uri() -> Iterator[str]:
 def fresh_postgres_uri() -> Iterator[str]:
     """URI of an empty PostgreSQL database of this test's own (for servers started by a test)."""
     yield from _fresh_database("postgresql")
+
+
+@pytest.fixture
+def fresh_mysql_uri() -> Iterator[str]:
+    """URI of an empty MariaDB/MySQL database of this test's own."""
+    yield from _fresh_database("mysql")
