@@ -78,3 +78,25 @@ def test_closing_the_store_closes_the_lock_file(tmp_path: Path) -> None:
     assert store.db._queue._fd is not None
     store.close()
     assert store.db._queue._fd is None
+
+
+def test_registry_writes_take_the_same_queue(tmp_path: Path) -> None:
+    """The registry shares the tracking store's Database: its writes wait for the queue too."""
+    from modelyard.store.registry.sql.store import SqlRegistryStore
+
+    store = SqlTrackingStore.from_uri(f"sqlite:///{tmp_path / 'db.sqlite'}")
+    registry = SqlRegistryStore.from_tracking_store(store)
+    assert registry.db is store.db
+    other_process = WriterQueue(str(tmp_path / "db.sqlite"))  # its own descriptor, as another process
+    done = threading.Event()
+    writer = threading.Thread(target=lambda: (registry.create_registered_model("m"), done.set()))
+    try:
+        with other_process.hold():
+            writer.start()
+            assert not done.wait(0.5)  # queued behind the other writer
+        assert done.wait(30)
+        assert registry.get_registered_model("m").name == "m"
+    finally:
+        writer.join(30)
+        other_process.close()
+        store.close()

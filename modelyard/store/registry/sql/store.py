@@ -1,9 +1,11 @@
 """The SQL registry store: the model registry in the tracking database (SQLite, PostgreSQL, MySQL).
 
-It shares the tracking store's engine (one database, one migration chain), so a version's source
-is checked against runs and logged models in the same transaction that creates it. Every public
-method is one transaction; database errors become the modelyard error tree. Webhook deliveries
-queued by a change are announced to ``on_queued`` (the server's delivery worker) after commit.
+It shares the tracking store's ``Database`` (the SQL kernel: one engine, one writer queue, one
+migration chain), so a version's source is checked against runs and logged models in the same
+transaction that creates it. Every public method is one ``Database.read()`` / ``write()``
+transaction, which translates database errors to the modelyard error tree. Webhook deliveries
+queued by a change (on the kernel's durable queue) are announced to ``on_queued`` (the server's
+delivery worker) after commit.
 """
 
 from __future__ import annotations

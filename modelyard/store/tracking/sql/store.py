@@ -1,7 +1,8 @@
 """The SQL tracking store (SQLite, PostgreSQL, MySQL/MariaDB) on SQLAlchemy Core.
 
-Every public method is one transaction; database and driver errors are translated to the
-modelyard error tree here, raised ``from`` the original. Writes validate everything before
+Every public method is one transaction of the kernel's ``Database`` (``read()`` / ``write()``,
+``modelyard.store.sql.database``), which translates database and driver errors to the modelyard
+error tree, raised ``from`` the original. Writes validate everything before
 touching the database, and a batch is all-or-nothing.
 """
 
@@ -220,8 +221,8 @@ class SqlTrackingStore(ExperimentMethods, LoggedModelMethods, base.TrackingStore
     ) -> PagedList[Run]:
         from modelyard.search import parse_filter, parse_order_by
         from modelyard.search.paging import decode_page_token, encode_page_token
-        from modelyard.store.tracking.sql.filters import runs_where
         from modelyard.store.tracking.sql.run_search import select_run_rows
+        from modelyard.store.tracking.sql.search_tables import runs_where
 
         max_results = v.validate_max_results(max_results, base.SEARCH_MAX_RESULTS)
         stages = ViewType.parse(run_view_type).stages()

@@ -114,7 +114,7 @@ class ExperimentMethods:
     ) -> PagedList[Experiment]:
         from modelyard.search import parse_filter, parse_order_by
         from modelyard.search.paging import decode_page_token, encode_page_token
-        from modelyard.store.tracking.sql.filters import apply_experiments_order, experiments_where
+        from modelyard.store.tracking.sql.search_tables import apply_experiments_order, experiments_where
 
         max_results = v.validate_max_results(max_results, base.SEARCH_MAX_RESULTS)
         stages = ViewType.parse(view_type).stages()
