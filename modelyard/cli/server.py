@@ -106,7 +106,7 @@ def preload_app(settings) -> None:
     import modelyard.registry.runtime  # noqa: F401  (the registry, attached to every app)
     from modelyard.server import app, routes  # noqa: F401
     from modelyard.server.services import backend_store_uri
-    from modelyard.store.tracking.sql.engine import normalize_db_uri
+    from modelyard.store.sql.engine import normalize_db_uri
     from modelyard.store.tracking.sql.store import SqlTrackingStore  # noqa: F401
 
     routes.load()
@@ -149,8 +149,8 @@ def prepare_database(settings, in_child: bool) -> None:
 def _check_database(settings) -> None:
     """A database already at the schema head needs only one query (no store, no Alembic)."""
     from modelyard.server.services import Services, backend_store_uri
-    from modelyard.store.tracking.sql.engine import create_db_engine
-    from modelyard.store.tracking.sql.migrate import SCHEMA_HEAD, current_revision
+    from modelyard.store.sql.engine import create_db_engine
+    from modelyard.store.sql.migrate import SCHEMA_HEAD, current_revision
 
     engine = create_db_engine(backend_store_uri(settings), settings)
     try:

@@ -1,11 +1,12 @@
 """The webhook delivery worker: drains the outbox in the background, so an API call that causes
 an event never waits for a receiver.
 
-One daemon thread per server process claims due deliveries (``SqlRegistryStore.
-claim_webhook_deliveries``: a lease, so several processes share the work without sending twice),
-sends them on a small thread pool, and records each attempt. A failed attempt that may succeed
-later (connection error, timeout, 408/429/5xx) is retried after ``webhook_retry_backoff * 2**n``
-seconds (capped at 10 minutes, +-20% jitter) until ``webhook_max_attempts``; then it is FAILED.
+One daemon thread per server process claims due deliveries from the kernel's durable queue
+(``SqlRegistryStore.claim_webhook_deliveries``: a lease, so several processes share the work without
+sending twice), sends them on a small thread pool, and records each attempt. A failed attempt that
+may succeed later (connection error, timeout, 408/429/5xx) is retried after
+``webhook_retry_backoff * 2**n`` seconds (capped at 10 minutes, +-20% jitter; the queue's backoff)
+until ``webhook_max_attempts``; then it is FAILED (the queue keeps it as a dead letter).
 The store wakes the worker after a commit that queued deliveries; otherwise it polls (retries,
 and deliveries queued by other processes).
 
@@ -16,8 +17,10 @@ logs it with the other deliveries.
 from __future__ import annotations
 
 import logging
-import random
+import os
+import socket
 import threading
+import uuid
 from concurrent.futures import ThreadPoolExecutor
 from typing import Any
 
@@ -25,11 +28,9 @@ from modelyard.entities import WebhookEvent, WebhookTestResult
 from modelyard.registry import delivery
 from modelyard.settings import Settings
 from modelyard.store.registry.sql import outbox
-from modelyard.store.tracking.sql.common import now_ms
+from modelyard.store.sql.common import now_ms
 
 logger = logging.getLogger(__name__)
-
-MAX_BACKOFF_S = 600.0
 
 EXAMPLE_DATA: dict[str, dict[str, Any]] = {
     "registered_model.created": {"name": "example_model", "tags": {"example_key": "example_value"}, "description": "An example registered model"},
@@ -56,11 +57,6 @@ EXAMPLE_DATA: dict[str, dict[str, Any]] = {
 }
 
 
-def retry_delay(attempts_done: int, settings: Settings) -> float:
-    base = settings.webhook_retry_backoff * 2 ** max(0, attempts_done - 1)
-    return min(MAX_BACKOFF_S, base) * random.uniform(0.8, 1.2)
-
-
 class WebhookDispatcher:
     def __init__(
         self,
@@ -80,6 +76,7 @@ class WebhookDispatcher:
         self._pool = ThreadPoolExecutor(max_workers=workers, thread_name_prefix="modelyard-webhook")
         self._thread: threading.Thread | None = None
         self._lease_ms = int((settings.webhook_timeout + 30) * 1000)
+        self.worker_id = f"{socket.gethostname()}:{os.getpid()}:{uuid.uuid4().hex[:8]}"
 
     def start(self) -> WebhookDispatcher:
         if self._thread is None:
@@ -115,33 +112,31 @@ class WebhookDispatcher:
 
     def run_once(self) -> int:
         """Claim and send one batch of due deliveries; returns how many were attempted."""
-        claims = self.store.claim_webhook_deliveries(self.batch, self._lease_ms)
+        claims = self.store.claim_webhook_deliveries(self.batch, self._lease_ms, self.worker_id)
         if claims:
             list(self._pool.map(self._deliver, claims))
         return len(claims)
 
     def _deliver(self, claim: dict[str, Any]) -> None:
         outcome = delivery.send(claim["url"], claim["payload"], claim["delivery_id"], claim["secret"], self.settings)
-        attempts = claim["attempts"] + 1
-        retry_at = None
-        if not outcome.success and outcome.retryable and attempts < self.settings.webhook_max_attempts:
-            retry_at = now_ms() + int(retry_delay(attempts, self.settings) * 1000)
         if not outcome.success:
             logger.warning(
                 "webhook %s delivery %s (%s) attempt %d failed: %s",
                 claim["public_webhook_id"],
                 claim["delivery_id"],
                 claim["event"],
-                attempts,
+                claim["attempts"] + 1,
                 outcome.error_message,
             )
-        self.store.finish_webhook_delivery(
-            claim["delivery_id"],
+        self.store.settle_webhook_delivery(
+            claim,
             succeeded=outcome.success,
             response_status=outcome.response_status,
             response_body=outcome.response_body,
             error_message=outcome.error_message,
-            retry_at=retry_at,
+            retryable=outcome.retryable,
+            backoff_s=self.settings.webhook_retry_backoff,
+            max_attempts=self.settings.webhook_max_attempts,
         )
 
 

@@ -7,7 +7,7 @@ path); a background thread turns the queued records into rows every ``flush_s`` 
 - a folder: one Parquet file per flush, ``inference-<utc time>-<pid>-<n>.parquet`` (read the whole
   log with ``pandas.read_parquet(folder)``);
 - a database URI (``sqlite:///...``, ``postgresql://...``, ``mysql://...``): rows appended to the
-  table ``modelyard_inference_log``, created when missing.
+  table ``modelyard_inference_log``, which the migrations create (an empty database is migrated).
 
 Columns: ``request_id, time (UTC), model, version, status, latency_ms, content_type, request,
 response``. ``request`` is the body as received (JSON or CSV text; a Parquet body as
@@ -30,7 +30,7 @@ from typing import Any, Protocol
 
 logger = logging.getLogger(__name__)
 
-TABLE = "modelyard_inference_log"
+TABLE = "modelyard_inference_log"  # modelyard.store.serving.tables
 BATCH = 5000
 COLUMNS = ("request_id", "time", "model", "version", "status", "latency_ms", "content_type", "request", "response")
 SQL_SCHEMES = ("sqlite", "postgresql", "postgres", "mysql", "mariadb", "mssql", "oracle")
@@ -188,31 +188,23 @@ def _arrow_schema(pa: Any) -> Any:
 
 
 class SqlSink:
+    """Rows appended to ``modelyard_inference_log`` (``modelyard.store.serving.tables``). The table
+    comes from the one migration chain: an empty database is migrated on open, one at an older
+    revision is refused with the ``modelyard db upgrade`` command that fixes it."""
+
     def __init__(self, uri: str) -> None:
-        import sqlalchemy as sa
+        from modelyard.store.serving.tables import inference_log
+        from modelyard.store.sql.database import Database
+        from modelyard.store.sql.migrate import ensure_schema
 
-        from modelyard.store.tracking.sql.engine import normalize_db_uri
-
-        self.engine = sa.create_engine(normalize_db_uri(uri))
-        meta = sa.MetaData()
-        self.table = sa.Table(
-            TABLE, meta,
-            sa.Column("id", sa.Integer, primary_key=True, autoincrement=True),
-            sa.Column("request_id", sa.String(128), index=True),
-            sa.Column("time", sa.DateTime(timezone=True), index=True),
-            sa.Column("model", sa.String(256)),
-            sa.Column("version", sa.String(128)),
-            sa.Column("status", sa.Integer),
-            sa.Column("latency_ms", sa.Float),
-            sa.Column("content_type", sa.String(128)),
-            sa.Column("request", sa.Text),
-            sa.Column("response", sa.Text),
-        )
-        meta.create_all(self.engine, checkfirst=True)
+        self.db = Database.from_uri(uri)
+        self.engine = self.db.engine
+        ensure_schema(self.engine, uri)
+        self.table = inference_log
 
     def write(self, rows: list[dict]) -> None:
-        with self.engine.begin() as conn:
+        with self.db.write() as conn:
             conn.execute(self.table.insert(), rows)
 
     def close(self) -> None:
-        self.engine.dispose()
+        self.db.close()

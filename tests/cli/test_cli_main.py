@@ -135,7 +135,7 @@ def test_verbose_logs_to_stderr_and_logging_is_restored(invoke, tmp_path):
     assert "database upgraded" not in quiet.stderr
     loud = invoke("-v", "db", "upgrade", f"sqlite:///{tmp_path / 'loud.db'}")
     assert loud.exit_code == 0
-    assert "INFO modelyard.store.tracking.sql.migrate: database upgraded to head" in loud.stderr
+    assert "INFO modelyard.store.sql.migrate: database upgraded to head" in loud.stderr
     assert "database upgraded" not in loud.stdout
     assert logger.handlers == handlers and logger.level == level
 

@@ -13,9 +13,9 @@ from modelyard.entities.registry import STAGE_DELETED_INTERNAL, ModelVersionStag
 from modelyard.exceptions import InvalidParameterValue, ResourceDoesNotExist
 from modelyard.search.paging import decode_page_token, encode_page_token
 from modelyard.store.registry import checks
+from modelyard.store.registry import tables as db
 from modelyard.store.registry.sql import hydrate, models, outbox
-from modelyard.store.tracking.sql import schema as db
-from modelyard.store.tracking.sql.common import now_ms
+from modelyard.store.sql.common import now_ms
 
 aliases = db.registered_model_aliases
 history = db.promotion_history

@@ -1,4 +1,4 @@
-"""Schema versioning: run Alembic migrations, and check a database is at our head.
+"""Schema versioning: run the one Alembic chain (every domain), and check a database is at our head.
 
 ``SCHEMA_HEAD`` is the newest revision; a test checks it equals Alembic's head, so
 opening a store never has to import Alembic (which costs ~0.3 s) unless it migrates.
@@ -12,12 +12,15 @@ from pathlib import Path
 from sqlalchemy import Engine, inspect, text
 
 from modelyard.exceptions import InvalidState
-from modelyard.store.tracking.sql.engine import writer
+from modelyard.store.sql.engine import writer
 
 logger = logging.getLogger(__name__)
 
-SCHEMA_HEAD = "0003"
+SCHEMA_HEAD = "0004"
 MIGRATIONS_DIR = Path(__file__).with_name("migrations")
+# Tables a database may hold before it has a revision, which the chain adopts as they are: the
+# scoring server's inference log used to create its table itself (revision 0004 takes it over).
+ADOPTED_TABLES = frozenset({"modelyard_inference_log"})
 
 
 def _alembic_config(connection):
@@ -36,7 +39,7 @@ def current_revision(engine: Engine) -> str | None:
             row = conn.execute(text("SELECT version_num FROM alembic_version")).first()
         except Exception:
             conn.rollback()
-            if inspect(conn).get_table_names():
+            if set(inspect(conn).get_table_names()) - ADOPTED_TABLES:
                 return "unknown"
             return None
     return row[0] if row else None
