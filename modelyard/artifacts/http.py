@@ -12,7 +12,7 @@ URI forms, all mapped onto ``<server>/api/2.0/mlflow-artifacts/artifacts/<path>`
 One ``httpx.Client`` per server and process, so connections are reused across repositories
 (the tracking client builds one per call). Uploads stream from the file and downloads stream
 to disk, a megabyte at a time; a folder's files download in parallel. Requests are retried on
-408/429/5xx answers and connection errors, ``Settings.http_request_max_retries`` times with
+408/429/5xx answers and connection errors, ``Settings.client.http_request_max_retries`` times with
 exponential backoff. A server error becomes the matching class of ``modelyard.exceptions``.
 """
 
@@ -66,19 +66,19 @@ _clients: dict[tuple, httpx.Client] = {}
 
 def shared_client(server: str, settings: Settings) -> httpx.Client:
     """The pooled client for ``server`` (``scheme://host:port``) in this process."""
-    key = (os.getpid(), server, settings.http_request_timeout, settings.tracking_token,
-           settings.tracking_username, settings.tracking_password)  # fmt: skip
+    key = (os.getpid(), server, settings.client.http_request_timeout, settings.client.tracking_token,
+           settings.client.tracking_username, settings.client.tracking_password)  # fmt: skip
     with _clients_lock:
         client = _clients.get(key)
         if client is None:
             headers = {"User-Agent": f"modelyard/{__version__}"}
             auth = None
-            if settings.tracking_token:
-                headers["Authorization"] = f"Bearer {settings.tracking_token}"
-            elif settings.tracking_username is not None and settings.tracking_password is not None:
-                auth = httpx.BasicAuth(settings.tracking_username, settings.tracking_password)
+            if settings.client.tracking_token:
+                headers["Authorization"] = f"Bearer {settings.client.tracking_token}"
+            elif settings.client.tracking_username is not None and settings.client.tracking_password is not None:
+                auth = httpx.BasicAuth(settings.client.tracking_username, settings.client.tracking_password)
             limits = httpx.Limits(max_connections=32, max_keepalive_connections=16)
-            timeout = httpx.Timeout(settings.http_request_timeout)
+            timeout = httpx.Timeout(settings.client.http_request_timeout)
             client = httpx.Client(headers=headers, auth=auth, timeout=timeout, limits=limits)
             _clients[key] = client
         return client
@@ -96,7 +96,7 @@ def close_clients() -> None:
 def _current_tracking_uri(settings: Settings) -> str | None:
     from modelyard.tracking.fluent import current_tracking_uri  # the process's set_tracking_uri()
 
-    return current_tracking_uri() or settings.tracking_uri
+    return current_tracking_uri() or settings.client.tracking_uri
 
 
 def split_proxy_uri(uri: str, tracking_uri: str | None) -> tuple[str, str, str]:
@@ -151,7 +151,7 @@ class HttpArtifactRepository(ArtifactRepository):
         if tracking_uri is None and urlsplit(artifact_uri).scheme.lower() == "mlflow-artifacts":
             tracking_uri = _current_tracking_uri(settings)
         self.server, self.url_prefix, self.root = split_proxy_uri(artifact_uri, tracking_uri)
-        self.max_retries = max(0, int(settings.http_request_max_retries))
+        self.max_retries = max(0, int(settings.client.http_request_max_retries))
         self._client = client or shared_client(self.server, settings)
         self._sleep = sleep
 

@@ -57,9 +57,9 @@ def serve(models: tuple[str, ...], host: str, port: int, workers: int, log_level
 
     settings = state().settings()
     access_log = flags.pop("access_log")
-    access_log = settings.serve_access_log if access_log is None else access_log
+    access_log = settings.serving.access_log if access_log is None else access_log
     given = {name: value for name, value in flags.items() if value is not None}
-    tracking_uri = state().tracking_uri or settings.tracking_uri
+    tracking_uri = state().tracking_uri or settings.client.tracking_uri
     config = ServeConfig.from_settings(settings, models=models, tracking_uri=tracking_uri, **given)
     if port == 0:
         port = _free_port(host)
@@ -99,7 +99,7 @@ def worker_app():
     from modelyard.settings import Settings
 
     settings = Settings.from_env()
-    return _configured_app(ServeConfig.from_settings(settings), settings.serve_access_log)
+    return _configured_app(ServeConfig.from_settings(settings), settings.serving.access_log)
 
 
 def _configured_app(config, access_log: bool, service=None):

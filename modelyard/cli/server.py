@@ -74,8 +74,8 @@ def server(workers: int, serve_artifacts: bool, log_level: str, **flags) -> None
         os.environ[_FLAG_TO_ENV["port"]] = str(flags["port"])
     settings = Settings.from_env()
     options = dict(
-        host=settings.host,
-        port=settings.port,
+        host=settings.server.host,
+        port=settings.server.port,
         log_level=log_level,
         access_log=log_level == "debug",
         timeout_keep_alive=30,
@@ -88,7 +88,7 @@ def server(workers: int, serve_artifacts: bool, log_level: str, **flags) -> None
         preload_app(settings)  # once, here: the forked workers (and the schema check) share it
     prepare_database(settings, in_child=workers > 1)
     click.echo(
-        f"modelyard server listening on http://{settings.host}:{settings.port} ({workers} worker(s))",
+        f"modelyard server listening on http://{settings.server.host}:{settings.server.port} ({workers} worker(s))",
         err=True,
     )
     if forked:

@@ -57,7 +57,7 @@ EXAMPLE_DATA: dict[str, dict[str, Any]] = {
 
 
 def retry_delay(attempts_done: int, settings: Settings) -> float:
-    base = settings.webhook_retry_backoff * 2 ** max(0, attempts_done - 1)
+    base = settings.server.webhook_retry_backoff * 2 ** max(0, attempts_done - 1)
     return min(MAX_BACKOFF_S, base) * random.uniform(0.8, 1.2)
 
 
@@ -79,7 +79,7 @@ class WebhookDispatcher:
         self._stop = threading.Event()
         self._pool = ThreadPoolExecutor(max_workers=workers, thread_name_prefix="modelyard-webhook")
         self._thread: threading.Thread | None = None
-        self._lease_ms = int((settings.webhook_timeout + 30) * 1000)
+        self._lease_ms = int((settings.server.webhook_timeout + 30) * 1000)
 
     def start(self) -> WebhookDispatcher:
         if self._thread is None:
@@ -124,7 +124,7 @@ class WebhookDispatcher:
         outcome = delivery.send(claim["url"], claim["payload"], claim["delivery_id"], claim["secret"], self.settings)
         attempts = claim["attempts"] + 1
         retry_at = None
-        if not outcome.success and outcome.retryable and attempts < self.settings.webhook_max_attempts:
+        if not outcome.success and outcome.retryable and attempts < self.settings.server.webhook_max_attempts:
             retry_at = now_ms() + int(retry_delay(attempts, self.settings) * 1000)
         if not outcome.success:
             logger.warning(

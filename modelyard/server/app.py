@@ -57,7 +57,7 @@ def error_response(exc: ModelyardError) -> Response:
 
 
 def _endpoint(ep: protocol.Endpoint, services: Services):
-    limit = services.settings.max_json_body_bytes
+    limit = services.settings.server.max_json_body_bytes
     parse = ep.parse or partial(protocol.parse_message, model=ep.request)
 
     async def handle(request: Request) -> Response:

@@ -31,15 +31,15 @@ class Services:
         from modelyard.store.tracking.sql.store import SqlTrackingStore
 
         uri = backend_store_uri(settings)
-        destination = settings.artifacts_destination or os.path.abspath(DEFAULT_ARTIFACTS_DIR)
-        if settings.default_artifact_root:
-            root = settings.default_artifact_root
-        elif settings.serve_artifacts:
+        destination = settings.server.artifacts_destination or os.path.abspath(DEFAULT_ARTIFACTS_DIR)
+        if settings.artifacts.default_root:
+            root = settings.artifacts.default_root
+        elif settings.server.serve_artifacts:
             root = f"{PROXY_SCHEME}:"
         else:
             root = destination
         store = SqlTrackingStore.from_uri(uri, settings, default_artifact_root=root)
-        return cls(settings, store, destination if settings.serve_artifacts else "")
+        return cls(settings, store, destination if settings.server.serve_artifacts else "")
 
     def artifact_repository(self):
         """The repository behind mlflow-artifacts:/ (the --artifacts-destination)."""
@@ -54,8 +54,8 @@ class Services:
 
 
 def backend_store_uri(settings: Settings) -> str:
-    if settings.backend_store_uri:
-        return settings.backend_store_uri
-    if settings.tracking_uri and not settings.tracking_uri.startswith(("http://", "https://")):
-        return settings.tracking_uri
+    if settings.server.backend_store_uri:
+        return settings.server.backend_store_uri
+    if settings.client.tracking_uri and not settings.client.tracking_uri.startswith(("http://", "https://")):
+        return settings.client.tracking_uri
     return "sqlite:///" + os.path.abspath(DEFAULT_DB_FILE)

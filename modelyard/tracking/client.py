@@ -112,7 +112,7 @@ class TrackingClient(RegistryClientMixin):
         tags: dict[str, Any] | None = None,
         run_name: str | None = None,
     ) -> Run:
-        user = self.settings.user or login_name()
+        user = self.settings.client.user or login_name()
         run_tags = [RunTag(k, self._tag_value(k, val)) for k, val in (tags or {}).items()]
         run = self.store.create_run(
             str(experiment_id), user, start_time if start_time is not None else _now_ms(), run_tags, run_name
@@ -165,7 +165,7 @@ class TrackingClient(RegistryClientMixin):
     # -- logging ----------------------------------------------------------------
     def _queue_for(self, synchronous: bool | None):
         """The async logger when this call should be queued, else None."""
-        if synchronous is False or (synchronous is None and self.settings.async_logging):
+        if synchronous is False or (synchronous is None and self.settings.client.async_logging):
             with self._async_lock:
                 if self._async is None:
                     from modelyard.tracking.async_logging import AsyncLogger
@@ -263,14 +263,14 @@ class TrackingClient(RegistryClientMixin):
 
     def _param_value(self, key: str, value: Any) -> str:
         text = str(value)
-        if self.settings.truncate_long_values and len(text) > v.MAX_PARAM_VAL_LENGTH:
+        if self.settings.client.truncate_long_values and len(text) > v.MAX_PARAM_VAL_LENGTH:
             logger.warning("Truncating the value of param %r to %d characters", key, v.MAX_PARAM_VAL_LENGTH)
             return text[: v.MAX_PARAM_VAL_LENGTH]
         return text
 
     def _tag_value(self, key: str, value: Any) -> str:
         text = str(value)
-        if self.settings.truncate_long_values and len(text) > v.MAX_TAG_VAL_LENGTH:
+        if self.settings.client.truncate_long_values and len(text) > v.MAX_TAG_VAL_LENGTH:
             logger.warning("Truncating the value of tag %r to %d characters", key, v.MAX_TAG_VAL_LENGTH)
             return text[: v.MAX_TAG_VAL_LENGTH]
         return text

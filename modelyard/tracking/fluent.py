@@ -145,10 +145,10 @@ def _resolve_experiment_id(explicit: str | None) -> str:
     if _experiment_id is not None:
         return _experiment_id
     settings = _settings()
-    if settings.experiment_id:
-        return settings.experiment_id
-    if settings.experiment_name:
-        return set_experiment(settings.experiment_name).experiment_id
+    if settings.client.experiment_id:
+        return settings.client.experiment_id
+    if settings.client.experiment_name:
+        return set_experiment(settings.client.experiment_name).experiment_id
     return "0"
 
 
@@ -172,7 +172,7 @@ def start_run(
         )
     client = _get_client()
     parent = parent_run_id or (stack[-1].info.run_id if nested and stack else None)
-    run_id = run_id or (_settings().run_id if not stack else None)
+    run_id = run_id or (_settings().client.run_id if not stack else None)
     if run_id:
         run = client.get_run(run_id)
         if run.info.lifecycle_stage != "active":
@@ -199,7 +199,7 @@ def _default_tags() -> dict[str, str]:
 
     source = os.path.basename(sys.argv[0]) if sys.argv and sys.argv[0] else "<console>"
     return {
-        "mlflow.user": _settings().user or login_name(),
+        "mlflow.user": _settings().client.user or login_name(),
         "mlflow.source.name": source,
         "mlflow.source.type": "LOCAL",
     }

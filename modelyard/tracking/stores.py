@@ -24,7 +24,7 @@ def default_tracking_uri() -> str:
 
 
 def resolve_tracking_uri(explicit: str | None, settings: Settings) -> str:
-    uri = explicit or settings.tracking_uri or default_tracking_uri()
+    uri = explicit or settings.client.tracking_uri or default_tracking_uri()
     return normalize_tracking_uri(uri)
 
 
@@ -45,7 +45,7 @@ def normalize_tracking_uri(uri: str) -> str:
 
 def get_store(uri: str, settings: Settings):
     """The tracking store for ``uri`` (created once per process and reused)."""
-    key = (uri, settings.default_artifact_root)
+    key = (uri, settings.artifacts.default_root)
     store = _stores.get(key)
     if store is not None:
         return store

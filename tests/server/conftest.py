@@ -45,7 +45,7 @@ def server_db_template(tmp_path_factory: pytest.TempPathFactory) -> Path:
 def server_settings(tmp_path: Path, template: Path) -> Settings:
     db_file = tmp_path / "server.db"
     shutil.copyfile(template, db_file)
-    return Settings(
+    return Settings.defaults(
         backend_store_uri=f"sqlite:///{db_file}",
         artifacts_destination=str(tmp_path / "artifacts"),
         serve_artifacts=True,
@@ -127,7 +127,7 @@ def serve(settings: Settings, timeout_s: float = 10.0) -> Iterator[LiveServer]:
 
 
 def rest_client(url: str) -> RestTrackingStore:
-    return RestTrackingStore(url, Settings(http_request_max_retries=0, http_request_timeout=30))
+    return RestTrackingStore(url, Settings.defaults(http_request_max_retries=0, http_request_timeout=30))
 
 
 @pytest.fixture(scope="session")

@@ -39,7 +39,7 @@ class SqlRegistryStore(base.RegistryStore):
     def from_tracking_store(cls, tracking_store, settings: Settings | None = None) -> SqlRegistryStore:
         """The registry in ``tracking_store``'s database (a ``SqlTrackingStore``, already migrated)."""
         settings = settings or Settings()
-        return cls(tracking_store.engine, allow_private_webhook_targets=settings.webhook_allow_private_targets)
+        return cls(tracking_store.engine, allow_private_webhook_targets=settings.server.webhook_allow_private_targets)
 
     def __repr__(self) -> str:
         return f"SqlRegistryStore({self.engine.url.render_as_string()!r})"
