@@ -21,6 +21,8 @@ whole object to worker processes without touching ``os.environ``.
 from __future__ import annotations
 
 import dataclasses
+import functools
+import hashlib
 import os
 from collections.abc import Iterator, Mapping
 from dataclasses import dataclass, field
@@ -458,3 +460,36 @@ def login_name() -> str:
         return getpass.getuser()
     except Exception:  # no passwd entry in some containers
         return "unknown"
+
+
+def connection_key(uri: str, settings: Settings) -> tuple[str, ...]:
+    """The identity of a connection to ``uri`` under ``settings``: the URI, the credentials (token,
+    user name and a hash of the password: never the secrets themselves) and the artifact root of new
+    experiments. Every cache of stores, HTTP clients or repositories keys on it, so two clients with
+    other credentials never share one."""
+    c = settings.client
+    secret = hashlib.sha256(
+        "\0".join(str(v) for v in (c.tracking_token, c.tracking_username, c.tracking_password)).encode()
+    ).hexdigest()
+    return (uri, c.tracking_username or "", secret, settings.artifacts.default_root or "")
+
+
+def environment_snapshot(environ: Mapping[str, str] | None = None) -> tuple[Any, ...]:
+    """The values of every variable ``Settings`` reads: a cheap way (a few microseconds, it runs on
+    every fluent call) to notice that one of them changed."""
+    if environ is None:
+        data = getattr(os.environ, "_data", None)  # CPython's raw mapping: no decoding per variable
+        if isinstance(data, dict):
+            return tuple(map(data.get, _encoded_variables()))
+        environ = os.environ
+    return tuple(environ.get(var) for var in _all_variables())
+
+
+@functools.cache
+def _all_variables() -> tuple[str, ...]:
+    return tuple(var for _section, f, _flat in _fields() for var in f.metadata["env"])
+
+
+@functools.cache
+def _encoded_variables() -> tuple[Any, ...]:
+    return tuple(os.environ.encodekey(var) for var in _all_variables())  # type: ignore[attr-defined]

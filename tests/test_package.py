@@ -98,3 +98,10 @@ def test_only_settings_reads_the_environment():
         if "os.environ" in text or "os.getenv" in text:
             offenders.append(str(path.relative_to(ROOT)))
     assert offenders == []
+
+
+def test_the_cli_passes_flags_to_workers_explicitly_not_through_the_environment():
+    for path in (ROOT / "modelyard" / "cli").rglob("*.py"):
+        text = path.read_text()
+        for write in ("os.environ[", "os.environ.update", "os.environ.setdefault", "os.putenv"):
+            assert write not in text, f"{path.name} writes the environment ({write})"

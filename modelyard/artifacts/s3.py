@@ -187,7 +187,11 @@ class S3ArtifactRepository(ArtifactRepository):
     def __init__(self, artifact_uri: str, *, settings: Settings | None = None, client: Any = None) -> None:
         super().__init__(artifact_uri)
         self.bucket, self.prefix = parse_s3_uri(artifact_uri)
-        self._client = client or s3_client(settings or Settings.from_env())
+        if client is None and settings is None:  # the current client context's (modelyard.context)
+            from modelyard import context
+
+            settings = context.current().settings
+        self._client = client or s3_client(settings)
 
     def _key(self, rel: str) -> str:
         return join_artifact_path(self.prefix, rel)

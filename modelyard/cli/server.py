@@ -2,23 +2,12 @@
 
 from __future__ import annotations
 
+import functools
 import os
 
 import click
 
-from modelyard.cli._context import CliError
-
-APP = "modelyard.server.app:create_app"
-
-_FLAG_TO_ENV = {
-    "backend_store_uri": "MODELYARD_BACKEND_STORE_URI",
-    "default_artifact_root": "MODELYARD_DEFAULT_ARTIFACT_ROOT",
-    "artifacts_destination": "MODELYARD_ARTIFACTS_DESTINATION",
-    "allowed_hosts": "MODELYARD_ALLOWED_HOSTS",
-    "cors_allowed_origins": "MODELYARD_CORS_ALLOWED_ORIGINS",
-    "host": "MODELYARD_HOST",
-    "port": "MODELYARD_PORT",
-}
+from modelyard.cli._context import CliError, state
 
 
 @click.command("server")
@@ -60,19 +49,15 @@ _FLAG_TO_ENV = {
 )
 def server(workers: int, serve_artifacts: bool, log_level: str, **flags) -> None:
     """Run the tracking server (MLflow's REST API, artifact proxy)."""
-    import uvicorn
+    from modelyard.cli import _uvicorn
+    from modelyard.server import prefork
+    from modelyard.server.app import create_app
 
-    from modelyard.settings import Settings
-
-    # Worker processes build their settings from the environment: pass the flags through it.
-    for name, value in flags.items():
-        if value is not None:
-            os.environ[_FLAG_TO_ENV[name]] = str(value)
-    os.environ["MODELYARD_SERVE_ARTIFACTS"] = "true" if serve_artifacts else "false"
-    if flags.get("port") == 0:  # pick the free port here, so the address printed below is the real one
-        flags["port"] = _free_port(flags.get("host") or "127.0.0.1")
-        os.environ[_FLAG_TO_ENV["port"]] = str(flags["port"])
-    settings = Settings.from_env()
+    # The flags win over the environment; the workers get this object (no os.environ writes).
+    given = {name: value for name, value in flags.items() if value is not None}
+    settings = state().settings().replace(**given, serve_artifacts=serve_artifacts, workers=workers)
+    if settings.server.port == 0:  # pick the free port here, so the address printed below is the real one
+        settings = settings.replace(port=_free_port(settings.server.host))
     options = dict(
         host=settings.server.host,
         port=settings.server.port,
@@ -81,8 +66,6 @@ def server(workers: int, serve_artifacts: bool, log_level: str, **flags) -> None
         timeout_keep_alive=30,
         ws="none",  # no WebSocket endpoints: uvicorn need not import a WebSocket library at start
     )
-    from modelyard.server import prefork
-
     forked = workers > 1 and prefork.available()
     if forked:
         preload_app(settings)  # once, here: the forked workers (and the schema check) share it
@@ -91,10 +74,7 @@ def server(workers: int, serve_artifacts: bool, log_level: str, **flags) -> None
         f"modelyard server listening on http://{settings.server.host}:{settings.server.port} ({workers} worker(s))",
         err=True,
     )
-    if forked:
-        config = uvicorn.Config(APP, factory=True, workers=workers, **options)
-        raise SystemExit(prefork.run(config, workers))
-    uvicorn.run(APP, factory=True, workers=workers, **options)
+    _uvicorn.run(functools.partial(create_app, settings), workers, fork=True, **options)
 
 
 def preload_app(settings) -> None:

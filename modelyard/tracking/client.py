@@ -46,11 +46,15 @@ class TrackingClient(RegistryClientMixin):
     registry next to it (``RegistryClientMixin``)."""
 
     def __init__(self, tracking_uri: str | None = None, settings: Settings | None = None) -> None:
-        self.settings = settings or Settings.from_env()
-        if tracking_uri is None:
-            from modelyard.tracking import fluent
+        """Missing arguments come from the current client context (``modelyard.context``): its
+        settings, and the URI given to ``set_tracking_uri``."""
+        if settings is None or tracking_uri is None:
+            from modelyard import context
 
-            tracking_uri = fluent.current_tracking_uri()
+            ctx = context.current()
+            settings = settings or ctx.settings
+            tracking_uri = tracking_uri if tracking_uri is not None else ctx.explicit_tracking_uri
+        self.settings = settings
         self.tracking_uri = stores.resolve_tracking_uri(tracking_uri, self.settings)
         self._store = None
         self._artifact_uris: dict[str, str] = {}
@@ -179,6 +183,16 @@ class TrackingClient(RegistryClientMixin):
         if self._async is not None:
             self._async.flush()
 
+    def close(self) -> None:
+        """Flush asynchronous logging and stop its worker (the store stays cached for others)."""
+        with self._async_lock:
+            logger_, self._async = self._async, None
+        if logger_ is not None:
+            try:
+                logger_.flush()  # raises UndeliveredData for what could not be stored
+            finally:
+                logger_.close()
+
     def log_metric(
         self,
         run_id: str,
@@ -283,7 +297,7 @@ class TrackingClient(RegistryClientMixin):
         if uri is None:
             uri = self.get_run(run_id).info.artifact_uri
             self._artifact_uris[run_id] = uri
-        return get_artifact_repository(uri, tracking_uri=self.tracking_uri)
+        return get_artifact_repository(uri, tracking_uri=self.tracking_uri, settings=self.settings)
 
     def get_artifact_uri(self, run_id: str, artifact_path: str | None = None) -> str:
         self._artifact_repo(run_id)

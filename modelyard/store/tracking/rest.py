@@ -69,7 +69,7 @@ _CODE_BY_STATUS = {
 }
 
 
-def from_uri(uri: str, settings: Settings | None = None) -> RestTrackingStore:
+def from_uri(uri: str, settings: Settings) -> RestTrackingStore:
     """The factory registered for ``http`` and ``https`` in ``modelyard.plugins``."""
     return RestTrackingStore(uri, settings)
 
@@ -98,14 +98,13 @@ class RestTrackingStore(base.TrackingStore):
     def __init__(
         self,
         uri: str,
-        settings: Settings | None = None,
+        settings: Settings,
         *,
         transport: httpx.BaseTransport | None = None,
         backoff_factor: float = 1.0,
         backoff_jitter: float = 1.0,
         sleep: Callable[[float], None] = time.sleep,
     ) -> None:
-        settings = settings or Settings.from_env()
         self.uri = uri.rstrip("/")
         self.max_retries = max(0, int(settings.client.http_request_max_retries))
         self.backoff_factor = backoff_factor
