@@ -14,7 +14,7 @@ def attach_registry(services: Any) -> None:
     registry = registry_store_for(services.tracking, services.settings)
     services.registry = registry
     if hasattr(registry, "claim_webhook_deliveries"):
-        services.webhooks = WebhookDispatcher(registry, services.settings).start()
+        services.webhooks = WebhookDispatcher(registry, services.settings)  # the app's lifespan starts it
         registry.on_queued = services.webhooks.wake
 
 

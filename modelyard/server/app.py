@@ -154,14 +154,17 @@ async def _unexpected(request: Request, exc: Exception) -> Response:
 def _lifespan(services: Services):
     @contextlib.asynccontextmanager
     async def lifespan(_app):
-        yield
-        services.close()
+        services.start()  # the background workers run while the app does, never before
+        try:
+            yield
+        finally:
+            services.close()
 
     return lifespan
 
 
-def create_app(settings: Settings | None = None, services: Services | None = None) -> Starlette:
-    settings = settings or Settings.from_env()
+def create_app(settings: Settings, services: Services | None = None) -> Starlette:
+    """The tracking server's app for ``settings`` (passed by the CLI or the caller; never read here)."""
     services = services or Services.from_settings(settings)
     app = Starlette(
         routes=build_routes(services),

@@ -45,9 +45,15 @@ class Services:
         """The repository behind mlflow-artifacts:/ (the --artifacts-destination)."""
         from modelyard.artifacts import get_artifact_repository
 
-        return get_artifact_repository(self.artifacts_destination)
+        return get_artifact_repository(self.artifacts_destination, settings=self.settings)
+
+    def start(self) -> None:
+        """Start the background workers (webhook delivery); the app's lifespan calls it."""
+        if self.webhooks is not None:
+            self.webhooks.start()
 
     def close(self) -> None:
+        """Stop the background workers and close the stores (the app's lifespan, at shutdown)."""
         if self.webhooks is not None:
             self.webhooks.stop()
         self.tracking.close()
