@@ -402,6 +402,11 @@ class Settings:
         ]
 
     @classmethod
+    def flat_paths(cls) -> dict[str, str]:
+        """Every flat name and where its value lives: ``{"sql_pool_size": "sql.pool_size", ...}``."""
+        return {flat: f"{section.name}.{f.name}" for section, f, flat in _fields()}
+
+    @classmethod
     def sections(cls) -> list[tuple[str, str]]:
         """(section name, docstring) for every section, empty ones included."""
         return [(s.name, " ".join((s.type_class.__doc__ or "").split())) for s in _sections()]

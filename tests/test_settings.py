@@ -51,3 +51,15 @@ def test_unknown_flag_and_bad_value_name_the_field():
 def test_flat_names_are_unique_across_sections():
     flats = [flat for _section, flat, _env, _default, _help in Settings.documented_fields()]
     assert len(flats) == len(set(flats))
+
+
+def test_flat_paths_name_where_each_value_lives():
+    paths = Settings.flat_paths()
+    assert (paths["sql_pool_size"], paths["serve_timeout"], paths["tracking_token"]) == (
+        "sql.pool_size",
+        "serving.timeout",
+        "client.tracking_token",
+    )
+    s = Settings.defaults(sql_pool_size=3)
+    section, field = paths["sql_pool_size"].split(".")
+    assert getattr(getattr(s, section), field) == 3
