@@ -6,6 +6,8 @@ when :func:`get_artifact_repository` is first asked for it.
 
 from __future__ import annotations
 
+import functools
+import inspect
 import re
 from typing import TYPE_CHECKING
 
@@ -13,6 +15,7 @@ from modelyard.exceptions import InvalidParameterValue
 
 if TYPE_CHECKING:
     from modelyard.artifacts.base import ArtifactRepository
+    from modelyard.settings import Settings
 
 __all__ = ["get_artifact_repository", "uri_scheme"]
 
@@ -27,13 +30,17 @@ def uri_scheme(uri: str) -> str:
     return match.group(1).lower()
 
 
-def get_artifact_repository(uri: str, tracking_uri: str | None = None) -> ArtifactRepository:
+def get_artifact_repository(
+    uri: str, tracking_uri: str | None = None, settings: Settings | None = None
+) -> ArtifactRepository:
     """The repository for an artifact root URI, chosen by its scheme.
 
     Built-in schemes are listed in ``modelyard.plugins.ARTIFACT_REPOSITORIES``; others
     come from the ``modelyard.artifact_repository`` entry-point group. An unknown
     scheme raises InvalidParameterValue listing the known ones. ``tracking_uri`` names the
-    server that ``mlflow-artifacts:/`` URIs resolve against (default: the process's).
+    server that ``mlflow-artifacts:/`` URIs resolve against, ``settings`` the credentials and
+    endpoints the built-in remote repositories use (both default to the current client context's,
+    ``modelyard.context``).
     """
     from modelyard.plugins import ARTIFACT_REPOSITORIES, resolve
 
@@ -41,7 +48,16 @@ def get_artifact_repository(uri: str, tracking_uri: str | None = None) -> Artifa
         raise InvalidParameterValue(f"Invalid artifact URI {uri!r}: a URI or path is required")
     scheme = uri_scheme(uri)
     cls = resolve(ARTIFACT_REPOSITORIES, "modelyard.artifact_repository", scheme, "artifact repository")
+    kwargs: dict = {}
+    if settings is not None and _takes_settings(cls):
+        kwargs["settings"] = settings
     if scheme == "mlflow-artifacts" and tracking_uri:
         # proxied artifacts live on the tracking server the caller talks to
-        return cls(uri, tracking_uri=tracking_uri)
-    return cls(uri)
+        kwargs["tracking_uri"] = tracking_uri
+    return cls(uri, **kwargs)
+
+
+@functools.cache
+def _takes_settings(cls: type) -> bool:
+    """Built-in remote repositories take ``settings=``; a third party's may take only the URI."""
+    return "settings" in inspect.signature(cls).parameters

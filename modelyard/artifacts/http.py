@@ -3,7 +3,7 @@
 URI forms, all mapped onto ``<server>/api/2.0/mlflow-artifacts/artifacts/<path>``:
 
 * ``mlflow-artifacts:/1/<run>/artifacts``: the server is the current tracking URI
-  (``set_tracking_uri()``, else ``MODELYARD_TRACKING_URI`` / ``MLFLOW_TRACKING_URI``), which must
+  of the client context (``set_tracking_uri()``, else ``MODELYARD_TRACKING_URI`` / ``MLFLOW_TRACKING_URI``), which must
   then be ``http(s)://``;
 * ``mlflow-artifacts://host:port/1/<run>/artifacts``: the server is ``host:port`` (with the
   tracking URI's scheme when it is https, else http);
@@ -12,8 +12,9 @@ URI forms, all mapped onto ``<server>/api/2.0/mlflow-artifacts/artifacts/<path>`
 One ``httpx.Client`` per server and process, so connections are reused across repositories
 (the tracking client builds one per call). Uploads stream from the file and downloads stream
 to disk, a megabyte at a time; a folder's files download in parallel. A refused connection fails
-at once; timeouts and 429/503 answers are retried ``Settings.http_request_max_retries`` times with
-exponential backoff (``modelyard.http_retry``). A server error becomes the matching class of ``modelyard.exceptions``.
+at once; timeouts and 429/503 answers are retried ``Settings.client.http_request_max_retries`` times
+with exponential backoff (``modelyard.http_retry``). A server error becomes the matching class of
+``modelyard.exceptions``.
 """
 
 from __future__ import annotations
@@ -37,7 +38,7 @@ from modelyard.artifacts.paths import validate_artifact_path
 from modelyard.entities.common import FileInfo
 from modelyard.exceptions import InvalidParameterValue, error_for_code
 from modelyard.http_retry import RETRY_STATUSES
-from modelyard.settings import Settings
+from modelyard.settings import Settings, connection_key
 
 logger = logging.getLogger(__name__)
 
@@ -64,19 +65,18 @@ _clients: dict[tuple, httpx.Client] = {}
 
 def shared_client(server: str, settings: Settings) -> httpx.Client:
     """The pooled client for ``server`` (``scheme://host:port``) in this process."""
-    key = (os.getpid(), server, settings.http_request_timeout, settings.tracking_token,
-           settings.tracking_username, settings.tracking_password)  # fmt: skip
+    key = (os.getpid(), *connection_key(server, settings), settings.client.http_request_timeout)
     with _clients_lock:
         client = _clients.get(key)
         if client is None:
             headers = {"User-Agent": f"modelyard/{__version__}"}
             auth = None
-            if settings.tracking_token:
-                headers["Authorization"] = f"Bearer {settings.tracking_token}"
-            elif settings.tracking_username is not None and settings.tracking_password is not None:
-                auth = httpx.BasicAuth(settings.tracking_username, settings.tracking_password)
+            if settings.client.tracking_token:
+                headers["Authorization"] = f"Bearer {settings.client.tracking_token}"
+            elif settings.client.tracking_username is not None and settings.client.tracking_password is not None:
+                auth = httpx.BasicAuth(settings.client.tracking_username, settings.client.tracking_password)
             limits = httpx.Limits(max_connections=32, max_keepalive_connections=16)
-            timeout = httpx.Timeout(settings.http_request_timeout)
+            timeout = httpx.Timeout(settings.client.http_request_timeout)
             client = httpx.Client(headers=headers, auth=auth, timeout=timeout, limits=limits)
             _clients[key] = client
         return client
@@ -89,12 +89,6 @@ def close_clients() -> None:
         for client in _clients.values():
             client.close()
         _clients.clear()
-
-
-def _current_tracking_uri(settings: Settings) -> str | None:
-    from modelyard.tracking.fluent import current_tracking_uri  # the process's set_tracking_uri()
-
-    return current_tracking_uri() or settings.tracking_uri
 
 
 def split_proxy_uri(uri: str, tracking_uri: str | None) -> tuple[str, str, str]:
@@ -145,11 +139,15 @@ class HttpArtifactRepository(ArtifactRepository):
         sleep: Callable[[float], None] = time.sleep,
     ) -> None:
         super().__init__(artifact_uri)
-        settings = settings or Settings.from_env()
-        if tracking_uri is None and urlsplit(artifact_uri).scheme.lower() == "mlflow-artifacts":
-            tracking_uri = _current_tracking_uri(settings)
+        if settings is None or tracking_uri is None:  # the current client context's (modelyard.context)
+            from modelyard import context
+
+            ctx = context.current()
+            settings = settings or ctx.settings
+            if tracking_uri is None and urlsplit(artifact_uri).scheme.lower() == "mlflow-artifacts":
+                tracking_uri = ctx.proxy_tracking_uri
         self.server, self.url_prefix, self.root = split_proxy_uri(artifact_uri, tracking_uri)
-        self.max_retries = max(0, int(settings.http_request_max_retries))
+        self.max_retries = max(0, int(settings.client.http_request_max_retries))
         self._client = client or shared_client(self.server, settings)
         self._sleep = sleep
 

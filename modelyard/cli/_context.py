@@ -88,7 +88,7 @@ class CliState:
             return
         if self.tracking_uri:
             why = "from --tracking-uri"
-        elif settings.tracking_uri:
+        elif settings.client.tracking_uri:
             why = "from $MODELYARD_TRACKING_URI (or $MLFLOW_TRACKING_URI)"
         else:
             why = "the default: modelyard.db in the working directory; set --tracking-uri or $MODELYARD_TRACKING_URI"

@@ -2,24 +2,13 @@
 
 from __future__ import annotations
 
+import functools
 import os
 
 import click
 
-from modelyard.cli._context import CliError
+from modelyard.cli._context import CliError, state
 from modelyard.cli._ports import claim_port
-
-APP = "modelyard.server.app:create_app"
-
-_FLAG_TO_ENV = {
-    "backend_store_uri": "MODELYARD_BACKEND_STORE_URI",
-    "default_artifact_root": "MODELYARD_DEFAULT_ARTIFACT_ROOT",
-    "artifacts_destination": "MODELYARD_ARTIFACTS_DESTINATION",
-    "allowed_hosts": "MODELYARD_ALLOWED_HOSTS",
-    "cors_allowed_origins": "MODELYARD_CORS_ALLOWED_ORIGINS",
-    "host": "MODELYARD_HOST",
-    "port": "MODELYARD_PORT",
-}
 
 
 @click.command("server")
@@ -42,7 +31,7 @@ _FLAG_TO_ENV = {
     metavar="URI",
     help="Where proxied artifacts are stored (default: ./modelyard-artifacts).",
 )
-@click.option("--host", "-H", default="127.0.0.1", show_default=True, help="Address to listen on.")
+@click.option("--host", "-h", default="127.0.0.1", show_default=True, help="Address to listen on.")
 @click.option("--port", "-p", default=5000, show_default=True, type=int, help="Port to listen on.")
 @click.option(
     "--workers", "-w", default=1, show_default=True, type=click.IntRange(1, 64), help="Worker processes."
@@ -61,44 +50,35 @@ _FLAG_TO_ENV = {
 )
 def server(workers: int, serve_artifacts: bool, log_level: str, **flags) -> None:
     """Run the tracking server (MLflow's REST API, artifact proxy)."""
-    import uvicorn
+    from modelyard.cli import _uvicorn
+    from modelyard.server import prefork
+    from modelyard.server.app import create_app
 
-    from modelyard.settings import Settings
-
-    # Worker processes build their settings from the environment: pass the flags through it.
-    for name, value in flags.items():
-        if value is not None:
-            os.environ[_FLAG_TO_ENV[name]] = str(value)
-    os.environ["MODELYARD_SERVE_ARTIFACTS"] = "true" if serve_artifacts else "false"
-    settings = Settings.from_env()
+    # The flags win over the environment; the workers get this object (no os.environ writes).
+    given = {name: value for name, value in flags.items() if value is not None}
+    settings = state().settings().replace(**given, serve_artifacts=serve_artifacts, workers=workers)
     # Before anything is announced or migrated: "port 5000 is in use" (0 picks a free port here,
     # so the address printed below is the real one).
-    port = claim_port(settings.host, settings.port)
-    if port != settings.port:
-        os.environ[_FLAG_TO_ENV["port"]] = str(port)
-        settings = Settings.from_env()
+    port = claim_port(settings.server.host, settings.server.port)
+    if port != settings.server.port:
+        settings = settings.replace(port=port)
     options = dict(
-        host=settings.host,
-        port=settings.port,
+        host=settings.server.host,
+        port=settings.server.port,
         log_level=log_level,
         access_log=log_level == "debug",
         timeout_keep_alive=30,
         ws="none",  # no WebSocket endpoints: uvicorn need not import a WebSocket library at start
     )
-    from modelyard.server import prefork
-
     forked = workers > 1 and prefork.available()
     if forked:
         preload_app(settings)  # once, here: the forked workers (and the schema check) share it
     prepare_database(settings, in_child=workers > 1)
     click.echo(
-        f"modelyard server listening on http://{settings.host}:{settings.port} ({workers} worker(s))",
+        f"modelyard server listening on http://{settings.server.host}:{settings.server.port} ({workers} worker(s))",
         err=True,
     )
-    if forked:
-        config = uvicorn.Config(APP, factory=True, workers=workers, **options)
-        raise SystemExit(prefork.run(config, workers))
-    uvicorn.run(APP, factory=True, workers=workers, **options)
+    _uvicorn.run(functools.partial(create_app, settings), workers, fork=True, **options)
 
 
 def preload_app(settings) -> None:

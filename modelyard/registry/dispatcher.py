@@ -1,7 +1,8 @@
 """The webhook delivery worker: drains the outbox in the background, so an API call that causes
 an event never waits for a receiver.
 
-One daemon thread per server process claims due deliveries from the kernel's durable queue
+One ``Worker`` per server process (started by the app's lifespan) claims due deliveries from the
+kernel's durable queue
 (``SqlRegistryStore.claim_webhook_deliveries``: a lease, so several processes share the work without
 sending twice), sends them on a small thread pool, and records each attempt. A failed attempt that
 may succeed later (connection error, timeout, 408/429/5xx) is retried after
@@ -19,7 +20,6 @@ from __future__ import annotations
 import logging
 import os
 import socket
-import threading
 import uuid
 from concurrent.futures import ThreadPoolExecutor
 from typing import Any
@@ -29,6 +29,7 @@ from modelyard.registry import delivery
 from modelyard.settings import Settings
 from modelyard.store.registry.sql import outbox
 from modelyard.store.sql.common import now_ms
+from modelyard.workers import Worker
 
 logger = logging.getLogger(__name__)
 
@@ -58,6 +59,9 @@ EXAMPLE_DATA: dict[str, dict[str, Any]] = {
 
 
 class WebhookDispatcher:
+    """Delivers due webhook deliveries on a ``Worker`` (``modelyard.workers``), which the server
+    app's lifespan starts and stops; building one starts nothing."""
+
     def __init__(
         self,
         store,
@@ -71,49 +75,46 @@ class WebhookDispatcher:
         self.settings = settings
         self.poll_interval_s = poll_interval_s
         self.batch = batch
-        self._wake = threading.Event()
-        self._stop = threading.Event()
-        self._pool = ThreadPoolExecutor(max_workers=workers, thread_name_prefix="modelyard-webhook")
-        self._thread: threading.Thread | None = None
-        self._lease_ms = int((settings.webhook_timeout + 30) * 1000)
+        self._workers = workers
+        self._pool: ThreadPoolExecutor | None = None
+        self._lease_ms = int((settings.server.webhook_timeout + 30) * 1000)
         self.worker_id = f"{socket.gethostname()}:{os.getpid()}:{uuid.uuid4().hex[:8]}"
+        self.worker = Worker(
+            "modelyard-webhook-dispatcher", self._round, interval=poll_interval_s, on_stop=self._close_pool
+        )
 
     def start(self) -> WebhookDispatcher:
-        if self._thread is None:
-            self._thread = threading.Thread(target=self._run, name="modelyard-webhook-dispatcher", daemon=True)
-            self._thread.start()
+        self.worker.start()
         return self
 
     def wake(self, _queued: int = 1) -> None:
-        self._wake.set()
+        self.worker.wake()
 
     def stop(self, timeout_s: float = 5.0) -> None:
-        self._stop.set()
-        self._wake.set()
-        if self._thread is not None:
-            self._thread.join(timeout_s)
-        self._pool.shutdown(wait=False, cancel_futures=True)
+        self.worker.stop(timeout_s)
+        self._close_pool()
 
-    def _run(self) -> None:
-        while not self._stop.is_set():
-            try:
-                wait = self.poll_interval_s
-                due = self.store.next_webhook_delivery_due()  # a read: idle polls take no write lock
-                if due is not None and due <= now_ms():
-                    wait = 0.0 if self.run_once() >= self.batch else 0.01
-                elif due is not None:  # a retry comes due before the next poll: wake for it
-                    wait = min(wait, max(0.01, (due - now_ms()) / 1000))
-            except Exception:  # the database is down, say: keep the worker alive and try later
-                logger.exception("webhook delivery round failed")
-                wait = self.poll_interval_s
-            if wait:
-                self._wake.wait(wait)
-                self._wake.clear()
+    def _round(self) -> float:
+        """One round of the worker: send what is due; the seconds until the next round."""
+        wait = self.poll_interval_s
+        due = self.store.next_webhook_delivery_due()  # a read: idle polls take no write lock
+        if due is not None and due <= now_ms():
+            wait = 0.0 if self.run_once() >= self.batch else 0.01
+        elif due is not None:  # a retry comes due before the next poll: wake for it
+            wait = min(wait, max(0.01, (due - now_ms()) / 1000))
+        return wait
+
+    def _close_pool(self) -> None:
+        pool, self._pool = self._pool, None
+        if pool is not None:
+            pool.shutdown(wait=False, cancel_futures=True)
 
     def run_once(self) -> int:
         """Claim and send one batch of due deliveries; returns how many were attempted."""
         claims = self.store.claim_webhook_deliveries(self.batch, self._lease_ms, self.worker_id)
         if claims:
+            if self._pool is None:
+                self._pool = ThreadPoolExecutor(max_workers=self._workers, thread_name_prefix="modelyard-webhook")
             list(self._pool.map(self._deliver, claims))
         return len(claims)
 
@@ -135,8 +136,8 @@ class WebhookDispatcher:
             response_body=outcome.response_body,
             error_message=outcome.error_message,
             retryable=outcome.retryable,
-            backoff_s=self.settings.webhook_retry_backoff,
-            max_attempts=self.settings.webhook_max_attempts,
+            backoff_s=self.settings.server.webhook_retry_backoff,
+            max_attempts=self.settings.server.webhook_max_attempts,
         )
 
 

@@ -26,7 +26,7 @@ from modelyard.server.app import create_app
 from modelyard.settings import Settings
 from modelyard.tracking import fluent, stores
 
-QUICK = Settings(http_request_max_retries=2, http_request_timeout=30)
+QUICK = Settings.defaults(http_request_max_retries=2, http_request_timeout=30)
 
 
 @dataclass
@@ -39,7 +39,7 @@ class Server:
 def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Server]:
     """A real uvicorn server on 127.0.0.1 (port 0, read back) serving artifacts from a temp folder."""
     root = tmp_path_factory.mktemp("http-artifacts")
-    settings = Settings(
+    settings = Settings.defaults(
         backend_store_uri=f"sqlite:///{root / 'server.db'}", artifacts_destination=str(root / "artifacts")
     )
     app = create_app(settings)
@@ -231,7 +231,7 @@ def test_fluent_runs_log_artifacts_through_the_server(server: Server, tmp_path: 
 
 def _mock_repo(handler, retries: int = 3, sleeps: list[float] | None = None) -> HttpArtifactRepository:
     client = httpx.Client(transport=httpx.MockTransport(handler))
-    settings = Settings(http_request_max_retries=retries)
+    settings = Settings.defaults(http_request_max_retries=retries)
     record = sleeps.append if sleeps is not None else (lambda _s: None)
     return HttpArtifactRepository(
         f"http://mock{PROXY_PATH}/root", settings=settings, client=client, sleep=record

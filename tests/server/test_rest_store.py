@@ -101,7 +101,7 @@ globals().update(_conformance_members())
 def test_http_schemes_resolve_to_rest_store() -> None:
     for scheme in ("http", "https"):
         factory = resolve(TRACKING_STORES, "modelyard.tracking_store", scheme, "tracking store")
-        store = factory("http://127.0.0.1:1", Settings())
+        store = factory("http://127.0.0.1:1", Settings.defaults())
         assert isinstance(store, RestTrackingStore)
         store.close()
 
@@ -145,7 +145,7 @@ def flaky_server() -> Iterator[tuple[str, type[_Flaky]]]:
 def _store(uri: str, retries: int, sleeps: list[float] | None = None, **settings) -> RestTrackingStore:
     return RestTrackingStore(
         uri,
-        Settings(http_request_max_retries=retries, http_request_timeout=5, **settings),
+        Settings.defaults(http_request_max_retries=retries, http_request_timeout=5, **settings),
         backoff_factor=0.01,
         backoff_jitter=0.005,
         sleep=(sleeps.append if sleeps is not None else lambda _s: None),
@@ -209,7 +209,7 @@ def test_timeouts_are_retried_and_each_retry_is_announced(caplog) -> None:
 
     sleeps: list[float] = []
     store = RestTrackingStore(
-        "http://tracking.test", Settings(http_request_max_retries=4), transport=httpx.MockTransport(handler),
+        "http://tracking.test", Settings.defaults(http_request_max_retries=4), transport=httpx.MockTransport(handler),
         backoff_factor=0.01, backoff_jitter=0.0, sleep=sleeps.append,
     )
     with caplog.at_level("WARNING", logger="modelyard.http_retry"):
@@ -229,7 +229,7 @@ def test_a_500_answer_is_not_retried() -> None:
         return httpx.Response(500, json={"error_code": "INTERNAL_ERROR", "message": "boom"})
 
     store = RestTrackingStore(
-        "http://tracking.test", Settings(http_request_max_retries=4), transport=httpx.MockTransport(handler),
+        "http://tracking.test", Settings.defaults(http_request_max_retries=4), transport=httpx.MockTransport(handler),
         sleep=lambda _s: None,
     )
     with pytest.raises(ModelyardError, match="boom"):
@@ -266,7 +266,7 @@ def test_retry_after_header_is_honoured() -> None:
     sleeps: list[float] = []
     store = RestTrackingStore(
         "http://tracking.test",
-        Settings(http_request_max_retries=2),
+        Settings.defaults(http_request_max_retries=2),
         transport=httpx.MockTransport(handler),
         backoff_factor=0.01,
         backoff_jitter=0,
@@ -292,7 +292,7 @@ def _recording_store(
 
 def test_bearer_token_header() -> None:
     store, seen = _recording_store(
-        Settings(tracking_token="s3cret", tracking_username="u", tracking_password="p")
+        Settings.defaults(tracking_token="s3cret", tracking_username="u", tracking_password="p")
     )
     assert store.create_experiment("e", tags={"a": 1}) == "7"  # type: ignore[dict-item]
     request = seen[0]
@@ -308,7 +308,7 @@ def test_bearer_token_header() -> None:
 
 
 def test_basic_auth_header() -> None:
-    store, seen = _recording_store(Settings(tracking_username="alice", tracking_password="pw:1"))
+    store, seen = _recording_store(Settings.defaults(tracking_username="alice", tracking_password="pw:1"))
     store.create_experiment("e")
     assert (
         seen[0].headers["authorization"] == "Basic " + __import__("base64").b64encode(b"alice:pw:1").decode()
@@ -316,7 +316,7 @@ def test_basic_auth_header() -> None:
 
 
 def test_no_auth_header_by_default() -> None:
-    store, seen = _recording_store(Settings(tracking_username="alice"))  # no password: no basic auth
+    store, seen = _recording_store(Settings.defaults(tracking_username="alice"))  # no password: no basic auth
     store.create_experiment("e")
     assert "authorization" not in seen[0].headers
 
@@ -324,9 +324,9 @@ def test_no_auth_header_by_default() -> None:
 def test_auth_settings_from_environment() -> None:
     env = {"MLFLOW_TRACKING_USERNAME": "bob", "MLFLOW_TRACKING_PASSWORD": "x", "MLFLOW_TRACKING_TOKEN": "t"}
     s = Settings.from_env(env)
-    assert (s.tracking_username, s.tracking_password, s.tracking_token, s.user) == ("bob", "x", "t", None)
+    assert (s.client.tracking_username, s.client.tracking_password, s.client.tracking_token, s.client.user) == ("bob", "x", "t", None)
     s = Settings.from_env({**env, "MODELYARD_TRACKING_USERNAME": "carol", "MODELYARD_USER": "dave"})
-    assert (s.tracking_username, s.user) == ("carol", "dave")
+    assert (s.client.tracking_username, s.client.user) == ("carol", "dave")
 
 
 # -- error mapping -------------------------------------------------------------------------------
@@ -335,7 +335,7 @@ def _answering(status: int, body: bytes, content_type: str = "application/json")
         return httpx.Response(status, content=body, headers={"Content-Type": content_type})
 
     return RestTrackingStore(
-        "http://tracking.test", Settings(http_request_max_retries=0), transport=httpx.MockTransport(handler)
+        "http://tracking.test", Settings.defaults(http_request_max_retries=0), transport=httpx.MockTransport(handler)
     )
 
 
@@ -388,7 +388,7 @@ def test_bulk_queries_over_rest(store: RestTrackingStore) -> None:
 # -- clients over http:// ------------------------------------------------------------------------------
 def test_tracking_client_over_http(live_server, fresh_backend) -> None:
     """``TrackingClient("http://...")`` picks the REST store; the rows land in the server's database."""
-    client = TrackingClient(live_server.url, Settings())
+    client = TrackingClient(live_server.url, Settings.defaults())
     try:
         assert isinstance(client.store, RestTrackingStore)
         exp_id = client.create_experiment("via-client", tags={"k": "v"})
@@ -473,7 +473,7 @@ def test_real_mlflow_client_against_live_server(live_server, fresh_backend, tmp_
 
 
 def test_values_json_cannot_carry_are_refused_before_sending() -> None:
-    store, seen = _recording_store(Settings())
+    store, seen = _recording_store(Settings.defaults())
     with pytest.raises(InvalidParameterValue, match="JSON"):
         store.update_run_info("r", end_time=2**70)
     with pytest.raises(InvalidParameterValue):

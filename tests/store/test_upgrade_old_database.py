@@ -37,7 +37,7 @@ WEBHOOK_ID = "23cf1d18b1ff464e8296c1e04095c6c8"
 
 def _reads_back(uri: str) -> None:
     store = SqlTrackingStore.from_uri(uri, default_artifact_root="file:///new-artifacts")
-    registry = SqlRegistryStore.from_tracking_store(store, Settings(webhook_allow_private_targets=True))
+    registry = SqlRegistryStore.from_tracking_store(store, Settings.defaults(webhook_allow_private_targets=True))
     try:
         exp = store.get_experiment_by_name("old-experiment")
         assert (exp.experiment_id, exp.tags, exp.artifact_location) == ("1", {"owner": "alice"}, "file:///old-artifacts/1")

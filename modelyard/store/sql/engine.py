@@ -71,11 +71,11 @@ def create_db_engine(uri: str, settings: Settings | None = None) -> Engine:
         )
     return create_engine(
         url,
-        pool_size=settings.sql_pool_size,
-        max_overflow=settings.sql_max_overflow,
+        pool_size=settings.sql.pool_size,
+        max_overflow=settings.sql.max_overflow,
         pool_pre_ping=True,
         pool_recycle=3600,
-        echo=settings.sql_echo,
+        echo=settings.sql.echo,
     )
 
 
@@ -89,16 +89,16 @@ def _sqlite_engine(url, settings: Settings) -> Engine:
                 f"Cannot create the tracking database {os.path.abspath(database)}: the folder {parent} "
                 "does not exist (create it first, or check the tracking URI)"
             )
-    kwargs: dict = {"echo": settings.sql_echo}
+    kwargs: dict = {"echo": settings.sql.echo}
     if in_memory:  # one shared connection, or every checkout would see a new empty database
         kwargs.update(poolclass=StaticPool, connect_args={"check_same_thread": False})
     else:
         kwargs["connect_args"] = {
             "check_same_thread": False,
-            "timeout": settings.sqlite_busy_timeout_ms / 1000,
+            "timeout": settings.sql.sqlite_busy_timeout_ms / 1000,
         }
     engine = create_engine(url, **kwargs)
-    busy = int(settings.sqlite_busy_timeout_ms)
+    busy = int(settings.sql.sqlite_busy_timeout_ms)
 
     @event.listens_for(engine, "connect")
     def _on_connect(dbapi_conn, _record) -> None:

@@ -1,10 +1,10 @@
 """``RestTrackingStore``: the tracking-store protocol over HTTP, against a modelyard (or MLflow) server.
 
 - One ``httpx.Client`` per store: connections are reused, requests are thread-safe.
-- Timeouts from ``Settings.http_request_timeout``. A refused connection fails at once, naming the
-  URL; timeouts and 429/503 answers are retried ``Settings.http_request_max_retries`` times with
-  exponential backoff, each retry logged (``modelyard.http_retry`` holds the policy).
-- Auth: ``Settings.tracking_token`` as a Bearer token, else ``tracking_username`` /
+- Timeouts from ``Settings.client.http_request_timeout``. A refused connection fails at once, naming
+  the URL; timeouts and 429/503 answers are retried ``Settings.client.http_request_max_retries`` times
+  with exponential backoff, each retry logged (``modelyard.http_retry`` holds the policy).
+- Auth: ``Settings.client.tracking_token`` as a Bearer token, else ``tracking_username`` /
   ``tracking_password`` as basic auth (credentials in the URI work too).
 - A server error becomes the matching class of ``modelyard.exceptions`` (from its
   ``error_code``), so ``except ResourceDoesNotExist`` works against a server as against a
@@ -68,7 +68,7 @@ _CODE_BY_STATUS = {
 }
 
 
-def from_uri(uri: str, settings: Settings | None = None) -> RestTrackingStore:
+def from_uri(uri: str, settings: Settings) -> RestTrackingStore:
     """The factory registered for ``http`` and ``https`` in ``modelyard.plugins``."""
     return RestTrackingStore(uri, settings)
 
@@ -84,10 +84,10 @@ def _tls_context() -> ssl.SSLContext:
 
 
 def _auth(settings: Settings) -> tuple[dict[str, str], httpx.Auth | None]:
-    if settings.tracking_token:
-        return {"Authorization": f"Bearer {settings.tracking_token}"}, None
-    if settings.tracking_username is not None and settings.tracking_password is not None:
-        return {}, httpx.BasicAuth(settings.tracking_username, settings.tracking_password)
+    if settings.client.tracking_token:
+        return {"Authorization": f"Bearer {settings.client.tracking_token}"}, None
+    if settings.client.tracking_username is not None and settings.client.tracking_password is not None:
+        return {}, httpx.BasicAuth(settings.client.tracking_username, settings.client.tracking_password)
     return {}, None
 
 
@@ -97,16 +97,15 @@ class RestTrackingStore(base.TrackingStore):
     def __init__(
         self,
         uri: str,
-        settings: Settings | None = None,
+        settings: Settings,
         *,
         transport: httpx.BaseTransport | None = None,
         backoff_factor: float = 1.0,
         backoff_jitter: float = 1.0,
         sleep: Callable[[float], None] = time.sleep,
     ) -> None:
-        settings = settings or Settings.from_env()
         self.uri = uri.rstrip("/")
-        self.max_retries = max(0, int(settings.http_request_max_retries))
+        self.max_retries = max(0, int(settings.client.http_request_max_retries))
         self.backoff_factor = backoff_factor
         self.backoff_jitter = backoff_jitter
         self._sleep = sleep
@@ -116,7 +115,7 @@ class RestTrackingStore(base.TrackingStore):
             base_url=self.uri,
             headers=headers,
             auth=auth,
-            timeout=settings.http_request_timeout,
+            timeout=settings.client.http_request_timeout,
             verify=_tls_context(),
             transport=transport,
         )

@@ -50,7 +50,7 @@ class SqlRegistryStore(base.RegistryStore):
         """The registry in ``tracking_store``'s database (a ``SqlTrackingStore``, already migrated):
         the same ``Database``, so registry and tracking writes share one writer queue."""
         settings = settings or Settings()
-        return cls(tracking_store.db, allow_private_webhook_targets=settings.webhook_allow_private_targets)
+        return cls(tracking_store.db, allow_private_webhook_targets=settings.server.webhook_allow_private_targets)
 
     def __repr__(self) -> str:
         return f"SqlRegistryStore({self.engine.url.render_as_string()!r})"

@@ -72,7 +72,7 @@ class SqlTrackingStore(ExperimentMethods, LoggedModelMethods, base.TrackingStore
     ) -> SqlTrackingStore:
         settings = settings or Settings()
         root = (
-            default_artifact_root or settings.default_artifact_root or os.path.abspath(DEFAULT_ARTIFACTS_DIR)
+            default_artifact_root or settings.artifacts.default_root or os.path.abspath(DEFAULT_ARTIFACTS_DIR)
         )
         return cls(Database.from_uri(uri, settings), root)
 
