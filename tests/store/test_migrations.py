@@ -13,6 +13,7 @@ from alembic.script import ScriptDirectory
 from sqlalchemy import Engine, inspect, text
 
 from modelyard.exceptions import InvalidState
+from modelyard.store.features import tables as _feature_tables  # noqa: F401  (their tables join schema.metadata)
 from modelyard.store.tracking.sql import migrate, schema
 from modelyard.store.tracking.sql.engine import create_db_engine
 from modelyard.store.tracking.sql.store import SqlTrackingStore

@@ -1,0 +1,185 @@
+"""``FeatureClient``: feature tables (Delta data + catalog entry), training sets, models that carry
+their feature spec, batch scoring and online publishing.
+
+It finds its catalog the way ``TrackingClient`` finds its store (the same tracking-URI rules):
+the tracking database itself, or a tracking server over REST.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Sequence
+from datetime import datetime
+from typing import Any
+
+from modelyard.entities.feature_table import FeatureTable
+from modelyard.exceptions import InvalidParameterValue, ResourceDoesNotExist
+from modelyard.features import delta
+from modelyard.features.lookup import FeatureLookup
+from modelyard.features.training_set import TrainingSet, resolve
+from modelyard.settings import Settings, login_name
+
+logger = logging.getLogger(__name__)
+
+WRITE_MODES = ("merge", "overwrite")
+
+
+def _names(value: str | Sequence[str] | None) -> tuple[str, ...]:
+    if value is None:
+        return ()
+    return (value,) if isinstance(value, str) else tuple(value)
+
+
+class FeatureClient:
+    def __init__(self, tracking_uri: str | None = None, settings: Settings | None = None) -> None:
+        from modelyard.tracking.client import TrackingClient
+
+        self._client = TrackingClient(tracking_uri, settings)
+        self.settings = self._client.settings
+        self.tracking_uri = self._client.tracking_uri
+
+    @property
+    def tracking_client(self):
+        return self._client
+
+    @property
+    def store(self):
+        from modelyard.store.features import feature_store_for
+
+        return feature_store_for(self._client.store, self.settings)
+
+    # -- tables -------------------------------------------------------------------------------
+    def create_table(
+        self,
+        name: str,
+        primary_keys: str | Sequence[str],
+        df: Any = None,
+        *,
+        timestamp_keys: str | Sequence[str] | None = None,
+        schema: Any = None,
+        description: str | None = None,
+        tags: dict[str, Any] | None = None,
+    ) -> FeatureTable:
+        """Create a feature table from ``df`` (its first version) or an empty one of Arrow ``schema``."""
+        import pyarrow as pa
+
+        from modelyard.store.features.base import validate_table_name
+
+        validate_table_name(name)
+        pks, tks = _names(primary_keys), _names(timestamp_keys)
+        if not pks:
+            raise InvalidParameterValue(f"Feature table {name!r} needs at least one primary key")
+        if len(tks) > 1:
+            raise InvalidParameterValue("A feature table has at most one timestamp key")
+        if df is None and schema is None:
+            raise InvalidParameterValue("create_table needs df (the first rows) or schema")
+        data = delta.to_arrow(df) if df is not None else pa.schema(schema).empty_table()
+        delta.check_keys(data, pks, tks)
+        data = delta.normalize(data)
+        try:
+            self.store.get_feature_table(name)
+        except ResourceDoesNotExist:
+            pass
+        else:
+            from modelyard.exceptions import ResourceAlreadyExists
+
+            raise ResourceAlreadyExists(f"Feature table {name!r} already exists")
+        location = self.store.default_location(name)
+        version = delta.create(location, data)
+        try:
+            return self.store.create_feature_table(
+                name,
+                pks,
+                tks,
+                delta.columns_of(delta.stored_schema(location)),
+                location,
+                version,
+                description=description,
+                tags={k: str(v) for k, v in (tags or {}).items()},
+                creator=self.settings.user or login_name(),
+            )
+        except BaseException:
+            delta.remove(location)
+            raise
+
+    def write_table(self, name: str, df: Any, mode: str = "merge") -> FeatureTable:
+        """Write rows as a new version: ``merge`` upserts by the keys, ``overwrite`` replaces every row."""
+        if mode not in WRITE_MODES:
+            raise InvalidParameterValue(f"mode must be one of {', '.join(WRITE_MODES)}, got {mode!r}")
+        table = self.store.get_feature_table(name)
+        data = delta.to_arrow(df)
+        delta.check_keys(data, table.primary_keys, table.timestamp_keys)
+        data = delta.conform(data, delta.stored_schema(table.location), keys=table.keys)
+        if mode == "merge":
+            version = delta.merge(table.location, data, table.keys)
+        else:
+            version = delta.overwrite(table.location, data)
+        columns = delta.columns_of(delta.stored_schema(table.location, version))
+        return self.store.update_feature_table(name, columns=columns, version=version)
+
+    def read_table(
+        self, name: str, *, as_of_version: int | None = None, as_of_timestamp: datetime | str | None = None,
+        columns: Sequence[str] | None = None,
+    ):
+        """The table's rows as pandas: the current version, or as it was at a version or a time."""
+        return self.read_arrow(name, as_of_version=as_of_version, as_of_timestamp=as_of_timestamp,
+                               columns=columns).to_pandas()
+
+    def read_arrow(self, name: str, *, as_of_version=None, as_of_timestamp=None, columns=None):
+        if as_of_version is not None and as_of_timestamp is not None:
+            raise InvalidParameterValue("Give as_of_version or as_of_timestamp, not both")
+        table = self.store.get_feature_table(name)
+        at = as_of_version if as_of_version is not None else as_of_timestamp
+        if at is None:
+            at = table.current_version
+        return delta.dataset(table.location, at).to_table(columns=list(columns) if columns else None)
+
+    def get_table(self, name: str) -> FeatureTable:
+        return self.store.get_feature_table(name)
+
+    def list_tables(self, name_like: str | None = None, max_results: int = 100) -> list[FeatureTable]:
+        return self.store.search_feature_tables(name_like, max_results)
+
+    def history(self, name: str, limit: int | None = None) -> list[dict]:
+        """The table's Delta commits, newest first (version, timestamp, operation, metrics)."""
+        return delta.history(self.store.get_feature_table(name).location, limit)
+
+    def set_table_tag(self, name: str, key: str, value: Any) -> None:
+        self.store.set_feature_table_tag(name, key, str(value))
+
+    def delete_table_tag(self, name: str, key: str) -> None:
+        self.store.delete_feature_table_tag(name, key)
+
+    def drop_table(self, name: str) -> None:
+        """Delete the catalog entry, then the table's files."""
+        table = self.store.get_feature_table(name)
+        self.store.delete_feature_table(name)
+        delta.remove(table.location)
+
+    # -- training sets, models, scoring -------------------------------------------------------
+    def create_training_set(
+        self,
+        df: Any,
+        feature_lookups: Sequence[FeatureLookup],
+        label: str | None = None,
+        exclude_columns: Sequence[str] | None = None,
+    ) -> TrainingSet:
+        """Input rows plus the features of ``feature_lookups``, joined as of each row's timestamp."""
+        if not feature_lookups:
+            raise InvalidParameterValue("create_training_set needs at least one FeatureLookup")
+        resolved = tuple(resolve(lk, self.store.get_feature_table(lk.table_name)) for lk in feature_lookups)
+        return TrainingSet(df, resolved, label, tuple(_names(exclude_columns)))
+
+    def log_model(self, model: Any, name: str = "model", *, flavor: Any, training_set: TrainingSet,
+                  registered_model_name: str | None = None, **kwargs: Any):
+        """Log ``model`` with ``flavor`` (e.g. ``modelyard.sklearn``) plus its ``feature_spec.yaml``, and
+        record the feature tables (at the versions read) as the run's dataset inputs."""
+        from modelyard.features.model import log_model
+
+        return log_model(self, model, name, flavor, training_set, registered_model_name, **kwargs)
+
+    def score_batch(self, model_uri: str, df: Any, **kwargs: Any):
+        """``df`` + looked-up features + ``prediction`` (pandas/Arrow in, pandas out; Spark in, Spark out)."""
+        from modelyard.features.scoring import score_batch
+
+        return score_batch(model_uri, df, tracking_uri=self.tracking_uri, **kwargs)
