@@ -105,15 +105,33 @@ def _input_format(path: Path, given: str) -> str:
     return found
 
 
-def open_input(path: Path, fmt: str) -> Any:
-    """A lazily read Arrow dataset over the input."""
+def open_input(path: Path, fmt: str) -> tuple[Any, int | None]:
+    """The input read lazily (an Arrow dataset or record-batch reader), and its row count if known."""
     import pyarrow.dataset as ds
 
     if fmt == "delta":
         from modelyard.features import delta
 
-        return delta.dataset(str(path))
-    return ds.dataset(str(path), format=fmt)
+        source = delta.dataset(str(path))
+    elif fmt == "json":
+        return _json_lines(path), None
+    else:
+        source = ds.dataset(str(path), format=fmt)
+    return source, source.count_rows()
+
+
+def _json_lines(path: Path) -> Any:
+    """JSON lines, streamed. Arrow's reader turns ISO times with an offset into UTC but forgets the
+    zone; the columns are marked UTC again so they compare with timezone-aware feature tables."""
+    import pyarrow as pa
+    import pyarrow.json as pj
+
+    reader = pj.open_json(str(path))
+    schema = pa.schema([
+        pa.field(f.name, pa.timestamp(f.type.unit, "UTC")) if pa.types.is_timestamp(f.type) and f.type.tz is None else f
+        for f in reader.schema
+    ])
+    return pa.RecordBatchReader.from_batches(schema, (b.cast(schema) for b in reader))
 
 
 @click.command("score-batch")
@@ -142,12 +160,12 @@ def score_batch_command(model_uri: str, input_path: Path, output_path: Path, inp
         return
     from modelyard.features.batch import score_to_path
 
-    source = open_input(input_path, fmt)
+    source, total = open_input(input_path, fmt)
     from rich.console import Console
     from rich.progress import Progress
 
     with Progress(transient=True, console=Console(stderr=True)) as progress:
-        task = progress.add_task("Scoring", total=source.count_rows())
+        task = progress.add_task("Scoring", total=total)
         summary = score_to_path(fc, model_uri, source, output_path, batch_rows=batch_rows, memory_limit=memory_limit,
                                 result_type=result_type, on_rows=lambda n: progress.advance(task, n))
     print_json(summary)

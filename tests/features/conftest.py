@@ -5,9 +5,10 @@ from __future__ import annotations
 import pandas as pd
 import pytest
 from features_helpers import ts
+from sklearn.linear_model import LinearRegression
 
 import modelyard
-from modelyard.features import FeatureClient
+from modelyard.features import FeatureClient, FeatureLookup
 from modelyard.tracking import fluent, stores
 
 ENV = ("MODELYARD_TRACKING_URI", "MLFLOW_TRACKING_URI", "MLFLOW_EXPERIMENT_NAME", "MLFLOW_RUN_ID",
@@ -20,6 +21,7 @@ def tracking_uri(tmp_path, monkeypatch):
         monkeypatch.delenv(var, raising=False)
     monkeypatch.setenv("MODELYARD_DEFAULT_ARTIFACT_ROOT", str(tmp_path / "artifacts"))
     uri = f"sqlite:///{tmp_path / 'track.db'}"
+    monkeypatch.setenv("MODELYARD_TRACKING_URI", uri)
     modelyard.set_tracking_uri(uri)
     yield uri
     while modelyard.active_run():
@@ -44,6 +46,27 @@ def customer_features() -> pd.DataFrame:
             "spend": [30.0, 75.5, 9.9],
         }
     )
+
+
+@pytest.fixture
+def logged(fc, customer_features):
+    fc.create_table("cf", primary_keys="customer_id", timestamp_keys="ts", df=customer_features)
+    fc.create_table("profile", primary_keys="customer_id", df=pd.DataFrame({"customer_id": [1, 2], "age": [30.0, 40.0]}))
+    labels = pd.DataFrame({"customer_id": [1, 1, 2, 2], "event_ts": [ts(1), ts(11), ts(6), ts(7)],
+                           "y": [3.0, 7.0, 1.0, 1.0]})
+    training = fc.create_training_set(
+        labels,
+        [FeatureLookup("cf", feature_names=["purchases"], lookup_key="customer_id", timestamp_lookup_key="event_ts",
+                       default_values={"purchases": 0}),
+         FeatureLookup("profile", lookup_key="customer_id", default_values={"age": 35.0})],
+        label="y", exclude_columns=["event_ts", "customer_id"],
+    )
+    train = training.load_df()
+    model = LinearRegression().fit(train.drop(columns="y"), train["y"])
+    with modelyard.start_run() as run:
+        info = fc.log_model(model, "model", flavor=modelyard.sklearn, training_set=training,
+                            registered_model_name="churn")
+    return fc, info, run, model
 
 
 # -- catalog stores on every backend ------------------------------------------------------------

@@ -13,28 +13,6 @@ from sklearn.linear_model import LinearRegression
 
 import modelyard
 from modelyard.exceptions import InvalidParameterValue
-from modelyard.features import FeatureLookup
-
-
-@pytest.fixture
-def logged(fc, customer_features):
-    fc.create_table("cf", primary_keys="customer_id", timestamp_keys="ts", df=customer_features)
-    fc.create_table("profile", primary_keys="customer_id", df=pd.DataFrame({"customer_id": [1, 2], "age": [30.0, 40.0]}))
-    labels = pd.DataFrame({"customer_id": [1, 1, 2, 2], "event_ts": [ts(1), ts(11), ts(6), ts(7)],
-                           "y": [3.0, 7.0, 1.0, 1.0]})
-    training = fc.create_training_set(
-        labels,
-        [FeatureLookup("cf", feature_names=["purchases"], lookup_key="customer_id", timestamp_lookup_key="event_ts",
-                       default_values={"purchases": 0}),
-         FeatureLookup("profile", lookup_key="customer_id", default_values={"age": 35.0})],
-        label="y", exclude_columns=["event_ts", "customer_id"],
-    )
-    train = training.load_df()
-    model = LinearRegression().fit(train.drop(columns="y"), train["y"])
-    with modelyard.start_run() as run:
-        info = fc.log_model(model, "model", flavor=modelyard.sklearn, training_set=training,
-                            registered_model_name="churn")
-    return fc, info, run, model
 
 
 def test_log_model_writes_spec_and_records_inputs(logged) -> None:
