@@ -101,3 +101,31 @@ def catalog(request, tmp_path):
         tracking = SqlTrackingStore.from_uri(uri, default_artifact_root=str(tmp_path / "artifacts"))
     yield feature_store_for(tracking)
     tracking.close()
+
+
+# -- Spark --------------------------------------------------------------------------------------
+@pytest.fixture(scope="session")
+def spark():
+    """One local[2] SparkSession for the session (startup takes ~10 s), pinned to loopback, no UI."""
+    import os
+    import sys
+
+    pytest.importorskip("pyspark")
+    from pyspark.sql import SparkSession
+
+    os.environ.setdefault("PYSPARK_PYTHON", sys.executable)
+    os.environ.setdefault("PYSPARK_DRIVER_PYTHON", sys.executable)
+    session = (
+        SparkSession.builder.master("local[2]")
+        .appName("modelyard-features-tests")
+        .config("spark.ui.enabled", "false")
+        .config("spark.driver.host", "127.0.0.1")
+        .config("spark.driver.bindAddress", "127.0.0.1")
+        .config("spark.sql.shuffle.partitions", "4")
+        .config("spark.sql.session.timeZone", "UTC")
+        .config("spark.sql.execution.arrow.pyspark.enabled", "true")
+        .getOrCreate()
+    )
+    session.sparkContext.setLogLevel("ERROR")
+    yield session
+    session.stop()
