@@ -183,3 +183,19 @@ class FeatureClient:
         from modelyard.features.scoring import score_batch
 
         return score_batch(model_uri, df, tracking_uri=self.tracking_uri, **kwargs)
+
+    # -- online -------------------------------------------------------------------------------
+    def publish_table(self, name: str, online_store: str, *, full: bool = False) -> dict:
+        """Write the latest row per key to ``online_store`` (``redis://...`` or a database URI): only the
+        keys changed since the last publish there, unless ``full``."""
+        from modelyard.features.publish import publish
+
+        return publish(self, name, online_store, full=full)
+
+    def lookup_features(self, name: str, keys: Sequence[Any], *, online_store: str | None = None,
+                        features: Sequence[str] | None = None) -> list[dict[str, Any] | None]:
+        """The latest features of each key from the online store (the newest one published to by
+        default); None for a key that has no row."""
+        from modelyard.features.publish import lookup
+
+        return lookup(self, name, keys, online_store=online_store, features=features)
