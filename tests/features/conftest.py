@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+import uuid
+
 import pandas as pd
 import pytest
-from features_helpers import ts
+from features_helpers import service_unavailable, ts
 from sklearn.linear_model import LinearRegression
 
 import modelyard
@@ -67,6 +69,26 @@ def logged(fc, customer_features):
         info = fc.log_model(model, "model", flavor=modelyard.sklearn, training_set=training,
                             registered_model_name="churn")
     return fc, info, run, model
+
+
+REDIS = "redis://127.0.0.1:6379/0"
+
+
+@pytest.fixture
+def redis_uri():
+    import redis
+
+    client = redis.Redis.from_url(REDIS)
+    try:
+        client.ping()
+    except redis.RedisError as exc:
+        service_unavailable(f"Redis at {REDIS} is not available: {exc}")
+    prefix = f"modelyard-test-{uuid.uuid4().hex[:10]}:"
+    yield f"{REDIS}?prefix={prefix}"
+    keys = list(client.scan_iter(match=prefix + "*"))
+    if keys:
+        client.delete(*keys)
+    client.close()
 
 
 # -- catalog stores on every backend ------------------------------------------------------------

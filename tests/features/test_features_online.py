@@ -2,33 +2,10 @@
 
 from __future__ import annotations
 
-import uuid
-
 import pandas as pd
 import pytest
 
 from modelyard.exceptions import InvalidParameterValue
-
-REDIS = "redis://127.0.0.1:6379/0"
-
-
-@pytest.fixture
-def redis_uri():
-    import redis
-
-    client = redis.Redis.from_url(REDIS)
-    try:
-        client.ping()
-    except redis.RedisError as exc:
-        from conftest import service_unavailable  # tests/conftest.py
-
-        service_unavailable(f"Redis at {REDIS} is not available: {exc}")
-    prefix = f"modelyard-test-{uuid.uuid4().hex[:10]}:"
-    yield f"{REDIS}?prefix={prefix}"
-    keys = list(client.scan_iter(match=prefix + "*"))
-    if keys:
-        client.delete(*keys)
-    client.close()
 
 
 @pytest.fixture(params=["redis", "sql"])
