@@ -185,6 +185,16 @@ def dataset(location: str, version: int | datetime | None = None):
     return _delta(location, version).to_pyarrow_dataset()
 
 
+def local_files(location: str, version: int | datetime | None = None) -> list[str] | None:
+    """The Parquet files of a local table's version (for engines that read Parquet natively), or
+    None when the table is not on the local file system."""
+    scheme = urlsplit(location).scheme
+    if scheme not in ("", "file") and len(scheme) != 1:
+        return None
+    files = _delta(location, version).file_uris()
+    return [f[len("file://") :] if f.startswith("file://") else f for f in files]
+
+
 def history(location: str, limit: int | None = None) -> list[dict]:
     return list(_delta(location).history(limit))
 

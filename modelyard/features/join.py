@@ -79,6 +79,18 @@ def check_input(schema: pa.Schema, lookups: Sequence[ResolvedLookup], tables: di
                 )
 
 
+def register_table(con, name: str, lk: ResolvedLookup) -> str:
+    """Make the lookup's table (at its version) scannable by DuckDB; the name to select from. A local
+    table is read by DuckDB's own Parquet reader from the version's file list; others via Arrow."""
+    files = delta.local_files(lk.location, lk.table_version)
+    if files:
+        listed = ", ".join("'" + f.replace("'", "''") + "'" for f in files)
+        con.execute(f"CREATE OR REPLACE TEMP VIEW {name} AS SELECT * FROM read_parquet([{listed}], union_by_name = true)")
+    else:
+        con.register(name, delta.dataset(lk.location, lk.table_version))
+    return name
+
+
 @dataclass
 class JoinPlan:
     sql: str
@@ -104,8 +116,7 @@ def plan(con, left_columns: Sequence[str], lookups: Sequence[ResolvedLookup], *,
         if not wanted:
             continue
         used.append(lk)
-        alias, source = f"f{i}", f"__modelyard_ft{i}"
-        con.register(source, delta.dataset(lk.location, lk.table_version))
+        alias, source = f"f{i}", register_table(con, f"__modelyard_ft{i}", lk)
         cols = list(lk.primary_keys) + ([lk.timestamp_key] if lk.timestamp_key else []) + [f.name for f in wanted]
         projected = f"SELECT {', '.join(_q(c) for c in dict.fromkeys(cols))} FROM {source}"
         on = " AND ".join(f"l.{_q(a)} = {alias}.{_q(b)}" for a, b in zip(lk.lookup_key, lk.primary_keys, strict=True))
