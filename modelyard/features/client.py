@@ -13,28 +13,26 @@ from datetime import datetime
 from typing import Any
 
 from modelyard.entities.feature_table import FeatureTable
-from modelyard.exceptions import InvalidParameterValue, ResourceDoesNotExist
+from modelyard.exceptions import InvalidParameterValue
 from modelyard.features import delta
 from modelyard.features.lookup import FeatureLookup
+from modelyard.features.service import names as _names
 from modelyard.features.training_set import TrainingSet, resolve
 from modelyard.settings import Settings, login_name
 
 logger = logging.getLogger(__name__)
 
-WRITE_MODES = ("merge", "overwrite")
-
-
-def _names(value: str | Sequence[str] | None) -> tuple[str, ...]:
-    if value is None:
-        return ()
-    return (value,) if isinstance(value, str) else tuple(value)
-
 
 class FeatureClient:
-    def __init__(self, tracking_uri: str | None = None, settings: Settings | None = None) -> None:
+    def __init__(self, tracking_uri: str | None = None, settings: Settings | None = None, *,
+                 data_via_server: bool = False) -> None:
+        """``data_via_server``: with an ``http://`` tracking URI, send and read table data through the
+        server (Arrow IPC streams) instead of opening the table files, for a client that cannot reach
+        the server's storage. Training sets and scoring still read the files."""
         from modelyard.tracking.client import TrackingClient
 
         self._client = TrackingClient(tracking_uri, settings)
+        self._data_via_server = data_via_server
         self.settings = self._client.settings
         self.tracking_uri = self._client.tracking_uri
 
@@ -47,6 +45,17 @@ class FeatureClient:
         from modelyard.store.features import feature_store_for
 
         return feature_store_for(self._client.store, self.settings)
+
+    @property
+    def tables(self):
+        """Table operations: in-process on the table files, or through the server (``data_via_server``)."""
+        if self._data_via_server:
+            from modelyard.features.remote import RemoteTables
+
+            return RemoteTables(self._client.store)
+        from modelyard.features.service import FeatureTableService
+
+        return FeatureTableService(self.store, self.settings.user or login_name())
 
     # -- tables -------------------------------------------------------------------------------
     def create_table(
@@ -63,59 +72,14 @@ class FeatureClient:
         """Create a feature table from ``df`` (its first version) or an empty one of Arrow ``schema``."""
         import pyarrow as pa
 
-        from modelyard.store.features.base import validate_table_name
-
-        validate_table_name(name)
-        pks, tks = _names(primary_keys), _names(timestamp_keys)
-        if not pks:
-            raise InvalidParameterValue(f"Feature table {name!r} needs at least one primary key")
-        if len(tks) > 1:
-            raise InvalidParameterValue("A feature table has at most one timestamp key")
-        if df is None and schema is None:
-            raise InvalidParameterValue("create_table needs df (the first rows) or schema")
-        data = delta.to_arrow(df) if df is not None else pa.schema(schema).empty_table()
-        delta.check_keys(data, pks, tks)
-        data = delta.normalize(data)
-        try:
-            self.store.get_feature_table(name)
-        except ResourceDoesNotExist:
-            pass
-        else:
-            from modelyard.exceptions import ResourceAlreadyExists
-
-            raise ResourceAlreadyExists(f"Feature table {name!r} already exists")
-        location = self.store.default_location(name)
-        version = delta.create(location, data)
-        try:
-            return self.store.create_feature_table(
-                name,
-                pks,
-                tks,
-                delta.columns_of(delta.stored_schema(location)),
-                location,
-                version,
-                description=description,
-                tags={k: str(v) for k, v in (tags or {}).items()},
-                creator=self.settings.user or login_name(),
-            )
-        except BaseException:
-            delta.remove(location)
-            raise
+        data = delta.to_arrow(df) if df is not None else None
+        return self.tables.create(name, primary_keys, data, timestamp_keys=timestamp_keys,
+                                  schema=pa.schema(schema) if schema is not None else None,
+                                  description=description, tags=tags)
 
     def write_table(self, name: str, df: Any, mode: str = "merge") -> FeatureTable:
         """Write rows as a new version: ``merge`` upserts by the keys, ``overwrite`` replaces every row."""
-        if mode not in WRITE_MODES:
-            raise InvalidParameterValue(f"mode must be one of {', '.join(WRITE_MODES)}, got {mode!r}")
-        table = self.store.get_feature_table(name)
-        data = delta.to_arrow(df)
-        delta.check_keys(data, table.primary_keys, table.timestamp_keys)
-        data = delta.conform(data, delta.stored_schema(table.location), keys=table.keys)
-        if mode == "merge":
-            version = delta.merge(table.location, data, table.keys)
-        else:
-            version = delta.overwrite(table.location, data)
-        columns = delta.columns_of(delta.stored_schema(table.location, version))
-        return self.store.update_feature_table(name, columns=columns, version=version)
+        return self.tables.write(name, delta.to_arrow(df), mode)
 
     def read_table(
         self, name: str, *, as_of_version: int | None = None, as_of_timestamp: datetime | str | None = None,
@@ -126,13 +90,11 @@ class FeatureClient:
                                columns=columns).to_pandas()
 
     def read_arrow(self, name: str, *, as_of_version=None, as_of_timestamp=None, columns=None):
-        if as_of_version is not None and as_of_timestamp is not None:
-            raise InvalidParameterValue("Give as_of_version or as_of_timestamp, not both")
-        table = self.store.get_feature_table(name)
-        at = as_of_version if as_of_version is not None else as_of_timestamp
-        if at is None:
-            at = table.current_version
-        return delta.dataset(table.location, at).to_table(columns=list(columns) if columns else None)
+        import pyarrow as pa
+
+        schema, batches = self.tables.batches(name, as_of_version=as_of_version, as_of_timestamp=as_of_timestamp,
+                                              columns=columns)
+        return pa.Table.from_batches(list(batches), schema=schema)
 
     def get_table(self, name: str) -> FeatureTable:
         return self.store.get_feature_table(name)
@@ -142,7 +104,7 @@ class FeatureClient:
 
     def history(self, name: str, limit: int | None = None) -> list[dict]:
         """The table's Delta commits, newest first (version, timestamp, operation, metrics)."""
-        return delta.history(self.store.get_feature_table(name).location, limit)
+        return self.tables.history(name, limit)
 
     def set_table_tag(self, name: str, key: str, value: Any) -> None:
         self.store.set_feature_table_tag(name, key, str(value))
@@ -152,9 +114,7 @@ class FeatureClient:
 
     def drop_table(self, name: str) -> None:
         """Delete the catalog entry, then the table's files."""
-        table = self.store.get_feature_table(name)
-        self.store.delete_feature_table(name)
-        delta.remove(table.location)
+        self.tables.drop(name)
 
     # -- training sets, models, scoring -------------------------------------------------------
     def create_training_set(

@@ -9,7 +9,7 @@ import pandas as pd
 import pytest
 from features_helpers import ts
 
-from modelyard.exceptions import ResourceAlreadyExists, ResourceDoesNotExist
+from modelyard.exceptions import InvalidParameterValue, ResourceAlreadyExists, ResourceDoesNotExist
 from modelyard.features import FeatureClient, FeatureLookup
 
 
@@ -32,3 +32,35 @@ def test_feature_client_over_rest(live_server, customer_features) -> None:
     fc.drop_table(name)
     with pytest.raises(ResourceDoesNotExist, match="does not exist"):
         fc.get_table(name)
+
+
+def test_table_data_through_the_server(live_server, customer_features) -> None:
+    """A client that cannot reach the table files: rows go to and come from the server as Arrow IPC."""
+    fc = FeatureClient(live_server, data_via_server=True)
+    name = f"ipc_{uuid.uuid4().hex[:8]}.cf"
+    table = fc.create_table(name, primary_keys="customer_id", timestamp_keys="ts", df=customer_features,
+                            description="via server", tags={"team": "growth"})
+    assert table.current_version == 0 and table.tags == {"team": "growth"} and table.description == "via server"
+    fc.write_table(name, customer_features.assign(purchases=0))
+    rows = fc.read_table(name).sort_values(["customer_id", "ts"])
+    assert rows["purchases"].tolist() == [0, 0, 0]
+    assert fc.read_table(name, as_of_version=0, columns=["purchases"]).sort_values("purchases")["purchases"].tolist() == [1, 3, 7]
+    assert [h["version"] for h in fc.history(name)] == [1, 0]
+    with pytest.raises(InvalidParameterValue, match="'customer_id' has 1 null"):
+        fc.write_table(name, pd.DataFrame({"customer_id": [None], "ts": [ts(1)], "purchases": [1], "spend": [1.0]}))
+    with pytest.raises(ResourceDoesNotExist, match="does not exist"):
+        fc.read_table(name + "x")
+    fc.drop_table(name)
+    with pytest.raises(ResourceDoesNotExist):
+        fc.get_table(name)
+
+
+def test_big_table_streams_in_batches(live_server) -> None:
+    fc = FeatureClient(live_server, data_via_server=True)
+    name = f"ipc_{uuid.uuid4().hex[:8]}.big"
+    n = 200_000
+    fc.create_table(name, primary_keys="id", df=pd.DataFrame({"id": range(n), "x": [0.5] * n}))
+    schema, batches = fc.tables.batches(name)
+    sizes = [b.num_rows for b in batches]
+    assert sum(sizes) == n and len(sizes) > 1 and schema.names == ["id", "x"]
+    fc.drop_table(name)

@@ -7,9 +7,18 @@ from __future__ import annotations
 
 import weakref
 
+import orjson
+import pyarrow as pa
+from starlette.concurrency import run_in_threadpool
+from starlette.requests import Request
+from starlette.responses import Response, StreamingResponse
+from starlette.routing import Route
+
 from modelyard.entities.feature_table import FeatureColumn
+from modelyard.exceptions import InvalidParameterValue, ModelyardError
+from modelyard.server import identity
 from modelyard.server.identity import request_user
-from modelyard.server.protocol import KeyValue, Message, RouteTable
+from modelyard.server.protocol import KeyValue, Message, RouteTable, error_payload
 from modelyard.server.routes.runs import Int64
 from modelyard.server.services import Services
 from modelyard.store.features.base import MAX_RESULTS_DEFAULT
@@ -152,3 +161,132 @@ def record_publish(svc: Services, m: RecordPublish) -> dict:
     """Record that version ``version`` was published to ``online_store``."""
     catalog(svc).record_publish(m.name, m.online_store, m.version)
     return {}
+
+
+class History(TableName):
+    limit: Int64 | None = None
+
+
+def service(svc: Services):
+    from modelyard.features.service import FeatureTableService
+
+    return FeatureTableService(catalog(svc), request_user(None))
+
+
+@table.get(f"{BASE}/history", History)
+def feature_table_history(svc: Services, m: History) -> dict:
+    """The table's Delta versions, newest first."""
+    return {"history": service(svc).history(m.name, m.limit)}
+
+
+@table.delete(f"{BASE}/drop", TableName)
+def drop_feature_table(svc: Services, m: TableName) -> dict:
+    """Delete a feature table's catalog entry and its files."""
+    service(svc).drop(m.name)
+    return {}
+
+
+# -- table data as Arrow IPC streams ---------------------------------------------------------------
+ARROW_STREAM = "application/vnd.apache.arrow.stream"
+MAX_WRITE_BYTES = 2 * 1024**3
+
+
+def _error(exc: ModelyardError) -> Response:
+    return Response(orjson.dumps(error_payload(exc)), exc.http_status, media_type="application/json")
+
+
+def _int(value: str | None, what: str) -> int | None:
+    if value is None or value == "":
+        return None
+    try:
+        return int(value)
+    except ValueError:
+        raise InvalidParameterValue(f"{what} must be an integer, got {value!r}") from None
+
+
+def _list(value: str | None) -> list[str]:
+    return [v for v in (value or "").split(",") if v]
+
+
+def extra_routes(svc: Services) -> list[Route]:
+    async def read_data(request: Request) -> Response:
+        """Stream a table version as Arrow IPC record batches (never the whole table in memory)."""
+        q = request.query_params
+        try:
+            identity.bind(request)
+            schema, batches = await run_in_threadpool(
+                service(svc).batches, q.get("name", ""), as_of_version=_int(q.get("version"), "version"),
+                as_of_timestamp=q.get("timestamp") or None, columns=_list(q.get("columns")) or None,
+            )
+        except ModelyardError as exc:
+            return _error(exc)
+
+        return StreamingResponse(_ipc(schema, batches), media_type=ARROW_STREAM)
+
+    async def write_data(request: Request) -> Response:
+        """Create (``mode=create``), merge or overwrite a table from an Arrow IPC stream body."""
+        q = request.query_params
+        try:
+            identity.bind(request)
+            if (request.headers.get("content-type") or "").split(";")[0].strip() != ARROW_STREAM:
+                raise InvalidParameterValue(f"The body must be an Arrow IPC stream ({ARROW_STREAM})")
+            body = bytearray()
+            async for chunk in request.stream():
+                body += chunk
+                if len(body) > MAX_WRITE_BYTES:
+                    raise InvalidParameterValue("The body exceeds 2 GiB; write the table in several batches")
+            try:
+                data = pa.ipc.open_stream(bytes(body)).read_all()
+            except pa.ArrowInvalid as exc:
+                raise InvalidParameterValue(f"The body is not an Arrow IPC stream: {exc}") from None
+            tables = service(svc)
+            mode = q.get("mode", "merge")
+            if mode == "create":
+                made = await run_in_threadpool(
+                    tables.create, q.get("name", ""), _list(q.get("primary_keys")), data,
+                    timestamp_keys=_list(q.get("timestamp_keys")), description=q.get("description"),
+                )
+            else:
+                made = await run_in_threadpool(tables.write, q.get("name", ""), data, mode)
+        except ModelyardError as exc:
+            return _error(exc)
+        return Response(orjson.dumps({"feature_table": made.to_dict()}), media_type="application/json")
+
+    return [
+        Route(f"/api/2.0{BASE}/data", read_data, methods=["GET"]),
+        Route(f"/api/2.0{BASE}/data", write_data, methods=["POST"]),
+    ]
+
+
+def _ipc(schema: pa.Schema, batches):
+    """The IPC stream of ``batches``, one chunk per record batch."""
+    sink = _Sink()
+    with pa.ipc.new_stream(sink, schema) as writer:
+        yield sink.take()
+        for batch in batches:
+            writer.write_batch(batch)
+            yield sink.take()
+    yield sink.take()
+
+
+class _Sink:
+    """A write-only file whose bytes are taken out as they are written."""
+
+    def __init__(self) -> None:
+        self._parts: list[bytes] = []
+        self.closed = False
+
+    def write(self, data) -> int:
+        self._parts.append(bytes(data))
+        return len(data)
+
+    def flush(self) -> None:
+        pass
+
+    def close(self) -> None:
+        self.closed = True
+
+    def take(self) -> bytes:
+        out = b"".join(self._parts)
+        self._parts.clear()
+        return out
