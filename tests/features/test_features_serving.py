@@ -54,3 +54,28 @@ def test_missing_key_gets_defaults_or_400(serving) -> None:
     assert answer.status_code == 200, answer.text
     no_key = post([{"other": 1}])
     assert no_key.status_code == 400 and "no column 'customer_id'" in no_key.json()["message"]
+
+
+def test_key_without_online_row_and_default_is_named(logged, redis_uri) -> None:
+    import dataclasses
+
+    import pandas as pd
+
+    from modelyard.exceptions import InvalidParameterValue
+    from modelyard.features.serving import OnlineEnricher
+    from modelyard.features.spec import FeatureSpec
+
+    fc, info, _, _ = logged
+    fc.publish_table("cf", redis_uri)
+    fc.publish_table("profile", redis_uri)
+    from modelyard.models.uri import download_model
+
+    spec = FeatureSpec.load(download_model(info.model_uri))
+    no_defaults = dataclasses.replace(spec, lookups=tuple(
+        dataclasses.replace(lk, features=tuple(dataclasses.replace(f, default=None) for f in lk.features))
+        for lk in spec.lookups
+    ))
+    enrich = OnlineEnricher(no_defaults, fc.tracking_uri)
+    assert enrich(pd.DataFrame({"customer_id": [2]})).to_dict("records") == [{"purchases": 1, "age": 40.0}]
+    with pytest.raises(InvalidParameterValue, match=r"No online features in 'cf' for key \{'customer_id': 9\}"):
+        enrich(pd.DataFrame({"customer_id": [2, 9]}))
