@@ -7,7 +7,6 @@ Output is JSON (the REST shapes), like the other groups' ``--output json``.
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Any
 
 import click
 
@@ -105,33 +104,28 @@ def _input_format(path: Path, given: str) -> str:
     return found
 
 
-def open_input(path: Path, fmt: str) -> tuple[Any, int | None]:
-    """The input read lazily (an Arrow dataset or record-batch reader), and its row count if known."""
+def _sql_text(value: str) -> str:
+    return "'" + value.replace("'", "''") + "'"
+
+
+def open_input(path: Path, fmt: str) -> tuple[str, int | None]:
+    """The input as a DuckDB table function over its files (read lazily), and its row count if cheap."""
     import pyarrow.dataset as ds
 
     if fmt == "delta":
         from modelyard.features import delta
 
-        source = delta.dataset(str(path))
-    elif fmt == "json":
-        return _json_lines(path), None
-    else:
-        source = ds.dataset(str(path), format=fmt)
-    return source, source.count_rows()
-
-
-def _json_lines(path: Path) -> Any:
-    """JSON lines, streamed. Arrow's reader turns ISO times with an offset into UTC but forgets the
-    zone; the columns are marked UTC again so they compare with timezone-aware feature tables."""
-    import pyarrow as pa
-    import pyarrow.json as pj
-
-    reader = pj.open_json(str(path))
-    schema = pa.schema([
-        pa.field(f.name, pa.timestamp(f.type.unit, "UTC")) if pa.types.is_timestamp(f.type) and f.type.tz is None else f
-        for f in reader.schema
-    ])
-    return pa.RecordBatchReader.from_batches(schema, (b.cast(schema) for b in reader))
+        files = delta.local_files(str(path)) or []
+        if not files:
+            raise CliError(f"The Delta table at {path} has no data files")
+        listed = ", ".join(_sql_text(f) for f in files)
+        return f"read_parquet([{listed}], union_by_name = true)", delta.dataset(str(path)).count_rows()
+    if fmt == "parquet":
+        pattern = str(path / "**" / "*.parquet") if path.is_dir() else str(path)
+        return f"read_parquet({_sql_text(pattern)})", ds.dataset(str(path), format="parquet").count_rows()
+    if fmt == "csv":
+        return f"read_csv({_sql_text(str(path))})", None
+    return f"read_json({_sql_text(str(path))}, format = 'newline_delimited')", None
 
 
 @click.command("score-batch")

@@ -53,12 +53,13 @@ def score_to_path(
     result_type: str | None = None,
     on_rows: Callable[[int], None] | None = None,
 ) -> dict:
-    """Score ``source`` (a pyarrow dataset) into ``output`` (``.parquet`` file, else a Delta folder)."""
+    """Score ``source`` (a DuckDB table function over the input files, e.g. ``read_parquet('...')``)
+    into ``output`` (a ``.parquet`` file, else a Delta folder)."""
     pinned = pin_model_uri(fc.tracking_client, model_uri)
     sm = ScoringModel.load(pinned, fc.tracking_uri)
     report = ScoreReport()
     when = datetime.now(UTC)
-    scored = score_stream(sm, source, source.schema, ordered=False, batch_rows=batch_rows,
+    scored = score_stream(sm, source, ordered=False, batch_rows=batch_rows,
                           result_type=result_type, memory_limit=memory_limit, report=report)
     batches = _stamped(scored, pinned, when)
 

@@ -113,7 +113,7 @@ def predict_table(sm: ScoringModel, table: pa.Table, result_type: str | None = N
 def score_stream(
     sm: ScoringModel,
     left: Any,
-    schema: pa.Schema,
+    schema: pa.Schema | None = None,
     *,
     ordered: bool,
     batch_rows: int = DEFAULT_BATCH_ROWS,
@@ -122,18 +122,24 @@ def score_stream(
     report: ScoreReport | None = None,
 ) -> Iterator[pa.Table]:
     """Scored tables of at most ``batch_rows`` rows. ``left`` is an Arrow table (``ordered``: the
-    input's row order is kept) or any Arrow object DuckDB scans lazily (a dataset, a reader)."""
+    input's row order is kept), a DuckDB table function over files (``read_parquet('...')``, read
+    lazily) or an Arrow object DuckDB scans. Input errors are raised before any scoring."""
     report = report if report is not None else ScoreReport()
-    skip = check_input(schema, sm)
-    if sm.spec is None or not sm.spec.lookups:
-        source = left.to_batches(batch_rows) if isinstance(left, pa.Table) else _batches(left, batch_rows)
-        for batch in source:
-            table = batch if isinstance(batch, pa.Table) else pa.Table.from_batches([batch])
-            report.rows += table.num_rows
-            yield predict_table(sm, table, result_type)
-        return
     con = join.connect(memory_limit=memory_limit)
     try:
+        if schema is None:
+            schema = join.source_schema(con, left) if isinstance(left, str) else left.schema
+        skip = check_input(schema, sm)
+        if sm.spec is None or not sm.spec.lookups:
+            if isinstance(left, str):
+                source = con.sql(f"SELECT * FROM {left}").to_arrow_reader(batch_rows)
+            else:
+                source = left.to_batches(batch_rows) if isinstance(left, pa.Table) else _batches(left, batch_rows)
+            for batch in source:
+                table = batch if isinstance(batch, pa.Table) else pa.Table.from_batches([batch])
+                report.rows += table.num_rows
+                yield predict_table(sm, table, result_type)
+            return
         batches, _, counts = join.run(con, left, sm.spec.lookups, skip=skip, batch_rows=batch_rows, ordered=ordered)
         for table in batches:
             report.rows += table.num_rows
