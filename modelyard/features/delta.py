@@ -149,6 +149,10 @@ def _delta(location: str, version: int | str | datetime | None = None, storage_o
     return table
 
 
+def latest_version(location: str) -> int:
+    return _delta(location).version()
+
+
 def stored_schema(location: str, version: int | None = None) -> pa.Schema:
     return pa.schema(_delta(location, version).schema().to_arrow())
 

@@ -47,7 +47,8 @@ class ScoringModel:
         from modelyard.models.load import load_pyfunc
 
         model = load_pyfunc(model_uri, tracking_uri=tracking_uri)
-        return cls(model, FeatureSpec.load(model.model_dir) if model.model_dir else None, model_uri)
+        spec = FeatureSpec.load(model.model_dir) if model.model_dir else None
+        return cls(model, spec.at_latest_versions() if spec is not None else None, model_uri)
 
 
 @dataclass

@@ -97,6 +97,17 @@ class FeatureSpec:
     def table_names(self) -> tuple[str, ...]:
         return tuple(dict.fromkeys(lk.table_name for lk in self.lookups))
 
+    def at_latest_versions(self) -> FeatureSpec:
+        """The same lookups reading each table's newest version: scoring uses today's features, the
+        versions recorded at training time are lineage."""
+        import dataclasses
+
+        from modelyard.features import delta
+
+        return dataclasses.replace(self, lookups=tuple(
+            dataclasses.replace(lk, table_version=delta.latest_version(lk.location)) for lk in self.lookups
+        ))
+
     def to_dict(self) -> dict:
         return {
             "feature_spec_version": SPEC_VERSION,

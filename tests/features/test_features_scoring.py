@@ -89,3 +89,10 @@ def test_many_chunks_keep_order(logged) -> None:
     batch = pd.DataFrame({"customer_id": [1 + i % 2 for i in range(n)], "event_ts": [ts(12)] * n, "i": range(n)})
     out = fc.score_batch("models:/churn/1", batch, batch_rows=1000)
     assert out["i"].tolist() == list(range(n)) and out["purchases"].tolist()[:2] == [7, 1]
+
+
+def test_scoring_reads_the_newest_feature_values(logged) -> None:
+    fc = logged[0]
+    fc.write_table("profile", pd.DataFrame({"customer_id": [1], "age": [99.0]}))
+    out = fc.score_batch("models:/churn/1", pd.DataFrame({"customer_id": [1], "event_ts": [ts(12)]}))
+    assert out["age"].tolist() == [99.0]
