@@ -87,3 +87,14 @@ def test_score_batch_refuses_bad_input_clearly(logged, tmp_path) -> None:
                  "--output", str(tmp_path / "o.parquet"))
     assert result.exit_code == 1
     assert "no column 'customer_id'" in result.output and "Traceback" not in result.output
+
+
+def test_publish_then_describe_shows_the_online_store(fc, customer_features, redis_uri) -> None:
+    fc.create_table("churn.cf", primary_keys="customer_id", timestamp_keys="ts", df=customer_features)
+    result = run("features", "publish", "churn.cf", "--online", redis_uri)
+    assert result.exit_code == 0, result.output
+    assert json.loads(result.stdout)["written"] == 2
+    again = json.loads(run("features", "publish", "churn.cf", "--online", redis_uri).stdout)
+    assert again["written"] == 0
+    described = json.loads(run("features", "describe", "churn.cf").stdout)["feature_table"]
+    assert [(p["online_store"], p["version"]) for p in described["online_stores"]] == [(redis_uri, 0)]
