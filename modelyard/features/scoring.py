@@ -83,17 +83,17 @@ def check_input(schema: pa.Schema, sm: ScoringModel) -> set[str]:
 
 
 def _prediction_array(preds: Any, n: int, result_type: str | None) -> pa.Array:
+    """One prediction per row as an Arrow array: a 1-D output as is, a one-column output as its
+    column, a wider one as a list per row; cast to ``result_type`` when given."""
     import numpy as np
     import pandas as pd
 
-    if isinstance(preds, pd.DataFrame):
-        preds = preds.iloc[:, 0] if preds.shape[1] == 1 else list(preds.to_numpy())
-    if isinstance(preds, pd.Series):
+    if isinstance(preds, pd.DataFrame | pd.Series):
         preds = preds.to_numpy()
-    arr = np.asarray(preds) if not isinstance(preds, list) else None
-    if arr is not None and arr.ndim > 1:
-        preds = list(arr) if arr.shape[1] != 1 else arr[:, 0]
-    out = pa.array(preds) if not isinstance(preds, np.ndarray) else pa.array(preds)
+    arr = np.asarray(preds)
+    if arr.ndim > 1:
+        arr = arr[:, 0] if arr.shape[1] == 1 else arr
+    out = pa.array(list(arr)) if arr.ndim > 1 else pa.array(arr)
     if len(out) != n:
         raise InvalidParameterValue(f"The model returned {len(out)} predictions for {n} rows")
     if result_type is not None:
