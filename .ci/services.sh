@@ -26,3 +26,10 @@ wait_for MariaDB "mysqladmin -uroot -h127.0.0.1 -P3306 ping" || exit 1
 mysql -uroot -h127.0.0.1 -P3306 -e "CREATE DATABASE IF NOT EXISTS test" || exit 1
 psql -h 127.0.0.1 -U postgres -tc "SELECT 1 FROM pg_database WHERE datname='test'" | grep -q 1 \
   || psql -h 127.0.0.1 -U postgres -c "CREATE DATABASE test" || exit 1
+
+# Redis: the online feature store tests (tests/features) use the real server.
+if ! redis-cli -h 127.0.0.1 -p 6379 ping >/dev/null 2>&1; then
+  echo "starting Redis"
+  redis-server --port 6379 --bind 127.0.0.1 --daemonize yes --save '' --appendonly no || true
+fi
+wait_for Redis "redis-cli -h 127.0.0.1 -p 6379 ping" || exit 1

@@ -81,7 +81,7 @@ class CliState:
 
     def check_database_exists(self, uri: str, settings: Settings) -> None:
         """A CliError when ``uri`` is a SQLite file that is not there (other stores: nothing to check)."""
-        from modelyard.store.tracking.sql.engine import sqlite_file
+        from modelyard.store.sql.engine import sqlite_file
 
         path = sqlite_file(uri)
         if path is None or os.path.exists(path):

@@ -27,6 +27,7 @@ COMMANDS: dict[str, str] = {
     "artifacts": "modelyard.cli.artifacts:artifacts",
     "db": "modelyard.cli.db:db",
     "experiments": "modelyard.cli.experiments:experiments",
+    "features": "modelyard.cli.features:features",
     "models": "modelyard.cli.models:models",
     "runs": "modelyard.cli.runs:runs",
     "server": "modelyard.cli.server:server",

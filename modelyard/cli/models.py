@@ -169,3 +169,7 @@ _attach_registry(models)
 from modelyard.cli.serve import serve as _serve  # noqa: E402  (models serve: the scoring server)
 
 models.add_command(_serve)
+
+from modelyard.cli.features import score_batch_command as _score_batch  # noqa: E402  (models score-batch)
+
+models.add_command(_score_batch)

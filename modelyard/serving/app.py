@@ -33,6 +33,7 @@ from starlette.responses import Response
 
 from modelyard.auth.permissions import MANAGE, READ, SCORING, USE, needs, public
 from modelyard.exceptions import ModelyardError, PayloadTooLarge, Unauthenticated
+from modelyard.features.serving import online_features
 from modelyard.serving.accesslog import AccessLog, RequestInfo
 from modelyard.serving.config import ServeConfig
 from modelyard.serving.inputs import content_kind, parse_body
@@ -203,6 +204,7 @@ async def invocations(request: Request) -> Response:
         try:
             body = await read_body(request, svc.config.max_body_bytes)
             item = parse_body(kind, body, served.schema)
+            item = online_features(served, item, svc.config.tracking_uri)  # a feature spec's lookups (modelyard.features)
         finally:
             batcher.arriving -= 1
         info.rows = item.rows

@@ -36,6 +36,7 @@ DOMAINS = (
     "modelyard.store.registry.tables",
     "modelyard.store.serving.tables",
     "modelyard.store.sql.queue",
+    "modelyard.store.features.tables",
 )
 
 
