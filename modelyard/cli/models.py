@@ -169,3 +169,7 @@ _attach_registry(models)
 from modelyard.cli.serve import serve as _serve  # noqa: E402  (models serve: the scoring server)
 
 models.add_command(_serve)
+
+from modelyard.cli.stream import stream as _stream  # noqa: E402  (models stream: streaming inference)
+
+models.add_command(_stream)
