@@ -14,7 +14,7 @@ from pathlib import Path  # noqa: E402
 import numpy as np  # noqa: E402
 import pandas as pd  # noqa: E402
 import pytest  # noqa: E402
-from stream_helpers import COLUMNS, REDIS_URL, service_unavailable  # noqa: E402
+from stream_helpers import AMQP_URL, COLUMNS, NATS_URL, REDIS_URL, service_unavailable  # noqa: E402
 
 import modelyard  # noqa: E402
 from modelyard.tracking import fluent, stores  # noqa: E402
@@ -90,3 +90,37 @@ def redis_client(name) -> Iterator:
     for key in client.scan_iter(match=f"{name}*", count=1000):
         client.delete(key)
     client.close()
+
+
+
+
+@pytest.fixture
+def jetstream(name) -> Iterator:
+    """A JetStream stream ``<name>-events`` on subject ``<name>.events`` (and ``<name>-*`` streams removed after)."""
+    from stream_helpers import Nats
+
+    try:
+        nats = Nats(NATS_URL)
+    except Exception as exc:
+        service_unavailable(f"NATS JetStream at {NATS_URL} is not available: {exc}")
+    nats.call(lambda js: js.add_stream(name=f"{name}-events", subjects=[f"{name}.events"]))
+    yield nats
+    async def drop(js):
+        for stream in await js.streams_info():
+            if stream.config.name.startswith(name):
+                await js.delete_stream(stream.config.name)
+    nats.call(drop)
+    nats.close()
+
+
+@pytest.fixture
+def rabbit(name) -> Iterator:
+    """A channel on the local RabbitMQ; the queues and exchanges it declared are removed after."""
+    from stream_helpers import Rabbit
+
+    try:
+        rabbit = Rabbit(AMQP_URL)
+    except Exception as exc:
+        service_unavailable(f"RabbitMQ at {AMQP_URL} is not available: {exc}")
+    yield rabbit
+    rabbit.cleanup()

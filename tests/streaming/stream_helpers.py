@@ -14,6 +14,8 @@ import orjson
 
 COLUMNS = [f"f{i}" for i in range(20)]
 REDIS_URL = os.environ.get("MODELYARD_TEST_REDIS_URL", "redis://127.0.0.1:6379/0")
+NATS_URL = os.environ.get("MODELYARD_TEST_NATS_URL", "nats://127.0.0.1:4222")
+AMQP_URL = os.environ.get("MODELYARD_TEST_AMQP_URL", "amqp://guest:guest@127.0.0.1:5672/%2f")
 
 
 def _root_conftest():
@@ -79,3 +81,117 @@ def start_cli(*args: str, env_extra: dict | None = None, log: Path | None = None
 
 def event(i: int, value: float) -> bytes:
     return orjson.dumps({c: value + k for k, c in enumerate(COLUMNS)} | {"n": i})
+
+
+class Nats:
+    """A JetStream client on its own event loop thread, for tests that call it synchronously."""
+
+    def __init__(self, url: str) -> None:
+        import threading
+
+        import nats
+
+        self.loop = asyncio.new_event_loop()
+        self.thread = threading.Thread(target=self.loop.run_forever, daemon=True)
+        self.thread.start()
+        self.nc = self._run(nats.connect(servers=[url], connect_timeout=3, max_reconnect_attempts=0))
+        self.js = self.nc.jetstream()
+
+    def _run(self, coro, timeout: float = 30.0):
+        return asyncio.run_coroutine_threadsafe(coro, self.loop).result(timeout)
+
+    def call(self, fn):
+        """``await fn(js)`` on the client's loop."""
+        return self._run(fn(self.js))
+
+    def publish_many(self, subject: str, bodies: list[bytes]) -> list[int]:
+        async def go(js):
+            acks = []
+            for start in range(0, len(bodies), 500):
+                acks += await asyncio.gather(*(js.publish(subject, b) for b in bodies[start:start + 500]))
+            return [a.seq for a in acks]
+
+        return self.call(go)
+
+    def messages(self, stream: str) -> list[dict]:
+        """Every message stored in ``stream``, decoded."""
+        async def go(js):
+            from nats.js.api import AckPolicy, ConsumerConfig
+
+            total = (await js.stream_info(stream)).state.messages
+            sub = await js.pull_subscribe("", stream=stream, config=ConsumerConfig(ack_policy=AckPolicy.NONE))
+            out = []
+            while len(out) < total:
+                out += [orjson.loads(m.data) for m in await sub.fetch(min(1000, total - len(out)), timeout=10)]
+            await sub.unsubscribe()
+            return out
+
+        return self.call(go)
+
+    def count(self, stream: str) -> int:
+        async def go(js):
+            from nats.js.errors import NotFoundError
+
+            try:
+                return (await js.stream_info(stream)).state.messages
+            except NotFoundError:  # not created yet
+                return 0
+
+        return self.call(go)
+
+    def close(self) -> None:
+        self._run(self.nc.close())
+        self.loop.call_soon_threadsafe(self.loop.stop)
+        self.thread.join(5)
+        self.loop.close()
+
+
+class Rabbit:
+    """An aio-pika channel on its own event loop thread, for tests that call it synchronously."""
+
+    def __init__(self, url: str) -> None:
+        import threading
+
+        import aio_pika
+
+        self.loop = asyncio.new_event_loop()
+        self.thread = threading.Thread(target=self.loop.run_forever, daemon=True)
+        self.thread.start()
+        self.connection = self._run(aio_pika.connect(url, timeout=3))
+        self.channel = self._run(self.connection.channel())
+        self.queues: list[str] = []
+        self.exchanges: list[str] = []
+
+    def _run(self, coro, timeout: float = 60.0):
+        return asyncio.run_coroutine_threadsafe(coro, self.loop).result(timeout)
+
+    def queue(self, name: str) -> None:
+        self._run(self.channel.declare_queue(name, durable=True))
+        self.queues.append(name)
+
+    def publish(self, queue: str, bodies: list[bytes], ids: list[str]) -> None:
+        import aio_pika
+
+        async def go():
+            for body, message_id in zip(bodies, ids, strict=True):
+                await self.channel.default_exchange.publish(
+                    aio_pika.Message(body, message_id=message_id, delivery_mode=aio_pika.DeliveryMode.PERSISTENT), queue)
+
+        self._run(go())
+
+    def depth(self, queue: str) -> int:
+        declared = self._run(self.channel.declare_queue(queue, passive=True))
+        return declared.declaration_result.message_count
+
+    def cleanup(self) -> None:
+        async def go():
+            for name in self.queues:
+                await self.channel.queue_delete(name)
+            for name in self.exchanges:
+                await self.channel.exchange_delete(name)
+            await self.connection.close()
+
+        self._run(go())
+        self.loop.call_soon_threadsafe(self.loop.stop)
+        self.thread.join(5)
+        self.loop.close()

@@ -59,7 +59,7 @@ class JetStreamSource(BaseSource):
 
         try:
             msgs = await self.sub.fetch(max_messages, timeout=max(timeout_s, 0.001))
-        except NatsTimeout:
+        except (NatsTimeout, TimeoutError):  # nats-py raises either when nothing came
             return []
         out = []
         for msg in msgs:
