@@ -157,8 +157,11 @@ class Rabbit:
         self.loop = asyncio.new_event_loop()
         self.thread = threading.Thread(target=self.loop.run_forever, daemon=True)
         self.thread.start()
-        self.connection = self._run(aio_pika.connect(url, timeout=3))
-        self.channel = self._run(self.connection.channel())
+        async def connect():
+            connection = await aio_pika.connect(url, timeout=3)
+            return connection, await connection.channel()
+
+        self.connection, self.channel = self._run(connect())
         self.queues: list[str] = []
         self.exchanges: list[str] = []
 
@@ -173,9 +176,11 @@ class Rabbit:
         import aio_pika
 
         async def go():
-            for body, message_id in zip(bodies, ids, strict=True):
-                await self.channel.default_exchange.publish(
+            pairs = list(zip(bodies, ids, strict=True))
+            for start in range(0, len(pairs), 500):
+                await asyncio.gather(*(self.channel.default_exchange.publish(
                     aio_pika.Message(body, message_id=message_id, delivery_mode=aio_pika.DeliveryMode.PERSISTENT), queue)
+                    for body, message_id in pairs[start:start + 500]))
 
         self._run(go())
 

@@ -56,8 +56,11 @@ class AmqpSource(BaseSource):
         return [_delivery(m) for m in messages]
 
     async def ack(self, deliveries: Sequence[Delivery]) -> None:
-        for d in deliveries:
-            await d.handle.ack()
+        """One ``basic.ack multiple`` up to the batch's last delivery tag: batches are scored in the
+        order they were delivered on this channel, so every earlier delivery is done too."""
+        if deliveries:
+            last = max(deliveries, key=lambda d: d.handle.delivery_tag)
+            await last.handle.ack(multiple=True)
 
     async def lag(self) -> int | None:
         declared = await self.channel.declare_queue(self.queue_name, passive=True)
