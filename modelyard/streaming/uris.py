@@ -53,7 +53,7 @@ def parse(uri: str) -> EndUri:
     if not parts.scheme:
         raise InvalidParameterValue(f"{uri!r} is not a URI (expected scheme://...)")
     options = dict(parse_qsl(parts.query, keep_blank_values=True))
-    base = urlunsplit((parts.scheme, parts.netloc, parts.path, "", ""))
+    base = uri.split("?", 1)[0].split("#", 1)[0]  # (urlunsplit would drop the // of sqlite:////abs/path)
     return EndUri(uri, parts.scheme.lower(), base, parts.netloc, parts.path, options)
 
 
