@@ -179,9 +179,7 @@ class Pipeline:
         m.scored.inc(len(records))
         m.batch_rows.observe(n_events)
         now = time.time()
-        for d in deliveries:
-            if d.produced_at is not None:
-                m.latency.observe(max(0.0, now - d.produced_at))
+        m.latency.observe_many([now - d.produced_at for d in deliveries if d.produced_at is not None])
         self.batches += 1
         if logger.isEnabledFor(logging.INFO):
             logger.info(orjson.dumps({

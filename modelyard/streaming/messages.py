@@ -17,7 +17,7 @@ Out: a prediction is ``{"event_id", "model_version", "prediction", ...passthroug
 from __future__ import annotations
 
 import io
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import Any
 
 import orjson
@@ -33,13 +33,21 @@ class Event:
     id: str
     row: dict | None  # the event's fields (None when it could not be read)
     delivery: Delivery
-    passthrough: dict = field(default_factory=dict)
+    passthrough: dict | None = None
     error: str | None = None  # why it could not be read
     reason: str | None = None
 
 
 def decode(delivery: Delivery, fmt: str, id_field: str | None, passthrough: tuple[str, ...]) -> list[Event]:
     """The events of one delivery (one for JSON, one per row for Parquet / Arrow); bad ones carry an error."""
+    body = delivery.body
+    if fmt == "json" and id_field is None and type(body) is dict and len(body) == 1 and b"data" in body:
+        try:  # the common case, kept short: a Redis entry {"data": <JSON object>}
+            row = orjson.loads(body[b"data"])
+        except orjson.JSONDecodeError:
+            row = None
+        if type(row) is dict:
+            return [Event(delivery.id, row, delivery, {n: row.get(n) for n in passthrough} if passthrough else None)]
     try:
         rows = _rows(delivery.body, fmt)
     except Exception as exc:
@@ -59,7 +67,7 @@ def decode(delivery: Delivery, fmt: str, id_field: str | None, passthrough: tupl
                                     reason=NO_ID))
                 continue
             event_id = str(value)
-        carried = {name: row.get(name) for name in passthrough}
+        carried = {name: row.get(name) for name in passthrough} if passthrough else None
         events.append(Event(event_id, row, delivery, carried))
     return events
 

@@ -23,6 +23,7 @@ import logging
 from collections.abc import Callable, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
+from operator import itemgetter
 from typing import Any, Protocol
 
 from modelyard.exceptions import InvalidParameterValue, ModelyardError
@@ -133,9 +134,11 @@ def build_frame(served: ServedModel, rows: list[dict]) -> Any:
 
     schema = served.schema
     if schema.all_double and schema.names:
-        names = schema.names
+        pick = itemgetter(*schema.names)
         try:
-            array = np.array([[row[c] for c in names] for row in rows], dtype=np.float64)
+            array = np.array([pick(row) for row in rows], dtype=np.float64)
+            if array.ndim == 1:  # one column: itemgetter of one name gives scalars
+                array = array.reshape(-1, 1)
             return pd.DataFrame(array, columns=schema.index, copy=False)
         except (KeyError, ValueError, TypeError):
             pass  # a missing or non-numeric value: the general path names the column

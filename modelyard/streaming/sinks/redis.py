@@ -19,17 +19,15 @@ from modelyard.serving.outputs import dumps
 from modelyard.streaming.base import BaseSink
 from modelyard.streaming.uris import EndUri
 
-# KEYS: stream, id set. ARGV: per record: event id, field count n, then n field/value pairs flattened.
+# KEYS: stream, id set. ARGV[1]: the batch as one JSON array of [event id, [field, value, field, value...]]
+# (one argument: packing thousands of small arguments costs the client more than the script costs Redis).
 APPEND_ONCE = """
 local added = 0
-local i = 1
-while i <= #ARGV do
-  local n = tonumber(ARGV[i + 1])
-  if redis.call('SADD', KEYS[2], ARGV[i]) == 1 then
-    redis.call('XADD', KEYS[1], '*', unpack(ARGV, i + 2, i + 1 + n))
+for _, record in ipairs(cjson.decode(ARGV[1])) do
+  if redis.call('SADD', KEYS[2], record[1]) == 1 then
+    redis.call('XADD', KEYS[1], '*', unpack(record[2]))
     added = added + 1
   end
-  i = i + 2 + n
 end
 return added
 """
@@ -46,14 +44,15 @@ class RedisStreamSink(BaseSink):
         self.added = 0
 
     async def write(self, records: Sequence[dict]) -> None:
-        args: list = []
+        batch = []
         for record in records:
-            args.append(str(record["event_id"]))
-            args.append(2 * len(record))
+            fields = []
             for key, value in record.items():
-                args.append(key)
-                args.append(orjson.dumps(value) if isinstance(value, str | int | float | None) else dumps(value))
-        self.added += int(await self._script(keys=[self.stream, self.ids], args=args))
+                fields.append(key)
+                fields.append((orjson.dumps(value) if isinstance(value, str | int | float | None) else dumps(value))
+                              .decode())
+            batch.append((str(record["event_id"]), fields))
+        self.added += int(await self._script(keys=[self.stream, self.ids], args=[orjson.dumps(batch)]))
 
     async def close(self) -> None:
         await self.client.aclose()
