@@ -10,6 +10,7 @@ import json
 import pickle
 import signal
 import sys
+import warnings
 
 import numpy as np
 import redis
@@ -17,6 +18,7 @@ import redis
 
 def main() -> None:
     url, model_path, stream, group, out = sys.argv[1:6]
+    warnings.filterwarnings("ignore")  # sklearn's "X does not have valid feature names" on every call
     with open(model_path, "rb") as fh:
         model, columns = pickle.load(fh)
     r = redis.Redis.from_url(url)

@@ -9,8 +9,13 @@ task predicts, writes and acknowledges them, in order.
 - **Backpressure**: at most ``in_flight`` batches are read ahead; when the sink is slow the reader
   stops fetching and events wait on the broker.
 - **Effectively once**: a delivery is acknowledged only after its predictions and dead letters are
-  written (sinks are idempotent on the event id, so a redelivery adds nothing). A failing sink write
-  is retried with backoff ``max_retries`` times, then the consumer stops without acknowledging.
+  written (sinks are idempotent on the event id, so a redelivery adds nothing). The acknowledgement
+  goes out in the background, in batch order, while the next batch is scored (one broker round trip
+  less per batch); a stop waits for it. A failing sink write is retried with backoff
+  ``max_retries`` times, then the consumer stops without acknowledging.
+- **No thread hop for small batches**: a batch of at most ``INLINE_ROWS`` events, of a model whose
+  recent batches took under ``INLINE_MAX_S``, is scored on the event loop (as the serving batcher's
+  inline path does); larger or slower ones on a worker thread, so the loop keeps reading.
 - **Slow batches**: while a batch is being scored the source is told it is in progress (NATS
   ``+WPI``), so the broker does not redeliver it behind our back.
 - **Graceful stop** (``stop()``, SIGTERM in the CLI): no new fetch; the batches read so far are
@@ -38,6 +43,8 @@ logger = logging.getLogger(__name__)
 
 IDLE_POLL_S = 0.5  # longest a fetch blocks, so a stop is noticed
 IN_PROGRESS_EVERY_S = 5.0
+INLINE_ROWS = 64  # a batch this small, of a model this fast, is scored on the event loop (no thread hop)
+INLINE_MAX_S = 0.002
 
 
 class SinkFailed(ModelyardError):
@@ -56,6 +63,8 @@ class Pipeline:
         self.name = name
         self._stopping = asyncio.Event()
         self._busy = False
+        self._ack_task: asyncio.Task | None = None
+        self._recent_s: float | None = None  # moving average of the scoring time of a batch
         self.batches = 0
         self.in_progress_every_s = IN_PROGRESS_EVERY_S
 
@@ -80,6 +89,8 @@ class Pipeline:
             if not reader.done():
                 reader.cancel()
             await asyncio.gather(reader, return_exceptions=True)
+            if self._ack_task is not None:  # the last written batch is acknowledged before we return
+                await asyncio.gather(self._ack_task, return_exceptions=True)
         reader.result() if not reader.cancelled() else None
 
     # -- reading --------------------------------------------------------------------------------
@@ -109,7 +120,13 @@ class Pipeline:
         loop = asyncio.get_running_loop()
         keepalive = asyncio.create_task(self._keep_alive(deliveries))
         try:
-            scored, events = await loop.run_in_executor(None, self._score, deliveries)
+            began = time.perf_counter()
+            if len(deliveries) <= INLINE_ROWS and self._recent_s is not None and self._recent_s < INLINE_MAX_S:
+                scored, events = self._score(deliveries)
+            else:
+                scored, events = await loop.run_in_executor(None, self._score, deliveries)
+            took = time.perf_counter() - began
+            self._recent_s = took if self._recent_s is None else 0.8 * self._recent_s + 0.2 * took
             records = [self._record(e, v, scored.version) for e, v in scored.predictions]
             dead = self._dead_letters(events, scored)
             await self._write(self.sink, records)
@@ -117,8 +134,18 @@ class Pipeline:
                 await self._dead(dead)
         finally:
             keepalive.cancel()
-        await self.source.ack(deliveries)
+        # written: acknowledged in the background (in order) while the next batch is scored
+        self._ack_task = asyncio.create_task(self._ack_after(self._ack_task, deliveries))
         self._account(deliveries, len(events), records, dead, scored.version, started)
+
+    async def _ack_after(self, previous: asyncio.Task | None, deliveries: list[Delivery]) -> None:
+        if previous is not None:
+            await asyncio.gather(previous, return_exceptions=True)
+        try:
+            await self.source.ack(deliveries)
+        except Exception as exc:  # redelivered later; the idempotent sink keeps one copy
+            logger.warning("Acknowledging %d messages failed (%s: %s); they will be redelivered", len(deliveries),
+                           type(exc).__name__, exc)
 
     def _score(self, deliveries: list[Delivery]) -> tuple[Scored, list]:
         c = self.config

@@ -59,30 +59,27 @@ class StreamRunner:
         c = self.config
         loop = asyncio.get_running_loop()
         side: list[asyncio.Task] = []
+        # the ends are built first: a bad URI fails before the model is loaded
+        sink = open_sink(c.sink)
+        dead = open_sink(c.dead_letter) if c.dead_letter else None
+        base = c.consumer_name or f"{socket.gethostname()}-{os.getpid()}-{uuid.uuid4().hex[:6]}"
+        names = [base if self.consumers == 1 else f"{base}-{i}" for i in range(self.consumers)]
+        sources = [open_source(c.source, consumer=name, prefetch=c.batch_size * (c.in_flight + 1), format=c.format)
+                   for name in names]
+        ends: list[Any] = []
         if c.metrics_port is not None:
             started: asyncio.Future = loop.create_future()
             side.append(asyncio.create_task(serve_metrics(self.metrics, self.health, c.metrics_host, c.metrics_port,
                                                           started)))
             self.metrics_port = await started
-        ends: list[Any] = []
         try:
             await loop.run_in_executor(None, self.scorer.start)
-            sink = open_sink(c.sink)
-            ends.append(sink)
-            await sink.start()
-            dead = None
-            if c.dead_letter:
-                dead = open_sink(c.dead_letter)
-                ends.append(dead)
-                await dead.start()
-            base = c.consumer_name or f"{socket.gethostname()}-{os.getpid()}-{uuid.uuid4().hex[:6]}"
-            for i in range(self.consumers):
-                name = base if self.consumers == 1 else f"{base}-{i}"
-                source = open_source(c.source, consumer=name, prefetch=c.batch_size * (c.in_flight + 1),
-                                     format=c.format)
-                ends.insert(0, source)
-                await source.start()
-                self.pipelines.append(Pipeline(c, source, sink, dead, self.scorer, self.metrics, name))
+            for end in (sink, dead, *sources):
+                if end is not None:
+                    ends.insert(0, end)
+                    await end.start()
+            self.pipelines = [Pipeline(c, source, sink, dead, self.scorer, self.metrics, name)
+                              for source, name in zip(sources, names, strict=True)]
             if self._stop_requested:
                 return
             side.append(asyncio.create_task(self._watch_lag()))

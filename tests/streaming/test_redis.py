@@ -135,3 +135,70 @@ def test_sigterm_finishes_and_acknowledges_the_batches_in_flight(redis_client, n
     assert group["pending"] == 0  # everything read was written and acknowledged
     assert written == 20_000 - group["lag"]
     assert "Stopped: every batch read was written and acknowledged." in (tmp_path / "log").read_text()
+
+
+def test_parquet_messages_carry_many_rows_each(redis_client, name, model_dir, data, estimators):
+    import io
+
+    import pyarrow as pa
+    import pyarrow.parquet as pq
+
+    events, out = f"{name}-events", f"{name}-out"
+    buffer = io.BytesIO()
+    pq.write_table(pa.Table.from_pandas(data.head(12), preserve_index=False), buffer)
+    message = redis_client.xadd(events, {"data": buffer.getvalue()}).decode()
+    config = StreamConfig(str(model_dir), f"{REDIS}?stream={events}&group=g", f"{REDIS}?stream={out}",
+                          format="parquet")
+    run_until(StreamRunner(config), lambda: redis_client.xlen(out) >= 12)
+    got = {e["event_id"]: e["prediction"] for e in _entries(redis_client, out)}
+    assert got == {f"{message}:{i}": p for i, p in enumerate(estimators[0].predict(data.head(12)).tolist())}
+
+
+def test_a_slow_sink_stops_the_reading(redis_client, name, model_dir, data):
+    """Backpressure: while the sink is stuck, at most (in_flight + 1) batches are read from the stream."""
+    from modelyard.streaming.engine import Pipeline
+    from modelyard.streaming.metrics import StreamMetrics
+    from modelyard.streaming.scoring import Scorer
+    from modelyard.streaming.uris import open_source
+
+    events = f"{name}-events"
+    for row in data.head(200).to_dict("records"):
+        redis_client.xadd(events, {"data": orjson.dumps(row)})
+
+    class StuckSink:
+        def __init__(self):
+            self.release = asyncio.Event()
+            self.written = 0
+
+        async def write(self, records):
+            await self.release.wait()
+            self.written += len(records)
+
+    config = StreamConfig(str(model_dir), f"{REDIS}?stream={events}&group=g", "unused://", batch_size=10)
+    scorer = Scorer(str(model_dir))
+    scorer.start()
+    pending_while_stuck = []
+
+    async def main():
+        source = open_source(config.source, consumer="c1")
+        await source.start()
+        sink = StuckSink()
+        pipeline = Pipeline(config, source, sink, None, scorer, StreamMetrics())
+        task = asyncio.create_task(pipeline.run())
+        while redis_client.xpending(events, "g")["pending"] < 30:
+            await asyncio.sleep(0.05)
+        await asyncio.sleep(1.0)  # give the reader every chance to read more
+        pending_while_stuck.append(redis_client.xpending(events, "g")["pending"])
+        sink.release.set()
+        while sink.written < 200:
+            await asyncio.sleep(0.05)
+        pipeline.stop()
+        await task
+        await source.close()
+
+    try:
+        asyncio.run(main())
+    finally:
+        scorer.stop()
+    assert pending_while_stuck == [30]  # 1 batch in the sink + 1 queued + 1 held by the reader
+    assert redis_client.xpending(events, "g")["pending"] == 0

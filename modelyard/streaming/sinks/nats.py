@@ -19,7 +19,7 @@ from modelyard.streaming.base import BaseSink
 from modelyard.streaming.sources.nats import nats_servers
 from modelyard.streaming.uris import EndUri
 
-PUBLISH_WINDOW = 256  # publishes awaiting their acks at once
+PUBLISH_WINDOW = 2000  # publishes awaiting their acks at once
 
 
 class NatsSink(BaseSink):
