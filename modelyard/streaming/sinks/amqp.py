@@ -1,4 +1,4 @@
-"""RabbitMQ exchange sink through aio-pika: persistent messages, publisher confirms.
+"""RabbitMQ exchange sink through aiormq: persistent messages, publisher confirms.
 
 ``amqp://user:pass@host:5672/vhost?exchange=predictions[&routing-key=predictions][&type=direct]``
 
@@ -14,39 +14,41 @@ from __future__ import annotations
 import asyncio
 from collections.abc import Sequence
 
+from modelyard.exceptions import ModelyardError
 from modelyard.serving.outputs import dumps
 from modelyard.streaming.base import BaseSink
-from modelyard.streaming.sources.amqp import amqp_url
 from modelyard.streaming.uris import EndUri
 
 
 class AmqpSink(BaseSink):
     def __init__(self, end: EndUri, **_: object) -> None:
         self.end = end
-        self.exchange_name = end.option("exchange", required=True)
-        self.routing_key = end.option("routing-key", self.exchange_name)
+        self.exchange = end.option("exchange", required=True)
+        self.routing_key = end.option("routing-key", self.exchange)
         self.kind = end.option("type", "direct")
         self.connection = None
-        self.exchange = None
+        self.channel = None
 
     async def start(self) -> None:
-        import aio_pika
+        import aiormq
 
-        self.connection = await aio_pika.connect_robust(amqp_url(self.end))
-        channel = await self.connection.channel(publisher_confirms=True)
-        self.exchange = await channel.declare_exchange(self.exchange_name, self.kind, durable=True)
+        self.connection = await aiormq.connect(self.end.base)
+        self.channel = await self.connection.channel(publisher_confirms=True)
+        await self.channel.exchange_declare(self.exchange, exchange_type=self.kind, durable=True)
 
     async def write(self, records: Sequence[dict]) -> None:
-        import aio_pika
+        from pamqp.commands import Basic
 
-        await asyncio.gather(*(
-            self.exchange.publish(
-                aio_pika.Message(dumps(r), message_id=str(r["event_id"]), content_type="application/json",
-                                 delivery_mode=aio_pika.DeliveryMode.PERSISTENT),
-                routing_key=self.routing_key,
+        confirms = await asyncio.gather(*(
+            self.channel.basic_publish(
+                dumps(r), exchange=self.exchange, routing_key=self.routing_key,
+                properties=Basic.Properties(message_id=str(r["event_id"]), content_type="application/json",
+                                            delivery_mode=2),
             )
             for r in records
         ))
+        if not all(isinstance(c, Basic.Ack) for c in confirms):
+            raise ModelyardError("RabbitMQ did not confirm every prediction published (nack or returned)")
 
     async def close(self) -> None:
         if self.connection is not None:

@@ -1,4 +1,4 @@
-"""RabbitMQ (AMQP 0-9-1) source through aio-pika: manual acks, a prefetch window.
+"""RabbitMQ (AMQP 0-9-1) source through aiormq (the protocol layer of aio-pika): manual acks, prefetch.
 
 ``amqp://user:pass@host:5672/vhost?queue=events[&prefetch=N][&declare=1]``
 
@@ -9,6 +9,9 @@
   consumer died) is requeued by the broker and redelivered.
 - The event id is the message's ``message_id`` property; publishers should set it. A message
   without one gets the SHA-256 of its body, so its redelivery still has the same id.
+
+aiormq rather than aio-pika's higher-level objects: building an aio-pika ``IncomingMessage`` cost
+about 200 us of CPU per event here, ten times the rest of the engine.
 """
 
 from __future__ import annotations
@@ -21,29 +24,27 @@ from modelyard.streaming.base import BaseSource, Delivery
 from modelyard.streaming.uris import EndUri
 
 
-def amqp_url(end: EndUri) -> str:
-    return end.base
-
-
 class AmqpSource(BaseSource):
     def __init__(self, end: EndUri, *, prefetch: int = 1000, **_: object) -> None:
         self.end = end
         self.queue_name = end.option("queue", required=True)
-        self.prefetch = end.int_option("prefetch", prefetch)
+        self.prefetch = min(end.int_option("prefetch", prefetch), 65535)
         self.declare = end.option("declare", "1") not in ("0", "false", "no")
         self._buffer: asyncio.Queue = asyncio.Queue()
         self.connection = None
         self.channel = None
-        self.queue = None
 
     async def start(self) -> None:
-        import aio_pika
+        import aiormq
 
-        self.connection = await aio_pika.connect_robust(amqp_url(self.end))
+        self.connection = await aiormq.connect(self.end.base)
         self.channel = await self.connection.channel()
-        await self.channel.set_qos(prefetch_count=self.prefetch)
-        self.queue = await self.channel.declare_queue(self.queue_name, durable=True, passive=not self.declare)
-        self._tag = await self.queue.consume(self._buffer.put)
+        await self.channel.basic_qos(prefetch_count=self.prefetch)
+        await self.channel.queue_declare(self.queue_name, durable=True, passive=not self.declare)
+        await self.channel.basic_consume(self.queue_name, self._received, no_ack=False)
+
+    async def _received(self, message) -> None:
+        self._buffer.put_nowait(message)
 
     async def fetch(self, max_messages: int, timeout_s: float) -> list[Delivery]:
         try:
@@ -59,12 +60,11 @@ class AmqpSource(BaseSource):
         """One ``basic.ack multiple`` up to the batch's last delivery tag: batches are scored in the
         order they were delivered on this channel, so every earlier delivery is done too."""
         if deliveries:
-            last = max(deliveries, key=lambda d: d.handle.delivery_tag)
-            await last.handle.ack(multiple=True)
+            await self.channel.basic_ack(max(d.handle for d in deliveries), multiple=True)
 
     async def lag(self) -> int | None:
-        declared = await self.channel.declare_queue(self.queue_name, passive=True)
-        return declared.declaration_result.message_count
+        declared = await self.channel.queue_declare(self.queue_name, passive=True)
+        return declared.message_count
 
     async def close(self) -> None:
         if self.connection is not None:
@@ -72,6 +72,8 @@ class AmqpSource(BaseSource):
 
 
 def _delivery(message) -> Delivery:
-    message_id = message.message_id or hashlib.sha256(message.body).hexdigest()
-    stamp = message.timestamp.timestamp() if message.timestamp is not None else None
-    return Delivery(message_id, message.body, message, stamp, 2 if message.redelivered else 1)
+    props = message.header.properties
+    message_id = props.message_id or hashlib.sha256(message.body).hexdigest()
+    stamp = props.timestamp.timestamp() if props.timestamp is not None else None
+    return Delivery(message_id, message.body, message.delivery.delivery_tag, stamp,
+                    2 if message.delivery.redelivered else 1)
