@@ -17,7 +17,7 @@ Figures:
   (the server's clock, 1 ms resolution).
 - ``two_consumers_events_per_s``: two processes in one group; ``scaling`` = it / one consumer.
 - ``nats_events_per_s`` (JetStream -> NATS subject) and ``amqp_events_per_s`` (RabbitMQ -> RabbitMQ
-  exchange): one consumer, counted the same way.
+  exchange): one consumer, counted the same way, over ``--broker-events``.
 """
 
 from __future__ import annotations
@@ -294,6 +294,7 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--quick", action="store_true", help="small counts (a smoke run)")
     parser.add_argument("--events", type=int, help="events per throughput figure (default 200,000; quick 30,000)")
+    parser.add_argument("--broker-events", type=int, help="events of the NATS and RabbitMQ figures (30,000; quick 5,000)")
     parser.add_argument("--batch-size", type=int, default=1000)
     parser.add_argument("--rate", type=int, default=2000, help="offered events/s of the latency figure")
     parser.add_argument("--seconds", type=float, default=None, help="duration of the latency figure (20; quick 5)")
@@ -304,6 +305,7 @@ def main() -> None:
 
     n = args.events or (30_000 if args.quick else 200_000)
     seconds = args.seconds or (5.0 if args.quick else 20.0)
+    broker_n = args.broker_events or (5_000 if args.quick else 30_000)
     skip = set(filter(None, args.skip.split(",")))
     tag = uuid.uuid4().hex[:8]
     r = redis.Redis.from_url(REDIS)
@@ -337,10 +339,10 @@ def main() -> None:
                                                      "target": ">= 1.6x"}
         if "nats" not in skip:
             figures["nats_events_per_s"] = {"modelyard": sig(attempt("nats", lambda: nats_throughput(
-                model, n, tag, args.batch_size))), "unit": "events/s"}
+                model, broker_n, tag, args.batch_size))), "unit": "events/s", "events": broker_n}
         if "amqp" not in skip:
             figures["amqp_events_per_s"] = {"modelyard": sig(attempt("amqp", lambda: amqp_throughput(
-                model, n, tag, args.batch_size))), "unit": "events/s"}
+                model, broker_n, tag, args.batch_size))), "unit": "events/s", "events": broker_n}
     result["load_average_end"] = os.getloadavg()
     text = json.dumps(result, indent=2)
     print(text)
