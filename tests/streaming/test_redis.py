@@ -202,3 +202,13 @@ def test_a_slow_sink_stops_the_reading(redis_client, name, model_dir, data):
         scorer.stop()
     assert pending_while_stuck == [30]  # 1 batch in the sink + 1 queued + 1 held by the reader
     assert redis_client.xpending(events, "g")["pending"] == 0
+
+
+def test_two_consumers_in_one_process_share_the_group(redis_client, name, model_dir, data):
+    events, out = f"{name}-events", f"{name}-out"
+    ids = [redis_client.xadd(events, {"data": orjson.dumps(r)}).decode() for r in data.to_dict("records")]
+    config = StreamConfig(str(model_dir), f"{REDIS}?stream={events}&group=g", f"{REDIS}?stream={out}", batch_size=5)
+    runner = StreamRunner(config, consumers=2)
+    run_until(runner, lambda: redis_client.xlen(out) >= len(ids))
+    assert sorted(e["event_id"] for e in _entries(redis_client, out)) == sorted(ids)
+    assert runner.health()["consumers"] == 2 and all(p.batches > 0 for p in runner.pipelines)
