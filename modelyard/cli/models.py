@@ -171,5 +171,7 @@ from modelyard.cli.serve import serve as _serve  # noqa: E402  (models serve: th
 models.add_command(_serve)
 
 from modelyard.cli.features import score_batch_command as _score_batch  # noqa: E402  (models score-batch)
+from modelyard.cli.stream import stream as _stream  # noqa: E402  (models stream: streaming inference)
 
 models.add_command(_score_batch)
+models.add_command(_stream)
