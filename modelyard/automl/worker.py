@@ -1,0 +1,154 @@
+"""Running trials: in this process, in ``parallelism`` spawned processes, or as a worker that joins
+a search from anywhere (``modelyard automl worker --study ID``), plus the clean-up of trials whose
+worker died (Optuna fails them after the heartbeat grace period; their runs become FAILED)."""
+
+from __future__ import annotations
+
+import json
+import logging
+import os
+import tempfile
+import time
+from pathlib import Path
+from typing import Any
+
+from modelyard.automl import storage
+from modelyard.automl.data import Splits
+from modelyard.automl.summary import TrialInfo
+from modelyard.automl.trial import Objective, SearchConfig
+from modelyard.exceptions import InvalidParameterValue, ModelyardError
+
+logger = logging.getLogger(__name__)
+
+
+def quiet_openmp() -> None:
+    """OpenMP threads (LightGBM, XGBoost) sleep instead of spinning between parallel regions, so
+    processes sharing a few cores do not steal them from each other. Set before the libraries load;
+    inherited by the worker processes."""
+    os.environ.setdefault("OMP_WAIT_POLICY", "passive")
+
+
+def optimize(study: Any, objective: Objective, config: SearchConfig) -> None:
+    import optuna
+
+    timeout = None if config.deadline is None else max(0.0, config.deadline - time.time())
+    if timeout == 0.0:
+        return
+    callbacks = []
+    if config.max_trials:
+        callbacks.append(optuna.study.MaxTrialsCallback(config.max_trials, states=None))
+    study.optimize(objective, timeout=timeout, catch=(Exception,), callbacks=callbacks)
+
+
+def mark_run_failed(_study: Any, trial: Any) -> None:
+    """Optuna's failed-trial callback: the dead worker's run is FAILED, not left RUNNING."""
+    run_id = trial.user_attrs.get("run_id")
+    if not run_id:
+        return
+    import modelyard
+
+    client = modelyard.TrackingClient()
+    try:
+        if client.get_run(run_id).info.status == "RUNNING":
+            client.set_tag(run_id, "modelyard.automl.error", "the worker running this trial stopped (no heartbeat)")
+            client.set_terminated(run_id, "FAILED")
+    except ModelyardError:
+        logger.warning("Could not mark run %s of stale trial %s as FAILED", run_id, trial.number, exc_info=True)
+
+
+def load(study_id: str, storage_uri: str) -> tuple[Any, SearchConfig]:
+    import optuna
+
+    optuna.logging.set_verbosity(optuna.logging.WARNING)
+    probe = storage.open_storage(storage_uri, heartbeat_interval=storage.HEARTBEAT_INTERVAL_S, grace_period=storage.GRACE_PERIOD_S)
+    try:
+        study = optuna.load_study(study_name=study_id, storage=probe)
+    except KeyError as exc:
+        raise InvalidParameterValue(f"no AutoML study {study_id!r} in {storage_uri.split('@')[-1]}") from exc
+    attrs = study.user_attrs
+    interval, grace = attrs.get("heartbeat") or (storage.HEARTBEAT_INTERVAL_S, storage.GRACE_PERIOD_S)
+    store = storage.open_storage(
+        storage_uri, heartbeat_interval=interval, grace_period=grace, failed_trial_callback=mark_run_failed
+    )
+    study = optuna.load_study(study_name=study_id, storage=store, sampler=study.sampler, pruner=study.pruner)
+    config = SearchConfig(**json.loads(attrs["modelyard_config"]))
+    return study, config
+
+
+def download_splits(config: SearchConfig) -> Splits:
+    import pandas as pd
+
+    import modelyard
+
+    client = modelyard.TrackingClient()
+    with tempfile.TemporaryDirectory(prefix="modelyard-automl-worker-") as tmp:
+        folder = Path(client.download_artifacts(config.parent_run_id, "data", tmp))
+        return Splits(*(pd.read_parquet(folder / f"{name}.parquet") for name in ("train", "val", "test")))
+
+
+def run_worker(study_id: str, storage_uri: str, tracking_uri: str | None = None, n_jobs: int | None = None) -> int:
+    """Join a search: run its trials until its budget is spent. Returns the number of trials run here."""
+    import optuna
+
+    import modelyard
+
+    quiet_openmp()
+    study, config = load(study_id, storage_uri)
+    modelyard.set_tracking_uri(tracking_uri or config.tracking_uri)
+    if n_jobs:
+        config.n_jobs = n_jobs
+    # the study's TPE and median pruner, as the search created them
+    study.sampler = optuna.samplers.TPESampler(seed=None, n_startup_trials=max(10, 2 * len(config.models)))
+    study.pruner = optuna.pruners.MedianPruner(n_startup_trials=5, n_warmup_steps=20)
+    splits = download_splits(config)
+    before = len(study.get_trials(deepcopy=False))
+    optimize(study, Objective(config, splits), config)
+    return len(study.get_trials(deepcopy=False)) - before
+
+
+def _process_main(study_id: str, storage_uri: str, tracking_uri: str, n_jobs: int) -> None:
+    run_worker(study_id, storage_uri, tracking_uri, n_jobs)
+
+
+def run_processes(storage_uri: str, study_id: str, parallelism: int) -> None:
+    """``parallelism`` worker processes on this machine (spawned: no inherited database connections)."""
+    import multiprocessing
+
+    import modelyard
+
+    quiet_openmp()
+    context = multiprocessing.get_context("spawn")
+    n_jobs = max(1, (os.cpu_count() or 1) // parallelism)
+    processes = [
+        context.Process(target=_process_main, args=(study_id, storage_uri, modelyard.get_tracking_uri(), n_jobs), daemon=True)
+        for _ in range(parallelism)
+    ]
+    for process in processes:
+        process.start()
+    for process in processes:
+        process.join()
+        if process.exitcode:
+            logger.warning("AutoML worker process %s exited with code %s", process.pid, process.exitcode)
+
+
+def fail_stale_trials(study: Any) -> None:
+    """Fail the trials whose worker stopped sending heartbeats (RDB storage only)."""
+    import optuna
+
+    if isinstance(study._storage, optuna.storages.RDBStorage) or hasattr(study._storage, "_backend"):
+        try:
+            optuna.storages.fail_stale_trials(study)
+        except Exception:  # a heartbeat-less storage: nothing to fail
+            logger.debug("fail_stale_trials", exc_info=True)
+
+
+def fail_orphan_runs(trials: list[TrialInfo]) -> None:
+    """Runs of trials that did not complete and are still RUNNING become FAILED."""
+    import modelyard
+
+    client = modelyard.TrackingClient()
+    for t in trials:
+        if t.state in ("FAIL", "RUNNING") and t.run_id:
+            run = client.get_run(t.run_id)
+            if run.info.status == "RUNNING" and t.state == "FAIL":
+                client.set_terminated(t.run_id, "FAILED")
