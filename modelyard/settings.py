@@ -322,3 +322,10 @@ def login_name() -> str:
         return getpass.getuser()
     except Exception:  # no passwd entry in some containers
         return "unknown"
+
+
+def prefer_passive_openmp() -> None:
+    """Let OpenMP threads (LightGBM, XGBoost) sleep between parallel regions instead of spinning,
+    unless the user chose otherwise: processes sharing a few cores (AutoML workers) stop stealing
+    them from each other. Takes effect for libraries loaded afterwards and for child processes."""
+    os.environ.setdefault("OMP_WAIT_POLICY", "passive")

@@ -22,10 +22,10 @@ logger = logging.getLogger(__name__)
 
 
 def quiet_openmp() -> None:
-    """OpenMP threads (LightGBM, XGBoost) sleep instead of spinning between parallel regions, so
-    processes sharing a few cores do not steal them from each other. Set before the libraries load;
-    inherited by the worker processes."""
-    os.environ.setdefault("OMP_WAIT_POLICY", "passive")
+    """Passive OpenMP waiting, before LightGBM / XGBoost load (inherited by worker processes)."""
+    from modelyard.settings import prefer_passive_openmp
+
+    prefer_passive_openmp()
 
 
 def optimize(study: Any, objective: Objective, config: SearchConfig) -> None:
