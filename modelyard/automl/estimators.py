@@ -1,6 +1,7 @@
 """``DecodedClassifier``: a fitted classifier trained on label codes 0..k-1 that answers in the
-original labels. XGBoost only accepts 0..k-1 targets; every other model the search tries takes
-the labels as they are, so only XGBoost trials on non-integer labels are wrapped in it."""
+original labels. XGBoost only accepts 0..k-1 targets and LightGBM's evaluation set refuses string
+labels; scikit-learn's models take labels as they are, so only boosted trials on labels other than
+0..k-1 are wrapped in it."""
 
 from __future__ import annotations
 

@@ -9,7 +9,7 @@ number of rounds early stopping chose), fits on the training split and prints th
 from __future__ import annotations
 
 from modelyard.automl import preprocess, space
-from modelyard.automl.trial import SearchConfig
+from modelyard.automl.trial import SearchConfig, needs_codes
 
 _ES_PARAMS = {"xgboost": ("early_stopping_rounds",), "lightgbm": ()}
 
@@ -39,7 +39,7 @@ def generate(config: SearchConfig, trial_number: int, model: str, params: dict, 
     imports, constructor = estimator_code(config, model, params, learnt)
     plan = config.column_plan
     spec = space.spec_named(model)
-    decode = config.classification and spec.framework == "xgboost" and list(config.classes) != list(range(len(config.classes)))
+    decode = needs_codes(config, spec)
     balanced = params.get("class_weight") == "balanced"
     val_metric = metrics.get(f"val_{config.primary_metric}")
     lines = [

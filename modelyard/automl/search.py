@@ -149,7 +149,7 @@ class Search:
         )
         study.set_user_attr(CONFIG_ATTR, json.dumps(asdict(config), default=str))
         study.set_user_attr("heartbeat", list(heartbeat))
-        for spec in specs:  # every model family first, at its library defaults: a good start, cheaply
+        for spec in specs[: config.max_trials or None]:  # every model family first, at its library defaults: a good start, cheaply
             study.enqueue_trial({"model": spec.name, **spec.defaults}, skip_if_exists=True)
         return study
 
@@ -171,7 +171,7 @@ class Search:
 
         t0 = time.perf_counter()
         worker.fail_stale_trials(self.study)
-        trials = [trial_info(t) for t in self.study.get_trials(deepcopy=False) if not t.user_attrs.get("skipped")]
+        trials = [trial_info(t) for t in self.study.get_trials(deepcopy=False) if not t.user_attrs.get("skipped") and t.state.name != "WAITING"]
         worker.fail_orphan_runs(trials)
         complete = [t for t in trials if t.state == "COMPLETE" and t.model_path]
         key = f"val_{self.config.primary_metric}"

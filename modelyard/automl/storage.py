@@ -11,7 +11,9 @@ have passed the next worker (or the search's end) marks it FAIL, and its run FAI
 
 from __future__ import annotations
 
+import inspect
 import logging
+import warnings
 from typing import Any
 from urllib.parse import urlsplit
 
@@ -80,10 +82,18 @@ def open_storage(uri: str, *, heartbeat_interval: int, grace_period: int, failed
         finally:
             engine.dispose()
         engine_kwargs["connect_args"] = {"options": f"-csearch_path={SCHEMA}"}
-    return optuna.storages.RDBStorage(
-        url,
-        engine_kwargs=engine_kwargs,
-        heartbeat_interval=heartbeat_interval,
-        grace_period=grace_period,
-        failed_trial_callback=failed_trial_callback,
-    )
+    with warnings.catch_warnings():  # heartbeats are "experimental" in Optuna since 2.9
+        warnings.simplefilter("ignore", optuna.exceptions.ExperimentalWarning)
+        # Optuna 4.9 renamed failed_trial_callback to heartbeat_stale_trial_callback
+        callback_arg = (
+            "heartbeat_stale_trial_callback"
+            if "heartbeat_stale_trial_callback" in inspect.signature(optuna.storages.RDBStorage).parameters
+            else "failed_trial_callback"
+        )
+        return optuna.storages.RDBStorage(
+            url,
+            engine_kwargs=engine_kwargs,
+            heartbeat_interval=heartbeat_interval,
+            grace_period=grace_period,
+            **({callback_arg: failed_trial_callback} if failed_trial_callback else {}),
+        )

@@ -85,10 +85,7 @@ def fit_pipeline(config: SearchConfig, splits: Splits, model: str, params: dict,
     ctx = space.Context(config.classification, len(config.classes), config.seed, config.n_jobs)
     estimator = spec.build(params, ctx)
     weights = compute_sample_weight("balanced", y) if params.get("class_weight") == "balanced" else None
-    decode = (
-        config.classification and spec.framework == "xgboost" and list(config.classes) != list(range(len(config.classes)))
-    )
-    if decode:
+    if needs_codes(config, spec):
         import numpy as np
 
         classes = np.asarray(config.classes)
@@ -103,6 +100,16 @@ def fit_pipeline(config: SearchConfig, splits: Splits, model: str, params: dict,
     pipeline = Pipeline([("preprocess", pre), ("model", estimator)])
     return FitResult(
         pipeline, learnt, score(config, pipeline, splits.val), score(config, pipeline, splits.test), fit_seconds
+    )
+
+
+def needs_codes(config: SearchConfig, spec: space.ModelSpec) -> bool:
+    """XGBoost takes only 0..k-1 labels; LightGBM's eval set refuses string labels: both are
+    fitted on label codes and wrapped in ``DecodedClassifier``."""
+    return (
+        config.classification
+        and spec.framework in ("xgboost", "lightgbm")
+        and list(config.classes) != list(range(len(config.classes)))
     )
 
 

@@ -36,7 +36,10 @@ def optimize(study: Any, objective: Objective, config: SearchConfig) -> None:
         return
     callbacks = []
     if config.max_trials:
-        callbacks.append(optuna.study.MaxTrialsCallback(config.max_trials, states=None))
+        from optuna.trial import TrialState
+
+        started = (TrialState.COMPLETE, TrialState.PRUNED, TrialState.FAIL, TrialState.RUNNING)  # not WAITING
+        callbacks.append(optuna.study.MaxTrialsCallback(config.max_trials, states=started))
     study.optimize(objective, timeout=timeout, catch=(Exception,), callbacks=callbacks)
 
 
@@ -106,40 +109,40 @@ def run_worker(study_id: str, storage_uri: str, tracking_uri: str | None = None,
     return len(study.get_trials(deepcopy=False)) - before
 
 
-def _process_main(study_id: str, storage_uri: str, tracking_uri: str, n_jobs: int) -> None:
-    run_worker(study_id, storage_uri, tracking_uri, n_jobs)
-
-
 def run_processes(storage_uri: str, study_id: str, parallelism: int) -> None:
-    """``parallelism`` worker processes on this machine (spawned: no inherited database connections)."""
-    import multiprocessing
+    """``parallelism`` worker processes on this machine: ``python -m modelyard.automl.worker``, the
+    same code as a remote worker, given the study on stdin (no password on a command line, no
+    re-import of the caller's ``__main__`` as multiprocessing's spawn would do)."""
+    import subprocess
+    import sys
 
     import modelyard
 
     quiet_openmp()
-    context = multiprocessing.get_context("spawn")
-    n_jobs = max(1, (os.cpu_count() or 1) // parallelism)
+    job = json.dumps({
+        "study": study_id, "storage": storage_uri, "tracking_uri": modelyard.get_tracking_uri(),
+        "n_jobs": max(1, (os.cpu_count() or 1) // parallelism),
+    })
     processes = [
-        context.Process(target=_process_main, args=(study_id, storage_uri, modelyard.get_tracking_uri(), n_jobs), daemon=True)
+        subprocess.Popen([sys.executable, "-m", "modelyard.automl.worker"], stdin=subprocess.PIPE, text=True)
         for _ in range(parallelism)
     ]
     for process in processes:
-        process.start()
+        process.communicate(job)
     for process in processes:
-        process.join()
-        if process.exitcode:
-            logger.warning("AutoML worker process %s exited with code %s", process.pid, process.exitcode)
+        if process.wait():
+            logger.warning("AutoML worker process %s exited with code %s", process.pid, process.returncode)
 
 
 def fail_stale_trials(study: Any) -> None:
     """Fail the trials whose worker stopped sending heartbeats (RDB storage only)."""
+    import warnings
+
     import optuna
 
-    if isinstance(study._storage, optuna.storages.RDBStorage) or hasattr(study._storage, "_backend"):
-        try:
-            optuna.storages.fail_stale_trials(study)
-        except Exception:  # a heartbeat-less storage: nothing to fail
-            logger.debug("fail_stale_trials", exc_info=True)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", optuna.exceptions.ExperimentalWarning)
+        optuna.storages.fail_stale_trials(study)  # a no-op without heartbeats (in-memory studies)
 
 
 def fail_orphan_runs(trials: list[TrialInfo]) -> None:
@@ -152,3 +155,16 @@ def fail_orphan_runs(trials: list[TrialInfo]) -> None:
             run = client.get_run(t.run_id)
             if run.info.status == "RUNNING" and t.state == "FAIL":
                 client.set_terminated(t.run_id, "FAILED")
+
+
+def _main() -> None:
+    """``python -m modelyard.automl.worker`` with ``{"study", "storage", "tracking_uri", "n_jobs"}`` on stdin."""
+    import sys
+
+    job = json.loads(sys.stdin.read())
+    logging.basicConfig(level=logging.WARNING)
+    run_worker(job["study"], job["storage"], job.get("tracking_uri"), job.get("n_jobs"))
+
+
+if __name__ == "__main__":
+    _main()
