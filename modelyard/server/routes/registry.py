@@ -61,6 +61,7 @@ class SetAlias(RegisteredModelName):
     alias: str
     version: IdText
     user_id: str | None = None
+    reason: str | None = None  # modelyard: why, recorded in the promotion history
 
 
 class AliasRef(RegisteredModelName):
@@ -164,7 +165,9 @@ def get_latest_versions_get(svc: Services, m: LatestVersions) -> dict:
 @table.post(f"{BASE}/alias", SetAlias)
 def set_registered_model_alias(svc: Services, m: SetAlias) -> dict:
     """Point an alias at a version (creating or moving it); recorded in the promotion history."""
-    svc.registry.set_registered_model_alias(m.name, m.alias, m.version, user_id=request_user(m.user_id))
+    svc.registry.set_registered_model_alias(
+        m.name, m.alias, m.version, user_id=request_user(m.user_id), reason=m.reason
+    )
     return {}
 
 
