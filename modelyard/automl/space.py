@@ -165,17 +165,18 @@ def _lgbm(p: dict, ctx: Context) -> Any:
     return lightgbm.LGBMClassifier(**common) if ctx.classification else lightgbm.LGBMRegressor(**common)
 
 
+# Cheapest first: the search starts with every family at its library defaults, in this order.
 SPECS: tuple[ModelSpec, ...] = (
+    ModelSpec("linear", "sklearn", True, _linear_space, _linear, {"linear_C": 1.0}),
     ModelSpec("lightgbm", "lightgbm", False, _lgbm_space, _lgbm, {
         "lgbm_learning_rate": 0.1, "lgbm_num_leaves": 31, "lgbm_min_child_samples": 20,
         "lgbm_subsample": 1.0, "lgbm_colsample_bytree": 1.0, "lgbm_reg_lambda": 1e-3}),
-    ModelSpec("xgboost", "xgboost", False, _xgb_space, _xgb, {
-        "xgb_learning_rate": 0.1, "xgb_max_depth": 6, "xgb_min_child_weight": 1.0, "xgb_subsample": 1.0,
-        "xgb_colsample_bytree": 1.0, "xgb_reg_lambda": 1.0, "xgb_reg_alpha": 1e-8}),
     ModelSpec("hist_gradient_boosting", "sklearn", False, _hgb_space, _hgb, {
         "hgb_learning_rate": 0.1, "hgb_max_leaf_nodes": 31, "hgb_min_samples_leaf": 20,
         "hgb_l2_regularization": 1e-8}),
-    ModelSpec("linear", "sklearn", True, _linear_space, _linear, {"linear_C": 1.0}),
+    ModelSpec("xgboost", "xgboost", False, _xgb_space, _xgb, {
+        "xgb_learning_rate": 0.1, "xgb_max_depth": 6, "xgb_min_child_weight": 1.0, "xgb_subsample": 1.0,
+        "xgb_colsample_bytree": 1.0, "xgb_reg_lambda": 1.0, "xgb_reg_alpha": 1e-8}),
     ModelSpec("random_forest", "sklearn", False, _forest_space, _forest, {
         "rf_n_estimators": 100, "rf_max_depth": 40, "rf_min_samples_leaf": 1, "rf_max_features": "sqrt"}),
 )

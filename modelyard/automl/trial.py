@@ -150,6 +150,10 @@ class Objective:
             trial.set_user_attr("skipped", True)
             trial.study.stop()
             raise optuna.TrialPruned("max_trials reached")
+        if self._out_of_time(trial):
+            trial.set_user_attr("skipped", True)
+            trial.study.stop()
+            raise optuna.TrialPruned("no time left for another trial")
         model, params = suggest(trial, config)
         spec = space.spec_named(model)
         t0 = time.perf_counter()
@@ -200,6 +204,17 @@ class Objective:
         if objective is None:
             raise ValueError(f"{config.primary_metric} could not be computed on the validation split")
         return objective
+
+    def _out_of_time(self, trial: Any) -> bool:
+        """Past the deadline, or too close to it for a typical trial (half the median duration)."""
+        if self.config.deadline is None:
+            return False
+        remaining = self.config.deadline - time.time()
+        durations = sorted(
+            t.user_attrs["duration_s"] for t in trial.study.get_trials(deepcopy=False) if "duration_s" in t.user_attrs
+        )
+        typical = durations[len(durations) // 2] if durations else 0.0
+        return remaining <= 0.5 * typical
 
     def _end(self, run_id: str, status: str, tags: dict | None = None) -> None:
         import modelyard
