@@ -180,7 +180,16 @@ def _log(run_id, X, p, metrics, baseline_metrics, target_name, model_type, confi
             artifacts[name] = EvaluationArtifact(client.get_artifact_uri(run_id, path), path)
     table = default.results_table(X, p, target_name)
     path = f"{TABLE_NAME}.json"
-    rows = table.astype(object).where(table.notna(), None).to_numpy().tolist()
-    client.log_dict(run_id, {"columns": list(table.columns), "data": rows}, path)
+    client.log_text(run_id, _table_json(table), path)
     artifacts[TABLE_NAME] = EvaluationArtifact(client.get_artifact_uri(run_id, path), path)
     return EvaluationResult(metrics, artifacts, {TABLE_NAME: table}, run_id, baseline_metrics)
+
+
+def _table_json(table: Any) -> str:
+    """MLflow's table artifact format (``{"columns", "data"}``), encoded by orjson: a 100,000-row
+    table takes a fraction of a second instead of several."""
+    import orjson
+
+    rows = table.astype(object).where(table.notna(), None).to_numpy().tolist()
+    payload = {"columns": [str(c) for c in table.columns], "data": rows}
+    return orjson.dumps(payload, option=orjson.OPT_SERIALIZE_NUMPY, default=str).decode()

@@ -6,7 +6,7 @@ import time
 from pathlib import Path
 from typing import Any
 
-LATENCY_ROWS = 200  # single-row predictions timed (after 10 warm-up calls)
+LATENCY_ROWS = 100  # single-row predictions timed (after 5 warm-up calls)
 
 
 def p95_single_row_latency_ms(model: Any, frame: Any, rows: int = LATENCY_ROWS) -> float:
@@ -14,7 +14,7 @@ def p95_single_row_latency_ms(model: Any, frame: Any, rows: int = LATENCY_ROWS) 
 
     sample = frame.head(rows)
     singles = [sample.iloc[[i]] for i in range(len(sample))]
-    for row in singles[:10]:
+    for row in singles[:5]:
         model.predict(row)
     timings = []
     for row in singles:
