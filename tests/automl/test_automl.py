@@ -32,6 +32,8 @@ def test_classify_logs_each_trial_as_a_child_run(tracking, churn):
     assert {t.model_description for t in summary.trials} >= {
         "linear", "random_forest", "hist_gradient_boosting", "xgboost", "lightgbm"
     }
+    # about 1 in 5 positive: balanced class weights are part of the search
+    assert all(t.params.get("class_weight") in ("none", "balanced") for t in summary.trials)
     best = summary.best_trial
     assert best.state == "COMPLETE" and best.model_path.startswith("models:/m-")
     assert best.metrics["val_roc_auc"] == max(t.metrics.get("val_roc_auc", 0) for t in summary.trials)
@@ -106,3 +108,24 @@ def test_bad_input_is_refused_with_the_field_named(tracking, churn, kwargs, mess
         automl.classify(churn, max_trials=1, **kwargs)
     assert message in str(info.value)
     assert modelyard.active_run() is None
+
+
+@pytest.mark.parametrize("model", ["lightgbm", "xgboost"])
+def test_boosted_trees_report_to_optuna_and_get_pruned(model):
+    """An unpromising boosted trial stops mid-training: the validation loss is reported every few
+    rounds and the pruner's verdict raises TrialPruned."""
+    import numpy as np
+    import optuna
+
+    from modelyard.automl import space
+
+    rng = np.random.default_rng(0)
+    X, y = rng.normal(size=(200, 3)), rng.integers(0, 2, 200)
+    study = optuna.create_study(direction="minimize", pruner=optuna.pruners.ThresholdPruner(upper=-1.0))
+    trial = study.ask()
+    spec = space.spec_named(model)
+    estimator = spec.build(spec.defaults, space.Context(True, 2))
+    with pytest.raises(optuna.TrialPruned, match="pruned at round 0"):
+        space.fit(spec, estimator, X, y, X, y, None, trial, maximize=False)
+    reported = study.trials[0].intermediate_values
+    assert list(reported) == [0] and reported[0] > 0  # the validation loss after the first round
