@@ -59,7 +59,7 @@ _LAZY_ATTRIBUTES = {
 }
 # Submodules loaded on first attribute access (``modelyard.sklearn.log_model(...)``): they import
 # numpy, pandas, scikit-learn, ... when used.
-_LAZY_SUBMODULES = frozenset({"sklearn", "xgboost", "lightgbm", "pyfunc", "models", "automl"})
+_LAZY_SUBMODULES = frozenset({"sklearn", "xgboost", "lightgbm", "pyfunc", "models", "automl", "retrain"})
 
 
 def __getattr__(name: str):

@@ -78,7 +78,8 @@ def test_a_worse_challenger_stays_challenger_and_the_champion_keeps_its_alias():
 def test_manual_approval_moves_the_champion_only_when_approved():
     train, holdout = _frame(600, 0), _frame(300, 1)
     first = retrain.retrain("eta", train, holdout, target_col="label", train=fit_weak, gates=GATES)
-    pending = retrain.retrain("eta", train, holdout, target_col="label", train=fit_strong, gates=GATES, approval="manual")
+    pending = retrain.retrain("eta", data=lambda: (train, holdout), target_col="label", train=fit_strong, gates=GATES,
+                              approval="manual")
     assert pending.status == "awaiting_approval" and not pending.promoted
     assert _champion("eta") == first.challenger_version
     retrain.approve("eta", pending.challenger_version, user_note="looks good")
