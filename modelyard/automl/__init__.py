@@ -22,7 +22,10 @@ from modelyard.automl.summary import AutoMLSummary, TrialInfo
 __all__ = ["AutoMLSummary", "TrialInfo", "classify", "regress", "run_worker"]
 
 
-def _search(task: str, dataset: Any, target_col: str, registered_model_name: str | None, parallelism: int, **kwargs: Any) -> AutoMLSummary:
+def _search(
+    task: str, dataset: Any, target_col: str, registered_model_name: str | None, parallelism: int, refit: bool,
+    **kwargs: Any,
+) -> AutoMLSummary:
     from modelyard.automl.search import Search
     from modelyard.automl.worker import quiet_openmp
 
@@ -30,7 +33,7 @@ def _search(task: str, dataset: Any, target_col: str, registered_model_name: str
     search = Search.prepare(dataset, target_col, task=task, parallelism=parallelism, **kwargs)
     try:
         search.run(parallelism)
-        return search.finish(registered_model_name)
+        return search.finish(registered_model_name, refit)
     except BaseException:
         search.abort()
         raise
@@ -51,12 +54,16 @@ def classify(
     *,
     study_storage: str | None = None,
     registered_model_name: str | None = None,
+    refit: bool = True,
 ) -> AutoMLSummary:
     """Search classifiers for ``target_col``. ``primary_metric``: f1, accuracy, precision, recall,
     roc_auc or log_loss. ``pos_label`` (binary): the positive class for f1/precision/recall/roc_auc
-    (default 1 or True when they are labels, else the minority class)."""
+    (default 1 or True when they are labels, else the minority class). ``refit``: the parent's
+    ``best_model`` is the best configuration refitted on train + validation (``summary.best_model_path``;
+    its test metrics in ``summary.best_model_metrics``); the best trial's own model stays at
+    ``summary.best_trial.model_path``."""
     return _search(
-        "classification", dataset, target_col, registered_model_name, parallelism,
+        "classification", dataset, target_col, registered_model_name, parallelism, refit,
         primary_metric=primary_metric, timeout_minutes=timeout_minutes, max_trials=max_trials,
         exclude_frameworks=exclude_frameworks, exclude_cols=exclude_cols, time_col=time_col,
         pos_label=pos_label, experiment_name=experiment_name, study_storage=study_storage,
@@ -77,10 +84,11 @@ def regress(
     *,
     study_storage: str | None = None,
     registered_model_name: str | None = None,
+    refit: bool = True,
 ) -> AutoMLSummary:
     """Search regressors for ``target_col``. ``primary_metric``: r2, rmse, mse or mae."""
     return _search(
-        "regression", dataset, target_col, registered_model_name, parallelism,
+        "regression", dataset, target_col, registered_model_name, parallelism, refit,
         primary_metric=primary_metric, timeout_minutes=timeout_minutes, max_trials=max_trials,
         exclude_frameworks=exclude_frameworks, exclude_cols=exclude_cols, time_col=time_col,
         experiment_name=experiment_name, study_storage=study_storage,

@@ -37,6 +37,8 @@ class Search:
         self.config, self.splits, self.study, self.storage_uri = config, splits, study, storage_uri
         self.started = time.perf_counter()
         self.tracking_seconds = 0.0
+        self.refit = True
+        self.best_model_metrics: dict[str, float] | None = None
 
     @property
     def study_id(self) -> str:
@@ -165,11 +167,12 @@ class Search:
         worker.run_processes(self.storage_uri, self.study_id, parallelism)
 
     # -- finish ---------------------------------------------------------------------------------------
-    def finish(self, registered_model_name: str | None = None) -> AutoMLSummary:
+    def finish(self, registered_model_name: str | None = None, refit: bool = True) -> AutoMLSummary:
         import modelyard
         from modelyard.automl import script, worker
 
         t0 = time.perf_counter()
+        self.refit = refit
         worker.fail_stale_trials(self.study)
         trials = [trial_info(t) for t in self.study.get_trials(deepcopy=False) if not t.user_attrs.get("skipped") and t.state.name != "WAITING"]
         worker.fail_orphan_runs(trials)
@@ -205,6 +208,14 @@ class Search:
             "reproduce_best_trial.py",
         )
         pipeline = best.load_model()
+        if self.refit:
+            from modelyard.automl.trial import refit
+
+            t_refit = time.perf_counter()
+            pipeline, refit_test = refit(self.config, self.splits, best.model_description, params, learnt)
+            modelyard.log_metrics({f"best_model_test_{k}": v for k, v in refit_test.items()})
+            self.best_model_metrics = {f"test_{k}": v for k, v in refit_test.items()}
+            t0 += time.perf_counter() - t_refit  # fitting is not tracking
         example = self.splits.train[self.config.column_plan.features].head(5)
         info = modelyard.sklearn.log_model(
             pipeline, name="best_model", input_example=example, serialization_format="cloudpickle",
@@ -216,7 +227,7 @@ class Search:
         return AutoMLSummary(
             experiment_id=self.config.experiment_id, parent_run_id=run_id, study_id=self.study_id,
             primary_metric=self.config.primary_metric, best_trial=best, trials=leaderboard,
-            best_model_path=info.model_uri,
+            best_model_path=info.model_uri, best_model_metrics=self.best_model_metrics,
             registered_model_version=str(info.registered_model_version) if registered_model_name else None,
             tracking_seconds=self.tracking_seconds, wall_seconds=time.perf_counter() - self.started,
         )

@@ -39,7 +39,8 @@ class AutoMLSummary:
     primary_metric: str
     best_trial: TrialInfo
     trials: list[TrialInfo] = field(default_factory=list)  # the leaderboard: best first
-    best_model_path: str | None = None  # the best model as logged on the parent run
+    best_model_path: str | None = None  # the best configuration refitted on train+validation (parent run)
+    best_model_metrics: dict[str, float] | None = None  # its test metrics
     registered_model_version: str | None = None
     tracking_seconds: float = 0.0  # time spent logging, for the overhead figure
     wall_seconds: float = 0.0

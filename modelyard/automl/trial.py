@@ -103,6 +103,37 @@ def fit_pipeline(config: SearchConfig, splits: Splits, model: str, params: dict,
     )
 
 
+def refit(config: SearchConfig, splits: Splits, model: str, params: dict, learnt: dict) -> tuple[Any, dict]:
+    """The best configuration refitted on train + validation (boosted trees with the number of
+    rounds early stopping chose), scored on test: what FLAML's ``retrain_full`` does, and what
+    the parent run logs as ``best_model``. Returns ``(pipeline, test metrics)``."""
+    import numpy as np
+    import pandas as pd
+    from sklearn.pipeline import Pipeline
+    from sklearn.utils.class_weight import compute_sample_weight
+
+    from modelyard.automl.estimators import DecodedClassifier
+
+    spec = space.spec_named(model)
+    plan = config.column_plan
+    both = pd.concat([splits.train, splits.val], ignore_index=True)
+    X, y = both[plan.features], both[config.target_col]
+    ctx = space.Context(config.classification, len(config.classes), config.seed, config.n_jobs)
+    estimator = spec.build(params, ctx)
+    if spec.framework in ("xgboost", "lightgbm") and learnt.get("best_iteration"):
+        estimator.set_params(n_estimators=int(learnt["best_iteration"]))
+        if spec.framework == "xgboost":
+            estimator.set_params(early_stopping_rounds=None)
+    weights = compute_sample_weight("balanced", y) if params.get("class_weight") == "balanced" else None
+    target = np.searchsorted(np.asarray(config.classes), y) if needs_codes(config, spec) else y
+    pipeline = Pipeline([("preprocess", preprocess.build(plan, scale=spec.scale, classification=config.classification)),
+                         ("model", estimator)])
+    pipeline.fit(X, target, model__sample_weight=weights)
+    if needs_codes(config, spec):
+        pipeline.steps[-1] = ("model", DecodedClassifier(estimator, list(config.classes)))
+    return pipeline, score(config, pipeline, splits.test)
+
+
 def needs_codes(config: SearchConfig, spec: space.ModelSpec) -> bool:
     """XGBoost takes only 0..k-1 labels; LightGBM's eval set refuses string labels: both are
     fitted on label codes and wrapped in ``DecodedClassifier``."""

@@ -59,6 +59,10 @@ def test_classify_logs_each_trial_as_a_child_run(tracking, churn):
     assert profile["preprocessing"]["high_cardinality"] == ["city"]
     assert profile["preprocessing"]["categorical"] == ["plan"]
     assert "signup" in profile["preprocessing"]["dropped"]
+    # the parent's best model: the best configuration refitted on train + validation
+    assert parent.data.metrics["best_model_test_roc_auc"] == summary.best_model_metrics["test_roc_auc"]
+    refitted = modelyard.pyfunc.load_model(summary.best_model_path)
+    assert set(refitted.predict(churn.head(20))) <= {"yes", "no"}
     assert summary.registered_model_version == "1"
     assert modelyard.MlflowClient().get_model_version("churn", "1").model_id == summary.best_model_path.split("/")[-1]
 
