@@ -65,8 +65,10 @@ class Search:
         heartbeat: tuple[int, int] = (storage.HEARTBEAT_INTERVAL_S, storage.GRACE_PERIOD_S),
         seed: int = 0,
     ) -> Search:
+        """``timeout_minutes`` counts from here: preparing, the trials and the finish fit in it."""
         import modelyard
 
+        started_at = time.time()
         classification = task == "classification"
         metric = metric_defs.check_metric(primary_metric, classification)
         if timeout_minutes is not None and not timeout_minutes > 0:
@@ -112,7 +114,7 @@ class Search:
         config = SearchConfig(
             task=task, target_col=target_col, primary_metric=metric, models=[s.name for s in specs],
             plan=plan.to_dict(), experiment_id=experiment_id, parent_run_id=parent.info.run_id,
-            tracking_uri=tracking_uri, deadline=(time.time() + budget * 60) if budget else None,
+            tracking_uri=tracking_uri, deadline=(started_at + budget * 60) if budget else None,
             max_trials=max_trials, classes=classes, pos_label=pos_label, imbalanced=bool(imbalanced), seed=seed,
             n_jobs=max(1, (os.cpu_count() or 1) // parallelism),
         )

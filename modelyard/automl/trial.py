@@ -237,7 +237,8 @@ class Objective:
         return objective
 
     def _out_of_time(self, trial: Any) -> bool:
-        """Past the deadline, or too close to it for a typical trial (half the median duration)."""
+        """Past the deadline, or too close to it: half a typical trial (the median duration) plus the
+        finish (refitting the best model, logging it: about one more typical trial)."""
         if self.config.deadline is None:
             return False
         remaining = self.config.deadline - time.time()
@@ -245,7 +246,7 @@ class Objective:
             t.user_attrs["duration_s"] for t in trial.study.get_trials(deepcopy=False) if "duration_s" in t.user_attrs
         )
         typical = durations[len(durations) // 2] if durations else 0.0
-        return remaining <= 0.5 * typical
+        return remaining <= 1.5 * typical
 
     def _end(self, run_id: str, status: str, tags: dict | None = None) -> None:
         import modelyard
