@@ -238,15 +238,17 @@ class Objective:
 
     def _out_of_time(self, trial: Any) -> bool:
         """Past the deadline, or too close to it: half a typical trial (the median duration) plus the
-        finish (refitting the best model, logging it: about one more typical trial)."""
+        finish (refitting the best model, logging it: about one more typical trial). The first trial
+        always runs, so a search hands over a model even when its budget went on preparing."""
         if self.config.deadline is None:
             return False
         remaining = self.config.deadline - time.time()
         durations = sorted(
             t.user_attrs["duration_s"] for t in trial.study.get_trials(deepcopy=False) if "duration_s" in t.user_attrs
         )
-        typical = durations[len(durations) // 2] if durations else 0.0
-        return remaining <= 1.5 * typical
+        if not durations:
+            return False
+        return remaining <= 1.5 * durations[len(durations) // 2]
 
     def _end(self, run_id: str, status: str, tags: dict | None = None) -> None:
         import modelyard

@@ -32,7 +32,9 @@ def optimize(study: Any, objective: Objective, config: SearchConfig) -> None:
     import optuna
 
     timeout = None if config.deadline is None else max(0.0, config.deadline - time.time())
-    if timeout == 0.0:
+    if timeout == 0.0:  # the budget went on preparing: one trial still runs, so there is a model
+        if not any(t.state.name == "COMPLETE" for t in study.get_trials(deepcopy=False)):
+            study.optimize(objective, n_trials=1, catch=(Exception,))
         return
     callbacks = []
     if config.max_trials:

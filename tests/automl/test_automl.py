@@ -114,6 +114,12 @@ def test_bad_input_is_refused_with_the_field_named(tracking, churn, kwargs, mess
     assert modelyard.active_run() is None
 
 
+def test_a_budget_spent_on_preparing_still_hands_over_a_model(tracking, houses):
+    summary = automl.regress(houses, target_col="price", timeout_minutes=1e-6, exclude_frameworks=["xgboost", "lightgbm"])
+    assert [t.state for t in summary.trials] == ["COMPLETE"]  # the first trial always runs, and only it
+    assert summary.best_model_path.startswith("models:/m-")
+
+
 @pytest.mark.parametrize("model", ["lightgbm", "xgboost"])
 def test_boosted_trees_report_to_optuna_and_get_pruned(model):
     """An unpromising boosted trial stops mid-training: the validation loss is reported every few
