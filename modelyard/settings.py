@@ -498,3 +498,8 @@ def _all_variables() -> tuple[str, ...]:
 @functools.cache
 def _encoded_variables() -> tuple[Any, ...]:
     return tuple(os.environ.encodekey(var) for var in _all_variables())  # type: ignore[attr-defined]
+def prefer_passive_openmp() -> None:
+    """Let OpenMP threads (LightGBM, XGBoost) sleep between parallel regions instead of spinning,
+    unless the user chose otherwise: processes sharing a few cores (AutoML workers) stop stealing
+    them from each other. Takes effect for libraries loaded afterwards and for child processes."""
+    os.environ.setdefault("OMP_WAIT_POLICY", "passive")

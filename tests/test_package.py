@@ -19,7 +19,7 @@ EXPECTED_ALL = {
     "list_artifacts", "log_artifact", "log_artifacts", "log_dict", "log_figure", "log_input",
     "log_metric", "log_metrics", "log_param", "log_params", "log_text", "register_model", "search_experiments",
     "search_runs", "set_experiment", "set_experiment_tag", "set_tag", "set_tags", "set_tracking_uri",
-    "start_run",
+    "start_run", "evaluate", "validate_evaluation_results",
 }
 
 

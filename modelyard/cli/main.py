@@ -25,6 +25,7 @@ from modelyard.exceptions import ModelyardError
 
 COMMANDS: dict[str, str] = {
     "artifacts": "modelyard.cli.artifacts:artifacts",
+    "automl": "modelyard.cli.automl:automl",
     "db": "modelyard.cli.db:db",
     "experiments": "modelyard.cli.experiments:experiments",
     "features": "modelyard.cli.features:features",

@@ -17,6 +17,7 @@ from modelyard.models.signature import ModelSignature, infer_signature
 __all__ = [
     "ColSpec",
     "DataType",
+    "MetricThreshold",
     "Model",
     "ModelInfo",
     "ModelSignature",
@@ -28,6 +29,14 @@ __all__ = [
     "infer_signature",
     "load_model",
 ]
+
+
+def __getattr__(name: str):
+    if name == "MetricThreshold":  # loaded on use: modelyard.evaluation imports scikit-learn's metrics lazily
+        from modelyard.evaluation.validation import MetricThreshold
+
+        return MetricThreshold
+    raise AttributeError(f"module 'modelyard.models' has no attribute {name!r}")
 
 
 def load_model(model_uri: str, dst_path: str | None = None):

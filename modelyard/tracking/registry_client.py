@@ -185,8 +185,13 @@ class RegistryClientMixin:
         self.registry_store.delete_model_version_tag(name, self._version_for(name, version, stage), key)
 
     # -- aliases ----------------------------------------------------------------------------------
-    def set_registered_model_alias(self, name: str, alias: str, version: str | int) -> None:
-        self.registry_store.set_registered_model_alias(name, alias, str(version), user_id=self._registry_user())
+    def set_registered_model_alias(
+        self, name: str, alias: str, version: str | int, *, reason: str | None = None
+    ) -> None:
+        """Point ``alias`` at ``version``; ``reason`` (modelyard) is kept in the promotion history."""
+        self.registry_store.set_registered_model_alias(
+            name, alias, str(version), user_id=self._registry_user(), reason=reason
+        )
 
     def delete_registered_model_alias(self, name: str, alias: str) -> None:
         self.registry_store.delete_registered_model_alias(name, alias, user_id=self._registry_user())

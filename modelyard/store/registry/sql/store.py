@@ -175,9 +175,9 @@ class SqlRegistryStore(base.RegistryStore):
             return versions.latest(conn, name, stages)
 
     # -- aliases ---------------------------------------------------------------------------------
-    def set_registered_model_alias(self, name, alias, version, *, user_id=None) -> None:
+    def set_registered_model_alias(self, name, alias, version, *, user_id=None, reason=None) -> None:
         with self._write() as conn:
-            aliases.set_alias(conn, name, alias, version, user_id)
+            aliases.set_alias(conn, name, alias, version, user_id, reason=reason)
 
     def delete_registered_model_alias(self, name, alias, *, user_id=None) -> None:
         with self._write() as conn:
