@@ -15,7 +15,7 @@ MlflowException = ModelyardError
 _LAZY_ATTRIBUTES = {
     "autolog": "modelyard.autologging",
     "ViewType": "modelyard.entities",
-    "register_model": "modelyard.registry.fluent",
+    "register_model": "modelyard.tracking.registry_fluent",
     "MlflowClient": "modelyard.tracking.client",
     "TrackingClient": "modelyard.tracking.client",
     "ActiveRun": "modelyard.tracking.fluent",

@@ -9,7 +9,8 @@ from __future__ import annotations
 import functools
 import inspect
 import re
-from typing import TYPE_CHECKING
+from collections.abc import Callable
+from typing import TYPE_CHECKING, Any
 
 from modelyard.exceptions import InvalidParameterValue
 
@@ -17,7 +18,7 @@ if TYPE_CHECKING:
     from modelyard.artifacts.base import ArtifactRepository
     from modelyard.settings import Settings
 
-__all__ = ["get_artifact_repository", "uri_scheme"]
+__all__ = ["client_defaults", "get_artifact_repository", "provide_client_defaults", "uri_scheme"]
 
 _SCHEME_RE = re.compile(r"^([A-Za-z][A-Za-z0-9+.\-]*):")
 
@@ -40,7 +41,7 @@ def get_artifact_repository(
     scheme raises InvalidParameterValue listing the known ones. ``tracking_uri`` names the
     server that ``mlflow-artifacts:/`` URIs resolve against, ``settings`` the credentials and
     endpoints the built-in remote repositories use (both default to the current client context's,
-    ``modelyard.context``).
+    ``modelyard.tracking.context``).
     """
     from modelyard.plugins import ARTIFACT_REPOSITORIES, resolve
 
@@ -61,3 +62,27 @@ def get_artifact_repository(
 def _takes_settings(cls: type) -> bool:
     """Built-in remote repositories take ``settings=``; a third party's may take only the URI."""
     return "settings" in inspect.signature(cls).parameters
+
+
+# What a repository built without explicit settings or tracking URI uses. The client context
+# (``modelyard.tracking.context``) provides its own when it is imported, so this package never imports
+# the layer above it; without one, the environment's settings and tracking URI.
+_provider: Callable[[], Any] | None = None
+
+
+def provide_client_defaults(provider: Callable[[], Any]) -> None:
+    """Register ``provider()``: an object with ``settings`` and ``proxy_tracking_uri`` (the current
+    client context)."""
+    global _provider
+    _provider = provider
+
+
+def client_defaults() -> tuple[Settings, str | None]:
+    """(settings, tracking URI of ``mlflow-artifacts:/``) for a repository given neither."""
+    if _provider is not None:
+        ctx = _provider()
+        return ctx.settings, ctx.proxy_tracking_uri
+    from modelyard.settings import Settings
+
+    settings = Settings.from_env()
+    return settings, settings.client.tracking_uri

@@ -33,6 +33,7 @@ from urllib.parse import quote, urlsplit
 import httpx
 
 from modelyard import __version__, http_retry
+from modelyard.artifacts import client_defaults
 from modelyard.artifacts.base import ArtifactRepository, Bytes, join_artifact_path, write_file_atomically
 from modelyard.artifacts.paths import validate_artifact_path
 from modelyard.entities.common import FileInfo
@@ -139,13 +140,11 @@ class HttpArtifactRepository(ArtifactRepository):
         sleep: Callable[[float], None] = time.sleep,
     ) -> None:
         super().__init__(artifact_uri)
-        if settings is None or tracking_uri is None:  # the current client context's (modelyard.context)
-            from modelyard import context
-
-            ctx = context.current()
-            settings = settings or ctx.settings
+        if settings is None or tracking_uri is None:  # the current client context's
+            default_settings, default_uri = client_defaults()
+            settings = settings or default_settings
             if tracking_uri is None and urlsplit(artifact_uri).scheme.lower() == "mlflow-artifacts":
-                tracking_uri = ctx.proxy_tracking_uri
+                tracking_uri = default_uri
         self.server, self.url_prefix, self.root = split_proxy_uri(artifact_uri, tracking_uri)
         self.max_retries = max(0, int(settings.client.http_request_max_retries))
         self._client = client or shared_client(self.server, settings)

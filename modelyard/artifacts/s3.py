@@ -26,6 +26,7 @@ from pathlib import Path
 from typing import Any, BinaryIO
 from urllib.parse import urlsplit
 
+from modelyard.artifacts import client_defaults
 from modelyard.artifacts.base import TEMP_PREFIX, ArtifactRepository, Bytes, join_artifact_path
 from modelyard.artifacts.paths import validate_artifact_path
 from modelyard.entities.common import FileInfo
@@ -187,10 +188,8 @@ class S3ArtifactRepository(ArtifactRepository):
     def __init__(self, artifact_uri: str, *, settings: Settings | None = None, client: Any = None) -> None:
         super().__init__(artifact_uri)
         self.bucket, self.prefix = parse_s3_uri(artifact_uri)
-        if client is None and settings is None:  # the current client context's (modelyard.context)
-            from modelyard import context
-
-            settings = context.current().settings
+        if client is None and settings is None:  # the current client context's
+            settings = client_defaults()[0]
         self._client = client or s3_client(settings)
 
     def _key(self, rel: str) -> str:

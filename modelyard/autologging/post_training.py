@@ -194,7 +194,7 @@ def log_metric(run_id: str, metric_name: str, dataset_name: str, value: Any, cal
         info = _metric_info.setdefault(run_id, {})
         info[key] = call
         snapshot = dict(info)
-    from modelyard import context
+    from modelyard.tracking import context
 
     client = context.current().client()
     client.log_batch(run_id, metrics=[Metric(key, number, now_ms(), 0)])

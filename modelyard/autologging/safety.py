@@ -123,7 +123,7 @@ def _open_session(integration: str, cfg: config.AutologConfig) -> Session | None
         created = True
     elif cfg.exclusive:
         return None
-    from modelyard import context
+    from modelyard.tracking import context
 
     client = context.current().client()
     run_id = active.info.run_id

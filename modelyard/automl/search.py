@@ -100,7 +100,7 @@ class Search:
         if experiment_name:
             experiment_id = modelyard.set_experiment(experiment_name).experiment_id
         else:
-            from modelyard import context
+            from modelyard.tracking import context
 
             experiment_id = context.current().experiment_id()
         budget = timeout_minutes if timeout_minutes is not None else (None if max_trials else DEFAULT_TIMEOUT_MINUTES)

@@ -148,7 +148,7 @@ def list_versions(name: str | None, filter_string: str | None, max_results: int,
 @out.output_option
 def register(model_uri: str, name: str, tags: tuple[str, ...], description: str | None, output: str) -> None:
     """Register MODEL_URI (models:/m-<id>, runs:/<run_id>/<path>, models:/<name>/<version>) as a new version."""
-    from modelyard.registry.fluent import register_with
+    from modelyard.tracking.registry_fluent import register_with
 
     version = register_with(client(), model_uri, name, tags=_pairs(tags, "--tag"), description=description)
     if output == out.JSON:

@@ -20,8 +20,8 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from modelyard.evaluation import default, plots
-from modelyard.evaluation.validation import MetricThreshold, check, raise_on_failures, validate
 from modelyard.exceptions import InvalidParameterValue
+from modelyard.models.thresholds import MetricThreshold, check, raise_on_failures, validate
 
 logger = logging.getLogger(__name__)
 

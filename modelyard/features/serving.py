@@ -78,10 +78,10 @@ class OnlineEnricher:
         return frame.assign(**merged)
 
 
-def online_features(served: Any, item: Any, tracking_uri: str | None) -> Any:
-    """``item`` (a parsed request) with the model's missing features looked up online (a value the
-    request gives wins; a null in the request counts as missing)."""
-    model = served.model
+def online_features(model: Any, frame: Any, tracking_uri: str | None) -> Any:
+    """``frame`` (a request's input) with ``model``'s missing features looked up online (a value the
+    request gives wins; a null in the request counts as missing); ``frame`` itself when the model has
+    no feature spec."""
     enricher = _enrichers.get(model)
     if enricher is None:
         with _lock:
@@ -91,11 +91,9 @@ def online_features(served: Any, item: Any, tracking_uri: str | None) -> Any:
                 enricher = OnlineEnricher(spec, tracking_uri) if spec is not None and spec.lookups else False
                 _enrichers[model] = enricher
     if enricher is False:
-        return item
+        return frame
     import pandas as pd
 
-    if not isinstance(item.data, pd.DataFrame):
+    if not isinstance(frame, pd.DataFrame):
         raise InvalidParameterValue("A model with a feature spec takes a DataFrame input (dataframe_split or dataframe_records)")
-    from modelyard.serving.inputs import frame_input
-
-    return frame_input(enricher(item.data), item.params)
+    return enricher(frame)

@@ -13,6 +13,7 @@ Importing this package does not import numpy or pandas.
 from modelyard.models.mlmodel import Model, ModelInfo
 from modelyard.models.schema import ColSpec, DataType, ParamSchema, ParamSpec, Schema, TensorSpec
 from modelyard.models.signature import ModelSignature, infer_signature
+from modelyard.models.thresholds import MetricThreshold
 
 __all__ = [
     "ColSpec",
@@ -30,13 +31,6 @@ __all__ = [
     "load_model",
 ]
 
-
-def __getattr__(name: str):
-    if name == "MetricThreshold":  # loaded on use: modelyard.evaluation imports scikit-learn's metrics lazily
-        from modelyard.evaluation.validation import MetricThreshold
-
-        return MetricThreshold
-    raise AttributeError(f"module 'modelyard.models' has no attribute {name!r}")
 
 
 def load_model(model_uri: str, dst_path: str | None = None):

@@ -24,7 +24,7 @@ from modelyard.exceptions import NotImplementedFeature
 from modelyard.models.mlmodel import Model, ModelInfo
 
 if TYPE_CHECKING:
-    from modelyard.context import ClientContext
+    from modelyard.tracking.context import ClientContext
 
 logger = logging.getLogger(__name__)
 
@@ -47,7 +47,7 @@ def log_model(
     """Create a logged model, save it with ``save(folder, mlmodel)``, upload it, finalize it; with
     ``registered_model_name``, register it as that model's next version. ``context`` is the client
     context to log through (default: the current one); the run is the fluent active run, if any."""
-    from modelyard import context as contexts
+    from modelyard.tracking import context as contexts
     from modelyard.tracking.fluent import active_run
 
     ctx = context or contexts.current()
@@ -108,7 +108,7 @@ def log_model(
 def _register(client: Any, model_uri: str, name: str) -> int:
     """Register the logged model as the next version of ``name`` (MLflow's ``registered_model_name``)."""
     try:
-        from modelyard.registry.fluent import register_with
+        from modelyard.tracking.registry_fluent import register_with
     except ImportError:
         raise NotImplementedFeature(
             "registered_model_name needs the model registry (modelyard.registry)"

@@ -27,8 +27,8 @@ from modelyard.exceptions import InvalidParameterValue, NotImplementedFeature, R
 from modelyard.models.mlmodel import MLMODEL_FILE
 
 if TYPE_CHECKING:
-    from modelyard.context import ClientContext
     from modelyard.tracking.client import TrackingClient
+    from modelyard.tracking.context import ClientContext
 
 Resolver = Callable[[str, "TrackingClient"], str]
 
@@ -59,7 +59,7 @@ def _resolver(kind: str) -> Resolver:
 
 def _client(tracking_uri: str | None, context: ClientContext | None = None) -> TrackingClient:
     """The client of ``tracking_uri`` (with the context's settings), else the context's own client."""
-    from modelyard import context as contexts
+    from modelyard.tracking import context as contexts
 
     ctx = context or contexts.current()
     if tracking_uri is None:

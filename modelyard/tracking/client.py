@@ -46,10 +46,10 @@ class TrackingClient(RegistryClientMixin):
     registry next to it (``RegistryClientMixin``)."""
 
     def __init__(self, tracking_uri: str | None = None, settings: Settings | None = None) -> None:
-        """Missing arguments come from the current client context (``modelyard.context``): its
+        """Missing arguments come from the current client context (``modelyard.tracking.context``): its
         settings, and the URI given to ``set_tracking_uri``."""
         if settings is None or tracking_uri is None:
-            from modelyard import context
+            from modelyard.tracking import context
 
             ctx = context.current()
             settings = settings or ctx.settings

@@ -3,7 +3,7 @@
 The active-run stack lives in a ContextVar: threads start with no active run and asyncio
 tasks see the runs of the context they were created in, so nothing is shared by accident.
 The tracking URI, the active experiment and the client live in the current client context
-(``modelyard.context``): process-wide by default, as in MLflow, or scoped with ``context.use()``.
+(``modelyard.tracking.context``): process-wide by default, as in MLflow, or scoped with ``context.use()``.
 """
 
 from __future__ import annotations
@@ -14,7 +14,6 @@ import sys
 from collections.abc import Sequence
 from typing import Any
 
-from modelyard import context
 from modelyard.entities import (
     Dataset,
     DatasetInput,
@@ -30,6 +29,7 @@ from modelyard.entities import (
 )
 from modelyard.exceptions import InvalidParameterValue, ResourceDoesNotExist
 from modelyard.settings import Settings
+from modelyard.tracking import context
 
 PARENT_RUN_TAG = "mlflow.parentRunId"
 NOTE_TAG = "mlflow.note.content"

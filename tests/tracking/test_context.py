@@ -7,10 +7,9 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 import pytest
 
 import modelyard
-from modelyard import context
 from modelyard.exceptions import ResourceDoesNotExist
 from modelyard.settings import Settings, connection_key
-from modelyard.tracking import stores
+from modelyard.tracking import context, stores
 from modelyard.tracking.client import TrackingClient
 
 

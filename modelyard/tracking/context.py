@@ -30,6 +30,7 @@ import weakref
 from collections.abc import Iterator
 from typing import TYPE_CHECKING, Any
 
+from modelyard import artifacts
 from modelyard.settings import Settings, environment_snapshot
 
 if TYPE_CHECKING:
@@ -199,3 +200,8 @@ def close_all() -> None:
             ctx.close()
         except Exception as exc:  # reported, never raised at exit
             logger.error("closing a client context failed: %s", getattr(exc, "message", exc))
+
+
+# Repositories built without explicit settings (``get_artifact_repository(uri)``) use the current
+# client context's: registered here so that the artifacts package never imports this layer.
+artifacts.provide_client_defaults(current)

@@ -71,6 +71,6 @@ def register_model(
     recorded on the logged model too (its ``mlflow.modelVersions`` tag), as MLflow's client does.
     Versions are ready at once (``await_registration_for`` is accepted for MLflow's sake).
     """
-    from modelyard import context
+    from modelyard.tracking import context
 
     return register_with(context.current().client(), model_uri, name, tags=tags)
