@@ -91,8 +91,7 @@ def _load_or_stop(slots, close) -> None:
     failures = slots.load_now()
     if failures:
         close()
-        name, reason = next(iter(failures.items()))
-        raise CliError(f"Cannot serve model {name!r}: {reason}")
+        raise CliError("; ".join(f"Cannot serve model {name!r}: {reason}" for name, reason in failures.items()))
 
 
 def _check_models_load(config) -> None:

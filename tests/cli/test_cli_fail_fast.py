@@ -86,3 +86,9 @@ def test_dash_h_is_help_everywhere(invoke, command):
 def test_host_has_a_short_form_that_is_not_help(invoke, command):
     result = invoke(*command, "-h")
     assert "-H, --host" in result.output
+
+
+def test_serve_names_every_model_that_cannot_be_loaded_in_its_one_line(invoke, expect_error):
+    result = invoke("models", "serve", "-m", "a=/missing/a", "-m", "b=/missing/b", "--port", "0")
+    line = expect_error(result, 1, "Cannot serve model 'a': /missing/a failed to load")
+    assert "Cannot serve model 'b': /missing/b failed to load" in line

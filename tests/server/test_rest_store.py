@@ -479,3 +479,17 @@ def test_values_json_cannot_carry_are_refused_before_sending() -> None:
     with pytest.raises(InvalidParameterValue):
         store.log_metric("r", Metric("m", True, 1, 0))  # type: ignore[arg-type]
     assert seen == []
+
+
+def test_python_api_against_a_server_that_is_not_there_fails_at_once() -> None:
+    import modelyard as my
+    from modelyard.tracking import fluent
+
+    port = _closed_port()
+    my.set_tracking_uri(f"http://127.0.0.1:{port}")
+    try:
+        with pytest.raises(TemporarilyUnavailable, match=f"Cannot connect to the tracking server at http://127.0.0.1:{port}"):
+            my.search_experiments()
+    finally:
+        fluent.set_tracking_uri(None)
+        stores.clear_store_cache()

@@ -117,6 +117,15 @@ def test_the_chart_view_draws_every_run_in_its_colour(page, ui_server, chart_run
     page.wait_for_function("document.querySelector(\".view-chart[data-metric='loss']\").layout.xaxis.type === 'date'")
     shot(page, "experiment-chart-view-log-smoothed")
 
+    # the same colour for the run on its own page and on the compare page
+    for url in (f"/runs/{ids[1]}", f"/compare?runs={ids[1]},{ids[2]}"):
+        page.goto(ui_server.url + url)
+        swatch = page.locator(f".run-swatch[data-run-id='{ids[1]}']").first
+        page.wait_for_function(
+            f"document.querySelector(\".run-swatch[data-run-id='{ids[1]}']\").style.background !== ''"
+        )
+        assert swatch.evaluate("el => getComputedStyle(el).backgroundColor") == table_colour, url
+
 
 def test_a_live_run_refreshes_by_itself(page, ui_server, chart_runs):
     from modelyard.entities import Metric

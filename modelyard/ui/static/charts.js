@@ -171,6 +171,13 @@
     return read;
   }
 
+  // Every page: a run's swatch (<span class="run-swatch" data-run-id>) takes the run's colour.
+  document.addEventListener("DOMContentLoaded", function () {
+    document.querySelectorAll(".run-swatch[data-run-id]").forEach(function (el) {
+      el.style.background = runColor(el.dataset.runId);
+    });
+  });
+
   window.modelyard = window.modelyard || {};
   window.modelyard.charts = { runColor: runColor, loadPlotly: loadPlotly, histories: histories, draw: draw,
                               controls: controls, plain: plain, smooth: smooth };
