@@ -9,8 +9,9 @@ block raises. Everything a write needs happens here and nowhere else:
 - every database: driver errors become the modelyard error tree (``errors.translate``), raised
   ``from`` the original.
 
-No transient error is retried today (none needs it: SQLite writers queue, PostgreSQL and MariaDB
-writes are single statements or row-locked); a retry would go in ``write()``.
+``transaction(work)`` runs ``work(conn)`` in ``write()`` and runs it again after a deadlock or a
+serialization failure (``errors.is_transient``): only callers whose whole transaction is ``work``
+can be retried, so ``write()`` itself never retries (the durable queue's claims use it).
 
 Tracking, the registry and the durable queue share one ``Database`` (one engine, one pool, one
 writer queue), so a registry write and a tracking write never race for SQLite's lock.
@@ -18,15 +19,20 @@ writer queue), so a registry write and a tracking write never race for SQLite's 
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+import random
+import time
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager, nullcontext
+from typing import TypeVar
 
 from sqlalchemy import Connection, Engine
 from sqlalchemy.exc import DBAPIError
 
 from modelyard.settings import Settings
 from modelyard.store.sql.engine import create_db_engine, writer, writer_queue
-from modelyard.store.sql.errors import translate
+from modelyard.store.sql.errors import is_transient, translate
+
+T = TypeVar("T")
 
 
 class Database:
@@ -59,6 +65,19 @@ class Database:
                 yield conn
         except DBAPIError as exc:
             raise translate(exc) from exc
+
+    def transaction(self, work: Callable[[Connection], T], attempts: int = 4) -> T:
+        """``work(conn)`` in one write transaction, run again (after a short random pause) when the
+        database rolled it back for a deadlock or a serialization failure."""
+        for attempt in range(1, attempts + 1):
+            try:
+                with self.write() as conn:
+                    return work(conn)
+            except Exception as exc:
+                if attempt == attempts or not is_transient(exc):
+                    raise
+            time.sleep(random.uniform(0.005, 0.05) * attempt)
+        raise AssertionError("unreachable")
 
     def close(self) -> None:
         self.engine.dispose()

@@ -16,6 +16,11 @@ from modelyard.exceptions import InvalidParameterValue, ModelyardError, Resource
 
 logger = logging.getLogger(__name__)
 
+# Errors after which the whole transaction may simply run again: PostgreSQL's serialization
+# failure and deadlock (SQLSTATE), MySQL/MariaDB's deadlock and lock wait timeout (error codes).
+_TRANSIENT_SQLSTATES = frozenset({"40001", "40P01"})
+_TRANSIENT_MYSQL_CODES = frozenset({1213, 1205})
+
 
 def translate(exc: DBAPIError) -> ModelyardError:
     if isinstance(exc, IntegrityError):
@@ -30,3 +35,17 @@ def translate(exc: DBAPIError) -> ModelyardError:
 def first_line(exc: BaseException) -> str:
     text = str(getattr(exc, "orig", exc) or exc)
     return text.splitlines()[0][:300] if text else type(exc).__name__
+
+
+def is_transient(exc: BaseException) -> bool:
+    """Whether ``exc`` (a DBAPIError, or an error raised from one) is a deadlock or serialization
+    failure: the transaction was rolled back and running it again may succeed."""
+    if not isinstance(exc, DBAPIError):
+        exc = exc.__cause__  # type: ignore[assignment]
+        if not isinstance(exc, DBAPIError):
+            return False
+    orig = exc.orig
+    if getattr(orig, "sqlstate", None) in _TRANSIENT_SQLSTATES:
+        return True
+    args = getattr(orig, "args", ())
+    return bool(args) and args[0] in _TRANSIENT_MYSQL_CODES

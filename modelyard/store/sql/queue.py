@@ -121,11 +121,21 @@ def claim(conn: Connection, queue: str, worker_id: str, lease_seconds: float, li
     """Lease up to ``limit`` due items to ``worker_id`` (in a write transaction)."""
     t = now_ms()
     open_ = sa.and_(_q.queue == queue, _q.state.in_([READY, LEASED]), _q.available_at <= t)
-    conn.execute(  # leases that ran out after the last attempt: dead letters, not claimable
-        sa.update(queue_items)
-        .where(open_, _q.state == LEASED, _q.attempts >= _q.max_attempts)
-        .values(state=DEAD, worker_id=None, last_error=sa.func.coalesce(_q.last_error, "lease expired"))
+    expired = (  # leases that ran out after the last attempt: dead letters, not claimable
+        conn.execute(
+            sa.select(_q.id)
+            .where(open_, _q.state == LEASED, _q.attempts >= _q.max_attempts)
+            .with_for_update(skip_locked=True)
+        )
+        .scalars()
+        .all()
     )
+    if expired:
+        conn.execute(
+            sa.update(queue_items)
+            .where(_q.id.in_(expired))
+            .values(state=DEAD, worker_id=None, last_error=sa.func.coalesce(_q.last_error, "lease expired"))
+        )
     ids = (
         conn.execute(
             sa.select(_q.id)
@@ -237,8 +247,8 @@ class Queue:
             return put(conn, self.name, payload, **options)
 
     def claim(self, worker_id: str, lease_seconds: float, limit: int = 1) -> list[Item]:
-        with self.db.write() as conn:
-            return claim(conn, self.name, worker_id, lease_seconds, limit)
+        """(Run again after a deadlock: concurrent claimers on MariaDB can meet in index gaps.)"""
+        return self.db.transaction(lambda conn: claim(conn, self.name, worker_id, lease_seconds, limit))
 
     def ack(self, item_id: int, worker_id: str | None = None) -> bool:
         with self.db.write() as conn:

@@ -251,8 +251,7 @@ class SqlRegistryStore(base.RegistryStore):
 
     # -- the delivery worker's side (not part of the protocol: only the server delivers) ---------
     def claim_webhook_deliveries(self, limit: int, lease_ms: int, worker_id: str = "worker") -> list[dict]:
-        with self._write() as conn:
-            return deliveries.claim_due(conn, limit, lease_ms, worker_id)
+        return self.db.transaction(lambda conn: deliveries.claim_due(conn, limit, lease_ms, worker_id))
 
     def next_webhook_delivery_due(self) -> int | None:
         with self._read() as conn:

@@ -1,0 +1,72 @@
+"""The kernel's Database: errors translated at one place, whole transactions run again after a
+deadlock or serialization failure (and only then)."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+from sqlalchemy import text
+from sqlalchemy.exc import IntegrityError, OperationalError
+
+from modelyard.exceptions import ModelyardError, ResourceAlreadyExists
+from modelyard.store.sql.database import Database
+
+
+class _DriverError(Exception):
+    """What a driver raises: MySQL's carry an error code, PostgreSQL's a SQLSTATE."""
+
+    def __init__(self, *args, sqlstate: str | None = None) -> None:
+        super().__init__(*args)
+        self.sqlstate = sqlstate
+
+
+@pytest.fixture
+def db(tmp_path: Path):
+    database = Database.from_uri(f"sqlite:///{tmp_path / 'k.db'}")
+    with database.write() as conn:
+        conn.execute(text("CREATE TABLE t (k INTEGER PRIMARY KEY)"))
+    yield database
+    database.close()
+
+
+def test_driver_errors_become_the_error_tree(db: Database) -> None:
+    with db.write() as conn:
+        conn.execute(text("INSERT INTO t VALUES (1)"))
+    with pytest.raises(ResourceAlreadyExists) as caught, db.write() as conn:
+        conn.execute(text("INSERT INTO t VALUES (1)"))
+    assert isinstance(caught.value.__cause__, IntegrityError)
+    with pytest.raises(ModelyardError, match="Database error; the details are in the server log"), db.read() as conn:
+        conn.execute(text("SELECT * FROM missing_table"))
+
+
+@pytest.mark.parametrize(
+    "driver_error",
+    [_DriverError(1213, "Deadlock found"), _DriverError("deadlock detected", sqlstate="40P01")],
+    ids=["mysql-deadlock", "postgresql-deadlock"],
+)
+def test_a_transaction_runs_again_after_a_deadlock(db: Database, driver_error: Exception) -> None:
+    calls = []
+
+    def work(conn) -> int:
+        calls.append(1)
+        conn.execute(text("INSERT INTO t VALUES (:k)"), {"k": len(calls)})
+        if len(calls) == 1:
+            raise OperationalError("INSERT", {}, driver_error)
+        return len(calls)
+
+    assert db.transaction(work) == 2
+    with db.read() as conn:  # the first run was rolled back
+        assert conn.execute(text("SELECT k FROM t")).scalars().all() == [2]
+
+
+def test_other_errors_are_not_retried(db: Database) -> None:
+    calls = []
+
+    def work(conn) -> None:
+        calls.append(1)
+        raise OperationalError("SELECT", {}, _DriverError(2006, "server has gone away"))
+
+    with pytest.raises(ModelyardError):
+        db.transaction(work)
+    assert len(calls) == 1
