@@ -41,6 +41,10 @@ class Scoring:
         self.app = create_scoring_app(ServeConfig(models=parse_models([uri]), tracking_uri=tracking_uri, poll_interval=0.05))
         self.service = self.app.state.service
         self.service.start()
+        deadline = time.monotonic() + 60
+        while not self.service.slots.ready:  # requests are counted from the first model's load on
+            assert time.monotonic() < deadline, "the champion never loaded"
+            time.sleep(0.02)
         self.runner = asyncio.Runner()
         self.client = httpx.AsyncClient(transport=httpx.ASGITransport(app=self.app), base_url="http://serving")
         self.statuses: list[int] = []
