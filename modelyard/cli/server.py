@@ -31,7 +31,7 @@ from modelyard.cli._ports import claim_port
     metavar="URI",
     help="Where proxied artifacts are stored (default: ./modelyard-artifacts).",
 )
-@click.option("--host", "-h", default="127.0.0.1", show_default=True, help="Address to listen on.")
+@click.option("--host", "-H", default="127.0.0.1", show_default=True, help="Address to listen on.")
 @click.option("--port", "-p", default=5000, show_default=True, type=int, help="Port to listen on.")
 @click.option(
     "--workers", "-w", default=1, show_default=True, type=click.IntRange(1, 64), help="Worker processes."
