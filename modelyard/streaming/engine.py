@@ -111,8 +111,12 @@ class Pipeline:
                         break
                     batch.extend(more)
                 await queue.put(batch)  # blocks while in_flight batches wait: backpressure
-        finally:
+        except asyncio.CancelledError:
+            raise  # the scorer is gone: nobody waits for the end mark (and the queue may be full)
+        except BaseException:
             await queue.put(None)
+            raise
+        await queue.put(None)  # stopped: the scorer finishes what is queued, then ends
 
     # -- one batch ------------------------------------------------------------------------------
     async def _handle(self, deliveries: list[Delivery]) -> None:

@@ -81,7 +81,7 @@ def test_predictions_go_to_an_exchange_with_the_event_id_as_message_id(rabbit, n
 
 @pytest.mark.slow
 def test_kill_9_loses_and_doubles_nothing_on_rabbitmq(rabbit, name, postgres_uri, model_dir, tmp_path):
-    total = 10_000
+    total = 5_000
     rabbit.queue(name)
     rabbit.publish(name, [event(i, (i % 97) / 50) for i in range(total)], [f"m-{i}" for i in range(total)])
     table = name.replace("-", "_")

@@ -61,7 +61,7 @@ def test_a_batch_slower_than_ack_wait_is_not_redelivered(jetstream, name, tmp_pa
 
 @pytest.mark.slow
 def test_kill_9_loses_and_doubles_nothing_on_jetstream(jetstream, name, model_dir, tmp_path):
-    total = 20_000
+    total = 10_000
     jetstream.publish_many(f"{name}.events", [event(i, (i % 97) / 50) for i in range(total)])
     args = ["models", "stream", "-m", str(model_dir), "--batch-size", "500",
             "--source", f"{NATS_URL}?stream={name}-events&durable=scorers&ack-wait=3",

@@ -9,6 +9,7 @@ import signal
 import numpy as np
 import orjson
 import pandas as pd
+import pytest
 from stream_helpers import REDIS_URL as REDIS
 from stream_helpers import event, run_until, start_cli, wait_until
 
@@ -212,3 +213,40 @@ def test_two_consumers_in_one_process_share_the_group(redis_client, name, model_
     run_until(runner, lambda: redis_client.xlen(out) >= len(ids))
     assert sorted(e["event_id"] for e in _entries(redis_client, out)) == sorted(ids)
     assert runner.health()["consumers"] == 2 and all(p.batches > 0 for p in runner.pipelines)
+
+
+def test_a_sink_that_keeps_failing_stops_the_consumer_without_acknowledging(redis_client, name, model_dir, data):
+    from modelyard.streaming.engine import Pipeline, SinkFailed
+    from modelyard.streaming.metrics import StreamMetrics
+    from modelyard.streaming.scoring import Scorer
+    from modelyard.streaming.uris import open_source
+
+    events = f"{name}-events"
+    for row in data.head(50).to_dict("records"):
+        redis_client.xadd(events, {"data": orjson.dumps(row)})
+
+    class BrokenSink:
+        async def write(self, records):
+            raise ConnectionError("the database is down")
+
+    config = StreamConfig(str(model_dir), f"{REDIS}?stream={events}&group=g", "unused://", batch_size=10,
+                          max_retries=2)
+    scorer = Scorer(str(model_dir))
+    scorer.start()
+    metrics = StreamMetrics()
+
+    async def main():
+        source = open_source(config.source, consumer="c1")
+        await source.start()
+        try:
+            await Pipeline(config, source, BrokenSink(), None, scorer, metrics).run()
+        finally:
+            await source.close()
+
+    try:
+        with pytest.raises(SinkFailed, match="refused a batch 2 times: ConnectionError: the database is down"):
+            asyncio.run(main())
+    finally:
+        scorer.stop()
+    assert redis_client.xpending(events, "g")["pending"] > 0  # read, never acknowledged: redelivered later
+    assert metrics.sink_retries._value.get() == 1
