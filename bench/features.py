@@ -219,18 +219,22 @@ def score_cli(fc, labels, tmp: Path, model_uri: str) -> dict:
     env = {k: v for k, v in os.environ.items() if not k.startswith(("MODELYARD_", "MLFLOW_"))}
     env.update(PYTHONPATH=str(REPO), OMP_WAIT_POLICY="passive", MODELYARD_TRACKING_URI=fc.tracking_uri,
                MODELYARD_DEFAULT_ARTIFACT_ROOT=fc.settings.artifacts.default_root)
-    cmd = [sys.executable, "-m", "modelyard.cli.main", "models", "score-batch", "-m", model_uri, "--input", str(source),
-           "--output", str(out), "--memory-limit", "1GB"]
-    err = tmp / "score-batch.stderr"
+    args = ["models", "score-batch", "-m", model_uri, "--input", str(source), "--output", str(out), "--memory-limit", "1GB"]
+    status_file = tmp / "score-batch.status"
+    # The child's own high-water mark (VmHWM, reset by exec), written as it exits: getrusage's
+    # ru_maxrss of a child starts at the parent's RSS at fork on Linux.
+    code = (
+        "import atexit, runpy, sys; "
+        f"atexit.register(lambda: open({str(status_file)!r}, 'w').write(open('/proc/self/status').read())); "
+        f"sys.argv = ['modelyard'] + {args!r}; runpy.run_module('modelyard.cli.main', run_name='__main__')"
+    )
     start = time.perf_counter()
-    with open(err, "w") as stderr:
-        proc = subprocess.Popen(cmd, stdout=subprocess.DEVNULL, stderr=stderr, env=env)
-        _, status, usage = os.wait4(proc.pid, 0)  # this child's own peak RSS
+    proc = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, env=env, timeout=3600)
     took = time.perf_counter() - start
-    proc.returncode = os.waitstatus_to_exitcode(status)
     if proc.returncode != 0:
-        return {"error": err.read_text().strip()[-500:]}
-    peak = usage.ru_maxrss / 1024
+        return {"error": proc.stderr.strip()[-500:]}
+    hwm = next(line for line in status_file.read_text().splitlines() if line.startswith("VmHWM:"))
+    peak = int(hwm.split()[1]) / 1024
     log(f"score-batch CLI {took:.2f}s")
     return {"rows": len(labels), "seconds": sig(took), "child_peak_rss_mb": sig(peak)}
 
