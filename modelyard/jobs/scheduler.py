@@ -1,0 +1,132 @@
+"""The scheduler: fires due times (exactly once, by the claim row), publishes the events it finds,
+moves runs along their DAG, fails tasks whose heartbeat lapsed, and hands queued tasks to the
+executors (the local one runs them here; Celery ones go to the broker).
+
+Several schedulers share one database safely: nothing they do depends on being alone. One that
+is killed is replaced by the others at their next pass (``poll_interval_s``), and its running
+tasks by the reaper once their heartbeat lapses. ``start``/``stop``/``wake`` is the shape the
+app's lifespan owns (``modelyard server --scheduler``).
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import os
+import socket
+import threading
+import time
+import uuid
+
+from modelyard.auth.context import RequestContext
+from modelyard.jobs import engine, triggers
+from modelyard.jobs.config import JobsConfig
+from modelyard.jobs.local import LocalExecutor
+from modelyard.jobs.schedule import due_times, to_fire
+from modelyard.jobs.spec import parse
+from modelyard.store.tracking.sql.common import now_ms
+
+logger = logging.getLogger(__name__)
+
+
+def owner_name(kind: str) -> str:
+    return f"{kind}:{socket.gethostname()}:{os.getpid()}:{uuid.uuid4().hex[:6]}"
+
+
+class Scheduler:
+    def __init__(self, jobs, tracking, registry, ctx: RequestContext, config: JobsConfig) -> None:
+        self.jobs, self.store = jobs, jobs.store
+        self.tracking, self.registry, self.ctx, self.config = tracking, registry, ctx, config
+        self.owner = owner_name("scheduler")
+        self.local = LocalExecutor(self.store, tracking, ctx, config, self.owner, on_done=self.wake)
+        self.celery = None
+        self._wake = threading.Event()
+        self._stop = threading.Event()
+        self._thread: threading.Thread | None = None
+        self._last_scan = 0.0
+        self.fired = 0
+
+    def start(self) -> Scheduler:
+        if self._thread is None:
+            self._thread = threading.Thread(target=self._loop, name="modelyard-scheduler", daemon=True)
+            self._thread.start()
+        return self
+
+    def wake(self) -> None:
+        self._wake.set()
+
+    def stop(self, timeout_s: float = 10.0) -> None:
+        self._stop.set()
+        self._wake.set()
+        if self._thread is not None:
+            self._thread.join(timeout_s)
+        self.local.stop()
+
+    def run_forever(self) -> None:
+        self._loop()
+
+    def _loop(self) -> None:
+        while not self._stop.is_set():
+            try:
+                next_due = self.run_once()
+            except Exception:  # the database is away, say: keep going
+                logger.exception("scheduler pass failed")
+                next_due = None
+            wait = self.config.poll_interval_s
+            if next_due is not None:
+                wait = max(0.0, min(wait, (next_due - now_ms()) / 1000))
+            if wait:
+                self._wake.wait(wait)
+            self._wake.clear()
+
+    def run_once(self) -> int | None:
+        """One pass; returns the next due time (ms) it knows of."""
+        next_due = self.fire_due()
+        if time.monotonic() - self._last_scan >= self.config.trigger_poll_s:
+            self._last_scan = time.monotonic()
+            self.scan_triggers()
+        engine.reap(self.store, self.config.heartbeat_lapse_s, self.config.dispatch_lapse_s)
+        while engine.advance(self.store, self.ctx.settings, self.config.executor):
+            pass
+        self.dispatch()
+        queued = self.store.next_queued_at("local")
+        if queued is not None and self.local.free() > 0:
+            next_due = queued if next_due is None else min(next_due, queued)
+        return next_due
+
+    def fire_due(self) -> int | None:
+        now = now_ms()
+        soonest = None
+        grace = int(self.config.misfire_grace_s * 1000)
+        for row in self.store.schedulable():
+            spec = engine.spec_of(row.spec)
+            if spec.schedule is None:
+                continue
+            due, nxt = due_times(spec.schedule, row.schedule_from, now)
+            if due:
+                fired = self.store.fired_since(row.job_id, row.schedule_from)
+                for at in to_fire(spec.schedule, due, now, grace):
+                    if at not in fired and self.store.fire(row.job_id, at, self.owner):
+                        self.fired += 1
+                        logger.info("job %s: fired due time %s", spec.name, at)
+            if due or row.next_fire_at != nxt:
+                self.store.set_next_fire(row.job_id, nxt, due[-1] if due else None)
+            soonest = nxt if soonest is None else min(soonest, nxt)
+        return soonest
+
+    def scan_triggers(self) -> None:
+        jobs = []
+        for row in self.store.schedulable():
+            spec = parse(json.loads(row.spec))
+            if any(t.on in ("model_version_created", "alias_moved", "file_arrived") for t in spec.triggers):
+                jobs.append((row.job_id, spec, row.updated_at))
+        if not jobs:
+            return
+        specs = [(job_id, spec) for job_id, spec, _ in jobs]
+        for kind, key, payload in triggers.scan(self.registry, self.ctx, jobs):
+            triggers.publish(self.store, specs, kind, key, payload)
+
+    def dispatch(self) -> None:
+        self.local.dispatch()
+        if self.celery is not None:
+            self.celery.dispatch()

@@ -1,0 +1,62 @@
+import os
+import time
+import uuid
+
+import pytest
+
+from modelyard.auth.context import local_context
+from modelyard.entities.job import TERMINAL
+from modelyard.jobs.config import JobsConfig
+from modelyard.jobs.scheduler import Scheduler
+from modelyard.jobs.service import JobService
+from modelyard.settings import Settings
+from modelyard.store.tracking.sql.store import SqlTrackingStore
+from modelyard.tracking.service import TrackingService
+
+TASKS_DIR = os.path.dirname(os.path.abspath(__file__))
+WAIT_S = 60  # a safety net for a hung run, not a timing assertion
+
+
+def task(key, run, **kw):
+    """A task definition whose process finds tests/jobs/jobtasks.py."""
+    return {"key": key, "run": run, "env": {"PYTHONPATH": TASKS_DIR}, **kw}
+
+
+class Env:
+    def __init__(self, uri, tmp_path, **config):
+        settings = Settings(backend_store_uri=uri, tracking_uri=uri)
+        self.ctx = local_context(settings, "tester")
+        self.tracking = TrackingService(SqlTrackingStore.from_uri(uri, settings, str(tmp_path / "artifacts")))
+        self.jobs = JobService.from_engine(self.tracking.store.engine)
+        defaults = dict(logs_dir=str(tmp_path / "logs"), poll_interval_s=0.05, heartbeat_interval_s=0.2,
+                        heartbeat_lapse_s=3.0, kill_grace_s=1.0, tracking_uri=uri, trigger_poll_s=0.0)
+        defaults.update(config)
+        self.config = JobsConfig(**defaults)
+        self.scheduler = Scheduler(self.jobs, self.tracking, None, self.ctx, self.config)
+
+    def wait(self, job_run_id, timeout=WAIT_S):
+        """Drive the scheduler until the run ends; the run."""
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            self.scheduler.run_once()
+            run = self.jobs.get_run(self.ctx, job_run_id)
+            if run.status in TERMINAL:
+                return run
+            time.sleep(0.05)
+        raise AssertionError(f"job run {job_run_id} did not end: {self.jobs.get_run(self.ctx, job_run_id)}")
+
+    def close(self):
+        self.scheduler.stop()
+        self.tracking.close()
+
+
+@pytest.fixture
+def env(tmp_path):
+    e = Env(f"sqlite:///{tmp_path / 'db.sqlite'}", tmp_path)
+    yield e
+    e.close()
+
+
+@pytest.fixture
+def name():
+    return f"job-{uuid.uuid4().hex[:8]}"
