@@ -27,10 +27,13 @@ COMMANDS: dict[str, str] = {
     "artifacts": "modelyard.cli.artifacts:artifacts",
     "db": "modelyard.cli.db:db",
     "experiments": "modelyard.cli.experiments:experiments",
+    "jobs": "modelyard.cli.jobs:jobs",
     "models": "modelyard.cli.models:models",
     "runs": "modelyard.cli.runs:runs",
+    "scheduler": "modelyard.cli.scheduler:scheduler",
     "server": "modelyard.cli.server:server",
     "ui": "modelyard.cli.server:server",
+    "worker": "modelyard.cli.scheduler:worker",
 }
 
 LOG_FORMAT = "%(levelname)s %(name)s: %(message)s"

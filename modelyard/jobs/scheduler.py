@@ -20,6 +20,7 @@ import uuid
 
 from modelyard.auth.context import RequestContext
 from modelyard.jobs import engine, triggers
+from modelyard.jobs.celery_executor import CeleryDispatcher
 from modelyard.jobs.config import JobsConfig
 from modelyard.jobs.local import LocalExecutor
 from modelyard.jobs.schedule import due_times, to_fire
@@ -39,7 +40,7 @@ class Scheduler:
         self.tracking, self.registry, self.ctx, self.config = tracking, registry, ctx, config
         self.owner = owner_name("scheduler")
         self.local = LocalExecutor(self.store, tracking, ctx, config, self.owner, on_done=self.wake)
-        self.celery = None
+        self.celery = CeleryDispatcher(self.store, config, self.owner)
         self._wake = threading.Event()
         self._stop = threading.Event()
         self._thread: threading.Thread | None = None
@@ -55,12 +56,16 @@ class Scheduler:
     def wake(self) -> None:
         self._wake.set()
 
-    def stop(self, timeout_s: float = 10.0) -> None:
+    def request_stop(self) -> None:
         self._stop.set()
         self._wake.set()
+
+    def stop(self, timeout_s: float = 10.0) -> None:
+        self.request_stop()
         if self._thread is not None:
             self._thread.join(timeout_s)
         self.local.stop()
+        self.celery.close()
 
     def run_forever(self) -> None:
         self._loop()
@@ -128,5 +133,4 @@ class Scheduler:
 
     def dispatch(self) -> None:
         self.local.dispatch()
-        if self.celery is not None:
-            self.celery.dispatch()
+        self.celery.dispatch()

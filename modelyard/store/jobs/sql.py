@@ -342,7 +342,10 @@ class SqlJobStore:
                 .order_by(t.job_task_runs.c.not_before)
                 .limit(limit)
             ).scalars().all()
-        return [i for i in ids if self.transition(i, source, to, owner=owner)]
+        values: dict[str, Any] = {"owner": owner}
+        if to == DISPATCHED:
+            values["not_before"] = now  # when it was sent: a message no worker takes is resent later
+        return [i for i in ids if self.transition(i, source, to, **values)]
 
     def transition(self, task_run_id: str, expected: str | tuple[str, ...], status: str, **values: Any) -> bool:
         expected = (expected,) if isinstance(expected, str) else expected
