@@ -118,7 +118,9 @@ class SqlJobStore:
             .order_by(t.job_runs.c.created_at.desc())
             .limit(1)
         ).first()
-        return dict(row._mapping) if row else None
+        if row is None:
+            return None
+        return {"job_run_id": row.job_run_id, "status": row.status, "created_at": row.created_at, "ended_at": row.ended_at}
 
     def list_jobs(self) -> list[Job]:
         with self.db.read() as conn:
