@@ -22,10 +22,13 @@ def _common(f):
     f = click.option("--broker-url", default=None, help="Celery broker (amqp://... or redis://...).")(f)
     f = click.option("--logs-dir", default=None, help="Where task logs are written while tasks run.")(f)
     f = click.option("--slots", default=None, type=int, help="Tasks run at once by this process.")(f)
+    f = click.option("--queue", "celery_queue", default=None, help="The Celery queue (default modelyard-jobs).")(f)
+    f = click.option("--heartbeat-lapse", "heartbeat_lapse_s", default=None, type=float,
+                     help="Seconds without a heartbeat after which a running task is failed.")(f)
     return f
 
 
-def build(backend_store_uri, broker_url, logs_dir, slots, **extra):
+def build(backend_store_uri, broker_url, logs_dir, slots, celery_queue=None, heartbeat_lapse_s=None, **extra):
     from modelyard.auth.context import local_context
     from modelyard.jobs.config import JobsConfig
     from modelyard.server.services import Services
@@ -37,7 +40,8 @@ def build(backend_store_uri, broker_url, logs_dir, slots, **extra):
 
     settings = dataclasses.replace(settings, backend_store_uri=uri)
     services = Services.from_settings(settings)
-    values = {k: v for k, v in dict(broker_url=broker_url, logs_dir=logs_dir, local_slots=slots, tracking_uri=uri, **extra).items() if v is not None}
+    values = {k: v for k, v in dict(broker_url=broker_url, logs_dir=logs_dir, local_slots=slots, tracking_uri=uri,
+                                                       celery_queue=celery_queue, heartbeat_lapse_s=heartbeat_lapse_s, **extra).items() if v is not None}
     config = JobsConfig(**values)
     return services, local_context(settings, "scheduler"), config
 
@@ -73,10 +77,9 @@ def scheduler(poll_interval, executor, **flags) -> None:
 @click.command()
 @_common
 @click.option("--executor", type=click.Choice(["celery"]), default="celery", show_default=True)
-@click.option("--queue", default="modelyard-jobs", show_default=True, help="The broker queue to consume.")
-def worker(executor, queue, **flags) -> None:
+def worker(executor, **flags) -> None:
     """A Celery worker that runs job tasks (start one per machine, or more)."""
     from modelyard.jobs import celery_executor
 
     services, ctx, config = build(**flags)
-    celery_executor.run_worker(services, ctx, config, queue)
+    celery_executor.run_worker(services, ctx, config)

@@ -21,15 +21,14 @@ from modelyard.jobs.config import JobsConfig
 logger = logging.getLogger(__name__)
 
 TASK_NAME = "modelyard.jobs.run_task"
-DEFAULT_QUEUE = "modelyard-jobs"
 
 
-def make_app(config: JobsConfig, queue: str = DEFAULT_QUEUE):
+def make_app(config: JobsConfig):
     from celery import Celery
 
     app = Celery("modelyard-jobs", broker=config.broker_url)
     app.conf.update(
-        task_default_queue=queue,
+        task_default_queue=config.celery_queue,
         task_acks_late=False,  # the database, not the broker, knows whether a task ran
         worker_prefetch_multiplier=1,
         broker_connection_retry_on_startup=True,
@@ -42,8 +41,8 @@ def make_app(config: JobsConfig, queue: str = DEFAULT_QUEUE):
 class CeleryDispatcher:
     name = "celery"
 
-    def __init__(self, store, config: JobsConfig, owner: str, queue: str = DEFAULT_QUEUE) -> None:
-        self.store, self.config, self.owner, self.queue = store, config, owner, queue
+    def __init__(self, store, config: JobsConfig, owner: str) -> None:
+        self.store, self.config, self.owner, self.queue = store, config, owner, config.celery_queue
         self._app = None
         self._lock = threading.Lock()
 
@@ -52,7 +51,7 @@ class CeleryDispatcher:
         if ids:
             with self._lock:
                 if self._app is None:
-                    self._app = make_app(self.config, self.queue)
+                    self._app = make_app(self.config)
                 for task_run_id in ids:
                     self._app.send_task(TASK_NAME, args=[task_run_id], queue=self.queue)
         return len(ids)
@@ -62,12 +61,12 @@ class CeleryDispatcher:
             self._app.close()
 
 
-def run_worker(services, ctx: RequestContext, config: JobsConfig, queue: str = DEFAULT_QUEUE,
-               argv: list[str] | None = None) -> None:
-    """Consume ``queue`` and run the task runs it carries (blocks until the worker stops)."""
+def run_worker(services, ctx: RequestContext, config: JobsConfig, argv: list[str] | None = None) -> None:
+    """Consume the queue and run the task runs it carries (blocks until the worker stops)."""
     from modelyard.jobs.scheduler import owner_name
 
-    app = make_app(config, queue)
+    app = make_app(config)
+    queue = config.celery_queue
     store = services.jobs.store
     owner = owner_name("worker")
     stop = threading.Event()

@@ -10,6 +10,7 @@ from dataclasses import dataclass
 class JobsConfig:
     executor: str = "local"  # the default executor of jobs that name none: local | celery
     broker_url: str = "redis://127.0.0.1:6379/0"  # the Celery broker (amqp://... for RabbitMQ)
+    celery_queue: str = "modelyard-jobs"  # the broker queue tasks are sent to and workers consume
     logs_dir: str = os.path.abspath("modelyard-job-logs")  # where task logs are written as they run
     local_slots: int = 8  # task processes one scheduler (local executor) or worker runs at once
     poll_interval_s: float = 1.0  # how often a scheduler looks at the database when nothing wakes it

@@ -46,3 +46,13 @@ def sleep_with_child(pidfile, seconds=60):
 
 def noop():
     return None
+
+
+def slow_first_time(marker, seconds=60):
+    """The first attempt hangs (its worker gets killed); later ones return at once."""
+    first = not os.path.exists(marker)
+    with open(marker, "a") as f:
+        f.write(f"{os.getpid()}\n")
+    if first:
+        time.sleep(seconds)
+    return "done"
