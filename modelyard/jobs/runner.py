@@ -5,7 +5,7 @@ The task gets a tracking run (tagged ``modelyard.job``, ``modelyard.job_run_id``
 ``modelyard.task``, ``modelyard.task_attempt``) which its process resumes: everything it logs
 with ``modelyard.start_run()`` lands there. Its stdout and stderr go to a log file, copied to the
 database while it runs (``jobs logs --follow`` reads them from any machine) and kept as the
-tracking run's artifact ``job-logs/<task>.log`` at the end. The process is started in its own
+database after the task ends (the log file stays in ``logs_dir``). The process is started in its own
 session, so a timeout or a cancel kills the whole process tree (SIGTERM, then SIGKILL).
 """
 
