@@ -322,3 +322,8 @@ def login_name() -> str:
         return getpass.getuser()
     except Exception:  # no passwd entry in some containers
         return "unknown"
+
+
+def child_environment(extra: Mapping[str, str]) -> dict[str, str]:
+    """This process's environment plus ``extra``: what a subprocess (a job's task) starts with."""
+    return {**os.environ, **extra}

@@ -27,6 +27,7 @@ from modelyard.entities import RunTag
 from modelyard.entities.job import CANCELLED, FAILED, RUNNING, SUCCEEDED
 from modelyard.jobs.config import JobsConfig
 from modelyard.jobs.engine import spec_of
+from modelyard.settings import child_environment
 from modelyard.store.tracking.sql.common import now_ms
 
 logger = logging.getLogger(__name__)
@@ -111,13 +112,14 @@ def execute(store, tracking, ctx: RequestContext, config: JobsConfig, task_run_i
     run_id = tracking_run.info.run_id
     store.update_task(task_run_id, tracking_run_id=run_id, log_path=log_path)
     info = {"job": spec.name, "job_run_id": run.job_run_id, "task": task.key, "attempt": tr.attempt, "run_id": run_id}
-    env = dict(os.environ)
-    env.update(task.env)
-    env.update(
-        MLFLOW_RUN_ID=run_id,
-        MODELYARD_TASK_VALUES=json.dumps(values),
-        MODELYARD_TASK_PARAMS=json.dumps(params),
-        PYTHONUNBUFFERED="1",
+    env = child_environment(
+        {
+            **task.env,
+            "MLFLOW_RUN_ID": run_id,
+            "MODELYARD_TASK_VALUES": json.dumps(values),
+            "MODELYARD_TASK_PARAMS": json.dumps(params),
+            "PYTHONUNBUFFERED": "1",
+        }
     )
     if config.tracking_uri:
         env["MLFLOW_TRACKING_URI"] = config.tracking_uri

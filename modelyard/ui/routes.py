@@ -15,7 +15,15 @@ from starlette.routing import BaseRoute
 from starlette.staticfiles import StaticFiles
 
 from modelyard.auth.permissions import public
-from modelyard.ui.pages import artifacts, compare, experiments, jobs, registry, run, runs  # each: routes(services)
+from modelyard.ui.pages import (  # each: routes(services)
+    artifacts,
+    compare,
+    experiments,
+    jobs,
+    registry,
+    run,
+    runs,
+)
 from modelyard.web.routing import mount, route
 
 STATIC = Path(__file__).parent / "static"
