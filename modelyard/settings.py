@@ -186,6 +186,17 @@ class Settings:
     webhook_timeout: float = _setting(
         10.0, "Seconds a webhook delivery waits for the receiver's answer.", "MODELYARD_WEBHOOK_TIMEOUT"
     )
+    jobs_scheduler: bool = _setting(
+        False,
+        "Run the job scheduler (and the local executor) inside the server (modelyard server --scheduler).",
+        "MODELYARD_JOBS_SCHEDULER",
+    )
+    jobs_logs_dir: str | None = _setting(
+        None, "Where task logs are written while job tasks run (default ./modelyard-job-logs).", "MODELYARD_JOBS_LOGS_DIR"
+    )
+    jobs_broker_url: str | None = _setting(
+        None, "Celery broker of the jobs' celery executor (amqp://... or redis://...).", "MODELYARD_JOBS_BROKER_URL"
+    )
     webhook_max_attempts: int = _setting(
         5,
         "Attempts per webhook delivery (the first one included) before it is marked FAILED.",

@@ -53,12 +53,15 @@ _FLAG_TO_ENV = {
     "--cors-allowed-origins", metavar="LIST", help="Comma-separated browser origins allowed ('*': any)."
 )
 @click.option(
+    "--scheduler/--no-scheduler", default=False, help="Also run the job scheduler (any number of them may run)."
+)
+@click.option(
     "--log-level",
     default="info",
     show_default=True,
     type=click.Choice(["critical", "error", "warning", "info", "debug"]),
 )
-def server(workers: int, serve_artifacts: bool, log_level: str, **flags) -> None:
+def server(workers: int, serve_artifacts: bool, scheduler: bool, log_level: str, **flags) -> None:
     """Run the tracking server (MLflow's REST API, artifact proxy)."""
     import uvicorn
 
@@ -69,6 +72,8 @@ def server(workers: int, serve_artifacts: bool, log_level: str, **flags) -> None
         if value is not None:
             os.environ[_FLAG_TO_ENV[name]] = str(value)
     os.environ["MODELYARD_SERVE_ARTIFACTS"] = "true" if serve_artifacts else "false"
+    if scheduler:
+        os.environ["MODELYARD_JOBS_SCHEDULER"] = "true"
     if flags.get("port") == 0:  # pick the free port here, so the address printed below is the real one
         flags["port"] = _free_port(flags.get("host") or "127.0.0.1")
         os.environ[_FLAG_TO_ENV["port"]] = str(flags["port"])

@@ -134,3 +134,20 @@ class Scheduler:
     def dispatch(self) -> None:
         self.local.dispatch()
         self.celery.dispatch()
+
+
+def for_server(services) -> Scheduler:
+    """The scheduler of ``modelyard server --scheduler`` (not started: the app's lifespan starts it)."""
+    import dataclasses
+
+    from modelyard.auth.context import local_context
+    from modelyard.server.services import backend_store_uri
+
+    settings = services.settings
+    values = {"tracking_uri": backend_store_uri(settings)}
+    if settings.jobs_logs_dir:
+        values["logs_dir"] = settings.jobs_logs_dir
+    if settings.jobs_broker_url:
+        values["broker_url"] = settings.jobs_broker_url
+    config = dataclasses.replace(JobsConfig(), **values)
+    return Scheduler(services.jobs, services.tracking, services.registry, local_context(settings, "scheduler"), config)

@@ -131,6 +131,8 @@ async def _unexpected(request: Request, exc: Exception) -> Response:
 def _lifespan(services: Services):
     @contextlib.asynccontextmanager
     async def lifespan(_app):
+        if services.scheduler is not None:
+            services.scheduler.start()
         yield
         services.close()
 

@@ -36,6 +36,10 @@ class Services:
             from modelyard.jobs.service import JobService
 
             self.jobs = JobService.from_engine(self.tracking.store.engine)
+            if self.settings.jobs_scheduler:
+                from modelyard.jobs.scheduler import for_server
+
+                self.scheduler = for_server(self)  # started by the app's lifespan
 
     @classmethod
     def from_settings(cls, settings: Settings) -> Services:

@@ -1,5 +1,6 @@
 """The REST API, the Python client against a live server, and the CLI, on one job."""
 
+import contextlib
 import json
 import threading
 import time
@@ -19,9 +20,8 @@ from modelyard.settings import Settings
 API = "/api/2.0/modelyard/jobs"
 
 
-@pytest.fixture
-def server(tmp_path, env):
-    settings = Settings(backend_store_uri=env.config.tracking_uri, artifacts_destination=str(tmp_path / "a"), serve_artifacts=True)
+@contextlib.contextmanager
+def serve(settings):
     services = Services.from_settings(settings)
     server = uvicorn.Server(uvicorn.Config(create_app(settings, services), host="127.0.0.1", port=0, log_level="warning", ws="none"))
     thread = threading.Thread(target=server.run, daemon=True)
@@ -29,10 +29,18 @@ def server(tmp_path, env):
     deadline = time.monotonic() + 20
     while not server.started and time.monotonic() < deadline:
         time.sleep(0.01)
-    yield f"http://127.0.0.1:{server.servers[0].sockets[0].getsockname()[1]}"
-    server.should_exit = True
-    thread.join(10)
-    services.close()
+    try:
+        yield f"http://127.0.0.1:{server.servers[0].sockets[0].getsockname()[1]}", services
+    finally:
+        server.should_exit = True
+        thread.join(10)
+
+
+@pytest.fixture
+def server(tmp_path, env):
+    settings = Settings(backend_store_uri=env.config.tracking_uri, artifacts_destination=str(tmp_path / "a"), serve_artifacts=True)
+    with serve(settings) as (url, _services):
+        yield url
 
 
 def test_rest_client_round_trip(env, server, name):
@@ -112,3 +120,19 @@ def test_cli(env, name, tmp_path):
     bad = runner.invoke(cli, ["--tracking-uri", uri, "jobs", "run", name, "--param", "weeks=1"])
     assert bad.exit_code == 1 and "Unknown parameter(s) weeks" in bad.output
     assert "Deleted" in call("delete", name)
+
+
+def test_server_with_scheduler_runs_jobs_by_itself(tmp_path, name):
+    uri = f"sqlite:///{tmp_path / 'db.sqlite'}"
+    settings = Settings(backend_store_uri=uri, artifacts_destination=str(tmp_path / "a"), serve_artifacts=True,
+                        jobs_scheduler=True, jobs_logs_dir=str(tmp_path / "logs"))
+    with serve(settings) as (url, services):
+        client = JobsClient(url)
+        client.deploy({"name": name, "tasks": [{"key": "a", "run": ["sh", "-c", "echo hi"]}]})
+        job_run_id = client.run(name)["job_run_id"]
+        deadline = time.monotonic() + 60
+        while (status := client.get_run(job_run_id)["status"]) != "SUCCEEDED":
+            assert time.monotonic() < deadline and status in ("QUEUED", "RUNNING"), status
+            time.sleep(0.1)
+        assert client.logs(job_run_id)["text"] == "hi\n"
+    assert not services.scheduler._thread.is_alive()  # stopped with the app
