@@ -4,6 +4,9 @@
   of several schedulers that see the same due time only one inserts it (and creates the run in
   the same transaction).
 - ``job_trigger_events``: one row per (job, trigger, event key): an event starts a job at most once.
+The tables are created by the migration ``j001`` (the same columns); ``create_all`` only fills
+in a database that was never migrated (an embedded client on a fresh file).
+
 - ``job_task_runs``: one row per attempt of a task in a job run, unique (run, task, attempt): two
   schedulers that both decide a retry insert it once. State moves by compare-and-set updates.
 """
@@ -16,15 +19,17 @@ from sqlalchemy import (
     Column,
     Index,
     Integer,
-    MetaData,
     PrimaryKeyConstraint,
     String,
     Table,
     Text,
     UniqueConstraint,
 )
+from sqlalchemy.dialects import mysql
 
-metadata = MetaData()
+from modelyard.store.tracking.sql.schema import metadata  # one MetaData for every domain's tables
+
+LongText = Text().with_variant(mysql.LONGTEXT(), "mysql", "mariadb")
 
 ID = 32
 
@@ -33,7 +38,7 @@ jobs = Table(
     metadata,
     Column("job_id", String(ID), primary_key=True),
     Column("name", String(200), nullable=False, unique=True),
-    Column("spec", Text, nullable=False),  # the JobSpec as JSON
+    Column("spec", LongText, nullable=False),  # the JobSpec as JSON
     Column("paused", Boolean, nullable=False, default=False),
     Column("created_at", BigInteger, nullable=False),
     Column("updated_at", BigInteger, nullable=False),
@@ -72,9 +77,9 @@ job_runs = Table(
     Column("job_name", String(200), nullable=False),
     Column("status", String(20), nullable=False),  # QUEUED RUNNING SUCCEEDED FAILED CANCELLED
     Column("trigger", String(40), nullable=False),  # manual | schedule | <event kind>
-    Column("trigger_detail", Text, nullable=True),  # JSON: due time, event key and payload
-    Column("params", Text, nullable=False),  # JSON: the run's overrides
-    Column("spec", Text, nullable=False),  # the JobSpec the run follows (a redeploy does not change it)
+    Column("trigger_detail", LongText, nullable=True),  # JSON: due time, event key and payload
+    Column("params", LongText, nullable=False),  # JSON: the run's overrides
+    Column("spec", LongText, nullable=False),  # the JobSpec the run follows (a redeploy does not change it)
     Column("created_at", BigInteger, nullable=False),
     Column("due_at", BigInteger, nullable=True),
     Column("started_at", BigInteger, nullable=True),
@@ -103,8 +108,8 @@ job_task_runs = Table(
     Column("heartbeat_at", BigInteger, nullable=True),
     Column("owner", String(128), nullable=True),  # the scheduler or worker running it
     Column("cancel_requested", Boolean, nullable=False, default=False),
-    Column("result", Text, nullable=True),  # JSON: the task's return value
-    Column("error", Text, nullable=True),
+    Column("result", LongText, nullable=True),  # JSON: the task's return value
+    Column("error", LongText, nullable=True),
     Column("exit_code", Integer, nullable=True),
     Column("tracking_run_id", String(ID), nullable=True),
     Column("log_path", String(1000), nullable=True),
@@ -117,7 +122,7 @@ job_task_logs = Table(
     metadata,
     Column("task_run_id", String(ID), nullable=False),
     Column("seq", Integer, nullable=False),
-    Column("data", Text, nullable=False),
+    Column("data", LongText, nullable=False),
     Column("created_at", BigInteger, nullable=False),
     PrimaryKeyConstraint("task_run_id", "seq", name="job_task_logs_pk"),
 )

@@ -16,7 +16,7 @@ from modelyard.store.tracking.sql.engine import writer
 
 logger = logging.getLogger(__name__)
 
-SCHEMA_HEAD = "0003"
+SCHEMA_HEAD = "j001"
 MIGRATIONS_DIR = Path(__file__).with_name("migrations")
 
 

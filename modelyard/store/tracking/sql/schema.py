@@ -412,3 +412,7 @@ webhook_deliveries = Table(
     Index("ix_webhook_deliveries_webhook", "webhook_id", "id"),
     **MYSQL_TABLE_ARGS,
 )
+
+
+# -- workflows, migration j001 (defined in modelyard.store.jobs.tables, on this metadata) -------
+import modelyard.store.jobs.tables  # noqa: E402,F401
