@@ -41,8 +41,8 @@ def task(key, run, **kw):
 
 
 class Env:
-    def __init__(self, uri, tmp_path, **config):
-        settings = Settings(backend_store_uri=uri, tracking_uri=uri)
+    def __init__(self, uri, tmp_path, settings=None, **config):
+        settings = Settings(backend_store_uri=uri, tracking_uri=uri, **(settings or {}))
         self.ctx = local_context(settings, "tester")
         self.tracking = TrackingService(SqlTrackingStore.from_uri(uri, settings, str(tmp_path / "artifacts")))
         self.jobs = JobService.from_engine(self.tracking.store.engine)
