@@ -69,9 +69,10 @@ def _advance_run(store, settings: Settings, run: JobRun, default_executor: str) 
             return 0
     executor = spec.executor or default_executor
     latest = run.latest()
+    by_key = {t.key: t for t in spec.tasks}
     changes = 0
     for key in spec.order():
-        task = spec.task(key)
+        task = by_key[key]
         tr = latest.get(key)
         if tr is None:
             deps = [latest.get(d) for d in task.depends_on]
@@ -92,7 +93,7 @@ def _advance_run(store, settings: Settings, run: JobRun, default_executor: str) 
     if changes:
         return changes
     if len(latest) == len(spec.tasks) and all(
-        tr.status in TERMINAL and not (tr.status == FAILED and tr.attempt <= spec.task(k).retries.max and not run.cancel_requested)
+        tr.status in TERMINAL and not (tr.status == FAILED and tr.attempt <= by_key[k].retries.max and not run.cancel_requested)
         for k, tr in latest.items()
     ):
         if run.cancel_requested:
