@@ -107,6 +107,9 @@ class Scheduler:
             spec = engine.spec_of(row.spec)
             if spec.schedule is None:
                 continue
+            if row.next_fire_at is not None and row.next_fire_at > now and row.next_fire_at > row.schedule_from:
+                soonest = row.next_fire_at if soonest is None else min(soonest, row.next_fire_at)
+                continue  # nothing due yet: no cron arithmetic, no query
             due, nxt = due_times(spec.schedule, row.schedule_from, now)
             if due:
                 fired = self.store.fired_since(row.job_id, row.schedule_from)
