@@ -49,7 +49,7 @@ def env_for(tmp: Path, uri: str, slots: int = 8, **config):
     sys.path.insert(0, str(ROOT / "tests" / "jobs"))
     from conftest import Env
 
-    return Env(uri, tmp, **{"local_slots": slots, "heartbeat_interval_s": 2.0, "poll_interval_s": 0.5, **config})
+    return Env(uri, tmp, **{"local_slots": slots, "heartbeat_interval_s": 2.0, "heartbeat_lapse_s": 15.0, "poll_interval_s": 0.5, **config})
 
 
 def task(key: str, run, **kw) -> dict:

@@ -51,7 +51,17 @@ def retry_delay_ms(backoff_s: float, attempt: int) -> int:
 def advance(store, settings: Settings, default_executor: str = "local") -> int:
     """One pass over active runs; returns how many changes it made (0: nothing to do)."""
     changes = 0
-    for run in store.active_runs():
+    runs = store.active_runs()
+    running: dict[str, int] = {}
+    for run in runs:
+        if run.status == RUNNING:
+            running[run.job_id] = running.get(run.job_id, 0) + 1
+    for run in runs:
+        if run.status == QUEUED and not run.cancel_requested:
+            # at the job's limit already (as far as this pass knows): no write, no lock
+            if running.get(run.job_id, 0) >= _spec(run).max_concurrent_runs:
+                continue
+            running[run.job_id] = running.get(run.job_id, 0) + 1
         try:
             changes += _advance_run(store, settings, run, default_executor)
         except Exception:

@@ -166,7 +166,7 @@ def _supervise(store, config: JobsConfig, task_run_id: str, cmd: list[str], env:
         elif time.monotonic() - last_beat >= config.heartbeat_interval_s:
             last_beat = time.monotonic()
             if store.heartbeat([task_run_id]):
-                reason = (CANCELLED, "Cancelled: the task's processes were killed")
+                reason = (CANCELLED, "Cancelled (or failed by the reaper): the task's processes were killed")
             pump.flush()
         if reason:
             kill_tree(proc, config.kill_grace_s)

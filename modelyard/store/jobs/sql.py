@@ -194,10 +194,10 @@ class SqlJobStore:
         already did (the claim row's primary key decides)."""
         try:
             with self.db.write() as conn:
-                job_row = self._job_row(conn, job_id)
-                conn.execute(
+                conn.execute(  # the claim first: a scheduler that lost stops at this statement
                     insert(t.job_fires).values(job_id=job_id, due_at=due_at, fired_at=now_ms(), fired_by=owner)
                 )
+                job_row = conn.execute(select(t.jobs).where(t.jobs.c.job_id == job_id)).one()
                 run_id = self._insert_run(conn, job_row, "schedule", {"due_at": due_at}, {}, due_at, None)
                 conn.execute(
                     update(t.job_fires)
@@ -377,7 +377,9 @@ class SqlJobStore:
             conn.execute(update(t.job_task_runs).where(t.job_task_runs.c.task_run_id == task_run_id).values(**values))
 
     def heartbeat(self, task_run_ids: list[str]) -> list[str]:
-        """Refresh the heartbeat of running task runs; returns those whose cancel was requested."""
+        """Refresh the heartbeat of running task runs; returns those to stop: a cancel was
+        requested, or the run is no longer RUNNING (the reaper failed it: its process must not
+        go on, or a retry would run next to it)."""
         if not task_run_ids:
             return []
         with self.db.write() as conn:
@@ -388,7 +390,10 @@ class SqlJobStore:
             )
             return list(conn.execute(
                 select(t.job_task_runs.c.task_run_id).where(
-                    and_(t.job_task_runs.c.task_run_id.in_(task_run_ids), t.job_task_runs.c.cancel_requested.is_(True))
+                    and_(
+                        t.job_task_runs.c.task_run_id.in_(task_run_ids),
+                        t.job_task_runs.c.cancel_requested.is_(True) | (t.job_task_runs.c.status != RUNNING),
+                    )
                 )
             ).scalars())
 
