@@ -42,14 +42,20 @@ class Scheduler:
         self.local = LocalExecutor(self.store, tracking, ctx, config, self.owner, on_done=self.wake)
         self.celery = CeleryDispatcher(self.store, config, self.owner)
         self._wake = threading.Event()
+        self._timer_wake = threading.Event()
+        self._timer: threading.Thread | None = None
         self._stop = threading.Event()
         self._thread: threading.Thread | None = None
         self._last_scan = 0.0
         self.fired = 0
 
     def start(self) -> Scheduler:
+        """Two threads: the timer fires due times (never delayed by a long pass over runs), the
+        worker moves runs along and dispatches tasks."""
         if self._thread is None:
+            self._timer = threading.Thread(target=self._timer_loop, name="modelyard-scheduler-timer", daemon=True)
             self._thread = threading.Thread(target=self._loop, name="modelyard-scheduler", daemon=True)
+            self._timer.start()
             self._thread.start()
         return self
 
@@ -59,34 +65,56 @@ class Scheduler:
     def request_stop(self) -> None:
         self._stop.set()
         self._wake.set()
+        self._timer_wake.set()
 
     def stop(self, timeout_s: float = 10.0) -> None:
         self.request_stop()
-        if self._thread is not None:
-            self._thread.join(timeout_s)
+        for thread in (self._thread, self._timer):
+            if thread is not None:
+                thread.join(timeout_s)
         self.local.stop()
         self.celery.close()
 
     def run_forever(self) -> None:
-        self._loop()
+        self.start()
+        while not self._stop.is_set():
+            self._stop.wait(1.0)
+        self.stop()
+
+    def _timer_loop(self) -> None:
+        while not self._stop.is_set():
+            try:
+                next_due = self.fire_due()
+            except Exception:  # the database is away, say: keep going
+                logger.exception("firing due times failed")
+                next_due = None
+            self._sleep(self._timer_wake, next_due)
 
     def _loop(self) -> None:
         while not self._stop.is_set():
             try:
-                next_due = self.run_once()
-            except Exception:  # the database is away, say: keep going
+                next_due = self.work()
+            except Exception:
                 logger.exception("scheduler pass failed")
                 next_due = None
-            wait = self.config.poll_interval_s
-            if next_due is not None:
-                wait = max(0.0, min(wait, (next_due - now_ms()) / 1000))
-            if wait:
-                self._wake.wait(wait)
-            self._wake.clear()
+            self._sleep(self._wake, next_due)
+
+    def _sleep(self, event: threading.Event, until_ms: int | None) -> None:
+        wait = self.config.poll_interval_s
+        if until_ms is not None:
+            wait = max(0.0, min(wait, (until_ms - now_ms()) / 1000))
+        if wait:
+            event.wait(wait)
+        event.clear()
 
     def run_once(self) -> int | None:
-        """One pass; returns the next due time (ms) it knows of."""
-        next_due = self.fire_due()
+        """One pass of both threads' work (tests drive the scheduler with it); the next due time (ms)."""
+        times = [t for t in (self.fire_due(), self.work()) if t is not None]
+        return min(times) if times else None
+
+    def work(self) -> int | None:
+        """Publish found events, reap lapsed tasks, advance runs, dispatch tasks; when the next
+        queued local task comes due, if known."""
         if time.monotonic() - self._last_scan >= self.config.trigger_poll_s:
             self._last_scan = time.monotonic()
             self.scan_triggers()
@@ -95,9 +123,7 @@ class Scheduler:
             pass
         self.dispatch()
         queued = self.store.next_queued_at("local")
-        if queued is not None and self.local.free() > 0:
-            next_due = queued if next_due is None else min(next_due, queued)
-        return next_due
+        return queued if queued is not None and self.local.free() > 0 else None
 
     def fire_due(self) -> int | None:
         now = now_ms()
@@ -116,6 +142,7 @@ class Scheduler:
                 for at in to_fire(spec.schedule, due, now, grace):
                     if at not in fired and self.store.fire(row.job_id, at, self.owner):
                         self.fired += 1
+                        self._wake.set()
                         logger.info("job %s: fired due time %s", spec.name, at)
             if due or row.next_fire_at != nxt:
                 self.store.set_next_fire(row.job_id, nxt, due[-1] if due else None)
