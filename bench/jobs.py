@@ -47,7 +47,7 @@ def pct(samples: list[float], q: float) -> float:
 
 def env_for(tmp: Path, uri: str, slots: int = 8, **config):
     sys.path.insert(0, str(ROOT / "tests" / "jobs"))
-    from conftest import Env
+    from jobhelpers import Env
 
     return Env(uri, tmp, **{"local_slots": slots, "heartbeat_interval_s": 2.0, "heartbeat_lapse_s": 15.0, "poll_interval_s": 0.5, **config})
 

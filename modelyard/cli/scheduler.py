@@ -36,9 +36,7 @@ def build(backend_store_uri, broker_url, logs_dir, slots, celery_queue=None, hea
 
     settings = state().settings()
     uri = backend_store_uri or resolve_tracking_uri(state().tracking_uri, settings)
-    import dataclasses
-
-    settings = dataclasses.replace(settings, backend_store_uri=uri)
+    settings = settings.replace(backend_store_uri=uri)
     services = Services.from_settings(settings)
     values = {k: v for k, v in dict(broker_url=broker_url, logs_dir=logs_dir, local_slots=slots, tracking_uri=uri,
                                                        celery_queue=celery_queue, heartbeat_lapse_s=heartbeat_lapse_s, **extra).items() if v is not None}

@@ -21,16 +21,16 @@ API = "/api/2.0/modelyard/jobs"
 class JobsClient:
     def __init__(self, tracking_uri: str, settings: Settings | None = None) -> None:
         self.uri = tracking_uri
-        self.settings = settings or Settings()
+        self.settings = settings or Settings.defaults()
         self._http = None
         self._service = None
         if tracking_uri.startswith(("http://", "https://")):
             import httpx
 
-            self._http = httpx.Client(base_url=tracking_uri.rstrip("/"), timeout=self.settings.http_request_timeout)
+            self._http = httpx.Client(base_url=tracking_uri.rstrip("/"), timeout=self.settings.client.http_request_timeout)
         else:
             from modelyard.jobs.service import JobService
-            from modelyard.store.tracking.sql.engine import create_db_engine
+            from modelyard.store.sql.engine import create_db_engine
 
             self._service = JobService.from_engine(create_db_engine(tracking_uri, self.settings))
             self._ctx = local_context(self.settings, login_name())

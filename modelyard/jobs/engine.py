@@ -29,7 +29,7 @@ from modelyard.entities.job import (
 )
 from modelyard.jobs.spec import JobSpec, parse
 from modelyard.settings import Settings
-from modelyard.store.tracking.sql.common import now_ms
+from modelyard.store.sql.common import now_ms
 
 logger = logging.getLogger(__name__)
 

@@ -28,7 +28,7 @@ from modelyard.entities.job import CANCELLED, FAILED, RUNNING, SUCCEEDED
 from modelyard.jobs.config import JobsConfig
 from modelyard.jobs.engine import spec_of
 from modelyard.settings import child_environment
-from modelyard.store.tracking.sql.common import now_ms
+from modelyard.store.sql.common import now_ms
 
 logger = logging.getLogger(__name__)
 

@@ -25,7 +25,7 @@ from modelyard.jobs.config import JobsConfig
 from modelyard.jobs.local import LocalExecutor
 from modelyard.jobs.schedule import due_times, to_fire
 from modelyard.jobs.spec import parse
-from modelyard.store.tracking.sql.common import now_ms
+from modelyard.store.sql.common import now_ms
 
 logger = logging.getLogger(__name__)
 
@@ -175,9 +175,9 @@ def for_server(services) -> Scheduler:
 
     settings = services.settings
     values = {"tracking_uri": backend_store_uri(settings)}
-    if settings.jobs_logs_dir:
-        values["logs_dir"] = settings.jobs_logs_dir
-    if settings.jobs_broker_url:
-        values["broker_url"] = settings.jobs_broker_url
+    if settings.jobs.logs_dir:
+        values["logs_dir"] = settings.jobs.logs_dir
+    if settings.jobs.broker_url:
+        values["broker_url"] = settings.jobs.broker_url
     config = dataclasses.replace(JobsConfig(), **values)
     return Scheduler(services.jobs, services.tracking, services.registry, local_context(settings, "scheduler"), config)

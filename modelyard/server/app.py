@@ -43,7 +43,7 @@ def json_response(payload, status: int = 200) -> Response:
 
 
 def _endpoint(ep: protocol.Endpoint, services: Services):
-    limit = services.settings.max_json_body_bytes
+    limit = services.settings.server.max_json_body_bytes
     parse = ep.parse or partial(protocol.parse_message, model=ep.request)
     permission, handler = ep.permission, ep.handler
 
@@ -131,19 +131,20 @@ async def _unexpected(request: Request, exc: Exception) -> Response:
 def _lifespan(services: Services):
     @contextlib.asynccontextmanager
     async def lifespan(_app):
-        if services.scheduler is not None:
-            services.scheduler.start()
-        yield
-        services.close()
+        services.start()  # the background workers run while the app does, never before
+        try:
+            yield
+        finally:
+            services.close()
 
     return lifespan
 
 
 def create_app(
-    settings: Settings | None = None, services: Services | None = None, authorizer: Authorizer | None = None
+    settings: Settings, services: Services | None = None, authorizer: Authorizer | None = None
 ) -> Starlette:
-    """The app; ``authorizer`` is what every route's permission is checked with (allow-all by default)."""
-    settings = settings or Settings.from_env()
+    """The tracking server's app for ``settings`` (passed by the CLI or the caller; never read here);
+    ``authorizer`` is what every route's permission is checked with (allow-all by default)."""
     services = services or Services.from_settings(settings)
     app = Starlette(
         routes=build_routes(services),

@@ -16,6 +16,7 @@ from starlette.requests import Request
 from starlette.responses import HTMLResponse
 
 from modelyard import formatting
+from modelyard.ui.markdown import link_logged_models, render_markdown
 
 if TYPE_CHECKING:
     import jinja2
@@ -62,6 +63,8 @@ def environment() -> jinja2.Environment:
     )
     env.filters["time"] = format_time
     env.filters["num"] = format_number
+    env.filters["markdown"] = render_markdown
+    env.filters["model_links"] = link_logged_models
     env.globals["duration"] = formatting.duration
     return env
 

@@ -20,7 +20,7 @@ from modelyard.auth.authenticators import Authenticator, resolve_principal
 from modelyard.auth.context import RequestContext, bind
 from modelyard.settings import Settings
 
-SCOPE_KEY = "modelyard.context"
+SCOPE_KEY = "modelyard.tracking.context"
 _REQUEST_ID = re.compile(r"[A-Za-z0-9._:-]{1,128}")
 
 

@@ -8,7 +8,7 @@ import time
 import pytest
 import uvicorn
 from click.testing import CliRunner
-from conftest import TASKS_DIR, task
+from jobhelpers import TASKS_DIR, task
 
 from modelyard.cli.main import cli
 from modelyard.exceptions import InvalidParameterValue, ResourceDoesNotExist
@@ -38,7 +38,7 @@ def serve(settings):
 
 @pytest.fixture
 def server(tmp_path, env):
-    settings = Settings(backend_store_uri=env.config.tracking_uri, artifacts_destination=str(tmp_path / "a"), serve_artifacts=True)
+    settings = Settings.defaults(backend_store_uri=env.config.tracking_uri, artifacts_destination=str(tmp_path / "a"), serve_artifacts=True)
     with serve(settings) as (url, _services):
         yield url
 
@@ -124,7 +124,7 @@ def test_cli(env, name, tmp_path):
 
 def test_server_with_scheduler_runs_jobs_by_itself(tmp_path, name):
     uri = f"sqlite:///{tmp_path / 'db.sqlite'}"
-    settings = Settings(backend_store_uri=uri, artifacts_destination=str(tmp_path / "a"), serve_artifacts=True,
+    settings = Settings.defaults(backend_store_uri=uri, artifacts_destination=str(tmp_path / "a"), serve_artifacts=True,
                         jobs_scheduler=True, jobs_logs_dir=str(tmp_path / "logs"))
     with serve(settings) as (url, services):
         client = JobsClient(url)

@@ -11,7 +11,7 @@ import time
 import uuid
 
 import pytest
-from conftest import WAIT_S, Env, task
+from jobhelpers import WAIT_S, Env, task
 
 from modelyard.entities.job import FAILED, RUNNING, SUCCEEDED
 
@@ -28,7 +28,7 @@ def _reachable(port):
 
 @pytest.fixture(params=sorted(BROKERS))
 def celery_env(request, tmp_path):
-    from conftest import service_unavailable  # tests/conftest.py
+    from jobhelpers import service_unavailable  # tests/conftest.py
 
     url, port = BROKERS[request.param]
     if not _reachable(port):

@@ -3,13 +3,13 @@ task values and a retry, exactly-once firing with three schedulers, event dedup,
 max_concurrent_runs under the row lock."""
 
 import pytest
-from conftest import Env, task
+from jobhelpers import Env, task
 from sqlalchemy import update
 
 from modelyard.entities.job import FAILED, SUCCEEDED
 from modelyard.jobs.scheduler import Scheduler
 from modelyard.store.jobs import tables as t
-from modelyard.store.tracking.sql.common import now_ms
+from modelyard.store.sql.common import now_ms
 
 
 @pytest.fixture(params=["postgres", "mysql"])

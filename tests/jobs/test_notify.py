@@ -7,7 +7,7 @@ import queue
 import threading
 
 import pytest
-from conftest import Env, task
+from jobhelpers import Env, task
 
 from modelyard.registry.delivery import verify_signature
 

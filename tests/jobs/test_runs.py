@@ -5,7 +5,7 @@ import os
 import time
 
 import pytest
-from conftest import task
+from jobhelpers import task
 
 from modelyard.entities.job import CANCELLED, FAILED, SUCCEEDED, UPSTREAM_FAILED
 

@@ -18,7 +18,7 @@ from modelyard.jobs.schedule import due_times
 from modelyard.jobs.service import JobService
 from modelyard.jobs.spec import Schedule
 from modelyard.store.jobs import tables as t
-from modelyard.store.tracking.sql.engine import normalize_db_uri
+from modelyard.store.sql.engine import normalize_db_uri
 from modelyard.store.tracking.sql.store import SqlTrackingStore
 
 JOBS = 5
@@ -43,7 +43,7 @@ def test_every_due_time_fires_once_with_three_schedulers_and_kills(fresh_postgre
     from modelyard.auth.context import local_context
     from modelyard.settings import Settings
 
-    ctx = local_context(Settings(), "tester")
+    ctx = local_context(Settings.defaults(), "tester")
     names = [f"tick-{uuid.uuid4().hex[:6]}-{i}" for i in range(JOBS)]
     for name in names:
         jobs.deploy(ctx, {"name": name, "schedule": {"cron": PERIOD, "catch_up": "all"},

@@ -2,12 +2,12 @@
 claim row decides), catch-up after downtime, pause. Time is moved by rewinding the job's
 schedule cursor, as if the schedulers had been down."""
 
-from conftest import task
+from jobhelpers import task
 from sqlalchemy import update
 
 from modelyard.jobs.scheduler import Scheduler
 from modelyard.store.jobs import tables as t
-from modelyard.store.tracking.sql.common import now_ms
+from modelyard.store.sql.common import now_ms
 
 
 def _rewind(env, name, minutes):

@@ -2,7 +2,7 @@
 
 import time
 
-from conftest import task
+from jobhelpers import task
 
 from modelyard.registry.service import RegistryService
 from modelyard.store.registry import registry_store_for

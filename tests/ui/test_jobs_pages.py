@@ -11,7 +11,7 @@ from modelyard.jobs.scheduler import Scheduler
 
 def run_job(services, tmp_path, name, params=None):
     ctx = local_context(services.settings, "tester")
-    config = JobsConfig(logs_dir=str(tmp_path / "logs"), poll_interval_s=0.05, tracking_uri=services.settings.backend_store_uri)
+    config = JobsConfig(logs_dir=str(tmp_path / "logs"), poll_interval_s=0.05, tracking_uri=services.settings.server.backend_store_uri)
     scheduler = Scheduler(services.jobs, services.tracking, services.registry, ctx, config)
     job_run_id = services.jobs.run_now(ctx, name, params).job_run_id
     deadline = time.monotonic() + 60

@@ -27,10 +27,10 @@ from modelyard.entities.job import (
     TaskRun,
     loads,
 )
-from modelyard.exceptions import ResourceDoesNotExist
+from modelyard.exceptions import ResourceAlreadyExists, ResourceDoesNotExist
 from modelyard.store.jobs import tables as t
 from modelyard.store.jobs.db import Database
-from modelyard.store.tracking.sql.common import now_ms
+from modelyard.store.sql.common import now_ms
 
 logger = logging.getLogger(__name__)
 
@@ -205,7 +205,7 @@ class SqlJobStore:
                     .values(job_run_id=run_id)
                 )
                 return run_id
-        except IntegrityError:
+        except (IntegrityError, ResourceAlreadyExists):  # the kernel translates the unique-key error
             return None
 
     def fire_event(self, job_id: str, trigger: int, event_key: str, kind: str, payload: dict) -> str | None:
@@ -225,7 +225,7 @@ class SqlJobStore:
                     .values(job_run_id=run_id)
                 )
                 return run_id
-        except IntegrityError:
+        except (IntegrityError, ResourceAlreadyExists):  # the kernel translates the unique-key error
             return None
 
     def get_run(self, job_run_id: str) -> JobRun:
@@ -322,7 +322,7 @@ class SqlJobStore:
                     )
                 )
             return True
-        except IntegrityError:
+        except (IntegrityError, ResourceAlreadyExists):  # the kernel translates the unique-key error
             return False
 
     def next_queued_at(self, executor: str) -> int | None:

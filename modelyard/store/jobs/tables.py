@@ -5,7 +5,7 @@
   the same transaction).
 - ``job_trigger_events``: one row per (job, trigger, event key): an event starts a job at most once.
 The tables are created by the migration ``j001`` (the same columns); ``create_all`` only fills
-in a database that was never migrated (an embedded client on a fresh file).
+in a database that was never migrated.
 
 - ``job_task_runs``: one row per attempt of a task in a job run, unique (run, task, attempt): two
   schedulers that both decide a retry insert it once. State moves by compare-and-set updates.
@@ -22,14 +22,10 @@ from sqlalchemy import (
     PrimaryKeyConstraint,
     String,
     Table,
-    Text,
     UniqueConstraint,
 )
-from sqlalchemy.dialects import mysql
 
-from modelyard.store.tracking.sql.schema import metadata  # one MetaData for every domain's tables
-
-LongText = Text().with_variant(mysql.LONGTEXT(), "mysql", "mariadb")
+from modelyard.store.sql.schema import MYSQL_TABLE_ARGS, LongText, metadata  # the one MetaData
 
 ID = 32
 
@@ -45,6 +41,7 @@ jobs = Table(
     Column("schedule_from", BigInteger, nullable=True),  # due times after this (ms) are owed
     Column("next_fire_at", BigInteger, nullable=True),  # the next due time, for listings and sleeps
     Column("created_by", String(256), nullable=True),
+    **MYSQL_TABLE_ARGS,
 )
 
 job_fires = Table(
@@ -56,6 +53,7 @@ job_fires = Table(
     Column("job_run_id", String(ID), nullable=True),
     Column("fired_by", String(128), nullable=True),
     PrimaryKeyConstraint("job_id", "due_at", name="job_fires_pk"),
+    **MYSQL_TABLE_ARGS,
 )
 
 job_trigger_events = Table(
@@ -67,6 +65,7 @@ job_trigger_events = Table(
     Column("created_at", BigInteger, nullable=False),
     Column("job_run_id", String(ID), nullable=True),
     PrimaryKeyConstraint("job_id", "trigger", "event_key", name="job_trigger_events_pk"),
+    **MYSQL_TABLE_ARGS,
 )
 
 job_runs = Table(
@@ -88,6 +87,7 @@ job_runs = Table(
     Column("created_by", String(256), nullable=True),
     Index("job_runs_job", "job_id", "created_at"),
     Index("job_runs_status", "status"),
+    **MYSQL_TABLE_ARGS,
 )
 
 job_task_runs = Table(
@@ -115,6 +115,7 @@ job_task_runs = Table(
     Column("log_path", String(1000), nullable=True),
     UniqueConstraint("job_run_id", "task_key", "attempt", name="job_task_runs_attempt"),
     Index("job_task_runs_queue", "status", "not_before"),
+    **MYSQL_TABLE_ARGS,
 )
 
 job_task_logs = Table(
@@ -125,6 +126,7 @@ job_task_logs = Table(
     Column("data", LongText, nullable=False),
     Column("created_at", BigInteger, nullable=False),
     PrimaryKeyConstraint("task_run_id", "seq", name="job_task_logs_pk"),
+    **MYSQL_TABLE_ARGS,
 )
 
 TABLES = (jobs, job_fires, job_trigger_events, job_runs, job_task_runs, job_task_logs)
