@@ -26,6 +26,7 @@ from modelyard.jobs.local import LocalExecutor
 from modelyard.jobs.schedule import due_times, to_fire
 from modelyard.jobs.spec import parse
 from modelyard.store.sql.common import now_ms
+from modelyard.workers import Worker
 
 logger = logging.getLogger(__name__)
 
@@ -41,71 +42,48 @@ class Scheduler:
         self.owner = owner_name("scheduler")
         self.local = LocalExecutor(self.store, tracking, ctx, config, self.owner, on_done=self.wake)
         self.celery = CeleryDispatcher(self.store, config, self.owner)
-        self._wake = threading.Event()
-        self._timer_wake = threading.Event()
-        self._timer: threading.Thread | None = None
         self._stop = threading.Event()
-        self._thread: threading.Thread | None = None
+        poll = config.poll_interval_s
+        self._timer = Worker("modelyard-scheduler-timer", lambda: self._wait_until(self.fire_due()), interval=poll)
+        self._worker = Worker("modelyard-scheduler", lambda: self._wait_until(self.work()), interval=poll)
         self._last_scan = 0.0
         self.fired = 0
 
     def start(self) -> Scheduler:
-        """Two threads: the timer fires due times (never delayed by a long pass over runs), the
-        worker moves runs along and dispatches tasks."""
-        if self._thread is None:
-            self._timer = threading.Thread(target=self._timer_loop, name="modelyard-scheduler-timer", daemon=True)
-            self._thread = threading.Thread(target=self._loop, name="modelyard-scheduler", daemon=True)
-            self._timer.start()
-            self._thread.start()
+        """Two background workers: the timer fires due times (never delayed by a long pass over
+        runs), the other moves runs along and dispatches tasks."""
+        self._timer.start()
+        self._worker.start()
         return self
 
     def wake(self) -> None:
-        self._wake.set()
+        self._worker.wake()
 
     def request_stop(self) -> None:
         self._stop.set()
-        self._wake.set()
-        self._timer_wake.set()
 
     def stop(self, timeout_s: float = 10.0) -> None:
-        self.request_stop()
-        for thread in (self._thread, self._timer):
-            if thread is not None:
-                thread.join(timeout_s)
+        self._stop.set()
+        self._timer.stop(timeout_s)
+        self._worker.stop(timeout_s)
         self.local.stop()
         self.celery.close()
 
+    def is_alive(self) -> bool:
+        return self._timer.is_alive() or self._worker.is_alive()
+
     def run_forever(self) -> None:
+        """Run until ``request_stop()`` (the CLI's signal handler), then stop."""
         self.start()
         while not self._stop.is_set():
             self._stop.wait(1.0)
         self.stop()
 
-    def _timer_loop(self) -> None:
-        while not self._stop.is_set():
-            try:
-                next_due = self.fire_due()
-            except Exception:  # the database is away, say: keep going
-                logger.exception("firing due times failed")
-                next_due = None
-            self._sleep(self._timer_wake, next_due)
-
-    def _loop(self) -> None:
-        while not self._stop.is_set():
-            try:
-                next_due = self.work()
-            except Exception:
-                logger.exception("scheduler pass failed")
-                next_due = None
-            self._sleep(self._wake, next_due)
-
-    def _sleep(self, event: threading.Event, until_ms: int | None) -> None:
+    def _wait_until(self, until_ms: int | None) -> float:
         wait = self.config.poll_interval_s
         if until_ms is not None:
             wait = max(0.0, min(wait, (until_ms - now_ms()) / 1000))
-        if wait:
-            event.wait(wait)
-        event.clear()
+        return wait
 
     def run_once(self) -> int | None:
         """One pass of both threads' work (tests drive the scheduler with it); the next due time (ms)."""
@@ -142,7 +120,7 @@ class Scheduler:
                 for at in to_fire(spec.schedule, due, now, grace):
                     if at not in fired and self.store.fire(row.job_id, at, self.owner):
                         self.fired += 1
-                        self._wake.set()
+                        self._worker.wake()
                         logger.info("job %s: fired due time %s", spec.name, at)
             if due or row.next_fire_at != nxt:
                 self.store.set_next_fire(row.job_id, nxt, due[-1] if due else None)

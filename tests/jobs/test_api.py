@@ -135,4 +135,4 @@ def test_server_with_scheduler_runs_jobs_by_itself(tmp_path, name):
             assert time.monotonic() < deadline and status in ("QUEUED", "RUNNING"), status
             time.sleep(0.1)
         assert client.logs(job_run_id)["text"] == "hi\n"
-    assert not services.scheduler._thread.is_alive()  # stopped with the app
+    assert not services.scheduler.is_alive()  # stopped with the app
