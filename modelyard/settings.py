@@ -325,8 +325,26 @@ class FeatureSettings:
 
 @dataclass(frozen=True, slots=True)
 class JobSettings:
-    """Jobs, schedules and workflows run by workers on the durable queue. Empty until that subsystem
-    lands: flat names prefixed ``jobs_``, variables ``MODELYARD_JOBS_*``."""
+    """Workflows (``modelyard.jobs``): the scheduler inside the server, task logs, the Celery broker."""
+
+    scheduler: bool = _setting(
+        False,
+        "Run the job scheduler (and the local executor) inside the server (modelyard server --scheduler).",
+        "MODELYARD_JOBS_SCHEDULER",
+        flat="jobs_scheduler",
+    )
+    logs_dir: str | None = _setting(
+        None,
+        "Where task logs are written while job tasks run. Unset: './modelyard-job-logs'.",
+        "MODELYARD_JOBS_LOGS_DIR",
+        flat="jobs_logs_dir",
+    )
+    broker_url: str | None = _setting(
+        None,
+        "Celery broker of the jobs' celery executor (amqp://... or redis://...). Unset: redis://127.0.0.1:6379/0.",
+        "MODELYARD_JOBS_BROKER_URL",
+        flat="jobs_broker_url",
+    )
 
 
 @dataclass(frozen=True, slots=True)
@@ -503,3 +521,8 @@ def prefer_passive_openmp() -> None:
     unless the user chose otherwise: processes sharing a few cores (AutoML workers) stop stealing
     them from each other. Takes effect for libraries loaded afterwards and for child processes."""
     os.environ.setdefault("OMP_WAIT_POLICY", "passive")
+
+
+def child_environment(extra: Mapping[str, str]) -> dict[str, str]:
+    """This process's environment plus ``extra``: what a subprocess (a job's task) starts with."""
+    return {**os.environ, **extra}

@@ -29,6 +29,7 @@ WEBHOOK = "webhook"
 ARTIFACT = "artifact"  # a path of the proxied artifact store
 SCORING = "scoring"  # a model served by the scoring server
 FEATURE_TABLE = "feature_table"
+JOB = "job"  # a workflow (modelyard.jobs), its runs and logs
 
 # Actions, weakest first (the authentication issue maps them onto READ < USE < EDIT < MANAGE).
 READ, USE, CREATE, UPDATE, DELETE, MANAGE = "read", "use", "create", "update", "delete", "manage"

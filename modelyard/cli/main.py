@@ -29,10 +29,13 @@ COMMANDS: dict[str, str] = {
     "db": "modelyard.cli.db:db",
     "experiments": "modelyard.cli.experiments:experiments",
     "features": "modelyard.cli.features:features",
+    "jobs": "modelyard.cli.jobs:jobs",
     "models": "modelyard.cli.models:models",
     "runs": "modelyard.cli.runs:runs",
+    "scheduler": "modelyard.cli.scheduler:scheduler",
     "server": "modelyard.cli.server:server",
     "ui": "modelyard.cli.server:server",
+    "worker": "modelyard.cli.scheduler:worker",
 }
 
 LOG_FORMAT = "%(levelname)s %(name)s: %(message)s"

@@ -43,12 +43,15 @@ from modelyard.cli._ports import claim_port
     "--cors-allowed-origins", metavar="LIST", help="Comma-separated browser origins allowed ('*': any)."
 )
 @click.option(
+    "--scheduler/--no-scheduler", default=False, help="Also run the job scheduler (any number of them may run)."
+)
+@click.option(
     "--log-level",
     default="info",
     show_default=True,
     type=click.Choice(["critical", "error", "warning", "info", "debug"]),
 )
-def server(workers: int, serve_artifacts: bool, log_level: str, **flags) -> None:
+def server(workers: int, serve_artifacts: bool, scheduler: bool, log_level: str, **flags) -> None:
     """Run the tracking server (MLflow's REST API, artifact proxy)."""
     from modelyard.cli import _uvicorn
     from modelyard.server import prefork
@@ -57,6 +60,8 @@ def server(workers: int, serve_artifacts: bool, log_level: str, **flags) -> None
     # The flags win over the environment; the workers get this object (no os.environ writes).
     given = {name: value for name, value in flags.items() if value is not None}
     settings = state().settings().replace(**given, serve_artifacts=serve_artifacts, workers=workers)
+    if scheduler:
+        settings = settings.replace(jobs_scheduler=True)
     # Before anything is announced or migrated: "port 5000 is in use" (0 picks a free port here,
     # so the address printed below is the real one).
     port = claim_port(settings.server.host, settings.server.port)

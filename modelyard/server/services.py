@@ -24,12 +24,22 @@ class Services:
     artifacts: ArtifactService
     registry: RegistryService | None = None  # the model registry, on the tracking store's database
     webhooks: Any = None  # the webhook delivery worker (modelyard.registry.dispatcher)
+    jobs: Any = None  # workflows (modelyard.jobs.service.JobService), on the tracking store's database
+    scheduler: Any = None  # the job scheduler, when this server runs one (modelyard server --scheduler)
 
     def __post_init__(self) -> None:
         if self.registry is None:
             from modelyard.registry.runtime import attach_registry
 
             attach_registry(self)
+        if self.jobs is None and getattr(self.tracking.store, "engine", None) is not None:
+            from modelyard.jobs.service import JobService
+
+            self.jobs = JobService.from_engine(self.tracking.store.engine)
+            if self.settings.jobs.scheduler:
+                from modelyard.jobs.scheduler import for_server
+
+                self.scheduler = for_server(self)  # started by start() (the app's lifespan)
 
     @classmethod
     def from_settings(cls, settings: Settings) -> Services:
@@ -56,9 +66,13 @@ class Services:
         """Start the background workers (webhook delivery); the app's lifespan calls it."""
         if self.webhooks is not None:
             self.webhooks.start()
+        if self.scheduler is not None:
+            self.scheduler.start()
 
     def close(self) -> None:
         """Stop the background workers and close the stores (the app's lifespan, at shutdown)."""
+        if self.scheduler is not None:
+            self.scheduler.stop()
         if self.webhooks is not None:
             self.webhooks.stop()
         self.tracking.close()

@@ -19,6 +19,7 @@ from modelyard.ui.pages import (  # each: routes(services)
     artifacts,
     compare,
     experiments,
+    jobs,
     logged_models,
     mlflow_links,
     registry,
@@ -59,6 +60,6 @@ def extra_routes(services) -> list[BaseRoute]:
         mount("/static", StaticFiles(directory=str(STATIC)), name="static", needs=public()),
     ]
     # mlflow_links last: MLflow's UI paths redirect to the pages before it
-    for module in (experiments, runs, run, artifacts, compare, registry, logged_models, mlflow_links):
+    for module in (experiments, runs, run, artifacts, compare, registry, logged_models, jobs, mlflow_links):
         routes.extend(module.routes(services))
     return routes

@@ -24,6 +24,7 @@ MODULES = (
     "modelyard.server.routes.model_versions",
     "modelyard.server.routes.webhooks",
     "modelyard.server.routes.features",  # feature tables' catalog (modelyard/features)
+    "modelyard.server.routes.jobs",
     "modelyard.ui.routes",  # the web UI's pages and static files (modelyard/ui)
 )
 

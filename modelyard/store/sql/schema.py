@@ -37,6 +37,7 @@ DOMAINS = (
     "modelyard.store.serving.tables",
     "modelyard.store.sql.queue",
     "modelyard.store.features.tables",
+    "modelyard.store.jobs.tables",
 )
 
 

@@ -1,0 +1,53 @@
+"""The process of one ``module:function`` task: import, call with the parameters, write the return
+value as JSON next to the log. Run as ``python -m modelyard.jobs.child <context.json>``."""
+
+from __future__ import annotations
+
+import importlib
+import json
+import sys
+import traceback
+
+
+def _die_with_parent() -> None:
+    """Linux: end with the process that supervises this task (a killed worker leaves no orphan)."""
+    if sys.platform.startswith("linux"):
+        import ctypes
+        import signal
+
+        try:
+            ctypes.CDLL("libc.so.6", use_errno=True).prctl(1, signal.SIGKILL)  # PR_SET_PDEATHSIG
+        except OSError:
+            pass
+
+
+def main(path: str) -> int:
+    _die_with_parent()
+    with open(path) as f:
+        ctx = json.load(f)
+    sys.path.insert(0, ctx["cwd"])
+    from modelyard.jobs import context
+
+    context.bind(ctx["values"], ctx["params"], ctx["info"])
+    module_name, _, attr = ctx["run"].partition(":")
+    try:
+        target = importlib.import_module(module_name)
+        for part in attr.split("."):
+            target = getattr(target, part)
+        result = target(**ctx["params"])
+    except BaseException:
+        traceback.print_exc()
+        sys.stderr.flush()
+        return 1
+    try:
+        text = json.dumps(result)
+    except (TypeError, ValueError) as exc:
+        sys.stderr.write(f"The task's return value is not JSON: {exc}\n")
+        return 1
+    with open(ctx["result_path"], "w") as f:
+        f.write(text)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main(sys.argv[1]))

@@ -1,0 +1,161 @@
+"""The scheduler: fires due times (exactly once, by the claim row), publishes the events it finds,
+moves runs along their DAG, fails tasks whose heartbeat lapsed, and hands queued tasks to the
+executors (the local one runs them here; Celery ones go to the broker).
+
+Several schedulers share one database safely: nothing they do depends on being alone. One that
+is killed is replaced by the others at their next pass (``poll_interval_s``), and its running
+tasks by the reaper once their heartbeat lapses. ``start``/``stop``/``wake`` is the shape the
+app's lifespan owns (``modelyard server --scheduler``).
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import os
+import socket
+import threading
+import time
+import uuid
+
+from modelyard.auth.context import RequestContext
+from modelyard.jobs import engine, triggers
+from modelyard.jobs.celery_executor import CeleryDispatcher
+from modelyard.jobs.config import JobsConfig
+from modelyard.jobs.local import LocalExecutor
+from modelyard.jobs.schedule import due_times, to_fire
+from modelyard.jobs.spec import parse
+from modelyard.store.sql.common import now_ms
+from modelyard.workers import Worker
+
+logger = logging.getLogger(__name__)
+
+
+def owner_name(kind: str) -> str:
+    return f"{kind}:{socket.gethostname()}:{os.getpid()}:{uuid.uuid4().hex[:6]}"
+
+
+class Scheduler:
+    def __init__(self, jobs, tracking, registry, ctx: RequestContext, config: JobsConfig) -> None:
+        self.jobs, self.store = jobs, jobs.store
+        self.tracking, self.registry, self.ctx, self.config = tracking, registry, ctx, config
+        self.owner = owner_name("scheduler")
+        self.local = LocalExecutor(self.store, tracking, ctx, config, self.owner, on_done=self.wake)
+        self.celery = CeleryDispatcher(self.store, config, self.owner)
+        self._stop = threading.Event()
+        poll = config.poll_interval_s
+        self._timer = Worker("modelyard-scheduler-timer", lambda: self._wait_until(self.fire_due()), interval=poll)
+        self._worker = Worker("modelyard-scheduler", lambda: self._wait_until(self.work()), interval=poll)
+        self._last_scan = 0.0
+        self.fired = 0
+
+    def start(self) -> Scheduler:
+        """Two background workers: the timer fires due times (never delayed by a long pass over
+        runs), the other moves runs along and dispatches tasks."""
+        self._timer.start()
+        self._worker.start()
+        return self
+
+    def wake(self) -> None:
+        self._worker.wake()
+
+    def request_stop(self) -> None:
+        self._stop.set()
+
+    def stop(self, timeout_s: float = 10.0) -> None:
+        self._stop.set()
+        self._timer.stop(timeout_s)
+        self._worker.stop(timeout_s)
+        self.local.stop()
+        self.celery.close()
+
+    def is_alive(self) -> bool:
+        return self._timer.is_alive() or self._worker.is_alive()
+
+    def run_forever(self) -> None:
+        """Run until ``request_stop()`` (the CLI's signal handler), then stop."""
+        self.start()
+        while not self._stop.is_set():
+            self._stop.wait(1.0)
+        self.stop()
+
+    def _wait_until(self, until_ms: int | None) -> float:
+        wait = self.config.poll_interval_s
+        if until_ms is not None:
+            wait = max(0.0, min(wait, (until_ms - now_ms()) / 1000))
+        return wait
+
+    def run_once(self) -> int | None:
+        """One pass of both threads' work (tests drive the scheduler with it); the next due time (ms)."""
+        times = [t for t in (self.fire_due(), self.work()) if t is not None]
+        return min(times) if times else None
+
+    def work(self) -> int | None:
+        """Publish found events, reap lapsed tasks, advance runs, dispatch tasks; when the next
+        queued local task comes due, if known."""
+        if time.monotonic() - self._last_scan >= self.config.trigger_poll_s:
+            self._last_scan = time.monotonic()
+            self.scan_triggers()
+        engine.reap(self.store, self.config.heartbeat_lapse_s, self.config.dispatch_lapse_s)
+        while engine.advance(self.store, self.ctx.settings, self.config.executor):
+            pass
+        self.dispatch()
+        queued = self.store.next_queued_at("local")
+        return queued if queued is not None and self.local.free() > 0 else None
+
+    def fire_due(self) -> int | None:
+        now = now_ms()
+        soonest = None
+        grace = int(self.config.misfire_grace_s * 1000)
+        for row in self.store.schedulable():
+            spec = engine.spec_of(row.spec)
+            if spec.schedule is None:
+                continue
+            if row.next_fire_at is not None and row.next_fire_at > now and row.next_fire_at > row.schedule_from:
+                soonest = row.next_fire_at if soonest is None else min(soonest, row.next_fire_at)
+                continue  # nothing due yet: no cron arithmetic, no query
+            due, nxt = due_times(spec.schedule, row.schedule_from, now)
+            if due:
+                fired = self.store.fired_since(row.job_id, row.schedule_from)
+                for at in to_fire(spec.schedule, due, now, grace):
+                    if at not in fired and self.store.fire(row.job_id, at, self.owner):
+                        self.fired += 1
+                        self._worker.wake()
+                        logger.info("job %s: fired due time %s", spec.name, at)
+            if due or row.next_fire_at != nxt:
+                self.store.set_next_fire(row.job_id, nxt, due[-1] if due else None)
+            soonest = nxt if soonest is None else min(soonest, nxt)
+        return soonest
+
+    def scan_triggers(self) -> None:
+        jobs = []
+        for row in self.store.schedulable():
+            spec = parse(json.loads(row.spec))
+            if any(t.on in ("model_version_created", "alias_moved", "file_arrived") for t in spec.triggers):
+                jobs.append((row.job_id, spec, row.updated_at))
+        if not jobs:
+            return
+        specs = [(job_id, spec) for job_id, spec, _ in jobs]
+        for kind, key, payload in triggers.scan(self.registry, self.ctx, jobs):
+            triggers.publish(self.store, specs, kind, key, payload)
+
+    def dispatch(self) -> None:
+        self.local.dispatch()
+        self.celery.dispatch()
+
+
+def for_server(services) -> Scheduler:
+    """The scheduler of ``modelyard server --scheduler`` (not started: the app's lifespan starts it)."""
+    import dataclasses
+
+    from modelyard.auth.context import local_context
+    from modelyard.server.services import backend_store_uri
+
+    settings = services.settings
+    values = {"tracking_uri": backend_store_uri(settings)}
+    if settings.jobs.logs_dir:
+        values["logs_dir"] = settings.jobs.logs_dir
+    if settings.jobs.broker_url:
+        values["broker_url"] = settings.jobs.broker_url
+    config = dataclasses.replace(JobsConfig(), **values)
+    return Scheduler(services.jobs, services.tracking, services.registry, local_context(settings, "scheduler"), config)

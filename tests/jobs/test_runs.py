@@ -1,0 +1,141 @@
+"""Job runs through the local executor, on SQLite: DAG order, task values, retries, timeouts,
+cancel, concurrency, parameters, logs and the tracking runs tasks log to."""
+
+import os
+import time
+
+import pytest
+from jobhelpers import task
+
+from modelyard.entities.job import CANCELLED, FAILED, SUCCEEDED, UPSTREAM_FAILED
+
+
+def test_dag_runs_in_order_passes_values_and_tags_tracking_runs(env, name):
+    env.jobs.deploy(env.ctx, {"name": name, "tasks": [
+        task("train", "jobtasks:train", depends_on=["build"]),
+        task("build", "jobtasks:build", params={"days": 90}),
+    ]})
+    run = env.wait(env.jobs.run_now(env.ctx, name, {"days": 30}).job_run_id)
+    assert run.status == SUCCEEDED, run
+    tasks = run.latest()
+    assert tasks["build"].result == {"rows": 300}
+    assert tasks["train"].result == {"trained_on": 300, "lr": 0.1}
+    assert tasks["build"].ended_at <= tasks["train"].started_at
+    tracked = env.tracking.get_run(env.ctx, tasks["train"].tracking_run_id)
+    assert tracked.data.metrics["rows"] == 300
+    assert tracked.info.status == "FINISHED"
+    assert tracked.data.tags["modelyard.job"] == name
+    assert tracked.data.tags["modelyard.job_run_id"] == run.job_run_id
+    assert tracked.data.tags["modelyard.task"] == "train"
+    assert "building 30 days" in env.jobs.logs(env.ctx, run.job_run_id, "build")["text"]
+
+
+def test_a_failing_task_is_retried_then_succeeds(env, name, tmp_path):
+    marker = str(tmp_path / "count")
+    env.jobs.deploy(env.ctx, {"name": name, "tasks": [
+        task("flaky", "jobtasks:fail_until", params={"marker": marker, "succeed_on": 3}, retries={"max": 2, "backoff_seconds": 0.1}),
+    ]})
+    run = env.wait(env.jobs.run_now(env.ctx, name).job_run_id)
+    assert run.status == SUCCEEDED
+    attempts = sorted((t.attempt, t.status) for t in run.tasks)
+    assert attempts == [(1, FAILED), (2, FAILED), (3, SUCCEEDED)]
+    assert attempts and run.tasks[-1].not_before >= run.tasks[-2].ended_at + 200  # backoff doubles: 0.1 s, 0.2 s
+    assert "attempt 1 fails" in env.jobs.logs(env.ctx, run.job_run_id, "flaky", attempt=1)["text"]
+
+
+def test_retries_run_out_and_downstream_is_upstream_failed(env, name):
+    env.jobs.deploy(env.ctx, {"name": name, "tasks": [
+        task("bad", "jobtasks:always_fail", retries={"max": 1}),
+        task("after", "jobtasks:noop", depends_on=["bad"]),
+    ]})
+    run = env.wait(env.jobs.run_now(env.ctx, name).job_run_id)
+    assert run.status == FAILED
+    latest = run.latest()
+    assert latest["bad"].attempt == 2 and latest["bad"].status == FAILED
+    assert "ValueError: this task always fails" in env.jobs.logs(env.ctx, run.job_run_id, "bad")["text"]
+    assert latest["after"].status == UPSTREAM_FAILED and "bad" in latest["after"].error
+
+
+def _alive(pid):
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    with open(f"/proc/{pid}/stat") as f:  # a zombie is dead
+        return f.read().split()[2] != "Z"
+
+
+def test_a_timeout_kills_the_task_process_tree(env, name, tmp_path):
+    pidfile = str(tmp_path / "pids")
+    env.jobs.deploy(env.ctx, {"name": name, "tasks": [
+        task("slow", "jobtasks:sleep_with_child", params={"pidfile": pidfile}, timeout_seconds=1.5),
+    ]})
+    run = env.wait(env.jobs.run_now(env.ctx, name).job_run_id)
+    assert run.status == FAILED
+    assert "Timed out after 1.5 s" in run.latest()["slow"].error
+    parent, child = map(int, open(pidfile).read().split())
+    assert not _alive(parent) and not _alive(child)
+
+
+def test_cancel_stops_the_running_task_and_skips_the_rest(env, name, tmp_path):
+    pidfile = str(tmp_path / "pids")
+    env.jobs.deploy(env.ctx, {"name": name, "tasks": [
+        task("slow", "jobtasks:sleep_with_child", params={"pidfile": pidfile}),
+        task("after", "jobtasks:noop", depends_on=["slow"]),
+    ]})
+    job_run_id = env.jobs.run_now(env.ctx, name).job_run_id
+    deadline = time.monotonic() + 60
+    while not os.path.exists(pidfile) and time.monotonic() < deadline:
+        env.scheduler.run_once()
+        time.sleep(0.05)
+    env.jobs.cancel_run(env.ctx, job_run_id)
+    run = env.wait(job_run_id)
+    assert run.status == CANCELLED
+    assert run.latest()["slow"].status == CANCELLED and run.latest()["after"].status == CANCELLED
+    parent, child = map(int, open(pidfile).read().split())
+    assert not _alive(parent) and not _alive(child)
+
+
+def test_max_concurrent_runs_queues_the_second_run(env, name, tmp_path):
+    pidfile = str(tmp_path / "pids")
+    env.jobs.deploy(env.ctx, {"name": name, "max_concurrent_runs": 1, "tasks": [
+        task("slow", "jobtasks:sleep_with_child", params={"pidfile": pidfile, "seconds": 60}),
+    ]})
+    first = env.jobs.run_now(env.ctx, name).job_run_id
+    second = env.jobs.run_now(env.ctx, name).job_run_id
+    for _ in range(5):
+        env.scheduler.run_once()
+    statuses = sorted(env.jobs.get_run(env.ctx, r).status for r in (first, second))
+    assert statuses == ["QUEUED", "RUNNING"]
+    env.jobs.cancel_run(env.ctx, first)
+    env.jobs.cancel_run(env.ctx, second)
+    assert env.wait(first).status == CANCELLED and env.wait(second).status == CANCELLED
+
+
+def test_a_command_task_gets_parameters_substituted(env, name):
+    env.jobs.deploy(env.ctx, {"name": name, "parameters": {"word": "hello"}, "tasks": [
+        {"key": "echo", "run": ["sh", "-c", "echo said ${word}; echo $MODELYARD_TASK_PARAMS"]},
+    ]})
+    run = env.wait(env.jobs.run_now(env.ctx, name, {"word": "bonjour"}).job_run_id)
+    assert run.status == SUCCEEDED
+    text = env.jobs.logs(env.ctx, run.job_run_id)["text"]
+    assert "said bonjour" in text and '"word": "bonjour"' in text
+
+
+def test_unknown_override_is_refused(env, name):
+    from modelyard.exceptions import InvalidParameterValue
+
+    env.jobs.deploy(env.ctx, {"name": name, "tasks": [task("a", "jobtasks:build", params={"days": 1})]})
+    with pytest.raises(InvalidParameterValue, match="Unknown parameter"):
+        env.jobs.run_now(env.ctx, name, {"weeks": 2})
+
+
+def test_deploy_is_idempotent_and_pause_resume(env, name):
+    definition = {"name": name, "schedule": {"cron": "0 3 * * *"}, "tasks": [task("a", "jobtasks:noop")]}
+    job, created = env.jobs.deploy(env.ctx, definition)
+    again, created_again = env.jobs.deploy(env.ctx, definition)
+    assert created and not created_again and again.updated_at == job.updated_at
+    assert env.jobs.pause(env.ctx, name).paused
+    assert not env.jobs.resume(env.ctx, name).paused
+    env.jobs.delete_job(env.ctx, name)
+    assert name not in [j.name for j in env.jobs.list_jobs(env.ctx)]
