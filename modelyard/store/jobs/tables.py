@@ -4,7 +4,7 @@
   of several schedulers that see the same due time only one inserts it (and creates the run in
   the same transaction).
 - ``job_trigger_events``: one row per (job, trigger, event key): an event starts a job at most once.
-The tables are created by the migration ``j001`` (the same columns); ``create_all`` only fills
+The tables are created by the migration ``0006_jobs`` (the same columns); ``create_all`` only fills
 in a database that was never migrated.
 
 - ``job_task_runs``: one row per attempt of a task in a job run, unique (run, task, attempt): two

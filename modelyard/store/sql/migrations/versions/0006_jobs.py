@@ -1,6 +1,6 @@
 """Workflows: jobs, schedule claims, trigger-event claims, job runs, task runs (one per attempt), task logs.
 
-Revision ID: j001
+Revision ID: 0006
 Revises: 0005
 Create Date: 2026-12-06
 """
@@ -9,7 +9,7 @@ import sqlalchemy as sa
 from alembic import op
 from sqlalchemy.dialects import mysql
 
-revision = "j001"
+revision = "0006"
 down_revision = "0005"
 branch_labels = None
 depends_on = None
