@@ -24,6 +24,7 @@ from starlette.requests import Request
 from starlette.responses import Response
 from starlette.routing import BaseRoute, Route, Router
 
+from modelyard.auth.config import AuthConfig, auth_config
 from modelyard.auth.permissions import AllowAll, Authorizer, check
 from modelyard.exceptions import EndpointNotFound, ModelyardError
 from modelyard.server import protocol
@@ -138,17 +139,34 @@ def _lifespan(services: Services):
 
 
 def create_app(
-    settings: Settings | None = None, services: Services | None = None, authorizer: Authorizer | None = None
+    settings: Settings | None = None,
+    services: Services | None = None,
+    authorizer: Authorizer | None = None,
+    auth: AuthConfig | None = None,
 ) -> Starlette:
-    """The app; ``authorizer`` is what every route's permission is checked with (allow-all by default)."""
+    """The app; ``authorizer`` is what every route's permission is checked with (allow-all by
+    default, the permission authorizer when authentication is on: ``auth`` or the settings)."""
     settings = settings or Settings.from_env()
     services = services or Services.from_settings(settings)
+    auth = auth or auth_config(settings)
+    runtime = None
+    if auth.enabled:  # imported only then: the 'auth' extra's libraries
+        from modelyard.auth.runtime import build as build_auth
+        from modelyard.web.auth_guard import AuthGuard
+
+        runtime = build_auth(auth, services)
     app = Starlette(
         routes=build_routes(services),
         middleware=[
             Middleware(SecurityMiddleware, settings=settings),
             Middleware(CORSMiddleware, **cors_kwargs(settings)),
-            Middleware(RequestContextMiddleware, settings=settings),
+            Middleware(
+                RequestContextMiddleware,
+                settings=settings,
+                authenticators=runtime.authenticators if runtime else None,
+                access=runtime.access if runtime else None,
+            ),
+            *([Middleware(AuthGuard, runtime=runtime)] if runtime else []),
         ],
         exception_handlers={
             HTTPException: _http_error,
@@ -159,5 +177,5 @@ def create_app(
     )
     app.router = ExactRouter(app.router)
     app.state.services = services
-    app.state.authorizer = authorizer or AllowAll()
+    app.state.authorizer = authorizer or (runtime.authorizer if runtime else AllowAll())
     return app

@@ -24,6 +24,7 @@ class Services:
     artifacts: ArtifactService
     registry: RegistryService | None = None  # the model registry, on the tracking store's database
     webhooks: Any = None  # the webhook delivery worker (modelyard.registry.dispatcher)
+    auth: Any = None  # authentication when it is on (modelyard.auth.runtime.AuthRuntime)
 
     def __post_init__(self) -> None:
         if self.registry is None:
@@ -54,6 +55,8 @@ class Services:
         )
 
     def close(self) -> None:
+        if self.auth is not None:
+            self.auth.close()
         if self.webhooks is not None:
             self.webhooks.stop()
         self.tracking.close()

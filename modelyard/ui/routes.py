@@ -15,7 +15,15 @@ from starlette.routing import BaseRoute
 from starlette.staticfiles import StaticFiles
 
 from modelyard.auth.permissions import public
-from modelyard.ui.pages import artifacts, compare, experiments, registry, run, runs  # each: routes(services)
+from modelyard.ui.pages import (  # each: routes(services)
+    account,
+    artifacts,
+    compare,
+    experiments,
+    registry,
+    run,
+    runs,
+)
 from modelyard.web.routing import mount, route
 
 STATIC = Path(__file__).parent / "static"
@@ -49,6 +57,6 @@ def extra_routes(services) -> list[BaseRoute]:
         route("/static/vendor/plotly.min.js", _plotly, methods=["GET", "HEAD"], needs=public()),
         mount("/static", StaticFiles(directory=str(STATIC)), name="static", needs=public()),
     ]
-    for module in (experiments, runs, run, artifacts, compare, registry):
+    for module in (experiments, runs, run, artifacts, compare, registry, account):
         routes.extend(module.routes(services))
     return routes
