@@ -27,9 +27,13 @@ def test_changes_sign_ins_grants_and_token_writes_are_audited(auth_api, users) -
         json={"experiment_id": exp, "username": "admin", "permission": "READ"},
         headers=alice,
     )
-    secret = auth_api.post("/api/2.0/modelyard/tokens/create", json={"name": "ci"}, headers=alice).json()["secret"]
+    secret = auth_api.post("/api/2.0/modelyard/tokens/create", json={"name": "ci"}, headers=alice).json()[
+        "secret"
+    ]
     auth_api.post(f"{API}/runs/create", json={"experiment_id": exp}, headers=bearer(secret))
-    refused = auth_api.post(f"{API}/users/create", json={"username": "x", "password": PASSWORD}, headers=alice)
+    refused = auth_api.post(
+        f"{API}/users/create", json={"username": "x", "password": PASSWORD}, headers=alice
+    )
     assert refused.status_code == 403
 
     mine = entries(auth_api, username="alice")
@@ -61,7 +65,9 @@ def _csrf(page: str) -> str:
     return re.search(r'name="csrf-token" content="([^"]+)"', page).group(1)
 
 
-def test_ui_sign_in_sets_an_httponly_samesite_cookie_and_state_changes_need_the_csrf_token(auth_api, users) -> None:
+def test_ui_sign_in_sets_an_httponly_samesite_cookie_and_state_changes_need_the_csrf_token(
+    auth_api, users
+) -> None:
     users("alice")
     page = auth_api.get("/experiments", headers={"Accept": "text/html"})
     assert page.status_code == 303 and page.headers["location"].startswith("/signin?next=")
@@ -107,5 +113,7 @@ def test_admin_pages_are_for_admins(auth_api, users) -> None:
     assert users_page.status_code == 200 and "alice" in users_page.text
     audit_page = auth_api.get("/admin/audit", headers=ADMIN)
     assert audit_page.status_code == 200 and "POST /api/2.0/mlflow/users/create" in audit_page.text
-    perms = auth_api.get("/admin/permissions", params={"kind": "experiment", "resource_id": "0"}, headers=ADMIN)
+    perms = auth_api.get(
+        "/admin/permissions", params={"kind": "experiment", "resource_id": "0"}, headers=ADMIN
+    )
     assert perms.status_code == 200 and "Who has what on experiment 0" in perms.text
