@@ -46,6 +46,8 @@ class ServeConfig:
     inference_log_queue: int = 10_000
     inference_log_flush_s: float = 1.0
     predict_threads: int = 4
+    # Bearer tokens any of which a caller must send (every route but liveness/readiness); empty: open.
+    auth_tokens: tuple[str, ...] = ()
 
     def __post_init__(self) -> None:
         if not self.models:
