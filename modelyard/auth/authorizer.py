@@ -55,12 +55,17 @@ class PermissionAuthorizer:
         self._model_experiment = _Lru()
 
     # -- the seam ----------------------------------------------------------------------------
-    def authorize(self, ctx: RequestContext, permission: p.Permission, resource_id: Any) -> None:
+    def authenticate(self, ctx: RequestContext) -> None:
+        """Raise Unauthenticated unless a credential proved who asks."""
         principal = ctx.principal
         if not principal.authenticated or principal.name is None:
             raise Unauthenticated(
                 "Invalid credentials" if principal.method == "failed" else "Authentication required"
             )
+
+    def authorize(self, ctx: RequestContext, permission: p.Permission, resource_id: Any) -> None:
+        self.authenticate(ctx)
+        principal = ctx.principal
         kind, action = permission.resource, permission.action
         access = ctx.access
         if access is not None:

@@ -25,7 +25,7 @@ from starlette.responses import Response
 from starlette.routing import BaseRoute, Route, Router
 
 from modelyard.auth.config import AuthConfig, auth_config
-from modelyard.auth.permissions import AllowAll, Authorizer, check
+from modelyard.auth.permissions import PUBLIC, AllowAll, Authorizer, check
 from modelyard.exceptions import EndpointNotFound, ModelyardError
 from modelyard.server import protocol
 from modelyard.server import routes as route_modules
@@ -50,6 +50,11 @@ def _endpoint(ep: protocol.Endpoint, services: Services):
 
     async def handle(request: Request) -> Response:
         try:
+            # who asks is settled before the request is read: an anonymous caller learns nothing of
+            # what the endpoint expects (authorizers that authenticate have ``authenticate``)
+            authenticate = getattr(request.app.state.authorizer, "authenticate", None)
+            if authenticate is not None and permission.resource != PUBLIC:
+                authenticate(context_of(request))
             if request.method == "GET":
                 data = protocol.query_dict(request, ep.request)
             else:
