@@ -78,6 +78,9 @@ class AuthService:
         self._credentials = _TtlCache(config.cache_ttl)  # (username, password digest) -> User
         self._tokens = _TtlCache(config.cache_ttl)  # token digest -> (Token, User)
         self._grants = _TtlCache(config.cache_ttl)  # user id -> {(kind, id): Level}
+        # (username, password digest) -> the stored hash it was verified against: once the cache
+        # entry expires, an unchanged hash is re-checked with one query instead of argon2 again
+        self._verified: dict[tuple[str, str], str | None] = {}
         self._audit: list[AuditEntry] = []
         self._used_tokens: dict[int, int] = {}
         self._lock = threading.Lock()
@@ -101,6 +104,12 @@ class AuthService:
         cached = self._credentials.get(key)
         if cached is not None:
             return cached
+        verified_hash = self._verified.get(key)
+        if verified_hash is not None:  # checked before: argon2 again only if the password changed
+            user = self.store.find_user(username)
+            if user is not None and user.password_hash == verified_hash:
+                self._credentials.put(key, user)
+                return user
         if self.limiter.blocked(username, address):
             self.record(
                 AuditEntry(
@@ -131,6 +140,9 @@ class AuthService:
             return None
         self.limiter.succeeded(username)
         self._credentials.put(key, user)
+        if len(self._verified) > 10_000:
+            self._verified.clear()
+        self._verified[key] = user.password_hash
         self.record(AuditEntry(now_ms(), username, "password", "sign-in", 200, address=address))
         return user
 
