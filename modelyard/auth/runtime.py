@@ -109,3 +109,23 @@ def build(config: AuthConfig, services) -> AuthRuntime:
     )
     services.auth = runtime
     return runtime
+
+
+def open_service(uri: str, config: AuthConfig | None = None):
+    """The identity store of the tracking database at ``uri`` for the CLI: (AuthService, close)."""
+    from modelyard.store.tracking.sql.store import SqlTrackingStore
+
+    store = SqlTrackingStore.from_uri(uri, default_artifact_root="")
+
+    class _Holder:
+        class tracking:  # noqa: N801 - the shape database_of reads
+            pass
+
+    _Holder.tracking.store = store
+    service = AuthService(SqlAuthStore(database_of(_Holder)), config or AuthConfig())
+
+    def close() -> None:
+        service.flush()
+        store.close()
+
+    return service, close

@@ -25,12 +25,15 @@ from modelyard.exceptions import ModelyardError
 
 COMMANDS: dict[str, str] = {
     "artifacts": "modelyard.cli.artifacts:artifacts",
+    "audit": "modelyard.cli.auth:audit",
     "db": "modelyard.cli.db:db",
     "experiments": "modelyard.cli.experiments:experiments",
     "models": "modelyard.cli.models:models",
     "runs": "modelyard.cli.runs:runs",
     "server": "modelyard.cli.server:server",
+    "tokens": "modelyard.cli.auth:tokens",
     "ui": "modelyard.cli.server:server",
+    "users": "modelyard.cli.auth:users",
 }
 
 LOG_FORMAT = "%(levelname)s %(name)s: %(message)s"
