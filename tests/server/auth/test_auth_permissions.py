@@ -209,3 +209,31 @@ def test_webhooks_audit_and_user_admin_are_for_admins(auth_api, users) -> None:
     assert auth_api.get("/api/2.0/modelyard/audit/list", headers=alice).status_code == 403
     assert auth_api.get(f"{API}/users/list", headers=alice).status_code == 403
     assert auth_api.get(f"{API}/users/list", headers=ADMIN).status_code == 200
+
+
+def test_promotion_history_records_the_authenticated_user_never_a_claim(auth_api, users) -> None:
+    (alice,) = users("alice")
+    model_with_version(auth_api, "churn")
+    grant(auth_api, "registered_model", "churn", "alice", "MANAGE")
+    claims = {**alice, "X-Modelyard-User": "mallory"}
+    auth_api.post(
+        f"{API}/registered-models/alias",
+        json={"name": "churn", "alias": "champion", "version": "1"},
+        headers=claims,
+    )
+    auth_api.post(
+        f"{API}/model-versions/transition-stage",
+        json={"name": "churn", "version": "1", "stage": "Production", "user_id": "mallory"},
+        headers=claims,
+    )
+    events = auth_api.get(f"{API}/registered-models/history", params={"name": "churn"}, headers=alice).json()[
+        "events"
+    ]
+    assert [(e["kind"], e["user_id"]) for e in events] == [("stage", "alice"), ("alias", "alice")]
+    exp = auth_api.post(f"{API}/experiments/create", json={"name": "alice-runs"}, headers=alice).json()[
+        "experiment_id"
+    ]
+    run = auth_api.post(
+        f"{API}/runs/create", json={"experiment_id": exp, "user_id": "mallory"}, headers=claims
+    )
+    assert run.json()["run"]["info"]["user_id"] == "alice"
