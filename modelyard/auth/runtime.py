@@ -4,6 +4,7 @@ the authenticators, the authorizer, sessions and the audit flusher, built once p
 from __future__ import annotations
 
 import logging
+import os
 import threading
 from contextlib import contextmanager
 from dataclasses import dataclass
@@ -42,10 +43,19 @@ class AuditFlusher:
         self.auth, self.interval = auth, interval
         self._stop = threading.Event()
         self._thread = threading.Thread(target=self._run, name="modelyard-audit", daemon=True)
+        self._pid = 0
 
     def start(self) -> AuditFlusher:
+        self._pid = os.getpid()
         self._thread.start()
         return self
+
+    def ensure(self) -> None:
+        """Start a flusher in this process if it has none (a worker forked from the parent that
+        built the app inherits the object, not the thread)."""
+        if self._pid != os.getpid() and not self._stop.is_set():
+            self._thread = threading.Thread(target=self._run, name="modelyard-audit", daemon=True)
+            self.start()
 
     def _run(self) -> None:
         while not self._stop.wait(self.interval):

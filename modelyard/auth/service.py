@@ -19,7 +19,12 @@ from modelyard.auth.context import RequestContext
 from modelyard.auth.levels import GRANT_KINDS, KIND_ALIASES, Level, format_scopes, parse_scopes
 from modelyard.auth.ratelimit import SigninLimiter
 from modelyard.entities.auth import AuditEntry, Token, User
-from modelyard.exceptions import InvalidParameterValue, PermissionDenied, ResourceDoesNotExist
+from modelyard.exceptions import (
+    InvalidParameterValue,
+    PermissionDenied,
+    ResourceAlreadyExists,
+    ResourceDoesNotExist,
+)
 from modelyard.store.auth.sql import SqlAuthStore, now_ms
 
 logger = logging.getLogger(__name__)
@@ -92,8 +97,11 @@ class AuthService:
         name = check_username(self.config.admin_username)
         user = self.store.find_user(name)
         if user is None:
-            user = self.store.create_user(name, passwords.hash_password(self.config.admin_password), True)
-            logger.info("created the admin account %r", name)
+            try:
+                user = self.store.create_user(name, passwords.hash_password(self.config.admin_password), True)
+                logger.info("created the admin account %r", name)
+            except ResourceAlreadyExists:  # another worker of the same server made it first
+                user = self.store.get_user(name)
         elif not user.is_admin:
             self.store.update_user(name, is_admin=True)
         return user

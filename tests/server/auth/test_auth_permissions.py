@@ -46,6 +46,8 @@ def experiment_with_run(api) -> tuple[str, str]:
 def _experiment_calls(exp: str, run: str):
     return [
         ("get experiment", "GET", "/experiments/get", {"experiment_id": exp}, "READ"),
+        ("get it by name", "GET", "/experiments/get-by-name", {"experiment_name": "secret-exp"}, "READ"),
+        ("list artifacts", "GET", "/artifacts/list", {"run_id": run}, "READ"),
         ("get run", "GET", "/runs/get", {"run_id": run}, "READ"),
         ("search runs", "POST", "/runs/search", {"experiment_ids": [exp]}, "READ"),
         (
