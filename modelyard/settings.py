@@ -267,6 +267,86 @@ class Settings:
         "The scoring server writes one structured (JSON) access-log line per request to stderr.",
         "MODELYARD_SERVE_ACCESS_LOG",
     )
+    auth_enabled: bool = _setting(
+        False,
+        "Authentication and per-resource permissions on the server (`modelyard server --auth`). Off: anyone who reaches the server may do anything.",
+        "MODELYARD_AUTH",
+    )
+    auth_admin_username: str = _setting(
+        "admin",
+        "Name of the admin account created at the first start with authentication on.",
+        "MODELYARD_ADMIN_USERNAME",
+    )
+    auth_admin_password: str | None = _setting(
+        None,
+        "Password of the admin account; required with authentication on (there is no default password).",
+        "MODELYARD_ADMIN_PASSWORD", "MLFLOW_AUTH_ADMIN_PASSWORD",
+    )
+    auth_default_permission: str = _setting(
+        "READ",
+        "Permission of a signed-in user on a resource nobody granted them anything on: NO_PERMISSIONS, READ, USE, EDIT or MANAGE.",
+        "MODELYARD_AUTH_DEFAULT_PERMISSION",
+    )
+    auth_secret_key: str | None = _setting(
+        None,
+        "Key that signs UI session cookies; give every worker and host the same one. Unset: derived from the admin password.",
+        "MODELYARD_AUTH_SECRET_KEY", "MLFLOW_FLASK_SERVER_SECRET_KEY",
+    )
+    auth_config_path: str | None = _setting(
+        None,
+        "MLflow's basic_auth.ini, read for admin_username, admin_password and default_permission not set otherwise.",
+        "MODELYARD_AUTH_CONFIG_PATH", "MLFLOW_AUTH_CONFIG_PATH",
+    )
+    auth_cache_ttl: float = _setting(
+        5.0,
+        "Seconds a worker reuses a checked credential and a user's grants (a revocation reaches other workers within this time).",
+        "MODELYARD_AUTH_CACHE_TTL",
+    )
+    auth_min_password_length: int = _setting(
+        12,
+        "Shortest password accepted.",
+        "MODELYARD_AUTH_MIN_PASSWORD_LENGTH",
+    )
+    auth_session_max_age: int = _setting(
+        43200,
+        "Seconds a UI sign-in lasts.",
+        "MODELYARD_AUTH_SESSION_MAX_AGE",
+    )
+    auth_max_failed_signins: int = _setting(
+        5,
+        "Failed sign-ins per user name and per address within the window before further attempts are refused.",
+        "MODELYARD_AUTH_MAX_FAILED_SIGNINS",
+    )
+    auth_signin_window: int = _setting(
+        300,
+        "Seconds over which failed sign-ins are counted.",
+        "MODELYARD_AUTH_SIGNIN_WINDOW",
+    )
+    auth_oidc_discovery_url: str | None = _setting(
+        None,
+        "OpenID Connect discovery URL of an identity provider (…/.well-known/openid-configuration): the UI offers sign-in with it.",
+        "MODELYARD_AUTH_OIDC_DISCOVERY_URL",
+    )
+    auth_oidc_client_id: str | None = _setting(
+        None,
+        "Client id of this server at the identity provider.",
+        "MODELYARD_AUTH_OIDC_CLIENT_ID",
+    )
+    auth_oidc_client_secret: str | None = _setting(
+        None,
+        "Client secret of this server at the identity provider.",
+        "MODELYARD_AUTH_OIDC_CLIENT_SECRET",
+    )
+    auth_oidc_groups_claim: str = _setting(
+        "groups",
+        "ID-token claim that lists the user's groups.",
+        "MODELYARD_AUTH_OIDC_GROUPS_CLAIM",
+    )
+    auth_oidc_admin_groups: str = _setting(
+        "",
+        "Comma-separated identity-provider groups whose members are admins.",
+        "MODELYARD_AUTH_OIDC_ADMIN_GROUPS",
+    )
 
     @classmethod
     def from_env(cls, environ: Mapping[str, str] | None = None, **overrides: Any) -> Settings:

@@ -73,13 +73,18 @@ def from_ini(config: AuthConfig, path: str | None) -> AuthConfig:
 
 
 def auth_config(settings) -> AuthConfig:
-    """The server's AuthConfig from its settings (``settings.auth``; off when there is none)."""
-    section = getattr(settings, "auth", None)
-    if section is None:
-        return AuthConfig()
+    """The server's AuthConfig from its settings: the ``auth`` section, or the ``auth_*`` fields
+    (``auth_enabled`` is ``enabled``); then MLflow's basic_auth.ini for what is still unset."""
     from dataclasses import fields
 
-    names = {f.name for f in fields(AuthConfig)}
-    values = {name: getattr(section, name) for name in names if hasattr(section, name)}
-    config = AuthConfig(**values)
-    return from_ini(config, getattr(section, "config_path", None))
+    names = [f.name for f in fields(AuthConfig)]
+    section = getattr(settings, "auth", None)
+    if section is not None:
+        values = {name: getattr(section, name) for name in names if hasattr(section, name)}
+        path = getattr(section, "config_path", None)
+    else:
+        values = {
+            name: getattr(settings, f"auth_{name}") for name in names if hasattr(settings, f"auth_{name}")
+        }
+        path = getattr(settings, "auth_config_path", None)
+    return from_ini(AuthConfig(**values), path)

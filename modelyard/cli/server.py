@@ -19,6 +19,7 @@ _FLAG_TO_ENV = {
     "host": "MODELYARD_HOST",
     "port": "MODELYARD_PORT",
 }
+_AUTH_ENV = "MODELYARD_AUTH"
 
 
 @click.command("server")
@@ -53,12 +54,18 @@ _FLAG_TO_ENV = {
     "--cors-allowed-origins", metavar="LIST", help="Comma-separated browser origins allowed ('*': any)."
 )
 @click.option(
+    "--auth",
+    is_flag=True,
+    default=None,
+    help="Authentication and per-resource permissions (needs MODELYARD_ADMIN_PASSWORD; see the README).",
+)
+@click.option(
     "--log-level",
     default="info",
     show_default=True,
     type=click.Choice(["critical", "error", "warning", "info", "debug"]),
 )
-def server(workers: int, serve_artifacts: bool, log_level: str, **flags) -> None:
+def server(workers: int, serve_artifacts: bool, log_level: str, auth: bool | None, **flags) -> None:
     """Run the tracking server (MLflow's REST API, artifact proxy)."""
     import uvicorn
 
@@ -69,10 +76,15 @@ def server(workers: int, serve_artifacts: bool, log_level: str, **flags) -> None
         if value is not None:
             os.environ[_FLAG_TO_ENV[name]] = str(value)
     os.environ["MODELYARD_SERVE_ARTIFACTS"] = "true" if serve_artifacts else "false"
+    if auth:
+        os.environ[_AUTH_ENV] = "true"
     if flags.get("port") == 0:  # pick the free port here, so the address printed below is the real one
         flags["port"] = _free_port(flags.get("host") or "127.0.0.1")
         os.environ[_FLAG_TO_ENV["port"]] = str(flags["port"])
     settings = Settings.from_env()
+    from modelyard.auth.config import auth_config
+
+    auth_config(settings).check()  # authentication on and no admin password: refuse to start
     options = dict(
         host=settings.host,
         port=settings.port,

@@ -35,3 +35,35 @@ def test_users_tokens_and_audit_from_the_command_line(invoke, tracking_uri) -> N
     log = json.loads(invoke("audit", "list", "--user", "cli", "--since", "1h", "-o", "json", *db).stdout)
     assert [e["action"] for e in reversed(log)] == ["create user", "create token", "revoke token"]
     assert invoke("audit", "list", "--since", "yesterday", *db).exit_code == 1
+
+
+def test_server_with_auth_refuses_to_start_without_an_admin_password(invoke, monkeypatch) -> None:
+    for var in (
+        "MODELYARD_ADMIN_PASSWORD",
+        "MLFLOW_AUTH_ADMIN_PASSWORD",
+        "MLFLOW_AUTH_CONFIG_PATH",
+        "MODELYARD_AUTH_CONFIG_PATH",
+        "MODELYARD_AUTH",
+    ):
+        monkeypatch.delenv(var, raising=False)
+    result = invoke("server", "--auth", "--port", "0")
+    assert result.exit_code == 1
+    assert "no admin password" in result.stderr and "MODELYARD_ADMIN_PASSWORD" in result.stderr
+
+
+def test_settings_switch_authentication_on(monkeypatch) -> None:
+    from modelyard.auth.config import auth_config
+    from modelyard.settings import Settings
+
+    env = {
+        "MODELYARD_AUTH": "true",
+        "MLFLOW_AUTH_ADMIN_PASSWORD": "from-mlflow-env-1",
+        "MODELYARD_AUTH_DEFAULT_PERMISSION": "NO_PERMISSIONS",
+    }
+    config = auth_config(Settings.from_env(env))
+    assert (config.enabled, config.admin_password, config.default_permission) == (
+        True,
+        "from-mlflow-env-1",
+        "NO_PERMISSIONS",
+    )
+    assert not auth_config(Settings.from_env({})).enabled
