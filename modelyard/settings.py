@@ -267,6 +267,12 @@ class Settings:
         "The scoring server writes one structured (JSON) access-log line per request to stderr.",
         "MODELYARD_SERVE_ACCESS_LOG",
     )
+    serve_auth_tokens_file: str | None = _setting(
+        None,
+        "File of bearer tokens (one per line) a scoring server requires on every route but liveness and "
+        "readiness. Unset: no authentication.",
+        "MODELYARD_SERVE_AUTH_TOKENS_FILE",
+    )
     auth_enabled: bool = _setting(
         False,
         "Authentication and per-resource permissions on the server (`modelyard server --auth`). Off: anyone who reaches the server may do anything.",
