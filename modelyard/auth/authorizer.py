@@ -172,5 +172,6 @@ class Access:
         return self.authorizer.level(self.principal, grant_kind, resource_id) >= Level.READ
 
     def created(self, grant_kind: str, resource_id: str) -> None:
+        self.resource = (grant_kind, resource_id)  # the audit entry names what was created
         if not self.principal.admin:
             self.authorizer.auth.creator_owns(self.principal, grant_kind, resource_id)

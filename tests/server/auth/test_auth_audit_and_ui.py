@@ -45,6 +45,7 @@ def test_changes_sign_ins_grants_and_token_writes_are_audited(auth_api, users) -
     assert ("POST /api/2.0/mlflow/users/create", 403) in actions
     created = next(e for e in mine if e["action"] == "POST /api/2.0/mlflow/experiments/create")
     assert created["request_id"] == "req-42" and created["method"] == "password"
+    assert (created["resource_kind"], created["resource_id"]) == ("experiment", exp)
     token_write = next(e for e in mine if e["action"] == "POST /api/2.0/mlflow/runs/create")
     assert token_write["method"].startswith("token:")
     assert (token_write["resource_kind"], token_write["resource_id"]) == ("experiment", exp)
