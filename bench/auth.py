@@ -50,7 +50,7 @@ async def main(args) -> dict:
     from modelyard.settings import Settings
 
     work = Path(tempfile.mkdtemp(prefix="bench-auth-"))
-    settings = Settings(
+    settings = Settings.defaults(
         backend_store_uri=f"sqlite:///{work / 'server.db'}", artifacts_destination=str(work / "a")
     )
     # one Services (one engine, one connection pool) under both apps: only authentication differs

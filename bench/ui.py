@@ -242,7 +242,7 @@ def main(argv: list[str] | None = None) -> int:
         db, artifacts = work / "ui.db", work / "artifacts"
         ctx = populate(db, artifacts, args.runs, args.points)
         report["store"] = ctx
-        settings = Settings(
+        settings = Settings.defaults(
             backend_store_uri=f"sqlite:///{db}", artifacts_destination=str(artifacts), serve_artifacts=True
         )
         report.update(asyncio.run(measure(settings, ctx, args.reps)))

@@ -15,7 +15,7 @@ MlflowException = ModelyardError
 _LAZY_ATTRIBUTES = {
     "autolog": "modelyard.autologging",
     "ViewType": "modelyard.entities",
-    "register_model": "modelyard.registry.fluent",
+    "register_model": "modelyard.tracking.registry_fluent",
     "MlflowClient": "modelyard.tracking.client",
     "TrackingClient": "modelyard.tracking.client",
     "ActiveRun": "modelyard.tracking.fluent",
@@ -54,10 +54,12 @@ _LAZY_ATTRIBUTES = {
     "set_tags": "modelyard.tracking.fluent",
     "set_tracking_uri": "modelyard.tracking.fluent",
     "start_run": "modelyard.tracking.fluent",
+    "evaluate": "modelyard.evaluation",
+    "validate_evaluation_results": "modelyard.evaluation",
 }
 # Submodules loaded on first attribute access (``modelyard.sklearn.log_model(...)``): they import
 # numpy, pandas, scikit-learn, ... when used.
-_LAZY_SUBMODULES = frozenset({"sklearn", "xgboost", "lightgbm", "pyfunc", "models"})
+_LAZY_SUBMODULES = frozenset({"sklearn", "xgboost", "lightgbm", "pyfunc", "models", "automl", "retrain"})
 
 
 def __getattr__(name: str):
@@ -92,6 +94,7 @@ __all__ = [
     "delete_tag",
     "download_artifacts",
     "end_run",
+    "evaluate",
     "flush_async_logging",
     "get_artifact_uri",
     "get_experiment",
@@ -121,4 +124,5 @@ __all__ = [
     "set_tags",
     "set_tracking_uri",
     "start_run",
+    "validate_evaluation_results",
 ]

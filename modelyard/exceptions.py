@@ -16,6 +16,7 @@ the client talks to a database or to a server::
     ├── RequestLimitExceeded            REQUEST_LIMIT_EXCEEDED    429
     │   └── PayloadTooLarge             REQUEST_LIMIT_EXCEEDED    413
     ├── InvalidState                    INVALID_STATE             500
+    ├── ModelValidationFailed           INTERNAL_ERROR            500 (evaluate's thresholds; as MLflow)
     ├── NotImplementedFeature           NOT_IMPLEMENTED           501
     ├── TemporarilyUnavailable          TEMPORARILY_UNAVAILABLE   503
     └── DeadlineExceeded                DEADLINE_EXCEEDED         504
@@ -97,6 +98,18 @@ class PayloadTooLarge(RequestLimitExceeded):
 class InvalidState(ModelyardError):
     error_code = "INVALID_STATE"
     http_status = 500
+
+
+class ModelValidationFailed(ModelyardError):
+    """A model did not meet its validation thresholds (``modelyard.evaluate``); ``failures`` lists
+    each unmet one. MLflow's ``ModelValidationFailedException``."""
+
+    def __init__(self, message: str, failures: list | None = None) -> None:
+        super().__init__(message)
+        self.failures = list(failures or [])
+
+
+ModelValidationFailedException = ModelValidationFailed
 
 
 class NotImplementedFeature(ModelyardError):

@@ -93,3 +93,30 @@ REGISTRY_STORES: dict[str, str] = {
     "SqlTrackingStore": "modelyard.store.registry.sql.store:SqlRegistryStore.from_tracking_store",
     "RestTrackingStore": "modelyard.store.registry.rest:RestRegistryStore.from_tracking_store",
 }
+
+
+# Streaming ends (modelyard/streaming): URI scheme -> class taking (EndUri, **options). Third parties
+# add brokers through the ``modelyard.stream_source`` / ``modelyard.stream_sink`` entry-point groups.
+STREAM_SOURCES: dict[str, str] = {
+    "redis": "modelyard.streaming.sources.redis:RedisStreamSource",
+    "rediss": "modelyard.streaming.sources.redis:RedisStreamSource",
+    "nats": "modelyard.streaming.sources.nats:JetStreamSource",
+    "amqp": "modelyard.streaming.sources.amqp:AmqpSource",
+    "amqps": "modelyard.streaming.sources.amqp:AmqpSource",
+    "file": "modelyard.streaming.sources.files:FolderSource",
+}
+STREAM_SINKS: dict[str, str] = {
+    "redis": "modelyard.streaming.sinks.redis:RedisStreamSink",
+    "rediss": "modelyard.streaming.sinks.redis:RedisStreamSink",
+    "nats": "modelyard.streaming.sinks.nats:NatsSink",
+    "amqp": "modelyard.streaming.sinks.amqp:AmqpSink",
+    "amqps": "modelyard.streaming.sinks.amqp:AmqpSink",
+    "postgresql": "modelyard.streaming.sinks.sql:SqlTableSink",
+    "postgres": "modelyard.streaming.sinks.sql:SqlTableSink",
+    "mysql": "modelyard.streaming.sinks.sql:SqlTableSink",
+    "mariadb": "modelyard.streaming.sinks.sql:SqlTableSink",
+    "sqlite": "modelyard.streaming.sinks.sql:SqlTableSink",
+    "parquet": "modelyard.streaming.sinks.parquet:ParquetSink",
+    "file": "modelyard.streaming.sinks.parquet:ParquetSink",
+    "delta": "modelyard.streaming.sinks.delta:DeltaSink",
+}

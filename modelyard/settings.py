@@ -1,18 +1,30 @@
-"""One frozen Settings object, built once from ``MODELYARD_*`` environment variables.
+"""One frozen Settings object, made of frozen sections, built once from the environment.
 
 This is the only module that reads the environment. Precedence, written down once:
-explicit argument (or CLI flag) > ``MODELYARD_*`` variable > ``MLFLOW_*`` variable
-(where MLflow has the same knob) > the default below.
 
-Every field has a type, a default and a help line; ``tests/test_settings.py`` checks
-that each is documented in the README's settings table.
+    explicit argument (or CLI flag) > ``MODELYARD_*`` variable > ``MLFLOW_*`` variable
+    (where MLflow has the same knob) > the default below.
+
+``Settings`` is made of sections, one per subsystem: ``client`` (what a tracking client
+connects to and how), ``sql`` (the database kernel), ``artifacts`` (artifact stores),
+``server`` (``modelyard server``), ``serving`` (``modelyard models serve``), and the
+still-empty ``features``, ``jobs`` and ``auth`` that the next subsystems fill. Read a value as
+``settings.<section>.<field>`` (``settings.sql.pool_size``).
+
+Every field has a type, a default, a help line and a *flat name* unique across sections
+(``sql_pool_size``): ``Settings.from_env(**flat)`` and ``Settings.defaults(**flat)`` take
+overrides by flat name (what CLI flags use), and ``to_flat()`` / ``from_flat()`` carry the
+whole object to worker processes without touching ``os.environ``.
+``tests/test_package.py`` checks that each field is documented in the README's settings table.
 """
 
 from __future__ import annotations
 
 import dataclasses
+import functools
+import hashlib
 import os
-from collections.abc import Mapping
+from collections.abc import Iterator, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -22,12 +34,14 @@ DEFAULT_DB_FILE = "modelyard.db"
 DEFAULT_ARTIFACTS_DIR = "modelyard-artifacts"
 
 
-def _setting(default: Any, help: str, *env: str) -> Any:
-    return field(default=default, metadata={"help": help, "env": env})
+def _setting(default: Any, help: str, *env: str, flat: str | None = None) -> Any:
+    return field(default=default, metadata={"help": help, "env": env, "flat": flat})
 
 
 @dataclass(frozen=True, slots=True)
-class Settings:
+class ClientSettings:
+    """What a tracking client (the fluent API, ``TrackingClient``, the CLI) talks to, and how."""
+
     tracking_uri: str | None = _setting(
         None,
         "Where runs are tracked: a database URI (sqlite:///path.db, postgresql://..., mysql://...) "
@@ -35,12 +49,6 @@ class Settings:
         f"'{DEFAULT_DB_FILE}' in the working directory.",
         "MODELYARD_TRACKING_URI",
         "MLFLOW_TRACKING_URI",
-    )
-    default_artifact_root: str | None = _setting(
-        None,
-        "Where new experiments keep their artifacts (a folder or a URI). Unset: "
-        f"'{DEFAULT_ARTIFACTS_DIR}' in the working directory.",
-        "MODELYARD_DEFAULT_ARTIFACT_ROOT",
     )
     experiment_name: str | None = _setting(
         None,
@@ -79,18 +87,6 @@ class Settings:
         "MODELYARD_ASYNC_LOGGING",
         "MLFLOW_ENABLE_ASYNC_LOGGING",
     )
-    sql_pool_size: int = _setting(
-        5, "Connections kept open per process to PostgreSQL or MySQL.", "MODELYARD_SQL_POOL_SIZE"
-    )
-    sql_max_overflow: int = _setting(
-        10, "Extra connections allowed beyond the pool under load.", "MODELYARD_SQL_MAX_OVERFLOW"
-    )
-    sql_echo: bool = _setting(False, "Log every SQL statement (debugging).", "MODELYARD_SQL_ECHO")
-    sqlite_busy_timeout_ms: int = _setting(
-        30_000,
-        "How long a SQLite writer waits for another process's lock before failing.",
-        "MODELYARD_SQLITE_BUSY_TIMEOUT_MS",
-    )
     http_request_timeout: float = _setting(
         120.0,
         "Seconds a client waits for a tracking server's answer.",
@@ -122,7 +118,36 @@ class Settings:
         "MLFLOW_TRACKING_PASSWORD",
     )
 
-    # -- artifact stores -------------------------------------------------------------
+
+@dataclass(frozen=True, slots=True)
+class SqlSettings:
+    """The SQL kernel: connection pool and SQLite locking, for every domain's tables."""
+
+    pool_size: int = _setting(
+        5, "Connections kept open per process to PostgreSQL or MySQL.", "MODELYARD_SQL_POOL_SIZE", flat="sql_pool_size"
+    )
+    max_overflow: int = _setting(
+        10, "Extra connections allowed beyond the pool under load.", "MODELYARD_SQL_MAX_OVERFLOW", flat="sql_max_overflow"
+    )
+    echo: bool = _setting(False, "Log every SQL statement (debugging).", "MODELYARD_SQL_ECHO", flat="sql_echo")
+    sqlite_busy_timeout_ms: int = _setting(
+        30_000,
+        "How long a SQLite writer waits for another process's lock before failing.",
+        "MODELYARD_SQLITE_BUSY_TIMEOUT_MS",
+    )
+
+
+@dataclass(frozen=True, slots=True)
+class ArtifactSettings:
+    """Artifact stores: where new experiments put artifacts, and how S3 is reached."""
+
+    default_root: str | None = _setting(
+        None,
+        "Where new experiments keep their artifacts (a folder or a URI). Unset: "
+        f"'{DEFAULT_ARTIFACTS_DIR}' in the working directory.",
+        "MODELYARD_DEFAULT_ARTIFACT_ROOT",
+        flat="default_artifact_root",
+    )
     s3_endpoint_url: str | None = _setting(
         None,
         "Endpoint of an S3-compatible store for s3:// artifacts (MinIO, SeaweedFS, ...). Unset: AWS S3. "
@@ -137,7 +162,11 @@ class Settings:
         "MLFLOW_S3_IGNORE_TLS",
     )
 
-    # -- the tracking server (``modelyard server``) ---------------------------------
+
+@dataclass(frozen=True, slots=True)
+class ServerSettings:
+    """The tracking server (``modelyard server``): stores, listening, HTTP guards, webhooks."""
+
     backend_store_uri: str | None = _setting(
         None,
         "Database the server keeps runs in. Unset: the tracking URI if it names a database, else the "
@@ -175,8 +204,6 @@ class Settings:
         "Largest JSON request body the server accepts (413 beyond).",
         "MODELYARD_MAX_JSON_BODY_BYTES",
     )
-
-    # -- model registry webhooks (the server delivers them) ---------------------------------
     webhook_allow_private_targets: bool = _setting(
         False,
         "Let webhooks call loopback, private and link-local addresses (127.0.0.1, 10.x, 169.254.x, ...). "
@@ -198,184 +225,319 @@ class Settings:
         "MODELYARD_WEBHOOK_RETRY_BACKOFF",
     )
 
-    # -- the scoring server (``modelyard models serve``) ------------------------------------
-    serve_models: str | None = _setting(
+
+@dataclass(frozen=True, slots=True)
+class ServingSettings:
+    """The scoring server (``modelyard models serve``); flat names are ``serve_<field>``."""
+
+    models: str | None = _setting(
         None,
-        "Models the scoring server serves (its workers read it): a model URI, or NAME=URI pairs separated "
-        "by spaces, or a JSON object {name: uri}. Set by 'modelyard models serve -m'.",
+        "Models the scoring server serves: a model URI, or NAME=URI pairs separated by spaces, or a JSON "
+        "object {name: uri}. Set by 'modelyard models serve -m'.",
         "MODELYARD_SERVE_MODELS",
+        flat="serve_models",
     )
-    serve_timeout: float = _setting(
+    timeout: float = _setting(
         60.0,
         "Seconds a scoring request may take before it is answered 504 (the server stays up).",
         "MODELYARD_SERVE_TIMEOUT",
         "MLFLOW_SCORING_SERVER_REQUEST_TIMEOUT",
+        flat="serve_timeout",
     )
-    serve_poll_interval: float = _setting(
+    poll_interval: float = _setting(
         2.0,
         "Seconds between checks of a served alias or stage (models:/name@alias) for a new version; 0 checks "
         "only when a registry webhook arrives.",
         "MODELYARD_SERVE_POLL_INTERVAL",
+        flat="serve_poll_interval",
     )
-    serve_batching: bool = _setting(
+    batching: bool = _setting(
         True,
         "Merge concurrent scoring requests into one predict call when they queue up (adaptive micro-batching).",
         "MODELYARD_SERVE_BATCHING",
+        flat="serve_batching",
     )
-    serve_max_batch_rows: int = _setting(
-        1024, "Most rows merged into one predict call by micro-batching.", "MODELYARD_SERVE_MAX_BATCH_ROWS"
+    max_batch_rows: int = _setting(
+        1024,
+        "Most rows merged into one predict call by micro-batching.",
+        "MODELYARD_SERVE_MAX_BATCH_ROWS",
+        flat="serve_max_batch_rows",
     )
-    serve_max_wait_ms: float = _setting(
+    max_wait_ms: float = _setting(
         2.0,
         "Longest a batch waits for requests still being read before it runs (only while requests queue up; "
         "an idle server predicts at once).",
         "MODELYARD_SERVE_MAX_WAIT_MS",
+        flat="serve_max_wait_ms",
     )
-    serve_max_body_bytes: int = _setting(
+    max_body_bytes: int = _setting(
         64 * 1024 * 1024,
         "Largest scoring request body accepted (413 beyond).",
         "MODELYARD_SERVE_MAX_BODY_BYTES",
+        flat="serve_max_body_bytes",
     )
-    serve_webhook_secret: str | None = _setting(
+    webhook_secret: str | None = _setting(
         None,
         "Secret of the registry webhook that POSTs to the scoring server's /webhooks/registry: its HMAC "
         "signature is checked (unsigned calls refused). Unset: the endpoint accepts any call (it only "
         "triggers a check of the registry).",
         "MODELYARD_SERVE_WEBHOOK_SECRET",
+        flat="serve_webhook_secret",
     )
-    serve_warmup: bool = _setting(
+    warmup: bool = _setting(
         True,
         "Predict a model's saved input example once after loading it, before it answers requests.",
         "MODELYARD_SERVE_WARMUP",
+        flat="serve_warmup",
     )
-    serve_inference_log: str | None = _setting(
+    inference_log: str | None = _setting(
         None,
         "Where the scoring server logs each request and response (opt-in): a folder (Parquet files) or a "
         "database URI (sqlite:///..., postgresql://...; table modelyard_inference_log).",
         "MODELYARD_SERVE_INFERENCE_LOG",
+        flat="serve_inference_log",
     )
-    serve_inference_log_queue: int = _setting(
+    inference_log_queue: int = _setting(
         10_000,
         "Records the inference log holds in memory before it drops new ones (counted in /metrics).",
         "MODELYARD_SERVE_INFERENCE_LOG_QUEUE",
+        flat="serve_inference_log_queue",
     )
-    serve_inference_log_flush_s: float = _setting(
-        1.0, "Seconds between writes of the inference log.", "MODELYARD_SERVE_INFERENCE_LOG_FLUSH_S"
+    inference_log_flush_s: float = _setting(
+        1.0,
+        "Seconds between writes of the inference log.",
+        "MODELYARD_SERVE_INFERENCE_LOG_FLUSH_S",
+        flat="serve_inference_log_flush_s",
     )
-    serve_access_log: bool = _setting(
+    access_log: bool = _setting(
         True,
         "The scoring server writes one structured (JSON) access-log line per request to stderr.",
         "MODELYARD_SERVE_ACCESS_LOG",
+        flat="serve_access_log",
     )
-    serve_auth_tokens_file: str | None = _setting(
+
+    auth_tokens_file: str | None = _setting(
         None,
         "File of bearer tokens (one per line) a scoring server requires on every route but liveness and "
         "readiness. Unset: no authentication.",
         "MODELYARD_SERVE_AUTH_TOKENS_FILE",
+        flat="serve_auth_tokens_file",
     )
-    auth_enabled: bool = _setting(
+
+@dataclass(frozen=True, slots=True)
+class FeatureSettings:
+    """Feature tables (offline and online stores). Empty until that subsystem lands: its knobs go here,
+    flat names prefixed ``features_``, variables ``MODELYARD_FEATURES_*``."""
+
+
+@dataclass(frozen=True, slots=True)
+class JobSettings:
+    """Jobs, schedules and workflows run by workers on the durable queue. Empty until that subsystem
+    lands: flat names prefixed ``jobs_``, variables ``MODELYARD_JOBS_*``."""
+
+
+@dataclass(frozen=True, slots=True)
+class AuthSettings:
+    """Authentication and authorization of the server (``modelyard server --auth``): the admin
+    account, the default permission, sessions, sign-in limits and OIDC; flat names prefixed ``auth_``."""
+
+    enabled: bool = _setting(
         False,
         "Authentication and per-resource permissions on the server (`modelyard server --auth`). Off: anyone who reaches the server may do anything.",
         "MODELYARD_AUTH",
+        flat="auth_enabled",
     )
-    auth_admin_username: str = _setting(
+    admin_username: str = _setting(
         "admin",
         "Name of the admin account created at the first start with authentication on.",
         "MODELYARD_ADMIN_USERNAME",
+        flat="auth_admin_username",
     )
-    auth_admin_password: str | None = _setting(
+    admin_password: str | None = _setting(
         None,
         "Password of the admin account; required with authentication on (there is no default password).",
         "MODELYARD_ADMIN_PASSWORD", "MLFLOW_AUTH_ADMIN_PASSWORD",
+        flat="auth_admin_password",
     )
-    auth_default_permission: str = _setting(
+    default_permission: str = _setting(
         "READ",
         "Permission of a signed-in user on a resource nobody granted them anything on: NO_PERMISSIONS, READ, USE, EDIT or MANAGE.",
         "MODELYARD_AUTH_DEFAULT_PERMISSION",
+        flat="auth_default_permission",
     )
-    auth_secret_key: str | None = _setting(
+    secret_key: str | None = _setting(
         None,
         "Key that signs UI session cookies; give every worker and host the same one. Unset: derived from the admin password.",
         "MODELYARD_AUTH_SECRET_KEY", "MLFLOW_FLASK_SERVER_SECRET_KEY",
+        flat="auth_secret_key",
     )
-    auth_config_path: str | None = _setting(
+    config_path: str | None = _setting(
         None,
         "MLflow's basic_auth.ini, read for admin_username, admin_password and default_permission not set otherwise.",
         "MODELYARD_AUTH_CONFIG_PATH", "MLFLOW_AUTH_CONFIG_PATH",
+        flat="auth_config_path",
     )
-    auth_cache_ttl: float = _setting(
+    cache_ttl: float = _setting(
         5.0,
         "Seconds a worker reuses a checked credential and a user's grants (a revocation reaches other workers within this time).",
         "MODELYARD_AUTH_CACHE_TTL",
+        flat="auth_cache_ttl",
     )
-    auth_min_password_length: int = _setting(
+    min_password_length: int = _setting(
         12,
         "Shortest password accepted.",
         "MODELYARD_AUTH_MIN_PASSWORD_LENGTH",
+        flat="auth_min_password_length",
     )
-    auth_session_max_age: int = _setting(
+    session_max_age: int = _setting(
         43200,
         "Seconds a UI sign-in lasts.",
         "MODELYARD_AUTH_SESSION_MAX_AGE",
+        flat="auth_session_max_age",
     )
-    auth_max_failed_signins: int = _setting(
+    max_failed_signins: int = _setting(
         5,
         "Failed sign-ins per user name and per address within the window before further attempts are refused.",
         "MODELYARD_AUTH_MAX_FAILED_SIGNINS",
+        flat="auth_max_failed_signins",
     )
-    auth_signin_window: int = _setting(
+    signin_window: int = _setting(
         300,
         "Seconds over which failed sign-ins are counted.",
         "MODELYARD_AUTH_SIGNIN_WINDOW",
+        flat="auth_signin_window",
     )
-    auth_oidc_discovery_url: str | None = _setting(
+    oidc_discovery_url: str | None = _setting(
         None,
         "OpenID Connect discovery URL of an identity provider (…/.well-known/openid-configuration): the UI offers sign-in with it.",
         "MODELYARD_AUTH_OIDC_DISCOVERY_URL",
+        flat="auth_oidc_discovery_url",
     )
-    auth_oidc_client_id: str | None = _setting(
+    oidc_client_id: str | None = _setting(
         None,
         "Client id of this server at the identity provider.",
         "MODELYARD_AUTH_OIDC_CLIENT_ID",
+        flat="auth_oidc_client_id",
     )
-    auth_oidc_client_secret: str | None = _setting(
+    oidc_client_secret: str | None = _setting(
         None,
         "Client secret of this server at the identity provider.",
         "MODELYARD_AUTH_OIDC_CLIENT_SECRET",
+        flat="auth_oidc_client_secret",
     )
-    auth_oidc_groups_claim: str = _setting(
+    oidc_groups_claim: str = _setting(
         "groups",
         "ID-token claim that lists the user's groups.",
         "MODELYARD_AUTH_OIDC_GROUPS_CLAIM",
+        flat="auth_oidc_groups_claim",
     )
-    auth_oidc_admin_groups: str = _setting(
+    oidc_admin_groups: str = _setting(
         "",
         "Comma-separated identity-provider groups whose members are admins.",
         "MODELYARD_AUTH_OIDC_ADMIN_GROUPS",
+        flat="auth_oidc_admin_groups",
     )
+
+
+
+@dataclass(frozen=True, slots=True)
+class Settings:
+    """Every setting of modelyard, one frozen section per subsystem (see the module docstring)."""
+
+    client: ClientSettings = field(default_factory=ClientSettings)
+    sql: SqlSettings = field(default_factory=SqlSettings)
+    artifacts: ArtifactSettings = field(default_factory=ArtifactSettings)
+    server: ServerSettings = field(default_factory=ServerSettings)
+    serving: ServingSettings = field(default_factory=ServingSettings)
+    features: FeatureSettings = field(default_factory=FeatureSettings)
+    jobs: JobSettings = field(default_factory=JobSettings)
+    auth: AuthSettings = field(default_factory=AuthSettings)
 
     @classmethod
     def from_env(cls, environ: Mapping[str, str] | None = None, **overrides: Any) -> Settings:
-        """Build settings from the environment; keyword arguments win over it."""
+        """Build settings from the environment (``os.environ`` unless ``environ`` is given);
+        keyword arguments, by flat name, win over it."""
         env = os.environ if environ is None else environ
+        _check_names(overrides)
         values: dict[str, Any] = {}
-        for f in dataclasses.fields(cls):
-            if f.name in overrides:
+        for _section, f, flat in _fields():
+            if flat in overrides:
                 continue
             for var in f.metadata["env"]:
                 raw = env.get(var)
                 if raw is not None and raw != "":
-                    values[f.name] = _coerce(f, raw, var)
+                    values[flat] = _coerce(f, raw, var)
                     break
         values.update(overrides)
-        return cls(**values)
+        return cls.from_flat(values)
 
     @classmethod
-    def documented_fields(cls) -> list[tuple[str, tuple[str, ...], Any, str]]:
-        """(name, environment variables, default, help) for every field."""
+    def defaults(cls, **overrides: Any) -> Settings:
+        """Settings from the defaults and the given flat overrides only, never the environment
+        (what tests and embedded callers use)."""
+        _check_names(overrides)
+        return cls.from_flat(overrides)
+
+    @classmethod
+    def from_flat(cls, values: Mapping[str, Any]) -> Settings:
+        """Settings from a mapping of flat names (``to_flat()``'s output, JSON-safe)."""
+        _check_names(values)
+        sections: dict[str, dict[str, Any]] = {}
+        for section, f, flat in _fields():
+            if flat in values:
+                sections.setdefault(section.name, {})[f.name] = values[flat]
+        kinds = {s.name: s.type_class for s in _sections()}
+        return cls(**{name: kinds[name](**kw) for name, kw in sections.items()})
+
+    def to_flat(self) -> dict[str, Any]:
+        """Every value by its flat name (JSON-safe), the inverse of ``from_flat``."""
+        return {flat: getattr(getattr(self, section.name), f.name) for section, f, flat in _fields()}
+
+    def replace(self, **overrides: Any) -> Settings:
+        """A copy with the given flat overrides applied (a CLI flag over loaded settings)."""
+        _check_names(overrides)
+        return Settings.from_flat({**self.to_flat(), **overrides})
+
+    @classmethod
+    def documented_fields(cls) -> list[tuple[str, str, tuple[str, ...], Any, str]]:
+        """(section, flat name, environment variables, default, help) for every field."""
         return [
-            (f.name, f.metadata["env"], f.default, f.metadata["help"]) for f in dataclasses.fields(cls)
+            (section.name, flat, f.metadata["env"], f.default, f.metadata["help"])
+            for section, f, flat in _fields()
         ]
+
+    @classmethod
+    def flat_paths(cls) -> dict[str, str]:
+        """Every flat name and where its value lives: ``{"sql_pool_size": "sql.pool_size", ...}``."""
+        return {flat: f"{section.name}.{f.name}" for section, f, flat in _fields()}
+
+    @classmethod
+    def sections(cls) -> list[tuple[str, str]]:
+        """(section name, docstring) for every section, empty ones included."""
+        return [(s.name, " ".join((s.type_class.__doc__ or "").split())) for s in _sections()]
+
+
+@dataclass(frozen=True)
+class _Section:
+    name: str
+    type_class: type
+
+
+def _sections() -> list[_Section]:
+    return [_Section(f.name, f.default_factory) for f in dataclasses.fields(Settings)]
+
+
+def _fields() -> Iterator[tuple[_Section, dataclasses.Field, str]]:
+    for section in _sections():
+        for f in dataclasses.fields(section.type_class):
+            yield section, f, f.metadata["flat"] or f.name
+
+
+def _check_names(values: Mapping[str, Any]) -> None:
+    known = {flat for _s, _f, flat in _fields()}
+    unknown = sorted(set(values) - known)
+    if unknown:
+        raise InvalidParameterValue(f"unknown setting(s): {', '.join(unknown)}")
 
 
 def _coerce(f: dataclasses.Field, raw: str, var: str) -> Any:
@@ -408,3 +570,41 @@ def login_name() -> str:
         return getpass.getuser()
     except Exception:  # no passwd entry in some containers
         return "unknown"
+
+
+def connection_key(uri: str, settings: Settings) -> tuple[str, ...]:
+    """The identity of a connection to ``uri`` under ``settings``: the URI, the credentials (token,
+    user name and a hash of the password: never the secrets themselves) and the artifact root of new
+    experiments. Every cache of stores, HTTP clients or repositories keys on it, so two clients with
+    other credentials never share one."""
+    c = settings.client
+    secret = hashlib.sha256(
+        "\0".join(str(v) for v in (c.tracking_token, c.tracking_username, c.tracking_password)).encode()
+    ).hexdigest()
+    return (uri, c.tracking_username or "", secret, settings.artifacts.default_root or "")
+
+
+def environment_snapshot(environ: Mapping[str, str] | None = None) -> tuple[Any, ...]:
+    """The values of every variable ``Settings`` reads: a cheap way (a few microseconds, it runs on
+    every fluent call) to notice that one of them changed."""
+    if environ is None:
+        data = getattr(os.environ, "_data", None)  # CPython's raw mapping: no decoding per variable
+        if isinstance(data, dict):
+            return tuple(map(data.get, _encoded_variables()))
+        environ = os.environ
+    return tuple(environ.get(var) for var in _all_variables())
+
+
+@functools.cache
+def _all_variables() -> tuple[str, ...]:
+    return tuple(var for _section, f, _flat in _fields() for var in f.metadata["env"])
+
+
+@functools.cache
+def _encoded_variables() -> tuple[Any, ...]:
+    return tuple(os.environ.encodekey(var) for var in _all_variables())  # type: ignore[attr-defined]
+def prefer_passive_openmp() -> None:
+    """Let OpenMP threads (LightGBM, XGBoost) sleep between parallel regions instead of spinning,
+    unless the user chose otherwise: processes sharing a few cores (AutoML workers) stop stealing
+    them from each other. Takes effect for libraries loaded afterwards and for child processes."""
+    os.environ.setdefault("OMP_WAIT_POLICY", "passive")

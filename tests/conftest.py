@@ -18,7 +18,7 @@ from sqlalchemy import create_engine, text
 from sqlalchemy.engine import Engine, make_url
 from sqlalchemy.pool import NullPool
 
-from modelyard.store.tracking.sql.engine import normalize_db_uri
+from modelyard.store.sql.engine import normalize_db_uri
 
 # Servers to create the per-session databases on (a database that already exists there).
 SERVERS = {
@@ -85,3 +85,9 @@ def mysql_uri() -> Iterator[str]:
 def fresh_postgres_uri() -> Iterator[str]:
     """URI of an empty PostgreSQL database of this test's own (for servers started by a test)."""
     yield from _fresh_database("postgresql")
+
+
+@pytest.fixture
+def fresh_mysql_uri() -> Iterator[str]:
+    """URI of an empty MariaDB/MySQL database of this test's own."""
+    yield from _fresh_database("mysql")

@@ -19,7 +19,7 @@ EXPECTED_ALL = {
     "list_artifacts", "log_artifact", "log_artifacts", "log_dict", "log_figure", "log_input",
     "log_metric", "log_metrics", "log_param", "log_params", "log_text", "register_model", "search_experiments",
     "search_runs", "set_experiment", "set_experiment_tag", "set_tag", "set_tags", "set_tracking_uri",
-    "start_run",
+    "start_run", "evaluate", "validate_evaluation_results",
 }
 
 
@@ -61,18 +61,25 @@ def test_error_tree_codes_and_statuses():
 
 def test_every_setting_is_documented_in_the_readme():
     readme = (ROOT / "README.md").read_text()
-    for name, env, _default, help_text in Settings.documented_fields():
-        assert help_text.strip(), f"setting {name} has no help line"
-        assert f"`{env[0]}`" in readme, f"{env[0]} is missing from the README's settings table"
+    chapter = readme[readme.index("## Settings\n") : readme.index("\n## ", readme.index("## Settings\n") + 1)]
+    parts = re.split(r"^### `(\w+)`$", chapter, flags=re.M)
+    by_section = dict(zip(parts[1::2], parts[2::2], strict=True))
+    assert list(by_section) == [name for name, _doc in Settings.sections()], "one README heading per section"
+    for name, doc in Settings.sections():
+        assert doc and doc in by_section[name], f"section {name} has no help text in the README"
+    for section, flat, env, _default, help_text in Settings.documented_fields():
+        assert help_text.strip(), f"setting {flat} has no help line"
+        assert f"| `{env[0]}` |" in by_section[section], f"{env[0]} is missing from the README's {section} table"
+        assert f"| `{flat}` |" in by_section[section], f"flag {flat} is missing from the README's {section} table"
 
 
 def test_settings_precedence_and_coercion():
     env = {"MLFLOW_TRACKING_URI": "sqlite:///a.db", "MODELYARD_SQL_POOL_SIZE": "7", "MODELYARD_SQL_ECHO": "yes"}
     s = Settings.from_env(env)
-    assert (s.tracking_uri, s.sql_pool_size, s.sql_echo) == ("sqlite:///a.db", 7, True)
+    assert (s.client.tracking_uri, s.sql.pool_size, s.sql.echo) == ("sqlite:///a.db", 7, True)
     env["MODELYARD_TRACKING_URI"] = "sqlite:///b.db"
-    assert Settings.from_env(env).tracking_uri == "sqlite:///b.db"
-    assert Settings.from_env(env, tracking_uri="sqlite:///c.db").tracking_uri == "sqlite:///c.db"
+    assert Settings.from_env(env).client.tracking_uri == "sqlite:///b.db"
+    assert Settings.from_env(env, tracking_uri="sqlite:///c.db").client.tracking_uri == "sqlite:///c.db"
 
 
 def test_readme_test_command_is_what_ci_runs():
@@ -91,3 +98,10 @@ def test_only_settings_reads_the_environment():
         if "os.environ" in text or "os.getenv" in text:
             offenders.append(str(path.relative_to(ROOT)))
     assert offenders == []
+
+
+def test_the_cli_passes_flags_to_workers_explicitly_not_through_the_environment():
+    for path in (ROOT / "modelyard" / "cli").rglob("*.py"):
+        text = path.read_text()
+        for write in ("os.environ[", "os.environ.update", "os.environ.setdefault", "os.putenv"):
+            assert write not in text, f"{path.name} writes the environment ({write})"

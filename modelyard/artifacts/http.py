@@ -3,7 +3,7 @@
 URI forms, all mapped onto ``<server>/api/2.0/mlflow-artifacts/artifacts/<path>``:
 
 * ``mlflow-artifacts:/1/<run>/artifacts``: the server is the current tracking URI
-  (``set_tracking_uri()``, else ``MODELYARD_TRACKING_URI`` / ``MLFLOW_TRACKING_URI``), which must
+  of the client context (``set_tracking_uri()``, else ``MODELYARD_TRACKING_URI`` / ``MLFLOW_TRACKING_URI``), which must
   then be ``http(s)://``;
 * ``mlflow-artifacts://host:port/1/<run>/artifacts``: the server is ``host:port`` (with the
   tracking URI's scheme when it is https, else http);
@@ -11,18 +11,17 @@ URI forms, all mapped onto ``<server>/api/2.0/mlflow-artifacts/artifacts/<path>`
 
 One ``httpx.Client`` per server and process, so connections are reused across repositories
 (the tracking client builds one per call). Uploads stream from the file and downloads stream
-to disk, a megabyte at a time; a folder's files download in parallel. Requests are retried on
-408/429/5xx answers and connection errors, ``Settings.http_request_max_retries`` times with
-exponential backoff. A server error becomes the matching class of ``modelyard.exceptions``.
+to disk, a megabyte at a time; a folder's files download in parallel. A refused connection fails
+at once; timeouts and 429/503 answers are retried ``Settings.client.http_request_max_retries`` times
+with exponential backoff (``modelyard.http_retry``). A server error becomes the matching class of
+``modelyard.exceptions``.
 """
 
 from __future__ import annotations
 
 import atexit
-import contextlib
 import logging
 import os
-import random
 import tempfile
 import threading
 import time
@@ -33,19 +32,20 @@ from urllib.parse import quote, urlsplit
 
 import httpx
 
-from modelyard import __version__
+from modelyard import __version__, http_retry
+from modelyard.artifacts import client_defaults
 from modelyard.artifacts.base import ArtifactRepository, Bytes, join_artifact_path, write_file_atomically
 from modelyard.artifacts.paths import validate_artifact_path
 from modelyard.entities.common import FileInfo
-from modelyard.exceptions import InvalidParameterValue, ModelyardError, error_for_code
-from modelyard.settings import Settings
+from modelyard.exceptions import InvalidParameterValue, error_for_code
+from modelyard.http_retry import RETRY_STATUSES
+from modelyard.settings import Settings, connection_key
 
 logger = logging.getLogger(__name__)
 
 PROXY_PATH = "/api/2.0/mlflow-artifacts/artifacts"
 CHUNK = 1024 * 1024
 SPOOL_IN_MEMORY = 8 * 1024 * 1024
-RETRY_STATUSES = frozenset({408, 429, 500, 502, 503, 504})
 MAX_BACKOFF_S = 30.0
 _CODE_BY_STATUS = {
     400: "BAD_REQUEST",
@@ -66,19 +66,18 @@ _clients: dict[tuple, httpx.Client] = {}
 
 def shared_client(server: str, settings: Settings) -> httpx.Client:
     """The pooled client for ``server`` (``scheme://host:port``) in this process."""
-    key = (os.getpid(), server, settings.http_request_timeout, settings.tracking_token,
-           settings.tracking_username, settings.tracking_password)  # fmt: skip
+    key = (os.getpid(), *connection_key(server, settings), settings.client.http_request_timeout)
     with _clients_lock:
         client = _clients.get(key)
         if client is None:
             headers = {"User-Agent": f"modelyard/{__version__}"}
             auth = None
-            if settings.tracking_token:
-                headers["Authorization"] = f"Bearer {settings.tracking_token}"
-            elif settings.tracking_username is not None and settings.tracking_password is not None:
-                auth = httpx.BasicAuth(settings.tracking_username, settings.tracking_password)
+            if settings.client.tracking_token:
+                headers["Authorization"] = f"Bearer {settings.client.tracking_token}"
+            elif settings.client.tracking_username is not None and settings.client.tracking_password is not None:
+                auth = httpx.BasicAuth(settings.client.tracking_username, settings.client.tracking_password)
             limits = httpx.Limits(max_connections=32, max_keepalive_connections=16)
-            timeout = httpx.Timeout(settings.http_request_timeout)
+            timeout = httpx.Timeout(settings.client.http_request_timeout)
             client = httpx.Client(headers=headers, auth=auth, timeout=timeout, limits=limits)
             _clients[key] = client
         return client
@@ -91,12 +90,6 @@ def close_clients() -> None:
         for client in _clients.values():
             client.close()
         _clients.clear()
-
-
-def _current_tracking_uri(settings: Settings) -> str | None:
-    from modelyard.tracking.fluent import current_tracking_uri  # the process's set_tracking_uri()
-
-    return current_tracking_uri() or settings.tracking_uri
 
 
 def split_proxy_uri(uri: str, tracking_uri: str | None) -> tuple[str, str, str]:
@@ -147,11 +140,13 @@ class HttpArtifactRepository(ArtifactRepository):
         sleep: Callable[[float], None] = time.sleep,
     ) -> None:
         super().__init__(artifact_uri)
-        settings = settings or Settings.from_env()
-        if tracking_uri is None and urlsplit(artifact_uri).scheme.lower() == "mlflow-artifacts":
-            tracking_uri = _current_tracking_uri(settings)
+        if settings is None or tracking_uri is None:  # the current client context's
+            default_settings, default_uri = client_defaults()
+            settings = settings or default_settings
+            if tracking_uri is None and urlsplit(artifact_uri).scheme.lower() == "mlflow-artifacts":
+                tracking_uri = default_uri
         self.server, self.url_prefix, self.root = split_proxy_uri(artifact_uri, tracking_uri)
-        self.max_retries = max(0, int(settings.http_request_max_retries))
+        self.max_retries = max(0, int(settings.client.http_request_max_retries))
         self._client = client or shared_client(self.server, settings)
         self._sleep = sleep
 
@@ -161,7 +156,7 @@ class HttpArtifactRepository(ArtifactRepository):
         return f"{self.server}{self.url_prefix}/{quote(path, safe='/')}"
 
     def _request(self, method: str, url: str, *, stream: bool = False, **kwargs: Any) -> httpx.Response:
-        """One request, retried on 408/429/5xx and connection errors; raises on an error answer.
+        """One request, retried on timeouts and 429/503 (``http_retry``); raises on an error answer.
 
         ``content`` may be a callable returning a fresh body for each attempt. With
         ``stream=True`` the caller reads and closes the (successful) response.
@@ -174,32 +169,26 @@ class HttpArtifactRepository(ArtifactRepository):
                 request = self._client.build_request(method, url, content=content, **kwargs)
                 response = self._client.send(request, stream=stream)
             except httpx.TransportError as exc:
+                if http_retry.refused(exc):
+                    raise http_retry.cannot_connect("artifact server", self.server, exc) from exc
+                why, retry_after = str(exc) or type(exc).__name__, None
                 if attempt >= self.max_retries:
-                    raise ModelyardError(
-                        f"Cannot reach the artifact server at {self.server} ({method} {url}) after "
-                        f"{attempt + 1} attempt(s): {exc or type(exc).__name__}"
-                    ) from exc
-                retry_after = None
+                    raise http_retry.gave_up("artifact server", self.server, method, url, attempt + 1, why) from exc
             else:
                 if response.status_code < 400:
                     return response
                 if response.status_code not in RETRY_STATUSES or attempt >= self.max_retries:
                     self._raise_for(response, method, url)
-                retry_after = response.headers.get("retry-after")
+                why, retry_after = f"HTTP {response.status_code}", response.headers.get("retry-after")
                 response.close()
             finally:
                 if hasattr(content, "close"):
                     content.close()
-            logger.debug("%s %s failed; retry %d", method, url, attempt + 1)
-            self._sleep(self._delay(attempt, retry_after))
+            http_retry.wait_before_retry(
+                self._sleep, "artifact server", method, url, why, attempt, self.max_retries, retry_after,
+                factor=0.5, jitter=0.5, cap=MAX_BACKOFF_S,
+            )
             attempt += 1
-
-    @staticmethod
-    def _delay(attempt: int, retry_after: str | None) -> float:
-        delay = min(MAX_BACKOFF_S, 0.5 * 2**attempt) + random.uniform(0, 0.5)
-        with contextlib.suppress(TypeError, ValueError):
-            delay = max(delay, min(MAX_BACKOFF_S, float(retry_after)))  # type: ignore[arg-type]
-        return delay
 
     @staticmethod
     def _raise_for(response: httpx.Response, method: str, url: str) -> None:

@@ -1,7 +1,7 @@
 """Artifacts in Amazon S3 or an S3-compatible store (``s3://bucket/prefix``), through boto3.
 
 boto3 is an optional dependency (``pip install 'modelyard[s3]'``), imported on first use.
-The endpoint comes from ``Settings.s3_endpoint_url`` (MinIO, SeaweedFS, ...; path-style
+The endpoint comes from ``Settings.artifacts.s3_endpoint_url`` (MinIO, SeaweedFS, ...; path-style
 addressing then), credentials and region from boto3's standard chain (``AWS_*`` variables,
 ``~/.aws/config``, instance roles). One client per endpoint and process.
 
@@ -26,6 +26,7 @@ from pathlib import Path
 from typing import Any, BinaryIO
 from urllib.parse import urlsplit
 
+from modelyard.artifacts import client_defaults
 from modelyard.artifacts.base import TEMP_PREFIX, ArtifactRepository, Bytes, join_artifact_path
 from modelyard.artifacts.paths import validate_artifact_path
 from modelyard.entities.common import FileInfo
@@ -62,8 +63,8 @@ def _boto3() -> Any:
 
 def s3_client(settings: Settings) -> Any:
     """The shared boto3 S3 client for the configured endpoint (thread-safe once built)."""
-    endpoint = settings.s3_endpoint_url or None
-    key = (os.getpid(), endpoint, settings.s3_ignore_tls)
+    endpoint = settings.artifacts.s3_endpoint_url or None
+    key = (os.getpid(), endpoint, settings.artifacts.s3_ignore_tls)
     with _clients_lock:
         client = _clients.get(key)
         if client is None:
@@ -78,7 +79,7 @@ def s3_client(settings: Settings) -> Any:
             )
             session = boto3.session.Session()  # sessions are not thread-safe: one per client
             client = session.client(
-                "s3", endpoint_url=endpoint, verify=not settings.s3_ignore_tls, config=config
+                "s3", endpoint_url=endpoint, verify=not settings.artifacts.s3_ignore_tls, config=config
             )
             _clients[key] = client
         return client
@@ -187,7 +188,9 @@ class S3ArtifactRepository(ArtifactRepository):
     def __init__(self, artifact_uri: str, *, settings: Settings | None = None, client: Any = None) -> None:
         super().__init__(artifact_uri)
         self.bucket, self.prefix = parse_s3_uri(artifact_uri)
-        self._client = client or s3_client(settings or Settings.from_env())
+        if client is None and settings is None:  # the current client context's
+            settings = client_defaults()[0]
+        self._client = client or s3_client(settings)
 
     def _key(self, rel: str) -> str:
         return join_artifact_path(self.prefix, rel)

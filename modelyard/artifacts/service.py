@@ -20,6 +20,7 @@ from modelyard.auth.context import RequestContext
 from modelyard.entities import FileInfo
 from modelyard.exceptions import InvalidParameterValue
 from modelyard.search.paging import decode_page_token, encode_page_token
+from modelyard.settings import Settings
 
 PROXY_SCHEME = "mlflow-artifacts"
 LIST_PAGE_SIZE = 10_000  # entries per answer; a folder with more is paged
@@ -31,8 +32,9 @@ def proxied_path(uri: str) -> str:
 
 
 class ArtifactService:
-    def __init__(self, destination: str = "") -> None:
+    def __init__(self, destination: str = "", settings: Settings | None = None) -> None:
         self.destination = destination  # root of the proxied store; "" when the server does not proxy
+        self.settings = settings or Settings.defaults()
         self._repo: ArtifactRepository | None = None
         self._lock = threading.Lock()
 
@@ -48,14 +50,14 @@ class ArtifactService:
             )
         with self._lock:
             if self._repo is None:
-                self._repo = get_artifact_repository(self.destination)
+                self._repo = get_artifact_repository(self.destination, settings=self.settings)
             return self._repo
 
     # -- a run's or logged model's files -------------------------------------------------------
     def list_files(self, ctx: RequestContext, root_uri: str, path: str) -> list[FileInfo]:
         """The entries directly inside ``path`` of the artifacts at ``root_uri``, paths relative to it."""
         if uri_scheme(root_uri) != PROXY_SCHEME:
-            return get_artifact_repository(root_uri).list_artifacts(path)
+            return get_artifact_repository(root_uri, settings=self.settings).list_artifacts(path)
         if not self.destination:
             raise InvalidParameterValue(
                 f"The run's artifacts are at {root_uri}, but this server does not serve artifacts "
@@ -85,7 +87,7 @@ class ArtifactService:
         """The repository holding the artifacts at ``root_uri`` and the root's path inside it."""
         if uri_scheme(root_uri) == PROXY_SCHEME:
             return self.repository(), proxied_path(root_uri)
-        return get_artifact_repository(root_uri), ""
+        return get_artifact_repository(root_uri, settings=self.settings), ""
 
     # -- the proxied store (mlflow-artifacts:/) ------------------------------------------------
     def list_proxied(self, ctx: RequestContext, path: str | None) -> list[FileInfo]:

@@ -194,8 +194,8 @@ def log_metric(run_id: str, metric_name: str, dataset_name: str, value: Any, cal
         info = _metric_info.setdefault(run_id, {})
         info[key] = call
         snapshot = dict(info)
-    from modelyard.tracking import fluent
+    from modelyard.tracking import context
 
-    client = fluent._get_client()
+    client = context.current().client()
     client.log_batch(run_id, metrics=[Metric(key, number, now_ms(), 0)])
     client.log_dict(run_id, snapshot, "metric_info.json")

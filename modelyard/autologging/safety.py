@@ -123,7 +123,9 @@ def _open_session(integration: str, cfg: config.AutologConfig) -> Session | None
         created = True
     elif cfg.exclusive:
         return None
-    client = fluent._get_client()
+    from modelyard.tracking import context
+
+    client = context.current().client()
     run_id = active.info.run_id
     return Session(integration, cfg, client, run_id, active.info.experiment_id, created, RunBatch(client, run_id))
 

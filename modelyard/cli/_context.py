@@ -6,6 +6,8 @@ only when a command asks for it, so ``modelyard --help`` stays fast.
 
 from __future__ import annotations
 
+import functools
+import os
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, TypeVar
@@ -50,16 +52,50 @@ class CliState:
         except ValueError as exc:  # a malformed MODELYARD_* variable
             raise InvalidParameterValue(str(exc)) from exc
 
-    def client(self) -> TrackingClient:
-        """The tracking client; ``--tracking-uri`` wins over MODELYARD_TRACKING_URI."""
+    def client(self, read_only: bool = False) -> TrackingClient:
+        """The tracking client; ``--tracking-uri`` wins over MODELYARD_TRACKING_URI.
+
+        ``read_only``: the command only reads, so a SQLite database that does not exist is an
+        error saying where it was looked for and why there (reading never creates a file).
+        """
         if self._client is None:
             from modelyard.tracking.client import TrackingClient
             from modelyard.tracking.stores import resolve_tracking_uri
 
             settings = self.settings()
             uri = resolve_tracking_uri(self.tracking_uri, settings)
+            if read_only:
+                self.check_database_exists(uri, settings)
             self._client = TrackingClient(tracking_uri=uri, settings=settings)
         return self._client
+
+    def tracking_uri_to_read(self, model_uri: str) -> str:
+        """The tracking URI a ``runs:/`` or ``models:/`` model URI resolves against (checked to exist)."""
+        from modelyard.tracking.stores import resolve_tracking_uri
+
+        settings = self.settings()
+        uri = resolve_tracking_uri(self.tracking_uri, settings)
+        if model_uri.startswith(("runs:", "models:")):
+            self.check_database_exists(uri, settings)
+        return uri
+
+    def check_database_exists(self, uri: str, settings: Settings) -> None:
+        """A CliError when ``uri`` is a SQLite file that is not there (other stores: nothing to check)."""
+        from modelyard.store.sql.engine import sqlite_file
+
+        path = sqlite_file(uri)
+        if path is None or os.path.exists(path):
+            return
+        if self.tracking_uri:
+            why = "from --tracking-uri"
+        elif settings.client.tracking_uri:
+            why = "from $MODELYARD_TRACKING_URI (or $MLFLOW_TRACKING_URI)"
+        else:
+            why = "the default: modelyard.db in the working directory; set --tracking-uri or $MODELYARD_TRACKING_URI"
+        raise CliError(
+            f"There is no tracking database at {path} (tracking URI {uri}, {why}). "
+            "Log a run or start 'modelyard server' to create one, or point the tracking URI at an existing one."
+        )
 
 
 def state() -> CliState:
@@ -71,8 +107,8 @@ def state() -> CliState:
     return found
 
 
-def client() -> TrackingClient:
-    return state().client()
+def client(read_only: bool = False) -> TrackingClient:
+    return state().client(read_only)
 
 
 def collect(fetch: Callable[[int, str | None], Any], limit: int) -> tuple[list, bool]:
@@ -99,3 +135,24 @@ def note(message: str) -> None:
 def done(message: str) -> None:
     """The confirmation line of a command that changes something."""
     click.echo(message)
+
+
+def argument_or_option(dest: str, *names: str, metavar: str, help: str) -> Callable[[Callable[..., T]], Callable[..., T]]:
+    """One resource named either way: ``cmd VALUE`` or ``cmd --option VALUE``; the command gets ``dest``."""
+
+    def decorate(func: Callable[..., T]) -> Callable[..., T]:
+        @click.argument("positional_ref", metavar=f"[{metavar}]", required=False)
+        @click.option(*names, dest, metavar=metavar, help=f"{help} (or give it as the argument)")
+        @functools.wraps(func)
+        def command(positional_ref: str | None, **kwargs: Any) -> T:
+            given = kwargs.get(dest)
+            if positional_ref is not None and given is not None and positional_ref != given:
+                raise click.UsageError(f"Give {metavar} once: as the argument or with {names[0]}, not both.")
+            kwargs[dest] = given if given is not None else positional_ref
+            if kwargs[dest] is None:
+                raise click.UsageError(f"Missing {metavar}: give it as the argument or with {names[0]}.")
+            return func(**kwargs)
+
+        return command
+
+    return decorate

@@ -48,7 +48,7 @@ def list_artifacts(
     """List the files and folders directly inside an artifact folder."""
     _one_source(run_id, artifact_uri)
     if run_id is not None:
-        infos = client().list_artifacts(run_id, artifact_path)
+        infos = client(read_only=True).list_artifacts(run_id, artifact_path)
     else:
         root, path = _from_uri(artifact_uri or "")
         infos = _repository(root).list_artifacts(_join(path, artifact_path))
@@ -76,7 +76,7 @@ def download(
     """Download an artifact file or folder and print its local path."""
     _one_source(run_id, artifact_uri)
     if run_id is not None:
-        local = client().download_artifacts(run_id, artifact_path or "", dst_path)
+        local = client(read_only=True).download_artifacts(run_id, artifact_path or "", dst_path)
     else:
         root, path = _from_uri(artifact_uri or "")
         if not path and not artifact_path:
@@ -137,7 +137,7 @@ def _from_uri(uri: str) -> tuple[str, str]:
         run_id, _, path = uri[len(RUNS_SCHEME) :].lstrip("/").partition("/")
         if not run_id:
             raise InvalidParameterValue(f"Invalid artifact URI {uri!r}: expected runs:/RUN_ID/path")
-        return client().get_artifact_uri(run_id), path
+        return client(read_only=True).get_artifact_uri(run_id), path
     return uri, ""
 
 

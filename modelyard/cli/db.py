@@ -25,7 +25,7 @@ def upgrade(url: str) -> None:
 
     Back the database up first: migrations change tables in place.
     """
-    from modelyard.store.tracking.sql import migrate
+    from modelyard.store.sql import migrate
 
     with _engine(url) as engine:
         before = migrate.current_revision(engine)
@@ -48,7 +48,7 @@ def upgrade(url: str) -> None:
 @out.output_option
 def current(url: str, output: str) -> None:
     """Print the schema revision of the database at URI."""
-    from modelyard.store.tracking.sql import migrate
+    from modelyard.store.sql import migrate
 
     with _engine(url) as engine:
         revision = migrate.current_revision(engine)
@@ -75,7 +75,7 @@ def _engine(url: str) -> Iterator:
     from sqlalchemy.exc import SQLAlchemyError
 
     from modelyard.exceptions import ModelyardError
-    from modelyard.store.tracking.sql.engine import create_db_engine
+    from modelyard.store.sql.engine import create_db_engine
     from modelyard.tracking.stores import normalize_tracking_uri
 
     engine = create_db_engine(normalize_tracking_uri(url), state().settings())

@@ -8,7 +8,7 @@ from typing import TYPE_CHECKING
 import click
 
 from modelyard.cli import _output as out
-from modelyard.cli._context import client, collect, done, note
+from modelyard.cli._context import argument_or_option, client, collect, done, note
 
 if TYPE_CHECKING:
     from modelyard.entities import Experiment
@@ -76,7 +76,7 @@ def list_experiments(
     view: str, filter_string: str | None, order_by: tuple[str, ...], max_results: int, output: str
 ) -> None:
     """List experiments."""
-    c = client()
+    c = client(read_only=True)
     found, more = collect(
         lambda n, token: c.search_experiments(view, n, filter_string, list(order_by) or None, token),
         max_results,
@@ -120,14 +120,18 @@ experiments.add_command(_search, "search")
 
 
 @experiments.command()
+@click.argument("experiment", metavar="[NAME_OR_ID]", required=False)
 @experiment_id_option
 @click.option("--experiment-name", "-n", metavar="NAME", help="Name of the experiment (instead of its ID).")
 @out.output_option
-def get(experiment_id: str | None, experiment_name: str | None, output: str) -> None:
-    """Show one experiment, by ID or by name."""
-    if (experiment_id is None) == (experiment_name is None):
-        raise click.UsageError("Pass exactly one of --experiment-id and --experiment-name.")
-    experiment = find_experiment(experiment_id=experiment_id, name=experiment_name)
+def get(experiment: str | None, experiment_id: str | None, experiment_name: str | None, output: str) -> None:
+    """Show one experiment, by name or ID: `modelyard experiments get quickstart`."""
+    if sum(x is not None for x in (experiment, experiment_id, experiment_name)) != 1:
+        raise click.UsageError("Name the experiment once: NAME_OR_ID, --experiment-id or --experiment-name.")
+    if experiment is not None:
+        experiment = resolve_experiment(experiment)
+    else:
+        experiment = find_experiment(experiment_id=experiment_id, name=experiment_name)
     if output == out.JSON:
         out.print_json(experiment.to_dict())
         return
@@ -146,26 +150,29 @@ def get(experiment_id: str | None, experiment_name: str | None, output: str) -> 
 
 
 @experiments.command()
-@click.option("--experiment-id", "-x", required=True, metavar="ID", help="ID of the experiment.")
+@argument_or_option("experiment_id", "--experiment-id", "-x", metavar="NAME_OR_ID", help="Name or ID of the experiment.")
 @click.option("--new-name", required=True, metavar="NAME", help="The new name.")
 def rename(experiment_id: str, new_name: str) -> None:
     """Rename an active experiment."""
+    experiment_id = resolve_experiment(experiment_id).experiment_id
     client().rename_experiment(experiment_id, new_name)
     done(f"Experiment with id {experiment_id} renamed to '{new_name}'.")
 
 
 @experiments.command()
-@click.option("--experiment-id", "-x", required=True, metavar="ID", help="ID of the experiment.")
+@argument_or_option("experiment_id", "--experiment-id", "-x", metavar="NAME_OR_ID", help="Name or ID of the experiment.")
 def delete(experiment_id: str) -> None:
     """Mark an experiment and its runs deleted (restore brings them back)."""
+    experiment_id = resolve_experiment(experiment_id).experiment_id
     client().delete_experiment(experiment_id)
     done(f"Experiment with id {experiment_id} has been deleted.")
 
 
 @experiments.command()
-@click.option("--experiment-id", "-x", required=True, metavar="ID", help="ID of the experiment.")
+@argument_or_option("experiment_id", "--experiment-id", "-x", metavar="NAME_OR_ID", help="Name or ID of the experiment.")
 def restore(experiment_id: str) -> None:
     """Restore a deleted experiment and its runs."""
+    experiment_id = resolve_experiment(experiment_id).experiment_id
     client().restore_experiment(experiment_id)
     done(f"Experiment with id {experiment_id} has been restored.")
 
@@ -174,10 +181,17 @@ def find_experiment(*, experiment_id: str | None = None, name: str | None = None
     """The experiment with this ID, or with this name (ResourceDoesNotExist when absent)."""
     from modelyard.exceptions import ResourceDoesNotExist
 
-    c = client()
+    c = client(read_only=True)
     if experiment_id is not None:
         return c.get_experiment(experiment_id)
     experiment = c.get_experiment_by_name(name or "")
     if experiment is None:
         raise ResourceDoesNotExist(f"Experiment with name '{name}' not found")
     return experiment
+
+
+def resolve_experiment(ref: str) -> Experiment:
+    """An experiment by name, else by ID (the runs commands' rule)."""
+    from modelyard.cli.runs import resolve_experiment as by_name_or_id
+
+    return by_name_or_id(ref)

@@ -26,8 +26,10 @@ from modelyard.exceptions import ModelyardError
 COMMANDS: dict[str, str] = {
     "artifacts": "modelyard.cli.artifacts:artifacts",
     "audit": "modelyard.cli.auth:audit",
+    "automl": "modelyard.cli.automl:automl",
     "db": "modelyard.cli.db:db",
     "experiments": "modelyard.cli.experiments:experiments",
+    "features": "modelyard.cli.features:features",
     "models": "modelyard.cli.models:models",
     "runs": "modelyard.cli.runs:runs",
     "server": "modelyard.cli.server:server",
@@ -75,6 +77,17 @@ class RootGroup(click.Group):
         from modelyard.plugins import load_object
 
         return load_object(dotted)
+
+    def format_commands(self, ctx: click.Context, formatter: click.HelpFormatter) -> None:
+        """Each command's whole summary (click cuts them at the terminal width with '...'); long ones wrap."""
+        rows = []
+        for name in self.list_commands(ctx):
+            cmd = self.get_command(ctx, name)
+            if cmd is not None and not cmd.hidden:
+                rows.append((name, cmd.get_short_help_str(limit=1_000)))
+        if rows:
+            with formatter.section("Commands"):
+                formatter.write_dl(rows)
 
     def make_context(
         self, info_name: str | None, args: list[str], parent: click.Context | None = None, **extra: Any

@@ -41,7 +41,7 @@ def predict(model_uri: str, input_path: Path, output_path: Path | None, params_j
     from modelyard.models.load import load_pyfunc
 
     # runs:/ and models:/ resolve against the tracking URI of this invocation (--tracking-uri)
-    model = load_pyfunc(model_uri, tracking_uri=state().client().tracking_uri)
+    model = load_pyfunc(model_uri, tracking_uri=state().tracking_uri_to_read(model_uri))
     result = predict_in_chunks(model, frame, params, chunk_size)
     if output_path is None:
         click.echo(json.dumps({"predictions": _jsonable(result)}))
@@ -169,3 +169,9 @@ _attach_registry(models)
 from modelyard.cli.serve import serve as _serve  # noqa: E402  (models serve: the scoring server)
 
 models.add_command(_serve)
+
+from modelyard.cli.features import score_batch_command as _score_batch  # noqa: E402  (models score-batch)
+from modelyard.cli.stream import stream as _stream  # noqa: E402  (models stream: streaming inference)
+
+models.add_command(_score_batch)
+models.add_command(_stream)

@@ -68,7 +68,7 @@ max_results_option = click.option(
 @out.output_option
 def list_models(filter_string: str | None, order_by: tuple[str, ...], max_results: int, output: str) -> None:
     """List registered models."""
-    c = client()
+    c = client(read_only=True)
     found, more = collect(
         lambda n, token: c.search_registered_models(filter_string, min(n, 1000), list(order_by) or None, token),
         max_results,
@@ -89,7 +89,7 @@ def list_models(filter_string: str | None, order_by: tuple[str, ...], max_result
 @out.output_option
 def get_model(name: str, output: str) -> None:
     """Show a registered model and its versions."""
-    c = client()
+    c = client(read_only=True)
     model = c.get_registered_model(name)
     versions, _ = collect(
         lambda n, token: c.search_model_versions(f"name = {_quoted(name)}", n, ["version_number DESC"], token), 10_000
@@ -125,7 +125,7 @@ def list_versions(name: str | None, filter_string: str | None, max_results: int,
     parts = [f"name = {_quoted(name)}"] if name else []
     if filter_string:
         parts.append(f"({filter_string})")
-    c = client()
+    c = client(read_only=True)
     found, more = collect(
         lambda n, token: c.search_model_versions(" AND ".join(parts) or None, n, None, token), max_results
     )
@@ -148,7 +148,7 @@ def list_versions(name: str | None, filter_string: str | None, max_results: int,
 @out.output_option
 def register(model_uri: str, name: str, tags: tuple[str, ...], description: str | None, output: str) -> None:
     """Register MODEL_URI (models:/m-<id>, runs:/<run_id>/<path>, models:/<name>/<version>) as a new version."""
-    from modelyard.registry.fluent import register_with
+    from modelyard.tracking.registry_fluent import register_with
 
     version = register_with(client(), model_uri, name, tags=_pairs(tags, "--tag"), description=description)
     if output == out.JSON:
@@ -198,7 +198,7 @@ def history(name: str, alias_: str | None, stage: str | None, max_results: int, 
     """Show who moved which alias or stage of model NAME, when, from which version to which."""
     if alias_ and stage:
         raise click.UsageError("Pass --alias or --stage, not both")
-    c = client()
+    c = client(read_only=True)
     found, more = collect(
         lambda n, token: c.get_promotion_history(name, alias_, stage, min(n, 10_000), token), max_results
     )

@@ -8,7 +8,7 @@ from typing import TYPE_CHECKING
 import click
 
 from modelyard.cli import _output as out
-from modelyard.cli._context import client, collect, done, note
+from modelyard.cli._context import argument_or_option, client, collect, done, note
 
 if TYPE_CHECKING:
     from modelyard.entities import Experiment, Run
@@ -43,7 +43,7 @@ ATTRIBUTES = (
 )
 TIME_ATTRIBUTES = ("start_time", "end_time")
 
-run_id_option = click.option("--run-id", "-r", required=True, metavar="ID", help="ID of the run.")
+run_id_option = argument_or_option("run_id", "--run-id", "-r", metavar="RUN_ID", help="ID of the run.")
 
 
 @click.group()
@@ -114,7 +114,7 @@ def list_runs(
     ids = list(
         dict.fromkeys([*(resolve_experiment(ref).experiment_id for ref in experiments), *experiment_ids])
     )
-    c = client()
+    c = client(read_only=True)
     found, more = collect(
         lambda n, token: c.search_runs(ids, filter_string or "", view, n, list(order_by) or None, token),
         max_results,
@@ -134,7 +134,7 @@ def list_runs(
 @out.output_option
 def describe(run_id: str, output: str) -> None:
     """Show everything about a run: info, params, latest metrics, tags and inputs."""
-    run = client().get_run(run_id)
+    run = client(read_only=True).get_run(run_id)
     if output == out.JSON:
         out.print_json(run.to_dict())
         return
@@ -208,7 +208,7 @@ def resolve_experiment(ref: str) -> Experiment:
     """An experiment by name, else by ID; ResourceDoesNotExist naming both when neither matches."""
     from modelyard.exceptions import InvalidParameterValue, ResourceDoesNotExist
 
-    c = client()
+    c = client(read_only=True)
     experiment = c.get_experiment_by_name(ref)
     if experiment is not None:
         return experiment

@@ -1,31 +1,20 @@
 """``modelyard models serve``: a model (or several) as a REST endpoint, MLflow's flags and more.
 
 One worker runs the app in this process; ``--workers N`` runs N uvicorn worker processes, each
-building the same config from the ``MODELYARD_SERVE_*`` variables this command sets (``worker_app``
-is their factory) and each following the registry on its own.
+building the same config from the ``Settings`` this command hands them (``worker_app(settings)`` is
+their factory, pickled to them by uvicorn) and each following the registry on its own.
 """
 
 from __future__ import annotations
 
+import functools
 import logging
-import os
 import sys
 
 import click
 
-from modelyard.cli._context import state
-
-_FLAG_TO_ENV = {
-    "timeout": "MODELYARD_SERVE_TIMEOUT",
-    "poll_interval": "MODELYARD_SERVE_POLL_INTERVAL",
-    "max_batch_rows": "MODELYARD_SERVE_MAX_BATCH_ROWS",
-    "max_wait_ms": "MODELYARD_SERVE_MAX_WAIT_MS",
-    "max_body_bytes": "MODELYARD_SERVE_MAX_BODY_BYTES",
-    "webhook_secret": "MODELYARD_SERVE_WEBHOOK_SECRET",
-    "inference_log": "MODELYARD_SERVE_INFERENCE_LOG",
-    "auth_tokens_file": "MODELYARD_SERVE_AUTH_TOKENS_FILE",
-}
-_BOOL_TO_ENV = {"batching": "MODELYARD_SERVE_BATCHING", "warmup": "MODELYARD_SERVE_WARMUP"}
+from modelyard.cli._context import CliError, state
+from modelyard.cli._ports import claim_port
 
 
 @click.command("serve")
@@ -33,7 +22,7 @@ _BOOL_TO_ENV = {"batching": "MODELYARD_SERVE_BATCHING", "warmup": "MODELYARD_SER
               help="Model to serve: models:/churn@champion (follows the alias), models:/churn/Production, "
                    "models:/churn/3, runs:/<id>/model, a folder... Repeat with NAME=URI to serve several; "
                    "the first answers /invocations.")
-@click.option("--host", "-h", default="127.0.0.1", show_default=True, help="Address to listen on.")
+@click.option("--host", "-H", default="127.0.0.1", show_default=True, help="Address to listen on.")
 @click.option("--port", "-p", default=5000, show_default=True, type=click.IntRange(0, 65535),
               help="Port to listen on (0: a free one, printed).")
 @click.option("--workers", "-w", default=1, show_default=True, type=click.IntRange(1, 64), help="Worker processes.")
@@ -57,18 +46,16 @@ _BOOL_TO_ENV = {"batching": "MODELYARD_SERVE_BATCHING", "warmup": "MODELYARD_SER
 def serve(models: tuple[str, ...], host: str, port: int, workers: int, log_level: str, env_manager: str, **flags) -> None:
     """Serve models over HTTP: MLflow's /invocations and the Open Inference Protocol v2."""
     from modelyard.serving.config import ServeConfig, encode_models
-    from modelyard.settings import Settings
 
     settings = state().settings()
     access_log = flags.pop("access_log")
-    access_log = settings.serve_access_log if access_log is None else access_log
+    access_log = settings.serving.access_log if access_log is None else access_log
     given = {name: value for name, value in flags.items() if value is not None}
-    tracking_uri = state().tracking_uri or settings.tracking_uri
+    tracking_uri = state().tracking_uri or settings.client.tracking_uri
     config = ServeConfig.from_settings(settings, models=models, tracking_uri=tracking_uri, **given)
-    if port == 0:
-        port = _free_port(host)
-    names = ", ".join(f"{s.name}={s.uri}" for s in config.models)
-    click.echo(f"modelyard scoring server listening on http://{host}:{port} ({workers} worker(s); {names})", err=True)
+    port = claim_port(host, port)  # before loading anything: "port 5000 is in use" comes first
+    for spec in config.models:  # reading a registry or a run never creates a database
+        state().tracking_uri_to_read(spec.uri)
     # ws="none": no WebSocket endpoints, so uvicorn need not import a WebSocket library at start.
     common = dict(host=host, port=port, log_level=log_level, access_log=False, timeout_keep_alive=30, ws="none")
     if workers == 1:
@@ -76,34 +63,56 @@ def serve(models: tuple[str, ...], host: str, port: int, workers: int, log_level
 
         configure_logging(access_log)
         service = ScoringService(config)
-        service.start()  # the models load while uvicorn starts (the app's lifespan finds it started)
+        _load_or_stop(service.slots, service.stop)
+        _announce(host, port, workers, config)
+        service.start()  # follows the registry from here (the app's lifespan finds it started)
         import uvicorn
 
         uvicorn.run(_configured_app(config, access_log, service), **common)
         return
-    import uvicorn
+    _check_models_load(config)  # here, once: each worker loads them again for itself
+    _announce(host, port, workers, config)
+    from modelyard.cli import _uvicorn
 
-    # Worker processes build their config from the environment: pass everything through it.
-    os.environ["MODELYARD_SERVE_MODELS"] = encode_models(config.models)
-    os.environ["MODELYARD_SERVE_ACCESS_LOG"] = "true" if access_log else "false"
-    if tracking_uri:
-        os.environ["MODELYARD_TRACKING_URI"] = tracking_uri
-    for name, value in given.items():
-        if name in _BOOL_TO_ENV:
-            os.environ[_BOOL_TO_ENV[name]] = "true" if value else "false"
-        else:
-            os.environ[_FLAG_TO_ENV[name]] = str(value)
-    Settings.from_env()  # the workers will read these back
-    uvicorn.run("modelyard.cli.serve:worker_app", factory=True, workers=workers, **common)
+    # The worker processes get the settings of this command (flags included), never os.environ.
+    worker_settings = settings.replace(
+        serve_models=encode_models(config.models),
+        serve_access_log=access_log,
+        **({"tracking_uri": tracking_uri} if tracking_uri else {}),
+        **{f"serve_{name}": value for name, value in given.items()},
+    )
+    _uvicorn.run(functools.partial(worker_app, worker_settings), workers, **common)
 
 
-def worker_app():
-    """The factory of ``--workers N`` processes: the app of the ``MODELYARD_SERVE_*`` variables."""
+def _announce(host: str, port: int, workers: int, config) -> None:
+    names = ", ".join(f"{s.name}={s.uri}" for s in config.models)
+    click.echo(f"modelyard scoring server listening on http://{host}:{port} ({workers} worker(s); {names})", err=True)
+
+
+def _load_or_stop(slots, close) -> None:
+    """Load every model now; a model that cannot be resolved or loaded stops the command in one line."""
+    failures = slots.load_now()
+    if failures:
+        close()
+        raise CliError("; ".join(f"Cannot serve model {name!r}: {reason}" for name, reason in failures.items()))
+
+
+def _check_models_load(config) -> None:
+    from concurrent.futures import ThreadPoolExecutor
+
+    from modelyard.serving.slots import ModelSlots
+
+    with ThreadPoolExecutor(max_workers=1) as executor:
+        slots = ModelSlots(config, executor)
+        _load_or_stop(slots, slots.stop)
+        slots.stop()
+
+
+def worker_app(settings):
+    """The factory of ``--workers N`` processes: the app of ``settings``' ``serving`` section."""
     from modelyard.serving.config import ServeConfig
-    from modelyard.settings import Settings
 
-    settings = Settings.from_env()
-    return _configured_app(ServeConfig.from_settings(settings), settings.serve_access_log)
+    return _configured_app(ServeConfig.from_settings(settings), settings.serving.access_log)
 
 
 def _configured_app(config, access_log: bool, service=None):
@@ -127,11 +136,3 @@ def configure_logging(access_log: bool) -> None:
     slots.handlers[:] = [notices]
     slots.setLevel(logging.INFO)
     slots.propagate = False
-
-
-def _free_port(host: str) -> int:
-    import socket
-
-    with socket.socket(socket.AF_INET6 if ":" in host else socket.AF_INET) as sock:
-        sock.bind((host, 0))
-        return sock.getsockname()[1]

@@ -2,24 +2,13 @@
 
 from __future__ import annotations
 
+import functools
 import os
 
 import click
 
-from modelyard.cli._context import CliError
-
-APP = "modelyard.server.app:create_app"
-
-_FLAG_TO_ENV = {
-    "backend_store_uri": "MODELYARD_BACKEND_STORE_URI",
-    "default_artifact_root": "MODELYARD_DEFAULT_ARTIFACT_ROOT",
-    "artifacts_destination": "MODELYARD_ARTIFACTS_DESTINATION",
-    "allowed_hosts": "MODELYARD_ALLOWED_HOSTS",
-    "cors_allowed_origins": "MODELYARD_CORS_ALLOWED_ORIGINS",
-    "host": "MODELYARD_HOST",
-    "port": "MODELYARD_PORT",
-}
-_AUTH_ENV = "MODELYARD_AUTH"
+from modelyard.cli._context import CliError, state
+from modelyard.cli._ports import claim_port
 
 
 @click.command("server")
@@ -67,46 +56,40 @@ _AUTH_ENV = "MODELYARD_AUTH"
 )
 def server(workers: int, serve_artifacts: bool, log_level: str, auth: bool | None, **flags) -> None:
     """Run the tracking server (MLflow's REST API, artifact proxy)."""
-    import uvicorn
+    from modelyard.cli import _uvicorn
+    from modelyard.server import prefork
+    from modelyard.server.app import create_app
 
-    from modelyard.settings import Settings
-
-    # Worker processes build their settings from the environment: pass the flags through it.
-    for name, value in flags.items():
-        if value is not None:
-            os.environ[_FLAG_TO_ENV[name]] = str(value)
-    os.environ["MODELYARD_SERVE_ARTIFACTS"] = "true" if serve_artifacts else "false"
+    # The flags win over the environment; the workers get this object (no os.environ writes).
+    given = {name: value for name, value in flags.items() if value is not None}
     if auth:
-        os.environ[_AUTH_ENV] = "true"
-    if flags.get("port") == 0:  # pick the free port here, so the address printed below is the real one
-        flags["port"] = _free_port(flags.get("host") or "127.0.0.1")
-        os.environ[_FLAG_TO_ENV["port"]] = str(flags["port"])
-    settings = Settings.from_env()
+        given["auth_enabled"] = True
+    settings = state().settings().replace(**given, serve_artifacts=serve_artifacts, workers=workers)
     from modelyard.auth.config import auth_config
 
     auth_config(settings).check()  # authentication on and no admin password: refuse to start
+    # Before anything is announced or migrated: "port 5000 is in use" (0 picks a free port here,
+    # so the address printed below is the real one).
+    port = claim_port(settings.server.host, settings.server.port)
+    if port != settings.server.port:
+        settings = settings.replace(port=port)
     options = dict(
-        host=settings.host,
-        port=settings.port,
+        host=settings.server.host,
+        port=settings.server.port,
         log_level=log_level,
         access_log=log_level == "debug",
         timeout_keep_alive=30,
         ws="none",  # no WebSocket endpoints: uvicorn need not import a WebSocket library at start
     )
-    from modelyard.server import prefork
-
     forked = workers > 1 and prefork.available()
     if forked:
         preload_app(settings)  # once, here: the forked workers (and the schema check) share it
     prepare_database(settings, in_child=workers > 1)
     click.echo(
-        f"modelyard server listening on http://{settings.host}:{settings.port} ({workers} worker(s))",
+        f"modelyard server listening on http://{settings.server.host}:{settings.server.port} ({workers} worker(s))",
         err=True,
     )
-    if forked:
-        config = uvicorn.Config(APP, factory=True, workers=workers, **options)
-        raise SystemExit(prefork.run(config, workers))
-    uvicorn.run(APP, factory=True, workers=workers, **options)
+    _uvicorn.run(functools.partial(create_app, settings), workers, fork=True, **options)
 
 
 def preload_app(settings) -> None:
@@ -114,7 +97,7 @@ def preload_app(settings) -> None:
     import modelyard.registry.runtime  # noqa: F401  (the registry, attached to every app)
     from modelyard.server import app, routes  # noqa: F401
     from modelyard.server.services import backend_store_uri
-    from modelyard.store.tracking.sql.engine import normalize_db_uri
+    from modelyard.store.sql.engine import normalize_db_uri
     from modelyard.store.tracking.sql.store import SqlTrackingStore  # noqa: F401
 
     routes.load()
@@ -157,8 +140,8 @@ def prepare_database(settings, in_child: bool) -> None:
 def _check_database(settings) -> None:
     """A database already at the schema head needs only one query (no store, no Alembic)."""
     from modelyard.server.services import Services, backend_store_uri
-    from modelyard.store.tracking.sql.engine import create_db_engine
-    from modelyard.store.tracking.sql.migrate import SCHEMA_HEAD, current_revision
+    from modelyard.store.sql.engine import create_db_engine
+    from modelyard.store.sql.migrate import SCHEMA_HEAD, current_revision
 
     engine = create_db_engine(backend_store_uri(settings), settings)
     try:
@@ -182,11 +165,3 @@ def _check_in_child(settings, send) -> None:
         send.send(f"{type(exc).__name__}: {exc}")
     finally:
         send.close()
-
-
-def _free_port(host: str) -> int:
-    import socket
-
-    with socket.socket(socket.AF_INET6 if ":" in host else socket.AF_INET) as sock:
-        sock.bind((host, 0))
-        return sock.getsockname()[1]

@@ -3,13 +3,15 @@
 skops stores a model as data and, on load, refuses types not known to be safe unless they are
 listed as trusted; pickle and cloudpickle run whatever code the file says while loading. The
 format is the writer's choice (``serialization_format=``); the default is skops when the
-``skops`` package is installed (extra ``modelyard[skops]``), else cloudpickle.
+``skops`` package is installed (it comes with the ``sklearn`` extra), else cloudpickle. Loading a
+pickle logs one warning per process; a skops model loads without one.
 """
 
 from __future__ import annotations
 
 import importlib.util
 import logging
+import threading
 from pathlib import Path
 from typing import Any
 
@@ -69,6 +71,24 @@ def dump(obj: Any, path: Path, fmt: str, trusted_types: list[str] | None = None)
     return None
 
 
+_warned = threading.Event()
+
+
+def _warn_code_runs(path: Path, fmt: str) -> None:
+    """Once per process: loading a pickle runs the file's code (skops models never warn)."""
+    if _warned.is_set():
+        logger.debug("Unpickling %s (%s)", path, fmt)
+        return
+    _warned.set()
+    logger.warning(
+        "Unpickling %s (%s): this runs code from the file; load only models from sources you trust "
+        "(models saved with skops, the default when scikit-learn comes from 'modelyard[sklearn]', load as data). "
+        "Not repeated for other pickled models in this process.",
+        path,
+        fmt,
+    )
+
+
 def load(path: Path, fmt: str, trusted_types: list[str] | None = None) -> Any:
     """Read a model object; pickle formats log which file they unpickle (it runs the file's code)."""
     fmt = fmt or PICKLE
@@ -76,20 +96,14 @@ def load(path: Path, fmt: str, trusted_types: list[str] | None = None) -> Any:
         import skops.io
 
         if trusted_types:
-            logger.warning(
-                "Loading %s with the types its MLmodel file marks as trusted: %s", path, trusted_types
-            )
+            logger.debug("Loading %s with the types its MLmodel file marks as trusted: %s", path, trusted_types)
         try:
             return skops.io.load(path, trusted=list(trusted_types) if trusted_types else None)
         except skops.io.exceptions.UntrustedTypesFoundException as exc:
             raise InvalidParameterValue(f"Refusing to load {path}: {exc}") from None
     if fmt not in FORMATS:
         raise InvalidParameterValue(f"Unrecognized serialization format {fmt!r} in the MLmodel file")
-    logger.warning(
-        "Unpickling %s (%s): this runs code from the file; load only models from sources you trust.",
-        path,
-        fmt,
-    )
+    _warn_code_runs(path, fmt)
     with open(path, "rb") as src:
         if fmt == CLOUDPICKLE:
             import cloudpickle

@@ -13,10 +13,12 @@ Importing this package does not import numpy or pandas.
 from modelyard.models.mlmodel import Model, ModelInfo
 from modelyard.models.schema import ColSpec, DataType, ParamSchema, ParamSpec, Schema, TensorSpec
 from modelyard.models.signature import ModelSignature, infer_signature
+from modelyard.models.thresholds import MetricThreshold
 
 __all__ = [
     "ColSpec",
     "DataType",
+    "MetricThreshold",
     "Model",
     "ModelInfo",
     "ModelSignature",
@@ -28,6 +30,7 @@ __all__ = [
     "infer_signature",
     "load_model",
 ]
+
 
 
 def load_model(model_uri: str, dst_path: str | None = None):

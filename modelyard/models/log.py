@@ -17,11 +17,14 @@ import logging
 import tempfile
 from collections.abc import Callable
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from modelyard.entities import LoggedModelMetric, LoggedModelOutput, LoggedModelStatus
 from modelyard.exceptions import NotImplementedFeature
 from modelyard.models.mlmodel import Model, ModelInfo
+
+if TYPE_CHECKING:
+    from modelyard.tracking.context import ClientContext
 
 logger = logging.getLogger(__name__)
 
@@ -39,19 +42,22 @@ def log_model(
     model_type: str | None = None,
     step: int = 0,
     registered_model_name: str | None = None,
+    context: ClientContext | None = None,
 ) -> ModelInfo:
     """Create a logged model, save it with ``save(folder, mlmodel)``, upload it, finalize it; with
-    ``registered_model_name``, register it as that model's next version."""
-    from modelyard.artifacts import get_artifact_repository
-    from modelyard.tracking import fluent
+    ``registered_model_name``, register it as that model's next version. ``context`` is the client
+    context to log through (default: the current one); the run is the fluent active run, if any."""
+    from modelyard.tracking import context as contexts
+    from modelyard.tracking.fluent import active_run
 
+    ctx = context or contexts.current()
     name = name or artifact_path or "model"
-    client = fluent._get_client()
+    client = ctx.client()
     store = client.store
-    active = fluent.active_run()
+    active = active_run()
     run = client.get_run(active.info.run_id) if active is not None else None
     run_id = run.info.run_id if run is not None else None
-    experiment_id = run.info.experiment_id if run is not None else fluent._resolve_experiment_id(None)
+    experiment_id = run.info.experiment_id if run is not None else ctx.experiment_id()
     all_params = dict(run.data.params) if run is not None else {}
     all_params.update({k: str(v) for k, v in (params or {}).items()})
     all_tags = {k: v for k, v in (run.data.tags if run is not None else {}).items() if k in _INHERITED_TAGS}
@@ -68,7 +74,7 @@ def log_model(
         with tempfile.TemporaryDirectory(prefix="modelyard-log-model-") as tmp:
             folder = Path(tmp) / "model"
             model = save(folder, template)
-            repo = get_artifact_repository(logged.artifact_location, tracking_uri=client.tracking_uri)
+            repo = ctx.artifact_repository(logged.artifact_location, tracking_uri=client.tracking_uri)
             repo.log_artifacts(str(folder))
     except BaseException as exc:
         try:
@@ -79,7 +85,7 @@ def log_model(
             logger.debug("Logging model %s failed", model_id, exc_info=True)
         raise
     store.finalize_logged_model(model_id, LoggedModelStatus.READY)
-    version = _register(f"models:/{model_id}", registered_model_name) if registered_model_name else None
+    version = _register(client, f"models:/{model_id}", registered_model_name) if registered_model_name else None
     return ModelInfo(
         artifact_path=logged.artifact_location,
         flavors=model.flavors,
@@ -99,15 +105,15 @@ def log_model(
     )
 
 
-def _register(model_uri: str, name: str) -> int:
+def _register(client: Any, model_uri: str, name: str) -> int:
     """Register the logged model as the next version of ``name`` (MLflow's ``registered_model_name``)."""
     try:
-        from modelyard.registry.fluent import register_model
+        from modelyard.tracking.registry_fluent import register_with
     except ImportError:
         raise NotImplementedFeature(
             "registered_model_name needs the model registry (modelyard.registry)"
         ) from None
-    return int(register_model(model_uri, name).version)
+    return int(register_with(client, model_uri, name).version)
 
 
 def _link_metrics(client: Any, run: Any, model_id: str, step: int) -> None:

@@ -28,6 +28,7 @@ from modelyard.models.mlmodel import MLMODEL_FILE
 
 if TYPE_CHECKING:
     from modelyard.tracking.client import TrackingClient
+    from modelyard.tracking.context import ClientContext
 
 Resolver = Callable[[str, "TrackingClient"], str]
 
@@ -56,14 +57,16 @@ def _resolver(kind: str) -> Resolver:
     return entry  # type: ignore[return-value]
 
 
-def _client(tracking_uri: str | None) -> TrackingClient:
-    if tracking_uri is None:
-        from modelyard.tracking import fluent
+def _client(tracking_uri: str | None, context: ClientContext | None = None) -> TrackingClient:
+    """The client of ``tracking_uri`` (with the context's settings), else the context's own client."""
+    from modelyard.tracking import context as contexts
 
-        return fluent._get_client()
+    ctx = context or contexts.current()
+    if tracking_uri is None:
+        return ctx.client()
     from modelyard.tracking.client import TrackingClient
 
-    return TrackingClient(tracking_uri)
+    return TrackingClient(tracking_uri, ctx.settings)
 
 
 def is_local(uri: str) -> bool:
@@ -127,26 +130,34 @@ def _logged_model_of(client: TrackingClient, experiment_id: str, run_id: str, na
     return None
 
 
-def download_model(uri: str, dst_path: str | Path | None = None, tracking_uri: str | None = None) -> Path:
-    """A local folder holding the model of ``uri`` (downloaded if it is remote)."""
+def download_model(
+    uri: str,
+    dst_path: str | Path | None = None,
+    tracking_uri: str | None = None,
+    context: ClientContext | None = None,
+) -> Path:
+    """A local folder holding the model of ``uri`` (downloaded if it is remote), resolved through
+    ``context`` (default: the current client context) or, when given, ``tracking_uri``."""
     from modelyard.artifacts.local import local_path_from_uri
 
     uri = str(uri)
     if not is_local(uri):
-        client = _client(tracking_uri)
+        client = _client(tracking_uri, context)
         for _ in range(MAX_INDIRECTIONS):  # a resolver may answer another model URI
             if uri_scheme(uri) not in ("runs", "models"):
                 break
             uri = resolve(uri, client)
         else:
             raise InvalidParameterValue(f"Model URI {uri!r} resolves through too many indirections")
-        tracking_uri = client.tracking_uri
+        tracking_uri, settings = client.tracking_uri, client.settings
+    else:
+        settings = None
     if is_local(uri):
         local = local_path_from_uri(uri)
         if not (local / MLMODEL_FILE).is_file():
             raise ResourceDoesNotExist(f"No model at {uri}: no {MLMODEL_FILE} file in {local}")
         return local
-    repo = get_artifact_repository(uri, tracking_uri=tracking_uri)
+    repo = get_artifact_repository(uri, tracking_uri=tracking_uri, settings=settings)
     target = Path(dst_path) if dst_path is not None else Path(tempfile.mkdtemp(prefix="modelyard-model-"))
     target.mkdir(parents=True, exist_ok=True)
     if repo.file_info(MLMODEL_FILE) is None:

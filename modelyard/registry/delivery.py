@@ -90,7 +90,7 @@ def _request_url(target: targets.Target) -> tuple[httpx.URL, dict[str, str], dic
 def send(url: str, payload: str, delivery_id: str, secret: str | None, settings: Settings) -> Outcome:
     """One attempt. Never raises: every failure is an Outcome (``retryable`` for transient ones)."""
     try:
-        target = targets.check(url, settings.webhook_allow_private_targets)
+        target = targets.check(url, settings.server.webhook_allow_private_targets)
     except InvalidParameterValue as exc:
         return Outcome(False, error_message=f"Target refused: {exc.message}")
     timestamp = str(int(time.time()))
@@ -109,7 +109,7 @@ def send(url: str, payload: str, delivery_id: str, secret: str | None, settings:
 
     try:
         with httpx.Client(
-            timeout=settings.webhook_timeout, trust_env=False, follow_redirects=False
+            timeout=settings.server.webhook_timeout, trust_env=False, follow_redirects=False
         ) as client:
             response = client.post(
                 request_url, content=payload.encode("utf-8"), headers=headers, extensions=extensions

@@ -1,11 +1,13 @@
 """The webhook delivery worker: drains the outbox in the background, so an API call that causes
 an event never waits for a receiver.
 
-One daemon thread per server process claims due deliveries (``SqlRegistryStore.
-claim_webhook_deliveries``: a lease, so several processes share the work without sending twice),
-sends them on a small thread pool, and records each attempt. A failed attempt that may succeed
-later (connection error, timeout, 408/429/5xx) is retried after ``webhook_retry_backoff * 2**n``
-seconds (capped at 10 minutes, +-20% jitter) until ``webhook_max_attempts``; then it is FAILED.
+One ``Worker`` per server process (started by the app's lifespan) claims due deliveries from the
+kernel's durable queue
+(``SqlRegistryStore.claim_webhook_deliveries``: a lease, so several processes share the work without
+sending twice), sends them on a small thread pool, and records each attempt. A failed attempt that
+may succeed later (connection error, timeout, 408/429/5xx) is retried after
+``webhook_retry_backoff * 2**n`` seconds (capped at 10 minutes, +-20% jitter; the queue's backoff)
+until ``webhook_max_attempts``; then it is FAILED (the queue keeps it as a dead letter).
 The store wakes the worker after a commit that queued deliveries; otherwise it polls (retries,
 and deliveries queued by other processes).
 
@@ -16,8 +18,9 @@ logs it with the other deliveries.
 from __future__ import annotations
 
 import logging
-import random
-import threading
+import os
+import socket
+import uuid
 from concurrent.futures import ThreadPoolExecutor
 from typing import Any
 
@@ -25,11 +28,10 @@ from modelyard.entities import WebhookEvent, WebhookTestResult
 from modelyard.registry import delivery
 from modelyard.settings import Settings
 from modelyard.store.registry.sql import outbox
-from modelyard.store.tracking.sql.common import now_ms
+from modelyard.store.sql.common import now_ms
+from modelyard.workers import Worker
 
 logger = logging.getLogger(__name__)
-
-MAX_BACKOFF_S = 600.0
 
 EXAMPLE_DATA: dict[str, dict[str, Any]] = {
     "registered_model.created": {"name": "example_model", "tags": {"example_key": "example_value"}, "description": "An example registered model"},
@@ -56,12 +58,10 @@ EXAMPLE_DATA: dict[str, dict[str, Any]] = {
 }
 
 
-def retry_delay(attempts_done: int, settings: Settings) -> float:
-    base = settings.webhook_retry_backoff * 2 ** max(0, attempts_done - 1)
-    return min(MAX_BACKOFF_S, base) * random.uniform(0.8, 1.2)
-
-
 class WebhookDispatcher:
+    """Delivers due webhook deliveries on a ``Worker`` (``modelyard.workers``), which the server
+    app's lifespan starts and stops; building one starts nothing."""
+
     def __init__(
         self,
         store,
@@ -75,73 +75,69 @@ class WebhookDispatcher:
         self.settings = settings
         self.poll_interval_s = poll_interval_s
         self.batch = batch
-        self._wake = threading.Event()
-        self._stop = threading.Event()
-        self._pool = ThreadPoolExecutor(max_workers=workers, thread_name_prefix="modelyard-webhook")
-        self._thread: threading.Thread | None = None
-        self._lease_ms = int((settings.webhook_timeout + 30) * 1000)
+        self._workers = workers
+        self._pool: ThreadPoolExecutor | None = None
+        self._lease_ms = int((settings.server.webhook_timeout + 30) * 1000)
+        self.worker_id = f"{socket.gethostname()}:{os.getpid()}:{uuid.uuid4().hex[:8]}"
+        self.worker = Worker(
+            "modelyard-webhook-dispatcher", self._round, interval=poll_interval_s, on_stop=self._close_pool
+        )
 
     def start(self) -> WebhookDispatcher:
-        if self._thread is None:
-            self._thread = threading.Thread(target=self._run, name="modelyard-webhook-dispatcher", daemon=True)
-            self._thread.start()
+        self.worker.start()
         return self
 
     def wake(self, _queued: int = 1) -> None:
-        self._wake.set()
+        self.worker.wake()
 
     def stop(self, timeout_s: float = 5.0) -> None:
-        self._stop.set()
-        self._wake.set()
-        if self._thread is not None:
-            self._thread.join(timeout_s)
-        self._pool.shutdown(wait=False, cancel_futures=True)
+        self.worker.stop(timeout_s)
+        self._close_pool()
 
-    def _run(self) -> None:
-        while not self._stop.is_set():
-            try:
-                wait = self.poll_interval_s
-                due = self.store.next_webhook_delivery_due()  # a read: idle polls take no write lock
-                if due is not None and due <= now_ms():
-                    wait = 0.0 if self.run_once() >= self.batch else 0.01
-                elif due is not None:  # a retry comes due before the next poll: wake for it
-                    wait = min(wait, max(0.01, (due - now_ms()) / 1000))
-            except Exception:  # the database is down, say: keep the worker alive and try later
-                logger.exception("webhook delivery round failed")
-                wait = self.poll_interval_s
-            if wait:
-                self._wake.wait(wait)
-                self._wake.clear()
+    def _round(self) -> float:
+        """One round of the worker: send what is due; the seconds until the next round."""
+        wait = self.poll_interval_s
+        due = self.store.next_webhook_delivery_due()  # a read: idle polls take no write lock
+        if due is not None and due <= now_ms():
+            wait = 0.0 if self.run_once() >= self.batch else 0.01
+        elif due is not None:  # a retry comes due before the next poll: wake for it
+            wait = min(wait, max(0.01, (due - now_ms()) / 1000))
+        return wait
+
+    def _close_pool(self) -> None:
+        pool, self._pool = self._pool, None
+        if pool is not None:
+            pool.shutdown(wait=False, cancel_futures=True)
 
     def run_once(self) -> int:
         """Claim and send one batch of due deliveries; returns how many were attempted."""
-        claims = self.store.claim_webhook_deliveries(self.batch, self._lease_ms)
+        claims = self.store.claim_webhook_deliveries(self.batch, self._lease_ms, self.worker_id)
         if claims:
+            if self._pool is None:
+                self._pool = ThreadPoolExecutor(max_workers=self._workers, thread_name_prefix="modelyard-webhook")
             list(self._pool.map(self._deliver, claims))
         return len(claims)
 
     def _deliver(self, claim: dict[str, Any]) -> None:
         outcome = delivery.send(claim["url"], claim["payload"], claim["delivery_id"], claim["secret"], self.settings)
-        attempts = claim["attempts"] + 1
-        retry_at = None
-        if not outcome.success and outcome.retryable and attempts < self.settings.webhook_max_attempts:
-            retry_at = now_ms() + int(retry_delay(attempts, self.settings) * 1000)
         if not outcome.success:
             logger.warning(
                 "webhook %s delivery %s (%s) attempt %d failed: %s",
                 claim["public_webhook_id"],
                 claim["delivery_id"],
                 claim["event"],
-                attempts,
+                claim["attempts"] + 1,
                 outcome.error_message,
             )
-        self.store.finish_webhook_delivery(
-            claim["delivery_id"],
+        self.store.settle_webhook_delivery(
+            claim,
             succeeded=outcome.success,
             response_status=outcome.response_status,
             response_body=outcome.response_body,
             error_message=outcome.error_message,
-            retry_at=retry_at,
+            retryable=outcome.retryable,
+            backoff_s=self.settings.server.webhook_retry_backoff,
+            max_attempts=self.settings.server.webhook_max_attempts,
         )
 
 

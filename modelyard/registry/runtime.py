@@ -15,7 +15,7 @@ def attach_registry(services: Any) -> None:
     store = registry_store_for(services.tracking.store, services.settings)
     services.registry = RegistryService(store)
     if hasattr(store, "claim_webhook_deliveries"):
-        services.webhooks = WebhookDispatcher(store, services.settings).start()
+        services.webhooks = WebhookDispatcher(store, services.settings)  # the app's lifespan starts it
         store.on_queued = services.webhooks.wake
 
 

@@ -177,9 +177,17 @@ class RegistryService:
         return self.store.get_latest_versions(name, stages)
 
     def set_registered_model_alias(
-        self, ctx: RequestContext, name: str, alias: str, version: str | int, *, user_id: str | None = None
+        self,
+        ctx: RequestContext,
+        name: str,
+        alias: str,
+        version: str | int,
+        *,
+        user_id: str | None = None,
+        reason: str | None = None,
     ) -> None:
-        return self.store.set_registered_model_alias(name, alias, version, user_id=ctx.user(user_id))
+        """Point ``alias`` at ``version``; ``reason`` is kept with the move in the promotion history."""
+        return self.store.set_registered_model_alias(name, alias, version, user_id=ctx.user(user_id), reason=reason)
 
     def delete_registered_model_alias(
         self, ctx: RequestContext, name: str, alias: str, *, user_id: str | None = None

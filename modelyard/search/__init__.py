@@ -3,7 +3,8 @@
 ``parse_filter(text, entity)`` and ``parse_order_by(clauses, entity)`` turn user input into the
 AST of :mod:`modelyard.search.ast`; ``render`` turns an AST back into canonical text;
 ``matches`` evaluates it in memory. The SQL compiler lives with the SQL store
-(``modelyard.store.tracking.sql.filters``): this package never imports SQLAlchemy.
+(``modelyard.store.sql.search``, with per-entity tables in each SQL store): this package never
+imports SQLAlchemy.
 """
 
 from modelyard.search.ast import And, Comparison, Expr, Not, Or, OrderBy

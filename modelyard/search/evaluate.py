@@ -1,6 +1,6 @@
 """Evaluate a filter AST and order_by terms in memory, with exactly the SQL backends' semantics.
 
-``store/tracking/sql/filters.py`` compiles the same AST to SQL; a property test checks that
+``store/sql/search.py`` compiles the same AST to SQL; a property test checks that
 both select and order the same runs. The semantics, shared by both:
 
 - metrics compare the latest value (``run.data.metrics``) as doubles. ``+inf``/``-inf`` count

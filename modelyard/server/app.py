@@ -44,7 +44,7 @@ def json_response(payload, status: int = 200) -> Response:
 
 
 def _endpoint(ep: protocol.Endpoint, services: Services):
-    limit = services.settings.max_json_body_bytes
+    limit = services.settings.server.max_json_body_bytes
     parse = ep.parse or partial(protocol.parse_message, model=ep.request)
     permission, handler = ep.permission, ep.handler
 
@@ -137,21 +137,24 @@ async def _unexpected(request: Request, exc: Exception) -> Response:
 def _lifespan(services: Services):
     @contextlib.asynccontextmanager
     async def lifespan(_app):
-        yield
-        services.close()
+        services.start()  # the background workers run while the app does, never before
+        try:
+            yield
+        finally:
+            services.close()
 
     return lifespan
 
 
 def create_app(
-    settings: Settings | None = None,
+    settings: Settings,
     services: Services | None = None,
     authorizer: Authorizer | None = None,
     auth: AuthConfig | None = None,
 ) -> Starlette:
-    """The app; ``authorizer`` is what every route's permission is checked with (allow-all by
-    default, the permission authorizer when authentication is on: ``auth`` or the settings)."""
-    settings = settings or Settings.from_env()
+    """The tracking server's app for ``settings`` (passed by the CLI or the caller; never read here);
+    ``authorizer`` is what every route's permission is checked with (allow-all by default, the
+    permission authorizer when authentication is on: ``auth``, else ``settings.auth``)."""
     services = services or Services.from_settings(settings)
     auth = auth or auth_config(settings)
     runtime = None

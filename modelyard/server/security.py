@@ -19,15 +19,15 @@ _SAFE_METHODS = {b"GET", b"HEAD", b"OPTIONS"}
 
 def allowed_host_patterns(settings: Settings) -> list[str] | None:
     """Glob patterns for the Host header (port stripped), or None for "any host"."""
-    if settings.allowed_hosts:
-        items = [h.strip().lower() for h in settings.allowed_hosts.split(",") if h.strip()]
+    if settings.server.allowed_hosts:
+        items = [h.strip().lower() for h in settings.server.allowed_hosts.split(",") if h.strip()]
         return None if "*" in items else items
-    return [*_DEFAULT_HOSTS, settings.host.lower()]
+    return [*_DEFAULT_HOSTS, settings.server.host.lower()]
 
 
 def origin_regex(settings: Settings) -> str | None:
-    if settings.cors_allowed_origins:
-        items = [o.strip() for o in settings.cors_allowed_origins.split(",") if o.strip()]
+    if settings.server.cors_allowed_origins:
+        items = [o.strip() for o in settings.server.cors_allowed_origins.split(",") if o.strip()]
         if "*" in items:
             return None
         return "|".join(re.escape(o).replace(r"\*", ".*") for o in items)

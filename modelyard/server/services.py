@@ -37,10 +37,10 @@ class Services:
         from modelyard.plugins import TRACKING_STORES, resolve
 
         uri = backend_store_uri(settings)
-        destination = settings.artifacts_destination or os.path.abspath(DEFAULT_ARTIFACTS_DIR)
-        if settings.default_artifact_root:
-            root = settings.default_artifact_root
-        elif settings.serve_artifacts:
+        destination = settings.server.artifacts_destination or os.path.abspath(DEFAULT_ARTIFACTS_DIR)
+        if settings.artifacts.default_root:
+            root = settings.artifacts.default_root
+        elif settings.server.serve_artifacts:
             root = f"{PROXY_SCHEME}:"
         else:
             root = destination
@@ -50,11 +50,19 @@ class Services:
             )
         factory = resolve(TRACKING_STORES, "modelyard.tracking_store", urlsplit(uri).scheme, "tracking store")
         store = factory(uri, settings, default_artifact_root=root)
-        return cls(
-            settings, TrackingService(store), ArtifactService(destination if settings.serve_artifacts else "")
-        )
+        serving = destination if settings.server.serve_artifacts else ""
+        return cls(settings, TrackingService(store), ArtifactService(serving, settings))
+
+    def start(self) -> None:
+        """Start the background workers (webhook delivery, the audit log's writer); the app's
+        lifespan calls it."""
+        if self.webhooks is not None:
+            self.webhooks.start()
+        if self.auth is not None:
+            self.auth.start()
 
     def close(self) -> None:
+        """Stop the background workers and close the stores (the app's lifespan, at shutdown)."""
         if self.auth is not None:
             self.auth.close()
         if self.webhooks is not None:
@@ -63,8 +71,8 @@ class Services:
 
 
 def backend_store_uri(settings: Settings) -> str:
-    if settings.backend_store_uri:
-        return settings.backend_store_uri
-    if settings.tracking_uri and not settings.tracking_uri.startswith(("http://", "https://")):
-        return settings.tracking_uri
+    if settings.server.backend_store_uri:
+        return settings.server.backend_store_uri
+    if settings.client.tracking_uri and not settings.client.tracking_uri.startswith(("http://", "https://")):
+        return settings.client.tracking_uri
     return "sqlite:///" + os.path.abspath(DEFAULT_DB_FILE)

@@ -33,9 +33,10 @@ from starlette.responses import Response
 
 from modelyard.auth.permissions import MANAGE, READ, SCORING, USE, needs, public
 from modelyard.exceptions import ModelyardError, PayloadTooLarge, Unauthenticated
+from modelyard.features.serving import online_features
 from modelyard.serving.accesslog import AccessLog, RequestInfo
 from modelyard.serving.config import ServeConfig
-from modelyard.serving.inputs import content_kind, parse_body
+from modelyard.serving.inputs import content_kind, frame_input, parse_body
 from modelyard.serving.metrics import CONTENT_TYPE as METRICS_CONTENT_TYPE
 from modelyard.serving.outputs import dumps, encode_predictions
 from modelyard.serving.service import ScoringService
@@ -126,6 +127,12 @@ async def read_body(request: Request, limit: int) -> bytes:
     return b"".join(chunks)
 
 
+def with_online_features(served: ServedModel, item, tracking_uri: str | None):
+    """The request's input with a feature spec's missing features looked up online (modelyard.features)."""
+    frame = online_features(served.model, item.data, tracking_uri)
+    return item if frame is item.data else frame_input(frame, item.params)
+
+
 def guarded(endpoint: str) -> Callable[[Handler], Handler]:
     """Any error of a handler as MLflow's JSON error; an unexpected one as INTERNAL_ERROR, no trace."""
 
@@ -211,6 +218,7 @@ async def invocations(request: Request) -> Response:
         try:
             body = await read_body(request, svc.config.max_body_bytes)
             item = parse_body(kind, body, served.schema)
+            item = with_online_features(served, item, svc.config.tracking_uri)
         finally:
             batcher.arriving -= 1
         info.rows = item.rows

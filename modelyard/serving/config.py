@@ -73,22 +73,22 @@ class ServeConfig:
     ) -> ServeConfig:
         """The config of ``settings``' ``serve_*`` fields; ``models`` (``[NAME=]URI`` strings) win over
         ``serve_models``, keyword arguments over both."""
-        specs = parse_models(list(models) if models is not None else split_models(settings.serve_models))
-        tokens_file = overrides.pop("auth_tokens_file", None) or settings.serve_auth_tokens_file
+        specs = parse_models(list(models) if models is not None else split_models(settings.serving.models))
+        tokens_file = overrides.pop("auth_tokens_file", None) or settings.serving.auth_tokens_file
         values = dict(
             models=specs,
-            tracking_uri=settings.tracking_uri,
-            timeout=settings.serve_timeout,
-            poll_interval=settings.serve_poll_interval,
-            batching=settings.serve_batching,
-            max_batch_rows=settings.serve_max_batch_rows,
-            max_wait_ms=settings.serve_max_wait_ms,
-            max_body_bytes=settings.serve_max_body_bytes,
-            webhook_secret=settings.serve_webhook_secret,
-            warmup=settings.serve_warmup,
-            inference_log=settings.serve_inference_log,
-            inference_log_queue=settings.serve_inference_log_queue,
-            inference_log_flush_s=settings.serve_inference_log_flush_s,
+            tracking_uri=settings.client.tracking_uri,
+            timeout=settings.serving.timeout,
+            poll_interval=settings.serving.poll_interval,
+            batching=settings.serving.batching,
+            max_batch_rows=settings.serving.max_batch_rows,
+            max_wait_ms=settings.serving.max_wait_ms,
+            max_body_bytes=settings.serving.max_body_bytes,
+            webhook_secret=settings.serving.webhook_secret,
+            warmup=settings.serving.warmup,
+            inference_log=settings.serving.inference_log,
+            inference_log_queue=settings.serving.inference_log_queue,
+            inference_log_flush_s=settings.serving.inference_log_flush_s,
             auth_tokens=read_tokens(tokens_file),
         )
         values.update(overrides)

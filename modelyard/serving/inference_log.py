@@ -1,13 +1,13 @@
 """The inference log (opt-in): every scored request and its response, written off the request path.
 
 ``record(...)`` puts a tuple on a bounded queue and returns (no I/O, no encoding on the request
-path); a background thread turns the queued records into rows every ``flush_s`` seconds (or every
-``BATCH`` records) and appends them to the sink:
+path); a background ``Worker`` turns the queued records into rows every ``flush_s`` seconds (or as
+soon as ``BATCH`` records wait) and appends them to the sink:
 
 - a folder: one Parquet file per flush, ``inference-<utc time>-<pid>-<n>.parquet`` (read the whole
   log with ``pandas.read_parquet(folder)``);
 - a database URI (``sqlite:///...``, ``postgresql://...``, ``mysql://...``): rows appended to the
-  table ``modelyard_inference_log``, created when missing.
+  table ``modelyard_inference_log``, which the migrations create (an empty database is migrated).
 
 Columns: ``request_id, time (UTC), model, version, status, latency_ms, content_type, request,
 response``. ``request`` is the body as received (JSON or CSV text; a Parquet body as
@@ -23,18 +23,18 @@ import itertools
 import logging
 import os
 import queue
-import threading
 import time
 from pathlib import Path
 from typing import Any, Protocol
 
+from modelyard.workers import Worker
+
 logger = logging.getLogger(__name__)
 
-TABLE = "modelyard_inference_log"
+TABLE = "modelyard_inference_log"  # modelyard.store.serving.tables
 BATCH = 5000
 COLUMNS = ("request_id", "time", "model", "version", "status", "latency_ms", "content_type", "request", "response")
 SQL_SCHEMES = ("sqlite", "postgresql", "postgres", "mysql", "mariadb", "mssql", "oracle")
-_STOP = object()
 
 
 class Sink(Protocol):
@@ -51,6 +51,9 @@ class Counters(Protocol):
 
 
 class InferenceLog:
+    """The queue and its writer, a ``Worker`` (``modelyard.workers``) that ``start()`` starts (the
+    scoring service does, in the app's lifespan) and ``close()`` stops after a last write."""
+
     def __init__(self, sink: Sink, metrics: Counters, *, queue_size: int = 10_000, flush_s: float = 1.0) -> None:
         self._sink = sink
         self._metrics = metrics
@@ -58,9 +61,12 @@ class InferenceLog:
         self._flush_s = flush_s
         self._dropped_full = metrics.log_dropped.labels("queue_full")
         self._dropped_write = metrics.log_dropped.labels("write_failed")
-        self._thread = threading.Thread(target=self._run, name="modelyard-inference-log", daemon=True)
-        self._thread.start()
+        self.worker = Worker("modelyard-inference-log", self._round, interval=flush_s, on_stop=self._drain)
         metrics.log_queue.set_function(self._queue.qsize)
+
+    def start(self) -> InferenceLog:
+        self.worker.start()
+        return self
 
     def record(
         self, request_id: str, model: str, version: str | None, status: int, latency_s: float,
@@ -73,33 +79,34 @@ class InferenceLog:
             )
         except queue.Full:
             self._dropped_full.inc()
+            return
+        if self._queue.qsize() >= BATCH:  # a full batch is waiting: write it now, not at the next tick
+            self.worker.wake()
 
     def close(self, timeout: float = 10.0) -> None:
-        """Write what is queued, then stop the thread."""
-        try:
-            self._queue.put(_STOP, timeout=timeout)
-        except queue.Full:
-            pass
-        self._thread.join(timeout)
+        """Write what is queued, then stop the worker and close the sink."""
+        if self.worker.is_alive():
+            self.worker.stop(timeout)  # its last round writes what is queued
+        else:
+            self._drain()
         self._sink.close()
 
-    def _run(self) -> None:
+    def _round(self) -> float | None:
+        """Write up to ``BATCH`` queued records; 0 (at once) when more are waiting, else None (the
+        flush interval)."""
         pending: list[tuple] = []
-        deadline = time.monotonic() + self._flush_s
-        while True:
+        while len(pending) < BATCH:
             try:
-                item = self._queue.get(timeout=max(0.0, deadline - time.monotonic()))
+                pending.append(self._queue.get_nowait())
             except queue.Empty:
-                item = None
-            if item is not None and item is not _STOP:
-                pending.append(item)
-            if item is _STOP or len(pending) >= BATCH or time.monotonic() >= deadline:
-                if pending:
-                    self._flush(pending)
-                    pending = []
-                deadline = time.monotonic() + self._flush_s
-            if item is _STOP:
-                return
+                break
+        if pending:
+            self._flush(pending)
+        return 0 if len(pending) >= BATCH else None
+
+    def _drain(self) -> None:
+        while self._round() == 0:
+            pass
 
     def _flush(self, records: list[tuple]) -> None:
         try:
@@ -188,31 +195,23 @@ def _arrow_schema(pa: Any) -> Any:
 
 
 class SqlSink:
+    """Rows appended to ``modelyard_inference_log`` (``modelyard.store.serving.tables``). The table
+    comes from the one migration chain: an empty database is migrated on open, one at an older
+    revision is refused with the ``modelyard db upgrade`` command that fixes it."""
+
     def __init__(self, uri: str) -> None:
-        import sqlalchemy as sa
+        from modelyard.store.serving.tables import inference_log
+        from modelyard.store.sql.database import Database
+        from modelyard.store.sql.migrate import ensure_schema
 
-        from modelyard.store.tracking.sql.engine import normalize_db_uri
-
-        self.engine = sa.create_engine(normalize_db_uri(uri))
-        meta = sa.MetaData()
-        self.table = sa.Table(
-            TABLE, meta,
-            sa.Column("id", sa.Integer, primary_key=True, autoincrement=True),
-            sa.Column("request_id", sa.String(128), index=True),
-            sa.Column("time", sa.DateTime(timezone=True), index=True),
-            sa.Column("model", sa.String(256)),
-            sa.Column("version", sa.String(128)),
-            sa.Column("status", sa.Integer),
-            sa.Column("latency_ms", sa.Float),
-            sa.Column("content_type", sa.String(128)),
-            sa.Column("request", sa.Text),
-            sa.Column("response", sa.Text),
-        )
-        meta.create_all(self.engine, checkfirst=True)
+        self.db = Database.from_uri(uri)
+        self.engine = self.db.engine
+        ensure_schema(self.engine, uri)
+        self.table = inference_log
 
     def write(self, rows: list[dict]) -> None:
-        with self.engine.begin() as conn:
+        with self.db.write() as conn:
             conn.execute(self.table.insert(), rows)
 
     def close(self) -> None:
-        self.engine.dispose()
+        self.db.close()

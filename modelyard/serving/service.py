@@ -50,7 +50,7 @@ class ScoringService:
                 self.metrics,
                 queue_size=self.config.inference_log_queue,
                 flush_s=self.config.inference_log_flush_s,
-            )
+            ).start()
         self.slots.start()
 
     def stop(self) -> None:

@@ -31,6 +31,7 @@ from modelyard.registry.uris import resolve_version
 from modelyard.serving.batching import Batcher
 from modelyard.serving.config import ModelSpec, ServeConfig
 from modelyard.serving.inputs import InputSchema
+from modelyard.workers import Worker
 
 logger = logging.getLogger(__name__)
 
@@ -66,6 +67,7 @@ class Slot:
     error: str | None = None
     checked_at: float | None = None
     history: list[str] = field(default_factory=list)  # versions served, oldest first
+    broken: tuple[str, str] | None = None  # (version, location) that failed to load: not retried
 
     def snapshot(self) -> ServedModel:
         """The version answering now; TemporarilyUnavailable (503) while none is loaded."""
@@ -109,30 +111,26 @@ class ModelSlots:
             ref = _registry_ref(spec.uri)
             follows = ref is not None and not ref[1].isdigit()
             self.slots[spec.name] = Slot(spec, ref, follows)
-        self._wake = threading.Event()
-        self._stop = threading.Event()
         self.first_load_done = threading.Event()  # every model tried once (loaded or failed)
-        self._thread: threading.Thread | None = None
+        self._first_round = True
+        self.worker = Worker("modelyard-serve-models", self._round, interval=None)
         self._client: Any = None
         self._workdir = Path(tempfile.mkdtemp(prefix="modelyard-serve-"))
         self._loads = 0
 
     # -- lifecycle ------------------------------------------------------------------------------
     def start(self) -> None:
-        """Load every model, then follow the registry, on a background thread."""
-        self._thread = threading.Thread(target=self._run, name="modelyard-serve-models", daemon=True)
-        self._thread.start()
+        """Load every model, then follow the registry, on a background ``Worker`` (the scoring
+        app's lifespan starts and stops it)."""
+        self.worker.start()
 
     def stop(self) -> None:
-        self._stop.set()
-        self._wake.set()
-        if self._thread is not None:
-            self._thread.join(timeout=30)
+        self.worker.stop(timeout=30)
         shutil.rmtree(self._workdir, ignore_errors=True)
 
     def trigger(self) -> None:
         """Check the followed references now (a registry webhook arrived)."""
-        self._wake.set()
+        self.worker.wake()
 
     def get(self, name: str | None) -> Slot:
         slot = self.slots.get(name or self.config.default_model)
@@ -146,25 +144,36 @@ class ModelSlots:
     def ready(self) -> bool:
         return all(s.current is not None for s in self.slots.values())
 
-    def _run(self) -> None:
-        try:
-            for slot in self.slots.values():
-                self.refresh(slot)
-        finally:
-            self.first_load_done.set()
-        interval = self.config.poll_interval
-        following = [s for s in self.slots.values() if s.follows]
-        while not self._stop.is_set():
-            retry = any(s.current is None for s in self.slots.values())
-            self._wake.wait(interval if interval > 0 else (5.0 if retry else None))
-            self._wake.clear()
-            if self._stop.is_set():
-                return
-            for slot in self.slots.values():
-                if slot in following or slot.current is None:
-                    self.refresh(slot)
+    def load_now(self) -> dict[str, str]:
+        """Load every model once, in this thread, before serving; the reason of each that failed, by name.
 
-    # -- one check ------------------------------------------------------------------------------
+        ``modelyard models serve`` calls this before it announces anything, and stops when a model
+        cannot be resolved or loaded; ``start()`` then only follows the registry.
+        """
+        for slot in self.slots.values():
+            if slot.current is None:
+                self.refresh(slot)
+        return {name: slot.error or "not loaded" for name, slot in self.slots.items() if slot.current is None}
+
+    def _round(self) -> float | None:
+        """One round of the worker: the first loads every model not loaded yet (by ``load_now``);
+        later ones check the followed references (and retry failed loads). Returns the wait."""
+        if self._first_round:
+            self._first_round = False
+            try:
+                for slot in self.slots.values():
+                    if slot.current is None:  # not already loaded by load_now()
+                        self.refresh(slot)
+            finally:
+                self.first_load_done.set()
+        else:
+            for slot in self.slots.values():
+                if slot.follows or slot.current is None:
+                    self.refresh(slot)
+        interval = self.config.poll_interval
+        retry = any(s.current is None for s in self.slots.values())
+        return interval if interval > 0 else (5.0 if retry else None)
+
     def refresh(self, slot: Slot) -> bool:
         """Resolve the slot's reference; load and switch when it names another version. True on a switch."""
         try:
@@ -176,14 +185,19 @@ class ModelSlots:
         current = slot.current
         if current is not None and version is not None and current.version == version:
             return False
+        if current is not None and version is not None and slot.broken == (version, location):
+            return False  # that version failed to load: the old one keeps answering until the alias moves
         try:
             served = self._load(slot, version, location)
         except Exception as exc:
-            self._failed(slot, f"version {version or '?'} failed to load: {_why(exc)}", count=True)
+            what = f"version {version} failed to load from {location}" if version else f"{location} failed to load"
+            if version is not None:
+                slot.broken = (version, location)
+            self._failed(slot, f"{what}: {_why(exc)}", count=True)
             return False
         old = slot.current
         slot.current = served  # the switch: one reference assignment
-        slot.state, slot.error = READY, None
+        slot.state, slot.error, slot.broken = READY, None, None
         slot.history.append(served.version)
         if old is None:
             logger.info("Serving %s (version %s) from %s", slot.spec.name, served.version, location)
@@ -194,12 +208,13 @@ class ModelSlots:
         return True
 
     def _failed(self, slot: Slot, reason: str, count: bool) -> None:
-        logger.warning("Model %s: %s", slot.spec.name, reason)
+        if self.worker.is_alive() and reason != slot.error:  # said once, not at every check;
+            logger.warning("Model %s: %s", slot.spec.name, reason)  # before start() load_now() returns it
+        if count and self._on_load_failure is not None:  # counted before /health shows the reason
+            self._on_load_failure(slot.spec.name)
         slot.error = reason
         if slot.current is None:
             slot.state = FAILED
-        if count and self._on_load_failure is not None:
-            self._on_load_failure(slot.spec.name)
 
     def _resolve(self, slot: Slot) -> tuple[str | None, str]:
         """(registry version or None, location of the files)."""

@@ -1,7 +1,7 @@
 """Asynchronous logging: metrics, params and tags queued and sent as batches in the background.
 
 Opt in per call (``synchronous=False``) or for the process (``MODELYARD_ASYNC_LOGGING`` /
-``MLFLOW_ENABLE_ASYNC_LOGGING``). One worker thread per client drains the queue into
+``MLFLOW_ENABLE_ASYNC_LOGGING``). One ``Worker`` (``modelyard.workers``) per client drains the queue into
 ``log_batch`` calls within the batch limits. Nothing is dropped silently: what could not be
 delivered (after the store's own retries) is kept, logged, and raised by ``flush()`` — which
 runs on ``end_run``, at interpreter exit, and on demand.
@@ -19,11 +19,11 @@ from dataclasses import dataclass, field
 
 from modelyard.entities import Metric, Param, RunTag
 from modelyard.exceptions import ModelyardError
+from modelyard.workers import Worker
 
 logger = logging.getLogger(__name__)
 
 MAX_METRICS, MAX_PARAMS, MAX_TAGS, MAX_TOTAL = 1000, 100, 100, 1000
-_STOP = object()
 _live: weakref.WeakSet[AsyncLogger] = weakref.WeakSet()
 
 
@@ -49,6 +49,10 @@ class UndeliveredData(ModelyardError):
 
 
 class AsyncLogger:
+    """Queues batches and sends them on a ``Worker`` (``modelyard.workers``) owned by its client:
+    started on first use, flushed by ``end_run``, stopped by the client's ``close()`` (the client
+    context closes it at exit)."""
+
     def __init__(self, store, *, max_wait_s: float = 0.2) -> None:
         self._store = store
         self._queue: queue.Queue = queue.Queue()
@@ -56,19 +60,24 @@ class AsyncLogger:
         self._failed: dict[str, _Batch] = {}
         self._errors: list[str] = []
         self._lock = threading.Lock()
-        self._thread = threading.Thread(target=self._run, name="modelyard-async-logging", daemon=True)
-        self._thread.start()
+        self._worker = Worker("modelyard-async-logging", self._round, interval=None, on_stop=self._drain)
+        self._worker.start()
         _live.add(self)
 
     # -- producer side ------------------------------------------------------------------
     def log_batch(self, run_id: str, metrics=(), params=(), tags=()) -> None:
         self._queue.put((run_id, list(metrics), list(params), list(tags)))
+        self._worker.wake()
 
     def flush(self) -> None:
         """Wait until everything queued so far is stored; raise UndeliveredData for what was not."""
         done = threading.Event()
         self._queue.put(done)
-        done.wait()
+        if self._worker.is_alive():
+            self._worker.wake()
+            done.wait()
+        else:  # stopped (or never running): deliver on this thread
+            self._drain()
         with self._lock:
             failed, errors = self._failed, self._errors
             self._failed, self._errors = {}, []
@@ -81,40 +90,45 @@ class AsyncLogger:
             raise UndeliveredData(f"Asynchronous logging could not deliver: {detail}. Last error: {errors[-1]}", failed)
 
     def close(self) -> None:
-        if self._thread.is_alive():
-            self._queue.put(_STOP)
-            self._thread.join(timeout=60)
+        """Send what is queued, then stop the worker."""
+        self._worker.stop(timeout=60)
 
     # -- worker side --------------------------------------------------------------------
-    def _run(self) -> None:
+    def _round(self) -> float | None:
+        """Send what is queued, gathering what arrives within the batching window; 0 when more may
+        be waiting, None (sleep until woken) when the queue is empty."""
+        try:
+            item = self._queue.get_nowait()
+        except queue.Empty:
+            return None
+        pending: dict[str, _Batch] = defaultdict(_Batch)
+        waiters: list[threading.Event] = []
         while True:
-            item = self._queue.get()
-            pending: dict[str, _Batch] = defaultdict(_Batch)
-            waiters: list[threading.Event] = []
-            stop = False
-            while True:
-                if item is _STOP:
-                    stop = True
-                elif isinstance(item, threading.Event):
-                    waiters.append(item)
-                else:
-                    run_id, metrics, params, tags = item
-                    b = pending[run_id]
-                    b.metrics += metrics
-                    b.params += params
-                    b.tags += tags
-                if stop or waiters:
-                    break
-                try:  # gather what arrives within the batching window
-                    item = self._queue.get(timeout=self._max_wait_s)
-                except queue.Empty:
-                    break
+            if isinstance(item, threading.Event):
+                waiters.append(item)
+            else:
+                run_id, metrics, params, tags = item
+                b = pending[run_id]
+                b.metrics += metrics
+                b.params += params
+                b.tags += tags
+            if waiters or self._worker.stopping:
+                break
+            try:  # gather what arrives within the batching window
+                item = self._queue.get(timeout=self._max_wait_s)
+            except queue.Empty:
+                break
+        try:
             for run_id, batch in pending.items():
                 self._send(run_id, batch)
+        finally:  # a waiter is never left hanging
             for w in waiters:
                 w.set()
-            if stop:
-                return
+        return 0
+
+    def _drain(self) -> None:
+        while self._round() is not None:
+            pass
 
     def _send(self, run_id: str, batch: _Batch) -> None:
         for chunk in _chunks(batch):

@@ -46,11 +46,15 @@ class TrackingClient(RegistryClientMixin):
     registry next to it (``RegistryClientMixin``)."""
 
     def __init__(self, tracking_uri: str | None = None, settings: Settings | None = None) -> None:
-        self.settings = settings or Settings.from_env()
-        if tracking_uri is None:
-            from modelyard.tracking import fluent
+        """Missing arguments come from the current client context (``modelyard.tracking.context``): its
+        settings, and the URI given to ``set_tracking_uri``."""
+        if settings is None or tracking_uri is None:
+            from modelyard.tracking import context
 
-            tracking_uri = fluent.current_tracking_uri()
+            ctx = context.current()
+            settings = settings or ctx.settings
+            tracking_uri = tracking_uri if tracking_uri is not None else ctx.explicit_tracking_uri
+        self.settings = settings
         self.tracking_uri = stores.resolve_tracking_uri(tracking_uri, self.settings)
         self._store = None
         self._artifact_uris: dict[str, str] = {}
@@ -112,7 +116,7 @@ class TrackingClient(RegistryClientMixin):
         tags: dict[str, Any] | None = None,
         run_name: str | None = None,
     ) -> Run:
-        user = self.settings.user or login_name()
+        user = self.settings.client.user or login_name()
         run_tags = [RunTag(k, self._tag_value(k, val)) for k, val in (tags or {}).items()]
         run = self.store.create_run(
             str(experiment_id), user, start_time if start_time is not None else _now_ms(), run_tags, run_name
@@ -165,7 +169,7 @@ class TrackingClient(RegistryClientMixin):
     # -- logging ----------------------------------------------------------------
     def _queue_for(self, synchronous: bool | None):
         """The async logger when this call should be queued, else None."""
-        if synchronous is False or (synchronous is None and self.settings.async_logging):
+        if synchronous is False or (synchronous is None and self.settings.client.async_logging):
             with self._async_lock:
                 if self._async is None:
                     from modelyard.tracking.async_logging import AsyncLogger
@@ -178,6 +182,16 @@ class TrackingClient(RegistryClientMixin):
         """Wait for queued data to be stored; raises UndeliveredData listing anything that was not."""
         if self._async is not None:
             self._async.flush()
+
+    def close(self) -> None:
+        """Flush asynchronous logging and stop its worker (the store stays cached for others)."""
+        with self._async_lock:
+            logger_, self._async = self._async, None
+        if logger_ is not None:
+            try:
+                logger_.flush()  # raises UndeliveredData for what could not be stored
+            finally:
+                logger_.close()
 
     def log_metric(
         self,
@@ -263,14 +277,14 @@ class TrackingClient(RegistryClientMixin):
 
     def _param_value(self, key: str, value: Any) -> str:
         text = str(value)
-        if self.settings.truncate_long_values and len(text) > v.MAX_PARAM_VAL_LENGTH:
+        if self.settings.client.truncate_long_values and len(text) > v.MAX_PARAM_VAL_LENGTH:
             logger.warning("Truncating the value of param %r to %d characters", key, v.MAX_PARAM_VAL_LENGTH)
             return text[: v.MAX_PARAM_VAL_LENGTH]
         return text
 
     def _tag_value(self, key: str, value: Any) -> str:
         text = str(value)
-        if self.settings.truncate_long_values and len(text) > v.MAX_TAG_VAL_LENGTH:
+        if self.settings.client.truncate_long_values and len(text) > v.MAX_TAG_VAL_LENGTH:
             logger.warning("Truncating the value of tag %r to %d characters", key, v.MAX_TAG_VAL_LENGTH)
             return text[: v.MAX_TAG_VAL_LENGTH]
         return text
@@ -283,7 +297,7 @@ class TrackingClient(RegistryClientMixin):
         if uri is None:
             uri = self.get_run(run_id).info.artifact_uri
             self._artifact_uris[run_id] = uri
-        return get_artifact_repository(uri, tracking_uri=self.tracking_uri)
+        return get_artifact_repository(uri, tracking_uri=self.tracking_uri, settings=self.settings)
 
     def get_artifact_uri(self, run_id: str, artifact_path: str | None = None) -> str:
         self._artifact_repo(run_id)

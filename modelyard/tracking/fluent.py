@@ -2,7 +2,8 @@
 
 The active-run stack lives in a ContextVar: threads start with no active run and asyncio
 tasks see the runs of the context they were created in, so nothing is shared by accident.
-The tracking URI and the active experiment are process-wide, as in MLflow.
+The tracking URI, the active experiment and the client live in the current client context
+(``modelyard.tracking.context``): process-wide by default, as in MLflow, or scoped with ``context.use()``.
 """
 
 from __future__ import annotations
@@ -10,7 +11,6 @@ from __future__ import annotations
 import contextvars
 import os
 import sys
-import threading
 from collections.abc import Sequence
 from typing import Any
 
@@ -29,6 +29,7 @@ from modelyard.entities import (
 )
 from modelyard.exceptions import InvalidParameterValue, ResourceDoesNotExist
 from modelyard.settings import Settings
+from modelyard.tracking import context
 
 PARENT_RUN_TAG = "mlflow.parentRunId"
 NOTE_TAG = "mlflow.note.content"
@@ -36,10 +37,6 @@ NOTE_TAG = "mlflow.note.content"
 _active_runs: contextvars.ContextVar[tuple[ActiveRun, ...]] = contextvars.ContextVar("modelyard_active_runs", default=())
 _last_run_id: contextvars.ContextVar[str | None] = contextvars.ContextVar("modelyard_last_run_id", default=None)
 
-_state_lock = threading.Lock()
-_tracking_uri: str | None = None
-_experiment_id: str | None = None
-_client = None
 
 
 class ActiveRun(Run):
@@ -78,78 +75,32 @@ class ActiveRun(Run):
 
 
 def _settings() -> Settings:
-    return Settings.from_env()
+    return context.current().settings
 
 
 def _get_client():
-    global _client
-    with _state_lock:
-        if _client is None:
-            from modelyard.tracking.client import TrackingClient
-
-            _client = TrackingClient(_tracking_uri)
-        return _client
+    """The current context's client (kept for callers of the fluent layer; prefer ``context``)."""
+    return context.current().client()
 
 
 # -- tracking URI and experiment ----------------------------------------------------
 def set_tracking_uri(uri: str | os.PathLike) -> None:
     """Where fluent calls and new clients track to (see modelyard.tracking.stores for precedence)."""
-    global _tracking_uri, _client, _experiment_id
-    with _state_lock:
-        _tracking_uri = os.fspath(uri) if uri else None
-        _client = None
-        _experiment_id = None
+    context.current().set_tracking_uri(uri)
 
 
 def current_tracking_uri() -> str | None:
     """The URI given to set_tracking_uri, if any (clients fall back to settings, then the default)."""
-    return _tracking_uri
+    return context.current().explicit_tracking_uri
 
 
 def get_tracking_uri() -> str:
-    from modelyard.tracking.stores import resolve_tracking_uri
-
-    return resolve_tracking_uri(_tracking_uri, _settings())
+    return context.current().tracking_uri
 
 
 def set_experiment(experiment_name: str | None = None, experiment_id: str | None = None) -> Experiment:
     """Make an experiment active, creating it by name if it does not exist."""
-    global _experiment_id
-    if (experiment_name is None) == (experiment_id is None):
-        raise InvalidParameterValue("Must specify exactly one of: `experiment_id` or `experiment_name`.")
-    client = _get_client()
-    if experiment_id is not None:
-        experiment = client.get_experiment(str(experiment_id))
-    else:
-        experiment = client.get_experiment_by_name(experiment_name)
-        if experiment is None:
-            try:
-                client.create_experiment(experiment_name)
-            except Exception:
-                if client.get_experiment_by_name(experiment_name) is None:  # lost a creation race?
-                    raise
-            experiment = client.get_experiment_by_name(experiment_name)
-    if experiment.lifecycle_stage != "active":
-        raise InvalidParameterValue(
-            f"Cannot set a deleted experiment '{experiment.name}' as the active experiment. "
-            "You can restore the experiment, or permanently delete the experiment to create a new one."
-        )
-    with _state_lock:
-        _experiment_id = experiment.experiment_id
-    return experiment
-
-
-def _resolve_experiment_id(explicit: str | None) -> str:
-    if explicit is not None:
-        return str(explicit)
-    if _experiment_id is not None:
-        return _experiment_id
-    settings = _settings()
-    if settings.experiment_id:
-        return settings.experiment_id
-    if settings.experiment_name:
-        return set_experiment(settings.experiment_name).experiment_id
-    return "0"
+    return context.current().set_experiment(experiment_name, experiment_id)
 
 
 # -- runs --------------------------------------------------------------------------
@@ -172,7 +123,7 @@ def start_run(
         )
     client = _get_client()
     parent = parent_run_id or (stack[-1].info.run_id if nested and stack else None)
-    run_id = run_id or (_settings().run_id if not stack else None)
+    run_id = run_id or (_settings().client.run_id if not stack else None)
     if run_id:
         run = client.get_run(run_id)
         if run.info.lifecycle_stage != "active":
@@ -188,7 +139,7 @@ def start_run(
         if description:
             run_tags[NOTE_TAG] = description
         run_tags.update({k: str(val) for k, val in (tags or {}).items()})
-        run = client.create_run(_resolve_experiment_id(experiment_id), tags=run_tags, run_name=run_name)
+        run = client.create_run(context.current().experiment_id(experiment_id), tags=run_tags, run_name=run_name)
     active = ActiveRun(run)
     _active_runs.set((*stack, active))
     return active
@@ -199,7 +150,7 @@ def _default_tags() -> dict[str, str]:
 
     source = os.path.basename(sys.argv[0]) if sys.argv and sys.argv[0] else "<console>"
     return {
-        "mlflow.user": _settings().user or login_name(),
+        "mlflow.user": _settings().client.user or login_name(),
         "mlflow.source.name": source,
         "mlflow.source.type": "LOCAL",
     }
@@ -347,9 +298,7 @@ def download_artifacts(
     artifact_uri: str | None = None, run_id: str | None = None, artifact_path: str | None = None, dst_path: str | None = None
 ) -> str:
     if artifact_uri is not None:
-        from modelyard.artifacts import get_artifact_repository
-
-        return get_artifact_repository(artifact_uri).download_artifacts("", dst_path)
+        return context.current().artifact_repository(artifact_uri).download_artifacts("", dst_path)
     if run_id is None:
         raise InvalidParameterValue("download_artifacts needs artifact_uri or run_id")
     return _get_client().download_artifacts(run_id, artifact_path or "", dst_path)
@@ -377,7 +326,7 @@ def delete_run(run_id: str) -> None:
 
 
 def set_experiment_tag(key: str, value: Any) -> None:
-    _get_client().set_experiment_tag(_resolve_experiment_id(None), key, value)
+    _get_client().set_experiment_tag(context.current().experiment_id(), key, value)
 
 
 def search_experiments(
@@ -425,7 +374,7 @@ def search_runs(
         if search_all_experiments:
             ids = [e.experiment_id for e in search_experiments(view_type=ViewType.ALL)]
         else:
-            ids = [_resolve_experiment_id(None)]
+            ids = [context.current().experiment_id()]
     found = iter_all_runs(client, ids, filter_string, ViewType.parse(run_view_type), max_results, order_by)
     if output_format == "list":
         return found

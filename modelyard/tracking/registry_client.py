@@ -5,7 +5,7 @@ written for MLflow runs unchanged; modelyard adds the promotion history (``get_a
 ``get_promotion_history``), lineage (``get_model_version_lineage``,
 ``get_logged_model_registrations``), ``resolve_model_uri`` and the webhook delivery log. The
 registry lives next to the tracking store: in the same database, or on the same server. Changes
-are recorded as made by ``Settings.user`` (else the login name); a server may record the user it
+are recorded as made by ``Settings.client.user`` (else the login name); a server may record the user it
 authenticated instead.
 """
 
@@ -48,7 +48,7 @@ class RegistryClientMixin:
     def _registry_user(self) -> str:
         from modelyard.settings import login_name
 
-        return self.settings.user or login_name()
+        return self.settings.client.user or login_name()
 
     # -- registered models ------------------------------------------------------------------
     def create_registered_model(
@@ -185,8 +185,13 @@ class RegistryClientMixin:
         self.registry_store.delete_model_version_tag(name, self._version_for(name, version, stage), key)
 
     # -- aliases ----------------------------------------------------------------------------------
-    def set_registered_model_alias(self, name: str, alias: str, version: str | int) -> None:
-        self.registry_store.set_registered_model_alias(name, alias, str(version), user_id=self._registry_user())
+    def set_registered_model_alias(
+        self, name: str, alias: str, version: str | int, *, reason: str | None = None
+    ) -> None:
+        """Point ``alias`` at ``version``; ``reason`` (modelyard) is kept in the promotion history."""
+        self.registry_store.set_registered_model_alias(
+            name, alias, str(version), user_id=self._registry_user(), reason=reason
+        )
 
     def delete_registered_model_alias(self, name: str, alias: str) -> None:
         self.registry_store.delete_registered_model_alias(name, alias, user_id=self._registry_user())

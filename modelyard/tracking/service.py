@@ -120,6 +120,14 @@ class TrackingService:
         history.append(model)
         self.store.set_tag(run_id, RunTag(LOG_MODEL_HISTORY_TAG, json.dumps(history, separators=(",", ":"))))
 
+    @property
+    def can_count_runs(self) -> bool:
+        return hasattr(self.store, "count_runs")
+
+    def count_runs(self, ctx: RequestContext, experiment_ids: Sequence[str]) -> int:
+        """Active runs of the experiments (one indexed COUNT; SQL stores only: see ``can_count_runs``)."""
+        return self.store.count_runs(list(experiment_ids))
+
     def _store_hook(self, name: str, what: str):
         """The store's method ``name``; 501 before anything is written when the store lacks it."""
         hook = getattr(self.store, name, None)

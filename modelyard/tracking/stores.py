@@ -13,10 +13,10 @@ import threading
 from urllib.parse import urlsplit
 
 from modelyard.exceptions import InvalidParameterValue
-from modelyard.settings import DEFAULT_DB_FILE, Settings
+from modelyard.settings import DEFAULT_DB_FILE, Settings, connection_key
 
 _lock = threading.Lock()
-_stores: dict[tuple[str, str | None], object] = {}
+_stores: dict[tuple[str, ...], object] = {}
 
 
 def default_tracking_uri() -> str:
@@ -24,7 +24,7 @@ def default_tracking_uri() -> str:
 
 
 def resolve_tracking_uri(explicit: str | None, settings: Settings) -> str:
-    uri = explicit or settings.tracking_uri or default_tracking_uri()
+    uri = explicit or settings.client.tracking_uri or default_tracking_uri()
     return normalize_tracking_uri(uri)
 
 
@@ -44,8 +44,9 @@ def normalize_tracking_uri(uri: str) -> str:
 
 
 def get_store(uri: str, settings: Settings):
-    """The tracking store for ``uri`` (created once per process and reused)."""
-    key = (uri, settings.default_artifact_root)
+    """The tracking store for ``uri`` (created once per process and connection identity: URI,
+    credentials and artifact root, ``settings.connection_key``, and reused)."""
+    key = connection_key(uri, settings)
     store = _stores.get(key)
     if store is not None:
         return store

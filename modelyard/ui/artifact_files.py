@@ -163,7 +163,7 @@ def artifact_root(services, ctx: RequestContext, uri: str) -> ArtifactRoot:
         return artifact_root(
             services, ctx, services.tracking.get_logged_model(ctx, model_id).artifact_location
         )
-    return ArtifactRoot(get_artifact_repository(uri))
+    return ArtifactRoot(get_artifact_repository(uri, settings=services.settings))
 
 
 # -- downloads (MLflow's /get-artifact routes) ---------------------------------------------------

@@ -33,6 +33,7 @@ CELL_CHARS = 1000
 IMAGE_INLINE_BYTES = 50 * 1024 * 1024  # larger images are offered as a download only
 INPUT_EXAMPLE_BYTES = 256 * 1024
 MAX_LOGGED_MODELS = 50
+MARKDOWN_EXTENSIONS = {".md", ".markdown"}  # rendered (sanitised), with the source one click away
 
 
 # -- previews ----------------------------------------------------------------------------------
@@ -40,7 +41,7 @@ human_size = formatting.size
 
 
 def preview_kind(name: str) -> str:
-    """What a file's name says about how to show it: mlmodel, image, table, json, yaml, text or unknown."""
+    """What a file's name says about how to show it: mlmodel, image, table, json, yaml, markdown, text or unknown."""
     base = name.rsplit("/", 1)[-1]
     ext = posixpath.splitext(base)[1].lower()
     if base == "MLmodel":
@@ -53,6 +54,8 @@ def preview_kind(name: str) -> str:
         return "json"
     if ext in YAML_EXTENSIONS or base == "MLproject":
         return "yaml"
+    if ext in MARKDOWN_EXTENSIONS:
+        return "markdown"
     if ext in TEXT_EXTENSIONS or base in TEXT_NAMES:
         return "text"
     return "unknown"
@@ -75,7 +78,7 @@ def _decode(data: bytes) -> str:
 
 @dataclass
 class Preview:
-    kind: str  # text, json, yaml, image, table, mlmodel, binary, too_large, folder
+    kind: str  # text, markdown, json, yaml, image, table, mlmodel, binary, too_large, folder
     size: int | None = None
     text: str = ""
     truncated: bool = False

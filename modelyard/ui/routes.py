@@ -20,6 +20,8 @@ from modelyard.ui.pages import (  # each: routes(services)
     artifacts,
     compare,
     experiments,
+    logged_models,
+    mlflow_links,
     registry,
     run,
     runs,
@@ -57,6 +59,7 @@ def extra_routes(services) -> list[BaseRoute]:
         route("/static/vendor/plotly.min.js", _plotly, methods=["GET", "HEAD"], needs=public()),
         mount("/static", StaticFiles(directory=str(STATIC)), name="static", needs=public()),
     ]
-    for module in (experiments, runs, run, artifacts, compare, registry, account):
+    # mlflow_links last: MLflow's UI paths redirect to the pages before it
+    for module in (experiments, runs, run, artifacts, compare, registry, logged_models, account, mlflow_links):
         routes.extend(module.routes(services))
     return routes

@@ -16,6 +16,7 @@ from starlette.requests import Request
 from starlette.responses import HTMLResponse
 
 from modelyard import formatting
+from modelyard.ui.markdown import link_logged_models, render_markdown
 
 if TYPE_CHECKING:
     import jinja2
@@ -62,6 +63,8 @@ def environment() -> jinja2.Environment:
     )
     env.filters["time"] = format_time
     env.filters["num"] = format_number
+    env.filters["markdown"] = render_markdown
+    env.filters["model_links"] = link_logged_models
     env.globals["duration"] = formatting.duration
     return env
 
@@ -72,7 +75,9 @@ def render(
     """The page ``template`` rendered with ``context`` (plus ``request``, ``crumbs``, ``version``)."""
     from modelyard import __version__
 
-    ctx = request.scope.get("modelyard.context")
+    from modelyard.web.middleware import SCOPE_KEY
+
+    ctx = request.scope.get(SCOPE_KEY)
     principal = ctx.principal if ctx is not None else None
     viewer = principal if principal is not None and principal.authenticated else None  # auth on, signed in
     context.setdefault("csrf", (viewer.csrf if viewer is not None else None) or "")

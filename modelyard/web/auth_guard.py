@@ -99,7 +99,6 @@ class AuthGuard:
                 self._audit(scope, ctx, method, status_seen[0] if status_seen else 500)
 
     def _audit(self, scope: Scope, ctx, method: str, status: int) -> None:
-        self.runtime.flusher.ensure()
         access = ctx.access
         kind, rid = access.resource if access is not None and access.resource else (None, None)
         if isinstance(rid, (list, tuple, set)):

@@ -22,7 +22,7 @@ from modelyard.auth.authenticators import Authenticator, resolve_principal
 from modelyard.auth.context import Principal, RequestContext, bind
 from modelyard.settings import Settings
 
-SCOPE_KEY = "modelyard.context"
+SCOPE_KEY = "modelyard.tracking.context"
 _REQUEST_ID = re.compile(r"[A-Za-z0-9._:-]{1,128}")
 
 

@@ -19,7 +19,6 @@ from modelyard.artifacts import get_artifact_repository
 from modelyard.artifacts.http import PROXY_PATH, HttpArtifactRepository, shared_client, split_proxy_uri
 from modelyard.exceptions import (
     InvalidParameterValue,
-    ModelyardError,
     ResourceDoesNotExist,
     TemporarilyUnavailable,
 )
@@ -27,7 +26,7 @@ from modelyard.server.app import create_app
 from modelyard.settings import Settings
 from modelyard.tracking import fluent, stores
 
-QUICK = Settings(http_request_max_retries=2, http_request_timeout=30)
+QUICK = Settings.defaults(http_request_max_retries=2, http_request_timeout=30)
 
 
 @dataclass
@@ -40,7 +39,7 @@ class Server:
 def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Server]:
     """A real uvicorn server on 127.0.0.1 (port 0, read back) serving artifacts from a temp folder."""
     root = tmp_path_factory.mktemp("http-artifacts")
-    settings = Settings(
+    settings = Settings.defaults(
         backend_store_uri=f"sqlite:///{root / 'server.db'}", artifacts_destination=str(root / "artifacts")
     )
     app = create_app(settings)
@@ -232,7 +231,7 @@ def test_fluent_runs_log_artifacts_through_the_server(server: Server, tmp_path: 
 
 def _mock_repo(handler, retries: int = 3, sleeps: list[float] | None = None) -> HttpArtifactRepository:
     client = httpx.Client(transport=httpx.MockTransport(handler))
-    settings = Settings(http_request_max_retries=retries)
+    settings = Settings.defaults(http_request_max_retries=retries)
     record = sleeps.append if sleeps is not None else (lambda _s: None)
     return HttpArtifactRepository(
         f"http://mock{PROXY_PATH}/root", settings=settings, client=client, sleep=record
@@ -280,14 +279,26 @@ def test_client_errors_are_not_retried_and_plain_text_errors_are_mapped() -> Non
     assert len(calls) == 1
 
 
-def test_connection_errors_are_retried_then_reported() -> None:
+def test_a_refused_connection_is_reported_at_once() -> None:
     calls = []
 
     def handler(request: httpx.Request) -> httpx.Response:
         calls.append(request)
         raise httpx.ConnectError("connection refused", request=request)
 
-    with pytest.raises(ModelyardError, match="Cannot reach the artifact server at http://mock"):
+    with pytest.raises(TemporarilyUnavailable, match="Cannot connect to the artifact server at http://mock"):
+        _mock_repo(handler, retries=3).write_bytes("x.txt", b"data")
+    assert len(calls) == 1
+
+
+def test_timeouts_are_retried_then_reported() -> None:
+    calls = []
+
+    def handler(request: httpx.Request) -> httpx.Response:
+        calls.append(request)
+        raise httpx.ConnectTimeout("timed out", request=request)
+
+    with pytest.raises(TemporarilyUnavailable, match="artifact server at http://mock did not answer PUT .* after 2"):
         _mock_repo(handler, retries=1).write_bytes("x.txt", b"data")
     assert len(calls) == 2
 

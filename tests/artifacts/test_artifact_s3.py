@@ -56,7 +56,7 @@ class S3Server:
     endpoint: str
 
     def settings(self) -> Settings:
-        return Settings(s3_endpoint_url=self.endpoint)
+        return Settings.defaults(s3_endpoint_url=self.endpoint)
 
 
 def _free_ports(count: int) -> list[int]:
@@ -316,9 +316,9 @@ def test_missing_bucket_and_objects(s3_server: S3Server) -> None:
 
 def test_registry_and_settings(s3_server: S3Server, monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv("MLFLOW_S3_ENDPOINT_URL", s3_server.endpoint)
-    assert Settings.from_env().s3_endpoint_url == s3_server.endpoint
+    assert Settings.from_env().artifacts.s3_endpoint_url == s3_server.endpoint
     monkeypatch.setenv("MODELYARD_S3_ENDPOINT_URL", "http://127.0.0.1:1")
-    assert Settings.from_env().s3_endpoint_url == "http://127.0.0.1:1"  # the modelyard name wins
+    assert Settings.from_env().artifacts.s3_endpoint_url == "http://127.0.0.1:1"  # the modelyard name wins
     monkeypatch.delenv("MODELYARD_S3_ENDPOINT_URL")
     repo = get_artifact_repository(f"s3://{BUCKET}/via-registry")
     assert isinstance(repo, S3ArtifactRepository)
@@ -331,7 +331,7 @@ def test_registry_and_settings(s3_server: S3Server, monkeypatch: pytest.MonkeyPa
 
 
 def test_proxy_streams_an_s3_destination(s3_server: S3Server, prefix: str, tmp_path: Path) -> None:
-    settings = Settings(
+    settings = Settings.defaults(
         backend_store_uri=f"sqlite:///{tmp_path / 'server.db'}",
         artifacts_destination=f"s3://{BUCKET}/{prefix}",
         s3_endpoint_url=s3_server.endpoint,
@@ -401,4 +401,4 @@ def test_a_missing_boto3_is_a_clear_error(monkeypatch: pytest.MonkeyPatch) -> No
     monkeypatch.setitem(sys.modules, "boto3", None)  # "import boto3" now raises ImportError
     monkeypatch.setattr(s3_module, "_clients", {})
     with pytest.raises(NotImplementedFeature, match=r"pip install 'modelyard\[s3\]'"):
-        S3ArtifactRepository("s3://bucket/x", settings=Settings(s3_endpoint_url="http://127.0.0.1:1"))
+        S3ArtifactRepository("s3://bucket/x", settings=Settings.defaults(s3_endpoint_url="http://127.0.0.1:1"))

@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+import shutil
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
+from pathlib import Path
 
 import pytest
 from click.testing import CliRunner, Result
@@ -28,13 +30,24 @@ ENV_VARS = (
 Invoke = Callable[..., Result]
 
 
+@pytest.fixture(scope="session")
+def empty_store_file(tmp_path_factory) -> Path:
+    """An empty tracking database at the schema head (copied by each test: reading never creates one)."""
+    from modelyard.store.tracking.sql.store import SqlTrackingStore
+
+    path = tmp_path_factory.mktemp("cli-template") / "empty.db"
+    SqlTrackingStore.from_uri(f"sqlite:///{path}", default_artifact_root=str(path.parent / "artifacts")).close()
+    return path
+
+
 @pytest.fixture
-def tracking_uri(tmp_path, monkeypatch) -> Iterator[str]:
-    """MODELYARD_TRACKING_URI names a SQLite file in tmp_path; artifacts go below tmp_path too."""
+def tracking_uri(tmp_path, monkeypatch, empty_store_file) -> Iterator[str]:
+    """MODELYARD_TRACKING_URI names an empty SQLite store in tmp_path; artifacts go below tmp_path too."""
     for var in ENV_VARS:
         monkeypatch.delenv(var, raising=False)
     monkeypatch.chdir(tmp_path)
     monkeypatch.setenv("MODELYARD_DEFAULT_ARTIFACT_ROOT", str(tmp_path / "artifacts"))
+    shutil.copyfile(empty_store_file, tmp_path / "cli.db")
     uri = f"sqlite:///{tmp_path / 'cli.db'}"
     monkeypatch.setenv("MODELYARD_TRACKING_URI", uri)
     fluent.set_tracking_uri(None)

@@ -7,7 +7,7 @@ import sqlite3
 
 import pytest
 
-from modelyard.store.tracking.sql.migrate import SCHEMA_HEAD
+from modelyard.store.sql.migrate import SCHEMA_HEAD
 from modelyard.tracking.client import TrackingClient
 
 
@@ -74,8 +74,8 @@ def test_uri_is_required(invoke, expect_error):
 
 
 def test_upgrade_an_older_revision(invoke, tmp_path):
-    from modelyard.store.tracking.sql import migrate
-    from modelyard.store.tracking.sql.engine import create_db_engine
+    from modelyard.store.sql import migrate
+    from modelyard.store.sql.engine import create_db_engine
 
     if SCHEMA_HEAD == "0001":
         pytest.skip("only one schema revision exists so far")

@@ -63,8 +63,8 @@ def test_get_table_shows_fields_tags_and_readable_times(invoke, client):
 
 
 def test_get_needs_exactly_one_of_id_and_name(invoke, expect_error):
-    expect_error(invoke("experiments", "get"), 2, "exactly one of --experiment-id and --experiment-name")
-    expect_error(invoke("experiments", "get", "-x", "0", "-n", "Default"), 2, "exactly one")
+    expect_error(invoke("experiments", "get"), 2, "Name the experiment once: NAME_OR_ID, --experiment-id or --experiment-name")
+    expect_error(invoke("experiments", "get", "-x", "0", "-n", "Default"), 2, "Name the experiment once")
 
 
 def test_get_unknown_experiment(invoke, expect_error):

@@ -65,7 +65,7 @@ def test_unknown_option_is_a_usage_error(invoke, expect_error):
 
 
 def test_missing_required_option_is_a_usage_error(invoke, expect_error):
-    expect_error(invoke("runs", "describe"), 2, "Missing option '--run-id'")
+    expect_error(invoke("runs", "describe"), 2, "Missing RUN_ID: give it as the argument or with --run-id")
 
 
 def test_error_line_is_red_on_a_terminal(invoke):
@@ -135,7 +135,7 @@ def test_verbose_logs_to_stderr_and_logging_is_restored(invoke, tmp_path):
     assert "database upgraded" not in quiet.stderr
     loud = invoke("-v", "db", "upgrade", f"sqlite:///{tmp_path / 'loud.db'}")
     assert loud.exit_code == 0
-    assert "INFO modelyard.store.tracking.sql.migrate: database upgraded to head" in loud.stderr
+    assert "INFO modelyard.store.sql.migrate: database upgraded to head" in loud.stderr
     assert "database upgraded" not in loud.stdout
     assert logger.handlers == handlers and logger.level == level
 

@@ -74,10 +74,39 @@ def test_runs_list_against_a_sqlite_file(tmp_path, clean_env, churn):
 
 def test_error_is_one_line_and_exit_code_1(tmp_path, clean_env):
     clean_env["MODELYARD_TRACKING_URI"] = f"sqlite:///{tmp_path / 'empty.db'}"
+    _run("experiments", "create", "-n", "first", cwd=tmp_path, env=clean_env)  # writing creates the file
     proc = _run("runs", "describe", "--run-id", "nope", cwd=tmp_path, env=clean_env)
     assert proc.returncode == 1
     assert proc.stdout == ""
     assert proc.stderr == "Error: RESOURCE_DOES_NOT_EXIST: Run with id=nope not found\n"
+
+
+def test_reading_where_there_is_no_database_creates_nothing_and_says_why(tmp_path, clean_env):
+    elsewhere = tmp_path / "another-folder"
+    elsewhere.mkdir()
+    proc = _run("runs", "list", "-e", "quickstart", cwd=elsewhere, env=clean_env)
+    assert proc.returncode == 1 and proc.stdout == ""
+    assert proc.stderr == (
+        f"Error: There is no tracking database at {elsewhere / 'modelyard.db'} (tracking URI "
+        f"sqlite:///{elsewhere / 'modelyard.db'}, the default: modelyard.db in the working directory; set "
+        "--tracking-uri or $MODELYARD_TRACKING_URI). Log a run or start 'modelyard server' to create one, or "
+        "point the tracking URI at an existing one.\n"
+    )
+    typo = _run("--tracking-uri", "sqlite:///nonexistent_dir/x.db", "experiments", "list", cwd=elsewhere, env=clean_env)
+    assert typo.returncode == 1 and "There is no tracking database at" in typo.stderr
+    assert "nonexistent_dir/x.db" in typo.stderr and "from --tracking-uri" in typo.stderr
+    assert list(elsewhere.iterdir()) == []  # no database, no lock file, no artifact folder
+
+
+def test_writing_creates_the_database_file_but_not_missing_folders(tmp_path, clean_env):
+    typo = _run("--tracking-uri", "sqlite:///nonexistent_dir/x.db", "experiments", "create", "-n", "e", cwd=tmp_path, env=clean_env)
+    assert typo.returncode == 1
+    assert typo.stderr.startswith(f"Error: INVALID_PARAMETER_VALUE: Cannot create the tracking database {tmp_path}/nonexistent_dir/x.db")
+    assert "the folder" in typo.stderr and "does not exist" in typo.stderr
+    assert not (tmp_path / "nonexistent_dir").exists()
+    made = _run("--tracking-uri", "sqlite:///x.db", "experiments", "create", "-n", "e", cwd=tmp_path, env=clean_env)
+    assert made.returncode == 0, made.stderr
+    assert (tmp_path / "x.db").is_file()
 
 
 def test_usage_error_exit_code_2(tmp_path, clean_env):

@@ -91,7 +91,7 @@ def _start(app, timeout_s: float = 10.0) -> tuple[uvicorn.Server, threading.Thre
 def compat_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[CompatServer]:
     """Our tracking server on 127.0.0.1 (port 0), SQLite in a temp dir, serving artifacts."""
     root = tmp_path_factory.mktemp("compat-server")
-    settings = Settings(
+    settings = Settings.defaults(
         backend_store_uri=f"sqlite:///{root / 'server.db'}",
         artifacts_destination=str(root / "artifacts"),
         serve_artifacts=True,

@@ -27,7 +27,7 @@ MARK = "AUTH-RESULT:"
 @pytest.fixture(scope="module")
 def auth_server(tmp_path_factory) -> Iterator[str]:
     root = tmp_path_factory.mktemp("auth-compat")
-    settings = Settings(
+    settings = Settings.defaults(
         backend_store_uri=f"sqlite:///{root / 'server.db'}",
         artifacts_destination=str(root / "artifacts"),
         serve_artifacts=True,

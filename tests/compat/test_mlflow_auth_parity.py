@@ -99,7 +99,7 @@ def peer(tmp_path_factory):
 def ours(tmp_path_factory):
     """Our server with authentication on, under uvicorn in a thread (127.0.0.1, port 0)."""
     root = tmp_path_factory.mktemp("ours-auth-peer")
-    settings = Settings(
+    settings = Settings.defaults(
         backend_store_uri=f"sqlite:///{root / 'server.db'}", artifacts_destination=str(root / "a")
     )
     app = create_app(settings, auth=AuthConfig(enabled=True, admin_password=ADMIN_PASSWORD))

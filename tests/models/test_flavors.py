@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+import threading
 
 import numpy as np
 import pandas as pd
@@ -11,6 +12,7 @@ import yaml
 
 import modelyard as my
 from modelyard.exceptions import InvalidParameterValue
+from modelyard.flavors import _serialize
 
 xgboost = pytest.importorskip("xgboost", reason="xgboost-cpu is not installed (pip install 'modelyard[xgboost]')")
 lightgbm = pytest.importorskip("lightgbm", reason="lightgbm is not installed (pip install 'modelyard[lightgbm]')")
@@ -22,7 +24,8 @@ def mlmodel(path):
 
 # -- scikit-learn ----------------------------------------------------------------------------
 @pytest.mark.parametrize(("fmt", "file"), [("skops", "model.skops"), ("cloudpickle", "model.pkl"), ("pickle", "model.pkl")])
-def test_sklearn_formats(tmp_path, iris, logreg, fmt, file, caplog):
+def test_sklearn_formats(tmp_path, iris, logreg, fmt, file, caplog, monkeypatch):
+    monkeypatch.setattr(_serialize, "_warned", threading.Event())  # a fresh process, as far as the warning goes
     X, _ = iris
     my.sklearn.save_model(logreg, tmp_path / "m", serialization_format=fmt, input_example=X.iloc[:2])
     conf = mlmodel(tmp_path / "m")["flavors"]["sklearn"]
@@ -38,6 +41,29 @@ def test_sklearn_formats(tmp_path, iris, logreg, fmt, file, caplog):
     model = my.pyfunc.load_model(tmp_path / "m")
     np.testing.assert_array_equal(model.predict(X), logreg.predict(X))
     assert model.get_raw_model() is not None and model.loader_module == "mlflow.sklearn"
+
+
+def test_the_default_format_loads_silently_and_pickles_warn_once_per_process(tmp_path, iris, logreg, caplog, monkeypatch):
+    monkeypatch.setattr(_serialize, "_warned", threading.Event())
+    X, _ = iris
+    my.sklearn.save_model(logreg, tmp_path / "default", input_example=X.iloc[:2])
+    assert mlmodel(tmp_path / "default")["flavors"]["sklearn"]["serialization_format"] == "skops"
+    for name in ("a", "b"):
+        my.sklearn.save_model(logreg, tmp_path / name, serialization_format="cloudpickle")
+    with caplog.at_level(logging.WARNING, logger="modelyard.flavors._serialize"):
+        for name in ("default", "default", "a", "b", "a"):
+            my.pyfunc.load_model(tmp_path / name)
+    warnings = [r.getMessage() for r in caplog.records if r.levelno >= logging.WARNING]
+    assert len(warnings) == 1 and "Unpickling" in warnings[0] and str(tmp_path / "a") in warnings[0]
+
+
+def test_the_sklearn_extra_brings_the_safe_format():
+    import tomllib
+    from pathlib import Path
+
+    pyproject = tomllib.loads((Path(__file__).resolve().parents[2] / "pyproject.toml").read_text())
+    sklearn_extra = pyproject["project"]["optional-dependencies"]["sklearn"]
+    assert any(req.startswith("skops") for req in sklearn_extra)
 
 
 def test_sklearn_predict_fn_and_metadata(tmp_path, iris, logreg):

@@ -92,7 +92,7 @@ def test_registry_uris_go_to_the_registry_resolver(tracking, logreg, monkeypatch
 
 
 def test_registered_model_name_registers_a_version(tracking, iris, logreg):
-    pytest.importorskip("modelyard.registry.fluent", reason="the model registry is not installed")
+    pytest.importorskip("modelyard.tracking.registry_fluent", reason="the model registry is not installed")
     X, _ = iris
     with my.start_run():
         info = my.sklearn.log_model(logreg, name="model", registered_model_name="iris")

@@ -2,7 +2,7 @@
 
 1. ``parse(render(ast)) == ast`` for random ASTs of every entity;
 2. random text only ever raises ``InvalidParameterValue``;
-3. SQL (SQLite, through ``store/tracking/sql/filters.py``) and the in-memory evaluator select
+3. SQL (SQLite, through ``store/sql/search.py``) and the in-memory evaluator select
    and order exactly the same runs / experiments on random data.
 """
 
@@ -48,15 +48,16 @@ from modelyard.search import (
 from modelyard.search.ast import LIST_OPS, NULL_OPS, NUMERIC_OPS
 from modelyard.search.evaluate import DATASET_CONTEXT_TAG, clamp
 from modelyard.search.parser import ENTITIES, EntityConfig, Field
-from modelyard.store.tracking.sql import schema
-from modelyard.store.tracking.sql.engine import create_db_engine
-from modelyard.store.tracking.sql.filters import (
+from modelyard.store.sql.engine import create_db_engine
+from modelyard.store.sql.migrate import ensure_schema
+from modelyard.store.sql.schema import full_metadata
+from modelyard.store.tracking import tables as schema
+from modelyard.store.tracking.sql.search_tables import (
     apply_experiments_order,
     apply_runs_order,
     experiments_where,
     runs_where,
 )
-from modelyard.store.tracking.sql.migrate import ensure_schema
 
 FAST = settings(max_examples=100, deadline=None)
 RUNS_DB = settings(max_examples=120, deadline=None, suppress_health_check=[HealthCheck.too_slow])
@@ -327,7 +328,7 @@ def _connect(request: pytest.FixtureRequest, backend: str) -> Iterator[sa.Connec
     if backend == "sqlite":
         engine = sa.create_engine("sqlite://")
         with engine.begin() as conn:
-            schema.metadata.create_all(conn)
+            full_metadata().create_all(conn)
     else:  # this session's PostgreSQL / MariaDB database (tests/conftest.py), migrated
         uri = request.getfixturevalue("postgres_uri" if backend == "postgresql" else "mysql_uri")
         engine = create_db_engine(uri)
@@ -357,7 +358,7 @@ def _fresh(conn: sa.Connection) -> Iterator[sa.Connection]:
     """An empty database for one example: delete every row, then roll it all back."""
     transaction = conn.begin()
     try:
-        for table in reversed(schema.metadata.sorted_tables):
+        for table in reversed(full_metadata().sorted_tables):
             conn.execute(sa.delete(table))
         yield conn
     finally:

@@ -25,15 +25,16 @@ from modelyard.entities import (
 from modelyard.exceptions import InvalidParameterValue
 from modelyard.search import matches, parse_filter, parse_order_by, sort_experiments, sort_runs
 from modelyard.search.evaluate import DATASET_CONTEXT_TAG, clamp
-from modelyard.store.tracking.sql import schema
-from modelyard.store.tracking.sql.engine import create_db_engine
-from modelyard.store.tracking.sql.filters import (
+from modelyard.store.sql.engine import create_db_engine
+from modelyard.store.sql.migrate import ensure_schema
+from modelyard.store.sql.schema import full_metadata
+from modelyard.store.tracking import tables as schema
+from modelyard.store.tracking.sql.search_tables import (
     apply_experiments_order,
     apply_runs_order,
     experiments_where,
     runs_where,
 )
-from modelyard.store.tracking.sql.migrate import ensure_schema
 
 
 def _run(uuid: str, name: str, start: int | None, metrics: dict, params: dict, tags: dict, inputs=()) -> Run:
@@ -139,13 +140,13 @@ def db(request: pytest.FixtureRequest) -> Iterator[sa.Connection]:
     if request.param == "sqlite":
         engine = sa.create_engine("sqlite://")
         with engine.begin() as conn:
-            schema.metadata.create_all(conn)
+            full_metadata().create_all(conn)
     else:
         uri = request.getfixturevalue("postgres_uri" if request.param == "postgresql" else "mysql_uri")
         engine = create_db_engine(uri)
         ensure_schema(engine, uri)
     with engine.connect() as conn, conn.begin() as transaction:
-        for table in reversed(schema.metadata.sorted_tables):
+        for table in reversed(full_metadata().sorted_tables):
             conn.execute(sa.delete(table))
         _load(conn)
         yield conn

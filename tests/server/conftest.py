@@ -45,7 +45,7 @@ def server_db_template(tmp_path_factory: pytest.TempPathFactory) -> Path:
 def server_settings(tmp_path: Path, template: Path) -> Settings:
     db_file = tmp_path / "server.db"
     shutil.copyfile(template, db_file)
-    return Settings(
+    return Settings.defaults(
         backend_store_uri=f"sqlite:///{db_file}",
         artifacts_destination=str(tmp_path / "artifacts"),
         serve_artifacts=True,
@@ -53,11 +53,14 @@ def server_settings(tmp_path: Path, template: Path) -> Settings:
 
 
 class Api:
-    """Synchronous calls into an ASGI app through httpx.ASGITransport (no network)."""
+    """Synchronous calls into an ASGI app through httpx.ASGITransport (no network), inside the
+    app's lifespan (which starts its background workers, as a real server's does)."""
 
     def __init__(self, app) -> None:
         self.app = app
         self._runner = asyncio.Runner()
+        self._lifespan = app.router.lifespan_context(app)
+        self._runner.run(self._lifespan.__aenter__())
         self._client = httpx.AsyncClient(transport=httpx.ASGITransport(app=app), base_url="http://localhost")
 
     def request(self, method: str, path: str, **kwargs) -> httpx.Response:
@@ -71,6 +74,7 @@ class Api:
 
     def close(self) -> None:
         self._runner.run(self._client.aclose())
+        self._runner.run(self._lifespan.__aexit__(None, None, None))
         self._runner.close()
 
 
@@ -127,7 +131,7 @@ def serve(settings: Settings, timeout_s: float = 10.0) -> Iterator[LiveServer]:
 
 
 def rest_client(url: str) -> RestTrackingStore:
-    return RestTrackingStore(url, Settings(http_request_max_retries=0, http_request_timeout=30))
+    return RestTrackingStore(url, Settings.defaults(http_request_max_retries=0, http_request_timeout=30))
 
 
 @pytest.fixture(scope="session")

@@ -289,7 +289,7 @@ def test_links_out_of_the_destination_are_refused(api, tmp_path: Path) -> None:
 
 
 def test_every_endpoint_answers_503_when_artifacts_are_not_served(tmp_path: Path) -> None:
-    settings = Settings(
+    settings = Settings.defaults(
         backend_store_uri=f"sqlite:///{tmp_path / 'db.sqlite'}",
         artifacts_destination=str(tmp_path / "artifacts"),
         serve_artifacts=False,
@@ -342,7 +342,7 @@ SERVER_SCRIPT = """
 import socket, sys, uvicorn
 from modelyard.server.app import create_app
 from modelyard.settings import Settings
-settings = Settings(backend_store_uri=sys.argv[1], artifacts_destination=sys.argv[2])
+settings = Settings.defaults(backend_store_uri=sys.argv[1], artifacts_destination=sys.argv[2])
 sock = socket.socket()
 sock.bind(("127.0.0.1", 0))
 print(sock.getsockname()[1], flush=True)

@@ -49,7 +49,7 @@ def store(live_server, fresh_backend) -> Iterator[RestTrackingStore]:
     """A REST tracking store; the server's tracking and registry use an empty database."""
     services = live_server.services
     previous = swap_registry(services, registry_store_for(fresh_backend, services.settings))
-    rest = RestTrackingStore(live_server.url, Settings(http_request_max_retries=0, http_request_timeout=30))
+    rest = RestTrackingStore(live_server.url, Settings.defaults(http_request_max_retries=0, http_request_timeout=30))
     yield rest
     rest.close()
     swap_registry(services, previous)

@@ -101,7 +101,7 @@ globals().update(_conformance_members())
 def test_http_schemes_resolve_to_rest_store() -> None:
     for scheme in ("http", "https"):
         factory = resolve(TRACKING_STORES, "modelyard.tracking_store", scheme, "tracking store")
-        store = factory("http://127.0.0.1:1", Settings())
+        store = factory("http://127.0.0.1:1", Settings.defaults())
         assert isinstance(store, RestTrackingStore)
         store.close()
 
@@ -145,7 +145,7 @@ def flaky_server() -> Iterator[tuple[str, type[_Flaky]]]:
 def _store(uri: str, retries: int, sleeps: list[float] | None = None, **settings) -> RestTrackingStore:
     return RestTrackingStore(
         uri,
-        Settings(http_request_max_retries=retries, http_request_timeout=5, **settings),
+        Settings.defaults(http_request_max_retries=retries, http_request_timeout=5, **settings),
         backoff_factor=0.01,
         backoff_jitter=0.005,
         sleep=(sleeps.append if sleeps is not None else lambda _s: None),
@@ -182,20 +182,74 @@ def _closed_port() -> int:
         return s.getsockname()[1]
 
 
-def test_connection_refused_is_a_clear_error_after_retries() -> None:
+def test_connection_refused_fails_at_once_naming_the_url_and_what_to_check() -> None:
     port = _closed_port()
     sleeps: list[float] = []
-    store = _store(f"http://127.0.0.1:{port}", retries=2, sleeps=sleeps)
+    store = _store(f"http://127.0.0.1:{port}", retries=5, sleeps=sleeps)
     try:
-        with pytest.raises(ModelyardError) as caught:
+        with pytest.raises(TemporarilyUnavailable) as caught:
             store.get_run("0" * 32)
     finally:
         store.close()
     message = caught.value.message
-    assert f"Cannot reach the tracking server at http://127.0.0.1:{port}" in message
-    assert "GET /api/2.0/mlflow/runs/get" in message and "after 3 attempt(s)" in message
-    assert len(sleeps) == 2
+    assert f"Cannot connect to the tracking server at http://127.0.0.1:{port}" in message
+    assert "Check that the server is running" in message and "--tracking-uri" in message
+    assert sleeps == []  # no retry: waiting does not start a server
     assert isinstance(caught.value.__cause__, httpx.ConnectError)
+
+
+def test_timeouts_are_retried_and_each_retry_is_announced(caplog) -> None:
+    calls: list[int] = []
+
+    def handler(request: httpx.Request) -> httpx.Response:
+        calls.append(1)
+        if len(calls) < 3:
+            raise httpx.ReadTimeout("timed out", request=request)
+        return httpx.Response(200, json={"experiment": {"experiment_id": "0", "name": "Default"}})
+
+    sleeps: list[float] = []
+    store = RestTrackingStore(
+        "http://tracking.test", Settings.defaults(http_request_max_retries=4), transport=httpx.MockTransport(handler),
+        backoff_factor=0.01, backoff_jitter=0.0, sleep=sleeps.append,
+    )
+    with caplog.at_level("WARNING", logger="modelyard.http_retry"):
+        assert store.get_experiment("0").name == "Default"
+    store.close()
+    assert len(sleeps) == 2
+    retries = [r.getMessage() for r in caplog.records]
+    assert len(retries) == 2 and "retrying in" in retries[0] and "(retry 1 of 4)" in retries[0]
+    assert "http://tracking.test/api/2.0/mlflow/experiments/get" in retries[0]
+
+
+def test_a_500_answer_is_not_retried() -> None:
+    calls: list[int] = []
+
+    def handler(request: httpx.Request) -> httpx.Response:
+        calls.append(1)
+        return httpx.Response(500, json={"error_code": "INTERNAL_ERROR", "message": "boom"})
+
+    store = RestTrackingStore(
+        "http://tracking.test", Settings.defaults(http_request_max_retries=4), transport=httpx.MockTransport(handler),
+        sleep=lambda _s: None,
+    )
+    with pytest.raises(ModelyardError, match="boom"):
+        store.get_experiment("0")
+    store.close()
+    assert len(calls) == 1
+
+
+def test_cli_against_a_server_that_is_not_there_says_so_in_one_line() -> None:
+    from click.testing import CliRunner
+
+    from modelyard.cli.main import cli
+
+    port = _closed_port()
+    result = CliRunner().invoke(cli, ["--tracking-uri", f"http://127.0.0.1:{port}", "experiments", "list"])
+    assert result.exit_code == 1
+    lines = result.output.strip().splitlines()
+    assert len(lines) == 1, result.output
+    assert f"Cannot connect to the tracking server at http://127.0.0.1:{port}" in lines[0]
+    assert "INTERNAL_ERROR" not in lines[0] and "Traceback" not in result.output
 
 
 def test_retry_after_header_is_honoured() -> None:
@@ -212,7 +266,7 @@ def test_retry_after_header_is_honoured() -> None:
     sleeps: list[float] = []
     store = RestTrackingStore(
         "http://tracking.test",
-        Settings(http_request_max_retries=2),
+        Settings.defaults(http_request_max_retries=2),
         transport=httpx.MockTransport(handler),
         backoff_factor=0.01,
         backoff_jitter=0,
@@ -238,7 +292,7 @@ def _recording_store(
 
 def test_bearer_token_header() -> None:
     store, seen = _recording_store(
-        Settings(tracking_token="s3cret", tracking_username="u", tracking_password="p")
+        Settings.defaults(tracking_token="s3cret", tracking_username="u", tracking_password="p")
     )
     assert store.create_experiment("e", tags={"a": 1}) == "7"  # type: ignore[dict-item]
     request = seen[0]
@@ -254,7 +308,7 @@ def test_bearer_token_header() -> None:
 
 
 def test_basic_auth_header() -> None:
-    store, seen = _recording_store(Settings(tracking_username="alice", tracking_password="pw:1"))
+    store, seen = _recording_store(Settings.defaults(tracking_username="alice", tracking_password="pw:1"))
     store.create_experiment("e")
     assert (
         seen[0].headers["authorization"] == "Basic " + __import__("base64").b64encode(b"alice:pw:1").decode()
@@ -262,7 +316,7 @@ def test_basic_auth_header() -> None:
 
 
 def test_no_auth_header_by_default() -> None:
-    store, seen = _recording_store(Settings(tracking_username="alice"))  # no password: no basic auth
+    store, seen = _recording_store(Settings.defaults(tracking_username="alice"))  # no password: no basic auth
     store.create_experiment("e")
     assert "authorization" not in seen[0].headers
 
@@ -270,9 +324,9 @@ def test_no_auth_header_by_default() -> None:
 def test_auth_settings_from_environment() -> None:
     env = {"MLFLOW_TRACKING_USERNAME": "bob", "MLFLOW_TRACKING_PASSWORD": "x", "MLFLOW_TRACKING_TOKEN": "t"}
     s = Settings.from_env(env)
-    assert (s.tracking_username, s.tracking_password, s.tracking_token, s.user) == ("bob", "x", "t", None)
+    assert (s.client.tracking_username, s.client.tracking_password, s.client.tracking_token, s.client.user) == ("bob", "x", "t", None)
     s = Settings.from_env({**env, "MODELYARD_TRACKING_USERNAME": "carol", "MODELYARD_USER": "dave"})
-    assert (s.tracking_username, s.user) == ("carol", "dave")
+    assert (s.client.tracking_username, s.client.user) == ("carol", "dave")
 
 
 # -- error mapping -------------------------------------------------------------------------------
@@ -281,7 +335,7 @@ def _answering(status: int, body: bytes, content_type: str = "application/json")
         return httpx.Response(status, content=body, headers={"Content-Type": content_type})
 
     return RestTrackingStore(
-        "http://tracking.test", Settings(http_request_max_retries=0), transport=httpx.MockTransport(handler)
+        "http://tracking.test", Settings.defaults(http_request_max_retries=0), transport=httpx.MockTransport(handler)
     )
 
 
@@ -334,7 +388,7 @@ def test_bulk_queries_over_rest(store: RestTrackingStore) -> None:
 # -- clients over http:// ------------------------------------------------------------------------------
 def test_tracking_client_over_http(live_server, fresh_backend) -> None:
     """``TrackingClient("http://...")`` picks the REST store; the rows land in the server's database."""
-    client = TrackingClient(live_server.url, Settings())
+    client = TrackingClient(live_server.url, Settings.defaults())
     try:
         assert isinstance(client.store, RestTrackingStore)
         exp_id = client.create_experiment("via-client", tags={"k": "v"})
@@ -419,9 +473,23 @@ def test_real_mlflow_client_against_live_server(live_server, fresh_backend, tmp_
 
 
 def test_values_json_cannot_carry_are_refused_before_sending() -> None:
-    store, seen = _recording_store(Settings())
+    store, seen = _recording_store(Settings.defaults())
     with pytest.raises(InvalidParameterValue, match="JSON"):
         store.update_run_info("r", end_time=2**70)
     with pytest.raises(InvalidParameterValue):
         store.log_metric("r", Metric("m", True, 1, 0))  # type: ignore[arg-type]
     assert seen == []
+
+
+def test_python_api_against_a_server_that_is_not_there_fails_at_once() -> None:
+    import modelyard as my
+    from modelyard.tracking import fluent
+
+    port = _closed_port()
+    my.set_tracking_uri(f"http://127.0.0.1:{port}")
+    try:
+        with pytest.raises(TemporarilyUnavailable, match=f"Cannot connect to the tracking server at http://127.0.0.1:{port}"):
+            my.search_experiments()
+    finally:
+        fluent.set_tracking_uri(None)
+        stores.clear_store_cache()

@@ -435,7 +435,7 @@ class _Store:
 def hooks(api, request, monkeypatch) -> _Store:
     services = api.app.state.services
     store = _Store(services.tracking.store, request.param)
-    monkeypatch.setattr(services.tracking, "store", store)
+    monkeypatch.setattr(services.tracking.store, "store", store)
     return store
 
 

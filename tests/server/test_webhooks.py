@@ -77,7 +77,7 @@ def hooks_api(tmp_path: Path, server_db_template: Path, make_api) -> Iterator:
     """The server in-process, letting webhooks call 127.0.0.1, retrying fast."""
     db_file = tmp_path / "server.db"
     shutil.copyfile(server_db_template, db_file)
-    settings = Settings(
+    settings = Settings.defaults(
         backend_store_uri=f"sqlite:///{db_file}",
         artifacts_destination=str(tmp_path / "artifacts"),
         webhook_allow_private_targets=True,
@@ -261,11 +261,11 @@ def test_test_call_sends_an_example_at_once_and_logs_it(hooks_api, receiver):
 
 def test_a_target_is_checked_again_at_delivery(receiver):
     """A webhook saved while private targets were allowed is not called once they are not."""
-    strict = Settings(webhook_allow_private_targets=False)
+    strict = Settings.defaults(webhook_allow_private_targets=False)
     outcome = delivery.send(receiver.url, "{}", "d1", SECRET, strict)
     assert not outcome.success and not outcome.retryable and "Target refused" in outcome.error_message
     assert receiver.requests == []
-    unreachable = delivery.send("http://127.0.0.1:9/x", "{}", "d2", None, Settings(webhook_allow_private_targets=True, webhook_timeout=2))
+    unreachable = delivery.send("http://127.0.0.1:9/x", "{}", "d2", None, Settings.defaults(webhook_allow_private_targets=True, webhook_timeout=2))
     assert not unreachable.success and unreachable.retryable
 
 

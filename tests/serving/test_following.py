@@ -117,7 +117,11 @@ def test_a_new_version_that_fails_to_load_keeps_the_old_one_answering(serve, reg
     assert health.json()["models"]["churn"]["version"] == "1"
     assert "version 2 failed to load" in health.json()["models"]["churn"]["error"]
     assert answer(app, data.head(1))[0] == "churn/1"
-    assert 'modelyard_serving_model_load_failures_total{model="churn"}' in app.get("/metrics").text
+    assert 'modelyard_serving_model_load_failures_total{model="churn"} 1.0' in app.get("/metrics").text
+    # the broken version is not loaded again at every check (nor logged again): only a new version is tried
+    slot = app.service.slots.get("churn")
+    assert app.service.slots.refresh(slot) is False and app.service.slots.refresh(slot) is False
+    assert 'modelyard_serving_model_load_failures_total{model="churn"} 1.0' in app.get("/metrics").text
 
 
 @pytest.mark.parametrize("uri", ["models:/nope@champion", "models:/churn@nothing"])

@@ -101,7 +101,7 @@ class BlockedSink:
 def test_overload_drops_records_and_counts_them():
     metrics = ServingMetrics()
     sink = BlockedSink()
-    log = InferenceLog(sink, metrics, queue_size=3, flush_s=0.01)
+    log = InferenceLog(sink, metrics, queue_size=3, flush_s=0.01).start()
     log.record("first", "m", "1", 200, 0.001, "application/json", b"{}", b"{}")
     wait_until(lambda: log._queue.qsize() == 0, what="the writer to take the first record")
     for i in range(10):  # the writer is stuck: 3 fit in the queue, 7 are dropped

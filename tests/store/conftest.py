@@ -20,9 +20,11 @@ from pathlib import Path
 import pytest
 from sqlalchemy import Engine, delete, update
 
-from modelyard.store.tracking.sql import schema
-from modelyard.store.tracking.sql.engine import create_db_engine
-from modelyard.store.tracking.sql.migrate import ensure_schema
+from modelyard.store.sql.database import Database
+from modelyard.store.sql.engine import create_db_engine
+from modelyard.store.sql.migrate import ensure_schema
+from modelyard.store.sql.schema import full_metadata
+from modelyard.store.tracking import tables as schema
 from modelyard.store.tracking.sql.store import SqlTrackingStore
 
 BACKENDS = [
@@ -64,7 +66,7 @@ def wipe(engine: Engine, artifact_root: str) -> None:
     """
     experiments = schema.experiments
     with engine.begin() as conn:
-        for table in reversed(schema.metadata.sorted_tables):
+        for table in reversed(full_metadata().sorted_tables):
             where = [experiments.c.experiment_id != 0] if table is experiments else []
             conn.execute(delete(table).where(*where))
         conn.execute(
@@ -82,7 +84,7 @@ def _empty_store(request: pytest.FixtureRequest, backend: str, directory: Path) 
         return SqlTrackingStore.from_uri(f"sqlite:///{db_file}", default_artifact_root=root)
     engine = request.getfixturevalue(f"{backend}_engine")
     wipe(engine, root)
-    return SqlTrackingStore(engine, root, uri=engine.url.render_as_string())
+    return SqlTrackingStore(Database(engine), root)
 
 
 def _close(store: SqlTrackingStore) -> None:

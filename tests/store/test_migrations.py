@@ -1,4 +1,4 @@
-"""The Alembic migrations: they build exactly ``schema.metadata``, the head is ``SCHEMA_HEAD``,
+"""The Alembic migrations: they build exactly ``full_metadata()`` (every domain's tables), the head is ``SCHEMA_HEAD``,
 and a database at another revision is refused with the command that fixes it."""
 
 from __future__ import annotations
@@ -13,15 +13,16 @@ from alembic.script import ScriptDirectory
 from sqlalchemy import Engine, inspect, text
 
 from modelyard.exceptions import InvalidState
-from modelyard.store.tracking.sql import migrate, schema
-from modelyard.store.tracking.sql.engine import create_db_engine
+from modelyard.store.sql import migrate
+from modelyard.store.sql.engine import create_db_engine
+from modelyard.store.sql.schema import full_metadata
 from modelyard.store.tracking.sql.store import SqlTrackingStore
 
 
 def schema_diffs(engine: Engine) -> list:
     with engine.connect() as conn:
         context = MigrationContext.configure(conn, opts={"compare_type": True, "compare_server_default": True})
-        return compare_metadata(context, schema.metadata)
+        return compare_metadata(context, full_metadata())
 
 
 @pytest.fixture

@@ -372,6 +372,17 @@ def test_promotion_history_records_who_when_from_and_to(registry, run):
     assert [e.event_id for e in [*first, *second]] == [e.event_id for e in events] and second.token is None
 
 
+def test_an_alias_move_can_say_why(registry, run):
+    registry.create_registered_model("eta")
+    for _ in range(2):
+        registry.create_model_version("eta", f"runs:/{run.info.run_id}/model")
+    registry.set_registered_model_alias("eta", "champion", 1, user_id="ada")
+    registry.set_registered_model_alias("eta", "champion", 2, user_id="bot", reason="retrain: every gate passed (run r1)")
+    moved, created = registry.get_promotion_history("eta", alias="champion")
+    assert (moved.action, moved.reason, moved.to_version) == ("moved", "retrain: every gate passed (run r1)", "2")
+    assert created.reason is None
+
+
 # -- search ------------------------------------------------------------------------------------------
 @pytest.fixture
 def catalog(registry, run):

@@ -9,7 +9,7 @@ from pathlib import Path
 from sqlalchemy import create_engine
 
 from modelyard.entities import Metric
-from modelyard.store.tracking.sql.engine import WriterQueue, writer_queue
+from modelyard.store.sql.engine import WriterQueue, writer_queue
 from modelyard.store.tracking.sql.store import SqlTrackingStore
 
 
@@ -62,7 +62,7 @@ def test_without_a_lock_file_writers_go_straight_to_sqlite(tmp_path: Path) -> No
 def test_the_store_writes_through_the_queue(tmp_path: Path) -> None:
     store = SqlTrackingStore.from_uri(f"sqlite:///{tmp_path / 'db.sqlite'}")
     try:
-        assert store._queue is not None
+        assert store.db._queue is not None
         run_id = store.create_run("0", "u", 0).info.run_id
         store.log_metric(run_id, Metric("m", 1.0, 1, 0))
         assert [m.value for m in store.get_metric_history(run_id, "m")] == [1.0]
@@ -75,6 +75,28 @@ def test_closing_the_store_closes_the_lock_file(tmp_path: Path) -> None:
     store = SqlTrackingStore.from_uri(f"sqlite:///{tmp_path / 'db.sqlite'}")
     run_id = store.create_run("0", "u", 0).info.run_id
     store.log_metric(run_id, Metric("m", 1.0, 1, 0))
-    assert store._queue._fd is not None
+    assert store.db._queue._fd is not None
     store.close()
-    assert store._queue._fd is None
+    assert store.db._queue._fd is None
+
+
+def test_registry_writes_take_the_same_queue(tmp_path: Path) -> None:
+    """The registry shares the tracking store's Database: its writes wait for the queue too."""
+    from modelyard.store.registry.sql.store import SqlRegistryStore
+
+    store = SqlTrackingStore.from_uri(f"sqlite:///{tmp_path / 'db.sqlite'}")
+    registry = SqlRegistryStore.from_tracking_store(store)
+    assert registry.db is store.db
+    other_process = WriterQueue(str(tmp_path / "db.sqlite"))  # its own descriptor, as another process
+    done = threading.Event()
+    writer = threading.Thread(target=lambda: (registry.create_registered_model("m"), done.set()))
+    try:
+        with other_process.hold():
+            writer.start()
+            assert not done.wait(0.5)  # queued behind the other writer
+        assert done.wait(30)
+        assert registry.get_registered_model("m").name == "m"
+    finally:
+        writer.join(30)
+        other_process.close()
+        store.close()

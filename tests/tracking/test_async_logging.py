@@ -40,7 +40,7 @@ def test_fluent_async_metrics_arrive_in_few_batches(tracking):
 def test_async_logging_from_the_environment(tracking, monkeypatch):
     monkeypatch.setenv("MODELYARD_ASYNC_LOGGING", "true")
     client = my.MlflowClient()
-    assert client.settings.async_logging
+    assert client.settings.client.async_logging
     exp = client.create_experiment("async-env")
     run = client.create_run(exp)
     for i in range(50):

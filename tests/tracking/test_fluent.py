@@ -222,12 +222,12 @@ def test_tracking_uri_precedence(tmp_path, monkeypatch):
     from modelyard.tracking.stores import resolve_tracking_uri
 
     monkeypatch.chdir(tmp_path)
-    assert resolve_tracking_uri(None, Settings()) == f"sqlite:///{tmp_path / 'modelyard.db'}"
+    assert resolve_tracking_uri(None, Settings.defaults()) == f"sqlite:///{tmp_path / 'modelyard.db'}"
     s = Settings.from_env({"MLFLOW_TRACKING_URI": "sqlite:///m.db"})
     assert resolve_tracking_uri(None, s) == "sqlite:///m.db"
     s = Settings.from_env({"MLFLOW_TRACKING_URI": "sqlite:///m.db", "MODELYARD_TRACKING_URI": "sqlite:///y.db"})
     assert resolve_tracking_uri(None, s) == "sqlite:///y.db"
     assert resolve_tracking_uri("sqlite:///arg.db", s) == "sqlite:///arg.db"
-    assert resolve_tracking_uri("runs.db", Settings()) == f"sqlite:///{tmp_path / 'runs.db'}"
+    assert resolve_tracking_uri("runs.db", Settings.defaults()) == f"sqlite:///{tmp_path / 'runs.db'}"
     with pytest.raises(InvalidParameterValue, match="sqlite:///"):
-        resolve_tracking_uri("./mlruns", Settings())
+        resolve_tracking_uri("./mlruns", Settings.defaults())

@@ -100,12 +100,11 @@ def test_registry_pages_by_clicking(ui_server, page, shot):
     # the description, edited in place
     page.click("#description .edit-description")
     page.fill("#description textarea", "Gradient boosting, <b>v2</b>\nretrained weekly")
-    page.click("#description .save-description")
-    page.locator("#description .description-editor").wait_for(state="hidden")
-    assert (
-        page.locator("#description .description-text").inner_text()
-        == "Gradient boosting, <b>v2</b>\nretrained weekly"
-    )
+    with page.expect_navigation():  # the page reloads: the server renders the markdown, sanitised
+        page.click("#description .save-description")
+    shown = page.locator("#description .description-text")
+    assert " ".join(shown.inner_text().split()) == "Gradient boosting, <b>v2</b> retrained weekly"
+    assert shown.locator("b").count() == 0  # raw HTML is shown as text, never as markup
     assert (
         registry.get_model_version("churn", 2).description == "Gradient boosting, <b>v2</b>\nretrained weekly"
     )

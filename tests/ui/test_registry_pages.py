@@ -135,7 +135,7 @@ def test_version_page_lineage_controls_and_snippet(ui_api) -> None:
     main = _main(response)
     assert 'data-name="churn" data-version="2"' in main
     assert f'<a id="run-link" href="/runs/{ids["run_id"]}">train-1</a>' in main
-    assert f"<code>models:/{ids['model_id']}</code>" in main
+    assert f'<code><a href="/logged-models/{ids["model_id"]}">models:/{ids["model_id"]}</a></code>' in main
     assert f'logged by <a href="/runs/{ids["run_id"]}">' in main
     assert 'id="stage-select"' in main and 'id="archive-existing"' in main
     assert (

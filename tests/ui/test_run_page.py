@@ -11,7 +11,7 @@ import pytest
 import sqlalchemy as sa
 
 from modelyard.entities import Metric, Param, RunTag
-from modelyard.store.tracking.sql import schema
+from modelyard.store.tracking import tables as schema
 
 XSS = "<img src=x onerror=alert(1)>"
 SCRIPT = "</script><script>alert(3)</script>"

@@ -210,7 +210,7 @@ def insert_raw(store, run_id: str, kind: str, key: str, value) -> None:
     hold: the page must still escape it."""
     import sqlalchemy as sa
 
-    from modelyard.store.tracking.sql import schema
+    from modelyard.store.tracking import tables as schema
 
     with store.engine.begin() as conn:
         rid = conn.execute(sa.select(schema.runs.c.id).where(schema.runs.c.run_uuid == run_id)).scalar_one()

@@ -71,6 +71,7 @@ class SetAlias(RegisteredModelName):
     alias: str
     version: IdText
     user_id: str | None = None
+    reason: str | None = None  # modelyard: why, recorded in the promotion history
 
 
 class AliasRef(RegisteredModelName):
@@ -171,7 +172,7 @@ def get_latest_versions_get(svc: Services, m: LatestVersions, ctx: RequestContex
 @table.post(f"{BASE}/alias", SetAlias, needs=needs(REGISTERED_MODEL, MANAGE, "name"))
 def set_registered_model_alias(svc: Services, m: SetAlias, ctx: RequestContext) -> dict:
     """Point an alias at a version (creating or moving it); recorded in the promotion history."""
-    svc.registry.set_registered_model_alias(ctx, m.name, m.alias, m.version, user_id=m.user_id)
+    svc.registry.set_registered_model_alias(ctx, m.name, m.alias, m.version, user_id=m.user_id, reason=m.reason)
     return {}
 
 

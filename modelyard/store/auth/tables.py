@@ -1,23 +1,11 @@
-"""The auth domain's tables: users, API tokens, per-resource grants and the append-only audit log."""
+"""The auth domain's tables: users, API tokens, per-resource grants and the append-only audit log
+(created by migration a001)."""
 
 from __future__ import annotations
 
-from sqlalchemy import (
-    BigInteger,
-    Boolean,
-    Column,
-    ForeignKey,
-    Index,
-    Integer,
-    MetaData,
-    String,
-    Table,
-    Text,
-    UniqueConstraint,
-)
+from sqlalchemy import BigInteger, Boolean, Column, ForeignKey, Index, Integer, String, Table, Text, UniqueConstraint
 
-metadata = MetaData()
-BigId = BigInteger().with_variant(Integer(), "sqlite")
+from modelyard.store.sql.schema import MYSQL_TABLE_ARGS, BigId, metadata
 
 users = Table(
     "auth_users",
@@ -28,6 +16,7 @@ users = Table(
     Column("is_admin", Boolean, nullable=False, default=False),
     Column("source", String(32), nullable=False, default="password"),
     Column("created_at", BigInteger, nullable=False),
+    **MYSQL_TABLE_ARGS,
 )
 
 tokens = Table(
@@ -44,6 +33,7 @@ tokens = Table(
     Column("revoked_at", BigInteger, nullable=True),
     Column("last_used_at", BigInteger, nullable=True),
     UniqueConstraint("user_id", "name", name="uq_auth_tokens_user_name"),
+    **MYSQL_TABLE_ARGS,
 )
 
 grants = Table(
@@ -54,6 +44,7 @@ grants = Table(
     Column("resource_id", String(256), primary_key=True),
     Column("permission", String(32), nullable=False),
     Index("ix_auth_grants_resource", "kind", "resource_id"),
+    **MYSQL_TABLE_ARGS,
 )
 
 audit = Table(
@@ -72,4 +63,5 @@ audit = Table(
     Column("detail", Text, nullable=True),
     Index("ix_auth_audit_user_time", "username", "timestamp"),
     Index("ix_auth_audit_resource", "resource_kind", "resource_id"),
+    **MYSQL_TABLE_ARGS,
 )

@@ -153,8 +153,9 @@ class RegistryStore(ABC):
     # -- aliases ----------------------------------------------------------------------------------
     @abstractmethod
     def set_registered_model_alias(
-        self, name: str, alias: str, version: str | int, *, user_id: str | None = None
-    ) -> None: ...
+        self, name: str, alias: str, version: str | int, *, user_id: str | None = None, reason: str | None = None
+    ) -> None:
+        """``reason`` (optional) is recorded with the move in the promotion history."""
 
     @abstractmethod
     def delete_registered_model_alias(self, name: str, alias: str, *, user_id: str | None = None) -> None: ...

@@ -167,8 +167,10 @@ class RestRegistryStore(base.RegistryStore):
         return [ModelVersion.from_dict(d) for d in data.get("model_versions", [])]
 
     # -- aliases -----------------------------------------------------------------------------------
-    def set_registered_model_alias(self, name, alias, version, *, user_id=None) -> None:
+    def set_registered_model_alias(self, name, alias, version, *, user_id=None, reason=None) -> None:
         body = {"name": name, "alias": alias, "version": str(version), "user_id": user_id}
+        if reason is not None:
+            body["reason"] = reason
         self._call("POST", "registered-models/alias", body)
 
     def delete_registered_model_alias(self, name, alias, *, user_id=None) -> None:

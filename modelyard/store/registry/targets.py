@@ -1,7 +1,7 @@
 """Which webhook URLs the server may call (SSRF defence, MLflow's CVE-2026-2393).
 
 A target is ``http(s)://host[:port]/path`` without credentials. Unless the operator allows private
-targets (``Settings.webhook_allow_private_targets``), every address the host resolves to must be a
+targets (``Settings.server.webhook_allow_private_targets``), every address the host resolves to must be a
 public unicast address: loopback, private (RFC 1918, ULA), link-local (169.254/16: cloud metadata),
 shared, multicast, reserved and unspecified addresses are refused, IPv4-mapped IPv6 included.
 Numeric spellings (``2130706433``, ``0x7f.1``) resolve to what they mean, so they are caught too.

@@ -1,10 +1,10 @@
 """``RestTrackingStore``: the tracking-store protocol over HTTP, against a modelyard (or MLflow) server.
 
 - One ``httpx.Client`` per store: connections are reused, requests are thread-safe.
-- Timeouts from ``Settings.http_request_timeout``; 408/429/5xx answers and connection errors
-  are retried ``Settings.http_request_max_retries`` times with exponential backoff and jitter
-  (honouring ``Retry-After``), then reported with the server's address.
-- Auth: ``Settings.tracking_token`` as a Bearer token, else ``tracking_username`` /
+- Timeouts from ``Settings.client.http_request_timeout``. A refused connection fails at once, naming
+  the URL; timeouts and 429/503 answers are retried ``Settings.client.http_request_max_retries`` times
+  with exponential backoff, each retry logged (``modelyard.http_retry`` holds the policy).
+- Auth: ``Settings.client.tracking_token`` as a Bearer token, else ``tracking_username`` /
   ``tracking_password`` as basic auth (credentials in the URI work too).
 - A server error becomes the matching class of ``modelyard.exceptions`` (from its
   ``error_code``), so ``except ResourceDoesNotExist`` works against a server as against a
@@ -17,7 +17,6 @@ from __future__ import annotations
 import dataclasses
 import functools
 import logging
-import random
 import ssl
 import time
 from collections.abc import Callable, Sequence
@@ -26,7 +25,7 @@ from typing import Any
 import httpx
 import orjson
 
-from modelyard import __version__
+from modelyard import __version__, http_retry
 from modelyard import validation as v
 from modelyard.entities import (
     DatasetInput,
@@ -46,6 +45,7 @@ from modelyard.entities import (
 )
 from modelyard.entities.run import json_float
 from modelyard.exceptions import InvalidParameterValue, ModelyardError, ResourceDoesNotExist, error_for_code
+from modelyard.http_retry import RETRY_STATUSES
 from modelyard.settings import Settings
 from modelyard.store.tracking import base
 
@@ -53,7 +53,6 @@ logger = logging.getLogger(__name__)
 
 API = "/api/2.0/mlflow"
 AJAX_API = "/ajax-api/2.0/mlflow"
-RETRY_STATUSES = frozenset({408, 429, 500, 502, 503, 504})
 MAX_BACKOFF_S = 60.0
 # What a non-JSON error answer means, by HTTP status (MLflow's client maps the same way).
 _CODE_BY_STATUS = {
@@ -69,7 +68,7 @@ _CODE_BY_STATUS = {
 }
 
 
-def from_uri(uri: str, settings: Settings | None = None) -> RestTrackingStore:
+def from_uri(uri: str, settings: Settings) -> RestTrackingStore:
     """The factory registered for ``http`` and ``https`` in ``modelyard.plugins``."""
     return RestTrackingStore(uri, settings)
 
@@ -85,10 +84,10 @@ def _tls_context() -> ssl.SSLContext:
 
 
 def _auth(settings: Settings) -> tuple[dict[str, str], httpx.Auth | None]:
-    if settings.tracking_token:
-        return {"Authorization": f"Bearer {settings.tracking_token}"}, None
-    if settings.tracking_username is not None and settings.tracking_password is not None:
-        return {}, httpx.BasicAuth(settings.tracking_username, settings.tracking_password)
+    if settings.client.tracking_token:
+        return {"Authorization": f"Bearer {settings.client.tracking_token}"}, None
+    if settings.client.tracking_username is not None and settings.client.tracking_password is not None:
+        return {}, httpx.BasicAuth(settings.client.tracking_username, settings.client.tracking_password)
     return {}, None
 
 
@@ -98,16 +97,15 @@ class RestTrackingStore(base.TrackingStore):
     def __init__(
         self,
         uri: str,
-        settings: Settings | None = None,
+        settings: Settings,
         *,
         transport: httpx.BaseTransport | None = None,
         backoff_factor: float = 1.0,
         backoff_jitter: float = 1.0,
         sleep: Callable[[float], None] = time.sleep,
     ) -> None:
-        settings = settings or Settings.from_env()
         self.uri = uri.rstrip("/")
-        self.max_retries = max(0, int(settings.http_request_max_retries))
+        self.max_retries = max(0, int(settings.client.http_request_max_retries))
         self.backoff_factor = backoff_factor
         self.backoff_jitter = backoff_jitter
         self._sleep = sleep
@@ -117,7 +115,7 @@ class RestTrackingStore(base.TrackingStore):
             base_url=self.uri,
             headers=headers,
             auth=auth,
-            timeout=settings.http_request_timeout,
+            timeout=settings.client.http_request_timeout,
             verify=_tls_context(),
             transport=transport,
         )
@@ -147,33 +145,23 @@ class RestTrackingStore(base.TrackingStore):
         headers = {"Content-Type": "application/json"} if content is not None else None
         attempt = 0
         while True:
-            retry_after = None
             try:
                 response = self._client.request(method, path, content=content, params=params, headers=headers)
             except httpx.TransportError as exc:
+                if http_retry.refused(exc):
+                    raise http_retry.cannot_connect("tracking server", self.uri, exc) from exc
+                why, retry_after = str(exc) or type(exc).__name__, None
                 if attempt >= self.max_retries:
-                    reason = str(exc) or type(exc).__name__
-                    raise ModelyardError(
-                        f"Cannot reach the tracking server at {self.uri} ({method} {path}) after "
-                        f"{attempt + 1} attempt(s): {reason}"
-                    ) from exc
-                logger.debug("%s %s failed (%s); retrying", method, path, exc)
+                    raise http_retry.gave_up("tracking server", self.uri, method, path, attempt + 1, why) from exc
             else:
                 if response.status_code not in RETRY_STATUSES or attempt >= self.max_retries:
                     return self._decode(response, method, path)
-                retry_after = response.headers.get("retry-after")
-                logger.debug("%s %s answered %s; retrying", method, path, response.status_code)
-            self._sleep(self._delay(attempt, retry_after))
+                why, retry_after = f"HTTP {response.status_code}", response.headers.get("retry-after")
+            http_retry.wait_before_retry(
+                self._sleep, "tracking server", method, f"{self.uri}{path}", why, attempt, self.max_retries,
+                retry_after, factor=self.backoff_factor, jitter=self.backoff_jitter, cap=MAX_BACKOFF_S,
+            )
             attempt += 1
-
-    def _delay(self, attempt: int, retry_after: str | None) -> float:
-        delay = min(MAX_BACKOFF_S, self.backoff_factor * 2**attempt) + random.uniform(0, self.backoff_jitter)
-        if retry_after:
-            try:
-                delay = max(delay, min(MAX_BACKOFF_S, float(retry_after)))
-            except ValueError:
-                pass  # an HTTP date: keep our own backoff
-        return delay
 
     def _decode(self, response: httpx.Response, method: str, path: str) -> dict:
         status = response.status_code

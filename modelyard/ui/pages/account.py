@@ -206,6 +206,6 @@ def routes(services) -> list[BaseRoute]:
 def _oidc_routes(runtime, signed_in) -> list[BaseRoute]:
     if not runtime.config.oidc_discovery_url:
         return []
-    from modelyard.auth.oidc import oidc_routes
+    from modelyard.ui.pages.oidc_signin import oidc_routes
 
     return oidc_routes(runtime, signed_in)

@@ -44,16 +44,25 @@ def experiments_page(services, request: Request, ctx: RequestContext):
         error = None
     except InvalidParameterValue as exc:  # a bad filter: shown inline above an empty table
         found, error = [], exc.message
+    experiments = list(found)
     return render(
         request,
         "experiments.html",
         [Crumb("Experiments")],
         section="experiments",
-        experiments=list(found),
+        experiments=experiments,
+        run_counts=_run_counts(services, ctx, experiments),
         next_token=getattr(found, "token", None),
         query=query,
         error=error,
     )
+
+
+def _run_counts(services, ctx: RequestContext, experiments) -> dict[str, int]:
+    """Active runs per experiment shown (one indexed COUNT each); empty when the store cannot count."""
+    if not services.tracking.can_count_runs:
+        return {}
+    return {e.experiment_id: services.tracking.count_runs(ctx, [e.experiment_id]) for e in experiments}
 
 
 def routes(services) -> list[BaseRoute]:

@@ -153,7 +153,7 @@ def _signature(services, ctx: RequestContext, uri: str) -> dict | None:
             path = uri.split(":", 1)[1].lstrip("/")
             path = f"{path}/MLmodel" if path else "MLmodel"
         elif scheme in ("", "file"):
-            repo, path = get_artifact_repository(uri), "MLmodel"
+            repo, path = get_artifact_repository(uri, settings=services.settings), "MLmodel"
         else:
             return None
         info = repo.file_info(path)

@@ -25,6 +25,7 @@ PARENT_TAG = "mlflow.parentRunId"
 MAX_MODELS = 100
 MAX_CHILDREN = 50
 CHART_POINTS = 1000  # points asked per chart (the server samples the steps)
+LIVE_MS = 3000  # a running run's page refreshes its status and charts this often
 
 
 def _quote(value: str) -> str:
@@ -52,6 +53,17 @@ def _logged_models(services, ctx: RequestContext, run) -> list:
     except NotImplementedFeature:  # a store without logged models
         return []
     return sorted(found.values(), key=lambda m: (-(m.creation_timestamp or 0), m.model_id))
+
+
+def _versions(services, ctx: RequestContext, run) -> list:
+    """Registered model versions made from this run's models, newest first."""
+    try:
+        found = services.registry.search_model_versions(
+            ctx, filter_string=f"run_id = {_quote(run.info.run_id)}", max_results=MAX_MODELS
+        )
+    except ModelyardError:
+        return []
+    return sorted(found, key=lambda v: (v.name, -int(v.version)))
 
 
 def _parent(services, ctx: RequestContext, run) -> dict | None:
@@ -114,8 +126,10 @@ def run_page(services, request: Request, ctx: RequestContext):
         parent=_parent(services, ctx, run),
         children=_children(services, ctx, run),
         models=_logged_models(services, ctx, run),
+        versions=_versions(services, ctx, run),
         datasets=run.inputs.dataset_inputs,
         chart_points=CHART_POINTS,
+        live_ms=LIVE_MS,
     )
 
 

@@ -9,6 +9,10 @@
 - ``size`` (one of PAGE_SIZES) and ``page_token`` (the store's opaque token).
 - ``col`` (repeated column ids) with ``picked=1``: the chosen columns. Without ``picked`` the
   page shows the most common keys of the runs on the page (a few of each kind).
+- ``view=charts``: the chart view: the same runs (same filter, order and page) as a list with
+  each run's colour and a show/hide box, beside charts of chosen metrics (``chart`` repeated, else
+  the metric columns) and a parameter-vs-metric scatter, drawn by ``static/charts.js``; it
+  refreshes by itself while a run on the page is running.
 
 One search_runs call of one page is all the page reads (plus the experiment), so it costs the
 same with 100 runs or 100,000. Deleting runs and going to /compare are done by the page's
@@ -17,6 +21,7 @@ JavaScript (``runs/delete`` through /ajax-api).
 
 from __future__ import annotations
 
+import math
 from collections import Counter
 from dataclasses import dataclass
 from urllib.parse import urlencode
@@ -47,6 +52,9 @@ ATTRIBUTES = (
 )
 DEFAULT_ORDER = ("attributes.start_time", "desc")
 NOTE_TAG = "mlflow.note.content"
+VIEWS = ("table", "charts")
+CHART_POINTS = 1000  # points per run and metric asked by each chart of the chart view
+LIVE_MS = 3000  # the chart view refreshes this often while a run on the page is running
 
 
 @dataclass(frozen=True)
@@ -122,6 +130,15 @@ def _row(run) -> dict:
         "metrics": {m.key: m.value for m in data.metric_objs},
         "params": data.params,
         "tags": data.tags,
+        "datasets": [
+            {
+                "name": d.dataset.name,
+                "digest": d.dataset.digest,
+                "context": next((t.value for t in d.tags if t.key == "mlflow.data.context"), ""),
+            }
+            for d in run.inputs.dataset_inputs
+        ],
+        "models": [o.model_id for o in run.outputs.model_outputs],
     }
 
 
@@ -177,7 +194,9 @@ def runs_page(services, request: Request, ctx: RequestContext):
         for kind in KINDS
     }
 
+    view = q.get("view", "table") if q.get("view") in VIEWS else "table"
     state = {
+        "view": view if view != "table" else "",
         "filter": filter_string,
         "size": str(size) if size != DEFAULT_PAGE_SIZE else "",
         "order": order.id if order.id != DEFAULT_ORDER[0] or direction != DEFAULT_ORDER[1] else "",
@@ -210,6 +229,8 @@ def runs_page(services, request: Request, ctx: RequestContext):
         "prev": url(page_token=_token_at(offset - size)) if token and offset is not None else None,
         "next": url(page_token=next_token) if next_token else None,
     }
+    rows = [_row(r) for r in runs]
+    chart_view = _chart_view(runs, available, columns, q.getlist("chart")) if view == "charts" else None
     return render(
         request,
         "runs.html",
@@ -218,7 +239,9 @@ def runs_page(services, request: Request, ctx: RequestContext):
         section="experiments",
         experiment=experiment,
         description=experiment.tags.get(NOTE_TAG, ""),
-        rows=[_row(r) for r in runs],
+        rows=rows,
+        show_datasets=any(r["datasets"] for r in rows),
+        show_models=any(r["models"] for r in rows),
         attributes=ATTRIBUTES,
         columns=columns,
         available=available,
@@ -234,7 +257,34 @@ def runs_page(services, request: Request, ctx: RequestContext):
         default_size=DEFAULT_PAGE_SIZE,
         pager=pager,
         reset_url=base,
+        view=view,
+        table_url=url(view=""),
+        charts_url=url(view="charts"),
+        chart_view=chart_view,
     )
+
+
+def _chart_view(runs, available: dict, columns: dict, charted: list[str]) -> dict:
+    """What the chart view's script draws: the page's runs (latest values) and the metrics to chart."""
+    metric_keys = available["metrics"]
+    chosen = [k for k in dict.fromkeys(charted) if k in metric_keys] or [c.key for c in columns["metrics"]]
+    return {
+        "runs": [
+            {
+                "id": r.info.run_id,
+                "name": r.info.run_name or r.info.run_id[:12],
+                "status": r.info.status,
+                "params": r.data.params,
+                "metrics": {m.key: m.value if math.isfinite(m.value) else None for m in r.data.metric_objs},
+            }
+            for r in runs
+        ],
+        "metric_keys": metric_keys,
+        "param_keys": available["params"],
+        "chosen": chosen,
+        "points": CHART_POINTS,
+        "live_ms": LIVE_MS,
+    }
 
 
 def routes(services) -> list[BaseRoute]:

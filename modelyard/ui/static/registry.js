@@ -35,11 +35,7 @@
         const value = area.value;
         my.act(ev.target, async function () {
           await my.api(base + "update", Object.assign({ description: value }, ref), "PATCH");
-          saved = value;
-          text.textContent = value || text.dataset.empty;
-          text.classList.toggle("muted", !value);
-          close();
-          my.flash("Description saved.");
+          reload();  // the server renders the markdown (sanitised)
         });
       });
     }

@@ -26,7 +26,7 @@ def auth_db_template(tmp_path_factory) -> Path:
 def auth_settings(tmp_path: Path, template: Path) -> Settings:
     db_file = tmp_path / "server.db"
     shutil.copyfile(template, db_file)
-    return Settings(
+    return Settings.defaults(
         backend_store_uri=f"sqlite:///{db_file}",
         artifacts_destination=str(tmp_path / "artifacts"),
         serve_artifacts=True,

@@ -13,9 +13,9 @@ from modelyard.entities.registry import STAGE_DELETED_INTERNAL, ModelVersionStag
 from modelyard.exceptions import InvalidParameterValue, ResourceDoesNotExist
 from modelyard.search.paging import decode_page_token, encode_page_token
 from modelyard.store.registry import checks
+from modelyard.store.registry import tables as db
 from modelyard.store.registry.sql import hydrate, models, outbox
-from modelyard.store.tracking.sql import schema as db
-from modelyard.store.tracking.sql.common import now_ms
+from modelyard.store.sql.common import now_ms
 
 aliases = db.registered_model_aliases
 history = db.promotion_history
@@ -66,7 +66,9 @@ def live_version(conn: Connection, model: Any, version: int) -> Any:
     return row
 
 
-def set_alias(conn: Connection, name: str, alias: str, version: object, user_id: str | None) -> None:
+def set_alias(
+    conn: Connection, name: str, alias: str, version: object, user_id: str | None, *, reason: str | None = None
+) -> None:
     checks.settable_alias(alias)
     number = checks.version_number(version)
     model = models.row(conn, name, lock=True)
@@ -76,12 +78,15 @@ def set_alias(conn: Connection, name: str, alias: str, version: object, user_id:
     ).scalar()
     if current is None:
         conn.execute(aliases.insert().values(rm_id=model.id, alias=alias, version=number))
-        record(conn, model, PromotionKind.ALIAS, alias, "created", user_id, to_version=number)
+        record(conn, model, PromotionKind.ALIAS, alias, "created", user_id, to_version=number, reason=reason)
     elif current != number:
         conn.execute(
             update(aliases).where(aliases.c.rm_id == model.id, aliases.c.alias == alias).values(version=number)
         )
-        record(conn, model, PromotionKind.ALIAS, alias, "moved", user_id, from_version=current, to_version=number)
+        record(
+            conn, model, PromotionKind.ALIAS, alias, "moved", user_id, from_version=current, to_version=number,
+            reason=reason,
+        )
     outbox.emit(
         conn,
         events.MODEL_VERSION_ALIAS_CREATED,

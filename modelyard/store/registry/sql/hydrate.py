@@ -23,7 +23,7 @@ import sqlalchemy as sa
 from sqlalchemy import Connection, select
 
 from modelyard.entities import ModelVersion, RegisteredModel
-from modelyard.store.tracking.sql import schema as db
+from modelyard.store.registry import tables as db
 
 rm = db.registered_models
 mv = db.model_versions

@@ -14,9 +14,11 @@ from modelyard.entities import LifecycleStage
 from modelyard.entities.registry import STAGE_DELETED_INTERNAL, ModelVersionStage
 from modelyard.exceptions import InvalidParameterValue, ResourceDoesNotExist
 from modelyard.store.registry import checks
+from modelyard.store.registry import tables as db
 from modelyard.store.registry.sources import Source, within
-from modelyard.store.tracking.sql import schema as db
-from modelyard.store.tracking.sql.common import join_uri
+from modelyard.store.sql.common import join_uri, now_ms
+from modelyard.store.sql.dml import upsert
+from modelyard.store.tracking import tables as tracking
 
 _RUN_ID_MAX = 32
 DELETED = LifecycleStage.DELETED.value
@@ -30,7 +32,7 @@ class Resolved:
 
 
 def run_row(conn: Connection, run_id: str) -> Any:
-    runs = db.runs
+    runs = tracking.runs
     if not isinstance(run_id, str) or len(run_id) > _RUN_ID_MAX:
         raise InvalidParameterValue(f"Invalid run_id '{str(run_id)[:60]}'")
     row = conn.execute(
@@ -44,7 +46,7 @@ def run_row(conn: Connection, run_id: str) -> Any:
 
 
 def logged_model_row(conn: Connection, model_id: str, *, allow_deleted: bool = False) -> Any:
-    lm = db.logged_models
+    lm = tracking.logged_models
     row = conn.execute(select(lm).where(lm.c.model_id == model_id)).first() if model_id else None
     if row is None or (row.lifecycle_stage == DELETED and not allow_deleted):
         raise ResourceDoesNotExist(f"Logged model with ID '{model_id}' not found.")
@@ -53,7 +55,7 @@ def logged_model_row(conn: Connection, model_id: str, *, allow_deleted: bool = F
 
 def _run_model(conn: Connection, run_id: str, name: str) -> Any:
     """MLflow 3 keeps a run's model as a logged model named after the path: runs:/<run>/model."""
-    lm = db.logged_models
+    lm = tracking.logged_models
     stmt = (
         select(lm)
         .where(lm.c.source_run_id == run_id, lm.c.name == name, lm.c.lifecycle_stage != DELETED)
@@ -135,7 +137,7 @@ def lineage(conn: Connection, version_row: Any) -> dict[str, Any]:
     logged = None
     if version_row.model_id:
         row = conn.execute(
-            select(db.logged_models).where(db.logged_models.c.model_id == version_row.model_id)
+            select(tracking.logged_models).where(tracking.logged_models.c.model_id == version_row.model_id)
         ).first()
         if row is not None:
             logged = {
@@ -170,7 +172,7 @@ def lineage(conn: Connection, version_row: Any) -> dict[str, Any]:
     experiment_id = (run or logged or {}).get("experiment_id")
     experiment = None
     if experiment_id is not None:
-        exps = db.experiments
+        exps = tracking.experiments
         e = conn.execute(select(exps).where(exps.c.experiment_id == int(experiment_id))).first()
         if e is not None:
             experiment = {
@@ -186,9 +188,8 @@ MODEL_VERSIONS_TAG = "mlflow.modelVersions"
 
 
 def link_logged_model(conn: Connection, model_id: str, name: str, version: str) -> None:
-    from modelyard.store.tracking.sql import logged_models
-
-    tags = db.logged_model_tags
+    """Add (name, version) to the logged model's ``mlflow.modelVersions`` tag (a JSON list)."""
+    tags = tracking.logged_model_tags
     model = logged_model_row(conn, model_id)
     current = conn.execute(
         select(tags.c.value).where(tags.c.model_id == model.id, tags.c.key == MODEL_VERSIONS_TAG)
@@ -196,4 +197,7 @@ def link_logged_model(conn: Connection, model_id: str, name: str, version: str) 
     links = json.loads(current or "[]")
     entry = {"name": name, "version": version}
     if entry not in links:
-        logged_models.set_tags(conn, model_id, {MODEL_VERSIONS_TAG: json.dumps([*links, entry])})
+        value = json.dumps([*links, entry])
+        upsert(conn, tags, [{"model_id": model.id, "key": MODEL_VERSIONS_TAG, "value": value}], ["model_id", "key"], ["value"])
+        lm = tracking.logged_models
+        conn.execute(sa.update(lm).where(lm.c.id == model.id).values(last_updated_timestamp_ms=now_ms()))

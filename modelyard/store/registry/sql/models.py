@@ -11,10 +11,10 @@ from modelyard.entities import RegisteredModel
 from modelyard.entities import webhook as events
 from modelyard.exceptions import ResourceAlreadyExists, ResourceDoesNotExist
 from modelyard.store.registry import checks
+from modelyard.store.registry import tables as db
 from modelyard.store.registry.sql import hydrate, outbox
-from modelyard.store.tracking.sql import schema as db
-from modelyard.store.tracking.sql.common import now_ms
-from modelyard.store.tracking.sql.dml import upsert
+from modelyard.store.sql.common import now_ms
+from modelyard.store.sql.dml import upsert
 
 rm = db.registered_models
 

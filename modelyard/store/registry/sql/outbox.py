@@ -6,8 +6,10 @@ The body of a delivery is fixed when it is queued (retries send the same bytes):
     {"entity": "model_version", "action": "created", "timestamp": "2026-11-28T10:00:00.123456+00:00",
      "data": {"name": "churn", "version": "3", ...}}
 
-A background worker (``modelyard.registry.dispatcher``) sends them; ``queued(conn)`` tells the
-store whether to wake it after commit.
+Each delivery is logged in ``webhook_deliveries`` (what the API lists) and put on the kernel's
+durable queue (queue ``webhooks``) in the same transaction; a background worker
+(``modelyard.registry.dispatcher``) claims and sends them. ``take_queued(conn)`` tells the store
+whether to wake it after commit.
 """
 
 from __future__ import annotations
@@ -21,9 +23,11 @@ from sqlalchemy import Connection, select
 
 from modelyard.entities import WebhookEvent
 from modelyard.entities.webhook import DeliveryStatus, WebhookStatus
-from modelyard.store.tracking.sql import schema as db
-from modelyard.store.tracking.sql.common import now_ms
+from modelyard.store.registry import tables as db
+from modelyard.store.sql import queue
+from modelyard.store.sql.common import now_ms
 
+QUEUE = "webhooks"  # the kernel queue (modelyard.store.sql.queue) the sends go on; payload: delivery id
 _QUEUED = "modelyard.registry.outbox"  # key in Connection.info: deliveries queued this transaction
 
 
@@ -65,7 +69,11 @@ def emit(conn: Connection, event: WebhookEvent, data: dict[str, Any]) -> int:
     if not targets:
         return 0
     payload = envelope(event, data)
-    conn.execute(db.webhook_deliveries.insert(), [new_delivery(t, event, payload) for t in targets])
+    rows = [new_delivery(t, event, payload) for t in targets]
+    conn.execute(db.webhook_deliveries.insert(), rows)
+    for r in rows:  # the sends, on the durable queue, committed with the change
+        key = r["delivery_id"]
+        queue.put(conn, QUEUE, key, available_at=r["created_timestamp"], dedup_key=key, fresh_key=True)
     conn.info[_QUEUED] = conn.info.get(_QUEUED, 0) + len(targets)
     return len(targets)
 

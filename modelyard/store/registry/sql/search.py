@@ -1,4 +1,5 @@
-"""Registry searches compiled to SQL from the shared grammar (``parse_filter(text, entity)``).
+"""Registry searches: registered models and versions as entities of the kernel's search compiler
+(``modelyard.store.sql.search``), from the shared grammar (``parse_filter(text, entity)``).
 
 - registered models: ``name`` and ``tags.<key>`` (the grammar's operators, OR/NOT/parentheses
   included); tags become correlated ``EXISTS`` on ``registered_model_tags``. Prompts (tag
@@ -12,7 +13,7 @@ page is hydrated by ``hydrate`` in a fixed number of bulk queries. Tokens carry 
 
 from __future__ import annotations
 
-from collections.abc import Callable, Sequence
+from collections.abc import Sequence
 from typing import Any
 
 import sqlalchemy as sa
@@ -21,19 +22,16 @@ from sqlalchemy.sql.elements import ColumnElement
 
 from modelyard.entities import ModelVersion, PagedList, RegisteredModel
 from modelyard.entities.registry import STAGE_DELETED_INTERNAL
-from modelyard.exceptions import InvalidParameterValue
-from modelyard.search import Comparison, Expr, OrderBy, parse_filter, parse_order_by
-from modelyard.search.ast import And, Not, Or
+from modelyard.search import Comparison, OrderBy, parse_filter, parse_order_by
 from modelyard.search.paging import decode_page_token, encode_page_token
+from modelyard.store.registry import tables as db
 from modelyard.store.registry.checks import PROMPT_TAG
 from modelyard.store.registry.sql import hydrate
-from modelyard.store.tracking.sql import schema as db
-from modelyard.store.tracking.sql.common import offset_from_token
-from modelyard.store.tracking.sql.filters import predicate
+from modelyard.store.sql.common import offset_from_token
+from modelyard.store.sql.search import ONE, Entity, Keyed, mentions, order_by_columns, where
 
 rm = db.registered_models
 mv = db.model_versions
-_ONE = sa.literal_column("1")
 
 MODEL_ORDER: dict[str, sa.Column[Any]] = {
     "name": rm.c.name,
@@ -55,79 +53,43 @@ VERSION_COLUMNS: dict[str, sa.Column[Any]] = {
 }
 
 
-def _combine(expr: Expr, leaf: Callable[[Comparison], ColumnElement[bool]]) -> ColumnElement[bool]:
-    if isinstance(expr, Comparison):
-        return leaf(expr)
-    if isinstance(expr, And):
-        return sa.and_(*(_combine(e, leaf) for e in expr.items))
-    if isinstance(expr, Or):
-        return sa.or_(*(_combine(e, leaf) for e in expr.items))
-    if isinstance(expr, Not):
-        return sa.not_(_combine(expr.item, leaf))
-    raise TypeError(f"not a search expression: {expr!r}")
-
-
-def _tag_exists(table: sa.Table, owner: ColumnElement[bool], c: Comparison, correlate: sa.Table) -> ColumnElement[bool]:
-    conditions = [owner, table.c.key == c.key]
-    if c.op not in ("IS NULL", "IS NOT NULL"):
-        conditions.append(predicate(table.c.value, c.op, c.value))
-    exists = select(_ONE).select_from(table).where(*conditions).correlate(correlate).exists()
-    return ~exists if c.op == "IS NULL" else exists
-
-
-def _attribute(column: sa.Column[Any], c: Comparison) -> ColumnElement[bool]:
-    clause = predicate(column, c.op, c.value)
-    return sa.and_(column.is_not(None), clause) if column.nullable else clause
-
-
-def _prompt_filter(c: Comparison, rm_id: ColumnElement[Any], correlate: sa.Table) -> ColumnElement[bool] | None:
+def _prompt_filter(rm_id: ColumnElement[Any], correlate: sa.Table):
     """MLflow's meaning of a filter on the prompt tag: ``= 'true'`` / ``!= 'false'`` ask for prompts,
     ``!= 'true'`` / ``= 'false'`` for everything else (models have no such tag at all); MLflow's
-    client adds ``tags.`mlflow.prompt.is_prompt` != 'true'`` to every model search."""
-    if c.key != PROMPT_TAG or c.op not in ("=", "!=") or str(c.value).lower() not in ("true", "false"):
-        return None
-    tags = db.registered_model_tags
-    wants_prompts = (c.op == "=") == (str(c.value).lower() == "true")
-    is_prompt = _not_prompt(tags, tags.c.rm_id == rm_id, correlate)
-    return sa.not_(is_prompt) if wants_prompts else is_prompt
+    client adds ``tags.`mlflow.prompt.is_prompt` != 'true'`` to every model search. Other
+    comparisons of that tag are ordinary tag comparisons (None: the compiler's default)."""
+
+    def leaf(c: Comparison) -> ColumnElement[bool] | None:
+        if c.op not in ("=", "!=") or str(c.value).lower() not in ("true", "false"):
+            return None
+        tags = db.registered_model_tags
+        wants_prompts = (c.op == "=") == (str(c.value).lower() == "true")
+        is_prompt = _not_prompt(tags, tags.c.rm_id == rm_id, correlate)
+        return sa.not_(is_prompt) if wants_prompts else is_prompt
+
+    return leaf
 
 
-def _model_leaf(c: Comparison) -> ColumnElement[bool]:
-    tags = db.registered_model_tags
-    if c.kind == "tag":
-        prompt = _prompt_filter(c, rm.c.id, rm)
-        if prompt is not None:
-            return prompt
-        return _tag_exists(tags, tags.c.rm_id == rm.c.id, c, rm)
-    if c.kind == "attribute" and c.key == "name":
-        return _attribute(rm.c.name, c)
-    raise InvalidParameterValue(f"registered models cannot be searched by {c.kind} {c.key!r}")
-
-
-def _version_leaf(c: Comparison) -> ColumnElement[bool]:
-    tags = db.model_version_tags
-    if c.kind == "tag":
-        prompt = _prompt_filter(c, mv.c.rm_id, mv)
-        if prompt is not None:
-            return prompt
-        return _tag_exists(tags, tags.c.mv_id == mv.c.id, c, mv)
-    if c.kind == "attribute" and c.key in VERSION_COLUMNS:
-        return _attribute(VERSION_COLUMNS[c.key], c)
-    raise InvalidParameterValue(f"model versions cannot be searched by {c.kind} {c.key!r}")
-
-
-def _mentions_tag(expr: Expr | None, key: str) -> bool:
-    if expr is None:
-        return False
-    if isinstance(expr, Comparison):
-        return expr.kind == "tag" and expr.key == key
-    if isinstance(expr, Not):
-        return _mentions_tag(expr.item, key)
-    return any(_mentions_tag(e, key) for e in expr.items)  # type: ignore[union-attr]
+MODELS = Entity(
+    "registered models",
+    rm,
+    rm.c.id,
+    {"name": rm.c.name},
+    {"tag": Keyed(db.registered_model_tags, "rm_id")},
+    {f"tag.{PROMPT_TAG}": _prompt_filter(rm.c.id, rm)},
+)
+VERSIONS = Entity(
+    "model versions",
+    mv,
+    mv.c.id,
+    VERSION_COLUMNS,
+    {"tag": Keyed(db.model_version_tags, "mv_id")},
+    {f"tag.{PROMPT_TAG}": _prompt_filter(mv.c.rm_id, mv)},
+)
 
 
 def _not_prompt(table: sa.Table, owner: ColumnElement[bool], correlate: sa.Table) -> ColumnElement[bool]:
-    is_prompt = select(_ONE).select_from(table).where(owner, table.c.key == PROMPT_TAG, table.c.value == "true")
+    is_prompt = select(ONE).select_from(table).where(owner, table.c.key == PROMPT_TAG, table.c.value == "true")
     return ~is_prompt.correlate(correlate).exists()
 
 
@@ -135,17 +97,8 @@ def _has_prompts(conn: Connection) -> bool:
     """Whether any model is a prompt: one probe of the tag-key index, so that the usual registry
     (no prompts) skips the per-row exclusion."""
     tags = db.registered_model_tags
-    probe = select(_ONE).where(tags.c.key == PROMPT_TAG, tags.c.value == "true").limit(1)
+    probe = select(ONE).where(tags.c.key == PROMPT_TAG, tags.c.value == "true").limit(1)
     return conn.execute(probe).first() is not None
-
-
-def _order(terms: Sequence[OrderBy], columns: dict[str, sa.Column[Any]], tie_breakers: Sequence[OrderBy]) -> list:
-    seen = {t.key for t in terms}
-    clauses = []
-    for term in [*terms, *(t for t in tie_breakers if t.key not in seen)]:
-        column = columns[term.key]
-        clauses.append(column.asc() if term.ascending else column.desc())
-    return clauses
 
 
 def _page(rows: Sequence[Any], offset: int, max_results: int) -> str | None:
@@ -170,12 +123,12 @@ def search_models_wire(
     expr = parse_filter(filter_string, "registered_models")
     terms = parse_order_by(order_by, "registered_models")
     offset = offset_from_token(decode_page_token(page_token))
-    where = [_combine(expr, _model_leaf)] if expr is not None else []
-    if not _mentions_tag(expr, PROMPT_TAG) and _has_prompts(conn):
+    clauses = [where(MODELS, expr)] if expr is not None else []
+    if not mentions(expr, "tag", PROMPT_TAG) and _has_prompts(conn):
         tags = db.registered_model_tags
-        where.append(_not_prompt(tags, tags.c.rm_id == rm.c.id, rm))
-    order = _order(terms, MODEL_ORDER, [OrderBy("attribute", "name")]) + [rm.c.id.asc()]
-    stmt = select(*hydrate.MODEL_COLUMNS).where(*where).order_by(*order).offset(offset).limit(max_results + 1)
+        clauses.append(_not_prompt(tags, tags.c.rm_id == rm.c.id, rm))
+    order = order_by_columns(terms, MODEL_ORDER, [OrderBy("attribute", "name")]) + [rm.c.id.asc()]
+    stmt = select(*hydrate.MODEL_COLUMNS).where(*clauses).order_by(*order).offset(offset).limit(max_results + 1)
     rows = conn.execute(stmt).all()
     return hydrate.model_dicts(conn, rows[:max_results], as_json=as_json), _page(rows, offset, max_results)
 
@@ -201,14 +154,14 @@ def search_versions_wire(
     expr = parse_filter(filter_string, "model_versions")
     terms = parse_order_by(order_by or DEFAULT_VERSION_ORDER, "model_versions")
     offset = offset_from_token(decode_page_token(page_token))
-    where = [mv.c.current_stage != STAGE_DELETED_INTERNAL]
+    clauses = [mv.c.current_stage != STAGE_DELETED_INTERNAL]
     if expr is not None:
-        where.append(_combine(expr, _version_leaf))
-    if not _mentions_tag(expr, PROMPT_TAG) and _has_prompts(conn):
+        clauses.append(where(VERSIONS, expr))
+    if not mentions(expr, "tag", PROMPT_TAG) and _has_prompts(conn):
         tags = db.registered_model_tags
-        where.append(_not_prompt(tags, tags.c.rm_id == mv.c.rm_id, mv))
+        clauses.append(_not_prompt(tags, tags.c.rm_id == mv.c.rm_id, mv))
     tie = [OrderBy("attribute", "name"), OrderBy("attribute", "version_number", False)]
-    order = _order(terms, VERSION_ORDER, tie)
-    stmt = hydrate.versions_query().where(*where).order_by(*order).offset(offset).limit(max_results + 1)
+    order = order_by_columns(terms, VERSION_ORDER, tie)
+    stmt = hydrate.versions_query().where(*clauses).order_by(*order).offset(offset).limit(max_results + 1)
     rows = conn.execute(stmt).all()
     return hydrate.version_dicts(conn, rows[:max_results], as_json=as_json), _page(rows, offset, max_results)

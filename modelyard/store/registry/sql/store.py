@@ -1,9 +1,11 @@
 """The SQL registry store: the model registry in the tracking database (SQLite, PostgreSQL, MySQL).
 
-It shares the tracking store's engine (one database, one migration chain), so a version's source
-is checked against runs and logged models in the same transaction that creates it. Every public
-method is one transaction; database errors become the modelyard error tree. Webhook deliveries
-queued by a change are announced to ``on_queued`` (the server's delivery worker) after commit.
+It shares the tracking store's ``Database`` (the SQL kernel: one engine, one writer queue, one
+migration chain), so a version's source is checked against runs and logged models in the same
+transaction that creates it. Every public method is one ``Database.read()`` / ``write()``
+transaction, which translates database errors to the modelyard error tree. Webhook deliveries
+queued by a change (on the kernel's durable queue) are announced to ``on_queued`` (the server's
+delivery worker) after commit.
 """
 
 from __future__ import annotations
@@ -11,60 +13,58 @@ from __future__ import annotations
 from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
 
-from sqlalchemy import Connection, Engine
-from sqlalchemy.exc import DBAPIError
+from sqlalchemy import Connection
 
 from modelyard.entities import ModelVersion, PagedList, PromotionEvent, RegisteredModel, Webhook, WebhookEvent
 from modelyard.settings import Settings
 from modelyard.store.registry import base, checks
-from modelyard.store.registry.sql import aliases, lineage, models, outbox, search, versions, webhooks
-from modelyard.store.tracking.sql.common import translate
-from modelyard.store.tracking.sql.engine import writer
+from modelyard.store.registry.sql import (
+    aliases,
+    deliveries,
+    lineage,
+    models,
+    outbox,
+    search,
+    versions,
+    webhooks,
+)
+from modelyard.store.sql.database import Database
 
 
 class SqlRegistryStore(base.RegistryStore):
     def __init__(
         self,
-        engine: Engine,
+        database: Database,
         *,
         allow_private_webhook_targets: bool = False,
         on_queued: Callable[[int], None] | None = None,
     ) -> None:
-        self.engine = engine
-        self._writer = writer(engine)
+        self.db = database
+        self.engine = database.engine
+        self._read = database.read
         self.allow_private_webhook_targets = allow_private_webhook_targets
         self.on_queued = on_queued
 
     @classmethod
     def from_tracking_store(cls, tracking_store, settings: Settings | None = None) -> SqlRegistryStore:
-        """The registry in ``tracking_store``'s database (a ``SqlTrackingStore``, already migrated)."""
+        """The registry in ``tracking_store``'s database (a ``SqlTrackingStore``, already migrated):
+        the same ``Database``, so registry and tracking writes share one writer queue."""
         settings = settings or Settings()
-        return cls(tracking_store.engine, allow_private_webhook_targets=settings.webhook_allow_private_targets)
+        return cls(tracking_store.db, allow_private_webhook_targets=settings.server.webhook_allow_private_targets)
 
     def __repr__(self) -> str:
         return f"SqlRegistryStore({self.engine.url.render_as_string()!r})"
 
-    # -- transactions -------------------------------------------------------------------------
-    @contextmanager
-    def _read(self) -> Iterator[Connection]:
-        try:
-            with self.engine.connect() as conn:
-                yield conn
-        except DBAPIError as exc:
-            raise translate(exc) from exc
-
+    # -- transactions (the kernel's, plus waking the delivery worker after commit) -------------
     @contextmanager
     def _write(self) -> Iterator[Connection]:
         queued = 0
-        try:
-            with self._writer.begin() as conn:
-                outbox.take_queued(conn)
-                try:
-                    yield conn
-                finally:
-                    queued = outbox.take_queued(conn)
-        except DBAPIError as exc:
-            raise translate(exc) from exc
+        with self.db.write() as conn:
+            outbox.take_queued(conn)
+            try:
+                yield conn
+            finally:
+                queued = outbox.take_queued(conn)
         if queued and self.on_queued is not None:
             self.on_queued(queued)
 
@@ -175,9 +175,9 @@ class SqlRegistryStore(base.RegistryStore):
             return versions.latest(conn, name, stages)
 
     # -- aliases ---------------------------------------------------------------------------------
-    def set_registered_model_alias(self, name, alias, version, *, user_id=None) -> None:
+    def set_registered_model_alias(self, name, alias, version, *, user_id=None, reason=None) -> None:
         with self._write() as conn:
-            aliases.set_alias(conn, name, alias, version, user_id)
+            aliases.set_alias(conn, name, alias, version, user_id, reason=reason)
 
     def delete_registered_model_alias(self, name, alias, *, user_id=None) -> None:
         with self._write() as conn:
@@ -250,19 +250,23 @@ class SqlRegistryStore(base.RegistryStore):
             return webhooks.list_deliveries(conn, webhook_id, limit, page_token)
 
     # -- the delivery worker's side (not part of the protocol: only the server delivers) ---------
-    def claim_webhook_deliveries(self, limit: int, lease_ms: int) -> list[dict]:
+    def claim_webhook_deliveries(self, limit: int, lease_ms: int, worker_id: str = "worker") -> list[dict]:
         with self._write() as conn:
-            return webhooks.claim_due(conn, limit, lease_ms)
+            return deliveries.claim_due(conn, limit, lease_ms, worker_id)
 
     def next_webhook_delivery_due(self) -> int | None:
         with self._read() as conn:
-            return webhooks.next_due(conn)
+            return deliveries.next_due(conn)
+
+    def settle_webhook_delivery(self, claim: dict, **outcome) -> None:
+        """Record a claimed delivery's attempt in the queue and the delivery log, in one transaction."""
+        with self._write() as conn:
+            deliveries.settle(conn, claim, **outcome)
 
     def finish_webhook_delivery(self, delivery_id: str, **result) -> None:
         with self._write() as conn:
-            webhooks.finish(conn, delivery_id, **result)
+            deliveries.finish(conn, delivery_id, **result)
 
     def start_webhook_test(self, webhook_id: str, event: WebhookEvent, payload: str) -> tuple[str, str, str | None]:
         with self._write() as conn:
-            return webhooks.record_test(conn, webhook_id, event, payload)
-
+            return deliveries.record_test(conn, webhook_id, event, payload)

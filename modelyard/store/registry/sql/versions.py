@@ -19,10 +19,10 @@ from modelyard.entities.registry import (
 )
 from modelyard.exceptions import InvalidParameterValue
 from modelyard.store.registry import checks, sources
+from modelyard.store.registry import tables as db
 from modelyard.store.registry.sql import aliases, hydrate, lineage, models, outbox
-from modelyard.store.tracking.sql import schema as db
-from modelyard.store.tracking.sql.common import now_ms
-from modelyard.store.tracking.sql.dml import upsert
+from modelyard.store.sql.common import now_ms
+from modelyard.store.sql.dml import upsert
 
 mv = db.model_versions
 ALL_STAGES = tuple(ModelVersionStage)

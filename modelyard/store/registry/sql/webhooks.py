@@ -1,8 +1,5 @@
-"""Webhooks in SQL: subscriptions (CRUD), and the delivery log the worker claims and completes.
-
-Deliveries move PENDING -> IN_FLIGHT (claimed, with a lease) -> SUCCEEDED | PENDING (retry later)
-| FAILED (attempts exhausted). A lease that expires (a worker died) makes the delivery claimable
-again; claiming is a conditional UPDATE, so two server processes never send one delivery twice.
+"""Webhooks in SQL: subscriptions (CRUD) and reading their delivery log. The worker's side
+(claiming, recording attempts) is in ``deliveries.py``, on the kernel's durable queue.
 """
 
 from __future__ import annotations
@@ -12,17 +9,16 @@ import uuid
 from collections.abc import Sequence
 from typing import Any
 
-import sqlalchemy as sa
 from sqlalchemy import Connection, delete, select, update
 
 from modelyard.entities import PagedList, Webhook, WebhookDelivery, WebhookEvent, WebhookStatus
-from modelyard.entities.webhook import DeliveryStatus
 from modelyard.exceptions import InvalidParameterValue, ResourceDoesNotExist
 from modelyard.search.paging import decode_page_token, encode_page_token
 from modelyard.store.registry import checks, targets
+from modelyard.store.registry import tables as db
 from modelyard.store.registry.sql import outbox
-from modelyard.store.tracking.sql import schema as db
-from modelyard.store.tracking.sql.common import now_ms, offset_from_token
+from modelyard.store.sql import queue
+from modelyard.store.sql.common import now_ms, offset_from_token
 
 hooks = db.webhooks
 deliveries = db.webhook_deliveries
@@ -141,6 +137,8 @@ def update_fields(
 
 def remove(conn: Connection, webhook_id: str) -> None:
     found = row(conn, webhook_id)
+    ids = conn.execute(select(deliveries.c.delivery_id).where(deliveries.c.webhook_id == found.id)).scalars().all()
+    queue.delete(conn, outbox.QUEUE, ids)  # their queued sends are moot now
     conn.execute(delete(deliveries).where(deliveries.c.webhook_id == found.id))
     conn.execute(delete(hooks).where(hooks.c.id == found.id))
 
@@ -173,90 +171,3 @@ def list_deliveries(
     rows = conn.execute(stmt.offset(offset).limit(max_results + 1)).all()
     token = encode_page_token({"offset": offset + max_results}) if len(rows) > max_results else None
     return PagedList([_delivery(r, webhook_id) for r in rows[:max_results]], token)
-
-
-def claim_due(conn: Connection, limit: int, lease_ms: int) -> list[dict[str, Any]]:
-    """Claim up to ``limit`` deliveries that are due (or whose lease ran out), with their targets."""
-    t = now_ms()
-    due = sa.and_(
-        deliveries.c.is_test == sa.false(),  # tests are sent by the test call itself, once
-        sa.or_(
-            sa.and_(deliveries.c.status == DeliveryStatus.PENDING.value, deliveries.c.next_attempt_timestamp <= t),
-            sa.and_(deliveries.c.status == DeliveryStatus.IN_FLIGHT.value, deliveries.c.claimed_until < t),
-        ),
-    )
-    candidates = conn.execute(
-        select(deliveries.c.id).where(due).order_by(deliveries.c.next_attempt_timestamp, deliveries.c.id).limit(limit)
-    ).scalars().all()
-    claimed = []
-    for delivery_row_id in candidates:
-        won = conn.execute(
-            update(deliveries)
-            .where(deliveries.c.id == delivery_row_id, due)
-            .values(status=DeliveryStatus.IN_FLIGHT.value, claimed_until=t + lease_ms)
-        ).rowcount
-        if won:
-            claimed.append(delivery_row_id)
-    if not claimed:
-        return []
-    stmt = (
-        select(deliveries, hooks.c.url, hooks.c.secret, hooks.c.webhook_id.label("public_webhook_id"))
-        .select_from(deliveries.join(hooks, hooks.c.id == deliveries.c.webhook_id))
-        .where(deliveries.c.id.in_(claimed))
-    )
-    return [dict(r._mapping) for r in conn.execute(stmt)]
-
-
-def finish(
-    conn: Connection,
-    delivery_id: str,
-    *,
-    succeeded: bool,
-    response_status: int | None,
-    response_body: str | None,
-    error_message: str | None,
-    retry_at: int | None,
-) -> None:
-    """Record one attempt: SUCCEEDED, PENDING again until ``retry_at``, or FAILED (no retry_at)."""
-    if succeeded:
-        status = DeliveryStatus.SUCCEEDED
-    elif retry_at is not None:
-        status = DeliveryStatus.PENDING
-    else:
-        status = DeliveryStatus.FAILED
-    conn.execute(
-        update(deliveries)
-        .where(deliveries.c.delivery_id == delivery_id)
-        .values(
-            status=status.value,
-            attempts=deliveries.c.attempts + 1,
-            last_attempt_timestamp=now_ms(),
-            next_attempt_timestamp=retry_at,
-            claimed_until=None,
-            response_status=response_status,
-            response_body=(response_body or "")[:MAX_RESPONSE_BODY] or None,
-            error_message=(error_message or "")[:MAX_RESPONSE_BODY] or None,
-        )
-    )
-
-
-def record_test(
-    conn: Connection, webhook_id: str, event: WebhookEvent, payload: str
-) -> tuple[str, str, str | None]:
-    """Log a test delivery as in flight; returns (delivery_id, url, secret) for the caller to send."""
-    found = row(conn, webhook_id)
-    values = outbox.new_delivery(found.id, event, payload, is_test=True)
-    values.update(status=DeliveryStatus.IN_FLIGHT.value, next_attempt_timestamp=None, claimed_until=now_ms() + 60_000)
-    conn.execute(deliveries.insert().values(**values))
-    return values["delivery_id"], found.url, found.secret
-
-
-def next_due(conn: Connection) -> int | None:
-    """When a delivery next becomes claimable (ms since the epoch): a pending one's next attempt,
-    or an in-flight one's lease running out; None when there is nothing to send."""
-    when = sa.case(
-        (deliveries.c.status == DeliveryStatus.PENDING.value, deliveries.c.next_attempt_timestamp),
-        else_=deliveries.c.claimed_until,
-    )
-    open_ = deliveries.c.status.in_([DeliveryStatus.PENDING.value, DeliveryStatus.IN_FLIGHT.value])
-    return conn.execute(select(sa.func.min(when)).where(open_, deliveries.c.is_test == sa.false())).scalar()

@@ -1,40 +1,17 @@
-"""Small pieces the SQL store modules share: times, URIs, ids, page offsets, error translation."""
+"""Small pieces the SQL tracking modules share: run/experiment states and ids."""
 
 from __future__ import annotations
 
-import logging
 import re
-import time
-
-from sqlalchemy.exc import DBAPIError, IntegrityError
 
 from modelyard import validation as v
 from modelyard.entities import LifecycleStage
-from modelyard.exceptions import InvalidParameterValue, ModelyardError, ResourceAlreadyExists
-
-logger = logging.getLogger("modelyard.store.tracking.sql.store")
+from modelyard.exceptions import InvalidParameterValue
 
 RUN_NAME_TAG = "mlflow.runName"
 ACTIVE = LifecycleStage.ACTIVE.value
 DELETED = LifecycleStage.DELETED.value
 _DIGITS = re.compile(r"[0-9]{1,19}")
-
-
-def now_ms() -> int:
-    return int(time.time() * 1000)
-
-
-def join_uri(root: str, *parts: str) -> str:
-    return "/".join([root.rstrip("/"), *(p.strip("/") for p in parts)])
-
-
-def offset_from_token(token: dict | None) -> int:
-    if not token:
-        return 0
-    offset = token.get("offset")
-    if not isinstance(offset, int) or isinstance(offset, bool) or offset < 0:
-        raise InvalidParameterValue("Invalid page token: bad offset")
-    return offset
 
 
 def experiment_int(experiment_id: object) -> int:
@@ -56,18 +33,3 @@ def require_active_experiment(row, action: str) -> None:
         raise InvalidParameterValue(
             f"Cannot {action} a non-active experiment. Experiment {row.experiment_id} is {row.lifecycle_stage}."
         )
-
-
-def translate(exc: DBAPIError) -> ModelyardError:
-    if isinstance(exc, IntegrityError):
-        text = str(getattr(exc, "orig", exc)).lower()
-        if any(s in text for s in ("unique", "duplicate")):
-            return ResourceAlreadyExists("A record with the same key already exists")
-        return InvalidParameterValue("The request conflicts with stored data (a constraint was violated)")
-    logger.error("database error: %s", first_line(exc))
-    return ModelyardError("Database error; the details are in the server log")
-
-
-def first_line(exc: BaseException) -> str:
-    text = str(getattr(exc, "orig", exc) or exc)
-    return text.splitlines()[0][:300] if text else type(exc).__name__

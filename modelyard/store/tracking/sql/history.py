@@ -21,7 +21,7 @@ from sqlalchemy import Connection, func, select
 from modelyard.entities import Metric
 from modelyard.exceptions import ResourceDoesNotExist
 from modelyard.store.tracking import base
-from modelyard.store.tracking.sql import schema as db
+from modelyard.store.tracking import tables as db
 from modelyard.store.tracking.sql.hydrate import metric_from_db
 
 _IN_CHUNK = 500  # bound parameters per IN (...) list

@@ -21,7 +21,7 @@ from modelyard.entities import (
     RunInputs,
     RunOutputs,
 )
-from modelyard.store.tracking.sql.schema import (
+from modelyard.store.tracking.tables import (
     datasets,
     experiment_tags,
     input_tags,

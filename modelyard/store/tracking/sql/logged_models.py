@@ -18,16 +18,12 @@ model inputs, and search. Semantics follow MLflow 3's SQL store:
 
 from __future__ import annotations
 
-import hashlib
-import json
 import uuid
 from collections import defaultdict
 from collections.abc import Iterable, Mapping, Sequence
 from typing import Any
 
-import sqlalchemy as sa
 from sqlalchemy import Connection, delete, select, update
-from sqlalchemy.sql.elements import ColumnElement
 
 from modelyard import validation as v
 from modelyard.entities import (
@@ -36,15 +32,13 @@ from modelyard.entities import (
     LoggedModelMetric,
     LoggedModelOutput,
     LoggedModelStatus,
-    PagedList,
 )
 from modelyard.exceptions import InvalidParameterValue, ResourceDoesNotExist
-from modelyard.search.ast import And, Comparison, Expr, Not, Or, OrderBy
+from modelyard.store.sql.common import join_uri, now_ms
+from modelyard.store.sql.dml import upsert
+from modelyard.store.tracking import tables as db
 from modelyard.store.tracking.names import random_run_name
-from modelyard.store.tracking.sql import schema as db
-from modelyard.store.tracking.sql.common import experiment_int, join_uri, now_ms
-from modelyard.store.tracking.sql.dml import upsert
-from modelyard.store.tracking.sql.filters import predicate
+from modelyard.store.tracking.sql.common import experiment_int
 from modelyard.store.tracking.sql.hydrate import metric_from_db, metric_to_db
 
 ACTIVE = LifecycleStage.ACTIVE.value
@@ -60,16 +54,6 @@ _NAME_FORBIDDEN = ("/", ":", ".", "%", '"', "'")
 _CHUNK = 500
 
 lm = db.logged_models
-_COLUMNS: dict[str, sa.Column[Any]] = {
-    "name": lm.c.name,
-    "model_id": lm.c.model_id,
-    "model_type": lm.c.model_type,
-    "status": lm.c.status,
-    "source_run_id": lm.c.source_run_id,
-    "creation_timestamp": lm.c.creation_timestamp_ms,
-    "last_updated_timestamp": lm.c.last_updated_timestamp_ms,
-}
-_ONE = sa.literal_column("1")
 
 
 # -- validation ------------------------------------------------------------------------------
@@ -452,195 +436,3 @@ def load_run_models(
     ):
         outputs[rid].append(LoggedModelOutput(mid, step))
     return inputs, outputs
-
-
-# -- search ------------------------------------------------------------------------------------
-def search(
-    conn: Connection,
-    experiment_ids: Sequence[str],
-    filter_string: str | None = None,
-    datasets: Sequence[Mapping[str, Any]] | None = None,
-    max_results: int | None = None,
-    order_by: Sequence[Mapping[str, Any] | str] | None = None,
-    page_token: str | None = None,
-) -> PagedList[LoggedModel]:
-    from modelyard.search import decode_page_token, encode_page_token, parse_filter, parse_order_by
-
-    max_results = v.validate_max_results(
-        SEARCH_DEFAULT_MAX_RESULTS if max_results is None else max_results, SEARCH_MAX_RESULTS
-    )
-    dataset_filters = _dataset_filters(datasets or ())
-    expr = parse_filter(filter_string, "logged_models")
-    terms: list[tuple[OrderBy, list[Mapping[str, Any]]]] = []
-    for clause in order_by or ():
-        text, scope = _order_clause(clause)
-        (term,) = parse_order_by([text], "logged_models")
-        terms.append((term, scope))
-    fingerprint = _fingerprint(experiment_ids, filter_string, datasets, order_by)
-    token = decode_page_token(page_token)
-    if token and token.get("q") != fingerprint:
-        raise InvalidParameterValue("Invalid page token: it was issued for a different search")
-    offset = token.get("offset", 0)
-    if not isinstance(offset, int) or isinstance(offset, bool) or offset < 0:
-        raise InvalidParameterValue("Invalid page token: bad offset")
-    ids = [experiment_int(e) for e in experiment_ids]
-    if not ids:
-        return PagedList([], None)
-    stmt = select(lm).where(lm.c.experiment_id.in_(ids), lm.c.lifecycle_stage == ACTIVE)
-    if expr is not None:
-        stmt = stmt.where(_where(expr, dataset_filters))
-    if dataset_filters and not _has_metric(expr):
-        stmt = stmt.where(_metric_exists([], dataset_filters))
-    stmt = stmt.order_by(*_order(terms, dataset_filters)).limit(max_results + 1).offset(offset)
-    rows = conn.execute(stmt).all()
-    next_token = None
-    if len(rows) > max_results:
-        next_token = encode_page_token({"offset": offset + max_results, "q": fingerprint})
-    return PagedList(load(conn, rows[:max_results]), next_token)
-
-
-def _fingerprint(*parts: Any) -> str:
-    text = json.dumps(parts, sort_keys=True, default=str)
-    return hashlib.sha256(text.encode("utf-8")).hexdigest()[:16]
-
-
-def _dataset_filters(datasets: Sequence[Mapping[str, Any]]) -> list[tuple[str, str | None]]:
-    out = []
-    for d in datasets:
-        name = d.get("dataset_name")
-        if not name:
-            raise InvalidParameterValue("`dataset_name` in the `datasets` clause must be specified.")
-        out.append((str(name), d.get("dataset_digest") or None))
-    return out
-
-
-def _order_clause(clause: Mapping[str, Any] | str) -> tuple[str, list[Mapping[str, Any]]]:
-    """``"metrics.acc DESC"`` or MLflow's ``{field_name, ascending, dataset_name, dataset_digest}``."""
-    if isinstance(clause, str):
-        return clause, []
-    field = clause.get("field_name")
-    if not isinstance(field, str) or not field.strip():
-        raise InvalidParameterValue("order_by needs a field_name")
-    ascending = clause.get("ascending", True)
-    text = f"{field} {'ASC' if ascending in (True, None) else 'DESC'}"
-    scope = []
-    if clause.get("dataset_name"):
-        if not field.startswith(("metrics.", "metric.")):
-            raise InvalidParameterValue(
-                f"dataset_name may only be set when ordering by a metric, not {field!r}"
-            )
-        scope.append({"dataset_name": clause["dataset_name"], "dataset_digest": clause.get("dataset_digest")})
-    elif clause.get("dataset_digest"):
-        raise InvalidParameterValue("dataset_digest may only be set together with dataset_name")
-    return text, scope
-
-
-def _has_metric(expr: Expr | None) -> bool:
-    if expr is None:
-        return False
-    if isinstance(expr, Comparison):
-        return expr.kind == "metric"
-    if isinstance(expr, Not):
-        return _has_metric(expr.item)
-    return any(_has_metric(item) for item in expr.items)
-
-
-def _dataset_clause(datasets: Sequence[tuple[str, str | None]]) -> ColumnElement[bool] | None:
-    if not datasets:
-        return None
-    t = db.logged_model_metrics
-    return sa.or_(
-        *(
-            sa.and_(t.c.dataset_name == name, *([t.c.dataset_digest == digest] if digest else []))
-            for name, digest in datasets
-        )
-    )
-
-
-def _metric_exists(conditions: list, datasets: Sequence[tuple[str, str | None]]) -> ColumnElement[bool]:
-    t = db.logged_model_metrics
-    scope = _dataset_clause(datasets)
-    where = [t.c.model_id == lm.c.id, *conditions, *([scope] if scope is not None else [])]
-    return sa.select(_ONE).select_from(t).where(*where).correlate(lm).exists()
-
-
-def _where(expr: Expr, datasets: Sequence[tuple[str, str | None]]) -> ColumnElement[bool]:
-    if isinstance(expr, And):
-        return sa.and_(*(_where(e, datasets) for e in expr.items))
-    if isinstance(expr, Or):
-        return sa.or_(*(_where(e, datasets) for e in expr.items))
-    if isinstance(expr, Not):
-        return sa.not_(_where(expr.item, datasets))
-    c = expr
-    if c.kind == "attribute":
-        column = _COLUMNS[c.key]
-        value = _status_value(c.value) if c.key == "status" else c.value
-        clause = predicate(column, c.op, value)
-        return sa.and_(column.is_not(None), clause) if column.nullable else clause
-    if c.kind == "metric":
-        t = db.logged_model_metrics
-        number = float(c.value)  # type: ignore[arg-type]
-        if c.op == "!=":
-            test = sa.or_(t.c.is_nan == sa.true(), t.c.value != sa.literal(number, db.Double))
-        else:
-            test = sa.and_(t.c.is_nan == sa.false(), predicate(t.c.value, c.op, number))
-        return _metric_exists([t.c.key == c.key, test], datasets)
-    table = db.logged_model_params if c.kind == "param" else db.logged_model_tags
-    conditions = [table.c.model_id == lm.c.id, table.c.key == c.key]
-    if c.op not in ("IS NULL", "IS NOT NULL"):
-        conditions.append(predicate(table.c.value, c.op, c.value))
-    exists = sa.select(_ONE).select_from(table).where(*conditions).correlate(lm).exists()
-    return ~exists if c.op == "IS NULL" else exists
-
-
-def _status_value(value: Any) -> Any:
-    """``status = 'READY'`` means LOGGED_MODEL_READY; unknown names are compared as given."""
-    if isinstance(value, tuple):
-        return tuple(_status_value(x) for x in value)
-    try:
-        return LoggedModelStatus.parse(value).value
-    except InvalidParameterValue:
-        return value
-
-
-def _order(
-    terms: Sequence[tuple[OrderBy, list[Mapping[str, Any]]]], datasets: Sequence[tuple[str, str | None]]
-) -> list[ColumnElement[Any]]:
-    clauses: list[ColumnElement[Any]] = []
-    for term, scope in terms:
-        if term.kind == "attribute":
-            column: ColumnElement[Any] = _COLUMNS[term.key]
-            if _COLUMNS[term.key].nullable:
-                clauses.append(sa.case((column.is_(None), 1), else_=0))
-        elif term.kind == "metric":
-            t = db.logged_model_metrics
-            where = [t.c.model_id == lm.c.id, t.c.key == term.key]
-            scoped = _dataset_clause(_dataset_filters(scope)) if scope else _dataset_clause(datasets)
-            if scoped is not None:
-                where.append(scoped)
-            latest = (
-                sa.select(t.c.value, t.c.is_nan)
-                .where(*where)
-                .order_by(t.c.timestamp.desc(), t.c.step.desc(), t.c.id.desc())
-                .limit(1)
-                .correlate(lm)
-            )
-            nan = latest.with_only_columns(sa.case((t.c.is_nan == sa.true(), 1), else_=0)).scalar_subquery()
-            column = latest.with_only_columns(t.c.value).scalar_subquery()
-            clauses.append(sa.case((nan.is_(None), 2), else_=nan))  # real values, then NaN, then missing
-        else:
-            table = db.logged_model_params if term.kind == "param" else db.logged_model_tags
-            column = (
-                sa.select(table.c.value)
-                .where(table.c.model_id == lm.c.id, table.c.key == term.key)
-                .correlate(lm)
-                .scalar_subquery()
-            )
-            clauses.append(sa.case((column.is_(None), 1), else_=0))
-        clauses.append(column.asc() if term.ascending else column.desc())
-    keys = {t.key for t, _ in terms if t.kind == "attribute"}
-    if "creation_timestamp" not in keys:
-        clauses.append(lm.c.creation_timestamp_ms.desc())
-    if "model_id" not in keys:
-        clauses.append(lm.c.model_id.asc())
-    return clauses

@@ -21,9 +21,9 @@ from collections.abc import Sequence
 from sqlalchemy import ColumnElement, Connection, exists, func, select
 
 from modelyard.search.ast import OrderBy
+from modelyard.store.tracking import tables as db
 from modelyard.store.tracking.sql import hydrate
-from modelyard.store.tracking.sql import schema as db
-from modelyard.store.tracking.sql.filters import apply_runs_order
+from modelyard.store.tracking.sql.search_tables import apply_runs_order
 
 BANDS = ("value", "nan", "missing")
 

@@ -1,7 +1,8 @@
 """The SQL tracking store (SQLite, PostgreSQL, MySQL/MariaDB) on SQLAlchemy Core.
 
-Every public method is one transaction; database and driver errors are translated to the
-modelyard error tree here, raised ``from`` the original. Writes validate everything before
+Every public method is one transaction of the kernel's ``Database`` (``read()`` / ``write()``,
+``modelyard.store.sql.database``), which translates database and driver errors to the modelyard
+error tree, raised ``from`` the original. Writes validate everything before
 touching the database, and a batch is all-or-nothing.
 """
 
@@ -10,12 +11,10 @@ from __future__ import annotations
 import logging
 import os
 import uuid
-from collections.abc import Iterator, Sequence
-from contextlib import contextmanager, nullcontext
+from collections.abc import Sequence
 from typing import NamedTuple
 
-from sqlalchemy import Connection, Engine, and_, delete, func, select, update
-from sqlalchemy.exc import DBAPIError
+from sqlalchemy import Connection, and_, delete, func, select, update
 
 from modelyard import validation as v
 from modelyard.entities import (
@@ -35,23 +34,20 @@ from modelyard.exceptions import (
     ResourceDoesNotExist,
 )
 from modelyard.settings import DEFAULT_ARTIFACTS_DIR, Settings
+from modelyard.store.sql.common import join_uri, now_ms, offset_from_token
+from modelyard.store.sql.database import Database
+from modelyard.store.sql.dml import upsert
+from modelyard.store.sql.migrate import ensure_schema
 from modelyard.store.tracking import base
+from modelyard.store.tracking import tables as db
 from modelyard.store.tracking.names import random_run_name
 from modelyard.store.tracking.sql import hydrate, rawsql
-from modelyard.store.tracking.sql import schema as db
 from modelyard.store.tracking.sql.common import (
     ACTIVE,
     DELETED,
     RUN_NAME_TAG,
     experiment_int,
-    join_uri,
-    now_ms,
-    offset_from_token,
-    translate,
 )
-from modelyard.store.tracking.sql.dml import upsert
-from modelyard.store.tracking.sql.engine import create_db_engine, writer, writer_queue
-from modelyard.store.tracking.sql.migrate import ensure_schema
 from modelyard.store.tracking.sql.store_experiments import ExperimentMethods
 from modelyard.store.tracking.sql.store_logged_models import LoggedModelMethods
 
@@ -59,13 +55,15 @@ logger = logging.getLogger(__name__)
 
 
 class SqlTrackingStore(ExperimentMethods, LoggedModelMethods, base.TrackingStore):
-    def __init__(self, engine: Engine, default_artifact_root: str, *, uri: str = "") -> None:
-        self.engine = engine
-        self._writer = writer(engine)
-        self._queue = writer_queue(engine)
+    def __init__(self, database: Database, default_artifact_root: str) -> None:
+        self.db = database
+        self.engine = database.engine
+        # The kernel's transactions, bound once: no extra layer on the logging path.
+        self._read = database.read
+        self._write = database.write
         self.default_artifact_root = default_artifact_root
-        self.uri = uri
-        ensure_schema(engine, uri or str(engine.url))
+        self.uri = database.uri
+        ensure_schema(database.engine, database.uri)
         self._ensure_default_experiment()
 
     @classmethod
@@ -74,31 +72,12 @@ class SqlTrackingStore(ExperimentMethods, LoggedModelMethods, base.TrackingStore
     ) -> SqlTrackingStore:
         settings = settings or Settings()
         root = (
-            default_artifact_root or settings.default_artifact_root or os.path.abspath(DEFAULT_ARTIFACTS_DIR)
+            default_artifact_root or settings.artifacts.default_root or os.path.abspath(DEFAULT_ARTIFACTS_DIR)
         )
-        return cls(create_db_engine(uri, settings), root, uri=uri)
+        return cls(Database.from_uri(uri, settings), root)
 
     def close(self) -> None:
-        self.engine.dispose()
-        if self._queue is not None:
-            self._queue.close()
-
-    # -- transactions -----------------------------------------------------------
-    @contextmanager
-    def _read(self) -> Iterator[Connection]:
-        try:
-            with self.engine.connect() as conn:
-                yield conn
-        except DBAPIError as exc:
-            raise translate(exc) from exc
-
-    @contextmanager
-    def _write(self) -> Iterator[Connection]:
-        try:
-            with self._queue.hold() if self._queue else nullcontext(), self._writer.begin() as conn:
-                yield conn
-        except DBAPIError as exc:
-            raise translate(exc) from exc
+        self.db.close()
 
     # -- runs -------------------------------------------------------------------
     def create_run(
@@ -242,8 +221,8 @@ class SqlTrackingStore(ExperimentMethods, LoggedModelMethods, base.TrackingStore
     ) -> PagedList[Run]:
         from modelyard.search import parse_filter, parse_order_by
         from modelyard.search.paging import decode_page_token, encode_page_token
-        from modelyard.store.tracking.sql.filters import runs_where
         from modelyard.store.tracking.sql.run_search import select_run_rows
+        from modelyard.store.tracking.sql.search_tables import runs_where
 
         max_results = v.validate_max_results(max_results, base.SEARCH_MAX_RESULTS)
         stages = ViewType.parse(run_view_type).stages()

@@ -9,19 +9,17 @@ from sqlalchemy import Connection, delete, select, update
 from modelyard import validation as v
 from modelyard.entities import Experiment, PagedList, ViewType
 from modelyard.exceptions import InvalidParameterValue, ResourceAlreadyExists, ResourceDoesNotExist
+from modelyard.store.sql.common import join_uri, now_ms, offset_from_token
+from modelyard.store.sql.dml import upsert
 from modelyard.store.tracking import base
+from modelyard.store.tracking import tables as db
 from modelyard.store.tracking.sql import hydrate
-from modelyard.store.tracking.sql import schema as db
 from modelyard.store.tracking.sql.common import (
     ACTIVE,
     DELETED,
     experiment_int,
-    join_uri,
-    now_ms,
-    offset_from_token,
     require_active_experiment,
 )
-from modelyard.store.tracking.sql.dml import upsert
 
 
 class ExperimentMethods:
@@ -116,7 +114,7 @@ class ExperimentMethods:
     ) -> PagedList[Experiment]:
         from modelyard.search import parse_filter, parse_order_by
         from modelyard.search.paging import decode_page_token, encode_page_token
-        from modelyard.store.tracking.sql.filters import apply_experiments_order, experiments_where
+        from modelyard.store.tracking.sql.search_tables import apply_experiments_order, experiments_where
 
         max_results = v.validate_max_results(max_results, base.SEARCH_MAX_RESULTS)
         stages = ViewType.parse(view_type).stages()

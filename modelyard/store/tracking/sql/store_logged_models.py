@@ -5,6 +5,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 
 from modelyard.entities import LoggedModel, LoggedModelMetric, LoggedModelOutput, LoggedModelStatus, PagedList
+from modelyard.store.tracking.sql import logged_model_search
 from modelyard.store.tracking.sql import logged_models as lm
 
 
@@ -47,7 +48,7 @@ class LoggedModelMethods:
         page_token: str | None = None,
     ) -> PagedList[LoggedModel]:
         with self._read() as conn:
-            return lm.search(conn, experiment_ids, filter_string, datasets, max_results, order_by, page_token)
+            return logged_model_search.search(conn, experiment_ids, filter_string, datasets, max_results, order_by, page_token)
 
     def set_logged_model_tags(self, model_id: str, tags: dict[str, str]) -> None:
         with self._write() as conn:

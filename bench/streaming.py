@@ -1,0 +1,354 @@
+"""Streaming benchmark: ``modelyard models stream`` against the issue's baseline, a hand-written
+redis-py consumer that predicts and acknowledges one event at a time; plus latency at a fixed
+offered rate, two consumers in one group, and the NATS JetStream and RabbitMQ ends.
+
+    .venv/bin/python bench/streaming.py [--quick] [--events N] [--out FILE] [--skip nats,amqp]
+
+The model is a scikit-learn LogisticRegression on 20 float features (saved by modelyard). Every
+figure runs against the real local brokers (Redis 6379, NATS 4222, RabbitMQ 5672) on streams /
+subjects / queues with a random name, removed at the end. Only the JSON goes to stdout.
+
+Figures:
+- ``redis_events_per_s``: one consumer, Redis stream -> Redis stream; N events produced first,
+  the rate counted from the first prediction in the sink to the last (model loading excluded).
+- ``baseline_events_per_s``: the same for ``_streaming_baseline.py`` over a time budget.
+- ``latency_p50_ms`` / ``latency_p99_ms`` at ``--rate`` events/s offered (default 2,000) for
+  ``--seconds``: produce -> prediction in the sink, both times read from the Redis entry ids
+  (the server's clock, 1 ms resolution).
+- ``two_consumers_events_per_s``: two processes in one group; ``scaling`` = it / one consumer.
+- ``nats_events_per_s`` (JetStream -> NATS subject) and ``amqp_events_per_s`` (RabbitMQ -> RabbitMQ
+  exchange): one consumer, counted the same way, over ``--broker-events``.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import json
+import os
+import pickle
+import signal
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+import uuid
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+from tracking import REPO, base_env, log, machine_info, sig  # noqa: E402
+
+REDIS = "redis://127.0.0.1:6379/0"
+NATS = "nats://127.0.0.1:4222"
+AMQP = "amqp://guest:guest@127.0.0.1:5672/%2f"
+FEATURES = 20
+COLUMNS = [f"f{i}" for i in range(FEATURES)]
+
+
+def save_model(folder: Path) -> tuple[Path, Path]:
+    import numpy as np
+    import pandas as pd
+    from sklearn.linear_model import LogisticRegression
+
+    import modelyard.sklearn as msk
+
+    rng = np.random.default_rng(0)
+    X = pd.DataFrame(rng.normal(size=(2000, FEATURES)), columns=COLUMNS)
+    y = (X.iloc[:, :5].sum(axis=1) > 0).astype(int)
+    model = LogisticRegression(max_iter=500).fit(X, y)
+    path = folder / "model"
+    msk.save_model(model, path, serialization_format="cloudpickle", input_example=X.head(5))
+    raw = folder / "raw.pkl"
+    raw.write_bytes(pickle.dumps((model, COLUMNS)))
+    return path, raw
+
+
+def bodies(n: int) -> list[bytes]:
+    import random
+
+    rnd = random.Random(1)
+    return [json.dumps({c: rnd.gauss(0, 1) for c in COLUMNS}).encode() for _ in range(n)]
+
+
+def env() -> dict:
+    e = base_env()
+    e["PYTHONPATH"] = str(REPO)
+    e["OMP_NUM_THREADS"] = "1"
+    return e
+
+
+def consumer(model: Path, source: str, sink: str, *extra: str) -> subprocess.Popen:
+    cmd = [sys.executable, "-m", "modelyard.cli.main", "models", "stream", "-m", str(model), "--source", source,
+           "--sink", sink, *extra]
+    return subprocess.Popen(cmd, env=env(), stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+
+
+def stop(procs: list[subprocess.Popen]) -> None:
+    for p in procs:
+        if p.poll() is None:
+            p.send_signal(signal.SIGTERM)
+    for p in procs:
+        try:
+            p.wait(timeout=60)
+        except subprocess.TimeoutExpired:
+            p.kill()
+
+
+def rate_until(count, total: int, timeout: float, procs: list[subprocess.Popen]) -> tuple[float | None, int]:
+    """Events/s from the first prediction seen to ``total`` (polling ``count()``)."""
+    deadline = time.monotonic() + timeout
+    first = None
+    while time.monotonic() < deadline:
+        n = count()
+        now = time.perf_counter()
+        if first is None and n > 0:
+            first = (now, n)
+        if n >= total:
+            return (total - first[1]) / (now - first[0]) if now > first[0] else None, n
+        if any(p.poll() is not None for p in procs):
+            raise RuntimeError("a consumer exited: " + procs[0].stderr.read().decode()[-2000:])
+        time.sleep(0.02)
+    return None, count()
+
+
+# ------------------------------------------------------------------------------------------------
+def redis_throughput(r, model: Path, n: int, consumers: int, tag: str, batch: int) -> float | None:
+    stream, out = f"bench-{tag}-events", f"bench-{tag}-out"
+    payload = bodies(2000)
+    for start in range(0, n, 10_000):
+        pipe = r.pipeline(transaction=False)
+        for i in range(start, min(n, start + 10_000)):
+            pipe.xadd(stream, {"data": payload[i % 2000]})
+        pipe.execute()
+    procs = [consumer(model, f"{REDIS}?stream={stream}&group=g", f"{REDIS}?stream={out}", "--batch-size", str(batch))
+             for _ in range(consumers)]
+    try:
+        rate, done = rate_until(lambda: r.xlen(out), n, 600, procs)
+    finally:
+        stop(procs)
+        r.delete(stream, out, f"{out}:event-ids")
+    log(f"redis x{consumers}: {rate and round(rate)} events/s ({done}/{n})")
+    return rate
+
+
+def baseline(r, raw: Path, n: int, budget_s: float, tag: str) -> float | None:
+    stream, out = f"bench-{tag}-base-events", f"bench-{tag}-base-out"
+    payload = bodies(2000)
+    pipe = r.pipeline(transaction=False)
+    for i in range(n):
+        pipe.xadd(stream, {"data": payload[i % 2000]})
+    pipe.execute()
+    proc = subprocess.Popen([sys.executable, str(Path(__file__).parent / "_streaming_baseline.py"), REDIS, str(raw),
+                             stream, "g", out], env=env(), stderr=subprocess.PIPE)
+    try:
+        deadline = time.monotonic() + 120
+        while r.xlen(out) == 0 and time.monotonic() < deadline:
+            time.sleep(0.01)
+        t0, c0 = time.perf_counter(), r.xlen(out)
+        time.sleep(budget_s)
+        t1, c1 = time.perf_counter(), r.xlen(out)
+    finally:
+        stop([proc])
+        r.delete(stream, out)
+    rate = (c1 - c0) / (t1 - t0)
+    log(f"baseline: {round(rate)} events/s")
+    return rate
+
+
+def latency(r, model: Path, rate: int, seconds: float, tag: str) -> dict:
+    stream, out = f"bench-{tag}-lat-events", f"bench-{tag}-lat-out"
+    r.xgroup_create(stream, "g", id="$", mkstream=True)
+    proc = consumer(model, f"{REDIS}?stream={stream}&group=g", f"{REDIS}?stream={out}", "--batch-size", "1000")
+    payload = bodies(2000)
+    try:
+        # wait for the consumer: one warm-up event scored
+        r.xadd(stream, {"data": payload[0]})
+        deadline = time.monotonic() + 120
+        while r.xlen(out) == 0 and time.monotonic() < deadline:
+            time.sleep(0.01)
+        tick = 0.005
+        per_tick = max(1, round(rate * tick))
+        sent, start = 0, time.perf_counter()
+        while time.perf_counter() - start < seconds:
+            pipe = r.pipeline(transaction=False)
+            for _ in range(per_tick):
+                pipe.xadd(stream, {"data": payload[sent % 2000]})
+                sent += 1
+            pipe.execute()
+            next_at = start + (sent / per_tick) * tick
+            pause = next_at - time.perf_counter()
+            if pause > 0:
+                time.sleep(pause)
+        offered = sent / (time.perf_counter() - start)
+        deadline = time.monotonic() + 60
+        while r.xlen(out) < sent + 1 and time.monotonic() < deadline:
+            time.sleep(0.02)
+        lat = []
+        for entry_id, fields in r.xrange(out):
+            produced = int(json.loads(fields[b"event_id"]).split("-")[0])
+            lat.append(int(entry_id.decode().split("-")[0]) - produced)
+        lat = lat[1:]  # the warm-up event
+    finally:
+        stop([proc])
+        r.delete(stream, out, f"{out}:event-ids")
+    lat.sort()
+    q = statistics.quantiles(lat, n=100) if len(lat) > 1 else [None] * 99
+    log(f"latency at {round(offered)}/s: p50 {q[49]} ms, p99 {q[98]} ms over {len(lat)} events")
+    return {"offered_per_s": round(offered), "events": len(lat), "p50_ms": q[49], "p99_ms": q[98],
+            "max_ms": lat[-1] if lat else None}
+
+
+def nats_throughput(model: Path, n: int, tag: str, batch: int) -> float | None:
+    import nats
+
+    stream, subject = f"BENCH-{tag}", f"bench.{tag}"
+
+    async def setup():
+        nc = await nats.connect(NATS)
+        js = nc.jetstream()
+        await js.add_stream(name=stream, subjects=[f"{subject}.events"])
+        payload = bodies(2000)
+        for start in range(0, n, 1000):
+            await asyncio.gather(*(js.publish(f"{subject}.events", payload[i % 2000])
+                                   for i in range(start, min(n, start + 1000))))
+        await nc.close()
+
+    async def count():
+        nc = await nats.connect(NATS)
+        try:
+            return (await nc.jetstream().stream_info(f"{stream}-OUT")).state.messages
+        except Exception:
+            return 0
+        finally:
+            await nc.close()
+
+    async def cleanup():
+        nc = await nats.connect(NATS)
+        js = nc.jetstream()
+        for name in (stream, f"{stream}-OUT"):
+            try:
+                await js.delete_stream(name)
+            except Exception:
+                pass
+        await nc.close()
+
+    asyncio.run(setup())
+    proc = consumer(model, f"{NATS}?stream={stream}&durable=scorers",
+                    f"{NATS}?subject={subject}.out&stream={stream}-OUT", "--batch-size", str(batch))
+    try:
+        rate, done = rate_until(lambda: asyncio.run(count()), n, 600, [proc])
+    finally:
+        stop([proc])
+        asyncio.run(cleanup())
+    log(f"nats: {rate and round(rate)} events/s ({done}/{n})")
+    return rate
+
+
+def amqp_throughput(model: Path, n: int, tag: str, batch: int) -> float | None:
+    import aio_pika
+
+    queue, exchange = f"bench-{tag}", f"bench-{tag}-x"
+
+    async def setup():
+        conn = await aio_pika.connect(AMQP)
+        ch = await conn.channel()
+        await ch.declare_queue(queue, durable=True)
+        out = await ch.declare_queue(f"{queue}-out", durable=True)
+        x = await ch.declare_exchange(exchange, "direct", durable=True)
+        await out.bind(x, routing_key="p")
+        payload = bodies(2000)
+        for start in range(0, n, 1000):
+            await asyncio.gather(*(ch.default_exchange.publish(aio_pika.Message(payload[i % 2000], message_id=str(i)),
+                                                               queue) for i in range(start, min(n, start + 1000))))
+        await conn.close()
+
+    async def count():
+        conn = await aio_pika.connect(AMQP)
+        ch = await conn.channel()
+        q = await ch.declare_queue(f"{queue}-out", passive=True)
+        await conn.close()
+        return q.declaration_result.message_count
+
+    async def cleanup():
+        conn = await aio_pika.connect(AMQP)
+        ch = await conn.channel()
+        await ch.queue_delete(queue)
+        await ch.queue_delete(f"{queue}-out")
+        await ch.exchange_delete(exchange)
+        await conn.close()
+
+    asyncio.run(setup())
+    proc = consumer(model, f"{AMQP}?queue={queue}", f"{AMQP}?exchange={exchange}&routing-key=p", "--batch-size",
+                    str(batch))
+    try:
+        rate, done = rate_until(lambda: asyncio.run(count()), n, 600, [proc])
+    finally:
+        stop([proc])
+        asyncio.run(cleanup())
+    log(f"amqp: {rate and round(rate)} events/s ({done}/{n})")
+    return rate
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--quick", action="store_true", help="small counts (a smoke run)")
+    parser.add_argument("--events", type=int, help="events per throughput figure (default 200,000; quick 30,000)")
+    parser.add_argument("--broker-events", type=int, help="events of the NATS and RabbitMQ figures (30,000; quick 5,000)")
+    parser.add_argument("--batch-size", type=int, default=1000)
+    parser.add_argument("--rate", type=int, default=2000, help="offered events/s of the latency figure")
+    parser.add_argument("--seconds", type=float, default=None, help="duration of the latency figure (20; quick 5)")
+    parser.add_argument("--skip", default="", help="comma-separated: baseline,latency,two,nats,amqp")
+    parser.add_argument("--out", help="also write the JSON here")
+    args = parser.parse_args()
+    import redis
+
+    n = args.events or (30_000 if args.quick else 200_000)
+    seconds = args.seconds or (5.0 if args.quick else 20.0)
+    broker_n = args.broker_events or (5_000 if args.quick else 30_000)
+    skip = set(filter(None, args.skip.split(",")))
+    tag = uuid.uuid4().hex[:8]
+    r = redis.Redis.from_url(REDIS)
+    result: dict = {"bench": "streaming", "events": n, "machine": machine_info(),
+                    "load_average_start": os.getloadavg(), "figures": {}, "errors": {}}
+    figures = result["figures"]
+    with tempfile.TemporaryDirectory(prefix="bench-streaming-") as tmp:
+        model, raw = save_model(Path(tmp))
+
+        def attempt(name, fn):
+            try:
+                return fn()
+            except Exception as exc:  # noqa: BLE001 - recorded, the other figures go on
+                result["errors"][name] = f"{type(exc).__name__}: {exc}"[:1000]
+                log(f"{name} failed: {exc}")
+                return None
+
+        one = attempt("redis", lambda: redis_throughput(r, model, n, 1, tag + "a", args.batch_size))
+        base = None if "baseline" in skip else attempt("baseline", lambda: baseline(r, raw, min(n, 50_000),
+                                                                                   5.0 if args.quick else 15.0, tag))
+        figures["redis_events_per_s"] = {"modelyard": sig(one), "baseline": sig(base),
+                                         "ratio": sig(one / base) if one and base else None, "unit": "events/s",
+                                         "target": ">= 50,000 and >= 10x the baseline"}
+        if "latency" not in skip:
+            lat = attempt("latency", lambda: latency(r, model, args.rate, seconds, tag))
+            figures["latency"] = (lat or {}) | {"target": "p50 < 10 ms, p99 < 50 ms"}
+        if "two" not in skip:
+            two = attempt("two", lambda: redis_throughput(r, model, n, 2, tag + "b", args.batch_size))
+            figures["two_consumers_events_per_s"] = {"modelyard": sig(two), "one_consumer": sig(one),
+                                                     "scaling": sig(two / one) if two and one else None,
+                                                     "target": ">= 1.6x"}
+        if "nats" not in skip:
+            figures["nats_events_per_s"] = {"modelyard": sig(attempt("nats", lambda: nats_throughput(
+                model, broker_n, tag, args.batch_size))), "unit": "events/s", "events": broker_n}
+        if "amqp" not in skip:
+            figures["amqp_events_per_s"] = {"modelyard": sig(attempt("amqp", lambda: amqp_throughput(
+                model, broker_n, tag, args.batch_size))), "unit": "events/s", "events": broker_n}
+    result["load_average_end"] = os.getloadavg()
+    text = json.dumps(result, indent=2)
+    print(text)
+    if args.out:
+        Path(args.out).write_text(text)
+
+
+if __name__ == "__main__":
+    main()

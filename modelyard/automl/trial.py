@@ -1,0 +1,258 @@
+"""One trial of the search: draw a model and its hyperparameters, fit the pipeline, score it on the
+validation and test splits, and record it as one child run of the search's parent run.
+
+The child run holds the trial's parameters, ``val_*`` and ``test_*`` metrics, its duration and the
+whole fitted pipeline (preprocessing included) as a model with a signature and an input example.
+A pruned trial's run ends KILLED, a failed one FAILED (with the error as a tag); the Optuna trial
+carries the run id (user attribute ``run_id``), so either side finds the other.
+"""
+
+from __future__ import annotations
+
+import logging
+import time
+from dataclasses import dataclass, field
+from typing import Any
+
+from modelyard.automl import metrics as metric_defs
+from modelyard.automl import preprocess, space
+from modelyard.automl.data import Splits
+
+logger = logging.getLogger(__name__)
+
+TRIAL_TAG = "modelyard.automl.trial"
+STUDY_TAG = "modelyard.automl.study"
+
+
+@dataclass
+class SearchConfig:
+    """Everything a trial needs besides the data; stored in the study, so workers elsewhere join."""
+
+    task: str  # classification | regression
+    target_col: str
+    primary_metric: str
+    models: list[str]
+    plan: dict
+    experiment_id: str
+    parent_run_id: str
+    tracking_uri: str
+    deadline: float | None  # epoch seconds
+    max_trials: int | None
+    classes: list = field(default_factory=list)
+    pos_label: Any = None
+    imbalanced: bool = False
+    seed: int = 0
+    n_jobs: int = 1
+
+    @property
+    def classification(self) -> bool:
+        return self.task == "classification"
+
+    @property
+    def maximize(self) -> bool:
+        return metric_defs.greater_is_better(self.primary_metric, self.classification)
+
+    @property
+    def column_plan(self) -> preprocess.ColumnPlan:
+        return preprocess.ColumnPlan(**self.plan)
+
+
+@dataclass
+class FitResult:
+    pipeline: Any
+    learnt: dict
+    val: dict[str, float]
+    test: dict[str, float]
+    fit_seconds: float
+
+
+def fit_pipeline(config: SearchConfig, splits: Splits, model: str, params: dict, trial: Any = None) -> FitResult:
+    """Fit preprocessing + model ``model`` with ``params`` on train; score val and test."""
+    from sklearn.pipeline import Pipeline
+    from sklearn.utils.class_weight import compute_sample_weight
+
+    from modelyard.automl.estimators import DecodedClassifier
+
+    spec = space.spec_named(model)
+    plan = config.column_plan
+    features, target = plan.features, config.target_col
+    X, y = splits.train[features], splits.train[target]
+    X_val, y_val = splits.val[features], splits.val[target]
+    start = time.perf_counter()
+    pre = preprocess.build(plan, scale=spec.scale, classification=config.classification)
+    Xt = pre.fit_transform(X, y)
+    Xv = pre.transform(X_val)
+    ctx = space.Context(config.classification, len(config.classes), config.seed, config.n_jobs)
+    estimator = spec.build(params, ctx)
+    weights = compute_sample_weight("balanced", y) if params.get("class_weight") == "balanced" else None
+    if needs_codes(config, spec):
+        import numpy as np
+
+        classes = np.asarray(config.classes)
+        learnt = space.fit(
+            spec, estimator, Xt, np.searchsorted(classes, y), Xv, np.searchsorted(classes, y_val), weights,
+            trial, config.maximize, config.deadline,
+        )
+        estimator = DecodedClassifier(estimator, list(config.classes))
+    else:
+        learnt = space.fit(spec, estimator, Xt, y, Xv, y_val, weights, trial, config.maximize, config.deadline)
+    fit_seconds = time.perf_counter() - start
+    pipeline = Pipeline([("preprocess", pre), ("model", estimator)])
+    return FitResult(
+        pipeline, learnt, score(config, pipeline, splits.val), score(config, pipeline, splits.test), fit_seconds
+    )
+
+
+def refit(config: SearchConfig, splits: Splits, model: str, params: dict, learnt: dict) -> tuple[Any, dict]:
+    """The best configuration refitted on train + validation (boosted trees with the number of
+    rounds early stopping chose), scored on test: what FLAML's ``retrain_full`` does, and what
+    the parent run logs as ``best_model``. Returns ``(pipeline, test metrics)``."""
+    import numpy as np
+    import pandas as pd
+    from sklearn.pipeline import Pipeline
+    from sklearn.utils.class_weight import compute_sample_weight
+
+    from modelyard.automl.estimators import DecodedClassifier
+
+    spec = space.spec_named(model)
+    plan = config.column_plan
+    both = pd.concat([splits.train, splits.val], ignore_index=True)
+    X, y = both[plan.features], both[config.target_col]
+    ctx = space.Context(config.classification, len(config.classes), config.seed, config.n_jobs)
+    estimator = spec.build(params, ctx)
+    if spec.framework in ("xgboost", "lightgbm") and learnt.get("best_iteration"):
+        estimator.set_params(n_estimators=int(learnt["best_iteration"]))
+        if spec.framework == "xgboost":
+            estimator.set_params(early_stopping_rounds=None)
+    weights = compute_sample_weight("balanced", y) if params.get("class_weight") == "balanced" else None
+    target = np.searchsorted(np.asarray(config.classes), y) if needs_codes(config, spec) else y
+    pipeline = Pipeline([("preprocess", preprocess.build(plan, scale=spec.scale, classification=config.classification)),
+                         ("model", estimator)])
+    pipeline.fit(X, target, model__sample_weight=weights)
+    if needs_codes(config, spec):
+        pipeline.steps[-1] = ("model", DecodedClassifier(estimator, list(config.classes)))
+    return pipeline, score(config, pipeline, splits.test)
+
+
+def needs_codes(config: SearchConfig, spec: space.ModelSpec) -> bool:
+    """XGBoost takes only 0..k-1 labels; LightGBM's eval set refuses string labels: both are
+    fitted on label codes and wrapped in ``DecodedClassifier``."""
+    return (
+        config.classification
+        and spec.framework in ("xgboost", "lightgbm")
+        and list(config.classes) != list(range(len(config.classes)))
+    )
+
+
+def score(config: SearchConfig, pipeline: Any, frame: Any) -> dict[str, float]:
+    X, y = frame[config.column_plan.features], frame[config.target_col]
+    if not config.classification:
+        return metric_defs.regression_metrics(y, pipeline.predict(X))
+    proba = pipeline.predict_proba(X)
+    classes = list(pipeline.classes_)
+    predicted = [classes[i] for i in proba.argmax(axis=1)]
+    return metric_defs.classification_metrics(y, predicted, proba, classes, config.pos_label)
+
+
+def suggest(trial: Any, config: SearchConfig) -> tuple[str, dict]:
+    model = trial.suggest_categorical("model", config.models)
+    params = space.spec_named(model).suggest(trial)
+    if config.classification and config.imbalanced:
+        params["class_weight"] = trial.suggest_categorical("class_weight", ["none", "balanced"])
+    return model, params
+
+
+class Objective:
+    """The Optuna objective: one call = one trial = one child run."""
+
+    def __init__(self, config: SearchConfig, splits: Splits) -> None:
+        self.config, self.splits = config, splits
+        self.tracking_seconds = 0.0
+        self.signature: Any = None  # inferred once: every trial's pipeline takes the same frame
+
+    def __call__(self, trial: Any) -> float:
+        import optuna
+
+        import modelyard
+        import modelyard.sklearn
+
+        config = self.config
+        if config.max_trials and trial.number >= config.max_trials:  # another worker took the last one
+            trial.set_user_attr("skipped", True)
+            trial.study.stop()
+            raise optuna.TrialPruned("max_trials reached")
+        if self._out_of_time(trial):
+            trial.set_user_attr("skipped", True)
+            trial.study.stop()
+            raise optuna.TrialPruned("no time left for another trial")
+        model, params = suggest(trial, config)
+        spec = space.spec_named(model)
+        t0 = time.perf_counter()
+        run = modelyard.start_run(
+            experiment_id=config.experiment_id,
+            run_name=f"{model}-{trial.number}",
+            nested=True,
+            parent_run_id=config.parent_run_id,
+            tags={TRIAL_TAG: str(trial.number), STUDY_TAG: trial.study.study_name},
+        )
+        run_id = run.info.run_id
+        trial.set_user_attr("run_id", run_id)
+        modelyard.log_params({"model": model, "framework": spec.framework, **params})
+        self.tracking_seconds += time.perf_counter() - t0
+        try:
+            result = fit_pipeline(config, self.splits, model, params, trial)
+        except optuna.TrialPruned as exc:
+            trial.set_user_attr("error", str(exc))
+            self._end(run_id, "KILLED", {"modelyard.automl.pruned": str(exc)})
+            raise
+        except Exception as exc:
+            logger.info("Trial %s (%s) failed: %s", trial.number, model, exc)
+            trial.set_user_attr("error", f"{type(exc).__name__}: {exc}"[:2000])
+            self._end(run_id, "FAILED", {"modelyard.automl.error": f"{type(exc).__name__}: {exc}"[:5000]})
+            raise
+        t1 = time.perf_counter()
+        values = {f"val_{k}": v for k, v in result.val.items()}
+        values.update({f"test_{k}": v for k, v in result.test.items()})
+        values["fit_duration_s"] = result.fit_seconds
+        if result.learnt:
+            modelyard.log_params(result.learnt)
+        modelyard.log_metrics(values)
+        example = self.splits.train[config.column_plan.features].head(5)
+        if self.signature is None:
+            from modelyard.models.signature import infer_signature
+
+            self.signature = infer_signature(example, result.pipeline.predict(example))
+        info = modelyard.sklearn.log_model(
+            result.pipeline, name="model", input_example=example, signature=self.signature,
+            serialization_format="cloudpickle",
+        )
+        for key, value in (("model_uri", info.model_uri), ("metrics", values), ("learnt", result.learnt)):
+            trial.set_user_attr(key, value)
+        trial.set_user_attr("duration_s", time.perf_counter() - t0)
+        self._end(run_id, "FINISHED")
+        self.tracking_seconds += time.perf_counter() - t1
+        objective = result.val.get(config.primary_metric)
+        if objective is None:
+            raise ValueError(f"{config.primary_metric} could not be computed on the validation split")
+        return objective
+
+    def _out_of_time(self, trial: Any) -> bool:
+        """Past the deadline, or too close to it: half a typical trial (the median duration) plus the
+        finish (refitting the best model, logging it: about one more typical trial). The first trial
+        always runs, so a search hands over a model even when its budget went on preparing."""
+        if self.config.deadline is None:
+            return False
+        remaining = self.config.deadline - time.time()
+        durations = sorted(
+            t.user_attrs["duration_s"] for t in trial.study.get_trials(deepcopy=False) if "duration_s" in t.user_attrs
+        )
+        if not durations:
+            return False
+        return remaining <= 1.5 * durations[len(durations) // 2]
+
+    def _end(self, run_id: str, status: str, tags: dict | None = None) -> None:
+        import modelyard
+
+        if tags:
+            modelyard.set_tags(tags)
+        modelyard.end_run(status)

@@ -1,0 +1,113 @@
+"""Publishing a feature table to an online store (incremental), and looking features up there."""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Sequence
+from typing import Any
+
+import pyarrow as pa
+
+from modelyard.entities.feature_table import FeatureTable
+from modelyard.exceptions import InvalidParameterValue
+from modelyard.features import delta, join, online
+
+logger = logging.getLogger(__name__)
+
+
+def _latest_sql(source: str, table: FeatureTable) -> str:
+    cols = ", ".join(join._q(c.name) for c in table.columns)
+    if not table.timestamp_keys:
+        return f"SELECT {cols} FROM {source}"
+    partition = ", ".join(join._q(k) for k in table.primary_keys)
+    order = join._q(table.timestamp_keys[0])
+    return f"SELECT {cols} FROM {source} QUALIFY row_number() OVER (PARTITION BY {partition} ORDER BY {order} DESC) = 1"
+
+
+def changes(table: FeatureTable, since: int | None) -> tuple[pa.Table, pa.Table]:
+    """(rows to write, keys to delete): the latest row per key at the current version that differ
+    from those at version ``since`` (every row when None), and keys present then but not now."""
+    con = join.connect()
+    try:
+        con.register("cur_src", delta.dataset(table.location, table.current_version))
+        current = _latest_sql("cur_src", table)
+        pk = ", ".join(join._q(k) for k in table.primary_keys)
+        if since is None:
+            return con.sql(current).to_arrow_table(), pa.table({k: [] for k in table.primary_keys})
+        previous_schema = delta.stored_schema(table.location, since)
+        if previous_schema.names != [c.name for c in table.columns]:  # the columns changed: publish all
+            return con.sql(current).to_arrow_table(), pa.table({k: [] for k in table.primary_keys})
+        con.register("prev_src", delta.dataset(table.location, since))
+        previous = _latest_sql("prev_src", table)
+        written = con.sql(f"({current}) EXCEPT ({previous})").to_arrow_table()
+        removed = con.sql(f"(SELECT {pk} FROM ({previous})) EXCEPT (SELECT {pk} FROM ({current}))").to_arrow_table()
+        return written, removed
+    finally:
+        con.close()
+
+
+def publish(fc: Any, name: str, online_store: str, *, full: bool = False) -> dict:
+    table = fc.store.get_feature_table(name)
+    store = online.open_store(online_store)
+    try:
+        last = next((p for p in table.online_stores if p.online_store == store.uri), None)
+        since = None if full or last is None else last.version
+        if since == table.current_version:
+            written, removed = pa.table({}), pa.table({})
+        else:
+            written, removed = changes(table, since)
+        if written.num_rows:
+            keys = online.keys_of(written, table.primary_keys)
+            features = written.select(list(table.feature_names))
+            store.write(name, keys, features.to_pylist())
+        if removed.num_rows:
+            store.delete(name, online.keys_of(removed, table.primary_keys))
+        fc.store.record_publish(name, store.uri, table.current_version)
+    finally:
+        store.close()
+    logger.info("published %s v%d to %s: %d written, %d deleted", name, table.current_version, store.uri,
+                written.num_rows, removed.num_rows)
+    return {"feature_table": name, "online_store": store.uri, "version": table.current_version,
+            "since_version": since, "written": written.num_rows, "deleted": removed.num_rows}
+
+
+def key_strings(table: FeatureTable, rows: Sequence[Sequence[Any]]) -> list[str]:
+    """Request key values cast to the table's key types, then encoded as the store encodes them."""
+    types = {c.name: c.dtype for c in table.columns}
+    columns = []
+    for i, k in enumerate(table.primary_keys):
+        values = [r[i] for r in rows]
+        target = _arrow_type(types[k])
+        try:
+            try:
+                columns.append(pa.array(values).cast(target).to_pylist())
+            except (pa.ArrowInvalid, pa.ArrowTypeError):  # mixed types, e.g. "2" and 4
+                columns.append([pa.array([v]).cast(target)[0].as_py() for v in values])
+        except (pa.ArrowInvalid, pa.ArrowTypeError, pa.ArrowNotImplementedError):
+            raise InvalidParameterValue(f"Key {k!r} of feature table {table.name!r} must be {types[k]}") from None
+    return [online.entity_key(v) for v in zip(*columns, strict=True)]
+
+
+def _arrow_type(text: str) -> pa.DataType:
+    simple = {"int64": pa.int64(), "int32": pa.int32(), "int16": pa.int16(), "int8": pa.int8(),
+              "string": pa.string(), "double": pa.float64(), "float": pa.float32(), "bool": pa.bool_()}
+    return simple.get(text, pa.string())
+
+
+def lookup(fc: Any, name: str, keys: Sequence[Any], *, online_store: str | None = None,
+           features: Sequence[str] | None = None) -> list[dict[str, Any] | None]:
+    """The latest features of each key (a value, or a tuple for composite keys), None where absent."""
+    table = fc.store.get_feature_table(name)
+    uri = online_store or newest_store(table)
+    rows = [k if isinstance(k, tuple | list) else (k,) for k in keys]
+    store = online.open_store(uri)
+    try:
+        return store.read(name, key_strings(table, rows), list(features or table.feature_names))
+    finally:
+        store.close()
+
+
+def newest_store(table: FeatureTable) -> str:
+    if not table.online_stores:
+        raise InvalidParameterValue(f"Feature table {table.name!r} was never published to an online store")
+    return max(table.online_stores, key=lambda p: p.published_time).online_store

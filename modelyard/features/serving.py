@@ -1,0 +1,99 @@
+"""Online feature lookup for ``modelyard models serve``: a model logged with a feature spec gets the
+features a request lacks from the online store its tables were last published to, by the
+request's keys. Values in the request win; a key with no online row gets the lookup's defaults, or
+a 400 naming the key. Models without a feature spec pass through untouched (one dictionary lookup).
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+import weakref
+from typing import Any
+
+from modelyard.exceptions import InvalidParameterValue
+from modelyard.features.spec import FeatureSpec, ResolvedLookup
+
+logger = logging.getLogger(__name__)
+
+_lock = threading.Lock()
+_enrichers: weakref.WeakKeyDictionary[Any, Any] = weakref.WeakKeyDictionary()
+
+
+class OnlineEnricher:
+    """The lookups of one model's feature spec, with their tables and online stores opened once."""
+
+    def __init__(self, spec: FeatureSpec, tracking_uri: str | None) -> None:
+        from modelyard.features import FeatureClient
+        from modelyard.features.online import open_store
+        from modelyard.features.publish import newest_store
+
+        self.spec = spec
+        fc = FeatureClient(tracking_uri)
+        self.tables = {lk.table_name: fc.get_table(lk.table_name) for lk in spec.lookups}
+        stores: dict[str, Any] = {}
+        self.stores = {}
+        for name, table in self.tables.items():
+            uri = newest_store(table)
+            self.stores[name] = stores.get(uri) or stores.setdefault(uri, open_store(uri))
+
+    def __call__(self, frame):
+        for lk in self.spec.lookups:
+            wanted = [
+                f for f in lk.features if f.output_name not in frame.columns or frame[f.output_name].isna().any()
+            ]
+            if wanted:
+                frame = self._add(frame, lk, wanted)
+        missing = [c for c in self.spec.input_columns if c not in frame.columns]
+        if missing:
+            raise InvalidParameterValue(f"The request lacks column(s) {missing}, which the model takes as inputs")
+        return frame[list(self.spec.input_columns)]
+
+    def _add(self, frame, lk: ResolvedLookup, wanted):
+        from modelyard.features.publish import key_strings
+
+        for col in lk.lookup_key:
+            if col not in frame.columns:
+                raise InvalidParameterValue(
+                    f"The request has no column {col!r}, the key to look up features of {lk.table_name!r}"
+                )
+        rows = list(zip(*(frame[c].tolist() for c in lk.lookup_key), strict=True))
+        found = self.stores[lk.table_name].read(
+            lk.table_name, key_strings(self.tables[lk.table_name], rows), [f.name for f in wanted]
+        )
+        columns: dict[str, list] = {f.output_name: [] for f in wanted}
+        for key, values in zip(rows, found, strict=True):
+            if values is None and any(f.default is None for f in wanted):
+                shown = dict(zip(lk.lookup_key, key, strict=True))
+                raise InvalidParameterValue(f"No online features in {lk.table_name!r} for key {shown}")
+            for f in wanted:
+                value = None if values is None else values.get(f.name)
+                columns[f.output_name].append(f.default if value is None else value)
+        import pandas as pd
+
+        merged = {}
+        for name, values in columns.items():
+            looked_up = pd.Series(values, index=frame.index)
+            merged[name] = frame[name].where(frame[name].notna(), looked_up) if name in frame.columns else looked_up
+        return frame.assign(**merged)
+
+
+def online_features(model: Any, frame: Any, tracking_uri: str | None) -> Any:
+    """``frame`` (a request's input) with ``model``'s missing features looked up online (a value the
+    request gives wins; a null in the request counts as missing); ``frame`` itself when the model has
+    no feature spec."""
+    enricher = _enrichers.get(model)
+    if enricher is None:
+        with _lock:
+            enricher = _enrichers.get(model)
+            if enricher is None:
+                spec = FeatureSpec.load(model.model_dir) if getattr(model, "model_dir", None) else None
+                enricher = OnlineEnricher(spec, tracking_uri) if spec is not None and spec.lookups else False
+                _enrichers[model] = enricher
+    if enricher is False:
+        return frame
+    import pandas as pd
+
+    if not isinstance(frame, pd.DataFrame):
+        raise InvalidParameterValue("A model with a feature spec takes a DataFrame input (dataframe_split or dataframe_records)")
+    return enricher(frame)

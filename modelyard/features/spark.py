@@ -1,0 +1,211 @@
+"""The PySpark path: features joined in Spark, predictions by ``mapInPandas`` with the model loaded
+once per Python worker, and ``spark_udf`` like MLflow's.
+
+Feature tables are read by Spark from the Parquet files of the Delta version the spec names (the
+file list comes from ``deltalake``; Spark needs no Delta jars). The as-of join is the union-and-
+window method: feature rows and input rows of one key sorted by time (feature rows first on a
+tie), each input row taking the last feature row before it.
+
+The model folder must be readable by the workers at the same path (local mode, a shared file
+system); it is downloaded once on the driver.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Iterator, Sequence
+from typing import Any
+
+import pandas as pd  # module level: Spark resolves the UDF's type hints in this module's globals
+
+from modelyard.exceptions import InvalidParameterValue
+from modelyard.features.spec import ResolvedLookup
+
+logger = logging.getLogger(__name__)
+
+ROW = "__modelyard_row"
+_models: dict[str, Any] = {}  # model folder -> loaded model, per Python worker process
+
+
+def read_feature_table(spark, lookup: ResolvedLookup):
+    from deltalake import DeltaTable
+
+    table = DeltaTable(lookup.location, version=lookup.table_version)
+    files = table.file_uris()
+    if not files:
+        import pyarrow as pa
+
+        schema = pa.schema(table.schema().to_arrow())
+        return spark.createDataFrame(schema.empty_table().to_pandas())
+    return spark.read.parquet(*files)
+
+
+def _join_one(left, feats, lk: ResolvedLookup, skip: set[str]):
+    from pyspark.sql import Window
+    from pyspark.sql import functions as F
+
+    wanted = [f for f in lk.features if f.output_name not in skip]
+    if not wanted:
+        return left, []
+    key_pairs = list(zip(lk.lookup_key, lk.primary_keys, strict=True))
+    hidden = {f.name: f"__ft_{i}" for i, f in enumerate(wanted)}
+    if lk.timestamp_key and lk.timestamp_lookup_key:
+        # Union feature rows into the input rows, then carry each key's last feature row forward.
+        tkeys = [f"__k{i}" for i in range(len(key_pairs))]
+        frow = feats.select(
+            *[F.col(pk).alias(t) for (_, pk), t in zip(key_pairs, tkeys, strict=True)],
+            F.col(lk.timestamp_key).cast("timestamp").alias("__t"),
+            F.lit(0).alias("__side"),
+            F.struct(*[F.col(f.name).alias(hidden[f.name]) for f in wanted]).alias("__feat"),
+        )
+        lrow = left.select(
+            *[F.col(lk_).alias(t) for (lk_, _), t in zip(key_pairs, tkeys, strict=True)],
+            F.col(lk.timestamp_lookup_key).cast("timestamp").alias("__t"),
+            F.lit(1).alias("__side"),
+            F.lit(None).cast(frow.schema["__feat"].dataType).alias("__feat"),
+            F.col(ROW),
+        )
+        frow = frow.withColumn(ROW, F.lit(None).cast("long"))
+        window = (Window.partitionBy(*tkeys).orderBy(F.col("__t").asc_nulls_first(), "__side")
+                  .rowsBetween(Window.unboundedPreceding, Window.currentRow))
+        matched = (
+            frow.unionByName(lrow)
+            .withColumn("__m", F.last("__feat", ignorenulls=True).over(window))
+            .where(F.col("__side") == 1)
+            .where(F.col("__t").isNotNull())
+            .select(ROW, *[F.col(f"__m.{hidden[f.name]}").alias(hidden[f.name]) for f in wanted])
+        )
+        joined = left.join(matched, on=ROW, how="left")
+    else:
+        source = feats
+        if lk.timestamp_key:  # the latest row per key
+            w = Window.partitionBy(*lk.primary_keys).orderBy(F.col(lk.timestamp_key).desc())
+            source = source.withColumn("__rn", F.row_number().over(w)).where(F.col("__rn") == 1)
+        right = source.select(
+            *[F.col(pk).alias(f"__k{i}") for i, (_, pk) in enumerate(key_pairs)],
+            *[F.col(f.name).alias(hidden[f.name]) for f in wanted],
+        )
+        cond = [left[lk_] == right[f"__k{i}"] for i, (lk_, _) in enumerate(key_pairs)]
+        joined = left.join(right, on=cond, how="left").drop(*[f"__k{i}" for i in range(len(key_pairs))])
+    for f in wanted:
+        col = F.col(hidden[f.name])
+        if f.default is not None:
+            col = F.coalesce(col, F.lit(f.default).cast(joined.schema[hidden[f.name]].dataType))
+        joined = joined.withColumn(f.output_name, col).drop(hidden[f.name])
+    return joined, [f.output_name for f in wanted]
+
+
+def join_spark(df, lookups: Sequence[ResolvedLookup], skip: set[str] = frozenset()):
+    """``df`` with the lookups' features joined in Spark (input columns first, then features)."""
+    from pyspark.sql import functions as F
+
+    spark = df.sparkSession
+    columns = list(df.columns)
+    out = df.withColumn(ROW, F.monotonically_increasing_id())
+    added: list[str] = []
+    for lk in lookups:
+        out, names = _join_one(out, read_feature_table(spark, lk), lk, skip)
+        added += names
+    return out.select(*columns, *added)
+
+
+def _check(df, sm) -> set[str]:
+    from modelyard.features.scoring import PREDICTION
+
+    if PREDICTION in df.columns:
+        raise InvalidParameterValue(f"The input already has a {PREDICTION!r} column; rename or drop it")
+    if sm.spec is None:
+        return set()
+    present = set(df.columns)
+    for lk in sm.spec.lookups:
+        for col in (*lk.lookup_key, *([lk.timestamp_lookup_key] if lk.timestamp_lookup_key else [])):
+            if col not in present:
+                raise InvalidParameterValue(
+                    f"The input has no column {col!r}, a lookup key of feature table {lk.table_name!r}"
+                )
+        if lk.timestamp_lookup_key:
+            kind = df.schema[lk.timestamp_lookup_key].dataType.typeName()
+            if kind not in ("timestamp", "timestamp_ntz", "date"):
+                raise InvalidParameterValue(
+                    f"Timestamp lookup key {lk.timestamp_lookup_key!r} is {kind}; feature table {lk.table_name!r} "
+                    f"needs a timestamp like {lk.timestamp_key!r}"
+                )
+    for col in sm.spec.source_columns:
+        if col not in present:
+            raise InvalidParameterValue(f"The input has no column {col!r}, which the model takes as an input")
+    return {out for lk in sm.spec.lookups for out in lk.output_names if out in present}
+
+
+def _model(model_dir: str):
+    found = _models.get(model_dir)
+    if found is None:
+        from modelyard.models.load import load_pyfunc
+
+        found = _models[model_dir] = load_pyfunc(model_dir)
+    return found
+
+
+def _spark_type(result_type: str | None):
+    from pyspark.sql.types import _parse_datatype_string
+
+    return _parse_datatype_string(result_type or "double")
+
+
+def score_batch_spark(model_uri: str, df, *, tracking_uri: str | None = None, result_type: str | None = None):
+    """``df`` + features (joined in Spark, as of each row's time) + ``prediction`` (mapInPandas)."""
+    from pyspark.sql.types import StructField, StructType
+
+    from modelyard.features.scoring import PREDICTION, ScoringModel, _prediction_array
+
+    sm = ScoringModel.load(model_uri, tracking_uri)
+    skip = _check(df, sm)
+    joined = join_spark(df, sm.spec.lookups, skip) if sm.spec is not None and sm.spec.lookups else df
+    inputs = list(sm.spec.input_columns) if sm.spec is not None else list(df.columns)
+    model_dir = str(sm.model.model_dir)
+    out_type = _spark_type(result_type)
+    schema = StructType([*joined.schema.fields, StructField(PREDICTION, out_type)])
+    arrow_type = result_type or "double"
+
+    def predict(batches: Iterator[Any]) -> Iterator[Any]:
+        model = _model(model_dir)
+        for pdf in batches:
+            preds = _prediction_array(model.predict(pdf[inputs]), len(pdf), arrow_type)
+            yield pdf.assign(**{PREDICTION: preds.to_pandas()})
+
+    return joined.mapInPandas(predict, schema)
+
+
+def spark_udf(spark, model_uri: str, result_type: str = "double", *, tracking_uri: str | None = None):
+    """A Spark pandas UDF predicting with the model (loaded once per Python worker): call it on the
+    model's input columns, ``df.withColumn("p", udf("a", "b"))``, or on one struct column."""
+    from pyspark.sql.functions import pandas_udf
+
+    from modelyard.features.scoring import ScoringModel, _prediction_array
+
+    sm = ScoringModel.load(model_uri, tracking_uri)
+    model_dir = str(sm.model.model_dir)
+    sig = sm.model.metadata.signature
+    specs = list(sig.inputs.inputs) if sig is not None and sig.inputs is not None else []
+    names = [c.name for c in specs] if specs and all(getattr(c, "name", None) for c in specs) else None
+    if names is None and sm.spec is not None:
+        names = list(sm.spec.input_columns)
+    spark_type = _spark_type(result_type)
+
+    def predict(frames: Iterator[pd.DataFrame]) -> Iterator[pd.Series]:
+        model = _model(model_dir)
+        for frame in frames:
+            if names and len(names) == frame.shape[1] and list(frame.columns) != names:
+                frame = frame.set_axis(names, axis=1)
+            yield _prediction_array(model.predict(frame), len(frame), result_type).to_pandas()
+
+    inner = pandas_udf(predict, spark_type)
+
+    def udf(*cols: Any):
+        """The prediction column for ``cols`` (names or Columns), passed to the model as one frame."""
+        from pyspark.sql import functions as F
+
+        if len(cols) == 1 and not isinstance(cols[0], str):
+            return inner(cols[0])
+        return inner(F.struct(*cols))
+
+    return udf

@@ -1,0 +1,1 @@
+"""Tables of the scoring server (the inference log)."""

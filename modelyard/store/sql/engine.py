@@ -1,0 +1,191 @@
+"""Engines for the SQL stores: URI normalisation, SQLite pragmas, pools.
+
+SQLite is the embedded default: WAL journal (readers never block the writer), a busy
+timeout (several processes may log at once), and write transactions that take the write
+lock up front (``BEGIN IMMEDIATE``) so two writers queue on the busy timeout instead of
+failing with "database is locked" when a reader upgrades.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import logging
+import os
+import threading
+from collections.abc import Iterator
+from urllib.parse import urlsplit
+
+from sqlalchemy import Engine, create_engine, event
+from sqlalchemy.engine import make_url
+from sqlalchemy.pool import StaticPool
+
+from modelyard.exceptions import InvalidParameterValue
+from modelyard.settings import Settings
+
+logger = logging.getLogger(__name__)
+
+_DRIVERS = {
+    "postgresql": "postgresql+psycopg",
+    "postgres": "postgresql+psycopg",
+    "mysql": "mysql+pymysql",
+    "mariadb": "mysql+pymysql",
+}
+
+
+def normalize_db_uri(uri: str) -> str:
+    """Pick our drivers for bare schemes: postgresql -> psycopg 3, mysql/mariadb -> PyMySQL."""
+    scheme = urlsplit(uri).scheme
+    if scheme in _DRIVERS:
+        uri = _DRIVERS[scheme] + uri[len(scheme) :]
+    try:
+        url = make_url(uri)
+    except Exception as exc:
+        raise InvalidParameterValue(f"Invalid database URI {uri!r}: {exc}") from exc
+    if url.get_backend_name() == "mysql" and "charset" not in url.query:
+        url = url.update_query_dict({"charset": "utf8mb4"})
+    return url.render_as_string(hide_password=False)
+
+
+def sqlite_file(uri: str) -> str | None:
+    """The absolute path of the file a SQLite URI names; None for other databases and in-memory ones."""
+    try:
+        url = make_url(normalize_db_uri(uri))
+    except InvalidParameterValue:
+        return None
+    database = url.database or ""
+    if url.get_backend_name() != "sqlite" or database in ("", ":memory:") or database.startswith("file:"):
+        return None
+    return os.path.abspath(database)
+
+
+def create_db_engine(uri: str, settings: Settings | None = None) -> Engine:
+    settings = settings or Settings()
+    uri = normalize_db_uri(uri)
+    url = make_url(uri)
+    backend = url.get_backend_name()
+    if backend == "sqlite":
+        return _sqlite_engine(url, settings)
+    if backend not in ("postgresql", "mysql"):
+        raise InvalidParameterValue(
+            f"Unsupported database {backend!r} in {url.render_as_string()}: use sqlite, postgresql or mysql/mariadb"
+        )
+    return create_engine(
+        url,
+        pool_size=settings.sql.pool_size,
+        max_overflow=settings.sql.max_overflow,
+        pool_pre_ping=True,
+        pool_recycle=3600,
+        echo=settings.sql.echo,
+    )
+
+
+def _sqlite_engine(url, settings: Settings) -> Engine:
+    database = url.database or ""
+    in_memory = database in ("", ":memory:") or database.startswith("file::memory:")
+    if not in_memory:
+        parent = os.path.dirname(os.path.abspath(database))
+        if not os.path.isdir(parent):  # a typo in the URI must not become a tree of new folders
+            raise InvalidParameterValue(
+                f"Cannot create the tracking database {os.path.abspath(database)}: the folder {parent} "
+                "does not exist (create it first, or check the tracking URI)"
+            )
+    kwargs: dict = {"echo": settings.sql.echo}
+    if in_memory:  # one shared connection, or every checkout would see a new empty database
+        kwargs.update(poolclass=StaticPool, connect_args={"check_same_thread": False})
+    else:
+        kwargs["connect_args"] = {
+            "check_same_thread": False,
+            "timeout": settings.sql.sqlite_busy_timeout_ms / 1000,
+        }
+    engine = create_engine(url, **kwargs)
+    busy = int(settings.sql.sqlite_busy_timeout_ms)
+
+    @event.listens_for(engine, "connect")
+    def _on_connect(dbapi_conn, _record) -> None:
+        dbapi_conn.isolation_level = None  # we emit BEGIN ourselves (below)
+        cur = dbapi_conn.cursor()
+        if not in_memory:
+            cur.execute("PRAGMA journal_mode=WAL")
+        cur.execute("PRAGMA synchronous=NORMAL")
+        cur.execute(f"PRAGMA busy_timeout={busy}")
+        cur.execute("PRAGMA foreign_keys=ON")
+        cur.execute("PRAGMA cache_size=-65536")
+        cur.execute("PRAGMA temp_store=MEMORY")
+        cur.close()
+
+    @event.listens_for(engine, "begin")
+    def _on_begin(conn) -> None:
+        mode = conn.get_execution_options().get("sqlite_begin", "DEFERRED")
+        conn.exec_driver_sql(f"BEGIN {mode}")
+
+    return engine
+
+
+def writer(engine: Engine) -> Engine:
+    """The same engine, but transactions take SQLite's write lock at BEGIN."""
+    if engine.dialect.name == "sqlite":
+        return engine.execution_options(sqlite_begin="IMMEDIATE")
+    return engine
+
+
+class WriterQueue:
+    """SQLite writers of every process wait their turn on an ``flock``, not in SQLite's busy handler.
+
+    While another connection holds the write lock, SQLite's busy handler sleeps and retries
+    (1, 2, 5, 10, ... 100 ms): with several processes logging at once, writers spend most of
+    their time asleep after the lock is already free. A blocking ``flock`` on a file next to the
+    database wakes the next writer as soon as the previous one commits. Threads of one process
+    queue on a lock first (an ``flock`` is shared by the threads holding the same descriptor).
+    Writers that do not take the queue (another tool on the same file) still meet SQLite's own
+    locking, which stays in force: the queue only orders our writers. When the lock file cannot
+    be created (a read-only folder), writers go straight to SQLite as before.
+    """
+
+    def __init__(self, database: str) -> None:
+        self.path = os.path.abspath(database) + "-writer.lock"
+        self._lock = threading.Lock()
+        self._fd: int | None = None
+        self._pid = 0
+        self._usable = True
+
+    def _descriptor(self) -> int | None:
+        if self._pid != os.getpid():  # a forked child must not share its parent's descriptor
+            self._fd, self._pid = None, os.getpid()
+        if self._fd is None and self._usable:
+            try:
+                self._fd = os.open(self.path, os.O_RDWR | os.O_CREAT | os.O_CLOEXEC, 0o644)
+            except OSError as exc:
+                self._usable = False
+                logger.info("SQLite writers not queued (cannot open %s: %s)", self.path, exc)
+        return self._fd
+
+    def close(self) -> None:
+        with self._lock:
+            if self._fd is not None and self._pid == os.getpid():
+                os.close(self._fd)
+            self._fd = None
+
+    @contextlib.contextmanager
+    def hold(self) -> Iterator[None]:
+        import fcntl
+
+        with self._lock:
+            fd = self._descriptor()
+            if fd is None:
+                yield
+                return
+            fcntl.flock(fd, fcntl.LOCK_EX)
+            try:
+                yield
+            finally:
+                fcntl.flock(fd, fcntl.LOCK_UN)
+
+
+def writer_queue(engine: Engine) -> WriterQueue | None:
+    """The queue of a file-backed SQLite engine (None for other databases and in-memory SQLite)."""
+    if engine.dialect.name != "sqlite" or os.name != "posix":
+        return None
+    database = engine.url.database or ""
+    if database in ("", ":memory:") or database.startswith("file:"):
+        return None
+    return WriterQueue(database)

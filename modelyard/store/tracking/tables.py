@@ -1,0 +1,254 @@
+"""The tracking tables (experiments, runs, params, tags, metrics, datasets, inputs, logged models)
+on the kernel's one MetaData (``modelyard.store.sql.schema``); the queries use these.
+
+The database itself is created and changed only by the Alembic migrations in
+``modelyard/store/sql/migrations/versions``; ``tests/store/test_migrations.py`` checks that the migrated
+schema matches these tables.
+
+Design notes (speed at 100,000 runs and 10,000,000 metric points):
+- runs have an integer surrogate key ``id``; params, tags, metrics and latest_metrics refer
+  to it, so the big tables and their indexes carry 8 bytes per row instead of 32 hex chars.
+- ``metrics`` is append-only history, indexed by (run_id, key, step) for history reads.
+- ``latest_metrics`` holds the newest value per (run, key): search filters and ordering
+  read it, never the history.
+- non-finite values are never stored as such (MySQL has no infinities): NaN is stored as 0
+  with ``is_nan`` set, ±inf as ±DBL_MAX; the store converts back on read.
+- MySQL tables use a binary NO PAD collation so that ``=``, ``LIKE`` and unique keys are
+  case-sensitive and count trailing spaces, as on SQLite and PostgreSQL. The migrations pick
+  it per server (``utf8mb4_nopad_bin`` on MariaDB, ``utf8mb4_0900_bin`` on MySQL 8);
+  ``MYSQL_TABLE_ARGS`` below only matters to ``metadata.create_all``.
+"""
+
+from __future__ import annotations
+
+from sqlalchemy import (
+    BigInteger,
+    Boolean,
+    Column,
+    ForeignKey,
+    ForeignKeyConstraint,
+    Index,
+    PrimaryKeyConstraint,
+    String,
+    Table,
+    Text,
+    UniqueConstraint,
+)
+
+from modelyard.store.sql.schema import MYSQL_TABLE_ARGS, BigId, Double, LongText, metadata
+
+experiments = Table(
+    "experiments",
+    metadata,
+    Column("experiment_id", BigId, primary_key=True, autoincrement=True),
+    Column("name", String(500), nullable=False),
+    Column("artifact_location", String(2000), nullable=False),
+    Column("lifecycle_stage", String(32), nullable=False),
+    Column("creation_time", BigInteger, nullable=False),
+    Column("last_update_time", BigInteger, nullable=False),
+    UniqueConstraint("name", name="uq_experiments_name"),
+    **MYSQL_TABLE_ARGS,
+)
+
+experiment_tags = Table(
+    "experiment_tags",
+    metadata,
+    Column(
+        "experiment_id", BigId, ForeignKey("experiments.experiment_id", ondelete="CASCADE"), nullable=False
+    ),
+    Column("key", String(250), nullable=False),
+    Column("value", Text, nullable=False),
+    PrimaryKeyConstraint("experiment_id", "key", name="pk_experiment_tags"),
+    **MYSQL_TABLE_ARGS,
+)
+
+runs = Table(
+    "runs",
+    metadata,
+    Column("id", BigId, primary_key=True, autoincrement=True),
+    Column("run_uuid", String(32), nullable=False),
+    Column(
+        "experiment_id", BigId, ForeignKey("experiments.experiment_id", ondelete="CASCADE"), nullable=False
+    ),
+    Column("name", String(250), nullable=False),
+    Column("user_id", String(256), nullable=False),
+    Column("status", String(20), nullable=False),
+    Column("start_time", BigInteger, nullable=True),
+    Column("end_time", BigInteger, nullable=True),
+    Column("deleted_time", BigInteger, nullable=True),
+    Column("lifecycle_stage", String(20), nullable=False),
+    Column("artifact_uri", String(2000), nullable=False),
+    UniqueConstraint("run_uuid", name="uq_runs_run_uuid"),
+    Index("ix_runs_experiment_start", "experiment_id", "start_time"),
+    **MYSQL_TABLE_ARGS,
+)
+
+params = Table(
+    "params",
+    metadata,
+    Column("run_id", BigId, ForeignKey("runs.id", ondelete="CASCADE"), nullable=False),
+    Column("key", String(250), nullable=False),
+    Column("value", String(6000), nullable=False),
+    PrimaryKeyConstraint("run_id", "key", name="pk_params"),
+    **MYSQL_TABLE_ARGS,
+)
+
+tags = Table(
+    "tags",
+    metadata,
+    Column("run_id", BigId, ForeignKey("runs.id", ondelete="CASCADE"), nullable=False),
+    Column("key", String(250), nullable=False),
+    Column("value", String(8000), nullable=False),
+    PrimaryKeyConstraint("run_id", "key", name="pk_tags"),
+    **MYSQL_TABLE_ARGS,
+)
+
+metrics = Table(
+    "metrics",
+    metadata,
+    Column("run_id", BigId, ForeignKey("runs.id", ondelete="CASCADE"), nullable=False),
+    Column("key", String(250), nullable=False),
+    Column("value", Double, nullable=False),
+    Column("timestamp", BigInteger, nullable=False),
+    Column("step", BigInteger, nullable=False),
+    Column("is_nan", Boolean(create_constraint=False), nullable=False),
+    Index("ix_metrics_run_key_step", "run_id", "key", "step"),
+    **MYSQL_TABLE_ARGS,
+)
+
+latest_metrics = Table(
+    "latest_metrics",
+    metadata,
+    Column("run_id", BigId, ForeignKey("runs.id", ondelete="CASCADE"), nullable=False),
+    Column("key", String(250), nullable=False),
+    Column("value", Double, nullable=False),
+    Column("timestamp", BigInteger, nullable=False),
+    Column("step", BigInteger, nullable=False),
+    Column("is_nan", Boolean(create_constraint=False), nullable=False),
+    PrimaryKeyConstraint("run_id", "key", name="pk_latest_metrics"),
+    Index("ix_latest_metrics_key_value", "key", "value"),
+    **MYSQL_TABLE_ARGS,
+)
+
+datasets = Table(
+    "datasets",
+    metadata,
+    Column("id", BigId, primary_key=True, autoincrement=True),
+    Column(
+        "experiment_id", BigId, ForeignKey("experiments.experiment_id", ondelete="CASCADE"), nullable=False
+    ),
+    Column("name", String(500), nullable=False),
+    Column("digest", String(36), nullable=False),
+    Column("source_type", String(36), nullable=False),
+    Column("source", LongText, nullable=False),
+    Column("schema", LongText, nullable=True),
+    Column("profile", LongText, nullable=True),
+    UniqueConstraint("experiment_id", "name", "digest", name="uq_datasets_exp_name_digest"),
+    **MYSQL_TABLE_ARGS,
+)
+
+run_inputs = Table(
+    "run_inputs",
+    metadata,
+    Column("id", BigId, primary_key=True, autoincrement=True),
+    Column("run_id", BigId, ForeignKey("runs.id", ondelete="CASCADE"), nullable=False),
+    Column("dataset_id", BigId, ForeignKey("datasets.id", ondelete="CASCADE"), nullable=False),
+    UniqueConstraint("run_id", "dataset_id", name="uq_run_inputs_run_dataset"),
+    **MYSQL_TABLE_ARGS,
+)
+
+input_tags = Table(
+    "input_tags",
+    metadata,
+    Column("input_id", BigId, nullable=False),
+    Column("key", String(255), nullable=False),
+    Column("value", String(500), nullable=False),
+    PrimaryKeyConstraint("input_id", "key", name="pk_input_tags"),
+    ForeignKeyConstraint(["input_id"], ["run_inputs.id"], ondelete="CASCADE", name="fk_input_tags_input"),
+    **MYSQL_TABLE_ARGS,
+)
+
+# -- logged models (MLflow 3), migration 0002 -----------------------------------------------
+# A logged model has an integer surrogate key ``id`` (children refer to it) and its public
+# ``model_id`` ("m-<32 hex>"). Soft-deleted models keep lifecycle_stage "deleted".
+# ``logged_model_metrics`` holds every point logged with a model_id (run, dataset and all);
+# empty strings stand for "no dataset" so that rows compare with plain ``=``.
+logged_models = Table(
+    "logged_models",
+    metadata,
+    Column("id", BigId, primary_key=True, autoincrement=True),
+    Column("model_id", String(64), nullable=False),
+    Column(
+        "experiment_id", BigId, ForeignKey("experiments.experiment_id", ondelete="CASCADE"), nullable=False
+    ),
+    Column("name", String(500), nullable=False),
+    Column("artifact_location", String(2000), nullable=False),
+    Column("creation_timestamp_ms", BigInteger, nullable=False),
+    Column("last_updated_timestamp_ms", BigInteger, nullable=False),
+    Column("status", String(32), nullable=False),
+    Column("lifecycle_stage", String(32), nullable=False),
+    Column("model_type", String(500), nullable=True),
+    Column("source_run_id", String(32), nullable=True),
+    Column("status_message", String(1000), nullable=True),
+    UniqueConstraint("model_id", name="uq_logged_models_model_id"),
+    Index("ix_logged_models_experiment_created", "experiment_id", "creation_timestamp_ms"),
+    Index("ix_logged_models_experiment_name", "experiment_id", "name"),
+    **MYSQL_TABLE_ARGS,
+)
+
+logged_model_tags = Table(
+    "logged_model_tags",
+    metadata,
+    Column("model_id", BigId, ForeignKey("logged_models.id", ondelete="CASCADE"), nullable=False),
+    Column("key", String(250), nullable=False),
+    Column("value", Text, nullable=False),
+    PrimaryKeyConstraint("model_id", "key", name="pk_logged_model_tags"),
+    **MYSQL_TABLE_ARGS,
+)
+
+logged_model_params = Table(
+    "logged_model_params",
+    metadata,
+    Column("model_id", BigId, ForeignKey("logged_models.id", ondelete="CASCADE"), nullable=False),
+    Column("key", String(250), nullable=False),
+    Column("value", Text, nullable=False),
+    PrimaryKeyConstraint("model_id", "key", name="pk_logged_model_params"),
+    **MYSQL_TABLE_ARGS,
+)
+
+logged_model_metrics = Table(
+    "logged_model_metrics",
+    metadata,
+    Column("id", BigId, primary_key=True, autoincrement=True),
+    Column("model_id", BigId, ForeignKey("logged_models.id", ondelete="CASCADE"), nullable=False),
+    Column("key", String(250), nullable=False),
+    Column("value", Double, nullable=False),
+    Column("timestamp", BigInteger, nullable=False),
+    Column("step", BigInteger, nullable=False),
+    Column("is_nan", Boolean(create_constraint=False), nullable=False),
+    Column("run_id", String(32), nullable=False),
+    Column("dataset_name", String(500), nullable=False),
+    Column("dataset_digest", String(36), nullable=False),
+    Index("ix_logged_model_metrics_model_key", "model_id", "key", "timestamp"),
+    **MYSQL_TABLE_ARGS,
+)
+
+run_outputs = Table(
+    "run_outputs",
+    metadata,
+    Column("run_id", BigId, ForeignKey("runs.id", ondelete="CASCADE"), nullable=False),
+    Column("model_id", BigId, ForeignKey("logged_models.id", ondelete="CASCADE"), nullable=False),
+    Column("step", BigInteger, nullable=False),
+    PrimaryKeyConstraint("run_id", "model_id", "step", name="pk_run_outputs"),
+    **MYSQL_TABLE_ARGS,
+)
+
+run_model_inputs = Table(
+    "run_model_inputs",
+    metadata,
+    Column("run_id", BigId, ForeignKey("runs.id", ondelete="CASCADE"), nullable=False),
+    Column("model_id", BigId, ForeignKey("logged_models.id", ondelete="CASCADE"), nullable=False),
+    PrimaryKeyConstraint("run_id", "model_id", name="pk_run_model_inputs"),
+    **MYSQL_TABLE_ARGS,
+)
+

@@ -1,0 +1,216 @@
+"""The streaming engine: source -> micro-batches -> model -> sink, then acknowledge.
+
+One ``Pipeline`` per consumer: a reader task fetches deliveries into micro-batches and a scorer
+task predicts, writes and acknowledges them, in order.
+
+- **Micro-batches, adaptive**: a batch is handed over as soon as the scorer is free (no added
+  latency at low load); while the scorer is busy the reader keeps topping the next batch up, to
+  ``batch_size`` events or ``max_wait_ms``, so batches grow with the load.
+- **Backpressure**: at most ``in_flight`` batches are read ahead; when the sink is slow the reader
+  stops fetching and events wait on the broker.
+- **Effectively once**: a delivery is acknowledged only after its predictions and dead letters are
+  written (sinks are idempotent on the event id, so a redelivery adds nothing). The acknowledgement
+  goes out in the background, in batch order, while the next batch is scored (one broker round trip
+  less per batch); a stop waits for it. A failing sink write is retried with backoff
+  ``max_retries`` times, then the consumer stops without acknowledging.
+- **No thread hop for small batches**: a batch of at most ``INLINE_ROWS`` events, of a model whose
+  recent batches took under ``INLINE_MAX_S``, is scored on the event loop (as the serving batcher's
+  inline path does); larger or slower ones on a worker thread, so the loop keeps reading.
+- **Slow batches**: while a batch is being scored the source is told it is in progress (NATS
+  ``+WPI``), so the broker does not redeliver it behind our back.
+- **Graceful stop** (``stop()``, SIGTERM in the CLI): no new fetch; the batches read so far are
+  finished and acknowledged; then the ends are closed.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import time
+from collections.abc import Sequence
+from typing import Any
+
+import orjson
+
+from modelyard.exceptions import ModelyardError
+from modelyard.streaming.base import Delivery
+from modelyard.streaming.config import StreamConfig
+from modelyard.streaming.messages import dead_letter, decode
+from modelyard.streaming.metrics import StreamMetrics
+from modelyard.streaming.scoring import Scored, Scorer
+
+logger = logging.getLogger(__name__)
+
+IDLE_POLL_S = 0.5  # longest a fetch blocks, so a stop is noticed
+IN_PROGRESS_EVERY_S = 5.0
+INLINE_ROWS = 64  # a batch this small, of a model this fast, is scored on the event loop (no thread hop)
+INLINE_MAX_S = 0.002
+
+
+class SinkFailed(ModelyardError):
+    """The sink kept refusing a batch; its events were not acknowledged (they will be redelivered)."""
+
+
+class Pipeline:
+    def __init__(self, config: StreamConfig, source: Any, sink: Any, dead: Any | None, scorer: Scorer,
+                 metrics: StreamMetrics, name: str = "consumer") -> None:
+        self.config = config
+        self.source = source
+        self.sink = sink
+        self.dead = dead
+        self.scorer = scorer
+        self.metrics = metrics
+        self.name = name
+        self._stopping = asyncio.Event()
+        self._busy = False
+        self._ack_task: asyncio.Task | None = None
+        self._recent_s: float | None = None  # moving average of the scoring time of a batch
+        self.batches = 0
+        self.in_progress_every_s = IN_PROGRESS_EVERY_S
+
+    def stop(self) -> None:
+        self._stopping.set()
+
+    async def run(self) -> None:
+        queue: asyncio.Queue = asyncio.Queue(maxsize=max(1, self.config.in_flight - 1))
+        reader = asyncio.create_task(self._read(queue), name=f"{self.name}-reader")
+        try:
+            while True:
+                batch = await queue.get()
+                if batch is None:
+                    break
+                self._busy = True
+                try:
+                    await self._handle(batch)
+                finally:
+                    self._busy = False
+        finally:
+            self._stopping.set()
+            if not reader.done():
+                reader.cancel()
+            await asyncio.gather(reader, return_exceptions=True)
+            if self._ack_task is not None:  # the last written batch is acknowledged before we return
+                await asyncio.gather(self._ack_task, return_exceptions=True)
+        reader.result() if not reader.cancelled() else None
+
+    # -- reading --------------------------------------------------------------------------------
+    async def _read(self, queue: asyncio.Queue) -> None:
+        size, max_wait = self.config.batch_size, self.config.max_wait_ms / 1000.0
+        try:
+            while not self._stopping.is_set():
+                batch = await self.source.fetch(size, IDLE_POLL_S)
+                if not batch:
+                    continue
+                deadline = time.monotonic() + max_wait
+                while len(batch) < size and (self._busy or queue.full()) and not self._stopping.is_set():
+                    left = deadline - time.monotonic()
+                    if left <= 0:
+                        break
+                    more = await self.source.fetch(size - len(batch), left)
+                    if not more:
+                        break
+                    batch.extend(more)
+                await queue.put(batch)  # blocks while in_flight batches wait: backpressure
+        finally:
+            await queue.put(None)
+
+    # -- one batch ------------------------------------------------------------------------------
+    async def _handle(self, deliveries: list[Delivery]) -> None:
+        started = time.perf_counter()
+        loop = asyncio.get_running_loop()
+        keepalive = asyncio.create_task(self._keep_alive(deliveries))
+        try:
+            began = time.perf_counter()
+            if len(deliveries) <= INLINE_ROWS and self._recent_s is not None and self._recent_s < INLINE_MAX_S:
+                scored, events = self._score(deliveries)
+            else:
+                scored, events = await loop.run_in_executor(None, self._score, deliveries)
+            took = time.perf_counter() - began
+            self._recent_s = took if self._recent_s is None else 0.8 * self._recent_s + 0.2 * took
+            records = [self._record(e, v, scored.version) for e, v in scored.predictions]
+            dead = self._dead_letters(events, scored)
+            await self._write(self.sink, records)
+            if dead:
+                await self._dead(dead)
+        finally:
+            keepalive.cancel()
+        # written: acknowledged in the background (in order) while the next batch is scored
+        self._ack_task = asyncio.create_task(self._ack_after(self._ack_task, deliveries))
+        self._account(deliveries, len(events), records, dead, scored.version, started)
+
+    async def _ack_after(self, previous: asyncio.Task | None, deliveries: list[Delivery]) -> None:
+        if previous is not None:
+            await asyncio.gather(previous, return_exceptions=True)
+        try:
+            await self.source.ack(deliveries)
+        except Exception as exc:  # redelivered later; the idempotent sink keeps one copy
+            logger.warning("Acknowledging %d messages failed (%s: %s); they will be redelivered", len(deliveries),
+                           type(exc).__name__, exc)
+
+    def _score(self, deliveries: list[Delivery]) -> tuple[Scored, list]:
+        c = self.config
+        events = [e for d in deliveries for e in decode(d, c.format, c.id_field, c.passthrough)]
+        readable = [e for e in events if e.error is None]
+        return self.scorer.score(readable), events
+
+    def _record(self, event: Any, value: Any, version: str) -> dict:
+        record = {"event_id": event.id, "model_version": version, "prediction": value}
+        if event.passthrough:
+            for key, val in event.passthrough.items():
+                record.setdefault(key, val)
+        return record
+
+    def _dead_letters(self, events: list, scored: Scored) -> list[dict]:
+        many = self.config.format != "json"
+        dead = [dead_letter(e, e.reason, e.error, 1, scored.version, many) for e in events if e.error is not None]
+        dead += [dead_letter(e, reason, error, tries, scored.version, many) for e, reason, error, tries in scored.failures]
+        return dead
+
+    async def _dead(self, dead: list[dict]) -> None:
+        for record in dead:
+            self.metrics.dead_lettered.labels(record["reason"]).inc()
+        if self.dead is not None:
+            await self._write(self.dead, dead)
+            return
+        for record in dead:  # no --dead-letter: never dropped silently
+            logger.error("Dead letter (no --dead-letter destination): %s", orjson.dumps(record).decode())
+
+    async def _write(self, sink: Any, records: Sequence[dict]) -> None:
+        if not records:
+            return
+        delay = 0.1
+        for attempt in range(1, self.config.max_retries + 1):
+            try:
+                await sink.write(records)
+                return
+            except Exception as exc:
+                if attempt == self.config.max_retries:
+                    raise SinkFailed(f"The sink refused a batch {attempt} times: {type(exc).__name__}: {exc}") from exc
+                self.metrics.sink_retries.inc()
+                logger.warning("Sink write failed (%s: %s); retrying in %.1fs", type(exc).__name__, exc, delay)
+                await asyncio.sleep(delay)
+                delay = min(delay * 2, 5.0)
+
+    async def _keep_alive(self, deliveries: list[Delivery]) -> None:
+        while True:
+            await asyncio.sleep(self.in_progress_every_s)
+            try:
+                await self.source.in_progress(deliveries)
+            except Exception as exc:  # the next ack will tell if the broker really lost them
+                logger.warning("Could not mark a batch in progress: %s", exc)
+
+    def _account(self, deliveries: list[Delivery], n_events: int, records: list, dead: list, version: str,
+                 started: float) -> None:
+        m = self.metrics
+        m.events_in.inc(n_events)
+        m.scored.inc(len(records))
+        m.batch_rows.observe(n_events)
+        now = time.time()
+        m.latency.observe_many([now - d.produced_at for d in deliveries if d.produced_at is not None])
+        self.batches += 1
+        if logger.isEnabledFor(logging.INFO):
+            logger.info(orjson.dumps({
+                "consumer": self.name, "batch": self.batches, "messages": len(deliveries), "events": n_events,
+                "scored": len(records), "dead_lettered": len(dead), "model_version": version,
+                "seconds": round(time.perf_counter() - started, 6),
+            }).decode())

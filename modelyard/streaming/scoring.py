@@ -1,0 +1,155 @@
+"""The model side of a stream: the loaded version (following an alias like the scoring server) and
+one micro-batch predicted, bad rows isolated.
+
+The model is held by the scoring server's ``ModelSlots`` (modelyard/serving/slots.py), so an alias,
+stage or ``latest`` is followed the same way: the new version is loaded beside the old one, warmed,
+then swapped with one assignment. A batch takes the snapshot when it starts and is predicted by
+that version only; each prediction names it.
+
+A batch whose predict call fails is split in halves until the failing rows are alone (a bisection:
+``log2(batch)`` extra calls per bad row, not one call per row); a lone row is tried ``max_retries``
+times in all, then dead-lettered with the reason (``schema`` for an input the signature refuses,
+``model_error`` otherwise). The rest of the batch is scored.
+
+Feature lookups (issue 16 part 5): ``FeatureLookup`` is the hook through which a model with a
+feature spec gets its missing features from the online store by the event's keys. The feature
+tables work provides the implementation; until then none is installed and rows go to the model
+as they came.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Callable, Sequence
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass, field
+from operator import itemgetter
+from typing import Any, Protocol
+
+from modelyard.exceptions import InvalidParameterValue, ModelyardError
+from modelyard.serving.config import ModelSpec, ServeConfig, default_name
+from modelyard.serving.outputs import jsonable
+from modelyard.serving.slots import ModelSlots, ServedModel
+from modelyard.streaming.messages import MODEL_ERROR, SCHEMA, Event
+
+logger = logging.getLogger(__name__)
+
+
+class FeatureLookup(Protocol):
+    """Hook for online-store feature lookups (filled in by the feature-tables work, issue 16 part 5)."""
+
+    def enrich(self, rows: list[dict], model: ServedModel) -> list[dict]:
+        """``rows`` with the model's missing features added from the online store, by the event keys."""
+        ...
+
+
+@dataclass(slots=True)
+class Scored:
+    version: str
+    predictions: list[tuple[Event, Any]] = field(default_factory=list)
+    failures: list[tuple[Event, str, str, int]] = field(default_factory=list)  # (event, reason, error, attempts)
+
+
+class Scorer:
+    def __init__(
+        self,
+        model_uri: str,
+        *,
+        tracking_uri: str | None = None,
+        poll_interval: float = 2.0,
+        max_retries: int = 3,
+        feature_lookup: FeatureLookup | None = None,
+        on_switch: Callable[[str, str | None, str], None] | None = None,
+    ) -> None:
+        self.max_retries = max_retries
+        self.feature_lookup = feature_lookup
+        self._executor = ThreadPoolExecutor(1, thread_name_prefix="modelyard-stream-slot")
+        spec = ModelSpec(default_name(model_uri), model_uri)
+        config = ServeConfig(models=(spec,), tracking_uri=tracking_uri, poll_interval=poll_interval, batching=False)
+        self.slots = ModelSlots(config, self._executor, on_switch=on_switch)
+        self.slot = self.slots.slots[spec.name]
+
+    def start(self) -> None:
+        """Load the model (and start following its alias); raise if it cannot be loaded."""
+        self.slots.start()
+        self.slots.first_load_done.wait()
+        if self.slot.current is None:
+            self.slots.stop()
+            raise ModelyardError(f"Cannot load {self.slot.spec.uri}: {self.slot.error}")
+
+    def stop(self) -> None:
+        self.slots.stop()
+        self._executor.shutdown(wait=False)
+
+    @property
+    def version(self) -> str | None:
+        current = self.slot.current
+        return current.version if current is not None else None
+
+    def score(self, events: Sequence[Event]) -> Scored:
+        """Predictions of the readable events with one model version; failures after ``max_retries`` tries."""
+        served = self.slot.snapshot()
+        result = Scored(served.version)
+        if events:
+            self._group(served, list(events), result)
+        return result
+
+    def _group(self, served: ServedModel, events: list[Event], result: Scored) -> None:
+        try:
+            values = self._call(served, events)
+        except Exception as exc:
+            if len(events) > 1:
+                mid = len(events) // 2
+                self._group(served, events[:mid], result)
+                self._group(served, events[mid:], result)
+                return
+            values = self._retry(served, events[0], exc, result)
+            if values is None:
+                return
+        result.predictions.extend(zip(events, values, strict=True))
+
+    def _retry(self, served: ServedModel, event: Event, exc: Exception, result: Scored) -> list | None:
+        for _ in range(self.max_retries - 1):
+            try:
+                return self._call(served, [event])
+            except Exception as again:
+                exc = again
+        reason = SCHEMA if isinstance(exc, InvalidParameterValue) else MODEL_ERROR
+        message = exc.message if isinstance(exc, ModelyardError) else str(exc)
+        result.failures.append((event, reason, f"{type(exc).__name__}: {message}", self.max_retries))
+        return None
+
+    def _call(self, served: ServedModel, events: list[Event]) -> list:
+        rows = [e.row for e in events]
+        if self.feature_lookup is not None:
+            rows = self.feature_lookup.enrich(rows, served)
+        frame = build_frame(served, rows)
+        return split_values(served.model.predict(frame), len(rows))
+
+
+def build_frame(served: ServedModel, rows: list[dict]) -> Any:
+    """The rows as a DataFrame; an all-double signature takes the float64 fast path (no inference)."""
+    import numpy as np
+    import pandas as pd
+
+    schema = served.schema
+    if schema.all_double and schema.names:
+        pick = itemgetter(*schema.names)
+        try:
+            array = np.array([pick(row) for row in rows], dtype=np.float64)
+            if array.ndim == 1:  # one column: itemgetter of one name gives scalars
+                array = array.reshape(-1, 1)
+            return pd.DataFrame(array, columns=schema.index, copy=False)
+        except (KeyError, ValueError, TypeError):
+            pass  # a missing or non-numeric value: the general path names the column
+    return pd.DataFrame.from_records(rows)
+
+
+def split_values(pred: Any, n: int) -> list:
+    """One JSON-able prediction per row."""
+    values = jsonable(pred)
+    if hasattr(values, "tolist"):
+        values = values.tolist()
+    if not isinstance(values, list) or len(values) != n:
+        raise ModelyardError(f"The model returned {type(pred).__name__} that does not hold one prediction per row")
+    return values

@@ -1,0 +1,1 @@
+"""Stream sinks, one module per destination (see ``modelyard.streaming.base.Sink``)."""

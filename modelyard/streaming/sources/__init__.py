@@ -1,0 +1,1 @@
+"""Stream sources, one module per broker (see ``modelyard.streaming.base.Source``)."""

@@ -1,0 +1,146 @@
+"""Streaming inference on Spark Structured Streaming.
+
+``score_stream(df, model_uri)`` adds ``prediction`` and ``model_version`` to a (streaming) DataFrame
+with ``mapInPandas``: Arrow batches go to the Python workers, and each worker process loads the
+model once (kept for the next batches and queries of that process). A registry reference
+(``models:/churn@champion``) is resolved on the driver when the query is defined, so every row of
+the query names the one version that scored it; define the query again to take a new version.
+
+``write_idempotent(df, uri, checkpoint)`` writes each micro-batch through ``foreachBatch`` keyed by
+its batch id, so a restarted query that replays a batch (it was written, but the checkpoint did not
+record it) never doubles rows:
+
+- ``delta:///path``: the batch is appended in one Delta commit carrying the transaction
+  ``(app_id, batch_id)`` (Delta's own idempotent-writer field, ``txn``); a batch id at or below the
+  table's recorded version for ``app_id`` is skipped. Written with ``deltalake`` (no Delta jars).
+- ``parquet:///path``: the batch is written to ``batch-<id>.parquet`` (temporary name, fsync,
+  rename): a replay replaces the file instead of adding one.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import logging
+import os
+import uuid
+from pathlib import Path
+from typing import Any
+
+from modelyard.exceptions import InvalidParameterValue
+
+logger = logging.getLogger(__name__)
+
+_LOADED: dict[str, Any] = {}  # per Python worker process: location -> model
+
+
+def resolve_model(model_uri: str, tracking_uri: str | None = None) -> tuple[str, str]:
+    """``(version, location)``: a registry reference resolved to one version (on the driver)."""
+    from modelyard.serving.slots import _registry_ref
+
+    ref = _registry_ref(model_uri)
+    if ref is None:
+        from modelyard.models.load import load_pyfunc
+
+        meta = load_pyfunc(model_uri, tracking_uri=tracking_uri).metadata
+        return str(meta.model_id or meta.model_uuid[:12]), model_uri
+    from modelyard.registry.uris import resolve_version
+    from modelyard.tracking.client import TrackingClient
+
+    name, selector, path = ref
+    version, location = resolve_version(TrackingClient(tracking_uri).registry_store, name, selector)
+    return version, location.rstrip("/") + ("/" + path if path else "")
+
+
+def _model(location: str, tracking_uri: str | None) -> Any:
+    model = _LOADED.get(location)
+    if model is None:
+        from modelyard.models.load import load_pyfunc
+
+        model = _LOADED[location] = load_pyfunc(location, tracking_uri=tracking_uri)
+    return model
+
+
+def score_stream(df: Any, model_uri: str, *, result_type: str = "double", tracking_uri: str | None = None,
+                 columns: list[str] | None = None) -> Any:
+    """``df`` with two more columns: ``prediction`` (``result_type``, a Spark SQL type) and ``model_version``."""
+    from pyspark.sql.types import StringType, StructField, StructType, _parse_datatype_string
+
+    version, location = resolve_model(model_uri, tracking_uri)
+    inputs = columns or list(df.columns)
+    schema = StructType([*df.schema.fields, StructField("prediction", _parse_datatype_string(result_type)),
+                         StructField("model_version", StringType())])
+
+    def predict(batches):
+        from modelyard.serving.outputs import jsonable
+
+        model = _model(location, tracking_uri)
+        for frame in batches:
+            if len(frame) == 0:
+                continue
+            pred = jsonable(model.predict(frame[inputs]))
+            out = frame.copy()
+            out["prediction"] = list(pred) if not hasattr(pred, "shape") else pred
+            out["model_version"] = version
+            yield out
+
+    return df.mapInPandas(predict, schema)
+
+
+def write_idempotent(df: Any, uri: str, checkpoint: str, *, app_id: str | None = None,
+                     trigger: dict | None = None) -> Any:
+    """Start the query writing ``df`` to ``uri`` (``delta:///path`` or ``parquet:///path``); returns it."""
+    from modelyard.streaming.uris import parse
+
+    end = parse(uri)
+    if end.scheme not in ("delta", "parquet"):
+        raise InvalidParameterValue(f"write_idempotent writes delta:///path or parquet:///path, not {uri!r}")
+    path = end.path
+    app = app_id or "modelyard-" + hashlib.sha256(str(Path(checkpoint).resolve()).encode()).hexdigest()[:16]
+    write = _delta_batch(path, app) if end.scheme == "delta" else _parquet_batch(path)
+    writer = df.writeStream.foreachBatch(write).option("checkpointLocation", checkpoint)
+    if trigger:
+        writer = writer.trigger(**trigger)
+    return writer.start()
+
+
+def _arrow(batch_df: Any) -> Any:
+    if hasattr(batch_df, "toArrow"):  # Spark 4
+        return batch_df.toArrow()
+    import pyarrow as pa
+
+    return pa.Table.from_pandas(batch_df.toPandas(), preserve_index=False)
+
+
+def _delta_batch(path: str, app_id: str):
+    def write(batch_df: Any, batch_id: int) -> None:
+        from deltalake import CommitProperties, DeltaTable, Transaction, write_deltalake
+
+        if DeltaTable.is_deltatable(path):
+            done = DeltaTable(path).transaction_version(app_id)
+            if done is not None and done >= batch_id:
+                logger.info("Batch %d is already in %s: skipped", batch_id, path)
+                return
+        table = _arrow(batch_df)
+        if table.num_rows == 0 and DeltaTable.is_deltatable(path):
+            return
+        write_deltalake(path, table, mode="append",
+                        commit_properties=CommitProperties(app_transactions=[Transaction(app_id, batch_id)]))
+
+    return write
+
+
+def _parquet_batch(folder: str):
+    def write(batch_df: Any, batch_id: int) -> None:
+        import pyarrow.parquet as pq
+
+        table = _arrow(batch_df)
+        os.makedirs(folder, exist_ok=True)
+        final = Path(folder) / f"batch-{batch_id:012d}.parquet"
+        tmp = Path(folder) / f".{final.name}.{uuid.uuid4().hex[:8]}.tmp"
+        with open(tmp, "wb") as fh:
+            pq.write_table(table, fh)
+            fh.flush()
+            os.fsync(fh.fileno())
+        os.replace(tmp, final)
+
+    return write

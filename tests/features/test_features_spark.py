@@ -1,0 +1,84 @@
+"""The PySpark path: training sets and score_batch on Spark DataFrames (join in Spark, mapInPandas
+predict) agree with the pandas path; spark_udf predicts like the loaded model."""
+
+from __future__ import annotations
+
+import pandas as pd
+import pytest
+from features_helpers import ts
+
+import modelyard
+from modelyard.exceptions import InvalidParameterValue
+from modelyard.features import FeatureLookup
+from modelyard.features.spark import spark_udf
+
+pytestmark = [
+    pytest.mark.slow,
+    pytest.mark.filterwarnings("ignore:.*PySpark does not yet fully support pandas:FutureWarning"),
+    pytest.mark.filterwarnings("ignore::DeprecationWarning"),
+]
+
+
+def events() -> pd.DataFrame:
+    return pd.DataFrame({"customer_id": [2, 1, 9, 1, 1], "event_ts": [ts(6), ts(12), ts(3), ts(0), ts(-1)],
+                         "note": ["a", "b", "c", "d", "e"]})
+
+
+def test_score_batch_on_spark_matches_pandas(logged, spark) -> None:
+    fc = logged[0]
+    expected = fc.score_batch("models:/churn/1", events()).sort_values("note").reset_index(drop=True)
+    sdf = spark.createDataFrame(events())
+    scored = fc.score_batch("models:/churn/1", sdf)
+    assert scored.columns == ["customer_id", "event_ts", "note", "purchases", "age", "prediction"]
+    got = scored.toPandas().sort_values("note").reset_index(drop=True)
+    assert got["purchases"].tolist() == expected["purchases"].tolist() == [1, 7, 0, 3, 0]
+    assert got["age"].tolist() == expected["age"].tolist()
+    assert got["prediction"].tolist() == pytest.approx(expected["prediction"].tolist())
+
+
+def test_spark_training_set_is_point_in_time(fc, customer_features, spark) -> None:
+    fc.create_table("cf", primary_keys="customer_id", timestamp_keys="ts", df=customer_features)
+    labels = pd.DataFrame({"customer_id": [1, 1, 1, 2, 3], "event_ts": [ts(-1), ts(0), ts(9.5), ts(30), ts(1)],
+                           "y": [0, 1, 2, 3, 4]})
+    lookup = [FeatureLookup("cf", lookup_key="customer_id", timestamp_lookup_key="event_ts")]
+    spark_df = fc.create_training_set(spark.createDataFrame(labels), lookup, label="y").load_df()
+    got = spark_df.toPandas().sort_values("y")
+    want = fc.create_training_set(labels, lookup, label="y").load_df().sort_values("y")
+    assert got["purchases"].fillna(-1).tolist() == want["purchases"].fillna(-1).tolist() == [-1, 3, 3, 1, -1]
+
+
+def test_spark_input_checked_before_work(logged, spark) -> None:
+    fc = logged[0]
+    with pytest.raises(InvalidParameterValue, match="no column 'event_ts'"):
+        fc.score_batch("models:/churn/1", spark.createDataFrame(pd.DataFrame({"customer_id": [1]})))
+
+
+def test_spark_udf_predicts_like_the_model(fc, spark) -> None:
+    from sklearn.linear_model import LinearRegression
+
+    frame = pd.DataFrame({"a": [0.0, 1.0, 2.0], "b": [1.0, 0.0, 1.0]})
+    model = LinearRegression().fit(frame, [1.0, 2.0, 5.0])
+    with modelyard.start_run():
+        info = modelyard.sklearn.log_model(model, name="m", input_example=frame)
+    udf = spark_udf(spark, info.model_uri, result_type="double")
+    got = spark.createDataFrame(frame).withColumn("p", udf("a", "b")).toPandas()
+    assert got["p"].tolist() == pytest.approx(model.predict(frame).tolist())
+
+
+def test_cli_score_batch_on_spark(logged, spark, tmp_path) -> None:
+    import json
+
+    from click.testing import CliRunner
+
+    from modelyard.cli.main import cli
+
+    source = tmp_path / "events.parquet"
+    events().to_parquet(source)
+    out = tmp_path / "scored.parquet"
+    result = CliRunner().invoke(cli, ["models", "score-batch", "-m", "models:/churn/1", "--input", str(source),
+                                      "--output", str(out), "--spark", "local[2]"])
+    assert result.exit_code == 0, result.output
+    assert json.loads(result.stdout)["rows"] == 5
+    scored = pd.read_parquet(out).sort_values("note")
+    assert scored["purchases"].tolist() == [1, 7, 0, 3, 0]
+    assert scored["model_version"].unique().tolist() == ["models:/churn/1"]
