@@ -115,7 +115,7 @@ async def main(args) -> dict:
                     samples[name][op].append(time.perf_counter() - t)
 
     # a search over 10,000 runs: the runs are cloned into the experiment by direct SQL
-    pop = SqlPopulator(settings.backend_store_uri, run, set(generate_runs(0, 1)[0].tags))
+    pop = SqlPopulator(settings.server.backend_store_uri, run, set(generate_runs(0, 1)[0].tags))
     base = int(pop.template["start_time"]) - 86_400_000
     pop.insert_runs(generate_runs(1, args.runs), lambda i: base + i * 1000)
     pop.close()

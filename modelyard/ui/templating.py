@@ -74,7 +74,6 @@ def render(
 ) -> HTMLResponse:
     """The page ``template`` rendered with ``context`` (plus ``request``, ``crumbs``, ``version``)."""
     from modelyard import __version__
-
     from modelyard.web.middleware import SCOPE_KEY
 
     ctx = request.scope.get(SCOPE_KEY)
