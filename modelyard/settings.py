@@ -316,6 +316,13 @@ class ServingSettings:
         flat="serve_access_log",
     )
 
+    auth_tokens_file: str | None = _setting(
+        None,
+        "File of bearer tokens (one per line) a scoring server requires on every route but liveness and "
+        "readiness. Unset: no authentication.",
+        "MODELYARD_SERVE_AUTH_TOKENS_FILE",
+        flat="serve_auth_tokens_file",
+    )
 
 @dataclass(frozen=True, slots=True)
 class FeatureSettings:
@@ -349,8 +356,106 @@ class JobSettings:
 
 @dataclass(frozen=True, slots=True)
 class AuthSettings:
-    """Authentication and authorization of the server. Empty until that subsystem lands: flat names
-    prefixed ``auth_``, variables ``MODELYARD_AUTH_*``."""
+    """Authentication and authorization of the server (``modelyard server --auth``): the admin
+    account, the default permission, sessions, sign-in limits and OIDC; flat names prefixed ``auth_``."""
+
+    enabled: bool = _setting(
+        False,
+        "Authentication and per-resource permissions on the server (`modelyard server --auth`). Off: anyone who reaches the server may do anything.",
+        "MODELYARD_AUTH",
+        flat="auth_enabled",
+    )
+    admin_username: str = _setting(
+        "admin",
+        "Name of the admin account created at the first start with authentication on.",
+        "MODELYARD_ADMIN_USERNAME",
+        flat="auth_admin_username",
+    )
+    admin_password: str | None = _setting(
+        None,
+        "Password of the admin account; required with authentication on (there is no default password).",
+        "MODELYARD_ADMIN_PASSWORD", "MLFLOW_AUTH_ADMIN_PASSWORD",
+        flat="auth_admin_password",
+    )
+    default_permission: str = _setting(
+        "READ",
+        "Permission of a signed-in user on a resource nobody granted them anything on: NO_PERMISSIONS, READ, USE, EDIT or MANAGE.",
+        "MODELYARD_AUTH_DEFAULT_PERMISSION",
+        flat="auth_default_permission",
+    )
+    secret_key: str | None = _setting(
+        None,
+        "Key that signs UI session cookies; give every worker and host the same one. Unset: derived from the admin password.",
+        "MODELYARD_AUTH_SECRET_KEY", "MLFLOW_FLASK_SERVER_SECRET_KEY",
+        flat="auth_secret_key",
+    )
+    config_path: str | None = _setting(
+        None,
+        "MLflow's basic_auth.ini, read for admin_username, admin_password and default_permission not set otherwise.",
+        "MODELYARD_AUTH_CONFIG_PATH", "MLFLOW_AUTH_CONFIG_PATH",
+        flat="auth_config_path",
+    )
+    cache_ttl: float = _setting(
+        5.0,
+        "Seconds a worker reuses a checked credential and a user's grants (a revocation reaches other workers within this time).",
+        "MODELYARD_AUTH_CACHE_TTL",
+        flat="auth_cache_ttl",
+    )
+    min_password_length: int = _setting(
+        12,
+        "Shortest password accepted.",
+        "MODELYARD_AUTH_MIN_PASSWORD_LENGTH",
+        flat="auth_min_password_length",
+    )
+    session_max_age: int = _setting(
+        43200,
+        "Seconds a UI sign-in lasts.",
+        "MODELYARD_AUTH_SESSION_MAX_AGE",
+        flat="auth_session_max_age",
+    )
+    max_failed_signins: int = _setting(
+        5,
+        "Failed sign-ins per user name and per address within the window before further attempts are refused.",
+        "MODELYARD_AUTH_MAX_FAILED_SIGNINS",
+        flat="auth_max_failed_signins",
+    )
+    signin_window: int = _setting(
+        300,
+        "Seconds over which failed sign-ins are counted.",
+        "MODELYARD_AUTH_SIGNIN_WINDOW",
+        flat="auth_signin_window",
+    )
+    oidc_discovery_url: str | None = _setting(
+        None,
+        "OpenID Connect discovery URL of an identity provider (…/.well-known/openid-configuration): the UI offers sign-in with it.",
+        "MODELYARD_AUTH_OIDC_DISCOVERY_URL",
+        flat="auth_oidc_discovery_url",
+    )
+    oidc_client_id: str | None = _setting(
+        None,
+        "Client id of this server at the identity provider.",
+        "MODELYARD_AUTH_OIDC_CLIENT_ID",
+        flat="auth_oidc_client_id",
+    )
+    oidc_client_secret: str | None = _setting(
+        None,
+        "Client secret of this server at the identity provider.",
+        "MODELYARD_AUTH_OIDC_CLIENT_SECRET",
+        flat="auth_oidc_client_secret",
+    )
+    oidc_groups_claim: str = _setting(
+        "groups",
+        "ID-token claim that lists the user's groups.",
+        "MODELYARD_AUTH_OIDC_GROUPS_CLAIM",
+        flat="auth_oidc_groups_claim",
+    )
+    oidc_admin_groups: str = _setting(
+        "",
+        "Comma-separated identity-provider groups whose members are admins.",
+        "MODELYARD_AUTH_OIDC_ADMIN_GROUPS",
+        flat="auth_oidc_admin_groups",
+    )
+
 
 
 @dataclass(frozen=True, slots=True)

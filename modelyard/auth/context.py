@@ -10,6 +10,7 @@ from __future__ import annotations
 import uuid
 from contextvars import ContextVar
 from dataclasses import dataclass, field
+from typing import Any
 
 from modelyard.settings import Settings
 
@@ -26,6 +27,11 @@ class Principal:
     authenticated: bool = False
     admin: bool = False
     method: str = "anonymous"  # the authenticator that resolved it
+    user_id: int | None = None  # the account's id in the identity store (authenticated users)
+    # A token's scopes ({grant kind or "*": the most it may do}); None: the user's full rights.
+    scopes: Any = None
+    token_id: int | None = None
+    csrf: str | None = None  # the CSRF token of a UI session (state changes must echo it)
 
     @property
     def is_anonymous(self) -> bool:
@@ -40,6 +46,9 @@ class RequestContext:
     principal: Principal = ANONYMOUS
     settings: Settings = field(default_factory=Settings)
     request_id: str = ""
+    # What the principal may see, for services that filter lists (``modelyard.auth.access.Access``);
+    # None when authentication is off: everything is visible.
+    access: Any = None
 
     def user(self, fallback: str | None = None) -> str | None:
         """The name to record as the actor of a change: the principal's, else ``fallback``

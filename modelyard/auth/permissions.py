@@ -30,6 +30,9 @@ ARTIFACT = "artifact"  # a path of the proxied artifact store
 SCORING = "scoring"  # a model served by the scoring server
 FEATURE_TABLE = "feature_table"
 JOB = "job"  # a workflow (modelyard.jobs), its runs and logs
+USER = "user"  # an account (its id: the user name); only admins and the user themself
+AUDIT = "audit"  # the audit log: admins only
+GRANT = "grant"  # the grants on one resource (its id: "<resource type>:<resource id>"): MANAGE on it
 
 # Actions, weakest first (the authentication issue maps them onto READ < USE < EDIT < MANAGE).
 READ, USE, CREATE, UPDATE, DELETE, MANAGE = "read", "use", "create", "update", "delete", "manage"

@@ -25,6 +25,7 @@ from modelyard.exceptions import ModelyardError
 
 COMMANDS: dict[str, str] = {
     "artifacts": "modelyard.cli.artifacts:artifacts",
+    "audit": "modelyard.cli.auth:audit",
     "automl": "modelyard.cli.automl:automl",
     "db": "modelyard.cli.db:db",
     "experiments": "modelyard.cli.experiments:experiments",
@@ -34,7 +35,9 @@ COMMANDS: dict[str, str] = {
     "runs": "modelyard.cli.runs:runs",
     "scheduler": "modelyard.cli.scheduler:scheduler",
     "server": "modelyard.cli.server:server",
+    "tokens": "modelyard.cli.auth:tokens",
     "ui": "modelyard.cli.server:server",
+    "users": "modelyard.cli.auth:users",
     "worker": "modelyard.cli.scheduler:worker",
 }
 

@@ -33,6 +33,9 @@ from modelyard.cli._ports import claim_port
 @click.option("--max-wait-ms", type=click.FloatRange(min=0), help="Longest a batch waits for requests being read (default 2).")
 @click.option("--max-body-bytes", type=click.IntRange(1), help="Largest request body (default 64 MiB; 413 beyond).")
 @click.option("--webhook-secret", metavar="SECRET", help="Check the HMAC signature of registry webhooks with this secret.")
+@click.option("--auth-tokens-file", metavar="PATH",
+              help="Require Authorization: Bearer with one of the tokens in PATH (one a line) on every route "
+                   "but /ping, /health and /v2/health/*.")
 @click.option("--inference-log", metavar="DEST", help="Log requests and responses to a folder (Parquet) or a database URI.")
 @click.option("--warmup/--no-warmup", default=None, help="Predict the saved input example before serving a version (default on).")
 @click.option("--access-log/--no-access-log", default=None, help="One JSON access-log line per request on stderr (default on).")

@@ -46,12 +46,20 @@ from modelyard.cli._ports import claim_port
     "--scheduler/--no-scheduler", default=False, help="Also run the job scheduler (any number of them may run)."
 )
 @click.option(
+    "--auth",
+    is_flag=True,
+    default=None,
+    help="Authentication and per-resource permissions (needs MODELYARD_ADMIN_PASSWORD; see the README).",
+)
+@click.option(
     "--log-level",
     default="info",
     show_default=True,
     type=click.Choice(["critical", "error", "warning", "info", "debug"]),
 )
-def server(workers: int, serve_artifacts: bool, scheduler: bool, log_level: str, **flags) -> None:
+def server(
+    workers: int, serve_artifacts: bool, scheduler: bool, log_level: str, auth: bool | None, **flags
+) -> None:
     """Run the tracking server (MLflow's REST API, artifact proxy)."""
     from modelyard.cli import _uvicorn
     from modelyard.server import prefork
@@ -59,9 +67,14 @@ def server(workers: int, serve_artifacts: bool, scheduler: bool, log_level: str,
 
     # The flags win over the environment; the workers get this object (no os.environ writes).
     given = {name: value for name, value in flags.items() if value is not None}
+    if auth:
+        given["auth_enabled"] = True
     settings = state().settings().replace(**given, serve_artifacts=serve_artifacts, workers=workers)
     if scheduler:
         settings = settings.replace(jobs_scheduler=True)
+    from modelyard.auth.config import auth_config
+
+    auth_config(settings).check()  # authentication on and no admin password: refuse to start
     # Before anything is announced or migrated: "port 5000 is in use" (0 picks a free port here,
     # so the address printed below is the real one).
     port = claim_port(settings.server.host, settings.server.port)

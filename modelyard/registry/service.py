@@ -11,6 +11,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 
+from modelyard.auth import visibility
 from modelyard.auth.context import RequestContext
 from modelyard.entities import (
     ModelVersion,
@@ -49,15 +50,19 @@ class RegistryService:
         *,
         user_id: str | None = None,
     ) -> RegisteredModel:
-        return self.store.create_registered_model(
+        model = self.store.create_registered_model(
             name, tags, description, deployment_job_id, user_id=ctx.user(user_id)
         )
+        visibility.created(ctx, "registered_model", model.name)  # the creator gets MANAGE on it
+        return model
 
     def get_registered_model(self, ctx: RequestContext, name: str) -> RegisteredModel:
         return self.store.get_registered_model(name)
 
     def rename_registered_model(self, ctx: RequestContext, name: str, new_name: str) -> RegisteredModel:
-        return self.store.rename_registered_model(name, new_name)
+        model = self.store.rename_registered_model(name, new_name)
+        visibility.renamed(ctx, "registered_model", name, new_name)
+        return model
 
     def update_registered_model(
         self,
@@ -71,7 +76,8 @@ class RegistryService:
 
     def delete_registered_model(self, ctx: RequestContext, name: str) -> None:
         """Hard delete: versions, tags and aliases go too; the promotion history stays."""
-        return self.store.delete_registered_model(name)
+        self.store.delete_registered_model(name)
+        visibility.deleted(ctx, "registered_model", name)
 
     def search_registered_models(
         self,
@@ -82,7 +88,10 @@ class RegistryService:
         page_token: str | None = None,
     ) -> PagedList[RegisteredModel]:
         """Default order ``name ASC``. Prompts (tag ``mlflow.prompt.is_prompt = 'true'``) are left"""
-        return self.store.search_registered_models(filter_string, max_results, order_by, page_token)
+        def fetch(token):
+            return self.store.search_registered_models(filter_string, max_results, order_by, token)
+
+        return visibility.readable_page(ctx, "registered_model", fetch, lambda m: m.name, page_token)
 
     def set_registered_model_tag(self, ctx: RequestContext, name: str, key: str, value: str) -> None:
         return self.store.set_registered_model_tag(name, key, value)
@@ -131,7 +140,10 @@ class RegistryService:
         page_token: str | None = None,
     ) -> PagedList[ModelVersion]:
         """Default order ``last_updated_timestamp DESC, name ASC, version_number DESC``."""
-        return self.store.search_model_versions(filter_string, max_results, order_by, page_token)
+        def fetch(token):
+            return self.store.search_model_versions(filter_string, max_results, order_by, token)
+
+        return visibility.readable_page(ctx, "registered_model", fetch, lambda v: v.name, page_token)
 
     def set_model_version_tag(
         self, ctx: RequestContext, name: str, version: str | int, key: str, value: str
@@ -271,13 +283,19 @@ class RegistryService:
         self, ctx: RequestContext, filter_string, max_results, order_by, page_token
     ) -> tuple[list[dict], str | None]:
         """``search_registered_models`` as JSON dicts (the SQL store's fast path when it has one)."""
-        return _as_dicts(self.store, "search_registered_models", filter_string, max_results, order_by, page_token)
+        def fetch(token):
+            return _as_dicts(self.store, "search_registered_models", filter_string, max_results, order_by, token)
+
+        return visibility.readable_pages(ctx, "registered_model", fetch, lambda d: d["name"], page_token)
 
     def search_model_versions_json(
         self, ctx: RequestContext, filter_string, max_results, order_by, page_token
     ) -> tuple[list[dict], str | None]:
         """``search_model_versions`` as JSON dicts (the SQL store's fast path when it has one)."""
-        return _as_dicts(self.store, "search_model_versions", filter_string, max_results, order_by, page_token)
+        def fetch(token):
+            return _as_dicts(self.store, "search_model_versions", filter_string, max_results, order_by, token)
+
+        return visibility.readable_pages(ctx, "registered_model", fetch, lambda d: d["name"], page_token)
 
 
 def _as_dicts(store, method: str, *args) -> tuple[list[dict], str | None]:

@@ -24,7 +24,8 @@ from starlette.requests import Request
 from starlette.responses import Response
 from starlette.routing import BaseRoute, Route, Router
 
-from modelyard.auth.permissions import AllowAll, Authorizer, check
+from modelyard.auth.config import AuthConfig, auth_config
+from modelyard.auth.permissions import PUBLIC, AllowAll, Authorizer, check
 from modelyard.exceptions import EndpointNotFound, ModelyardError
 from modelyard.server import protocol
 from modelyard.server import routes as route_modules
@@ -49,6 +50,11 @@ def _endpoint(ep: protocol.Endpoint, services: Services):
 
     async def handle(request: Request) -> Response:
         try:
+            # who asks is settled before the request is read: an anonymous caller learns nothing of
+            # what the endpoint expects (authorizers that authenticate have ``authenticate``)
+            authenticate = getattr(request.app.state.authorizer, "authenticate", None)
+            if authenticate is not None and permission.resource != PUBLIC:
+                authenticate(context_of(request))
             if request.method == "GET":
                 data = protocol.query_dict(request, ep.request)
             else:
@@ -141,17 +147,34 @@ def _lifespan(services: Services):
 
 
 def create_app(
-    settings: Settings, services: Services | None = None, authorizer: Authorizer | None = None
+    settings: Settings,
+    services: Services | None = None,
+    authorizer: Authorizer | None = None,
+    auth: AuthConfig | None = None,
 ) -> Starlette:
     """The tracking server's app for ``settings`` (passed by the CLI or the caller; never read here);
-    ``authorizer`` is what every route's permission is checked with (allow-all by default)."""
+    ``authorizer`` is what every route's permission is checked with (allow-all by default, the
+    permission authorizer when authentication is on: ``auth``, else ``settings.auth``)."""
     services = services or Services.from_settings(settings)
+    auth = auth or auth_config(settings)
+    runtime = None
+    if auth.enabled:  # imported only then: the 'auth' extra's libraries
+        from modelyard.auth.runtime import build as build_auth
+        from modelyard.web.auth_guard import AuthGuard
+
+        runtime = build_auth(auth, services)
     app = Starlette(
         routes=build_routes(services),
         middleware=[
             Middleware(SecurityMiddleware, settings=settings),
             Middleware(CORSMiddleware, **cors_kwargs(settings)),
-            Middleware(RequestContextMiddleware, settings=settings),
+            Middleware(
+                RequestContextMiddleware,
+                settings=settings,
+                authenticators=runtime.authenticators if runtime else None,
+                access=runtime.access if runtime else None,
+            ),
+            *([Middleware(AuthGuard, runtime=runtime)] if runtime else []),
         ],
         exception_handlers={
             HTTPException: _http_error,
@@ -162,5 +185,5 @@ def create_app(
     )
     app.router = ExactRouter(app.router)
     app.state.services = services
-    app.state.authorizer = authorizer or AllowAll()
+    app.state.authorizer = authorizer or (runtime.authorizer if runtime else AllowAll())
     return app

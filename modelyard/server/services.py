@@ -26,6 +26,7 @@ class Services:
     webhooks: Any = None  # the webhook delivery worker (modelyard.registry.dispatcher)
     jobs: Any = None  # workflows (modelyard.jobs.service.JobService), on the tracking store's database
     scheduler: Any = None  # the job scheduler, when this server runs one (modelyard server --scheduler)
+    auth: Any = None  # authentication when it is on (modelyard.auth.runtime.AuthRuntime)
 
     def __post_init__(self) -> None:
         if self.registry is None:
@@ -63,16 +64,21 @@ class Services:
         return cls(settings, TrackingService(store), ArtifactService(serving, settings))
 
     def start(self) -> None:
-        """Start the background workers (webhook delivery); the app's lifespan calls it."""
+        """Start the background workers (webhook delivery, the audit log's writer); the app's
+        lifespan calls it."""
         if self.webhooks is not None:
             self.webhooks.start()
         if self.scheduler is not None:
             self.scheduler.start()
+        if self.auth is not None:
+            self.auth.start()
 
     def close(self) -> None:
         """Stop the background workers and close the stores (the app's lifespan, at shutdown)."""
         if self.scheduler is not None:
             self.scheduler.stop()
+        if self.auth is not None:
+            self.auth.close()
         if self.webhooks is not None:
             self.webhooks.stop()
         self.tracking.close()

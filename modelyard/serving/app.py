@@ -79,7 +79,15 @@ def create_scoring_app(config: ServeConfig, service: ScoringService | None = Non
         route("/webhooks/registry", webhook, methods=["POST"], needs=needs(SCORING, MANAGE)),
         *oip_routes(),
     ]
-    app = Starlette(routes=routes, lifespan=lifespan, middleware=[Middleware(AccessLog, metrics=service.metrics)])
+    middleware = [Middleware(AccessLog, metrics=service.metrics)]
+    if config.auth_tokens:
+        from modelyard.auth.permissions import PUBLIC
+        from modelyard.serving.auth import BearerTokenGuard
+        from modelyard.web.routing import declared
+
+        open_paths = [path for path, _r, p in declared(routes) if p is not None and p.resource == PUBLIC]
+        middleware.append(Middleware(BearerTokenGuard, tokens=config.auth_tokens, public_paths=open_paths))
+    app = Starlette(routes=routes, lifespan=lifespan, middleware=middleware)
     app.state.service = service
     return app
 

@@ -46,6 +46,8 @@ class ServeConfig:
     inference_log_queue: int = 10_000
     inference_log_flush_s: float = 1.0
     predict_threads: int = 4
+    # Bearer tokens any of which a caller must send (every route but liveness/readiness); empty: open.
+    auth_tokens: tuple[str, ...] = ()
 
     def __post_init__(self) -> None:
         if not self.models:
@@ -53,7 +55,9 @@ class ServeConfig:
         names = [m.name for m in self.models]
         dupes = sorted({n for n in names if names.count(n) > 1})
         if dupes:
-            raise InvalidParameterValue(f"Two served models share the name {dupes[0]!r}: name them with -m NAME=URI")
+            raise InvalidParameterValue(
+                f"Two served models share the name {dupes[0]!r}: name them with -m NAME=URI"
+            )
         if self.timeout <= 0:
             raise InvalidParameterValue(f"The request timeout must be positive, got {self.timeout}")
         if self.max_batch_rows < 1:
@@ -64,10 +68,13 @@ class ServeConfig:
         return self.models[0].name
 
     @classmethod
-    def from_settings(cls, settings: Any, models: Iterable[str] | None = None, **overrides: Any) -> ServeConfig:
+    def from_settings(
+        cls, settings: Any, models: Iterable[str] | None = None, **overrides: Any
+    ) -> ServeConfig:
         """The config of ``settings``' ``serve_*`` fields; ``models`` (``[NAME=]URI`` strings) win over
         ``serve_models``, keyword arguments over both."""
         specs = parse_models(list(models) if models is not None else split_models(settings.serving.models))
+        tokens_file = overrides.pop("auth_tokens_file", None) or settings.serving.auth_tokens_file
         values = dict(
             models=specs,
             tracking_uri=settings.client.tracking_uri,
@@ -82,9 +89,24 @@ class ServeConfig:
             inference_log=settings.serving.inference_log,
             inference_log_queue=settings.serving.inference_log_queue,
             inference_log_flush_s=settings.serving.inference_log_flush_s,
+            auth_tokens=read_tokens(tokens_file),
         )
         values.update(overrides)
         return cls(**values)
+
+
+def read_tokens(path: str | None) -> tuple[str, ...]:
+    """The bearer tokens in ``path``, one a line (blank lines and ``#`` comments skipped)."""
+    if not path:
+        return ()
+    try:
+        with open(path, encoding="utf-8") as f:
+            tokens = tuple(t for t in (line.strip() for line in f) if t and not t.startswith("#"))
+    except OSError as exc:
+        raise InvalidParameterValue(f"Cannot read the auth tokens file {path!r}: {exc.strerror}") from None
+    if not tokens:
+        raise InvalidParameterValue(f"The auth tokens file {path!r} holds no token")
+    return tokens
 
 
 def default_name(uri: str) -> str:

@@ -12,6 +12,7 @@ import json
 from collections.abc import Sequence
 
 from modelyard import validation as v
+from modelyard.auth import visibility
 from modelyard.auth.context import RequestContext
 from modelyard.entities import (
     DatasetInput,
@@ -143,7 +144,9 @@ class TrackingService:
         tags: dict[str, str] | None = None,
     ) -> str:
         """Create an experiment and return its id. A taken name raises ResourceAlreadyExists."""
-        return self.store.create_experiment(name, artifact_location, tags)
+        experiment_id = self.store.create_experiment(name, artifact_location, tags)
+        visibility.created(ctx, "experiment", experiment_id)  # the creator gets MANAGE on it
+        return experiment_id
 
     def get_experiment(self, ctx: RequestContext, experiment_id: str) -> Experiment:
         """Raise ResourceDoesNotExist when absent (deleted experiments are returned)."""
@@ -162,7 +165,10 @@ class TrackingService:
         order_by: Sequence[str] | None = None,
         page_token: str | None = None,
     ) -> PagedList[Experiment]:
-        return self.store.search_experiments(view_type, max_results, filter_string, order_by, page_token)
+        def fetch(token):
+            return self.store.search_experiments(view_type, max_results, filter_string, order_by, token)
+
+        return visibility.readable_page(ctx, "experiment", fetch, lambda e: e.experiment_id, page_token)
 
     def delete_experiment(self, ctx: RequestContext, experiment_id: str) -> None:
         """Soft delete: the experiment and its runs move to lifecycle 'deleted'."""

@@ -16,6 +16,7 @@ from starlette.staticfiles import StaticFiles
 
 from modelyard.auth.permissions import public
 from modelyard.ui.pages import (  # each: routes(services)
+    account,
     artifacts,
     compare,
     experiments,
@@ -60,6 +61,6 @@ def extra_routes(services) -> list[BaseRoute]:
         mount("/static", StaticFiles(directory=str(STATIC)), name="static", needs=public()),
     ]
     # mlflow_links last: MLflow's UI paths redirect to the pages before it
-    for module in (experiments, runs, run, artifacts, compare, registry, logged_models, jobs, mlflow_links):
+    for module in (experiments, runs, run, artifacts, compare, registry, logged_models, jobs, account, mlflow_links):
         routes.extend(module.routes(services))
     return routes

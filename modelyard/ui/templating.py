@@ -74,11 +74,16 @@ def render(
 ) -> HTMLResponse:
     """The page ``template`` rendered with ``context`` (plus ``request``, ``crumbs``, ``version``)."""
     from modelyard import __version__
+    from modelyard.web.middleware import SCOPE_KEY
 
+    ctx = request.scope.get(SCOPE_KEY)
+    principal = ctx.principal if ctx is not None else None
+    viewer = principal if principal is not None and principal.authenticated else None  # auth on, signed in
+    context.setdefault("csrf", (viewer.csrf if viewer is not None else None) or "")
     html = (
         environment()
         .get_template(template)
-        .render(request=request, crumbs=crumbs or [], version=__version__, **context)
+        .render(request=request, crumbs=crumbs or [], version=__version__, viewer=viewer, **context)
     )
     return HTMLResponse(html, status_code=status)
 

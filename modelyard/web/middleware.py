@@ -11,13 +11,15 @@ from __future__ import annotations
 
 import re
 import uuid
+from collections.abc import Callable
+from typing import Any
 
 from starlette.datastructures import Headers
 from starlette.requests import HTTPConnection
 from starlette.types import ASGIApp, Receive, Scope, Send
 
 from modelyard.auth.authenticators import Authenticator, resolve_principal
-from modelyard.auth.context import RequestContext, bind
+from modelyard.auth.context import Principal, RequestContext, bind
 from modelyard.settings import Settings
 
 SCOPE_KEY = "modelyard.tracking.context"
@@ -26,18 +28,27 @@ _REQUEST_ID = re.compile(r"[A-Za-z0-9._:-]{1,128}")
 
 class RequestContextMiddleware:
     def __init__(
-        self, app: ASGIApp, settings: Settings, authenticators: list[tuple[str, Authenticator]] | None = None
+        self,
+        app: ASGIApp,
+        settings: Settings,
+        authenticators: list[tuple[str, Authenticator]] | None = None,
+        access: Callable[[Principal, str], Any] | None = None,
     ) -> None:
         self.app = app
         self.settings = settings
         self.authenticators = authenticators
+        self.access = access  # what a principal may see (authentication on), put on the context
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] in ("http", "websocket"):
             headers = Headers(scope=scope)
             given = headers.get("x-request-id", "")
             request_id = given if _REQUEST_ID.fullmatch(given) else uuid.uuid4().hex
-            ctx = RequestContext(resolve_principal(headers, self.authenticators), self.settings, request_id)
+            client = scope.get("client")
+            address = client[0] if client else ""
+            principal = resolve_principal(headers, self.authenticators, address)
+            access = self.access(principal, address) if self.access is not None else None
+            ctx = RequestContext(principal, self.settings, request_id, access)
             scope[SCOPE_KEY] = ctx
             bind(ctx)
         await self.app(scope, receive, send)

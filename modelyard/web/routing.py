@@ -9,13 +9,16 @@ authorizer (``request.app.state.authorizer``; everything is allowed when an app 
 
 from __future__ import annotations
 
+import functools
+import inspect
 from collections.abc import Callable, Iterator
 from typing import Any
 
 from starlette.requests import HTTPConnection
 from starlette.routing import BaseRoute, Mount, Route
 
-from modelyard.auth.permissions import Permission, check
+from modelyard.auth.permissions import PUBLIC, Permission, check
+from modelyard.exceptions import ModelyardError
 from modelyard.web.middleware import context_of
 
 PERMISSION_ATTR = "modelyard_permission"
@@ -29,7 +32,41 @@ def declare(route: BaseRoute, permission: Permission) -> BaseRoute:
 def route(
     path: str, endpoint: Callable[..., Any], *, needs: Permission, methods: list[str] | None = None, **kw
 ) -> Route:
+    if needs.resource != PUBLIC and (inspect.isfunction(endpoint) or inspect.ismethod(endpoint)):
+        endpoint = _authenticated_first(endpoint)
     return declare(Route(path, endpoint, methods=methods, **kw), needs)  # type: ignore[return-value]
+
+
+def _refusal(request: HTTPConnection):
+    """The 401 answer when the app's authorizer authenticates and nobody proved who asks (before the
+    endpoint reads anything of the request, so an anonymous caller learns nothing of what it expects)."""
+    authenticate = getattr(request.app.state, "authorizer", None) if "app" in request.scope else None
+    authenticate = getattr(authenticate, "authenticate", None)
+    if authenticate is None:
+        return None
+    try:
+        authenticate(context_of(request))
+    except ModelyardError as exc:
+        from modelyard.web.errors import json_error
+
+        return json_error(exc)
+    return None
+
+
+def _authenticated_first(endpoint: Callable[..., Any]) -> Callable[..., Any]:
+    if inspect.iscoroutinefunction(endpoint):
+
+        @functools.wraps(endpoint)
+        async def checked(request):
+            return _refusal(request) or await endpoint(request)
+
+    else:
+
+        @functools.wraps(endpoint)
+        def checked(request):
+            return _refusal(request) or endpoint(request)
+
+    return checked
 
 
 def mount(path: str, app: Any, *, needs: Permission, name: str | None = None) -> Mount:

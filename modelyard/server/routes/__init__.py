@@ -23,6 +23,7 @@ MODULES = (
     "modelyard.server.routes.registry",
     "modelyard.server.routes.model_versions",
     "modelyard.server.routes.webhooks",
+    "modelyard.server.routes.users",  # users, permissions, tokens, audit (authentication on)
     "modelyard.server.routes.features",  # feature tables' catalog (modelyard/features)
     "modelyard.server.routes.jobs",
     "modelyard.ui.routes",  # the web UI's pages and static files (modelyard/ui)

@@ -38,6 +38,7 @@ DOMAINS = (
     "modelyard.store.sql.queue",
     "modelyard.store.features.tables",
     "modelyard.store.jobs.tables",
+    "modelyard.store.auth.tables",
 )
 
 

@@ -8,6 +8,8 @@
     method = method || (body === undefined ? "GET" : "POST");
     let url = "/ajax-api/2.0/mlflow/" + path;
     const init = { method: method, headers: { "Accept": "application/json" }, credentials: "same-origin" };
+    const csrf = document.querySelector('meta[name="csrf-token"]');  // signed-in sessions only
+    if (csrf && method !== "GET") { init.headers["X-CSRF-Token"] = csrf.content; }
     if (method === "GET" && body) {
       url += "?" + new URLSearchParams(body).toString();
     } else if (body !== undefined) {
