@@ -144,18 +144,16 @@ class Scheduler:
         self.celery.dispatch()
 
 
-def for_server(services) -> Scheduler:
-    """The scheduler of ``modelyard server --scheduler`` (not started: the app's lifespan starts it)."""
+def for_server(jobs, tracking, registry, settings, tracking_uri: str) -> Scheduler:
+    """The scheduler of ``modelyard server --scheduler`` (not started: the server's lifespan starts it)."""
     import dataclasses
 
     from modelyard.auth.context import local_context
-    from modelyard.server.services import backend_store_uri
 
-    settings = services.settings
-    values = {"tracking_uri": backend_store_uri(settings)}
+    values = {"tracking_uri": tracking_uri}
     if settings.jobs.logs_dir:
         values["logs_dir"] = settings.jobs.logs_dir
     if settings.jobs.broker_url:
         values["broker_url"] = settings.jobs.broker_url
     config = dataclasses.replace(JobsConfig(), **values)
-    return Scheduler(services.jobs, services.tracking, services.registry, local_context(settings, "scheduler"), config)
+    return Scheduler(jobs, tracking, registry, local_context(settings, "scheduler"), config)

@@ -40,7 +40,9 @@ class Services:
             if self.settings.jobs.scheduler:
                 from modelyard.jobs.scheduler import for_server
 
-                self.scheduler = for_server(self)  # started by start() (the app's lifespan)
+                self.scheduler = for_server(  # started by start() (the app's lifespan)
+                    self.jobs, self.tracking, self.registry, self.settings, backend_store_uri(self.settings)
+                )
 
     @classmethod
     def from_settings(cls, settings: Settings) -> Services:
