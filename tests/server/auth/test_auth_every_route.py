@@ -13,7 +13,9 @@ from starlette.routing import Mount, Route
 from modelyard.auth.permissions import PUBLIC
 from modelyard.web.routing import declared
 
-PUBLIC_PATHS = ["/", "/health", "/signin", "/static", "/static/vendor/plotly.min.js", "/version"]
+# The jobs' trigger webhook is public to the authenticator: the trigger's own secret authenticates it.
+JOB_HOOKS = ["/ajax-api/2.0/modelyard/jobs/webhook", "/api/2.0/modelyard/jobs/webhook"]
+PUBLIC_PATHS = sorted(["/", "/health", "/signin", "/static", "/static/vendor/plotly.min.js", "/version", *JOB_HOOKS])
 
 
 def _concrete(path: str) -> str:
