@@ -46,6 +46,11 @@ def stream(model_uri: str, source: str, sink: str, batch_size: int, max_wait_ms:
            dead_letter: str | None, metrics_port: int | None, metrics_host: str, consumers: int, id_field: str | None,
            passthrough: str, fmt: str, poll_interval: float, consumer_name: str | None) -> None:
     """Score the events of --source with the model; write each prediction once to --sink."""
+    # A SIGTERM that comes while the model and the ends are still being set up (a consumer restarted
+    # and stopped at once) is a request to stop, not a crash: remembered here, honoured once running.
+    early: list[int] = []
+    for sig in (signal.SIGTERM, signal.SIGINT):
+        signal.signal(sig, lambda signum, _frame: early.append(signum))
     from modelyard.streaming.config import StreamConfig
     from modelyard.streaming.runner import StreamRunner
 
@@ -62,6 +67,8 @@ def stream(model_uri: str, source: str, sink: str, batch_size: int, max_wait_ms:
         loop = asyncio.get_running_loop()
         for sig in (signal.SIGTERM, signal.SIGINT):
             loop.add_signal_handler(sig, runner.stop)
+        if early:
+            runner.stop()
         ready = loop.create_future()
         ready.add_done_callback(lambda f: f.cancelled() or f.exception() or _announce(runner))
         await runner.run(ready)
