@@ -397,7 +397,7 @@ class AuthSettings:
     )
     cache_ttl: float = _setting(
         5.0,
-        "Seconds a worker reuses a checked credential and a user's grants (a revocation reaches other workers within this time).",
+        "Seconds a worker reuses a checked credential and a user's grants; any change to users, tokens or grants (a revocation, a new password) drops them in every worker at the next request.",
         "MODELYARD_AUTH_CACHE_TTL",
         flat="auth_cache_ttl",
     )
@@ -415,7 +415,7 @@ class AuthSettings:
     )
     max_failed_signins: int = _setting(
         5,
-        "Failed sign-ins per user name and per address within the window before further attempts are refused.",
+        "Failed sign-ins per user name and per address within the window before further attempts are refused (counted in the database, across every worker).",
         "MODELYARD_AUTH_MAX_FAILED_SIGNINS",
         flat="auth_max_failed_signins",
     )

@@ -103,11 +103,12 @@ class PermissionAuthorizer:
             if kind == p.ARTIFACT:  # the artifact store's root: every experiment's folder
                 return self._admin(principal)
             # A search or a create: the service filters results; the creator then owns it.
-            need = Level.READ if action == p.READ else Level.EDIT
-            return scope_cap(principal.scopes, grant_kind) >= need
+            return scope_cap(principal.scopes, grant_kind) >= min(ACTION_LEVEL[action], Level.EDIT)
         target = self._grant_target(kind, rid, locate)
         if target is None:
-            return True  # no such resource: the handler answers RESOURCE_DOES_NOT_EXIST
+            # no such resource: the handler answers RESOURCE_DOES_NOT_EXIST, or creates it (a job
+            # deployed, a feature table written with mode=create) and the creator then owns it
+            return scope_cap(principal.scopes, grant_kind) >= min(ACTION_LEVEL[action], Level.EDIT)
         return self.level(principal, grant_kind, target) >= ACTION_LEVEL[action]
 
     def level(self, principal: Principal, grant_kind: str, resource_id: str) -> Level:
@@ -137,7 +138,31 @@ class PermissionAuthorizer:
             return self._model_experiment.get(rid, self._experiment_of_model)
         if kind == p.ARTIFACT:  # "<experiment id>/<run id>/artifacts/..." in the proxied store
             return rid.strip("/").split("/", 1)[0] or None
-        return rid  # registered models, versions and aliases name the model; tables and jobs their id
+        if kind == p.JOB:  # a job by name or id, or one of its runs: grants name the job
+            return self._job_name(rid, locate)
+        if kind == p.FEATURE_TABLE:
+            return rid if self._feature_table_exists(rid) else None
+        return rid  # registered models, versions and aliases name the model
+
+    def _job_name(self, rid: str, locate: Any) -> str | None:
+        jobs = self.services.jobs
+        if jobs is None:
+            return rid
+        try:
+            if locate == "job_run_id":
+                return jobs.get_run(self._system, rid).job_name
+            return jobs.get_job(self._system, rid).name
+        except ResourceDoesNotExist:
+            return None
+
+    def _feature_table_exists(self, name: str) -> bool:
+        from modelyard.store.features.sql import SqlFeatureStore
+
+        try:
+            SqlFeatureStore(self.services.tracking.store).get_feature_table(name)
+        except ResourceDoesNotExist:
+            return False
+        return True
 
     def _experiment_of_run(self, run_id: str) -> str | None:
         try:
@@ -169,7 +194,10 @@ class Access:
             self.resource = (kind, resource_id)
 
     def can_read(self, grant_kind: str, resource_id: str) -> bool:
-        return self.authorizer.level(self.principal, grant_kind, resource_id) >= Level.READ
+        return self.can(grant_kind, resource_id, Level.READ)
+
+    def can(self, grant_kind: str, resource_id: str, level: Level) -> bool:
+        return self.authorizer.level(self.principal, grant_kind, resource_id) >= level
 
     def created(self, grant_kind: str, resource_id: str) -> None:
         self.resource = (grant_kind, resource_id)  # the audit entry names what was created

@@ -21,7 +21,7 @@ class AuthConfig:
     secret_key: str | None = None
     min_password_length: int = 12
     session_max_age: int = 12 * 3600  # seconds a UI session lasts
-    cache_ttl: float = 5.0  # seconds a checked credential or a user's grants are reused by a worker
+    cache_ttl: float = 5.0  # seconds a worker reuses a checked credential or grants (changes drop them at once)
     max_failed_signins: int = 5  # per user and per address within signin_window
     signin_window: int = 300
     oidc_discovery_url: str | None = None

@@ -1,43 +1,35 @@
-"""Failed sign-ins, counted per user name and per address within a sliding window (in memory, per
-worker: each worker of a server counts on its own, so the limit is per worker)."""
+"""Failed sign-ins, counted per user name and per address within a sliding window, in the server's
+database: every worker of a server (and every server on the same database) counts together."""
 
 from __future__ import annotations
 
-import threading
 import time
-from collections import deque
+from typing import Protocol
+
+
+class FailureStore(Protocol):
+    def count_failures(self, keys: list[str], since: int) -> int: ...
+    def add_failure(self, keys: list[str], at: int, forget_before: int) -> None: ...
+    def clear_failures(self, key: str) -> None: ...
+
+
+def _keys(username: str, address: str) -> list[str]:
+    return [f"user:{username}"[:320], f"addr:{address}"[:320]]
 
 
 class SigninLimiter:
-    def __init__(self, max_failures: int, window: float) -> None:
+    def __init__(self, store: FailureStore, max_failures: int, window: float) -> None:
+        self.store = store
         self.max_failures = max_failures
-        self.window = window
-        self._failures: dict[str, deque[float]] = {}
-        self._lock = threading.Lock()
-
-    def _recent(self, key: str, now: float) -> deque[float]:
-        times = self._failures.setdefault(key, deque())
-        while times and times[0] <= now - self.window:
-            times.popleft()
-        return times
+        self.window_ms = int(window * 1000)
 
     def blocked(self, username: str, address: str) -> bool:
-        now = time.monotonic()
-        with self._lock:
-            return any(
-                len(self._recent(key, now)) >= self.max_failures
-                for key in (f"user:{username}", f"addr:{address}")
-            )
+        since = int(time.time() * 1000) - self.window_ms
+        return self.store.count_failures(_keys(username, address), since) >= self.max_failures
 
     def failed(self, username: str, address: str) -> None:
-        now = time.monotonic()
-        with self._lock:
-            for key in (f"user:{username}", f"addr:{address}"):
-                self._recent(key, now).append(now)
-            if len(self._failures) > 100_000:  # a flood of names: forget the oldest half
-                for key in list(self._failures)[:50_000]:
-                    del self._failures[key]
+        now = int(time.time() * 1000)
+        self.store.add_failure(_keys(username, address), now, now - self.window_ms)
 
     def succeeded(self, username: str) -> None:
-        with self._lock:
-            self._failures.pop(f"user:{username}", None)
+        self.store.clear_failures(_keys(username, "")[0])

@@ -79,7 +79,7 @@ class AuthService:
     def __init__(self, store: SqlAuthStore, config: AuthConfig) -> None:
         self.store = store
         self.config = config
-        self.limiter = SigninLimiter(config.max_failed_signins, config.signin_window)
+        self.limiter = SigninLimiter(store, config.max_failed_signins, config.signin_window)
         self._credentials = _TtlCache(config.cache_ttl)  # (username, password digest) -> User
         self._tokens = _TtlCache(config.cache_ttl)  # token digest -> (Token, User)
         self._grants = _TtlCache(config.cache_ttl)  # user id -> {(kind, id): Level}
@@ -89,6 +89,22 @@ class AuthService:
         self._audit: list[AuditEntry] = []
         self._used_tokens: dict[int, int] = {}
         self._lock = threading.Lock()
+        self._generation: int | None = None  # the store's credentials generation the caches hold
+
+    # -- what every worker shares ------------------------------------------------------------
+    def _fresh(self) -> None:
+        """Drop the cached credentials and grants when any worker changed users, tokens or grants
+        since (one primary-key read per request: a revocation takes effect on the next request)."""
+        generation = self.store.generation()
+        if generation != self._generation:
+            for cache in (self._credentials, self._tokens, self._grants):
+                cache.drop()
+            self._generation = generation
+
+    def _bump(self) -> None:
+        """Users, tokens or grants changed: every worker's caches are stale from now on."""
+        self.store.bump_generation()
+        self._generation = None
 
     # -- start -------------------------------------------------------------------------------
     def bootstrap(self) -> User:
@@ -108,6 +124,7 @@ class AuthService:
 
     # -- sign-in -----------------------------------------------------------------------------
     def authenticate_password(self, username: str, password: str, address: str = "") -> User | None:
+        self._fresh()
         key = (username, token_secrets.digest(password))
         cached = self._credentials.get(key)
         if cached is not None:
@@ -155,6 +172,7 @@ class AuthService:
         return user
 
     def authenticate_token(self, secret: str) -> tuple[Token, User] | None:
+        self._fresh()
         key = token_secrets.digest(secret)
         found = self._tokens.get(key)
         if found is None:
@@ -172,6 +190,7 @@ class AuthService:
 
     def current_user(self, username: str) -> User | None:
         """The account (cached for ``cache_ttl``), for sessions that carry only its name."""
+        self._fresh()
         key = ("user", username)
         user = self._credentials.get(key)
         if user is None:
@@ -205,15 +224,14 @@ class AuthService:
                 raise InvalidParameterValue("Current password does not match.")
         passwords.check_policy(password, username, self.config.min_password_length)
         self.store.update_user(username, password_hash=passwords.hash_password(password))
-        self._credentials.drop(lambda k: k[0] == username)
+        self._bump()
         self._changed(ctx, "update password", username)
 
     def update_admin(self, ctx: RequestContext, username: str, is_admin: bool) -> None:
         if isinstance(is_admin, str):
             is_admin = is_admin.strip().lower() == "true"
         self.store.update_user(username, is_admin=bool(is_admin))
-        self._credentials.drop(lambda k: k[0] == username)
-        self._tokens.drop()
+        self._bump()
         self._changed(ctx, "update admin", username, f"is_admin={bool(is_admin)}")
 
     def delete_user(self, ctx: RequestContext, username: str) -> None:
@@ -222,8 +240,7 @@ class AuthService:
                 "Users cannot delete their own account. Ask another admin to delete this user instead."
             )
         self.store.delete_user(username)
-        self._credentials.drop(lambda k: k[0] == username)
-        self._tokens.drop()
+        self._bump()
         self._changed(ctx, "delete user", username)
 
     def upsert_external_user(self, username: str, is_admin: bool) -> User:
@@ -235,6 +252,7 @@ class AuthService:
             return self.store.create_user(username, None, is_admin, source="oidc")
         if user.is_admin != is_admin:
             self.store.update_user(username, is_admin=is_admin)
+            self._bump()
             user = self.store.get_user(username)
         return user
 
@@ -284,7 +302,7 @@ class AuthService:
         if token.username != ctx.principal.name:
             self._require_admin(ctx, ResourceDoesNotExist(f"Token {token_id} not found"))
         self.store.revoke_token(token.id)
-        self._tokens.drop()
+        self._bump()
         self._changed(ctx, "revoke token", token.username, token.name)
 
     def _owner(self, ctx: RequestContext, username: str | None) -> User:
@@ -314,7 +332,7 @@ class AuthService:
         level = Level.parse(permission)
         user = self.store.get_user(username)
         self.store.set_grant(user, grant_kind(kind), str(resource_id), level.name, create=create)
-        self._grants.drop(lambda k: k == user.id)
+        self._bump()
         self._changed(ctx, "grant", username, f"{kind} {resource_id}: {level.name}", kind, resource_id)
 
     def get_grant(self, ctx: RequestContext, kind: str, resource_id: str, username: str) -> str:
@@ -335,7 +353,7 @@ class AuthService:
             raise ResourceDoesNotExist(
                 f"{kind} permission with {kind}_id={resource_id} and username={username} not found"
             )
-        self._grants.drop(lambda k: k == user.id)
+        self._bump()
         self._changed(ctx, "revoke", username, f"{kind} {resource_id}", kind, resource_id)
 
     def grants_on(self, ctx: RequestContext, kind: str, resource_id: str) -> list[tuple[str, str]]:
@@ -354,12 +372,12 @@ class AuthService:
             return
         user = User(principal.user_id, principal.name)
         self.store.set_grant(user, kind, str(resource_id), Level.MANAGE.name)
-        self._grants.drop(lambda k: k == principal.user_id)
+        self._bump()
 
     def move_grants(self, kind: str, old: str, new: str | None) -> None:
         """The grants on a renamed resource follow it (``new`` None: it is gone, and so are they)."""
         self.store.move_grants(kind, old, new)
-        self._grants.drop()
+        self._bump()
 
     # -- audit -------------------------------------------------------------------------------
     def record(self, entry: AuditEntry) -> None:

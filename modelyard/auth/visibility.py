@@ -25,6 +25,14 @@ def readable(ctx: RequestContext, kind: str, items: Sequence[T], key: Callable[[
     return [item for item in items if access.can_read(kind, str(key(item)))]
 
 
+def allowed(ctx: RequestContext, kind: str, resource_id: str, level: str) -> bool:
+    """Whether ``ctx`` has ``level`` ("READ", "USE", ...) on one resource (True without auth)."""
+    from modelyard.auth.levels import Level
+
+    access = ctx.access
+    return access is None or access.can(kind, str(resource_id), Level.parse(level))
+
+
 def readable_pages(
     ctx: RequestContext,
     kind: str,

@@ -12,6 +12,7 @@ import json
 import os
 from typing import Any
 
+from modelyard.auth import visibility
 from modelyard.auth.context import RequestContext
 from modelyard.entities.job import TERMINAL, Job, JobRun
 from modelyard.exceptions import InvalidParameterValue, PermissionDenied, ResourceDoesNotExist
@@ -44,16 +45,21 @@ class JobService:
             old_schedule = old.get("schedule")
             return (JobSpec.model_validate(old).schedule.model_dump() if old_schedule else None) != new_schedule
 
-        return self.store.upsert_job(spec.name, spec.to_json(), schedule_changed, spec.paused if spec.paused else None, ctx.user())
+        job, created = self.store.upsert_job(spec.name, spec.to_json(), schedule_changed, spec.paused if spec.paused else None, ctx.user())
+        if created:
+            visibility.created(ctx, "job", job.name)  # the creator gets MANAGE on it
+        return job, created
 
     def get_job(self, ctx: RequestContext, name: str) -> Job:
         return self.store.get_job(name)
 
     def list_jobs(self, ctx: RequestContext) -> list[Job]:
-        return self.store.list_jobs()
+        return visibility.readable(ctx, "job", self.store.list_jobs(), lambda j: j.name)
 
     def delete_job(self, ctx: RequestContext, name: str) -> None:
-        self.store.delete_job(name)
+        job = self.store.get_job(name)
+        self.store.delete_job(job.name)
+        visibility.deleted(ctx, "job", job.name)
 
     def pause(self, ctx: RequestContext, name: str) -> Job:
         return self.store.set_paused(name, True)
@@ -72,7 +78,7 @@ class JobService:
     def list_runs(self, ctx: RequestContext, name: str | None = None, max_results: int = 25) -> list[JobRun]:
         if not 1 <= max_results <= MAX_RUNS:
             raise InvalidParameterValue(f"max_results must be between 1 and {MAX_RUNS}, got {max_results}")
-        return self.store.list_runs(name, max_results)
+        return visibility.readable(ctx, "job", self.store.list_runs(name, max_results), lambda r: r.job_name)
 
     def get_run(self, ctx: RequestContext, job_run_id: str) -> JobRun:
         return self.store.get_run(job_run_id)
@@ -112,7 +118,8 @@ class JobService:
         """Start the jobs an event triggers (once per event key); the job run ids started."""
         if not kind or not key:
             raise InvalidParameterValue("An event needs a kind and a key")
-        return triggers.publish(self.store, self._active_specs(), kind, key, payload or {})
+        specs = [(job_id, spec) for job_id, spec in self._active_specs() if visibility.allowed(ctx, "job", spec.name, "USE")]
+        return triggers.publish(self.store, specs, kind, key, payload or {})
 
     def webhook(self, ctx: RequestContext, name: str, secret: str, key: str | None, payload: dict[str, Any]) -> list[str]:
         """An outside system starts a job through its webhook trigger, proving the trigger's secret."""

@@ -14,6 +14,7 @@ from starlette.requests import Request
 from starlette.responses import Response, StreamingResponse
 from starlette.routing import Route
 
+from modelyard.auth import visibility
 from modelyard.auth.context import RequestContext
 from modelyard.auth.permissions import CREATE, DELETE, FEATURE_TABLE, READ, UPDATE, needs
 from modelyard.entities.feature_table import FeatureColumn
@@ -104,10 +105,12 @@ def _table(t) -> dict:
 def create_feature_table(svc: Services, m: CreateTable, ctx: RequestContext) -> dict:
     """Create a feature table's catalog entry (its Delta data is already at ``location``)."""
     tags = {t.key: t.value or "" for t in m.tags}
-    return _table(catalog(svc).create_feature_table(
+    made = catalog(svc).create_feature_table(
         m.name, m.primary_keys, m.timestamp_keys, _columns(m.columns), m.location, m.version,
         description=m.description, tags=tags, creator=ctx.user(m.creator),
-    ))
+    )
+    visibility.created(ctx, FEATURE_TABLE, made.name)  # the creator gets MANAGE on it
+    return _table(made)
 
 
 @table.get(f"{BASE}/get", TableName, needs=needs(FEATURE_TABLE, READ, "name"))
@@ -128,6 +131,7 @@ def default_location(svc: Services, m: TableName, ctx: RequestContext) -> dict:
 def search_feature_tables(svc: Services, m: SearchTables, ctx: RequestContext) -> dict:
     """List feature tables, by name (SQL LIKE pattern)."""
     found = catalog(svc).search_feature_tables(m.name_like, m.max_results)
+    found = visibility.readable(ctx, FEATURE_TABLE, found, lambda t: t.name)  # no enumeration
     return {"feature_tables": [t.to_dict() for t in found]}
 
 
@@ -157,6 +161,7 @@ def delete_feature_table_tag(svc: Services, m: TableTagRef, ctx: RequestContext)
 def delete_feature_table(svc: Services, m: TableName, ctx: RequestContext) -> dict:
     """Delete a feature table's catalog entry (the client removes its files)."""
     catalog(svc).delete_feature_table(m.name)
+    visibility.deleted(ctx, FEATURE_TABLE, m.name)
     return {}
 
 
@@ -187,6 +192,7 @@ def feature_table_history(svc: Services, m: History, ctx: RequestContext) -> dic
 def drop_feature_table(svc: Services, m: TableName, ctx: RequestContext) -> dict:
     """Delete a feature table's catalog entry and its files."""
     service(svc, ctx).drop(m.name)
+    visibility.deleted(ctx, FEATURE_TABLE, m.name)
     return {}
 
 
@@ -251,6 +257,7 @@ def extra_routes(svc: Services) -> list[Route]:
                     tables.create, q.get("name", ""), _list(q.get("primary_keys")), data,
                     timestamp_keys=_list(q.get("timestamp_keys")), description=q.get("description"),
                 )
+                visibility.created(ctx, FEATURE_TABLE, made.name)
             else:
                 made = await run_in_threadpool(tables.write, q.get("name", ""), data, mode)
         except ModelyardError as exc:

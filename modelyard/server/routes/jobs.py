@@ -10,7 +10,7 @@ from __future__ import annotations
 from typing import Any
 
 from modelyard.auth.context import RequestContext
-from modelyard.auth.permissions import CREATE, DELETE, JOB, MANAGE, READ, UPDATE, USE, needs, public
+from modelyard.auth.permissions import CREATE, DELETE, JOB, READ, UPDATE, USE, needs, public
 from modelyard.server.protocol import Message, RouteTable
 from modelyard.server.routes.runs import Int64
 from modelyard.server.services import Services
@@ -58,7 +58,17 @@ class Hook(JobRef):
     payload: dict[str, Any] = {}
 
 
-@table.post(BASE + "/deploy", Deploy, needs=needs(JOB, CREATE))
+def _deployed_name(m: Deploy) -> str | None:
+    """The name of the job a definition deploys: updating an existing job needs EDIT on it."""
+    from modelyard.jobs.spec import parse
+
+    try:
+        return parse(m.definition).name
+    except Exception:  # noqa: BLE001 - a bad definition: the handler tells why
+        return None
+
+
+@table.post(BASE + "/deploy", Deploy, needs=needs(JOB, CREATE, _deployed_name))
 def deploy(svc: Services, m: Deploy, ctx: RequestContext) -> dict:
     """Create or update a job from its definition (a mapping, or YAML text); idempotent."""
     job, created = svc.jobs.deploy(ctx, m.definition)
@@ -108,27 +118,28 @@ def list_runs(svc: Services, m: ListRuns, ctx: RequestContext) -> dict:
     return {"runs": [r.to_dict() for r in svc.jobs.list_runs(ctx, m.name, m.max_results)]}
 
 
-@table.get(BASE + "/runs/get", RunRef, needs=needs(JOB, READ))
+@table.get(BASE + "/runs/get", RunRef, needs=needs(JOB, READ, "job_run_id"))
 def get_run(svc: Services, m: RunRef, ctx: RequestContext) -> dict:
     """One job run with every task attempt and the definition it follows."""
     return {"run": svc.jobs.get_run(ctx, m.job_run_id).to_dict(with_spec=True)}
 
 
-@table.post(BASE + "/runs/cancel", RunRef, needs=needs(JOB, USE))
+@table.post(BASE + "/runs/cancel", RunRef, needs=needs(JOB, USE, "job_run_id"))
 def cancel_run(svc: Services, m: RunRef, ctx: RequestContext) -> dict:
     """Cancel a run: queued tasks never start, running ones have their processes killed."""
     return {"run": svc.jobs.cancel_run(ctx, m.job_run_id).to_dict()}
 
 
-@table.get(BASE + "/runs/logs", Logs, needs=needs(JOB, READ))
+@table.get(BASE + "/runs/logs", Logs, needs=needs(JOB, READ, "job_run_id"))
 def logs(svc: Services, m: Logs, ctx: RequestContext) -> dict:
     """A task attempt's log from chunk ``after + 1`` on; ``next`` is the ``after`` of the next call."""
     return svc.jobs.logs(ctx, m.job_run_id, m.task, m.attempt, m.after)
 
 
-@table.post(BASE + "/events/publish", Publish, needs=needs(JOB, MANAGE))
+@table.post(BASE + "/events/publish", Publish, needs=needs(JOB, USE))
 def publish(svc: Services, m: Publish, ctx: RequestContext) -> dict:
-    """Publish an event; the jobs it triggers start (once per event key)."""
+    """Publish an event; the jobs it triggers start (once per event key); with authentication on,
+    only the jobs the caller may USE."""
     return {"job_run_ids": svc.jobs.publish_event(ctx, m.kind, m.key, m.payload)}
 
 

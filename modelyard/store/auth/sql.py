@@ -10,7 +10,7 @@ from sqlalchemy.exc import IntegrityError
 
 from modelyard.entities.auth import AuditEntry, Token, User
 from modelyard.exceptions import ResourceAlreadyExists, ResourceDoesNotExist
-from modelyard.store.auth.tables import audit, grants, tokens, users
+from modelyard.store.auth.tables import audit, grants, signin_failures, state, tokens, users
 
 AUDIT_PAGE_MAX = 1000
 
@@ -282,3 +282,38 @@ class SqlAuthStore:
     def count_users(self) -> int:
         with self.db.read() as conn:
             return conn.execute(select(func.count()).select_from(users)).scalar_one()
+
+    # -- state every worker shares -----------------------------------------------------------
+    def generation(self) -> int:
+        """The credentials generation: it moves whenever users, tokens or grants change."""
+        with self.db.read() as conn:
+            value = conn.execute(select(state.c.value).where(state.c.name == "generation")).scalar()
+        return int(value or 0)
+
+    def bump_generation(self) -> None:
+        with self.db.write() as conn:
+            bumped = conn.execute(
+                update(state).where(state.c.name == "generation").values(value=state.c.value + 1)
+            ).rowcount
+            if not bumped:  # a schema made without the migration's first row
+                conn.execute(insert(state).values(name="generation", value=1))
+
+    def count_failures(self, keys: Sequence[str], since: int) -> int:
+        """The most failed sign-ins recorded under any one of ``keys`` after ``since`` (ms)."""
+        query = (
+            select(func.count())
+            .select_from(signin_failures)
+            .where(signin_failures.c.key.in_(list(keys)), signin_failures.c.at > since)
+            .group_by(signin_failures.c.key)
+        )
+        with self.db.read() as conn:
+            return max(conn.execute(query).scalars(), default=0)
+
+    def add_failure(self, keys: Sequence[str], at: int, forget_before: int) -> None:
+        with self.db.write() as conn:
+            conn.execute(insert(signin_failures), [{"key": key, "at": at} for key in keys])
+            conn.execute(delete(signin_failures).where(signin_failures.c.at <= forget_before))
+
+    def clear_failures(self, key: str) -> None:
+        with self.db.write() as conn:
+            conn.execute(delete(signin_failures).where(signin_failures.c.key == key))

@@ -1,5 +1,5 @@
 """The auth domain's tables: users, API tokens, per-resource grants and the append-only audit log
-(created by migration 0007_auth)."""
+(created by migration 0007_auth); failed sign-ins and the credentials generation (0008)."""
 
 from __future__ import annotations
 
@@ -74,5 +74,27 @@ audit = Table(
     Column("detail", Text, nullable=True),
     Index("ix_auth_audit_user_time", "username", "timestamp"),
     Index("ix_auth_audit_resource", "resource_kind", "resource_id"),
+    **MYSQL_TABLE_ARGS,
+)
+
+# Failed sign-ins, one row per failure and key ("user:<name>" / "addr:<address>"), counted within
+# the window by every worker (created by migration 0008_auth2_shared_state).
+signin_failures = Table(
+    "auth_signin_failures",
+    metadata,
+    Column("id", BigId, primary_key=True, autoincrement=True),
+    Column("key", String(320), nullable=False),
+    Column("at", BigInteger, nullable=False),  # ms
+    Index("ix_auth_signin_failures_key_at", "key", "at"),
+    **MYSQL_TABLE_ARGS,
+)
+
+# Named counters; "generation" is bumped by every change to users, tokens or grants, and a worker
+# that sees it move drops the credentials and grants it cached.
+state = Table(
+    "auth_state",
+    metadata,
+    Column("name", String(64), primary_key=True),
+    Column("value", BigInteger, nullable=False),
     **MYSQL_TABLE_ARGS,
 )
