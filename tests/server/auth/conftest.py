@@ -41,10 +41,15 @@ def auth_config(**overrides) -> AuthConfig:
 
 @pytest.fixture
 def make_auth_api(tmp_path, auth_db_template, make_api):
+    """``make_auth_api(**AuthConfig overrides)``: an app with auth on. Every app one test makes is on
+    the same database, as the workers of one server are."""
     made = []
+    shared: list[Settings] = []
 
     def make(**overrides):
-        app = create_app(auth_settings(tmp_path, auth_db_template), auth=auth_config(**overrides))
+        if not shared:
+            shared.append(auth_settings(tmp_path, auth_db_template))
+        app = create_app(shared[0], auth=auth_config(**overrides))
         api = make_api(app)
         made.append((api, app))
         return api
