@@ -323,6 +323,14 @@ class ServingSettings:
         "MODELYARD_SERVE_AUTH_TOKENS_FILE",
         flat="serve_auth_tokens_file",
     )
+    auth_store: str | None = _setting(
+        None,
+        "Tracking database URI whose API tokens a scoring server accepts as bearer tokens (active, unrevoked, "
+        "scoped to models at USE, their user allowed to USE each served registry model); revocations take effect "
+        "at the next request. Works beside the tokens file.",
+        "MODELYARD_SERVE_AUTH_STORE",
+        flat="serve_auth_store",
+    )
 
 @dataclass(frozen=True, slots=True)
 class FeatureSettings:

@@ -75,7 +75,7 @@ def claimed_user(headers: Mapping[str, str], address: str = "") -> Principal | N
 AUTHENTICATORS: list[tuple[str, Authenticator]] = [("claimed", claimed_user)]
 
 
-def _user_principal(user, method: str, token=None) -> Principal:
+def user_principal(user, method: str, token=None) -> Principal:
     from modelyard.auth.levels import parse_scopes
 
     return Principal(
@@ -96,7 +96,7 @@ def authenticators_for(service: AuthService, sessions: SessionCodec) -> list[tup
 
     def token_principal(secret: str) -> Principal:
         found = service.authenticate_token(secret)
-        return _user_principal(found[1], "token", found[0]) if found else FAILED
+        return user_principal(found[1], "token", found[0]) if found else FAILED
 
     def authorization(headers: Mapping[str, str], address: str = "") -> Principal | None:
         header = headers.get("authorization")
@@ -113,7 +113,7 @@ def authenticators_for(service: AuthService, sessions: SessionCodec) -> list[tup
             principal = token_principal(password)
             return principal if principal.name in (None, user) or user == "token" else FAILED
         found = service.authenticate_password(user, password, address)
-        return _user_principal(found, "password") if found else FAILED
+        return user_principal(found, "password") if found else FAILED
 
     def session(headers: Mapping[str, str], address: str = "") -> Principal | None:
         raw = headers.get("cookie")

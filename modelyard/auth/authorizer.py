@@ -45,6 +45,18 @@ class _Lru:
         return value
 
 
+def principal_level(auth, principal: Principal, grant_kind: str, resource_id: str, default: Level) -> Level:
+    """``principal``'s permission on one resource (its grant, else ``default``; admins: MANAGE),
+    its token's scopes applied; ``auth`` is the AuthService whose grants count."""
+    if principal.admin:
+        found = Level.MANAGE
+    elif principal.user_id is None:
+        found = Level.NO_PERMISSIONS
+    else:
+        found = auth.grants_of(principal.user_id).get((grant_kind, str(resource_id)), default)
+    return min(found, scope_cap(principal.scopes, grant_kind))
+
+
 class PermissionAuthorizer:
     def __init__(self, auth, services) -> None:
         self.auth = auth  # AuthService
@@ -113,13 +125,7 @@ class PermissionAuthorizer:
 
     def level(self, principal: Principal, grant_kind: str, resource_id: str) -> Level:
         """The principal's permission on one resource, its token's scopes applied."""
-        if principal.admin:
-            found = Level.MANAGE
-        elif principal.user_id is None:
-            found = Level.NO_PERMISSIONS
-        else:
-            found = self.auth.grants_of(principal.user_id).get((grant_kind, str(resource_id)), self.default)
-        return min(found, scope_cap(principal.scopes, grant_kind))
+        return principal_level(self.auth, principal, grant_kind, resource_id, self.default)
 
     def _admin(self, principal: Principal) -> bool:
         return principal.admin and scope_cap(principal.scopes, "*") >= Level.MANAGE

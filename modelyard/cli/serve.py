@@ -36,6 +36,9 @@ from modelyard.cli._ports import claim_port
 @click.option("--auth-tokens-file", metavar="PATH",
               help="Require Authorization: Bearer with one of the tokens in PATH (one a line) on every route "
                    "but /ping, /health and /v2/health/*.")
+@click.option("--auth-store", metavar="URI",
+              help="Accept the API tokens of the tracking database at URI too (scoped, revocable: "
+                   "`modelyard tokens create --scope models:use`).")
 @click.option("--inference-log", metavar="DEST", help="Log requests and responses to a folder (Parquet) or a database URI.")
 @click.option("--warmup/--no-warmup", default=None, help="Predict the saved input example before serving a version (default on).")
 @click.option("--access-log/--no-access-log", default=None, help="One JSON access-log line per request on stderr (default on).")

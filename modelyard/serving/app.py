@@ -67,6 +67,8 @@ def create_scoring_app(config: ServeConfig, service: ScoringService | None = Non
             yield
         finally:
             await asyncio.to_thread(service.stop)
+            if store_tokens is not None:
+                await asyncio.to_thread(store_tokens.close)
 
     score, state = needs(SCORING, USE, "model"), needs(SCORING, READ)
     routes = [
@@ -80,14 +82,24 @@ def create_scoring_app(config: ServeConfig, service: ScoringService | None = Non
         *oip_routes(),
     ]
     middleware = [Middleware(AccessLog, metrics=service.metrics)]
-    if config.auth_tokens:
+    store_tokens = None
+    if config.auth_tokens or config.auth_store:
         from modelyard.auth.permissions import PUBLIC
-        from modelyard.serving.auth import BearerTokenGuard
+        from modelyard.serving.auth import BearerTokenGuard, StoreTokens
+        from modelyard.serving.config import registry_name
         from modelyard.web.routing import declared
 
+        if config.auth_store:
+            served = [registry_name(spec.uri) for spec in config.models]
+            store_tokens = StoreTokens(
+                config.auth_store, [n for n in served if n], config.auth_default_permission
+            )
         open_paths = [path for path, _r, p in declared(routes) if p is not None and p.resource == PUBLIC]
-        middleware.append(Middleware(BearerTokenGuard, tokens=config.auth_tokens, public_paths=open_paths))
+        middleware.append(
+            Middleware(BearerTokenGuard, tokens=config.auth_tokens, public_paths=open_paths, store=store_tokens)
+        )
     app = Starlette(routes=routes, lifespan=lifespan, middleware=middleware)
+    app.state.store_tokens = store_tokens
     app.state.service = service
     return app
 

@@ -48,6 +48,10 @@ class ServeConfig:
     predict_threads: int = 4
     # Bearer tokens any of which a caller must send (every route but liveness/readiness); empty: open.
     auth_tokens: tuple[str, ...] = ()
+    # A tracking database URI whose API tokens are accepted too (modelyard.serving.auth.StoreTokens),
+    # with the permission its server gives a user on what nobody granted them anything on.
+    auth_store: str | None = None
+    auth_default_permission: str = "READ"
 
     def __post_init__(self) -> None:
         if not self.models:
@@ -90,6 +94,8 @@ class ServeConfig:
             inference_log_queue=settings.serving.inference_log_queue,
             inference_log_flush_s=settings.serving.inference_log_flush_s,
             auth_tokens=read_tokens(tokens_file),
+            auth_store=settings.serving.auth_store,
+            auth_default_permission=settings.auth.default_permission,
         )
         values.update(overrides)
         return cls(**values)
@@ -109,14 +115,21 @@ def read_tokens(path: str | None) -> tuple[str, ...]:
     return tokens
 
 
-def default_name(uri: str) -> str:
-    """``churn`` for ``models:/churn@champion`` or ``models:/churn/3``; ``model`` for anything else."""
+def registry_name(uri: str) -> str | None:
+    """``churn`` for ``models:/churn@champion`` or ``models:/churn/3``; None for anything else (a
+    path, a run's model, a logged model ``models:/m-...``)."""
     if uri.startswith("models:"):
         ref = uri[len("models:") :].lstrip("/")
         head = ref.split("/", 1)[0].rpartition("@")[0] or ref.split("/", 1)[0]
-        if head and not head.startswith("m-") and _NAME_OK.match(head):
+        if head and not head.startswith("m-"):
             return head
-    return DEFAULT_NAME
+    return None
+
+
+def default_name(uri: str) -> str:
+    """``churn`` for ``models:/churn@champion`` or ``models:/churn/3``; ``model`` for anything else."""
+    head = registry_name(uri)
+    return head if head and _NAME_OK.match(head) else DEFAULT_NAME
 
 
 def parse_models(items: Iterable[str]) -> tuple[ModelSpec, ...]:
