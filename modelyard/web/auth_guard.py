@@ -4,7 +4,8 @@
   CSRF token (``X-CSRF-Token`` header, or the ``csrf_token`` field of a form); API clients that send
   credentials in the Authorization header are not CSRF targets and are not asked for one;
 - a 401 carries ``WWW-Authenticate: Basic`` (so the mlflow client and browsers know to send
-  credentials), or becomes a redirect to the sign-in page for a browser asking for a page;
+  credentials), or becomes a redirect to the sign-in page for a browser asking for a page; the
+  sign-in form's own 401 (a wrong password) carries none, so no browser opens its Basic dialog;
 - every state-changing request is appended to the audit log: who (and how they signed in), what
   (method and path, the resource the authorizer checked), the answer's status, when, from which
   address, under which request id.
@@ -24,6 +25,7 @@ from modelyard.web.middleware import SCOPE_KEY
 
 SAFE = {"GET", "HEAD", "OPTIONS"}
 CHALLENGE = (b"www-authenticate", b'Basic realm="modelyard"')
+SIGNIN = "/signin"
 MAX_FORM = 1024 * 1024
 _API_PREFIXES = ("/api/", "/ajax-api/", "/mlflow-artifacts", "/get-artifact", "/model-versions/get-artifact")
 
@@ -86,7 +88,8 @@ class AuthGuard:
                             ],
                         }
                         status_seen.append(303)
-                    else:
+                    elif scope["path"] != SIGNIN:  # the form's own "wrong password" page: no
+                        # challenge, or the browser would answer it with its Basic-auth dialog
                         message["headers"] = [*message.get("headers", []), CHALLENGE]
             elif status_seen and status_seen[-1] == 303 and message["type"] == "http.response.body":
                 message = {"type": "http.response.body", "body": b"", "more_body": False}
