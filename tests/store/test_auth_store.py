@@ -55,3 +55,26 @@ def test_users_tokens_grants_and_audit_round_trip(auth_service) -> None:
     auth_service.delete_user(ADMIN, name)
     with pytest.raises(ResourceDoesNotExist):
         auth_service.get_user(ADMIN, name)
+
+
+def test_two_services_on_one_database_share_the_limit_and_the_generation(auth_service) -> None:
+    """As two workers: the failures one counts lock the user out in the other; a revocation by one
+    is seen by the other's next check, its cache notwithstanding."""
+    from modelyard.auth.config import AuthConfig
+
+    other, close = open_service(auth_service.store.db.uri, AuthConfig(max_failed_signins=2, cache_ttl=600))
+    try:
+        name = f"u-{uuid.uuid4().hex[:8]}"
+        auth_service.create_user(ADMIN, name, PASSWORD)
+        address = f"10.9.{uuid.uuid4().int % 250}.1"
+        secret, token = auth_service.create_token(ADMIN, "ci", "read", None, name)
+        assert other.authenticate_token(secret) is not None  # cached in the other now
+        assert auth_service.authenticate_password(name, "wrong-password-123", address) is None
+        assert auth_service.authenticate_password(name, "wrong-password-456", address) is None
+        assert other.authenticate_password(name, PASSWORD, address) is None  # two failures: locked out
+        before = other.store.generation()
+        auth_service.revoke_token(ADMIN, token.id)
+        assert other.store.generation() > before
+        assert other.authenticate_token(secret) is None
+    finally:
+        close()
