@@ -40,6 +40,7 @@ def db_api(backend_uri: str, tmp_path_factory: pytest.TempPathFactory, make_api)
     services = Services.from_settings(settings)
     api = make_api(create_app(settings, services))
     api.services, api.artifacts = services, Path(artifacts)
+    api.backend = backend_uri.split(":")[0].split("+")[0]  # sqlite, postgresql, mysql
     yield api
     api.close()
     services.close()
