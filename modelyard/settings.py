@@ -204,6 +204,12 @@ class ServerSettings:
         "Largest JSON request body the server accepts (413 beyond).",
         "MODELYARD_MAX_JSON_BODY_BYTES",
     )
+    page_token_secret: str | None = _setting(
+        None,
+        "Key that signs search page tokens; give every host the same one. Unset: 'modelyard server' makes one "
+        "up for its workers at start (tokens then end with the server).",
+        "MODELYARD_PAGE_TOKEN_SECRET",
+    )
     webhook_allow_private_targets: bool = _setting(
         False,
         "Let webhooks call loopback, private and link-local addresses (127.0.0.1, 10.x, 169.254.x, ...). "

@@ -44,6 +44,14 @@ def _shorten(value: str, n: int = 60) -> str:
     return value if len(value) <= n else value[:n] + "..."
 
 
+def refuse_nul(text: str, what: str) -> str:
+    """``text``, unless it holds a NUL character (PostgreSQL cannot store one; no name or value
+    needs one): refused on every database alike, before anything is written."""
+    if "\x00" in text:
+        raise InvalidParameterValue(f"Invalid value for parameter '{what}': NUL characters (\\u0000) are not allowed.")
+    return text
+
+
 def validate_key(key: object, what: str) -> str:
     """Metric, param and tag keys: ``^[/\\w.\\- :]*$``, at most 250 chars, path-unambiguous."""
     if not isinstance(key, str) or key == "":
@@ -68,7 +76,7 @@ def validate_key(key: object, what: str) -> str:
 
 def validate_param(key: object, value: object) -> str:
     validate_key(key, "param")
-    text = "" if value is None else str(value)
+    text = refuse_nul("" if value is None else str(value), "value")
     if len(text) > MAX_PARAM_VAL_LENGTH:
         raise InvalidParameterValue(
             f"Param value '{_shorten(text)}' had length {len(text)}, which exceeded length limit of "
@@ -79,7 +87,7 @@ def validate_param(key: object, value: object) -> str:
 
 def validate_tag(key: object, value: object) -> str:
     validate_key(key, "tag")
-    text = "" if value is None else str(value)
+    text = refuse_nul("" if value is None else str(value), "value")
     if len(text) > MAX_TAG_VAL_LENGTH:
         raise InvalidParameterValue(
             f"Tag value '{_shorten(text)}' had length {len(text)}, which exceeded length limit of "
@@ -168,12 +176,12 @@ def validate_experiment_name(name: object) -> str:
             f"Experiment name '{_shorten(name)}' had length {len(name)}, which exceeded length limit of "
             f"{MAX_EXPERIMENT_NAME_LENGTH}"
         )
-    return name
+    return refuse_nul(name, "name")
 
 
 def validate_experiment_tag(key: object, value: object) -> str:
     validate_key(key, "experiment tag")
-    text = "" if value is None else str(value)
+    text = refuse_nul("" if value is None else str(value), "value")
     if len(text) > MAX_EXPERIMENT_TAG_VAL_LENGTH:
         raise InvalidParameterValue(
             f"Experiment tag value had length {len(text)}, which exceeded length limit of "
@@ -203,7 +211,7 @@ def validate_run_name(name: object) -> str:
             f"Run name '{_shorten(name)}' had length {len(name)}, which exceeded length limit of "
             f"{MAX_RUN_NAME_LENGTH}"
         )
-    return name
+    return refuse_nul(name, "run_name")
 
 
 def validate_max_results(max_results: object, limit: int, what: str = "max_results") -> int:
@@ -227,6 +235,8 @@ def validate_dataset(name: str, digest: str, source: str, schema: str | None, pr
     for field, value, limit in checks:
         if field in ("name", "digest") and not value:
             raise InvalidParameterValue(f"Dataset {field} must be a non-empty string")
+        if isinstance(value, str):
+            refuse_nul(value, f"dataset.{field}")
         if value is not None and len(value) > limit:
             raise InvalidParameterValue(
                 f"Dataset {field} exceeds the maximum length of {limit} characters (got {len(value)})"
@@ -236,6 +246,8 @@ def validate_dataset(name: str, digest: str, source: str, schema: str | None, pr
 def validate_input_tag(key: str, value: str) -> None:
     if not key:
         raise InvalidParameterValue("Dataset input tag key must be a non-empty string")
+    refuse_nul(key, "tags.key")
+    refuse_nul(value, "tags.value")
     if len(key) > MAX_INPUT_TAG_KEY_LENGTH:
         raise InvalidParameterValue(f"Dataset input tag key '{_shorten(key)}' exceeds {MAX_INPUT_TAG_KEY_LENGTH} characters")
     if len(value) > MAX_INPUT_TAG_VALUE_LENGTH:

@@ -91,3 +91,15 @@ def fresh_postgres_uri() -> Iterator[str]:
 def fresh_mysql_uri() -> Iterator[str]:
     """URI of an empty MariaDB/MySQL database of this test's own."""
     yield from _fresh_database("mysql")
+
+
+@pytest.fixture(scope="module")
+def module_postgres_uri() -> Iterator[str]:
+    """URI of an empty PostgreSQL database of one test module's own."""
+    yield from _fresh_database("postgresql")
+
+
+@pytest.fixture(scope="module")
+def module_mysql_uri() -> Iterator[str]:
+    """URI of an empty MariaDB/MySQL database of one test module's own."""
+    yield from _fresh_database("mysql")

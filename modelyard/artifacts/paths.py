@@ -12,6 +12,10 @@ What is refused, and why (see ``/work/shared/reference/security.md``, requiremen
   so ``".. "`` is ``..`` there).
 * Absolute paths: ``/x``, ``//server/share``, drive letters (``C:``, ``C:\\x``) in any
   segment, UNC paths (``\\\\server``).
+* URIs: a first segment that is a scheme (``file:``, ``s3:``, ``mlflow-artifacts:`` -- so
+  ``file:///etc``, ``s3://bucket/x``, ``mlflow-artifacts:/1/x``), or ``://`` anywhere; a client
+  names a place inside the root, never another store. (A file name with a colon, such as
+  ``epoch:3.ckpt``, is still a plain name.)
 * Backslashes, control characters (NUL, newlines, C1 controls), ``?`` and ``#``
   (a path that later becomes part of a URL must not grow a query or fragment).
 * Percent-encoded forms of all of the above, at any depth of encoding: each segment
@@ -41,6 +45,7 @@ MAX_ARTIFACT_PATH_LENGTH = 4096
 
 _MAX_DECODE_ROUNDS = 4
 _DRIVE_RE = re.compile(r"^[A-Za-z]:")
+_SCHEME_RE = re.compile(r"[A-Za-z][A-Za-z0-9+.\-]*:")  # a whole first segment: "file:", "s3:"
 _FORBIDDEN_CHARS = frozenset("\\?#")
 
 
@@ -115,10 +120,14 @@ def validate_artifact_path(path: str | os.PathLike[str] | None) -> str:
     if path.startswith("/"):
         raise _refuse(path, "absolute paths are not allowed")
     segments: list[str] = []
-    for segment in path.split("/"):
+    for index, segment in enumerate(path.split("/")):
         _check_segment(segment, path)
+        if index == 0 and any(_SCHEME_RE.fullmatch(form) for form in _decoded_forms(segment, path)):
+            raise _refuse(path, "URIs are not allowed: give a path relative to the artifact root")
         if segment not in ("", "."):
             segments.append(segment)
+    if "://" in path:
+        raise _refuse(path, "URIs are not allowed: give a path relative to the artifact root")
     return "/".join(segments)
 
 

@@ -19,7 +19,7 @@ from modelyard.artifacts.paths import validate_artifact_path
 from modelyard.auth.context import RequestContext
 from modelyard.entities import FileInfo
 from modelyard.exceptions import InvalidParameterValue
-from modelyard.search.paging import decode_page_token, encode_page_token
+from modelyard.search.paging import offset_token, page_offset
 from modelyard.settings import Settings
 
 PROXY_SCHEME = "mlflow-artifacts"
@@ -73,14 +73,15 @@ class ArtifactService:
     def list_page(self, ctx: RequestContext, root_uri: str, path: str | None, page_token: str | None) -> dict:
         """One page (MLflow's JSON) of the entries inside ``path`` of the artifacts at ``root_uri``."""
         path = validate_artifact_path(path)
-        offset = _offset(page_token)
+        query = ("artifacts", root_uri, path)
+        offset = page_offset(page_token, query=query)
         files = self.list_files(ctx, root_uri, path)
         out: dict = {
             "root_uri": root_uri,
             "files": [f.to_dict() for f in files[offset : offset + LIST_PAGE_SIZE]],
         }
         if len(files) > offset + LIST_PAGE_SIZE:
-            out["next_page_token"] = encode_page_token({"offset": offset + LIST_PAGE_SIZE})
+            out["next_page_token"] = offset_token(offset + LIST_PAGE_SIZE, query=query)
         return out
 
     def root_repository(self, ctx: RequestContext, root_uri: str) -> tuple[ArtifactRepository, str]:
@@ -105,9 +106,3 @@ class ArtifactService:
     def delete(self, ctx: RequestContext, path: str) -> None:
         self.repository().delete_artifacts(path)
 
-
-def _offset(token: str | None) -> int:
-    offset = decode_page_token(token).get("offset", 0)
-    if not isinstance(offset, int) or isinstance(offset, bool) or offset < 0:
-        raise InvalidParameterValue("Invalid page token: bad offset")
-    return offset

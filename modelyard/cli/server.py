@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import functools
 import os
+import secrets
 
 import click
 
@@ -72,6 +73,8 @@ def server(
     settings = state().settings().replace(**given, serve_artifacts=serve_artifacts, workers=workers)
     if scheduler:
         settings = settings.replace(jobs_scheduler=True)
+    if not settings.server.page_token_secret:  # every worker must accept the others' page tokens
+        settings = settings.replace(page_token_secret=secrets.token_urlsafe(32))
     from modelyard.auth.config import auth_config
 
     auth_config(settings).check()  # authentication on and no admin password: refuse to start

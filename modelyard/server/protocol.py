@@ -5,6 +5,12 @@
   refused: MLflow's CVE-2023-43472). A double-encoded JSON string body is accepted, as MLflow
   does; an empty body is ``{}``. snake_case and lowerCamel field names are both accepted.
 - Request messages are pydantic models; a bad field is INVALID_PARAMETER_VALUE naming it.
+- Refused before any handler runs, naming the field: a NUL character (``\\u0000``) in any string of
+  a body, query string or path (PostgreSQL cannot store one, and no name or value needs one), and a
+  body nested deeper than ``MAX_JSON_DEPTH`` levels (orjson stops at 1,024; repr, json and our own
+  code would recurse past Python's limit well before that). The NUL check costs one substring
+  search of the raw body; the depth check runs in ``parse_message`` over the decoded message, so
+  log-batch's fast path, which only takes flat metrics, skips it for its metrics.
 - Answers are JSON with snake_case keys and int64 as numbers; empty answers are ``{}``.
 """
 
@@ -22,6 +28,10 @@ from starlette.requests import Request
 
 from modelyard.auth.permissions import Permission
 from modelyard.exceptions import BadRequest, InvalidParameterValue, PayloadTooLarge
+from modelyard.web.routing import NUL, check_strings, nul_refused
+
+MAX_JSON_DEPTH = 64
+"""Deepest nesting of objects and arrays a request body may have (the body itself is level 1)."""
 
 
 class Message(BaseModel):
@@ -108,6 +118,7 @@ def _list_fields(model: type[Message]) -> set[str]:
 
 
 async def read_body_json(request: Request, limit: int) -> dict:
+    check_strings(request)
     content_type = request.headers.get("content-type", "")
     body = bytearray()
     async for chunk in request.stream():
@@ -128,12 +139,49 @@ async def read_body_json(request: Request, limit: int) -> dict:
         raise BadRequest(f"Malformed JSON in request body: {str(exc)[:200]}") from None
     if not isinstance(data, dict):
         raise BadRequest("The request body must be a JSON object")
+    if b"\\u0000" in body:  # the only way a NUL reaches a decoded string (a raw one is not JSON)
+        _refuse_nul_inside(data)
     return data
+
+
+def _refuse_nul_inside(data: Any) -> None:
+    """Raise naming the first field (``tags.0.value``) of ``data`` holding a NUL, in a value or a key."""
+    stack: list[tuple[Any, str]] = [(data, "")]
+    while stack:
+        node, where = stack.pop()
+        items = node.items() if isinstance(node, dict) else enumerate(node)
+        for key, value in items:
+            path = f"{where}.{key}" if where else str(key)
+            if isinstance(key, str) and NUL in key:
+                raise nul_refused(where or "body")
+            if isinstance(value, str):
+                if NUL in value:
+                    raise nul_refused(path)
+            elif isinstance(value, (dict, list)):
+                stack.append((value, path))
+
+
+def check_depth(data: Any, limit: int = MAX_JSON_DEPTH) -> None:
+    """Raise if ``data`` nests objects and arrays deeper than ``limit`` levels (``data`` is level 1)."""
+    level, current = 1, [data]
+    while True:
+        inner = []
+        for node in current:
+            for value in node.values() if type(node) is dict else node:
+                if type(value) is dict or type(value) is list:
+                    inner.append(value)
+        if not inner:
+            return
+        level += 1
+        if level > limit:
+            raise BadRequest(f"The request body is nested deeper than {limit} levels")
+        current = inner
 
 
 def query_dict(request: Request, model: type[Message]) -> dict:
     lists = _list_fields(model)
     out: dict[str, Any] = {}
+    check_strings(request)
     for key, value in request.query_params.multi_items():
         if key in lists:
             out.setdefault(key, []).append(value)
@@ -143,6 +191,7 @@ def query_dict(request: Request, model: type[Message]) -> dict:
 
 
 def parse_message(data: dict, model: type[Message], path_params: dict | None = None) -> Message:
+    check_depth(data)
     if path_params:
         data = {**data, **path_params}
     try:

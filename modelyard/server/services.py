@@ -11,6 +11,7 @@ from urllib.parse import urlsplit
 from modelyard.artifacts.service import PROXY_SCHEME, ArtifactService
 from modelyard.exceptions import InvalidParameterValue
 from modelyard.registry.service import RegistryService
+from modelyard.search import paging
 from modelyard.settings import DEFAULT_ARTIFACTS_DIR, DEFAULT_DB_FILE, Settings
 from modelyard.tracking.service import TrackingService
 
@@ -60,6 +61,7 @@ class Services:
             raise InvalidParameterValue(
                 f"The server keeps runs in a database: {uri!r} is a tracking server, not a backend store URI"
             )
+        paging.use_secret(settings.server.page_token_secret)
         factory = resolve(TRACKING_STORES, "modelyard.tracking_store", urlsplit(uri).scheme, "tracking store")
         store = factory(uri, settings, default_artifact_root=root)
         serving = destination if settings.server.serve_artifacts else ""

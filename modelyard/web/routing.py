@@ -3,7 +3,9 @@
 API endpoints declare theirs in their ``RouteTable`` entry (``needs=``); other routes (the artifact
 proxy, downloads, UI pages, static files) are made with ``route()``/``mount()`` below, which take it
 as a required argument. ``authorize(request, permission)`` is the one check, through the app's
-authorizer (``request.app.state.authorizer``; everything is allowed when an app has none).
+authorizer (``request.app.state.authorizer``; everything is allowed when an app has none); it
+first refuses a NUL character in the request's query string or path parameters (``check_strings``),
+as the API's message parser does for its endpoints.
 ``declared(app)`` lists every route with its declaration, for the test that fails on a route without.
 """
 
@@ -18,10 +20,28 @@ from starlette.requests import HTTPConnection
 from starlette.routing import BaseRoute, Mount, Route
 
 from modelyard.auth.permissions import PUBLIC, Permission, check
-from modelyard.exceptions import ModelyardError
+from modelyard.exceptions import InvalidParameterValue, ModelyardError
 from modelyard.web.middleware import context_of
 
 PERMISSION_ATTR = "modelyard_permission"
+NUL = "\x00"
+
+
+def nul_refused(where: str) -> InvalidParameterValue:
+    """The error for a NUL character in parameter ``where`` (PostgreSQL cannot store one; no name,
+    value or path needs one)."""
+    shown = where.replace(NUL, "\\u0000")
+    return InvalidParameterValue(f"Invalid value for parameter '{shown}': NUL characters (\\u0000) are not allowed.")
+
+
+def check_strings(request: HTTPConnection) -> None:
+    """Raise InvalidParameterValue naming the first query or path parameter holding a NUL."""
+    for key, value in request.query_params.multi_items():
+        if NUL in value or NUL in key:
+            raise nul_refused(key)
+    for key, value in request.path_params.items():
+        if isinstance(value, str) and NUL in value:
+            raise nul_refused(key)
 
 
 def declare(route: BaseRoute, permission: Permission) -> BaseRoute:
@@ -75,7 +95,10 @@ def mount(path: str, app: Any, *, needs: Permission, name: str | None = None) ->
 
 def authorize(request: HTTPConnection, permission: Permission, source: Any = None) -> None:
     """Raise PermissionDenied/Unauthenticated unless the request's principal may do ``permission``
-    (the resource id is found in ``source``: the parsed message, else the request)."""
+    (the resource id is found in ``source``: the parsed message, else the request). A request
+    with a NUL in its query string or path parameters is refused first."""
+    if source is None:
+        check_strings(request)
     authorizer = getattr(request.app.state, "authorizer", None) if "app" in request.scope else None
     if authorizer is not None:
         check(authorizer, context_of(request), permission, request if source is None else source)

@@ -17,7 +17,7 @@ def registered(client, run_id) -> str:
     """Model 'churn' (tag team=growth) with versions 1 and 2 from the run."""
     client.create_registered_model("churn", {"team": "growth"}, "predicts churn")
     for _ in range(2):
-        client.create_model_version("churn", f"runs:/{run_id}/model")
+        client.create_model_version("churn", f"runs:/{run_id}/model", run_id=run_id)
     return run_id
 
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import base64
+import os
 import subprocess
 import sys
 
@@ -17,11 +18,13 @@ from modelyard.search import (
     OrderBy,
     decode_page_token,
     encode_page_token,
+    paging,
     parse_filter,
     parse_order_by,
     render,
 )
 from modelyard.search.lexer import tokenize
+from modelyard.search.paging import MAX_OFFSET, offset_token, page_offset
 
 
 def metric(key: str, op: str, value: object) -> Comparison:
@@ -261,14 +264,46 @@ def test_page_tokens_round_trip() -> None:
     assert decode_page_token(None) == {} and decode_page_token("") == {}
 
 
-def test_page_tokens_from_mlflow_decode() -> None:
-    assert decode_page_token("eyJvZmZzZXQiOiAxMDB9") == {"offset": 100}  # base64 of {"offset": 100}
+def test_page_tokens_are_bound_to_their_query() -> None:
+    token = offset_token(50, query=("runs", ["1"], "metrics.a > 1"))
+    assert page_offset(token, query=("runs", ["1"], "metrics.a > 1")) == 50
+    for other in [("runs", ["2"], "metrics.a > 1"), ("runs", ["1"], None), None]:
+        with pytest.raises(InvalidParameterValue, match="not issued by this server for this search"):
+            page_offset(token, query=other)
+
+
+def test_edited_and_unsigned_tokens_are_refused() -> None:
+    token = offset_token(50)
+    body, mac = token.split(".")
+    forged = base64.urlsafe_b64encode(b'{"offset":5000}').decode().rstrip("=")
+    for bad in [f"{forged}.{mac}", body, forged, "eyJvZmZzZXQiOiAxMDB9", f"{body}.{mac[:-2]}AA"]:
+        with pytest.raises(InvalidParameterValue, match="Invalid page token"):
+            decode_page_token(bad)
+
+
+def test_offsets_out_of_range_are_refused() -> None:
+    for payload in [{"offset": 10**30}, {"offset": -1}, {"offset": "3"}, {"offset": True}, {"offset": 1.5}]:
+        with pytest.raises(InvalidParameterValue, match="bad offset"):
+            page_offset(encode_page_token(payload))
+    with pytest.raises(InvalidParameterValue, match="out of range"):
+        offset_token(MAX_OFFSET + 1)
+
+
+def test_a_configured_secret_changes_the_key() -> None:
+    token = offset_token(7)
+    paging.use_secret("another secret")
+    try:
+        with pytest.raises(InvalidParameterValue, match="Invalid page token"):
+            page_offset(token)
+        assert page_offset(offset_token(7)) == 7
+    finally:
+        paging.use_secret(b"restored " + os.urandom(16))
 
 
 DEEP_JSON = base64.urlsafe_b64encode(b"[" * 3000).decode()
 
 
-@pytest.mark.parametrize("token", ["not a token!", "WzFd", "bnVsbA", "%%%", "x" * 5000, DEEP_JSON, "é"])
+@pytest.mark.parametrize("token", ["not a token!", "WzFd", "bnVsbA", "%%%", "x" * 5000, DEEP_JSON, "é", "a.b.c"])
 def test_bad_page_tokens(token: str) -> None:
     with pytest.raises(InvalidParameterValue, match="Invalid page token"):
         decode_page_token(token)

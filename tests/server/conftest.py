@@ -78,7 +78,7 @@ class Api:
         self._runner.close()
 
 
-@pytest.fixture
+@pytest.fixture(scope="session")
 def make_api():
     """``make_api(app)``: the synchronous in-process client, for tests that build their own app."""
     return Api

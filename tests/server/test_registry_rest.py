@@ -64,7 +64,7 @@ def test_request_user_wins_over_body_user(store, live_server):
     run = store.create_run("0", "ada", 0, [RunTag("k", "v")])
     registry = registry_store_for(store)
     registry.create_registered_model("churn", user_id="from-body")
-    registry.create_model_version("churn", f"runs:/{run.info.run_id}/model")
+    registry.create_model_version("churn", f"runs:/{run.info.run_id}/model", run_id=run.info.run_id)
     assert registry.get_registered_model("churn").user_id == "from-body"
     url = f"{live_server.url}/api/2.0/mlflow/registered-models/alias"
     body = {"name": "churn", "alias": "champion", "version": "1", "user_id": "from-body"}
@@ -81,7 +81,7 @@ def test_delete_alias_records_header_user(store, live_server):
     run = store.create_run("0", "ada", 0)
     registry = registry_store_for(store)
     registry.create_registered_model("churn")
-    registry.create_model_version("churn", f"runs:/{run.info.run_id}/model")
+    registry.create_model_version("churn", f"runs:/{run.info.run_id}/model", run_id=run.info.run_id)
     registry.set_registered_model_alias("churn", "champion", 1, user_id="ada")
     response = httpx.request(
         "DELETE",
@@ -98,7 +98,7 @@ def test_resolution_falls_back_to_mlflow_calls(store, monkeypatch):
     client = TrackingClient(store.uri)
     monkeypatch.setattr(TrackingClient, "store", property(lambda self: store))
     client.create_registered_model("churn")
-    client.create_model_version("churn", f"runs:/{run.info.run_id}/model")
+    client.create_model_version("churn", f"runs:/{run.info.run_id}/model", run_id=run.info.run_id)
     client.transition_model_version_stage("churn", 1, "Production")
     client.set_registered_model_alias("churn", "champion", 1)
 

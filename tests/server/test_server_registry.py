@@ -19,7 +19,7 @@ def churn(api, run_id) -> str:
     """Model 'churn' with versions 1 and 2 from the run."""
     assert api.post(f"{API}/registered-models/create", json={"name": "churn"}).status_code == 200
     for _ in range(2):
-        response = api.post(f"{API}/model-versions/create", json={"name": "churn", "source": f"runs:/{run_id}/model"})
+        response = api.post(f"{API}/model-versions/create", json={"name": "churn", "source": f"runs:/{run_id}/model", "run_id": run_id})
         assert response.status_code == 200, response.text
     return run_id
 
@@ -164,7 +164,7 @@ def test_delete_endpoints(api, churn):
     api.post(f"{API}/model-versions/set-tag", json={"name": "churn", "version": "1", "key": "k", "value": "v"})
     assert _delete(api, f"{API}/model-versions/delete-tag", {"name": "churn", "version": "1", "key": "k"}).json() == {}
     assert _delete(api, f"{API}/model-versions/delete", {"name": "churn", "version": "2"}).json() == {}
-    created = api.post(f"{API}/model-versions/create", json={"name": "churn", "source": f"runs:/{churn}/model"})
+    created = api.post(f"{API}/model-versions/create", json={"name": "churn", "source": f"runs:/{churn}/model", "run_id": churn})
     assert created.json()["model_version"]["version"] == "3"
     api.post(f"{API}/registered-models/set-tag", json={"name": "churn", "key": "k", "value": "v"})
     assert _delete(api, f"{API}/registered-models/delete-tag", {"name": "churn", "key": "k"}).status_code == 200

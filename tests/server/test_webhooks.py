@@ -102,7 +102,7 @@ def _webhook(api, url: str, events: list[tuple[str, str]], secret: str | None = 
 def _version(api) -> None:
     run = api.post(f"{API}/runs/create", json={"experiment_id": "0"}).json()["run"]["info"]["run_id"]
     api.post(f"{API}/registered-models/create", json={"name": "churn"})
-    created = api.post(f"{API}/model-versions/create", json={"name": "churn", "source": f"runs:/{run}/model"})
+    created = api.post(f"{API}/model-versions/create", json={"name": "churn", "source": f"runs:/{run}/model", "run_id": run})
     assert created.status_code == 200, created.text
 
 

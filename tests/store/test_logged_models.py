@@ -250,7 +250,7 @@ def test_search_pages_and_validation(store: SqlTrackingStore, models) -> None:
             break
     assert pages == [["alpha", "beta", "delta"], ["gamma"]]
     first = store.search_logged_models(exp, max_results=1, order_by=["name ASC"])
-    with pytest.raises(InvalidParameterValue, match="different search"):
+    with pytest.raises(InvalidParameterValue, match="for this search"):
         store.search_logged_models(exp, max_results=1, order_by=["name DESC"], page_token=first.token)
     with pytest.raises(InvalidParameterValue):
         store.search_logged_models(exp, page_token="not a token")

@@ -69,7 +69,7 @@ def test_bad_model_names_are_refused(registry, name):
 
 def test_rename_moves_versions_aliases_and_history(registry, run):
     registry.create_registered_model("old")
-    registry.create_model_version("old", f"runs:/{run.info.run_id}/model")
+    registry.create_model_version("old", f"runs:/{run.info.run_id}/model", run_id=run.info.run_id)
     registry.set_registered_model_alias("old", "champion", 1, user_id="ada")
     registry.create_registered_model("taken")
     with pytest.raises(ResourceAlreadyExists):
@@ -90,7 +90,7 @@ def test_update_description(registry):
 
 def test_delete_model_removes_versions_tags_aliases_keeps_history(registry, run):
     registry.create_registered_model("churn", {"a": "b"})
-    registry.create_model_version("churn", f"runs:/{run.info.run_id}/model", tags={"k": "v"})
+    registry.create_model_version("churn", f"runs:/{run.info.run_id}/model", run_id=run.info.run_id, tags={"k": "v"})
     registry.set_registered_model_alias("churn", "champion", "1", user_id="ada")
     registry.delete_registered_model("churn")
     with pytest.raises(ResourceDoesNotExist):
@@ -98,7 +98,7 @@ def test_delete_model_removes_versions_tags_aliases_keeps_history(registry, run)
     assert _model_version_count(registry, "churn") == 0
     assert [(e.target, e.action) for e in registry.get_promotion_history("churn")] == [("champion", "created")]
     registry.create_registered_model("churn")  # the name is free again; numbering restarts
-    assert registry.create_model_version("churn", f"runs:/{run.info.run_id}/model").version == "1"
+    assert registry.create_model_version("churn", f"runs:/{run.info.run_id}/model", run_id=run.info.run_id).version == "1"
 
 
 def test_registered_model_tags(registry):
@@ -122,10 +122,10 @@ def test_registered_model_tags(registry):
 def test_versions_are_max_plus_one_and_never_reused(registry, run):
     registry.create_registered_model("churn")
     source = f"runs:/{run.info.run_id}/model"
-    assert [registry.create_model_version("churn", source).version for _ in range(3)] == ["1", "2", "3"]
+    assert [registry.create_model_version("churn", source, run.info.run_id).version for _ in range(3)] == ["1", "2", "3"]
     registry.delete_model_version("churn", "3")
     registry.delete_model_version("churn", 2)
-    assert registry.create_model_version("churn", source).version == "4"
+    assert registry.create_model_version("churn", source, run.info.run_id).version == "4"
     with pytest.raises(ResourceDoesNotExist, match=r"name=churn, version=2"):
         registry.get_model_version("churn", "2")
     assert sorted(v.version for v in registry.search_model_versions("name = 'churn'")) == ["1", "4"]
@@ -136,7 +136,7 @@ def test_versions_are_max_plus_one_and_never_reused(registry, run):
 def test_version_from_a_run_records_lineage(registry, store, run):
     registry.create_registered_model("churn")
     version = registry.create_model_version(
-        "churn", f"runs:/{run.info.run_id}/model", tags={"k": "v"}, description="d", user_id="ada"
+        "churn", f"runs:/{run.info.run_id}/model", run.info.run_id, tags={"k": "v"}, description="d", user_id="ada"
     )
     assert (version.run_id, version.model_id, version.user_id, version.status) == (run.info.run_id, None, "ada", "READY")
     assert (version.current_stage, version.tags, version.description) == ("None", {"k": "v"}, "d")
@@ -154,7 +154,7 @@ def test_version_from_a_logged_model_links_both_ways(registry, store, run):
     assert (v1.model_id, v1.run_id, v1.source) == (model.model_id, run.info.run_id, f"models:/{model.model_id}")
     assert registry.get_model_version_download_uri("churn", 1) == model.artifact_location
     # runs:/<run>/<name> finds the logged model the run produced (MLflow 3 layout)
-    v2 = registry.create_model_version("churn", f"runs:/{run.info.run_id}/model")
+    v2 = registry.create_model_version("churn", f"runs:/{run.info.run_id}/model", run_id=run.info.run_id)
     assert v2.model_id == model.model_id
     assert registry.get_model_version_download_uri("churn", 2) == model.artifact_location
     assert [(v.name, v.version) for v in registry.get_logged_model_registrations(model.model_id)] == [
@@ -173,7 +173,7 @@ def test_version_from_a_logged_model_links_both_ways(registry, store, run):
 
 def test_version_from_another_version_and_inside_run_artifacts(registry, run):
     registry.create_registered_model("churn")
-    registry.create_model_version("churn", f"runs:/{run.info.run_id}/model")
+    registry.create_model_version("churn", f"runs:/{run.info.run_id}/model", run_id=run.info.run_id)
     registry.set_registered_model_alias("churn", "champion", 1)
     copied = registry.create_model_version("churn", "models:/churn@champion")
     assert copied.run_id == run.info.run_id
@@ -233,18 +233,21 @@ def test_source_and_ids_must_agree(registry, store, run):
         registry.create_model_version("churn", f"runs:/{run.info.run_id}/model", run_id=other.info.run_id)
     with pytest.raises(InvalidParameterValue):
         registry.create_model_version("churn", run.info.artifact_uri + "/model", run_id=other.info.run_id)
-    with pytest.raises(ResourceDoesNotExist):
+    with pytest.raises(InvalidParameterValue, match="no model_id"):
         registry.create_model_version("churn", "models:/m-0123456789abcdef0123456789abcdef")
+    with pytest.raises(ResourceDoesNotExist):
+        unknown = "m-0123456789abcdef0123456789abcdef"
+        registry.create_model_version("churn", f"models:/{unknown}", model_id=unknown)
     other_model = store.create_logged_model("0", "m2", run.info.run_id)
     with pytest.raises(InvalidParameterValue):
         registry.create_model_version("churn", f"models:/{model.model_id}", model_id=other_model.model_id)
-    with pytest.raises(ResourceDoesNotExist):
+    with pytest.raises(InvalidParameterValue, match="no run_id"):
         registry.create_model_version("churn", "runs:/0123456789abcdef0123456789abcdef/model")
 
 
 def test_model_version_tags_and_description(registry, run):
     registry.create_registered_model("churn")
-    registry.create_model_version("churn", f"runs:/{run.info.run_id}/model")
+    registry.create_model_version("churn", f"runs:/{run.info.run_id}/model", run_id=run.info.run_id)
     registry.set_model_version_tag("churn", "1", "validated", "yes")
     registry.set_model_version_tag("churn", 1, "validated", "no")
     assert registry.get_model_version("churn", 1).tags == {"validated": "no"}
@@ -260,7 +263,7 @@ def test_model_version_tags_and_description(registry, run):
 def test_transition_stage_canonicalizes_and_archives(registry, run):
     registry.create_registered_model("churn")
     for _ in range(3):
-        registry.create_model_version("churn", f"runs:/{run.info.run_id}/model")
+        registry.create_model_version("churn", f"runs:/{run.info.run_id}/model", run_id=run.info.run_id)
     assert registry.transition_model_version_stage("churn", 1, "production").current_stage == "Production"
     assert registry.transition_model_version_stage("churn", 2, "PRODUCTION").current_stage == "Production"
     moved = registry.transition_model_version_stage("churn", 3, "Production", archive_existing_versions=True, user_id="ops")
@@ -275,7 +278,7 @@ def test_transition_stage_canonicalizes_and_archives(registry, run):
 def test_latest_versions(registry, run):
     registry.create_registered_model("churn")
     for _ in range(4):
-        registry.create_model_version("churn", f"runs:/{run.info.run_id}/model")
+        registry.create_model_version("churn", f"runs:/{run.info.run_id}/model", run_id=run.info.run_id)
     registry.transition_model_version_stage("churn", 1, "Staging")
     registry.transition_model_version_stage("churn", 2, "Staging")
     registry.transition_model_version_stage("churn", 3, "Production")
@@ -295,7 +298,7 @@ def test_latest_versions(registry, run):
     with pytest.raises(InvalidParameterValue):
         registry.get_latest_versions("churn", ["Prod"])
     for _ in range(2):
-        registry.create_model_version("churn", f"runs:/{run.info.run_id}/model")
+        registry.create_model_version("churn", f"runs:/{run.info.run_id}/model", run_id=run.info.run_id)
     registry.delete_model_version("churn", 6)  # the newest of stage None goes: 5 is the latest again
     assert [v.version for v in registry.get_latest_versions("churn", ["None"])] == ["5"]
     registry.transition_model_version_stage("churn", 3, "Staging")  # Production empties, Staging gains
@@ -317,7 +320,7 @@ def test_latest_versions(registry, run):
 def test_aliases(registry, run):
     registry.create_registered_model("churn")
     for _ in range(3):
-        registry.create_model_version("churn", f"runs:/{run.info.run_id}/model")
+        registry.create_model_version("churn", f"runs:/{run.info.run_id}/model", run_id=run.info.run_id)
     registry.set_registered_model_alias("churn", "champion", "1")
     registry.set_registered_model_alias("churn", "challenger", 2)
     registry.set_registered_model_alias("churn", "champion", "2")
@@ -345,7 +348,7 @@ def test_aliases(registry, run):
 def test_promotion_history_records_who_when_from_and_to(registry, run):
     registry.create_registered_model("churn")
     for _ in range(3):
-        registry.create_model_version("churn", f"runs:/{run.info.run_id}/model")
+        registry.create_model_version("churn", f"runs:/{run.info.run_id}/model", run_id=run.info.run_id)
     registry.set_registered_model_alias("churn", "champion", 1, user_id="ada")
     registry.set_registered_model_alias("churn", "champion", 1, user_id="ada")  # no move, no event
     registry.set_registered_model_alias("churn", "champion", 2, user_id="bob")
@@ -375,7 +378,7 @@ def test_promotion_history_records_who_when_from_and_to(registry, run):
 def test_an_alias_move_can_say_why(registry, run):
     registry.create_registered_model("eta")
     for _ in range(2):
-        registry.create_model_version("eta", f"runs:/{run.info.run_id}/model")
+        registry.create_model_version("eta", f"runs:/{run.info.run_id}/model", run_id=run.info.run_id)
     registry.set_registered_model_alias("eta", "champion", 1, user_id="ada")
     registry.set_registered_model_alias("eta", "champion", 2, user_id="bot", reason="retrain: every gate passed (run r1)")
     moved, created = registry.get_promotion_history("eta", alias="champion")
@@ -391,9 +394,9 @@ def catalog(registry, run):
     for i, name in enumerate(["alpha", "beta", "Gamma", "delta"]):
         registry.create_registered_model(name, {"team": "core" if i % 2 else "growth", "rank": str(i)})
         for _ in range(i + 1):
-            registry.create_model_version(name, source, tags={"n": str(i)})
+            registry.create_model_version(name, source, run.info.run_id, tags={"n": str(i)})
     registry.create_registered_model("prompt-x", {"mlflow.prompt.is_prompt": "true"})
-    registry.create_model_version("prompt-x", source)
+    registry.create_model_version("prompt-x", source, run.info.run_id)
     return registry
 
 
@@ -470,7 +473,7 @@ def test_search_model_versions(catalog, run):
 def test_resolve_download_uri_selectors(registry, run):
     registry.create_registered_model("churn")
     for _ in range(3):
-        registry.create_model_version("churn", f"runs:/{run.info.run_id}/model")
+        registry.create_model_version("churn", f"runs:/{run.info.run_id}/model", run_id=run.info.run_id)
     registry.transition_model_version_stage("churn", 2, "Production")
     registry.set_registered_model_alias("churn", "champion", 1)
     expected = run.info.artifact_uri + "/model"
@@ -503,10 +506,10 @@ def test_webhook_crud_and_outbox(registry, run):
     updated = registry.update_webhook(hook.webhook_id, name="ci-2", status="DISABLED")
     assert (updated.name, updated.status, updated.url) == ("ci-2", "DISABLED", PUBLIC_HOOK)
     registry.create_registered_model("churn")
-    registry.create_model_version("churn", f"runs:/{run.info.run_id}/model")  # disabled: nothing queued
+    registry.create_model_version("churn", f"runs:/{run.info.run_id}/model", run_id=run.info.run_id)  # disabled: nothing queued
     assert list(registry.list_webhook_deliveries(hook.webhook_id)) == []
     registry.update_webhook(hook.webhook_id, status="ACTIVE")
-    registry.create_model_version("churn", f"runs:/{run.info.run_id}/model")
+    registry.create_model_version("churn", f"runs:/{run.info.run_id}/model", run_id=run.info.run_id)
     registry.set_registered_model_alias("churn", "champion", 2)
     registry.set_model_version_tag("churn", 2, "k", "v")  # not subscribed
     log = list(registry.list_webhook_deliveries(hook.webhook_id))

@@ -118,7 +118,7 @@ def test_model_page_pages_versions_and_history(ui_api, monkeypatch) -> None:
     monkeypatch.setattr(pages, "HISTORY_PAGE_SIZE", 2)
     _seed(ui_api.services)
     run = ui_api.services.tracking.store.create_run("0", "ada", 0)
-    ui_api.services.registry.store.create_model_version("churn", f"runs:/{run.info.run_id}/model")
+    ui_api.services.registry.store.create_model_version("churn", f"runs:/{run.info.run_id}/model", run_id=run.info.run_id)
     first = ui_api.get("/models/churn")
     assert re.findall(r'<tr data-version="(\d+)">', first.text) == ["3", "2"]
     older = html.unescape(re.search(r'id="versions-next" href="([^"]*)"', first.text).group(1))

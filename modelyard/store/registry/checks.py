@@ -86,7 +86,7 @@ def tag(key: object, value: object) -> str:
     v.validate_key(key, "tag")
     if len(key) > MAX_REGISTRY_TAG_KEY_LENGTH:  # type: ignore[arg-type]
         raise InvalidParameterValue(f"Tag key had length {len(key)}, limit {MAX_REGISTRY_TAG_KEY_LENGTH}")  # type: ignore[arg-type]
-    text = "" if value is None else str(value)
+    text = v.refuse_nul("" if value is None else str(value), "value")
     if len(text) > MAX_REGISTRY_TAG_VALUE_LENGTH:
         raise InvalidParameterValue(
             f"Tag value of '{key}' had length {len(text)}, which exceeded length limit of "
@@ -106,7 +106,7 @@ def text(value: object, what: str, limit: int) -> str | None:
         raise InvalidParameterValue(f"Parameter '{what}' must be a string.")
     if len(value) > limit:
         raise InvalidParameterValue(f"Parameter '{what}' had length {len(value)}, which exceeded length limit of {limit}")
-    return value
+    return v.refuse_nul(value, what)
 
 
 def max_results(value: object, default: int, limit: int) -> int:

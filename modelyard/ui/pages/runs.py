@@ -33,6 +33,7 @@ from modelyard.auth.context import RequestContext
 from modelyard.auth.permissions import EXPERIMENT, READ, needs
 from modelyard.entities import ViewType
 from modelyard.exceptions import InvalidParameterValue
+from modelyard.search.paging import offset_token, page_offset, runs_query
 from modelyard.ui.templating import Crumb, page, page_route, render
 
 PAGE_SIZES = (25, 50, 100, 250, 500)
@@ -89,23 +90,16 @@ def _page_size(text: str | None) -> int:
     return size if size in PAGE_SIZES else DEFAULT_PAGE_SIZE
 
 
-def _offset(token: str | None) -> int | None:
-    """Where the page starts, when the token is one of ours (``{"offset": n}``); else None."""
-    from modelyard.search.paging import decode_page_token
-
-    if not token:
-        return 0
+def _offset(token: str | None, query: tuple) -> int | None:
+    """Where the page starts, when the token is one of ours for this search; else None."""
     try:
-        offset = decode_page_token(token).get("offset")
+        return page_offset(token, query=query)
     except InvalidParameterValue:
         return None
-    return offset if isinstance(offset, int) and not isinstance(offset, bool) and offset >= 0 else None
 
 
-def _token_at(offset: int) -> str | None:
-    from modelyard.search.paging import encode_page_token
-
-    return encode_page_token({"offset": offset}) if offset > 0 else None
+def _token_at(offset: int, query: tuple) -> str | None:
+    return offset_token(offset, query=query) if offset > 0 else None
 
 
 def _keys_by_frequency(runs, kind: str) -> list[str]:
@@ -221,12 +215,13 @@ def runs_page(services, request: Request, ctx: RequestContext):
             new_dir = "desc" if column.id == DEFAULT_ORDER[0] else "asc"
         return url(order=column.id, dir=new_dir)
 
-    offset = _offset(token)
+    query = runs_query([experiment.experiment_id], ViewType.ACTIVE_ONLY.stages(), filter_string or None, order_by)
+    offset = _offset(token, query)
     pager = {
         "start": None if offset is None else offset + 1,
         "end": None if offset is None else offset + len(runs),
         "first": url() if token else None,
-        "prev": url(page_token=_token_at(offset - size)) if token and offset is not None else None,
+        "prev": url(page_token=_token_at(max(offset - size, 0), query)) if token and offset is not None else None,
         "next": url(page_token=next_token) if next_token else None,
     }
     rows = [_row(r) for r in runs]

@@ -27,7 +27,7 @@ def model_with_version(api, name: str) -> None:
     ]
     assert api.post(f"{API}/registered-models/create", json={"name": name}, headers=ADMIN).status_code == 200
     created = api.post(
-        f"{API}/model-versions/create", json={"name": name, "source": f"runs:/{run}/model"}, headers=ADMIN
+        f"{API}/model-versions/create", json={"name": name, "source": f"runs:/{run}/model", "run_id": run}, headers=ADMIN
     )
     assert created.status_code == 200, created.text
 

@@ -11,7 +11,7 @@ from modelyard.entities import ModelVersion, PagedList, PromotionEvent
 from modelyard.entities import webhook as events
 from modelyard.entities.registry import STAGE_DELETED_INTERNAL, ModelVersionStage, PromotionKind
 from modelyard.exceptions import InvalidParameterValue, ResourceDoesNotExist
-from modelyard.search.paging import decode_page_token, encode_page_token
+from modelyard.search.paging import decode_page_token, encode_page_token, token_int
 from modelyard.store.registry import checks
 from modelyard.store.registry import tables as db
 from modelyard.store.registry.sql import hydrate, models, outbox
@@ -192,13 +192,12 @@ def get_history(
             history.c.kind == PromotionKind.STAGE.value,
             sa.or_(history.c.from_stage == canonical, history.c.to_stage == canonical),
         ]
-    before = decode_page_token(page_token).get("before")
-    if before is not None:
-        if not isinstance(before, int) or isinstance(before, bool):
-            raise InvalidParameterValue("Invalid page token")
-        conditions.append(history.c.id < before)
+    query = ("promotion_history", name, alias, stage)
+    payload = decode_page_token(page_token, query=query)
+    if payload:
+        conditions.append(history.c.id < token_int(payload, "before"))
     rows = conn.execute(
         select(history).where(*conditions).order_by(history.c.id.desc()).limit(max_results + 1)
     ).all()
-    token = encode_page_token({"before": rows[max_results - 1].id}) if len(rows) > max_results else None
+    token = encode_page_token({"before": rows[max_results - 1].id}, query=query) if len(rows) > max_results else None
     return PagedList([_event(r) for r in rows[:max_results]], token)

@@ -6,6 +6,7 @@ from __future__ import annotations
 import json
 from dataclasses import dataclass
 from typing import Any
+from urllib.parse import urlsplit
 
 import sqlalchemy as sa
 from sqlalchemy import Connection, select
@@ -21,6 +22,8 @@ from modelyard.store.sql.dml import upsert
 from modelyard.store.tracking import tables as tracking
 
 _RUN_ID_MAX = 32
+PROXY_SCHEME = "mlflow-artifacts"
+PROXY_ROUTE = "/mlflow-artifacts/artifacts"
 DELETED = LifecycleStage.DELETED.value
 
 
@@ -93,28 +96,62 @@ def registry_version(conn: Connection, name: str, selector: str) -> Any:
     return row
 
 
+def _known_run(conn: Connection, run_id: str | None) -> Any:
+    """The run row of ``run_id``, or None when there is none or this database does not know it
+    (the registry may serve runs tracked on another server, as MLflow's does)."""
+    if not run_id:
+        return None
+    try:
+        return run_row(conn, run_id)
+    except ResourceDoesNotExist:
+        return None
+
+
+def _ours(conn: Connection, src: Source) -> bool:
+    """Whether ``src`` points into this server's own artifact storage: the proxied store
+    (``mlflow-artifacts:``, or the proxy's HTTP route) or any experiment's artifact location."""
+    scheme = urlsplit(src.text).scheme.lower() if src.kind == "uri" else ""
+    if scheme == PROXY_SCHEME or (scheme in ("http", "https") and PROXY_ROUTE in src.text):
+        return True
+    exps = tracking.experiments
+    locations = conn.execute(select(exps.c.artifact_location).distinct()).scalars()
+    return any(within(src, location) for location in locations if location)
+
+
+def _refuse(src: Source, why: str) -> InvalidParameterValue:
+    return InvalidParameterValue(f"Invalid model version source '{src.text}': {why}")
+
+
 def resolve(conn: Connection, src: Source, run_id: str | None, model_id: str | None) -> Resolved:
-    """The storage location and lineage of a new version, or InvalidParameterValue."""
-    run = run_row(conn, run_id) if run_id else None
+    """The storage location and lineage of a new version, or InvalidParameterValue.
+
+    A source that names a run or a logged model (``runs:/<id>/...``, ``models:/m-<id>``) must come
+    with that same ``run_id`` / ``model_id``, and a location inside this server's storage must lie
+    inside the artifacts of the run or logged model given: nobody registers what they did not
+    name. A ``run_id`` this server does not know is accepted (the tracking server may be another
+    one, as MLflow allows) for a ``runs:/`` source of that run and for locations outside our storage.
+    """
+    run = _known_run(conn, run_id)
     model = logged_model_row(conn, model_id) if model_id else None
     if src.kind == "run":
         assert src.run_id is not None
-        if run_id and run_id != src.run_id:
-            raise InvalidParameterValue(
-                f"Invalid model version source '{src.text}': it names run {src.run_id}, not run_id {run_id}"
-            )
-        run = run or run_row(conn, src.run_id)
+        if run_id != src.run_id:
+            given = f"run_id {run_id}" if run_id else "no run_id"
+            raise _refuse(src, f"it names run {src.run_id}, but the request gives {given}")
+        if run is None:  # a run of another tracking server: kept as given
+            return Resolved(src.text, run_id, model_id)
         logged = _run_model(conn, src.run_id, src.path) if src.path and "/" not in src.path else None
         if logged is not None and not model_id:
             return Resolved(logged.artifact_location, src.run_id, logged.model_id)
         return Resolved(join_uri(run.artifact_uri, src.path) if src.path else run.artifact_uri, src.run_id, model_id)
     if src.kind == "logged_model":
         assert src.model_id is not None
-        if model_id and model_id != src.model_id:
-            raise InvalidParameterValue(
-                f"Invalid model version source '{src.text}': it names {src.model_id}, not model_id {model_id}"
-            )
-        model = model or logged_model_row(conn, src.model_id)
+        if model_id != src.model_id:
+            given = f"model_id {model_id}" if model_id else "no model_id"
+            raise _refuse(src, f"it names {src.model_id}, but the request gives {given}")
+        assert model is not None
+        if run_id and model.source_run_id and run_id != model.source_run_id:
+            raise _refuse(src, f"logged model {src.model_id} comes from run {model.source_run_id}, not run_id {run_id}")
         return Resolved(model.artifact_location, run_id or model.source_run_id, src.model_id)
     if src.kind == "registry":
         assert src.name is not None and src.selector is not None
@@ -125,10 +162,12 @@ def resolve(conn: Connection, src: Source, run_id: str | None, model_id: str | N
         model is not None and within(src, model.artifact_location)
     ):
         return Resolved(src.text, run_id, model_id)
-    raise InvalidParameterValue(
-        f"Invalid model version source '{src.text}': a location must lie inside the artifacts of the "
-        "run given as run_id (or the logged model given as model_id); local paths, file: URIs and "
-        "other locations are refused."
+    if src.kind == "uri" and run_id and run is None and model is None and not _ours(conn, src):
+        return Resolved(src.text, run_id, model_id)  # a run and its artifacts kept elsewhere
+    raise _refuse(
+        src,
+        "a location must lie inside the artifacts of the run given as run_id (or the logged model given "
+        "as model_id); local paths, file: URIs and other locations are refused.",
     )
 
 

@@ -23,11 +23,10 @@ from sqlalchemy.sql.elements import ColumnElement
 from modelyard.entities import ModelVersion, PagedList, RegisteredModel
 from modelyard.entities.registry import STAGE_DELETED_INTERNAL
 from modelyard.search import Comparison, OrderBy, parse_filter, parse_order_by
-from modelyard.search.paging import decode_page_token, encode_page_token
+from modelyard.search.paging import offset_token, page_offset
 from modelyard.store.registry import tables as db
 from modelyard.store.registry.checks import PROMPT_TAG
 from modelyard.store.registry.sql import hydrate
-from modelyard.store.sql.common import offset_from_token
 from modelyard.store.sql.search import ONE, Entity, Keyed, mentions, order_by_columns, where
 
 rm = db.registered_models
@@ -101,8 +100,8 @@ def _has_prompts(conn: Connection) -> bool:
     return conn.execute(probe).first() is not None
 
 
-def _page(rows: Sequence[Any], offset: int, max_results: int) -> str | None:
-    return encode_page_token({"offset": offset + max_results}) if len(rows) > max_results else None
+def _page(rows: Sequence[Any], offset: int, max_results: int, query: Any) -> str | None:
+    return offset_token(offset + max_results, query=query) if len(rows) > max_results else None
 
 
 def search_models(
@@ -122,7 +121,8 @@ def search_models_wire(
 ) -> tuple[list[dict], str | None]:
     expr = parse_filter(filter_string, "registered_models")
     terms = parse_order_by(order_by, "registered_models")
-    offset = offset_from_token(decode_page_token(page_token))
+    query = ("registered_models", filter_string, list(order_by or ()))
+    offset = page_offset(page_token, query=query)
     clauses = [where(MODELS, expr)] if expr is not None else []
     if not mentions(expr, "tag", PROMPT_TAG) and _has_prompts(conn):
         tags = db.registered_model_tags
@@ -130,7 +130,7 @@ def search_models_wire(
     order = order_by_columns(terms, MODEL_ORDER, [OrderBy("attribute", "name")]) + [rm.c.id.asc()]
     stmt = select(*hydrate.MODEL_COLUMNS).where(*clauses).order_by(*order).offset(offset).limit(max_results + 1)
     rows = conn.execute(stmt).all()
-    return hydrate.model_dicts(conn, rows[:max_results], as_json=as_json), _page(rows, offset, max_results)
+    return hydrate.model_dicts(conn, rows[:max_results], as_json=as_json), _page(rows, offset, max_results, query)
 
 
 DEFAULT_VERSION_ORDER = ["last_updated_timestamp DESC", "name ASC", "version_number DESC"]
@@ -153,7 +153,8 @@ def search_versions_wire(
 ) -> tuple[list[dict], str | None]:
     expr = parse_filter(filter_string, "model_versions")
     terms = parse_order_by(order_by or DEFAULT_VERSION_ORDER, "model_versions")
-    offset = offset_from_token(decode_page_token(page_token))
+    query = ("model_versions", filter_string, list(order_by or ()))
+    offset = page_offset(page_token, query=query)
     clauses = [mv.c.current_stage != STAGE_DELETED_INTERNAL]
     if expr is not None:
         clauses.append(where(VERSIONS, expr))
@@ -164,4 +165,4 @@ def search_versions_wire(
     order = order_by_columns(terms, VERSION_ORDER, tie)
     stmt = hydrate.versions_query().where(*clauses).order_by(*order).offset(offset).limit(max_results + 1)
     rows = conn.execute(stmt).all()
-    return hydrate.version_dicts(conn, rows[:max_results], as_json=as_json), _page(rows, offset, max_results)
+    return hydrate.version_dicts(conn, rows[:max_results], as_json=as_json), _page(rows, offset, max_results, query)

@@ -13,12 +13,12 @@ from sqlalchemy import Connection, delete, select, update
 
 from modelyard.entities import PagedList, Webhook, WebhookDelivery, WebhookEvent, WebhookStatus
 from modelyard.exceptions import InvalidParameterValue, ResourceDoesNotExist
-from modelyard.search.paging import decode_page_token, encode_page_token
+from modelyard.search.paging import offset_token, page_offset
 from modelyard.store.registry import checks, targets
 from modelyard.store.registry import tables as db
 from modelyard.store.registry.sql import outbox
 from modelyard.store.sql import queue
-from modelyard.store.sql.common import now_ms, offset_from_token
+from modelyard.store.sql.common import now_ms
 
 hooks = db.webhooks
 deliveries = db.webhook_deliveries
@@ -99,10 +99,10 @@ def get(conn: Connection, webhook_id: str) -> Webhook:
 
 
 def list_page(conn: Connection, max_results: int, page_token: str | None) -> PagedList[Webhook]:
-    offset = offset_from_token(decode_page_token(page_token))
+    offset = page_offset(page_token, query="webhooks")
     stmt = select(hooks).order_by(hooks.c.creation_timestamp.desc(), hooks.c.id.desc())
     rows = conn.execute(stmt.offset(offset).limit(max_results + 1)).all()
-    token = encode_page_token({"offset": offset + max_results}) if len(rows) > max_results else None
+    token = offset_token(offset + max_results, query="webhooks") if len(rows) > max_results else None
     return PagedList([_webhook(r) for r in rows[:max_results]], token)
 
 
@@ -166,8 +166,9 @@ def list_deliveries(
     conn: Connection, webhook_id: str, max_results: int, page_token: str | None
 ) -> PagedList[WebhookDelivery]:
     found = row(conn, webhook_id)
-    offset = offset_from_token(decode_page_token(page_token))
+    query = ("webhook_deliveries", webhook_id)
+    offset = page_offset(page_token, query=query)
     stmt = select(deliveries).where(deliveries.c.webhook_id == found.id).order_by(deliveries.c.id.desc())
     rows = conn.execute(stmt.offset(offset).limit(max_results + 1)).all()
-    token = encode_page_token({"offset": offset + max_results}) if len(rows) > max_results else None
+    token = offset_token(offset + max_results, query=query) if len(rows) > max_results else None
     return PagedList([_delivery(r, webhook_id) for r in rows[:max_results]], token)

@@ -6,8 +6,6 @@ the offset and a fingerprint of the search they belong to.
 
 from __future__ import annotations
 
-import hashlib
-import json
 from collections.abc import Mapping, Sequence
 from typing import Any
 
@@ -37,7 +35,8 @@ def search(
     order_by: Sequence[Mapping[str, Any] | str] | None = None,
     page_token: str | None = None,
 ) -> PagedList[LoggedModel]:
-    from modelyard.search import decode_page_token, encode_page_token, parse_filter, parse_order_by
+    from modelyard.search import parse_filter, parse_order_by
+    from modelyard.search.paging import offset_token, page_offset
 
     max_results = v.validate_max_results(
         SEARCH_DEFAULT_MAX_RESULTS if max_results is None else max_results, SEARCH_MAX_RESULTS
@@ -49,13 +48,8 @@ def search(
         text, scope = _order_clause(clause)
         (term,) = parse_order_by([text], "logged_models")
         terms.append((term, scope))
-    fingerprint = _fingerprint(experiment_ids, filter_string, datasets, order_by)
-    token = decode_page_token(page_token)
-    if token and token.get("q") != fingerprint:
-        raise InvalidParameterValue("Invalid page token: it was issued for a different search")
-    offset = token.get("offset", 0)
-    if not isinstance(offset, int) or isinstance(offset, bool) or offset < 0:
-        raise InvalidParameterValue("Invalid page token: bad offset")
+    query = ("logged_models", list(experiment_ids), filter_string, datasets, order_by)
+    offset = page_offset(page_token, query=query)
     ids = [experiment_int(e) for e in experiment_ids]
     if not ids:
         return PagedList([], None)
@@ -69,13 +63,8 @@ def search(
     rows = conn.execute(stmt).all()
     next_token = None
     if len(rows) > max_results:
-        next_token = encode_page_token({"offset": offset + max_results, "q": fingerprint})
+        next_token = offset_token(offset + max_results, query=query)
     return PagedList(load(conn, rows[:max_results]), next_token)
-
-
-def _fingerprint(*parts: Any) -> str:
-    text = json.dumps(parts, sort_keys=True, default=str)
-    return hashlib.sha256(text.encode("utf-8")).hexdigest()[:16]
 
 
 def _dataset_filters(datasets: Sequence[Mapping[str, Any]]) -> list[tuple[str, str | None]]:

@@ -34,7 +34,7 @@ from modelyard.exceptions import (
     ResourceDoesNotExist,
 )
 from modelyard.settings import DEFAULT_ARTIFACTS_DIR, Settings
-from modelyard.store.sql.common import join_uri, now_ms, offset_from_token
+from modelyard.store.sql.common import join_uri, now_ms
 from modelyard.store.sql.database import Database
 from modelyard.store.sql.dml import upsert
 from modelyard.store.sql.migrate import ensure_schema
@@ -220,7 +220,7 @@ class SqlTrackingStore(ExperimentMethods, LoggedModelMethods, base.TrackingStore
         page_token: str | None = None,
     ) -> PagedList[Run]:
         from modelyard.search import parse_filter, parse_order_by
-        from modelyard.search.paging import decode_page_token, encode_page_token
+        from modelyard.search.paging import offset_token, page_offset, runs_query
         from modelyard.store.tracking.sql.run_search import select_run_rows
         from modelyard.store.tracking.sql.search_tables import runs_where
 
@@ -228,14 +228,15 @@ class SqlTrackingStore(ExperimentMethods, LoggedModelMethods, base.TrackingStore
         stages = ViewType.parse(run_view_type).stages()
         expr = parse_filter(filter_string, "runs")
         ordering = parse_order_by(order_by, "runs")
-        offset = offset_from_token(decode_page_token(page_token))
+        query = runs_query(experiment_ids, stages, filter_string, order_by)
+        offset = page_offset(page_token, query=query)
         ids = [experiment_int(e) for e in experiment_ids]
         if not ids:
             return PagedList([], None)
         filters = [runs_where(expr)] if expr is not None else []
         with self._read() as conn:
             rows = select_run_rows(conn, ids, stages, filters, ordering, offset, max_results + 1)
-            token = encode_page_token({"offset": offset + max_results}) if len(rows) > max_results else None
+            token = offset_token(offset + max_results, query=query) if len(rows) > max_results else None
             return PagedList(hydrate.load_runs(conn, rows[:max_results]), token)
 
     # -- logging ----------------------------------------------------------------
@@ -472,9 +473,10 @@ class SqlTrackingStore(ExperimentMethods, LoggedModelMethods, base.TrackingStore
         max_results: int | None = None,
         page_token: str | None = None,
     ) -> PagedList[Metric]:
-        from modelyard.search.paging import decode_page_token, encode_page_token
+        from modelyard.search.paging import offset_token, page_offset
 
-        offset = offset_from_token(decode_page_token(page_token))
+        query = ("metric_history", run_id, metric_key)
+        offset = page_offset(page_token, query=query)
         if max_results is not None:
             max_results = v.validate_max_results(max_results, 10**9)
         with self._read() as conn:
@@ -494,7 +496,7 @@ class SqlTrackingStore(ExperimentMethods, LoggedModelMethods, base.TrackingStore
         token = None
         if max_results is not None and len(rows) > max_results:
             rows = rows[:max_results]
-            token = encode_page_token({"offset": offset + max_results})
+            token = offset_token(offset + max_results, query=query)
         return PagedList(hydrate.metrics_from_rows(rows, metric_key, run_id), token)
 
     def get_metric_history_bulk_interval(

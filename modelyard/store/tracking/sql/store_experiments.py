@@ -9,7 +9,7 @@ from sqlalchemy import Connection, delete, select, update
 from modelyard import validation as v
 from modelyard.entities import Experiment, PagedList, ViewType
 from modelyard.exceptions import InvalidParameterValue, ResourceAlreadyExists, ResourceDoesNotExist
-from modelyard.store.sql.common import join_uri, now_ms, offset_from_token
+from modelyard.store.sql.common import join_uri, now_ms
 from modelyard.store.sql.dml import upsert
 from modelyard.store.tracking import base
 from modelyard.store.tracking import tables as db
@@ -113,13 +113,14 @@ class ExperimentMethods:
         page_token: str | None = None,
     ) -> PagedList[Experiment]:
         from modelyard.search import parse_filter, parse_order_by
-        from modelyard.search.paging import decode_page_token, encode_page_token
+        from modelyard.search.paging import offset_token, page_offset
         from modelyard.store.tracking.sql.search_tables import apply_experiments_order, experiments_where
 
         max_results = v.validate_max_results(max_results, base.SEARCH_MAX_RESULTS)
         stages = ViewType.parse(view_type).stages()
         expr = parse_filter(filter_string, "experiments")
-        offset = offset_from_token(decode_page_token(page_token))
+        query = ("experiments", list(stages), filter_string, list(order_by or ()))
+        offset = page_offset(page_token, query=query)
         stmt = select(db.experiments).where(db.experiments.c.lifecycle_stage.in_(stages))
         if expr is not None:
             stmt = stmt.where(experiments_where(expr))
@@ -127,7 +128,7 @@ class ExperimentMethods:
         stmt = stmt.limit(max_results + 1).offset(offset)
         with self._read() as conn:
             rows = conn.execute(stmt).all()
-            token = encode_page_token({"offset": offset + max_results}) if len(rows) > max_results else None
+            token = offset_token(offset + max_results, query=query) if len(rows) > max_results else None
             return PagedList(hydrate.load_experiments(conn, rows[:max_results]), token)
 
     def _set_experiment_stage(self, experiment_id: str, stage: str) -> None:
