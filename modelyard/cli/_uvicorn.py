@@ -20,7 +20,6 @@ def run(
 ) -> None:
     """Serve ``factory()``'s app with ``workers`` processes (forked when ``fork`` and possible), each
     connection under ``limits`` (``modelyard.web.http_limits``)."""
-    import uvicorn
 
     config = server_config(factory, limits, factory=True, workers=workers, **options)
     if workers > 1 and fork:
