@@ -16,6 +16,7 @@ from modelyard.auth import visibility
 from modelyard.auth.context import RequestContext
 from modelyard.entities import (
     DatasetInput,
+    DatasetSummary,
     Experiment,
     LoggedModel,
     LoggedModelMetric,
@@ -218,6 +219,10 @@ class TrackingService:
         return self.store.search_runs(
             experiment_ids, filter_string, run_view_type, max_results, order_by, page_token
         )
+
+    def search_datasets(self, ctx: RequestContext, experiment_ids: Sequence[str]) -> list[DatasetSummary]:
+        """The datasets the runs of some experiments used (MLflow's experiments/search-datasets)."""
+        return self.store.search_datasets(experiment_ids)
 
     def log_param(self, ctx: RequestContext, run_id: str, param: Param) -> None:
         return self.store.log_param(run_id, param)

@@ -11,6 +11,7 @@ from collections.abc import Sequence
 
 from modelyard.entities import (
     DatasetInput,
+    DatasetSummary,
     Experiment,
     LoggedModel,
     LoggedModelMetric,
@@ -26,6 +27,17 @@ from modelyard.entities import (
 )
 from modelyard.exceptions import InvalidParameterValue
 
+
+def check_dataset_search(experiment_ids: Sequence[str]) -> None:
+    """MLflow's rules (and messages) for ``experiments/search-datasets``' experiment ids."""
+    if not experiment_ids:
+        raise InvalidParameterValue("SearchDatasets request must specify at least one experiment_id.")
+    if len(experiment_ids) > DATASET_SEARCH_MAX_EXPERIMENTS:
+        raise InvalidParameterValue(
+            f"SearchDatasets request cannot specify more than {DATASET_SEARCH_MAX_EXPERIMENTS} experiment_ids. "
+            f"Received {len(experiment_ids)} experiment_ids."
+        )
+
 DEFAULT_EXPERIMENT_ID = "0"
 DEFAULT_EXPERIMENT_NAME = "Default"
 
@@ -34,6 +46,8 @@ SEARCH_MAX_RESULTS = 50_000
 METRIC_HISTORY_PAGE = 25_000
 METRIC_BULK_MAX_RUNS = 100
 METRIC_INTERVAL_MAX_RESULTS = 2500
+DATASET_SEARCH_MAX_EXPERIMENTS = 20  # MLflow's limits of experiments/search-datasets
+DATASET_SEARCH_MAX_RESULTS = 1000
 
 
 class TrackingStore(ABC):
@@ -146,6 +160,12 @@ class TrackingStore(ABC):
 
     @abstractmethod
     def log_inputs(self, run_id: str, datasets: Sequence[DatasetInput] = ()) -> None: ...
+
+    @abstractmethod
+    def search_datasets(self, experiment_ids: Sequence[str]) -> list[DatasetSummary]:
+        """The distinct (experiment, dataset name, digest, input context) of the datasets logged as
+        inputs of runs in ``experiment_ids`` (1 to ``DATASET_SEARCH_MAX_EXPERIMENTS``, else
+        InvalidParameterValue), at most ``DATASET_SEARCH_MAX_RESULTS``; unknown experiments add nothing."""
 
     @abstractmethod
     def get_metric_history(
