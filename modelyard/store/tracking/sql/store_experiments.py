@@ -9,12 +9,12 @@ from sqlalchemy import Connection, delete, select, update
 from modelyard import validation as v
 from modelyard.entities import DatasetSummary, Experiment, PagedList, ViewType
 from modelyard.exceptions import InvalidParameterValue, ResourceAlreadyExists, ResourceDoesNotExist
+from modelyard.search.evaluate import DATASET_CONTEXT_TAG
 from modelyard.store.sql.common import join_uri, now_ms, offset_from_token
 from modelyard.store.sql.dml import upsert
 from modelyard.store.tracking import base
 from modelyard.store.tracking import tables as db
 from modelyard.store.tracking.sql import hydrate
-from modelyard.search.evaluate import DATASET_CONTEXT_TAG
 from modelyard.store.tracking.sql.common import (
     ACTIVE,
     DELETED,
