@@ -37,6 +37,7 @@ from modelyard.auth.context import RequestContext
 from modelyard.auth.permissions import LOGGED_MODEL, MODEL_VERSION, READ, RUN, needs
 from modelyard.entities import FileInfo
 from modelyard.exceptions import InvalidParameterValue, ModelyardError, ResourceDoesNotExist
+from modelyard.validation import missing_value
 from modelyard.web.downloads import (  # noqa: F401  (the tables: the previews read them from here)
     IMAGE_TYPES,
     JSON_EXTENSIONS,
@@ -115,7 +116,7 @@ def artifact_root(services, ctx: RequestContext, uri: str) -> ArtifactRoot:
 def _required(request: Request, name: str) -> str:
     value = request.query_params.get(name)
     if value is None or value == "":
-        raise InvalidParameterValue(f"Missing value for required parameter '{name}'.")
+        raise InvalidParameterValue(missing_value(name))
     return value
 
 

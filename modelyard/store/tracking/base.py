@@ -26,6 +26,7 @@ from modelyard.entities import (
     ViewType,
 )
 from modelyard.exceptions import InvalidParameterValue
+from modelyard.validation import invalid_value, missing_value
 
 
 def check_dataset_search(experiment_ids: Sequence[str]) -> None:
@@ -306,17 +307,20 @@ def sample_steps(steps: Sequence[int], max_results: int) -> set[int]:
     return {steps[(i * (n - 1)) // (max_results - 1)] for i in range(max_results)}
 
 
-def _unique_run_ids(run_ids: Sequence[str]) -> list[str]:
+def _unique_run_ids(run_ids: Sequence[str], request: str) -> list[str]:
+    """The run ids of a bulk history ``request``, deduplicated; MLflow's messages for each refusal."""
+    param = "run_ids" if request == "GetMetricHistoryBulkInterval" else "run_id"
     if isinstance(run_ids, str) or not all(isinstance(r, str) and r for r in run_ids):
-        raise InvalidParameterValue("run_ids must be a list of non-empty run ids")
+        raise InvalidParameterValue(invalid_value(param, run_ids, "each item must be a non-empty run id."))
     unique = list(dict.fromkeys(run_ids))
     if not unique:
-        raise InvalidParameterValue(
-            "Missing value for required parameter 'run_ids': give at least one run id."
-        )
+        if param == "run_ids":
+            raise InvalidParameterValue(missing_value(param))
+        raise InvalidParameterValue(f"{request} request must specify at least one run_id.")
     if len(unique) > METRIC_BULK_MAX_RUNS:
+        limit = "must specify at most" if param == "run_ids" else "cannot specify more than"
         raise InvalidParameterValue(
-            f"At most {METRIC_BULK_MAX_RUNS} run ids can be requested at once; got {len(unique)}."
+            f"{request} request {limit} {METRIC_BULK_MAX_RUNS} run_ids. Received {len(unique)} run_ids."
         )
     return unique
 
@@ -325,16 +329,13 @@ def validate_interval_request(
     run_ids: Sequence[str], max_results: int, start_step: int | None, end_step: int | None
 ) -> list[str]:
     """Check the arguments of get_metric_history_bulk_interval; the run ids, deduplicated."""
-    unique = _unique_run_ids(run_ids)
+    unique = _unique_run_ids(run_ids, "GetMetricHistoryBulkInterval")
     if (
         isinstance(max_results, bool)
         or not isinstance(max_results, int)
         or not 1 <= max_results <= METRIC_INTERVAL_MAX_RESULTS
     ):
-        raise InvalidParameterValue(
-            f"Invalid value {max_results!r} for parameter 'max_results': it must be an integer between 1 "
-            f"and {METRIC_INTERVAL_MAX_RESULTS}."
-        )
+        raise InvalidParameterValue(f"max_results must be between 1 and {METRIC_INTERVAL_MAX_RESULTS}.")
     if (start_step is None) != (end_step is None):
         raise InvalidParameterValue("Give both start_step and end_step, or neither.")
     if start_step is not None and end_step is not None and start_step > end_step:
@@ -346,16 +347,13 @@ def validate_interval_request(
 
 def validate_bulk_request(run_ids: Sequence[str], max_results: int) -> list[str]:
     """Check the arguments of get_metric_history_bulk; the run ids, deduplicated."""
-    unique = _unique_run_ids(run_ids)
+    unique = _unique_run_ids(run_ids, "GetMetricHistoryBulk")
     if (
         isinstance(max_results, bool)
         or not isinstance(max_results, int)
         or not 1 <= max_results <= METRIC_HISTORY_PAGE
     ):
-        raise InvalidParameterValue(
-            f"Invalid value {max_results!r} for parameter 'max_results': it must be an integer between 1 "
-            f"and {METRIC_HISTORY_PAGE}."
-        )
+        raise InvalidParameterValue(invalid_value("max_results", max_results, f"it must be between 1 and {METRIC_HISTORY_PAGE}."))
     return unique
 
 
