@@ -11,41 +11,31 @@ import re
 import signal
 import subprocess
 import sys
-import threading
 import time
 from pathlib import Path
 
 import http_checks as hc
 import pytest
-import uvicorn
 
-from modelyard.server.app import create_app
 from modelyard.settings import Settings
-from modelyard.web.http_limits import HttpLimits, limits_of, server_config
+from modelyard.web.http_limits import HttpLimits, limits_of
 
 ROOT = Path(__file__).resolve().parents[2]
 QUERY = "/api/2.0/mlflow/experiments/get-by-name"
 
 
 @pytest.fixture(scope="module")
-def limited(tmp_path_factory):
+def limited(tmp_path_factory, serve_app):
     """The app under small limits (1 s header timeout, 3 connections) in a uvicorn thread."""
     root = tmp_path_factory.mktemp("limits")
     settings = Settings.defaults(
-        backend_store_uri=f"sqlite:///{root / 'db.sqlite'}", artifacts_destination=str(root / "artifacts")
+        backend_store_uri=f"sqlite:///{root / 'db.sqlite'}",
+        artifacts_destination=str(root / "artifacts"),
+        header_timeout=1.0,
+        max_connections=3,
     )
-    limits = HttpLimits(header_timeout=1.0, max_connections=3)
-    config = server_config(create_app(settings), limits, host="127.0.0.1", port=0, log_level="warning", ws="none")
-    server = uvicorn.Server(config)
-    thread = threading.Thread(target=server.run, daemon=True)
-    thread.start()
-    deadline = time.monotonic() + 30
-    while not server.started:
-        assert thread.is_alive() and time.monotonic() < deadline, "the server did not start"
-        time.sleep(0.02)
-    yield server.servers[0].sockets[0].getsockname()[1]
-    server.should_exit = True
-    thread.join(timeout=10)
+    with serve_app(settings) as live:
+        yield int(live.url.rsplit(":", 1)[1])
 
 
 def test_ordinary_requests_and_keep_alive_still_work(limited):
