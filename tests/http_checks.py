@@ -130,3 +130,13 @@ def keep_alive_works(port: int, path: str) -> None:
             length = int(headers["content-length"])
             while len(body) < length:
                 body += sock.recv(65536)
+
+
+def pipelined_works(port: int, path: str, count: int = 3) -> None:
+    """``count`` requests in one write (HTTP/1.1 pipelining) are all answered, in order."""
+    one = b"GET " + path.encode() + b" HTTP/1.1\r\nHost: 127.0.0.1\r\n\r\n"
+    last = b"GET " + path.encode() + b" HTTP/1.1\r\nHost: 127.0.0.1\r\nConnection: close\r\n\r\n"
+    with connect(port) as sock:
+        sock.sendall(one * (count - 1) + last)
+        raw = read_until_closed(sock)
+    assert raw.count(b"HTTP/1.1 200 ") == count, raw[:500]

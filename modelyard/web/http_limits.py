@@ -133,7 +133,9 @@ class LimitedHttpProtocol(AutoHTTPProtocol):  # type: ignore[misc, valid-type]
 
     def on_response_complete(self) -> None:
         super().on_response_complete()
-        if not self.transport.is_closing():  # the next request's head starts (uvicorn's keep-alive timer runs)
+        cycle = self.cycle  # a pipelined request already read has started: its head is behind us
+        if not self.transport.is_closing() and (cycle is None or cycle.response_complete):
+            # the next request's head starts (uvicorn's keep-alive timer runs until its first byte)
             self._in_head, self._head_bytes, self._head_lines, self._line_bytes, self._tail = True, 0, 0, 0, b""
 
     def send_400_response(self, msg: str) -> None:

@@ -42,6 +42,7 @@ def test_ordinary_requests_and_keep_alive_still_work(limited):
     status, _headers, body = hc.request(limited, hc.get("/health"))
     assert (status, body) == (200, b"OK")
     hc.keep_alive_works(limited, "/health")
+    hc.pipelined_works(limited, "/health")
     status, error = hc.json_error(hc.request(limited, hc.get(f"{QUERY}?experiment_name=nope")))
     assert (status, error["error_code"]) == (404, "RESOURCE_DOES_NOT_EXIST")
 
