@@ -102,7 +102,12 @@ class ExperimentMethods:
 
     def search_datasets(self, experiment_ids: Sequence[str]) -> list[DatasetSummary]:
         base.check_dataset_search(experiment_ids)
-        ids = [int(i) for i in experiment_ids if str(i).isdigit()]
+        ids = []
+        for given in experiment_ids:
+            try:
+                ids.append(experiment_int(given))
+            except InvalidParameterValue:  # no such experiment in a SQL store: it adds nothing
+                continue
         d, ri, it = db.datasets, db.run_inputs, db.input_tags
         context = it.c.value.label("context")
         query = (
