@@ -22,7 +22,6 @@ from __future__ import annotations
 
 import asyncio
 import json
-import re
 from dataclasses import dataclass
 from typing import Any
 
@@ -31,7 +30,6 @@ from uvicorn.protocols.http.auto import AutoHTTPProtocol
 LIMITS_ATTR = "modelyard_http_limits"
 PROTOCOL = "modelyard.web.http_limits:LimitedHttpProtocol"
 LINGER_S = 2.0  # after a refusal, what the client still sends is read and dropped this long, then closed
-_HEAD_END = re.compile(rb"\r?\n\r?\n")
 _REASONS = {
     400: b"Bad Request",
     408: b"Request Timeout",
@@ -95,6 +93,16 @@ def error_response(status: int, error_code: str, message: str) -> bytes:
     return head + body
 
 
+def _head_end(buf: bytes) -> int | None:
+    """Where the head's blank line ends in ``buf`` (CRLF line ends, else bare LF ones), or None.
+    (``find``: a regular expression costs ten times more per request.)"""
+    crlf = buf.find(b"\n\r\n")
+    if crlf >= 0:
+        return crlf + 3
+    lf = buf.find(b"\n\n")
+    return lf + 2 if lf >= 0 else None
+
+
 class LimitedHttpProtocol(AutoHTTPProtocol):  # type: ignore[misc, valid-type]
     """uvicorn's HTTP/1.1 protocol with the limits of ``config.modelyard_http_limits``."""
 
@@ -145,14 +153,14 @@ class LimitedHttpProtocol(AutoHTTPProtocol):  # type: ignore[misc, valid-type]
     def _scan_head(self, data: bytes) -> bool:
         """Count the head's bytes and lines in ``data``; False when the request was refused."""
         buf = self._tail + data
-        match = _HEAD_END.search(buf)
-        part = data if match is None else data[: max(match.end() - len(self._tail), 0)]
+        end = _head_end(buf)
+        part = data if end is None else data[: max(end - len(self._tail), 0)]
         if self._head_lines == 0:  # the request line's length, for a 414 rather than a 431
             newline = part.find(b"\n")
             self._line_bytes += len(part) if newline == -1 else newline + 1
         self._head_bytes += len(part)
         self._head_lines += part.count(b"\n")
-        complete = match is not None
+        complete = end is not None
         headers = self._head_lines - 1 - (1 if complete else 0)
         if self._head_bytes > self.limits.max_header_bytes:
             if self._line_bytes > self.limits.max_header_bytes:
