@@ -47,6 +47,7 @@ SEARCH_MAX_RESULTS = 50_000
 METRIC_HISTORY_PAGE = 25_000
 METRIC_BULK_MAX_RUNS = 100
 METRIC_INTERVAL_MAX_RESULTS = 2500
+MODEL_VERSIONS_TAG = "mlflow.modelVersions"  # a logged model's registrations: [{"name", "version"}] as JSON
 DATASET_SEARCH_MAX_EXPERIMENTS = 20  # MLflow's limits of experiments/search-datasets
 DATASET_SEARCH_MAX_RESULTS = 1000
 
