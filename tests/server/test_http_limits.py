@@ -134,3 +134,16 @@ def test_the_server_command_applies_the_settings(tmp_path):
     finally:
         os.killpg(proc.pid, signal.SIGTERM)
         proc.wait(30)
+
+
+def test_the_limits_reach_spawned_workers_with_the_config():
+    """uvicorn pickles its Config to spawned workers (``--workers N`` off Linux, the scoring server's
+    workers): the limits and the protocol travel with it."""
+    import pickle
+
+    from modelyard.web.http_limits import LIMITS_ATTR, PROTOCOL, server_config
+
+    limits = HttpLimits(max_headers=7, header_timeout=3.0)
+    config = pickle.loads(pickle.dumps(server_config("modelyard.server.app:create_app", limits, port=0)))
+    assert getattr(config, LIMITS_ATTR) == limits and config.http == PROTOCOL
+    assert config.timeout_keep_alive == limits.keep_alive_timeout and config.backlog == limits.backlog
