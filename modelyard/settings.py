@@ -199,6 +199,36 @@ class ServerSettings:
         "http://localhost:* and http://127.0.0.1:*.",
         "MODELYARD_CORS_ALLOWED_ORIGINS",
     )
+    max_header_bytes: int = _setting(
+        64 * 1024,
+        "Largest request head the tracking server reads (request line plus headers, in bytes): 414 for a longer request "
+        "line, 431 for larger headers (JSON error).",
+        "MODELYARD_MAX_HEADER_BYTES",
+    )
+    max_headers: int = _setting(
+        100, "Most header lines in one request the tracking server reads (431 beyond).", "MODELYARD_MAX_HEADERS"
+    )
+    header_timeout: float = _setting(
+        10.0,
+        "Seconds a connection of the tracking server has to send a request's headers (from its opening, or from the "
+        "first byte of its next request): a silent or dribbling connection is closed (408 if it sent anything).",
+        "MODELYARD_HEADER_TIMEOUT",
+    )
+    keep_alive_timeout: float = _setting(
+        30.0,
+        "Seconds the tracking server keeps an idle connection open between two requests.",
+        "MODELYARD_KEEP_ALIVE_TIMEOUT",
+    )
+    max_connections: int = _setting(
+        1000,
+        "Open connections per worker process of the tracking server; a connection past it is answered 503 and closed.",
+        "MODELYARD_MAX_CONNECTIONS",
+    )
+    backlog: int = _setting(
+        2048,
+        "Connections the operating system queues for the tracking server before they are accepted (listen backlog).",
+        "MODELYARD_BACKLOG",
+    )
     max_json_body_bytes: int = _setting(
         16 * 1024 * 1024,
         "Largest JSON request body the server accepts (413 beyond).",
@@ -281,6 +311,36 @@ class ServingSettings:
         "Largest scoring request body accepted (413 beyond).",
         "MODELYARD_SERVE_MAX_BODY_BYTES",
         flat="serve_max_body_bytes",
+    )
+    max_header_bytes: int = _setting(
+        64 * 1024,
+        "Largest request head the scoring server reads (request line plus headers, in bytes): 414 for a longer request "
+        "line, 431 for larger headers (JSON error).",
+        "MODELYARD_SERVE_MAX_HEADER_BYTES", flat="serve_max_header_bytes",
+    )
+    max_headers: int = _setting(
+        100, "Most header lines in one request the scoring server reads (431 beyond).", "MODELYARD_SERVE_MAX_HEADERS", flat="serve_max_headers"
+    )
+    header_timeout: float = _setting(
+        10.0,
+        "Seconds a connection of the scoring server has to send a request's headers (from its opening, or from the "
+        "first byte of its next request): a silent or dribbling connection is closed (408 if it sent anything).",
+        "MODELYARD_SERVE_HEADER_TIMEOUT", flat="serve_header_timeout",
+    )
+    keep_alive_timeout: float = _setting(
+        30.0,
+        "Seconds the scoring server keeps an idle connection open between two requests.",
+        "MODELYARD_SERVE_KEEP_ALIVE_TIMEOUT", flat="serve_keep_alive_timeout",
+    )
+    max_connections: int = _setting(
+        1000,
+        "Open connections per worker process of the scoring server; a connection past it is answered 503 and closed.",
+        "MODELYARD_SERVE_MAX_CONNECTIONS", flat="serve_max_connections",
+    )
+    backlog: int = _setting(
+        2048,
+        "Connections the operating system queues for the scoring server before they are accepted (listen backlog).",
+        "MODELYARD_SERVE_BACKLOG", flat="serve_backlog",
     )
     webhook_secret: str | None = _setting(
         None,

@@ -6,6 +6,7 @@ these before writing anything, so a failing batch writes nothing.
 
 from __future__ import annotations
 
+import json
 import math
 import numbers
 import posixpath
@@ -34,6 +35,28 @@ MAX_INPUT_TAG_KEY_LENGTH = 255
 MAX_INPUT_TAG_VALUE_LENGTH = 500
 INT64_MAX = 2**63 - 1
 INT64_MIN = -(2**63)
+
+API_DOCS_HINT = " See the API docs for more information about request parameters."
+
+
+# -- MLflow's wording: clients and MLflow's own tests match on these messages -----------------------
+def missing_value(path: str) -> str:
+    """``Missing value for required parameter 'run_ids'.`` (MLflow's message for an absent field)."""
+    return f"Missing value for required parameter '{path}'."
+
+
+def invalid_value(path: str, value: object, message: str | None = None) -> str:
+    """``Invalid value "abc" for parameter 'max_results' supplied[: message]``: the value as JSON, as MLflow
+    writes it (shortened past 1,000 characters)."""
+    try:
+        shown = json.dumps(value, sort_keys=True, separators=(",", ":"))
+    except (TypeError, ValueError):
+        shown = json.dumps(str(value))
+    if len(shown) > 1000:
+        shown = shown[:1000] + "..."
+    head = f"Invalid value {shown} for parameter '{path}' supplied"
+    return f"{head}: {message}" if message else f"{head}."
+
 
 _KEY_RE = re.compile(r"^[/\w.\- :]*$")
 _RUN_ID_RE = re.compile(r"^[a-zA-Z0-9][\w\-]{0,255}$")
@@ -216,11 +239,9 @@ def validate_run_name(name: object) -> str:
 
 def validate_max_results(max_results: object, limit: int, what: str = "max_results") -> int:
     if isinstance(max_results, bool) or not isinstance(max_results, numbers.Integral) or int(max_results) <= 0:
-        raise InvalidParameterValue(f"Invalid value {max_results!r} for parameter '{what}': must be a positive integer")
+        raise InvalidParameterValue(invalid_value(what, max_results, "it must be a positive integer."))
     if int(max_results) > limit:
-        raise InvalidParameterValue(
-            f"Invalid value {max_results} for parameter '{what}' supplied. It must be at most {limit}."
-        )
+        raise InvalidParameterValue(invalid_value(what, max_results, f"It must be at most {limit}."))
     return int(max_results)
 
 

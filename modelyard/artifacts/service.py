@@ -90,6 +90,14 @@ class ArtifactService:
             return self.repository(), proxied_path(root_uri)
         return get_artifact_repository(root_uri, settings=self.settings), ""
 
+    def write_file(self, ctx: RequestContext, root_uri: str, path: str, data: bytes) -> None:
+        """Store ``data`` at ``path`` below the artifacts at ``root_uri`` (a run's: the UI's upload)."""
+        path = validate_artifact_path(path)
+        if not path or path.rsplit("/", 1)[-1].startswith(TEMP_PREFIX):
+            raise InvalidParameterValue(f"Invalid artifact file path {path!r}")
+        repo, root = self.root_repository(ctx, root_uri)
+        repo.write_bytes(join_artifact_path(root, path), data)
+
     # -- the proxied store (mlflow-artifacts:/) ------------------------------------------------
     def list_proxied(self, ctx: RequestContext, path: str | None) -> list[FileInfo]:
         return self.repository().list_artifacts(validate_artifact_path(path))

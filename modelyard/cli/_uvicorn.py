@@ -12,12 +12,16 @@ import sys
 from collections.abc import Callable
 from typing import Any
 
+from modelyard.web.http_limits import HttpLimits, server_config
 
-def run(factory: Callable[[], Any], workers: int, *, fork: bool = False, **options: Any) -> None:
-    """Serve ``factory()``'s app with ``workers`` processes (forked when ``fork`` and possible)."""
-    import uvicorn
 
-    config = uvicorn.Config(factory, factory=True, workers=workers, **options)
+def run(
+    factory: Callable[[], Any], workers: int, limits: HttpLimits, *, fork: bool = False, **options: Any
+) -> None:
+    """Serve ``factory()``'s app with ``workers`` processes (forked when ``fork`` and possible), each
+    connection under ``limits`` (``modelyard.web.http_limits``)."""
+
+    config = server_config(factory, limits, factory=True, workers=workers, **options)
     if workers > 1 and fork:
         from modelyard.server import prefork
 
@@ -29,6 +33,13 @@ def run(factory: Callable[[], Any], workers: int, *, fork: bool = False, **optio
         sock = config.bind_socket()
         Multiprocess(config, sockets=[sock]).run()
         return
+    serve(config)
+
+
+def serve(config: Any) -> None:
+    """Serve a ``uvicorn.Config`` in this process (Ctrl-C stops it; a failed start exits 3)."""
+    import uvicorn
+
     server = uvicorn.Server(config)
     try:
         server.run()

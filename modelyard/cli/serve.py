@@ -60,7 +60,10 @@ def serve(models: tuple[str, ...], host: str, port: int, workers: int, log_level
     for spec in config.models:  # reading a registry or a run never creates a database
         state().tracking_uri_to_read(spec.uri)
     # ws="none": no WebSocket endpoints, so uvicorn need not import a WebSocket library at start.
-    common = dict(host=host, port=port, log_level=log_level, access_log=False, timeout_keep_alive=30, ws="none")
+    common = dict(host=host, port=port, log_level=log_level, access_log=False, ws="none")
+    from modelyard.web.http_limits import limits_of, server_config
+
+    limits = limits_of(settings.serving)  # header size/count/timeouts, keep-alive, connection cap
     if workers == 1:
         from modelyard.serving.service import ScoringService
 
@@ -69,9 +72,9 @@ def serve(models: tuple[str, ...], host: str, port: int, workers: int, log_level
         _load_or_stop(service.slots, service.stop)
         _announce(host, port, workers, config)
         service.start()  # follows the registry from here (the app's lifespan finds it started)
-        import uvicorn
+        from modelyard.cli import _uvicorn
 
-        uvicorn.run(_configured_app(config, access_log, service), **common)
+        _uvicorn.serve(server_config(_configured_app(config, access_log, service), limits, **common))
         return
     _check_models_load(config)  # here, once: each worker loads them again for itself
     _announce(host, port, workers, config)
@@ -84,7 +87,7 @@ def serve(models: tuple[str, ...], host: str, port: int, workers: int, log_level
         **({"tracking_uri": tracking_uri} if tracking_uri else {}),
         **{f"serve_{name}": value for name, value in given.items()},
     )
-    _uvicorn.run(functools.partial(worker_app, worker_settings), workers, **common)
+    _uvicorn.run(functools.partial(worker_app, worker_settings), workers, limits, **common)
 
 
 def _announce(host: str, port: int, workers: int, config) -> None:

@@ -65,6 +65,7 @@ def server(
     from modelyard.cli import _uvicorn
     from modelyard.server import prefork
     from modelyard.server.app import create_app
+    from modelyard.web.http_limits import limits_of
 
     # The flags win over the environment; the workers get this object (no os.environ writes).
     given = {name: value for name, value in flags.items() if value is not None}
@@ -88,7 +89,6 @@ def server(
         port=settings.server.port,
         log_level=log_level,
         access_log=log_level == "debug",
-        timeout_keep_alive=30,
         ws="none",  # no WebSocket endpoints: uvicorn need not import a WebSocket library at start
     )
     forked = workers > 1 and prefork.available()
@@ -99,7 +99,8 @@ def server(
         f"modelyard server listening on http://{settings.server.host}:{settings.server.port} ({workers} worker(s))",
         err=True,
     )
-    _uvicorn.run(functools.partial(create_app, settings), workers, fork=True, **options)
+    limits = limits_of(settings.server)  # header size/count/timeouts, keep-alive, connection cap
+    _uvicorn.run(functools.partial(create_app, settings), workers, limits, fork=True, **options)
 
 
 def preload_app(settings) -> None:

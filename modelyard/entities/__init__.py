@@ -5,6 +5,7 @@ from modelyard.entities.experiment import Experiment, ExperimentTag
 from modelyard.entities.run import (
     Dataset,
     DatasetInput,
+    DatasetSummary,
     InputTag,
     LoggedModelOutput,
     Metric,
@@ -20,6 +21,7 @@ from modelyard.entities.run import (
 __all__ = [
     "Dataset",
     "DatasetInput",
+    "DatasetSummary",
     "Experiment",
     "ExperimentTag",
     "FileInfo",

@@ -196,6 +196,27 @@ class InputTag:
 
 
 @dataclass(frozen=True, slots=True)
+class DatasetSummary:
+    """A dataset some run of an experiment used, in one context (``mlflow.data.context``: train,
+    eval, ...; None when the input had none): what MLflow's ``experiments/search-datasets`` lists."""
+
+    experiment_id: str
+    name: str
+    digest: str
+    context: str | None = None
+
+    def to_dict(self) -> dict:
+        out = {"experiment_id": self.experiment_id, "name": self.name, "digest": self.digest}
+        if self.context is not None:
+            out["context"] = self.context
+        return out
+
+    @classmethod
+    def from_dict(cls, d: dict) -> DatasetSummary:
+        return cls(str(d["experiment_id"]), d["name"], d["digest"], d.get("context"))
+
+
+@dataclass(frozen=True, slots=True)
 class DatasetInput:
     dataset: Dataset
     tags: tuple[InputTag, ...] = ()

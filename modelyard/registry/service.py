@@ -23,6 +23,7 @@ from modelyard.entities import (
     WebhookEvent,
     WebhookTestResult,
 )
+from modelyard.exceptions import ResourceDoesNotExist
 from modelyard.registry.dispatcher import test_webhook as send_test
 from modelyard.store.registry.base import (
     HISTORY_DEFAULT,
@@ -31,6 +32,7 @@ from modelyard.store.registry.base import (
     WEBHOOKS_DEFAULT,
     RegistryStore,
 )
+from modelyard.store.registry.checks import PROMPT_TAG
 
 
 class RegistryService:
@@ -113,9 +115,17 @@ class RegistryService:
         user_id: str | None = None,
     ) -> ModelVersion:
         """Register ``source``, which must be an artifact location this tracking store owns:"""
-        return self.store.create_model_version(
+        version = self.store.create_model_version(
             name, source, run_id, tags, run_link, description, model_id, user_id=ctx.user(user_id)
         )
+        if model_id and (tags or {}).get(PROMPT_TAG) != "true":
+            # As MLflow's server: the logged model's mlflow.modelVersions tag lists its registrations
+            # (a logged model another server tracks has no tag here to update).
+            try:
+                self.store.link_logged_model(model_id, name, str(version.version))
+            except ResourceDoesNotExist:
+                pass
+        return version
 
     def get_model_version(self, ctx: RequestContext, name: str, version: str | int) -> ModelVersion:
         return self.store.get_model_version(name, version)

@@ -33,6 +33,7 @@ from modelyard.server.security import SecurityMiddleware, cors_kwargs
 from modelyard.server.services import Services
 from modelyard.settings import Settings
 from modelyard.web.errors import json_error
+from modelyard.web.headers import SecurityHeadersMiddleware
 from modelyard.web.middleware import RequestContextMiddleware, context_of
 from modelyard.web.routing import declare
 
@@ -166,6 +167,7 @@ def create_app(
     app = Starlette(
         routes=build_routes(services),
         middleware=[
+            Middleware(SecurityHeadersMiddleware),  # outermost: every answer carries them
             Middleware(SecurityMiddleware, settings=settings),
             Middleware(CORSMiddleware, **cors_kwargs(settings)),
             Middleware(

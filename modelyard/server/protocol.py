@@ -28,6 +28,7 @@ from starlette.requests import Request
 
 from modelyard.auth.permissions import Permission
 from modelyard.exceptions import BadRequest, InvalidParameterValue, PayloadTooLarge
+from modelyard.validation import API_DOCS_HINT, invalid_value, missing_value
 from modelyard.web.routing import NUL, check_strings, nul_refused
 
 MAX_JSON_DEPTH = 64
@@ -201,15 +202,16 @@ def parse_message(data: dict, model: type[Message], path_params: dict | None = N
 
 
 def _describe(exc: ValidationError) -> str:
+    """MLflow's messages (``modelyard.validation``'s builders): the parameter's path (``tags.0.key``),
+    the value quoted as JSON, then MLflow's hint to the docs."""
     parts = []
     for err in exc.errors()[:5]:
         where = ".".join(str(p) for p in err["loc"]) or "body"
         if err["type"] == "missing":
-            parts.append(f"Missing value for required parameter '{where}'.")
+            parts.append(missing_value(where))
         else:
-            value = repr(err.get("input"))[:100]
-            parts.append(f"Invalid value {value} for parameter '{where}' supplied: {err['msg']}.")
-    return " ".join(parts)
+            parts.append(invalid_value(where, err.get("input"), f"{err['msg']}."))
+    return " ".join(parts) + API_DOCS_HINT
 
 
 def encode(payload: Any) -> bytes:

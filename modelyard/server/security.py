@@ -1,4 +1,5 @@
-"""ASGI middleware: Host allow-list (DNS rebinding), Origin checks (CSRF), security headers.
+"""ASGI middleware: Host allow-list (DNS rebinding), Origin checks (CSRF). The security headers of
+every response are ``modelyard.web.headers``'.
 
 Plain ASGI (no BaseHTTPMiddleware) so that bodies stream through untouched.
 """
@@ -66,14 +67,7 @@ class SecurityMiddleware:
         ):
             await _plain(send, 403, b"Cross-origin request refused: this Origin is not allowed.")
             return
-
-        async def send_with_headers(message) -> None:
-            if message["type"] == "http.response.start":
-                extra = [(b"x-content-type-options", b"nosniff"), (b"x-frame-options", b"SAMEORIGIN")]
-                message["headers"] = list(message.get("headers", [])) + extra
-            await send(message)
-
-        await self.app(scope, receive, send_with_headers)
+        await self.app(scope, receive, send)
 
 
 async def _plain(send: Send, status: int, body: bytes) -> None:

@@ -42,6 +42,7 @@ from modelyard.serving.outputs import dumps, encode_predictions
 from modelyard.serving.service import ScoringService
 from modelyard.serving.slots import ServedModel
 from modelyard.web.errors import client_error
+from modelyard.web.headers import SecurityHeadersMiddleware
 from modelyard.web.routing import route
 
 VERSION_HEADER = "X-Modelyard-Model-Version"
@@ -81,7 +82,7 @@ def create_scoring_app(config: ServeConfig, service: ScoringService | None = Non
         route("/webhooks/registry", webhook, methods=["POST"], needs=needs(SCORING, MANAGE)),
         *oip_routes(),
     ]
-    middleware = [Middleware(AccessLog, metrics=service.metrics)]
+    middleware = [Middleware(SecurityHeadersMiddleware), Middleware(AccessLog, metrics=service.metrics)]
     store_tokens = None
     if config.auth_tokens or config.auth_store:
         from modelyard.auth.permissions import PUBLIC

@@ -16,6 +16,7 @@ from modelyard.auth import visibility
 from modelyard.auth.context import RequestContext
 from modelyard.entities import (
     DatasetInput,
+    DatasetSummary,
     Experiment,
     LoggedModel,
     LoggedModelMetric,
@@ -33,6 +34,7 @@ from modelyard.exceptions import InvalidParameterValue, NotImplementedFeature
 from modelyard.store.tracking.base import (
     METRIC_HISTORY_PAGE,
     METRIC_INTERVAL_MAX_RESULTS,
+    MODEL_VERSIONS_TAG,
     SEARCH_RUNS_DEFAULT_MAX_RESULTS,
     TrackingStore,
 )
@@ -219,6 +221,10 @@ class TrackingService:
             experiment_ids, filter_string, run_view_type, max_results, order_by, page_token
         )
 
+    def search_datasets(self, ctx: RequestContext, experiment_ids: Sequence[str]) -> list[DatasetSummary]:
+        """The datasets the runs of some experiments used (MLflow's experiments/search-datasets)."""
+        return self.store.search_datasets(experiment_ids)
+
     def log_param(self, ctx: RequestContext, run_id: str, param: Param) -> None:
         return self.store.log_param(run_id, param)
 
@@ -312,6 +318,9 @@ class TrackingService:
         )
 
     def set_logged_model_tags(self, ctx: RequestContext, model_id: str, tags: dict[str, str]) -> None:
+        links = tags.get(MODEL_VERSIONS_TAG)
+        if links is not None:
+            tags = {**tags, MODEL_VERSIONS_TAG: _distinct_links(links)}
         return self.store.set_logged_model_tags(model_id, tags)
 
     def delete_logged_model_tag(self, ctx: RequestContext, model_id: str, key: str) -> None:
@@ -319,6 +328,23 @@ class TrackingService:
 
     def log_logged_model_params(self, ctx: RequestContext, model_id: str, params: dict[str, str]) -> None:
         return self.store.log_logged_model_params(model_id, params)
+
+
+def _distinct_links(value: str) -> str:
+    """A logged model's ``mlflow.modelVersions`` list without repeats. The server adds a version when it
+    is created with a model_id, and MLflow's ``register_model`` then appends it again on its own (it
+    reads the tag, adds the version, writes it back): each registration is listed once."""
+    try:
+        links = json.loads(value)
+    except ValueError:
+        return value
+    if not isinstance(links, list):
+        return value
+    distinct = []
+    for link in links:
+        if link not in distinct:
+            distinct.append(link)
+    return value if len(distinct) == len(links) else json.dumps(distinct)
 
 
 def _check_datasets(datasets: Sequence[DatasetInput]) -> None:

@@ -11,7 +11,7 @@ Download routes, with MLflow's paths and parameters so MLflow-UI-era tools keep 
 
 Answers stream the file as an attachment with a sandboxing CSP (an HTML or SVG artifact can
 never run script in the server's origin; ``nosniff`` comes from the security middleware), a
-content type from a short allow-list (images, text as ``text/plain``, the rest octet-stream),
+content type from a short allow-list (``modelyard.web.downloads.content_type``),
 and single byte ranges. Errors are MLflow's JSON error body.
 
 Every path goes through :func:`~modelyard.artifacts.paths.validate_artifact_path` (traversal in
@@ -21,8 +21,6 @@ one after resolving symlinks).
 
 from __future__ import annotations
 
-import mimetypes
-import posixpath
 from dataclasses import dataclass
 from typing import BinaryIO
 
@@ -39,74 +37,22 @@ from modelyard.auth.context import RequestContext
 from modelyard.auth.permissions import LOGGED_MODEL, MODEL_VERSION, READ, RUN, needs
 from modelyard.entities import FileInfo
 from modelyard.exceptions import InvalidParameterValue, ModelyardError, ResourceDoesNotExist
-from modelyard.web.downloads import file_response
+from modelyard.validation import missing_value
+from modelyard.web.downloads import (  # noqa: F401  (the tables: the previews read them from here)
+    IMAGE_TYPES,
+    JSON_EXTENSIONS,
+    TEXT_EXTENSIONS,
+    TEXT_NAMES,
+    content_type,
+    file_response,
+)
 from modelyard.web.errors import json_error
 from modelyard.web.middleware import context_of
 from modelyard.web.routing import authorize, route
 
 SANDBOX_CSP = "default-src 'none'; style-src 'unsafe-inline'; img-src data:; sandbox"
-
-IMAGE_TYPES = {
-    ".png": "image/png",
-    ".jpg": "image/jpeg",
-    ".jpeg": "image/jpeg",
-    ".gif": "image/gif",
-    ".svg": "image/svg+xml",
-    ".webp": "image/webp",
-    ".bmp": "image/bmp",
-}
 TABLE_EXTENSIONS = {".csv": ",", ".tsv": "\t"}
-JSON_EXTENSIONS = {".json"}
 YAML_EXTENSIONS = {".yaml", ".yml"}
-TEXT_EXTENSIONS = {
-    ".txt",
-    ".log",
-    ".md",
-    ".rst",
-    ".py",
-    ".r",
-    ".sh",
-    ".bash",
-    ".cfg",
-    ".ini",
-    ".toml",
-    ".conf",
-    ".properties",
-    ".env",
-    ".java",
-    ".scala",
-    ".c",
-    ".h",
-    ".cc",
-    ".cpp",
-    ".hpp",
-    ".go",
-    ".rs",
-    ".js",
-    ".ts",
-    ".css",
-    ".html",
-    ".htm",
-    ".xml",
-    ".sql",
-    ".jsonl",
-    ".ndjson",
-    ".ipynb",
-    ".tex",
-    ".diff",
-    ".patch",
-    ".csv",
-    ".tsv",
-    ".json",
-    ".yaml",
-    ".yml",
-    ".pbtxt",
-    ".prototxt",
-    ".lock",
-    ".gitignore",
-}
-TEXT_NAMES = {"MLmodel", "MLproject", "Dockerfile", "LICENSE", "README", "Makefile", "requirements"}
-
 
 # -- where artifacts live -----------------------------------------------------------------------
 @dataclass
@@ -167,26 +113,10 @@ def artifact_root(services, ctx: RequestContext, uri: str) -> ArtifactRoot:
 
 
 # -- downloads (MLflow's /get-artifact routes) ---------------------------------------------------
-def content_type(name: str) -> str:
-    """A content type from an allow-list: images as themselves, text as text/plain, else octet-stream."""
-    base = name.rsplit("/", 1)[-1]
-    ext = posixpath.splitext(base)[1].lower()
-    if ext in IMAGE_TYPES:
-        return IMAGE_TYPES[ext]
-    if ext == ".pdf":
-        return "application/pdf"
-    if ext in TEXT_EXTENSIONS or base in TEXT_NAMES:
-        return "text/plain; charset=utf-8"
-    guessed, _ = mimetypes.guess_type(base)
-    if guessed and guessed.startswith("text/"):
-        return "text/plain; charset=utf-8"
-    return "application/octet-stream"
-
-
 def _required(request: Request, name: str) -> str:
     value = request.query_params.get(name)
     if value is None or value == "":
-        raise InvalidParameterValue(f"Missing value for required parameter '{name}'.")
+        raise InvalidParameterValue(missing_value(name))
     return value
 
 

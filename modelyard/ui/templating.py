@@ -1,6 +1,7 @@
 """Jinja2 environment of the web UI, and ``render()``.
 
-Autoescape is on for every template: user strings (names, tags, params, artifact paths) are
+Every inline ``<script>`` of a template carries ``nonce="{{ csp_nonce }}"``: the pages' Content
+Security Policy (``modelyard.web.headers``) runs no other inline script. Autoescape is on for every template: user strings (names, tags, params, artifact paths) are
 always escaped; pass data to JavaScript only through ``|tojson`` (which escapes ``<``, ``>``, ``&``).
 """
 
@@ -70,10 +71,19 @@ def environment() -> jinja2.Environment:
 
 
 def render(
-    request: Request, template: str, crumbs: list[Crumb] | None = None, status: int = 200, **context: Any
+    request: Request,
+    template: str,
+    crumbs: list[Crumb] | None = None,
+    status: int = 200,
+    *,
+    allow_eval: bool = False,
+    **context: Any,
 ) -> HTMLResponse:
-    """The page ``template`` rendered with ``context`` (plus ``request``, ``crumbs``, ``version``)."""
+    """The page ``template`` rendered with ``context`` (plus ``request``, ``crumbs``, ``version`` and
+    ``csp_nonce``, which every inline ``<script>`` carries). ``allow_eval``: the page's policy allows
+    ``'unsafe-eval'`` (plotly's WebGL charts compile shaders with ``Function``)."""
     from modelyard import __version__
+    from modelyard.web.headers import csp_nonce
     from modelyard.web.middleware import SCOPE_KEY
 
     ctx = request.scope.get(SCOPE_KEY)
@@ -83,7 +93,14 @@ def render(
     html = (
         environment()
         .get_template(template)
-        .render(request=request, crumbs=crumbs or [], version=__version__, viewer=viewer, **context)
+        .render(
+            request=request,
+            crumbs=crumbs or [],
+            version=__version__,
+            viewer=viewer,
+            csp_nonce=csp_nonce(request, allow_eval=allow_eval),
+            **context,
+        )
     )
     return HTMLResponse(html, status_code=status)
 

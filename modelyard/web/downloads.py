@@ -1,5 +1,6 @@
 """Artifact downloads as HTTP answers: single byte ranges, ETag / If-None-Match / If-Range, HEAD,
-small files in one read, larger ones streamed (never held in memory), always an attachment.
+small files in one read, larger ones streamed (never held in memory), always an attachment, with a
+content type from an allow-list (``content_type``).
 
 Shared by the artifact proxy (``routes/proxy.py``) and the UI's MLflow-style download routes
 (``ui/artifact_files.py``).
@@ -8,7 +9,9 @@ Shared by the artifact proxy (``routes/proxy.py``) and the UI's MLflow-style dow
 from __future__ import annotations
 
 import email.utils
+import mimetypes
 import os
+import posixpath
 import re
 from collections.abc import AsyncIterator
 from typing import BinaryIO
@@ -27,6 +30,85 @@ SMALL_DOWNLOAD = 256 * 1024  # files up to this size are read at once and answer
 OCTET_STREAM = "application/octet-stream"
 SANDBOX_CSP = "default-src 'none'; sandbox"
 _RANGE_RE = re.compile(r"\s*(\d{0,19})\s*-\s*(\d{0,19})\s*")
+
+IMAGE_TYPES = {
+    ".png": "image/png",
+    ".jpg": "image/jpeg",
+    ".jpeg": "image/jpeg",
+    ".gif": "image/gif",
+    ".svg": "image/svg+xml",
+    ".webp": "image/webp",
+    ".bmp": "image/bmp",
+}
+JSON_EXTENSIONS = {".json"}
+TEXT_EXTENSIONS = {
+    ".txt",
+    ".log",
+    ".md",
+    ".rst",
+    ".py",
+    ".r",
+    ".sh",
+    ".bash",
+    ".cfg",
+    ".ini",
+    ".toml",
+    ".conf",
+    ".properties",
+    ".env",
+    ".java",
+    ".scala",
+    ".c",
+    ".h",
+    ".cc",
+    ".cpp",
+    ".hpp",
+    ".go",
+    ".rs",
+    ".js",
+    ".ts",
+    ".css",
+    ".html",
+    ".htm",
+    ".xml",
+    ".sql",
+    ".jsonl",
+    ".ndjson",
+    ".ipynb",
+    ".tex",
+    ".diff",
+    ".patch",
+    ".csv",
+    ".tsv",
+    ".json",
+    ".yaml",
+    ".yml",
+    ".pbtxt",
+    ".prototxt",
+    ".lock",
+    ".gitignore",
+}
+TEXT_NAMES = {"MLmodel", "MLproject", "Dockerfile", "LICENSE", "README", "Makefile", "requirements"}
+
+
+def content_type(name: str) -> str:
+    """A content type from an allow-list: images as themselves (SVG too: the download's sandbox and
+    nosniff keep its scripts inert), JSON as JSON, every other text (HTML and scripts included) as
+    ``text/plain``, anything else ``application/octet-stream``. Downloads stay attachments."""
+    base = name.rsplit("/", 1)[-1]
+    ext = posixpath.splitext(base)[1].lower()
+    if ext in IMAGE_TYPES:
+        return IMAGE_TYPES[ext]
+    if ext in JSON_EXTENSIONS:
+        return "application/json"
+    if ext == ".pdf":
+        return "application/pdf"
+    if ext in TEXT_EXTENSIONS or base in TEXT_NAMES:
+        return "text/plain; charset=utf-8"
+    guessed, _ = mimetypes.guess_type(base)
+    if guessed and guessed.startswith("text/"):
+        return "text/plain; charset=utf-8"
+    return "application/octet-stream"
 
 
 class RangeNotSatisfiable(Exception):

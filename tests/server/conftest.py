@@ -30,6 +30,7 @@ from modelyard.server.services import PROXY_SCHEME, Services
 from modelyard.settings import Settings
 from modelyard.store.tracking.rest import RestTrackingStore
 from modelyard.store.tracking.sql.store import SqlTrackingStore
+from modelyard.web.http_limits import limits_of, server_config
 
 ARTIFACT_ROOT = f"{PROXY_SCHEME}:"  # what a server serving artifacts gives new experiments
 
@@ -104,10 +105,12 @@ class LiveServer:
 
 @contextlib.contextmanager
 def serve(settings: Settings, timeout_s: float = 10.0) -> Iterator[LiveServer]:
-    """Run the app for ``settings`` in uvicorn on a background thread, on 127.0.0.1 and a free port."""
+    """Run the app for ``settings`` in uvicorn on a background thread, on 127.0.0.1 and a free port,
+    under the settings' HTTP limits (as ``modelyard server`` runs it)."""
     services = Services.from_settings(settings)
-    config = uvicorn.Config(
+    config = server_config(
         create_app(settings, services),
+        limits_of(settings.server),
         host="127.0.0.1",
         port=0,
         log_level="warning",
@@ -128,6 +131,12 @@ def serve(settings: Settings, timeout_s: float = 10.0) -> Iterator[LiveServer]:
     finally:
         server.should_exit = True
         thread.join(timeout=timeout_s)
+
+
+@pytest.fixture(scope="session")
+def serve_app():
+    """``serve`` as a fixture (test modules do not import conftest): ``with serve_app(settings) as live``."""
+    return serve
 
 
 def rest_client(url: str) -> RestTrackingStore:

@@ -176,7 +176,7 @@ def test_download_headers_make_every_file_an_inert_attachment(api) -> None:
     put(api, "r/page.html", b"<script>alert(1)</script>")
     response = api.get(f"{FILES}/r/page.html")
     assert response.status_code == 200
-    assert response.headers["content-type"] == "application/octet-stream"
+    assert response.headers["content-type"] == "text/plain; charset=utf-8"  # never text/html
     assert response.headers["x-content-type-options"] == "nosniff"
     assert response.headers["content-disposition"] == (
         "attachment; filename=\"page.html\"; filename*=UTF-8''page.html"
@@ -186,6 +186,27 @@ def test_download_headers_make_every_file_an_inert_attachment(api) -> None:
     assert response.headers["content-length"] == "25"
     assert response.headers["etag"].startswith('"')
     assert response.headers["last-modified"].endswith("GMT")
+
+
+@pytest.mark.parametrize(
+    ("name", "body", "expected"),
+    [
+        ("notes.txt", b"hello", "text/plain; charset=utf-8"),
+        ("metrics.json", b'{"a": 1}', "application/json"),
+        ("plot.png", b"\x89PNG\r\n\x1a\n", "image/png"),
+        ("logo.svg", b"<svg><script>alert(1)</script></svg>", "image/svg+xml"),
+        ("app.js", b"alert(1)", "text/plain; charset=utf-8"),
+        ("weights.bin", b"\x00\x01", "application/octet-stream"),
+    ],
+)
+def test_downloads_send_the_real_type_of_safe_files(api, name, body, expected) -> None:
+    put(api, f"r/{name}", body)
+    response = api.get(f"{FILES}/r/{name}")
+    assert response.status_code == 200 and response.content == body
+    assert response.headers["content-type"] == expected
+    assert response.headers["content-disposition"].startswith("attachment")
+    assert response.headers["x-content-type-options"] == "nosniff"
+    assert "sandbox" in response.headers["content-security-policy"]
 
 
 def test_content_disposition_cannot_be_broken_out_of() -> None:

@@ -141,7 +141,7 @@ def test_bulk_interval_defaults_and_ranges(api) -> None:
     ("params", "needle"),
     [
         ({}, "run_ids"),
-        ({"run_ids": ["X"] * 1 + [f"r{i}" for i in range(100)]}, "At most 100"),
+        ({"run_ids": ["X"] * 1 + [f"r{i}" for i in range(100)]}, "must specify at most 100 run_ids"),
         ({"run_ids": ["X"], "start_step": 1}, "both"),
         ({"run_ids": ["X"], "end_step": 1}, "both"),
         ({"run_ids": ["X"], "start_step": 5, "end_step": 4}, "end_step"),

@@ -123,6 +123,22 @@ def test_create_run_bad_input(api, body, status, code, needle) -> None:
     assert needle in error(post(api, "runs/create", **body), status, code)
 
 
+def test_validation_messages_use_mlflows_wording(api) -> None:
+    """Clients and MLflow's own tests match on these: the value quoted as JSON, MLflow's phrases."""
+    bad = api.post(f"{API}/runs/search", json={"experiment_ids": ["0"], "max_results": "many"})
+    assert error(bad, 400, "INVALID_PARAMETER_VALUE").startswith(
+        "Invalid value \"many\" for parameter 'max_results' supplied:"
+    )
+    too_many = api.post(f"{API}/runs/search", json={"experiment_ids": ["0"], "max_results": 10**9})
+    assert error(too_many, 400, "INVALID_PARAMETER_VALUE").startswith(
+        "Invalid value 1000000000 for parameter 'max_results' supplied"
+    )
+    interval = api.get(f"{API}/metrics/get-history-bulk-interval", params={"metric_key": "m"})
+    assert error(interval, 400, "INVALID_PARAMETER_VALUE") == "Missing value for required parameter 'run_ids'."
+    bulk = api.get("/ajax-api/2.0/mlflow/metrics/get-history-bulk", params={"metric_key": "m"})
+    assert error(bulk, 400, "INVALID_PARAMETER_VALUE") == "GetMetricHistoryBulk request must specify at least one run_id."
+
+
 def test_get_run_errors(api) -> None:
     assert error(api.get(f"{API}/runs/get"), 400, "INVALID_PARAMETER_VALUE") == (
         "Missing value for required parameter 'run_id'."

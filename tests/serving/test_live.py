@@ -55,10 +55,11 @@ def test_models_serve_refuses_two_models_with_one_name(tmp_path):
 class ServeProcess:
     """``python -m modelyard.cli.main ... models serve`` with stderr in a file; the port read from it."""
 
-    def __init__(self, tmp_path: Path, tracking_uri: str, *args: str) -> None:
+    def __init__(self, tmp_path: Path, tracking_uri: str, *args: str, env: dict[str, str] | None = None) -> None:
         self.log = tmp_path / "serve.log"
+        extra = env or {}
         env = {k: v for k, v in os.environ.items() if not k.startswith(("MODELYARD_", "MLFLOW_"))}
-        env.update(OMP_WAIT_POLICY="passive", MODELYARD_DEFAULT_ARTIFACT_ROOT=str(tmp_path / "artifacts"))
+        env.update(OMP_WAIT_POLICY="passive", MODELYARD_DEFAULT_ARTIFACT_ROOT=str(tmp_path / "artifacts"), **extra)
         env["PYTHONPATH"] = str(Path(__file__).resolve().parents[2])
         cmd = [sys.executable, "-m", "modelyard.cli.main", "--tracking-uri", tracking_uri, "models", "serve", *args]
         with open(self.log, "w") as out:

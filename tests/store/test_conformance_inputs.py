@@ -84,3 +84,27 @@ def test_too_many_datasets(store: TrackingStore, run_id: str) -> None:
     with pytest.raises(InvalidParameterValue):
         store.log_inputs(run_id, many)
     assert store.get_run(run_id).inputs.dataset_inputs == ()
+
+
+def test_search_datasets_lists_each_dataset_and_context_once(store: TrackingStore, run_id: str) -> None:
+    from modelyard.entities import DatasetSummary
+
+    other_exp = store.create_experiment("datasets-elsewhere")
+    other_run = store.create_run(other_exp, "u", 0).info.run_id
+    second = store.create_run("0", "u", 0).info.run_id
+    store.log_inputs(run_id, [DatasetInput(IRIS, (InputTag(CONTEXT, "train"),)), DatasetInput(WINE)])
+    store.log_inputs(second, [DatasetInput(IRIS, (InputTag(CONTEXT, "train"),))])  # the same summary again
+    store.log_inputs(other_run, [DatasetInput(IRIS, (InputTag(CONTEXT, "eval"),))])
+    found = store.search_datasets(["0"])
+    assert sorted(found, key=lambda d: d.name) == [
+        DatasetSummary("0", "iris", "abc123", "train"),
+        DatasetSummary("0", "wine", "def456", None),
+    ]
+    both = store.search_datasets(["0", other_exp, "404", "not-a-number", str(2**70)])  # unknown ids add nothing
+    assert sorted((d.experiment_id, d.context or "") for d in both) == sorted(
+        [("0", "train"), ("0", ""), (other_exp, "eval")]
+    )
+    with pytest.raises(InvalidParameterValue, match="at least one experiment_id"):
+        store.search_datasets([])
+    with pytest.raises(InvalidParameterValue, match="more than 20 experiment_ids"):
+        store.search_datasets([str(i) for i in range(21)])

@@ -114,14 +114,14 @@ def test_browse_artifacts_by_clicking(ui_server, tracking_to, page, shot, tmp_pa
     page.locator("#folder-listing a", has_text="confusion.png").click()
     image = page.locator("#preview-image")
     image.wait_for()
-    page.wait_for_function("document.getElementById('preview-image').complete")
+    page.wait_for_function("() => document.getElementById('preview-image').complete")
     assert image.evaluate("img => img.naturalWidth") == 40
     shot(page, "artifacts-image")
 
     # an SVG with a script is only ever an image; a file name with markup is text
     tree.locator("li.file[data-path='plots/evil.svg'] > a").click()
     page.wait_for_function(
-        "document.getElementById('preview-image') && document.getElementById('preview-image').complete"
+        "() => document.getElementById('preview-image') && document.getElementById('preview-image').complete"
     )
     assert page.locator("#preview-image").evaluate("img => img.naturalWidth") == 20
     tree.get_by_text(f"{XSS}.txt").click()
@@ -185,23 +185,23 @@ def test_compare_three_runs(ui_server, page, shot):
     loss.scroll_into_view_if_needed()
     loss.locator("svg.main-svg").first.wait_for()
     page.wait_for_function(
-        "document.querySelectorAll(\".metric-chart[data-key='loss'] .scatterlayer .trace\").length === 3"
+        "() => document.querySelectorAll(\".metric-chart[data-key='loss'] .scatterlayer .trace\").length === 3"
     )
     assert loss.locator(".legendtext").all_text_contents() == ["lr-0.1", "lr-0.01", f"sgd {XSS}"]
     assert page.locator(".metric-chart img, #scatter-chart img").count() == 0
     acc = page.locator(".metric-chart[data-key='acc']")  # one value per run: bars
     page.wait_for_function(
-        "document.querySelector(\".metric-chart[data-key='acc']\").dataset.drawn === 'bar'"
+        "() => document.querySelector(\".metric-chart[data-key='acc']\").dataset.drawn === 'bar'"
     )
     assert acc.locator(".barlayer .point").count() == 3
 
     # pick the scatter's param and metric
     page.select_option("#scatter-x", "optimizer")
     page.wait_for_function(
-        "Array.from(document.querySelectorAll('#scatter-chart .xtick text')).map(t => t.textContent).join(',') === 'adam,sgd'"
+        "() => Array.from(document.querySelectorAll('#scatter-chart .xtick text')).map(t => t.textContent).join(',') === 'adam,sgd'"
     )
     page.select_option("#scatter-y", "loss")
-    page.wait_for_function("document.querySelector('#scatter-chart .ytitle').textContent === 'loss'")
+    page.wait_for_function("() => document.querySelector('#scatter-chart .ytitle').textContent === 'loss'")
     assert page.locator("#scatter-chart .scatterlayer .point").count() == 3
     shot(page, "compare")
 

@@ -107,14 +107,14 @@ def test_the_chart_view_draws_every_run_in_its_colour(page, ui_server, chart_run
 
     # hide a run: its line goes
     page.locator(f".run-list input.show-run[value='{ids[2]}']").uncheck()
-    page.wait_for_function("document.querySelector(\".view-chart[data-metric='loss']\").data.length === 3")
+    page.wait_for_function("() => document.querySelector(\".view-chart[data-metric='loss']\").data.length === 3")
     # log scale, smoothing (raw line faint + smoothed line), wall-clock x axis
     page.check("[name=chart-log]")
-    page.wait_for_function("document.querySelector(\".view-chart[data-metric='loss']\").layout.yaxis.type === 'log'")
+    page.wait_for_function("() => document.querySelector(\".view-chart[data-metric='loss']\").layout.yaxis.type === 'log'")
     page.fill("[name=chart-smoothing]", "0.8")
-    page.wait_for_function("document.querySelector(\".view-chart[data-metric='loss']\").data.length === 6")
+    page.wait_for_function("() => document.querySelector(\".view-chart[data-metric='loss']\").data.length === 6")
     page.select_option("[name=chart-x]", "wall")
-    page.wait_for_function("document.querySelector(\".view-chart[data-metric='loss']\").layout.xaxis.type === 'date'")
+    page.wait_for_function("() => document.querySelector(\".view-chart[data-metric='loss']\").layout.xaxis.type === 'date'")
     shot(page, "experiment-chart-view-log-smoothed")
 
     # the same colour for the run on its own page and on the compare page
@@ -122,7 +122,7 @@ def test_the_chart_view_draws_every_run_in_its_colour(page, ui_server, chart_run
         page.goto(ui_server.url + url)
         swatch = page.locator(f".run-swatch[data-run-id='{ids[1]}']").first
         page.wait_for_function(
-            f"document.querySelector(\".run-swatch[data-run-id='{ids[1]}']\").style.background !== ''"
+            f"() => document.querySelector(\".run-swatch[data-run-id='{ids[1]}']\").style.background !== ''"
         )
         assert swatch.evaluate("el => getComputedStyle(el).backgroundColor") == table_colour, url
 
@@ -139,7 +139,7 @@ def test_a_live_run_refreshes_by_itself(page, ui_server, chart_runs):
     assert chart.get_attribute("data-points") == "60"
     store.log_batch(ids[0], metrics=[Metric("loss", 0.01, 1_700_000_100_000, s) for s in range(60, 70)])
     page.wait_for_function(
-        "document.querySelector(\".chart[data-metric='loss']\").dataset.points === '70'", timeout=20_000
+        "() => document.querySelector(\".chart[data-metric='loss']\").dataset.points === '70'", timeout=20_000
     )
     page.locator("#metrics tr[data-key='loss'] .latest-value", has_text="0.01").wait_for(timeout=20_000)
     # a single-value metric is that value, not a chart

@@ -1,4 +1,5 @@
-"""Experiments: create, get, get-by-name, search, delete, restore, update, tags."""
+"""Experiments: create, get, get-by-name, search, delete, restore, update, tags; the datasets their
+runs used (``experiments/search-datasets``, which MLflow's UI calls)."""
 
 from __future__ import annotations
 
@@ -34,6 +35,10 @@ class SearchExperiments(Message):
     view_type: str | int | None = None
 
 
+class SearchDatasets(Message):
+    experiment_ids: list[str] = []
+
+
 class UpdateExperiment(Message):
     experiment_id: str
     new_name: str
@@ -48,6 +53,13 @@ class ExperimentTag(Message):
 class ExperimentTagKey(Message):
     experiment_id: str
     key: str
+
+
+@table.post("/mlflow/experiments/search-datasets", SearchDatasets, needs=needs(EXPERIMENT, READ, "experiment_ids"))
+def search_datasets(svc: Services, m: SearchDatasets, ctx: RequestContext) -> dict:
+    """The distinct datasets (name, digest, context) logged as inputs of the experiments' runs."""
+    found = svc.tracking.search_datasets(ctx, m.experiment_ids)
+    return {"dataset_summaries": [d.to_dict() for d in found]} if found else {}
 
 
 @table.post("/mlflow/experiments/create", CreateExperiment, needs=needs(EXPERIMENT, CREATE))

@@ -1,4 +1,10 @@
-"""Health, version and server-info."""
+"""Health, version and server-info.
+
+``GET /version`` answers, as text, ``MLFLOW_API_VERSION``: the MLflow release whose REST API this
+server speaks. The mlflow client gates features on that number (span logging needs 3.4 or later),
+so it must be MLflow's numbering, not ours. modelyard's own version is in ``server-info``
+(``modelyard_version``) and at ``GET /api/2.0/modelyard/version``.
+"""
 
 from __future__ import annotations
 
@@ -11,6 +17,8 @@ from modelyard.auth.permissions import READ, SERVER, needs, public
 from modelyard.server.protocol import RouteTable
 from modelyard.server.services import Services
 from modelyard.web.routing import route
+
+MLFLOW_API_VERSION = "3.17.2"  # the MLflow release the compatibility suite drives (README: MLflow compatibility)
 
 table = RouteTable()
 
@@ -27,7 +35,14 @@ def server_info(svc: Services, _msg, ctx: RequestContext) -> dict:
         "presigned_upload_run_id_supported": False,
         "presigned_upload_model_id_supported": False,
         "features_enabled": {"gateway": False},
+        "modelyard_version": __version__,
     }
+
+
+@table.get("/modelyard/version", needs=needs(SERVER, READ))
+def modelyard_version(svc: Services, _msg, ctx: RequestContext) -> dict:
+    """modelyard's version, and the MLflow API version it answers at /version."""
+    return {"version": __version__, "mlflow_api_version": MLFLOW_API_VERSION}
 
 
 def extra_routes(svc: Services) -> list[Route]:
@@ -35,7 +50,7 @@ def extra_routes(svc: Services) -> list[Route]:
         return PlainTextResponse("OK")
 
     async def version(_request):
-        return PlainTextResponse(__version__)
+        return PlainTextResponse(MLFLOW_API_VERSION)
 
     return [
         route("/health", health, methods=["GET"], needs=public()),

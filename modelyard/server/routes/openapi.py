@@ -34,7 +34,7 @@ _STREAMING = [
     ("put", "/api/2.0/mlflow-artifacts/artifacts/{path}", "Upload an artifact (raw body, streamed)."),
     ("delete", "/api/2.0/mlflow-artifacts/artifacts/{path}", "Delete an artifact or folder."),
     ("get", "/health", "Liveness: answers OK."),
-    ("get", "/version", "The server's version."),
+    ("get", "/version", "The MLflow API version this server is compatible with (modelyard's own: /api/2.0/modelyard/version)."),
 ]
 
 

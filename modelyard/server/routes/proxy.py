@@ -15,8 +15,9 @@ directions: neither an upload nor a download is ever held in memory. Every path 
 canonical once by :func:`~modelyard.artifacts.paths.validate_artifact_path` (which refuses
 traversal in any encoding with 400 INVALID_PARAMETER_VALUE) and the repository behind the
 destination keeps it inside its root (the local one after resolving links). Downloads are
-always ``application/octet-stream`` attachments with a sandboxing CSP, so an uploaded HTML
-file never runs in the server's origin. When the server does not serve artifacts, every
+always attachments with a sandboxing CSP and ``nosniff``, typed from an allow-list (text as
+``text/plain``, HTML and scripts included; images; JSON; else ``application/octet-stream``), so an
+uploaded HTML file never runs in the server's origin. When the server does not serve artifacts, every
 endpoint answers 503 with a plain-text explanation.
 """
 
@@ -37,7 +38,7 @@ from modelyard.auth.permissions import ARTIFACT, DELETE, READ, UPDATE, Permissio
 from modelyard.exceptions import InvalidParameterValue, NotImplementedFeature
 from modelyard.server import protocol
 from modelyard.server.services import Services
-from modelyard.web.downloads import file_response
+from modelyard.web.downloads import content_type, file_response
 from modelyard.web.errors import json_error
 from modelyard.web.middleware import context_of
 from modelyard.web.routing import authorize, route
@@ -122,7 +123,8 @@ class ArtifactProxy:
 
     async def download(self, request: Request, ctx: RequestContext) -> Response:
         rel = _file_path(request)
-        return await file_response(request, self.artifacts.repository(), rel, rel.rsplit("/", 1)[-1])
+        name = rel.rsplit("/", 1)[-1]
+        return await file_response(request, self.artifacts.repository(), rel, name, media_type=content_type(name))
 
     async def upload(self, request: Request, ctx: RequestContext) -> Response:
         rel = _file_path(request)

@@ -35,6 +35,7 @@ from modelyard.store.tracking.base import (
     DEFAULT_EXPERIMENT_ID,
     SEARCH_RUNS_DEFAULT_MAX_RESULTS,
 )
+from modelyard.validation import missing_value
 
 table = RouteTable()
 
@@ -108,7 +109,7 @@ class RunScoped(Message):
     def rid(self) -> str:
         run_id = self.run_id or self.run_uuid
         if not run_id:
-            raise InvalidParameterValue("Missing value for required parameter 'run_id'.")
+            raise InvalidParameterValue(missing_value("run_id"))
         return run_id
 
 

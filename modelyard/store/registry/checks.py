@@ -7,6 +7,7 @@ import re
 
 from modelyard import validation as v
 from modelyard.exceptions import InvalidParameterValue
+from modelyard.validation import missing_value
 
 MAX_MODEL_NAME_LENGTH = 256
 MAX_REGISTRY_TAG_KEY_LENGTH = 250
@@ -24,7 +25,7 @@ _VERSION_RE = re.compile(r"[0-9]{1,18}")
 
 def model_name(name: object, what: str = "name") -> str:
     if not isinstance(name, str) or not name.strip():
-        raise InvalidParameterValue(f"Missing value for required parameter '{what}'.")
+        raise InvalidParameterValue(missing_value(what))
     if "/" in name or ":" in name:
         raise InvalidParameterValue(f"Invalid model name '{name}'. Names cannot contain '/' or ':'.")
     if len(name) > MAX_MODEL_NAME_LENGTH:

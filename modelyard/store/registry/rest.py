@@ -26,9 +26,8 @@ from modelyard.entities import (
     WebhookTestResult,
 )
 from modelyard.store.registry import base
+from modelyard.store.tracking.base import MODEL_VERSIONS_TAG
 from modelyard.store.tracking.rest import RestTrackingStore
-
-MODEL_VERSIONS_TAG = "mlflow.modelVersions"
 
 
 def _kv(items: dict[str, str] | None) -> list[dict[str, str]]:

@@ -11,6 +11,7 @@ from collections.abc import Sequence
 
 from modelyard.entities import (
     DatasetInput,
+    DatasetSummary,
     Experiment,
     LoggedModel,
     LoggedModelMetric,
@@ -25,6 +26,18 @@ from modelyard.entities import (
     ViewType,
 )
 from modelyard.exceptions import InvalidParameterValue
+from modelyard.validation import invalid_value, missing_value
+
+
+def check_dataset_search(experiment_ids: Sequence[str]) -> None:
+    """MLflow's rules (and messages) for ``experiments/search-datasets``' experiment ids."""
+    if not experiment_ids:
+        raise InvalidParameterValue("SearchDatasets request must specify at least one experiment_id.")
+    if len(experiment_ids) > DATASET_SEARCH_MAX_EXPERIMENTS:
+        raise InvalidParameterValue(
+            f"SearchDatasets request cannot specify more than {DATASET_SEARCH_MAX_EXPERIMENTS} experiment_ids. "
+            f"Received {len(experiment_ids)} experiment_ids."
+        )
 
 DEFAULT_EXPERIMENT_ID = "0"
 DEFAULT_EXPERIMENT_NAME = "Default"
@@ -34,6 +47,9 @@ SEARCH_MAX_RESULTS = 50_000
 METRIC_HISTORY_PAGE = 25_000
 METRIC_BULK_MAX_RUNS = 100
 METRIC_INTERVAL_MAX_RESULTS = 2500
+MODEL_VERSIONS_TAG = "mlflow.modelVersions"  # a logged model's registrations: [{"name", "version"}] as JSON
+DATASET_SEARCH_MAX_EXPERIMENTS = 20  # MLflow's limits of experiments/search-datasets
+DATASET_SEARCH_MAX_RESULTS = 1000
 
 
 class TrackingStore(ABC):
@@ -146,6 +162,12 @@ class TrackingStore(ABC):
 
     @abstractmethod
     def log_inputs(self, run_id: str, datasets: Sequence[DatasetInput] = ()) -> None: ...
+
+    @abstractmethod
+    def search_datasets(self, experiment_ids: Sequence[str]) -> list[DatasetSummary]:
+        """The distinct (experiment, dataset name, digest, input context) of the datasets logged as
+        inputs of runs in ``experiment_ids`` (1 to ``DATASET_SEARCH_MAX_EXPERIMENTS``, else
+        InvalidParameterValue), at most ``DATASET_SEARCH_MAX_RESULTS``; unknown experiments add nothing."""
 
     @abstractmethod
     def get_metric_history(
@@ -286,17 +308,20 @@ def sample_steps(steps: Sequence[int], max_results: int) -> set[int]:
     return {steps[(i * (n - 1)) // (max_results - 1)] for i in range(max_results)}
 
 
-def _unique_run_ids(run_ids: Sequence[str]) -> list[str]:
+def _unique_run_ids(run_ids: Sequence[str], request: str) -> list[str]:
+    """The run ids of a bulk history ``request``, deduplicated; MLflow's messages for each refusal."""
+    param = "run_ids" if request == "GetMetricHistoryBulkInterval" else "run_id"
     if isinstance(run_ids, str) or not all(isinstance(r, str) and r for r in run_ids):
-        raise InvalidParameterValue("run_ids must be a list of non-empty run ids")
+        raise InvalidParameterValue(invalid_value(param, run_ids, "each item must be a non-empty run id."))
     unique = list(dict.fromkeys(run_ids))
     if not unique:
-        raise InvalidParameterValue(
-            "Missing value for required parameter 'run_ids': give at least one run id."
-        )
+        if param == "run_ids":
+            raise InvalidParameterValue(missing_value(param))
+        raise InvalidParameterValue(f"{request} request must specify at least one run_id.")
     if len(unique) > METRIC_BULK_MAX_RUNS:
+        limit = "must specify at most" if param == "run_ids" else "cannot specify more than"
         raise InvalidParameterValue(
-            f"At most {METRIC_BULK_MAX_RUNS} run ids can be requested at once; got {len(unique)}."
+            f"{request} request {limit} {METRIC_BULK_MAX_RUNS} run_ids. Received {len(unique)} run_ids."
         )
     return unique
 
@@ -305,16 +330,13 @@ def validate_interval_request(
     run_ids: Sequence[str], max_results: int, start_step: int | None, end_step: int | None
 ) -> list[str]:
     """Check the arguments of get_metric_history_bulk_interval; the run ids, deduplicated."""
-    unique = _unique_run_ids(run_ids)
+    unique = _unique_run_ids(run_ids, "GetMetricHistoryBulkInterval")
     if (
         isinstance(max_results, bool)
         or not isinstance(max_results, int)
         or not 1 <= max_results <= METRIC_INTERVAL_MAX_RESULTS
     ):
-        raise InvalidParameterValue(
-            f"Invalid value {max_results!r} for parameter 'max_results': it must be an integer between 1 "
-            f"and {METRIC_INTERVAL_MAX_RESULTS}."
-        )
+        raise InvalidParameterValue(f"max_results must be between 1 and {METRIC_INTERVAL_MAX_RESULTS}.")
     if (start_step is None) != (end_step is None):
         raise InvalidParameterValue("Give both start_step and end_step, or neither.")
     if start_step is not None and end_step is not None and start_step > end_step:
@@ -326,16 +348,13 @@ def validate_interval_request(
 
 def validate_bulk_request(run_ids: Sequence[str], max_results: int) -> list[str]:
     """Check the arguments of get_metric_history_bulk; the run ids, deduplicated."""
-    unique = _unique_run_ids(run_ids)
+    unique = _unique_run_ids(run_ids, "GetMetricHistoryBulk")
     if (
         isinstance(max_results, bool)
         or not isinstance(max_results, int)
         or not 1 <= max_results <= METRIC_HISTORY_PAGE
     ):
-        raise InvalidParameterValue(
-            f"Invalid value {max_results!r} for parameter 'max_results': it must be an integer between 1 "
-            f"and {METRIC_HISTORY_PAGE}."
-        )
+        raise InvalidParameterValue(invalid_value("max_results", max_results, f"it must be between 1 and {METRIC_HISTORY_PAGE}."))
     return unique
 
 

@@ -29,6 +29,7 @@ from modelyard import __version__, http_retry
 from modelyard import validation as v
 from modelyard.entities import (
     DatasetInput,
+    DatasetSummary,
     Experiment,
     LoggedModel,
     LoggedModelMetric,
@@ -353,6 +354,11 @@ class RestTrackingStore(base.TrackingStore):
 
     def log_inputs(self, run_id: str, datasets: Sequence[DatasetInput] = ()) -> None:
         self._call("POST", "runs/log-inputs", {"run_id": run_id, "datasets": [d.to_dict() for d in datasets]})
+
+    def search_datasets(self, experiment_ids: Sequence[str]) -> list[DatasetSummary]:
+        base.check_dataset_search(experiment_ids)
+        out = self._call("POST", "experiments/search-datasets", {"experiment_ids": list(experiment_ids)})
+        return [DatasetSummary.from_dict(d) for d in out.get("dataset_summaries", [])]
 
     def log_outputs(self, run_id: str, models: Sequence[LoggedModelOutput | tuple[str, int]]) -> None:
         """Link logged models to the run that produced them (``runs/outputs``, MLflow 3)."""

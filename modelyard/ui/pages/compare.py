@@ -191,6 +191,7 @@ def compare_page(services, request: Request, ctx: RequestContext):
         tag_rows=_rows(tag_keys, [r.data.tags for r in runs]),
         more_curves=max(len(metric_keys) - MAX_CURVE_KEYS, 0),
         chart=chart_data(runs, param_keys, metric_keys),
+        allow_eval=True,  # the parallel-coordinates chart is WebGL: plotly's regl compiles with Function
     )
 
 

@@ -20,6 +20,7 @@ from modelyard.store.registry.sources import Source, within
 from modelyard.store.sql.common import join_uri, now_ms
 from modelyard.store.sql.dml import upsert
 from modelyard.store.tracking import tables as tracking
+from modelyard.store.tracking.base import MODEL_VERSIONS_TAG
 
 _RUN_ID_MAX = 32
 PROXY_SCHEME = "mlflow-artifacts"
@@ -223,7 +224,6 @@ def lineage(conn: Connection, version_row: Any) -> dict[str, Any]:
     return {"logged_model": logged, "run": run, "experiment": experiment}
 
 
-MODEL_VERSIONS_TAG = "mlflow.modelVersions"
 
 
 def link_logged_model(conn: Connection, model_id: str, name: str, version: str) -> None:

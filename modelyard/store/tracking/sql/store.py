@@ -163,7 +163,7 @@ class SqlTrackingStore(ExperimentMethods, LoggedModelMethods, base.TrackingStore
 
     def get_run(self, run_id: str) -> Run:
         if not isinstance(run_id, str) or not run_id:
-            raise InvalidParameterValue("Missing value for required parameter 'run_id'")
+            raise InvalidParameterValue(v.missing_value("run_id"))
         with self._read() as conn:
             return hydrate.load_runs(conn, [self._run_row(conn, run_id)])[0]
 

@@ -7,8 +7,9 @@ from collections.abc import Sequence
 from sqlalchemy import Connection, delete, select, update
 
 from modelyard import validation as v
-from modelyard.entities import Experiment, PagedList, ViewType
+from modelyard.entities import DatasetSummary, Experiment, PagedList, ViewType
 from modelyard.exceptions import InvalidParameterValue, ResourceAlreadyExists, ResourceDoesNotExist
+from modelyard.search.evaluate import DATASET_CONTEXT_TAG
 from modelyard.store.sql.common import join_uri, now_ms
 from modelyard.store.sql.dml import upsert
 from modelyard.store.tracking import base
@@ -98,6 +99,29 @@ class ExperimentMethods:
     def get_experiment(self, experiment_id: str) -> Experiment:
         with self._read() as conn:
             return hydrate.load_experiments(conn, [self._experiment_row(conn, experiment_id)])[0]
+
+    def search_datasets(self, experiment_ids: Sequence[str]) -> list[DatasetSummary]:
+        base.check_dataset_search(experiment_ids)
+        ids = []
+        for given in experiment_ids:
+            try:
+                ids.append(experiment_int(given))
+            except InvalidParameterValue:  # no such experiment in a SQL store: it adds nothing
+                continue
+        d, ri, it = db.datasets, db.run_inputs, db.input_tags
+        context = it.c.value.label("context")
+        query = (
+            select(d.c.experiment_id, d.c.name, d.c.digest, context)
+            .select_from(d)
+            .join(ri, ri.c.dataset_id == d.c.id)
+            .outerjoin(it, (it.c.input_id == ri.c.id) & (it.c.key == DATASET_CONTEXT_TAG))
+            .where(d.c.experiment_id.in_(ids))
+            .distinct()
+            .order_by(d.c.experiment_id, d.c.name, d.c.digest, context)
+            .limit(base.DATASET_SEARCH_MAX_RESULTS)
+        )
+        with self._read() as conn:
+            return [DatasetSummary(str(r.experiment_id), r.name, r.digest, r.context) for r in conn.execute(query)]
 
     def get_experiment_by_name(self, name: str) -> Experiment | None:
         with self._read() as conn:
