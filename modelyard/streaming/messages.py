@@ -25,7 +25,8 @@ import orjson
 from modelyard.streaming.base import Delivery
 
 UNPARSEABLE, SCHEMA, MODEL_ERROR, NO_ID = "unparseable", "schema", "model_error", "missing_id"
-REASONS = (UNPARSEABLE, SCHEMA, MODEL_ERROR, NO_ID)
+MISSING_FEATURES = "missing_features"  # a feature-spec model's event whose key has no online row (nor default)
+REASONS = (UNPARSEABLE, SCHEMA, MODEL_ERROR, NO_ID, MISSING_FEATURES)
 
 
 @dataclass(slots=True)
