@@ -39,7 +39,8 @@ logger = logging.getLogger(__name__)
 @dataclass(slots=True)
 class Scored:
     version: str
-    predictions: list[tuple[Event, Any]] = field(default_factory=list)
+    events: list[Event] = field(default_factory=list)  # the scored ones, in order
+    values: list = field(default_factory=list)  # their predictions (JSON-able), one per event
     failures: list[tuple[Event, str, str, int]] = field(default_factory=list)  # (event, reason, error, attempts)
 
 
@@ -125,7 +126,8 @@ class Scorer:
             values = self._retry(served, events[0], rows, exc, result)
             if values is None:
                 return
-        result.predictions.extend(zip(events, values, strict=True))
+        result.events.extend(events)
+        result.values.extend(values)
 
     def _retry(self, served: ServedModel, event: Event, rows: Any, exc: Exception, result: Scored) -> list | None:
         for _ in range(self.max_retries - 1):
