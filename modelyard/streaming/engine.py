@@ -35,7 +35,7 @@ import orjson
 from modelyard.exceptions import ModelyardError
 from modelyard.streaming.base import Delivery, Predictions
 from modelyard.streaming.config import StreamConfig
-from modelyard.streaming.messages import dead_letter, decode
+from modelyard.streaming.messages import dead_letter, decode_all
 from modelyard.streaming.metrics import StreamMetrics
 from modelyard.streaming.scoring import Scored, Scorer
 
@@ -154,7 +154,7 @@ class Pipeline:
 
     def _score(self, deliveries: list[Delivery]) -> tuple[Scored, list]:
         c = self.config
-        events = [e for d in deliveries for e in decode(d, c.format, c.id_field, c.passthrough)]
+        events = decode_all(deliveries, c.format, c.id_field, c.passthrough)
         readable = [e for e in events if e.error is None]
         return self.scorer.score(readable), events
 

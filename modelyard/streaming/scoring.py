@@ -24,6 +24,7 @@ import logging
 from collections.abc import Callable, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
+from itertools import chain
 from operator import itemgetter
 from typing import Any
 
@@ -155,9 +156,12 @@ def build_frame(served: ServedModel, rows: list[dict]) -> Any:
     if schema.all_double and schema.names:
         pick = itemgetter(*schema.names)
         try:
-            array = np.array([pick(row) for row in rows], dtype=np.float64)
-            if array.ndim == 1:  # one column: itemgetter of one name gives scalars
-                array = array.reshape(-1, 1)
+            width = len(schema.names)
+            if width == 1:  # itemgetter of one name gives scalars
+                array = np.fromiter(map(pick, rows), np.float64, count=len(rows)).reshape(-1, 1)
+            else:  # one flat pass, no nested-sequence discovery
+                array = np.fromiter(chain.from_iterable(map(pick, rows)), np.float64,
+                                    count=len(rows) * width).reshape(-1, width)
             return pd.DataFrame(array, columns=schema.index, copy=False)
         except (KeyError, ValueError, TypeError):
             pass  # a missing or non-numeric value: the general path names the column
