@@ -16,11 +16,14 @@ online store by the event's keys, through the scoring server's own lookup
 (``modelyard.features.serving.enricher_for``), once per micro-batch: one round trip per online
 store (one Redis pipeline) for the whole batch. An event whose key has no online row (and no
 default) is dead-lettered with the reason ``missing_features``; the rest of the batch is scored.
+An online store that keeps failing (``max_retries`` tries) stops the consumer without acknowledging
+the batch, as a failing sink does: its events are redelivered, not dead-lettered.
 """
 
 from __future__ import annotations
 
 import logging
+import time
 from collections.abc import Callable, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
@@ -100,12 +103,16 @@ class Scorer:
         """The batch's missing features in one lookup; events that cannot get theirs are failures."""
         import pandas as pd
 
-        try:
-            frame, refused = enricher.lookup(pd.DataFrame.from_records(rows))
-        except Exception as exc:  # the online store is down: every event of the batch fails alike
-            error = exc.message if isinstance(exc, ModelyardError) else str(exc)
-            refused = dict.fromkeys(range(len(events)), f"{type(exc).__name__}: {error}")
-            frame = None
+        frame = pd.DataFrame.from_records(rows)
+        for attempt in range(1, self.max_retries + 1):
+            try:
+                frame, refused = enricher.lookup(frame)
+                break
+            except Exception as exc:  # the store, not the events: retried, then the batch is not acknowledged
+                if attempt == self.max_retries:
+                    raise ModelyardError(f"The online feature store failed {attempt} times ({type(exc).__name__}: "
+                                         f"{exc}); the batch was not acknowledged") from exc
+                time.sleep(0.1 * 2 ** (attempt - 1))
         for i, why in sorted(refused.items()):
             result.failures.append((events[i], MISSING_FEATURES, why, 1))
         if not refused:

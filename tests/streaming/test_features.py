@@ -84,3 +84,25 @@ def test_missing_features_come_from_the_online_store_and_an_unknown_key_is_dead_
 
 def _decoded(fields: dict) -> dict:
     return {k.decode(): orjson.loads(v) for k, v in fields.items()}
+
+
+def test_an_online_store_that_keeps_failing_stops_the_consumer_without_acknowledging(
+        redis_client, name, feature_model, monkeypatch):
+    import asyncio
+
+    from modelyard.exceptions import ModelyardError
+    from modelyard.features.online import RedisOnlineStore
+
+    def down(self, requests):
+        raise ConnectionError("online store unreachable")
+
+    monkeypatch.setattr(RedisOnlineStore, "read_many", down)
+    uri, _, _ = feature_model
+    events, dead = f"{name}-events", f"{name}-dead"
+    redis_client.xadd(events, {"data": orjson.dumps({"customer_id": 1, "x": 0.5})})
+    config = StreamConfig("models:/churn/1", f"{REDIS}?stream={events}&group=g", f"{REDIS}?stream={name}-out",
+                          dead_letter=f"{REDIS}?stream={dead}", tracking_uri=uri, max_retries=2)
+    with pytest.raises(ModelyardError, match="online feature store failed 2 times .*not acknowledged"):
+        asyncio.run(StreamRunner(config).run())
+    assert redis_client.xpending(events, "g")["pending"] == 1  # redelivered later, not dead-lettered
+    assert redis_client.xlen(dead) == 0 and redis_client.xlen(f"{name}-out") == 0
