@@ -7,6 +7,7 @@ acknowledged, then it exits 0.
 from __future__ import annotations
 
 import asyncio
+import gc
 import signal
 
 import click
@@ -70,11 +71,20 @@ def stream(model_uri: str, source: str, sink: str, batch_size: int, max_wait_ms:
         if early:
             runner.stop()
         ready = loop.create_future()
-        ready.add_done_callback(lambda f: f.cancelled() or f.exception() or _announce(runner))
+        ready.add_done_callback(lambda f: f.cancelled() or f.exception() or _running(runner))
         await runner.run(ready)
 
     asyncio.run(main())
     click.echo("Stopped: every batch read was written and acknowledged.", err=True)
+
+
+def _running(runner) -> None:
+    # What is loaded now (the model, the libraries, the ends) lives as long as the process: frozen out
+    # of the garbage collector's scans, so the collections that a stream's many small objects trigger
+    # stay cheap (about a third of the CPU per event otherwise, measured with bench/streaming.py).
+    gc.collect()
+    gc.freeze()
+    _announce(runner)
 
 
 def _announce(runner) -> None:

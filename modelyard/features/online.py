@@ -52,6 +52,10 @@ class OnlineStore(Protocol):
 
     def read(self, table: str, keys: list[str], features: Sequence[str]) -> list[dict[str, Any] | None]: ...
 
+    def read_many(self, requests: Sequence[tuple[str, list[str], Sequence[str]]]) -> list[list[dict[str, Any] | None]]:
+        """``read`` of several (table, keys, features) at once: one round trip where the store can."""
+        ...
+
     def close(self) -> None: ...
 
 
@@ -95,18 +99,26 @@ class RedisOnlineStore:
             self._redis.delete(*[self._key(table, k) for k in keys[start : start + CHUNK]])
 
     def read(self, table, keys, features):
+        return self.read_many([(table, keys, features)])[0]
+
+    def read_many(self, requests):
+        """One pipeline (one round trip) for every key of every table asked."""
         pipe = self._redis.pipeline(transaction=False)
-        for key in keys:
-            pipe.exists(self._key(table, key))
-            pipe.hmget(self._key(table, key), list(features))
-        answers = pipe.execute()
-        out: list[dict[str, Any] | None] = []
-        for i in range(len(keys)):
-            exists, values = answers[2 * i], answers[2 * i + 1]
-            out.append(None if not exists else {
-                f: (json.loads(v) if v is not None else None) for f, v in zip(features, values, strict=True)
-            })
-        return out
+        for table, keys, features in requests:
+            for key in keys:
+                pipe.exists(self._key(table, key))
+                pipe.hmget(self._key(table, key), list(features))
+        answers = iter(pipe.execute())
+        results = []
+        for _, keys, features in requests:
+            out: list[dict[str, Any] | None] = []
+            for _ in keys:
+                exists, values = next(answers), next(answers)
+                out.append(None if not exists else {
+                    f: (json.loads(v) if v is not None else None) for f, v in zip(features, values, strict=True)
+                })
+            results.append(out)
+        return results
 
     def close(self) -> None:
         self._redis.close()
@@ -169,6 +181,9 @@ class SqlOnlineStore:
                 row = json.loads(payload)
                 out.append({f: row.get(f) for f in features})
         return out
+
+    def read_many(self, requests):
+        return [self.read(table, keys, features) for table, keys, features in requests]
 
     def close(self) -> None:
         self.engine.dispose()

@@ -1,7 +1,12 @@
-"""Online feature lookup for ``modelyard models serve``: a model logged with a feature spec gets the
-features a request lacks from the online store its tables were last published to, by the
-request's keys. Values in the request win; a key with no online row gets the lookup's defaults, or
-a 400 naming the key. Models without a feature spec pass through untouched (one dictionary lookup).
+"""Online feature lookup for ``modelyard models serve`` and ``modelyard models stream``: a model logged
+with a feature spec gets the features an input lacks from the online store its tables were last
+published to, by the input's keys. Values in the input win; a key with no online row gets the
+lookup's defaults, or is refused naming the key (serving: a 400 for the request; streaming: that
+event is dead-lettered, the rest of its micro-batch is scored). Models without a feature spec pass
+through untouched (one dictionary lookup).
+
+The lookups of one batch are read in one round trip per online store (``read_many``: one Redis
+pipeline for every table of the batch).
 """
 
 from __future__ import annotations
@@ -38,39 +43,88 @@ class OnlineEnricher:
             self.stores[name] = stores.get(uri) or stores.setdefault(uri, open_store(uri))
 
     def __call__(self, frame):
+        """``frame`` with the features it lacks, as the model's input columns; the first row that
+        cannot get them raises ``InvalidParameterValue`` naming it (a request is all or nothing)."""
+        frame, refused = self.lookup(frame)
+        if refused:
+            raise InvalidParameterValue(refused[min(refused)])
+        return frame
+
+    def lookup(self, frame) -> tuple[Any, dict[int, str]]:
+        """(``frame`` with the features it lacks, as the model's input columns; {row position: why
+        that row cannot get its features}). The refused rows' values in the frame are meaningless."""
+        refused: dict[int, str] = {}
+        n = len(frame)
+        reads = []  # (lookup, wanted features, key tuples, key strings)
         for lk in self.spec.lookups:
             wanted = [
                 f for f in lk.features if f.output_name not in frame.columns or frame[f.output_name].isna().any()
             ]
-            if wanted:
-                frame = self._add(frame, lk, wanted)
+            if not wanted:
+                continue
+            absent = [col for col in lk.lookup_key if col not in frame.columns]
+            if absent:
+                why = f"The request has no column {absent[0]!r}, the key to look up features of {lk.table_name!r}"
+                for i in range(n):
+                    refused.setdefault(i, why)
+                continue
+            rows = list(zip(*(frame[c].tolist() for c in lk.lookup_key), strict=True))
+            reads.append((lk, wanted, rows, self._keys(lk, rows, refused)))
+        found = self._read(reads)
+        for (lk, wanted, rows, _), values in zip(reads, found, strict=True):
+            frame = self._merge(frame, lk, wanted, rows, values, refused)
         missing = [c for c in self.spec.input_columns if c not in frame.columns]
         if missing:
-            raise InvalidParameterValue(f"The request lacks column(s) {missing}, which the model takes as inputs")
-        return frame[list(self.spec.input_columns)]
+            why = f"The request lacks column(s) {missing}, which the model takes as inputs"
+            refused.update({i: why for i in range(n) if i not in refused})
+            return frame, refused
+        return frame[list(self.spec.input_columns)], refused
 
-    def _add(self, frame, lk: ResolvedLookup, wanted):
+    def _keys(self, lk: ResolvedLookup, rows: list[tuple], refused: dict[int, str]) -> list[str | None]:
+        """The rows' keys as the store encodes them; a key of the wrong type refuses its row only."""
         from modelyard.features.publish import key_strings
 
-        for col in lk.lookup_key:
-            if col not in frame.columns:
-                raise InvalidParameterValue(
-                    f"The request has no column {col!r}, the key to look up features of {lk.table_name!r}"
-                )
-        rows = list(zip(*(frame[c].tolist() for c in lk.lookup_key), strict=True))
-        found = self.stores[lk.table_name].read(
-            lk.table_name, key_strings(self.tables[lk.table_name], rows), [f.name for f in wanted]
-        )
+        table = self.tables[lk.table_name]
+        try:
+            return list(key_strings(table, rows))
+        except InvalidParameterValue:
+            pass
+        keys: list[str | None] = []
+        for i, row in enumerate(rows):
+            try:
+                keys.append(key_strings(table, [row])[0])
+            except InvalidParameterValue as exc:
+                refused.setdefault(i, exc.message)
+                keys.append(None)
+        return keys
+
+    def _read(self, reads: list) -> list[list]:
+        """Every lookup's rows, one ``read_many`` (one round trip) per online store."""
+        by_store: dict[int, list[int]] = {}
+        for i, (lk, _, _, _) in enumerate(reads):
+            by_store.setdefault(id(self.stores[lk.table_name]), []).append(i)
+        found: list[list] = [[] for _ in reads]
+        for positions in by_store.values():
+            store = self.stores[reads[positions[0]][0].table_name]
+            requests = []
+            for i in positions:
+                lk, wanted, _, keys = reads[i]
+                requests.append((lk.table_name, [k for k in keys if k is not None], [f.name for f in wanted]))
+            for i, values in zip(positions, store.read_many(requests), strict=True):
+                it = iter(values)
+                found[i] = [next(it) if k is not None else None for k in reads[i][3]]
+        return found
+
+    def _merge(self, frame, lk: ResolvedLookup, wanted, rows, found, refused: dict[int, str]):
+        import pandas as pd
+
         columns: dict[str, list] = {f.output_name: [] for f in wanted}
-        for key, values in zip(rows, found, strict=True):
-            if values is None and any(f.default is None for f in wanted):
-                shown = dict(zip(lk.lookup_key, key, strict=True))
-                raise InvalidParameterValue(f"No online features in {lk.table_name!r} for key {shown}")
+        for i, (key, values) in enumerate(zip(rows, found, strict=True)):
+            if values is None and i not in refused and any(f.default is None for f in wanted):
+                refused[i] = f"No online features in {lk.table_name!r} for key {dict(zip(lk.lookup_key, key, strict=True))}"
             for f in wanted:
                 value = None if values is None else values.get(f.name)
                 columns[f.output_name].append(f.default if value is None else value)
-        import pandas as pd
-
         merged = {}
         for name, values in columns.items():
             looked_up = pd.Series(values, index=frame.index)
@@ -78,10 +132,8 @@ class OnlineEnricher:
         return frame.assign(**merged)
 
 
-def online_features(model: Any, frame: Any, tracking_uri: str | None) -> Any:
-    """``frame`` (a request's input) with ``model``'s missing features looked up online (a value the
-    request gives wins; a null in the request counts as missing); ``frame`` itself when the model has
-    no feature spec."""
+def enricher_for(model: Any, tracking_uri: str | None) -> OnlineEnricher | None:
+    """The (cached) ``OnlineEnricher`` of a loaded model; None when it has no feature spec."""
     enricher = _enrichers.get(model)
     if enricher is None:
         with _lock:
@@ -90,7 +142,15 @@ def online_features(model: Any, frame: Any, tracking_uri: str | None) -> Any:
                 spec = FeatureSpec.load(model.model_dir) if getattr(model, "model_dir", None) else None
                 enricher = OnlineEnricher(spec, tracking_uri) if spec is not None and spec.lookups else False
                 _enrichers[model] = enricher
-    if enricher is False:
+    return enricher or None
+
+
+def online_features(model: Any, frame: Any, tracking_uri: str | None) -> Any:
+    """``frame`` (a request's input) with ``model``'s missing features looked up online (a value the
+    request gives wins; a null in the request counts as missing); ``frame`` itself when the model has
+    no feature spec."""
+    enricher = enricher_for(model, tracking_uri)
+    if enricher is None:
         return frame
     import pandas as pd
 

@@ -17,9 +17,12 @@ Contract (what makes delivery effectively once):
 
 from __future__ import annotations
 
+import re
 from collections.abc import Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import Any, Protocol, runtime_checkable
+
+import orjson
 
 
 @dataclass(slots=True)
@@ -31,7 +34,58 @@ class Delivery:
     handle: Any = None  # whatever the source needs to acknowledge it
     produced_at: float | None = None  # epoch seconds the broker received it, when known (latency)
     attempts: int = 1  # deliveries so far, when the broker counts them
-    meta: dict = field(default_factory=dict)
+
+
+PLAIN_IDS = re.compile(rb"[\w.:\-\n]*", re.ASCII)  # ids whose JSON text is the id in quotes
+
+
+class Predictions(Sequence[dict]):
+    """A micro-batch's prediction records ``{"event_id", "model_version", "prediction", ...passthrough}``,
+    held as columns. Any sink can use it as the list of dicts it is; a sink that knows it can encode
+    the columns at once instead (``plain``: no per-record Python work)."""
+
+    __slots__ = ("ids", "version", "values", "passthrough", "_records")
+
+    def __init__(self, ids: list[str], version: str, values: list, passthrough: list[dict | None] | None = None) -> None:
+        self.ids, self.version, self.values, self.passthrough = ids, version, values, passthrough
+        self._records: list[dict] | None = None
+
+    def records(self) -> list[dict]:
+        if self._records is None:
+            version, carried = self.version, self.passthrough
+            self._records = [{"event_id": i, "model_version": version, "prediction": v}
+                             for i, v in zip(self.ids, self.values, strict=True)]
+            if carried is not None:
+                for record, extra in zip(self._records, carried, strict=True):
+                    for key, value in (extra or {}).items():
+                        record.setdefault(key, value)
+        return self._records
+
+    def __len__(self) -> int:
+        return len(self.ids)
+
+    def __getitem__(self, index):  # type: ignore[override]
+        return self.records()[index]
+
+    def __iter__(self):
+        return iter(self.records())
+
+    def plain(self) -> tuple[bytes, bytes] | None:
+        """(the ids joined by newlines, the predictions' JSON texts joined by commas) when every id is
+        plain (letters, digits, ``.:-_``: its JSON text is itself in quotes) and every prediction a
+        JSON scalar number (or null / boolean), with no passthrough; else None. Two C-level passes."""
+        if self.passthrough is not None or not self.ids:
+            return None
+        ids = "\n".join(self.ids).encode()
+        if not ids or PLAIN_IDS.fullmatch(ids) is None or b"\n\n" in ids or ids.endswith(b"\n") or ids.startswith(b"\n"):
+            return None
+        try:
+            text = orjson.dumps(self.values)
+        except TypeError:
+            return None
+        if b'"' in text or b"{" in text or text.count(b"[") != 1:
+            return None
+        return ids, text[1:-1]
 
 
 @runtime_checkable

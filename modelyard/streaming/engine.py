@@ -33,9 +33,9 @@ from typing import Any
 import orjson
 
 from modelyard.exceptions import ModelyardError
-from modelyard.streaming.base import Delivery
+from modelyard.streaming.base import Delivery, Predictions
 from modelyard.streaming.config import StreamConfig
-from modelyard.streaming.messages import dead_letter, decode
+from modelyard.streaming.messages import dead_letter, decode_all
 from modelyard.streaming.metrics import StreamMetrics
 from modelyard.streaming.scoring import Scored, Scorer
 
@@ -131,7 +131,8 @@ class Pipeline:
                 scored, events = await loop.run_in_executor(None, self._score, deliveries)
             took = time.perf_counter() - began
             self._recent_s = took if self._recent_s is None else 0.8 * self._recent_s + 0.2 * took
-            records = [self._record(e, v, scored.version) for e, v in scored.predictions]
+            records = Predictions([e.id for e in scored.events], scored.version, scored.values,
+                                  [e.passthrough for e in scored.events] if self.config.passthrough else None)
             dead = self._dead_letters(events, scored)
             await self._write(self.sink, records)
             if dead:
@@ -153,16 +154,9 @@ class Pipeline:
 
     def _score(self, deliveries: list[Delivery]) -> tuple[Scored, list]:
         c = self.config
-        events = [e for d in deliveries for e in decode(d, c.format, c.id_field, c.passthrough)]
+        events = decode_all(deliveries, c.format, c.id_field, c.passthrough)
         readable = [e for e in events if e.error is None]
         return self.scorer.score(readable), events
-
-    def _record(self, event: Any, value: Any, version: str) -> dict:
-        record = {"event_id": event.id, "model_version": version, "prediction": value}
-        if event.passthrough:
-            for key, val in event.passthrough.items():
-                record.setdefault(key, val)
-        return record
 
     def _dead_letters(self, events: list, scored: Scored) -> list[dict]:
         many = self.config.format != "json"

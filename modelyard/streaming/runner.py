@@ -12,7 +12,7 @@ from typing import Any
 from modelyard.streaming.config import StreamConfig
 from modelyard.streaming.engine import Pipeline
 from modelyard.streaming.metrics import StreamMetrics, serve_metrics
-from modelyard.streaming.scoring import FeatureLookup, Scorer
+from modelyard.streaming.scoring import Scorer
 from modelyard.streaming.uris import open_sink, open_source, redact
 
 logger = logging.getLogger(__name__)
@@ -21,13 +21,13 @@ LAG_EVERY_S = 5.0
 
 
 class StreamRunner:
-    def __init__(self, config: StreamConfig, consumers: int = 1, feature_lookup: FeatureLookup | None = None) -> None:
+    def __init__(self, config: StreamConfig, consumers: int = 1) -> None:
         self.config = config
         self.consumers = max(1, consumers)
         self.metrics = StreamMetrics()
         self.scorer = Scorer(
             config.model_uri, tracking_uri=config.tracking_uri, poll_interval=config.poll_interval,
-            max_retries=config.max_retries, feature_lookup=feature_lookup, on_switch=self._switched,
+            max_retries=config.max_retries, on_switch=self._switched,
         )
         self.pipelines: list[Pipeline] = []
         self.metrics_port: int | None = None

@@ -11,42 +11,40 @@ A batch whose predict call fails is split in halves until the failing rows are a
 times in all, then dead-lettered with the reason (``schema`` for an input the signature refuses,
 ``model_error`` otherwise). The rest of the batch is scored.
 
-Feature lookups (issue 16 part 5): ``FeatureLookup`` is the hook through which a model with a
-feature spec gets its missing features from the online store by the event's keys. The feature
-tables work provides the implementation; until then none is installed and rows go to the model
-as they came.
+Feature lookups: a model logged with a feature spec gets the features an event lacks from the
+online store by the event's keys, through the scoring server's own lookup
+(``modelyard.features.serving.enricher_for``), once per micro-batch: one round trip per online
+store (one Redis pipeline) for the whole batch. An event whose key has no online row (and no
+default) is dead-lettered with the reason ``missing_features``; the rest of the batch is scored.
+An online store that keeps failing (``max_retries`` tries) stops the consumer without acknowledging
+the batch, as a failing sink does: its events are redelivered, not dead-lettered.
 """
 
 from __future__ import annotations
 
 import logging
+import time
 from collections.abc import Callable, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
+from itertools import chain
 from operator import itemgetter
-from typing import Any, Protocol
+from typing import Any
 
 from modelyard.exceptions import InvalidParameterValue, ModelyardError
 from modelyard.serving.config import ModelSpec, ServeConfig, default_name
 from modelyard.serving.outputs import jsonable
 from modelyard.serving.slots import ModelSlots, ServedModel
-from modelyard.streaming.messages import MODEL_ERROR, SCHEMA, Event
+from modelyard.streaming.messages import MISSING_FEATURES, MODEL_ERROR, SCHEMA, Event
 
 logger = logging.getLogger(__name__)
-
-
-class FeatureLookup(Protocol):
-    """Hook for online-store feature lookups (filled in by the feature-tables work, issue 16 part 5)."""
-
-    def enrich(self, rows: list[dict], model: ServedModel) -> list[dict]:
-        """``rows`` with the model's missing features added from the online store, by the event keys."""
-        ...
 
 
 @dataclass(slots=True)
 class Scored:
     version: str
-    predictions: list[tuple[Event, Any]] = field(default_factory=list)
+    events: list[Event] = field(default_factory=list)  # the scored ones, in order
+    values: list = field(default_factory=list)  # their predictions (JSON-able), one per event
     failures: list[tuple[Event, str, str, int]] = field(default_factory=list)  # (event, reason, error, attempts)
 
 
@@ -58,11 +56,10 @@ class Scorer:
         tracking_uri: str | None = None,
         poll_interval: float = 2.0,
         max_retries: int = 3,
-        feature_lookup: FeatureLookup | None = None,
         on_switch: Callable[[str, str | None, str], None] | None = None,
     ) -> None:
         self.max_retries = max_retries
-        self.feature_lookup = feature_lookup
+        self.tracking_uri = tracking_uri
         self._executor = ThreadPoolExecutor(1, thread_name_prefix="modelyard-stream-slot")
         spec = ModelSpec(default_name(model_uri), model_uri)
         config = ServeConfig(models=(spec,), tracking_uri=tracking_uri, poll_interval=poll_interval, batching=False)
@@ -91,27 +88,59 @@ class Scorer:
         served = self.slot.snapshot()
         result = Scored(served.version)
         if events:
-            self._group(served, list(events), result)
+            events = list(events)
+            rows: Any = [e.row for e in events]
+            from modelyard.features.serving import enricher_for  # (imported once: then a dict lookup)
+
+            enricher = enricher_for(served.model, self.tracking_uri)
+            if enricher is not None:
+                events, rows = self._enrich(enricher, events, rows, result)
+            if events:
+                self._group(served, events, rows, result)
         return result
 
-    def _group(self, served: ServedModel, events: list[Event], result: Scored) -> None:
+    def _enrich(self, enricher: Any, events: list[Event], rows: list[dict], result: Scored) -> tuple[list, Any]:
+        """The batch's missing features in one lookup; events that cannot get theirs are failures."""
+        import pandas as pd
+
+        frame = pd.DataFrame.from_records(rows)
+        for attempt in range(1, self.max_retries + 1):
+            try:
+                frame, refused = enricher.lookup(frame)
+                break
+            except Exception as exc:  # the store, not the events: retried, then the batch is not acknowledged
+                if attempt == self.max_retries:
+                    raise ModelyardError(f"The online feature store failed {attempt} times ({type(exc).__name__}: "
+                                         f"{exc}); the batch was not acknowledged") from exc
+                time.sleep(0.1 * 2 ** (attempt - 1))
+        for i, why in sorted(refused.items()):
+            result.failures.append((events[i], MISSING_FEATURES, why, 1))
+        if not refused:
+            return events, frame.reset_index(drop=True)
+        keep = [i for i in range(len(events)) if i not in refused]
+        if not keep:
+            return [], None
+        return [events[i] for i in keep], frame.iloc[keep].reset_index(drop=True)
+
+    def _group(self, served: ServedModel, events: list[Event], rows: Any, result: Scored) -> None:
         try:
-            values = self._call(served, events)
+            values = self._call(served, rows, len(events))
         except Exception as exc:
             if len(events) > 1:
                 mid = len(events) // 2
-                self._group(served, events[:mid], result)
-                self._group(served, events[mid:], result)
+                self._group(served, events[:mid], rows[:mid], result)
+                self._group(served, events[mid:], rows[mid:], result)
                 return
-            values = self._retry(served, events[0], exc, result)
+            values = self._retry(served, events[0], rows, exc, result)
             if values is None:
                 return
-        result.predictions.extend(zip(events, values, strict=True))
+        result.events.extend(events)
+        result.values.extend(values)
 
-    def _retry(self, served: ServedModel, event: Event, exc: Exception, result: Scored) -> list | None:
+    def _retry(self, served: ServedModel, event: Event, rows: Any, exc: Exception, result: Scored) -> list | None:
         for _ in range(self.max_retries - 1):
             try:
-                return self._call(served, [event])
+                return self._call(served, rows, 1)
             except Exception as again:
                 exc = again
         reason = SCHEMA if isinstance(exc, InvalidParameterValue) else MODEL_ERROR
@@ -119,12 +148,10 @@ class Scorer:
         result.failures.append((event, reason, f"{type(exc).__name__}: {message}", self.max_retries))
         return None
 
-    def _call(self, served: ServedModel, events: list[Event]) -> list:
-        rows = [e.row for e in events]
-        if self.feature_lookup is not None:
-            rows = self.feature_lookup.enrich(rows, served)
-        frame = build_frame(served, rows)
-        return split_values(served.model.predict(frame), len(rows))
+    def _call(self, served: ServedModel, rows: Any, n: int) -> list:
+        """``rows``: the events' dicts, or (feature lookups) a DataFrame of the model's input columns."""
+        frame = rows if not isinstance(rows, list) else build_frame(served, rows)
+        return split_values(served.model.predict(frame), n)
 
 
 def build_frame(served: ServedModel, rows: list[dict]) -> Any:
@@ -136,9 +163,12 @@ def build_frame(served: ServedModel, rows: list[dict]) -> Any:
     if schema.all_double and schema.names:
         pick = itemgetter(*schema.names)
         try:
-            array = np.array([pick(row) for row in rows], dtype=np.float64)
-            if array.ndim == 1:  # one column: itemgetter of one name gives scalars
-                array = array.reshape(-1, 1)
+            width = len(schema.names)
+            if width == 1:  # itemgetter of one name gives scalars
+                array = np.fromiter(map(pick, rows), np.float64, count=len(rows)).reshape(-1, 1)
+            else:  # one flat pass, no nested-sequence discovery
+                array = np.fromiter(chain.from_iterable(map(pick, rows)), np.float64,
+                                    count=len(rows) * width).reshape(-1, width)
             return pd.DataFrame(array, columns=schema.index, copy=False)
         except (KeyError, ValueError, TypeError):
             pass  # a missing or non-numeric value: the general path names the column

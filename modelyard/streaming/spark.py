@@ -1,8 +1,8 @@
 """Streaming inference on Spark Structured Streaming.
 
 ``score_stream(df, model_uri)`` adds ``prediction`` and ``model_version`` to a (streaming) DataFrame
-with ``mapInPandas``: Arrow batches go to the Python workers, and each worker process loads the
-model once (kept for the next batches and queries of that process). A registry reference
+with an iterator pandas UDF: Arrow batches of the input columns go to the Python workers, the
+predictions come back, and each worker process loads the model once (kept for the next batches and queries of that process). A registry reference
 (``models:/churn@champion``) is resolved on the driver when the query is defined, so every row of
 the query names the one version that scored it; define the query again to take a new version.
 
@@ -62,28 +62,42 @@ def _model(location: str, tracking_uri: str | None) -> Any:
 
 def score_stream(df: Any, model_uri: str, *, result_type: str = "double", tracking_uri: str | None = None,
                  columns: list[str] | None = None) -> Any:
-    """``df`` with two more columns: ``prediction`` (``result_type``, a Spark SQL type) and ``model_version``."""
-    from pyspark.sql.types import StringType, StructField, StructType, _parse_datatype_string
+    """``df`` with two more columns: ``prediction`` (``result_type``, a Spark SQL type) and ``model_version``.
+
+    The model runs in an iterator pandas UDF over the input columns: only those go to the Python
+    worker and only the prediction comes back (the other columns stay in the JVM); the version is a
+    literal column."""
+    from collections.abc import Iterator
+
+    import pandas as pd
+    from pyspark.sql.functions import lit, pandas_udf, struct
 
     version, location = resolve_model(model_uri, tracking_uri)
     inputs = columns or list(df.columns)
-    schema = StructType([*df.schema.fields, StructField("prediction", _parse_datatype_string(result_type)),
-                         StructField("model_version", StringType())])
 
     def predict(batches):
-        from modelyard.serving.outputs import jsonable
-
         model = _model(location, tracking_uri)
         for frame in batches:
-            if len(frame) == 0:
-                continue
-            pred = jsonable(model.predict(frame[inputs]))
-            out = frame.copy()
-            out["prediction"] = list(pred) if not hasattr(pred, "shape") else pred
-            out["model_version"] = version
-            yield out
+            yield _series(model.predict(frame), len(frame)) if len(frame) else pd.Series([], dtype=object)
 
-    return df.mapInPandas(predict, schema)
+    predict.__annotations__ = {"batches": Iterator[pd.DataFrame], "return": Iterator[pd.Series]}
+    udf = pandas_udf(predict, result_type)
+    return df.withColumn("prediction", udf(struct(*[df[c] for c in inputs]))).withColumn("model_version", lit(version))
+
+
+def _series(pred: Any, n: int) -> Any:
+    """One prediction per row as a pandas Series (a one-column output as its column, a wider one as a list per row)."""
+    import numpy as np
+    import pandas as pd
+
+    if isinstance(pred, pd.DataFrame):
+        pred = pred.iloc[:, 0] if pred.shape[1] == 1 else pd.Series(pred.to_numpy().tolist())
+    elif not isinstance(pred, pd.Series):
+        array = np.asarray(pred)
+        pred = pd.Series(list(array) if array.ndim > 1 else array)
+    if len(pred) != n:
+        raise InvalidParameterValue(f"The model returned {len(pred)} predictions for {n} rows")
+    return pred.reset_index(drop=True)
 
 
 def write_idempotent(df: Any, uri: str, checkpoint: str, *, app_id: str | None = None,

@@ -59,6 +59,35 @@ def test_the_redis_sink_writes_an_event_once_however_often_it_is_written(redis_c
     assert [(e["event_id"], e["model_version"]) for e in out] == [("1-0", "1"), ("2-0", "2")]
 
 
+def test_plain_and_general_prediction_batches_make_the_same_entries(redis_client, name):
+    from modelyard.streaming.base import Predictions
+
+    plain = Predictions(["1-0", "order.7:3"], "2", [0.125, 1])
+    unusual = Predictions(["a/b", 'q"uote'], "2", [0.125, 1])  # ids not plain: the per-record path
+    nested = Predictions(["3-0"], "2", [[0.5, 0.5]])  # a list per event: the per-record path
+    assert plain.plain() == (b"1-0\norder.7:3", b"0.125,1")
+    assert unusual.plain() is None and nested.plain() is None
+    assert Predictions(["1-0"], "2", ["yes"]).plain() is None
+    assert Predictions(["1-0"], "2", [1], [{"customer": "c"}]).plain() is None  # passthrough: per record
+    assert list(Predictions(["1-0"], "2", [1], [{"customer": "c"}])) == [
+        {"event_id": "1-0", "model_version": "2", "prediction": 1, "customer": "c"}]
+
+    async def write():
+        sink = open_sink(f"{REDIS}?stream={name}-out")
+        await sink.start()
+        for batch in (plain, unusual, nested, plain):
+            await sink.write(batch)
+        await sink.close()
+
+    asyncio.run(write())
+    raw = [fields for _, fields in redis_client.xrange(f"{name}-out")]
+    assert [list(f) for f in raw] == [[b"event_id", b"model_version", b"prediction"]] * 5
+    assert [f[b"event_id"] for f in raw[:2]] == [b'"1-0"', b'"order.7:3"']  # JSON text, as the general path writes
+    assert _entries(redis_client, f"{name}-out") == [
+        {"event_id": i, "model_version": "2", "prediction": v}
+        for i, v in [("1-0", 0.125), ("order.7:3", 1), ("a/b", 0.125), ('q"uote', 1), ("3-0", [0.5, 0.5])]]
+
+
 def test_the_id_field_names_the_event(redis_client, name, model_dir, data):
     events = f"{name}-events"
     for i, row in enumerate(data.head(5).to_dict("records")):

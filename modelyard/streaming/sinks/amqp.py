@@ -7,6 +7,12 @@ when the broker confirmed every message. RabbitMQ has no publish-side deduplicat
 between the write and the source's ack, a redelivered event is published again with the same
 ``message_id``, which consumers of the exchange use to drop the copy (at-least-once with a stable
 id, unlike the Redis, NATS, SQL, Parquet and Delta sinks, which store each event once).
+
+Exactly-once is not achievable here with plain AMQP 0-9-1: the broker keeps no record of message ids
+(deduplicating exchanges are a third-party plugin), and the publish cannot be made atomic with the
+source's ack (the source is another broker, or a queue: RabbitMQ transactions are not atomic across
+queues, and a crash during commit leaves the outcome undefined). Consumers deduplicate on
+``message_id`` (README, "Streaming inference").
 """
 
 from __future__ import annotations
