@@ -1,5 +1,6 @@
 """The process of one ``module:function`` task: import, call with the parameters, write the return
-value as JSON next to the log. Run as ``python -m modelyard.jobs.child <context.json>``."""
+value as JSON next to the log. Forked by the warm task runner (``jobs/prefork.py``:
+``run_task(ctx)``), or started as ``python -m modelyard.jobs.child <context.json>``."""
 
 from __future__ import annotations
 
@@ -22,9 +23,13 @@ def _die_with_parent() -> None:
 
 
 def main(path: str) -> int:
-    _die_with_parent()
     with open(path) as f:
-        ctx = json.load(f)
+        return run_task(json.load(f))
+
+
+def run_task(ctx: dict) -> int:
+    """Run the task ``ctx`` describes (run, params, values, info, cwd, result_path); the exit code."""
+    _die_with_parent()
     sys.path.insert(0, ctx["cwd"])
     from modelyard.jobs import context
 

@@ -20,13 +20,16 @@ import subprocess
 import sys
 import threading
 import time
+from collections.abc import Callable
 from typing import Any
 
 from modelyard.auth.context import RequestContext
 from modelyard.entities import RunTag
 from modelyard.entities.job import CANCELLED, FAILED, RUNNING, SUCCEEDED
 from modelyard.jobs.config import JobsConfig
+from modelyard.jobs import prefork
 from modelyard.jobs.engine import spec_of
+from modelyard.jobs.kinds import EXEC
 from modelyard.settings import child_environment
 from modelyard.store.sql.common import now_ms
 
@@ -35,17 +38,35 @@ logger = logging.getLogger(__name__)
 LOG_CHUNK = 64 * 1024
 
 
+_experiments: dict[tuple[int, str], str] = {}  # (id of the tracking service, name) -> experiment id
+
+
 def _experiment_id(tracking, ctx: RequestContext, name: str) -> str:
+    cached = _experiments.get((id(tracking), name))
+    if cached is not None:
+        return cached
     exp = tracking.get_experiment_by_name(ctx, name)
-    if exp is not None:
-        return exp.experiment_id
+    if exp is not None and exp.lifecycle_stage == "active":
+        experiment_id = exp.experiment_id
+    else:
+        try:
+            experiment_id = tracking.create_experiment(ctx, name)
+        except Exception:  # created meanwhile by another worker
+            exp = tracking.get_experiment_by_name(ctx, name)
+            if exp is None:
+                raise
+            experiment_id = exp.experiment_id
+    _experiments[(id(tracking), name)] = experiment_id
+    return experiment_id
+
+
+def _create_tracking_run(tracking, ctx: RequestContext, experiment: str, tags: list[RunTag], name: str):
     try:
-        return tracking.create_experiment(ctx, name)
-    except Exception:  # created meanwhile by another worker
-        exp = tracking.get_experiment_by_name(ctx, name)
-        if exp is None:
+        return tracking.create_run(ctx, _experiment_id(tracking, ctx, experiment), None, now_ms(), tags, name)
+    except Exception:  # a cached experiment deleted meanwhile: look it up again, once
+        if _experiments.pop((id(tracking), experiment), None) is None:
             raise
-        return exp.experiment_id
+        return tracking.create_run(ctx, _experiment_id(tracking, ctx, experiment), None, now_ms(), tags, name)
 
 
 def kill_tree(proc: subprocess.Popen, grace_s: float) -> None:
@@ -54,7 +75,10 @@ def kill_tree(proc: subprocess.Popen, grace_s: float) -> None:
         try:
             os.killpg(proc.pid, sig)
         except ProcessLookupError:
-            return
+            try:  # a forked task caught before its setsid(): the process itself
+                os.kill(proc.pid, sig)
+            except ProcessLookupError:
+                return
         try:
             proc.wait(timeout=wait)
         except subprocess.TimeoutExpired:
@@ -96,11 +120,10 @@ def execute(store, tracking, ctx: RequestContext, config: JobsConfig, task_run_i
     folder = os.path.join(config.logs_dir, run.job_run_id)
     os.makedirs(folder, exist_ok=True)
     log_path = os.path.join(folder, f"{task.key}.{tr.attempt}.log")
-    tracking_run = tracking.create_run(
+    tracking_run = _create_tracking_run(
+        tracking,
         ctx,
-        _experiment_id(tracking, ctx, spec.experiment or f"jobs/{spec.name}"),
-        None,
-        now_ms(),
+        spec.experiment or f"jobs/{spec.name}",
         [
             RunTag("modelyard.job", spec.name),
             RunTag("modelyard.job_run_id", run.job_run_id),
@@ -124,15 +147,13 @@ def execute(store, tracking, ctx: RequestContext, config: JobsConfig, task_run_i
     if config.tracking_uri:
         env["MLFLOW_TRACKING_URI"] = config.tracking_uri
     result_path = log_path[: -len(".log")] + ".result.json"
-    if task.is_command:
+    if task.kind.launch == EXEC:
         mapping = {k: str(v) for k, v in params.items()}
-        cmd = [string.Template(a).safe_substitute(mapping) for a in task.run]
+        start = _exec([string.Template(a).safe_substitute(mapping) for a in task.run], env)
     else:
-        ctx_path = log_path[: -len(".log")] + ".context.json"
-        with open(ctx_path, "w") as f:
-            json.dump({"run": task.run, "params": params, "values": values, "info": info, "cwd": os.getcwd(), "result_path": result_path}, f)
-        cmd = [sys.executable, "-m", "modelyard.jobs.child", ctx_path]
-    status, error, exit_code, result = _supervise(store, config, task_run_id, cmd, env, log_path, task.timeout_seconds, stop)
+        child_ctx = {"run": task.run, "params": params, "values": values, "info": info, "cwd": os.getcwd(), "result_path": result_path}
+        start = _fork(child_ctx, env, log_path) if config.prefork else _exec_child(child_ctx, env, log_path)
+    status, error, exit_code, result = _supervise(store, config, task_run_id, start, log_path, task.timeout_seconds, stop)
     if status == SUCCEEDED and not task.is_command and os.path.exists(result_path):
         with open(result_path) as f:
             result = f.read()
@@ -142,15 +163,51 @@ def execute(store, tracking, ctx: RequestContext, config: JobsConfig, task_run_i
     return status
 
 
-def _supervise(store, config: JobsConfig, task_run_id: str, cmd: list[str], env: dict[str, str], log_path: str,
+Start = Callable[[str], "subprocess.Popen | prefork.ForkedProcess"]  # (log path) -> process; OSError with a message
+
+
+def _exec(cmd: list[str], env: dict[str, str]) -> Start:
+    """Start a program in a session of its own, its output appended to the log."""
+
+    def start(log_path: str) -> subprocess.Popen:
+        with open(log_path, "ab") as log:
+            try:
+                return subprocess.Popen(cmd, stdout=log, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL, env=env, start_new_session=True)
+            except OSError as exc:
+                raise OSError(f"Could not start {cmd[0]!r}: {exc}") from None
+
+    return start
+
+
+def _exec_child(child_ctx: dict[str, Any], env: dict[str, str], log_path: str) -> Start:
+    """A ``module:function`` task in a new interpreter (``python -m modelyard.jobs.child``)."""
+    ctx_path = log_path[: -len(".log")] + ".context.json"
+    with open(ctx_path, "w") as f:
+        json.dump(child_ctx, f)
+    return _exec([sys.executable, "-m", "modelyard.jobs.child", ctx_path], env)
+
+
+def _fork(child_ctx: dict[str, Any], env: dict[str, str], log_path: str) -> Start:
+    """A ``module:function`` task forked from the warm runner; a new interpreter if the runner fails."""
+
+    def start(log_path: str):
+        try:
+            return prefork.shared(child_environment({})).spawn(child_ctx, log_path, env)
+        except prefork.RunnerDied as exc:
+            logger.warning("the warm task runner failed (%s): starting the task in a new interpreter", exc)
+            return _exec_child(child_ctx, env, log_path)(log_path)
+
+    return start
+
+
+def _supervise(store, config: JobsConfig, task_run_id: str, start: Start, log_path: str,
                timeout_s: float | None, stop: threading.Event | None) -> tuple[str, str | None, int | None, Any]:
     started = time.monotonic()
     pump = LogPump(store, task_run_id, log_path)
-    with open(log_path, "ab") as log:
-        try:
-            proc = subprocess.Popen(cmd, stdout=log, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL, env=env, start_new_session=True)
-        except OSError as exc:
-            return FAILED, f"Could not start {cmd[0]!r}: {exc}", None, None
+    try:
+        proc = start(log_path)
+    except OSError as exc:
+        return FAILED, str(exc), None, None
     last_beat = time.monotonic()
     reason: tuple[str, str] | None = None
     while True:
