@@ -71,6 +71,12 @@ class PreforkRunner:
         self._procs: dict[int, ForkedProcess] = {}  # pid -> process
         self._early: dict[int, int] = {}  # pid -> code, an end read before the pid's answer
 
+    @property
+    def pid(self) -> int | None:
+        """The runner process's pid (None until the first task started it)."""
+        proc = self._proc
+        return proc.pid if proc is not None else None
+
     def _start(self) -> subprocess.Popen:
         proc = subprocess.Popen(
             [sys.executable, "-m", "modelyard.jobs.prefork", *self.preload],

@@ -4,8 +4,8 @@ Celery worker.
 The task gets a tracking run (tagged ``modelyard.job``, ``modelyard.job_run_id``,
 ``modelyard.task``, ``modelyard.task_attempt``) which its process resumes: everything it logs
 with ``modelyard.start_run()`` lands there. Its stdout and stderr go to a log file, copied to the
-database while it runs (``jobs logs --follow`` reads them from any machine) and kept as the
-database after the task ends (the log file stays in ``logs_dir``). The process is started in its own
+database while it runs (``jobs logs --follow`` reads them from any machine); when the attempt
+ends the log file is uploaded to the tracking run's artifacts (``logs/<task>.<attempt>.log``). The process is started in its own
 session, so a timeout or a cancel kills the whole process tree (SIGTERM, then SIGKILL).
 """
 
@@ -26,8 +26,8 @@ from typing import Any
 from modelyard.auth.context import RequestContext
 from modelyard.entities import RunTag
 from modelyard.entities.job import CANCELLED, FAILED, RUNNING, SUCCEEDED
-from modelyard.jobs.config import JobsConfig
 from modelyard.jobs import prefork
+from modelyard.jobs.config import JobsConfig
 from modelyard.jobs.engine import spec_of
 from modelyard.jobs.kinds import EXEC
 from modelyard.settings import child_environment
@@ -111,8 +111,8 @@ class LogPump:
 
 def execute(store, tracking, ctx: RequestContext, config: JobsConfig, task_run_id: str, stop: threading.Event | None = None) -> str:
     """Run a claimed (RUNNING) task attempt to its end; returns its final status."""
-    tr = store.get_task_run(task_run_id)
-    run = store.get_run(tr.job_run_id)
+    run = store.get_run_of_task(task_run_id)
+    tr = next(t for t in run.tasks if t.task_run_id == task_run_id)
     spec = spec_of(json.dumps(run.spec, sort_keys=True))
     task = spec.task(tr.task_key)
     params = spec.params_for(task.key, run.params)
@@ -157,10 +157,30 @@ def execute(store, tracking, ctx: RequestContext, config: JobsConfig, task_run_i
     if status == SUCCEEDED and not task.is_command and os.path.exists(result_path):
         with open(result_path) as f:
             result = f.read()
+    upload_log(config, ctx, tracking_run.info.artifact_uri, log_path)
     if not store.transition(task_run_id, RUNNING, status, error=error, exit_code=exit_code, result=result):
         status = store.get_task_run(task_run_id).status  # the reaper or a cancel was first
     tracking.update_run_info(ctx, run_id, {SUCCEEDED: "FINISHED", CANCELLED: "KILLED"}.get(status, "FAILED"), now_ms())
     return status
+
+
+LOG_ARTIFACT_DIR = "logs"  # where a task's log lands among its tracking run's artifacts
+
+
+def upload_log(config: JobsConfig, ctx: RequestContext, artifact_uri: str, log_path: str) -> str | None:
+    """Upload the attempt's log file to its tracking run's artifacts (``logs/<task>.<attempt>.log``);
+    the artifact path, or None when it could not be uploaded (the database copy stays either way)."""
+    from modelyard.artifacts import get_artifact_repository
+
+    if not os.path.exists(log_path):
+        return None
+    try:
+        repo = get_artifact_repository(artifact_uri, tracking_uri=config.tracking_uri, settings=ctx.settings)
+        repo.log_artifact(log_path, LOG_ARTIFACT_DIR)
+    except Exception as exc:  # a store that is down must not change the task's outcome
+        logger.warning("could not upload the log %s to %s: %s", log_path, artifact_uri, exc)
+        return None
+    return f"{LOG_ARTIFACT_DIR}/{os.path.basename(log_path)}"
 
 
 Start = Callable[[str], "subprocess.Popen | prefork.ForkedProcess"]  # (log path) -> process; OSError with a message

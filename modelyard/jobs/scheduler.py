@@ -10,7 +10,6 @@ app's lifespan owns (``modelyard server --scheduler``).
 
 from __future__ import annotations
 
-import json
 import logging
 import os
 import socket
@@ -24,11 +23,12 @@ from modelyard.jobs.celery_executor import CeleryDispatcher
 from modelyard.jobs.config import JobsConfig
 from modelyard.jobs.local import LocalExecutor
 from modelyard.jobs.schedule import due_times, to_fire
-from modelyard.jobs.spec import parse
 from modelyard.store.sql.common import now_ms
 from modelyard.workers import Worker
 
 logger = logging.getLogger(__name__)
+
+EVENT_LEASE_S = 60.0  # a scheduler that claimed registry events and died: another takes them after this
 
 
 def owner_name(kind: str) -> str:
@@ -93,6 +93,7 @@ class Scheduler:
     def work(self) -> int | None:
         """Publish found events, reap lapsed tasks, advance runs, dispatch tasks; when the next
         queued local task comes due, if known."""
+        self.consume_registry_events()
         if time.monotonic() - self._last_scan >= self.config.trigger_poll_s:
             self._last_scan = time.monotonic()
             self.scan_triggers()
@@ -128,16 +129,39 @@ class Scheduler:
         return soonest
 
     def scan_triggers(self) -> None:
+        """Look in the folders that file_arrived triggers watch (every ``trigger_poll_s``)."""
         jobs = []
         for row in self.store.schedulable():
-            spec = parse(json.loads(row.spec))
-            if any(t.on in ("model_version_created", "alias_moved", "file_arrived") for t in spec.triggers):
+            spec = engine.spec_of(row.spec)
+            if any(t.on == "file_arrived" for t in spec.triggers):
                 jobs.append((row.job_id, spec, row.updated_at))
         if not jobs:
             return
         specs = [(job_id, spec) for job_id, spec, _ in jobs]
-        for kind, key, payload in triggers.scan(self.registry, self.ctx, jobs):
+        for kind, key, payload in triggers.scan(jobs):
             triggers.publish(self.store, specs, kind, key, payload)
+
+    def consume_registry_events(self, limit: int = 200) -> int:
+        """Start the runs the registry's new events trigger (its event queue, leased, so each item
+        is handled by one scheduler; one that dies mid-way leaves it to another after the lease,
+        and the event key makes a second handling fire nothing). Returns how many were handled."""
+        items = self.store.claim_registry_events(self.owner, EVENT_LEASE_S, limit)
+        if not items:
+            return 0
+        rows = [(row, engine.spec_of(row.spec)) for row in self.store.schedulable()]
+        for item in items:
+            try:
+                event = triggers.from_registry_event(item.id, item.payload)
+            except (ValueError, KeyError, TypeError) as exc:
+                logger.warning("registry event %s is not readable (%s): dropped", item.id, exc)
+                event = None
+            if event is not None:
+                kind, key, payload = event
+                # jobs deployed after the change do not see it (as a scan since deploy would not)
+                jobs = [(row.job_id, spec) for row, spec in rows if row.updated_at <= item.created_at]
+                triggers.publish(self.store, jobs, kind, key, payload)
+            self.store.ack_registry_event(item.id, self.owner)
+        return len(items)
 
     def dispatch(self) -> None:
         self.local.dispatch()

@@ -30,6 +30,8 @@ from modelyard.entities.job import (
 from modelyard.exceptions import ResourceAlreadyExists, ResourceDoesNotExist
 from modelyard.store.jobs import tables as t
 from modelyard.store.jobs.db import Database
+from modelyard.store.registry.sql.outbox import EVENTS_QUEUE as REGISTRY_EVENTS
+from modelyard.store.sql import queue
 from modelyard.store.sql.common import now_ms
 
 logger = logging.getLogger(__name__)
@@ -238,6 +240,22 @@ class SqlJobStore:
             ).all()
         return _run(row, [_task(r) for r in tasks])
 
+    def get_run_of_task(self, task_run_id: str) -> JobRun:
+        """The job run a task run belongs to, its task runs included (one read)."""
+        with self.db.read() as conn:
+            row = conn.execute(
+                select(t.job_runs).where(
+                    t.job_runs.c.job_run_id
+                    == select(t.job_task_runs.c.job_run_id).where(t.job_task_runs.c.task_run_id == task_run_id).scalar_subquery()
+                )
+            ).first()
+            if row is None:
+                raise ResourceDoesNotExist(f"Task run {task_run_id!r} does not exist")
+            tasks = conn.execute(
+                select(t.job_task_runs).where(t.job_task_runs.c.job_run_id == row.job_run_id).order_by(t.job_task_runs.c.created_at)
+            ).all()
+        return _run(row, [_task(r) for r in tasks])
+
     def list_runs(self, job_name_or_id: str | None, limit: int = 25, statuses: tuple[str, ...] = ()) -> list[JobRun]:
         with self.db.read() as conn:
             q = select(t.job_runs).order_by(t.job_runs.c.created_at.desc()).limit(limit)
@@ -344,10 +362,23 @@ class SqlJobStore:
                 .order_by(t.job_task_runs.c.not_before)
                 .limit(limit)
             ).scalars().all()
-        values: dict[str, Any] = {"owner": owner}
+        if not ids:
+            return []
+        values: dict[str, Any] = {"owner": owner, "status": to}
         if to == DISPATCHED:
             values["not_before"] = now  # when it was sent: a message no worker takes is resent later
-        return [i for i in ids if self.transition(i, source, to, **values)]
+        if to == RUNNING:
+            values.update(started_at=now, heartbeat_at=now)
+        won = []
+        with self.db.write() as conn:  # one transaction; each row still a compare-and-set
+            for task_run_id in ids:
+                if conn.execute(
+                    update(t.job_task_runs)
+                    .where(and_(t.job_task_runs.c.task_run_id == task_run_id, t.job_task_runs.c.status == source))
+                    .values(**values)
+                ).rowcount == 1:
+                    won.append(task_run_id)
+        return won
 
     def transition(self, task_run_id: str, expected: str | tuple[str, ...], status: str, **values: Any) -> bool:
         expected = (expected,) if isinstance(expected, str) else expected
@@ -412,6 +443,15 @@ class SqlJobStore:
                     and_(t.job_task_runs.c.status == DISPATCHED, t.job_task_runs.c.not_before < before)
                 )
             ).scalars())
+
+    # -- events from other domains (the kernel's durable queue) -------------------------------
+    def claim_registry_events(self, owner: str, lease_s: float, limit: int) -> list[queue.Item]:
+        """Lease up to ``limit`` items of the registry's event queue (another scheduler gets the
+        others); payload ``{"event", "data"}`` (``store/registry/sql/outbox.py``)."""
+        return queue.Queue(self.db, REGISTRY_EVENTS).claim(owner, lease_s, limit)
+
+    def ack_registry_event(self, item_id: int, owner: str) -> bool:
+        return queue.Queue(self.db, REGISTRY_EVENTS).ack(item_id, owner)
 
     # -- logs ---------------------------------------------------------------------------------
     def append_log(self, task_run_id: str, seq: int, data: str) -> None:
