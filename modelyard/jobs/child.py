@@ -10,16 +10,29 @@ import sys
 import traceback
 
 
-def _die_with_parent() -> None:
-    """Linux: end with the process that supervises this task (a killed worker leaves no orphan)."""
-    if sys.platform.startswith("linux"):
+def _libc():
+    """libc, loaded once (the warm task runner loads it before it forks: ctypes is slow to import)."""
+    global _LIBC
+    if _LIBC is None and sys.platform.startswith("linux"):
         import ctypes
-        import signal
 
         try:
-            ctypes.CDLL("libc.so.6", use_errno=True).prctl(1, signal.SIGKILL)  # PR_SET_PDEATHSIG
+            _LIBC = ctypes.CDLL("libc.so.6", use_errno=True)
         except OSError:
-            pass
+            _LIBC = False
+    return _LIBC
+
+
+_LIBC = None
+
+
+def _die_with_parent() -> None:
+    """Linux: end with the process that supervises this task (a killed worker leaves no orphan)."""
+    libc = _libc()
+    if libc:
+        import signal
+
+        libc.prctl(1, signal.SIGKILL)  # PR_SET_PDEATHSIG
 
 
 def main(path: str) -> int:

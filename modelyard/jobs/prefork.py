@@ -206,6 +206,9 @@ def serve(preload: list[str]) -> None:
             importlib.import_module(name)
         except Exception as exc:  # a missing optional dependency: tasks import what they need
             sys.stderr.write(f"modelyard task runner: could not preload {name}: {exc}\n")
+    from modelyard.jobs import child
+
+    child._libc()  # what every task calls first: loaded once, here
     out = sys.stdout.buffer
     wake_r, wake_w = os.pipe()
     os.set_blocking(wake_r, False)

@@ -91,18 +91,27 @@ class Scheduler:
         return min(times) if times else None
 
     def work(self) -> int | None:
-        """Publish found events, reap lapsed tasks, advance runs, dispatch tasks; when the next
-        queued local task comes due, if known."""
-        self.consume_registry_events()
+        """Advance runs and dispatch their tasks first (a fire that woke this pass starts its task
+        without waiting for the rest), then publish found events and reap lapsed tasks (and advance
+        again if they changed anything); when the next queued local task comes due, if known."""
+        self._advance_and_dispatch()
+        changed = self.consume_registry_events()
         if time.monotonic() - self._last_scan >= self.config.trigger_poll_s:
             self._last_scan = time.monotonic()
-            self.scan_triggers()
-        engine.reap(self.store, self.config.heartbeat_lapse_s, self.config.dispatch_lapse_s)
-        while engine.advance(self.store, self.ctx.settings, self.config.executor):
-            pass
-        self.dispatch()
+            changed += self.scan_triggers()
+        changed += engine.reap(self.store, self.config.heartbeat_lapse_s, self.config.dispatch_lapse_s)
+        if changed:
+            self._advance_and_dispatch()
         queued = self.store.next_queued_at("local")
         return queued if queued is not None and self.local.free() > 0 else None
+
+    def _advance_and_dispatch(self) -> None:
+        """Move runs along until nothing changes, handing tasks to executors after every pass."""
+        while True:
+            changes = engine.advance(self.store, self.ctx.settings, self.config.executor)
+            self.dispatch()
+            if not changes:
+                return
 
     def fire_due(self) -> int | None:
         now = now_ms()
@@ -128,18 +137,18 @@ class Scheduler:
             soonest = nxt if soonest is None else min(soonest, nxt)
         return soonest
 
-    def scan_triggers(self) -> None:
-        """Look in the folders that file_arrived triggers watch (every ``trigger_poll_s``)."""
+    def scan_triggers(self) -> int:
+        """Look in the folders that file_arrived triggers watch (every ``trigger_poll_s``); how
+        many runs it started."""
         jobs = []
         for row in self.store.schedulable():
             spec = engine.spec_of(row.spec)
             if any(t.on == "file_arrived" for t in spec.triggers):
                 jobs.append((row.job_id, spec, row.updated_at))
         if not jobs:
-            return
+            return 0
         specs = [(job_id, spec) for job_id, spec, _ in jobs]
-        for kind, key, payload in triggers.scan(jobs):
-            triggers.publish(self.store, specs, kind, key, payload)
+        return sum(len(triggers.publish(self.store, specs, kind, key, payload)) for kind, key, payload in triggers.scan(jobs))
 
     def consume_registry_events(self, limit: int = 200) -> int:
         """Start the runs the registry's new events trigger (its event queue, leased, so each item

@@ -448,7 +448,11 @@ class SqlJobStore:
     def claim_registry_events(self, owner: str, lease_s: float, limit: int) -> list[queue.Item]:
         """Lease up to ``limit`` items of the registry's event queue (another scheduler gets the
         others); payload ``{"event", "data"}`` (``store/registry/sql/outbox.py``)."""
-        return queue.Queue(self.db, REGISTRY_EVENTS).claim(owner, lease_s, limit)
+        events = queue.Queue(self.db, REGISTRY_EVENTS)
+        due = events.next_due()  # a read first: no write transaction when there is nothing to take
+        if due is None or due > now_ms():
+            return []
+        return events.claim(owner, lease_s, limit)
 
     def ack_registry_event(self, item_id: int, owner: str) -> bool:
         return queue.Queue(self.db, REGISTRY_EVENTS).ack(item_id, owner)
