@@ -62,7 +62,7 @@ def scheduler(poll_interval, executor, **flags) -> None:
     from modelyard.jobs.scheduler import Scheduler
 
     services, ctx, config = build(**flags, poll_interval_s=poll_interval, executor=executor)
-    sched = Scheduler(services.jobs, services.tracking, services.registry, ctx, config)
+    sched = Scheduler(services.jobs, services.tracking, services.registry, ctx, config, services.artifacts)
     click.echo(f"Scheduler {sched.owner} on {config.tracking_uri}", err=True)
     _until_signal(sched.request_stop)
     try:

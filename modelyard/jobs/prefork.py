@@ -116,6 +116,13 @@ class PreforkRunner:
                 fp._end(-signal.SIGKILL)
             self._procs.clear()
 
+    def start(self) -> PreforkRunner:
+        """Start the runner now (else the first task does), so even the first task finds it warm."""
+        with self._lock:
+            if self._proc is None or self._proc.poll() is not None:
+                self._proc = self._start()
+        return self
+
     def spawn(self, ctx: dict[str, Any], log_path: str, env: dict[str, str], timeout_s: float = 30.0) -> ForkedProcess:
         """Fork a task process running ``ctx`` (see ``child.run_task``); raises RunnerDied."""
         event = threading.Event()
@@ -159,15 +166,17 @@ class PreforkRunner:
 
 
 _shared: PreforkRunner | None = None
+_shared_pid = 0
 _shared_lock = threading.Lock()
 
 
 def shared(env: dict[str, str]) -> PreforkRunner:
-    """This process's runner (one per supervisor process; closed at exit)."""
-    global _shared
+    """This process's runner (one per supervisor process, closed at exit; a process forked from
+    a supervisor gets a runner of its own, never its parent's pipe)."""
+    global _shared, _shared_pid
     with _shared_lock:
-        if _shared is None:
-            _shared = PreforkRunner(env)
+        if _shared is None or _shared_pid != os.getpid():
+            _shared, _shared_pid = PreforkRunner(env), os.getpid()
             atexit.register(_shared.close)
         return _shared
 

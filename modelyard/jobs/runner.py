@@ -109,7 +109,8 @@ class LogPump:
             pass
 
 
-def execute(store, tracking, ctx: RequestContext, config: JobsConfig, task_run_id: str, stop: threading.Event | None = None) -> str:
+def execute(store, tracking, ctx: RequestContext, config: JobsConfig, task_run_id: str, stop: threading.Event | None = None,
+            artifacts=None) -> str:
     """Run a claimed (RUNNING) task attempt to its end; returns its final status."""
     run = store.get_run_of_task(task_run_id)
     tr = next(t for t in run.tasks if t.task_run_id == task_run_id)
@@ -157,7 +158,7 @@ def execute(store, tracking, ctx: RequestContext, config: JobsConfig, task_run_i
     if status == SUCCEEDED and not task.is_command and os.path.exists(result_path):
         with open(result_path) as f:
             result = f.read()
-    upload_log(config, ctx, tracking_run.info.artifact_uri, log_path)
+    upload_log(config, ctx, tracking_run.info.artifact_uri, log_path, artifacts)
     if not store.transition(task_run_id, RUNNING, status, error=error, exit_code=exit_code, result=result):
         status = store.get_task_run(task_run_id).status  # the reaper or a cancel was first
     tracking.update_run_info(ctx, run_id, {SUCCEEDED: "FINISHED", CANCELLED: "KILLED"}.get(status, "FAILED"), now_ms())
@@ -167,20 +168,29 @@ def execute(store, tracking, ctx: RequestContext, config: JobsConfig, task_run_i
 LOG_ARTIFACT_DIR = "logs"  # where a task's log lands among its tracking run's artifacts
 
 
-def upload_log(config: JobsConfig, ctx: RequestContext, artifact_uri: str, log_path: str) -> str | None:
+def upload_log(config: JobsConfig, ctx: RequestContext, artifact_uri: str, log_path: str, artifacts=None) -> str | None:
     """Upload the attempt's log file to its tracking run's artifacts (``logs/<task>.<attempt>.log``);
-    the artifact path, or None when it could not be uploaded (the database copy stays either way)."""
-    from modelyard.artifacts import get_artifact_repository
+    the artifact path, or None when it could not be uploaded (the database copy stays either way).
+    A ``mlflow-artifacts:`` run (the server proxies its artifacts) is written through ``artifacts``
+    (the ArtifactService of this process's services: the scheduler in the server, or one beside it
+    with the same settings), else through the tracking server at ``config.tracking_uri``."""
+    from modelyard.artifacts import get_artifact_repository, uri_scheme
+    from modelyard.artifacts.service import PROXY_SCHEME, proxied_path
 
     if not os.path.exists(log_path):
         return None
+    name = f"{LOG_ARTIFACT_DIR}/{os.path.basename(log_path)}"
     try:
+        if uri_scheme(artifact_uri) == PROXY_SCHEME and artifacts is not None and artifacts.serving:
+            with open(log_path, "rb") as f:
+                artifacts.write(ctx, f"{proxied_path(artifact_uri)}/{name}", f.read())
+            return name
         repo = get_artifact_repository(artifact_uri, tracking_uri=config.tracking_uri, settings=ctx.settings)
         repo.log_artifact(log_path, LOG_ARTIFACT_DIR)
     except Exception as exc:  # a store that is down must not change the task's outcome
         logger.warning("could not upload the log %s to %s: %s", log_path, artifact_uri, exc)
         return None
-    return f"{LOG_ARTIFACT_DIR}/{os.path.basename(log_path)}"
+    return name
 
 
 Start = Callable[[str], "subprocess.Popen | prefork.ForkedProcess"]  # (log path) -> process; OSError with a message
@@ -205,6 +215,14 @@ def _exec_child(child_ctx: dict[str, Any], env: dict[str, str], log_path: str) -
     with open(ctx_path, "w") as f:
         json.dump(child_ctx, f)
     return _exec([sys.executable, "-m", "modelyard.jobs.child", ctx_path], env)
+
+
+def warm_up() -> None:
+    """Start this process's warm task runner before the first task needs it."""
+    try:
+        prefork.shared(child_environment({})).start()
+    except OSError as exc:
+        logger.warning("could not start the warm task runner (%s): tasks will start new interpreters", exc)
 
 
 def _fork(child_ctx: dict[str, Any], env: dict[str, str], log_path: str) -> Start:

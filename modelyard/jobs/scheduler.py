@@ -36,11 +36,11 @@ def owner_name(kind: str) -> str:
 
 
 class Scheduler:
-    def __init__(self, jobs, tracking, registry, ctx: RequestContext, config: JobsConfig) -> None:
+    def __init__(self, jobs, tracking, registry, ctx: RequestContext, config: JobsConfig, artifacts=None) -> None:
         self.jobs, self.store = jobs, jobs.store
         self.tracking, self.registry, self.ctx, self.config = tracking, registry, ctx, config
         self.owner = owner_name("scheduler")
-        self.local = LocalExecutor(self.store, tracking, ctx, config, self.owner, on_done=self.wake)
+        self.local = LocalExecutor(self.store, tracking, ctx, config, self.owner, on_done=self.wake, artifacts=artifacts)
         self.celery = CeleryDispatcher(self.store, config, self.owner)
         self._stop = threading.Event()
         poll = config.poll_interval_s
@@ -52,6 +52,7 @@ class Scheduler:
     def start(self) -> Scheduler:
         """Two background workers: the timer fires due times (never delayed by a long pass over
         runs), the other moves runs along and dispatches tasks."""
+        self.local.start()
         self._timer.start()
         self._worker.start()
         return self
@@ -177,7 +178,7 @@ class Scheduler:
         self.celery.dispatch()
 
 
-def for_server(jobs, tracking, registry, settings, tracking_uri: str) -> Scheduler:
+def for_server(jobs, tracking, registry, settings, tracking_uri: str, artifacts=None) -> Scheduler:
     """The scheduler of ``modelyard server --scheduler`` (not started: the server's lifespan starts it)."""
     import dataclasses
 
@@ -189,4 +190,4 @@ def for_server(jobs, tracking, registry, settings, tracking_uri: str) -> Schedul
     if settings.jobs.broker_url:
         values["broker_url"] = settings.jobs.broker_url
     config = dataclasses.replace(JobsConfig(), **values)
-    return Scheduler(jobs, tracking, registry, local_context(settings, "scheduler"), config)
+    return Scheduler(jobs, tracking, registry, local_context(settings, "scheduler"), config, artifacts)

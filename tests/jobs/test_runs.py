@@ -166,3 +166,16 @@ def test_deploy_is_idempotent_and_pause_resume(env, name):
     assert not env.jobs.resume(env.ctx, name).paused
     env.jobs.delete_job(env.ctx, name)
     assert name not in [j.name for j in env.jobs.list_jobs(env.ctx)]
+
+
+def test_the_log_of_a_run_whose_artifacts_the_server_proxies_goes_through_the_artifact_service(env, name, tmp_path):
+    from modelyard.artifacts.service import ArtifactService
+
+    env.tracking.create_experiment(env.ctx, f"proxied-{name}", "mlflow-artifacts:/proxied")
+    env.scheduler.local.artifacts = ArtifactService(str(tmp_path / "destination"), env.ctx.settings)
+    env.jobs.deploy(env.ctx, {"name": name, "experiment": f"proxied-{name}", "tasks": [task("build", "jobtasks:build")]})
+    run = env.wait(env.jobs.run_now(env.ctx, name).job_run_id)
+    assert run.status == SUCCEEDED
+    run_id = run.latest()["build"].tracking_run_id
+    with open(tmp_path / "destination" / "proxied" / run_id / "artifacts" / "logs" / "build.1.log") as f:
+        assert "building 90 days" in f.read()
