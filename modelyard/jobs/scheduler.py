@@ -126,14 +126,19 @@ class Scheduler:
                 soonest = row.next_fire_at if soonest is None else min(soonest, row.next_fire_at)
                 continue  # nothing due yet: no cron arithmetic, no query
             due, nxt = due_times(spec.schedule, row.schedule_from, now)
+            recorded = False
             if due:
-                fired = self.store.fired_since(row.job_id, row.schedule_from)
-                for at in to_fire(spec.schedule, due, now, grace):
-                    if at not in fired and self.store.fire(row.job_id, at, self.owner):
+                firing = to_fire(spec.schedule, due, now, grace)
+                # several due times (catch-up): skip those fired already; one: the claim decides
+                fired = self.store.fired_since(row.job_id, row.schedule_from) if len(firing) > 1 else set()
+                for at in firing:
+                    last = at == due[-1]  # the last due time's fire also records the next one
+                    if at not in fired and self.store.fire(row.job_id, at, self.owner, row, nxt if last else None):
+                        recorded = recorded or last
                         self.fired += 1
                         self._worker.wake()
                         logger.info("job %s: fired due time %s", spec.name, at)
-            if due or row.next_fire_at != nxt:
+            if not recorded and (due or row.next_fire_at != nxt):
                 self.store.set_next_fire(row.job_id, nxt, due[-1] if due else None)
             soonest = nxt if soonest is None else min(soonest, nxt)
         return soonest

@@ -164,19 +164,22 @@ class SqlJobStore:
         return {r.due_at for r in rows}
 
     def set_next_fire(self, job_id: str, next_fire_at: int | None, schedule_from: int | None = None) -> None:
-        values: dict[str, Any] = {"next_fire_at": next_fire_at}
         with self.db.write() as conn:
-            conn.execute(update(t.jobs).where(t.jobs.c.job_id == job_id).values(**values))
-            if schedule_from is not None:  # only forward: another scheduler may be further already
-                conn.execute(
-                    update(t.jobs)
-                    .where(and_(t.jobs.c.job_id == job_id, t.jobs.c.schedule_from < schedule_from))
-                    .values(schedule_from=schedule_from)
-                )
+            self._set_next_fire(conn, job_id, next_fire_at, schedule_from)
+
+    def _set_next_fire(self, conn, job_id: str, next_fire_at: int | None, schedule_from: int | None) -> None:
+        conn.execute(update(t.jobs).where(t.jobs.c.job_id == job_id).values(next_fire_at=next_fire_at))
+        if schedule_from is not None:  # only forward: another scheduler may be further already
+            conn.execute(
+                update(t.jobs)
+                .where(and_(t.jobs.c.job_id == job_id, t.jobs.c.schedule_from < schedule_from))
+                .values(schedule_from=schedule_from)
+            )
 
     # -- runs ---------------------------------------------------------------------------------
-    def _insert_run(self, conn, job_row, trigger: str, detail: dict | None, params: dict, due_at: int | None, user: str | None) -> str:
-        run_id = new_id()
+    def _insert_run(self, conn, job_row, trigger: str, detail: dict | None, params: dict, due_at: int | None, user: str | None,
+                    run_id: str | None = None) -> str:
+        run_id = run_id or new_id()
         conn.execute(
             insert(t.job_runs).values(
                 job_run_id=run_id, job_id=job_row.job_id, job_name=job_row.name, status=QUEUED,
@@ -191,21 +194,22 @@ class SqlJobStore:
         with self.db.write() as conn:
             return self._insert_run(conn, self._job_row(conn, name_or_id), trigger, detail, params, None, user)
 
-    def fire(self, job_id: str, due_at: int, owner: str) -> str | None:
+    def fire(self, job_id: str, due_at: int, owner: str, job_row=None, next_fire_at: int | None = None) -> str | None:
         """Claim due time ``due_at`` of a job and create its run; None when another scheduler
-        already did (the claim row's primary key decides)."""
+        already did (the claim row's primary key decides). ``job_row`` (a ``schedulable()`` row)
+        saves reading the job; ``next_fire_at`` is recorded in the same transaction (the job's
+        schedule then counts from ``due_at``): the winner's fire is one transaction."""
+        run_id = new_id()
         try:
             with self.db.write() as conn:
                 conn.execute(  # the claim first: a scheduler that lost stops at this statement
-                    insert(t.job_fires).values(job_id=job_id, due_at=due_at, fired_at=now_ms(), fired_by=owner)
+                    insert(t.job_fires).values(job_id=job_id, due_at=due_at, fired_at=now_ms(), fired_by=owner, job_run_id=run_id)
                 )
-                job_row = conn.execute(select(t.jobs).where(t.jobs.c.job_id == job_id)).one()
-                run_id = self._insert_run(conn, job_row, "schedule", {"due_at": due_at}, {}, due_at, None)
-                conn.execute(
-                    update(t.job_fires)
-                    .where(and_(t.job_fires.c.job_id == job_id, t.job_fires.c.due_at == due_at))
-                    .values(job_run_id=run_id)
-                )
+                if job_row is None:
+                    job_row = conn.execute(select(t.jobs).where(t.jobs.c.job_id == job_id)).one()
+                self._insert_run(conn, job_row, "schedule", {"due_at": due_at}, {}, due_at, None, run_id=run_id)
+                if next_fire_at is not None:
+                    self._set_next_fire(conn, job_id, next_fire_at, due_at)
                 return run_id
         except (IntegrityError, ResourceAlreadyExists):  # the kernel translates the unique-key error
             return None
