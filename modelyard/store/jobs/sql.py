@@ -31,7 +31,7 @@ from modelyard.exceptions import ResourceAlreadyExists, ResourceDoesNotExist
 from modelyard.store.jobs import tables as t
 from modelyard.store.jobs.db import Database
 from modelyard.store.registry.sql.outbox import EVENTS_QUEUE as REGISTRY_EVENTS
-from modelyard.store.sql import queue
+from modelyard.store.sql import dml, queue
 from modelyard.store.sql.common import now_ms
 
 logger = logging.getLogger(__name__)
@@ -194,25 +194,39 @@ class SqlJobStore:
         with self.db.write() as conn:
             return self._insert_run(conn, self._job_row(conn, name_or_id), trigger, detail, params, None, user)
 
-    def fire(self, job_id: str, due_at: int, owner: str, job_row=None, next_fire_at: int | None = None) -> str | None:
-        """Claim due time ``due_at`` of a job and create its run; None when another scheduler
-        already did (the claim row's primary key decides). ``job_row`` (a ``schedulable()`` row)
-        saves reading the job; ``next_fire_at`` is recorded in the same transaction (the job's
-        schedule then counts from ``due_at``): the winner's fire is one transaction."""
-        run_id = new_id()
-        try:
-            with self.db.write() as conn:
-                conn.execute(  # the claim first: a scheduler that lost stops at this statement
-                    insert(t.job_fires).values(job_id=job_id, due_at=due_at, fired_at=now_ms(), fired_by=owner, job_run_id=run_id)
-                )
-                if job_row is None:
-                    job_row = conn.execute(select(t.jobs).where(t.jobs.c.job_id == job_id)).one()
-                self._insert_run(conn, job_row, "schedule", {"due_at": due_at}, {}, due_at, None, run_id=run_id)
-                if next_fire_at is not None:
-                    self._set_next_fire(conn, job_id, next_fire_at, due_at)
-                return run_id
-        except (IntegrityError, ResourceAlreadyExists):  # the kernel translates the unique-key error
-            return None
+    def fire_many(self, claims: list[tuple[Any, int]], next_fires: dict[str, tuple[int | None, int | None]],
+                  owner: str) -> list[tuple[Any, int]]:
+        """Claim many due times at once and create the runs of those this scheduler won, in one
+        transaction; also record each job's next fire time (``job_id -> (next_fire_at,
+        schedule_from)``). ``claims`` are (``schedulable()`` row, due time). Returns the claims won.
+
+        The claim rows' primary key decides as in ``fire``: a due time another scheduler claimed
+        (or is claiming: this transaction waits for it) is skipped. Every scheduler inserts in the
+        same order (job id, due time) and updates jobs in job-id order, so two never deadlock."""
+        claims = sorted(claims, key=lambda c: (c[0].job_id, c[1]))
+        ordered_nexts = sorted(next_fires.items())
+
+        def work(conn) -> list[tuple[Any, int]]:
+            now = now_ms()
+            rows = [{"job_id": row.job_id, "due_at": at, "fired_at": now, "fired_by": owner, "job_run_id": new_id()}
+                    for row, at in claims]
+            won_ids: set[str] = set()
+            for start in range(0, len(rows), 500):
+                chunk = rows[start:start + 500]
+                dml.insert_ignore(conn, t.job_fires, chunk, ["job_id", "due_at"])
+                won_ids.update(conn.execute(
+                    select(t.job_fires.c.job_run_id).where(t.job_fires.c.job_run_id.in_([r["job_run_id"] for r in chunk]))
+                ).scalars())
+            won = []
+            for (row, at), values in zip(claims, rows, strict=True):
+                if values["job_run_id"] in won_ids:
+                    self._insert_run(conn, row, "schedule", {"due_at": at}, {}, at, None, run_id=values["job_run_id"])
+                    won.append((row, at))
+            for job_id, (next_fire_at, schedule_from) in ordered_nexts:
+                self._set_next_fire(conn, job_id, next_fire_at, schedule_from)
+            return won
+
+        return self.db.transaction(work)
 
     def fire_event(self, job_id: str, trigger: int, event_key: str, kind: str, payload: dict) -> str | None:
         """Start a run for an event, once per (job, trigger, event key)."""
