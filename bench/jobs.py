@@ -6,8 +6,9 @@
    versus a plain ``subprocess.run`` of it: the per-task overhead of the job system.
 3. ``schedulers``: three ``modelyard scheduler`` processes on one PostgreSQL database, J jobs
    firing every P seconds for D seconds, one scheduler SIGKILLed halfway: double and missed fires.
-   The issue's figure is 100 jobs every minute for 10 minutes; the default here is 100 jobs every
-   5 seconds for 60 seconds (12x the fire rate, a shorter run). Tasks are not executed
+   The issue's figure is 100 jobs every minute for 10 minutes (``--sched-period 60
+   --sched-duration 600``); the default here is 100 jobs every 5 seconds for 60 seconds (12x the
+   fire rate, a shorter run). Tasks are not executed
    (``--slots 0``): this measures firing only.
 4. ``celery``: one job of T independent command tasks on the Celery executor, two
    ``modelyard worker`` processes (Redis broker): every task ran exactly once?
@@ -191,14 +192,17 @@ def bench_schedulers(tmp: Path, jobs: int, period_s: int, duration_s: int) -> di
         job_ids = {j.job_id for j in env.jobs.list_jobs(env.ctx)}
         missed = sum((j, d) not in fired for j in job_ids for d in expected_each)
         delays = [f.fired_at - f.due_at for f in fires if f.due_at >= start_ms]
-        after_kill = [f.fired_at - f.due_at for f in fires if killed_at <= f.due_at <= killed_at + 10_000]
+        first_after_kill = min((f.due_at for f in fires if f.due_at >= killed_at), default=None)
+        after_kill = [f.fired_at - f.due_at for f in fires if f.due_at == first_after_kill]
         env.close()
         return {
             "schedulers": 3, "jobs": jobs, "period_s": period_s, "duration_s": duration_s, "killed": 1,
             "expected_fires": len(expected_each) * jobs, "fires_since_deploy": len(fires), "double_fires": doubles, "missed_fires": missed,
             "due_to_fire_ms": {"p50": pct(delays, 0.5), "p99": pct(delays, 0.99), "max": max(delays)},
-            "due_to_fire_ms_10s_after_kill_max": max(after_kill) if after_kill else None,
-            "note": f"shortened: the issue asks 100 jobs every 60 s for 600 s; this run fires every {period_s} s for {duration_s} s",
+            "due_to_fire_ms_first_due_time_after_kill_max": max(after_kill) if after_kill else None,
+            "fired_by_survivors_after_kill": len({f.job_id for f in fires if f.due_at == first_after_kill}),
+            "note": "the issue's run (100 jobs every 60 s for 600 s)" if (jobs, period_s, duration_s) == (100, 60, 600)
+            else f"shortened: the issue asks 100 jobs every 60 s for 600 s; this run: {jobs} jobs every {period_s} s for {duration_s} s",
         }
     finally:
         with admin.connect() as conn:
