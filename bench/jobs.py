@@ -6,8 +6,9 @@
    versus a plain ``subprocess.run`` of it: the per-task overhead of the job system.
 3. ``schedulers``: three ``modelyard scheduler`` processes on one PostgreSQL database, J jobs
    firing every P seconds for D seconds, one scheduler SIGKILLed halfway: double and missed fires.
-   The issue's figure is 100 jobs every minute for 10 minutes; the default here is 100 jobs every
-   5 seconds for 60 seconds (12x the fire rate, a shorter run). Tasks are not executed
+   The issue's figure is 100 jobs every minute for 10 minutes (``--sched-period 60
+   --sched-duration 600``); the default here is 100 jobs every 5 seconds for 60 seconds (12x the
+   fire rate, a shorter run). Tasks are not executed
    (``--slots 0``): this measures firing only.
 4. ``celery``: one job of T independent command tasks on the Celery executor, two
    ``modelyard worker`` processes (Redis broker): every task ran exactly once?
@@ -83,6 +84,11 @@ def bench_local(tmp: Path, total: int, jobs: int) -> dict:
     runs = env.jobs.store.list_runs(None, 100_000)
     lat = [(r.tasks[0].result - r.due_at / 1000) * 1000 for r in runs if r.tasks and r.tasks[0].result is not None]
     claim = [(r.tasks[0].started_at - r.due_at) for r in runs if r.tasks and r.tasks[0].started_at]
+    # the order they came due: a latency that grows along it is a backlog (tasks arrive faster
+    # than this machine runs them), not the path from due time to start
+    by_due = [(r.tasks[0].result - r.due_at / 1000) * 1000 for r in sorted(runs, key=lambda r: r.due_at)
+              if r.tasks and r.tasks[0].result is not None]
+    tenth = max(1, len(by_due) // 10)
     failed = sum(r.status != "SUCCEEDED" for r in runs)
     del t
     env.close()
@@ -90,6 +96,7 @@ def bench_local(tmp: Path, total: int, jobs: int) -> dict:
         "task_runs": len(lat), "failed": failed, "jobs": jobs,
         "due_to_task_start_ms": {"p50": round(pct(lat, 0.5), 1), "p99": round(pct(lat, 0.99), 1), "max": round(max(lat), 1)},
         "due_to_process_launch_ms": {"p50": round(pct(claim, 0.5), 1), "p99": round(pct(claim, 0.99), 1)},
+        "due_to_task_start_ms_p50_first_tenth_vs_last": [round(pct(by_due[:tenth], 0.5), 1), round(pct(by_due[-tenth:], 0.5), 1)],
         "targets": {"p50_ms": 200, "p99_ms": 1000},
     }
 
@@ -185,14 +192,17 @@ def bench_schedulers(tmp: Path, jobs: int, period_s: int, duration_s: int) -> di
         job_ids = {j.job_id for j in env.jobs.list_jobs(env.ctx)}
         missed = sum((j, d) not in fired for j in job_ids for d in expected_each)
         delays = [f.fired_at - f.due_at for f in fires if f.due_at >= start_ms]
-        after_kill = [f.fired_at - f.due_at for f in fires if killed_at <= f.due_at <= killed_at + 10_000]
+        first_after_kill = min((f.due_at for f in fires if f.due_at >= killed_at), default=None)
+        after_kill = [f.fired_at - f.due_at for f in fires if f.due_at == first_after_kill]
         env.close()
         return {
             "schedulers": 3, "jobs": jobs, "period_s": period_s, "duration_s": duration_s, "killed": 1,
             "expected_fires": len(expected_each) * jobs, "fires_since_deploy": len(fires), "double_fires": doubles, "missed_fires": missed,
             "due_to_fire_ms": {"p50": pct(delays, 0.5), "p99": pct(delays, 0.99), "max": max(delays)},
-            "due_to_fire_ms_10s_after_kill_max": max(after_kill) if after_kill else None,
-            "note": f"shortened: the issue asks 100 jobs every 60 s for 600 s; this run fires every {period_s} s for {duration_s} s",
+            "due_to_fire_ms_first_due_time_after_kill_max": max(after_kill) if after_kill else None,
+            "fired_by_survivors_after_kill": len({f.job_id for f in fires if f.due_at == first_after_kill}),
+            "note": "the issue's run (100 jobs every 60 s for 600 s)" if (jobs, period_s, duration_s) == (100, 60, 600)
+            else f"shortened: the issue asks 100 jobs every 60 s for 600 s; this run: {jobs} jobs every {period_s} s for {duration_s} s",
         }
     finally:
         with admin.connect() as conn:
@@ -245,6 +255,7 @@ def main() -> None:
     parser.add_argument("--quick", action="store_true")
     parser.add_argument("--only", default="local,overhead,schedulers,celery")
     parser.add_argument("--local-tasks", type=int, default=1000)
+    parser.add_argument("--local-jobs", type=int, default=5, help="jobs firing every second in the local bench")
     parser.add_argument("--celery-tasks", type=int, default=1000)
     parser.add_argument("--sched-jobs", type=int, default=100)
     parser.add_argument("--sched-period", type=int, default=5)
@@ -260,7 +271,7 @@ def main() -> None:
     with tempfile.TemporaryDirectory(prefix="jobs-bench-") as d:
         tmp = Path(d)
         if "local" in only:
-            results["local"] = bench_local(tmp, args.local_tasks, jobs=5)
+            results["local"] = bench_local(tmp, args.local_tasks, jobs=args.local_jobs)
         if "overhead" in only:
             results["overhead"] = bench_overhead(tmp, 20 if args.quick else 50)
         if "schedulers" in only:

@@ -25,10 +25,12 @@ def _common(f):
     f = click.option("--queue", "celery_queue", default=None, help="The Celery queue (default modelyard-jobs).")(f)
     f = click.option("--heartbeat-lapse", "heartbeat_lapse_s", default=None, type=float,
                      help="Seconds without a heartbeat after which a running task is failed.")(f)
+    f = click.option("--prefork/--no-prefork", default=None,
+                     help="module:function tasks fork from a warm task runner (default) or start a new interpreter each.")(f)
     return f
 
 
-def build(backend_store_uri, broker_url, logs_dir, slots, celery_queue=None, heartbeat_lapse_s=None, **extra):
+def build(backend_store_uri, broker_url, logs_dir, slots, celery_queue=None, heartbeat_lapse_s=None, prefork=None, **extra):
     from modelyard.auth.context import local_context
     from modelyard.jobs.config import JobsConfig
     from modelyard.server.services import Services
@@ -39,7 +41,7 @@ def build(backend_store_uri, broker_url, logs_dir, slots, celery_queue=None, hea
     settings = settings.replace(backend_store_uri=uri)
     services = Services.from_settings(settings)
     values = {k: v for k, v in dict(broker_url=broker_url, logs_dir=logs_dir, local_slots=slots, tracking_uri=uri,
-                                                       celery_queue=celery_queue, heartbeat_lapse_s=heartbeat_lapse_s, **extra).items() if v is not None}
+                                                       celery_queue=celery_queue, heartbeat_lapse_s=heartbeat_lapse_s, prefork=prefork, **extra).items() if v is not None}
     config = JobsConfig(**values)
     return services, local_context(settings, "scheduler"), config
 
@@ -62,7 +64,7 @@ def scheduler(poll_interval, executor, **flags) -> None:
     from modelyard.jobs.scheduler import Scheduler
 
     services, ctx, config = build(**flags, poll_interval_s=poll_interval, executor=executor)
-    sched = Scheduler(services.jobs, services.tracking, services.registry, ctx, config)
+    sched = Scheduler(services.jobs, services.tracking, services.registry, ctx, config, services.artifacts)
     click.echo(f"Scheduler {sched.owner} on {config.tracking_uri}", err=True)
     _until_signal(sched.request_stop)
     try:

@@ -77,7 +77,7 @@ def run_worker(services, ctx: RequestContext, config: JobsConfig, argv: list[str
             logger.info("task run %s: taken already, skipped", task_run_id)
             return
         try:
-            runner.execute(store, services.tracking, ctx, config, task_run_id, stop)
+            runner.execute(store, services.tracking, ctx, config, task_run_id, stop, services.artifacts)
         except Exception as exc:
             logger.exception("task run %s failed to run", task_run_id)
             store.transition(task_run_id, RUNNING, FAILED, error=f"The worker failed: {exc}")
@@ -86,6 +86,8 @@ def run_worker(services, ctx: RequestContext, config: JobsConfig, argv: list[str
         "worker", "--pool", "threads", "--concurrency", str(config.local_slots), "--queues", queue,
         "--without-gossip", "--without-mingle", "--loglevel", "INFO", "--hostname", f"{owner}@%h",
     ]
+    if config.prefork:
+        runner.warm_up()
     try:
         app.worker_main(args)
     finally:

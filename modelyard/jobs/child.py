@@ -1,5 +1,6 @@
 """The process of one ``module:function`` task: import, call with the parameters, write the return
-value as JSON next to the log. Run as ``python -m modelyard.jobs.child <context.json>``."""
+value as JSON next to the log. Forked by the warm task runner (``jobs/prefork.py``:
+``run_task(ctx)``), or started as ``python -m modelyard.jobs.child <context.json>``."""
 
 from __future__ import annotations
 
@@ -9,22 +10,39 @@ import sys
 import traceback
 
 
-def _die_with_parent() -> None:
-    """Linux: end with the process that supervises this task (a killed worker leaves no orphan)."""
-    if sys.platform.startswith("linux"):
+def _libc():
+    """libc, loaded once (the warm task runner loads it before it forks: ctypes is slow to import)."""
+    global _LIBC
+    if _LIBC is None and sys.platform.startswith("linux"):
         import ctypes
-        import signal
 
         try:
-            ctypes.CDLL("libc.so.6", use_errno=True).prctl(1, signal.SIGKILL)  # PR_SET_PDEATHSIG
+            _LIBC = ctypes.CDLL("libc.so.6", use_errno=True)
         except OSError:
-            pass
+            _LIBC = False
+    return _LIBC
+
+
+_LIBC = None
+
+
+def _die_with_parent() -> None:
+    """Linux: end with the process that supervises this task (a killed worker leaves no orphan)."""
+    libc = _libc()
+    if libc:
+        import signal
+
+        libc.prctl(1, signal.SIGKILL)  # PR_SET_PDEATHSIG
 
 
 def main(path: str) -> int:
-    _die_with_parent()
     with open(path) as f:
-        ctx = json.load(f)
+        return run_task(json.load(f))
+
+
+def run_task(ctx: dict) -> int:
+    """Run the task ``ctx`` describes (run, params, values, info, cwd, result_path); the exit code."""
+    _die_with_parent()
     sys.path.insert(0, ctx["cwd"])
     from modelyard.jobs import context
 

@@ -20,4 +20,5 @@ class JobsConfig:
     misfire_grace_s: float = 60.0  # catch_up: none still fires a due time missed by less than this
     kill_grace_s: float = 5.0  # SIGTERM, then SIGKILL after this long, when a task is timed out or cancelled
     trigger_poll_s: float = 5.0  # how often the registry and watched folders are looked at
+    prefork: bool = True  # module:function tasks fork from a warm runner (False: a new interpreter each)
     tracking_uri: str | None = None  # what a task's process logs to (default: the scheduler's database)

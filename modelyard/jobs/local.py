@@ -19,12 +19,18 @@ class LocalExecutor:
     name = "local"
 
     def __init__(self, store, tracking, ctx: RequestContext, config: JobsConfig, owner: str,
-                 on_done: Callable[[], None] | None = None) -> None:
+                 on_done: Callable[[], None] | None = None, artifacts=None) -> None:
         self.store, self.tracking, self.ctx, self.config, self.owner = store, tracking, ctx, config, owner
+        self.artifacts = artifacts  # the proxied artifact store (mlflow-artifacts:), when this process has one
         self.on_done = on_done
         self._running: dict[str, threading.Thread] = {}
         self._lock = threading.Lock()
         self._stop = threading.Event()
+
+    def start(self) -> None:
+        """Warm the task runner up (``jobs/prefork.py``) when this executor will run tasks."""
+        if self.config.prefork and self.config.local_slots > 0:
+            runner.warm_up()
 
     def free(self) -> int:
         with self._lock:
@@ -44,7 +50,7 @@ class LocalExecutor:
 
     def _run(self, task_run_id: str) -> None:
         try:
-            runner.execute(self.store, self.tracking, self.ctx, self.config, task_run_id, self._stop)
+            runner.execute(self.store, self.tracking, self.ctx, self.config, task_run_id, self._stop, self.artifacts)
         except Exception as exc:
             logger.exception("task run %s failed to run", task_run_id)
             self.store.transition(task_run_id, RUNNING, FAILED, error=f"The executor failed: {exc}")

@@ -4,8 +4,8 @@ Celery worker.
 The task gets a tracking run (tagged ``modelyard.job``, ``modelyard.job_run_id``,
 ``modelyard.task``, ``modelyard.task_attempt``) which its process resumes: everything it logs
 with ``modelyard.start_run()`` lands there. Its stdout and stderr go to a log file, copied to the
-database while it runs (``jobs logs --follow`` reads them from any machine) and kept as the
-database after the task ends (the log file stays in ``logs_dir``). The process is started in its own
+database while it runs (``jobs logs --follow`` reads them from any machine); when the attempt
+ends the log file is uploaded to the tracking run's artifacts (``logs/<task>.<attempt>.log``). The process is started in its own
 session, so a timeout or a cancel kills the whole process tree (SIGTERM, then SIGKILL).
 """
 
@@ -20,13 +20,16 @@ import subprocess
 import sys
 import threading
 import time
+from collections.abc import Callable
 from typing import Any
 
 from modelyard.auth.context import RequestContext
 from modelyard.entities import RunTag
 from modelyard.entities.job import CANCELLED, FAILED, RUNNING, SUCCEEDED
+from modelyard.jobs import prefork
 from modelyard.jobs.config import JobsConfig
 from modelyard.jobs.engine import spec_of
+from modelyard.jobs.kinds import EXEC
 from modelyard.settings import child_environment
 from modelyard.store.sql.common import now_ms
 
@@ -35,17 +38,35 @@ logger = logging.getLogger(__name__)
 LOG_CHUNK = 64 * 1024
 
 
+_experiments: dict[tuple[int, str], str] = {}  # (id of the tracking service, name) -> experiment id
+
+
 def _experiment_id(tracking, ctx: RequestContext, name: str) -> str:
+    cached = _experiments.get((id(tracking), name))
+    if cached is not None:
+        return cached
     exp = tracking.get_experiment_by_name(ctx, name)
-    if exp is not None:
-        return exp.experiment_id
+    if exp is not None and exp.lifecycle_stage == "active":
+        experiment_id = exp.experiment_id
+    else:
+        try:
+            experiment_id = tracking.create_experiment(ctx, name)
+        except Exception:  # created meanwhile by another worker
+            exp = tracking.get_experiment_by_name(ctx, name)
+            if exp is None:
+                raise
+            experiment_id = exp.experiment_id
+    _experiments[(id(tracking), name)] = experiment_id
+    return experiment_id
+
+
+def _create_tracking_run(tracking, ctx: RequestContext, experiment: str, tags: list[RunTag], name: str):
     try:
-        return tracking.create_experiment(ctx, name)
-    except Exception:  # created meanwhile by another worker
-        exp = tracking.get_experiment_by_name(ctx, name)
-        if exp is None:
+        return tracking.create_run(ctx, _experiment_id(tracking, ctx, experiment), None, now_ms(), tags, name)
+    except Exception:  # a cached experiment deleted meanwhile: look it up again, once
+        if _experiments.pop((id(tracking), experiment), None) is None:
             raise
-        return exp.experiment_id
+        return tracking.create_run(ctx, _experiment_id(tracking, ctx, experiment), None, now_ms(), tags, name)
 
 
 def kill_tree(proc: subprocess.Popen, grace_s: float) -> None:
@@ -54,7 +75,10 @@ def kill_tree(proc: subprocess.Popen, grace_s: float) -> None:
         try:
             os.killpg(proc.pid, sig)
         except ProcessLookupError:
-            return
+            try:  # a forked task caught before its setsid(): the process itself
+                os.kill(proc.pid, sig)
+            except ProcessLookupError:
+                return
         try:
             proc.wait(timeout=wait)
         except subprocess.TimeoutExpired:
@@ -85,10 +109,11 @@ class LogPump:
             pass
 
 
-def execute(store, tracking, ctx: RequestContext, config: JobsConfig, task_run_id: str, stop: threading.Event | None = None) -> str:
+def execute(store, tracking, ctx: RequestContext, config: JobsConfig, task_run_id: str, stop: threading.Event | None = None,
+            artifacts=None) -> str:
     """Run a claimed (RUNNING) task attempt to its end; returns its final status."""
-    tr = store.get_task_run(task_run_id)
-    run = store.get_run(tr.job_run_id)
+    run = store.get_run_of_task(task_run_id)
+    tr = next(t for t in run.tasks if t.task_run_id == task_run_id)
     spec = spec_of(json.dumps(run.spec, sort_keys=True))
     task = spec.task(tr.task_key)
     params = spec.params_for(task.key, run.params)
@@ -96,11 +121,10 @@ def execute(store, tracking, ctx: RequestContext, config: JobsConfig, task_run_i
     folder = os.path.join(config.logs_dir, run.job_run_id)
     os.makedirs(folder, exist_ok=True)
     log_path = os.path.join(folder, f"{task.key}.{tr.attempt}.log")
-    tracking_run = tracking.create_run(
+    tracking_run = _create_tracking_run(
+        tracking,
         ctx,
-        _experiment_id(tracking, ctx, spec.experiment or f"jobs/{spec.name}"),
-        None,
-        now_ms(),
+        spec.experiment or f"jobs/{spec.name}",
         [
             RunTag("modelyard.job", spec.name),
             RunTag("modelyard.job_run_id", run.job_run_id),
@@ -124,33 +148,104 @@ def execute(store, tracking, ctx: RequestContext, config: JobsConfig, task_run_i
     if config.tracking_uri:
         env["MLFLOW_TRACKING_URI"] = config.tracking_uri
     result_path = log_path[: -len(".log")] + ".result.json"
-    if task.is_command:
+    if task.kind.launch == EXEC:
         mapping = {k: str(v) for k, v in params.items()}
-        cmd = [string.Template(a).safe_substitute(mapping) for a in task.run]
+        start = _exec([string.Template(a).safe_substitute(mapping) for a in task.run], env)
     else:
-        ctx_path = log_path[: -len(".log")] + ".context.json"
-        with open(ctx_path, "w") as f:
-            json.dump({"run": task.run, "params": params, "values": values, "info": info, "cwd": os.getcwd(), "result_path": result_path}, f)
-        cmd = [sys.executable, "-m", "modelyard.jobs.child", ctx_path]
-    status, error, exit_code, result = _supervise(store, config, task_run_id, cmd, env, log_path, task.timeout_seconds, stop)
+        child_ctx = {"run": task.run, "params": params, "values": values, "info": info, "cwd": os.getcwd(), "result_path": result_path}
+        start = _fork(child_ctx, env, log_path) if config.prefork else _exec_child(child_ctx, env, log_path)
+    status, error, exit_code, result = _supervise(store, config, task_run_id, start, log_path, task.timeout_seconds, stop)
     if status == SUCCEEDED and not task.is_command and os.path.exists(result_path):
         with open(result_path) as f:
             result = f.read()
+    upload_log(config, ctx, tracking_run.info.artifact_uri, log_path, artifacts)
     if not store.transition(task_run_id, RUNNING, status, error=error, exit_code=exit_code, result=result):
         status = store.get_task_run(task_run_id).status  # the reaper or a cancel was first
     tracking.update_run_info(ctx, run_id, {SUCCEEDED: "FINISHED", CANCELLED: "KILLED"}.get(status, "FAILED"), now_ms())
     return status
 
 
-def _supervise(store, config: JobsConfig, task_run_id: str, cmd: list[str], env: dict[str, str], log_path: str,
+LOG_ARTIFACT_DIR = "logs"  # where a task's log lands among its tracking run's artifacts
+
+
+def upload_log(config: JobsConfig, ctx: RequestContext, artifact_uri: str, log_path: str, artifacts=None) -> str | None:
+    """Upload the attempt's log file to its tracking run's artifacts (``logs/<task>.<attempt>.log``);
+    the artifact path, or None when it could not be uploaded (the database copy stays either way).
+    A ``mlflow-artifacts:`` run (the server proxies its artifacts) is written through ``artifacts``
+    (the ArtifactService of this process's services: the scheduler in the server, or one beside it
+    with the same settings), else through the tracking server at ``config.tracking_uri``."""
+    from modelyard.artifacts import get_artifact_repository, uri_scheme
+    from modelyard.artifacts.service import PROXY_SCHEME, proxied_path
+
+    if not os.path.exists(log_path):
+        return None
+    name = f"{LOG_ARTIFACT_DIR}/{os.path.basename(log_path)}"
+    try:
+        if uri_scheme(artifact_uri) == PROXY_SCHEME and artifacts is not None and artifacts.serving:
+            with open(log_path, "rb") as f:
+                artifacts.write(ctx, f"{proxied_path(artifact_uri)}/{name}", f.read())
+            return name
+        repo = get_artifact_repository(artifact_uri, tracking_uri=config.tracking_uri, settings=ctx.settings)
+        repo.log_artifact(log_path, LOG_ARTIFACT_DIR)
+    except Exception as exc:  # a store that is down must not change the task's outcome
+        logger.warning("could not upload the log %s to %s: %s", log_path, artifact_uri, exc)
+        return None
+    return name
+
+
+Start = Callable[[str], "subprocess.Popen | prefork.ForkedProcess"]  # (log path) -> process; OSError with a message
+
+
+def _exec(cmd: list[str], env: dict[str, str]) -> Start:
+    """Start a program in a session of its own, its output appended to the log."""
+
+    def start(log_path: str) -> subprocess.Popen:
+        with open(log_path, "ab") as log:
+            try:
+                return subprocess.Popen(cmd, stdout=log, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL, env=env, start_new_session=True)
+            except OSError as exc:
+                raise OSError(f"Could not start {cmd[0]!r}: {exc}") from None
+
+    return start
+
+
+def _exec_child(child_ctx: dict[str, Any], env: dict[str, str], log_path: str) -> Start:
+    """A ``module:function`` task in a new interpreter (``python -m modelyard.jobs.child``)."""
+    ctx_path = log_path[: -len(".log")] + ".context.json"
+    with open(ctx_path, "w") as f:
+        json.dump(child_ctx, f)
+    return _exec([sys.executable, "-m", "modelyard.jobs.child", ctx_path], env)
+
+
+def warm_up() -> None:
+    """Start this process's warm task runner before the first task needs it."""
+    try:
+        prefork.shared(child_environment({})).start()
+    except OSError as exc:
+        logger.warning("could not start the warm task runner (%s): tasks will start new interpreters", exc)
+
+
+def _fork(child_ctx: dict[str, Any], env: dict[str, str], log_path: str) -> Start:
+    """A ``module:function`` task forked from the warm runner; a new interpreter if the runner fails."""
+
+    def start(log_path: str):
+        try:
+            return prefork.shared(child_environment({})).spawn(child_ctx, log_path, env)
+        except prefork.RunnerDied as exc:
+            logger.warning("the warm task runner failed (%s): starting the task in a new interpreter", exc)
+            return _exec_child(child_ctx, env, log_path)(log_path)
+
+    return start
+
+
+def _supervise(store, config: JobsConfig, task_run_id: str, start: Start, log_path: str,
                timeout_s: float | None, stop: threading.Event | None) -> tuple[str, str | None, int | None, Any]:
     started = time.monotonic()
     pump = LogPump(store, task_run_id, log_path)
-    with open(log_path, "ab") as log:
-        try:
-            proc = subprocess.Popen(cmd, stdout=log, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL, env=env, start_new_session=True)
-        except OSError as exc:
-            return FAILED, f"Could not start {cmd[0]!r}: {exc}", None, None
+    try:
+        proc = start(log_path)
+    except OSError as exc:
+        return FAILED, str(exc), None, None
     last_beat = time.monotonic()
     reason: tuple[str, str] | None = None
     while True:

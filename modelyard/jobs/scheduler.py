@@ -10,7 +10,6 @@ app's lifespan owns (``modelyard server --scheduler``).
 
 from __future__ import annotations
 
-import json
 import logging
 import os
 import socket
@@ -24,11 +23,12 @@ from modelyard.jobs.celery_executor import CeleryDispatcher
 from modelyard.jobs.config import JobsConfig
 from modelyard.jobs.local import LocalExecutor
 from modelyard.jobs.schedule import due_times, to_fire
-from modelyard.jobs.spec import parse
 from modelyard.store.sql.common import now_ms
 from modelyard.workers import Worker
 
 logger = logging.getLogger(__name__)
+
+EVENT_LEASE_S = 60.0  # a scheduler that claimed registry events and died: another takes them after this
 
 
 def owner_name(kind: str) -> str:
@@ -36,11 +36,11 @@ def owner_name(kind: str) -> str:
 
 
 class Scheduler:
-    def __init__(self, jobs, tracking, registry, ctx: RequestContext, config: JobsConfig) -> None:
+    def __init__(self, jobs, tracking, registry, ctx: RequestContext, config: JobsConfig, artifacts=None) -> None:
         self.jobs, self.store = jobs, jobs.store
         self.tracking, self.registry, self.ctx, self.config = tracking, registry, ctx, config
         self.owner = owner_name("scheduler")
-        self.local = LocalExecutor(self.store, tracking, ctx, config, self.owner, on_done=self.wake)
+        self.local = LocalExecutor(self.store, tracking, ctx, config, self.owner, on_done=self.wake, artifacts=artifacts)
         self.celery = CeleryDispatcher(self.store, config, self.owner)
         self._stop = threading.Event()
         poll = config.poll_interval_s
@@ -52,6 +52,7 @@ class Scheduler:
     def start(self) -> Scheduler:
         """Two background workers: the timer fires due times (never delayed by a long pass over
         runs), the other moves runs along and dispatches tasks."""
+        self.local.start()
         self._timer.start()
         self._worker.start()
         return self
@@ -91,22 +92,34 @@ class Scheduler:
         return min(times) if times else None
 
     def work(self) -> int | None:
-        """Publish found events, reap lapsed tasks, advance runs, dispatch tasks; when the next
-        queued local task comes due, if known."""
+        """Advance runs and dispatch their tasks first (a fire that woke this pass starts its task
+        without waiting for the rest), then publish found events and reap lapsed tasks (and advance
+        again if they changed anything); when the next queued local task comes due, if known."""
+        self._advance_and_dispatch()
+        changed = self.consume_registry_events()
         if time.monotonic() - self._last_scan >= self.config.trigger_poll_s:
             self._last_scan = time.monotonic()
-            self.scan_triggers()
-        engine.reap(self.store, self.config.heartbeat_lapse_s, self.config.dispatch_lapse_s)
-        while engine.advance(self.store, self.ctx.settings, self.config.executor):
-            pass
-        self.dispatch()
+            changed += self.scan_triggers()
+        changed += engine.reap(self.store, self.config.heartbeat_lapse_s, self.config.dispatch_lapse_s)
+        if changed:
+            self._advance_and_dispatch()
         queued = self.store.next_queued_at("local")
         return queued if queued is not None and self.local.free() > 0 else None
+
+    def _advance_and_dispatch(self) -> None:
+        """Move runs along until nothing changes, handing tasks to executors after every pass."""
+        while True:
+            changes = engine.advance(self.store, self.ctx.settings, self.config.executor)
+            self.dispatch()
+            if not changes:
+                return
 
     def fire_due(self) -> int | None:
         now = now_ms()
         soonest = None
         grace = int(self.config.misfire_grace_s * 1000)
+        claims: list[tuple[object, int]] = []
+        next_fires: dict[str, tuple[int | None, int | None]] = {}
         for row in self.store.schedulable():
             spec = engine.spec_of(row.spec)
             if spec.schedule is None:
@@ -116,35 +129,65 @@ class Scheduler:
                 continue  # nothing due yet: no cron arithmetic, no query
             due, nxt = due_times(spec.schedule, row.schedule_from, now)
             if due:
-                fired = self.store.fired_since(row.job_id, row.schedule_from)
-                for at in to_fire(spec.schedule, due, now, grace):
-                    if at not in fired and self.store.fire(row.job_id, at, self.owner):
-                        self.fired += 1
-                        self._worker.wake()
-                        logger.info("job %s: fired due time %s", spec.name, at)
+                firing = to_fire(spec.schedule, due, now, grace)
+                # several due times (catch-up): skip those fired already; one: the claim decides
+                fired = self.store.fired_since(row.job_id, row.schedule_from) if len(firing) > 1 else set()
+                claims.extend((row, at) for at in firing if at not in fired)
             if due or row.next_fire_at != nxt:
-                self.store.set_next_fire(row.job_id, nxt, due[-1] if due else None)
+                next_fires[row.job_id] = (nxt, due[-1] if due else None)
             soonest = nxt if soonest is None else min(soonest, nxt)
+        if claims or next_fires:
+            # every due time of this pass claimed in one transaction (100 jobs due at once: one
+            # round of statements, not 100 transactions contending with the other schedulers')
+            won = self.store.fire_many(claims, next_fires, self.owner)
+            for row, at in won:
+                logger.info("job %s: fired due time %s", row.name, at)
+            if won:
+                self.fired += len(won)
+                self._worker.wake()
         return soonest
 
-    def scan_triggers(self) -> None:
+    def scan_triggers(self) -> int:
+        """Look in the folders that file_arrived triggers watch (every ``trigger_poll_s``); how
+        many runs it started."""
         jobs = []
         for row in self.store.schedulable():
-            spec = parse(json.loads(row.spec))
-            if any(t.on in ("model_version_created", "alias_moved", "file_arrived") for t in spec.triggers):
+            spec = engine.spec_of(row.spec)
+            if any(t.on == "file_arrived" for t in spec.triggers):
                 jobs.append((row.job_id, spec, row.updated_at))
         if not jobs:
-            return
+            return 0
         specs = [(job_id, spec) for job_id, spec, _ in jobs]
-        for kind, key, payload in triggers.scan(self.registry, self.ctx, jobs):
-            triggers.publish(self.store, specs, kind, key, payload)
+        return sum(len(triggers.publish(self.store, specs, kind, key, payload)) for kind, key, payload in triggers.scan(jobs))
+
+    def consume_registry_events(self, limit: int = 200) -> int:
+        """Start the runs the registry's new events trigger (its event queue, leased, so each item
+        is handled by one scheduler; one that dies mid-way leaves it to another after the lease,
+        and the event key makes a second handling fire nothing). Returns how many were handled."""
+        items = self.store.claim_registry_events(self.owner, EVENT_LEASE_S, limit)
+        if not items:
+            return 0
+        rows = [(row, engine.spec_of(row.spec)) for row in self.store.schedulable()]
+        for item in items:
+            try:
+                event = triggers.from_registry_event(item.id, item.payload)
+            except (ValueError, KeyError, TypeError) as exc:
+                logger.warning("registry event %s is not readable (%s): dropped", item.id, exc)
+                event = None
+            if event is not None:
+                kind, key, payload = event
+                # jobs deployed after the change do not see it (as a scan since deploy would not)
+                jobs = [(row.job_id, spec) for row, spec in rows if row.updated_at <= item.created_at]
+                triggers.publish(self.store, jobs, kind, key, payload)
+            self.store.ack_registry_event(item.id, self.owner)
+        return len(items)
 
     def dispatch(self) -> None:
         self.local.dispatch()
         self.celery.dispatch()
 
 
-def for_server(jobs, tracking, registry, settings, tracking_uri: str) -> Scheduler:
+def for_server(jobs, tracking, registry, settings, tracking_uri: str, artifacts=None) -> Scheduler:
     """The scheduler of ``modelyard server --scheduler`` (not started: the server's lifespan starts it)."""
     import dataclasses
 
@@ -156,4 +199,4 @@ def for_server(jobs, tracking, registry, settings, tracking_uri: str) -> Schedul
     if settings.jobs.broker_url:
         values["broker_url"] = settings.jobs.broker_url
     config = dataclasses.replace(JobsConfig(), **values)
-    return Scheduler(jobs, tracking, registry, local_context(settings, "scheduler"), config)
+    return Scheduler(jobs, tracking, registry, local_context(settings, "scheduler"), config, artifacts)

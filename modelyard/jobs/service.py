@@ -43,7 +43,7 @@ class JobService:
 
         def schedule_changed(old: dict) -> bool:
             old_schedule = old.get("schedule")
-            return (JobSpec.model_validate(old).schedule.model_dump() if old_schedule else None) != new_schedule
+            return (parse(old).schedule.model_dump() if old_schedule else None) != new_schedule
 
         job, created = self.store.upsert_job(spec.name, spec.to_json(), schedule_changed, spec.paused if spec.paused else None, ctx.user())
         if created:

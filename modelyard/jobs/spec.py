@@ -18,6 +18,7 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 
 from modelyard.exceptions import InvalidParameterValue
+from modelyard.jobs.kinds import TaskKind, job_type, kind_of
 
 NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,199}$")
 KEY = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_-]{0,99}$")
@@ -92,6 +93,7 @@ class Task(_Strict):
     retries: Retries = Retries()
     timeout_seconds: float | None = Field(None, gt=0)
     env: dict[str, str] = {}
+    job_type: str | None = None  # set on the tasks a job type's section expanded to (``jobs/kinds.py``)
 
     @field_validator("key")
     @classmethod
@@ -113,6 +115,11 @@ class Task(_Strict):
     def is_command(self) -> bool:
         return isinstance(self.run, list)
 
+    @property
+    def kind(self) -> TaskKind:
+        """How the task starts (``jobs/kinds.py: TASK_KINDS``)."""
+        return kind_of(self.run)
+
 
 class Notify(_Strict):
     on_failure: list[str] = []
@@ -132,6 +139,7 @@ class JobSpec(_Strict):
     tasks: list[Task]
     notify: Notify = Notify()
     paused: bool = False
+    sections: dict[str, Any] = {}  # job-type sections (``retrain: ...``) as written; see ``jobs/kinds.py``
 
     @field_validator("name")
     @classmethod
@@ -154,7 +162,11 @@ class JobSpec(_Strict):
         return [t.key for t in self.tasks if key in t.depends_on]
 
     def to_dict(self) -> dict[str, Any]:
-        return self.model_dump(mode="json", exclude_defaults=True)
+        """The definition as stored: job-type sections at the top level, as written, next to all
+        the tasks (those a section expanded to carry ``job_type``; parsing regenerates them)."""
+        data = self.model_dump(mode="json", exclude_defaults=True)
+        data.update(data.pop("sections", {}))
+        return data
 
     def to_json(self) -> str:
         return json.dumps(self.to_dict(), sort_keys=True)
@@ -198,12 +210,41 @@ def parse(data: dict[str, Any] | str) -> JobSpec:
             raise InvalidParameterValue(f"The job definition is not valid YAML: {exc}") from None
     if not isinstance(data, dict):
         raise InvalidParameterValue("A job definition is a mapping with at least 'name' and 'tasks'")
+    data = _expand_job_types(data)
     try:
         spec = JobSpec.model_validate(data)
     except ValidationError as exc:
         raise InvalidParameterValue(f"Invalid job definition: {_describe(exc)}") from None
     _check_graph(spec)
     return spec
+
+
+def _expand_job_types(data: dict[str, Any]) -> dict[str, Any]:
+    """Replace each job-type section (``retrain: ...``) by the tasks it stands for (kept in
+    ``sections``); tasks a section made earlier (a stored definition) are made again."""
+    if "sections" in data:
+        raise InvalidParameterValue("Invalid job definition: sections: unknown field")
+    sections = {k: v for k, v in data.items() if k not in JobSpec.model_fields and job_type(k) is not None}
+    own = data.get("tasks") or []
+    if not isinstance(own, list):
+        return data  # the model's validation names the field
+    own = [t for t in own if not (isinstance(t, dict) and t.get("job_type") in sections)]
+    stray = [t.get("key") for t in own if isinstance(t, dict) and t.get("job_type")]
+    if stray:
+        raise InvalidParameterValue(f"Invalid job definition: task(s) {', '.join(map(str, stray))}: job_type names no section of this job")
+    if not sections:
+        return data
+    rest = {k: v for k, v in data.items() if k not in sections}
+    made: list[dict[str, Any]] = []
+    for name, value in sections.items():
+        try:
+            tasks = job_type(name).expand(value, rest)
+        except InvalidParameterValue as exc:
+            raise InvalidParameterValue(f"Invalid job definition: {name}: {exc.message}") from None
+        except (ValueError, TypeError, ValidationError) as exc:
+            raise InvalidParameterValue(f"Invalid job definition: {name}: {exc}") from None
+        made.extend({**t, "job_type": name} for t in tasks)
+    return {**rest, "tasks": [*made, *own], "sections": sections}
 
 
 def _check_graph(spec: JobSpec) -> None:

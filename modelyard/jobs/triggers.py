@@ -1,13 +1,15 @@
 """Event triggers. ``publish_event(kind, key, payload)`` is the one call: every unpaused job with
 a trigger that matches starts a run, once per (job, trigger, event key), whoever publishes and
 however often. Other subsystems publish (a feature table's new version, a monitoring alert);
-the scheduler publishes what it finds in the registry (new versions, alias moves) and in
-watched folders (new files), keyed so that finding the same thing again fires nothing.
+the scheduler publishes the registry's events (new versions, alias moves: it consumes the
+registry's event queue, which the registry fills in the transaction of the change) and what it
+finds in watched folders (new files), keyed so that the same event again fires nothing.
 """
 
 from __future__ import annotations
 
 import fnmatch
+import json
 import logging
 import os
 from typing import Any
@@ -42,37 +44,43 @@ def publish(store, jobs: list[tuple[str, JobSpec]], kind: str, key: str, payload
     return started
 
 
-def scan(registry, ctx, jobs: list[tuple[str, JobSpec, int]]) -> list[tuple[str, str, dict[str, Any]]]:
-    """Events found in the registry and in watched folders since each job was deployed:
+def from_registry_event(item_id: int, body: str) -> tuple[str, str, dict[str, Any]] | None:
+    """The trigger event (kind, key, payload) of an item of the registry's event queue
+    (``store/registry/sql/outbox.py: EVENTS_QUEUE``), or None when it starts nothing (an alias set
+    to the version it already had). An alias move is keyed by the queue item's id: one move, one key,
+    however often the item is claimed."""
+    message = json.loads(body)
+    event, data = message.get("event"), message.get("data") or {}
+    if event == "model_version.created":
+        return "model_version_created", f"{data['name']}/{data['version']}", {"model": data["name"], "version": str(data["version"])}
+    if event == "model_version_alias.created" and data.get("previous_version") != data.get("version"):
+        return "alias_moved", f"{data['name']}@{data['alias']}#{item_id}", {
+            "model": data["name"], "alias": data["alias"], "version": data["version"], "from_version": data.get("previous_version"),
+        }
+    return None
+
+
+def scan(jobs: list[tuple[str, JobSpec, int]]) -> list[tuple[str, str, dict[str, Any]]]:
+    """New files in the folders ``file_arrived`` triggers watch, since each job was deployed:
     (kind, key, payload). Publishing them again is harmless (the event key deduplicates)."""
     found: list[tuple[str, str, dict[str, Any]]] = []
     for _job_id, spec, since in jobs:
         for trigger in spec.triggers:
+            if trigger.on != "file_arrived" or not trigger.path:
+                continue
             try:
-                found.extend(_scan_one(registry, ctx, trigger, since))
-            except Exception as exc:  # a model not registered yet, an unreadable folder
+                found.extend(_scan_folder(trigger, since))
+            except OSError as exc:  # a folder not there yet, unreadable
                 logger.debug("trigger scan of job %s (%s): %s", spec.name, trigger.on, exc)
     return found
 
 
-def _scan_one(registry, ctx, trigger: Trigger, since: int):
-    if trigger.on == "model_version_created" and trigger.model and registry is not None:
-        name = trigger.model.replace("'", "''")
-        for mv in registry.search_model_versions(ctx, f"name = '{name}'", max_results=200):
-            if (mv.creation_timestamp or 0) >= since:
-                yield "model_version_created", f"{mv.name}/{mv.version}", {"model": mv.name, "version": str(mv.version)}
-    elif trigger.on == "alias_moved" and trigger.model and registry is not None:
-        for ev in registry.get_promotion_history(ctx, trigger.model, alias=trigger.alias, max_results=100):
-            if ev.kind == "alias" and ev.action in ("created", "moved") and ev.timestamp >= since:
-                yield "alias_moved", f"{ev.name}@{ev.target}#{ev.event_id}", {
-                    "model": ev.name, "alias": ev.target, "version": ev.to_version, "from_version": ev.from_version,
-                }
-    elif trigger.on == "file_arrived" and trigger.path:
-        with os.scandir(trigger.path) as entries:
-            for entry in entries:
-                if entry.is_file() and fnmatch.fnmatch(entry.name, trigger.pattern):
-                    st = entry.stat()
-                    if st.st_mtime * 1000 >= since:
-                        yield "file_arrived", f"{entry.path}@{st.st_mtime_ns}", {
-                            "folder": trigger.path, "path": entry.path, "size": st.st_size,
-                        }
+def _scan_folder(trigger: Trigger, since: int):
+    with os.scandir(trigger.path) as entries:
+        for entry in entries:
+            if entry.is_file() and fnmatch.fnmatch(entry.name, trigger.pattern):
+                st = entry.stat()
+                if st.st_mtime * 1000 >= since:
+                    yield "file_arrived", f"{entry.path}@{st.st_mtime_ns}", {
+                        "folder": trigger.path, "path": entry.path, "size": st.st_size,
+                    }

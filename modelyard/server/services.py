@@ -42,7 +42,7 @@ class Services:
                 from modelyard.jobs.scheduler import for_server
 
                 self.scheduler = for_server(  # started by start() (the app's lifespan)
-                    self.jobs, self.tracking, self.registry, self.settings, backend_store_uri(self.settings)
+                    self.jobs, self.tracking, self.registry, self.settings, backend_store_uri(self.settings), self.artifacts
                 )
 
     @classmethod

@@ -56,3 +56,9 @@ def slow_first_time(marker, seconds=60):
     if first:
         time.sleep(seconds)
     return "done"
+
+
+def whoami():
+    import os
+
+    return {"pid": os.getpid(), "ppid": os.getppid(), "pgid": os.getpgid(0), "env_marker": os.environ.get("JOBS_TEST_MARKER")}

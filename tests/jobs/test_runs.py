@@ -5,12 +5,14 @@ import os
 import time
 
 import pytest
-from jobhelpers import task
+from jobhelpers import TASKS_DIR, Env, task
 
+from modelyard.artifacts import get_artifact_repository
 from modelyard.entities.job import CANCELLED, FAILED, SUCCEEDED, UPSTREAM_FAILED
+from modelyard.jobs import prefork as prefork_module
 
 
-def test_dag_runs_in_order_passes_values_and_tags_tracking_runs(env, name):
+def test_dag_runs_in_order_passes_values_and_tags_tracking_runs(env, name, tmp_path):
     env.jobs.deploy(env.ctx, {"name": name, "tasks": [
         task("train", "jobtasks:train", depends_on=["build"]),
         task("build", "jobtasks:build", params={"days": 90}),
@@ -28,6 +30,31 @@ def test_dag_runs_in_order_passes_values_and_tags_tracking_runs(env, name):
     assert tracked.data.tags["modelyard.job_run_id"] == run.job_run_id
     assert tracked.data.tags["modelyard.task"] == "train"
     assert "building 30 days" in env.jobs.logs(env.ctx, run.job_run_id, "build")["text"]
+    # the attempt's log is also an artifact of its tracking run
+    build = env.tracking.get_run(env.ctx, tasks["build"].tracking_run_id)
+    local = get_artifact_repository(build.info.artifact_uri).download_artifacts("logs/build.1.log", str(tmp_path))
+    with open(local) as f:
+        assert "building 30 days" in f.read()
+
+
+@pytest.mark.parametrize("prefork", [True, False])
+def test_function_tasks_fork_from_the_warm_runner_in_a_session_of_their_own(tmp_path, name, prefork):
+    e = Env(f"sqlite:///{tmp_path / 'db.sqlite'}", tmp_path, prefork=prefork)
+    try:
+        e.jobs.deploy(e.ctx, {"name": name, "tasks": [task("who", "jobtasks:whoami", env={"PYTHONPATH": TASKS_DIR, "JOBS_TEST_MARKER": "from-task-env"})]})
+        first = e.wait(e.jobs.run_now(e.ctx, name).job_run_id)
+        second = e.wait(e.jobs.run_now(e.ctx, name).job_run_id)
+    finally:
+        e.close()
+    a, b = first.latest()["who"].result, second.latest()["who"].result
+    assert first.status == second.status == SUCCEEDED
+    assert a["pgid"] == a["pid"] and b["pgid"] == b["pid"]  # a session of its own: killpg reaches its tree
+    assert a["pid"] != b["pid"]
+    assert a["env_marker"] == "from-task-env"  # the task's environment, not the runner's
+    if prefork:
+        assert a["ppid"] == b["ppid"] == prefork_module.shared({}).pid  # one warm runner forks both
+    else:
+        assert a["ppid"] == b["ppid"] == os.getpid()  # a new interpreter started by this process
 
 
 def test_a_failing_task_is_retried_then_succeeds(env, name, tmp_path):
@@ -139,3 +166,16 @@ def test_deploy_is_idempotent_and_pause_resume(env, name):
     assert not env.jobs.resume(env.ctx, name).paused
     env.jobs.delete_job(env.ctx, name)
     assert name not in [j.name for j in env.jobs.list_jobs(env.ctx)]
+
+
+def test_the_log_of_a_run_whose_artifacts_the_server_proxies_goes_through_the_artifact_service(env, name, tmp_path):
+    from modelyard.artifacts.service import ArtifactService
+
+    env.tracking.create_experiment(env.ctx, f"proxied-{name}", "mlflow-artifacts:/proxied")
+    env.scheduler.local.artifacts = ArtifactService(str(tmp_path / "destination"), env.ctx.settings)
+    env.jobs.deploy(env.ctx, {"name": name, "experiment": f"proxied-{name}", "tasks": [task("build", "jobtasks:build")]})
+    run = env.wait(env.jobs.run_now(env.ctx, name).job_run_id)
+    assert run.status == SUCCEEDED
+    run_id = run.latest()["build"].tracking_run_id
+    with open(tmp_path / "destination" / "proxied" / run_id / "artifacts" / "logs" / "build.1.log") as f:
+        assert "building 90 days" in f.read()

@@ -34,6 +34,16 @@ def _scheduler(uri, tmp_path, n):
     )
 
 
+def _started(tmp_path, numbers, limit_s=180):
+    """Wait until the schedulers ``numbers`` said they run (their first line), a safety net only."""
+    deadline = time.monotonic() + limit_s
+    while time.monotonic() < deadline:
+        if all("Scheduler " in (tmp_path / f"scheduler-{n}.log").read_text() for n in numbers):
+            return
+        time.sleep(0.2)
+    raise AssertionError(f"schedulers {list(numbers)} did not start")
+
+
 @pytest.mark.slow
 def test_every_due_time_fires_once_with_three_schedulers_and_kills(fresh_postgres_uri, tmp_path):
     uri = fresh_postgres_uri
@@ -51,11 +61,13 @@ def test_every_due_time_fires_once_with_three_schedulers_and_kills(fresh_postgre
     start = int(time.time() * 1000)
     procs = [_scheduler(uri, tmp_path, i) for i in range(3)]
     try:
+        _started(tmp_path, range(3))  # on a loaded machine start-up alone can take seconds
         time.sleep(8)
         procs[0].send_signal(signal.SIGKILL)
         time.sleep(6)
         procs[1].send_signal(signal.SIGKILL)
         procs.append(_scheduler(uri, tmp_path, 3))
+        _started(tmp_path, [3])
         time.sleep(8)
         end = int(time.time() * 1000) - 3000  # due times older than this must have fired by now
     finally:

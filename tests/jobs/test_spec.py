@@ -73,3 +73,46 @@ def test_overrides_apply_to_job_and_task_parameters_and_unknown_ones_are_refused
     assert spec.params_for("a", {"days": 30}) == {"region": "eu", "days": 30}
     with pytest.raises(InvalidParameterValue, match="Unknown parameter\\(s\\) dayz"):
         spec.check_overrides({"dayz": 1})
+
+
+@pytest.fixture
+def demo_job_type():
+    """A job type ``demo:`` standing for two tasks (what ``retrain:`` does through the same seam)."""
+    from modelyard.jobs import kinds
+
+    def expand(section, definition):
+        if not isinstance(section, dict) or "model" not in section:
+            raise ValueError("needs a model")
+        return [
+            {"key": "prepare", "run": "mypkg.demo:prepare", "params": {"model": section["model"]}},
+            {"key": "train", "run": "mypkg.demo:train", "depends_on": ["prepare"]},
+        ]
+
+    kinds.register_job_type("demo", expand)
+    yield "demo"
+    kinds.JOB_TYPES.pop("demo", None)
+
+
+def test_a_job_type_section_stands_for_its_tasks_and_is_stored_as_written(demo_job_type):
+    spec = parse({"name": "j", "demo": {"model": "churn"},
+                  "tasks": [{"key": "report", "run": "mypkg.demo:report", "depends_on": ["train"]}]})
+    assert spec.order() == ["prepare", "train", "report"]
+    assert spec.task("prepare").params == {"model": "churn"}
+    assert spec.task("prepare").job_type == "demo" and spec.task("report").job_type is None
+    stored = spec.to_dict()
+    assert stored["demo"] == {"model": "churn"} and "sections" not in stored
+    again = parse(stored)  # the stored form parses to the same job, its tasks made once
+    assert again == spec and again.to_json() == spec.to_json()
+
+
+def test_a_bad_job_type_section_is_refused_naming_it(demo_job_type):
+    with pytest.raises(InvalidParameterValue, match="demo: needs a model"):
+        parse({"name": "j", "demo": {"other": 1}})
+
+
+def test_task_kinds_tell_forked_functions_from_executed_commands():
+    from modelyard.jobs.kinds import TASK_KINDS
+
+    spec = parse({"name": "j", "tasks": [{"key": "f", "run": "m:f"}, {"key": "c", "run": ["true"]}]})
+    assert spec.task("f").kind is TASK_KINDS["function"] and spec.task("f").kind.launch == "fork"
+    assert spec.task("c").kind is TASK_KINDS["command"] and spec.task("c").kind.launch == "exec"

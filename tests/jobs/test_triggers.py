@@ -4,6 +4,7 @@ import time
 
 from jobhelpers import task
 
+from modelyard.jobs.scheduler import Scheduler
 from modelyard.registry.service import RegistryService
 from modelyard.store.registry import registry_store_for
 
@@ -59,6 +60,31 @@ def test_registry_new_version_and_alias_move_trigger_jobs(env, name):
     env.scheduler.run_once()
     moved = _runs(env, name + "-alias")
     assert len(moved) == 1 and moved[0].trigger_detail["payload"]["alias"] == "champion"
+    registry.set_registered_model_alias(env.ctx, model, "champion", "1")  # set again, not moved
+    env.scheduler.run_once()
+    assert len(_runs(env, name + "-alias")) == 1
+    # the scheduler consumed the registry's events from the kernel queue: none is left there
+    assert env.jobs.store.claim_registry_events("probe", 1.0, 10) == []
+
+
+def test_registry_events_are_consumed_once_by_several_schedulers(env, name):
+    """Two schedulers share the registry's event queue: each event is leased to one of them."""
+    registry = RegistryService(registry_store_for(env.tracking.store, env.ctx.settings))
+    model = f"model-{name}"
+    registry.create_registered_model(env.ctx, model)
+    _deploy(env, name, [{"on": "model_version_created", "model": model}])
+    time.sleep(0.01)
+    for _ in range(3):
+        source_run = env.tracking.create_run(env.ctx, "0", "tester", None)
+        registry.create_model_version(env.ctx, model, f"runs:/{source_run.info.run_id}/model", source_run.info.run_id)
+    other = Scheduler(env.jobs, env.tracking, None, env.ctx, env.config)
+    try:
+        handled = other.consume_registry_events(limit=2) + env.scheduler.consume_registry_events()
+        assert handled == 3 and env.scheduler.consume_registry_events() == 0
+    finally:
+        other.stop()
+    runs = _runs(env, name)
+    assert sorted(r.trigger_detail["payload"]["version"] for r in runs) == ["1", "2", "3"]
 
 
 def test_a_file_arriving_in_a_watched_folder_triggers_once(env, name, tmp_path):

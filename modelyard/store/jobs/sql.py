@@ -30,6 +30,8 @@ from modelyard.entities.job import (
 from modelyard.exceptions import ResourceAlreadyExists, ResourceDoesNotExist
 from modelyard.store.jobs import tables as t
 from modelyard.store.jobs.db import Database
+from modelyard.store.registry.sql.outbox import EVENTS_QUEUE as REGISTRY_EVENTS
+from modelyard.store.sql import dml, queue
 from modelyard.store.sql.common import now_ms
 
 logger = logging.getLogger(__name__)
@@ -162,19 +164,22 @@ class SqlJobStore:
         return {r.due_at for r in rows}
 
     def set_next_fire(self, job_id: str, next_fire_at: int | None, schedule_from: int | None = None) -> None:
-        values: dict[str, Any] = {"next_fire_at": next_fire_at}
         with self.db.write() as conn:
-            conn.execute(update(t.jobs).where(t.jobs.c.job_id == job_id).values(**values))
-            if schedule_from is not None:  # only forward: another scheduler may be further already
-                conn.execute(
-                    update(t.jobs)
-                    .where(and_(t.jobs.c.job_id == job_id, t.jobs.c.schedule_from < schedule_from))
-                    .values(schedule_from=schedule_from)
-                )
+            self._set_next_fire(conn, job_id, next_fire_at, schedule_from)
+
+    def _set_next_fire(self, conn, job_id: str, next_fire_at: int | None, schedule_from: int | None) -> None:
+        conn.execute(update(t.jobs).where(t.jobs.c.job_id == job_id).values(next_fire_at=next_fire_at))
+        if schedule_from is not None:  # only forward: another scheduler may be further already
+            conn.execute(
+                update(t.jobs)
+                .where(and_(t.jobs.c.job_id == job_id, t.jobs.c.schedule_from < schedule_from))
+                .values(schedule_from=schedule_from)
+            )
 
     # -- runs ---------------------------------------------------------------------------------
-    def _insert_run(self, conn, job_row, trigger: str, detail: dict | None, params: dict, due_at: int | None, user: str | None) -> str:
-        run_id = new_id()
+    def _insert_run(self, conn, job_row, trigger: str, detail: dict | None, params: dict, due_at: int | None, user: str | None,
+                    run_id: str | None = None) -> str:
+        run_id = run_id or new_id()
         conn.execute(
             insert(t.job_runs).values(
                 job_run_id=run_id, job_id=job_row.job_id, job_name=job_row.name, status=QUEUED,
@@ -189,24 +194,39 @@ class SqlJobStore:
         with self.db.write() as conn:
             return self._insert_run(conn, self._job_row(conn, name_or_id), trigger, detail, params, None, user)
 
-    def fire(self, job_id: str, due_at: int, owner: str) -> str | None:
-        """Claim due time ``due_at`` of a job and create its run; None when another scheduler
-        already did (the claim row's primary key decides)."""
-        try:
-            with self.db.write() as conn:
-                conn.execute(  # the claim first: a scheduler that lost stops at this statement
-                    insert(t.job_fires).values(job_id=job_id, due_at=due_at, fired_at=now_ms(), fired_by=owner)
-                )
-                job_row = conn.execute(select(t.jobs).where(t.jobs.c.job_id == job_id)).one()
-                run_id = self._insert_run(conn, job_row, "schedule", {"due_at": due_at}, {}, due_at, None)
-                conn.execute(
-                    update(t.job_fires)
-                    .where(and_(t.job_fires.c.job_id == job_id, t.job_fires.c.due_at == due_at))
-                    .values(job_run_id=run_id)
-                )
-                return run_id
-        except (IntegrityError, ResourceAlreadyExists):  # the kernel translates the unique-key error
-            return None
+    def fire_many(self, claims: list[tuple[Any, int]], next_fires: dict[str, tuple[int | None, int | None]],
+                  owner: str) -> list[tuple[Any, int]]:
+        """Claim many due times at once and create the runs of those this scheduler won, in one
+        transaction; also record each job's next fire time (``job_id -> (next_fire_at,
+        schedule_from)``). ``claims`` are (``schedulable()`` row, due time). Returns the claims won.
+
+        The claim rows' primary key decides as in ``fire``: a due time another scheduler claimed
+        (or is claiming: this transaction waits for it) is skipped. Every scheduler inserts in the
+        same order (job id, due time) and updates jobs in job-id order, so two never deadlock."""
+        claims = sorted(claims, key=lambda c: (c[0].job_id, c[1]))
+        ordered_nexts = sorted(next_fires.items())
+
+        def work(conn) -> list[tuple[Any, int]]:
+            now = now_ms()
+            rows = [{"job_id": row.job_id, "due_at": at, "fired_at": now, "fired_by": owner, "job_run_id": new_id()}
+                    for row, at in claims]
+            won_ids: set[str] = set()
+            for start in range(0, len(rows), 500):
+                chunk = rows[start:start + 500]
+                dml.insert_ignore(conn, t.job_fires, chunk, ["job_id", "due_at"])
+                won_ids.update(conn.execute(
+                    select(t.job_fires.c.job_run_id).where(t.job_fires.c.job_run_id.in_([r["job_run_id"] for r in chunk]))
+                ).scalars())
+            won = []
+            for (row, at), values in zip(claims, rows, strict=True):
+                if values["job_run_id"] in won_ids:
+                    self._insert_run(conn, row, "schedule", {"due_at": at}, {}, at, None, run_id=values["job_run_id"])
+                    won.append((row, at))
+            for job_id, (next_fire_at, schedule_from) in ordered_nexts:
+                self._set_next_fire(conn, job_id, next_fire_at, schedule_from)
+            return won
+
+        return self.db.transaction(work)
 
     def fire_event(self, job_id: str, trigger: int, event_key: str, kind: str, payload: dict) -> str | None:
         """Start a run for an event, once per (job, trigger, event key)."""
@@ -235,6 +255,22 @@ class SqlJobStore:
                 raise ResourceDoesNotExist(f"Job run {job_run_id!r} does not exist")
             tasks = conn.execute(
                 select(t.job_task_runs).where(t.job_task_runs.c.job_run_id == job_run_id).order_by(t.job_task_runs.c.created_at)
+            ).all()
+        return _run(row, [_task(r) for r in tasks])
+
+    def get_run_of_task(self, task_run_id: str) -> JobRun:
+        """The job run a task run belongs to, its task runs included (one read)."""
+        with self.db.read() as conn:
+            row = conn.execute(
+                select(t.job_runs).where(
+                    t.job_runs.c.job_run_id
+                    == select(t.job_task_runs.c.job_run_id).where(t.job_task_runs.c.task_run_id == task_run_id).scalar_subquery()
+                )
+            ).first()
+            if row is None:
+                raise ResourceDoesNotExist(f"Task run {task_run_id!r} does not exist")
+            tasks = conn.execute(
+                select(t.job_task_runs).where(t.job_task_runs.c.job_run_id == row.job_run_id).order_by(t.job_task_runs.c.created_at)
             ).all()
         return _run(row, [_task(r) for r in tasks])
 
@@ -344,10 +380,23 @@ class SqlJobStore:
                 .order_by(t.job_task_runs.c.not_before)
                 .limit(limit)
             ).scalars().all()
-        values: dict[str, Any] = {"owner": owner}
+        if not ids:
+            return []
+        values: dict[str, Any] = {"owner": owner, "status": to}
         if to == DISPATCHED:
             values["not_before"] = now  # when it was sent: a message no worker takes is resent later
-        return [i for i in ids if self.transition(i, source, to, **values)]
+        if to == RUNNING:
+            values.update(started_at=now, heartbeat_at=now)
+        won = []
+        with self.db.write() as conn:  # one transaction; each row still a compare-and-set
+            for task_run_id in ids:
+                if conn.execute(
+                    update(t.job_task_runs)
+                    .where(and_(t.job_task_runs.c.task_run_id == task_run_id, t.job_task_runs.c.status == source))
+                    .values(**values)
+                ).rowcount == 1:
+                    won.append(task_run_id)
+        return won
 
     def transition(self, task_run_id: str, expected: str | tuple[str, ...], status: str, **values: Any) -> bool:
         expected = (expected,) if isinstance(expected, str) else expected
@@ -412,6 +461,19 @@ class SqlJobStore:
                     and_(t.job_task_runs.c.status == DISPATCHED, t.job_task_runs.c.not_before < before)
                 )
             ).scalars())
+
+    # -- events from other domains (the kernel's durable queue) -------------------------------
+    def claim_registry_events(self, owner: str, lease_s: float, limit: int) -> list[queue.Item]:
+        """Lease up to ``limit`` items of the registry's event queue (another scheduler gets the
+        others); payload ``{"event", "data"}`` (``store/registry/sql/outbox.py``)."""
+        events = queue.Queue(self.db, REGISTRY_EVENTS)
+        due = events.next_due()  # a read first: no write transaction when there is nothing to take
+        if due is None or due > now_ms():
+            return []
+        return events.claim(owner, lease_s, limit)
+
+    def ack_registry_event(self, item_id: int, owner: str) -> bool:
+        return queue.Queue(self.db, REGISTRY_EVENTS).ack(item_id, owner)
 
     # -- logs ---------------------------------------------------------------------------------
     def append_log(self, task_run_id: str, seq: int, data: str) -> None:

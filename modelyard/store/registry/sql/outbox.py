@@ -22,12 +22,20 @@ from typing import Any
 from sqlalchemy import Connection, select
 
 from modelyard.entities import WebhookEvent
+from modelyard.entities import webhook as events
 from modelyard.entities.webhook import DeliveryStatus, WebhookStatus
 from modelyard.store.registry import tables as db
 from modelyard.store.sql import queue
 from modelyard.store.sql.common import now_ms
 
 QUEUE = "webhooks"  # the kernel queue (modelyard.store.sql.queue) the sends go on; payload: delivery id
+# Registry events consumed inside the platform (the jobs scheduler's model_version_created and
+# alias_moved triggers), on the kernel queue EVENTS_QUEUE, committed with the change: payload
+# {"event": "model_version.created", "data": <the webhook data>}. Consumers claim, act (idempotently:
+# the item id keys what they do) and ack.
+EVENTS_QUEUE = "registry-events"
+PLATFORM_EVENTS = frozenset({events.MODEL_VERSION_CREATED, events.MODEL_VERSION_ALIAS_CREATED})
+EVENT_ATTEMPTS = 20
 _QUEUED = "modelyard.registry.outbox"  # key in Connection.info: deliveries queued this transaction
 
 
@@ -64,7 +72,10 @@ def new_delivery(webhook_row_id: int, event: WebhookEvent, payload: str, *, is_t
 
 
 def emit(conn: Connection, event: WebhookEvent, data: dict[str, Any]) -> int:
-    """Queue ``event`` for every active webhook subscribed to it; returns how many."""
+    """Queue ``event`` for every active webhook subscribed to it; returns how many. The events
+    the platform itself consumes (``PLATFORM_EVENTS``) also go on the ``registry-events`` queue."""
+    if event in PLATFORM_EVENTS:
+        queue.put(conn, EVENTS_QUEUE, json.dumps({"event": str(event), "data": data}), max_attempts=EVENT_ATTEMPTS)
     targets = subscribers(conn, event)
     if not targets:
         return 0
