@@ -71,7 +71,7 @@ def command(tool: str, model: Path, port: int) -> tuple[list[str], dict]:
     env = base_env()
     if tool == "modelyard":
         env["PYTHONPATH"] = str(REPO)
-        return [sys.executable, "-m", "modelyard.cli.main", "models", "serve", "-m", str(model), "-h", HOST,
+        return [sys.executable, "-m", "modelyard.cli.main", "models", "serve", "-m", str(model), "--host", HOST,
                 "-p", str(port)], env
     bindir = mlflow_python().parent
     env["PATH"] = f"{bindir}{os.pathsep}{env.get('PATH', '')}"  # mlflow execs `uvicorn` by name

@@ -4,11 +4,14 @@ A run's ``artifact_uri`` is ``mlflow-artifacts:/<experiment>/<run>/artifacts`` w
 artifacts: such URIs are resolved against the server's artifacts destination (``destination``);
 any other URI is opened with the repository for its scheme. Every path goes through
 ``validate_artifact_path``, so no request reaches outside the root it names. The REST routes, the
-artifact proxy, the UI's browser and downloads all call this one service.
+artifact proxy, the UI's browser and downloads all call this one service; so does the Python client
+(``TrackingClient``), whose service has no destination but a ``tracking_uri``: there
+``mlflow-artifacts:`` URIs go through that server's proxy, as MLflow's client does.
 """
 
 from __future__ import annotations
 
+import os
 import threading
 from collections.abc import Iterator
 from urllib.parse import urlsplit
@@ -32,9 +35,12 @@ def proxied_path(uri: str) -> str:
 
 
 class ArtifactService:
-    def __init__(self, destination: str = "", settings: Settings | None = None) -> None:
+    def __init__(
+        self, destination: str = "", settings: Settings | None = None, tracking_uri: str | None = None
+    ) -> None:
         self.destination = destination  # root of the proxied store; "" when the server does not proxy
         self.settings = settings or Settings.defaults()
+        self.tracking_uri = tracking_uri  # a client's: the server its mlflow-artifacts: URIs name
         self._repo: ArtifactRepository | None = None
         self._lock = threading.Lock()
 
@@ -54,21 +60,47 @@ class ArtifactService:
             return self._repo
 
     # -- a run's or logged model's files -------------------------------------------------------
-    def list_files(self, ctx: RequestContext, root_uri: str, path: str) -> list[FileInfo]:
+    def list_files(self, ctx: RequestContext, root_uri: str, path: str | None) -> list[FileInfo]:
         """The entries directly inside ``path`` of the artifacts at ``root_uri``, paths relative to it."""
-        if uri_scheme(root_uri) != PROXY_SCHEME:
-            return get_artifact_repository(root_uri, settings=self.settings).list_artifacts(path)
-        if not self.destination:
-            raise InvalidParameterValue(
-                f"The run's artifacts are at {root_uri}, but this server does not serve artifacts "
-                "(start it with artifact serving on)."
-            )
+        if uri_scheme(root_uri) != PROXY_SCHEME or not self.destination:
+            return self._client_repository(root_uri).list_artifacts(path)
         root = proxied_path(root_uri)
-        infos = self.repository().list_artifacts(join_artifact_path(root, path))
+        infos = self.repository().list_artifacts(join_artifact_path(root, path or ""))
         prefix = f"{root}/" if root else ""
         return [
             FileInfo(i.path[len(prefix) :], i.is_dir, i.file_size) for i in infos if i.path.startswith(prefix)
         ]
+
+    def _client_repository(self, root_uri: str) -> ArtifactRepository:
+        """The repository of ``root_uri`` opened by its scheme; ``mlflow-artifacts:`` only with a
+        ``tracking_uri`` (a client's service), since a server without a destination has no files."""
+        if uri_scheme(root_uri) == PROXY_SCHEME and not self.tracking_uri:
+            raise InvalidParameterValue(
+                f"The run's artifacts are at {root_uri}, but this server does not serve artifacts "
+                "(start it with artifact serving on)."
+            )
+        return get_artifact_repository(root_uri, tracking_uri=self.tracking_uri, settings=self.settings)
+
+    # -- a client's uploads and downloads ------------------------------------------------------
+    def upload(self, ctx: RequestContext, root_uri: str, local_path: str, artifact_path: str | None) -> None:
+        """A local file into ``artifact_path``; a folder as ``<artifact_path>/<its name>``."""
+        if os.path.isdir(local_path):
+            name = os.path.basename(os.path.normpath(local_path))
+            self.upload_folder(ctx, root_uri, local_path, f"{artifact_path}/{name}" if artifact_path else name)
+        else:
+            self._client_repository(root_uri).log_artifact(local_path, artifact_path)
+
+    def upload_folder(self, ctx: RequestContext, root_uri: str, local_dir: str, artifact_path: str | None) -> None:
+        """The contents of a local folder into ``artifact_path``."""
+        self._client_repository(root_uri).log_artifacts(local_dir, artifact_path)
+
+    def write_file(self, ctx: RequestContext, root_uri: str, artifact_file: str, data: bytes) -> None:
+        self._client_repository(root_uri).write_bytes(artifact_file, data)
+
+    def download(self, ctx: RequestContext, root_uri: str, path: str, dst_path: str | None) -> str:
+        """``path`` (a file or folder below ``root_uri``) copied to ``dst_path`` (a new temporary
+        folder when None); the local path of the copy."""
+        return self._client_repository(root_uri).download_artifacts(path, dst_path)
 
     def list_page(self, ctx: RequestContext, root_uri: str, path: str | None, page_token: str | None) -> dict:
         """One page (MLflow's JSON) of the entries inside ``path`` of the artifacts at ``root_uri``."""
@@ -86,9 +118,9 @@ class ArtifactService:
 
     def root_repository(self, ctx: RequestContext, root_uri: str) -> tuple[ArtifactRepository, str]:
         """The repository holding the artifacts at ``root_uri`` and the root's path inside it."""
-        if uri_scheme(root_uri) == PROXY_SCHEME:
+        if uri_scheme(root_uri) == PROXY_SCHEME and not self.tracking_uri:
             return self.repository(), proxied_path(root_uri)
-        return get_artifact_repository(root_uri, settings=self.settings), ""
+        return self._client_repository(root_uri), ""
 
     def write_file(self, ctx: RequestContext, root_uri: str, path: str, data: bytes) -> None:
         """Store ``data`` at ``path`` below the artifacts at ``root_uri`` (a run's: the UI's upload)."""

@@ -19,7 +19,7 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from modelyard.entities import LoggedModelMetric, LoggedModelOutput, LoggedModelStatus
+from modelyard.entities import LoggedModelStatus
 from modelyard.exceptions import NotImplementedFeature
 from modelyard.models.mlmodel import Model, ModelInfo
 
@@ -29,7 +29,6 @@ if TYPE_CHECKING:
 logger = logging.getLogger(__name__)
 
 _INHERITED_TAGS = ("mlflow.user", "mlflow.source.name", "mlflow.source.type", "mlflow.source.git.commit")
-_HISTORY_PAGE = 1000
 
 
 def log_model(
@@ -53,7 +52,6 @@ def log_model(
     ctx = context or contexts.current()
     name = name or artifact_path or "model"
     client = ctx.client()
-    store = client.store
     active = active_run()
     run = client.get_run(active.info.run_id) if active is not None else None
     run_id = run.info.run_id if run is not None else None
@@ -62,12 +60,11 @@ def log_model(
     all_params.update({k: str(v) for k, v in (params or {}).items()})
     all_tags = {k: v for k, v in (run.data.tags if run is not None else {}).items() if k in _INHERITED_TAGS}
     all_tags.update({k: str(v) for k, v in (tags or {}).items()})
-    logged = store.create_logged_model(experiment_id, name, run_id, all_tags, all_params, model_type)
+    logged = client.create_logged_model(experiment_id, name, run_id, all_tags, all_params, model_type)
     model_id = logged.model_id
     try:
         if run is not None:
-            store.log_outputs(run_id, [LoggedModelOutput(model_id, step)])
-            _link_metrics(client, run, model_id, step)
+            client.service.record_model_output(client.context, run, model_id, step)
         template = Model(
             artifact_path=logged.artifact_location, run_id=run_id, model_id=model_id, model_uuid=model_id
         )
@@ -78,13 +75,13 @@ def log_model(
             repo.log_artifacts(str(folder))
     except BaseException as exc:
         try:
-            store.finalize_logged_model(model_id, LoggedModelStatus.UPLOAD_FAILED)
+            client.finalize_logged_model(model_id, LoggedModelStatus.UPLOAD_FAILED)
         except Exception:  # report the original error, not the cleanup's
             logger.warning("Could not mark logged model %s as UPLOAD_FAILED", model_id, exc_info=True)
         if isinstance(exc, Exception):
             logger.debug("Logging model %s failed", model_id, exc_info=True)
         raise
-    store.finalize_logged_model(model_id, LoggedModelStatus.READY)
+    client.finalize_logged_model(model_id, LoggedModelStatus.READY)
     version = _register(client, f"models:/{model_id}", registered_model_name) if registered_model_name else None
     return ModelInfo(
         artifact_path=logged.artifact_location,
@@ -114,36 +111,6 @@ def _register(client: Any, model_uri: str, name: str) -> int:
             "registered_model_name needs the model registry (modelyard.registry)"
         ) from None
     return int(register_with(client, model_uri, name).version)
-
-
-def _link_metrics(client: Any, run: Any, model_id: str, step: int) -> None:
-    """The run's metric points at ``step`` become the model's metrics (as MLflow 3 does).
-
-    A metric whose latest point is at ``step`` needs no read; otherwise its history is read in
-    step order only until past ``step``.
-    """
-    links = []
-    for latest in run.data.metric_objs:
-        if latest.step == step:
-            points = [latest]
-        else:
-            points = _points_at(client.store, run.info.run_id, latest.key, step)
-        links += [
-            LoggedModelMetric(p.key, p.value, p.timestamp, p.step, run.info.run_id, model_id) for p in points
-        ]
-    if links:
-        client.store.log_logged_model_metrics(run.info.run_id, links)
-
-
-def _points_at(store: Any, run_id: str, key: str, step: int) -> list:
-    out: list = []
-    token = None
-    while True:
-        page = store.get_metric_history(run_id, key, _HISTORY_PAGE, token)
-        out += [m for m in page if m.step == step]
-        token = page.token
-        if not token or (page and page[-1].step > step):
-            return out
 
 
 def flavor_log_model(save_model: Callable[..., Any], what: str) -> Callable[..., ModelInfo]:

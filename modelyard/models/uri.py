@@ -93,7 +93,7 @@ def resolve(uri: str, client: TrackingClient) -> str:
 
 def resolve_logged_model_uri(uri: str, client: TrackingClient) -> str:
     model_id, _, sub = uri[len("models:") :].lstrip("/").partition("/")
-    location = client.store.get_logged_model(model_id).artifact_location
+    location = client.get_logged_model(model_id).artifact_location
     return location.rstrip("/") + ("/" + sub if sub else "")
 
 
@@ -117,7 +117,7 @@ def _logged_model_of(client: TrackingClient, experiment_id: str, run_id: str, na
     from modelyard.entities import LoggedModelStatus
 
     try:
-        page = client.store.search_logged_models(
+        page = client.search_logged_models(
             [experiment_id],
             filter_string=f"name = '{name}' AND source_run_id = '{run_id}'",
             order_by=["creation_timestamp DESC"],

@@ -23,8 +23,9 @@ from modelyard.entities import (
     WebhookEvent,
     WebhookTestResult,
 )
-from modelyard.exceptions import ResourceDoesNotExist
+from modelyard.exceptions import InvalidParameterValue, ResourceAlreadyExists, ResourceDoesNotExist
 from modelyard.registry.dispatcher import test_webhook as send_test
+from modelyard.registry.uris import parse_registry_uri, resolve_version
 from modelyard.store.registry.base import (
     HISTORY_DEFAULT,
     SEARCH_MODEL_VERSIONS_DEFAULT,
@@ -156,12 +157,61 @@ class RegistryService:
         return visibility.readable_page(ctx, "registered_model", fetch, lambda v: v.name, page_token)
 
     def set_model_version_tag(
-        self, ctx: RequestContext, name: str, version: str | int, key: str, value: str
+        self,
+        ctx: RequestContext,
+        name: str,
+        version: str | int | None,
+        key: str,
+        value: str,
+        *,
+        stage: str | None = None,
     ) -> None:
-        return self.store.set_model_version_tag(name, version, key, value)
+        """Tag a version named by number, or by ``stage`` (its newest version there; MLflow's clients)."""
+        return self.store.set_model_version_tag(name, self._version_for(ctx, name, version, stage), key, value)
 
-    def delete_model_version_tag(self, ctx: RequestContext, name: str, version: str | int, key: str) -> None:
-        return self.store.delete_model_version_tag(name, version, key)
+    def delete_model_version_tag(
+        self, ctx: RequestContext, name: str, version: str | int | None, key: str, *, stage: str | None = None
+    ) -> None:
+        return self.store.delete_model_version_tag(name, self._version_for(ctx, name, version, stage), key)
+
+    def _version_for(self, ctx: RequestContext, name: str, version: str | int | None, stage: str | None) -> str | int:
+        if version is not None and stage is not None:
+            raise InvalidParameterValue("version and stage cannot be set together")
+        if version is not None:
+            return version
+        if stage is None:
+            raise InvalidParameterValue("version or stage must be set")
+        latest = self.store.get_latest_versions(name, [stage])
+        if not latest:
+            raise InvalidParameterValue(f"Could not find any model version for {stage} stage")
+        return latest[0].version
+
+    def copy_model_version(self, ctx: RequestContext, src_model_uri: str, dst_name: str) -> ModelVersion:
+        """Copy the version ``src_model_uri`` (``models:/<name>/<version>`` or ``@alias``) into the model
+        ``dst_name`` (created if missing) as its next version, keeping its run, tags, description and
+        logged model."""
+        name, selector, _ = parse_registry_uri(src_model_uri)
+        src, _ = self.store.resolve_download_uri(name, selector)
+        try:
+            self.create_registered_model(ctx, dst_name)
+        except ResourceAlreadyExists:
+            pass
+        return self.create_model_version(
+            ctx,
+            dst_name,
+            f"models:/{src.name}/{src.version}",
+            run_id=src.run_id,
+            tags=src.tags,
+            description=src.description,
+            model_id=src.model_id,
+        )
+
+    def resolve_model_uri(self, ctx: RequestContext, model_uri: str) -> str:
+        """The artifact URI of the files ``models:/<name>/<version|stage|latest>[/path]`` or
+        ``models:/<name>@<alias>`` names (against an MLflow server too: ``uris.resolve_version``)."""
+        name, selector, path = parse_registry_uri(model_uri)
+        _, location = resolve_version(self.store, name, selector)
+        return location.rstrip("/") + ("/" + path if path else "")
 
     def get_model_version_download_uri(self, ctx: RequestContext, name: str, version: str | int) -> str:
         return self.store.get_model_version_download_uri(name, version)
@@ -285,7 +335,10 @@ class RegistryService:
     def test_webhook(
         self, ctx: RequestContext, webhook_id: str, event: WebhookEvent | None, settings
     ) -> WebhookTestResult:
-        """Send one example event to the webhook at once and log it with its deliveries."""
+        """Send one example event to the webhook at once and log it with its deliveries (a REST store
+        asks its server to)."""
+        if hasattr(self.store, "test_webhook"):
+            return self.store.test_webhook(webhook_id, event)
         return send_test(self.store, webhook_id, event, settings)
 
     # -- answers in MLflow's JSON, for the REST API ------------------------------------------

@@ -74,7 +74,6 @@ def resolve_version(registry, name: str, selector: str) -> tuple[str, str]:
 
 
 def resolve_registry_uri(uri: str, client: TrackingClient) -> str:
-    """The artifact URI holding the files of the version ``uri`` names."""
-    name, selector, path = parse_registry_uri(uri)
-    _, location = resolve_version(client.registry_store, name, selector)
-    return location.rstrip("/") + ("/" + path if path else "")
+    """The artifact URI holding the files of the version ``uri`` names (through the client's registry
+    service: ``RegistryService.resolve_model_uri``)."""
+    return client.resolve_model_uri(uri)

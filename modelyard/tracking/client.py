@@ -3,6 +3,12 @@
 Method names and signatures follow MLflow's ``MlflowClient`` where it has them, so code
 written for MLflow runs unchanged. The client does not care whether the store is a
 database or a server.
+
+Every method calls one method of the services the server's REST handlers call
+(``TrackingService``, ``RegistryService``, ``ArtifactService``) with the client's local
+``RequestContext``: the principal is the local user (``Settings.client.user``, else the login
+name), the settings are the client's. Embedded, the services sit over the SQL store; against a
+server, over the REST store (the server's own services then answer).
 """
 
 from __future__ import annotations
@@ -17,10 +23,14 @@ from collections.abc import Iterable, Sequence
 from typing import Any
 
 from modelyard import validation as v
+from modelyard.auth.context import RequestContext, local_context
 from modelyard.entities import (
     DatasetInput,
     Experiment,
     FileInfo,
+    LoggedModel,
+    LoggedModelOutput,
+    LoggedModelStatus,
     Metric,
     PagedList,
     Param,
@@ -33,6 +43,7 @@ from modelyard.entities import (
 from modelyard.settings import Settings, login_name
 from modelyard.tracking import stores
 from modelyard.tracking.registry_client import RegistryClientMixin
+from modelyard.tracking.service import TrackingService
 
 logger = logging.getLogger(__name__)
 
@@ -56,30 +67,50 @@ class TrackingClient(RegistryClientMixin):
             tracking_uri = tracking_uri if tracking_uri is not None else ctx.explicit_tracking_uri
         self.settings = settings
         self.tracking_uri = stores.resolve_tracking_uri(tracking_uri, self.settings)
+        self.context: RequestContext = local_context(self.settings, self.settings.client.user or login_name())
         self._store = None
+        self._service: TrackingService | None = None
+        self._artifacts = None
         self._artifact_uris: dict[str, str] = {}
         self._async = None
         self._async_lock = threading.Lock()
 
     @property
     def store(self):
+        """The tracking store under the service (kept for code written against stores)."""
         if self._store is None:
             self._store = stores.get_store(self.tracking_uri, self.settings)
         return self._store
+
+    @property
+    def service(self) -> TrackingService:
+        """The tracking service every method calls (over this client's store)."""
+        if self._service is None:
+            self._service = TrackingService(self.store)
+        return self._service
+
+    @property
+    def artifact_service(self):
+        """The artifact service of this client: ``mlflow-artifacts:`` URIs resolve through its server."""
+        if self._artifacts is None:
+            from modelyard.artifacts.service import ArtifactService
+
+            self._artifacts = ArtifactService(settings=self.settings, tracking_uri=self.tracking_uri)
+        return self._artifacts
 
     # -- experiments ----------------------------------------------------------
     def create_experiment(
         self, name: str, artifact_location: str | None = None, tags: dict[str, Any] | None = None
     ) -> str:
-        return self.store.create_experiment(
-            name, artifact_location, {k: str(val) for k, val in (tags or {}).items()}
+        return self.service.create_experiment(
+            self.context, name, artifact_location, {k: str(val) for k, val in (tags or {}).items()}
         )
 
     def get_experiment(self, experiment_id: str) -> Experiment:
-        return self.store.get_experiment(str(experiment_id))
+        return self.service.get_experiment(self.context, str(experiment_id))
 
     def get_experiment_by_name(self, name: str) -> Experiment | None:
-        return self.store.get_experiment_by_name(name)
+        return self.service.get_experiment_by_name(self.context, name)
 
     def search_experiments(
         self,
@@ -89,24 +120,25 @@ class TrackingClient(RegistryClientMixin):
         order_by: Sequence[str] | None = None,
         page_token: str | None = None,
     ) -> PagedList[Experiment]:
-        return self.store.search_experiments(
+        return self.service.search_experiments(
+            self.context,
             ViewType.parse(view_type), max_results or 1000, filter_string, order_by, page_token
         )
 
     def delete_experiment(self, experiment_id: str) -> None:
-        self.store.delete_experiment(str(experiment_id))
+        self.service.delete_experiment(self.context, str(experiment_id))
 
     def restore_experiment(self, experiment_id: str) -> None:
-        self.store.restore_experiment(str(experiment_id))
+        self.service.restore_experiment(self.context, str(experiment_id))
 
     def rename_experiment(self, experiment_id: str, new_name: str) -> None:
-        self.store.rename_experiment(str(experiment_id), new_name)
+        self.service.rename_experiment(self.context, str(experiment_id), new_name)
 
     def set_experiment_tag(self, experiment_id: str, key: str, value: Any) -> None:
-        self.store.set_experiment_tag(str(experiment_id), key, str(value))
+        self.service.set_experiment_tag(self.context, str(experiment_id), key, str(value))
 
     def delete_experiment_tag(self, experiment_id: str, key: str) -> None:
-        self.store.delete_experiment_tag(str(experiment_id), key)
+        self.service.delete_experiment_tag(self.context, str(experiment_id), key)
 
     # -- runs -------------------------------------------------------------------
     def create_run(
@@ -116,16 +148,20 @@ class TrackingClient(RegistryClientMixin):
         tags: dict[str, Any] | None = None,
         run_name: str | None = None,
     ) -> Run:
-        user = self.settings.client.user or login_name()
         run_tags = [RunTag(k, self._tag_value(k, val)) for k, val in (tags or {}).items()]
-        run = self.store.create_run(
-            str(experiment_id), user, start_time if start_time is not None else _now_ms(), run_tags, run_name
+        run = self.service.create_run(
+            self.context,
+            str(experiment_id),
+            None,  # the context's principal: the local user
+            start_time if start_time is not None else _now_ms(),
+            run_tags,
+            run_name,
         )
         self._artifact_uris[run.info.run_id] = run.info.artifact_uri
         return run
 
     def get_run(self, run_id: str) -> Run:
-        return self.store.get_run(run_id)
+        return self.service.get_run(self.context, run_id)
 
     def get_parent_run(self, run_id: str) -> Run | None:
         parent = self.get_run(run_id).data.tags.get("mlflow.parentRunId")
@@ -133,18 +169,18 @@ class TrackingClient(RegistryClientMixin):
 
     def update_run(self, run_id: str, status: str | None = None, name: str | None = None) -> RunInfo:
         end_time = _now_ms() if status and RunStatus.parse(status).is_terminated else None
-        return self.store.update_run_info(run_id, status, end_time, name)
+        return self.service.update_run_info(self.context, run_id, status, end_time, name)
 
     def set_terminated(self, run_id: str, status: str | None = None, end_time: int | None = None) -> RunInfo:
-        return self.store.update_run_info(
-            run_id, RunStatus.parse(status or "FINISHED").value, end_time or _now_ms(), None
+        return self.service.update_run_info(
+            self.context, run_id, RunStatus.parse(status or "FINISHED").value, end_time or _now_ms(), None
         )
 
     def delete_run(self, run_id: str) -> None:
-        self.store.delete_run(run_id)
+        self.service.delete_run(self.context, run_id)
 
     def restore_run(self, run_id: str) -> None:
-        self.store.restore_run(run_id)
+        self.service.restore_run(self.context, run_id)
 
     def search_runs(
         self,
@@ -157,7 +193,8 @@ class TrackingClient(RegistryClientMixin):
     ) -> PagedList[Run]:
         if isinstance(experiment_ids, str | int):
             experiment_ids = [str(experiment_ids)]
-        return self.store.search_runs(
+        return self.service.search_runs(
+            self.context,
             [str(e) for e in experiment_ids],
             filter_string or None,
             ViewType.parse(run_view_type),
@@ -174,7 +211,7 @@ class TrackingClient(RegistryClientMixin):
                 if self._async is None:
                     from modelyard.tracking.async_logging import AsyncLogger
 
-                    self._async = AsyncLogger(self.store)
+                    self._async = AsyncLogger(_ServiceWriter(self.service, self.context))
             return self._async
         return None
 
@@ -209,7 +246,7 @@ class TrackingClient(RegistryClientMixin):
             v.validate_metric(metric.key, metric.value, metric.timestamp, metric.step)
             queued.log_batch(run_id, metrics=[metric])
         else:
-            self.store.log_metric(run_id, metric)
+            (self._service or self.service).log_metric(self.context, run_id, metric)
 
     def log_param(self, run_id: str, key: str, value: Any, synchronous: bool | None = None) -> Any:
         param = Param(key, self._param_value(key, value))
@@ -218,7 +255,7 @@ class TrackingClient(RegistryClientMixin):
             v.validate_param(param.key, param.value)
             queued.log_batch(run_id, params=[param])
         else:
-            self.store.log_param(run_id, param)
+            self.service.log_param(self.context, run_id, param)
         return value
 
     def set_tag(self, run_id: str, key: str, value: Any, synchronous: bool | None = None) -> None:
@@ -228,10 +265,10 @@ class TrackingClient(RegistryClientMixin):
             v.validate_tag(tag.key, tag.value)
             queued.log_batch(run_id, tags=[tag])
         else:
-            self.store.set_tag(run_id, tag)
+            self.service.set_tag(self.context, run_id, tag)
 
     def delete_tag(self, run_id: str, key: str) -> None:
-        self.store.delete_tag(run_id, key)
+        self.service.delete_tag(self.context, run_id, key)
 
     def log_batch(
         self,
@@ -251,29 +288,76 @@ class TrackingClient(RegistryClientMixin):
                 v.validate_metric(m.key, m.value, m.timestamp, m.step)
             queued.log_batch(run_id, metrics, params, tags)
             return
-        if len(metrics) <= 1000 and len(params) <= 100 and len(tags) <= 100 and len(metrics) + len(params) + len(tags) <= 1000:
-            self.store.log_batch(run_id, metrics, params, tags)
-            return
-        v.validate_unique_param_keys([p.key for p in params])
-        for i in range(0, len(params), 100):
-            self.store.log_batch(run_id, params=params[i : i + 100])
-        for i in range(0, len(tags), 100):
-            self.store.log_batch(run_id, tags=tags[i : i + 100])
-        for i in range(0, len(metrics), 1000):
-            self.store.log_batch(run_id, metrics=metrics[i : i + 1000])
+        self.service.log_batch_in_chunks(self.context, run_id, metrics, params, tags)
 
     def log_inputs(self, run_id: str, datasets: Sequence[DatasetInput] | None = None, **_: Any) -> None:
-        self.store.log_inputs(run_id, list(datasets or ()))
+        self.service.log_inputs(self.context, run_id, list(datasets or ()))
 
     def get_metric_history(self, run_id: str, key: str) -> list[Metric]:
         out: list[Metric] = []
         token = None
         while True:
-            page = self.store.get_metric_history(run_id, key, None, token)
+            page = self.service.get_metric_history(self.context, run_id, key, None, token)
             out.extend(page)
             token = page.token
             if not token:
                 return out
+
+    # -- logged models (MLflow 3) -------------------------------------------------------
+    def create_logged_model(
+        self,
+        experiment_id: str,
+        name: str | None = None,
+        source_run_id: str | None = None,
+        tags: dict[str, Any] | None = None,
+        params: dict[str, Any] | None = None,
+        model_type: str | None = None,
+    ) -> LoggedModel:
+        """A PENDING logged model (``finalize_logged_model`` once its files are uploaded)."""
+        return self.service.create_logged_model(
+            self.context,
+            str(experiment_id),
+            name,
+            source_run_id,
+            {k: str(val) for k, val in (tags or {}).items()},
+            {k: str(val) for k, val in (params or {}).items()},
+            model_type,
+        )
+
+    def get_logged_model(self, model_id: str) -> LoggedModel:
+        return self.service.get_logged_model(self.context, model_id)
+
+    def finalize_logged_model(self, model_id: str, status: LoggedModelStatus | str) -> LoggedModel:
+        return self.service.finalize_logged_model(self.context, model_id, status)
+
+    def delete_logged_model(self, model_id: str) -> None:
+        self.service.delete_logged_model(self.context, model_id)
+
+    def search_logged_models(
+        self,
+        experiment_ids: Sequence[str],
+        filter_string: str | None = None,
+        datasets: Sequence[dict] | None = None,
+        max_results: int | None = None,
+        order_by: Sequence[dict | str] | None = None,
+        page_token: str | None = None,
+    ) -> PagedList[LoggedModel]:
+        return self.service.search_logged_models(
+            self.context, [str(e) for e in experiment_ids], filter_string, datasets, max_results, order_by, page_token
+        )
+
+    def set_logged_model_tags(self, model_id: str, tags: dict[str, Any]) -> None:
+        self.service.set_logged_model_tags(self.context, model_id, {k: str(val) for k, val in tags.items()})
+
+    def delete_logged_model_tag(self, model_id: str, key: str) -> None:
+        self.service.delete_logged_model_tag(self.context, model_id, key)
+
+    def log_model_params(self, model_id: str, params: dict[str, Any]) -> None:
+        self.service.log_logged_model_params(self.context, model_id, {k: str(val) for k, val in params.items()})
+
+    def log_outputs(self, run_id: str, models: Sequence[LoggedModelOutput]) -> None:
+        """Record logged models as outputs of a run."""
+        self.service.log_outputs(self.context, run_id, list(models))
 
     def _param_value(self, key: str, value: Any) -> str:
         text = str(value)
@@ -290,34 +374,27 @@ class TrackingClient(RegistryClientMixin):
         return text
 
     # -- artifacts --------------------------------------------------------------
-    def _artifact_repo(self, run_id: str):
-        from modelyard.artifacts import get_artifact_repository
-
+    def _artifact_root(self, run_id: str) -> str:
         uri = self._artifact_uris.get(run_id)
         if uri is None:
-            uri = self.get_run(run_id).info.artifact_uri
-            self._artifact_uris[run_id] = uri
-        return get_artifact_repository(uri, tracking_uri=self.tracking_uri, settings=self.settings)
+            uri = self._artifact_uris[run_id] = self.get_run(run_id).info.artifact_uri
+        return uri
 
     def get_artifact_uri(self, run_id: str, artifact_path: str | None = None) -> str:
-        self._artifact_repo(run_id)
-        uri = self._artifact_uris[run_id]
+        uri = self._artifact_root(run_id)
         return uri if not artifact_path else uri.rstrip("/") + "/" + artifact_path.lstrip("/")
 
     def log_artifact(self, run_id: str, local_path: str | os.PathLike, artifact_path: str | None = None) -> None:
-        path = os.fspath(local_path)
-        repo = self._artifact_repo(run_id)
-        if os.path.isdir(path):
-            name = os.path.basename(os.path.normpath(path))
-            repo.log_artifacts(path, f"{artifact_path}/{name}" if artifact_path else name)
-        else:
-            repo.log_artifact(path, artifact_path)
+        """A file, or a folder (uploaded as ``<artifact_path>/<its name>``)."""
+        self.artifact_service.upload(self.context, self._artifact_root(run_id), os.fspath(local_path), artifact_path)
 
     def log_artifacts(self, run_id: str, local_dir: str | os.PathLike, artifact_path: str | None = None) -> None:
-        self._artifact_repo(run_id).log_artifacts(os.fspath(local_dir), artifact_path)
+        self.artifact_service.upload_folder(
+            self.context, self._artifact_root(run_id), os.fspath(local_dir), artifact_path
+        )
 
     def log_text(self, run_id: str, text: str, artifact_file: str) -> None:
-        self._artifact_repo(run_id).write_bytes(artifact_file, text.encode("utf-8"))
+        self.artifact_service.write_file(self.context, self._artifact_root(run_id), artifact_file, text.encode("utf-8"))
 
     def log_dict(self, run_id: str, dictionary: Any, artifact_file: str) -> None:
         """JSON, or YAML when the file name ends in .yaml/.yml."""
@@ -347,13 +424,23 @@ class TrackingClient(RegistryClientMixin):
                     f"Unsupported figure type {type(figure).__name__}: expected a matplotlib or plotly figure"
                 )
             with open(local, "rb") as fh:
-                self._artifact_repo(run_id).write_bytes(artifact_file, fh.read())
+                self.artifact_service.write_file(self.context, self._artifact_root(run_id), artifact_file, fh.read())
 
     def list_artifacts(self, run_id: str, path: str | None = None) -> list[FileInfo]:
-        return self._artifact_repo(run_id).list_artifacts(path)
+        return self.artifact_service.list_files(self.context, self._artifact_root(run_id), path)
 
     def download_artifacts(self, run_id: str, path: str = "", dst_path: str | None = None) -> str:
-        return self._artifact_repo(run_id).download_artifacts(path, dst_path)
+        return self.artifact_service.download(self.context, self._artifact_root(run_id), path, dst_path)
+
+
+class _ServiceWriter:
+    """What asynchronous logging writes through: the service's ``log_batch`` with the client's context."""
+
+    def __init__(self, service: TrackingService, context: RequestContext) -> None:
+        self._service, self._context = service, context
+
+    def log_batch(self, run_id: str, metrics=(), params=(), tags=()) -> None:
+        self._service.log_batch(self._context, run_id, metrics, params, tags)
 
 
 MlflowClient = TrackingClient

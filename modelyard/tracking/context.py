@@ -79,6 +79,9 @@ class ClientContext:
     # -- what it talks through -------------------------------------------------------
     def client(self) -> TrackingClient:
         """The context's client (built once; its store comes from the process-wide cache)."""
+        client = self._client  # the hot path (every fluent call) takes no lock
+        if client is not None:
+            return client
         with self._lock:
             if self._client is None:
                 from modelyard.tracking.client import TrackingClient

@@ -40,10 +40,13 @@ _last_run_id: contextvars.ContextVar[str | None] = contextvars.ContextVar("model
 
 
 class ActiveRun(Run):
-    """The run that fluent calls log to; a context manager that ends it."""
+    """The run that fluent calls log to; a context manager that ends it. It keeps the client context
+    it was started in: calls that log to it go to that context's client (the store the run is in)
+    without resolving the current context again (which checks the environment) on every call."""
 
-    def __init__(self, run: Run) -> None:
+    def __init__(self, run: Run, ctx: context.ClientContext | None = None) -> None:
         object.__setattr__(self, "_run", run)
+        object.__setattr__(self, "_context", ctx)
 
     def __getattr__(self, name: str) -> Any:
         return getattr(object.__getattribute__(self, "_run"), name)
@@ -121,14 +124,15 @@ def start_run(
             f"Run with UUID {stack[-1].info.run_id} is already active. To start a new run, first end the "
             "current run with modelyard.end_run(). To start a nested run, call start_run with nested=True"
         )
-    client = _get_client()
+    ctx = context.current()
+    client = ctx.client()
     parent = parent_run_id or (stack[-1].info.run_id if nested and stack else None)
     run_id = run_id or (_settings().client.run_id if not stack else None)
     if run_id:
         run = client.get_run(run_id)
         if run.info.lifecycle_stage != "active":
             raise InvalidParameterValue(f"Cannot start run with ID {run_id} because it is in the deleted state.")
-        client.store.update_run_info(run_id, RunStatus.RUNNING.value, None, run_name)
+        client.update_run(run_id, RunStatus.RUNNING.value, run_name)
         if tags:
             client.log_batch(run_id, tags=[RunTag(k, str(val)) for k, val in tags.items()])
         run = client.get_run(run_id)
@@ -139,8 +143,8 @@ def start_run(
         if description:
             run_tags[NOTE_TAG] = description
         run_tags.update({k: str(val) for k, val in (tags or {}).items()})
-        run = client.create_run(context.current().experiment_id(experiment_id), tags=run_tags, run_name=run_name)
-    active = ActiveRun(run)
+        run = client.create_run(ctx.experiment_id(experiment_id), tags=run_tags, run_name=run_name)
+    active = ActiveRun(run, ctx)
     _active_runs.set((*stack, active))
     return active
 
@@ -164,7 +168,7 @@ def end_run(status: str = "FINISHED") -> None:
     run = stack[-1]
     _active_runs.set(stack[:-1])
     _last_run_id.set(run.info.run_id)
-    client = _get_client()
+    client = _client_of(run)
     try:
         client.flush_async_logging()
     finally:
@@ -197,23 +201,32 @@ def get_parent_run(run_id: str) -> Run | None:
     return _get_client().get_parent_run(run_id)
 
 
-def _run_id(run_id: str | None = None) -> str:
+def _client_of(run: ActiveRun):
+    ctx = object.__getattribute__(run, "_context")
+    return ctx.client() if ctx is not None else _get_client()
+
+
+def _target(run_id: str | None = None):
+    """(client, run id) a fluent logging call writes through: an explicit ``run_id`` through the
+    current context's client; else the active run (started implicitly, as MLflow does, when there is
+    none) through the client of the context it was started in."""
     if run_id:
-        return run_id
-    current = active_run()
-    if current is None:
-        return start_run().info.run_id  # MLflow starts a run implicitly on the first log call
-    return current.info.run_id
+        return _get_client(), run_id
+    stack = _active_runs.get()
+    run = stack[-1] if stack else start_run()
+    return _client_of(run), run.info.run_id
 
 
 # -- logging -----------------------------------------------------------------------
 def log_param(key: str, value: Any, synchronous: bool | None = None) -> Any:
-    return _get_client().log_param(_run_id(), key, value, synchronous)
+    client, rid = _target()
+    return client.log_param(rid, key, value, synchronous)
 
 
 def log_params(params: dict[str, Any], synchronous: bool | None = None, run_id: str | None = None) -> None:
-    _get_client().log_batch(
-        _run_id(run_id), params=[Param(k, str(val)) for k, val in params.items()], synchronous=synchronous
+    client, rid = _target(run_id)
+    client.log_batch(
+        rid, params=[Param(k, str(val)) for k, val in params.items()], synchronous=synchronous
     )
 
 
@@ -226,7 +239,8 @@ def log_metric(
     run_id: str | None = None,
     **_: Any,
 ) -> None:
-    _get_client().log_metric(_run_id(run_id), key, value, timestamp, step, synchronous)
+    client, rid = _target(run_id)
+    client.log_metric(rid, key, value, timestamp, step, synchronous)
 
 
 def log_metrics(
@@ -240,21 +254,25 @@ def log_metrics(
     from modelyard.tracking.client import _now_ms
 
     ts = timestamp if timestamp is not None else _now_ms()
-    _get_client().log_batch(
-        _run_id(run_id), metrics=[Metric(k, val, ts, step or 0) for k, val in metrics.items()], synchronous=synchronous
+    client, rid = _target(run_id)
+    client.log_batch(
+        rid, metrics=[Metric(k, val, ts, step or 0) for k, val in metrics.items()], synchronous=synchronous
     )
 
 
 def set_tag(key: str, value: Any, synchronous: bool | None = None) -> None:
-    _get_client().set_tag(_run_id(), key, value, synchronous)
+    client, rid = _target()
+    client.set_tag(rid, key, value, synchronous)
 
 
 def set_tags(tags: dict[str, Any], synchronous: bool | None = None) -> None:
-    _get_client().log_batch(_run_id(), tags=[RunTag(k, str(val)) for k, val in tags.items()], synchronous=synchronous)
+    client, rid = _target()
+    client.log_batch(rid, tags=[RunTag(k, str(val)) for k, val in tags.items()], synchronous=synchronous)
 
 
 def delete_tag(key: str) -> None:
-    _get_client().delete_tag(_run_id(), key)
+    client, rid = _target()
+    client.delete_tag(rid, key)
 
 
 def log_input(dataset: Dataset, context: str | None = None, tags: dict[str, str] | None = None) -> None:
@@ -262,36 +280,44 @@ def log_input(dataset: Dataset, context: str | None = None, tags: dict[str, str]
     input_tags = [InputTag(k, str(val)) for k, val in (tags or {}).items()]
     if context:
         input_tags.append(InputTag("mlflow.data.context", context))
-    _get_client().log_inputs(_run_id(), [DatasetInput(dataset, tuple(input_tags))])
+    client, rid = _target()
+    client.log_inputs(rid, [DatasetInput(dataset, tuple(input_tags))])
 
 
 # -- artifacts -------------------------------------------------------------------------
 def log_artifact(local_path: str | os.PathLike, artifact_path: str | None = None, run_id: str | None = None) -> None:
-    _get_client().log_artifact(_run_id(run_id), local_path, artifact_path)
+    client, rid = _target(run_id)
+    client.log_artifact(rid, local_path, artifact_path)
 
 
 def log_artifacts(local_dir: str | os.PathLike, artifact_path: str | None = None, run_id: str | None = None) -> None:
-    _get_client().log_artifacts(_run_id(run_id), local_dir, artifact_path)
+    client, rid = _target(run_id)
+    client.log_artifacts(rid, local_dir, artifact_path)
 
 
 def log_text(text: str, artifact_file: str, run_id: str | None = None) -> None:
-    _get_client().log_text(_run_id(run_id), text, artifact_file)
+    client, rid = _target(run_id)
+    client.log_text(rid, text, artifact_file)
 
 
 def log_dict(dictionary: Any, artifact_file: str, run_id: str | None = None) -> None:
-    _get_client().log_dict(_run_id(run_id), dictionary, artifact_file)
+    client, rid = _target(run_id)
+    client.log_dict(rid, dictionary, artifact_file)
 
 
 def log_figure(figure: Any, artifact_file: str, *, save_kwargs: dict | None = None, run_id: str | None = None) -> None:
-    _get_client().log_figure(_run_id(run_id), figure, artifact_file, save_kwargs=save_kwargs)
+    client, rid = _target(run_id)
+    client.log_figure(rid, figure, artifact_file, save_kwargs=save_kwargs)
 
 
 def get_artifact_uri(artifact_path: str | None = None) -> str:
-    return _get_client().get_artifact_uri(_run_id(), artifact_path)
+    client, rid = _target()
+    return client.get_artifact_uri(rid, artifact_path)
 
 
 def list_artifacts(run_id: str | None = None, path: str | None = None) -> list[FileInfo]:
-    return _get_client().list_artifacts(_run_id(run_id), path)
+    client, rid = _target(run_id)
+    return client.list_artifacts(rid, path)
 
 
 def download_artifacts(

@@ -4,9 +4,10 @@ Method names and signatures are MLflow's ``MlflowClient`` registry methods, so r
 written for MLflow runs unchanged; modelyard adds the promotion history (``get_alias_history``,
 ``get_promotion_history``), lineage (``get_model_version_lineage``,
 ``get_logged_model_registrations``), ``resolve_model_uri`` and the webhook delivery log. The
-registry lives next to the tracking store: in the same database, or on the same server. Changes
-are recorded as made by ``Settings.client.user`` (else the login name); a server may record the user it
-authenticated instead.
+registry lives next to the tracking store: in the same database, or on the same server. Every method
+calls one ``RegistryService`` method with the client's ``RequestContext``, so changes are recorded as
+made by its principal, ``Settings.client.user`` (else the login name); a server may record the user
+it authenticated instead.
 """
 
 from __future__ import annotations
@@ -24,9 +25,10 @@ from modelyard.entities import (
     WebhookEvent,
     WebhookTestResult,
 )
-from modelyard.exceptions import InvalidParameterValue, ResourceAlreadyExists
 
 if TYPE_CHECKING:
+    from modelyard.auth.context import RequestContext
+    from modelyard.registry.service import RegistryService
     from modelyard.settings import Settings
 
 
@@ -37,6 +39,8 @@ def _tags(tags: dict[str, Any] | None) -> dict[str, str]:
 class RegistryClientMixin:
     settings: Settings
     store: Any
+    context: RequestContext
+    _registry_service: RegistryService | None = None
 
     @property
     def registry_store(self):
@@ -45,10 +49,14 @@ class RegistryClientMixin:
 
         return registry_store_for(self.store, self.settings)
 
-    def _registry_user(self) -> str:
-        from modelyard.settings import login_name
+    @property
+    def registry_service(self) -> RegistryService:
+        """The registry service every registry method calls (over ``registry_store``)."""
+        if self._registry_service is None:
+            from modelyard.registry.service import RegistryService
 
-        return self.settings.client.user or login_name()
+            self._registry_service = RegistryService(self.registry_store)
+        return self._registry_service
 
     # -- registered models ------------------------------------------------------------------
     def create_registered_model(
@@ -58,23 +66,23 @@ class RegistryClientMixin:
         description: str | None = None,
         deployment_job_id: str | None = None,
     ) -> RegisteredModel:
-        return self.registry_store.create_registered_model(
-            name, _tags(tags), description, deployment_job_id, user_id=self._registry_user()
+        return self.registry_service.create_registered_model(
+            self.context, name, _tags(tags), description, deployment_job_id
         )
 
     def get_registered_model(self, name: str) -> RegisteredModel:
-        return self.registry_store.get_registered_model(name)
+        return self.registry_service.get_registered_model(self.context, name)
 
     def rename_registered_model(self, name: str, new_name: str) -> RegisteredModel:
-        return self.registry_store.rename_registered_model(name, new_name)
+        return self.registry_service.rename_registered_model(self.context, name, new_name)
 
     def update_registered_model(
         self, name: str, description: str | None = None, deployment_job_id: str | None = None
     ) -> RegisteredModel:
-        return self.registry_store.update_registered_model(name, description, deployment_job_id)
+        return self.registry_service.update_registered_model(self.context, name, description, deployment_job_id)
 
     def delete_registered_model(self, name: str) -> None:
-        self.registry_store.delete_registered_model(name)
+        self.registry_service.delete_registered_model(self.context, name)
 
     def search_registered_models(
         self,
@@ -83,16 +91,16 @@ class RegistryClientMixin:
         order_by: list[str] | None = None,
         page_token: str | None = None,
     ) -> PagedList[RegisteredModel]:
-        return self.registry_store.search_registered_models(filter_string, max_results, order_by, page_token)
+        return self.registry_service.search_registered_models(self.context, filter_string, max_results, order_by, page_token)
 
     def set_registered_model_tag(self, name: str, key: str, value: Any) -> None:
-        self.registry_store.set_registered_model_tag(name, key, str(value))
+        self.registry_service.set_registered_model_tag(self.context, name, key, str(value))
 
     def delete_registered_model_tag(self, name: str, key: str) -> None:
-        self.registry_store.delete_registered_model_tag(name, key)
+        self.registry_service.delete_registered_model_tag(self.context, name, key)
 
     def get_latest_versions(self, name: str, stages: list[str] | None = None) -> list[ModelVersion]:
-        return self.registry_store.get_latest_versions(name, stages)
+        return self.registry_service.get_latest_versions(self.context, name, stages)
 
     # -- model versions --------------------------------------------------------------------------
     def create_model_version(
@@ -107,38 +115,23 @@ class RegistryClientMixin:
         model_id: str | None = None,
     ) -> ModelVersion:
         """Versions are READY when created (``await_creation_for`` is accepted for MLflow's sake)."""
-        return self.registry_store.create_model_version(
-            name, source, run_id, _tags(tags), run_link, description, model_id, user_id=self._registry_user()
+        return self.registry_service.create_model_version(
+            self.context, name, source, run_id, _tags(tags), run_link, description, model_id
         )
 
     def copy_model_version(self, src_model_uri: str, dst_name: str) -> ModelVersion:
         """Copy the version ``src_model_uri`` (``models:/<name>/<version>`` or ``@alias``) into the
         model ``dst_name`` (created if missing) as its next version, keeping its lineage."""
-        from modelyard.registry.uris import parse_registry_uri
-
-        name, selector, _ = parse_registry_uri(src_model_uri)
-        src, _ = self.registry_store.resolve_download_uri(name, selector)
-        try:
-            self.create_registered_model(dst_name)
-        except ResourceAlreadyExists:
-            pass
-        return self.create_model_version(
-            dst_name,
-            f"models:/{src.name}/{src.version}",
-            run_id=src.run_id,
-            tags=src.tags,
-            description=src.description,
-            model_id=src.model_id,
-        )
+        return self.registry_service.copy_model_version(self.context, src_model_uri, dst_name)
 
     def get_model_version(self, name: str, version: str | int) -> ModelVersion:
-        return self.registry_store.get_model_version(name, str(version))
+        return self.registry_service.get_model_version(self.context, name, str(version))
 
     def update_model_version(self, name: str, version: str | int, description: str | None = None) -> ModelVersion:
-        return self.registry_store.update_model_version(name, str(version), description)
+        return self.registry_service.update_model_version(self.context, name, str(version), description)
 
     def delete_model_version(self, name: str, version: str | int) -> None:
-        self.registry_store.delete_model_version(name, str(version), user_id=self._registry_user())
+        self.registry_service.delete_model_version(self.context, name, str(version))
 
     def search_model_versions(
         self,
@@ -147,10 +140,10 @@ class RegistryClientMixin:
         order_by: list[str] | None = None,
         page_token: str | None = None,
     ) -> PagedList[ModelVersion]:
-        return self.registry_store.search_model_versions(filter_string, max_results, order_by, page_token)
+        return self.registry_service.search_model_versions(self.context, filter_string, max_results, order_by, page_token)
 
     def get_model_version_download_uri(self, name: str, version: str | int) -> str:
-        return self.registry_store.get_model_version_download_uri(name, str(version))
+        return self.registry_service.get_model_version_download_uri(self.context, name, str(version))
 
     def get_model_version_stages(self, name: str, version: str | int) -> list[str]:
         return ["None", "Staging", "Production", "Archived"]
@@ -158,46 +151,39 @@ class RegistryClientMixin:
     def transition_model_version_stage(
         self, name: str, version: str | int, stage: str, archive_existing_versions: bool = False
     ) -> ModelVersion:
-        return self.registry_store.transition_model_version_stage(
-            name, str(version), stage, archive_existing_versions, user_id=self._registry_user()
+        return self.registry_service.transition_model_version_stage(
+            self.context, name, str(version), stage, archive_existing_versions
         )
-
-    def _version_for(self, name: str, version: str | int | None, stage: str | None) -> str:
-        if version is not None and stage is not None:
-            raise InvalidParameterValue("version and stage cannot be set together")
-        if version is not None:
-            return str(version)
-        if stage is None:
-            raise InvalidParameterValue("version or stage must be set")
-        latest = self.get_latest_versions(name, [stage])
-        if not latest:
-            raise InvalidParameterValue(f"Could not find any model version for {stage} stage")
-        return latest[0].version
 
     def set_model_version_tag(
         self, name: str, version: str | int | None = None, key: str | None = None, value: Any = None, stage: str | None = None
     ) -> None:
-        self.registry_store.set_model_version_tag(name, self._version_for(name, version, stage), key, str(value))
+        """Tag a version, named by number or (MLflow's old way) by ``stage``: its newest version there."""
+        self.registry_service.set_model_version_tag(
+            self.context, name, None if version is None else str(version), key, str(value), stage=stage
+        )
 
     def delete_model_version_tag(
         self, name: str, version: str | int | None = None, key: str | None = None, stage: str | None = None
     ) -> None:
-        self.registry_store.delete_model_version_tag(name, self._version_for(name, version, stage), key)
+        self.registry_service.delete_model_version_tag(
+            self.context, name, None if version is None else str(version), key, stage=stage
+        )
 
     # -- aliases ----------------------------------------------------------------------------------
     def set_registered_model_alias(
         self, name: str, alias: str, version: str | int, *, reason: str | None = None
     ) -> None:
         """Point ``alias`` at ``version``; ``reason`` (modelyard) is kept in the promotion history."""
-        self.registry_store.set_registered_model_alias(
-            name, alias, str(version), user_id=self._registry_user(), reason=reason
+        self.registry_service.set_registered_model_alias(
+            self.context, name, alias, str(version), reason=reason
         )
 
     def delete_registered_model_alias(self, name: str, alias: str) -> None:
-        self.registry_store.delete_registered_model_alias(name, alias, user_id=self._registry_user())
+        self.registry_service.delete_registered_model_alias(self.context, name, alias)
 
     def get_model_version_by_alias(self, name: str, alias: str) -> ModelVersion:
-        return self.registry_store.get_model_version_by_alias(name, alias)
+        return self.registry_service.get_model_version_by_alias(self.context, name, alias)
 
     # -- modelyard: history, lineage, URIs ----------------------------------------------------------
     def get_promotion_history(
@@ -209,30 +195,28 @@ class RegistryClientMixin:
         page_token: str | None = None,
     ) -> PagedList[PromotionEvent]:
         """Alias moves and stage transitions of a model, newest first (one page)."""
-        return self.registry_store.get_promotion_history(name, alias, stage, max_results, page_token)
+        return self.registry_service.get_promotion_history(self.context, name, alias, stage, max_results, page_token)
 
     def get_alias_history(self, name: str, alias: str) -> list[PromotionEvent]:
         """Every move of one alias, newest first: who moved it, when, from which version to which."""
         events: list[PromotionEvent] = []
         token = None
         while True:
-            page = self.registry_store.get_promotion_history(name, alias, None, 1000, token)
+            page = self.registry_service.get_promotion_history(self.context, name, alias, None, 1000, token)
             events.extend(page)
             if not (token := page.token):
                 return events
 
     def get_model_version_lineage(self, name: str, version: str | int) -> dict:
         """``{"model_version", "logged_model", "run", "experiment"}`` of a version."""
-        return self.registry_store.get_model_version_lineage(name, str(version))
+        return self.registry_service.get_model_version_lineage(self.context, name, str(version))
 
     def get_logged_model_registrations(self, model_id: str) -> list[ModelVersion]:
-        return self.registry_store.get_logged_model_registrations(model_id)
+        return self.registry_service.get_logged_model_registrations(self.context, model_id)
 
     def resolve_model_uri(self, model_uri: str) -> str:
         """The artifact URI of ``models:/<name>/<version|stage|latest>`` or ``models:/<name>@<alias>``."""
-        from modelyard.registry.uris import resolve_registry_uri
-
-        return resolve_registry_uri(model_uri, self)  # type: ignore[arg-type]
+        return self.registry_service.resolve_model_uri(self.context, model_uri)
 
     # -- webhooks -----------------------------------------------------------------------------------
     def create_webhook(
@@ -244,13 +228,13 @@ class RegistryClientMixin:
         secret: str | None = None,
         status: str | None = None,
     ) -> Webhook:
-        return self.registry_store.create_webhook(name, url, list(events), description, secret, status and str(status))
+        return self.registry_service.create_webhook(self.context, name, url, list(events), description, secret, status and str(status))
 
     def get_webhook(self, webhook_id: str) -> Webhook:
-        return self.registry_store.get_webhook(webhook_id)
+        return self.registry_service.get_webhook(self.context, webhook_id)
 
     def list_webhooks(self, max_results: int | None = None, page_token: str | None = None) -> PagedList[Webhook]:
-        return self.registry_store.list_webhooks(max_results or 100, page_token)
+        return self.registry_service.list_webhooks(self.context, max_results or 100, page_token)
 
     def update_webhook(
         self,
@@ -262,22 +246,17 @@ class RegistryClientMixin:
         secret: str | None = None,
         status: str | None = None,
     ) -> Webhook:
-        return self.registry_store.update_webhook(
-            webhook_id, name, description, url, list(events) if events else None, secret, status and str(status)
+        return self.registry_service.update_webhook(
+            self.context, webhook_id, name, description, url, list(events) if events else None, secret, status and str(status)
         )
 
     def delete_webhook(self, webhook_id: str) -> None:
-        self.registry_store.delete_webhook(webhook_id)
+        self.registry_service.delete_webhook(self.context, webhook_id)
 
     def test_webhook(self, webhook_id: str, event: WebhookEvent | str | dict | None = None) -> WebhookTestResult:
-        store = self.registry_store
-        if hasattr(store, "test_webhook"):  # a server sends it
-            return store.test_webhook(webhook_id, event)
-        from modelyard.registry.dispatcher import test_webhook
-
-        return test_webhook(store, webhook_id, event, self.settings)
+        return self.registry_service.test_webhook(self.context, webhook_id, event, self.settings)
 
     def list_webhook_deliveries(
         self, webhook_id: str, max_results: int = 100, page_token: str | None = None
     ) -> PagedList[WebhookDelivery]:
-        return self.registry_store.list_webhook_deliveries(webhook_id, max_results, page_token)
+        return self.registry_service.list_webhook_deliveries(self.context, webhook_id, max_results, page_token)

@@ -44,7 +44,7 @@ def register_with(
     )
     if version.model_id:
         try:
-            client.registry_store.link_logged_model(version.model_id, name, version.version)
+            client.registry_service.link_logged_model(client.context, version.model_id, name, version.version)
         except ModelyardError as exc:  # the version exists; the back link is a convenience
             logger.warning(
                 "Could not record version %s of %s on logged model %s: %s",

@@ -40,6 +40,7 @@ from modelyard.store.tracking.base import (
 )
 
 LOG_MODEL_HISTORY_TAG = "mlflow.log-model.history"
+_HISTORY_READ_PAGE = 1000  # points per read while looking for a step (record_model_output)
 _MODEL_JSON_FIELDS = ("artifact_path", "flavors", "utc_time_created", "run_id")
 
 
@@ -71,10 +72,11 @@ class TrackingService:
         model_metrics: Sequence[LoggedModelMetric] = (),
     ) -> None:
         """Log one point; ``model_metrics`` (points naming a logged model) are checked first and linked after."""
+        if not model_metrics:  # the hot path: one store call
+            return self.store.log_metric(run_id, metric)
         self._check_models(model_metrics)
         self.store.log_metric(run_id, metric)
-        if model_metrics:
-            self.store.log_logged_model_metrics(run_id, list(model_metrics))
+        self.store.log_logged_model_metrics(run_id, list(model_metrics))
 
     def log_batch(
         self,
@@ -90,6 +92,32 @@ class TrackingService:
         self.store.log_batch(run_id, metrics=metrics, params=params, tags=tags)
         if model_metrics:
             self.store.log_logged_model_metrics(run_id, list(model_metrics))
+
+    def log_batch_in_chunks(
+        self,
+        ctx: RequestContext,
+        run_id: str,
+        metrics: Sequence[Metric] = (),
+        params: Sequence[Param] = (),
+        tags: Sequence[RunTag] = (),
+    ) -> None:
+        """Any number of points, params and tags (the clients' ``log_batch``): one store batch when
+        they fit MLflow's per-request limits (1000 metrics, 100 params, 100 tags, 1000 in all),
+        else params, then tags, then metrics in chunks that do (each chunk all or nothing)."""
+        if (
+            len(metrics) <= v.MAX_METRICS_PER_BATCH
+            and len(params) <= v.MAX_PARAMS_PER_BATCH
+            and len(tags) <= v.MAX_TAGS_PER_BATCH
+            and len(metrics) + len(params) + len(tags) <= v.MAX_ENTITIES_PER_BATCH
+        ):
+            return self.store.log_batch(run_id, metrics, params, tags)
+        v.validate_unique_param_keys([p.key for p in params])
+        for i in range(0, len(params), v.MAX_PARAMS_PER_BATCH):
+            self.store.log_batch(run_id, params=params[i : i + v.MAX_PARAMS_PER_BATCH])
+        for i in range(0, len(tags), v.MAX_TAGS_PER_BATCH):
+            self.store.log_batch(run_id, tags=tags[i : i + v.MAX_TAGS_PER_BATCH])
+        for i in range(0, len(metrics), v.MAX_METRICS_PER_BATCH):
+            self.store.log_batch(run_id, metrics=metrics[i : i + v.MAX_METRICS_PER_BATCH])
 
     def _check_models(self, model_metrics: Sequence[LoggedModelMetric]) -> None:
         """Metrics that name a logged model need it to exist: checked before anything is written."""
@@ -114,6 +142,30 @@ class TrackingService:
     def log_outputs(self, ctx: RequestContext, run_id: str, models: Sequence[LoggedModelOutput]) -> None:
         """Link logged models to the run that produced them (MLflow 3)."""
         self._store_hook("log_outputs", "model outputs")(run_id, list(models))
+
+    def record_model_output(self, ctx: RequestContext, run: Run, model_id: str, step: int) -> None:
+        """A logged model made by ``run`` at ``step`` (``log_model``): recorded as the run's output,
+        and the run's metric points at ``step`` become the model's metrics (as MLflow 3 does). A
+        metric whose latest point is at ``step`` needs no read; otherwise its history is read in
+        step order only until past ``step``."""
+        run_id = run.info.run_id
+        self.store.log_outputs(run_id, [LoggedModelOutput(model_id, step)])
+        links = []
+        for latest in run.data.metric_objs:
+            points = [latest] if latest.step == step else self._points_at(run_id, latest.key, step)
+            links += [LoggedModelMetric(p.key, p.value, p.timestamp, p.step, run_id, model_id) for p in points]
+        if links:
+            self.store.log_logged_model_metrics(run_id, links)
+
+    def _points_at(self, run_id: str, key: str, step: int) -> list[Metric]:
+        out: list[Metric] = []
+        token = None
+        while True:
+            page = self.store.get_metric_history(run_id, key, _HISTORY_READ_PAGE, token)
+            out += [m for m in page if m.step == step]
+            token = page.token
+            if not token or (page and page[-1].step > step):
+                return out
 
     def record_logged_model(self, ctx: RequestContext, run_id: str, model_json: str) -> None:
         """Append an MLmodel (JSON) to the run's tag mlflow.log-model.history (MLflow 2 clients)."""
