@@ -95,17 +95,26 @@ class RedisOnlineStore:
             self._redis.delete(*[self._key(table, k) for k in keys[start : start + CHUNK]])
 
     def read(self, table, keys, features):
-        pipe = self._redis.pipeline(transaction=False)
-        for key in keys:
-            pipe.exists(self._key(table, key))
-            pipe.hmget(self._key(table, key), list(features))
-        answers = pipe.execute()
+        """One round trip: a single HMGET for one key, a pipeline of HMGETs for more. A hash whose
+        every requested field is missing may not exist: only those keys are checked (EXISTS), in a
+        second round trip (a key that has no row, or a feature published before this one existed)."""
+        features = list(features)
+        names = [self._key(table, key) for key in keys]
+        if len(names) == 1:
+            answers = [self._redis.hmget(names[0], features)]
+        else:
+            pipe = self._redis.pipeline(transaction=False)
+            for name in names:
+                pipe.hmget(name, features)
+            answers = pipe.execute()
+        empty = [i for i, values in enumerate(answers) if all(v is None for v in values)]
+        exists = {i: self._redis.exists(names[i]) for i in empty} if empty else {}
         out: list[dict[str, Any] | None] = []
-        for i in range(len(keys)):
-            exists, values = answers[2 * i], answers[2 * i + 1]
-            out.append(None if not exists else {
-                f: (json.loads(v) if v is not None else None) for f, v in zip(features, values, strict=True)
-            })
+        for i, values in enumerate(answers):
+            if exists.get(i, 1) == 0:
+                out.append(None)
+            else:
+                out.append({f: (json.loads(v) if v is not None else None) for f, v in zip(features, values, strict=True)})
         return out
 
     def close(self) -> None:
