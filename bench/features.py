@@ -14,6 +14,9 @@ Figures (``ratio > 1``: modelyard is faster, except ``score_batch.overhead`` = o
   vs the same DuckDB join written by hand plus ``model.predict``.
 - ``merge``: upserting the label-count of rows into the time-series table (time, process peak RSS).
 - ``online``: single-key lookups of 10 features from Redis (p50/p99), when Redis answers.
+- ``serving``: ``modelyard models serve`` of the feature-aware model, single-row requests with only
+  the key (20 features looked up in Redis) vs with every feature in the request: p50/p99 and the
+  p50 the lookup adds.
 """
 
 from __future__ import annotations
@@ -284,6 +287,94 @@ def online(fc, keys: int, lookups: int = 2000) -> dict:
             "p50_ms": sig(1000 * samples[len(samples) // 2]), "p99_ms": sig(1000 * samples[int(len(samples) * 0.99)])}
 
 
+def serving_overhead(fc, model_uri: str, labels, tmp: Path, requests: int = 600) -> dict:
+    """``modelyard models serve`` of the feature-aware model (both tables published to Redis): the
+    single-row latency of a request with only the key (features looked up online) vs the same
+    request carrying every feature (no lookup), alternated on one server; p50/p99 in ms."""
+    import http.client
+    import signal
+    import socket
+
+    try:
+        import redis
+
+        redis.Redis.from_url("redis://127.0.0.1:6379/0").ping()
+    except Exception as exc:  # noqa: BLE001
+        return {"error": f"Redis is not available: {exc}"}
+    prefix = f"bench-serve-{uuid.uuid4().hex[:8]}:"
+    online_uri = f"redis://127.0.0.1:6379/0?prefix={prefix}"
+    for name in ("bench.series", "bench.profile"):
+        fc.publish_table(name, online_uri)
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        port = sock.getsockname()[1]
+    env = {k: v for k, v in os.environ.items() if not k.startswith(("MODELYARD_", "MLFLOW_"))}
+    env.update(PYTHONPATH=str(REPO), OMP_WAIT_POLICY="passive", MODELYARD_TRACKING_URI=fc.tracking_uri,
+               MODELYARD_DEFAULT_ARTIFACT_ROOT=fc.settings.artifacts.default_root)
+    log_file = open(tmp / "serve.log", "w")  # noqa: SIM115 - closed below
+    proc = subprocess.Popen([sys.executable, "-m", "modelyard.cli.main", "models", "serve", "-m", model_uri,
+                             "-H", "127.0.0.1", "-p", str(port), "--no-access-log"], stdout=log_file, stderr=subprocess.STDOUT, env=env,
+                            start_new_session=True)
+    try:
+        deadline = time.perf_counter() + 180
+        while True:
+            if proc.poll() is not None or time.perf_counter() > deadline:
+                return {"error": f"the server did not start: {(tmp / 'serve.log').read_text()[-500:]}"}
+            try:
+                conn = http.client.HTTPConnection("127.0.0.1", port, timeout=2)
+                conn.request("GET", "/ping")
+                if conn.getresponse().status == 200:
+                    break
+            except OSError:
+                time.sleep(0.05)
+        conn = http.client.HTTPConnection("127.0.0.1", port, timeout=30)
+        full = fc.score_batch(model_uri, labels.drop(columns="y").head(requests))
+        features = [f"f{i}" for i in range(N_FEATURES)] + [f"p{i}" for i in range(N_FEATURES)]
+        bodies = {
+            "lookup": [json.dumps({"dataframe_split": {"columns": ["key"], "data": [[int(k)]]}}).encode()
+                       for k in full["key"]],
+            "in_request": [json.dumps({"dataframe_split": {"columns": ["key", *features],
+                                                           "data": [[int(r["key"]), *(float(r[f]) for f in features)]]}}).encode()
+                           for _, r in full.iterrows()],
+        }
+        samples: dict[str, list[float]] = {"lookup": [], "in_request": []}
+
+        def call(payload: bytes) -> float:
+            start = time.perf_counter()
+            conn.request("POST", "/invocations", payload, {"Content-Type": "application/json"})
+            response = conn.getresponse()
+            response.read()
+            took = time.perf_counter() - start
+            if response.status != 200:
+                raise RuntimeError(f"/invocations answered {response.status}")
+            return took
+
+        for i in range(min(50, requests)):  # warm: the model, the online store's connection
+            call(bodies["lookup"][i])
+            call(bodies["in_request"][i])
+        for i in range(requests):
+            for kind in (("lookup", "in_request") if i % 2 else ("in_request", "lookup")):
+                samples[kind].append(call(bodies[kind][i]))
+    finally:
+        if proc.poll() is None:
+            os.killpg(proc.pid, signal.SIGTERM)
+            proc.wait(30)
+        log_file.close()
+        client = redis.Redis.from_url("redis://127.0.0.1:6379/0")
+        for key in client.scan_iter(match=prefix + "*", count=10_000):
+            client.delete(key)
+
+    def pct(values: list[float], q: float) -> float:
+        ordered = sorted(values)
+        return 1000 * ordered[min(len(ordered) - 1, int(q * len(ordered)))]
+
+    out = {"requests_each": requests}
+    for kind, values in samples.items():
+        out[f"{kind}_p50_ms"], out[f"{kind}_p99_ms"] = sig(pct(values, 0.5)), sig(pct(values, 0.99))
+    out["added_p50_ms"] = sig(out["lookup_p50_ms"] - out["in_request_p50_ms"])
+    return out
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--quick", action="store_true")
@@ -315,8 +406,10 @@ def main() -> None:
         report["create_table_s"] = sig(took)
         report["pit_join"] = pit_join(fc, series, labels, tmp, not args.no_feast, args.reps)
         report["score_batch"] = score(fc, series, labels, profile, args.reps)
-        report["score_batch_cli"] = score_cli(fc, labels, tmp, report["score_batch"].pop("model_uri"))
+        model_uri = report["score_batch"].pop("model_uri")
+        report["score_batch_cli"] = score_cli(fc, labels, tmp, model_uri)
         report["online"] = online(fc, keys_n)
+        report["serving"] = serving_overhead(fc, model_uri, labels, tmp)
         report["merge"] = merge(fc, series, labels_n)
     report["machine"]["loadavg_end"] = os.getloadavg()
     text = json.dumps(report, indent=2)

@@ -38,18 +38,27 @@ class OnlineEnricher:
             self.stores[name] = stores.get(uri) or stores.setdefault(uri, open_store(uri))
 
     def __call__(self, frame):
+        looked_up: dict[str, Any] = {}
         for lk in self.spec.lookups:
             wanted = [
                 f for f in lk.features if f.output_name not in frame.columns or frame[f.output_name].isna().any()
             ]
             if wanted:
-                frame = self._add(frame, lk, wanted)
-        missing = [c for c in self.spec.input_columns if c not in frame.columns]
+                looked_up.update(self._lookup(frame, lk, wanted))
+        missing = [c for c in self.spec.input_columns if c not in frame.columns and c not in looked_up]
         if missing:
             raise InvalidParameterValue(f"The request lacks column(s) {missing}, which the model takes as inputs")
-        return frame[list(self.spec.input_columns)]
+        if not looked_up:
+            return frame[list(self.spec.input_columns)]
+        import pandas as pd
 
-    def _add(self, frame, lk: ResolvedLookup, wanted):
+        # one DataFrame built from whole columns: inserting them one by one costs a copy each
+        return pd.DataFrame(
+            {c: looked_up[c] if c in looked_up else frame[c] for c in self.spec.input_columns}, index=frame.index
+        )
+
+    def _lookup(self, frame, lk: ResolvedLookup, wanted) -> dict[str, Any]:
+        """The ``wanted`` features of ``lk`` for each request row (a value in the request wins)."""
         from modelyard.features.publish import key_strings
 
         for col in lk.lookup_key:
@@ -69,13 +78,15 @@ class OnlineEnricher:
             for f in wanted:
                 value = None if values is None else values.get(f.name)
                 columns[f.output_name].append(f.default if value is None else value)
-        import pandas as pd
-
-        merged = {}
+        out: dict[str, Any] = {}
         for name, values in columns.items():
-            looked_up = pd.Series(values, index=frame.index)
-            merged[name] = frame[name].where(frame[name].notna(), looked_up) if name in frame.columns else looked_up
-        return frame.assign(**merged)
+            if name in frame.columns:  # the request gave some values: keep them, fill its nulls
+                import pandas as pd
+
+                out[name] = frame[name].where(frame[name].notna(), pd.Series(values, index=frame.index))
+            else:
+                out[name] = values
+        return out
 
 
 def online_features(model: Any, frame: Any, tracking_uri: str | None) -> Any:
