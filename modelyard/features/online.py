@@ -52,6 +52,12 @@ class OnlineStore(Protocol):
 
     def read(self, table: str, keys: list[str], features: Sequence[str]) -> list[dict[str, Any] | None]: ...
 
+    def read_many(
+        self, requests: Sequence[tuple[str, list[str], Sequence[str]]]
+    ) -> list[list[dict[str, Any] | None]]:
+        """``read`` of several (table, keys, features) at once (one round trip where the store can)."""
+        ...
+
     def close(self) -> None: ...
 
 
@@ -95,26 +101,38 @@ class RedisOnlineStore:
             self._redis.delete(*[self._key(table, k) for k in keys[start : start + CHUNK]])
 
     def read(self, table, keys, features):
-        """One round trip: a single HMGET for one key, a pipeline of HMGETs for more. A hash whose
-        every requested field is missing may not exist: only those keys are checked (EXISTS), in a
-        second round trip (a key that has no row, or a feature published before this one existed)."""
-        features = list(features)
-        names = [self._key(table, key) for key in keys]
-        if len(names) == 1:
-            answers = [self._redis.hmget(names[0], features)]
+        return self.read_many([(table, keys, features)])[0]
+
+    def read_many(self, requests):
+        """One round trip for every (table, keys, features) request: a single HMGET for one key, a
+        pipeline of HMGETs for more. A hash whose every requested field is missing may not exist:
+        only those keys are checked (EXISTS), in a second round trip (a key that has no row, or a
+        feature published before this one existed)."""
+        calls = [(self._key(table, key), list(features)) for table, keys, features in requests for key in keys]
+        if len(calls) == 1:
+            answers = [self._redis.hmget(*calls[0])]
         else:
             pipe = self._redis.pipeline(transaction=False)
-            for name in names:
+            for name, features in calls:
                 pipe.hmget(name, features)
             answers = pipe.execute()
         empty = [i for i, values in enumerate(answers) if all(v is None for v in values)]
-        exists = {i: self._redis.exists(names[i]) for i in empty} if empty else {}
-        out: list[dict[str, Any] | None] = []
-        for i, values in enumerate(answers):
+        exists: dict[int, int] = {}
+        if empty:
+            pipe = self._redis.pipeline(transaction=False)
+            for i in empty:
+                pipe.exists(calls[i][0])
+            exists = dict(zip(empty, pipe.execute(), strict=True))
+        rows: list[dict[str, Any] | None] = []
+        for i, ((_, features), values) in enumerate(zip(calls, answers, strict=True)):
             if exists.get(i, 1) == 0:
-                out.append(None)
+                rows.append(None)
             else:
-                out.append({f: (json.loads(v) if v is not None else None) for f, v in zip(features, values, strict=True)})
+                rows.append({f: (json.loads(v) if v is not None else None) for f, v in zip(features, values, strict=True)})
+        out, at = [], 0
+        for _, keys, _ in requests:
+            out.append(rows[at : at + len(keys)])
+            at += len(keys)
         return out
 
     def close(self) -> None:
@@ -178,6 +196,9 @@ class SqlOnlineStore:
                 row = json.loads(payload)
                 out.append({f: row.get(f) for f in features})
         return out
+
+    def read_many(self, requests):
+        return [self.read(table, keys, features) for table, keys, features in requests]
 
     def close(self) -> None:
         self.engine.dispose()

@@ -38,13 +38,18 @@ class OnlineEnricher:
             self.stores[name] = stores.get(uri) or stores.setdefault(uri, open_store(uri))
 
     def __call__(self, frame):
-        looked_up: dict[str, Any] = {}
+        planned = []  # (lookup, wanted features, key tuples, key strings)
         for lk in self.spec.lookups:
             wanted = [
                 f for f in lk.features if f.output_name not in frame.columns or frame[f.output_name].isna().any()
             ]
             if wanted:
-                looked_up.update(self._lookup(frame, lk, wanted))
+                planned.append((lk, wanted, *self._keys(frame, lk)))
+        looked_up: dict[str, Any] = {}
+        if planned:
+            found = self._read(planned)
+            for (lk, wanted, rows, _), values in zip(planned, found, strict=True):
+                looked_up.update(self._columns(frame, lk, wanted, rows, values))
         missing = [c for c in self.spec.input_columns if c not in frame.columns and c not in looked_up]
         if missing:
             raise InvalidParameterValue(f"The request lacks column(s) {missing}, which the model takes as inputs")
@@ -57,8 +62,7 @@ class OnlineEnricher:
             {c: looked_up[c] if c in looked_up else frame[c] for c in self.spec.input_columns}, index=frame.index
         )
 
-    def _lookup(self, frame, lk: ResolvedLookup, wanted) -> dict[str, Any]:
-        """The ``wanted`` features of ``lk`` for each request row (a value in the request wins)."""
+    def _keys(self, frame, lk: ResolvedLookup) -> tuple[list[tuple], list[str]]:
         from modelyard.features.publish import key_strings
 
         for col in lk.lookup_key:
@@ -67,9 +71,26 @@ class OnlineEnricher:
                     f"The request has no column {col!r}, the key to look up features of {lk.table_name!r}"
                 )
         rows = list(zip(*(frame[c].tolist() for c in lk.lookup_key), strict=True))
-        found = self.stores[lk.table_name].read(
-            lk.table_name, key_strings(self.tables[lk.table_name], rows), [f.name for f in wanted]
-        )
+        return rows, key_strings(self.tables[lk.table_name], rows)
+
+    def _read(self, planned) -> list[list]:
+        """Every planned lookup read, one ``read_many`` (one round trip) per online store."""
+        found: list = [None] * len(planned)
+        by_store: dict[int, list[int]] = {}
+        for i, (lk, *_rest) in enumerate(planned):
+            by_store.setdefault(id(self.stores[lk.table_name]), []).append(i)
+        for indexes in by_store.values():
+            store = self.stores[planned[indexes[0]][0].table_name]
+            answers = store.read_many([
+                (planned[i][0].table_name, planned[i][3], [f.name for f in planned[i][1]]) for i in indexes
+            ])
+            for i, answer in zip(indexes, answers, strict=True):
+                found[i] = answer
+        return found
+
+    @staticmethod
+    def _columns(frame, lk: ResolvedLookup, wanted, rows, found) -> dict[str, Any]:
+        """The ``wanted`` features of ``lk`` for each request row (a value in the request wins)."""
         columns: dict[str, list] = {f.output_name: [] for f in wanted}
         for key, values in zip(rows, found, strict=True):
             if values is None and any(f.default is None for f in wanted):
