@@ -12,6 +12,9 @@ Figures (``ratio > 1``: modelyard is faster, except ``score_batch.overhead`` = o
   first run). The rows are compared: ``identical`` says whether every tool returned the same values.
 - ``score_batch``: scoring with two feature tables (10 features each, LogisticRegression on 20)
   vs the same DuckDB join written by hand plus ``model.predict``.
+- ``spark`` (``--spark``): on Spark ``local[2]``, ``score_batch`` of a Spark DataFrame vs the same
+  job by hand (as-of join, key join, mapInPandas with the raw model), and ``spark_udf`` vs a plain
+  ``pandas_udf`` on the joined columns.
 - ``merge``: upserting the label-count of rows into the time-series table (time, process peak RSS).
 - ``online``: single-key lookups of 10 features from Redis (p50/p99), when Redis answers.
 - ``serving``: ``modelyard models serve`` of the feature-aware model, single-row requests with only
@@ -212,7 +215,7 @@ def score(fc, series, labels, profile, reps: int) -> dict:
     log(f"score_batch by hand {hand_s:.2f}s")
     agree = bool((ours.sort_values("rid")["prediction"].to_numpy() == hand.sort_values("rid")["prediction"].to_numpy()).all())
     return {"rows": len(batch), "features": 2 * N_FEATURES, "modelyard_s": sig(ours_s), "hand_duckdb_predict_s": sig(hand_s),
-            "overhead": sig(ours_s / hand_s), "identical_predictions": agree, "model_uri": info.model_uri}
+            "overhead": sig(ours_s / hand_s), "identical_predictions": agree, "model_uri": info.model_uri, "model": model}
 
 
 def score_cli(fc, labels, tmp: Path, model_uri: str) -> dict:
@@ -375,6 +378,89 @@ def serving_overhead(fc, model_uri: str, labels, tmp: Path, requests: int = 600)
     return out
 
 
+def spark_jobs(fc, model_uri: str, model, labels, tmp: Path, reps: int) -> dict:
+    """On Spark ``local[2]``: ``score_batch`` of a Spark DataFrame vs the same job written by hand
+    (the as-of join as a union of feature and label rows carrying each key's last feature row
+    forward, the key join, and a ``mapInPandas`` predict with the raw model); ``spark_udf`` vs a plain
+    ``pandas_udf`` calling the raw model on the joined columns. Each job is written to Spark's
+    ``noop`` sink (everything runs, nothing is stored)."""
+    os.environ.setdefault("PYSPARK_PYTHON", sys.executable)
+    from deltalake import DeltaTable
+    from pyspark.sql import SparkSession, Window
+    from pyspark.sql import functions as F
+    from pyspark.sql.functions import pandas_udf
+    from pyspark.sql.types import DoubleType, StructField, StructType
+
+    spark = (SparkSession.builder.master("local[2]").appName("bench-features").config("spark.ui.enabled", "false")
+             .config("spark.sql.session.timeZone", "UTC").config("spark.sql.execution.arrow.pyspark.enabled", "true")
+             .config("spark.sql.shuffle.partitions", "4").config("spark.driver.memory", "3g").getOrCreate())
+    try:
+        source = tmp / "spark_labels.parquet"
+        labels.drop(columns="y").to_parquet(source)
+        batch = spark.read.parquet(str(source))
+        series = spark.read.parquet(*DeltaTable(fc.get_table("bench.series").location).file_uris())
+        profile = spark.read.parquet(*DeltaTable(fc.get_table("bench.profile").location).file_uris())
+        fs, ps = [f"f{i}" for i in range(N_FEATURES)], [f"p{i}" for i in range(N_FEATURES)]
+        cols = fs + ps
+
+        def run(frame) -> None:
+            frame.write.format("noop").mode("overwrite").save()
+
+        broadcast = spark.sparkContext.broadcast(model)
+
+        def hand_join(frame):
+            rows = frame.withColumn("rid", F.monotonically_increasing_id())
+            feat = series.select(F.col("key"), F.col("ts").alias("t"), F.lit(0).alias("side"),
+                                 F.struct(*fs).alias("feat"), F.lit(None).cast("long").alias("rid"))
+            lab = rows.select(F.col("key"), F.col("event_ts").alias("t"), F.lit(1).alias("side"),
+                              F.lit(None).cast(feat.schema["feat"].dataType).alias("feat"), F.col("rid"))
+            w = Window.partitionBy("key").orderBy("t", "side").rowsBetween(Window.unboundedPreceding, Window.currentRow)
+            asof = (feat.unionByName(lab).withColumn("m", F.last("feat", ignorenulls=True).over(w))
+                    .where(F.col("side") == 1).select("rid", *[F.coalesce(F.col(f"m.{f}"), F.lit(0.0)).alias(f) for f in fs]))
+            joined = rows.join(asof, "rid", "left").join(profile, "key", "left")
+            return joined.select(*frame.columns, *fs, *[F.coalesce(F.col(p), F.lit(0.0)).alias(p) for p in ps])
+
+        def hand() -> None:
+            joined = hand_join(batch)
+
+            def predict(frames):
+                raw = broadcast.value
+                for pdf in frames:
+                    yield pdf.assign(prediction=raw.predict(pdf[cols]).astype("float64"))
+
+            schema = StructType([*joined.schema.fields, StructField("prediction", DoubleType())])
+            run(joined.mapInPandas(predict, schema))
+
+        # warm both (the JVM's code generation, Python workers, the model download) on a small slice
+        run(fc.score_batch(model_uri, batch.limit(1000)))
+        hand()
+        ours_s, _ = timed(lambda: run(fc.score_batch(model_uri, batch)), reps)
+        log(f"spark score_batch modelyard {ours_s:.2f}s")
+        hand_s, _ = timed(hand, reps)
+        log(f"spark score_batch by hand {hand_s:.2f}s")
+        joined = hand_join(batch).cache()
+        joined.count()
+        from modelyard.features.spark import spark_udf
+
+        udf = spark_udf(spark, model_uri, tracking_uri=fc.tracking_uri)
+        run(joined.limit(1000).withColumn("prediction", udf(*cols)))  # warm
+        udf_s, _ = timed(lambda: run(joined.withColumn("prediction", udf(*cols))), reps)
+
+        @pandas_udf("double")
+        def plain(*series_cols):
+            frame = pd.concat(series_cols, axis=1)
+            frame.columns = cols
+            return pd.Series(broadcast.value.predict(frame).astype("float64"))
+
+        plain_s, _ = timed(lambda: run(joined.withColumn("prediction", plain(*cols))), reps)
+        log(f"spark_udf {udf_s:.2f}s, plain pandas_udf {plain_s:.2f}s")
+        return {"rows": len(labels), "score_batch_s": sig(ours_s), "hand_written_s": sig(hand_s),
+                "score_batch_overhead": sig(ours_s / hand_s), "spark_udf_s": sig(udf_s), "pandas_udf_s": sig(plain_s),
+                "spark_udf_overhead": sig(udf_s / plain_s)}
+    finally:
+        spark.stop()
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--quick", action="store_true")
@@ -383,6 +469,8 @@ def main() -> None:
     parser.add_argument("--keys", type=int)
     parser.add_argument("--reps", type=int, default=1)
     parser.add_argument("--no-feast", action="store_true")
+    parser.add_argument("--spark", action="store_true", help="also score on Spark local[2] (score_batch, spark_udf)")
+    parser.add_argument("--spark-labels", type=int, help="rows scored on Spark (default: all labels)")
     parser.add_argument("--out")
     args = parser.parse_args()
     labels_n = args.labels or (100_000 if args.quick else 1_000_000)
@@ -410,6 +498,10 @@ def main() -> None:
         report["score_batch_cli"] = score_cli(fc, labels, tmp, model_uri)
         report["online"] = online(fc, keys_n)
         report["serving"] = serving_overhead(fc, model_uri, labels, tmp)
+        if args.spark:
+            spark_rows = labels.head(args.spark_labels) if args.spark_labels else labels
+            report["spark"] = spark_jobs(fc, model_uri, report["score_batch"].pop("model"), spark_rows, tmp, args.reps)
+        report["score_batch"].pop("model", None)
         report["merge"] = merge(fc, series, labels_n)
     report["machine"]["loadavg_end"] = os.getloadavg()
     text = json.dumps(report, indent=2)
