@@ -11,7 +11,6 @@ import pyarrow as pa
 import yaml
 from markupsafe import escape
 
-from modelyard.auth.context import local_context
 from modelyard.features.catalog import server_catalog
 from modelyard.features.model import dataset_input
 from modelyard.features.service import FeatureTableService
