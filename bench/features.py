@@ -12,8 +12,14 @@ Figures (``ratio > 1``: modelyard is faster, except ``score_batch.overhead`` = o
   first run). The rows are compared: ``identical`` says whether every tool returned the same values.
 - ``score_batch``: scoring with two feature tables (10 features each, LogisticRegression on 20)
   vs the same DuckDB join written by hand plus ``model.predict``.
+- ``spark`` (``--spark``): on Spark ``local[2]``, ``score_batch`` of a Spark DataFrame vs the same
+  job by hand (as-of join, key join, mapInPandas with the raw model), and ``spark_udf`` vs a plain
+  ``pandas_udf`` on the joined columns.
 - ``merge``: upserting the label-count of rows into the time-series table (time, process peak RSS).
 - ``online``: single-key lookups of 10 features from Redis (p50/p99), when Redis answers.
+- ``serving``: ``modelyard models serve`` of the feature-aware model, single-row requests with only
+  the key (20 features looked up in Redis) vs with every feature in the request: p50/p99 and the
+  p50 the lookup adds.
 """
 
 from __future__ import annotations
@@ -209,7 +215,7 @@ def score(fc, series, labels, profile, reps: int) -> dict:
     log(f"score_batch by hand {hand_s:.2f}s")
     agree = bool((ours.sort_values("rid")["prediction"].to_numpy() == hand.sort_values("rid")["prediction"].to_numpy()).all())
     return {"rows": len(batch), "features": 2 * N_FEATURES, "modelyard_s": sig(ours_s), "hand_duckdb_predict_s": sig(hand_s),
-            "overhead": sig(ours_s / hand_s), "identical_predictions": agree, "model_uri": info.model_uri}
+            "overhead": sig(ours_s / hand_s), "identical_predictions": agree, "model_uri": info.model_uri, "model": model}
 
 
 def score_cli(fc, labels, tmp: Path, model_uri: str) -> dict:
@@ -284,6 +290,177 @@ def online(fc, keys: int, lookups: int = 2000) -> dict:
             "p50_ms": sig(1000 * samples[len(samples) // 2]), "p99_ms": sig(1000 * samples[int(len(samples) * 0.99)])}
 
 
+def serving_overhead(fc, model_uri: str, labels, tmp: Path, requests: int = 600) -> dict:
+    """``modelyard models serve`` of the feature-aware model (both tables published to Redis): the
+    single-row latency of a request with only the key (features looked up online) vs the same
+    request carrying every feature (no lookup), alternated on one server; p50/p99 in ms."""
+    import http.client
+    import signal
+    import socket
+
+    try:
+        import redis
+
+        redis.Redis.from_url("redis://127.0.0.1:6379/0").ping()
+    except Exception as exc:  # noqa: BLE001
+        return {"error": f"Redis is not available: {exc}"}
+    prefix = f"bench-serve-{uuid.uuid4().hex[:8]}:"
+    online_uri = f"redis://127.0.0.1:6379/0?prefix={prefix}"
+    for name in ("bench.series", "bench.profile"):
+        fc.publish_table(name, online_uri)
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        port = sock.getsockname()[1]
+    env = {k: v for k, v in os.environ.items() if not k.startswith(("MODELYARD_", "MLFLOW_"))}
+    env.update(PYTHONPATH=str(REPO), OMP_WAIT_POLICY="passive", MODELYARD_TRACKING_URI=fc.tracking_uri,
+               MODELYARD_DEFAULT_ARTIFACT_ROOT=fc.settings.artifacts.default_root)
+    log_file = open(tmp / "serve.log", "w")  # noqa: SIM115 - closed below
+    proc = subprocess.Popen([sys.executable, "-m", "modelyard.cli.main", "models", "serve", "-m", model_uri,
+                             "-H", "127.0.0.1", "-p", str(port), "--no-access-log"], stdout=log_file, stderr=subprocess.STDOUT, env=env,
+                            start_new_session=True)
+    try:
+        deadline = time.perf_counter() + 180
+        while True:
+            if proc.poll() is not None or time.perf_counter() > deadline:
+                return {"error": f"the server did not start: {(tmp / 'serve.log').read_text()[-500:]}"}
+            try:
+                conn = http.client.HTTPConnection("127.0.0.1", port, timeout=2)
+                conn.request("GET", "/ping")
+                if conn.getresponse().status == 200:
+                    break
+            except OSError:
+                time.sleep(0.05)
+        conn = http.client.HTTPConnection("127.0.0.1", port, timeout=30)
+        full = fc.score_batch(model_uri, labels.drop(columns="y").head(requests))
+        features = [f"f{i}" for i in range(N_FEATURES)] + [f"p{i}" for i in range(N_FEATURES)]
+        bodies = {
+            "lookup": [json.dumps({"dataframe_split": {"columns": ["key"], "data": [[int(k)]]}}).encode()
+                       for k in full["key"]],
+            "in_request": [json.dumps({"dataframe_split": {"columns": ["key", *features],
+                                                           "data": [[int(r["key"]), *(float(r[f]) for f in features)]]}}).encode()
+                           for _, r in full.iterrows()],
+        }
+        samples: dict[str, list[float]] = {"lookup": [], "in_request": []}
+
+        def call(payload: bytes) -> float:
+            start = time.perf_counter()
+            conn.request("POST", "/invocations", payload, {"Content-Type": "application/json"})
+            response = conn.getresponse()
+            response.read()
+            took = time.perf_counter() - start
+            if response.status != 200:
+                raise RuntimeError(f"/invocations answered {response.status}")
+            return took
+
+        for i in range(min(50, requests)):  # warm: the model, the online store's connection
+            call(bodies["lookup"][i])
+            call(bodies["in_request"][i])
+        for i in range(requests):
+            for kind in (("lookup", "in_request") if i % 2 else ("in_request", "lookup")):
+                samples[kind].append(call(bodies[kind][i]))
+    finally:
+        if proc.poll() is None:
+            os.killpg(proc.pid, signal.SIGTERM)
+            proc.wait(30)
+        log_file.close()
+        client = redis.Redis.from_url("redis://127.0.0.1:6379/0")
+        for key in client.scan_iter(match=prefix + "*", count=10_000):
+            client.delete(key)
+
+    def pct(values: list[float], q: float) -> float:
+        ordered = sorted(values)
+        return 1000 * ordered[min(len(ordered) - 1, int(q * len(ordered)))]
+
+    out = {"requests_each": requests}
+    for kind, values in samples.items():
+        out[f"{kind}_p50_ms"], out[f"{kind}_p99_ms"] = sig(pct(values, 0.5)), sig(pct(values, 0.99))
+    out["added_p50_ms"] = sig(out["lookup_p50_ms"] - out["in_request_p50_ms"])
+    return out
+
+
+def spark_jobs(fc, model_uri: str, model, labels, tmp: Path, reps: int) -> dict:
+    """On Spark ``local[2]``: ``score_batch`` of a Spark DataFrame vs the same job written by hand
+    (the as-of join as a union of feature and label rows carrying each key's last feature row
+    forward, the key join, and a ``mapInPandas`` predict with the raw model); ``spark_udf`` vs a plain
+    ``pandas_udf`` calling the raw model on the joined columns. Each job is written to Spark's
+    ``noop`` sink (everything runs, nothing is stored)."""
+    os.environ.setdefault("PYSPARK_PYTHON", sys.executable)
+    from deltalake import DeltaTable
+    from pyspark.sql import SparkSession, Window
+    from pyspark.sql import functions as F
+    from pyspark.sql.functions import pandas_udf
+    from pyspark.sql.types import DoubleType, StructField, StructType
+
+    spark = (SparkSession.builder.master("local[2]").appName("bench-features").config("spark.ui.enabled", "false")
+             .config("spark.sql.session.timeZone", "UTC").config("spark.sql.execution.arrow.pyspark.enabled", "true")
+             .config("spark.sql.shuffle.partitions", "4").config("spark.driver.memory", "3g").getOrCreate())
+    try:
+        source = tmp / "spark_labels.parquet"
+        labels.drop(columns="y").to_parquet(source)
+        batch = spark.read.parquet(str(source))
+        series = spark.read.parquet(*DeltaTable(fc.get_table("bench.series").location).file_uris())
+        profile = spark.read.parquet(*DeltaTable(fc.get_table("bench.profile").location).file_uris())
+        fs, ps = [f"f{i}" for i in range(N_FEATURES)], [f"p{i}" for i in range(N_FEATURES)]
+        cols = fs + ps
+
+        def run(frame) -> None:
+            frame.write.format("noop").mode("overwrite").save()
+
+        broadcast = spark.sparkContext.broadcast(model)
+
+        def hand_join(frame):
+            rows = frame.withColumn("rid", F.monotonically_increasing_id())
+            feat = series.select(F.col("key"), F.col("ts").alias("t"), F.lit(0).alias("side"),
+                                 F.struct(*fs).alias("feat"), F.lit(None).cast("long").alias("rid"))
+            lab = rows.select(F.col("key"), F.col("event_ts").alias("t"), F.lit(1).alias("side"),
+                              F.lit(None).cast(feat.schema["feat"].dataType).alias("feat"), F.col("rid"))
+            w = Window.partitionBy("key").orderBy("t", "side").rowsBetween(Window.unboundedPreceding, Window.currentRow)
+            asof = (feat.unionByName(lab).withColumn("m", F.last("feat", ignorenulls=True).over(w))
+                    .where(F.col("side") == 1).select("rid", *[F.coalesce(F.col(f"m.{f}"), F.lit(0.0)).alias(f) for f in fs]))
+            joined = rows.join(asof, "rid", "left").join(profile, "key", "left")
+            return joined.select(*frame.columns, *fs, *[F.coalesce(F.col(p), F.lit(0.0)).alias(p) for p in ps])
+
+        def hand() -> None:
+            joined = hand_join(batch)
+
+            def predict(frames):
+                raw = broadcast.value
+                for pdf in frames:
+                    yield pdf.assign(prediction=raw.predict(pdf[cols]).astype("float64"))
+
+            schema = StructType([*joined.schema.fields, StructField("prediction", DoubleType())])
+            run(joined.mapInPandas(predict, schema))
+
+        # warm both (the JVM's code generation, Python workers, the model download) on a small slice
+        run(fc.score_batch(model_uri, batch.limit(1000)))
+        hand()
+        ours_s, _ = timed(lambda: run(fc.score_batch(model_uri, batch)), reps)
+        log(f"spark score_batch modelyard {ours_s:.2f}s")
+        hand_s, _ = timed(hand, reps)
+        log(f"spark score_batch by hand {hand_s:.2f}s")
+        joined = hand_join(batch).cache()
+        joined.count()
+        from modelyard.features.spark import spark_udf
+
+        udf = spark_udf(spark, model_uri, tracking_uri=fc.tracking_uri)
+        run(joined.limit(1000).withColumn("prediction", udf(*cols)))  # warm
+        udf_s, _ = timed(lambda: run(joined.withColumn("prediction", udf(*cols))), reps)
+
+        @pandas_udf("double")
+        def plain(*series_cols):
+            frame = pd.concat(series_cols, axis=1)
+            frame.columns = cols
+            return pd.Series(broadcast.value.predict(frame).astype("float64"))
+
+        plain_s, _ = timed(lambda: run(joined.withColumn("prediction", plain(*cols))), reps)
+        log(f"spark_udf {udf_s:.2f}s, plain pandas_udf {plain_s:.2f}s")
+        return {"rows": len(labels), "score_batch_s": sig(ours_s), "hand_written_s": sig(hand_s),
+                "score_batch_overhead": sig(ours_s / hand_s), "spark_udf_s": sig(udf_s), "pandas_udf_s": sig(plain_s),
+                "spark_udf_overhead": sig(udf_s / plain_s)}
+    finally:
+        spark.stop()
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--quick", action="store_true")
@@ -292,6 +469,8 @@ def main() -> None:
     parser.add_argument("--keys", type=int)
     parser.add_argument("--reps", type=int, default=1)
     parser.add_argument("--no-feast", action="store_true")
+    parser.add_argument("--spark", action="store_true", help="also score on Spark local[2] (score_batch, spark_udf)")
+    parser.add_argument("--spark-labels", type=int, help="rows scored on Spark (default: all labels)")
     parser.add_argument("--out")
     args = parser.parse_args()
     labels_n = args.labels or (100_000 if args.quick else 1_000_000)
@@ -315,8 +494,14 @@ def main() -> None:
         report["create_table_s"] = sig(took)
         report["pit_join"] = pit_join(fc, series, labels, tmp, not args.no_feast, args.reps)
         report["score_batch"] = score(fc, series, labels, profile, args.reps)
-        report["score_batch_cli"] = score_cli(fc, labels, tmp, report["score_batch"].pop("model_uri"))
+        model_uri = report["score_batch"].pop("model_uri")
+        report["score_batch_cli"] = score_cli(fc, labels, tmp, model_uri)
         report["online"] = online(fc, keys_n)
+        report["serving"] = serving_overhead(fc, model_uri, labels, tmp)
+        if args.spark:
+            spark_rows = labels.head(args.spark_labels) if args.spark_labels else labels
+            report["spark"] = spark_jobs(fc, model_uri, report["score_batch"].pop("model"), spark_rows, tmp, args.reps)
+        report["score_batch"].pop("model", None)
         report["merge"] = merge(fc, series, labels_n)
     report["machine"]["loadavg_end"] = os.getloadavg()
     text = json.dumps(report, indent=2)

@@ -133,12 +133,33 @@ def conform(table: pa.Table, stored: pa.Schema, *, keys: tuple[str, ...]) -> pa.
 
 
 # -- Delta operations ---------------------------------------------------------------------------
-def _delta(location: str, version: int | str | datetime | None = None, storage_options: dict | None = None):
+def storage_options(location: str) -> dict[str, str] | None:
+    """What ``deltalake`` needs to reach an ``s3://`` location: the S3 endpoint of the settings
+    (MinIO, SeaweedFS, ... over http or https) and its TLS choice. Credentials and the region come
+    from the usual AWS variables, which deltalake reads itself. None for other locations."""
+    if urlsplit(location).scheme not in ("s3", "s3a"):
+        return None
+    from modelyard.artifacts import client_defaults
+
+    settings, _ = client_defaults()
+    options: dict[str, str] = {}
+    endpoint = settings.artifacts.s3_endpoint_url
+    if endpoint:
+        options["AWS_ENDPOINT_URL"] = endpoint
+        options["AWS_VIRTUAL_HOSTED_STYLE_REQUEST"] = "false"  # path style, as the artifact store uses
+        if urlsplit(endpoint).scheme == "http":
+            options["AWS_ALLOW_HTTP"] = "true"
+    if settings.artifacts.s3_ignore_tls:
+        options["AWS_ALLOW_INVALID_CERTIFICATES"] = "true"
+    return options
+
+
+def _delta(location: str, version: int | str | datetime | None = None):
     from deltalake import DeltaTable
     from deltalake.exceptions import TableNotFoundError
 
     try:
-        table = DeltaTable(location, storage_options=storage_options)
+        table = DeltaTable(location, storage_options=storage_options(location))
     except TableNotFoundError:
         raise ResourceDoesNotExist(f"No Delta table at {location}") from None
     if version is not None:
@@ -160,14 +181,14 @@ def stored_schema(location: str, version: int | None = None) -> pa.Schema:
 def create(location: str, table: pa.Table) -> int:
     from deltalake import write_deltalake
 
-    write_deltalake(location, table, mode="error")
+    write_deltalake(location, table, mode="error", storage_options=storage_options(location))
     return _delta(location).version()
 
 
 def overwrite(location: str, table: pa.Table) -> int:
     from deltalake import write_deltalake
 
-    write_deltalake(location, table, mode="overwrite", schema_mode="merge")
+    write_deltalake(location, table, mode="overwrite", schema_mode="merge", storage_options=storage_options(location))
     return _delta(location).version()
 
 

@@ -195,3 +195,67 @@ def run(con, left, lookups: Sequence[ResolvedLookup], *, skip: set[str] = frozen
 def source_schema(con, source: str) -> pa.Schema:
     """The Arrow schema of a DuckDB table function over files."""
     return con.sql(f"SELECT * FROM {source} LIMIT 0").to_arrow_table().schema
+
+
+RID = "__modelyard_rid"
+
+
+def _matches(con, left: pa.Table, lk: ResolvedLookup, right_keys: pa.Table) -> pa.Table:
+    """``(ROW, RID)`` for each input row that found a feature row: which row of ``right_keys``
+    (the table's key columns plus ``RID``) it takes. Only narrow key columns pass through DuckDB."""
+    wanted_left = list(dict.fromkeys([*lk.lookup_key, *([lk.timestamp_lookup_key] if lk.timestamp_key and lk.timestamp_lookup_key else []), ROW]))
+    con.register("__modelyard_keys_l", left.select(wanted_left))
+    con.register("__modelyard_keys_r", right_keys)
+    on = " AND ".join(f"l.{_q(a)} = r.{_q(b)}" for a, b in zip(lk.lookup_key, lk.primary_keys, strict=True))
+    right = "__modelyard_keys_r"
+    if lk.timestamp_key and lk.timestamp_lookup_key:
+        on += f" AND l.{_q(lk.timestamp_lookup_key)} >= r.{_q(lk.timestamp_key)}"
+        sql = f"SELECT l.{_q(ROW)}, r.{_q(RID)} FROM __modelyard_keys_l l ASOF JOIN {right} r ON {on}"
+    else:
+        if lk.timestamp_key:  # a time series looked up without a time: each key's latest row
+            partition = ", ".join(_q(k) for k in lk.primary_keys)
+            right = (f"(SELECT * FROM {right} QUALIFY row_number() OVER (PARTITION BY {partition} "
+                     f"ORDER BY {_q(lk.timestamp_key)} DESC) = 1)")
+        sql = f"SELECT l.{_q(ROW)}, r.{_q(RID)} FROM __modelyard_keys_l l JOIN {right} r ON {on}"
+    try:
+        return con.sql(sql).to_arrow_table()
+    finally:
+        con.unregister("__modelyard_keys_l")
+        con.unregister("__modelyard_keys_r")
+
+
+def gather(con, left: pa.Table, lookups: Sequence[ResolvedLookup], *,
+           skip: set[str] = frozenset()) -> tuple[pa.Table, dict[str, int]]:
+    """The join of ``run`` for an input held in memory, in its row order, as one table.
+
+    DuckDB joins only the key columns (input keys and timestamps with a row number; the table's
+    keys with a row id), so its sorts move a few narrow columns, not every feature; the features
+    are then taken by row id with Arrow (zero copy of the input's own columns).
+    """
+    import numpy as np
+
+    numbered = with_row_numbers(left.select([c for c in dict.fromkeys(
+        c for lk in lookups for c in (*lk.lookup_key, *([lk.timestamp_lookup_key] if lk.timestamp_lookup_key else ()))
+    )]))
+    columns = {name: left.column(name) for name in left.column_names}
+    counts: dict[str, int] = {}
+    for lk in lookups:
+        wanted = [f for f in lk.features if f.output_name not in skip]
+        if not wanted:
+            continue
+        keys = list(lk.primary_keys) + ([lk.timestamp_key] if lk.timestamp_key else [])
+        source = register_table(con, "__modelyard_ft", lk)  # DuckDB's own Parquet reader when local
+        data = con.sql(f"SELECT {', '.join(_q(c) for c in dict.fromkeys(keys + [f.name for f in wanted]))} "
+                       f"FROM {source}").to_arrow_table()
+        right_keys = data.select(keys).append_column(RID, pa.array(np.arange(data.num_rows, dtype=np.int64)))
+        found = _matches(con, numbered, lk, right_keys)
+        positions = np.full(left.num_rows, -1, dtype=np.int64)
+        positions[found.column(ROW).to_numpy()] = found.column(RID).to_numpy()
+        index = pa.array(positions, mask=positions < 0)
+        counts[lk.table_name] = counts.get(lk.table_name, 0) + found.num_rows
+        for f in wanted:
+            col = data.column(f.name).take(index)
+            if f.default is not None:
+                col = pc.fill_null(col, pa.scalar(f.default).cast(col.type))
+            columns[f.output_name] = col
+    return pa.table(columns), counts

@@ -52,8 +52,10 @@ class OnlineStore(Protocol):
 
     def read(self, table: str, keys: list[str], features: Sequence[str]) -> list[dict[str, Any] | None]: ...
 
-    def read_many(self, requests: Sequence[tuple[str, list[str], Sequence[str]]]) -> list[list[dict[str, Any] | None]]:
-        """``read`` of several (table, keys, features) at once: one round trip where the store can."""
+    def read_many(
+        self, requests: Sequence[tuple[str, list[str], Sequence[str]]]
+    ) -> list[list[dict[str, Any] | None]]:
+        """``read`` of several (table, keys, features) at once (one round trip where the store can)."""
         ...
 
     def close(self) -> None: ...
@@ -102,23 +104,36 @@ class RedisOnlineStore:
         return self.read_many([(table, keys, features)])[0]
 
     def read_many(self, requests):
-        """One pipeline (one round trip) for every key of every table asked."""
-        pipe = self._redis.pipeline(transaction=False)
-        for table, keys, features in requests:
-            for key in keys:
-                pipe.exists(self._key(table, key))
-                pipe.hmget(self._key(table, key), list(features))
-        answers = iter(pipe.execute())
-        results = []
-        for _, keys, features in requests:
-            out: list[dict[str, Any] | None] = []
-            for _ in keys:
-                exists, values = next(answers), next(answers)
-                out.append(None if not exists else {
-                    f: (json.loads(v) if v is not None else None) for f, v in zip(features, values, strict=True)
-                })
-            results.append(out)
-        return results
+        """One round trip for every (table, keys, features) request: a single HMGET for one key, a
+        pipeline of HMGETs for more. A hash whose every requested field is missing may not exist:
+        only those keys are checked (EXISTS), in a second round trip (a key that has no row, or a
+        feature published before this one existed)."""
+        calls = [(self._key(table, key), list(features)) for table, keys, features in requests for key in keys]
+        if len(calls) == 1:
+            answers = [self._redis.hmget(*calls[0])]
+        else:
+            pipe = self._redis.pipeline(transaction=False)
+            for name, features in calls:
+                pipe.hmget(name, features)
+            answers = pipe.execute()
+        empty = [i for i, values in enumerate(answers) if all(v is None for v in values)]
+        exists: dict[int, int] = {}
+        if empty:
+            pipe = self._redis.pipeline(transaction=False)
+            for i in empty:
+                pipe.exists(calls[i][0])
+            exists = dict(zip(empty, pipe.execute(), strict=True))
+        rows: list[dict[str, Any] | None] = []
+        for i, ((_, features), values) in enumerate(zip(calls, answers, strict=True)):
+            if exists.get(i, 1) == 0:
+                rows.append(None)
+            else:
+                rows.append({f: (json.loads(v) if v is not None else None) for f, v in zip(features, values, strict=True)})
+        out, at = [], 0
+        for _, keys, _ in requests:
+            out.append(rows[at : at + len(keys)])
+            at += len(keys)
+        return out
 
     def close(self) -> None:
         self._redis.close()

@@ -98,6 +98,19 @@ class FeatureTableService:
         schema = pa.schema([ds.schema.field(c) for c in cols]) if cols else ds.schema
         return schema, iter(ds.to_batches(columns=cols, batch_size=batch_rows))
 
+    def get(self, name: str) -> FeatureTable:
+        return self.store.get_feature_table(name)
+
+    def search(self, name_like: str | None = None, max_results: int | None = None) -> list[FeatureTable]:
+        """Tables whose name matches the SQL LIKE pattern ``name_like`` (all without one)."""
+        from modelyard.store.features.base import MAX_RESULTS_DEFAULT
+
+        return list(self.store.search_feature_tables(name_like, max_results or MAX_RESULTS_DEFAULT))
+
+    def preview(self, name: str, as_of_version: int | None = None, rows: int = 20) -> pa.Table:
+        """The first ``rows`` rows of the table (at a version), read lazily: never the whole table."""
+        return self.dataset(name, as_of_version).head(rows)
+
     def history(self, name: str, limit: int | None = None) -> list[dict]:
         return delta.history(self.store.get_feature_table(name).location, limit)
 

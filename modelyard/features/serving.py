@@ -70,15 +70,21 @@ class OnlineEnricher:
                 continue
             rows = list(zip(*(frame[c].tolist() for c in lk.lookup_key), strict=True))
             reads.append((lk, wanted, rows, self._keys(lk, rows, refused)))
-        found = self._read(reads)
-        for (lk, wanted, rows, _), values in zip(reads, found, strict=True):
-            frame = self._merge(frame, lk, wanted, rows, values, refused)
-        missing = [c for c in self.spec.input_columns if c not in frame.columns]
+        looked_up: dict[str, Any] = {}
+        for (lk, wanted, rows, _), values in zip(reads, self._read(reads), strict=True):
+            looked_up.update(self._columns(frame, lk, wanted, rows, values, refused))
+        missing = [c for c in self.spec.input_columns if c not in frame.columns and c not in looked_up]
         if missing:
             why = f"The request lacks column(s) {missing}, which the model takes as inputs"
             refused.update({i: why for i in range(n) if i not in refused})
             return frame, refused
-        return frame[list(self.spec.input_columns)], refused
+        if not looked_up:
+            return frame[list(self.spec.input_columns)], refused
+        import pandas as pd
+
+        # one DataFrame built from whole columns: inserting them one by one costs a copy each
+        columns = {c: looked_up[c] if c in looked_up else frame[c] for c in self.spec.input_columns}
+        return pd.DataFrame(columns, index=frame.index), refused
 
     def _keys(self, lk: ResolvedLookup, rows: list[tuple], refused: dict[int, str]) -> list[str | None]:
         """The rows' keys as the store encodes them; a key of the wrong type refuses its row only."""
@@ -115,9 +121,10 @@ class OnlineEnricher:
                 found[i] = [next(it) if k is not None else None for k in reads[i][3]]
         return found
 
-    def _merge(self, frame, lk: ResolvedLookup, wanted, rows, found, refused: dict[int, str]):
-        import pandas as pd
-
+    @staticmethod
+    def _columns(frame, lk: ResolvedLookup, wanted, rows, found, refused: dict[int, str]) -> dict[str, Any]:
+        """The ``wanted`` features of ``lk`` for each row (a value in the input wins); a row whose key has
+        no online row and a feature without default is added to ``refused``."""
         columns: dict[str, list] = {f.output_name: [] for f in wanted}
         for i, (key, values) in enumerate(zip(rows, found, strict=True)):
             if values is None and i not in refused and any(f.default is None for f in wanted):
@@ -125,11 +132,15 @@ class OnlineEnricher:
             for f in wanted:
                 value = None if values is None else values.get(f.name)
                 columns[f.output_name].append(f.default if value is None else value)
-        merged = {}
+        out: dict[str, Any] = {}
         for name, values in columns.items():
-            looked_up = pd.Series(values, index=frame.index)
-            merged[name] = frame[name].where(frame[name].notna(), looked_up) if name in frame.columns else looked_up
-        return frame.assign(**merged)
+            if name in frame.columns:  # the input gave some values: keep them, fill its nulls
+                import pandas as pd
+
+                out[name] = frame[name].where(frame[name].notna(), pd.Series(values, index=frame.index))
+            else:
+                out[name] = values
+        return out
 
 
 def enricher_for(model: Any, tracking_uri: str | None) -> OnlineEnricher | None:

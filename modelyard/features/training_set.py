@@ -108,11 +108,7 @@ class TrainingSet:
     def load_arrow(self) -> pa.Table:
         con = join.connect()
         try:
-            batches, plan, _ = join.run(con, self._input, self.lookups)
-            parts = list(batches)
-            table = pa.concat_tables(parts) if parts else None
-            if table is None:  # DuckDB gave no batch (no rows): an empty table of the right shape
-                table = join.finish(con.sql(plan.sql).to_arrow_table(), plan, {})
+            table, _ = join.gather(con, self._input, self.lookups)
         finally:
             con.close()
         return table.drop_columns([c for c in self.exclude_columns if c in table.column_names])

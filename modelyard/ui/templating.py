@@ -67,6 +67,7 @@ def environment() -> jinja2.Environment:
     env.filters["markdown"] = render_markdown
     env.filters["model_links"] = link_logged_models
     env.globals["duration"] = formatting.duration
+    env.globals["zip"] = zip
     return env
 
 

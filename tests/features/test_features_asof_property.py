@@ -42,9 +42,10 @@ def naive(features: dict, labels: list, default: int | None) -> list:
     return out
 
 
-@settings(max_examples=60, deadline=None)
-@given(features=feature_rows, labels=label_rows, default=st.one_of(st.none(), st.integers(1000, 1001)))
-def test_asof_join_matches_naive_reference(features, labels, default) -> None:
+@settings(max_examples=100, deadline=None)
+@given(features=feature_rows, labels=label_rows, default=st.one_of(st.none(), st.integers(1000, 1001)),
+       gathered=st.booleans())
+def test_asof_join_matches_naive_reference(features, labels, default, gathered) -> None:
     items = list(features.items())
     table = pa.table({
         "k": pa.array([k for (k, _), _ in items], pa.int64()),
@@ -63,10 +64,13 @@ def test_asof_join_matches_naive_reference(features, labels, default) -> None:
             features=(FeatureOutput("v", "value", default),), timestamp_key="ts", timestamp_lookup_key="at",
         )
         con = join.connect()
-        batches, _, counts = join.run(con, left, [lookup])
-        parts = list(batches)
+        if gathered:  # the in-memory path of training sets
+            got, counts = join.gather(con, left, [lookup])
+        else:  # the streamed path of score_batch
+            batches, _, counts = join.run(con, left, [lookup])
+            parts = list(batches)
+            got = pa.concat_tables(parts) if parts else None
         con.close()
-    got = pa.concat_tables(parts) if parts else None
     expected = naive(features, labels, default)
     if not labels:
         assert got is None or got.num_rows == 0

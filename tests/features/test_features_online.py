@@ -48,3 +48,24 @@ def test_unknown_online_store(fc, customer_features) -> None:
     fc.create_table("cf", primary_keys="customer_id", timestamp_keys="ts", df=customer_features)
     with pytest.raises(InvalidParameterValue, match="Unknown online store"):
         fc.publish_table("cf", "ftp://x")
+
+
+def test_read_many_answers_several_tables_at_once(fc, customer_features, online_store) -> None:
+    """What serving uses: the keys of every table of a model in one call (one round trip on Redis);
+    a single missing key, a key of one table only, and a feature the store never had."""
+    from modelyard.features.online import open_store
+
+    fc.create_table("cf", primary_keys="customer_id", timestamp_keys="ts", df=customer_features)
+    fc.create_table("profile", primary_keys="customer_id", df=pd.DataFrame({"customer_id": [1, 3], "age": [30.0, None]}))
+    fc.publish_table("cf", online_store)
+    fc.publish_table("profile", online_store)
+    store = open_store(online_store)
+    try:
+        assert store.read_many([("cf", ["[2]", "[3]"], ["purchases"]), ("profile", ["[3]"], ["age", "height"])]) == [
+            [{"purchases": 1}, None],
+            [{"age": None, "height": None}],  # the row exists; its null and an unknown feature read as None
+        ]
+        assert store.read_many([("profile", ["[9]"], ["age"])]) == [[None]]
+        assert store.read("cf", ["[1]"], ["spend"]) == [{"spend": 75.5}]
+    finally:
+        store.close()

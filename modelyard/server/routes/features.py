@@ -5,8 +5,6 @@ Delta table at the entry's location; clients read and write it there.
 
 from __future__ import annotations
 
-import weakref
-
 import orjson
 import pyarrow as pa
 from starlette.concurrency import run_in_threadpool
@@ -29,22 +27,13 @@ from modelyard.web.routing import authorize, route
 
 table = RouteTable()
 BASE = "/modelyard/feature-tables"
-_stores: weakref.WeakKeyDictionary = weakref.WeakKeyDictionary()
 
 
 def catalog(svc: Services):
-    """The SQL catalog in the server's database; new tables go under the artifact root (or, when the
-    server proxies artifacts, under its artifacts destination: Delta needs a real location)."""
-    store = svc.tracking.store
-    found = _stores.get(store)
-    if found is None:
-        from modelyard.store.features.sql import SqlFeatureStore
+    """The SQL catalog in the server's database (``modelyard.features.catalog``)."""
+    from modelyard.features.catalog import server_catalog
 
-        root = store.default_artifact_root
-        if not root or root.startswith("mlflow-artifacts:"):
-            root = svc.artifacts.destination or root
-        found = _stores[store] = SqlFeatureStore(store, artifact_root=root)
-    return found
+    return server_catalog(svc)
 
 
 class ColumnSpec(Message):

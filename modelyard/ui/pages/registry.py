@@ -22,6 +22,7 @@ from modelyard.auth.context import RequestContext
 from modelyard.auth.permissions import MODEL_VERSION, READ, REGISTERED_MODEL, needs
 from modelyard.entities import ModelVersionStage
 from modelyard.exceptions import InvalidParameterValue, ModelyardError
+from modelyard.ui.pages.features import table_url as feature_table_url
 from modelyard.ui.templating import Crumb, page, page_route, render
 
 MODELS_PAGE_SIZE = 50
@@ -135,32 +136,59 @@ def model_page(services, request: Request, ctx: RequestContext):
 
 
 # -- /models/{name}/versions/{version} ----------------------------------------------------------------
-def _signature(services, ctx: RequestContext, uri: str) -> dict | None:
-    """Inputs, outputs and params of the version's MLmodel, when the server can read it cheaply.
+def _model_file(services, uri: str, name: str) -> bytes | None:
+    """The file ``name`` of the version's model folder, when the server can read it cheaply.
 
     Only artifacts the server holds itself (``mlflow-artifacts:`` under ``--artifacts-destination``,
-    or a local folder) are read; anything unreadable simply shows no signature.
+    or a local folder) are read; anything unreadable or too large gives None.
     """
-    import yaml
-
     from modelyard.artifacts import get_artifact_repository, uri_scheme
-    from modelyard.models.mlmodel import Model
 
     try:
         scheme = uri_scheme(uri)
         if scheme == "mlflow-artifacts" and services.artifacts.serving:
             repo = services.artifacts.repository()
             path = uri.split(":", 1)[1].lstrip("/")
-            path = f"{path}/MLmodel" if path else "MLmodel"
+            path = f"{path}/{name}" if path else name
         elif scheme in ("", "file"):
-            repo, path = get_artifact_repository(uri, settings=services.settings), "MLmodel"
+            repo, path = get_artifact_repository(uri, settings=services.settings), name
         else:
             return None
         info = repo.file_info(path)
         if info is None or info.is_dir or (info.file_size or 0) > MLMODEL_MAX_BYTES:
             return None
-        mlmodel = Model.from_dict(yaml.safe_load(repo.read_bytes(path)))
-    except (ModelyardError, OSError, ValueError, yaml.YAMLError):
+        return repo.read_bytes(path)
+    except (ModelyardError, OSError, ValueError):
+        return None
+
+
+def _feature_spec(services, uri: str):
+    """The version's ``feature_spec.yaml`` (a model logged with a training set), or None."""
+    import yaml
+
+    from modelyard.features.spec import SPEC_FILE, FeatureSpec
+
+    raw = _model_file(services, uri, SPEC_FILE)
+    if raw is None:
+        return None
+    try:
+        return FeatureSpec.from_dict(yaml.safe_load(raw) or {})
+    except (ModelyardError, ValueError, TypeError, KeyError, yaml.YAMLError):
+        return None
+
+
+def _signature(services, ctx: RequestContext, uri: str) -> dict | None:
+    """Inputs, outputs and params of the version's MLmodel (see ``_model_file``)."""
+    import yaml
+
+    from modelyard.models.mlmodel import Model
+
+    raw = _model_file(services, uri, "MLmodel")
+    if raw is None:
+        return None
+    try:
+        mlmodel = Model.from_dict(yaml.safe_load(raw))
+    except (ModelyardError, ValueError, yaml.YAMLError):
         return None
     sig = mlmodel.signature
     out: dict = {"flavors": sorted(mlmodel.flavors)}
@@ -198,6 +226,7 @@ def version_page(services, request: Request, ctx: RequestContext):
     except ModelyardError:
         download_uri = None
     signature = _signature(services, ctx, download_uri) if download_uri else None
+    feature_spec = _feature_spec(services, download_uri) if download_uri else None
     # aliases that point at other versions: "move champion here"
     elsewhere = sorted((a, v) for a, v in model.aliases.items() if v != version.version)
     example_alias = version.aliases[0] if version.aliases else (elsewhere[0][0] if elsewhere else "champion")
@@ -211,6 +240,8 @@ def version_page(services, request: Request, ctx: RequestContext):
         lineage=lineage,
         download_uri=download_uri,
         signature=signature,
+        feature_spec=feature_spec,
+        feature_table_url=feature_table_url,
         elsewhere=elsewhere,
         uri_version=python_literal(f"models:/{name}/{version.version}"),
         uri_alias=python_literal(f"models:/{name}@{example_alias}"),
