@@ -120,3 +120,16 @@ STREAM_SINKS: dict[str, str] = {
     "file": "modelyard.streaming.sinks.parquet:ParquetSink",
     "delta": "modelyard.streaming.sinks.delta:DeltaSink",
 }
+
+
+# Job types (modelyard/jobs): a top-level section of a job definition -> a function
+# ``(section: dict, job: dict) -> task dict`` that turns it into one task of the job (its ``run`` a
+# ``module:function``), called when the definition is parsed. Third parties add theirs through the
+# ``modelyard.job_type`` entry-point group.
+JOB_TYPES: dict[str, str] = {
+    "retrain": "modelyard.retrain.job:expand",
+}
+
+
+def job_types() -> dict[str, str]:
+    return {**_entry_points("modelyard.job_type"), **JOB_TYPES}

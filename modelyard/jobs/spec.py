@@ -198,12 +198,33 @@ def parse(data: dict[str, Any] | str) -> JobSpec:
             raise InvalidParameterValue(f"The job definition is not valid YAML: {exc}") from None
     if not isinstance(data, dict):
         raise InvalidParameterValue("A job definition is a mapping with at least 'name' and 'tasks'")
+    data = _expand_job_types(data)
     try:
         spec = JobSpec.model_validate(data)
     except ValidationError as exc:
         raise InvalidParameterValue(f"Invalid job definition: {_describe(exc)}") from None
     _check_graph(spec)
     return spec
+
+
+def _expand_job_types(data: dict[str, Any]) -> dict[str, Any]:
+    """A section named by a job type (``retrain:``, see ``plugins.JOB_TYPES``) becomes one more
+    task of the job, made by the type's expand function; the other fields are untouched."""
+    from modelyard.plugins import job_types, load_object
+
+    kinds = job_types()
+    present = [k for k in data if isinstance(k, str) and k in kinds]
+    if not present:
+        return data
+    out = {k: v for k, v in data.items() if k not in present}
+    tasks = list(out.get("tasks") or [])
+    for kind in present:
+        section = data[kind]
+        if not isinstance(section, dict):
+            raise InvalidParameterValue(f"Invalid job definition: {kind}: must be a mapping")
+        tasks.append(load_object(kinds[kind])(section, data))
+    out["tasks"] = tasks
+    return out
 
 
 def _check_graph(spec: JobSpec) -> None:

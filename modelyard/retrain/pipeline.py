@@ -12,23 +12,29 @@ history names the evaluation run and why.
 from __future__ import annotations
 
 import importlib
+import json
 import logging
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
-from modelyard.exceptions import InvalidParameterValue, InvalidState, ResourceDoesNotExist
+from modelyard.exceptions import InvalidParameterValue, ResourceDoesNotExist
 from modelyard.retrain import measure
 from modelyard.retrain.gates import GateResult, Gates, Measured, check
 
 logger = logging.getLogger(__name__)
 
 CHAMPION, CHALLENGER = "champion", "challenger"
-STATUS_TAG = "modelyard.retrain.status"  # promoted | awaiting_approval | rejected
-RUN_TAG = "modelyard.retrain.evaluation_run"
-GATES_TAG = "modelyard.retrain.gates"
-REASON_LIMIT = 250  # the promotion history's reason column
+from modelyard.retrain.approval import (  # noqa: E402  (the tag names live with the approval rule)
+    GATE_RESULTS_TAG,
+    GATES_TAG,
+    REASON_LIMIT,
+    REASON_TAG,
+    RUN_TAG,
+    STATUS_TAG,
+    approval_reason,
+)
 
 
 @dataclass
@@ -48,6 +54,15 @@ class RetrainResult:
     @property
     def failed_gates(self) -> list[GateResult]:
         return [g for g in self.gates if not g.passed]
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "model": self.model_name, "challenger_version": self.challenger_version,
+            "champion_version": self.champion_version, "promoted": self.promoted, "status": self.status,
+            "reason": self.reason, "evaluation_run_id": self.evaluation_run_id,
+            "gates": [g.to_dict() for g in self.gates], "challenger_metrics": self.challenger_metrics,
+            "champion_metrics": self.champion_metrics, "overhead_seconds": self.overhead_seconds,
+        }
 
 
 def _resolve_trainer(train: Any) -> Callable[..., Any] | None:
@@ -169,6 +184,8 @@ def retrain(
     client.set_model_version_tag(model_name, version, STATUS_TAG, status)
     client.set_model_version_tag(model_name, version, RUN_TAG, run_id)
     client.set_model_version_tag(model_name, version, GATES_TAG, "passed" if passed else "failed")
+    client.set_tag(run_id, STATUS_TAG, status)
+    client.set_tag(run_id, REASON_TAG, reason)
     return RetrainResult(
         model_name, str(version), champion_version, status == "promoted", status, reason, run_id, outcome,
         challenger.metrics, champion.metrics if champion else None,
@@ -190,6 +207,7 @@ def _log_evaluation(model_name, version, champion_version, challenger: Measured,
     modelyard.log_dict({"columns": ["metric", "challenger", "champion"],
                         "data": [[k, a, b] for k, (a, b) in sorted(figures.items())]}, "comparison.json")
     modelyard.log_dict({"gates": [g.to_dict() for g in outcome]}, "gates.json")
+    modelyard.set_tag(GATE_RESULTS_TAG, json.dumps([[g.gate, g.passed, g.detail[:200]] for g in outcome])[:7900])
     modelyard.set_tags({"modelyard.retrain.model": model_name, "modelyard.retrain.challenger_version": str(version),
                         "modelyard.retrain.champion_version": str(champion_version or ""),
                         GATES_TAG: "passed" if all(g.passed for g in outcome) else "failed"})
@@ -201,10 +219,9 @@ def approve(model_name: str, version: str | int, *, user_note: str | None = None
 
     client = modelyard.MlflowClient()
     mv = client.get_model_version(model_name, version)
-    status = mv.tags.get(STATUS_TAG)
-    if status != "awaiting_approval":
-        raise InvalidState(f"version {version} of {model_name} is not awaiting approval (status: {status or 'none'})")
-    run_id = mv.tags.get(RUN_TAG, "")
-    reason = f"retrain: approved{f' ({user_note})' if user_note else ''}; gates passed in run {run_id}"
-    client.set_registered_model_alias(model_name, CHAMPION, version, reason=reason[:REASON_LIMIT])
+    reason = approval_reason(mv.tags, model_name, version, user_note)
+    client.set_registered_model_alias(model_name, CHAMPION, version, reason=reason)
     client.set_model_version_tag(model_name, version, STATUS_TAG, "promoted")
+    if mv.tags.get(RUN_TAG):
+        client.set_tag(mv.tags[RUN_TAG], STATUS_TAG, "promoted")
+        client.set_tag(mv.tags[RUN_TAG], REASON_TAG, reason)

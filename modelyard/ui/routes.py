@@ -24,6 +24,7 @@ from modelyard.ui.pages import (  # each: routes(services)
     logged_models,
     mlflow_links,
     registry,
+    retrain,
     run,
     runs,
 )
@@ -61,6 +62,6 @@ def extra_routes(services) -> list[BaseRoute]:
         mount("/static", StaticFiles(directory=str(STATIC)), name="static", needs=public()),
     ]
     # mlflow_links last: MLflow's UI paths redirect to the pages before it
-    for module in (experiments, runs, run, artifacts, compare, registry, logged_models, jobs, account, mlflow_links):
+    for module in (experiments, runs, run, artifacts, compare, registry, retrain, logged_models, jobs, account, mlflow_links):
         routes.extend(module.routes(services))
     return routes
