@@ -15,12 +15,18 @@ REASON_LIMIT = 250  # the promotion history's reason column
 AWAITING = "awaiting_approval"
 
 
+class NotAwaitingApproval(InvalidState):
+    """Approving a version that does not wait for it: the caller's mistake (409), not the server's."""
+
+    http_status = 409
+
+
 def approval_reason(tags: dict[str, str], model_name: str, version: str | int, note: str | None,
                     user: str | None = None) -> str:
     """The promotion reason for approving ``version``; InvalidState when it does not wait for one."""
     status = tags.get(STATUS_TAG)
     if status != AWAITING:
-        raise InvalidState(f"version {version} of {model_name} is not awaiting approval (status: {status or 'none'})")
+        raise NotAwaitingApproval(f"version {version} of {model_name} is not awaiting approval (status: {status or 'none'})")
     who = f" by {user}" if user else ""
     reason = f"retrain: approved{who}{f' ({note})' if note else ''}; gates passed in run {tags.get(RUN_TAG, '')}"
     return reason[:REASON_LIMIT]

@@ -14,7 +14,7 @@ from typing import Any
 
 from modelyard.auth.context import RequestContext
 from modelyard.entities import RunTag
-from modelyard.exceptions import ResourceDoesNotExist
+from modelyard.exceptions import InvalidParameterValue, ResourceDoesNotExist
 from modelyard.retrain.approval import (
     APPROVED_BY_TAG,
     GATE_RESULTS_TAG,
@@ -66,6 +66,8 @@ class RetrainService:
 
     def history(self, ctx: RequestContext, name: str, max_results: int = 50) -> list[RetrainRecord]:
         """The model's retrainings, newest first."""
+        if not 1 <= max_results <= HISTORY_SCAN:
+            raise InvalidParameterValue(f"max_results must be between 1 and {HISTORY_SCAN}, got {max_results}")
         self.registry.get_registered_model(ctx, name)  # 404 for an unknown model
         quoted = "'" + name.replace("'", "''") + "'"
         versions = self.registry.search_model_versions(
