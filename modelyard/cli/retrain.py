@@ -27,11 +27,11 @@ def _default_path(model: str) -> str:
 def _model_type(client, model: str) -> str:
     """From the metrics of the champion's (else the newest version's) source run: classifier unless
     it logged regression metrics only."""
-    from modelyard.exceptions import ResourceDoesNotExist
+    from modelyard.exceptions import InvalidParameterValue, ResourceDoesNotExist
 
     try:
         mv = client.get_model_version_by_alias(model, "champion")
-    except ResourceDoesNotExist:
+    except (ResourceDoesNotExist, InvalidParameterValue):  # no @champion
         versions = client.search_model_versions(f"name = '{model.replace(chr(39), chr(39) * 2)}'", max_results=1,
                                                 order_by=["version_number DESC"])
         mv = versions[0] if versions else None

@@ -143,7 +143,7 @@ def retrain(
     client = modelyard.MlflowClient()
     try:
         champion_version = client.get_model_version_by_alias(model_name, CHAMPION).version
-    except ResourceDoesNotExist:
+    except (ResourceDoesNotExist, InvalidParameterValue):  # no such model / no @champion yet
         champion_version = None
     modelyard.set_experiment(experiment_name or f"retrain-{model_name}")
     start = time.perf_counter()
