@@ -73,3 +73,24 @@ def test_overrides_apply_to_job_and_task_parameters_and_unknown_ones_are_refused
     assert spec.params_for("a", {"days": 30}) == {"region": "eu", "days": 30}
     with pytest.raises(InvalidParameterValue, match="Unknown parameter\\(s\\) dayz"):
         spec.check_overrides({"dayz": 1})
+
+
+def expand_echo(section, job):  # a job type of this test: its section becomes one task
+    return {"key": section.get("key", "echo"), "run": "jobtasks:noop", "params": {"text": section["text"]},
+            "depends_on": section.get("after", [])}
+
+
+def test_a_job_type_section_becomes_a_task_of_the_job(monkeypatch):
+    from modelyard import plugins
+
+    monkeypatch.setitem(plugins.JOB_TYPES, "echo", "test_spec:expand_echo")
+    spec = parse({"name": "j", "tasks": [{"key": "a", "run": "m:f"}], "echo": {"text": "hi", "after": ["a"]}})
+    assert [t.key for t in spec.tasks] == ["a", "echo"] and spec.task("echo").depends_on == ["a"]
+    assert spec.order() == ["a", "echo"] and spec.task("echo").params == {"text": "hi"}
+    only = parse({"name": "j", "echo": {"text": "alone"}})  # a job of its type alone needs no tasks list
+    assert [t.key for t in only.tasks] == ["echo"]
+    assert parse(only.to_dict()) == only  # what is stored parses back to the same job
+    with pytest.raises(InvalidParameterValue, match="echo: must be a mapping"):
+        parse({"name": "j", "echo": "hi"})
+    with pytest.raises(InvalidParameterValue, match="unknown field"):
+        parse({"name": "j", "tasks": [{"key": "a", "run": "m:f"}], "ech": {"text": "x"}})
