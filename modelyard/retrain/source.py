@@ -120,7 +120,6 @@ def _lookups(features: list, labels: Any, timestamp_col: str | None, client) -> 
 
 def load(training_set: dict, tracking_uri: str | None) -> Rows:
     """The joined rows of ``training_set`` (see the module doc)."""
-    import pandas as pd
 
     labels = _parse_times(read_labels(training_set.get("labels"), training_set.get("labels_uri"), tracking_uri))
     timestamp_col = training_set.get("timestamp_col")
