@@ -77,7 +77,7 @@ class Search:
             raise InvalidParameterValue(f"max_trials must be a positive integer, got {max_trials!r}")
         if not isinstance(parallelism, int) or parallelism < 1:
             raise InvalidParameterValue(f"parallelism must be a positive integer, got {parallelism!r}")
-        specs = space.available_specs(exclude_frameworks)
+        specs = space.available_specs(exclude_frameworks, task)
         tracking_uri = modelyard.get_tracking_uri()
         storage_uri = storage.storage_uri(tracking_uri, study_storage, parallelism)  # refuse early
         frame = data.prepare(dataset, target_col, exclude_cols=exclude_cols, time_col=time_col, classification=classification)
@@ -209,8 +209,9 @@ class Search:
             script.generate(self.config, best.number, best.model_description, params, learnt, best.metrics),
             "reproduce_best_trial.py",
         )
-        pipeline = best.load_model()
-        if self.refit:
+        if not self.refit:  # the best trial's own model is the best model (refitting makes a new one)
+            pipeline = best.load_model()
+        else:
             from modelyard.automl.trial import refit
 
             t_refit = time.perf_counter()

@@ -139,3 +139,14 @@ def test_boosted_trees_report_to_optuna_and_get_pruned(model):
         space.fit(spec, estimator, X, y, X, y, None, trial, maximize=False)
     reported = study.trials[0].intermediate_values
     assert list(reported) == [0] and reported[0] > 0  # the validation loss after the first round
+
+
+def test_regression_also_searches_lasso_and_classification_does_not(tracking, houses, tmp_path):
+    summary = automl.regress(houses, target_col="price", primary_metric="r2", max_trials=2,
+                             exclude_frameworks=["xgboost", "lightgbm", "random_forest", "hist_gradient_boosting"])
+    assert [t.model_description for t in sorted(summary.trials, key=lambda t: t.number)] == ["linear", "lasso"]
+    lasso = next(t for t in summary.trials if t.model_description == "lasso")
+    assert lasso.params["lasso_alpha"] == 1.0 and lasso.state == "COMPLETE"  # its defaults first
+    from modelyard.automl import space
+
+    assert "lasso" not in {s.name for s in space.available_specs(None, "classification")}
