@@ -103,13 +103,10 @@ def _train(train: Any, frame: Any, target_col: str, model_type: str) -> str:
     raise InvalidParameterValue(f"the train function returned {type(result).__name__}: return a model URI or a fitted model")
 
 
-def _measure(uri: str, holdout: Any, target_col: str) -> tuple[Any, Measured]:
-    from modelyard.models.load import load_pyfunc
-
-    model = load_pyfunc(uri)
+def _measure(model: Any, uri: str, holdout: Any, target_col: str) -> Measured:
     features = holdout.drop(columns=[target_col])
-    return model, Measured({}, measure.p95_single_row_latency_ms(model, features), measure.model_size_mb(uri),
-                           measure.signature_inputs(model))
+    return Measured({}, measure.p95_single_row_latency_ms(model, features), measure.model_size_mb(uri),
+                    measure.signature_inputs(model))
 
 
 def retrain(
@@ -156,13 +153,18 @@ def retrain(
                                           reason=f"retrain: trained in run {run.info.run_id}")
         challenger_ref = f"models:/{model_name}/{version}"
         champion_ref = f"models:/{model_name}/{champion_version}" if champion_version else None
-        result = modelyard.evaluate(challenger_ref, holdout_frame, targets=target_col, model_type=model_type,
-                                    baseline_model=champion_ref)
-        _, challenger = _measure(challenger_ref, holdout_frame, target_col)
+        from modelyard.models.load import load_pyfunc
+
+        # each model loaded once: evaluated, then timed and measured
+        challenger_model = load_pyfunc(challenger_ref)
+        champion_model = load_pyfunc(champion_ref) if champion_ref else None
+        result = modelyard.evaluate(challenger_model, holdout_frame, targets=target_col, model_type=model_type,
+                                    baseline_model=champion_model)
+        challenger = _measure(challenger_model, challenger_ref, holdout_frame, target_col)
         challenger.metrics = dict(result.metrics)
         champion = None
         if champion_ref:
-            _, champion = _measure(champion_ref, holdout_frame, target_col)
+            champion = _measure(champion_model, champion_ref, holdout_frame, target_col)
             champion.metrics = dict(result.baseline_metrics or {})
         missing = sorted(m for m in gates.metrics() if m not in challenger.metrics)
         if missing:
