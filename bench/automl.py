@@ -5,9 +5,10 @@
 Data sets: scikit-learn's breast_cancer, wine, digits, diabetes, and two generated ones with
 100,000 rows (``make_classification``, ``make_regression``; 20,000 with ``--quick``). The driver
 splits each once (modelyard's own 60/20/20 split, stratified, seed 42) and writes the three parts
-to parquet; modelyard's search is given train+validation+test as one frame and re-derives exactly
-these splits, FLAML gets train (``X_train``) and validation (``X_val``, holdout evaluation), and
-both are scored on the same test part. Metric: ROC AUC (binary), accuracy (multi-class), R² (regression).
+to parquet; modelyard's search is given train+validation+test as one frame with a ``split`` column
+(``split_col``, so it uses exactly these parts: re-splitting the concatenation would draw other
+rows), FLAML gets train (``X_train``) and validation (``X_val``, holdout evaluation), and both are
+scored on the same test part. Metric: ROC AUC (binary), accuracy (multi-class), R² (regression).
 
 Scores: FLAML's final model is refitted on train+validation (its default ``retrain_full``);
 modelyard's ``test_score`` is the same (the parent run's ``best_model``), and
@@ -118,11 +119,12 @@ def run_modelyard(folder: Path, task: str, metric: str, budget: float) -> dict:
 
     for module in ("lightgbm", "optuna", "sklearn.ensemble", "xgboost"):  # before the clock starts, as FLAML's
         importlib.import_module(module)
-    frame = pd.concat([pd.read_parquet(folder / f"{p}.parquet") for p in ("train", "val", "test")], ignore_index=True)
+    frame = pd.concat([pd.read_parquet(folder / f"{p}.parquet").assign(split=s)
+                       for p, s in (("train", "train"), ("val", "validate"), ("test", "test"))], ignore_index=True)
     modelyard.set_experiment("bench")
     start = time.perf_counter()
     search = automl.classify if task == "classification" else automl.regress
-    summary = search(frame, target_col="y", primary_metric=metric, timeout_minutes=budget / 60.0)
+    summary = search(frame, target_col="y", primary_metric=metric, timeout_minutes=budget / 60.0, split_col="split")
     wall = time.perf_counter() - start
     complete = [t for t in summary.trials if t.state == "COMPLETE"]
     refit = (summary.best_model_metrics or {}).get(f"test_{metric}")

@@ -120,3 +120,16 @@ STREAM_SINKS: dict[str, str] = {
     "file": "modelyard.streaming.sinks.parquet:ParquetSink",
     "delta": "modelyard.streaming.sinks.delta:DeltaSink",
 }
+
+
+# Job types (modelyard/jobs/kinds.py): a top-level section of a job definition -> a function
+# ``(section, job: dict) -> list of task dicts`` that the section stands for, called when the
+# definition is parsed (imported on first use). Third parties add theirs through the
+# ``modelyard.job_type`` entry-point group.
+JOB_TYPES: dict[str, str] = {
+    "retrain": "modelyard.retrain.job:expand",
+}
+
+
+def job_types() -> dict[str, str]:
+    return {**_entry_points("modelyard.job_type"), **JOB_TYPES}

@@ -94,9 +94,6 @@ class ArtifactService:
         """The contents of a local folder into ``artifact_path``."""
         self._client_repository(root_uri).log_artifacts(local_dir, artifact_path)
 
-    def write_file(self, ctx: RequestContext, root_uri: str, artifact_file: str, data: bytes) -> None:
-        self._client_repository(root_uri).write_bytes(artifact_file, data)
-
     def download(self, ctx: RequestContext, root_uri: str, path: str, dst_path: str | None) -> str:
         """``path`` (a file or folder below ``root_uri``) copied to ``dst_path`` (a new temporary
         folder when None); the local path of the copy."""
@@ -123,7 +120,8 @@ class ArtifactService:
         return self._client_repository(root_uri), ""
 
     def write_file(self, ctx: RequestContext, root_uri: str, path: str, data: bytes) -> None:
-        """Store ``data`` at ``path`` below the artifacts at ``root_uri`` (a run's: the UI's upload)."""
+        """Store ``data`` at ``path`` below the artifacts at ``root_uri`` (a run's: the UI's upload, a
+        client's ``log_text`` / ``log_dict``)."""
         path = validate_artifact_path(path)
         if not path or path.rsplit("/", 1)[-1].startswith(TEMP_PREFIX):
             raise InvalidParameterValue(f"Invalid artifact file path {path!r}")

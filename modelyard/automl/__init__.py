@@ -55,18 +55,20 @@ def classify(
     study_storage: str | None = None,
     registered_model_name: str | None = None,
     refit: bool = True,
+    split_col: str | None = None,
 ) -> AutoMLSummary:
     """Search classifiers for ``target_col``. ``primary_metric``: f1, accuracy, precision, recall,
     roc_auc or log_loss. ``pos_label`` (binary): the positive class for f1/precision/recall/roc_auc
     (default 1 or True when they are labels, else the minority class). ``refit``: the parent's
     ``best_model`` is the best configuration refitted on train + validation (``summary.best_model_path``;
     its test metrics in ``summary.best_model_metrics``); the best trial's own model stays at
-    ``summary.best_trial.model_path``."""
+    ``summary.best_trial.model_path``. ``split_col``: a column saying ``train``, ``validate`` or
+    ``test`` per row, instead of the 60/20/20 split."""
     return _search(
         "classification", dataset, target_col, registered_model_name, parallelism, refit,
         primary_metric=primary_metric, timeout_minutes=timeout_minutes, max_trials=max_trials,
         exclude_frameworks=exclude_frameworks, exclude_cols=exclude_cols, time_col=time_col,
-        pos_label=pos_label, experiment_name=experiment_name, study_storage=study_storage,
+        pos_label=pos_label, experiment_name=experiment_name, study_storage=study_storage, split_col=split_col,
     )
 
 
@@ -85,13 +87,14 @@ def regress(
     study_storage: str | None = None,
     registered_model_name: str | None = None,
     refit: bool = True,
+    split_col: str | None = None,
 ) -> AutoMLSummary:
     """Search regressors for ``target_col``. ``primary_metric``: r2, rmse, mse or mae."""
     return _search(
         "regression", dataset, target_col, registered_model_name, parallelism, refit,
         primary_metric=primary_metric, timeout_minutes=timeout_minutes, max_trials=max_trials,
         exclude_frameworks=exclude_frameworks, exclude_cols=exclude_cols, time_col=time_col,
-        experiment_name=experiment_name, study_storage=study_storage,
+        experiment_name=experiment_name, study_storage=study_storage, split_col=split_col,
     )
 
 

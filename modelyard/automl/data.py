@@ -49,7 +49,8 @@ def to_pandas(dataset: Any) -> Any:
 
 
 def prepare(
-    dataset: Any, target_col: str, *, exclude_cols: list[str] | None, time_col: str | None, classification: bool
+    dataset: Any, target_col: str, *, exclude_cols: list[str] | None, time_col: str | None, classification: bool,
+    split_col: str | None = None,
 ) -> Any:
     """The frame the search uses: checked, without excluded columns, rows with no target dropped."""
     frame = to_pandas(dataset)
@@ -63,6 +64,10 @@ def prepare(
         raise InvalidParameterValue("exclude_cols must not contain target_col")
     if time_col is not None and time_col not in frame.columns:
         raise InvalidParameterValue(f"time_col {time_col!r} is not a column of the dataset")
+    if split_col is not None:
+        if split_col in (target_col, time_col) or split_col in (exclude_cols or []):
+            raise InvalidParameterValue("split_col must be a column of its own (not the target, time or excluded)")
+        check_split_col(frame, split_col)
     frame = frame.drop(columns=list(exclude_cols or []))
     frame = frame[frame[target_col].notna()].reset_index(drop=True)
     for column in frame.columns:  # category dtype -> object: one code path for imputation and encoding
@@ -77,9 +82,33 @@ def prepare(
     return frame
 
 
-def split(frame: Any, target_col: str, *, time_col: str | None, classification: bool) -> Splits:
-    """60/20/20; stratified for classification (classes too rare to stratify are kept in train)."""
+SPLIT_VALUES = {"train": "train", "validate": "val", "val": "val", "test": "test"}
+
+
+def check_split_col(frame: Any, split_col: str) -> None:
+    """``split_col`` (Databricks AutoML's): a column of train / validate / test, each present."""
+    if split_col not in frame.columns:
+        raise InvalidParameterValue(f"split_col {split_col!r} is not a column of the dataset")
+    values = set(frame[split_col].dropna().astype(str).str.lower())
+    unknown = sorted(values - set(SPLIT_VALUES))
+    if unknown or frame[split_col].isna().any():
+        raise InvalidParameterValue(f"split_col {split_col!r} must hold train, validate or test on every row; "
+                                    f"found {unknown or 'empty values'}")
+    missing = sorted({"train", "val", "test"} - {SPLIT_VALUES[v] for v in values})
+    if missing:
+        raise InvalidParameterValue(f"split_col {split_col!r} has no {', '.join(missing)} rows")
+
+
+def split(frame: Any, target_col: str, *, time_col: str | None, classification: bool,
+          split_col: str | None = None) -> Splits:
+    """60/20/20; stratified for classification (classes too rare to stratify are kept in train);
+    or the user's own split: ``split_col`` says train / validate / test per row (the column is dropped)."""
     from sklearn.model_selection import train_test_split
+
+    if split_col is not None:
+        parts = frame[split_col].astype(str).str.lower().map(SPLIT_VALUES)
+        rest = frame.drop(columns=[split_col])
+        return Splits(*(rest[(parts == p).to_numpy()] for p in ("train", "val", "test")))
 
     if time_col is not None:
         ordered = frame.sort_values(time_col, kind="stable").reset_index(drop=True)

@@ -62,6 +62,7 @@ class Search:
         experiment_name: str | None = None,
         parallelism: int = 1,
         study_storage: str | None = None,
+        split_col: str | None = None,
         heartbeat: tuple[int, int] = (storage.HEARTBEAT_INTERVAL_S, storage.GRACE_PERIOD_S),
         seed: int = 0,
     ) -> Search:
@@ -77,12 +78,15 @@ class Search:
             raise InvalidParameterValue(f"max_trials must be a positive integer, got {max_trials!r}")
         if not isinstance(parallelism, int) or parallelism < 1:
             raise InvalidParameterValue(f"parallelism must be a positive integer, got {parallelism!r}")
-        specs = space.available_specs(exclude_frameworks)
+        specs = space.available_specs(exclude_frameworks, task)
         tracking_uri = modelyard.get_tracking_uri()
         storage_uri = storage.storage_uri(tracking_uri, study_storage, parallelism)  # refuse early
-        frame = data.prepare(dataset, target_col, exclude_cols=exclude_cols, time_col=time_col, classification=classification)
+        frame = data.prepare(dataset, target_col, exclude_cols=exclude_cols, time_col=time_col,
+                             classification=classification, split_col=split_col)
+        splits = data.split(frame, target_col, time_col=time_col, classification=classification, split_col=split_col)
+        if split_col is not None:
+            frame = frame.drop(columns=[split_col])
         plan = preprocess.plan_columns(frame, target_col, time_col)
-        splits = data.split(frame, target_col, time_col=time_col, classification=classification)
         profile = data.profile(frame, target_col, classification)
         profile["preprocessing"] = plan.to_dict()
         classes: list = []
@@ -128,10 +132,12 @@ class Search:
             for name in ("train", "val", "test"):
                 getattr(splits, name).to_parquet(Path(tmp) / f"{name}.parquet", index=False)
             modelyard.log_artifacts(tmp, "data")
-        study = cls._create_study(config, storage_uri, heartbeat, specs)
+        tracking = time.perf_counter() - t0
+        study = cls._create_study(config, storage_uri, heartbeat, specs)  # the search's own (Optuna), not tracking
+        t0 = time.perf_counter()
         modelyard.set_tag(STUDY_TAG, study.study_name)
         search = cls(config, splits, study, storage_uri)
-        search.tracking_seconds += time.perf_counter() - t0
+        search.tracking_seconds += tracking + time.perf_counter() - t0
         return search
 
     @staticmethod
@@ -209,8 +215,9 @@ class Search:
             script.generate(self.config, best.number, best.model_description, params, learnt, best.metrics),
             "reproduce_best_trial.py",
         )
-        pipeline = best.load_model()
-        if self.refit:
+        if not self.refit:  # the best trial's own model is the best model (refitting makes a new one)
+            pipeline = best.load_model()
+        else:
             from modelyard.automl.trial import refit
 
             t_refit = time.perf_counter()

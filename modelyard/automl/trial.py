@@ -197,26 +197,25 @@ class Objective:
         )
         run_id = run.info.run_id
         trial.set_user_attr("run_id", run_id)
-        modelyard.log_params({"model": model, "framework": spec.framework, **params})
+        drawn = {"model": model, "framework": spec.framework, **params}
         self.tracking_seconds += time.perf_counter() - t0
         try:
             result = fit_pipeline(config, self.splits, model, params, trial)
         except optuna.TrialPruned as exc:
             trial.set_user_attr("error", str(exc))
-            self._end(run_id, "KILLED", {"modelyard.automl.pruned": str(exc)})
+            self._end(run_id, "KILLED", drawn, tags={"modelyard.automl.pruned": str(exc)})
             raise
         except Exception as exc:
             logger.info("Trial %s (%s) failed: %s", trial.number, model, exc)
             trial.set_user_attr("error", f"{type(exc).__name__}: {exc}"[:2000])
-            self._end(run_id, "FAILED", {"modelyard.automl.error": f"{type(exc).__name__}: {exc}"[:5000]})
+            self._end(run_id, "FAILED", drawn, tags={"modelyard.automl.error": f"{type(exc).__name__}: {exc}"[:5000]})
             raise
         t1 = time.perf_counter()
         values = {f"val_{k}": v for k, v in result.val.items()}
         values.update({f"test_{k}": v for k, v in result.test.items()})
         values["fit_duration_s"] = result.fit_seconds
-        if result.learnt:
-            modelyard.log_params(result.learnt)
-        modelyard.log_metrics(values)
+        # one write for the drawn and learnt parameters and every metric (the model links to them)
+        self._log(run_id, {**drawn, **(result.learnt or {})}, values)
         example = self.splits.train[config.column_plan.features].head(5)
         if self.signature is None:
             from modelyard.models.signature import infer_signature
@@ -250,9 +249,22 @@ class Objective:
             return False
         return remaining <= 1.5 * durations[len(durations) // 2]
 
-    def _end(self, run_id: str, status: str, tags: dict | None = None) -> None:
+    @staticmethod
+    def _log(run_id: str, params: dict, metrics: dict | None = None, tags: dict | None = None) -> None:
+        from modelyard.entities import Metric, Param, RunTag
+        from modelyard.tracking import context
+
+        now = int(time.time() * 1000)
+        context.current().client().log_batch(
+            run_id,
+            metrics=[Metric(k, float(v), now, 0) for k, v in (metrics or {}).items()],
+            params=[Param(k, str(v)) for k, v in params.items()],
+            tags=[RunTag(k, str(v)) for k, v in (tags or {}).items()],
+        )
+
+    def _end(self, run_id: str, status: str, params: dict | None = None, tags: dict | None = None) -> None:
         import modelyard
 
-        if tags:
-            modelyard.set_tags(tags)
+        if params or tags:
+            self._log(run_id, params or {}, tags=tags)
         modelyard.end_run(status)

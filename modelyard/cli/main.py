@@ -32,6 +32,7 @@ COMMANDS: dict[str, str] = {
     "features": "modelyard.cli.features:features",
     "jobs": "modelyard.cli.jobs:jobs",
     "models": "modelyard.cli.models:models",
+    "retrain": "modelyard.cli.retrain:retrain",
     "runs": "modelyard.cli.runs:runs",
     "scheduler": "modelyard.cli.scheduler:scheduler",
     "server": "modelyard.cli.server:server",

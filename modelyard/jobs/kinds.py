@@ -50,15 +50,11 @@ Expand = Callable[[Any, dict[str, Any]], list[dict[str, Any]]]
 class JobType:
     section: str  # the top-level key of a job definition, e.g. "retrain"
     expand: Expand  # (the section's value, the whole definition) -> task definitions
-    module: str | None = None  # imported on first use when registered lazily (see LAZY_JOB_TYPES)
+    module: str | None = None  # the plugin table's ``module:function`` it was loaded from
 
 
 JOB_TYPES: dict[str, JobType] = {}
 
-# Job types whose module registers them on import, loaded only when a definition uses the section
-# (so a scheduler that never sees ``retrain:`` never imports the retraining code):
-# section -> module that calls register_job_type(section, ...) when imported.
-LAZY_JOB_TYPES: dict[str, str] = {}
 
 
 def register_job_type(section: str, expand: Expand) -> None:
@@ -74,9 +70,14 @@ def register_job_type(section: str, expand: Expand) -> None:
 
 
 def job_type(section: str) -> JobType | None:
-    """The registered job type of a top-level section, importing its module if it is lazy."""
-    if section not in JOB_TYPES and section in LAZY_JOB_TYPES:
-        import importlib
+    """The job type of a top-level section: registered in this process, else named in the plugin
+    table ``plugins.JOB_TYPES`` (or the ``modelyard.job_type`` entry points) and imported on first use
+    (a scheduler that never sees ``retrain:`` never imports the retraining code)."""
+    found = JOB_TYPES.get(section)
+    if found is None:
+        from modelyard.plugins import job_types, load_object
 
-        importlib.import_module(LAZY_JOB_TYPES[section])
-    return JOB_TYPES.get(section)
+        target = job_types().get(section)
+        if target is not None:
+            found = JOB_TYPES.setdefault(section, JobType(section, load_object(target), module=target))
+    return found

@@ -90,13 +90,14 @@ def write_environment(model_dir: Path, reqs: Sequence[str]) -> dict[str, str]:
     setuptools = installed_version("setuptools")
     build += [f"setuptools=={setuptools}" if setuptools else "setuptools", "wheel"]
     python_env = {"python": py, "build_dependencies": build, "dependencies": [f"-r {REQUIREMENTS_FILE}"]}
-    (model_dir / PYTHON_ENV_FILE).write_text(yaml.safe_dump(python_env, sort_keys=False))
+    dumper = getattr(yaml, "CSafeDumper", yaml.SafeDumper)
+    (model_dir / PYTHON_ENV_FILE).write_text(yaml.dump(python_env, Dumper=dumper, sort_keys=False))
     conda = {
         "channels": ["conda-forge"],
         "dependencies": [f"python={py}", f"pip<={pip}" if pip else "pip", {"pip": list(reqs)}],
         "name": "modelyard-env",
     }
-    (model_dir / CONDA_ENV_FILE).write_text(yaml.safe_dump(conda, sort_keys=False))
+    (model_dir / CONDA_ENV_FILE).write_text(yaml.dump(conda, Dumper=dumper, sort_keys=False))
     return dict(ENV_CONF)
 
 

@@ -12,23 +12,29 @@ history names the evaluation run and why.
 from __future__ import annotations
 
 import importlib
+import json
 import logging
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
-from modelyard.exceptions import InvalidParameterValue, InvalidState, ResourceDoesNotExist
+from modelyard.exceptions import InvalidParameterValue, ResourceDoesNotExist
 from modelyard.retrain import measure
 from modelyard.retrain.gates import GateResult, Gates, Measured, check
 
 logger = logging.getLogger(__name__)
 
 CHAMPION, CHALLENGER = "champion", "challenger"
-STATUS_TAG = "modelyard.retrain.status"  # promoted | awaiting_approval | rejected
-RUN_TAG = "modelyard.retrain.evaluation_run"
-GATES_TAG = "modelyard.retrain.gates"
-REASON_LIMIT = 250  # the promotion history's reason column
+from modelyard.retrain.approval import (  # noqa: E402  (the tag names live with the approval rule)
+    GATE_RESULTS_TAG,
+    GATES_TAG,
+    REASON_LIMIT,
+    REASON_TAG,
+    RUN_TAG,
+    STATUS_TAG,
+    approval_reason,
+)
 
 
 @dataclass
@@ -48,6 +54,15 @@ class RetrainResult:
     @property
     def failed_gates(self) -> list[GateResult]:
         return [g for g in self.gates if not g.passed]
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "model": self.model_name, "challenger_version": self.challenger_version,
+            "champion_version": self.champion_version, "promoted": self.promoted, "status": self.status,
+            "reason": self.reason, "evaluation_run_id": self.evaluation_run_id,
+            "gates": [g.to_dict() for g in self.gates], "challenger_metrics": self.challenger_metrics,
+            "champion_metrics": self.champion_metrics, "overhead_seconds": self.overhead_seconds,
+        }
 
 
 def _resolve_trainer(train: Any) -> Callable[..., Any] | None:
@@ -88,13 +103,10 @@ def _train(train: Any, frame: Any, target_col: str, model_type: str) -> str:
     raise InvalidParameterValue(f"the train function returned {type(result).__name__}: return a model URI or a fitted model")
 
 
-def _measure(uri: str, holdout: Any, target_col: str) -> tuple[Any, Measured]:
-    from modelyard.models.load import load_pyfunc
-
-    model = load_pyfunc(uri)
+def _measure(model: Any, uri: str, holdout: Any, target_col: str) -> Measured:
     features = holdout.drop(columns=[target_col])
-    return model, Measured({}, measure.p95_single_row_latency_ms(model, features), measure.model_size_mb(uri),
-                           measure.signature_inputs(model))
+    return Measured({}, measure.p95_single_row_latency_ms(model, features), measure.model_size_mb(uri),
+                    measure.signature_inputs(model))
 
 
 def retrain(
@@ -128,7 +140,7 @@ def retrain(
     client = modelyard.MlflowClient()
     try:
         champion_version = client.get_model_version_by_alias(model_name, CHAMPION).version
-    except ResourceDoesNotExist:
+    except (ResourceDoesNotExist, InvalidParameterValue):  # no such model / no @champion yet
         champion_version = None
     modelyard.set_experiment(experiment_name or f"retrain-{model_name}")
     start = time.perf_counter()
@@ -141,13 +153,18 @@ def retrain(
                                           reason=f"retrain: trained in run {run.info.run_id}")
         challenger_ref = f"models:/{model_name}/{version}"
         champion_ref = f"models:/{model_name}/{champion_version}" if champion_version else None
-        result = modelyard.evaluate(challenger_ref, holdout_frame, targets=target_col, model_type=model_type,
-                                    baseline_model=champion_ref)
-        _, challenger = _measure(challenger_ref, holdout_frame, target_col)
+        from modelyard.models.load import load_pyfunc
+
+        # each model loaded once: evaluated, then timed and measured
+        challenger_model = load_pyfunc(challenger_ref)
+        champion_model = load_pyfunc(champion_ref) if champion_ref else None
+        result = modelyard.evaluate(challenger_model, holdout_frame, targets=target_col, model_type=model_type,
+                                    baseline_model=champion_model)
+        challenger = _measure(challenger_model, challenger_ref, holdout_frame, target_col)
         challenger.metrics = dict(result.metrics)
         champion = None
         if champion_ref:
-            _, champion = _measure(champion_ref, holdout_frame, target_col)
+            champion = _measure(champion_model, champion_ref, holdout_frame, target_col)
             champion.metrics = dict(result.baseline_metrics or {})
         missing = sorted(m for m in gates.metrics() if m not in challenger.metrics)
         if missing:
@@ -169,6 +186,8 @@ def retrain(
     client.set_model_version_tag(model_name, version, STATUS_TAG, status)
     client.set_model_version_tag(model_name, version, RUN_TAG, run_id)
     client.set_model_version_tag(model_name, version, GATES_TAG, "passed" if passed else "failed")
+    client.set_tag(run_id, STATUS_TAG, status)
+    client.set_tag(run_id, REASON_TAG, reason)
     return RetrainResult(
         model_name, str(version), champion_version, status == "promoted", status, reason, run_id, outcome,
         challenger.metrics, champion.metrics if champion else None,
@@ -190,6 +209,7 @@ def _log_evaluation(model_name, version, champion_version, challenger: Measured,
     modelyard.log_dict({"columns": ["metric", "challenger", "champion"],
                         "data": [[k, a, b] for k, (a, b) in sorted(figures.items())]}, "comparison.json")
     modelyard.log_dict({"gates": [g.to_dict() for g in outcome]}, "gates.json")
+    modelyard.set_tag(GATE_RESULTS_TAG, json.dumps([[g.gate, g.passed, g.detail[:200]] for g in outcome])[:7900])
     modelyard.set_tags({"modelyard.retrain.model": model_name, "modelyard.retrain.challenger_version": str(version),
                         "modelyard.retrain.champion_version": str(champion_version or ""),
                         GATES_TAG: "passed" if all(g.passed for g in outcome) else "failed"})
@@ -201,10 +221,9 @@ def approve(model_name: str, version: str | int, *, user_note: str | None = None
 
     client = modelyard.MlflowClient()
     mv = client.get_model_version(model_name, version)
-    status = mv.tags.get(STATUS_TAG)
-    if status != "awaiting_approval":
-        raise InvalidState(f"version {version} of {model_name} is not awaiting approval (status: {status or 'none'})")
-    run_id = mv.tags.get(RUN_TAG, "")
-    reason = f"retrain: approved{f' ({user_note})' if user_note else ''}; gates passed in run {run_id}"
-    client.set_registered_model_alias(model_name, CHAMPION, version, reason=reason[:REASON_LIMIT])
+    reason = approval_reason(mv.tags, model_name, version, user_note)
+    client.set_registered_model_alias(model_name, CHAMPION, version, reason=reason)
     client.set_model_version_tag(model_name, version, STATUS_TAG, "promoted")
+    if mv.tags.get(RUN_TAG):
+        client.set_tag(mv.tags[RUN_TAG], STATUS_TAG, "promoted")
+        client.set_tag(mv.tags[RUN_TAG], REASON_TAG, reason)

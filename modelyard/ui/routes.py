@@ -25,6 +25,7 @@ from modelyard.ui.pages import (  # each: routes(services)
     logged_models,
     mlflow_links,
     registry,
+    retrain,
     run,
     runs,
 )
@@ -62,6 +63,9 @@ def extra_routes(services) -> list[BaseRoute]:
         mount("/static", StaticFiles(directory=str(STATIC)), name="static", needs=public()),
     ]
     # mlflow_links last: MLflow's UI paths redirect to the pages before it
-    for module in (experiments, runs, run, artifacts, compare, registry, logged_models, features, jobs, account, mlflow_links):
+    for module in (
+        experiments, runs, run, artifacts, compare, registry, retrain, logged_models, features, jobs, account,
+        mlflow_links,
+    ):
         routes.extend(module.routes(services))
     return routes

@@ -139,3 +139,33 @@ def test_boosted_trees_report_to_optuna_and_get_pruned(model):
         space.fit(spec, estimator, X, y, X, y, None, trial, maximize=False)
     reported = study.trials[0].intermediate_values
     assert list(reported) == [0] and reported[0] > 0  # the validation loss after the first round
+
+
+def test_regression_also_searches_lasso_and_classification_does_not(tracking, houses, tmp_path):
+    summary = automl.regress(houses, target_col="price", primary_metric="r2", max_trials=2,
+                             exclude_frameworks=["xgboost", "lightgbm", "random_forest", "hist_gradient_boosting"])
+    assert [t.model_description for t in sorted(summary.trials, key=lambda t: t.number)] == ["linear", "lasso"]
+    lasso = next(t for t in summary.trials if t.model_description == "lasso")
+    assert lasso.params["lasso_alpha"] == 1.0 and lasso.state == "COMPLETE"  # its defaults first
+    from modelyard.automl import space
+
+    assert "lasso" not in {s.name for s in space.available_specs(None, "classification")}
+
+
+def test_split_col_gives_the_search_the_callers_own_splits(tracking, houses):
+    import pandas as pd
+
+    parts = ["train"] * 60 + ["validate"] * 20 + ["test"] * 20
+    frame = houses.head(100).assign(part=parts)
+    summary = automl.regress(frame, target_col="price", max_trials=1, split_col="part",
+                             exclude_frameworks=["xgboost", "lightgbm", "random_forest", "hist_gradient_boosting"])
+    data = Path(modelyard.download_artifacts(run_id=summary.parent_run_id, artifact_path="data"))
+    test = pd.read_parquet(data / "test.parquet")
+    assert "part" not in test.columns and len(test) == 20
+    assert test["price"].tolist() == frame["price"].tail(20).tolist()
+    assert len(pd.read_parquet(data / "val.parquet")) == 20
+    with pytest.raises(InvalidParameterValue, match="must hold train, validate or test"):
+        automl.regress(frame.assign(part=["holdout"] * 100), target_col="price", max_trials=1, split_col="part")
+    with pytest.raises(InvalidParameterValue, match="has no test rows"):
+        automl.regress(frame.assign(part=["train"] * 80 + ["validate"] * 20), target_col="price", max_trials=1,
+                       split_col="part")

@@ -116,3 +116,31 @@ def test_task_kinds_tell_forked_functions_from_executed_commands():
     spec = parse({"name": "j", "tasks": [{"key": "f", "run": "m:f"}, {"key": "c", "run": ["true"]}]})
     assert spec.task("f").kind is TASK_KINDS["function"] and spec.task("f").kind.launch == "fork"
     assert spec.task("c").kind is TASK_KINDS["command"] and spec.task("c").kind.launch == "exec"
+
+
+def expand_echo(section, job):  # a job type of this test, named in plugins.JOB_TYPES: one task
+    if not isinstance(section, dict):
+        raise ValueError("must be a mapping")
+    return [{"key": section.get("key", "echo"), "run": "jobtasks:noop", "params": {"text": section["text"]},
+             "depends_on": section.get("after", [])}]
+
+
+def test_a_job_type_from_the_plugin_table_becomes_a_task_of_the_job(monkeypatch):
+    from modelyard import plugins
+    from modelyard.jobs import kinds
+
+    monkeypatch.setitem(plugins.JOB_TYPES, "echo", "test_spec:expand_echo")
+    monkeypatch.delitem(kinds.JOB_TYPES, "echo", raising=False)
+    try:
+        spec = parse({"name": "j", "tasks": [{"key": "a", "run": "m:f"}], "echo": {"text": "hi", "after": ["a"]}})
+        assert {t.key for t in spec.tasks} == {"a", "echo"} and spec.task("echo").depends_on == ["a"]
+        assert spec.order() == ["a", "echo"] and spec.task("echo").params == {"text": "hi"}
+        only = parse({"name": "j", "echo": {"text": "alone"}})  # a job of its type alone needs no tasks list
+        assert [t.key for t in only.tasks] == ["echo"]
+        assert parse(only.to_dict()) == only  # what is stored parses back to the same job
+        with pytest.raises(InvalidParameterValue, match="echo: must be a mapping"):
+            parse({"name": "j", "echo": "hi"})
+        with pytest.raises(InvalidParameterValue, match="unknown field"):
+            parse({"name": "j", "tasks": [{"key": "a", "run": "m:f"}], "ech": {"text": "x"}})
+    finally:
+        kinds.JOB_TYPES.pop("echo", None)

@@ -18,3 +18,11 @@ def tracking(tmp_path, monkeypatch):
         modelyard.end_run()
     fluent.set_tracking_uri(None)
     stores.clear_store_cache()
+
+
+@pytest.fixture
+def shop(tracking, tmp_path):
+    """A feature table of customers and a labels table (``(labels_uri, write_labels(drift, seed))``)."""
+    from retrainhelpers import make_shop
+
+    return make_shop(tracking, tmp_path)

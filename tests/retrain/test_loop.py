@@ -10,6 +10,7 @@ import httpx
 import numpy as np
 import pandas as pd
 import pytest
+from retrainhelpers import TABLE, jobs_env, section, wait
 from sklearn.linear_model import LogisticRegression
 
 from modelyard import retrain
@@ -88,3 +89,39 @@ def test_drift_retrain_promote_and_serving_follows(tracking):
     finally:
         scoring.close()
     assert set(scoring.statuses) == {200}  # no failed request through both switches
+
+
+def test_deployed_retrain_job_closes_the_loop(shop, tracking, tmp_path):
+    """The same loop through the workflows: a deployed ``retrain:`` job, fired by a feature-table
+    event, trains on the labels and the feature table; serving follows @champion by itself."""
+
+    labels_uri, write_labels = shop
+    ctx, tracking_service, jobs, scheduler = jobs_env(tracking, tmp_path)
+    scoring = None
+    try:
+        jobs.deploy(ctx, {"name": "churn-retrain", "triggers": [{"on": "feature_table_updated", "table": TABLE}],
+                          "retrain": section(labels_uri)})
+        first = wait(scheduler, jobs, ctx, jobs.run_now(ctx, "churn-retrain").job_run_id)
+        v1 = first.latest()["retrain"].result["challenger_version"]
+        scoring = Scoring("models:/churn@champion", tracking)
+        rows = _frame(5, 9, True)
+        scoring.wait_for(f"churn/{v1}", rows)
+        write_labels(True, seed=2)  # the data drifts; the feature table's update fires the job
+        (fired,) = jobs.publish_event(ctx, "feature_table_updated", f"{TABLE}/v2", {"table": TABLE})
+        after = wait(scheduler, jobs, ctx, fired).latest()["retrain"].result
+        assert after["status"] == "promoted" and after["champion_version"] == v1
+        scoring.wait_for(f"churn/{after['challenger_version']}", rows)
+        # a worse challenger (a redeployed job with a trainer that ignores the features): rejected
+        jobs.deploy(ctx, {"name": "churn-retrain", "triggers": [{"on": "feature_table_updated", "table": TABLE}],
+                          "retrain": section(labels_uri, trainer="retraintasks:fit_constant")})
+        (fired,) = jobs.publish_event(ctx, "feature_table_updated", f"{TABLE}/v3", {"table": TABLE})
+        worse = wait(scheduler, jobs, ctx, fired).latest()["retrain"].result
+        assert worse["status"] == "rejected" and not worse["promoted"]
+        for _ in range(20):
+            assert scoring.predict(rows) == f"churn/{after['challenger_version']}"
+    finally:
+        if scoring is not None:
+            scoring.close()
+        scheduler.stop()
+        tracking_service.close()
+    assert set(scoring.statuses) == {200}  # no failed request through the switch

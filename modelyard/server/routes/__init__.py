@@ -26,6 +26,7 @@ MODULES = (
     "modelyard.server.routes.users",  # users, permissions, tokens, audit (authentication on)
     "modelyard.server.routes.features",  # feature tables' catalog (modelyard/features)
     "modelyard.server.routes.jobs",
+    "modelyard.server.routes.retrain",  # retraining history and approval (modelyard/retrain)
     "modelyard.ui.routes",  # the web UI's pages and static files (modelyard/ui)
 )
 

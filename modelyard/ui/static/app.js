@@ -2,11 +2,12 @@
 (function () {
   "use strict";
 
-  // POST/PATCH/DELETE/GET a JSON endpoint of the REST API (/ajax-api/2.0/mlflow/<path>).
+  // POST/PATCH/DELETE/GET a JSON endpoint of the REST API (/ajax-api/2.0/mlflow/<path>, or a
+  // path starting with "/" as it is, e.g. "/ajax-api/2.0/modelyard/retrain/approve").
   // Resolves with the parsed body; rejects with an Error whose message is the server's message.
   async function api(path, body, method) {
     method = method || (body === undefined ? "GET" : "POST");
-    let url = "/ajax-api/2.0/mlflow/" + path;
+    let url = path.charAt(0) === "/" ? path : "/ajax-api/2.0/mlflow/" + path;
     const init = { method: method, headers: { "Accept": "application/json" }, credentials: "same-origin" };
     const csrf = document.querySelector('meta[name="csrf-token"]');  // signed-in sessions only
     if (csrf && method !== "GET") { init.headers["X-CSRF-Token"] = csrf.content; }
