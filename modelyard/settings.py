@@ -702,6 +702,13 @@ def prefer_passive_openmp() -> None:
     os.environ.setdefault("OMP_WAIT_POLICY", "passive")
 
 
+def become_environment(env: Mapping[str, str]) -> None:
+    """Make ``env`` this process's whole environment: a task forked from the warm runner
+    (``jobs/prefork.py``) takes the environment it would have been exec'd with."""
+    os.environ.clear()
+    os.environ.update(env)
+
+
 def child_environment(extra: Mapping[str, str]) -> dict[str, str]:
     """This process's environment plus ``extra``: what a subprocess (a job's task) starts with."""
     return {**os.environ, **extra}

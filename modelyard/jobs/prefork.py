@@ -28,6 +28,8 @@ import sys
 import threading
 from typing import Any
 
+from modelyard.settings import become_environment
+
 logger = logging.getLogger(__name__)
 
 # Imported once in the runner, so tasks start with them loaded (what a task typically uses).
@@ -198,8 +200,7 @@ def _child(request: dict[str, Any]) -> int:
     sys.stdout = open(1, "w", buffering=1, encoding="utf-8", errors="replace", closefd=False)
     sys.stderr = open(2, "w", buffering=1, encoding="utf-8", errors="replace", closefd=False)
     env = request["env"]
-    os.environ.clear()
-    os.environ.update(env)
+    become_environment(env)
     for entry in reversed([p for p in env.get("PYTHONPATH", "").split(os.pathsep) if p]):
         sys.path.insert(0, entry)
     importlib.invalidate_caches()

@@ -20,7 +20,9 @@ def seeded(ui_server):
     store.finalize_logged_model(model.model_id, "READY")
     store.log_outputs(run_ids[0], [LoggedModelOutput(model.model_id, 0)])
     registry.create_registered_model("links-model")
-    version = registry.create_model_version("links-model", f"models:/{model.model_id}", run_id=run_ids[0])
+    version = registry.create_model_version(
+        "links-model", f"models:/{model.model_id}", run_id=run_ids[0], model_id=model.model_id
+    )
     return experiment_id, run_ids, model.model_id, version.version
 
 
