@@ -168,7 +168,7 @@ class History(TableName):
 def service(svc: Services, ctx: RequestContext):
     from modelyard.features.service import FeatureTableService
 
-    return FeatureTableService(catalog(svc), ctx.user())
+    return FeatureTableService(catalog(svc), ctx)
 
 
 @table.get(f"{BASE}/history", History, needs=needs(FEATURE_TABLE, READ, "name"))

@@ -32,7 +32,7 @@ def _service(services, ctx: RequestContext):
     from modelyard.features.catalog import server_catalog
     from modelyard.features.service import FeatureTableService
 
-    return FeatureTableService(server_catalog(services), ctx.user())
+    return FeatureTableService(server_catalog(services), ctx)
 
 
 def name_pattern(query: str) -> str | None:
