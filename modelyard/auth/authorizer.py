@@ -162,10 +162,8 @@ class PermissionAuthorizer:
             return None
 
     def _feature_table_exists(self, name: str) -> bool:
-        from modelyard.store.features.sql import SqlFeatureStore
-
         try:
-            SqlFeatureStore(self.services.tracking.store).get_feature_table(name)
+            self.services.feature_tables(self._system).get(name)
         except ResourceDoesNotExist:
             return False
         return True

@@ -25,12 +25,12 @@ SCORING_TIMESTAMP = "scoring_timestamp"
 def pin_model_uri(client: Any, model_uri: str) -> str:
     """``models:/name@alias`` (or a stage, or ``latest``) as ``models:/name/<version>``: one version for
     the whole job, named in every row. Other URIs are returned as they are."""
-    from modelyard.registry.uris import parse_registry_uri, resolve_version
+    from modelyard.registry.uris import parse_registry_uri
 
     if not model_uri.startswith("models:") or model_uri.startswith(("models:/m-", "models:m-")):
         return model_uri
     name, selector, path = parse_registry_uri(model_uri)
-    version, _ = resolve_version(client.registry_store, name, selector)
+    version, _ = client.resolve_model_version(name, selector)
     return f"models:/{name}/{version}" + (f"/{path}" if path else "")
 
 

@@ -25,3 +25,11 @@ def server_catalog(services: Any):
             root = services.artifacts.destination or root
         found = _stores[store] = SqlFeatureStore(store, artifact_root=root)
     return found
+
+
+def feature_service(services: Any, ctx: Any):
+    """The ``FeatureTableService`` of one request (``ctx``) over the server's catalog: what the
+    feature routes, the feature pages and the authorizer call."""
+    from modelyard.features.service import FeatureTableService
+
+    return FeatureTableService(server_catalog(services), ctx)

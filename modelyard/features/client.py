@@ -18,7 +18,7 @@ from modelyard.features import delta
 from modelyard.features.lookup import FeatureLookup
 from modelyard.features.service import names as _names
 from modelyard.features.training_set import TrainingSet, resolve
-from modelyard.settings import Settings, login_name
+from modelyard.settings import Settings
 
 logger = logging.getLogger(__name__)
 
@@ -35,6 +35,7 @@ class FeatureClient:
         self._data_via_server = data_via_server
         self.settings = self._client.settings
         self.tracking_uri = self._client.tracking_uri
+        self._service = None
 
     @property
     def tracking_client(self):
@@ -42,9 +43,19 @@ class FeatureClient:
 
     @property
     def store(self):
+        """The feature catalog under the service (kept for code written against stores)."""
         from modelyard.store.features import feature_store_for
 
         return feature_store_for(self._client.store, self.settings)
+
+    @property
+    def service(self):
+        """The catalog operations every method calls, with the tracking client's local context."""
+        if self._service is None:
+            from modelyard.features.service import FeatureTableService
+
+            self._service = FeatureTableService(self.store, self._client.context)
+        return self._service
 
     @property
     def tables(self):
@@ -53,9 +64,7 @@ class FeatureClient:
             from modelyard.features.remote import RemoteTables
 
             return RemoteTables(self._client.store)
-        from modelyard.features.service import FeatureTableService
-
-        return FeatureTableService(self.store, self.settings.client.user or login_name())
+        return self.service
 
     # -- tables -------------------------------------------------------------------------------
     def create_table(
@@ -97,20 +106,20 @@ class FeatureClient:
         return pa.Table.from_batches(list(batches), schema=schema)
 
     def get_table(self, name: str) -> FeatureTable:
-        return self.store.get_feature_table(name)
+        return self.service.get(name)
 
     def list_tables(self, name_like: str | None = None, max_results: int = 100) -> list[FeatureTable]:
-        return self.store.search_feature_tables(name_like, max_results)
+        return self.service.search(name_like, max_results)
 
     def history(self, name: str, limit: int | None = None) -> list[dict]:
         """The table's Delta commits, newest first (version, timestamp, operation, metrics)."""
         return self.tables.history(name, limit)
 
     def set_table_tag(self, name: str, key: str, value: Any) -> None:
-        self.store.set_feature_table_tag(name, key, str(value))
+        self.service.set_tag(name, key, str(value))
 
     def delete_table_tag(self, name: str, key: str) -> None:
-        self.store.delete_feature_table_tag(name, key)
+        self.service.delete_tag(name, key)
 
     def drop_table(self, name: str) -> None:
         """Delete the catalog entry, then the table's files."""
@@ -127,7 +136,7 @@ class FeatureClient:
         """Input rows plus the features of ``feature_lookups``, joined as of each row's timestamp."""
         if not feature_lookups:
             raise InvalidParameterValue("create_training_set needs at least one FeatureLookup")
-        resolved = tuple(resolve(lk, self.store.get_feature_table(lk.table_name)) for lk in feature_lookups)
+        resolved = tuple(resolve(lk, self.service.get(lk.table_name)) for lk in feature_lookups)
         return TrainingSet(df, resolved, label, tuple(_names(exclude_columns)))
 
     def log_model(self, model: Any, name: str = "model", *, flavor: Any, training_set: TrainingSet,

@@ -47,7 +47,7 @@ def changes(table: FeatureTable, since: int | None) -> tuple[pa.Table, pa.Table]
 
 
 def publish(fc: Any, name: str, online_store: str, *, full: bool = False) -> dict:
-    table = fc.store.get_feature_table(name)
+    table = fc.get_table(name)
     store = online.open_store(online_store)
     try:
         last = next((p for p in table.online_stores if p.online_store == store.uri), None)
@@ -62,7 +62,7 @@ def publish(fc: Any, name: str, online_store: str, *, full: bool = False) -> dic
             store.write(name, keys, features.to_pylist())
         if removed.num_rows:
             store.delete(name, online.keys_of(removed, table.primary_keys))
-        fc.store.record_publish(name, store.uri, table.current_version)
+        fc.service.record_publish(name, store.uri, table.current_version)
     finally:
         store.close()
     logger.info("published %s v%d to %s: %d written, %d deleted", name, table.current_version, store.uri,
@@ -97,7 +97,7 @@ def _arrow_type(text: str) -> pa.DataType:
 def lookup(fc: Any, name: str, keys: Sequence[Any], *, online_store: str | None = None,
            features: Sequence[str] | None = None) -> list[dict[str, Any] | None]:
     """The latest features of each key (a value, or a tuple for composite keys), None where absent."""
-    table = fc.store.get_feature_table(name)
+    table = fc.get_table(name)
     uri = online_store or newest_store(table)
     rows = [k if isinstance(k, tuple | list) else (k,) for k in keys]
     store = online.open_store(uri)

@@ -11,6 +11,7 @@ from typing import Any
 
 import pyarrow as pa
 
+from modelyard.auth.context import RequestContext
 from modelyard.entities.feature_table import FeatureTable
 from modelyard.exceptions import InvalidParameterValue, ResourceAlreadyExists, ResourceDoesNotExist
 from modelyard.features import delta
@@ -25,9 +26,13 @@ def names(value: str | Sequence[str] | None) -> tuple[str, ...]:
 
 
 class FeatureTableService:
-    def __init__(self, store: Any, user: str | None = None) -> None:
+    """The feature-table operations over one catalog store, on behalf of one ``RequestContext`` (the
+    server builds one per request, ``FeatureClient`` one with its client's local context)."""
+
+    def __init__(self, store: Any, ctx: RequestContext | None = None) -> None:
         self.store = store
-        self.user = user
+        self.ctx = ctx if ctx is not None else RequestContext()
+        self.user = self.ctx.user()
 
     def create(
         self,
@@ -105,7 +110,43 @@ class FeatureTableService:
         """Tables whose name matches the SQL LIKE pattern ``name_like`` (all without one)."""
         from modelyard.store.features.base import MAX_RESULTS_DEFAULT
 
-        return list(self.store.search_feature_tables(name_like, max_results or MAX_RESULTS_DEFAULT))
+        return list(self.store.search_feature_tables(name_like, MAX_RESULTS_DEFAULT if max_results is None else max_results))
+
+    def register(
+        self, name: str, primary_keys: Sequence[str], timestamp_keys: Sequence[str], columns: Any,
+        location: str, version: int, *, description: str | None = None, tags: dict[str, str] | None = None,
+        creator: str | None = None,
+    ) -> FeatureTable:
+        """The catalog entry of a table whose Delta data a client already wrote at ``location``."""
+        return self.store.create_feature_table(
+            name, primary_keys, timestamp_keys, columns, location, version,
+            description=description, tags=tags or {}, creator=self.ctx.user(creator),
+        )
+
+    def default_location(self, name: str) -> str:
+        """Where a new table's Delta data goes."""
+        from modelyard.store.features.base import validate_table_name
+
+        return self.store.default_location(validate_table_name(name))
+
+    def update(self, name: str, *, columns: Any = None, version: int | None = None,
+               description: str | None = None) -> FeatureTable:
+        """Record a new version / schema / description of a table's catalog entry."""
+        return self.store.update_feature_table(name, columns=columns, version=version, description=description)
+
+    def unregister(self, name: str) -> None:
+        """Delete a table's catalog entry only (a client removes the files; ``drop`` does both)."""
+        self.store.delete_feature_table(name)
+
+    def set_tag(self, name: str, key: str, value: str) -> None:
+        self.store.set_feature_table_tag(name, key, str(value))
+
+    def delete_tag(self, name: str, key: str) -> None:
+        self.store.delete_feature_table_tag(name, key)
+
+    def record_publish(self, name: str, online_store: str, version: int) -> None:
+        """Record that ``version`` of the table was published to ``online_store``."""
+        self.store.record_publish(name, online_store, version)
 
     def preview(self, name: str, as_of_version: int | None = None, rows: int = 20) -> pa.Table:
         """The first ``rows`` rows of the table (at a version), read lazily: never the whole table."""

@@ -39,7 +39,7 @@ class JobsClient:
         if self._http is not None:
             self._http.close()
         if self._service is not None:
-            self._service.store.db.close()
+            self._service.close()
 
     def _call(self, method: str, path: str, body: dict[str, Any]) -> dict[str, Any]:
         assert self._http is not None

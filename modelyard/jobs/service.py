@@ -35,6 +35,10 @@ class JobService:
             store.create_schema()
         return cls(store)
 
+    def close(self) -> None:
+        """Release the database connections (an embedded ``JobClient`` owns its service)."""
+        self.store.db.close()
+
     # -- jobs ---------------------------------------------------------------------------------
     def deploy(self, ctx: RequestContext, definition: JobSpec | dict[str, Any] | str) -> tuple[Job, bool]:
         """Create or update a job from its definition; (job, created)."""

@@ -210,8 +210,13 @@ class RegistryService:
         """The artifact URI of the files ``models:/<name>/<version|stage|latest>[/path]`` or
         ``models:/<name>@<alias>`` names (against an MLflow server too: ``uris.resolve_version``)."""
         name, selector, path = parse_registry_uri(model_uri)
-        _, location = resolve_version(self.store, name, selector)
+        _, location = self.resolve_version(ctx, name, selector)
         return location.rstrip("/") + ("/" + path if path else "")
+
+    def resolve_version(self, ctx: RequestContext, name: str, selector: str) -> tuple[str, str]:
+        """``(version, artifact URI of its files)`` for a version number, stage, ``latest`` or
+        ``@alias`` of model ``name``: one store call (one request to a modelyard server)."""
+        return resolve_version(self.store, name, selector)
 
     def get_model_version_download_uri(self, ctx: RequestContext, name: str, version: str | int) -> str:
         return self.store.get_model_version_download_uri(name, version)

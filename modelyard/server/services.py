@@ -67,6 +67,13 @@ class Services:
         serving = destination if settings.server.serve_artifacts else ""
         return cls(settings, TrackingService(store), ArtifactService(serving, settings))
 
+    def feature_tables(self, ctx: Any) -> Any:
+        """The feature-table service (``modelyard.features.service.FeatureTableService``) of one
+        request, over the catalog in the server's database: what routes, pages and the authorizer call."""
+        from modelyard.features.catalog import feature_service
+
+        return feature_service(self, ctx)
+
     def start(self) -> None:
         """Start the background workers (webhook delivery, the audit log's writer); the app's
         lifespan calls it."""

@@ -27,7 +27,6 @@ from pathlib import Path
 from typing import Any
 
 from modelyard.exceptions import ModelyardError, TemporarilyUnavailable
-from modelyard.registry.uris import resolve_version
 from modelyard.serving.batching import Batcher
 from modelyard.serving.config import ModelSpec, ServeConfig
 from modelyard.serving.inputs import InputSchema
@@ -221,15 +220,16 @@ class ModelSlots:
         if slot.registry_ref is None:
             return None, slot.spec.uri
         name, selector, path = slot.registry_ref
-        version, location = resolve_version(self._registry(), name, selector)
+        version, location = self._registry().resolve_model_version(name, selector)
         return version, location.rstrip("/") + ("/" + path if path else "")
 
     def _registry(self) -> Any:
+        """The client whose registry service resolves references (``RegistryService.resolve_version``)."""
         if self._client is None:
             from modelyard.tracking.client import TrackingClient
 
             self._client = TrackingClient(self.config.tracking_uri)
-        return self._client.registry_store
+        return self._client
 
     def _load(self, slot: Slot, version: str | None, location: str) -> ServedModel:
         from modelyard.models.load import load_pyfunc

@@ -43,11 +43,10 @@ def resolve_model(model_uri: str, tracking_uri: str | None = None) -> tuple[str,
 
         meta = load_pyfunc(model_uri, tracking_uri=tracking_uri).metadata
         return str(meta.model_id or meta.model_uuid[:12]), model_uri
-    from modelyard.registry.uris import resolve_version
     from modelyard.tracking.client import TrackingClient
 
     name, selector, path = ref
-    version, location = resolve_version(TrackingClient(tracking_uri).registry_store, name, selector)
+    version, location = TrackingClient(tracking_uri).resolve_model_version(name, selector)
     return version, location.rstrip("/") + ("/" + path if path else "")
 
 

@@ -218,6 +218,11 @@ class RegistryClientMixin:
         """The artifact URI of ``models:/<name>/<version|stage|latest>`` or ``models:/<name>@<alias>``."""
         return self.registry_service.resolve_model_uri(self.context, model_uri)
 
+    def resolve_model_version(self, name: str, selector: str) -> tuple[str, str]:
+        """``(version, artifact URI of its files)`` of ``models:/<name>/<selector>`` (a version, stage,
+        ``latest``) or, with ``selector="@alias"``, ``models:/<name>@<alias>``."""
+        return self.registry_service.resolve_version(self.context, name, selector)
+
     # -- webhooks -----------------------------------------------------------------------------------
     def create_webhook(
         self,

@@ -156,3 +156,37 @@ def test_param_and_batch_entities_pass_unchanged(client):
     client.log_batch(run.info.run_id, params=[Param("a", "1")], tags=[RunTag("b", "2")])
     data = client.get_run(run.info.run_id).data
     assert data.params == {"a": "1"} and data.tags["b"] == "2"
+
+
+def test_subsystems_resolve_registry_references_through_the_service(client):
+    """Batch scoring's pinning (and alias following, Spark's resolve_model) ask the client, which
+    asks RegistryService.resolve_version with its local context."""
+    from modelyard.features.batch import pin_model_uri
+
+    run = client.create_run(client.create_experiment("pin"))
+    client.create_registered_model("churn")
+    v = client.create_model_version("churn", f"{run.info.artifact_uri}/model", run_id=run.info.run_id)
+    client.set_registered_model_alias("churn", "champion", v.version)
+    seen = _recorded(client)
+    assert pin_model_uri(client, "models:/churn@champion/sub") == "models:/churn/1/sub"
+    assert client.resolve_model_version("churn", "latest") == ("1", f"{run.info.artifact_uri}/model")
+    assert [(name, user) for name, user, _ in seen] == [("resolve_version", "ada"), ("resolve_version", "ada")]
+
+
+def test_feature_client_calls_the_feature_service_with_the_local_user(tracking, tmp_path):
+    """FeatureClient builds one FeatureTableService with its tracking client's context: the table's
+    creator is the local user, and tags / reads go through the same service."""
+    import pandas as pd
+
+    from modelyard.features import FeatureClient
+
+    settings = Settings.from_env({"MODELYARD_USER": "ada", "MODELYARD_DEFAULT_ARTIFACT_ROOT": str(tmp_path / "a")})
+    fc = FeatureClient(tracking, settings)
+    assert fc.service.ctx is fc.tracking_client.context
+    fc.create_table("profile", "id", pd.DataFrame({"id": [1, 2], "x": [0.5, 1.5]}))
+    fc.set_table_tag("profile", "team", "growth")
+    table = fc.get_table("profile")
+    assert (table.creator, table.tags) == ("ada", {"team": "growth"})
+    assert [t.name for t in fc.list_tables("prof%")] == ["profile"]
+    fc.delete_table_tag("profile", "team")
+    assert fc.get_table("profile").tags == {}

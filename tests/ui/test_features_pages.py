@@ -11,6 +11,7 @@ import pyarrow as pa
 import yaml
 from markupsafe import escape
 
+from modelyard.auth.context import local_context
 from modelyard.features.catalog import server_catalog
 from modelyard.features.model import dataset_input
 from modelyard.features.service import FeatureTableService
@@ -29,7 +30,7 @@ def seed(services, tmp_path=None, name: str = "churn.customer_features") -> dict
     """A time-series table with two versions, published online at the first; a run that trained on
     version 0 and the model version it registered (its folder holds feature_spec.yaml)."""
     catalog = server_catalog(services)
-    svc = FeatureTableService(catalog, "ada")
+    svc = FeatureTableService(catalog, local_context(services.settings, "ada"))
     rows = pa.table({
         "customer_id": [1, 1, 2],
         "ts": pa.array([T0, T0 + timedelta(days=10), T0 + timedelta(days=5)], pa.timestamp("us", "UTC")),

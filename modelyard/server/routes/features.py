@@ -29,11 +29,10 @@ table = RouteTable()
 BASE = "/modelyard/feature-tables"
 
 
-def catalog(svc: Services):
-    """The SQL catalog in the server's database (``modelyard.features.catalog``)."""
-    from modelyard.features.catalog import server_catalog
-
-    return server_catalog(svc)
+def service(svc: Services, ctx: RequestContext):
+    """The feature-table service of this request, over the SQL catalog in the server's database
+    (``modelyard.features.catalog``): every handler calls one of its methods."""
+    return svc.feature_tables(ctx)
 
 
 class ColumnSpec(Message):
@@ -94,9 +93,9 @@ def _table(t) -> dict:
 def create_feature_table(svc: Services, m: CreateTable, ctx: RequestContext) -> dict:
     """Create a feature table's catalog entry (its Delta data is already at ``location``)."""
     tags = {t.key: t.value or "" for t in m.tags}
-    made = catalog(svc).create_feature_table(
+    made = service(svc, ctx).register(
         m.name, m.primary_keys, m.timestamp_keys, _columns(m.columns), m.location, m.version,
-        description=m.description, tags=tags, creator=ctx.user(m.creator),
+        description=m.description, tags=tags, creator=m.creator,
     )
     visibility.created(ctx, FEATURE_TABLE, made.name)  # the creator gets MANAGE on it
     return _table(made)
@@ -105,21 +104,19 @@ def create_feature_table(svc: Services, m: CreateTable, ctx: RequestContext) -> 
 @table.get(f"{BASE}/get", TableName, needs=needs(FEATURE_TABLE, READ, "name"))
 def get_feature_table(svc: Services, m: TableName, ctx: RequestContext) -> dict:
     """Get a feature table's catalog entry."""
-    return _table(catalog(svc).get_feature_table(m.name))
+    return _table(service(svc, ctx).get(m.name))
 
 
 @table.get(f"{BASE}/default-location", TableName, needs=needs(FEATURE_TABLE, READ, "name"))
 def default_location(svc: Services, m: TableName, ctx: RequestContext) -> dict:
     """Where the server would put a new table's Delta data."""
-    from modelyard.store.features.base import validate_table_name
-
-    return {"location": catalog(svc).default_location(validate_table_name(m.name))}
+    return {"location": service(svc, ctx).default_location(m.name)}
 
 
 @table.get(f"{BASE}/search", SearchTables, needs=needs(FEATURE_TABLE, READ))
 def search_feature_tables(svc: Services, m: SearchTables, ctx: RequestContext) -> dict:
     """List feature tables, by name (SQL LIKE pattern)."""
-    found = catalog(svc).search_feature_tables(m.name_like, m.max_results)
+    found = service(svc, ctx).search(m.name_like, m.max_results)
     found = visibility.readable(ctx, FEATURE_TABLE, found, lambda t: t.name)  # no enumeration
     return {"feature_tables": [t.to_dict() for t in found]}
 
@@ -127,7 +124,7 @@ def search_feature_tables(svc: Services, m: SearchTables, ctx: RequestContext) -
 @table.post(f"{BASE}/update", UpdateTable, needs=needs(FEATURE_TABLE, UPDATE, "name"))
 def update_feature_table(svc: Services, m: UpdateTable, ctx: RequestContext) -> dict:
     """Record a new version / schema / description."""
-    return _table(catalog(svc).update_feature_table(
+    return _table(service(svc, ctx).update(
         m.name, columns=_columns(m.columns), version=m.version, description=m.description
     ))
 
@@ -135,21 +132,21 @@ def update_feature_table(svc: Services, m: UpdateTable, ctx: RequestContext) -> 
 @table.post(f"{BASE}/set-tag", TableTag, needs=needs(FEATURE_TABLE, UPDATE, "name"))
 def set_feature_table_tag(svc: Services, m: TableTag, ctx: RequestContext) -> dict:
     """Set a tag on a feature table."""
-    catalog(svc).set_feature_table_tag(m.name, m.key, m.value)
+    service(svc, ctx).set_tag(m.name, m.key, m.value)
     return {}
 
 
 @table.delete(f"{BASE}/delete-tag", TableTagRef, needs=needs(FEATURE_TABLE, UPDATE, "name"))
 def delete_feature_table_tag(svc: Services, m: TableTagRef, ctx: RequestContext) -> dict:
     """Delete a tag of a feature table."""
-    catalog(svc).delete_feature_table_tag(m.name, m.key)
+    service(svc, ctx).delete_tag(m.name, m.key)
     return {}
 
 
 @table.delete(f"{BASE}/delete", TableName, needs=needs(FEATURE_TABLE, DELETE, "name"))
 def delete_feature_table(svc: Services, m: TableName, ctx: RequestContext) -> dict:
     """Delete a feature table's catalog entry (the client removes its files)."""
-    catalog(svc).delete_feature_table(m.name)
+    service(svc, ctx).unregister(m.name)
     visibility.deleted(ctx, FEATURE_TABLE, m.name)
     return {}
 
@@ -157,18 +154,12 @@ def delete_feature_table(svc: Services, m: TableName, ctx: RequestContext) -> di
 @table.post(f"{BASE}/record-publish", RecordPublish, needs=needs(FEATURE_TABLE, UPDATE, "name"))
 def record_publish(svc: Services, m: RecordPublish, ctx: RequestContext) -> dict:
     """Record that version ``version`` was published to ``online_store``."""
-    catalog(svc).record_publish(m.name, m.online_store, m.version)
+    service(svc, ctx).record_publish(m.name, m.online_store, m.version)
     return {}
 
 
 class History(TableName):
     limit: Int64 | None = None
-
-
-def service(svc: Services, ctx: RequestContext):
-    from modelyard.features.service import FeatureTableService
-
-    return FeatureTableService(catalog(svc), ctx.user())
 
 
 @table.get(f"{BASE}/history", History, needs=needs(FEATURE_TABLE, READ, "name"))

@@ -29,10 +29,7 @@ def table_url(name: str) -> str:
 
 
 def _service(services, ctx: RequestContext):
-    from modelyard.features.catalog import server_catalog
-    from modelyard.features.service import FeatureTableService
-
-    return FeatureTableService(server_catalog(services), ctx.user())
+    return services.feature_tables(ctx)
 
 
 def name_pattern(query: str) -> str | None:
