@@ -16,6 +16,7 @@ models in the parent first, so the model and its libraries are shared too (``cli
 
 from __future__ import annotations
 
+import gc
 import logging
 import os
 import signal
@@ -60,6 +61,11 @@ def run(config, workers: int, on_exit: Callable[[int], None] | None = None) -> i
             _signal(pid, signal.SIGTERM)
 
     previous = {sig: signal.signal(sig, stop) for sig in (signal.SIGINT, signal.SIGTERM)}
+    # What the parent built so far (imported modules, a loaded model) is left out of the workers'
+    # garbage collections: a collection would write to every object's header and so copy the pages
+    # the workers otherwise share with the parent.
+    gc.collect()
+    gc.freeze()
     try:
         for _ in range(workers):
             start_worker()
