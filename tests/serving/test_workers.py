@@ -139,6 +139,12 @@ def test_every_forked_worker_follows_the_alias(tmp_path, registry, estimators, d
         workers = _children(server.proc.pid)
         body = split_body(data.head(3))
         _post_until_both_answer(server, body, workers)
+        # The parent forked with no thread of its own (registry follower, predict pool: in the workers);
+        # pyarrow's jemalloc keeps a background thread, which jemalloc's own fork handlers look after.
+        pid = server.proc.pid
+        others = [t for t in os.listdir(f"/proc/{pid}/task") if t != str(pid)]
+        names = [open(f"/proc/{pid}/task/{t}/comm").read().strip() for t in others]
+        assert set(names) <= {"jemalloc_bg_thd"}, names
         client.set_registered_model_alias("churn", "champion", 2)
         seen: dict[int, str] = {}
 
