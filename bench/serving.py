@@ -1,6 +1,12 @@
 """Serving benchmark: ``modelyard models serve`` vs ``mlflow models serve --env-manager local``.
 
     .venv/bin/python bench/serving.py [--quick] [--out FILE]
+    .venv/bin/python bench/serving.py --workers 1,2,4 [--quick] [--out FILE]
+
+The second form measures ``--workers N`` of both servers: start-up (launch to the moment every
+worker process is serving, see ``serving_workers``) and the memory of the whole process tree
+(summed PSS, which counts a page shared by k processes as 1/k in each, so shared copy-on-write
+pages count once; summed RSS beside it, which counts them in every process).
 
 Both servers serve the same model folder: a scikit-learn LogisticRegression on 20 float features,
 saved by modelyard (sklearn flavor, cloudpickle, with signature and input example), which MLflow
@@ -67,21 +73,22 @@ def free_port() -> int:
         return sock.getsockname()[1]
 
 
-def command(tool: str, model: Path, port: int) -> tuple[list[str], dict]:
+def command(tool: str, model: Path, port: int, workers: int = 1) -> tuple[list[str], dict]:
     env = base_env()
     if tool == "modelyard":
         env["PYTHONPATH"] = str(REPO)
         return [sys.executable, "-m", "modelyard.cli.main", "models", "serve", "-m", str(model), "--host", HOST,
-                "-p", str(port)], env
+                "-p", str(port), "--workers", str(workers)], env
     bindir = mlflow_python().parent
     env["PATH"] = f"{bindir}{os.pathsep}{env.get('PATH', '')}"  # mlflow execs `uvicorn` by name
-    return [str(bindir / "mlflow"), "models", "serve", "-m", str(model), "--env-manager", "local", "-h", HOST, "-p", str(port)], env
+    return [str(bindir / "mlflow"), "models", "serve", "-m", str(model), "--env-manager", "local", "-h", HOST,
+            "-p", str(port), "--workers", str(workers)], env
 
 
 class Server:
-    def __init__(self, tool: str, model: Path, logs: Path) -> None:
+    def __init__(self, tool: str, model: Path, logs: Path, workers: int = 1) -> None:
         self.tool, self.port = tool, free_port()
-        cmd, env = command(tool, model, self.port)
+        cmd, env = command(tool, model, self.port, workers)
         self.log = open(logs / f"{tool}-{self.port}.log", "w")  # noqa: SIM115 - closed in stop()
         self.started = time.perf_counter()
         self.proc = subprocess.Popen(cmd, stdout=self.log, stderr=subprocess.STDOUT, env=env, start_new_session=True)
@@ -110,6 +117,150 @@ class Server:
                 os.killpg(self.proc.pid, signal.SIGKILL)
                 self.proc.wait(10)
         self.log.close()
+
+
+# -- --workers N: start-up and memory ------------------------------------------------------------
+def process_tree(root: int) -> list[int]:
+    """``root`` and all its descendants (from /proc/<pid>/task/<pid>/children)."""
+    pids, todo = [], [root]
+    while todo:
+        pid = todo.pop()
+        pids.append(pid)
+        try:
+            with open(f"/proc/{pid}/task/{pid}/children") as f:
+                todo.extend(int(p) for p in f.read().split())
+        except OSError:
+            pass
+    return pids
+
+
+def listening_inode(port: int) -> str | None:
+    with open("/proc/net/tcp") as f:
+        for line in f.readlines()[1:]:
+            parts = line.split()
+            if parts[3] == "0A" and int(parts[1].split(":")[1], 16) == port:
+                return parts[9]
+    return None
+
+
+def serving_workers(root: int, inode: str) -> int:
+    """Processes of the tree whose event loop watches the listening socket (its fd is registered in
+    one of their epoll instances, /proc/<pid>/fdinfo): the workers ready to accept, whichever tool."""
+    ready = 0
+    for pid in process_tree(root):
+        try:
+            listen_fds, epolls = set(), []
+            for fd in os.listdir(f"/proc/{pid}/fd"):
+                target = os.readlink(f"/proc/{pid}/fd/{fd}")
+                if target == f"socket:[{inode}]":
+                    listen_fds.add(fd)
+                elif target == "anon_inode:[eventpoll]":
+                    epolls.append(fd)
+            for fd in epolls:
+                with open(f"/proc/{pid}/fdinfo/{fd}") as f:
+                    if any(line.startswith("tfd:") and line.split()[1] in listen_fds for line in f):
+                        ready += 1
+                        break
+        except OSError:
+            continue
+    return ready
+
+
+def tree_memory_mb(root: int) -> dict:
+    """Summed PSS and RSS (MB) of the process tree, and how many processes it has."""
+    pss = rss = 0
+    pids = process_tree(root)
+    for pid in pids:
+        try:
+            with open(f"/proc/{pid}/smaps_rollup") as f:
+                for line in f:
+                    if line.startswith("Pss:"):
+                        pss += int(line.split()[1])
+                    elif line.startswith("Rss:"):
+                        rss += int(line.split()[1])
+        except OSError:
+            continue
+    return {"pss_mb": pss / 1024, "rss_mb": rss / 1024, "processes": len(pids)}
+
+
+def start_workers(tool: str, model: Path, logs: Path, workers: int, timeout: float = 180.0) -> tuple[Server, float]:
+    """A server with ``workers`` workers and the seconds from launch until all of them serve (and /ping is 200)."""
+    server = Server(tool, model, logs, workers)
+    server.wait_ping(timeout)
+    inode = listening_inode(server.port)
+    while serving_workers(server.proc.pid, inode) < workers:
+        if time.perf_counter() - server.started > timeout:
+            raise RuntimeError(f"{tool}: {serving_workers(server.proc.pid, inode)} of {workers} workers serving")
+        if server.proc.poll() is not None:
+            raise RuntimeError(f"{tool} server exited with {server.proc.returncode} (log: {server.log.name})")
+        time.sleep(0.005)
+    return server, time.perf_counter() - server.started
+
+
+def workers_bench(worker_counts: list[int], cfg: dict, out: Path | None) -> int:
+    error = ensure_mlflow_venv()
+    if error:
+        log(error)
+    tools = TOOLS if not error else ("modelyard",)
+    tmp = Path(tempfile.mkdtemp(prefix="modelyard-serving-bench-"))
+    rows: dict[str, dict] = {}
+    try:
+        model_dir, _model, X = save_model(tmp)
+        one = body(X.head(1))
+        for n in worker_counts:
+            samples = {t: {"startup_s": [], "pss_mb": [], "rss_mb": [], "processes": 0} for t in tools}
+            for r in range(cfg["launches"]):
+                for t in order(r) if len(tools) == 2 else tools:
+                    server, took = start_workers(t, model_dir, tmp, n)
+                    try:
+                        for _ in range(4 * n):  # a few predictions on new connections: the workers warm
+                            conn = http.client.HTTPConnection(HOST, server.port, timeout=30)
+                            conn.request("POST", "/invocations", one, {"Content-Type": "application/json"})
+                            assert conn.getresponse().status == 200
+                            conn.close()
+                        time.sleep(0.5)
+                        mem = tree_memory_mb(server.proc.pid)
+                    finally:
+                        server.stop()
+                    s = samples[t]
+                    s["startup_s"].append(took)
+                    s["pss_mb"].append(mem["pss_mb"])
+                    s["rss_mb"].append(mem["rss_mb"])
+                    s["processes"] = mem["processes"]
+                    log(f"{t} --workers {n}: all serving after {took:.2f} s, PSS {mem['pss_mb']:.0f} MB, "
+                        f"RSS {mem['rss_mb']:.0f} MB ({mem['processes']} processes), load {os.getloadavg()[0]:.2f}")
+            rows[str(n)] = {
+                t: {
+                    "startup_s": sig(statistics.median(s["startup_s"])),
+                    "pss_mb": sig(statistics.median(s["pss_mb"])),
+                    "rss_mb": sig(statistics.median(s["rss_mb"])),
+                    "processes": s["processes"],
+                    "startup_samples_s": [sig(v) for v in s["startup_s"]],
+                }
+                for t, s in samples.items()
+            }
+            if len(tools) == 2:
+                ours, theirs = rows[str(n)]["modelyard"], rows[str(n)]["mlflow"]
+                rows[str(n)]["ratio"] = {k: sig(theirs[k] / ours[k], 3) for k in ("startup_s", "pss_mb", "rss_mb")}
+    except Exception as exc:  # noqa: BLE001 - the JSON says what failed
+        error = f"{type(exc).__name__}: {exc}"
+        log(error)
+    finally:
+        shutil.rmtree(tmp, ignore_errors=True)
+    text = json.dumps({
+        "benchmark": "serving_workers",
+        "what": {
+            "startup_s": "launch to every worker's event loop watching the listening socket (and /ping 200)",
+            "pss_mb": "summed PSS of the process tree after 4 predictions per worker (shared pages count once)",
+            "rss_mb": "summed RSS of the same processes (shared pages counted in each)",
+            "ratio": "mlflow / modelyard (higher: modelyard better)",
+        },
+        "config": cfg, "workers": rows, "error": error, "machine": machine_info(), "load_average": os.getloadavg(),
+    }, indent=2)
+    print(text)
+    if out:
+        out.write_text(text)
+    return 0 if error is None else 1
 
 
 def body(frame) -> bytes:
@@ -226,7 +377,12 @@ def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--quick", action="store_true", help="fewer and shorter rounds (about 1 minute)")
     parser.add_argument("--out", type=Path, help="also write the JSON here")
+    parser.add_argument("--workers", metavar="N,N,...",
+                        help="measure start-up and memory of both servers with these worker counts (e.g. 1,2,4)")
     args = parser.parse_args(argv)
+    if args.workers:
+        counts = [int(n) for n in args.workers.split(",")]
+        return workers_bench(counts, {"launches": 1 if args.quick else 3}, args.out)
     cfg = {"rounds": 2, "single_n": 150, "big_n": 6, "conc_s": 3.0, "launches": 1} if args.quick else \
         {"rounds": 4, "single_n": 400, "big_n": 15, "conc_s": 6.0, "launches": 3}
     error = ensure_mlflow_venv()

@@ -16,17 +16,24 @@ from modelyard.web.http_limits import HttpLimits, server_config
 
 
 def run(
-    factory: Callable[[], Any], workers: int, limits: HttpLimits, *, fork: bool = False, **options: Any
+    factory: Callable[[], Any],
+    workers: int,
+    limits: HttpLimits,
+    *,
+    fork: bool = False,
+    on_worker_exit: Callable[[int], None] | None = None,
+    **options: Any,
 ) -> None:
     """Serve ``factory()``'s app with ``workers`` processes (forked when ``fork`` and possible), each
-    connection under ``limits`` (``modelyard.web.http_limits``)."""
+    connection under ``limits`` (``modelyard.web.http_limits``); ``on_worker_exit(pid)`` is called in
+    the parent when a forked worker exits."""
 
     config = server_config(factory, limits, factory=True, workers=workers, **options)
     if workers > 1 and fork:
         from modelyard.server import prefork
 
         if prefork.available():
-            raise SystemExit(prefork.run(config, workers))
+            raise SystemExit(prefork.run(config, workers, on_worker_exit))
     if workers > 1:
         from uvicorn.supervisors import Multiprocess
 

@@ -1,14 +1,19 @@
 """``modelyard models serve``: a model (or several) as a REST endpoint, MLflow's flags and more.
 
-One worker runs the app in this process; ``--workers N`` runs N uvicorn worker processes, each
-building the same config from the ``Settings`` this command hands them (``worker_app(settings)`` is
-their factory, pickled to them by uvicorn) and each following the registry on its own.
+One worker runs the app in this process. ``--workers N`` (Linux) loads the models here, once, then
+forks N workers through the tracking server's supervisor (``modelyard.server.prefork``: a worker
+that dies is replaced, SIGTERM is passed on): the model and its libraries are shared copy-on-write,
+each worker starts its own threads (registry follower, inference-log writer, predict pool) in the
+app's lifespan and follows the registry on its own, and ``/metrics`` adds up every worker's figures
+(``serving/metrics.py``). Elsewhere, N uvicorn worker processes each build the same config from the
+``Settings`` this command hands them (``worker_app(settings)`` is their factory, pickled to them).
 """
 
 from __future__ import annotations
 
 import functools
 import logging
+import os
 import sys
 
 import click
@@ -76,6 +81,11 @@ def serve(models: tuple[str, ...], host: str, port: int, workers: int, log_level
 
         _uvicorn.serve(server_config(_configured_app(config, access_log, service), limits, **common))
         return
+    from modelyard.server import prefork
+
+    if prefork.available():
+        _serve_forked(config, access_log, workers, limits, common)
+        return
     _check_models_load(config)  # here, once: each worker loads them again for itself
     _announce(host, port, workers, config)
     from modelyard.cli import _uvicorn
@@ -88,6 +98,29 @@ def serve(models: tuple[str, ...], host: str, port: int, workers: int, log_level
         **{f"serve_{name}": value for name, value in given.items()},
     )
     _uvicorn.run(functools.partial(worker_app, worker_settings), workers, limits, **common)
+
+
+def _serve_forked(config, access_log: bool, workers: int, limits, common: dict) -> None:
+    """Load the models here, then fork ``workers`` processes that serve them (exits with the status)."""
+    from modelyard.cli import _uvicorn
+    from modelyard.serving import metrics
+    from modelyard.serving.service import ScoringService
+
+    folder = metrics.share_between_processes()  # before the service creates its metrics
+    service = None
+    try:
+        configure_logging(access_log)
+        service = ScoringService(config)
+        _load_or_stop(service.slots, service.stop)
+        service.slots.release_registry()  # no connection shared with the workers
+        metrics.forget_process(os.getpid())  # this process answers no request: its gauges do not count
+        _announce(common["host"], common["port"], workers, config)
+        factory = functools.partial(_configured_app, config, access_log, service)
+        _uvicorn.run(factory, workers, limits, fork=True, on_worker_exit=metrics.forget_process, **common)
+    finally:
+        if service is not None:
+            service.stop()
+        metrics.stop_sharing(folder)
 
 
 def _announce(host: str, port: int, workers: int, config) -> None:

@@ -9,16 +9,21 @@ ready in tens of milliseconds, and the imported code pages are shared copy-on-wr
 The parent supervises: a worker that dies is forked again (at most ``MAX_RESTARTS`` a minute,
 then the server stops), SIGINT and SIGTERM are passed on to the workers, and the parent returns
 once they have all exited. Elsewhere the caller uses uvicorn's workers.
+
+The tracking server forks before building anything; the scoring server (``models serve``) loads its
+models in the parent first, so the model and its libraries are shared too (``cli/serve.py``).
 """
 
 from __future__ import annotations
 
+import gc
 import logging
 import os
 import signal
 import socket
 import sys
 import time
+from collections.abc import Callable
 
 logger = logging.getLogger(__name__)
 
@@ -32,10 +37,12 @@ def available() -> bool:
     return sys.platform.startswith("linux") and hasattr(os, "fork")
 
 
-def run(config, workers: int) -> int:
+def run(config, workers: int, on_exit: Callable[[int], None] | None = None) -> int:
     """Serve ``config`` (a ``uvicorn.Config``) with ``workers`` forked processes; the exit status.
 
-    Import what the workers need before calling this (and open nothing they would share).
+    Import what the workers need before calling this (and open nothing they would share: no thread,
+    connection or file a worker would write). ``on_exit(pid)`` is called in the parent for every
+    worker that exited (before a replacement is forked).
     """
     sock = config.bind_socket()
     children: dict[int, float] = {}
@@ -54,6 +61,11 @@ def run(config, workers: int) -> int:
             _signal(pid, signal.SIGTERM)
 
     previous = {sig: signal.signal(sig, stop) for sig in (signal.SIGINT, signal.SIGTERM)}
+    # What the parent built so far (imported modules, a loaded model) is left out of the workers'
+    # garbage collections: a collection would write to every object's header and so copy the pages
+    # the workers otherwise share with the parent.
+    gc.collect()
+    gc.freeze()
     try:
         for _ in range(workers):
             start_worker()
@@ -62,7 +74,11 @@ def run(config, workers: int) -> int:
                 pid, status = os.wait()
             except ChildProcessError:
                 break
-            if children.pop(pid, None) is None or state["stopping"]:
+            if children.pop(pid, None) is None:
+                continue
+            if on_exit is not None:
+                on_exit(pid)
+            if state["stopping"]:
                 continue
             now = time.monotonic()
             restarts[:] = [t for t in restarts if now - t < 60] + [now]
@@ -71,7 +87,7 @@ def run(config, workers: int) -> int:
                 logger.error("workers keep exiting (last status %s): stopping the server", code)
                 state["status"] = 1
                 stop(signal.SIGTERM, None)
-                _reap(children)
+                _reap(children, on_exit)
                 break
             logger.warning("worker %d exited with status %s; starting another", pid, code)
             start_worker()
@@ -107,7 +123,7 @@ def _signal(pid: int, sig: int) -> None:
         pass
 
 
-def _reap(children: dict[int, float]) -> None:
+def _reap(children: dict[int, float], on_exit: Callable[[int], None] | None) -> None:
     """Wait for the workers to exit (SIGKILL after ``STOP_GRACE_S``)."""
     deadline = time.monotonic() + STOP_GRACE_S
     while children:
@@ -115,6 +131,8 @@ def _reap(children: dict[int, float]) -> None:
             done, _ = os.waitpid(pid, os.WNOHANG)
             if done:
                 children.pop(pid)
+                if on_exit is not None:
+                    on_exit(pid)
         if children and time.monotonic() > deadline:
             for pid in list(children):
                 _signal(pid, signal.SIGKILL)

@@ -7,13 +7,17 @@ model and version answered (and the error code) through ``scope["modelyard"]``, 
 The line goes to the ``modelyard.serving.access`` logger at INFO as one JSON object::
 
     {"time": "...", "request_id": "...", "method": "POST", "path": "/invocations", "status": 200,
-     "duration_ms": 1.42, "model": "churn", "version": "3", "rows": 1, "error_code": null, "client": "..."}
+     "duration_ms": 1.42, "model": "churn", "version": "3", "rows": 1, "error_code": null, "client": "...",
+     "pid": 4242}
+
+(``pid``: the worker process that answered, with ``models serve --workers N``.)
 """
 
 from __future__ import annotations
 
 import datetime as dt
 import logging
+import os
 import re
 import time
 import uuid
@@ -93,5 +97,6 @@ def _line(scope: dict, info: RequestInfo, status: int, seconds: float) -> str:
             "rows": info.rows,
             "error_code": info.error_code,
             "client": f"{client[0]}:{client[1]}" if client else None,
+            "pid": os.getpid(),
         }
     ).decode()

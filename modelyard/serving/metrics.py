@@ -1,22 +1,63 @@
-"""Prometheus metrics of one scoring app, in a registry of its own (no process-global state).
+"""Prometheus metrics of one scoring app, in a registry of its own.
 
-Each worker process answers ``/metrics`` with its own figures (``--workers N`` gives N series sets;
-Prometheus scrapes one per request): count with ``sum()`` over the ``worker`` label set by the
-scraper, or run one worker per container.
+One process (the app in a test, ``models serve`` with one worker): the figures live in memory.
+Forked workers (``models serve --workers N``) share them through prometheus_client's multiprocess
+mode: ``share_between_processes()`` (called by the parent before it builds the service) points
+every metric at per-process files in a temporary folder, and each worker's ``/metrics`` adds up
+the files of all of them, so any worker answers for the whole server: counters and histograms
+summed, the inference-log queue summed over live workers, the model-version gauge the largest
+over live workers (1 while at least one live worker answers with that version; 0 once none does).
+The parent forgets a worker's live gauges when it exits (``forget_process``) and removes the
+folder at exit.
 """
 
 from __future__ import annotations
 
+import os
+import shutil
+import tempfile
+
 from prometheus_client import CONTENT_TYPE_LATEST as CONTENT_TYPE  # noqa: F401  (re-exported)
 from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram, generate_latest
+
+MULTIPROC_ENV = "PROMETHEUS_MULTIPROC_DIR"
 
 LATENCY_BUCKETS = (0.0005, 0.001, 0.002, 0.005, 0.01, 0.02, 0.05, 0.1, 0.2, 0.5, 1.0, 2.0, 5.0, 10.0, 30.0, 60.0)
 ROW_BUCKETS = (1, 2, 4, 8, 16, 32, 64, 128, 256, 512, 1024, 4096, 16384, 65536)
 REQUEST_BUCKETS = (1, 2, 4, 8, 16, 32, 64, 128)
 
 
+def share_between_processes() -> str:
+    """Make the metrics created from now on in this process (and the processes it forks) live in
+    files of a new temporary folder, which is returned (remove it with ``stop_sharing``)."""
+    from prometheus_client import values
+
+    folder = tempfile.mkdtemp(prefix="modelyard-serve-metrics-")
+    os.environ[MULTIPROC_ENV] = folder  # read by prometheus_client when a value is created, and inherited
+    values.ValueClass = values.MultiProcessValue()
+    return folder
+
+
+def forget_process(pid: int) -> None:
+    """A worker exited: its live gauges (version answering, queued log records) no longer count."""
+    from prometheus_client import multiprocess
+
+    folder = os.environ.get(MULTIPROC_ENV)
+    if folder:
+        multiprocess.mark_process_dead(pid, folder)
+
+
+def stop_sharing(folder: str) -> None:
+    shutil.rmtree(folder, ignore_errors=True)
+    if os.environ.get(MULTIPROC_ENV) == folder:
+        del os.environ[MULTIPROC_ENV]
+
+
 class ServingMetrics:
     def __init__(self) -> None:
+        from prometheus_client import values
+
+        self.shared = bool(getattr(values.ValueClass, "_multiprocess", False))  # share_between_processes()
         self.registry = r = CollectorRegistry(auto_describe=True)
         self.requests = Counter(
             "modelyard_serving_requests", "Requests answered, by model, endpoint and HTTP status.",
@@ -40,7 +81,7 @@ class ServingMetrics:
         )
         self.model_version = Gauge(
             "modelyard_serving_model_version_info", "1 for the model version now answering, per served model.",
-            ["model", "version"], registry=r,
+            ["model", "version"], registry=r, multiprocess_mode="livemax",
         )
         self.model_switches = Counter(
             "modelyard_serving_model_switches", "Times a served model switched to another version.",
@@ -58,7 +99,8 @@ class ServingMetrics:
             "Inference-log records dropped: queue full (overload) or a failed write.", ["reason"], registry=r,
         )
         self.log_queue = Gauge(
-            "modelyard_serving_inference_log_queue", "Inference-log records waiting to be written.", registry=r
+            "modelyard_serving_inference_log_queue", "Inference-log records waiting to be written.", registry=r,
+            multiprocess_mode="livesum",
         )
         self._children: dict[tuple, object] = {}
 
@@ -84,7 +126,9 @@ class ServingMetrics:
         child[1].observe(requests)  # type: ignore[index]
 
     def switched(self, model: str, old: str | None, new: str, first: bool) -> None:
-        if old is not None:
+        if old is not None and self.shared:  # a shared series cannot be removed: 0 in this worker
+            self.model_version.labels(model, old).set(0)
+        elif old is not None:
             try:
                 self.model_version.remove(model, old)
             except KeyError:
@@ -94,4 +138,10 @@ class ServingMetrics:
             self.model_switches.labels(model).inc()
 
     def render(self) -> bytes:
+        if self.shared:  # every worker's figures, added up from their files
+            from prometheus_client import multiprocess
+
+            registry = CollectorRegistry()
+            multiprocess.MultiProcessCollector(registry, os.environ[MULTIPROC_ENV])
+            return generate_latest(registry)
         return generate_latest(self.registry)

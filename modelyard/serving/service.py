@@ -38,10 +38,18 @@ class ScoringService:
         self._started = False
 
     def start(self) -> None:
-        """Open the inference log and start loading the models (once; later calls do nothing)."""
+        """Open the inference log and start loading the models (once; later calls do nothing).
+
+        With ``models serve --workers N`` the models were loaded in the parent, and each forked
+        worker starts here (from the app's lifespan) its own threads: the registry follower, the
+        inference-log writer, the predict pool's threads as requests come.
+        """
         if self._started:
             return
         self._started = True
+        for name, slot in self.slots.slots.items():  # loaded before a fork: this worker answers with it
+            if slot.current is not None and self.metrics.shared:
+                self.metrics.switched(name, None, slot.current.version, first=True)
         if self.config.inference_log:
             from modelyard.serving.inference_log import InferenceLog, open_sink
 

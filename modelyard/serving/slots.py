@@ -16,6 +16,7 @@ Any other URI (a path, ``runs:/``, ``models:/<name>/<version>``) is loaded once.
 from __future__ import annotations
 
 import logging
+import os
 import shutil
 import tempfile
 import threading
@@ -115,6 +116,7 @@ class ModelSlots:
         self.worker = Worker("modelyard-serve-models", self._round, interval=None)
         self._client: Any = None
         self._workdir = Path(tempfile.mkdtemp(prefix="modelyard-serve-"))
+        self._owner = os.getpid()  # forked workers load into it too and leave it to this process
         self._loads = 0
 
     # -- lifecycle ------------------------------------------------------------------------------
@@ -125,7 +127,16 @@ class ModelSlots:
 
     def stop(self) -> None:
         self.worker.stop(timeout=30)
-        shutil.rmtree(self._workdir, ignore_errors=True)
+        if os.getpid() == self._owner:
+            shutil.rmtree(self._workdir, ignore_errors=True)
+
+    def release_registry(self) -> None:
+        """Close the registry connections (before forking workers: each opens its own when it
+        checks the followed references)."""
+        from modelyard.tracking.stores import clear_store_cache
+
+        self._client = None
+        clear_store_cache()
 
     def trigger(self) -> None:
         """Check the followed references now (a registry webhook arrived)."""
@@ -235,7 +246,7 @@ class ModelSlots:
         from modelyard.models.load import load_pyfunc
 
         self._loads += 1
-        dst = self._workdir / f"{slot.spec.name}-{version or 'model'}-{self._loads}"
+        dst = self._workdir / f"{slot.spec.name}-{version or 'model'}-{os.getpid()}-{self._loads}"
         tracking_uri = self._client.tracking_uri if self._client is not None else self.config.tracking_uri
         model = load_pyfunc(location, dst_path=dst, tracking_uri=tracking_uri)
         meta = model.metadata

@@ -5,17 +5,11 @@ including the 60-second load at concurrency 32 with an alias switch in the middl
 from __future__ import annotations
 
 import asyncio
-import os
-import re
-import signal
-import subprocess
-import sys
 import time
-from pathlib import Path
 
 import httpx
 import pytest
-from serving_helpers import split_body, wait_until
+from serving_helpers import ServeProcess, ready, split_body, wait_until
 
 from modelyard.cli.main import cli
 
@@ -52,44 +46,6 @@ def test_models_serve_refuses_two_models_with_one_name(tmp_path):
     assert "share the name 'a'" in result.output
 
 
-class ServeProcess:
-    """``python -m modelyard.cli.main ... models serve`` with stderr in a file; the port read from it."""
-
-    def __init__(self, tmp_path: Path, tracking_uri: str, *args: str, env: dict[str, str] | None = None) -> None:
-        self.log = tmp_path / "serve.log"
-        extra = env or {}
-        env = {k: v for k, v in os.environ.items() if not k.startswith(("MODELYARD_", "MLFLOW_"))}
-        env.update(OMP_WAIT_POLICY="passive", MODELYARD_DEFAULT_ARTIFACT_ROOT=str(tmp_path / "artifacts"), **extra)
-        env["PYTHONPATH"] = str(Path(__file__).resolve().parents[2])
-        cmd = [sys.executable, "-m", "modelyard.cli.main", "--tracking-uri", tracking_uri, "models", "serve", *args]
-        with open(self.log, "w") as out:
-            self.proc = subprocess.Popen(cmd, stdout=out, stderr=subprocess.STDOUT, env=env, start_new_session=True)
-        wait_until(lambda: self._port() is not None or self.proc.poll() is not None, 60, "the server to start")
-        port = self._port()
-        assert port is not None, self.log.read_text()
-        self.url = f"http://127.0.0.1:{port}"
-
-    def _port(self) -> int | None:
-        found = re.search(r"listening on http://127\.0\.0\.1:(\d+)", self.log.read_text())
-        return int(found.group(1)) if found else None
-
-    def stop(self) -> None:
-        if self.proc.poll() is None:
-            os.killpg(self.proc.pid, signal.SIGTERM)  # the server and its worker processes
-            try:
-                self.proc.wait(30)
-            except subprocess.TimeoutExpired:
-                os.killpg(self.proc.pid, signal.SIGKILL)
-                self.proc.wait(10)
-
-
-def _ready(url: str) -> bool:
-    try:
-        return httpx.get(url + "/ping", timeout=5).status_code == 200
-    except httpx.HTTPError:
-        return False
-
-
 @pytest.mark.slow
 def test_alias_switch_under_load_fails_no_request(tmp_path, registry, estimators, data):
     """60 s at concurrency 32 against 2 workers; the alias moves at 30 s. Every request must succeed,
@@ -100,7 +56,7 @@ def test_alias_switch_under_load_fails_no_request(tmp_path, registry, estimators
         "--poll-interval", "0.5", "--no-access-log",
     )
     try:
-        wait_until(lambda: _ready(server.url), 60, "the workers to load the model")
+        wait_until(lambda: ready(server.url), 60, "the workers to load the model")
         bodies = [split_body(data.iloc[i : i + 1 + i % 4]) for i in range(40)]
         want = {
             version: [est.predict(data.iloc[i : i + 1 + i % 4]).tolist() for i in range(40)]
