@@ -702,6 +702,15 @@ def prefer_passive_openmp() -> None:
     os.environ.setdefault("OMP_WAIT_POLICY", "passive")
 
 
+def library_environment(var: str, value: str | None) -> None:
+    """Set (``None``: remove) a variable that a third-party library reads from the environment
+    itself, in this process and the ones it starts (prometheus_client's multiprocess folder)."""
+    if value is None:
+        os.environ.pop(var, None)
+    else:
+        os.environ[var] = value
+
+
 def become_environment(env: Mapping[str, str]) -> None:
     """Make ``env`` this process's whole environment: a task forked from the warm runner
     (``jobs/prefork.py``) takes the environment it would have been exec'd with."""

@@ -13,7 +13,6 @@ folder at exit.
 
 from __future__ import annotations
 
-import os
 import shutil
 import tempfile
 
@@ -21,6 +20,7 @@ from prometheus_client import CONTENT_TYPE_LATEST as CONTENT_TYPE  # noqa: F401 
 from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram, generate_latest
 
 MULTIPROC_ENV = "PROMETHEUS_MULTIPROC_DIR"
+_shared_folder: str | None = None  # the folder of share_between_processes (forked workers inherit it)
 
 LATENCY_BUCKETS = (0.0005, 0.001, 0.002, 0.005, 0.01, 0.02, 0.05, 0.1, 0.2, 0.5, 1.0, 2.0, 5.0, 10.0, 30.0, 60.0)
 ROW_BUCKETS = (1, 2, 4, 8, 16, 32, 64, 128, 256, 512, 1024, 4096, 16384, 65536)
@@ -32,8 +32,12 @@ def share_between_processes() -> str:
     files of a new temporary folder, which is returned (remove it with ``stop_sharing``)."""
     from prometheus_client import values
 
+    global _shared_folder
+    from modelyard.settings import library_environment
+
     folder = tempfile.mkdtemp(prefix="modelyard-serve-metrics-")
-    os.environ[MULTIPROC_ENV] = folder  # read by prometheus_client when a value is created, and inherited
+    library_environment(MULTIPROC_ENV, folder)  # read by prometheus_client when a value is created
+    _shared_folder = folder
     values.ValueClass = values.MultiProcessValue()
     return folder
 
@@ -42,15 +46,18 @@ def forget_process(pid: int) -> None:
     """A worker exited: its live gauges (version answering, queued log records) no longer count."""
     from prometheus_client import multiprocess
 
-    folder = os.environ.get(MULTIPROC_ENV)
-    if folder:
-        multiprocess.mark_process_dead(pid, folder)
+    if _shared_folder:
+        multiprocess.mark_process_dead(pid, _shared_folder)
 
 
 def stop_sharing(folder: str) -> None:
+    global _shared_folder
+    from modelyard.settings import library_environment
+
     shutil.rmtree(folder, ignore_errors=True)
-    if os.environ.get(MULTIPROC_ENV) == folder:
-        del os.environ[MULTIPROC_ENV]
+    if _shared_folder == folder:
+        library_environment(MULTIPROC_ENV, None)
+        _shared_folder = None
 
 
 class ServingMetrics:
@@ -142,6 +149,6 @@ class ServingMetrics:
             from prometheus_client import multiprocess
 
             registry = CollectorRegistry()
-            multiprocess.MultiProcessCollector(registry, os.environ[MULTIPROC_ENV])
+            multiprocess.MultiProcessCollector(registry, _shared_folder)
             return generate_latest(registry)
         return generate_latest(self.registry)
