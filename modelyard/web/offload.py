@@ -36,25 +36,24 @@ class Offload:
         self.name = name
         self._queue: SimpleQueue = SimpleQueue()
         self._started: list[threading.Thread] = []
-        self._idle = 0
+        self._idle = 0  # threads waiting for a call
+        self._queued = 0  # calls no thread has taken yet
         self._lock = threading.Lock()
 
     async def run(self, fn: Callable[..., T], *args: Any) -> T:
         loop = asyncio.get_running_loop()
         future = loop.create_future()
         self._queue.put((loop, future, contextvars.copy_context(), fn, args))
-        if self._idle <= 0 and len(self._started) < self.threads:
-            self._spawn()
-        return await future
-
-    def _spawn(self) -> None:
         with self._lock:
-            if len(self._started) >= self.threads:
-                return
-            thread = threading.Thread(target=self._work, name=f"{self.name}-{len(self._started)}", daemon=True)
-            self._started.append(thread)
-            self._idle += 1  # counted idle until it takes its first call
-        thread.start()
+            self._queued += 1
+            spawn = self._queued > self._idle and len(self._started) < self.threads
+            if spawn:
+                thread = threading.Thread(target=self._work, name=f"{self.name}-{len(self._started)}", daemon=True)
+                self._started.append(thread)
+                self._idle += 1  # counted idle until it takes its first call
+        if spawn:
+            thread.start()
+        return await future
 
     def _work(self) -> None:
         get = self._queue.get
@@ -63,6 +62,7 @@ class Offload:
             if item is _STOP:
                 return
             with self._lock:
+                self._queued -= 1
                 self._idle -= 1
             loop, future, context, fn, args = item
             try:
@@ -83,10 +83,11 @@ class Offload:
 
     def close(self) -> None:
         """Let the threads end once the calls already queued are done."""
-        for _ in self._started:
+        with self._lock:
+            started, self._started = self._started, []
+            self._idle = 0
+        for _ in started:
             self._queue.put(_STOP)
-        self._started = []
-        self._idle = 0
 
 
 def _settle(future: asyncio.Future, result, exc) -> None:
