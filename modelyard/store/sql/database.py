@@ -42,9 +42,10 @@ from modelyard.store.sql.errors import is_transient, translate
 T = TypeVar("T")
 
 
-class WouldWait(Exception):
+class WouldWait(BaseException):
     """Raised inside ``Database.nowait()`` by a write that would wait for another writer; nothing
-    of the block has been written (not an error users see: the caller runs the block elsewhere)."""
+    of the block has been written (not an error users see: the caller runs the block elsewhere).
+    A BaseException, so that no ``except Exception`` on the way swallows it (and the write)."""
 
 
 # inside Database.nowait(): True until the block's first write commits (then later writes may wait)
