@@ -45,7 +45,9 @@ def _free_port() -> int:
 def _start(uri: str, folder: Path, code: Path, workers: int) -> tuple[subprocess.Popen, str]:
     port = _free_port()
     env = {k: v for k, v in os.environ.items() if not k.startswith(("MODELYARD_", "MLFLOW_"))}
-    env.update(PYTHONPATH=str(code), OMP_WAIT_POLICY="passive", MLFLOW_DISABLE_TELEMETRY="true", DO_NOT_TRACK="true")
+    env.update(
+        PYTHONPATH=str(code), OMP_WAIT_POLICY="passive", MLFLOW_DISABLE_TELEMETRY="true", DO_NOT_TRACK="true"
+    )
     cmd = [sys.executable, "-c", "from modelyard.cli.main import main; main()", "server", "--backend-store-uri", uri, "--artifacts-destination",
            str(folder / "artifacts"), "--host", "127.0.0.1", "--port", str(port), "--workers", str(workers)]  # fmt: skip
     proc = subprocess.Popen(cmd, cwd=folder, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
@@ -72,7 +74,9 @@ def _rate(n: int, fn) -> float:
 def measure(url: str, calls: int, lock) -> dict:
     out: dict = {}
     with httpx.Client(base_url=url, timeout=60) as c:
-        run_id = c.post("/api/2.0/mlflow/runs/create", json={"experiment_id": "0"}).json()["run"]["info"]["run_id"]
+        run_id = c.post("/api/2.0/mlflow/runs/create", json={"experiment_id": "0"}).json()["run"]["info"][
+            "run_id"
+        ]
 
         def log(i: int, client=c, run=run_id) -> None:
             body = {"run_id": run, "key": "m", "value": float(i), "timestamp": i, "step": i}
@@ -87,7 +91,9 @@ def measure(url: str, calls: int, lock) -> dict:
 
         def writer(k: int) -> int:
             with httpx.Client(base_url=url, timeout=60) as own:
-                rid = own.post("/api/2.0/mlflow/runs/create", json={"experiment_id": "0"}).json()["run"]["info"]["run_id"]
+                rid = own.post("/api/2.0/mlflow/runs/create", json={"experiment_id": "0"}).json()["run"][
+                    "info"
+                ]["run_id"]
                 for i in range(calls // 8):
                     log(i, own, rid)
             return calls // 8

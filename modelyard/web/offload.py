@@ -48,7 +48,9 @@ class Offload:
             self._queued += 1
             spawn = self._queued > self._idle and len(self._started) < self.threads
             if spawn:
-                thread = threading.Thread(target=self._work, name=f"{self.name}-{len(self._started)}", daemon=True)
+                thread = threading.Thread(
+                    target=self._work, name=f"{self.name}-{len(self._started)}", daemon=True
+                )
                 self._started.append(thread)
                 self._idle += 1  # counted idle until it takes its first call
         if spawn:

@@ -51,7 +51,9 @@ def _log_metric(client: httpx.Client, run_id: str):
 
 
 def _history(client: httpx.Client, run_id: str) -> list[dict]:
-    answer = client.get("/api/2.0/mlflow/metrics/get-history", params={"run_id": run_id, "metric_key": "loss"})
+    answer = client.get(
+        "/api/2.0/mlflow/metrics/get-history", params={"run_id": run_id, "metric_key": "loss"}
+    )
     assert answer.status_code == 200, answer.text
     return answer.json().get("metrics", [])
 
@@ -60,7 +62,10 @@ def _answers_while_waiting(url: str, run_id: str, waiting, release) -> None:
     """Start a log-metric, wait until ``waiting()`` says it waits on the database, check that the
     server still answers, then ``release()`` the lock: the metric lands once."""
     timeout = httpx.Timeout(WAIT_S)
-    with httpx.Client(base_url=url, timeout=timeout) as writer, httpx.Client(base_url=url, timeout=timeout) as other:
+    with (
+        httpx.Client(base_url=url, timeout=timeout) as writer,
+        httpx.Client(base_url=url, timeout=timeout) as other,
+    ):
         with ThreadPoolExecutor(1) as pool:
             pending = pool.submit(_log_metric, writer, run_id)
             try:
@@ -86,11 +91,15 @@ def _flock_taken(path: str) -> bool:
     return False
 
 
-def test_sqlite_write_lock_held_elsewhere_blocks_only_the_writer(tmp_path: Path, server_db_template, serve_app):
+def test_sqlite_write_lock_held_elsewhere_blocks_only_the_writer(
+    tmp_path: Path, server_db_template, serve_app
+):
     db_file = str(tmp_path / "server.db")
     shutil.copyfile(server_db_template, db_file)
     settings = Settings.defaults(
-        backend_store_uri=f"sqlite:///{db_file}", artifacts_destination=str(tmp_path / "artifacts"), serve_artifacts=True
+        backend_store_uri=f"sqlite:///{db_file}",
+        artifacts_destination=str(tmp_path / "artifacts"),
+        serve_artifacts=True,
     )
     with serve_app(settings) as live, httpx.Client(base_url=live.url, timeout=WAIT_S) as client:
         run_id = _new_run(client)
@@ -110,7 +119,9 @@ def test_sqlite_write_lock_held_elsewhere_blocks_only_the_writer(tmp_path: Path,
 
 def test_postgresql_row_lock_blocks_only_the_writer(fresh_postgres_uri: str, tmp_path: Path, serve_app):
     settings = Settings.defaults(
-        backend_store_uri=fresh_postgres_uri, artifacts_destination=str(tmp_path / "artifacts"), serve_artifacts=True
+        backend_store_uri=fresh_postgres_uri,
+        artifacts_destination=str(tmp_path / "artifacts"),
+        serve_artifacts=True,
     )
     with serve_app(settings) as live, httpx.Client(base_url=live.url, timeout=WAIT_S) as client:
         run_id = _new_run(client)
@@ -124,8 +135,10 @@ def test_postgresql_row_lock_blocks_only_the_writer(fresh_postgres_uri: str, tmp
             def waiting() -> bool:
                 with engine.connect() as probe:
                     count = probe.execute(
-                        text("SELECT count(*) FROM pg_locks WHERE NOT granted AND database = "
-                             "(SELECT oid FROM pg_database WHERE datname = current_database())")
+                        text(
+                            "SELECT count(*) FROM pg_locks WHERE NOT granted AND database = "
+                            "(SELECT oid FROM pg_database WHERE datname = current_database())"
+                        )
                     ).scalar()
                 return bool(count)
 

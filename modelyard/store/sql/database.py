@@ -54,7 +54,9 @@ _nowait: ContextVar[bool] = ContextVar("modelyard_db_nowait", default=False)
 
 def _is_busy(exc: DBAPIError) -> bool:
     """SQLite's "database is locked" (another connection holds the write lock)."""
-    return getattr(exc.orig, "sqlite_errorname", "") in ("SQLITE_BUSY", "SQLITE_LOCKED") or "locked" in str(exc.orig)
+    return getattr(exc.orig, "sqlite_errorname", "") in ("SQLITE_BUSY", "SQLITE_LOCKED") or "locked" in str(
+        exc.orig
+    )
 
 
 class Database:
