@@ -186,7 +186,11 @@ class ServerSettings:
     )
     host: str = _setting("127.0.0.1", "Address the server listens on.", "MODELYARD_HOST")
     port: int = _setting(5000, "Port the server listens on.", "MODELYARD_PORT")
-    workers: int = _setting(1, "Server worker processes.", "MODELYARD_WORKERS")
+    workers: int = _setting(
+        0,
+        "Server worker processes; 0: one per CPU core the server may use, at most 4 ('mlflow server' starts 4).",
+        "MODELYARD_WORKERS",
+    )
     allowed_hosts: str | None = _setting(
         None,
         "Comma-separated Host header values the server answers (DNS-rebinding guard); '*' allows any. "

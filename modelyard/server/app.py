@@ -16,7 +16,6 @@ from functools import partial
 from typing import Any
 
 from starlette.applications import Starlette
-from starlette.concurrency import run_in_threadpool
 from starlette.exceptions import HTTPException
 from starlette.middleware import Middleware
 from starlette.middleware.cors import CORSMiddleware
@@ -32,6 +31,7 @@ from modelyard.server import routes as route_modules
 from modelyard.server.security import SecurityMiddleware, cors_kwargs
 from modelyard.server.services import Services
 from modelyard.settings import Settings
+from modelyard.store.sql.database import WouldWait
 from modelyard.web.errors import json_error
 from modelyard.web.headers import SecurityHeadersMiddleware
 from modelyard.web.middleware import RequestContextMiddleware, context_of
@@ -48,6 +48,12 @@ def _endpoint(ep: protocol.Endpoint, services: Services):
     limit = services.settings.server.max_json_body_bytes
     parse = ep.parse or partial(protocol.parse_message, model=ep.request)
     permission, handler = ep.permission, ep.handler
+    offload = services.offload.run
+    # a cheap handler runs on the event loop only where the database never makes it wait (SQLite,
+    # inside Database.nowait(): a write that would wait raises WouldWait before writing anything,
+    # and the handler runs again on a thread); every other handler, and every handler on
+    # PostgreSQL or MySQL (a network round trip, maybe a row lock), runs on the server's threads
+    inline = ep.inline
 
     async def handle(request: Request) -> Response:
         try:
@@ -63,10 +69,15 @@ def _endpoint(ep: protocol.Endpoint, services: Services):
             msg = parse(data, path_params=request.path_params)
             ctx = context_of(request)
             check(request.app.state.authorizer, ctx, permission, msg)
-            if ep.inline:
-                result = handler(services, msg, ctx)
+            inline_db = services.inline_database() if inline else None
+            if inline_db is None:
+                result = await offload(handler, services, msg, ctx)
             else:
-                result = await run_in_threadpool(handler, services, msg, ctx)
+                try:
+                    with inline_db.nowait():
+                        result = handler(services, msg, ctx)
+                except WouldWait:
+                    result = await offload(handler, services, msg, ctx)
         except ModelyardError as exc:
             return json_error(exc)
         if isinstance(result, Response):

@@ -14,6 +14,7 @@ from modelyard.registry.service import RegistryService
 from modelyard.search import paging
 from modelyard.settings import DEFAULT_ARTIFACTS_DIR, DEFAULT_DB_FILE, Settings
 from modelyard.tracking.service import TrackingService
+from modelyard.web.offload import Offload
 
 __all__ = ["PROXY_SCHEME", "Services", "backend_store_uri"]
 
@@ -28,8 +29,12 @@ class Services:
     jobs: Any = None  # workflows (modelyard.jobs.service.JobService), on the tracking store's database
     scheduler: Any = None  # the job scheduler, when this server runs one (modelyard server --scheduler)
     auth: Any = None  # authentication when it is on (modelyard.auth.runtime.AuthRuntime)
+    offload: Offload = None  # type: ignore[assignment]  # the handlers' threads (made in __post_init__)
 
     def __post_init__(self) -> None:
+        if self.offload is None:
+            sql = self.settings.sql  # one thread per pooled connection: a thread never waits for one
+            self.offload = Offload(sql.pool_size + sql.max_overflow)
         if self.registry is None:
             from modelyard.registry.runtime import attach_registry
 
@@ -74,6 +79,12 @@ class Services:
 
         return feature_service(self, ctx)
 
+    def inline_database(self):
+        """The tracking database when a cheap handler may run on the event loop inside its
+        ``nowait()`` (SQLite); None when every handler must run on a thread."""
+        db = getattr(self.tracking.store, "db", None)
+        return db if db is not None and getattr(db, "can_skip_waits", False) else None
+
     def start(self) -> None:
         """Start the background workers (webhook delivery, the audit log's writer); the app's
         lifespan calls it."""
@@ -92,6 +103,7 @@ class Services:
             self.auth.close()
         if self.webhooks is not None:
             self.webhooks.stop()
+        self.offload.close()
         self.tracking.close()
 
 

@@ -77,3 +77,11 @@ def test_server_refuses_an_old_schema(tmp_path, workers):
     )
     assert out.returncode == 1
     assert "modelyard db upgrade" in out.stderr and "Traceback" not in out.stderr
+
+
+def test_default_workers_is_one_per_usable_core_at_most_four():
+    import os
+
+    from modelyard.cli.server import default_workers
+
+    assert default_workers() == max(1, min(len(os.sched_getaffinity(0)), 4))

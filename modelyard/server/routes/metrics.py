@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-from starlette.concurrency import run_in_threadpool
 from starlette.requests import Request
 from starlette.responses import Response
 from starlette.routing import Route
@@ -77,7 +76,7 @@ def extra_routes(svc: Services) -> list[Route]:
         try:
             msg = protocol.parse_message(protocol.query_dict(request, GetHistoryBulk), GetHistoryBulk)
             authorize(request, permission, msg)
-            result = await run_in_threadpool(get_metric_history_bulk, svc, msg, context_of(request))
+            result = await svc.offload.run(get_metric_history_bulk, svc, msg, context_of(request))
         except ModelyardError as exc:
             return json_error(exc)
         return Response(protocol.encode(result), media_type="application/json")

@@ -13,6 +13,12 @@ block raises. Everything a write needs happens here and nowhere else:
 serialization failure (``errors.is_transient``): only callers whose whole transaction is ``work``
 can be retried, so ``write()`` itself never retries (the durable queue's claims use it).
 
+``nowait()`` is for a caller that must not wait on the database (the server's event loop): inside
+it, a SQLite write that would wait for another writer raises ``WouldWait`` before anything is
+written, so the caller can run the same work again where waiting is fine (a worker thread). Only
+the first write of the block may raise it: once a write has committed, later ones wait as usual
+(running the block again would repeat that write).
+
 Tracking, the registry and the durable queue share one ``Database`` (one engine, one pool, one
 writer queue), so a registry write and a tracking write never race for SQLite's lock.
 """
@@ -23,6 +29,7 @@ import random
 import time
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager, nullcontext
+from contextvars import ContextVar
 from typing import TypeVar
 
 from sqlalchemy import Connection, Engine
@@ -35,6 +42,23 @@ from modelyard.store.sql.errors import is_transient, translate
 T = TypeVar("T")
 
 
+class WouldWait(BaseException):
+    """Raised inside ``Database.nowait()`` by a write that would wait for another writer; nothing
+    of the block has been written (not an error users see: the caller runs the block elsewhere).
+    A BaseException, so that no ``except Exception`` on the way swallows it (and the write)."""
+
+
+# inside Database.nowait(): True until the block's first write commits (then later writes may wait)
+_nowait: ContextVar[bool] = ContextVar("modelyard_db_nowait", default=False)
+
+
+def _is_busy(exc: DBAPIError) -> bool:
+    """SQLite's "database is locked" (another connection holds the write lock)."""
+    return getattr(exc.orig, "sqlite_errorname", "") in ("SQLITE_BUSY", "SQLITE_LOCKED") or "locked" in str(
+        exc.orig
+    )
+
+
 class Database:
     def __init__(self, engine: Engine, uri: str = "") -> None:
         self.engine = engine
@@ -42,6 +66,7 @@ class Database:
         self.dialect = engine.dialect.name  # "sqlite", "postgresql" or "mysql" (MariaDB too)
         self._writer = writer(engine)
         self._queue = writer_queue(engine)
+        self._writer_nowait = self._writer.execution_options(sqlite_nowait=True)
 
     @classmethod
     def from_uri(cls, uri: str, settings: Settings | None = None) -> Database:
@@ -78,13 +103,51 @@ class Database:
             raise translate(DBAPIError.instance(sql, None, exc, dbapi_error)) from exc
         return row[0] if row else None
 
+    @property
+    def can_skip_waits(self) -> bool:
+        """Whether ``nowait()`` keeps every wait out of the block: SQLite only (its reads never wait
+        in WAL mode and its writes can be tried without waiting); a PostgreSQL or MySQL statement is
+        a network round trip and may wait on a row lock, so it belongs on a worker thread."""
+        return self.dialect == "sqlite"
+
+    @contextmanager
+    def nowait(self) -> Iterator[None]:
+        """Writes in the block raise ``WouldWait`` instead of waiting for another writer (see the
+        module's docstring); meant for SQLite (``can_skip_waits``)."""
+        token = _nowait.set(True)
+        try:
+            yield
+        finally:
+            _nowait.reset(token)
+
     @contextmanager
     def write(self) -> Iterator[Connection]:
+        if _nowait.get():
+            with self._write_nowait() as conn:
+                yield conn
+            _nowait.set(False)  # committed: running the block again would repeat this write
+            return
         try:
             with self._queue.hold() if self._queue else nullcontext(), self._writer.begin() as conn:
                 yield conn
         except DBAPIError as exc:
             raise translate(exc) from exc
+
+    @contextmanager
+    def _write_nowait(self) -> Iterator[Connection]:
+        """``write()`` that raises ``WouldWait`` when our writer queue or SQLite's write lock is taken."""
+        began = False
+        with self._queue.hold(blocking=False) if self._queue else nullcontext(True) as held:
+            if not held:
+                raise WouldWait
+            try:
+                with self._writer_nowait.begin() as conn:
+                    began = True
+                    yield conn
+            except DBAPIError as exc:
+                if not began and _is_busy(exc):
+                    raise WouldWait from exc
+                raise translate(exc) from exc
 
     def transaction(self, work: Callable[[Connection], T], attempts: int = 4) -> T:
         """``work(conn)`` in one write transaction, run again (after a short random pause) when the

@@ -97,6 +97,9 @@ def _sqlite_engine(url, settings: Settings) -> Engine:
             "check_same_thread": False,
             "timeout": settings.sql.sqlite_busy_timeout_ms / 1000,
         }
+        # one connection more than the server's handler threads (pool_size + max_overflow) may hold:
+        # the event loop's inline reads and writes never wait for a connection
+        kwargs.update(pool_size=settings.sql.pool_size, max_overflow=settings.sql.max_overflow + 1)
     engine = create_engine(url, **kwargs)
     busy = int(settings.sql.sqlite_busy_timeout_ms)
 
@@ -115,8 +118,17 @@ def _sqlite_engine(url, settings: Settings) -> Engine:
 
     @event.listens_for(engine, "begin")
     def _on_begin(conn) -> None:
-        mode = conn.get_execution_options().get("sqlite_begin", "DEFERRED")
-        conn.exec_driver_sql(f"BEGIN {mode}")
+        options = conn.get_execution_options()
+        mode = options.get("sqlite_begin", "DEFERRED")
+        if not options.get("sqlite_nowait"):
+            conn.exec_driver_sql(f"BEGIN {mode}")
+            return
+        # Database.nowait(): fail at once (SQLITE_BUSY) rather than wait for another writer
+        conn.exec_driver_sql("PRAGMA busy_timeout=0")
+        try:
+            conn.exec_driver_sql(f"BEGIN {mode}")
+        finally:
+            conn.exec_driver_sql(f"PRAGMA busy_timeout={busy}")
 
     return engine
 
@@ -166,19 +178,33 @@ class WriterQueue:
             self._fd = None
 
     @contextlib.contextmanager
-    def hold(self) -> Iterator[None]:
+    def hold(self, blocking: bool = True) -> Iterator[bool]:
+        """Our writers' turn; ``blocking=False``: yields False at once (holding nothing) when another
+        writer of this or another process has it."""
         import fcntl
 
-        with self._lock:
+        if not self._lock.acquire(blocking):
+            yield False
+            return
+        try:
             fd = self._descriptor()
             if fd is None:
-                yield
+                yield True
                 return
-            fcntl.flock(fd, fcntl.LOCK_EX)
             try:
-                yield
+                fcntl.flock(fd, fcntl.LOCK_EX if blocking else fcntl.LOCK_EX | fcntl.LOCK_NB)
+                locked = True
+            except BlockingIOError:
+                locked = False
+            if not locked:
+                yield False
+                return
+            try:
+                yield True
             finally:
                 fcntl.flock(fd, fcntl.LOCK_UN)
+        finally:
+            self._lock.release()
 
 
 def writer_queue(engine: Engine) -> WriterQueue | None:
