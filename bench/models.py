@@ -15,7 +15,9 @@ Figures:
 - ``first_load_and_predict_sklearn_ms``: the same plus one ``predict`` on 5 rows (modelyard defers
   pandas to the first predict, so load alone would flatter it).
 - ``floor_sklearn_load_ms``: ``import skops.io; skops.io.load(model.skops)`` in a fresh process:
-  what loading that estimator costs with no tool at all (scikit-learn's import dominates).
+  what loading that estimator costs with skops alone (its import walks all of scikit-learn).
+- ``floor_sklearn_unpickle_ms``: ``import sklearn; pickle.load(...)`` of the same estimator in a
+  fresh process: the floor of loading it at all (issue 20 item 7's yardstick).
 
 ``ratio > 1`` means modelyard is better (MLflow time / modelyard time; for ``predict_overhead``,
 MLflow's overhead / ours). MLflow runs from ``bench/.venv-mlflow`` (created by ``tracking.py``'s
@@ -68,6 +70,10 @@ def child_setup(tool: str, out: Path) -> dict:
     X, y = load_iris(return_X_y=True, as_frame=True)
     model = LogisticRegression(max_iter=500).fit(X, y)
     lib.sklearn.save_model(model, str(out / "sklearn"), input_example=X.iloc[:3], **_save_kwargs(tool))
+    with open(out / "sklearn.pkl", "wb") as f:  # the floor: import scikit-learn + unpickle
+        import pickle
+
+        pickle.dump(model, f)
     code = (
         "class Scale(lib.pyfunc.PythonModel):\n"
         "    def predict(self, context, model_input, params=None):\n"
@@ -121,6 +127,16 @@ if {predict}:
     model.predict(rows)
 t2 = time.perf_counter()
 print("BENCH-RESULT", t1 - t0, t2 - t0)
+"""
+
+FLOOR_PICKLE_CODE = """
+import time
+t0 = time.perf_counter()
+import pickle
+import sklearn
+with open({path!r}, "rb") as f:
+    pickle.load(f)
+print("BENCH-RESULT", time.perf_counter() - t0, 0)
 """
 
 FLOOR_CODE = """
@@ -229,6 +245,7 @@ def run(args: argparse.Namespace) -> dict:
         (t, m): {"load": [], "total": [], "wall": []} for t in tools for m in ("sklearn", "pyfunc")
     }
     floor: list[float] = []
+    floor_pickle: list[float] = []
     for rep in range(args.load_reps):
         log(f"first loads, round {rep + 1}/{args.load_reps}")
         for tool in tools if rep % 2 == 0 else tools[::-1]:
@@ -239,6 +256,9 @@ def run(args: argparse.Namespace) -> dict:
                     samples[(tool, model)][key].append(value)
         floor.append(
             _timed("modelyard", FLOOR_CODE.format(path=str(dirs["modelyard"] / "sklearn" / "model.skops")))[0]
+        )
+        floor_pickle.append(
+            _timed("modelyard", FLOOR_PICKLE_CODE.format(path=str(dirs["modelyard"] / "sklearn.pkl")))[0]
         )
 
     def med(tool: str, model: str, key: str) -> float | None:
@@ -278,6 +298,10 @@ def run(args: argparse.Namespace) -> dict:
             med("modelyard", "sklearn", "total"), med("mlflow", "sklearn", "total"), "ms (median, in-process)"
         ),
         "floor_sklearn_load_ms": {"no_tool": _ms(floor), "unit": "ms: import skops.io + load, fresh process"},
+        "floor_sklearn_unpickle_ms": {
+            "no_tool": _ms(floor_pickle),
+            "unit": "ms: import sklearn + pickle.load of the same estimator, fresh process",
+        },
     }
     report["figures"] = figures
     report["details"] = {

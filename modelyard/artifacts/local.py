@@ -11,57 +11,18 @@ from __future__ import annotations
 import contextlib
 import logging
 import os
-import re
 import shutil
 import stat
 from collections.abc import Iterable
 from pathlib import Path
 from typing import BinaryIO
-from urllib.parse import unquote, urlsplit
 
 from modelyard.artifacts.base import TEMP_PREFIX, ArtifactRepository, Bytes, write_file_atomically
-from modelyard.artifacts.paths import join_under_root, validate_artifact_path
+from modelyard.artifacts.paths import join_under_root, local_path_from_uri, validate_artifact_path
 from modelyard.entities.common import FileInfo
 from modelyard.exceptions import InvalidParameterValue, ResourceDoesNotExist
 
 logger = logging.getLogger(__name__)
-
-_FILE_SCHEME_RE = re.compile(r"^file:", re.IGNORECASE)
-_WINDOWS_DRIVE_PATH_RE = re.compile(r"^/[A-Za-z]:")
-
-
-def local_path_from_uri(uri: str) -> Path:
-    """The folder a local artifact URI names, made absolute against the current directory.
-
-    Accepts plain paths (``/abs``, ``rel/dir``, ``C:\\x``) and ``file:`` URIs:
-    ``file:///abs``, ``file://localhost/abs``, ``file:/abs`` and ``file:rel``. A
-    ``file:`` URI is percent-decoded once (``file:///my%20dir`` is ``/my dir``); one
-    with a query, a fragment or a host other than ``localhost`` is refused.
-    """
-    if not isinstance(uri, str) or not uri:
-        raise InvalidParameterValue(f"Invalid local artifact location {uri!r}: a path is required")
-    if "\x00" in uri:
-        raise InvalidParameterValue(
-            f"Invalid local artifact location {uri!r}: NUL characters are not allowed"
-        )
-    if not _FILE_SCHEME_RE.match(uri):
-        return Path(uri).absolute()
-    parts = urlsplit(uri)
-    if parts.query or parts.fragment or "?" in uri or "#" in uri:
-        raise InvalidParameterValue(
-            f"Invalid local artifact location {uri!r}: file URIs may not have a query or a fragment"
-        )
-    if parts.netloc not in ("", "localhost"):
-        raise InvalidParameterValue(
-            f"Invalid local artifact location {uri!r}: file URIs on another host are not supported"
-        )
-    path = unquote(parts.path)
-    if not path or "\x00" in path:
-        raise InvalidParameterValue(f"Invalid local artifact location {uri!r}: the URI names no path")
-    if _WINDOWS_DRIVE_PATH_RE.match(path) and os.name == "nt":
-        path = path[1:]  # file:///C:/x -> C:/x
-    return Path(path).absolute()
-
 
 class LocalArtifactRepository(ArtifactRepository):
     """Artifacts below a local folder, created on the first write."""

@@ -36,7 +36,7 @@ import os
 import re
 import unicodedata
 from pathlib import Path
-from urllib.parse import unquote
+from urllib.parse import unquote, urlsplit
 
 from modelyard.exceptions import InvalidParameterValue
 
@@ -149,3 +149,40 @@ def join_under_root(root: str | os.PathLike[str], rel: str) -> Path:
     if resolved != real_root and not resolved.is_relative_to(real_root):
         raise _refuse(rel, "resolves outside the artifact root")
     return candidate
+
+
+_FILE_SCHEME_RE = re.compile(r"^file:", re.IGNORECASE)
+_WINDOWS_DRIVE_PATH_RE = re.compile(r"^/[A-Za-z]:")
+
+
+def local_path_from_uri(uri: str) -> Path:
+    """The folder a local artifact URI names, made absolute against the current directory.
+
+    Accepts plain paths (``/abs``, ``rel/dir``, ``C:\\x``) and ``file:`` URIs:
+    ``file:///abs``, ``file://localhost/abs``, ``file:/abs`` and ``file:rel``. A
+    ``file:`` URI is percent-decoded once (``file:///my%20dir`` is ``/my dir``); one
+    with a query, a fragment or a host other than ``localhost`` is refused.
+    """
+    if not isinstance(uri, str) or not uri:
+        raise InvalidParameterValue(f"Invalid local artifact location {uri!r}: a path is required")
+    if "\x00" in uri:
+        raise InvalidParameterValue(
+            f"Invalid local artifact location {uri!r}: NUL characters are not allowed"
+        )
+    if not _FILE_SCHEME_RE.match(uri):
+        return Path(uri).absolute()
+    parts = urlsplit(uri)
+    if parts.query or parts.fragment or "?" in uri or "#" in uri:
+        raise InvalidParameterValue(
+            f"Invalid local artifact location {uri!r}: file URIs may not have a query or a fragment"
+        )
+    if parts.netloc not in ("", "localhost"):
+        raise InvalidParameterValue(
+            f"Invalid local artifact location {uri!r}: file URIs on another host are not supported"
+        )
+    path = unquote(parts.path)
+    if not path or "\x00" in path:
+        raise InvalidParameterValue(f"Invalid local artifact location {uri!r}: the URI names no path")
+    if _WINDOWS_DRIVE_PATH_RE.match(path) and os.name == "nt":
+        path = path[1:]  # file:///C:/x -> C:/x
+    return Path(path).absolute()

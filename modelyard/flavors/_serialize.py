@@ -41,17 +41,18 @@ def check_format(fmt: str | None) -> str:
 def dump(obj: Any, path: Path, fmt: str, trusted_types: list[str] | None = None) -> list[str] | None:
     """Write ``obj`` to ``path``; for skops, check it loads back and return the trusted types used."""
     if fmt == SKOPS:
-        import skops.io
+        from modelyard.flavors import _skops_lazy
 
+        skops_io = _skops_lazy.skops_io()
         try:
-            skops.io.dump(obj, path)
+            skops_io.dump(obj, path)
         except Exception as exc:
             raise InvalidParameterValue(
                 f"The model cannot be saved in the skops format ({type(exc).__name__}: {exc}); skops does not "
                 "support classes or functions that are not defined at module level. Use "
                 "serialization_format='cloudpickle' if you trust everyone who will load it."
             ) from exc
-        untrusted = sorted(set(skops.io.get_untrusted_types(file=path)) - set(trusted_types or ()))
+        untrusted = sorted(set(_skops_lazy.untrusted_types(path)) - set(trusted_types or ()))
         if untrusted:
             path.unlink(missing_ok=True)
             raise InvalidParameterValue(
@@ -93,13 +94,14 @@ def load(path: Path, fmt: str, trusted_types: list[str] | None = None) -> Any:
     """Read a model object; pickle formats log which file they unpickle (it runs the file's code)."""
     fmt = fmt or PICKLE
     if fmt == SKOPS:
-        import skops.io
+        from modelyard.flavors import _skops_lazy
 
         if trusted_types:
             logger.debug("Loading %s with the types its MLmodel file marks as trusted: %s", path, trusted_types)
+        skops_io = _skops_lazy.skops_io()
         try:
-            return skops.io.load(path, trusted=list(trusted_types) if trusted_types else None)
-        except skops.io.exceptions.UntrustedTypesFoundException as exc:
+            return _skops_lazy.load(path, list(trusted_types) if trusted_types else None)
+        except skops_io.exceptions.UntrustedTypesFoundException as exc:
             raise InvalidParameterValue(f"Refusing to load {path}: {exc}") from None
     if fmt not in FORMATS:
         raise InvalidParameterValue(f"Unrecognized serialization format {fmt!r} in the MLmodel file")

@@ -168,7 +168,7 @@ def log_model(
 def _copy_artifacts(artifacts: dict[str, str], model_dir: Path) -> dict[str, dict[str, str]]:
     """Copy (or download) each artifact into ``artifacts/``; MLmodel's ``{name: {path, uri}}``."""
     from modelyard.artifacts import get_artifact_repository, uri_scheme
-    from modelyard.artifacts.local import local_path_from_uri
+    from modelyard.artifacts.paths import local_path_from_uri
 
     saved = {}
     target_root = model_dir / ARTIFACTS_DIR

@@ -93,10 +93,15 @@ def load_model(model_uri: str | Path, dst_path: str | Path | None = None) -> Any
 
 class SklearnPredictor:
     def __init__(self, estimator: Any, predict_fn: str = "predict") -> None:
+        from modelyard.flavors._sklearn_arrays import ArrayPath
+
         self.raw_model = estimator
         self._predict = getattr(estimator, predict_fn)
+        self._arrays = ArrayPath(estimator, predict_fn)
 
     def predict(self, data: Any, params: dict[str, Any] | None = None) -> Any:
+        if self._arrays.applies(data):  # same columns as fitted, numeric: skip the per-call name check
+            return self._arrays.call(data)
         return self._predict(data)
 
 

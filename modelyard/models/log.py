@@ -19,7 +19,6 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from modelyard.entities import LoggedModelStatus
 from modelyard.exceptions import NotImplementedFeature
 from modelyard.models.mlmodel import Model, ModelInfo
 
@@ -46,6 +45,7 @@ def log_model(
     """Create a logged model, save it with ``save(folder, mlmodel)``, upload it, finalize it; with
     ``registered_model_name``, register it as that model's next version. ``context`` is the client
     context to log through (default: the current one); the run is the fluent active run, if any."""
+    from modelyard.entities import LoggedModelStatus  # here: loading a model needs no entities
     from modelyard.tracking import context as contexts
     from modelyard.tracking.fluent import active_run
 

@@ -138,7 +138,7 @@ def download_model(
 ) -> Path:
     """A local folder holding the model of ``uri`` (downloaded if it is remote), resolved through
     ``context`` (default: the current client context) or, when given, ``tracking_uri``."""
-    from modelyard.artifacts.local import local_path_from_uri
+    from modelyard.artifacts.paths import local_path_from_uri
 
     uri = str(uri)
     if not is_local(uri):
