@@ -65,6 +65,7 @@ class FeatureTableService:
             return self.store.create_feature_table(
                 name, pks, tks, delta.columns_of(delta.stored_schema(location)), location, version,
                 description=description, tags={k: str(v) for k, v in (tags or {}).items()}, creator=self.user,
+                change={"operation": "create", "rows_written": data.num_rows, "rows_inserted": data.num_rows},
             )
         except BaseException:
             delta.remove(location)
@@ -76,12 +77,16 @@ class FeatureTableService:
         table = self.store.get_feature_table(name)
         delta.check_keys(data, table.primary_keys, table.timestamp_keys)
         data = delta.conform(data, delta.stored_schema(table.location), keys=table.keys)
+        change = {"operation": mode, "rows_written": data.num_rows}
         if mode == "merge":
-            version = delta.merge(table.location, data, table.keys)
+            version, counts = delta.merge(table.location, data, table.keys)
+            change.update(counts)
         else:
             version = delta.overwrite(table.location, data)
+            change["rows_inserted"] = data.num_rows
         columns = delta.columns_of(delta.stored_schema(table.location, version))
-        return self.store.update_feature_table(name, columns=columns, version=version)
+        # the catalog records the version and emits feature_table.updated in one transaction
+        return self.store.update_feature_table(name, columns=columns, version=version, change=change)
 
     def dataset(self, name: str, as_of_version: int | None = None, as_of_timestamp: datetime | str | None = None):
         """The table at a version or a time (default: the catalog's current version), read lazily."""
