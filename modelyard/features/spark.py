@@ -93,12 +93,21 @@ def _join_one(left, feats, lk: ResolvedLookup, skip: set[str]):
         )
         cond = [left[lk_] == right[f"__k{i}"] for i, (lk_, _) in enumerate(key_pairs)]
         joined = left.join(right, on=cond, how="left").drop(*[f"__k{i}" for i in range(len(key_pairs))])
+    # one projection for every feature (not a withColumn + drop each: Spark analyses the whole
+    # plan again at every step, seconds on the driver for a few dozen features)
+    features = []
     for f in wanted:
-        col = F.col(hidden[f.name])
+        col = F.col(_quoted(hidden[f.name]))
         if f.default is not None:
             col = F.coalesce(col, F.lit(f.default).cast(joined.schema[hidden[f.name]].dataType))
-        joined = joined.withColumn(f.output_name, col).drop(hidden[f.name])
-    return joined, [f.output_name for f in wanted]
+        features.append(col.alias(f.output_name))
+    hidden_names = set(hidden.values())
+    kept = [F.col(_quoted(c)) for c in joined.columns if c not in hidden_names]
+    return joined.select(*kept, *features), [f.output_name for f in wanted]
+
+
+def _quoted(name: str) -> str:
+    return "`" + name.replace("`", "``") + "`"
 
 
 def join_spark(df, lookups: Sequence[ResolvedLookup], skip: set[str] = frozenset()):
