@@ -192,17 +192,19 @@ def overwrite(location: str, table: pa.Table) -> int:
     return _delta(location).version()
 
 
-def merge(location: str, table: pa.Table, keys: tuple[str, ...]) -> int:
-    """Upsert ``table`` by ``keys`` in one commit: matching rows updated, others inserted."""
+def merge(location: str, table: pa.Table, keys: tuple[str, ...]) -> tuple[int, dict[str, int | None]]:
+    """Upsert ``table`` by ``keys`` in one commit: matching rows updated, others inserted. The new
+    version and the commit's row counts (``rows_inserted``, ``rows_updated``)."""
     dt = _delta(location)
     predicate = " AND ".join(f"t.`{k}` = s.`{k}`" for k in keys)
-    (
+    metrics = (
         dt.merge(table, predicate=predicate, source_alias="s", target_alias="t", merge_schema=True)
         .when_matched_update_all()
         .when_not_matched_insert_all()
         .execute()
-    )
-    return _delta(location).version()
+    ) or {}
+    counts = {"rows_inserted": metrics.get("num_target_rows_inserted"), "rows_updated": metrics.get("num_target_rows_updated")}
+    return _delta(location).version(), counts
 
 
 def dataset(location: str, version: int | datetime | None = None):

@@ -70,6 +70,7 @@ class FeatureTableService:
             return self.store.create_feature_table(
                 name, pks, tks, delta.columns_of(delta.stored_schema(location)), location, version,
                 description=description, tags={k: str(v) for k, v in (tags or {}).items()}, creator=self.user,
+                change={"operation": "create", "rows_written": data.num_rows, "rows_inserted": data.num_rows},
             )
         except BaseException:
             delta.remove(location)
@@ -81,12 +82,16 @@ class FeatureTableService:
         table = self.store.get_feature_table(name)
         delta.check_keys(data, table.primary_keys, table.timestamp_keys)
         data = delta.conform(data, delta.stored_schema(table.location), keys=table.keys)
+        change = {"operation": mode, "rows_written": data.num_rows}
         if mode == "merge":
-            version = delta.merge(table.location, data, table.keys)
+            version, counts = delta.merge(table.location, data, table.keys)
+            change.update(counts)
         else:
             version = delta.overwrite(table.location, data)
+            change["rows_inserted"] = data.num_rows
         columns = delta.columns_of(delta.stored_schema(table.location, version))
-        return self.store.update_feature_table(name, columns=columns, version=version)
+        # the catalog records the version and emits feature_table.updated in one transaction
+        return self.store.update_feature_table(name, columns=columns, version=version, change=change)
 
     def dataset(self, name: str, as_of_version: int | None = None, as_of_timestamp: datetime | str | None = None):
         """The table at a version or a time (default: the catalog's current version), read lazily."""
@@ -115,12 +120,13 @@ class FeatureTableService:
     def register(
         self, name: str, primary_keys: Sequence[str], timestamp_keys: Sequence[str], columns: Any,
         location: str, version: int, *, description: str | None = None, tags: dict[str, str] | None = None,
-        creator: str | None = None,
+        creator: str | None = None, change: dict | None = None,
     ) -> FeatureTable:
-        """The catalog entry of a table whose Delta data a client already wrote at ``location``."""
+        """The catalog entry of a table whose Delta data a client already wrote at ``location``
+        (``change``: what the write did, for the ``feature_table.updated`` event)."""
         return self.store.create_feature_table(
             name, primary_keys, timestamp_keys, columns, location, version,
-            description=description, tags=tags or {}, creator=self.ctx.user(creator),
+            description=description, tags=tags or {}, creator=self.ctx.user(creator), change=change,
         )
 
     def default_location(self, name: str) -> str:
@@ -130,9 +136,12 @@ class FeatureTableService:
         return self.store.default_location(validate_table_name(name))
 
     def update(self, name: str, *, columns: Any = None, version: int | None = None,
-               description: str | None = None) -> FeatureTable:
-        """Record a new version / schema / description of a table's catalog entry."""
-        return self.store.update_feature_table(name, columns=columns, version=version, description=description)
+               description: str | None = None, change: dict | None = None) -> FeatureTable:
+        """Record a new version / schema / description of a table's catalog entry (a new version
+        emits ``feature_table.updated`` with ``change``)."""
+        return self.store.update_feature_table(
+            name, columns=columns, version=version, description=description, change=change
+        )
 
     def unregister(self, name: str) -> None:
         """Delete a table's catalog entry only (a client removes the files; ``drop`` does both)."""

@@ -28,16 +28,22 @@ _models: dict[str, Any] = {}  # model folder -> loaded model, per Python worker 
 
 
 def read_feature_table(spark, lookup: ResolvedLookup):
+    """The table's version as a Spark DataFrame over its Parquet files, with the schema Delta
+    records (so Spark runs no job to infer it from the files' footers)."""
+    import pyarrow as pa
     from deltalake import DeltaTable
 
     table = DeltaTable(lookup.location, version=lookup.table_version)
     files = table.file_uris()
+    schema = pa.schema(table.schema().to_arrow())
     if not files:
-        import pyarrow as pa
-
-        schema = pa.schema(table.schema().to_arrow())
         return spark.createDataFrame(schema.empty_table().to_pandas())
-    return spark.read.parquet(*files)
+    try:
+        from pyspark.sql.pandas.types import from_arrow_schema
+
+        return spark.read.schema(from_arrow_schema(schema)).parquet(*files)
+    except (TypeError, ValueError):  # a type Spark cannot map from Arrow: let it read the footers
+        return spark.read.parquet(*files)
 
 
 def _join_one(left, feats, lk: ResolvedLookup, skip: set[str]):
@@ -87,12 +93,21 @@ def _join_one(left, feats, lk: ResolvedLookup, skip: set[str]):
         )
         cond = [left[lk_] == right[f"__k{i}"] for i, (lk_, _) in enumerate(key_pairs)]
         joined = left.join(right, on=cond, how="left").drop(*[f"__k{i}" for i in range(len(key_pairs))])
+    # one projection for every feature (not a withColumn + drop each: Spark analyses the whole
+    # plan again at every step, seconds on the driver for a few dozen features)
+    features = []
     for f in wanted:
-        col = F.col(hidden[f.name])
+        col = F.col(_quoted(hidden[f.name]))
         if f.default is not None:
             col = F.coalesce(col, F.lit(f.default).cast(joined.schema[hidden[f.name]].dataType))
-        joined = joined.withColumn(f.output_name, col).drop(hidden[f.name])
-    return joined, [f.output_name for f in wanted]
+        features.append(col.alias(f.output_name))
+    hidden_names = set(hidden.values())
+    kept = [F.col(_quoted(c)) for c in joined.columns if c not in hidden_names]
+    return joined.select(*kept, *features), [f.output_name for f in wanted]
+
+
+def _quoted(name: str) -> str:
+    return "`" + name.replace("`", "``") + "`"
 
 
 def join_spark(df, lookups: Sequence[ResolvedLookup], skip: set[str] = frozenset()):
@@ -137,12 +152,26 @@ def _check(df, sm) -> set[str]:
 
 
 def _model(model_dir: str):
+    """The model of ``model_dir``, loaded once per Python worker process (Spark reuses its workers,
+    so later tasks and later jobs of the same model find it here)."""
     found = _models.get(model_dir)
     if found is None:
         from modelyard.models.load import load_pyfunc
 
         found = _models[model_dir] = load_pyfunc(model_dir)
     return found
+
+
+def _prepare(model_uri: str, tracking_uri: str | None):
+    """On the driver: the model's local folder, its MLmodel and feature spec, without loading the
+    model itself (the workers load it; the driver only needs its columns)."""
+    from modelyard.features.spec import FeatureSpec
+    from modelyard.models.mlmodel import Model
+    from modelyard.models.uri import download_model
+
+    model_dir = download_model(str(model_uri), tracking_uri=tracking_uri)
+    spec = FeatureSpec.load(model_dir)
+    return str(model_dir), Model.load(model_dir), spec.at_latest_versions() if spec is not None else None
 
 
 def _spark_type(result_type: str | None):
@@ -157,11 +186,11 @@ def score_batch_spark(model_uri: str, df, *, tracking_uri: str | None = None, re
 
     from modelyard.features.scoring import PREDICTION, ScoringModel, _prediction_array
 
-    sm = ScoringModel.load(model_uri, tracking_uri)
+    model_dir, _, spec = _prepare(model_uri, tracking_uri)
+    sm = ScoringModel(None, spec, model_uri)
     skip = _check(df, sm)
     joined = join_spark(df, sm.spec.lookups, skip) if sm.spec is not None and sm.spec.lookups else df
     inputs = list(sm.spec.input_columns) if sm.spec is not None else list(df.columns)
-    model_dir = str(sm.model.model_dir)
     out_type = _spark_type(result_type)
     schema = StructType([*joined.schema.fields, StructField(PREDICTION, out_type)])
     arrow_type = result_type or "double"
@@ -177,35 +206,41 @@ def score_batch_spark(model_uri: str, df, *, tracking_uri: str | None = None, re
 
 def spark_udf(spark, model_uri: str, result_type: str = "double", *, tracking_uri: str | None = None):
     """A Spark pandas UDF predicting with the model (loaded once per Python worker): call it on the
-    model's input columns, ``df.withColumn("p", udf("a", "b"))``, or on one struct column."""
+    model's input columns, ``df.withColumn("p", udf("a", "b"))``, or on one struct column.
+
+    The columns travel to the workers as they are (no struct built around them) and the driver
+    reads only the model's signature, not the model."""
     from pyspark.sql.functions import pandas_udf
 
-    from modelyard.features.scoring import ScoringModel, _prediction_array
-
-    sm = ScoringModel.load(model_uri, tracking_uri)
-    model_dir = str(sm.model.model_dir)
-    sig = sm.model.metadata.signature
+    model_dir, meta, spec = _prepare(model_uri, tracking_uri)
+    sig = meta.signature
     specs = list(sig.inputs.inputs) if sig is not None and sig.inputs is not None else []
     names = [c.name for c in specs] if specs and all(getattr(c, "name", None) for c in specs) else None
-    if names is None and sm.spec is not None:
-        names = list(sm.spec.input_columns)
+    if names is None and spec is not None:
+        names = list(spec.input_columns)
     spark_type = _spark_type(result_type)
 
-    def predict(frames: Iterator[pd.DataFrame]) -> Iterator[pd.Series]:
-        model = _model(model_dir)
-        for frame in frames:
-            if names and len(names) == frame.shape[1] and list(frame.columns) != names:
-                frame = frame.set_axis(names, axis=1)
-            yield _prediction_array(model.predict(frame), len(frame), result_type).to_pandas()
+    def score(frame: pd.DataFrame) -> pd.Series:
+        from modelyard.features.scoring import _prediction_array
 
-    inner = pandas_udf(predict, spark_type)
+        if names and len(names) == frame.shape[1] and list(frame.columns) != names:
+            frame = frame.set_axis(names, axis=1)
+        return _prediction_array(_model(model_dir).predict(frame), len(frame), result_type).to_pandas()
+
+    def of_struct(frames: Iterator[pd.DataFrame]) -> Iterator[pd.Series]:
+        for frame in frames:
+            yield score(frame)
+
+    def of_columns(*columns):  # pandas Series, one per column
+        return score(pd.concat(columns, axis=1, copy=False))
+
+    struct_udf = pandas_udf(of_struct, spark_type)
+    columns_udf = pandas_udf(of_columns, spark_type)
 
     def udf(*cols: Any):
         """The prediction column for ``cols`` (names or Columns), passed to the model as one frame."""
-        from pyspark.sql import functions as F
-
         if len(cols) == 1 and not isinstance(cols[0], str):
-            return inner(cols[0])
-        return inner(F.struct(*cols))
+            return struct_udf(cols[0])
+        return columns_udf(*cols)
 
     return udf

@@ -1,9 +1,10 @@
 """Event triggers. ``publish_event(kind, key, payload)`` is the one call: every unpaused job with
 a trigger that matches starts a run, once per (job, trigger, event key), whoever publishes and
-however often. Other subsystems publish (a feature table's new version, a monitoring alert);
-the scheduler publishes the registry's events (new versions, alias moves: it consumes the
-registry's event queue, which the registry fills in the transaction of the change) and what it
-finds in watched folders (new files), keyed so that the same event again fires nothing.
+however often. Other subsystems publish (a monitoring alert); the scheduler publishes the
+platform's events (the registry's new versions and alias moves, a feature table's new version: it
+consumes the kernel's event queue, which the registry and the feature catalog fill in the
+transaction of the change) and what it finds in watched folders (new files), keyed so that the
+same event again fires nothing.
 """
 
 from __future__ import annotations
@@ -45,14 +46,19 @@ def publish(store, jobs: list[tuple[str, JobSpec]], kind: str, key: str, payload
 
 
 def from_registry_event(item_id: int, body: str) -> tuple[str, str, dict[str, Any]] | None:
-    """The trigger event (kind, key, payload) of an item of the registry's event queue
-    (``store/registry/sql/outbox.py: EVENTS_QUEUE``), or None when it starts nothing (an alias set
+    """The trigger event (kind, key, payload) of an item of the platform's event queue
+    (``store/sql/queue.py: EVENTS_QUEUE``: the registry's new versions and alias moves, feature
+    tables' new versions), or None when it starts nothing (an alias set
     to the version it already had). An alias move is keyed by the queue item's id: one move, one key,
     however often the item is claimed."""
     message = json.loads(body)
     event, data = message.get("event"), message.get("data") or {}
     if event == "model_version.created":
         return "model_version_created", f"{data['name']}/{data['version']}", {"model": data["name"], "version": str(data["version"])}
+    if event == "feature_table.updated":  # a feature table's new version (store/features/sql.py)
+        payload = {"table": data["table"], "version": int(data["version"])}
+        payload.update({k: data.get(k) for k in ("operation", "rows_written", "rows_inserted", "rows_updated")})
+        return "feature_table_updated", f"{data['table']}@{int(data['version'])}", payload
     if event == "model_version_alias.created" and data.get("previous_version") != data.get("version"):
         return "alias_moved", f"{data['name']}@{data['alias']}#{item_id}", {
             "model": data["name"], "alias": data["alias"], "version": data["version"], "from_version": data.get("previous_version"),

@@ -1,8 +1,10 @@
 """Helpers of the job tests (a module of its own: every test folder has a conftest)."""
 
+import contextlib
 import importlib.util
 import os
 import sys
+import threading
 import time
 from pathlib import Path
 
@@ -65,3 +67,25 @@ class Env:
     def close(self):
         self.scheduler.stop()
         self.tracking.close()
+
+
+@contextlib.contextmanager
+def serve(settings):
+    """The app for ``settings`` in uvicorn on a thread (127.0.0.1, a free port): (its URL, its Services)."""
+    import uvicorn
+
+    from modelyard.server.app import create_app
+    from modelyard.server.services import Services
+
+    services = Services.from_settings(settings)
+    server = uvicorn.Server(uvicorn.Config(create_app(settings, services), host="127.0.0.1", port=0, log_level="warning", ws="none"))
+    thread = threading.Thread(target=server.run, daemon=True)
+    thread.start()
+    deadline = time.monotonic() + 20
+    while not server.started and time.monotonic() < deadline:
+        time.sleep(0.01)
+    try:
+        yield f"http://127.0.0.1:{server.servers[0].sockets[0].getsockname()[1]}", services
+    finally:
+        server.should_exit = True
+        thread.join(10)

@@ -1,39 +1,18 @@
 """The REST API, the Python client against a live server, and the CLI, on one job."""
 
-import contextlib
 import json
-import threading
 import time
 
 import pytest
-import uvicorn
 from click.testing import CliRunner
-from jobhelpers import TASKS_DIR, task
+from jobhelpers import TASKS_DIR, serve, task
 
 from modelyard.cli.main import cli
 from modelyard.exceptions import InvalidParameterValue, ResourceDoesNotExist
 from modelyard.jobs.client import JobsClient
-from modelyard.server.app import create_app
-from modelyard.server.services import Services
 from modelyard.settings import Settings
 
 API = "/api/2.0/modelyard/jobs"
-
-
-@contextlib.contextmanager
-def serve(settings):
-    services = Services.from_settings(settings)
-    server = uvicorn.Server(uvicorn.Config(create_app(settings, services), host="127.0.0.1", port=0, log_level="warning", ws="none"))
-    thread = threading.Thread(target=server.run, daemon=True)
-    thread.start()
-    deadline = time.monotonic() + 20
-    while not server.started and time.monotonic() < deadline:
-        time.sleep(0.01)
-    try:
-        yield f"http://127.0.0.1:{server.servers[0].sockets[0].getsockname()[1]}", services
-    finally:
-        server.should_exit = True
-        thread.join(10)
 
 
 @pytest.fixture

@@ -45,6 +45,19 @@ class TableName(Message):
     name: str
 
 
+class TableChange(Message):
+    """What made a new version (its ``feature_table.updated`` event): the operation and row counts."""
+
+    operation: str | None = None
+    rows_written: Int64 | None = None
+    rows_inserted: Int64 | None = None
+    rows_updated: Int64 | None = None
+
+
+def _change(m: TableChange | None) -> dict | None:
+    return None if m is None else {k: getattr(m, k) for k in ("operation", "rows_written", "rows_inserted", "rows_updated")}
+
+
 class CreateTable(TableName):
     primary_keys: list[str] = []
     timestamp_keys: list[str] = []
@@ -54,6 +67,7 @@ class CreateTable(TableName):
     description: str | None = None
     tags: list[KeyValue] = []
     creator: str | None = None
+    change: TableChange | None = None
 
 
 class SearchTables(Message):
@@ -65,6 +79,7 @@ class UpdateTable(TableName):
     columns: list[ColumnSpec] | None = None
     version: Int64 | None = None
     description: str | None = None
+    change: TableChange | None = None
 
 
 class TableTag(TableName):
@@ -95,7 +110,7 @@ def create_feature_table(svc: Services, m: CreateTable, ctx: RequestContext) -> 
     tags = {t.key: t.value or "" for t in m.tags}
     made = service(svc, ctx).register(
         m.name, m.primary_keys, m.timestamp_keys, _columns(m.columns), m.location, m.version,
-        description=m.description, tags=tags, creator=m.creator,
+        description=m.description, tags=tags, creator=m.creator, change=_change(m.change),
     )
     visibility.created(ctx, FEATURE_TABLE, made.name)  # the creator gets MANAGE on it
     return _table(made)
@@ -125,7 +140,7 @@ def search_feature_tables(svc: Services, m: SearchTables, ctx: RequestContext) -
 def update_feature_table(svc: Services, m: UpdateTable, ctx: RequestContext) -> dict:
     """Record a new version / schema / description."""
     return _table(service(svc, ctx).update(
-        m.name, columns=_columns(m.columns), version=m.version, description=m.description
+        m.name, columns=_columns(m.columns), version=m.version, description=m.description, change=_change(m.change),
     ))
 
 

@@ -33,12 +33,13 @@ class RestFeatureStore(base.FeatureCatalogStore):
         return self._call("GET", "default-location", params={"name": name})["location"]
 
     def create_feature_table(self, name, primary_keys, timestamp_keys, columns, location, version,
-                             description=None, tags=None, creator=None) -> FeatureTable:
+                             description=None, tags=None, creator=None, change=None) -> FeatureTable:
         body = {
             "name": name, "primary_keys": list(primary_keys), "timestamp_keys": list(timestamp_keys),
             "columns": [c.to_dict() for c in columns], "location": location, "version": version,
             "description": description, "creator": creator,
             "tags": [{"key": k, "value": v} for k, v in (tags or {}).items()],
+            "change": change,
         }
         return FeatureTable.from_dict(self._call("POST", "create", body)["feature_table"])
 
@@ -50,8 +51,9 @@ class RestFeatureStore(base.FeatureCatalogStore):
         return [FeatureTable.from_dict(t) for t in self._call("GET", "search", params=params).get("feature_tables", [])]
 
     def update_feature_table(self, name: str, *, columns: Sequence[FeatureColumn] | None = None,
-                             version: int | None = None, description: str | None = None) -> FeatureTable:
-        body = {"name": name, "version": version, "description": description,
+                             version: int | None = None, description: str | None = None,
+                             change: base.Change | None = None) -> FeatureTable:
+        body = {"name": name, "version": version, "description": description, "change": change,
                 "columns": None if columns is None else [c.to_dict() for c in columns]}
         return FeatureTable.from_dict(self._call("POST", "update", body)["feature_table"])
 

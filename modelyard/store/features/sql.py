@@ -17,6 +17,7 @@ from modelyard.entities.feature_table import FeatureColumn, FeatureTable, Online
 from modelyard.exceptions import ResourceAlreadyExists, ResourceDoesNotExist
 from modelyard.store.features import base
 from modelyard.store.features.tables import feature_table_online, feature_table_tags, feature_tables
+from modelyard.store.sql import queue
 
 T = feature_tables
 
@@ -27,6 +28,14 @@ def _now_ms() -> int:
 
 def _missing(name: str) -> ResourceDoesNotExist:
     return ResourceDoesNotExist(f"Feature table {name!r} does not exist")
+
+
+def _emit_updated(conn: Connection, name: str, version: int, change: base.Change | None) -> None:
+    """The platform event of a feature table's new version (``feature_table.updated`` on the
+    kernel's event queue, in the transaction that records the version: the jobs scheduler turns it
+    into ``feature_table_updated`` triggers, keyed ``<table>@<version>``)."""
+    change = base.change_of(change)
+    queue.put_event(conn, base.TABLE_UPDATED, {"table": name, "version": int(version), **change})
 
 
 class SqlFeatureStore(base.FeatureCatalogStore):
@@ -108,6 +117,7 @@ class SqlFeatureStore(base.FeatureCatalogStore):
         description: str | None = None,
         tags: dict[str, str] | None = None,
         creator: str | None = None,
+        change: base.Change | None = None,
     ) -> FeatureTable:
         base.validate_table_name(name)
         now = _now_ms()
@@ -131,6 +141,8 @@ class SqlFeatureStore(base.FeatureCatalogStore):
             for key, value in (tags or {}).items():
                 v.validate_tag(key, value)
                 conn.execute(insert(feature_table_tags).values(table_id=table_id, key=key, value=str(value)))
+            if base.has_rows(change):  # a table created with data: its first version is news
+                _emit_updated(conn, name, version, {"operation": "create", **(change or {})})
             return self._load(conn, name)
 
     def get_feature_table(self, name: str) -> FeatureTable:
@@ -154,7 +166,10 @@ class SqlFeatureStore(base.FeatureCatalogStore):
         columns: Sequence[FeatureColumn] | None = None,
         version: int | None = None,
         description: str | None = None,
+        change: base.Change | None = None,
     ) -> FeatureTable:
+        """``change`` (operation and row counts of the write that made ``version``) goes into the
+        ``feature_table.updated`` event a new version emits."""
         values: dict = {"last_updated_time": _now_ms()}
         if columns is not None:
             values["columns"] = json.dumps([c.to_dict() for c in columns])
@@ -163,8 +178,11 @@ class SqlFeatureStore(base.FeatureCatalogStore):
         if description is not None:
             values["description"] = description
         with self._tracking._write() as conn:
-            table_id = self._id(conn, name, lock=True)
+            table_id = self._id(conn, name, lock=True)  # writers of one table take turns here
+            before = conn.execute(select(T.c.current_version).where(T.c.id == table_id)).scalar()
             conn.execute(update(T).where(T.c.id == table_id).values(**values))
+            if version is not None and int(version) != int(before):
+                _emit_updated(conn, name, version, change)
             return self._load(conn, name)
 
     def set_feature_table_tag(self, name: str, key: str, value: str) -> None:

@@ -30,7 +30,6 @@ from modelyard.entities.job import (
 from modelyard.exceptions import ResourceAlreadyExists, ResourceDoesNotExist
 from modelyard.store.jobs import tables as t
 from modelyard.store.jobs.db import Database
-from modelyard.store.registry.sql.outbox import EVENTS_QUEUE as REGISTRY_EVENTS
 from modelyard.store.sql import dml, queue
 from modelyard.store.sql.common import now_ms
 
@@ -466,14 +465,14 @@ class SqlJobStore:
     def claim_registry_events(self, owner: str, lease_s: float, limit: int) -> list[queue.Item]:
         """Lease up to ``limit`` items of the registry's event queue (another scheduler gets the
         others); payload ``{"event", "data"}`` (``store/registry/sql/outbox.py``)."""
-        events = queue.Queue(self.db, REGISTRY_EVENTS)
+        events = queue.Queue(self.db, queue.EVENTS_QUEUE)
         due = events.next_due()  # a read first: no write transaction when there is nothing to take
         if due is None or due > now_ms():
             return []
         return events.claim(owner, lease_s, limit)
 
     def ack_registry_event(self, item_id: int, owner: str) -> bool:
-        return queue.Queue(self.db, REGISTRY_EVENTS).ack(item_id, owner)
+        return queue.Queue(self.db, queue.EVENTS_QUEUE).ack(item_id, owner)
 
     # -- logs ---------------------------------------------------------------------------------
     def append_log(self, task_run_id: str, seq: int, data: str) -> None:

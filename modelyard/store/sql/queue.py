@@ -24,6 +24,7 @@ Times are milliseconds since the epoch.
 
 from __future__ import annotations
 
+import json
 import random
 from collections.abc import Sequence
 from dataclasses import dataclass
@@ -111,6 +112,20 @@ def put(
         "created_at": t,
     }
     return conn.execute(queue_items.insert().values(**values)).inserted_primary_key[0]
+
+
+# Platform events: one kernel queue that other domains consume inside the platform (the jobs
+# scheduler's event triggers). A domain puts ``{"event": "<entity>.<action>", "data": {...}}`` on
+# it with ``put_event`` in the transaction of its change, so an event is committed exactly when the
+# change is: never lost, never sent for a change that rolled back. (The name is historical: the
+# registry was its first producer; feature tables' new versions go on it too.)
+EVENTS_QUEUE = "registry-events"
+EVENT_ATTEMPTS = 20
+
+
+def put_event(conn: Connection, event: str, data: dict) -> int | None:
+    """Queue the platform event ``event`` with ``data`` on ``conn`` (commits with the caller's change)."""
+    return put(conn, EVENTS_QUEUE, json.dumps({"event": event, "data": data}), max_attempts=EVENT_ATTEMPTS)
 
 
 def select_id(queue: str, dedup_key: str) -> sa.Select:

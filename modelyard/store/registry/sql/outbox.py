@@ -30,12 +30,11 @@ from modelyard.store.sql.common import now_ms
 
 QUEUE = "webhooks"  # the kernel queue (modelyard.store.sql.queue) the sends go on; payload: delivery id
 # Registry events consumed inside the platform (the jobs scheduler's model_version_created and
-# alias_moved triggers), on the kernel queue EVENTS_QUEUE, committed with the change: payload
-# {"event": "model_version.created", "data": <the webhook data>}. Consumers claim, act (idempotently:
-# the item id keys what they do) and ack.
-EVENTS_QUEUE = "registry-events"
+# alias_moved triggers), on the kernel's platform-event queue (queue.EVENTS_QUEUE), committed with
+# the change: payload {"event": "model_version.created", "data": <the webhook data>}. Consumers
+# claim, act (idempotently: the item id keys what they do) and ack.
+EVENTS_QUEUE = queue.EVENTS_QUEUE
 PLATFORM_EVENTS = frozenset({events.MODEL_VERSION_CREATED, events.MODEL_VERSION_ALIAS_CREATED})
-EVENT_ATTEMPTS = 20
 _QUEUED = "modelyard.registry.outbox"  # key in Connection.info: deliveries queued this transaction
 
 
@@ -75,7 +74,7 @@ def emit(conn: Connection, event: WebhookEvent, data: dict[str, Any]) -> int:
     """Queue ``event`` for every active webhook subscribed to it; returns how many. The events
     the platform itself consumes (``PLATFORM_EVENTS``) also go on the ``registry-events`` queue."""
     if event in PLATFORM_EVENTS:
-        queue.put(conn, EVENTS_QUEUE, json.dumps({"event": str(event), "data": data}), max_attempts=EVENT_ATTEMPTS)
+        queue.put_event(conn, str(event), data)
     targets = subscribers(conn, event)
     if not targets:
         return 0
