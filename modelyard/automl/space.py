@@ -131,7 +131,7 @@ def _hgb(p: dict, ctx: Context) -> Any:
         max_leaf_nodes=p["hgb_max_leaf_nodes"],
         min_samples_leaf=p["hgb_min_samples_leaf"],
         l2_regularization=p["hgb_l2_regularization"],
-        max_iter=MAX_BOOSTING_ROUNDS,
+        max_iter=int(p.get("hgb_max_iter", MAX_BOOSTING_ROUNDS)),  # capped late in the budget (budget.py)
         early_stopping=True,
         n_iter_no_change=EARLY_STOPPING_ROUNDS,
         validation_fraction=0.1,
