@@ -40,6 +40,7 @@ class Search:
         self.refit = True
         self.best_model_metrics: dict[str, float] | None = None
         self.model_uris: dict[int, str] = {}  # trial number -> model URI, from the background writer
+        self.background_tracking_seconds = 0.0
 
     @property
     def study_id(self) -> str:
@@ -182,6 +183,7 @@ class Search:
                     t0 = time.perf_counter()
                     self.model_uris.update(writer.drain())  # waiting for the writer is tracking time
                     objective.tracking_seconds += time.perf_counter() - t0
+                    self.background_tracking_seconds = writer.busy_seconds
                 self.tracking_seconds += objective.tracking_seconds
             return
         worker.run_processes(self.storage_uri, self.study_id, parallelism)
@@ -254,7 +256,8 @@ class Search:
             primary_metric=self.config.primary_metric, best_trial=best, trials=leaderboard,
             best_model_path=info.model_uri, best_model_metrics=self.best_model_metrics,
             registered_model_version=str(info.registered_model_version) if registered_model_name else None,
-            tracking_seconds=self.tracking_seconds, wall_seconds=time.perf_counter() - self.started,
+            tracking_seconds=self.tracking_seconds, background_tracking_seconds=self.background_tracking_seconds,
+            wall_seconds=time.perf_counter() - self.started,
         )
 
     def abort(self) -> None:

@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import logging
 import queue
+import time
 from dataclasses import dataclass
 from typing import Any
 
@@ -57,6 +58,7 @@ class ModelWriter:
         self.queue: queue.Queue[ModelJob] = queue.Queue(maxsize=max_pending)
         self.model_uris: dict[int, str] = {}
         self.errors: dict[int, str] = {}
+        self.busy_seconds = 0.0  # time spent writing models (on the worker's thread, mostly)
         self.worker = workers.Worker("automl-model-writer", self._step, interval=None, on_stop=self._write_all)
 
     def submit(self, job: ModelJob) -> None:
@@ -83,6 +85,7 @@ class ModelWriter:
             job = self.queue.get_nowait()
         except queue.Empty:
             return False
+        started = time.perf_counter()
         try:
             self.model_uris[job.trial_number] = log_trial_model(job, self.context)
         except Exception as exc:  # the trial keeps its run; it has no model, so it leaves the leaderboard
@@ -90,6 +93,7 @@ class ModelWriter:
             self.errors[job.trial_number] = f"{type(exc).__name__}: {exc}"[:2000]
             _tag_error(job.run_id, self.errors[job.trial_number], self.context)
         finally:
+            self.busy_seconds += time.perf_counter() - started
             self.queue.task_done()
         return True
 
