@@ -14,8 +14,8 @@ import time
 from dataclasses import dataclass, field
 from typing import Any
 
-from modelyard.automl import metrics as metric_defs
 from modelyard.automl import budget, preprocess, space
+from modelyard.automl import metrics as metric_defs
 from modelyard.automl.data import Splits
 
 logger = logging.getLogger(__name__)
