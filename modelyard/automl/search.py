@@ -244,7 +244,9 @@ class Search:
             self.best_model_metrics = {f"test_{k}": v for k, v in refit_test.items()}
             t0 += time.perf_counter() - t_refit  # fitting is not tracking
         example = self.splits.train[self.config.column_plan.features].head(5)
-        info = modelyard.sklearn.log_model(
+        from modelyard.flavors import sklearn as sklearn_flavor  # not modelyard.sklearn: it loads autologging
+
+        info = sklearn_flavor.log_model(
             pipeline, name="best_model", input_example=example, serialization_format="cloudpickle",
             registered_model_name=registered_model_name,
         )
