@@ -51,7 +51,7 @@ class Estimates:
     @staticmethod
     def _units(model: str, params: dict, learnt: dict) -> int:
         if model == "random_forest":
-            return int(params.get("rf_n_estimators") or 100)
+            return int(learnt.get("n_estimators") or params.get("rf_n_estimators") or 100)
         if model == "hist_gradient_boosting":
             return int(learnt.get("best_iteration") or 1)
         return 1

@@ -120,6 +120,8 @@ def refit(config: SearchConfig, splits: Splits, model: str, params: dict, learnt
     X, y = both[plan.features], both[config.target_col]
     ctx = space.Context(config.classification, len(config.classes), config.seed, config.n_jobs)
     estimator = spec.build(params, ctx)
+    if learnt.get("n_estimators"):  # a forest the deadline stopped: refitted with the trees it had
+        estimator.set_params(n_estimators=int(learnt["n_estimators"]))
     if spec.framework in ("xgboost", "lightgbm") and learnt.get("best_iteration"):
         estimator.set_params(n_estimators=int(learnt["best_iteration"]))
         if spec.framework == "xgboost":

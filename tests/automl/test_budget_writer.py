@@ -68,3 +68,33 @@ def test_the_writer_logs_every_queued_model_as_an_output_of_its_run(tracking):
         assert [o.model_id for o in outputs] == [model_id]
         assert modelyard.pyfunc.load_model(uris[i]).predict(pd.DataFrame({"x": [5.0]}))[0] == pytest.approx(10.0)
     assert "cannot pickle" in client.get_run(broken.info.run_id).data.tags["modelyard.automl.model_error"]
+
+
+@pytest.mark.parametrize("name", ["random_forest", "hist_gradient_boosting"])
+def test_forests_and_hist_boosting_stop_at_the_deadline_between_chunks(name):
+    import time
+
+    import numpy as np
+    from sklearn.datasets import make_classification
+
+    from modelyard.automl import space
+
+    X, y = make_classification(600, 8, random_state=0)
+    spec = space.spec_named(name)
+    params = {**spec.defaults, "rf_n_estimators": 70}
+    whole = spec.build(params, space.Context(True, 2))
+    learnt_whole = space.fit(spec, whole, X, y, X, y, None)
+    grown = spec.build(params, space.Context(True, 2))
+    learnt_grown = space.fit(spec, grown, X, y, X, y, None, deadline=time.time() + 3600)
+    if name == "random_forest":  # grown a chunk at a time, the forest is the one a single fit makes
+        assert learnt_grown == learnt_whole and np.allclose(whole.predict_proba(X), grown.predict_proba(X))
+    else:  # early stopping restarts its patience at a chunk's end: it may take a few more rounds
+        assert learnt_whole["best_iteration"] <= learnt_grown["best_iteration"] < space.MAX_BOOSTING_ROUNDS
+    late = spec.build(params, space.Context(True, 2))
+    learnt_late = space.fit(spec, late, X, y, X, y, None, deadline=time.time() - 1)
+    key, chunk = space.CHUNKED[name]
+    if name == "random_forest":
+        assert learnt_late == {"n_estimators": chunk} and len(late.estimators_) == chunk
+    else:
+        assert late.n_iter_ == chunk == learnt_late["best_iteration"]
+    assert late.get_params()["warm_start"] is False
