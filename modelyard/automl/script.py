@@ -24,6 +24,8 @@ def estimator_code(config: SearchConfig, model: str, params: dict, learnt: dict)
         chosen["n_estimators"] = int(learnt["best_iteration"])
         for key in _ES_PARAMS[spec.framework]:
             chosen[key] = None
+    if learnt.get("n_estimators"):  # a forest the deadline stopped
+        chosen["n_estimators"] = int(learnt["n_estimators"])
     defaults = cls().get_params(deep=False)
     kwargs = {k: v for k, v in chosen.items() if k in defaults and not _same(defaults[k], v) and k != "callbacks"}
     module = ".".join(p for p in cls.__module__.split(".") if not p.startswith("_"))  # sklearn.ensemble

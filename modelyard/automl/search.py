@@ -39,6 +39,8 @@ class Search:
         self.tracking_seconds = 0.0
         self.refit = True
         self.best_model_metrics: dict[str, float] | None = None
+        self.model_uris: dict[int, str] = {}  # trial number -> model URI, from the background writer
+        self.background_tracking_seconds = 0.0
 
     @property
     def study_id(self) -> str:
@@ -168,9 +170,21 @@ class Search:
         from modelyard.automl import worker
 
         if parallelism <= 1:
-            objective = Objective(self.config, self.splits)
-            worker.optimize(self.study, objective, self.config)
-            self.tracking_seconds += objective.tracking_seconds
+            from modelyard.automl.writer import ModelWriter
+
+            # in the search's own process (no worker shares the study): runs recorded in one
+            # transaction each, models written in the background
+            writer = ModelWriter() if self.storage_uri is None else None
+            objective = Objective(self.config, self.splits, writer)
+            try:
+                worker.optimize(self.study, objective, self.config)
+            finally:
+                if writer is not None:
+                    t0 = time.perf_counter()
+                    self.model_uris.update(writer.drain())  # waiting for the writer is tracking time
+                    objective.tracking_seconds += time.perf_counter() - t0
+                    self.background_tracking_seconds = writer.busy_seconds
+                self.tracking_seconds += objective.tracking_seconds
             return
         worker.run_processes(self.storage_uri, self.study_id, parallelism)
 
@@ -182,7 +196,11 @@ class Search:
         t0 = time.perf_counter()
         self.refit = refit
         worker.fail_stale_trials(self.study)
-        trials = [trial_info(t) for t in self.study.get_trials(deepcopy=False) if not t.user_attrs.get("skipped") and t.state.name != "WAITING"]
+        trials = [
+            trial_info(t, self.model_uris.get(t.number))
+            for t in self.study.get_trials(deepcopy=False)
+            if not t.user_attrs.get("skipped") and t.state.name != "WAITING"
+        ]
         worker.fail_orphan_runs(trials)
         complete = [t for t in trials if t.state == "COMPLETE" and t.model_path]
         key = f"val_{self.config.primary_metric}"
@@ -226,7 +244,9 @@ class Search:
             self.best_model_metrics = {f"test_{k}": v for k, v in refit_test.items()}
             t0 += time.perf_counter() - t_refit  # fitting is not tracking
         example = self.splits.train[self.config.column_plan.features].head(5)
-        info = modelyard.sklearn.log_model(
+        from modelyard.flavors import sklearn as sklearn_flavor  # not modelyard.sklearn: it loads autologging
+
+        info = sklearn_flavor.log_model(
             pipeline, name="best_model", input_example=example, serialization_format="cloudpickle",
             registered_model_name=registered_model_name,
         )
@@ -238,7 +258,8 @@ class Search:
             primary_metric=self.config.primary_metric, best_trial=best, trials=leaderboard,
             best_model_path=info.model_uri, best_model_metrics=self.best_model_metrics,
             registered_model_version=str(info.registered_model_version) if registered_model_name else None,
-            tracking_seconds=self.tracking_seconds, wall_seconds=time.perf_counter() - self.started,
+            tracking_seconds=self.tracking_seconds, background_tracking_seconds=self.background_tracking_seconds,
+            wall_seconds=time.perf_counter() - self.started,
         )
 
     def abort(self) -> None:
@@ -249,14 +270,16 @@ class Search:
             modelyard.end_run("FAILED")
 
 
-def trial_info(t: Any) -> TrialInfo:
+def trial_info(t: Any, model_uri: str | None = None) -> TrialInfo:
+    """``model_uri``: the trial's model when the background writer logged it (else a user attribute)."""
     attrs = t.user_attrs
     duration = attrs.get("duration_s")
     if duration is None and t.datetime_start and t.datetime_complete:
         duration = (t.datetime_complete - t.datetime_start).total_seconds()
     return TrialInfo(
         number=t.number, state=t.state.name, model_description=str(t.params.get("model", "")),
-        run_id=attrs.get("run_id"), model_path=attrs.get("model_uri"), params=dict(t.params),
+        run_id=attrs.get("run_id"), model_path=model_uri or attrs.get("model_uri"),
+        params={**t.params, **(attrs.get("bounded") or {})},
         metrics=dict(attrs.get("metrics") or {}), duration=duration, error=attrs.get("error"),
     )
 

@@ -131,7 +131,7 @@ def _hgb(p: dict, ctx: Context) -> Any:
         max_leaf_nodes=p["hgb_max_leaf_nodes"],
         min_samples_leaf=p["hgb_min_samples_leaf"],
         l2_regularization=p["hgb_l2_regularization"],
-        max_iter=MAX_BOOSTING_ROUNDS,
+        max_iter=int(p.get("hgb_max_iter", MAX_BOOSTING_ROUNDS)),  # capped late in the budget (budget.py)
         early_stopping=True,
         n_iter_no_change=EARLY_STOPPING_ROUNDS,
         validation_fraction=0.1,
@@ -283,7 +283,39 @@ def fit(
             callbacks=[lightgbm.early_stopping(EARLY_STOPPING_ROUNDS, verbose=False), callback], **evals,
         )
         return {"best_iteration": int(estimator.best_iteration_ or estimator.n_estimators)}
+    if spec.name in CHUNKED and deadline is not None:
+        return _fit_in_chunks(spec.name, estimator, X, y, sample_weight, deadline)
     estimator.fit(X, y, sample_weight=sample_weight)
     if spec.name == "hist_gradient_boosting":
         return {"best_iteration": int(estimator.n_iter_)}
     return {}
+
+
+# scikit-learn ensembles that grow with warm_start: (the parameter counting trees / rounds, a chunk)
+CHUNKED = {"random_forest": ("n_estimators", 20), "hist_gradient_boosting": ("max_iter", 50)}
+
+
+def _fit_in_chunks(name: str, estimator: Any, X: Any, y: Any, sample_weight: Any, deadline: float) -> dict:
+    """A forest or a histogram gradient boosting grown a chunk at a time (``warm_start``; a forest
+    is the one a single fit makes, the same random draws; boosting's early stopping restarts its
+    patience at a chunk's end, so it may run a few more rounds), stopping at the deadline between
+    two chunks: these fits cannot be interrupted otherwise. Returns the trees / rounds grown."""
+    key, chunk = CHUNKED[name]
+    total = int(estimator.get_params()[key])
+    estimator.set_params(warm_start=True)
+    grown = 0
+    try:
+        while grown < total:
+            grown = min(total, grown + chunk)
+            estimator.set_params(**{key: grown})
+            estimator.fit(X, y, sample_weight=sample_weight)
+            if name == "hist_gradient_boosting" and estimator.n_iter_ < grown:  # early stopping ended it
+                break
+            if time.time() > deadline:
+                break
+    finally:
+        estimator.set_params(warm_start=False)
+    if name == "hist_gradient_boosting":
+        estimator.set_params(max_iter=total)
+        return {"best_iteration": int(estimator.n_iter_)}
+    return {"n_estimators": grown} if grown < total else {}

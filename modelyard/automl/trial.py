@@ -14,8 +14,8 @@ import time
 from dataclasses import dataclass, field
 from typing import Any
 
+from modelyard.automl import budget, preprocess, space
 from modelyard.automl import metrics as metric_defs
-from modelyard.automl import preprocess, space
 from modelyard.automl.data import Splits
 
 logger = logging.getLogger(__name__)
@@ -120,6 +120,8 @@ def refit(config: SearchConfig, splits: Splits, model: str, params: dict, learnt
     X, y = both[plan.features], both[config.target_col]
     ctx = space.Context(config.classification, len(config.classes), config.seed, config.n_jobs)
     estimator = spec.build(params, ctx)
+    if learnt.get("n_estimators"):  # a forest the deadline stopped: refitted with the trees it had
+        estimator.set_params(n_estimators=int(learnt["n_estimators"]))
     if spec.framework in ("xgboost", "lightgbm") and learnt.get("best_iteration"):
         estimator.set_params(n_estimators=int(learnt["best_iteration"]))
         if spec.framework == "xgboost":
@@ -163,18 +165,23 @@ def suggest(trial: Any, config: SearchConfig) -> tuple[str, dict]:
 
 
 class Objective:
-    """The Optuna objective: one call = one trial = one child run."""
+    """The Optuna objective: one call = one trial = one child run.
 
-    def __init__(self, config: SearchConfig, splits: Splits) -> None:
-        self.config, self.splits = config, splits
+    With a ``writer`` (a search's own process) the run is recorded once the trial is over, in one
+    transaction (parameters, metrics, tags, status), and the model is queued to the background
+    writer. Without one (worker processes sharing a study) the run is started before the fit, so
+    a killed worker's trial has a run that the search marks FAILED, and the model is logged at once.
+    """
+
+    def __init__(self, config: SearchConfig, splits: Splits, writer: Any = None) -> None:
+        self.config, self.splits, self.writer = config, splits, writer
         self.tracking_seconds = 0.0
         self.signature: Any = None  # inferred once: every trial's pipeline takes the same frame
+        self.budget = budget.Estimates()
+        self._run_tags: dict[str, str] | None = None
 
     def __call__(self, trial: Any) -> float:
         import optuna
-
-        import modelyard
-        import modelyard.sklearn
 
         config = self.config
         if config.max_trials and trial.number >= config.max_trials:  # another worker took the last one
@@ -187,6 +194,85 @@ class Objective:
             raise optuna.TrialPruned("no time left for another trial")
         model, params = suggest(trial, config)
         spec = space.spec_named(model)
+        bounded = self.budget.bound(model, params, self._fit_time_left(trial))
+        if bounded is None:
+            trial.set_user_attr("skipped", True)
+            raise optuna.TrialPruned(f"{model} with these parameters would not end within the budget")
+        if bounded != params:
+            trial.set_user_attr("bounded", {k: v for k, v in bounded.items() if params.get(k) != v})
+        params = bounded
+        drawn = {"model": model, "framework": spec.framework, **params}
+        if self.writer is not None:
+            return self._run_recorded(trial, model, params, drawn)
+        return self._run_live(trial, model, params, drawn)
+
+    # -- a search's own process: the run recorded at the end, the model written in the background ---
+    def _run_recorded(self, trial: Any, model: str, params: dict, drawn: dict) -> float:
+        import optuna
+
+        from modelyard.automl.writer import ModelJob
+
+        start_ms = int(time.time() * 1000)
+        t_start = time.perf_counter()
+        try:
+            result = fit_pipeline(self.config, self.splits, model, params, trial)
+        except optuna.TrialPruned as exc:
+            trial.set_user_attr("error", str(exc))
+            self._record(trial, model, start_ms, "KILLED", drawn, tags={"modelyard.automl.pruned": str(exc)})
+            raise
+        except Exception as exc:
+            logger.info("Trial %s (%s) failed: %s", trial.number, model, exc)
+            error = f"{type(exc).__name__}: {exc}"
+            trial.set_user_attr("error", error[:2000])
+            self._record(trial, model, start_ms, "FAILED", drawn, tags={"modelyard.automl.error": error[:5000]})
+            raise
+        self.budget.observe(model, params, result, time.perf_counter() - t_start)
+        t1 = time.perf_counter()
+        values = self._values(result)
+        run_id = self._record(trial, model, start_ms, "FINISHED", {**drawn, **(result.learnt or {})}, values)
+        example, signature = self._example(result)
+        self.writer.submit(ModelJob(trial.number, run_id, result.pipeline, example, signature))
+        for key, value in (("metrics", values), ("learnt", result.learnt)):
+            trial.set_user_attr(key, value)
+        trial.set_user_attr("duration_s", time.perf_counter() - t_start)
+        self.tracking_seconds += time.perf_counter() - t1
+        return self._objective(result)
+
+    def _record(
+        self, trial: Any, model: str, start_ms: int, status: str, params: dict, metrics: dict | None = None,
+        tags: dict | None = None,
+    ) -> str:
+        from modelyard.tracking import context
+
+        t0 = time.perf_counter()
+        client = self.writer.context.client() if self.writer is not None else context.current().client()
+        run = client.record_run(
+            self.config.experiment_id, status, start_ms, int(time.time() * 1000),
+            tags={**self._tags(client, trial), **(tags or {})}, run_name=f"{model}-{trial.number}",
+            params=params, metrics=metrics,
+        )
+        trial.set_user_attr("run_id", run.info.run_id)
+        if status != "FINISHED":
+            self.tracking_seconds += time.perf_counter() - t0
+        return run.info.run_id
+
+    def _tags(self, client: Any, trial: Any) -> dict[str, str]:
+        """The tags a nested fluent run would get: the parent's user and source, the parent link."""
+        if self._run_tags is None:
+            parent = client.get_run(self.config.parent_run_id).data.tags
+            inherited = ("mlflow.user", "mlflow.source.name", "mlflow.source.type", "mlflow.source.git.commit")
+            self._run_tags = {k: parent[k] for k in inherited if k in parent}
+            self._run_tags["mlflow.parentRunId"] = self.config.parent_run_id
+        return {**self._run_tags, TRIAL_TAG: str(trial.number), STUDY_TAG: trial.study.study_name}
+
+    # -- worker processes: the run started first, the model logged at once -------------------------
+    def _run_live(self, trial: Any, model: str, params: dict, drawn: dict) -> float:
+        import optuna
+
+        import modelyard
+        import modelyard.sklearn
+
+        config = self.config
         t0 = time.perf_counter()
         run = modelyard.start_run(
             experiment_id=config.experiment_id,
@@ -197,8 +283,8 @@ class Objective:
         )
         run_id = run.info.run_id
         trial.set_user_attr("run_id", run_id)
-        drawn = {"model": model, "framework": spec.framework, **params}
         self.tracking_seconds += time.perf_counter() - t0
+        t_fit = time.perf_counter()
         try:
             result = fit_pipeline(config, self.splits, model, params, trial)
         except optuna.TrialPruned as exc:
@@ -210,19 +296,14 @@ class Objective:
             trial.set_user_attr("error", f"{type(exc).__name__}: {exc}"[:2000])
             self._end(run_id, "FAILED", drawn, tags={"modelyard.automl.error": f"{type(exc).__name__}: {exc}"[:5000]})
             raise
+        self.budget.observe(model, params, result, time.perf_counter() - t_fit)
         t1 = time.perf_counter()
-        values = {f"val_{k}": v for k, v in result.val.items()}
-        values.update({f"test_{k}": v for k, v in result.test.items()})
-        values["fit_duration_s"] = result.fit_seconds
+        values = self._values(result)
         # one write for the drawn and learnt parameters and every metric (the model links to them)
         self._log(run_id, {**drawn, **(result.learnt or {})}, values)
-        example = self.splits.train[config.column_plan.features].head(5)
-        if self.signature is None:
-            from modelyard.models.signature import infer_signature
-
-            self.signature = infer_signature(example, result.pipeline.predict(example))
+        example, signature = self._example(result)
         info = modelyard.sklearn.log_model(
-            result.pipeline, name="model", input_example=example, signature=self.signature,
+            result.pipeline, name="model", input_example=example, signature=signature,
             serialization_format="cloudpickle",
         )
         for key, value in (("model_uri", info.model_uri), ("metrics", values), ("learnt", result.learnt)):
@@ -230,10 +311,45 @@ class Objective:
         trial.set_user_attr("duration_s", time.perf_counter() - t0)
         self._end(run_id, "FINISHED")
         self.tracking_seconds += time.perf_counter() - t1
-        objective = result.val.get(config.primary_metric)
+        return self._objective(result)
+
+    # -- shared ------------------------------------------------------------------------------------
+    @staticmethod
+    def _values(result: FitResult) -> dict[str, float]:
+        values = {f"val_{k}": v for k, v in result.val.items()}
+        values.update({f"test_{k}": v for k, v in result.test.items()})
+        values["fit_duration_s"] = result.fit_seconds
+        return values
+
+    def _example(self, result: FitResult) -> tuple[Any, Any]:
+        example = self.splits.train[self.config.column_plan.features].head(5)
+        if self.signature is None:
+            from modelyard.models.signature import infer_signature
+
+            self.signature = infer_signature(example, result.pipeline.predict(example))
+        return example, self.signature
+
+    def _objective(self, result: FitResult) -> float:
+        objective = result.val.get(self.config.primary_metric)
         if objective is None:
-            raise ValueError(f"{config.primary_metric} could not be computed on the validation split")
+            raise ValueError(f"{self.config.primary_metric} could not be computed on the validation split")
         return objective
+
+    def _fit_time_left(self, trial: Any) -> float | None:
+        """Seconds a trial may fit: to the deadline, less a reserve for the finish (about one
+        typical trial: refitting the best model and logging it). None (no bound) before the first
+        trial ended: the search hands over a model even when its budget went on preparing."""
+        median = self._median_duration(trial)
+        if self.config.deadline is None or not median:
+            return None
+        return self.config.deadline - time.time() - median
+
+    @staticmethod
+    def _median_duration(trial: Any) -> float:
+        durations = sorted(
+            t.user_attrs["duration_s"] for t in trial.study.get_trials(deepcopy=False) if "duration_s" in t.user_attrs
+        )
+        return durations[len(durations) // 2] if durations else 0.0
 
     def _out_of_time(self, trial: Any) -> bool:
         """Past the deadline, or too close to it: half a typical trial (the median duration) plus the
@@ -241,13 +357,10 @@ class Objective:
         always runs, so a search hands over a model even when its budget went on preparing."""
         if self.config.deadline is None:
             return False
-        remaining = self.config.deadline - time.time()
-        durations = sorted(
-            t.user_attrs["duration_s"] for t in trial.study.get_trials(deepcopy=False) if "duration_s" in t.user_attrs
-        )
-        if not durations:
+        median = self._median_duration(trial)
+        if not median:
             return False
-        return remaining <= 1.5 * durations[len(durations) // 2]
+        return self.config.deadline - time.time() <= 1.5 * median
 
     @staticmethod
     def _log(run_id: str, params: dict, metrics: dict | None = None, tags: dict | None = None) -> None:

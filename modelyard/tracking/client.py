@@ -160,6 +160,28 @@ class TrackingClient(RegistryClientMixin):
         self._artifact_uris[run.info.run_id] = run.info.artifact_uri
         return run
 
+    def record_run(
+        self,
+        experiment_id: str,
+        status: str,
+        start_time: int,
+        end_time: int,
+        tags: dict[str, Any] | None = None,
+        run_name: str | None = None,
+        params: dict[str, Any] | None = None,
+        metrics: dict[str, float] | None = None,
+    ) -> Run:
+        """Record a run that is over already (FINISHED, FAILED, KILLED) with its tags, params and
+        metrics (logged at ``end_time``, step 0) at once: one transaction on a database."""
+        run = self.service.record_run(
+            self.context, str(experiment_id), None, start_time, end_time, status,
+            [RunTag(k, self._tag_value(k, val)) for k, val in (tags or {}).items()], run_name,
+            [Param(k, self._param_value(k, val)) for k, val in (params or {}).items()],
+            [Metric(k, float(val), end_time, 0) for k, val in (metrics or {}).items()],
+        )
+        self._artifact_uris[run.info.run_id] = run.info.artifact_uri
+        return run
+
     def get_run(self, run_id: str) -> Run:
         return self.service.get_run(self.context, run_id)
 

@@ -27,6 +27,7 @@ from modelyard.entities import (
     Param,
     Run,
     RunInfo,
+    RunStatus,
     RunTag,
     ViewType,
 )
@@ -63,6 +64,27 @@ class TrackingService:
     ) -> Run:
         """Create a RUNNING run owned by the request's principal (else the ``user_id`` sent)."""
         return self.store.create_run(experiment_id, ctx.user(user_id) or "", start_time, tags, run_name)
+
+    def record_run(
+        self,
+        ctx: RequestContext,
+        experiment_id: str,
+        user_id: str | None,
+        start_time: int | None,
+        end_time: int,
+        status: str,
+        tags: Sequence[RunTag] = (),
+        run_name: str | None = None,
+        params: Sequence[Param] = (),
+        metrics: Sequence[Metric] = (),
+    ) -> Run:
+        """Create a run that is over already (``status`` FINISHED, FAILED or KILLED) with its tags,
+        params and metrics at once: one transaction on a database (an AutoML trial's whole record)."""
+        if RunStatus.parse(status) in (RunStatus.RUNNING, RunStatus.SCHEDULED):
+            raise InvalidParameterValue(f"record_run is for a run that is over, got status {status}")
+        return self.store.record_run(
+            experiment_id, ctx.user(user_id) or "", start_time, end_time, status, tags, run_name, params, metrics
+        )
 
     def log_metric(
         self,

@@ -184,3 +184,33 @@ def test_writes_to_unknown_run(store: TrackingStore) -> None:
     ):
         with pytest.raises(ResourceDoesNotExist):
             write()
+
+
+def test_record_run_stores_a_finished_run_with_its_data(store: TrackingStore) -> None:
+    exp_id = store.create_experiment("recorded")
+    run = store.record_run(
+        exp_id, "carol", 1000, 2500, "FINISHED", tags=[RunTag("trial", "3")], run_name="lasso-3",
+        params=[Param("alpha", "0.1"), Param("model", "lasso")],
+        metrics=[Metric("val_r2", 0.5, 2500, 0), Metric("test_r2", 0.25, 2500, 0)],
+    )
+    got = store.get_run(run.info.run_id)
+    assert got.info == run.info
+    assert (got.info.status, got.info.start_time, got.info.end_time, got.info.user_id) == ("FINISHED", 1000, 2500, "carol")
+    assert got.info.run_name == "lasso-3" and got.data.tags == {"trial": "3", RUN_NAME: "lasso-3"} == run.data.tags
+    assert got.data.params == {"alpha": "0.1", "model": "lasso"} == run.data.params
+    assert got.data.metrics == {"val_r2": 0.5, "test_r2": 0.25} == run.data.metrics
+    assert [m.step for m in store.get_metric_history(run.info.run_id, "val_r2")] == [0]
+    # a recorded run is a run like any other: more can be logged to it
+    store.log_batch(run.info.run_id, tags=[RunTag("model_uri", "models:/m-1")])
+    assert store.get_run(run.info.run_id).data.tags["model_uri"] == "models:/m-1"
+
+
+def test_record_run_with_bad_data_writes_nothing(store: TrackingStore) -> None:
+    exp_id = store.create_experiment("recorded-bad")
+    with pytest.raises(InvalidParameterValue):
+        store.record_run(exp_id, "u", 1, 2, "FAILED", params=[Param("p", "1"), Param("p", "2")])
+    with pytest.raises(InvalidParameterValue):
+        store.record_run(exp_id, "u", 1, 2, "KILLED", metrics=[Metric("", 1.0, 0, 0)])
+    assert list(store.search_runs([exp_id], run_view_type=ViewType.ALL)) == []
+    with pytest.raises(ResourceDoesNotExist):
+        store.record_run("123456", "u", 1, 2, "FINISHED")

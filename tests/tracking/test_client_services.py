@@ -190,3 +190,21 @@ def test_feature_client_calls_the_feature_service_with_the_local_user(tracking, 
     assert [t.name for t in fc.list_tables("prof%")] == ["profile"]
     fc.delete_table_tag("profile", "team")
     assert fc.get_table("profile").tags == {}
+
+
+def test_record_run_is_one_service_call_owned_by_the_local_user(client):
+    exp = client.create_experiment("recorded")
+    seen = _recorded(client)
+    run = client.record_run(exp, "KILLED", 10, 20, tags={"t": 1}, run_name="trial-1",
+                            params={"p": 0.5}, metrics={"val_f1": 0.75})
+    assert [name for name, _, _ in seen] == ["record_run"]
+    got = client.get_run(run.info.run_id)
+    assert (got.info.status, got.info.user_id, got.info.start_time, got.info.end_time) == ("KILLED", "ada", 10, 20)
+    assert got.data.params == {"p": "0.5"} and got.data.metrics == {"val_f1": 0.75} and got.data.tags["t"] == "1"
+
+
+def test_record_run_refuses_a_run_that_is_not_over(client):
+    exp = client.create_experiment("recorded-running")
+    with pytest.raises(my.exceptions.InvalidParameterValue, match="record_run is for a run that is over"):
+        client.record_run(exp, "RUNNING", 10, 20)
+    assert list(client.search_runs([exp])) == []

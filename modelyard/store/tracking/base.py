@@ -111,6 +111,37 @@ class TrackingStore(ABC):
     @abstractmethod
     def get_run(self, run_id: str) -> Run: ...
 
+    def record_run(
+        self,
+        experiment_id: str,
+        user_id: str,
+        start_time: int | None,
+        end_time: int,
+        status: str,
+        tags: Sequence[RunTag] = (),
+        run_name: str | None = None,
+        params: Sequence[Param] = (),
+        metrics: Sequence[Metric] = (),
+    ) -> Run:
+        """A run that is over already, with its tags, params and metrics (a finished AutoML
+        trial). Here three calls, the data checked first so that bad data leaves no run; the SQL
+        store does it all in one transaction."""
+        from modelyard import validation as v
+
+        v.validate_batch_sizes(len(metrics), len(params), 0)
+        v.validate_unique_param_keys([p.key for p in params])
+        for p in params:
+            v.validate_param(p.key, p.value)
+        for m in metrics:
+            v.validate_metric(m.key, m.value, m.timestamp, m.step)
+        run = self.create_run(experiment_id, user_id, start_time, tags, run_name)
+        run_id = run.info.run_id
+        if params or metrics:
+            self.log_batch(run_id, metrics=metrics, params=params)
+        self.update_run_info(run_id, status, end_time)
+        return self.get_run(run_id)
+
+
     @abstractmethod
     def update_run_info(
         self,

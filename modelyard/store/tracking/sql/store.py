@@ -88,6 +88,41 @@ class SqlTrackingStore(ExperimentMethods, LoggedModelMethods, base.TrackingStore
         tags: Sequence[RunTag] = (),
         run_name: str | None = None,
     ) -> Run:
+        tag_map, name = self._run_tags(tags, run_name)
+        with self._write() as conn:
+            run, _ = self._insert_run(conn, experiment_id, user_id, start_time, None, RunStatus.RUNNING.value,
+                                      tag_map, name)
+        return run
+
+    def record_run(
+        self,
+        experiment_id: str,
+        user_id: str,
+        start_time: int | None,
+        end_time: int,
+        status: str,
+        tags: Sequence[RunTag] = (),
+        run_name: str | None = None,
+        params: Sequence[Param] = (),
+        metrics: Sequence[Metric] = (),
+    ) -> Run:
+        """One transaction: the run, its tags, params and metrics, already terminated."""
+        status = RunStatus.parse(status).value
+        tag_map, name = self._run_tags(tags, run_name)
+        v.validate_batch_sizes(len(metrics), len(params), 0)
+        param_rows, _, metric_rows = self._batch_rows(metrics, params, ())
+        with self._write() as conn:
+            run, rid = self._insert_run(conn, experiment_id, user_id, start_time, int(end_time), status, tag_map, name)
+            if param_rows:
+                conn.execute(db.params.insert(), [{"run_id": rid, "key": k, "value": val} for k, val in param_rows.items()])
+            if metric_rows:
+                self._insert_metrics(conn, rid, metric_rows)
+        data = RunData(metric_objs=tuple(metrics), params=dict(sorted(param_rows.items())),
+                       tags=run.data.tags)
+        return Run(info=run.info, data=data)
+
+    @staticmethod
+    def _run_tags(tags: Sequence[RunTag], run_name: str | None) -> tuple[dict[str, str], str]:
         tag_map = {t.key: v.validate_tag(t.key, t.value) for t in tags}
         name_tag = tag_map.get(RUN_NAME_TAG)
         if run_name and name_tag and run_name != name_tag:
@@ -97,44 +132,47 @@ class SqlTrackingStore(ExperimentMethods, LoggedModelMethods, base.TrackingStore
             )
         name = v.validate_run_name(run_name or name_tag or random_run_name())
         tag_map[RUN_NAME_TAG] = name
+        return tag_map, name
+
+    def _insert_run(
+        self, conn: Connection, experiment_id: str, user_id: str, start_time: int | None, end_time: int | None,
+        status: str, tag_map: dict[str, str], name: str,
+    ) -> tuple[Run, int]:
         start_time = now_ms() if start_time is None else int(start_time)
         run_uuid = uuid.uuid4().hex
-        with self._write() as conn:
-            exp = self._experiment_row(conn, experiment_id)
-            if exp.lifecycle_stage != ACTIVE:
-                raise InvalidParameterValue(
-                    f"The experiment {experiment_id} must be in the 'active' state. "
-                    f"Current state is {exp.lifecycle_stage}."
-                )
-            artifact_uri = join_uri(exp.artifact_location, run_uuid, "artifacts")
-            row_id = conn.execute(
-                db.runs.insert().values(
-                    run_uuid=run_uuid,
-                    experiment_id=exp.experiment_id,
-                    name=name,
-                    user_id=user_id or "",
-                    status=RunStatus.RUNNING.value,
-                    start_time=start_time,
-                    end_time=None,
-                    lifecycle_stage=ACTIVE,
-                    artifact_uri=artifact_uri,
-                )
-            ).inserted_primary_key[0]
-            conn.execute(
-                db.tags.insert(), [{"run_id": row_id, "key": k, "value": val} for k, val in tag_map.items()]
+        exp = self._experiment_row(conn, experiment_id)
+        if exp.lifecycle_stage != ACTIVE:
+            raise InvalidParameterValue(
+                f"The experiment {experiment_id} must be in the 'active' state. "
+                f"Current state is {exp.lifecycle_stage}."
             )
+        artifact_uri = join_uri(exp.artifact_location, run_uuid, "artifacts")
+        row_id = conn.execute(
+            db.runs.insert().values(
+                run_uuid=run_uuid,
+                experiment_id=exp.experiment_id,
+                name=name,
+                user_id=user_id or "",
+                status=status,
+                start_time=start_time,
+                end_time=end_time,
+                lifecycle_stage=ACTIVE,
+                artifact_uri=artifact_uri,
+            )
+        ).inserted_primary_key[0]
+        conn.execute(db.tags.insert(), [{"run_id": row_id, "key": k, "value": val} for k, val in tag_map.items()])
         info = RunInfo(
             run_id=run_uuid,
             experiment_id=str(exp.experiment_id),
             run_name=name,
             user_id=user_id or "",
-            status=RunStatus.RUNNING.value,
+            status=status,
             start_time=start_time,
-            end_time=None,
+            end_time=end_time,
             artifact_uri=artifact_uri,
             lifecycle_stage=ACTIVE,
         )
-        return Run(info=info, data=RunData(tags=dict(sorted(tag_map.items()))))
+        return Run(info=info, data=RunData(tags=dict(sorted(tag_map.items())))), row_id
 
     def _run_row(self, conn: Connection, run_id: str):
         row = conn.execute(select(*hydrate.RUN_COLUMNS).where(db.runs.c.run_uuid == run_id)).first()
@@ -248,6 +286,25 @@ class SqlTrackingStore(ExperimentMethods, LoggedModelMethods, base.TrackingStore
         tags: Sequence[RunTag] = (),
     ) -> None:
         v.validate_batch_sizes(len(metrics), len(params), len(tags))
+        param_rows, tag_rows, metric_rows = self._batch_rows(metrics, params, tags)
+        if not (metric_rows or param_rows or tag_rows):
+            with self._read() as conn:
+                self._active_run_row(conn, run_id, lock=False)
+            return
+        with self._write() as conn:
+            rid = self._active_run_row(conn, run_id).id
+            if param_rows:
+                self._insert_params(conn, rid, run_id, param_rows)
+            if tag_rows:
+                self._upsert_tags(conn, rid, tag_rows)
+            if metric_rows:
+                self._insert_metrics(conn, rid, metric_rows)
+
+    @staticmethod
+    def _batch_rows(
+        metrics: Sequence[Metric], params: Sequence[Param], tags: Sequence[RunTag]
+    ) -> tuple[dict[str, str], dict[str, str], list[dict]]:
+        """Validated rows of a batch: params and tags by key, metric rows ready to insert."""
         v.validate_unique_param_keys([p.key for p in params])
         param_rows = {p.key: v.validate_param(p.key, p.value) for p in params}
         tag_rows = {t.key: v.validate_tag(t.key, t.value) for t in tags}
@@ -273,18 +330,7 @@ class SqlTrackingStore(ExperimentMethods, LoggedModelMethods, base.TrackingStore
                     "is_nan": is_nan,
                 }
             )
-        if not (metric_rows or param_rows or tag_rows):
-            with self._read() as conn:
-                self._active_run_row(conn, run_id, lock=False)
-            return
-        with self._write() as conn:
-            rid = self._active_run_row(conn, run_id).id
-            if param_rows:
-                self._insert_params(conn, rid, run_id, param_rows)
-            if tag_rows:
-                self._upsert_tags(conn, rid, tag_rows)
-            if metric_rows:
-                self._insert_metrics(conn, rid, metric_rows)
+        return param_rows, tag_rows, metric_rows
 
     def _insert_params(self, conn: Connection, rid: int, run_id: str, rows: dict[str, str]) -> None:
         existing = dict(
