@@ -21,6 +21,7 @@ from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram, gene
 
 MULTIPROC_ENV = "PROMETHEUS_MULTIPROC_DIR"
 _shared_folder: str | None = None  # the folder of share_between_processes (forked workers inherit it)
+_plain_value_class = None  # prometheus_client's value class before sharing (stop_sharing restores it)
 
 LATENCY_BUCKETS = (0.0005, 0.001, 0.002, 0.005, 0.01, 0.02, 0.05, 0.1, 0.2, 0.5, 1.0, 2.0, 5.0, 10.0, 30.0, 60.0)
 ROW_BUCKETS = (1, 2, 4, 8, 16, 32, 64, 128, 256, 512, 1024, 4096, 16384, 65536)
@@ -35,9 +36,11 @@ def share_between_processes() -> str:
     global _shared_folder
     from modelyard.settings import library_environment
 
+    global _plain_value_class
     folder = tempfile.mkdtemp(prefix="modelyard-serve-metrics-")
     library_environment(MULTIPROC_ENV, folder)  # read by prometheus_client when a value is created
     _shared_folder = folder
+    _plain_value_class = values.ValueClass
     values.ValueClass = values.MultiProcessValue()
     return folder
 
@@ -56,8 +59,12 @@ def stop_sharing(folder: str) -> None:
 
     shutil.rmtree(folder, ignore_errors=True)
     if _shared_folder == folder:
+        from prometheus_client import values
+
         library_environment(MULTIPROC_ENV, None)
         _shared_folder = None
+        if _plain_value_class is not None:  # metrics made from now on live in this process again
+            values.ValueClass = _plain_value_class
 
 
 class ServingMetrics:
