@@ -386,7 +386,8 @@ class TrackingService:
         order_by: Sequence[dict | str] | None = None,
         page_token: str | None = None,
     ) -> PagedList[LoggedModel]:
-        """Active models of the experiments; ``order_by`` items are ``"metrics.acc DESC"`` strings or"""
+        """Active models of the experiments; ``order_by`` items are ``"metrics.acc DESC"`` strings or
+        MLflow's ``{field_name, ascending, dataset_name, dataset_digest}``."""
         return self.store.search_logged_models(
             experiment_ids, filter_string, datasets, max_results, order_by, page_token
         )
