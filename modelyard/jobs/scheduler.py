@@ -114,8 +114,10 @@ class Scheduler:
             if not changes:
                 return
 
-    def fire_due(self) -> int | None:
-        now = now_ms()
+    def fire_due(self, now: int | None = None) -> int | None:
+        """Claim every due time up to ``now`` (epoch ms; the clock when not given) and return the
+        soonest next fire time. Tests pass ``now`` to fire a known set of due times."""
+        now = now_ms() if now is None else now
         soonest = None
         grace = int(self.config.misfire_grace_s * 1000)
         claims: list[tuple[object, int]] = []

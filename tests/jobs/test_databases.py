@@ -39,12 +39,13 @@ def test_three_schedulers_fire_once(db_env, name):
     env = db_env
     env.jobs.deploy(env.ctx, {"name": name, "schedule": {"cron": "* * * * *", "catch_up": "all"}, "tasks": [task("a", "jobtasks:noop")]})
     job = env.jobs.get_job(env.ctx, name)
+    at = now_ms() // 60_000 * 60_000 - 30_000  # mid-minute: the window holds exactly 4 boundaries
     with env.jobs.store.db.write() as conn:
-        conn.execute(update(t.jobs).where(t.jobs.c.job_id == job.job_id).values(schedule_from=now_ms() - 4 * 60_000 - 1000))
+        conn.execute(update(t.jobs).where(t.jobs.c.job_id == job.job_id).values(schedule_from=at - 4 * 60_000))
     schedulers = [Scheduler(env.jobs, env.tracking, None, env.ctx, env.config) for _ in range(3)]
     for _ in range(2):
         for s in schedulers:
-            s.fire_due()
+            s.fire_due(at)
     runs = env.jobs.list_runs(env.ctx, name, 100)
     assert len(runs) == 4 and len({r.due_at for r in runs}) == 4
 
