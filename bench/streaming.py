@@ -95,7 +95,46 @@ def stop(procs: list[subprocess.Popen]) -> None:
             p.kill()
 
 
-def rate_until(count, total: int, timeout: float, procs: list[subprocess.Popen]) -> tuple[float | None, int]:
+def cpu_seconds(procs: list[subprocess.Popen]) -> float:
+    """User + system CPU seconds the consumer processes (all their threads) used so far."""
+    total = 0.0
+    for p in procs:
+        try:
+            with open(f"/proc/{p.pid}/stat") as fh:
+                fields = fh.read().rsplit(")", 1)[1].split()
+            total += (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+        except (OSError, IndexError, ValueError):
+            pass
+    return total
+
+
+def redis_cpu_seconds(r) -> float:
+    info = r.info("cpu")
+    return float(info["used_cpu_user"]) + float(info["used_cpu_sys"])
+
+
+class CpuWindow:
+    """CPU of the consumers (and of a server, when given) between the first prediction and the last,
+    per event: wall-clock rates move with the machine's load, CPU per event much less."""
+
+    def __init__(self, procs: list[subprocess.Popen], server=None) -> None:
+        self.procs, self.server, self.marks = procs, server, []
+
+    def mark(self, n: int) -> None:
+        self.marks.append((n, cpu_seconds(self.procs), self.server() if self.server else None))
+
+    def per_event_us(self) -> dict:
+        if len(self.marks) < 2 or self.marks[-1][0] <= self.marks[0][0]:
+            return {}
+        (n0, c0, s0), (n1, c1, s1) = self.marks[0], self.marks[-1]
+        out = {"consumers_cpu_us_per_event": round((c1 - c0) / (n1 - n0) * 1e6, 2)}
+        if s0 is not None:
+            out["server_cpu_us_per_event"] = round((s1 - s0) / (n1 - n0) * 1e6, 2)
+        return out
+
+
+def rate_until(count, total: int, timeout: float, procs: list[subprocess.Popen],
+               cpu: CpuWindow | None = None) -> tuple[float | None, int]:
     """Events/s from the first prediction seen to ``total`` (polling ``count()``)."""
     deadline = time.monotonic() + timeout
     first = None
@@ -104,7 +143,11 @@ def rate_until(count, total: int, timeout: float, procs: list[subprocess.Popen])
         now = time.perf_counter()
         if first is None and n > 0:
             first = (now, n)
+            if cpu is not None:
+                cpu.mark(n)
         if n >= total:
+            if cpu is not None:
+                cpu.mark(n)
             return (total - first[1]) / (now - first[0]) if now > first[0] else None, n
         if any(p.poll() is not None for p in procs):
             raise RuntimeError("a consumer exited: " + procs[0].stderr.read().decode()[-2000:])
@@ -113,22 +156,38 @@ def rate_until(count, total: int, timeout: float, procs: list[subprocess.Popen])
 
 
 # ------------------------------------------------------------------------------------------------
-def redis_throughput(r, model: Path, n: int, consumers: int, tag: str, batch: int) -> float | None:
+def redis_throughput(r, model: Path, n: int, consumers: int, tag: str, batch: int,
+                     cpu_out: dict | None = None) -> float | None:
     stream, out = f"bench-{tag}-events", f"bench-{tag}-out"
     payload = bodies(2000)
-    for start in range(0, n, 10_000):
+    for start in range(0, n - 1, 10_000):
         pipe = r.pipeline(transaction=False)
-        for i in range(start, min(n, start + 10_000)):
+        for i in range(start, min(n - 1, start + 10_000)):
             pipe.xadd(stream, {"data": payload[i % 2000]})
         pipe.execute()
+    # The group starts after the events, so the consumers find nothing until every one of them has
+    # loaded its model and joined; then the group is rewound and the last event wakes them. (Started
+    # on a full stream, the first consumer ready would score much of it alone while the second still
+    # loads, and two consumers would look slower than they are.)
+    r.xgroup_create(stream, "g", id="$")
     procs = [consumer(model, f"{REDIS}?stream={stream}&group=g", f"{REDIS}?stream={out}", "--batch-size", str(batch))
              for _ in range(consumers)]
+    cpu = CpuWindow(procs, lambda: redis_cpu_seconds(r))
     try:
-        rate, done = rate_until(lambda: r.xlen(out), n, 600, procs)
+        deadline = time.monotonic() + 300
+        while len(r.xinfo_consumers(stream, "g")) < consumers:
+            if time.monotonic() > deadline or any(p.poll() is not None for p in procs):
+                raise RuntimeError("the consumers did not join the group: " + procs[0].stderr.read().decode()[-2000:])
+            time.sleep(0.05)
+        r.xgroup_setid(stream, "g", id="0")
+        r.xadd(stream, {"data": payload[(n - 1) % 2000]})
+        rate, done = rate_until(lambda: r.xlen(out), n, 600, procs, cpu)
     finally:
         stop(procs)
         r.delete(stream, out, f"{out}:event-ids")
-    log(f"redis x{consumers}: {rate and round(rate)} events/s ({done}/{n})")
+    if cpu_out is not None:
+        cpu_out.update(cpu.per_event_us())
+    log(f"redis x{consumers}: {rate and round(rate)} events/s ({done}/{n}), CPU per event {cpu.per_event_us()}")
     return rate
 
 
@@ -323,19 +382,23 @@ def main() -> None:
                 log(f"{name} failed: {exc}")
                 return None
 
-        one = attempt("redis", lambda: redis_throughput(r, model, n, 1, tag + "a", args.batch_size))
+        one_cpu: dict = {}
+        one = attempt("redis", lambda: redis_throughput(r, model, n, 1, tag + "a", args.batch_size, one_cpu))
         base = None if "baseline" in skip else attempt("baseline", lambda: baseline(r, raw, min(n, 50_000),
                                                                                    5.0 if args.quick else 15.0, tag))
         figures["redis_events_per_s"] = {"modelyard": sig(one), "baseline": sig(base),
                                          "ratio": sig(one / base) if one and base else None, "unit": "events/s",
+                                         "cpu": one_cpu,
                                          "target": ">= 50,000 and >= 10x the baseline"}
         if "latency" not in skip:
             lat = attempt("latency", lambda: latency(r, model, args.rate, seconds, tag))
             figures["latency"] = (lat or {}) | {"target": "p50 < 10 ms, p99 < 50 ms"}
         if "two" not in skip:
-            two = attempt("two", lambda: redis_throughput(r, model, n, 2, tag + "b", args.batch_size))
+            two_cpu: dict = {}
+            two = attempt("two", lambda: redis_throughput(r, model, n, 2, tag + "b", args.batch_size, two_cpu))
             figures["two_consumers_events_per_s"] = {"modelyard": sig(two), "one_consumer": sig(one),
                                                      "scaling": sig(two / one) if two and one else None,
+                                                     "cpu": two_cpu,
                                                      "target": ">= 1.6x"}
         if "nats" not in skip:
             figures["nats_events_per_s"] = {"modelyard": sig(attempt("nats", lambda: nats_throughput(
