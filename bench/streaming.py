@@ -16,8 +16,15 @@ Figures:
   ``--seconds``: produce -> prediction in the sink, both times read from the Redis entry ids
   (the server's clock, 1 ms resolution).
 - ``two_consumers_events_per_s``: two processes in one group; ``scaling`` = it / one consumer.
+  The group is created past the events and rewound once every consumer's ``/health`` says ok, so
+  both start together (otherwise the first one ready scores much of the stream alone).
 - ``nats_events_per_s`` (JetStream -> NATS subject) and ``amqp_events_per_s`` (RabbitMQ -> RabbitMQ
-  exchange): one consumer, counted the same way, over ``--broker-events``.
+  exchange): one consumer, counted the same way, over ``--broker-events``; beside it
+  ``client_ceiling``: ``_broker_ceiling.py``, the same client moving the same number of messages in
+  the same batches with the same guarantees (publish, wait until durable, then ack) and no model.
+- ``cpu``: CPU microseconds per event of the consumer processes and of the broker (Redis from
+  ``INFO cpu``, nats-server / RabbitMQ from /proc) between the first prediction and the last: wall
+  rates follow the machine's load, CPU per event much less.
 """
 
 from __future__ import annotations
@@ -95,12 +102,38 @@ def stop(procs: list[subprocess.Popen]) -> None:
             p.kill()
 
 
-def cpu_seconds(procs: list[subprocess.Popen]) -> float:
-    """User + system CPU seconds the consumer processes (all their threads) used so far."""
+def free_port() -> int:
+    import socket
+
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+def wait_healthy(ports: list[int], procs: list[subprocess.Popen], timeout: float = 300) -> None:
+    """Until every consumer's ``/health`` says ok (model loaded, pipelines running)."""
+    import urllib.request
+
+    deadline = time.monotonic() + timeout
+    for port in ports:
+        while True:
+            try:
+                with urllib.request.urlopen(f"http://127.0.0.1:{port}/health", timeout=5) as resp:
+                    if json.loads(resp.read()).get("status") == "ok":
+                        break
+            except OSError:
+                pass
+            if time.monotonic() > deadline or any(p.poll() is not None for p in procs):
+                raise RuntimeError("a consumer did not become ready: " + procs[0].stderr.read().decode()[-2000:])
+            time.sleep(0.05)
+
+
+def cpu_seconds(pids: list[int]) -> float:
+    """User + system CPU seconds these processes (all their threads) used so far."""
     total = 0.0
-    for p in procs:
+    for pid in pids:
         try:
-            with open(f"/proc/{p.pid}/stat") as fh:
+            with open(f"/proc/{pid}/stat") as fh:
                 fields = fh.read().rsplit(")", 1)[1].split()
             total += (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
         except (OSError, IndexError, ValueError):
@@ -121,7 +154,7 @@ class CpuWindow:
         self.procs, self.server, self.marks = procs, server, []
 
     def mark(self, n: int) -> None:
-        self.marks.append((n, cpu_seconds(self.procs), self.server() if self.server else None))
+        self.marks.append((n, cpu_seconds([p.pid for p in self.procs]), self.server() if self.server else None))
 
     def per_event_us(self) -> dict:
         if len(self.marks) < 2 or self.marks[-1][0] <= self.marks[0][0]:
@@ -170,15 +203,12 @@ def redis_throughput(r, model: Path, n: int, consumers: int, tag: str, batch: in
     # on a full stream, the first consumer ready would score much of it alone while the second still
     # loads, and two consumers would look slower than they are.)
     r.xgroup_create(stream, "g", id="$")
-    procs = [consumer(model, f"{REDIS}?stream={stream}&group=g", f"{REDIS}?stream={out}", "--batch-size", str(batch))
-             for _ in range(consumers)]
+    ports = [free_port() for _ in range(consumers)]
+    procs = [consumer(model, f"{REDIS}?stream={stream}&group=g", f"{REDIS}?stream={out}", "--batch-size", str(batch),
+                      "--metrics-port", str(port)) for port in ports]
     cpu = CpuWindow(procs, lambda: redis_cpu_seconds(r))
     try:
-        deadline = time.monotonic() + 300
-        while len(r.xinfo_consumers(stream, "g")) < consumers:
-            if time.monotonic() > deadline or any(p.poll() is not None for p in procs):
-                raise RuntimeError("the consumers did not join the group: " + procs[0].stderr.read().decode()[-2000:])
-            time.sleep(0.05)
+        wait_healthy(ports, procs)
         r.xgroup_setid(stream, "g", id="0")
         r.xadd(stream, {"data": payload[(n - 1) % 2000]})
         rate, done = rate_until(lambda: r.xlen(out), n, 600, procs, cpu)
@@ -258,22 +288,39 @@ def latency(r, model: Path, rate: int, seconds: float, tag: str) -> dict:
             "max_ms": lat[-1] if lat else None}
 
 
-def nats_throughput(model: Path, n: int, tag: str, batch: int) -> float | None:
+def pid_cpu(name: str):
+    """A callable giving the CPU seconds of the broker process named ``name`` (None if not found)."""
+    try:
+        pid = int(subprocess.run(["pgrep", "-o", "-f", name], capture_output=True, text=True).stdout.split()[0])
+    except (IndexError, ValueError, OSError):
+        return None
+    return lambda: cpu_seconds([pid])
+
+
+def ceiling(kind: str, *args: str) -> dict:
+    """``_broker_ceiling.py``: the client's bare loop over the same messages and batch size."""
+    out = subprocess.run([sys.executable, str(Path(__file__).parent / "_broker_ceiling.py"), kind, *args], env=env(),
+                         capture_output=True, text=True, timeout=600)
+    if out.returncode != 0:
+        raise RuntimeError(out.stderr[-2000:])
+    return json.loads(out.stdout.strip().splitlines()[-1])
+
+
+def nats_throughput(model: Path, n: int, tag: str, batch: int) -> dict:
     import nats
 
-    stream, subject = f"BENCH-{tag}", f"bench.{tag}"
-
-    async def setup():
+    async def setup(stream: str, subject: str):
         nc = await nats.connect(NATS)
         js = nc.jetstream()
         await js.add_stream(name=stream, subjects=[f"{subject}.events"])
+        await js.add_stream(name=f"{stream}-OUT", subjects=[f"{subject}.out"], duplicate_window=3600)
         payload = bodies(2000)
         for start in range(0, n, 1000):
             await asyncio.gather(*(js.publish(f"{subject}.events", payload[i % 2000])
                                    for i in range(start, min(n, start + 1000))))
         await nc.close()
 
-    async def count():
+    async def count(stream: str):
         nc = await nats.connect(NATS)
         try:
             return (await nc.jetstream().stream_info(f"{stream}-OUT")).state.messages
@@ -282,7 +329,7 @@ def nats_throughput(model: Path, n: int, tag: str, batch: int) -> float | None:
         finally:
             await nc.close()
 
-    async def cleanup():
+    async def cleanup(stream: str):
         nc = await nats.connect(NATS)
         js = nc.jetstream()
         for name in (stream, f"{stream}-OUT"):
@@ -292,24 +339,34 @@ def nats_throughput(model: Path, n: int, tag: str, batch: int) -> float | None:
                 pass
         await nc.close()
 
-    asyncio.run(setup())
+    stream, subject = f"BENCH-{tag}", f"bench.{tag}"
+    asyncio.run(setup(stream, subject))
     proc = consumer(model, f"{NATS}?stream={stream}&durable=scorers",
                     f"{NATS}?subject={subject}.out&stream={stream}-OUT", "--batch-size", str(batch))
+    cpu = CpuWindow([proc], pid_cpu("nats-server"))
     try:
-        rate, done = rate_until(lambda: asyncio.run(count()), n, 600, [proc])
+        rate, done = rate_until(lambda: asyncio.run(count(stream)), n, 600, [proc], cpu)
     finally:
         stop([proc])
-        asyncio.run(cleanup())
-    log(f"nats: {rate and round(rate)} events/s ({done}/{n})")
-    return rate
+        asyncio.run(cleanup(stream))
+    log(f"nats: {rate and round(rate)} events/s ({done}/{n}), CPU per event {cpu.per_event_us()}")
+    result = {"modelyard": sig(rate), **cpu.per_event_us()}
+    stream, subject = f"BENCH-{tag}-C", f"bench.{tag}c"
+    asyncio.run(setup(stream, subject))
+    try:
+        bare = ceiling("nats", NATS, stream, "bare", f"{subject}.out", str(n), str(batch))
+    finally:
+        asyncio.run(cleanup(stream))
+    log(f"nats client ceiling: {bare}")
+    result["client_ceiling"] = {"events_per_s": sig(bare["events_per_s"]),
+                                "cpu_us_per_event": round(bare["cpu_us_per_event"], 2)}
+    return result
 
 
-def amqp_throughput(model: Path, n: int, tag: str, batch: int) -> float | None:
+def amqp_throughput(model: Path, n: int, tag: str, batch: int) -> dict:
     import aio_pika
 
-    queue, exchange = f"bench-{tag}", f"bench-{tag}-x"
-
-    async def setup():
+    async def setup(queue: str, exchange: str):
         conn = await aio_pika.connect(AMQP)
         ch = await conn.channel()
         await ch.declare_queue(queue, durable=True)
@@ -322,14 +379,14 @@ def amqp_throughput(model: Path, n: int, tag: str, batch: int) -> float | None:
                                                                queue) for i in range(start, min(n, start + 1000))))
         await conn.close()
 
-    async def count():
+    async def count(queue: str):
         conn = await aio_pika.connect(AMQP)
         ch = await conn.channel()
         q = await ch.declare_queue(f"{queue}-out", passive=True)
         await conn.close()
         return q.declaration_result.message_count
 
-    async def cleanup():
+    async def cleanup(queue: str, exchange: str):
         conn = await aio_pika.connect(AMQP)
         ch = await conn.channel()
         await ch.queue_delete(queue)
@@ -337,16 +394,28 @@ def amqp_throughput(model: Path, n: int, tag: str, batch: int) -> float | None:
         await ch.exchange_delete(exchange)
         await conn.close()
 
-    asyncio.run(setup())
+    queue, exchange = f"bench-{tag}", f"bench-{tag}-x"
+    asyncio.run(setup(queue, exchange))
     proc = consumer(model, f"{AMQP}?queue={queue}", f"{AMQP}?exchange={exchange}&routing-key=p", "--batch-size",
                     str(batch))
+    cpu = CpuWindow([proc], pid_cpu("beam.smp"))
     try:
-        rate, done = rate_until(lambda: asyncio.run(count()), n, 600, [proc])
+        rate, done = rate_until(lambda: asyncio.run(count(queue)), n, 600, [proc], cpu)
     finally:
         stop([proc])
-        asyncio.run(cleanup())
-    log(f"amqp: {rate and round(rate)} events/s ({done}/{n})")
-    return rate
+        asyncio.run(cleanup(queue, exchange))
+    log(f"amqp: {rate and round(rate)} events/s ({done}/{n}), CPU per event {cpu.per_event_us()}")
+    result = {"modelyard": sig(rate), **cpu.per_event_us()}
+    queue, exchange = f"bench-{tag}-c", f"bench-{tag}-cx"
+    asyncio.run(setup(queue, exchange))
+    try:
+        bare = ceiling("amqp", AMQP, queue, exchange, "p", str(n), str(batch))
+    finally:
+        asyncio.run(cleanup(queue, exchange))
+    log(f"amqp client ceiling: {bare}")
+    result["client_ceiling"] = {"events_per_s": sig(bare["events_per_s"]),
+                                "cpu_us_per_event": round(bare["cpu_us_per_event"], 2)}
+    return result
 
 
 def main() -> None:
@@ -401,11 +470,13 @@ def main() -> None:
                                                      "cpu": two_cpu,
                                                      "target": ">= 1.6x"}
         if "nats" not in skip:
-            figures["nats_events_per_s"] = {"modelyard": sig(attempt("nats", lambda: nats_throughput(
-                model, broker_n, tag, args.batch_size))), "unit": "events/s", "events": broker_n}
+            figures["nats_events_per_s"] = (attempt("nats", lambda: nats_throughput(model, broker_n, tag,
+                                                                                    args.batch_size)) or {}) | {
+                "unit": "events/s", "events": broker_n, "target": ">= 50,000"}
         if "amqp" not in skip:
-            figures["amqp_events_per_s"] = {"modelyard": sig(attempt("amqp", lambda: amqp_throughput(
-                model, broker_n, tag, args.batch_size))), "unit": "events/s", "events": broker_n}
+            figures["amqp_events_per_s"] = (attempt("amqp", lambda: amqp_throughput(model, broker_n, tag,
+                                                                                    args.batch_size)) or {}) | {
+                "unit": "events/s", "events": broker_n, "target": ">= 50,000"}
     result["load_average_end"] = os.getloadavg()
     text = json.dumps(result, indent=2)
     print(text)

@@ -88,6 +88,23 @@ class Predictions(Sequence[dict]):
         return ids, text[1:-1]
 
 
+def encode_records(records: Sequence[dict]) -> tuple[list[bytes], list[str]]:
+    """One JSON message body per record, and the records' event ids (as text). A plain batch
+    (``Predictions.plain``) is encoded without building a dict per record."""
+    plain = records.plain() if isinstance(records, Predictions) else None
+    if plain is not None:
+        ids, values = plain
+        version = orjson.dumps(records.version)
+        head = b'{"event_id":"'
+        tail = b'","model_version":' + version + b',"prediction":'
+        id_list = ids.split(b"\n")
+        bodies = [head + i + tail + v + b"}" for i, v in zip(id_list, values.split(b","), strict=True)]
+        return bodies, records.ids
+    from modelyard.serving.outputs import dumps
+
+    return [dumps(r) for r in records], [str(r["event_id"]) for r in records]
+
+
 @runtime_checkable
 class Source(Protocol):
     """Where events come from. Implementations take ``(uri, options)`` in their constructor."""

@@ -24,8 +24,7 @@ from collections.abc import Sequence
 import orjson
 
 from modelyard.exceptions import InvalidParameterValue, ModelyardError
-from modelyard.serving.outputs import dumps
-from modelyard.streaming.base import BaseSink, Predictions
+from modelyard.streaming.base import BaseSink, encode_records
 from modelyard.streaming.sources.nats import nats_servers
 from modelyard.streaming.uris import EndUri
 
@@ -87,7 +86,7 @@ class NatsSink(BaseSink):
             pending.done.set_result(None)
 
     async def write(self, records: Sequence[dict]) -> None:
-        payloads, ids = _encode(records)
+        payloads, ids = encode_records(records)
         for start in range(0, len(payloads), PUBLISH_WINDOW):
             await self._publish(payloads[start:start + PUBLISH_WINDOW], ids[start:start + PUBLISH_WINDOW])
 
@@ -123,17 +122,3 @@ def check_subject(subject: str) -> None:
     tokens = subject.split(".")
     if not subject or any(not t or t in ("*", ">") or any(c.isspace() for c in t) for t in tokens):
         raise InvalidParameterValue(f"Not a NATS subject to publish to: {subject!r}")
-
-
-def _encode(records: Sequence[dict]) -> tuple[list[bytes], list[str]]:
-    """The messages' JSON bodies and their ``Nats-Msg-Id``; a plain batch without a dict per record."""
-    plain = records.plain() if isinstance(records, Predictions) else None
-    if plain is not None:
-        ids, values = plain
-        version = orjson.dumps(records.version)
-        head = b'{"event_id":"'
-        tail = b'","model_version":' + version + b',"prediction":'
-        id_list = ids.split(b"\n")
-        bodies = [head + i + tail + v + b"}" for i, v in zip(id_list, values.split(b","), strict=True)]
-        return bodies, records.ids
-    return [dumps(r) for r in records], [str(r["event_id"]) for r in records]
