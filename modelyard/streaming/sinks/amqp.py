@@ -59,13 +59,13 @@ class AmqpSink(BaseSink):
             await self._open_channel()
         bodies, ids = encode_records(records)
         publish, exchange, key = self.channel.basic_publish, self.exchange, self.routing_key
-        for body, event_id in zip(bodies, ids, strict=True):
-            await publish(body, exchange=exchange, routing_key=key, wait=False,
-                          properties=Basic.Properties(message_id=event_id, content_type="application/json",
-                                                      delivery_mode=2))
         try:
+            for body, event_id in zip(bodies, ids, strict=True):
+                await publish(body, exchange=exchange, routing_key=key, wait=False,
+                              properties=Basic.Properties(message_id=event_id, content_type="application/json",
+                                                          delivery_mode=2))
             await self.channel.tx_commit(timeout=COMMIT_TIMEOUT_S)
-        except Exception as exc:
+        except Exception as exc:  # a closed channel or connection: nothing of this batch counts as written
             raise ModelyardError(f"RabbitMQ did not commit {len(bodies)} predictions: {type(exc).__name__}: {exc}") from exc
 
     async def close(self) -> None:
