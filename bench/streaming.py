@@ -166,6 +166,17 @@ class CpuWindow:
         return out
 
 
+def cpu_ceiling(cpu: dict, one: float | None) -> dict:
+    """What the machine's cores allow: every core busy with the consumers and the broker at the CPU per
+    event they were measured at (the bench's own polling and the OS left out)."""
+    per_event = cpu.get("consumers_cpu_us_per_event", 0) + cpu.get("server_cpu_us_per_event", 0)
+    if not per_event:
+        return {}
+    cores = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count()
+    rate = cores * 1e6 / per_event
+    return {"cpu_ceiling_events_per_s": sig(rate), "cpu_ceiling_scaling": sig(rate / one) if one else None}
+
+
 def rate_until(count, total: int, timeout: float, procs: list[subprocess.Popen],
                cpu: CpuWindow | None = None) -> tuple[float | None, int]:
     """Events/s from the first prediction seen to ``total`` (polling ``count()``)."""
@@ -468,6 +479,7 @@ def main() -> None:
             figures["two_consumers_events_per_s"] = {"modelyard": sig(two), "one_consumer": sig(one),
                                                      "scaling": sig(two / one) if two and one else None,
                                                      "cpu": two_cpu,
+                                                     **cpu_ceiling(two_cpu, one),
                                                      "target": ">= 1.6x"}
         if "nats" not in skip:
             figures["nats_events_per_s"] = (attempt("nats", lambda: nats_throughput(model, broker_n, tag,
