@@ -23,8 +23,10 @@ async def nats_loop(url: str, stream: str, durable: str, out: str, n: int, batch
 
     nc = await nats.connect(url, skip_subject_validation=True)
     js = nc.jetstream()
-    await js.add_consumer(stream, config=ConsumerConfig(durable_name=durable, ack_policy=AckPolicy.EXPLICIT,
-                                                        max_ack_pending=batch * 6))
+    await js.add_consumer(
+        stream,
+        config=ConsumerConfig(durable_name=durable, ack_policy=AckPolicy.EXPLICIT, max_ack_pending=batch * 6),
+    )
     inbox, acks_inbox = nc.new_inbox(), nc.new_inbox()
     state = {"got": [], "want": 0, "done": None, "acks": 0, "acks_want": 0, "acks_done": None}
 
@@ -58,7 +60,9 @@ async def nats_loop(url: str, stream: str, durable: str, out: str, n: int, batch
             first = (time.perf_counter(), time.process_time())
         state["acks"], state["acks_want"], state["acks_done"] = 0, len(replies), loop.create_future()
         for i in range(len(replies)):
-            await nc.publish(out, body, reply=f"{acks_inbox}.{moved}", headers={"Nats-Msg-Id": f"{moved}-{i}"})
+            await nc.publish(
+                out, body, reply=f"{acks_inbox}.{moved}", headers={"Nats-Msg-Id": f"{moved}-{i}"}
+            )
         await state["acks_done"]
         for reply in replies:
             await nc.publish(reply, b"+ACK")
@@ -91,9 +95,17 @@ async def amqp_loop(url: str, queue: str, exchange: str, key: str, n: int, batch
         if first is None:
             first = (time.perf_counter(), time.process_time())
         for m in messages:
-            await sink.basic_publish(m.body[:50], exchange=exchange, routing_key=key, wait=False,
-                                     properties=Basic.Properties(message_id=m.header.properties.message_id,
-                                                                 content_type="application/json", delivery_mode=2))
+            await sink.basic_publish(
+                m.body[:50],
+                exchange=exchange,
+                routing_key=key,
+                wait=False,
+                properties=Basic.Properties(
+                    message_id=m.header.properties.message_id,
+                    content_type="application/json",
+                    delivery_mode=2,
+                ),
+            )
         await sink.tx_commit()
         await source.basic_ack(messages[-1].delivery.delivery_tag, multiple=True)
         moved += len(messages)

@@ -86,8 +86,20 @@ def env() -> dict:
 
 
 def consumer(model: Path, source: str, sink: str, *extra: str) -> subprocess.Popen:
-    cmd = [sys.executable, "-m", "modelyard.cli.main", "models", "stream", "-m", str(model), "--source", source,
-           "--sink", sink, *extra]
+    cmd = [
+        sys.executable,
+        "-m",
+        "modelyard.cli.main",
+        "models",
+        "stream",
+        "-m",
+        str(model),
+        "--source",
+        source,
+        "--sink",
+        sink,
+        *extra,
+    ]
     return subprocess.Popen(cmd, env=env(), stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
 
 
@@ -124,7 +136,9 @@ def wait_healthy(ports: list[int], procs: list[subprocess.Popen], timeout: float
             except OSError:
                 pass
             if time.monotonic() > deadline or any(p.poll() is not None for p in procs):
-                raise RuntimeError("a consumer did not become ready: " + procs[0].stderr.read().decode()[-2000:])
+                raise RuntimeError(
+                    "a consumer did not become ready: " + procs[0].stderr.read().decode()[-2000:]
+                )
             time.sleep(0.05)
 
 
@@ -154,7 +168,9 @@ class CpuWindow:
         self.procs, self.server, self.marks = procs, server, []
 
     def mark(self, n: int) -> None:
-        self.marks.append((n, cpu_seconds([p.pid for p in self.procs]), self.server() if self.server else None))
+        self.marks.append(
+            (n, cpu_seconds([p.pid for p in self.procs]), self.server() if self.server else None)
+        )
 
     def per_event_us(self) -> dict:
         if len(self.marks) < 2 or self.marks[-1][0] <= self.marks[0][0]:
@@ -177,8 +193,9 @@ def cpu_ceiling(cpu: dict, one: float | None) -> dict:
     return {"cpu_ceiling_events_per_s": sig(rate), "cpu_ceiling_scaling": sig(rate / one) if one else None}
 
 
-def rate_until(count, total: int, timeout: float, procs: list[subprocess.Popen],
-               cpu: CpuWindow | None = None) -> tuple[float | None, int]:
+def rate_until(
+    count, total: int, timeout: float, procs: list[subprocess.Popen], cpu: CpuWindow | None = None
+) -> tuple[float | None, int]:
     """Events/s from the first prediction seen to ``total`` (polling ``count()``)."""
     deadline = time.monotonic() + timeout
     first = None
@@ -200,8 +217,9 @@ def rate_until(count, total: int, timeout: float, procs: list[subprocess.Popen],
 
 
 # ------------------------------------------------------------------------------------------------
-def redis_throughput(r, model: Path, n: int, consumers: int, tag: str, batch: int,
-                     cpu_out: dict | None = None) -> float | None:
+def redis_throughput(
+    r, model: Path, n: int, consumers: int, tag: str, batch: int, cpu_out: dict | None = None
+) -> float | None:
     stream, out = f"bench-{tag}-events", f"bench-{tag}-out"
     payload = bodies(2000)
     for start in range(0, n - 1, 10_000):
@@ -215,8 +233,18 @@ def redis_throughput(r, model: Path, n: int, consumers: int, tag: str, batch: in
     # loads, and two consumers would look slower than they are.)
     r.xgroup_create(stream, "g", id="$")
     ports = [free_port() for _ in range(consumers)]
-    procs = [consumer(model, f"{REDIS}?stream={stream}&group=g", f"{REDIS}?stream={out}", "--batch-size", str(batch),
-                      "--metrics-port", str(port)) for port in ports]
+    procs = [
+        consumer(
+            model,
+            f"{REDIS}?stream={stream}&group=g",
+            f"{REDIS}?stream={out}",
+            "--batch-size",
+            str(batch),
+            "--metrics-port",
+            str(port),
+        )
+        for port in ports
+    ]
     cpu = CpuWindow(procs, lambda: redis_cpu_seconds(r))
     try:
         wait_healthy(ports, procs)
@@ -228,7 +256,9 @@ def redis_throughput(r, model: Path, n: int, consumers: int, tag: str, batch: in
         r.delete(stream, out, f"{out}:event-ids")
     if cpu_out is not None:
         cpu_out.update(cpu.per_event_us())
-    log(f"redis x{consumers}: {rate and round(rate)} events/s ({done}/{n}), CPU per event {cpu.per_event_us()}")
+    log(
+        f"redis x{consumers}: {rate and round(rate)} events/s ({done}/{n}), CPU per event {cpu.per_event_us()}"
+    )
     return rate
 
 
@@ -239,8 +269,19 @@ def baseline(r, raw: Path, n: int, budget_s: float, tag: str) -> float | None:
     for i in range(n):
         pipe.xadd(stream, {"data": payload[i % 2000]})
     pipe.execute()
-    proc = subprocess.Popen([sys.executable, str(Path(__file__).parent / "_streaming_baseline.py"), REDIS, str(raw),
-                             stream, "g", out], env=env(), stderr=subprocess.PIPE)
+    proc = subprocess.Popen(
+        [
+            sys.executable,
+            str(Path(__file__).parent / "_streaming_baseline.py"),
+            REDIS,
+            str(raw),
+            stream,
+            "g",
+            out,
+        ],
+        env=env(),
+        stderr=subprocess.PIPE,
+    )
     try:
         deadline = time.monotonic() + 120
         while r.xlen(out) == 0 and time.monotonic() < deadline:
@@ -259,7 +300,9 @@ def baseline(r, raw: Path, n: int, budget_s: float, tag: str) -> float | None:
 def latency(r, model: Path, rate: int, seconds: float, tag: str) -> dict:
     stream, out = f"bench-{tag}-lat-events", f"bench-{tag}-lat-out"
     r.xgroup_create(stream, "g", id="$", mkstream=True)
-    proc = consumer(model, f"{REDIS}?stream={stream}&group=g", f"{REDIS}?stream={out}", "--batch-size", "1000")
+    proc = consumer(
+        model, f"{REDIS}?stream={stream}&group=g", f"{REDIS}?stream={out}", "--batch-size", "1000"
+    )
     payload = bodies(2000)
     try:
         # wait for the consumer: one warm-up event scored
@@ -295,14 +338,21 @@ def latency(r, model: Path, rate: int, seconds: float, tag: str) -> dict:
     lat.sort()
     q = statistics.quantiles(lat, n=100) if len(lat) > 1 else [None] * 99
     log(f"latency at {round(offered)}/s: p50 {q[49]} ms, p99 {q[98]} ms over {len(lat)} events")
-    return {"offered_per_s": round(offered), "events": len(lat), "p50_ms": q[49], "p99_ms": q[98],
-            "max_ms": lat[-1] if lat else None}
+    return {
+        "offered_per_s": round(offered),
+        "events": len(lat),
+        "p50_ms": q[49],
+        "p99_ms": q[98],
+        "max_ms": lat[-1] if lat else None,
+    }
 
 
 def pid_cpu(name: str):
     """A callable giving the CPU seconds of the broker process named ``name`` (None if not found)."""
     try:
-        pid = int(subprocess.run(["pgrep", "-o", "-f", name], capture_output=True, text=True).stdout.split()[0])
+        pid = int(
+            subprocess.run(["pgrep", "-o", "-f", name], capture_output=True, text=True).stdout.split()[0]
+        )
     except (IndexError, ValueError, OSError):
         return None
     return lambda: cpu_seconds([pid])
@@ -310,8 +360,13 @@ def pid_cpu(name: str):
 
 def ceiling(kind: str, *args: str) -> dict:
     """``_broker_ceiling.py``: the client's bare loop over the same messages and batch size."""
-    out = subprocess.run([sys.executable, str(Path(__file__).parent / "_broker_ceiling.py"), kind, *args], env=env(),
-                         capture_output=True, text=True, timeout=600)
+    out = subprocess.run(
+        [sys.executable, str(Path(__file__).parent / "_broker_ceiling.py"), kind, *args],
+        env=env(),
+        capture_output=True,
+        text=True,
+        timeout=600,
+    )
     if out.returncode != 0:
         raise RuntimeError(out.stderr[-2000:])
     return json.loads(out.stdout.strip().splitlines()[-1])
@@ -327,8 +382,12 @@ def nats_throughput(model: Path, n: int, tag: str, batch: int) -> dict:
         await js.add_stream(name=f"{stream}-OUT", subjects=[f"{subject}.out"], duplicate_window=3600)
         payload = bodies(2000)
         for start in range(0, n, 1000):
-            await asyncio.gather(*(js.publish(f"{subject}.events", payload[i % 2000])
-                                   for i in range(start, min(n, start + 1000))))
+            await asyncio.gather(
+                *(
+                    js.publish(f"{subject}.events", payload[i % 2000])
+                    for i in range(start, min(n, start + 1000))
+                )
+            )
         await nc.close()
 
     async def count(stream: str):
@@ -352,8 +411,13 @@ def nats_throughput(model: Path, n: int, tag: str, batch: int) -> dict:
 
     stream, subject = f"BENCH-{tag}", f"bench.{tag}"
     asyncio.run(setup(stream, subject))
-    proc = consumer(model, f"{NATS}?stream={stream}&durable=scorers",
-                    f"{NATS}?subject={subject}.out&stream={stream}-OUT", "--batch-size", str(batch))
+    proc = consumer(
+        model,
+        f"{NATS}?stream={stream}&durable=scorers",
+        f"{NATS}?subject={subject}.out&stream={stream}-OUT",
+        "--batch-size",
+        str(batch),
+    )
     cpu = CpuWindow([proc], pid_cpu("nats-server"))
     try:
         rate, done = rate_until(lambda: asyncio.run(count(stream)), n, 600, [proc], cpu)
@@ -369,8 +433,10 @@ def nats_throughput(model: Path, n: int, tag: str, batch: int) -> dict:
     finally:
         asyncio.run(cleanup(stream))
     log(f"nats client ceiling: {bare}")
-    result["client_ceiling"] = {"events_per_s": sig(bare["events_per_s"]),
-                                "cpu_us_per_event": round(bare["cpu_us_per_event"], 2)}
+    result["client_ceiling"] = {
+        "events_per_s": sig(bare["events_per_s"]),
+        "cpu_us_per_event": round(bare["cpu_us_per_event"], 2),
+    }
     return result
 
 
@@ -386,8 +452,12 @@ def amqp_throughput(model: Path, n: int, tag: str, batch: int) -> dict:
         await out.bind(x, routing_key="p")
         payload = bodies(2000)
         for start in range(0, n, 1000):
-            await asyncio.gather(*(ch.default_exchange.publish(aio_pika.Message(payload[i % 2000], message_id=str(i)),
-                                                               queue) for i in range(start, min(n, start + 1000))))
+            await asyncio.gather(
+                *(
+                    ch.default_exchange.publish(aio_pika.Message(payload[i % 2000], message_id=str(i)), queue)
+                    for i in range(start, min(n, start + 1000))
+                )
+            )
         await conn.close()
 
     async def count(queue: str):
@@ -407,8 +477,13 @@ def amqp_throughput(model: Path, n: int, tag: str, batch: int) -> dict:
 
     queue, exchange = f"bench-{tag}", f"bench-{tag}-x"
     asyncio.run(setup(queue, exchange))
-    proc = consumer(model, f"{AMQP}?queue={queue}", f"{AMQP}?exchange={exchange}&routing-key=p", "--batch-size",
-                    str(batch))
+    proc = consumer(
+        model,
+        f"{AMQP}?queue={queue}",
+        f"{AMQP}?exchange={exchange}&routing-key=p",
+        "--batch-size",
+        str(batch),
+    )
     cpu = CpuWindow([proc], pid_cpu("beam.smp"))
     try:
         rate, done = rate_until(lambda: asyncio.run(count(queue)), n, 600, [proc], cpu)
@@ -424,19 +499,27 @@ def amqp_throughput(model: Path, n: int, tag: str, batch: int) -> dict:
     finally:
         asyncio.run(cleanup(queue, exchange))
     log(f"amqp client ceiling: {bare}")
-    result["client_ceiling"] = {"events_per_s": sig(bare["events_per_s"]),
-                                "cpu_us_per_event": round(bare["cpu_us_per_event"], 2)}
+    result["client_ceiling"] = {
+        "events_per_s": sig(bare["events_per_s"]),
+        "cpu_us_per_event": round(bare["cpu_us_per_event"], 2),
+    }
     return result
 
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--quick", action="store_true", help="small counts (a smoke run)")
-    parser.add_argument("--events", type=int, help="events per throughput figure (default 200,000; quick 30,000)")
-    parser.add_argument("--broker-events", type=int, help="events of the NATS and RabbitMQ figures (30,000; quick 5,000)")
+    parser.add_argument(
+        "--events", type=int, help="events per throughput figure (default 200,000; quick 30,000)"
+    )
+    parser.add_argument(
+        "--broker-events", type=int, help="events of the NATS and RabbitMQ figures (30,000; quick 5,000)"
+    )
     parser.add_argument("--batch-size", type=int, default=1000)
     parser.add_argument("--rate", type=int, default=2000, help="offered events/s of the latency figure")
-    parser.add_argument("--seconds", type=float, default=None, help="duration of the latency figure (20; quick 5)")
+    parser.add_argument(
+        "--seconds", type=float, default=None, help="duration of the latency figure (20; quick 5)"
+    )
     parser.add_argument("--skip", default="", help="comma-separated: baseline,latency,two,nats,amqp")
     parser.add_argument("--out", help="also write the JSON here")
     args = parser.parse_args()
@@ -448,8 +531,14 @@ def main() -> None:
     skip = set(filter(None, args.skip.split(",")))
     tag = uuid.uuid4().hex[:8]
     r = redis.Redis.from_url(REDIS)
-    result: dict = {"bench": "streaming", "events": n, "machine": machine_info(),
-                    "load_average_start": os.getloadavg(), "figures": {}, "errors": {}}
+    result: dict = {
+        "bench": "streaming",
+        "events": n,
+        "machine": machine_info(),
+        "load_average_start": os.getloadavg(),
+        "figures": {},
+        "errors": {},
+    }
     figures = result["figures"]
     with tempfile.TemporaryDirectory(prefix="bench-streaming-") as tmp:
         model, raw = save_model(Path(tmp))
@@ -464,31 +553,45 @@ def main() -> None:
 
         one_cpu: dict = {}
         one = attempt("redis", lambda: redis_throughput(r, model, n, 1, tag + "a", args.batch_size, one_cpu))
-        base = None if "baseline" in skip else attempt("baseline", lambda: baseline(r, raw, min(n, 50_000),
-                                                                                   5.0 if args.quick else 15.0, tag))
-        figures["redis_events_per_s"] = {"modelyard": sig(one), "baseline": sig(base),
-                                         "ratio": sig(one / base) if one and base else None, "unit": "events/s",
-                                         "cpu": one_cpu,
-                                         "target": ">= 50,000 and >= 10x the baseline"}
+        base = (
+            None
+            if "baseline" in skip
+            else attempt(
+                "baseline", lambda: baseline(r, raw, min(n, 50_000), 5.0 if args.quick else 15.0, tag)
+            )
+        )
+        figures["redis_events_per_s"] = {
+            "modelyard": sig(one),
+            "baseline": sig(base),
+            "ratio": sig(one / base) if one and base else None,
+            "unit": "events/s",
+            "cpu": one_cpu,
+            "target": ">= 50,000 and >= 10x the baseline",
+        }
         if "latency" not in skip:
             lat = attempt("latency", lambda: latency(r, model, args.rate, seconds, tag))
             figures["latency"] = (lat or {}) | {"target": "p50 < 10 ms, p99 < 50 ms"}
         if "two" not in skip:
             two_cpu: dict = {}
-            two = attempt("two", lambda: redis_throughput(r, model, n, 2, tag + "b", args.batch_size, two_cpu))
-            figures["two_consumers_events_per_s"] = {"modelyard": sig(two), "one_consumer": sig(one),
-                                                     "scaling": sig(two / one) if two and one else None,
-                                                     "cpu": two_cpu,
-                                                     **cpu_ceiling(two_cpu, one),
-                                                     "target": ">= 1.6x"}
+            two = attempt(
+                "two", lambda: redis_throughput(r, model, n, 2, tag + "b", args.batch_size, two_cpu)
+            )
+            figures["two_consumers_events_per_s"] = {
+                "modelyard": sig(two),
+                "one_consumer": sig(one),
+                "scaling": sig(two / one) if two and one else None,
+                "cpu": two_cpu,
+                **cpu_ceiling(two_cpu, one),
+                "target": ">= 1.6x",
+            }
         if "nats" not in skip:
-            figures["nats_events_per_s"] = (attempt("nats", lambda: nats_throughput(model, broker_n, tag,
-                                                                                    args.batch_size)) or {}) | {
-                "unit": "events/s", "events": broker_n, "target": ">= 50,000"}
+            figures["nats_events_per_s"] = (
+                attempt("nats", lambda: nats_throughput(model, broker_n, tag, args.batch_size)) or {}
+            ) | {"unit": "events/s", "events": broker_n, "target": ">= 50,000"}
         if "amqp" not in skip:
-            figures["amqp_events_per_s"] = (attempt("amqp", lambda: amqp_throughput(model, broker_n, tag,
-                                                                                    args.batch_size)) or {}) | {
-                "unit": "events/s", "events": broker_n, "target": ">= 50,000"}
+            figures["amqp_events_per_s"] = (
+                attempt("amqp", lambda: amqp_throughput(model, broker_n, tag, args.batch_size)) or {}
+            ) | {"unit": "events/s", "events": broker_n, "target": ">= 50,000"}
     result["load_average_end"] = os.getloadavg()
     text = json.dumps(result, indent=2)
     print(text)

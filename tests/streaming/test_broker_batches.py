@@ -27,7 +27,11 @@ def test_plain_and_general_batches_encode_to_the_same_messages():
     bodies, ids = encode_records(plain)
     assert bodies == encode_records(general)[0] == [dumps(r) for r in plain.records()]
     assert ids == ["1-0", "2-5", "3-1"]
-    assert [orjson.loads(b) for b in bodies][1] == {"event_id": "2-5", "model_version": "4", "prediction": 1.5}
+    assert [orjson.loads(b) for b in bodies][1] == {
+        "event_id": "2-5",
+        "model_version": "4",
+        "prediction": 1.5,
+    }
     dead = [{"event_id": 7, "reason": "schema", "payload": "{}"}]
     assert encode_records(dead) == ([dumps(dead[0])], ["7"])
 
@@ -92,6 +96,7 @@ def test_the_pull_source_hands_out_batches_and_waits_when_the_stream_is_empty(je
 
     async def pending(js):
         return await js.consumer_info(f"{name}-events", "d")
+
     info = jetstream.call(pending)
     assert info.num_ack_pending == 0 and info.num_pending == 0
     assert AckPolicy(info.config.ack_policy) is AckPolicy.EXPLICIT

@@ -61,12 +61,20 @@ class AmqpSink(BaseSink):
         publish, exchange, key = self.channel.basic_publish, self.exchange, self.routing_key
         try:
             for body, event_id in zip(bodies, ids, strict=True):
-                await publish(body, exchange=exchange, routing_key=key, wait=False,
-                              properties=Basic.Properties(message_id=event_id, content_type="application/json",
-                                                          delivery_mode=2))
+                await publish(
+                    body,
+                    exchange=exchange,
+                    routing_key=key,
+                    wait=False,
+                    properties=Basic.Properties(
+                        message_id=event_id, content_type="application/json", delivery_mode=2
+                    ),
+                )
             await self.channel.tx_commit(timeout=COMMIT_TIMEOUT_S)
         except Exception as exc:  # a closed channel or connection: nothing of this batch counts as written
-            raise ModelyardError(f"RabbitMQ did not commit {len(bodies)} predictions: {type(exc).__name__}: {exc}") from exc
+            raise ModelyardError(
+                f"RabbitMQ did not commit {len(bodies)} predictions: {type(exc).__name__}: {exc}"
+            ) from exc
 
     async def close(self) -> None:
         if self.connection is not None:

@@ -59,14 +59,17 @@ class NatsSink(BaseSink):
         from nats.js.errors import NotFoundError
 
         check_subject(self.subject)  # once here: nats-py's check of every publish is turned off
-        self.nc = await nats.connect(servers=[nats_servers(self.end)], name="modelyard-stream-sink",
-                                     skip_subject_validation=True)
+        self.nc = await nats.connect(
+            servers=[nats_servers(self.end)], name="modelyard-stream-sink", skip_subject_validation=True
+        )
         self.js = self.nc.jetstream()
         if self.stream:
             try:
                 await self.js.stream_info(self.stream)
             except NotFoundError:
-                await self.js.add_stream(name=self.stream, subjects=[self.subject], duplicate_window=self.window)
+                await self.js.add_stream(
+                    name=self.stream, subjects=[self.subject], duplicate_window=self.window
+                )
         self._inbox = self.nc.new_inbox()
         await self.nc.subscribe(self._inbox + ".*", cb=self._on_ack)
 
@@ -88,7 +91,7 @@ class NatsSink(BaseSink):
     async def write(self, records: Sequence[dict]) -> None:
         payloads, ids = encode_records(records)
         for start in range(0, len(payloads), PUBLISH_WINDOW):
-            await self._publish(payloads[start:start + PUBLISH_WINDOW], ids[start:start + PUBLISH_WINDOW])
+            await self._publish(payloads[start : start + PUBLISH_WINDOW], ids[start : start + PUBLISH_WINDOW])
 
     async def _publish(self, payloads: list[bytes], ids: list[str]) -> None:
         self._writes += 1
@@ -103,11 +106,15 @@ class NatsSink(BaseSink):
             try:
                 await asyncio.wait_for(asyncio.shield(pending.done), self.ack_timeout)
             except TimeoutError:
-                raise ModelyardError(f"JetStream acknowledged {pending.acked} of {pending.expected} predictions "
-                                     f"published to {self.subject!r} within {self.ack_timeout:g}s") from None
+                raise ModelyardError(
+                    f"JetStream acknowledged {pending.acked} of {pending.expected} predictions "
+                    f"published to {self.subject!r} within {self.ack_timeout:g}s"
+                ) from None
             if pending.errors:
-                raise ModelyardError(f"JetStream refused {len(pending.errors)} of {pending.expected} predictions "
-                                     f"published to {self.subject!r}: {pending.errors[0][:500]}")
+                raise ModelyardError(
+                    f"JetStream refused {len(pending.errors)} of {pending.expected} predictions "
+                    f"published to {self.subject!r}: {pending.errors[0][:500]}"
+                )
             self.duplicates += pending.duplicates
         finally:
             self._pending.pop(reply, None)

@@ -61,14 +61,20 @@ class JetStreamSource(BaseSource):
 
         # every subject this connection publishes to is the server's (ack subjects) or built from names
         # the server just checked (consumer_info): nats-py's check of each publish is turned off
-        self.nc = await nats.connect(servers=[nats_servers(self.end)], name="modelyard-stream",
-                                     skip_subject_validation=True)
+        self.nc = await nats.connect(
+            servers=[nats_servers(self.end)], name="modelyard-stream", skip_subject_validation=True
+        )
         js = self.nc.jetstream()
         try:
             await js.consumer_info(self.stream, self.durable)
         except NotFoundError:
-            config = ConsumerConfig(durable_name=self.durable, ack_policy=AckPolicy.EXPLICIT, ack_wait=self.ack_wait,
-                                    max_ack_pending=self.max_ack_pending, filter_subject=self.subject)
+            config = ConsumerConfig(
+                durable_name=self.durable,
+                ack_policy=AckPolicy.EXPLICIT,
+                ack_wait=self.ack_wait,
+                max_ack_pending=self.max_ack_pending,
+                filter_subject=self.subject,
+            )
             await js.add_consumer(self.stream, config=config)
         self._next_subject = f"$JS.API.CONSUMER.MSG.NEXT.{self.stream}.{self.durable}"
         self._inbox = self.nc.new_inbox()
@@ -113,7 +119,7 @@ class JetStreamSource(BaseSource):
 
     async def fetch(self, max_messages: int, timeout_s: float) -> list[Delivery]:
         out = self._early[:max_messages]
-        del self._early[:len(out)]
+        del self._early[: len(out)]
         if len(out) < max_messages:
             out += await self._pull(max_messages - len(out), None)
         if out or timeout_s <= 0:
