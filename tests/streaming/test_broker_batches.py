@@ -115,9 +115,8 @@ def test_a_failed_commit_fails_the_write_and_the_next_write_gets_a_new_channel(r
             await sink.channel.exchange_delete(f"{name}-x")  # the next publish names a missing exchange
             with pytest.raises(ModelyardError, match="RabbitMQ did not commit 1 predictions"):
                 await sink.write(Predictions(["c"], "1", [0]))
-            other = await sink.connection.channel()  # the exchange again
-            await other.exchange_declare(f"{name}-x", exchange_type="direct", durable=True)
-            await other.queue_bind(f"{name}-out", f"{name}-x", routing_key="k")
+            # the exchange again, from another connection (RabbitMQ may have closed the sink's)
+            rabbit.declare_exchange(f"{name}-x", f"{name}-out", "k")
             await sink.write(Predictions(["d"], "1", [1]))  # the sink opens a new channel by itself
         finally:
             await sink.close()

@@ -42,21 +42,24 @@ class AmqpSink(BaseSink):
         self.channel = None
 
     async def start(self) -> None:
-        import aiormq
-
-        self.connection = await aiormq.connect(self.end.base)
-        await self._open_channel()
+        await self._open()
         await self.channel.exchange_declare(self.exchange, exchange_type=self.kind, durable=True)
 
-    async def _open_channel(self) -> None:
+    async def _open(self) -> None:
+        """A transactional channel, on a new connection if the last one was closed."""
+        import aiormq
+
+        if self.connection is None or self.connection.is_closed:
+            self.connection = await aiormq.connect(self.end.base)
         self.channel = await self.connection.channel(publisher_confirms=False)
         await self.channel.tx_select()
 
     async def write(self, records: Sequence[dict]) -> None:
         from pamqp.commands import Basic
 
-        if self.channel is None or self.channel.is_closed:  # a failed commit closes the channel: a new one
-            await self._open_channel()
+        # a failed publish or commit closes the channel (RabbitMQ may close the connection): new ones
+        if self.channel is None or self.channel.is_closed or self.connection.is_closed:
+            await self._open()
         bodies, ids = encode_records(records)
         publish, exchange, key = self.channel.basic_publish, self.exchange, self.routing_key
         try:
