@@ -16,8 +16,15 @@ Figures:
   ``--seconds``: produce -> prediction in the sink, both times read from the Redis entry ids
   (the server's clock, 1 ms resolution).
 - ``two_consumers_events_per_s``: two processes in one group; ``scaling`` = it / one consumer.
+  The group is created past the events and rewound once every consumer's ``/health`` says ok, so
+  both start together (otherwise the first one ready scores much of the stream alone).
 - ``nats_events_per_s`` (JetStream -> NATS subject) and ``amqp_events_per_s`` (RabbitMQ -> RabbitMQ
-  exchange): one consumer, counted the same way, over ``--broker-events``.
+  exchange): one consumer, counted the same way, over ``--broker-events``; beside it
+  ``client_ceiling``: ``_broker_ceiling.py``, the same client moving the same number of messages in
+  the same batches with the same guarantees (publish, wait until durable, then ack) and no model.
+- ``cpu``: CPU microseconds per event of the consumer processes and of the broker (Redis from
+  ``INFO cpu``, nats-server / RabbitMQ from /proc) between the first prediction and the last: wall
+  rates follow the machine's load, CPU per event much less.
 """
 
 from __future__ import annotations
@@ -79,8 +86,20 @@ def env() -> dict:
 
 
 def consumer(model: Path, source: str, sink: str, *extra: str) -> subprocess.Popen:
-    cmd = [sys.executable, "-m", "modelyard.cli.main", "models", "stream", "-m", str(model), "--source", source,
-           "--sink", sink, *extra]
+    cmd = [
+        sys.executable,
+        "-m",
+        "modelyard.cli.main",
+        "models",
+        "stream",
+        "-m",
+        str(model),
+        "--source",
+        source,
+        "--sink",
+        sink,
+        *extra,
+    ]
     return subprocess.Popen(cmd, env=env(), stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
 
 
@@ -95,7 +114,96 @@ def stop(procs: list[subprocess.Popen]) -> None:
             p.kill()
 
 
-def rate_until(count, total: int, timeout: float, procs: list[subprocess.Popen]) -> tuple[float | None, int]:
+def free_port() -> int:
+    import socket
+
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+def wait_healthy(ports: list[int], procs: list[subprocess.Popen], timeout: float = 300) -> None:
+    """Until every consumer's ``/health`` says ok (model loaded, pipelines running)."""
+    import urllib.request
+
+    deadline = time.monotonic() + timeout
+    for port in ports:
+        while True:
+            try:
+                with urllib.request.urlopen(f"http://127.0.0.1:{port}/health", timeout=5) as resp:
+                    if json.loads(resp.read()).get("status") == "ok":
+                        break
+            except OSError:
+                pass
+            if time.monotonic() > deadline or any(p.poll() is not None for p in procs):
+                raise RuntimeError(
+                    "a consumer did not become ready: " + procs[0].stderr.read().decode()[-2000:]
+                )
+            time.sleep(0.05)
+
+
+def cpu_seconds(pids: list[int]) -> float:
+    """User + system CPU seconds these processes (all their threads) used so far."""
+    total = 0.0
+    for pid in pids:
+        try:
+            with open(f"/proc/{pid}/stat") as fh:
+                fields = fh.read().rsplit(")", 1)[1].split()
+            total += (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+        except (OSError, IndexError, ValueError):
+            pass
+    return total
+
+
+def redis_cpu_seconds(r) -> float:
+    info = r.info("cpu")
+    return float(info["used_cpu_user"]) + float(info["used_cpu_sys"])
+
+
+class CpuWindow:
+    """CPU of the consumers (and of a server, when given) between the first prediction and the last,
+    per event: wall-clock rates move with the machine's load, CPU per event much less."""
+
+    def __init__(self, procs: list[subprocess.Popen], server=None) -> None:
+        self.procs, self.server, self.marks = procs, server, []
+
+    def mark(self, n: int) -> None:
+        self.marks.append(
+            (n, cpu_seconds([p.pid for p in self.procs]), self.server() if self.server else None)
+        )
+
+    def per_event_us(self) -> dict:
+        if len(self.marks) < 2 or self.marks[-1][0] <= self.marks[0][0]:
+            return {}
+        (n0, c0, s0), (n1, c1, s1) = self.marks[0], self.marks[-1]
+        out = {"consumers_cpu_us_per_event": round((c1 - c0) / (n1 - n0) * 1e6, 2)}
+        if s0 is not None:
+            out["server_cpu_us_per_event"] = round((s1 - s0) / (n1 - n0) * 1e6, 2)
+        return out
+
+
+def cpu_ceiling(two: dict, one: dict) -> dict:
+    """What the cores allow, from the CPU per event measured (robust to the machine's load, unlike the
+    rates): one consumer is one process (one core at most: its threads share the GIL), so at most
+    ``1 / its CPU per event``; two consumers and the broker at most ``cores / (consumers' + broker's
+    CPU per event)``. Their ratio bounds the scaling on this machine (the bench's polling and the OS
+    left out)."""
+    c1 = one.get("consumers_cpu_us_per_event")
+    per_event = two.get("consumers_cpu_us_per_event", 0) + two.get("server_cpu_us_per_event", 0)
+    if not c1 or not per_event:
+        return {}
+    cores = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count()
+    one_max, two_max = 1e6 / c1, cores * 1e6 / per_event
+    return {
+        "cpu_ceiling_one_events_per_s": sig(one_max),
+        "cpu_ceiling_two_events_per_s": sig(two_max),
+        "cpu_ceiling_scaling": sig(two_max / one_max),
+    }
+
+
+def rate_until(
+    count, total: int, timeout: float, procs: list[subprocess.Popen], cpu: CpuWindow | None = None
+) -> tuple[float | None, int]:
     """Events/s from the first prediction seen to ``total`` (polling ``count()``)."""
     deadline = time.monotonic() + timeout
     first = None
@@ -104,7 +212,11 @@ def rate_until(count, total: int, timeout: float, procs: list[subprocess.Popen])
         now = time.perf_counter()
         if first is None and n > 0:
             first = (now, n)
+            if cpu is not None:
+                cpu.mark(n)
         if n >= total:
+            if cpu is not None:
+                cpu.mark(n)
             return (total - first[1]) / (now - first[0]) if now > first[0] else None, n
         if any(p.poll() is not None for p in procs):
             raise RuntimeError("a consumer exited: " + procs[0].stderr.read().decode()[-2000:])
@@ -113,22 +225,48 @@ def rate_until(count, total: int, timeout: float, procs: list[subprocess.Popen])
 
 
 # ------------------------------------------------------------------------------------------------
-def redis_throughput(r, model: Path, n: int, consumers: int, tag: str, batch: int) -> float | None:
+def redis_throughput(
+    r, model: Path, n: int, consumers: int, tag: str, batch: int, cpu_out: dict | None = None
+) -> float | None:
     stream, out = f"bench-{tag}-events", f"bench-{tag}-out"
     payload = bodies(2000)
-    for start in range(0, n, 10_000):
+    for start in range(0, n - 1, 10_000):
         pipe = r.pipeline(transaction=False)
-        for i in range(start, min(n, start + 10_000)):
+        for i in range(start, min(n - 1, start + 10_000)):
             pipe.xadd(stream, {"data": payload[i % 2000]})
         pipe.execute()
-    procs = [consumer(model, f"{REDIS}?stream={stream}&group=g", f"{REDIS}?stream={out}", "--batch-size", str(batch))
-             for _ in range(consumers)]
+    # The group starts after the events, so the consumers find nothing until every one of them has
+    # loaded its model and joined; then the group is rewound and the last event wakes them. (Started
+    # on a full stream, the first consumer ready would score much of it alone while the second still
+    # loads, and two consumers would look slower than they are.)
+    r.xgroup_create(stream, "g", id="$")
+    ports = [free_port() for _ in range(consumers)]
+    procs = [
+        consumer(
+            model,
+            f"{REDIS}?stream={stream}&group=g",
+            f"{REDIS}?stream={out}",
+            "--batch-size",
+            str(batch),
+            "--metrics-port",
+            str(port),
+        )
+        for port in ports
+    ]
+    cpu = CpuWindow(procs, lambda: redis_cpu_seconds(r))
     try:
-        rate, done = rate_until(lambda: r.xlen(out), n, 600, procs)
+        wait_healthy(ports, procs)
+        r.xgroup_setid(stream, "g", id="0")
+        r.xadd(stream, {"data": payload[(n - 1) % 2000]})
+        rate, done = rate_until(lambda: r.xlen(out), n, 600, procs, cpu)
     finally:
         stop(procs)
         r.delete(stream, out, f"{out}:event-ids")
-    log(f"redis x{consumers}: {rate and round(rate)} events/s ({done}/{n})")
+    if cpu_out is not None:
+        cpu_out.update(cpu.per_event_us())
+    log(
+        f"redis x{consumers}: {rate and round(rate)} events/s ({done}/{n}), CPU per event {cpu.per_event_us()}"
+    )
     return rate
 
 
@@ -139,8 +277,19 @@ def baseline(r, raw: Path, n: int, budget_s: float, tag: str) -> float | None:
     for i in range(n):
         pipe.xadd(stream, {"data": payload[i % 2000]})
     pipe.execute()
-    proc = subprocess.Popen([sys.executable, str(Path(__file__).parent / "_streaming_baseline.py"), REDIS, str(raw),
-                             stream, "g", out], env=env(), stderr=subprocess.PIPE)
+    proc = subprocess.Popen(
+        [
+            sys.executable,
+            str(Path(__file__).parent / "_streaming_baseline.py"),
+            REDIS,
+            str(raw),
+            stream,
+            "g",
+            out,
+        ],
+        env=env(),
+        stderr=subprocess.PIPE,
+    )
     try:
         deadline = time.monotonic() + 120
         while r.xlen(out) == 0 and time.monotonic() < deadline:
@@ -159,7 +308,9 @@ def baseline(r, raw: Path, n: int, budget_s: float, tag: str) -> float | None:
 def latency(r, model: Path, rate: int, seconds: float, tag: str) -> dict:
     stream, out = f"bench-{tag}-lat-events", f"bench-{tag}-lat-out"
     r.xgroup_create(stream, "g", id="$", mkstream=True)
-    proc = consumer(model, f"{REDIS}?stream={stream}&group=g", f"{REDIS}?stream={out}", "--batch-size", "1000")
+    proc = consumer(
+        model, f"{REDIS}?stream={stream}&group=g", f"{REDIS}?stream={out}", "--batch-size", "1000"
+    )
     payload = bodies(2000)
     try:
         # wait for the consumer: one warm-up event scored
@@ -195,26 +346,59 @@ def latency(r, model: Path, rate: int, seconds: float, tag: str) -> dict:
     lat.sort()
     q = statistics.quantiles(lat, n=100) if len(lat) > 1 else [None] * 99
     log(f"latency at {round(offered)}/s: p50 {q[49]} ms, p99 {q[98]} ms over {len(lat)} events")
-    return {"offered_per_s": round(offered), "events": len(lat), "p50_ms": q[49], "p99_ms": q[98],
-            "max_ms": lat[-1] if lat else None}
+    return {
+        "offered_per_s": round(offered),
+        "events": len(lat),
+        "p50_ms": q[49],
+        "p99_ms": q[98],
+        "max_ms": lat[-1] if lat else None,
+    }
 
 
-def nats_throughput(model: Path, n: int, tag: str, batch: int) -> float | None:
+def pid_cpu(name: str):
+    """A callable giving the CPU seconds of the broker process named ``name`` (None if not found)."""
+    try:
+        pid = int(
+            subprocess.run(["pgrep", "-o", "-f", name], capture_output=True, text=True).stdout.split()[0]
+        )
+    except (IndexError, ValueError, OSError):
+        return None
+    return lambda: cpu_seconds([pid])
+
+
+def ceiling(kind: str, *args: str) -> dict:
+    """``_broker_ceiling.py``: the client's bare loop over the same messages and batch size."""
+    out = subprocess.run(
+        [sys.executable, str(Path(__file__).parent / "_broker_ceiling.py"), kind, *args],
+        env=env(),
+        capture_output=True,
+        text=True,
+        timeout=600,
+    )
+    if out.returncode != 0:
+        raise RuntimeError(out.stderr[-2000:])
+    return json.loads(out.stdout.strip().splitlines()[-1])
+
+
+def nats_throughput(model: Path, n: int, tag: str, batch: int) -> dict:
     import nats
 
-    stream, subject = f"BENCH-{tag}", f"bench.{tag}"
-
-    async def setup():
+    async def setup(stream: str, subject: str):
         nc = await nats.connect(NATS)
         js = nc.jetstream()
         await js.add_stream(name=stream, subjects=[f"{subject}.events"])
+        await js.add_stream(name=f"{stream}-OUT", subjects=[f"{subject}.out"], duplicate_window=3600)
         payload = bodies(2000)
         for start in range(0, n, 1000):
-            await asyncio.gather(*(js.publish(f"{subject}.events", payload[i % 2000])
-                                   for i in range(start, min(n, start + 1000))))
+            await asyncio.gather(
+                *(
+                    js.publish(f"{subject}.events", payload[i % 2000])
+                    for i in range(start, min(n, start + 1000))
+                )
+            )
         await nc.close()
 
-    async def count():
+    async def count(stream: str):
         nc = await nats.connect(NATS)
         try:
             return (await nc.jetstream().stream_info(f"{stream}-OUT")).state.messages
@@ -223,7 +407,7 @@ def nats_throughput(model: Path, n: int, tag: str, batch: int) -> float | None:
         finally:
             await nc.close()
 
-    async def cleanup():
+    async def cleanup(stream: str):
         nc = await nats.connect(NATS)
         js = nc.jetstream()
         for name in (stream, f"{stream}-OUT"):
@@ -233,24 +417,41 @@ def nats_throughput(model: Path, n: int, tag: str, batch: int) -> float | None:
                 pass
         await nc.close()
 
-    asyncio.run(setup())
-    proc = consumer(model, f"{NATS}?stream={stream}&durable=scorers",
-                    f"{NATS}?subject={subject}.out&stream={stream}-OUT", "--batch-size", str(batch))
+    stream, subject = f"BENCH-{tag}", f"bench.{tag}"
+    asyncio.run(setup(stream, subject))
+    proc = consumer(
+        model,
+        f"{NATS}?stream={stream}&durable=scorers",
+        f"{NATS}?subject={subject}.out&stream={stream}-OUT",
+        "--batch-size",
+        str(batch),
+    )
+    cpu = CpuWindow([proc], pid_cpu("nats-server"))
     try:
-        rate, done = rate_until(lambda: asyncio.run(count()), n, 600, [proc])
+        rate, done = rate_until(lambda: asyncio.run(count(stream)), n, 600, [proc], cpu)
     finally:
         stop([proc])
-        asyncio.run(cleanup())
-    log(f"nats: {rate and round(rate)} events/s ({done}/{n})")
-    return rate
+        asyncio.run(cleanup(stream))
+    log(f"nats: {rate and round(rate)} events/s ({done}/{n}), CPU per event {cpu.per_event_us()}")
+    result = {"modelyard": sig(rate), **cpu.per_event_us()}
+    stream, subject = f"BENCH-{tag}-C", f"bench.{tag}c"
+    asyncio.run(setup(stream, subject))
+    try:
+        bare = ceiling("nats", NATS, stream, "bare", f"{subject}.out", str(n), str(batch))
+    finally:
+        asyncio.run(cleanup(stream))
+    log(f"nats client ceiling: {bare}")
+    result["client_ceiling"] = {
+        "events_per_s": sig(bare["events_per_s"]),
+        "cpu_us_per_event": round(bare["cpu_us_per_event"], 2),
+    }
+    return result
 
 
-def amqp_throughput(model: Path, n: int, tag: str, batch: int) -> float | None:
+def amqp_throughput(model: Path, n: int, tag: str, batch: int) -> dict:
     import aio_pika
 
-    queue, exchange = f"bench-{tag}", f"bench-{tag}-x"
-
-    async def setup():
+    async def setup(queue: str, exchange: str):
         conn = await aio_pika.connect(AMQP)
         ch = await conn.channel()
         await ch.declare_queue(queue, durable=True)
@@ -259,18 +460,22 @@ def amqp_throughput(model: Path, n: int, tag: str, batch: int) -> float | None:
         await out.bind(x, routing_key="p")
         payload = bodies(2000)
         for start in range(0, n, 1000):
-            await asyncio.gather(*(ch.default_exchange.publish(aio_pika.Message(payload[i % 2000], message_id=str(i)),
-                                                               queue) for i in range(start, min(n, start + 1000))))
+            await asyncio.gather(
+                *(
+                    ch.default_exchange.publish(aio_pika.Message(payload[i % 2000], message_id=str(i)), queue)
+                    for i in range(start, min(n, start + 1000))
+                )
+            )
         await conn.close()
 
-    async def count():
+    async def count(queue: str):
         conn = await aio_pika.connect(AMQP)
         ch = await conn.channel()
         q = await ch.declare_queue(f"{queue}-out", passive=True)
         await conn.close()
         return q.declaration_result.message_count
 
-    async def cleanup():
+    async def cleanup(queue: str, exchange: str):
         conn = await aio_pika.connect(AMQP)
         ch = await conn.channel()
         await ch.queue_delete(queue)
@@ -278,26 +483,51 @@ def amqp_throughput(model: Path, n: int, tag: str, batch: int) -> float | None:
         await ch.exchange_delete(exchange)
         await conn.close()
 
-    asyncio.run(setup())
-    proc = consumer(model, f"{AMQP}?queue={queue}", f"{AMQP}?exchange={exchange}&routing-key=p", "--batch-size",
-                    str(batch))
+    queue, exchange = f"bench-{tag}", f"bench-{tag}-x"
+    asyncio.run(setup(queue, exchange))
+    proc = consumer(
+        model,
+        f"{AMQP}?queue={queue}",
+        f"{AMQP}?exchange={exchange}&routing-key=p",
+        "--batch-size",
+        str(batch),
+    )
+    cpu = CpuWindow([proc], pid_cpu("beam.smp"))
     try:
-        rate, done = rate_until(lambda: asyncio.run(count()), n, 600, [proc])
+        rate, done = rate_until(lambda: asyncio.run(count(queue)), n, 600, [proc], cpu)
     finally:
         stop([proc])
-        asyncio.run(cleanup())
-    log(f"amqp: {rate and round(rate)} events/s ({done}/{n})")
-    return rate
+        asyncio.run(cleanup(queue, exchange))
+    log(f"amqp: {rate and round(rate)} events/s ({done}/{n}), CPU per event {cpu.per_event_us()}")
+    result = {"modelyard": sig(rate), **cpu.per_event_us()}
+    queue, exchange = f"bench-{tag}-c", f"bench-{tag}-cx"
+    asyncio.run(setup(queue, exchange))
+    try:
+        bare = ceiling("amqp", AMQP, queue, exchange, "p", str(n), str(batch))
+    finally:
+        asyncio.run(cleanup(queue, exchange))
+    log(f"amqp client ceiling: {bare}")
+    result["client_ceiling"] = {
+        "events_per_s": sig(bare["events_per_s"]),
+        "cpu_us_per_event": round(bare["cpu_us_per_event"], 2),
+    }
+    return result
 
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--quick", action="store_true", help="small counts (a smoke run)")
-    parser.add_argument("--events", type=int, help="events per throughput figure (default 200,000; quick 30,000)")
-    parser.add_argument("--broker-events", type=int, help="events of the NATS and RabbitMQ figures (30,000; quick 5,000)")
+    parser.add_argument(
+        "--events", type=int, help="events per throughput figure (default 200,000; quick 30,000)"
+    )
+    parser.add_argument(
+        "--broker-events", type=int, help="events of the NATS and RabbitMQ figures (30,000; quick 5,000)"
+    )
     parser.add_argument("--batch-size", type=int, default=1000)
     parser.add_argument("--rate", type=int, default=2000, help="offered events/s of the latency figure")
-    parser.add_argument("--seconds", type=float, default=None, help="duration of the latency figure (20; quick 5)")
+    parser.add_argument(
+        "--seconds", type=float, default=None, help="duration of the latency figure (20; quick 5)"
+    )
     parser.add_argument("--skip", default="", help="comma-separated: baseline,latency,two,nats,amqp")
     parser.add_argument("--out", help="also write the JSON here")
     args = parser.parse_args()
@@ -309,8 +539,14 @@ def main() -> None:
     skip = set(filter(None, args.skip.split(",")))
     tag = uuid.uuid4().hex[:8]
     r = redis.Redis.from_url(REDIS)
-    result: dict = {"bench": "streaming", "events": n, "machine": machine_info(),
-                    "load_average_start": os.getloadavg(), "figures": {}, "errors": {}}
+    result: dict = {
+        "bench": "streaming",
+        "events": n,
+        "machine": machine_info(),
+        "load_average_start": os.getloadavg(),
+        "figures": {},
+        "errors": {},
+    }
     figures = result["figures"]
     with tempfile.TemporaryDirectory(prefix="bench-streaming-") as tmp:
         model, raw = save_model(Path(tmp))
@@ -323,26 +559,47 @@ def main() -> None:
                 log(f"{name} failed: {exc}")
                 return None
 
-        one = attempt("redis", lambda: redis_throughput(r, model, n, 1, tag + "a", args.batch_size))
-        base = None if "baseline" in skip else attempt("baseline", lambda: baseline(r, raw, min(n, 50_000),
-                                                                                   5.0 if args.quick else 15.0, tag))
-        figures["redis_events_per_s"] = {"modelyard": sig(one), "baseline": sig(base),
-                                         "ratio": sig(one / base) if one and base else None, "unit": "events/s",
-                                         "target": ">= 50,000 and >= 10x the baseline"}
+        one_cpu: dict = {}
+        one = attempt("redis", lambda: redis_throughput(r, model, n, 1, tag + "a", args.batch_size, one_cpu))
+        base = (
+            None
+            if "baseline" in skip
+            else attempt(
+                "baseline", lambda: baseline(r, raw, min(n, 50_000), 5.0 if args.quick else 15.0, tag)
+            )
+        )
+        figures["redis_events_per_s"] = {
+            "modelyard": sig(one),
+            "baseline": sig(base),
+            "ratio": sig(one / base) if one and base else None,
+            "unit": "events/s",
+            "cpu": one_cpu,
+            "target": ">= 50,000 and >= 10x the baseline",
+        }
         if "latency" not in skip:
             lat = attempt("latency", lambda: latency(r, model, args.rate, seconds, tag))
             figures["latency"] = (lat or {}) | {"target": "p50 < 10 ms, p99 < 50 ms"}
         if "two" not in skip:
-            two = attempt("two", lambda: redis_throughput(r, model, n, 2, tag + "b", args.batch_size))
-            figures["two_consumers_events_per_s"] = {"modelyard": sig(two), "one_consumer": sig(one),
-                                                     "scaling": sig(two / one) if two and one else None,
-                                                     "target": ">= 1.6x"}
+            two_cpu: dict = {}
+            two = attempt(
+                "two", lambda: redis_throughput(r, model, n, 2, tag + "b", args.batch_size, two_cpu)
+            )
+            figures["two_consumers_events_per_s"] = {
+                "modelyard": sig(two),
+                "one_consumer": sig(one),
+                "scaling": sig(two / one) if two and one else None,
+                "cpu": two_cpu,
+                **cpu_ceiling(two_cpu, one_cpu),
+                "target": ">= 1.6x",
+            }
         if "nats" not in skip:
-            figures["nats_events_per_s"] = {"modelyard": sig(attempt("nats", lambda: nats_throughput(
-                model, broker_n, tag, args.batch_size))), "unit": "events/s", "events": broker_n}
+            figures["nats_events_per_s"] = (
+                attempt("nats", lambda: nats_throughput(model, broker_n, tag, args.batch_size)) or {}
+            ) | {"unit": "events/s", "events": broker_n, "target": ">= 50,000"}
         if "amqp" not in skip:
-            figures["amqp_events_per_s"] = {"modelyard": sig(attempt("amqp", lambda: amqp_throughput(
-                model, broker_n, tag, args.batch_size))), "unit": "events/s", "events": broker_n}
+            figures["amqp_events_per_s"] = (
+                attempt("amqp", lambda: amqp_throughput(model, broker_n, tag, args.batch_size)) or {}
+            ) | {"unit": "events/s", "events": broker_n, "target": ">= 50,000"}
     result["load_average_end"] = os.getloadavg()
     text = json.dumps(result, indent=2)
     print(text)

@@ -46,15 +46,19 @@ class Predictions(Sequence[dict]):
 
     __slots__ = ("ids", "version", "values", "passthrough", "_records")
 
-    def __init__(self, ids: list[str], version: str, values: list, passthrough: list[dict | None] | None = None) -> None:
+    def __init__(
+        self, ids: list[str], version: str, values: list, passthrough: list[dict | None] | None = None
+    ) -> None:
         self.ids, self.version, self.values, self.passthrough = ids, version, values, passthrough
         self._records: list[dict] | None = None
 
     def records(self) -> list[dict]:
         if self._records is None:
             version, carried = self.version, self.passthrough
-            self._records = [{"event_id": i, "model_version": version, "prediction": v}
-                             for i, v in zip(self.ids, self.values, strict=True)]
+            self._records = [
+                {"event_id": i, "model_version": version, "prediction": v}
+                for i, v in zip(self.ids, self.values, strict=True)
+            ]
             if carried is not None:
                 for record, extra in zip(self._records, carried, strict=True):
                     for key, value in (extra or {}).items():
@@ -77,7 +81,13 @@ class Predictions(Sequence[dict]):
         if self.passthrough is not None or not self.ids:
             return None
         ids = "\n".join(self.ids).encode()
-        if not ids or PLAIN_IDS.fullmatch(ids) is None or b"\n\n" in ids or ids.endswith(b"\n") or ids.startswith(b"\n"):
+        if (
+            not ids
+            or PLAIN_IDS.fullmatch(ids) is None
+            or b"\n\n" in ids
+            or ids.endswith(b"\n")
+            or ids.startswith(b"\n")
+        ):
             return None
         try:
             text = orjson.dumps(self.values)
@@ -86,6 +96,23 @@ class Predictions(Sequence[dict]):
         if b'"' in text or b"{" in text or text.count(b"[") != 1:
             return None
         return ids, text[1:-1]
+
+
+def encode_records(records: Sequence[dict]) -> tuple[list[bytes], list[str]]:
+    """One JSON message body per record, and the records' event ids (as text). A plain batch
+    (``Predictions.plain``) is encoded without building a dict per record."""
+    plain = records.plain() if isinstance(records, Predictions) else None
+    if plain is not None:
+        ids, values = plain
+        version = orjson.dumps(records.version)
+        head = b'{"event_id":"'
+        tail = b'","model_version":' + version + b',"prediction":'
+        id_list = ids.split(b"\n")
+        bodies = [head + i + tail + v + b"}" for i, v in zip(id_list, values.split(b","), strict=True)]
+        return bodies, records.ids
+    from modelyard.serving.outputs import dumps
+
+    return [dumps(r) for r in records], [str(r["event_id"]) for r in records]
 
 
 @runtime_checkable

@@ -24,7 +24,9 @@ def _root_conftest():
 
     name = "modelyard_tests_root_fixtures"
     if name not in sys.modules:
-        spec = importlib.util.spec_from_file_location(name, Path(__file__).resolve().parents[1] / "conftest.py")
+        spec = importlib.util.spec_from_file_location(
+            name, Path(__file__).resolve().parents[1] / "conftest.py"
+        )
         module = importlib.util.module_from_spec(spec)
         sys.modules[name] = module
         spec.loader.exec_module(module)
@@ -34,6 +36,8 @@ def _root_conftest():
 def service_unavailable(reason: str) -> None:
     """Skip on a laptop without the service; fail when CI requires services (tests/conftest.py)."""
     _root_conftest().service_unavailable(reason)
+
+
 MODELYARD = str(Path(sys.executable).parent / "modelyard")
 
 
@@ -45,7 +49,9 @@ def wait_until(condition: Callable[[], bool], timeout: float = 60.0, what: str =
         time.sleep(0.05)
 
 
-def run_until(runner, condition: Callable[[], bool], timeout: float = 60.0, during: Callable[[], None] | None = None):
+def run_until(
+    runner, condition: Callable[[], bool], timeout: float = 60.0, during: Callable[[], None] | None = None
+):
     """Run ``runner`` in-process until ``condition()``; then stop it gracefully and wait for it."""
 
     async def main():
@@ -108,13 +114,14 @@ class Nats:
         async def go(js):
             acks = []
             for start in range(0, len(bodies), 500):
-                acks += await asyncio.gather(*(js.publish(subject, b) for b in bodies[start:start + 500]))
+                acks += await asyncio.gather(*(js.publish(subject, b) for b in bodies[start : start + 500]))
             return [a.seq for a in acks]
 
         return self.call(go)
 
     def messages(self, stream: str) -> list[dict]:
         """Every message stored in ``stream``, decoded."""
+
         async def go(js):
             from nats.js.api import AckPolicy, ConsumerConfig
 
@@ -122,7 +129,9 @@ class Nats:
             sub = await js.pull_subscribe("", stream=stream, config=ConsumerConfig(ack_policy=AckPolicy.NONE))
             out = []
             while len(out) < total:
-                out += [orjson.loads(m.data) for m in await sub.fetch(min(1000, total - len(out)), timeout=10)]
+                out += [
+                    orjson.loads(m.data) for m in await sub.fetch(min(1000, total - len(out)), timeout=10)
+                ]
             await sub.unsubscribe()
             return out
 
@@ -157,6 +166,7 @@ class Rabbit:
         self.loop = asyncio.new_event_loop()
         self.thread = threading.Thread(target=self.loop.run_forever, daemon=True)
         self.thread.start()
+
         async def connect():
             connection = await aio_pika.connect(url, timeout=3)
             return connection, await connection.channel()
@@ -178,11 +188,31 @@ class Rabbit:
         async def go():
             pairs = list(zip(bodies, ids, strict=True))
             for start in range(0, len(pairs), 500):
-                await asyncio.gather(*(self.channel.default_exchange.publish(
-                    aio_pika.Message(body, message_id=message_id, delivery_mode=aio_pika.DeliveryMode.PERSISTENT), queue)
-                    for body, message_id in pairs[start:start + 500]))
+                await asyncio.gather(
+                    *(
+                        self.channel.default_exchange.publish(
+                            aio_pika.Message(
+                                body, message_id=message_id, delivery_mode=aio_pika.DeliveryMode.PERSISTENT
+                            ),
+                            queue,
+                        )
+                        for body, message_id in pairs[start : start + 500]
+                    )
+                )
 
         self._run(go())
+
+    def declare_exchange(self, exchange: str, queue: str, routing_key: str) -> None:
+        """A durable direct exchange bound to ``queue`` (removed at cleanup)."""
+
+        async def go():
+            declared = await self.channel.declare_exchange(exchange, "direct", durable=True)
+            queue_ = await self.channel.declare_queue(queue, durable=True)
+            await queue_.bind(declared, routing_key=routing_key)
+
+        self._run(go())
+        if exchange not in self.exchanges:
+            self.exchanges.append(exchange)
 
     def depth(self, queue: str) -> int:
         declared = self._run(self.channel.declare_queue(queue, passive=True))
