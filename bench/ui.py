@@ -1,5 +1,7 @@
-"""Web UI benchmark: server time of the runs page at 100,000 runs, and of the chart data of a
-1,000,000-point metric. One JSON object on stdout (progress on stderr); nothing is asserted.
+"""Web UI benchmark: server time of the UI's pages at 100,000 runs (the runs page in its views,
+run pages, compare, experiments, models, logged model, artifacts, features, jobs), and of the
+chart data of a 1,000,000-point metric. One JSON object on stdout (progress on stderr); nothing is
+asserted. (The issue's size: ``--points 10000000``.)
 
     .venv/bin/python bench/ui.py [--runs 100000] [--points 1000000] [--reps 9]
                                  [--workdir DIR] [--keep] [--out FILE]
@@ -42,6 +44,7 @@ from _server_populate import SqlPopulator  # noqa: E402
 
 EXPERIMENT = "ui-bench"
 HISTORY_KEY = "loss"
+REGISTERED_MODEL = "ui-bench-model"
 CHART_POINTS = 1000  # what the run page's charts ask for (modelyard/ui/templates/run.html)
 
 
@@ -117,6 +120,32 @@ def populate(db: Path, artifacts: Path, runs: int, points: int) -> dict:
     return ctx
 
 
+def add_extras(db: Path, artifacts: Path, ctx: dict) -> dict:
+    """What the other pages show, made through the stores once (kept in the marker): five runs to
+    compare, a logged model of the first, and a registered model with three versions of them."""
+    if "extras" in ctx:
+        return ctx
+    from modelyard.settings import Settings
+    from modelyard.store.registry.sql.store import SqlRegistryStore
+    from modelyard.store.tracking.sql.store import SqlTrackingStore
+
+    store = SqlTrackingStore.from_uri(f"sqlite:///{db}", default_artifact_root=str(artifacts))
+    registry = SqlRegistryStore.from_tracking_store(store, Settings.defaults())
+    try:
+        runs = [r.info.run_id for r in store.search_runs([ctx["experiment_id"]], max_results=5)]
+        model = store.create_logged_model(
+            ctx["experiment_id"], "model", source_run_id=runs[0], params={"alpha": "1"}
+        )
+        registry.create_registered_model(REGISTERED_MODEL, description="the UI bench's model")
+        for run_id in runs[:3]:
+            registry.create_model_version(REGISTERED_MODEL, f"runs:/{run_id}/model", run_id=run_id)
+    finally:
+        store.close()
+    ctx["extras"] = {"runs": runs, "logged_model_id": model.model_id}
+    db.with_suffix(".json").write_text(json.dumps({k: v for k, v in ctx.items() if k != "reused"}))
+    return ctx
+
+
 async def timed(client, path: str, reps: int, check) -> dict:
     """One untimed request (checked), then ``reps`` timed ones; milliseconds."""
     first = await client.get(path)
@@ -148,6 +177,12 @@ def page_check(expected_rows: int):
         return {"rows": rows, "html_bytes": len(response.content)}
 
     return check
+
+
+def ok_check(response) -> dict:
+    if response.status_code != 200:
+        raise RuntimeError(f"HTTP {response.status_code}: {response.text[:300]}")
+    return {"html_bytes": len(response.content)}
 
 
 def chart_check(response) -> dict:
@@ -182,13 +217,39 @@ async def measure(settings, ctx: dict, reps: int) -> dict:
             f"/experiments/{exp}?page_token=eyJvZmZzZXQiOjEwMH0",
             page_check(100),
         ),
+        "runs_page_chart_view_p50_ms": (f"/experiments/{exp}?view=charts", ok_check),
         "run_page_p50_ms": (f"/runs/{hist}", lambda r: {"status": r.status_code}),
         "chart_data_1m_points_p50_ms": (
             f"/ajax-api/2.0/mlflow/metrics/get-history-bulk-interval?run_ids={hist}"
             f"&metric_key={HISTORY_KEY}&max_results={CHART_POINTS}",
             chart_check,
         ),
+        "experiments_list_p50_ms": ("/experiments", ok_check),
     }
+    extras = ctx.get("extras")
+    if extras:
+        runs, model_id = extras["runs"], extras["logged_model_id"]
+        compared = ",".join([*runs, hist])
+        requests.update(
+            {
+                "run_page_of_a_bench_run_p50_ms": (f"/runs/{runs[0]}", ok_check),
+                "run_artifacts_page_p50_ms": (f"/runs/{runs[0]}/artifacts", ok_check),
+                "compare_6_runs_p50_ms": (f"/compare?runs={compared}", ok_check),
+                "compare_chart_data_p50_ms": (
+                    "/ajax-api/2.0/mlflow/metrics/get-history-bulk-interval?"
+                    + "&".join(f"run_ids={r}" for r in [*runs, hist])
+                    + f"&metric_key={HISTORY_KEY}&max_results={CHART_POINTS}",
+                    ok_check,
+                ),
+                "logged_model_page_p50_ms": (f"/logged-models/{model_id}", ok_check),
+                "models_list_p50_ms": ("/models", ok_check),
+                "model_page_p50_ms": (f"/models/{REGISTERED_MODEL}", ok_check),
+                "model_version_page_p50_ms": (f"/models/{REGISTERED_MODEL}/versions/1", ok_check),
+                "model_retraining_page_p50_ms": (f"/models/{REGISTERED_MODEL}/retraining", ok_check),
+                "features_list_p50_ms": ("/features", ok_check),
+                "jobs_list_p50_ms": ("/jobs", ok_check),
+            }
+        )
     transport = httpx.ASGITransport(app=create_app(settings, services))
     try:
         async with httpx.AsyncClient(transport=transport, base_url="http://localhost") as client:
@@ -240,7 +301,7 @@ def main(argv: list[str] | None = None) -> int:
     }
     try:
         db, artifacts = work / "ui.db", work / "artifacts"
-        ctx = populate(db, artifacts, args.runs, args.points)
+        ctx = add_extras(db, artifacts, populate(db, artifacts, args.runs, args.points))
         report["store"] = ctx
         settings = Settings.defaults(
             backend_store_uri=f"sqlite:///{db}", artifacts_destination=str(artifacts), serve_artifacts=True
