@@ -1,5 +1,5 @@
 """The runs page's default order (``start_time DESC``, NULLs last, then ``run_uuid``) is served by
-revision 0009's ``(experiment_id, start_time DESC, run_uuid)`` index: the database walks it and
+revision 0009's ``(experiment_id, start_time DESC, run_uuid, lifecycle_stage)`` index: the database walks it and
 stops after one page instead of sorting every run of the experiment. The order itself is unchanged
 (the in-memory evaluator agrees), and a database at 0008 upgrades to the index."""
 
@@ -172,7 +172,7 @@ def test_a_database_at_0008_gets_the_index(old_uri: str, tmp_path: Path) -> None
         assert migrate.current_revision(engine) == migrate.SCHEMA_HEAD
         indexes = _index_columns(engine)
         assert "ix_runs_experiment_start" not in indexes
-        assert indexes[INDEX][0] == "experiment_id" and indexes[INDEX][-1] == "run_uuid"
+        assert indexes[INDEX][0] == "experiment_id" and indexes[INDEX][-2:] == ["run_uuid", "lifecycle_stage"]
     finally:
         engine.dispose()
     store = SqlTrackingStore.from_uri(old_uri, default_artifact_root=str(tmp_path))

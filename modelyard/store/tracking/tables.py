@@ -88,6 +88,7 @@ Index(
     runs.c.experiment_id,
     desc_nulls_last(runs.c.start_time),
     runs.c.run_uuid,
+    runs.c.lifecycle_stage,  # active runs counted from the index alone
 )
 
 params = Table(
