@@ -26,11 +26,12 @@ def _sample(store, monkeypatch, run_ids, large: int, **kwargs):
 @pytest.fixture
 def runs(store):
     exp = store.create_experiment("large-history")
-    dense, other, gapped = (store.create_run(exp, "u", start_time=1).info.run_id for _ in range(3))
+    dense, other, gapped, late = (store.create_run(exp, "u", start_time=1).info.run_id for _ in range(4))
     _log(store, dense, range(0, 1200))
     _log(store, other, range(100, 700, 3))
     _log(store, gapped, [s * s for s in range(60)])  # ever wider gaps
-    return dense, other, gapped
+    _log(store, late, [775, 776])  # its first step answers the target 773 (gapped's next is 784)
+    return dense, other, gapped, late
 
 
 @pytest.mark.parametrize(
@@ -45,18 +46,19 @@ def test_without_gaps_the_seeks_pick_the_exact_sample(store, monkeypatch, runs, 
 
 
 def test_with_gaps_the_sample_is_logged_steps_after_evenly_spaced_values(store, monkeypatch, runs) -> None:
-    dense, other, gapped = runs
-    got = _sample(store, monkeypatch, [gapped, other], 10, max_results=10)
-    logged = {gapped: {s * s for s in range(60)}, other: set(range(100, 700, 3))}
+    _, other, gapped, late = runs
+    got = _sample(store, monkeypatch, [gapped, other, late], 10, max_results=10)
+    logged = {gapped: {s * s for s in range(60)}, other: set(range(100, 700, 3)), late: {775, 776}}
     assert all(step in logged[run_id] for run_id, step, _, _ in got)
     steps = sorted({step for _, step, _, _ in got})
     # each run's ends, and for each of 10 targets over [0, 3481] the first logged step at or after it
     targets = [(i * 3481) // 9 for i in range(10)]
-    union = sorted(logged[gapped] | logged[other])
-    expected = {min(s for s in union if s >= t) for t in targets} | {0, 3481, 100, 697}
+    union = sorted(logged[gapped] | logged[other] | logged[late])
+    expected = {min(s for s in union if s >= t) for t in targets} | {0, 3481, 100, 697, 775, 776}
+    assert 775 in expected and 784 not in expected
     assert steps == sorted(expected)
     # every point of a chosen step is returned, per run in step order
-    for run_id in (gapped, other):
+    for run_id in (gapped, other, late):
         mine = [step for r, step, _, _ in got if r == run_id]
         assert mine == sorted(s for s in expected if s in logged[run_id])
 

@@ -66,7 +66,7 @@ def bulk_interval(
         where += [_m.step >= start_step, _m.step <= end_step]
 
     # Each run's first and last step: two index seeks per run (a GROUP BY would read every point).
-    ends: set[int] = set()
+    spans: dict[int, tuple[int, int]] = {}
     for rid in ids.values():
         one = [_m.run_id == rid, *where[1:]]
         # two scalar subqueries: SQLite seeks for a lone MIN or MAX, but reads the range for both
@@ -77,14 +77,15 @@ def bulk_interval(
             )
         ).one()
         if first is not None:
-            ends.update((first, last))
-    if not ends:
+            spans[rid] = (first, last)
+    if not spans:
         return []
+    ends = {step for span in spans.values() for step in span}
     probe = select(_m.step).where(*where).limit(LARGE_HISTORY + 1).subquery()
     if conn.execute(select(func.count()).select_from(probe)).scalar_one() > LARGE_HISTORY:
         steps: Sequence[int] = range(0)
         step_range = (start_step, end_step) if start_step is not None and end_step is not None else None
-        chosen = _spaced_steps(conn, ids.values(), metric_key, step_range, min(ends), max(ends), max_results)
+        chosen = _spaced_steps(conn, spans, metric_key, step_range, max_results)
     else:
         count, low, high = conn.execute(
             select(func.count(func.distinct(_m.step)), func.min(_m.step), func.max(_m.step)).where(*where)
@@ -121,18 +122,18 @@ def bulk_interval(
 
 def _spaced_steps(
     conn: Connection,
-    rids,
+    spans: dict[int, tuple[int, int]],
     metric_key: str,
     step_range: tuple[int, int] | None,
-    low: int,
-    high: int,
     max_results: int,
 ) -> set[int]:
-    """A large history's sample, by step value: for ``max_results`` targets evenly spaced over
-    ``[low, high]``, the first step at or after each that any of the runs logged (one index seek
-    per run and target, a few hundred per statement). When every step in ``[low, high]`` was logged
-    (the usual case) these are exactly the steps ``base.sample_steps`` picks by rank; with gaps, the
-    steps next after evenly spaced values."""
+    """A large history's sample, by step value: for ``max_results`` targets evenly spaced over the
+    runs' steps, the first step at or after each that any of the runs logged. ``spans`` holds each
+    run's first and last step: a target before a run's first step is answered by it, one past its
+    last by nothing, and only those in between cost an index seek (a few hundred per statement).
+    When every step in the span was logged (the usual case) these are exactly the steps
+    ``base.sample_steps`` picks by rank; with gaps, the steps next after evenly spaced values."""
+    low, high = min(f for f, _ in spans.values()), max(last for _, last in spans.values())
     if max_results == 1 or high == low:
         return {low, high}
     targets = sorted({low + (i * (high - low)) // (max_results - 1) for i in range(max_results)})
@@ -142,15 +143,23 @@ def _spaced_steps(
     cond = f"run_id = :rid AND {quote('key')} = :key" + (" AND step <= :hi" if step_range else "")
     params = {"key": metric_key, **({"hi": step_range[1]} if step_range else {})}
     best: dict[int, int] = {}
-    for i in range(0, len(targets), _UNION_CHUNK):
-        sql = " UNION ALL ".join(
-            f"SELECT {int(t)} AS target, MIN(step) AS step FROM metrics WHERE {cond} AND step >= {int(t)}"
-            for t in targets[i : i + _UNION_CHUNK]
-        )
-        for rid in rids:
+
+    def offer(target: int, step: int | None) -> None:
+        if step is not None and (target not in best or step < best[target]):
+            best[target] = step
+
+    for rid, (first, last) in spans.items():
+        inside = [t for t in targets if first < t <= last]
+        for t in targets:
+            if t <= first:
+                offer(t, first)
+        for i in range(0, len(inside), _UNION_CHUNK):
+            sql = " UNION ALL ".join(
+                f"SELECT {int(t)} AS target, MIN(step) AS step FROM metrics WHERE {cond} AND step >= {int(t)}"
+                for t in inside[i : i + _UNION_CHUNK]
+            )
             for target, step in conn.execute(text(sql), {"rid": rid, **params}):
-                if step is not None and (target not in best or step < best[target]):
-                    best[target] = step
+                offer(target, step)
     return set(best.values())
 
 
