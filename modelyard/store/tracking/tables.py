@@ -83,6 +83,8 @@ runs = Table(
 )
 # The runs page's default order, an index walk (revision 0009): start_time DESC with NULLs last
 # (PostgreSQL says NULLS LAST; SQLite and MySQL put NULL last in a descending order already).
+# The migration writes the index per dialect; from this declaration ``create_all`` makes it right
+# on SQLite and PostgreSQL (MySQL would wrap the expression as a functional key part).
 Index(
     "ix_runs_experiment_start_uuid",
     runs.c.experiment_id,
