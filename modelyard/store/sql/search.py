@@ -143,11 +143,7 @@ def keyed_exists(
     table = keyed.table
     conditions = [table.c[keyed.owner] == entity.id, table.c.key == c.key, *scope]
     if c.op not in ("IS NULL", "IS NOT NULL"):
-        test = (
-            metric_predicate(table, c.op, c.value)
-            if keyed.numeric
-            else predicate(table.c.value, c.op, c.value)
-        )
+        test = metric_predicate(table, c.op, c.value) if keyed.numeric else predicate(table.c.value, c.op, c.value)
         conditions.append(test)
     exists = sa.select(ONE).select_from(table).where(*conditions).correlate(entity.table).exists()
     return ~exists if c.op == "IS NULL" else exists
