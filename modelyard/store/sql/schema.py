@@ -15,9 +15,13 @@ only matters to ``metadata.create_all``.
 from __future__ import annotations
 
 import importlib
+from typing import Any
 
 from sqlalchemy import BigInteger, Float, Integer, MetaData, Text
 from sqlalchemy.dialects import mysql
+from sqlalchemy.ext.compiler import compiles
+from sqlalchemy.sql.elements import ColumnElement
+from sqlalchemy.sql.functions import FunctionElement
 
 metadata = MetaData()
 
@@ -29,6 +33,32 @@ BigId = BigInteger().with_variant(Integer(), "sqlite")
 LongText = Text().with_variant(mysql.LONGTEXT(), "mysql", "mariadb")
 # asdecimal=False: MySQL DOUBLE would otherwise return Decimals rounded to 10 decimal places.
 Double = Float(precision=53).with_variant(mysql.DOUBLE(asdecimal=False), "mysql", "mariadb")
+
+
+class _desc_nulls_last(FunctionElement[Any]):
+    """``column DESC`` with NULLs after every value: SQLite and MySQL sort NULL below every value
+    already; PostgreSQL, which sorts it above, says ``NULLS LAST``. One plain sort key (unlike a
+    ``CASE`` null rank), so an index declared with it (in ORDER BY and in CREATE INDEX alike)
+    serves the order."""
+
+    name = "desc_nulls_last"
+    inherit_cache = True
+
+
+@compiles(_desc_nulls_last)
+def _compile_desc_nulls_last(element: _desc_nulls_last, compiler: Any, **kw: Any) -> str:
+    return compiler.process(element.clauses.clauses[0], **kw) + " DESC"
+
+
+@compiles(_desc_nulls_last, "postgresql")
+def _compile_desc_nulls_last_pg(element: _desc_nulls_last, compiler: Any, **kw: Any) -> str:
+    return compiler.process(element.clauses.clauses[0], **kw) + " DESC NULLS LAST"
+
+
+def desc_nulls_last(column: ColumnElement[Any]) -> ColumnElement[Any]:
+    """``column`` descending, NULLs last, on every dialect (an ORDER BY term or an index column)."""
+    return _desc_nulls_last(column)  # type: ignore[return-value]
+
 
 # The modules that put tables on ``metadata``, one per domain.
 DOMAINS = (

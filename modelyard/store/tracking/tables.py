@@ -35,7 +35,7 @@ from sqlalchemy import (
     UniqueConstraint,
 )
 
-from modelyard.store.sql.schema import MYSQL_TABLE_ARGS, BigId, Double, LongText, metadata
+from modelyard.store.sql.schema import MYSQL_TABLE_ARGS, BigId, Double, LongText, desc_nulls_last, metadata
 
 experiments = Table(
     "experiments",
@@ -79,8 +79,18 @@ runs = Table(
     Column("lifecycle_stage", String(20), nullable=False),
     Column("artifact_uri", String(2000), nullable=False),
     UniqueConstraint("run_uuid", name="uq_runs_run_uuid"),
-    Index("ix_runs_experiment_start", "experiment_id", "start_time"),
     **MYSQL_TABLE_ARGS,
+)
+# The runs page's default order, an index walk (revision 0009): start_time DESC with NULLs last
+# (PostgreSQL says NULLS LAST; SQLite and MySQL put NULL last in a descending order already).
+# The migration writes the index per dialect; from this declaration ``create_all`` makes it right
+# on SQLite and PostgreSQL (MySQL would wrap the expression as a functional key part).
+Index(
+    "ix_runs_experiment_start_uuid",
+    runs.c.experiment_id,
+    desc_nulls_last(runs.c.start_time),
+    runs.c.run_uuid,
+    runs.c.lifecycle_stage,  # active runs counted from the index alone
 )
 
 params = Table(
@@ -251,4 +261,3 @@ run_model_inputs = Table(
     PrimaryKeyConstraint("run_id", "model_id", name="pk_run_model_inputs"),
     **MYSQL_TABLE_ARGS,
 )
-

@@ -28,6 +28,7 @@ from modelyard.entities import LoggedModelStatus
 from modelyard.exceptions import InvalidParameterValue
 from modelyard.search.ast import Comparison, Expr, OrderBy
 from modelyard.search.evaluate import DATASET_CONTEXT_TAG
+from modelyard.store.sql.schema import desc_nulls_last
 from modelyard.store.sql.search import (
     ONE,
     TWO,
@@ -153,6 +154,11 @@ def apply_runs_order(stmt: sa.Select, order_by: Sequence[OrderBy]) -> sa.Select:
     for position, term in enumerate(order_by):
         if term.kind == "attribute":
             column: ColumnElement[Any] = RUN_COLUMNS[term.key]
+            if term.key == "start_time" and not term.ascending:
+                # the default order: one sort key that the (experiment_id, start_time DESC,
+                # run_uuid) index serves (revision 0009)
+                clauses.append(desc_nulls_last(column))
+                continue
             if RUN_COLUMNS[term.key].nullable:
                 clauses.append(null_rank(column))
         elif term.kind in _RUN_KEYED:
@@ -170,7 +176,7 @@ def apply_runs_order(stmt: sa.Select, order_by: Sequence[OrderBy]) -> sa.Select:
         clauses.append(direction(column, term.ascending))
     ordered = {(t.kind, t.key) for t in order_by}
     if ("attribute", "start_time") not in ordered:
-        clauses += [null_rank(runs.c.start_time), runs.c.start_time.desc()]
+        clauses.append(desc_nulls_last(runs.c.start_time))
     if ("attribute", "run_id") not in ordered:
         clauses.append(runs.c.run_uuid.asc())
     return stmt.order_by(*clauses)
