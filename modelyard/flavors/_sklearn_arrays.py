@@ -97,17 +97,20 @@ class ArrayPath:
         if plan is None:
             return
         import numpy
-        import pandas
 
         twin, self._multistep = plan
         self.names = tuple(str(n) for n in names)
-        self._columns = pandas.Index(list(self.names), dtype=object)
+        self._columns: Any = None  # a pandas Index, built at the first DataFrame (pandas is loaded then)
         self._np_dtype = numpy.dtype
         self._predict = getattr(twin, predict_fn)
 
     def applies(self, data: Any) -> bool:
         if self.names is None or type(data).__name__ != "DataFrame":
             return False
+        if self._columns is None:
+            import pandas
+
+            self._columns = pandas.Index(list(self.names), dtype=object)
         if not data.columns.equals(self._columns):  # vectorised: iterating Arrow-backed names is slow
             return False
         if not all(isinstance(dt, self._np_dtype) and dt.kind in _NUMERIC_KINDS for dt in _dtypes(data)):
