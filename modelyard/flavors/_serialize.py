@@ -103,7 +103,9 @@ def load(path: Path, fmt: str, trusted_types: list[str] | None = None) -> Any:
         except _skops_reader.Unsupported as why:
             logger.debug("skops reads %s (%s)", path, why)
         if trusted_types:
-            logger.debug("Loading %s with the types its MLmodel file marks as trusted: %s", path, trusted_types)
+            logger.debug(
+                "Loading %s with the types its MLmodel file marks as trusted: %s", path, trusted_types
+            )
         skops_io = _skops_lazy.skops_io()
         try:
             return _skops_lazy.load(path, list(trusted_types) if trusted_types else None)

@@ -27,8 +27,12 @@ from typing import Any
 # attributes that mark an estimator which consumes columns by name or hands X on to other estimators
 _COMPOSITE_ATTRS = ("transformers", "transformer_list", "estimator", "estimators", "base_estimator", "func")
 # ensembles that check X themselves and hand their members arrays (members fitted without names)
-_ARRAY_ENSEMBLES = ("sklearn.ensemble._forest", "sklearn.ensemble._gb", "sklearn.ensemble._iforest",
-                    "sklearn.ensemble._bagging")
+_ARRAY_ENSEMBLES = (
+    "sklearn.ensemble._forest",
+    "sklearn.ensemble._gb",
+    "sklearn.ensemble._iforest",
+    "sklearn.ensemble._bagging",
+)
 
 
 def _members_take_arrays(est: Any) -> bool:
@@ -39,6 +43,8 @@ def _members_take_arrays(est: Any) -> bool:
         return False
     flat = members.ravel() if hasattr(members, "ravel") else members
     return all(getattr(m, "feature_names_in_", None) is None for m in flat)
+
+
 _NUMERIC_KINDS = frozenset("fiu")
 
 

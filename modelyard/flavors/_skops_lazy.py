@@ -44,7 +44,9 @@ class _EstimatorNames(list):
                 from sklearn.utils import all_estimators
                 from skops.io._utils import get_type_name
 
-                full = [get_type_name(c) for _, c in all_estimators() if get_type_name(c).startswith("sklearn.")]
+                full = [
+                    get_type_name(c) for _, c in all_estimators() if get_type_name(c).startswith("sklearn.")
+                ]
                 list.extend(self, sorted(set(full) - set(list.__iter__(self))))
                 self.complete = True
 
