@@ -4,7 +4,9 @@ skops stores a model as data and, on load, refuses types not known to be safe un
 listed as trusted; pickle and cloudpickle run whatever code the file says while loading. The
 format is the writer's choice (``serialization_format=``); the default is skops when the
 ``skops`` package is installed (it comes with the ``sklearn`` extra), else cloudpickle. Loading a
-pickle logs one warning per process; a skops model loads without one.
+pickle logs one warning per process; a skops model loads without one. A skops file made only of
+what skops trusts by default is read by ``_skops_reader`` without importing skops (its import
+costs more than scikit-learn's); any other goes to skops itself.
 """
 
 from __future__ import annotations
@@ -94,10 +96,16 @@ def load(path: Path, fmt: str, trusted_types: list[str] | None = None) -> Any:
     """Read a model object; pickle formats log which file they unpickle (it runs the file's code)."""
     fmt = fmt or PICKLE
     if fmt == SKOPS:
-        from modelyard.flavors import _skops_lazy
+        from modelyard.flavors import _skops_lazy, _skops_reader
 
+        try:  # plain scikit-learn estimators of numbers and arrays: read without importing skops
+            return _skops_reader.load(path)
+        except _skops_reader.Unsupported as why:
+            logger.debug("skops reads %s (%s)", path, why)
         if trusted_types:
-            logger.debug("Loading %s with the types its MLmodel file marks as trusted: %s", path, trusted_types)
+            logger.debug(
+                "Loading %s with the types its MLmodel file marks as trusted: %s", path, trusted_types
+            )
         skops_io = _skops_lazy.skops_io()
         try:
             return _skops_lazy.load(path, list(trusted_types) if trusted_types else None)

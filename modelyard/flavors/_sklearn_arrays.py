@@ -27,8 +27,12 @@ from typing import Any
 # attributes that mark an estimator which consumes columns by name or hands X on to other estimators
 _COMPOSITE_ATTRS = ("transformers", "transformer_list", "estimator", "estimators", "base_estimator", "func")
 # ensembles that check X themselves and hand their members arrays (members fitted without names)
-_ARRAY_ENSEMBLES = ("sklearn.ensemble._forest", "sklearn.ensemble._gb", "sklearn.ensemble._iforest",
-                    "sklearn.ensemble._bagging")
+_ARRAY_ENSEMBLES = (
+    "sklearn.ensemble._forest",
+    "sklearn.ensemble._gb",
+    "sklearn.ensemble._iforest",
+    "sklearn.ensemble._bagging",
+)
 
 
 def _members_take_arrays(est: Any) -> bool:
@@ -39,6 +43,8 @@ def _members_take_arrays(est: Any) -> bool:
         return False
     flat = members.ravel() if hasattr(members, "ravel") else members
     return all(getattr(m, "feature_names_in_", None) is None for m in flat)
+
+
 _NUMERIC_KINDS = frozenset("fiu")
 
 
@@ -97,17 +103,20 @@ class ArrayPath:
         if plan is None:
             return
         import numpy
-        import pandas
 
         twin, self._multistep = plan
         self.names = tuple(str(n) for n in names)
-        self._columns = pandas.Index(list(self.names), dtype=object)
+        self._columns: Any = None  # a pandas Index, built at the first DataFrame (pandas is loaded then)
         self._np_dtype = numpy.dtype
         self._predict = getattr(twin, predict_fn)
 
     def applies(self, data: Any) -> bool:
         if self.names is None or type(data).__name__ != "DataFrame":
             return False
+        if self._columns is None:
+            import pandas
+
+            self._columns = pandas.Index(list(self.names), dtype=object)
         if not data.columns.equals(self._columns):  # vectorised: iterating Arrow-backed names is slow
             return False
         if not all(isinstance(dt, self._np_dtype) and dt.kind in _NUMERIC_KINDS for dt in _dtypes(data)):

@@ -1,5 +1,8 @@
 """Import skops without importing all of scikit-learn; trust the same estimators it would.
 
+Used to save skops files and to load those ``_skops_reader`` leaves to skops (trees, other
+libraries' types, types the MLmodel lists as trusted); the plain ones never import skops at all.
+
 ``import skops.io`` builds its default list of trusted types by calling scikit-learn's
 ``all_estimators()``, which imports *every* scikit-learn module (tests and pytest included): most
 of a first model load's time. :func:`skops_io` imports skops with that list left empty and puts an
@@ -41,7 +44,9 @@ class _EstimatorNames(list):
                 from sklearn.utils import all_estimators
                 from skops.io._utils import get_type_name
 
-                full = [get_type_name(c) for _, c in all_estimators() if get_type_name(c).startswith("sklearn.")]
+                full = [
+                    get_type_name(c) for _, c in all_estimators() if get_type_name(c).startswith("sklearn.")
+                ]
                 list.extend(self, sorted(set(full) - set(list.__iter__(self))))
                 self.complete = True
 

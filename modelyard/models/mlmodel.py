@@ -28,6 +28,7 @@ MLMODEL_FILE = "MLmodel"
 PYFUNC = "python_function"
 MLFLOW_FORMAT_VERSION = "3.17.2"
 SAFE_DUMPER = getattr(yaml, "CSafeDumper", yaml.SafeDumper)  # libyaml when installed
+SAFE_LOADER = getattr(yaml, "CSafeLoader", yaml.SafeLoader)  # same resolver and constructors, C parser
 _KNOWN = {
     "artifact_path",
     "run_id",
@@ -147,7 +148,7 @@ class Model:
         if not file.is_file():
             raise ResourceDoesNotExist(f"No MLmodel file at {file}: not a model folder")
         try:
-            data = yaml.safe_load(file.read_text())
+            data = yaml.load(file.read_text(), Loader=SAFE_LOADER)  # noqa: S506 - a safe loader
         except yaml.YAMLError as exc:
             raise InvalidParameterValue(f"The MLmodel file at {file} is not valid YAML: {exc}") from None
         return cls.from_dict(data)
