@@ -16,6 +16,7 @@ MODULES = (
     "modelyard.server.routes.experiments",
     "modelyard.server.routes.runs",
     "modelyard.server.routes.metrics",
+    "modelyard.server.routes.columnar",  # modelyard's client's faster answers (server-info offers them)
     "modelyard.server.routes.artifacts",
     "modelyard.server.routes.logged_models",
     "modelyard.server.routes.proxy",

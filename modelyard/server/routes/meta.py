@@ -15,6 +15,7 @@ from modelyard import __version__
 from modelyard.auth.context import RequestContext
 from modelyard.auth.permissions import READ, SERVER, needs, public
 from modelyard.server.protocol import RouteTable
+from modelyard.server.routes import columnar
 from modelyard.server.services import Services
 from modelyard.web.routing import route
 
@@ -36,6 +37,8 @@ def server_info(svc: Services, _msg, ctx: RequestContext) -> dict:
         "presigned_upload_model_id_supported": False,
         "features_enabled": {"gateway": False},
         "modelyard_version": __version__,
+        # the faster routes modelyard's own client may use (modelyard.server.routes.columnar)
+        "modelyard_fast_paths": dict(columnar.FAST_PATHS),
     }
 
 
