@@ -265,13 +265,20 @@ class ToolRun:
         if self.server is not None:
             self.server.stop()
 
-    def client(self, phase: str, context: dict) -> None:
-        """Run one client phase against this tool's server and merge what it measured."""
+    def client(self, phase: str, context: dict, variant: str | None = None) -> None:
+        """Run one client phase against this tool's server and merge what it measured.
+
+        ``variant="standard"`` (native only): modelyard's client with its fast paths off
+        (MODELYARD_CLIENT_FAST_PATHS=false), i.e. MLflow's standard routes, as before they existed;
+        its figures go to ``res["variants"]["standard"]``, not over the tool's own."""
+        label = phase if variant is None else f"{phase}-{variant}"
         if self.problem:
-            self.res["phases"][phase] = {"problem": f"skipped: {self.problem}"}
+            self.res["phases"][label] = {"problem": f"skipped: {self.problem}"}
             return
-        out = self.folder / f"client-{phase}.json"
+        out = self.folder / f"client-{label}.json"
         env = base_env()
+        if variant == "standard":
+            env["MODELYARD_CLIENT_FAST_PATHS"] = "false"
         python, client = str(mlflow_python()), []
         if self.tool == NATIVE:  # modelyard's interpreter and client, this checkout
             python, client = sys.executable, ["--client", "modelyard"]
@@ -288,7 +295,7 @@ class ToolRun:
             "--context", json.dumps({**context, "tmp": str(self.folder)}),
         ]  # fmt: skip
         timeout = self.cfg.client_timeout_s
-        log(f"{self.tool}: client phase {phase} (timeout {timeout:.0f}s)")
+        log(f"{self.tool}: client phase {label} (timeout {timeout:.0f}s)")
         load, t0, problem = os.getloadavg()[0], time.perf_counter(), None
         proc = subprocess.Popen(cmd, cwd=self.folder, env=env, stdout=sys.stderr, start_new_session=True)
         try:
@@ -308,7 +315,7 @@ class ToolRun:
                         pass
         elapsed = time.perf_counter() - t0
         log(
-            f"{self.tool}: client phase {phase} finished in {elapsed:.0f}s"
+            f"{self.tool}: client phase {label} finished in {elapsed:.0f}s"
             + (f" ({problem})" if problem else "")
         )
         try:
@@ -327,6 +334,19 @@ class ToolRun:
                 )
         failed = got.get("raw", {}).pop("failed_requests", {})
         self.res["raw"].setdefault("failed_requests", {}).update(failed)
+        if variant is not None:
+            self.res.setdefault("variants", {})[variant] = {
+                "figures": got.get("figures", {}),
+                "errors": got.get("errors", {}),
+                "checks": got.get("checks", {}),
+                "raw": got.get("raw", {}),
+            }
+            self.res["phases"][label] = {
+                "seconds": elapsed,
+                "problem": problem,
+                "loadavg_1min_at_start": load,
+            }
+            return
         for key in ("figures", "errors", "raw", "extra", "checks", "windows", "context"):
             self.res[key].update(got.get(key, {}))
         if got.get("info"):
@@ -482,6 +502,8 @@ def run_backend(
             runs[tool].launch(first=False)
         for tool in real:
             runs[tool].client("reads", runs[tool].res["context"])
+        if NATIVE in runs:  # before/after on the same server: modelyard's client on the standard routes
+            runs[NATIVE].client("reads", runs[NATIVE].res["context"], variant="standard")
         if STUB in runs:
             # Its reads replay the answers of a real server holding the same data (modelyard's,
             # else MLflow's): the first, untimed call of each figure is forwarded, the rest cached.
@@ -565,6 +587,12 @@ def build_backend_report(backend: str, tools: list[str], runs: dict[str, ToolRun
             if nv and ml:
                 native_ratio = nv / ml if better == "higher" else ml / nv
             entry["native_ratio"] = sig(native_ratio, 3)
+            standard = r.res.get("variants", {}).get("standard", {}).get("figures", {})
+            if name in standard:  # the same client with its fast paths off (the standard routes)
+                sv_ = sig(standard[name])
+                entry["native_standard_routes"] = sv_
+                if sv_ and ml:
+                    entry["native_standard_ratio"] = sig(sv_ / ml if better == "higher" else ml / sv_, 3)
             if nv is None:
                 errors[NATIVE] = figure_error(name, r)
         stub = runs.get(STUB)

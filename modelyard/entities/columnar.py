@@ -15,6 +15,7 @@ from __future__ import annotations
 import math
 from collections.abc import Sequence
 from itertools import islice
+from typing import NamedTuple
 
 from modelyard.entities.run import Metric, Run, RunData, RunInfo
 
@@ -34,15 +35,29 @@ INFO_FIELDS = (
 )
 
 
-def history_to_arrow(points: Sequence[Metric]) -> bytes:
-    """Points of one metric as an Arrow IPC stream (one record batch)."""
+class HistoryColumns(NamedTuple):
+    """One page of a metric's history as columns (what a store answers without building a
+    ``Metric`` per point), and the next page's token."""
+
+    steps: Sequence[int]
+    timestamps: Sequence[int]
+    values: Sequence[float]
+    token: str | None = None
+
+    @classmethod
+    def of(cls, points: Sequence[Metric], token: str | None = None) -> HistoryColumns:
+        return cls([x.step for x in points], [x.timestamp for x in points], [x.value for x in points], token)
+
+
+def history_to_arrow(history: HistoryColumns) -> bytes:
+    """One page of a metric's history as an Arrow IPC stream (one record batch)."""
     import pyarrow as pa
 
     batch = pa.record_batch(
         [
-            pa.array([x.step for x in points], pa.int64()),
-            pa.array([x.timestamp for x in points], pa.int64()),
-            pa.array([x.value for x in points], pa.float64()),
+            pa.array(history.steps, pa.int64()),
+            pa.array(history.timestamps, pa.int64()),
+            pa.array(history.values, pa.float64()),
         ],
         names=list(HISTORY_COLUMNS),
     )
@@ -59,8 +74,36 @@ def history_from_arrow(data: bytes, key: str, run_id: str) -> list[Metric]:
     table = pa.ipc.open_stream(data).read_all()
     if tuple(table.column_names) != HISTORY_COLUMNS:
         raise ValueError(f"unexpected history columns {table.column_names}")
-    steps, stamps, values = (table.column(c).to_pylist() for c in HISTORY_COLUMNS)
-    return [Metric(key, v, t, s, run_id) for s, t, v in zip(steps, stamps, values, strict=True)]
+    steps, stamps, values = (table.column(c).to_numpy().tolist() for c in HISTORY_COLUMNS)
+    return metrics_of(key, run_id, values, stamps, steps)
+
+
+_new = object.__new__
+_set_key, _set_value, _set_ts, _set_step, _set_run = (
+    Metric.key.__set__,  # type: ignore[attr-defined]
+    Metric.value.__set__,  # type: ignore[attr-defined]
+    Metric.timestamp.__set__,  # type: ignore[attr-defined]
+    Metric.step.__set__,  # type: ignore[attr-defined]
+    Metric.run_id.__set__,  # type: ignore[attr-defined]
+)
+
+
+def metrics_of(
+    key: str, run_id: str | None, values: Sequence[float], stamps: Sequence[int], steps: Sequence[int]
+) -> list[Metric]:
+    """Frozen ``Metric`` objects of one key from columns, filled through the slots' setters: about
+    twice as fast as the frozen dataclass's ``__init__`` (one ``object.__setattr__`` per field)."""
+    out = []
+    append = out.append
+    for value, ts, step in zip(values, stamps, steps, strict=True):
+        m = _new(Metric)
+        _set_key(m, key)
+        _set_value(m, value)
+        _set_ts(m, ts)
+        _set_step(m, step)
+        _set_run(m, run_id)
+        append(m)
+    return out
 
 
 def _wire_value(value: float):

@@ -47,9 +47,9 @@ class HistoryArrow(GetMetricHistory):
 @table.get(HISTORY_ARROW, HistoryArrow, needs=needs(RUN, READ, run_of))
 def history_arrow(svc: Services, m: HistoryArrow, ctx: RequestContext) -> Response:
     """One metric's whole history (or one page of it) as an Arrow IPC stream: step, timestamp, value."""
-    page = svc.tracking.get_metric_history(ctx, m.rid, m.metric_key, m.max_results, m.page_token)
-    headers = {NEXT_PAGE_HEADER: page.token} if page.token else None
-    return Response(columnar.history_to_arrow(page), media_type=ARROW_STREAM, headers=headers)
+    history = svc.tracking.get_metric_history_columns(ctx, m.rid, m.metric_key, m.max_results, m.page_token)
+    headers = {NEXT_PAGE_HEADER: history.token} if history.token else None
+    return Response(columnar.history_to_arrow(history), media_type=ARROW_STREAM, headers=headers)
 
 
 @table.post(SEARCH_COLUMNAR, SearchRuns, needs=needs(EXPERIMENT, READ, "experiment_ids"))

@@ -111,10 +111,11 @@ class RestTrackingStore(base.TrackingStore):
         backoff_factor: float = 1.0,
         backoff_jitter: float = 1.0,
         sleep: Callable[[float], None] = time.sleep,
-        fast_paths: bool = True,
+        fast_paths: bool | None = None,
     ) -> None:
         self.uri = uri.rstrip("/")
-        self.use_fast_paths = fast_paths  # False: standard MLflow routes only
+        # False: MLflow's standard routes only (default: Settings.client.fast_paths)
+        self.use_fast_paths = settings.client.fast_paths if fast_paths is None else fast_paths
         self._offered: frozenset[str] | None = None  # what server-info offered, once asked
         self.max_retries = max(0, int(settings.client.http_request_max_retries))
         self.backoff_factor = backoff_factor
