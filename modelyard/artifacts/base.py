@@ -235,6 +235,7 @@ class ArtifactRepository(ABC):
             self._download_file(rel, target)
             return target
         jobs: list[tuple[str, Path]] = []
+        sizes: dict[str, int | None] = {}
         pending = [rel]
         while pending:  # list the whole tree first (folders are created as found) ...
             folder = pending.pop()
@@ -245,11 +246,13 @@ class ArtifactRepository(ABC):
                     pending.append(child_rel)
                 else:
                     jobs.append((child_rel, dst_root.joinpath(*child_rel.split("/"))))
-        self._download_files(jobs)  # ... then fetch the files
+                    sizes[child_rel] = child.file_size
+        self._download_files(jobs, sizes)  # ... then fetch the files
         return target
 
-    def _download_files(self, jobs: list[tuple[str, Path]]) -> None:
-        """Fetch ``(rel, target)`` pairs, ``download_workers`` at a time; the first error wins."""
+    def _download_files(self, jobs: list[tuple[str, Path]], sizes: dict[str, int | None] | None = None) -> None:
+        """Fetch ``(rel, target)`` pairs, ``download_workers`` at a time; the first error wins.
+        ``sizes``: the listed size of each ``rel`` (None: unknown), for repositories that batch."""
         workers = min(self.download_workers, len(jobs))
         if workers <= 1:
             for rel, target in jobs:

@@ -6,6 +6,7 @@ offered (a server that does not advertise them, one that advertises a route it t
 from __future__ import annotations
 
 import math
+from pathlib import Path
 
 import httpx
 import orjson
@@ -51,7 +52,7 @@ def stores(live_server, fresh_backend):
 
 def test_server_info_offers_the_fast_paths(api) -> None:
     info = api.get(SERVER_INFO).json()
-    assert info["modelyard_fast_paths"] == {"history_arrow": 1, "search_columnar": 1}
+    assert info["modelyard_fast_paths"] == {"history_arrow": 1, "search_columnar": 1, "artifact_batches": 1}
 
 
 def test_a_whole_history_comes_in_one_arrow_answer_equal_to_the_standard_pages(stores) -> None:
@@ -254,3 +255,139 @@ def test_columnar_runs_round_trip_without_a_server() -> None:
     assert columnar.runs_from_columns(columnar.runs_to_columns([])) == []
     with pytest.raises(ValueError, match="format"):
         columnar.runs_from_columns({"format": 99})
+
+
+# -- batches of small artifacts --------------------------------------------------------------------
+def _repo(url: str, run_id: str, *, fast: bool = True, transport: httpx.BaseTransport | None = None):
+    from modelyard.artifacts import http as artifact_http
+
+    artifact_http._batches_offered.clear()  # a fresh process's view of the servers
+    settings = Settings.defaults(http_request_max_retries=0, fast_paths=fast)
+    recording = transport or Recording()
+    uri = f"{url}/api/2.0/mlflow-artifacts/artifacts/0/{run_id}/artifacts"
+    repo = artifact_http.HttpArtifactRepository(
+        uri, tracking_uri=url, settings=settings, client=httpx.Client(transport=recording)
+    )
+    return repo, recording
+
+
+def _tree(root) -> dict[str, bytes]:
+    return {p.relative_to(root).as_posix(): p.read_bytes() for p in root.rglob("*") if p.is_file()}
+
+
+def test_small_files_go_up_and_down_in_batches_large_ones_alone(live_server, fresh_backend, tmp_path) -> None:
+    import os
+
+    src = tmp_path / "src"
+    (src / "sub" / "deeper").mkdir(parents=True)
+    for i in range(40):
+        (src / f"f{i:03d}.bin").write_bytes(os.urandom(i * 37))  # the empty file too
+    (src / "sub" / "é ü.txt").write_text("unicode name")
+    (src / "sub" / "deeper" / "x.json").write_text("{}")
+    (src / "big.bin").write_bytes(os.urandom(1024 * 1024 + 1))  # over BATCH_FILE_MAX: alone
+    run_id = fresh_backend.create_run("0", "ada", 1).info.run_id
+    results = {}
+    for fast in (True, False):
+        repo, rec = _repo(live_server.url, run_id, fast=fast)
+        repo.log_artifacts(src, f"logged-{fast}")
+        dst = tmp_path / f"down-{fast}"
+        local = repo.download_artifacts(f"logged-{fast}", dst)
+        results[fast] = (_tree(Path(local)), rec.paths)
+    (fast_tree, fast_paths), (standard_tree, standard_paths) = results[True], results[False]
+    assert fast_tree == standard_tree == _tree(src)
+    batch_up = [p for p in fast_paths if p.startswith("/api/2.0/modelyard/artifacts/batch/")]
+    batch_down = [p for p in fast_paths if p.startswith("/api/2.0/modelyard/artifacts/batch-get/")]
+    assert len(batch_up) == 1 and len(batch_down) == 1 and fast_paths.count(SERVER_INFO) == 1
+    singles = [
+        p
+        for p in fast_paths
+        if p.startswith("/api/2.0/mlflow-artifacts/artifacts/") and p.endswith("big.bin")
+    ]
+    assert len(singles) == 2  # the large file: one PUT, one GET
+    assert not any("/modelyard/" in p for p in standard_paths) and SERVER_INFO not in standard_paths
+    assert len(standard_paths) > 2 * 43
+
+
+def _tar(members) -> bytes:
+    import io
+    import tarfile
+
+    out = io.BytesIO()
+    with tarfile.open(fileobj=out, mode="w:") as archive:
+        for name, kind in members:
+            info = tarfile.TarInfo(name)
+            if kind == "link":
+                info.type, info.linkname = tarfile.SYMTYPE, "/etc/passwd"
+                archive.addfile(info)
+            else:
+                info.size = 1
+                archive.addfile(info, io.BytesIO(b"x"))
+    return out.getvalue()
+
+
+@pytest.mark.parametrize(
+    "members",
+    [
+        [("../escape.txt", "file")],
+        [("ok.txt", "file"), ("a/../../up.txt", "file")],
+        [("link", "link")],
+        [("/abs", "file")],
+    ],
+    ids=["parent", "nested-parent", "symlink", "absolute"],
+)
+def test_a_batch_that_would_leave_its_folder_is_refused_whole(api, members) -> None:
+    base = "/api/2.0/modelyard/artifacts/batch/0/r1/artifacts"
+    resp = api.request("PUT", base, content=_tar(members), headers={"Content-Type": "application/x-tar"})
+    assert resp.status_code == 400 and resp.json()["error_code"] == "INVALID_PARAMETER_VALUE", resp.text
+    listing = api.get("/api/2.0/mlflow-artifacts/artifacts", params={"path": "0/r1/artifacts"})
+    assert listing.json().get("files", []) == []  # nothing was written, not even ok.txt
+
+
+def test_batch_requests_with_bad_bodies_get_mlflow_errors(api) -> None:
+    up = "/api/2.0/modelyard/artifacts/batch/0/r1/artifacts"
+    get = "/api/2.0/modelyard/artifacts/batch-get/0/r1/artifacts"
+    not_tar = api.request("PUT", up, content=b"plain text", headers={"Content-Type": "application/x-tar"})
+    assert not_tar.status_code == 400 and not_tar.json()["error_code"] == "BAD_REQUEST"
+    form = api.post(get, content=b"files=a", headers={"Content-Type": "application/x-www-form-urlencoded"})
+    assert form.status_code == 400 and form.json()["error_code"] == "BAD_REQUEST"
+    escape = api.post(get, json={"files": ["../../other/x"]})
+    assert escape.status_code == 400 and escape.json()["error_code"] == "INVALID_PARAMETER_VALUE"
+    wrong = api.post(get, json={"files": "a"})
+    assert wrong.status_code == 400 and wrong.json()["error_code"] == "INVALID_PARAMETER_VALUE"
+    missing = api.post(get, json={"files": ["nope.txt"]})
+    assert missing.status_code == 404 and missing.json()["error_code"] == "RESOURCE_DOES_NOT_EXIST"
+
+
+def test_artifacts_fall_back_to_single_files_where_batches_are_not_offered(tmp_path) -> None:
+    src = tmp_path / "src"
+    src.mkdir()
+    for i in range(3):
+        (src / f"f{i}.txt").write_text(str(i))
+    stored: dict[str, bytes] = {}
+    for advertise in (None, {"history_arrow": 1}, {"artifact_batches": 1}):
+        seen: list[str] = []
+
+        def handle(request: httpx.Request, seen=seen, advertise=advertise) -> httpx.Response:
+            path = request.url.path
+            seen.append(f"{request.method} {path}")
+            if path == SERVER_INFO:
+                if advertise is None:
+                    return httpx.Response(404, text="not found")
+                return httpx.Response(200, json={"modelyard_fast_paths": advertise})
+            if "/modelyard/artifacts/" in path:  # advertised, yet missing: an older server
+                return httpx.Response(404, json={"error_code": "ENDPOINT_NOT_FOUND", "message": path})
+            if request.method == "PUT":
+                stored[path] = request.read()
+                return httpx.Response(200, json={})
+            return httpx.Response(404, json={"error_code": "RESOURCE_DOES_NOT_EXIST", "message": path})
+
+        stored.clear()
+        repo, _ = _repo("http://peer", "r1", transport=httpx.MockTransport(handle))
+        repo.log_artifacts(src, "out")
+        repo.log_artifacts(src, "again")
+        assert sorted(p.rsplit("/", 2)[-2] + "/" + p.rsplit("/", 1)[-1] for p in stored) == sorted(
+            f"{folder}/f{i}.txt" for folder in ("out", "again") for i in range(3)
+        )
+        assert seen.count(f"GET {SERVER_INFO}") == 1
+        batch_calls = [s for s in seen if "/modelyard/" in s]
+        assert batch_calls == ([] if advertise != {"artifact_batches": 1} else batch_calls[:1]), seen

@@ -20,6 +20,7 @@ MODULES = (
     "modelyard.server.routes.artifacts",
     "modelyard.server.routes.logged_models",
     "modelyard.server.routes.proxy",
+    "modelyard.server.routes.artifact_batches",  # many small artifacts per request (modelyard's client)
     "modelyard.server.routes.openapi",
     "modelyard.server.routes.registry",
     "modelyard.server.routes.model_versions",
