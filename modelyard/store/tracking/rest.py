@@ -385,7 +385,14 @@ class RestTrackingStore(base.TrackingStore):
             response = self._fast("search_columnar", "POST", SEARCH_COLUMNAR, body)
             if response is not None:
                 data = self._json_of(response, SEARCH_COLUMNAR)
-                return PagedList(columnar.runs_from_columns(data), data.get("next_page_token") or None)
+                try:
+                    runs = columnar.runs_from_columns(data)
+                except (ValueError, KeyError, TypeError) as exc:
+                    raise ModelyardError(
+                        f"The tracking server at {self.uri} answered {SEARCH_COLUMNAR} with runs this "
+                        f"client cannot read: {exc!r}"
+                    ) from None
+                return PagedList(runs, data.get("next_page_token") or None)
         data = self._call("POST", "runs/search", body)
         return PagedList(
             [Run.from_dict(r) for r in data.get("runs", [])], data.get("next_page_token") or None
