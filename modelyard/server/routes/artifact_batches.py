@@ -89,10 +89,12 @@ class Batches:
                     f"Artifact batch member {member.name!r} is not a regular file (links are refused)"
                 )
             files.append((_member_path(folder, member.name), member))
+        bodies = []
         for rel, member in files:
             source = archive.extractfile(member)
-            self.artifacts.write(ctx, rel, source.read() if source is not None else b"")
-        return len(files)
+            bodies.append((rel, source.read() if source is not None else b""))
+        self.artifacts.write_many(ctx, bodies)
+        return len(bodies)
 
     async def download(self, request: Request, ctx: RequestContext) -> Response:
         folder = validate_artifact_path(request.path_params["path"])
@@ -112,15 +114,11 @@ class Batches:
         return Response(data, media_type=TAR)
 
     def _archive(self, names: list[str], paths: list[str]) -> bytes:
-        repo, out, total = self.artifacts.repository(), io.BytesIO(), 0
+        out = io.BytesIO()
+        # ResourceDoesNotExist (404) for a missing one, PayloadTooLarge (413) past MAX_BATCH_BYTES
+        contents = self.artifacts.read_many(paths, MAX_BATCH_BYTES)
         with tarfile.open(fileobj=out, mode="w:", format=tarfile.PAX_FORMAT) as archive:
-            for name, rel in zip(names, paths, strict=True):
-                data = repo.read_bytes(rel)  # ResourceDoesNotExist (404) for a missing one
-                total += len(data)
-                if total > MAX_BATCH_BYTES:
-                    raise PayloadTooLarge(
-                        f"The files asked for exceed {MAX_BATCH_BYTES} bytes: ask for fewer"
-                    )
+            for name, data in zip(names, contents, strict=True):
                 info = tarfile.TarInfo(name)
                 info.size = len(data)
                 archive.addfile(info, io.BytesIO(data))
