@@ -188,11 +188,13 @@ class Server:
         exe = Path(sys.executable).parent / "modelyard"
         if not exe.exists():
             exe = REPO / ".venv" / "bin" / "modelyard"
+        if self.tool == "native":  # modelyard's client on modelyard's server: both at their defaults
+            return [str(exe), "server", *common]
         return [str(exe), "server", *common, "--workers", str(MODELYARD_WORKERS)]
 
     def env(self) -> dict[str, str]:
         env = base_env()  # telemetry off, OMP passive, no inherited MLFLOW_*/MODELYARD_*
-        if self.tool == "modelyard":
+        if self.tool in ("modelyard", "native"):
             env["PYTHONPATH"] = str(REPO)  # this checkout
         return env
 

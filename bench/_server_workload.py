@@ -4,10 +4,12 @@
         --phase writes|concurrent|artifacts|seed|reads --out results.json \
         [--config '{...}'] [--context '{...}']
 
-It always runs in the MLflow venv and talks to the server under test through the real
+By default it runs in the MLflow venv and talks to the server under test through the real
 ``mlflow`` client: ``MLFLOW_TRACKING_URI`` (set by the driver) points at ``mlflow server``
 or ``modelyard server``, and ``--tool`` only labels the output. So the very same client code
-drives both servers.
+drives both servers. With ``--client modelyard`` (run with modelyard's interpreter) the same
+figures are taken through modelyard's own client (its fluent API and ``MlflowClient``, same
+names and signatures), which may use the fast routes a modelyard server offers.
 
 The three single-client write figures reuse ``Workload`` of bench/_workload.py (the
 embedded benchmark), so they are defined exactly as there. Results are rewritten to --out
@@ -22,6 +24,7 @@ import argparse
 import contextlib
 import gc
 import hashlib
+import importlib
 import json
 import os
 import shutil
@@ -184,7 +187,7 @@ def now_ms() -> int:
 # --------------------------------------------------------------------------------------
 
 
-def _writer(ids, seconds: float, barrier, queue) -> None:
+def _writer(ids, seconds: float, barrier, queue, client_module: str = "mlflow") -> None:
     """One writer process: log_metric calls on its own run until its time is up."""
     item = ids.get(timeout=300)
     if item is None:  # the parent could not create the runs
@@ -192,9 +195,7 @@ def _writer(ids, seconds: float, barrier, queue) -> None:
     index, run_id = item
     out: dict[str, Any] = {"index": index, "ok": 0, "errors": 0, "error_samples": [], "acked_steps": []}
     try:
-        from mlflow import MlflowClient
-
-        client = MlflowClient()
+        client = importlib.import_module(client_module).MlflowClient()
         client.log_metric(run_id, "warmup", 0.0, step=0)  # opens the connection; not counted
         barrier.wait(timeout=300)
         t0 = time.time()
@@ -227,8 +228,11 @@ def _writer(ids, seconds: float, barrier, queue) -> None:
 
 
 class ServerWorkload:
-    def __init__(self, tool: str, out_path: str, cfg: ServerConfig, context: dict) -> None:
+    def __init__(
+        self, tool: str, out_path: str, cfg: ServerConfig, context: dict, client: str = "mlflow"
+    ) -> None:
         self.tool, self.out_path, self.cfg, self.context = tool, out_path, cfg, context
+        self.client_module = client
         self.results: dict[str, Any] = {
             "figures": {},
             "errors": {},
@@ -238,13 +242,16 @@ class ServerWorkload:
             "windows": {},  # wall-clock [start, end] of transfers, for the server's peak RSS
             "context": {},
         }
-        import mlflow
-
-        record_failed_requests()
+        mlflow = importlib.import_module(client)  # "mlflow", or "modelyard" (same fluent names)
+        if client == "mlflow":
+            record_failed_requests()
+            self.download_artifacts = mlflow.artifacts.download_artifacts
+        else:
+            self.download_artifacts = mlflow.download_artifacts
         self.mlflow = mlflow
         self.client = mlflow.MlflowClient()
         self.results["info"] = {
-            "client": "mlflow",
+            "client": client,
             "client_version": mlflow.__version__,
             "tracking_uri": mlflow.get_tracking_uri(),
             "python": sys.version.split()[0],
@@ -299,7 +306,9 @@ class ServerWorkload:
     def writes(self) -> None:
         from _workload import Workload
 
-        wl = Workload("mlflow", self.mlflow.get_tracking_uri(), self.out_path, self.cfg.tracking_config())
+        wl = Workload(
+            self.client_module, self.mlflow.get_tracking_uri(), self.out_path, self.cfg.tracking_config()
+        )
         wl.results = self.results  # one result file; its figure() records into ours
         for name, fn in (
             ("log_metric_calls_per_s", wl.bench_log_metric),
@@ -323,7 +332,8 @@ class ServerWorkload:
         ctx = mp.get_context("fork")
         ids, barrier, queue = ctx.Queue(), ctx.Barrier(n), ctx.Queue()
         procs = [
-            ctx.Process(target=_writer, args=(ids, cfg.writer_seconds, barrier, queue)) for _ in range(n)
+            ctx.Process(target=_writer, args=(ids, cfg.writer_seconds, barrier, queue, self.client_module))
+            for _ in range(n)
         ]
         for p in procs:
             p.start()
@@ -428,7 +438,7 @@ class ServerWorkload:
                 self.results["raw"]["artifact_big"] = {"upload_s": up, "download_s": down}
                 gc.collect()
                 w0, t0 = time.time(), perf()
-                local = mlflow.artifacts.download_artifacts(
+                local = self.download_artifacts(
                     run_id=run_id, artifact_path=f"rep{rep}/big.bin", dst_path=str(dst)
                 )
                 down.append(perf() - t0)
@@ -469,9 +479,7 @@ class ServerWorkload:
             gc.collect()
             w0, t0 = time.time(), perf()
             local = Path(
-                mlflow.artifacts.download_artifacts(
-                    run_id=run.info.run_id, artifact_path="small", dst_path=str(dst)
-                )
+                self.download_artifacts(run_id=run.info.run_id, artifact_path="small", dst_path=str(dst))
             )
             down = perf() - t0
             self.window("small_files_download", w0, time.time())
@@ -505,7 +513,7 @@ class ServerWorkload:
         )
 
     def _seed_history(self) -> None:
-        from mlflow.entities import Metric
+        Metric = importlib.import_module(f"{self.client_module}.entities").Metric
 
         cfg, n, per_call = self.cfg, self.cfg.history_points, 1_000
         exp_id = self.mlflow.set_experiment("bench-history").experiment_id
@@ -617,10 +625,13 @@ def main() -> int:
     ap.add_argument(
         "--tool",
         required=True,
-        choices=("modelyard", "mlflow", "stub"),
+        choices=("modelyard", "mlflow", "stub", "native"),
         help="the server under test (a label)",
     )
     ap.add_argument("--phase", required=True, choices=PHASES)
+    ap.add_argument(
+        "--client", default="mlflow", choices=("mlflow", "modelyard"), help="whose client drives the server"
+    )
     ap.add_argument("--out", required=True)
     ap.add_argument("--config", default="{}", help="JSON of ServerConfig fields (defaults: the full run)")
     ap.add_argument("--context", default="{}", help="JSON from the driver: ids, counts, a temp folder")
@@ -630,7 +641,10 @@ def main() -> int:
         raise SystemExit("MLFLOW_TRACKING_URI must point at the server under test")
     cfg = ServerConfig.from_dict({**ServerConfig().to_dict(), **json.loads(args.config)})
     return run_workload(
-        lambda: ServerWorkload(args.tool, args.out, cfg, json.loads(args.context)), args.phase, args.out, log
+        lambda: ServerWorkload(args.tool, args.out, cfg, json.loads(args.context), args.client),
+        args.phase,
+        args.out,
+        log,
     )
 
 

@@ -11,6 +11,12 @@ default workers, `modelyard server --workers 4`. The client (bench/_server_workl
 runs in bench/.venv-mlflow's python with MLFLOW_TRACKING_URI pointing at the server under
 test, phase by phase, one process per tool and phase, the tools alternating (ABBA).
 
+A third tool, ``native`` (on by default; ``--no-native`` leaves it out), is what a user who
+switches gets: modelyard's own client (this interpreter, importing modelyard from this checkout)
+driving a third server, ``modelyard server`` at its defaults (no --workers), with the fast routes
+it negotiates through server-info. Its figures and ``native_ratio`` (against the mlflow client
+on ``mlflow server``, at its defaults) are printed beside the others, in the same rotation.
+
 Between the write phases and the read phase both servers are stopped, the search store
 (10,000 runs) and the rest of the 100,000-point history are inserted by direct SQL into each
 tool's own schema, and the servers are started again. Progress and tracebacks go to stderr,
@@ -50,6 +56,7 @@ BENCH = Path(__file__).resolve().parent
 REPO = BENCH.parent
 WORKLOAD = BENCH / "_server_workload.py"
 TOOLS = ("modelyard", "mlflow")
+NATIVE = "native"  # modelyard's client on `modelyard server` at its defaults: the switching user's gain
 STUB = "stub"  # the ceiling server (bench/_server_stub.py): the client's own cost
 NO_CEILING = ("artifact_upload_peak_rss_mb", "artifact_download_peak_rss_mb")  # the stub keeps files in RAM
 BACKENDS = ("sqlite", "pg")
@@ -258,13 +265,24 @@ class ToolRun:
         if self.server is not None:
             self.server.stop()
 
-    def client(self, phase: str, context: dict) -> None:
-        """Run one client phase against this tool's server and merge what it measured."""
+    def client(self, phase: str, context: dict, variant: str | None = None) -> None:
+        """Run one client phase against this tool's server and merge what it measured.
+
+        ``variant="standard"`` (native only): modelyard's client with its fast paths off
+        (MODELYARD_CLIENT_FAST_PATHS=false), i.e. MLflow's standard routes, as before they existed;
+        its figures go to ``res["variants"]["standard"]``, not over the tool's own."""
+        label = phase if variant is None else f"{phase}-{variant}"
         if self.problem:
-            self.res["phases"][phase] = {"problem": f"skipped: {self.problem}"}
+            self.res["phases"][label] = {"problem": f"skipped: {self.problem}"}
             return
-        out = self.folder / f"client-{phase}.json"
+        out = self.folder / f"client-{label}.json"
         env = base_env()
+        if variant == "standard":
+            env["MODELYARD_CLIENT_FAST_PATHS"] = "false"
+        python, client = str(mlflow_python()), []
+        if self.tool == NATIVE:  # modelyard's interpreter and client, this checkout
+            python, client = sys.executable, ["--client", "modelyard"]
+            env["PYTHONPATH"] = os.pathsep.join([str(REPO), str(BENCH)])
         # The client prints "View run at <url>" on end_run otherwise: noise on stderr.
         env.update(
             MLFLOW_TRACKING_URI=self.server.url,
@@ -272,12 +290,12 @@ class ToolRun:
             MLFLOW_SUPPRESS_PRINTING_URL_TO_STDOUT="true",
         )
         cmd = [
-            str(mlflow_python()), str(WORKLOAD), "--tool", self.tool, "--phase", phase, "--out", str(out),
+            python, str(WORKLOAD), "--tool", self.tool, "--phase", phase, "--out", str(out), *client,
             "--config", json.dumps(self.cfg.to_dict()),
             "--context", json.dumps({**context, "tmp": str(self.folder)}),
         ]  # fmt: skip
         timeout = self.cfg.client_timeout_s
-        log(f"{self.tool}: client phase {phase} (timeout {timeout:.0f}s)")
+        log(f"{self.tool}: client phase {label} (timeout {timeout:.0f}s)")
         load, t0, problem = os.getloadavg()[0], time.perf_counter(), None
         proc = subprocess.Popen(cmd, cwd=self.folder, env=env, stdout=sys.stderr, start_new_session=True)
         try:
@@ -297,7 +315,7 @@ class ToolRun:
                         pass
         elapsed = time.perf_counter() - t0
         log(
-            f"{self.tool}: client phase {phase} finished in {elapsed:.0f}s"
+            f"{self.tool}: client phase {label} finished in {elapsed:.0f}s"
             + (f" ({problem})" if problem else "")
         )
         try:
@@ -316,6 +334,19 @@ class ToolRun:
                 )
         failed = got.get("raw", {}).pop("failed_requests", {})
         self.res["raw"].setdefault("failed_requests", {}).update(failed)
+        if variant is not None:
+            self.res.setdefault("variants", {})[variant] = {
+                "figures": got.get("figures", {}),
+                "errors": got.get("errors", {}),
+                "checks": got.get("checks", {}),
+                "raw": got.get("raw", {}),
+            }
+            self.res["phases"][label] = {
+                "seconds": elapsed,
+                "problem": problem,
+                "loadavg_1min_at_start": load,
+            }
+            return
         for key in ("figures", "errors", "raw", "extra", "checks", "windows", "context"):
             self.res[key].update(got.get(key, {}))
         if got.get("info"):
@@ -471,6 +502,8 @@ def run_backend(
             runs[tool].launch(first=False)
         for tool in real:
             runs[tool].client("reads", runs[tool].res["context"])
+        if NATIVE in runs:  # before/after on the same server: modelyard's client on the standard routes
+            runs[NATIVE].client("reads", runs[NATIVE].res["context"], variant="standard")
         if STUB in runs:
             # Its reads replay the answers of a real server holding the same data (modelyard's,
             # else MLflow's): the first, untimed call of each figure is forwarded, the rest cached.
@@ -545,6 +578,23 @@ def build_backend_report(backend: str, tools: list[str], runs: dict[str, ToolRun
         if my and ml:
             ratio = my / ml if better == "higher" else ml / my
         entry["ratio"] = sig(ratio, 3)
+        if NATIVE in runs:
+            # modelyard's client on its server (defaults) against the mlflow client on MLflow's
+            r = runs[NATIVE]
+            nv = sig(r.res["figures"].get(name))
+            entry[NATIVE] = nv
+            native_ratio = None
+            if nv and ml:
+                native_ratio = nv / ml if better == "higher" else ml / nv
+            entry["native_ratio"] = sig(native_ratio, 3)
+            standard = r.res.get("variants", {}).get("standard", {}).get("figures", {})
+            if name in standard:  # the same client with its fast paths off (the standard routes)
+                sv_ = sig(standard[name])
+                entry["native_standard_routes"] = sv_
+                if sv_ and ml:
+                    entry["native_standard_ratio"] = sig(sv_ / ml if better == "higher" else ml / sv_, 3)
+            if nv is None:
+                errors[NATIVE] = figure_error(name, r)
         stub = runs.get(STUB)
         if stub is not None:
             # The ceiling: MLflow against the stub, the best ratio any server could show here.
@@ -628,8 +678,9 @@ def main(argv: list[str] | None = None) -> int:
     )
     ap.add_argument(
         "--tools",
-        help="comma-separated subset of modelyard,mlflow,stub (iterating; ratios need both servers)",
+        help="comma-separated subset of modelyard,mlflow,stub,native (iterating; ratios need mlflow)",
     )
+    ap.add_argument("--no-native", action="store_true", help="skip modelyard's own client (tool 'native')")
     args = ap.parse_args(argv)
 
     signal.signal(signal.SIGTERM, _on_sigterm)
@@ -641,6 +692,8 @@ def main(argv: list[str] | None = None) -> int:
     tools = [args.only] if args.only else list(TOOLS)
     if args.tools:
         tools = [t for t in args.tools.split(",") if t in TOOLS]
+    if not args.no_native and (not args.tools or NATIVE in args.tools.split(",")):
+        tools.append(NATIVE)
     if not args.no_ceiling and (not args.tools or STUB in args.tools.split(",")):
         tools.append(STUB)
     backends = list(BACKENDS) if args.backend == "both" else [args.backend]
@@ -704,6 +757,11 @@ def main(argv: list[str] | None = None) -> int:
             for backend, rep in report_backends.items()
             if "figures" in rep
         },
+        "native_summary": {
+            backend: {name: rep["figures"][name].get("native_ratio") for name in rep["figures"]}
+            for backend, rep in report_backends.items()
+            if "figures" in rep and NATIVE in tools
+        },
         "ceilings": {
             backend: {name: rep["figures"][name].get("ceiling") for name in rep["figures"]}
             for backend, rep in report_backends.items()
@@ -714,6 +772,7 @@ def main(argv: list[str] | None = None) -> int:
         "servers": {
             "mlflow": "bench/.venv-mlflow/bin/mlflow server (default workers)",
             "modelyard": f"modelyard server --workers {MODELYARD_WORKERS}",
+            "native": "modelyard server (its defaults), driven by modelyard's own client",
             "stub": "bench/_server_stub.py: canned in-memory answers (the ceiling), uvicorn, one process",
         },
         "machine": machine,

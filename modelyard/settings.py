@@ -99,6 +99,13 @@ class ClientSettings:
         "MODELYARD_HTTP_REQUEST_MAX_RETRIES",
         "MLFLOW_HTTP_REQUEST_MAX_RETRIES",
     )
+    fast_paths: bool = _setting(
+        True,
+        "Against a modelyard server, use the faster routes it offers in server-info (an Arrow metric "
+        "history, a columnar run search, batches of small artifacts); off: MLflow's standard routes "
+        "only. Other servers always get the standard routes.",
+        "MODELYARD_CLIENT_FAST_PATHS",
+    )
     tracking_token: str | None = _setting(
         None,
         "Bearer token sent to a tracking server.",

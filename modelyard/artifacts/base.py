@@ -25,14 +25,14 @@ import shutil
 import stat
 import tempfile
 from abc import ABC, abstractmethod
-from collections.abc import Iterable
+from collections.abc import Iterable, Sequence
 from concurrent.futures import FIRST_EXCEPTION, ThreadPoolExecutor, wait
 from pathlib import Path
 from typing import BinaryIO
 
 from modelyard.artifacts.paths import validate_artifact_path
 from modelyard.entities.common import FileInfo
-from modelyard.exceptions import InvalidParameterValue, ResourceDoesNotExist
+from modelyard.exceptions import InvalidParameterValue, PayloadTooLarge, ResourceDoesNotExist
 
 logger = logging.getLogger(__name__)
 
@@ -151,6 +151,12 @@ class ArtifactRepository(ABC):
             raise TypeError(f"write_bytes needs bytes, got {type(data).__name__}")
         self._put_bytes(self._file_path(artifact_file), data)
 
+    def write_files(self, files: Sequence[tuple[str, Bytes]]) -> None:
+        """Store several files, ``(artifact_file, data)`` each, every one as ``write_bytes`` stores it
+        (atomically, file by file); a repository that can do many at once cheaper overrides it."""
+        for artifact_file, data in files:
+            self.write_bytes(artifact_file, data)
+
     def write_stream(self, artifact_file: str, chunks: Iterable[Bytes]) -> None:
         """Store the concatenated ``chunks`` as the file ``artifact_file``, in bounded memory.
 
@@ -181,6 +187,18 @@ class ArtifactRepository(ABC):
         """The whole content of one artifact file."""
         with self.open(artifact_file) as f:
             return f.read()
+
+    def read_files(self, artifact_files: Sequence[str], limit: int | None = None) -> list[bytes]:
+        """The contents of several files, each as ``read_bytes`` reads it; PayloadTooLarge once they
+        add up to more than ``limit`` bytes. A repository that can read many at once cheaper (and
+        tell a size before reading) overrides it."""
+        out, total = [], 0
+        for f in artifact_files:
+            out.append(self.read_bytes(f))
+            total += len(out[-1])
+            if limit is not None and total > limit:
+                raise PayloadTooLarge(f"The files asked for exceed {limit} bytes: ask for fewer at a time")
+        return out
 
     def download_artifacts(
         self, artifact_path: str = "", dst_path: str | os.PathLike[str] | None = None
@@ -235,6 +253,7 @@ class ArtifactRepository(ABC):
             self._download_file(rel, target)
             return target
         jobs: list[tuple[str, Path]] = []
+        sizes: dict[str, int | None] = {}
         pending = [rel]
         while pending:  # list the whole tree first (folders are created as found) ...
             folder = pending.pop()
@@ -245,11 +264,13 @@ class ArtifactRepository(ABC):
                     pending.append(child_rel)
                 else:
                     jobs.append((child_rel, dst_root.joinpath(*child_rel.split("/"))))
-        self._download_files(jobs)  # ... then fetch the files
+                    sizes[child_rel] = child.file_size
+        self._download_files(jobs, sizes)  # ... then fetch the files
         return target
 
-    def _download_files(self, jobs: list[tuple[str, Path]]) -> None:
-        """Fetch ``(rel, target)`` pairs, ``download_workers`` at a time; the first error wins."""
+    def _download_files(self, jobs: list[tuple[str, Path]], sizes: dict[str, int | None] | None = None) -> None:
+        """Fetch ``(rel, target)`` pairs, ``download_workers`` at a time; the first error wins.
+        ``sizes``: the listed size of each ``rel`` (None: unknown), for repositories that batch."""
         workers = min(self.download_workers, len(jobs))
         if workers <= 1:
             for rel, target in jobs:

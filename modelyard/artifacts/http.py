@@ -20,30 +20,46 @@ with exponential backoff (``modelyard.http_retry``). A server error becomes the 
 from __future__ import annotations
 
 import atexit
+import io
 import logging
 import os
+import tarfile
 import tempfile
 import threading
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any, BinaryIO
 from urllib.parse import quote, urlsplit
 
 import httpx
+import orjson
 
 from modelyard import __version__, http_retry
 from modelyard.artifacts import client_defaults
-from modelyard.artifacts.base import ArtifactRepository, Bytes, join_artifact_path, write_file_atomically
+from modelyard.artifacts.base import (
+    ArtifactRepository,
+    Bytes,
+    _local_tree,
+    join_artifact_path,
+    write_file_atomically,
+)
 from modelyard.artifacts.paths import validate_artifact_path
 from modelyard.entities.common import FileInfo
-from modelyard.exceptions import InvalidParameterValue, error_for_code
+from modelyard.exceptions import EndpointNotFound, InvalidParameterValue, ModelyardError, error_for_code
 from modelyard.http_retry import RETRY_STATUSES
 from modelyard.settings import Settings, connection_key
 
 logger = logging.getLogger(__name__)
+TAR = "application/x-tar"
 
 PROXY_PATH = "/api/2.0/mlflow-artifacts/artifacts"
+SERVER_INFO = "/api/3.0/mlflow/server-info"
+BATCH_PATH = "/api/2.0/modelyard/artifacts"  # modelyard.server.routes.artifact_batches
+BATCH_FORMAT = 1
+BATCH_FILE_MAX = 1024 * 1024  # files up to this size travel in batches; larger ones alone, streamed
+BATCH_BYTES = 8 * 1024 * 1024  # one batch's files, at most
+BATCH_FILES = 1000  # one batch's files, at most
 CHUNK = 1024 * 1024
 SPOOL_IN_MEMORY = 8 * 1024 * 1024
 MAX_BACKOFF_S = 30.0
@@ -62,6 +78,7 @@ _CODE_BY_STATUS = {
 
 _clients_lock = threading.Lock()
 _clients: dict[tuple, httpx.Client] = {}
+_batches_offered: dict[tuple, bool] = {}  # (pid, server, base path) -> does it take artifact batches
 
 
 def shared_client(server: str, settings: Settings) -> httpx.Client:
@@ -149,6 +166,9 @@ class HttpArtifactRepository(ArtifactRepository):
         self.max_retries = max(0, int(settings.client.http_request_max_retries))
         self._client = client or shared_client(self.server, settings)
         self._sleep = sleep
+        # modelyard's batches of small files: only below a proxy URL we can place, and when allowed
+        base = self.url_prefix[: -len(PROXY_PATH)] if self.url_prefix.endswith(PROXY_PATH) else None
+        self._batch_base = base if settings.client.fast_paths and self.root else None
 
     # -- HTTP ------------------------------------------------------------------------
     def _url(self, rel: str = "") -> str:
@@ -259,3 +279,125 @@ class HttpArtifactRepository(ArtifactRepository):
 
     def _delete(self, rel: str) -> None:
         self._request("DELETE", self._url(rel))
+
+    # -- modelyard's batches of small files ------------------------------------------
+    def _batches(self) -> bool:
+        """Whether this server takes batches of small files (``server-info`` offers
+        ``artifact_batches``); asked once per server and process. Any other server (MLflow's):
+        one request per file, as the proxy's protocol has it."""
+        if self._batch_base is None:
+            return False
+        key = (os.getpid(), self.server, self._batch_base)
+        offered = _batches_offered.get(key)
+        if offered is None:
+            try:
+                response = self._client.get(f"{self.server}{self._batch_base}{SERVER_INFO}")
+            except httpx.TransportError:
+                return False  # not cached: asked again next time
+            if response.status_code in RETRY_STATUSES:
+                return False
+            try:
+                info = response.json() if response.status_code == 200 else None
+            except ValueError:
+                info = None
+            paths = info.get("modelyard_fast_paths") if isinstance(info, dict) else None
+            offered = isinstance(paths, dict) and paths.get("artifact_batches") == BATCH_FORMAT
+            _batches_offered[key] = offered
+        return offered
+
+    def _batch_url(self, kind: str) -> str:
+        return f"{self.server}{self._batch_base}{BATCH_PATH}/{kind}/{quote(self.root, safe='/')}"
+
+    def log_artifacts(self, local_dir: str | os.PathLike[str], artifact_path: str | None = None) -> None:
+        """As every repository's, but the small files go in batches where the server takes them."""
+        if not self._batches():
+            return super().log_artifacts(local_dir, artifact_path)
+        folder = validate_artifact_path(artifact_path)
+        src = Path(local_dir)
+        if not src.is_dir():
+            return super().log_artifacts(local_dir, artifact_path)  # its error
+        _dirs, files = _local_tree(src)
+        dests = [(f, validate_artifact_path(join_artifact_path(folder, rel))) for f, rel in files]
+        small, large = [], []
+        for local_file, dest in dests:
+            (small if local_file.stat().st_size <= BATCH_FILE_MAX else large).append((local_file, dest))
+        for batch in _batched(small, lambda item: item[0].stat().st_size):
+            if not self._put_batch(batch):  # the server has no batch route after all
+                large = batch + large
+        for local_file, dest in large:
+            self._put_file(local_file, dest)
+
+    def _put_batch(self, batch: list[tuple[Path, str]]) -> bool:
+        """One tar of ``(local file, dest)``; False (nothing stored) if the server lacks the route."""
+        out = io.BytesIO()
+        with tarfile.open(fileobj=out, mode="w:", format=tarfile.PAX_FORMAT) as archive:
+            for local_file, dest in batch:
+                data = local_file.read_bytes()
+                info = tarfile.TarInfo(dest)
+                info.size = len(data)
+                archive.addfile(info, io.BytesIO(data))
+        body = out.getvalue()
+        try:
+            self._request("PUT", self._batch_url("batch"), content=body, headers={"Content-Type": TAR})
+        except EndpointNotFound:
+            _batches_offered[(os.getpid(), self.server, self._batch_base)] = False
+            return False
+        return True
+
+    def _download_files(self, jobs: list[tuple[str, Path]], sizes: dict[str, int | None] | None = None) -> None:
+        """As every repository's, but the small files come in batches where the server gives them."""
+        if not sizes or not self._batches():
+            return super()._download_files(jobs, sizes)
+        small, large = [], []
+        for job in jobs:
+            size = sizes.get(job[0])
+            (small if size is not None and size <= BATCH_FILE_MAX else large).append(job)
+        for batch in _batched(small, lambda job: sizes[job[0]] or 0):
+            if not self._get_batch(batch):
+                large = batch + large
+        super()._download_files(large, sizes)
+
+    def _get_batch(self, batch: list[tuple[str, Path]]) -> bool:
+        """Fetch one batch of ``(rel, target)`` as a tar; False if the server lacks the route."""
+        targets = dict(batch)
+        try:
+            response = self._request(
+                "POST",
+                self._batch_url("batch-get"),
+                content=orjson.dumps({"files": list(targets)}),
+                headers={"Content-Type": "application/json"},
+            )
+        except EndpointNotFound:
+            _batches_offered[(os.getpid(), self.server, self._batch_base)] = False
+            return False
+        got = set()
+        try:
+            with tarfile.open(fileobj=io.BytesIO(response.content), mode="r:") as archive:
+                for member in archive:
+                    target = targets.get(member.name)
+                    if target is None or not member.isreg() or member.name in got:
+                        raise ModelyardError(f"The artifact batch from {self.server} holds {member.name!r}, not asked for")
+                    source = archive.extractfile(member)
+                    write_file_atomically(target, source.read() if source is not None else b"")
+                    got.add(member.name)
+        except tarfile.TarError as exc:
+            raise ModelyardError(f"The artifact batch from {self.server} is not a tar archive: {exc}") from None
+        if len(got) != len(targets):
+            missing = sorted(set(targets) - got)[:3]
+            raise ModelyardError(f"The artifact batch from {self.server} lacks {missing}")
+        return True
+
+
+def _batched(items: list, size_of: Callable[[Any], int]) -> Iterator[list]:
+    """``items`` in consecutive groups of at most BATCH_FILES items and BATCH_BYTES bytes."""
+    group: list = []
+    total = 0
+    for item in items:
+        size = size_of(item) + 1024  # a tar header and padding, roughly
+        if group and (len(group) >= BATCH_FILES or total + size > BATCH_BYTES):
+            yield group
+            group, total = [], 0
+        group.append(item)
+        total += size
+    if group:
+        yield group

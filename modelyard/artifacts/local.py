@@ -13,14 +13,14 @@ import logging
 import os
 import shutil
 import stat
-from collections.abc import Iterable
+from collections.abc import Iterable, Sequence
 from pathlib import Path
 from typing import BinaryIO
 
 from modelyard.artifacts.base import TEMP_PREFIX, ArtifactRepository, Bytes, write_file_atomically
 from modelyard.artifacts.paths import join_under_root, local_path_from_uri, validate_artifact_path
 from modelyard.entities.common import FileInfo
-from modelyard.exceptions import InvalidParameterValue, ResourceDoesNotExist
+from modelyard.exceptions import InvalidParameterValue, PayloadTooLarge, ResourceDoesNotExist
 
 logger = logging.getLogger(__name__)
 
@@ -117,6 +117,60 @@ class LocalArtifactRepository(ArtifactRepository):
                 path.unlink()
         else:
             shutil.rmtree(path)
+
+    def write_files(self, files: Sequence[tuple[str, Bytes]]) -> None:
+        """As ``write_bytes`` file by file, but each folder is created and proved inside the root
+        once, not once per file (a batch of small files, ``modelyard.server.routes.artifact_batches``).
+        A name that exists as anything but a regular file (a link, a folder) takes ``write_bytes``'s
+        careful way, which checks a link's target and refuses a folder."""
+        by_folder: dict[str, list[tuple[str, str, Bytes]]] = {}
+        for artifact_file, data in files:
+            rel = self._file_path(artifact_file)
+            folder, _, name = rel.rpartition("/")
+            by_folder.setdefault(folder, []).append((rel, name, data))
+        for folder, items in by_folder.items():
+            self._make_dir(folder)
+            base = self._path(folder)  # resolved, and inside the root
+            for rel, name, data in items:
+                dest = base / name
+                try:
+                    mode = os.lstat(dest).st_mode
+                except FileNotFoundError:
+                    mode = None
+                if mode is None or stat.S_ISREG(mode):
+                    write_file_atomically(dest, data)
+                else:
+                    self._put_bytes(rel, data)
+
+    def read_files(self, artifact_files: Sequence[str], limit: int | None = None) -> list[bytes]:
+        """As ``read_bytes`` file by file, but each folder is proved inside the root once; a name
+        that is anything but a regular file (a link, a folder) takes ``read_bytes``'s careful way.
+        PayloadTooLarge as soon as the sizes add up to more than ``limit``, before reading more."""
+        folders: dict[str, Path] = {}
+        out: list[bytes] = []
+        total = 0
+        for artifact_file in artifact_files:
+            rel = self._file_path(artifact_file)
+            folder, _, name = rel.rpartition("/")
+            base = folders.get(folder)
+            if base is None:
+                base = folders[folder] = self._path(folder)
+            path = base / name
+            try:
+                regular = stat.S_ISREG(os.lstat(path).st_mode)
+            except (FileNotFoundError, NotADirectoryError):
+                regular = False
+            if not regular:
+                out.append(self.read_bytes(rel))  # its error, or a link checked and followed
+                total += len(out[-1])
+            else:
+                with open(path, "rb") as f:
+                    total += os.fstat(f.fileno()).st_size
+                    if limit is None or total <= limit:
+                        out.append(f.read())
+            if limit is not None and total > limit:
+                raise PayloadTooLarge(f"The files asked for exceed {limit} bytes: ask for fewer at a time")
+        return out
 
     # -- helpers -----------------------------------------------------------------
     def _prepare_destination(self, rel: str) -> Path:

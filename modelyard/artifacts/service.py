@@ -141,6 +141,17 @@ class ArtifactService:
         else:
             self.repository().write_stream(path, body)
 
+    def write_many(self, ctx: RequestContext, files: list[tuple[str, bytes]]) -> None:
+        """Store several small files of the proxied store, ``(path, body)`` each, as ``write`` would."""
+        for path, _body in files:
+            if path.rsplit("/", 1)[-1].startswith(TEMP_PREFIX):
+                raise InvalidParameterValue(f"Artifact names may not start with {TEMP_PREFIX!r}")
+        self.repository().write_files(files)
+
+    def read_many(self, paths: list[str], limit: int | None = None) -> list[bytes]:
+        """The contents of several small files of the proxied store (PayloadTooLarge past ``limit`` bytes)."""
+        return self.repository().read_files(paths, limit)
+
     def delete(self, ctx: RequestContext, path: str) -> None:
         self.repository().delete_artifacts(path)
 

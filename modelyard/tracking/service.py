@@ -31,6 +31,7 @@ from modelyard.entities import (
     RunTag,
     ViewType,
 )
+from modelyard.entities.columnar import HistoryColumns
 from modelyard.exceptions import InvalidParameterValue, NotImplementedFeature
 from modelyard.store.tracking.base import (
     METRIC_HISTORY_PAGE,
@@ -318,6 +319,18 @@ class TrackingService:
     ) -> PagedList[Metric]:
         """Every logged point of one metric, ordered by step then timestamp."""
         return self.store.get_metric_history(run_id, metric_key, max_results, page_token)
+
+    def get_metric_history_columns(
+        self,
+        ctx: RequestContext,
+        run_id: str,
+        metric_key: str,
+        max_results: int | None = None,
+        page_token: str | None = None,
+    ) -> HistoryColumns:
+        """``get_metric_history`` as columns (steps, timestamps, values), for answers that never
+        need one ``Metric`` per point (the Arrow history of ``modelyard.server.routes.columnar``)."""
+        return self.store.get_metric_history_columns(run_id, metric_key, max_results, page_token)
 
     def get_metric_history_bulk_interval(
         self,

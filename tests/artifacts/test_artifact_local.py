@@ -17,7 +17,7 @@ from modelyard.artifacts import get_artifact_repository, uri_scheme
 from modelyard.artifacts.base import TEMP_PREFIX
 from modelyard.artifacts.local import LocalArtifactRepository, local_path_from_uri
 from modelyard.entities.common import FileInfo
-from modelyard.exceptions import InvalidParameterValue, ResourceDoesNotExist
+from modelyard.exceptions import InvalidParameterValue, PayloadTooLarge, ResourceDoesNotExist
 
 BINARY = bytes(range(256)) * 64
 
@@ -412,6 +412,8 @@ OPERATIONS: dict[str, Callable[[LocalArtifactRepository, str, Path], object]] = 
     "list_artifacts": lambda r, p, t: r.list_artifacts(p),
     "download_artifacts": lambda r, p, t: r.download_artifacts(p, t.parent / "dl"),
     "read_bytes": lambda r, p, t: r.read_bytes(p),
+    "write_files": lambda r, p, t: r.write_files([(p, b"pwned"), ("later.txt", b"x")]),
+    "read_files": lambda r, p, t: r.read_files([p]),
     "open": lambda r, p, t: r.open(p),
     "delete_artifacts": lambda r, p, t: r.delete_artifacts(p),
 }
@@ -602,3 +604,19 @@ def test_download_refuses_listed_paths_outside_the_folder(tmp_path: Path, folder
         repo.download_artifacts(folder, tmp_path / "dl" / "x")
     assert not (tmp_path / "dl" / "escape.txt").exists()
     assert not (tmp_path / "escape.txt").exists()
+
+
+def test_write_files_and_read_files_match_one_file_at_a_time(repo: LocalArtifactRepository, root: Path) -> None:
+    files = [(f"batch/sub{i % 3}/f{i}.bin", bytes([i]) * i) for i in range(20)] + [("top.txt", b"t")]
+    repo.write_files(files)
+    assert repo.read_files([p for p, _ in files]) == [data for _, data in files]
+    assert [repo.read_bytes(p) for p, _ in files] == [data for _, data in files]
+    os.symlink(root / "top.txt", root / "batch" / "inner-link")  # a link inside the root: followed
+    repo.write_files([("batch/sub0/f0.bin", b"new"), ("batch/inner-link", b"through")])
+    assert repo.read_files(["batch/sub0/f0.bin", "batch/inner-link"]) == [b"new", b"through"]
+    with pytest.raises(InvalidParameterValue, match="folder"):
+        repo.write_files([("batch/sub1", b"a folder is in the way")])
+    with pytest.raises(ResourceDoesNotExist):
+        repo.read_files(["batch/missing.bin"])
+    with pytest.raises(PayloadTooLarge):
+        repo.read_files([p for p, _ in files], limit=100)

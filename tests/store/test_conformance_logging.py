@@ -263,6 +263,24 @@ def test_metric_history_bad_max_results(store: TrackingStore, run_id: str, max_r
         store.get_metric_history(run_id, "m", max_results=max_results)
 
 
+def test_metric_history_columns_are_the_history(store: TrackingStore, run_id: str) -> None:
+    """``get_metric_history_columns`` (the Arrow route's source) holds exactly the points, in order."""
+    points = [Metric("m", float(i) / 3, 1000 + i % 4, i // 3) for i in range(13)]
+    points += [Metric("m", math.nan, 1, 2), Metric("m", math.inf, 2, 2), Metric("m", -math.inf, 3, 40)]
+    store.log_batch(run_id, metrics=points)
+    want = store.get_metric_history(run_id, "m")
+    got = store.get_metric_history_columns(run_id, "m")
+    assert got.token is None and list(got.steps) == [p.step for p in want]
+    assert list(got.timestamps) == [p.timestamp for p in want]
+    assert [Metric("m", v, 0, 0) for v in got.values] == [Metric("m", p.value, 0, 0) for p in want]  # NaN == NaN
+    page = store.get_metric_history_columns(run_id, "m", max_results=5)
+    rest = store.get_metric_history_columns(run_id, "m", page_token=page.token)
+    assert page.token and list(page.steps) + list(rest.steps) == list(got.steps)
+    assert store.get_metric_history_columns(run_id, "never").steps == []
+    with pytest.raises(ResourceDoesNotExist):
+        store.get_metric_history_columns("0" * 32, "m")
+
+
 def test_metric_history_bad_page_token(store: TrackingStore, run_id: str) -> None:
     with pytest.raises(InvalidParameterValue):
         store.get_metric_history(run_id, "m", max_results=2, page_token="not a token")

@@ -16,9 +16,11 @@ MODULES = (
     "modelyard.server.routes.experiments",
     "modelyard.server.routes.runs",
     "modelyard.server.routes.metrics",
+    "modelyard.server.routes.columnar",  # modelyard's client's faster answers (server-info offers them)
     "modelyard.server.routes.artifacts",
     "modelyard.server.routes.logged_models",
     "modelyard.server.routes.proxy",
+    "modelyard.server.routes.artifact_batches",  # many small artifacts per request (modelyard's client)
     "modelyard.server.routes.openapi",
     "modelyard.server.routes.registry",
     "modelyard.server.routes.model_versions",

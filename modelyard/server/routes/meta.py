@@ -15,6 +15,7 @@ from modelyard import __version__
 from modelyard.auth.context import RequestContext
 from modelyard.auth.permissions import READ, SERVER, needs, public
 from modelyard.server.protocol import RouteTable
+from modelyard.server.routes import artifact_batches, columnar
 from modelyard.server.services import Services
 from modelyard.web.routing import route
 
@@ -36,7 +37,16 @@ def server_info(svc: Services, _msg, ctx: RequestContext) -> dict:
         "presigned_upload_model_id_supported": False,
         "features_enabled": {"gateway": False},
         "modelyard_version": __version__,
+        # the faster routes modelyard's own client may use (modelyard.server.routes.columnar)
+        "modelyard_fast_paths": _fast_paths(svc),
     }
+
+
+def _fast_paths(svc: Services) -> dict[str, int]:
+    offered = dict(columnar.FAST_PATHS)
+    if svc.artifacts.serving:
+        offered["artifact_batches"] = artifact_batches.BATCH_FORMAT
+    return offered
 
 
 @table.get("/modelyard/version", needs=needs(SERVER, READ))

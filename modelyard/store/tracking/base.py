@@ -25,6 +25,7 @@ from modelyard.entities import (
     RunTag,
     ViewType,
 )
+from modelyard.entities.columnar import HistoryColumns
 from modelyard.exceptions import InvalidParameterValue
 from modelyard.validation import invalid_value, missing_value
 
@@ -209,6 +210,18 @@ class TrackingStore(ABC):
         page_token: str | None = None,
     ) -> PagedList[Metric]:
         """Every logged point of one metric, ordered by step then timestamp."""
+
+    def get_metric_history_columns(
+        self,
+        run_id: str,
+        metric_key: str,
+        max_results: int | None = None,
+        page_token: str | None = None,
+    ) -> HistoryColumns:
+        """``get_metric_history`` as columns (steps, timestamps, values) and the next page's token;
+        a store that can skip building one ``Metric`` per point overrides it."""
+        page = self.get_metric_history(run_id, metric_key, max_results, page_token)
+        return HistoryColumns.of(page, page.token)
 
     def get_metric_history_bulk_interval(
         self,

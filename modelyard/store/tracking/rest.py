@@ -43,6 +43,7 @@ from modelyard.entities import (
     RunStatus,
     RunTag,
     ViewType,
+    columnar,
 )
 from modelyard.entities.run import json_float
 from modelyard.exceptions import InvalidParameterValue, ModelyardError, ResourceDoesNotExist, error_for_code
@@ -54,6 +55,12 @@ logger = logging.getLogger(__name__)
 
 API = "/api/2.0/mlflow"
 AJAX_API = "/ajax-api/2.0/mlflow"
+SERVER_INFO = "/api/3.0/mlflow/server-info"
+HISTORY_ARROW = "/api/2.0/modelyard/metrics/history-arrow"
+SEARCH_COLUMNAR = "/api/2.0/modelyard/runs/search-columnar"
+NEXT_PAGE_HEADER = "x-modelyard-next-page-token"
+# The fast routes this client reads, and their format versions (modelyard.entities.columnar).
+FAST_PATHS = {"history_arrow": columnar.HISTORY_FORMAT, "search_columnar": columnar.RUNS_FORMAT}
 MAX_BACKOFF_S = 60.0
 # What a non-JSON error answer means, by HTTP status (MLflow's client maps the same way).
 _CODE_BY_STATUS = {
@@ -104,8 +111,12 @@ class RestTrackingStore(base.TrackingStore):
         backoff_factor: float = 1.0,
         backoff_jitter: float = 1.0,
         sleep: Callable[[float], None] = time.sleep,
+        fast_paths: bool | None = None,
     ) -> None:
         self.uri = uri.rstrip("/")
+        # False: MLflow's standard routes only (default: Settings.client.fast_paths)
+        self.use_fast_paths = settings.client.fast_paths if fast_paths is None else fast_paths
+        self._offered: frozenset[str] | None = None  # what server-info offered, once asked
         self.max_retries = max(0, int(settings.client.http_request_max_retries))
         self.backoff_factor = backoff_factor
         self.backoff_jitter = backoff_jitter
@@ -139,6 +150,10 @@ class RestTrackingStore(base.TrackingStore):
     ) -> dict:
         """One API call, retried on 408/429/5xx and connection errors; the decoded JSON answer."""
         path = f"{api}/{endpoint}"
+        return self._decode(self._send(method, path, body, params), method, path)
+
+    def _send(self, method: str, path: str, body: dict | None = None, params: dict | None = None) -> httpx.Response:
+        """One request, retried on 408/429/5xx and connection errors; the last answer, whatever its status."""
         try:
             content = orjson.dumps(body) if body is not None else None
         except TypeError as exc:  # e.g. an integer beyond 64 bits
@@ -156,13 +171,61 @@ class RestTrackingStore(base.TrackingStore):
                     raise http_retry.gave_up("tracking server", self.uri, method, path, attempt + 1, why) from exc
             else:
                 if response.status_code not in RETRY_STATUSES or attempt >= self.max_retries:
-                    return self._decode(response, method, path)
+                    return response
                 why, retry_after = f"HTTP {response.status_code}", response.headers.get("retry-after")
             http_retry.wait_before_retry(
                 self._sleep, "tracking server", method, f"{self.uri}{path}", why, attempt, self.max_retries,
                 retry_after, factor=self.backoff_factor, jitter=self.backoff_jitter, cap=MAX_BACKOFF_S,
             )
             attempt += 1
+
+    # -- modelyard's fast paths ------------------------------------------------------------
+    def fast_paths(self) -> frozenset[str]:
+        """The fast routes of ``modelyard.server.routes.columnar`` this server offers (in
+        ``server-info``) in a format this client reads; asked once per store. Empty against a
+        server that does not offer them (an MLflow server, an older modelyard): the standard
+        routes are used then."""
+        if self._offered is None:
+            offered = self._negotiate()
+            if offered is None:  # could not tell (server busy, network): ask again next time
+                return frozenset()
+            self._offered = offered
+        return self._offered
+
+    def _negotiate(self) -> frozenset[str] | None:
+        if not self.use_fast_paths:
+            return frozenset()
+        try:
+            response = self._client.get(SERVER_INFO)
+        except httpx.TransportError:
+            return None
+        if response.status_code in RETRY_STATUSES:
+            return None
+        try:
+            data = orjson.loads(response.content) if response.status_code == 200 else None
+        except orjson.JSONDecodeError:
+            data = None
+        offered = data.get("modelyard_fast_paths") if isinstance(data, dict) else None
+        if not isinstance(offered, dict):
+            return frozenset()
+        return frozenset(name for name, version in FAST_PATHS.items() if offered.get(name) == version)
+
+    def _fast(self, name: str, method: str, path: str, body: dict | None = None, params: dict | None = None):
+        """The answer of fast route ``name`` (``httpx.Response``, status 200); None when the server
+        turns out not to have it after all (404 ENDPOINT_NOT_FOUND): then it is not asked again."""
+        response = self._send(method, path, body, params)
+        if response.status_code == 200:
+            return response
+        if response.status_code == 404:
+            try:
+                code = orjson.loads(response.content).get("error_code")
+            except (orjson.JSONDecodeError, AttributeError):
+                code = "ENDPOINT_NOT_FOUND"  # not our JSON error: some other server's 404 page
+            if code == "ENDPOINT_NOT_FOUND":
+                self._offered = frozenset(self.fast_paths() - {name})
+                return None
+        self._decode(response, method, path)  # raises the server's error, as the standard route's
+        raise ModelyardError(f"{method} {self.uri}{path} answered HTTP {response.status_code}")
 
     def _decode(self, response: httpx.Response, method: str, path: str) -> dict:
         status = response.status_code
@@ -309,15 +372,28 @@ class RestTrackingStore(base.TrackingStore):
         order_by: Sequence[str] | None = None,
         page_token: str | None = None,
     ) -> PagedList[Run]:
-        data = self._post(
-            "runs/search",
-            experiment_ids=[str(e) for e in experiment_ids],
-            filter=filter_string,
-            run_view_type=ViewType.parse(run_view_type).name,
-            max_results=max_results,
-            order_by=list(order_by or []),
-            page_token=page_token,
-        )
+        body = {
+            "experiment_ids": [str(e) for e in experiment_ids],
+            "filter": filter_string,
+            "run_view_type": ViewType.parse(run_view_type).name,
+            "max_results": max_results,
+            "order_by": list(order_by or []),
+            "page_token": page_token,
+        }
+        body = {k: val for k, val in body.items() if val is not None}
+        if "search_columnar" in self.fast_paths():
+            response = self._fast("search_columnar", "POST", SEARCH_COLUMNAR, body)
+            if response is not None:
+                data = self._json_of(response, SEARCH_COLUMNAR)
+                try:
+                    runs = columnar.runs_from_columns(data)
+                except (ValueError, KeyError, TypeError) as exc:
+                    raise ModelyardError(
+                        f"The tracking server at {self.uri} answered {SEARCH_COLUMNAR} with runs this "
+                        f"client cannot read: {exc!r}"
+                    ) from None
+                return PagedList(runs, data.get("next_page_token") or None)
+        data = self._call("POST", "runs/search", body)
         return PagedList(
             [Run.from_dict(r) for r in data.get("runs", [])], data.get("next_page_token") or None
         )
@@ -461,6 +537,10 @@ class RestTrackingStore(base.TrackingStore):
     ) -> PagedList[Metric]:
         if max_results is not None:
             return self._history_page(run_id, metric_key, max_results, page_token)
+        if "history_arrow" in self.fast_paths():
+            points = self._history_arrow(run_id, metric_key, page_token)
+            if points is not None:
+                return PagedList(points, None)
         points: list[Metric] = []
         token = page_token
         while True:  # no max_results: every point, following the server's pages
@@ -468,6 +548,36 @@ class RestTrackingStore(base.TrackingStore):
             points.extend(page)
             if not (token := page.token):
                 return PagedList(points, None)
+
+    def _history_arrow(self, run_id: str, metric_key: str, page_token: str | None) -> list[Metric] | None:
+        """Every point from ``page_token`` on, in one Arrow answer; None if the route is missing."""
+        params = {"run_id": run_id, "metric_key": metric_key}
+        if page_token:
+            params["page_token"] = page_token
+        response = self._fast("history_arrow", "GET", HISTORY_ARROW, params=params)
+        if response is None:
+            return None
+        if response.headers.get(NEXT_PAGE_HEADER):  # it pages only when asked to (max_results)
+            raise ModelyardError(f"The tracking server at {self.uri} paged a whole metric history")
+        try:
+            return columnar.history_from_arrow(response.content, metric_key, run_id)
+        except Exception as exc:  # noqa: BLE001 - pyarrow's errors, for a body that is not the stream
+            raise ModelyardError(
+                f"The tracking server at {self.uri} answered {HISTORY_ARROW} with a body that is not "
+                f"an Arrow metric history: {exc}"
+            ) from None
+
+    def _json_of(self, response: httpx.Response, path: str) -> dict:
+        try:
+            data = orjson.loads(response.content)
+        except orjson.JSONDecodeError:
+            data = None
+        if not isinstance(data, dict):
+            raise ModelyardError(
+                f"The tracking server at {self.uri} answered {path} with a body that is not a "
+                f"JSON object: {response.text[:200]!r}"
+            )
+        return data
 
     def _history_page(
         self, run_id: str, metric_key: str, max_results: int, page_token: str | None

@@ -21,6 +21,7 @@ from modelyard.entities import (
     RunInputs,
     RunOutputs,
 )
+from modelyard.entities.columnar import HistoryColumns
 from modelyard.store.tracking.tables import (
     datasets,
     experiment_tags,
@@ -90,6 +91,19 @@ def metrics_from_rows(rows: Sequence[tuple], key: str, run_id: str | None) -> li
         _set_run(m, run_id)
         append(m)
     return out
+
+
+def history_columns_from_rows(rows: Sequence[tuple], token: str | None) -> HistoryColumns:
+    """Columns of (value, timestamp, step, is_nan) rows, no ``Metric`` per point: values read back
+    as ``metrics_from_rows`` reads them (NaN, and the infinities stored as +-DBL_MAX)."""
+    if not rows:
+        return HistoryColumns([], [], [], token)
+    values, stamps, steps, nans = zip(*rows, strict=True)
+    values = [
+        value if not is_nan and -DBL_MAX < value < DBL_MAX else metric_from_db(value, is_nan)
+        for value, is_nan in zip(values, nans, strict=True)
+    ]
+    return HistoryColumns(steps, stamps, values, token)
 
 
 RUN_COLUMNS = (

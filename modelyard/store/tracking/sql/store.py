@@ -29,6 +29,7 @@ from modelyard.entities import (
     RunTag,
     ViewType,
 )
+from modelyard.entities.columnar import HistoryColumns
 from modelyard.exceptions import (
     InvalidParameterValue,
     ResourceDoesNotExist,
@@ -519,6 +520,23 @@ class SqlTrackingStore(ExperimentMethods, LoggedModelMethods, base.TrackingStore
         max_results: int | None = None,
         page_token: str | None = None,
     ) -> PagedList[Metric]:
+        rows, token = self._history_rows(run_id, metric_key, max_results, page_token)
+        return PagedList(hydrate.metrics_from_rows(rows, metric_key, run_id), token)
+
+    def get_metric_history_columns(
+        self,
+        run_id: str,
+        metric_key: str,
+        max_results: int | None = None,
+        page_token: str | None = None,
+    ) -> HistoryColumns:
+        rows, token = self._history_rows(run_id, metric_key, max_results, page_token)
+        return hydrate.history_columns_from_rows(rows, token)
+
+    def _history_rows(
+        self, run_id: str, metric_key: str, max_results: int | None, page_token: str | None
+    ) -> tuple[list[tuple], str | None]:
+        """(value, timestamp, step, is_nan) rows of one page of a metric's history, and the next token."""
         from modelyard.search.paging import offset_token, page_offset
 
         query = ("metric_history", run_id, metric_key)
@@ -543,7 +561,7 @@ class SqlTrackingStore(ExperimentMethods, LoggedModelMethods, base.TrackingStore
         if max_results is not None and len(rows) > max_results:
             rows = rows[:max_results]
             token = offset_token(offset + max_results, query=query)
-        return PagedList(hydrate.metrics_from_rows(rows, metric_key, run_id), token)
+        return rows, token
 
     def get_metric_history_bulk_interval(
         self,
