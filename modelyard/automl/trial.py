@@ -122,6 +122,8 @@ def refit(config: SearchConfig, splits: Splits, model: str, params: dict, learnt
     estimator = spec.build(params, ctx)
     if learnt.get("n_estimators"):  # a forest the deadline stopped: refitted with the trees it had
         estimator.set_params(n_estimators=int(learnt["n_estimators"]))
+    if learnt.get("stopped_at_iteration"):  # a linear model the deadline stopped: as many iterations
+        estimator.set_params(max_iter=int(learnt["stopped_at_iteration"]))
     if spec.framework in ("xgboost", "lightgbm") and learnt.get("best_iteration"):
         estimator.set_params(n_estimators=int(learnt["best_iteration"]))
         if spec.framework == "xgboost":
@@ -167,9 +169,9 @@ def suggest(trial: Any, config: SearchConfig) -> tuple[str, dict]:
 class Objective:
     """The Optuna objective: one call = one trial = one child run.
 
-    With a ``writer`` (a search's own process) the run is recorded once the trial is over, in one
-    transaction (parameters, metrics, tags, status), and the model is queued to the background
-    writer. Without one (worker processes sharing a study) the run is started before the fit, so
+    With a ``writer`` (a search's own process) the trial, once over, is queued to the background
+    writer, which records the runs of the trials queued meanwhile in one transaction and writes
+    their models. Without one (worker processes sharing a study) the run is started before the fit, so
     a killed worker's trial has a run that the search marks FAILED, and the model is logged at once.
     """
 
@@ -206,11 +208,9 @@ class Objective:
             return self._run_recorded(trial, model, params, drawn)
         return self._run_live(trial, model, params, drawn)
 
-    # -- a search's own process: the run recorded at the end, the model written in the background ---
+    # -- a search's own process: the run and model handed to the background writer -------------
     def _run_recorded(self, trial: Any, model: str, params: dict, drawn: dict) -> float:
         import optuna
-
-        from modelyard.automl.writer import ModelJob
 
         start_ms = int(time.time() * 1000)
         t_start = time.perf_counter()
@@ -218,43 +218,45 @@ class Objective:
             result = fit_pipeline(self.config, self.splits, model, params, trial)
         except optuna.TrialPruned as exc:
             trial.set_user_attr("error", str(exc))
-            self._record(trial, model, start_ms, "KILLED", drawn, tags={"modelyard.automl.pruned": str(exc)})
+            self._submit(trial, model, start_ms, "KILLED", drawn, tags={"modelyard.automl.pruned": str(exc)})
             raise
         except Exception as exc:
             logger.info("Trial %s (%s) failed: %s", trial.number, model, exc)
             error = f"{type(exc).__name__}: {exc}"
             trial.set_user_attr("error", error[:2000])
-            self._record(trial, model, start_ms, "FAILED", drawn, tags={"modelyard.automl.error": error[:5000]})
+            self._submit(trial, model, start_ms, "FAILED", drawn, tags={"modelyard.automl.error": error[:5000]})
             raise
         self.budget.observe(model, params, result, time.perf_counter() - t_start)
         t1 = time.perf_counter()
         values = self._values(result)
-        run_id = self._record(trial, model, start_ms, "FINISHED", {**drawn, **(result.learnt or {})}, values)
-        example, signature = self._example(result)
-        self.writer.submit(ModelJob(trial.number, run_id, result.pipeline, example, signature))
+        self._submit(trial, model, start_ms, "FINISHED", {**drawn, **(result.learnt or {})}, values, result=result)
         for key, value in (("metrics", values), ("learnt", result.learnt)):
             trial.set_user_attr(key, value)
         trial.set_user_attr("duration_s", time.perf_counter() - t_start)
         self.tracking_seconds += time.perf_counter() - t1
         return self._objective(result)
 
-    def _record(
+    def _submit(
         self, trial: Any, model: str, start_ms: int, status: str, params: dict, metrics: dict | None = None,
-        tags: dict | None = None,
-    ) -> str:
-        from modelyard.tracking import context
+        tags: dict | None = None, result: FitResult | None = None,
+    ) -> None:
+        """Queue the trial's run (and its model, when it finished) to the writer: no tracking call
+        here; the writer records the runs queued meanwhile in one go. Waits only when its queue is
+        full."""
+        from modelyard.automl.writer import TrialRecord
 
         t0 = time.perf_counter()
-        client = self.writer.context.client() if self.writer is not None else context.current().client()
-        run = client.record_run(
-            self.config.experiment_id, status, start_ms, int(time.time() * 1000),
-            tags={**self._tags(client, trial), **(tags or {})}, run_name=f"{model}-{trial.number}",
-            params=params, metrics=metrics,
+        run = dict(
+            status=status, start_time=start_ms, end_time=int(time.time() * 1000), run_name=f"{model}-{trial.number}",
+            tags={**self._tags(self.writer.context.client(), trial), **(tags or {})}, params=params, metrics=metrics,
         )
-        trial.set_user_attr("run_id", run.info.run_id)
-        if status != "FINISHED":
+        record = TrialRecord(trial.number, run)
+        if result is not None:
+            record.pipeline = result.pipeline
+            record.example, record.signature = self._example(result)
+        self.writer.submit(record)
+        if result is None:  # a finished trial's call is timed by its caller
             self.tracking_seconds += time.perf_counter() - t0
-        return run.info.run_id
 
     def _tags(self, client: Any, trial: Any) -> dict[str, str]:
         """The tags a nested fluent run would get: the parent's user and source, the parent link."""
