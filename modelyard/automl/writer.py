@@ -28,7 +28,7 @@ from typing import Any
 
 logger = logging.getLogger(__name__)
 
-MAX_PENDING = 16  # trial records (with their fitted pipelines) waiting to be written
+MAX_PENDING = 8  # trial records (with their fitted pipelines) waiting to be written
 MAX_BATCH = 64  # records written in one round (one transaction for their runs)
 
 
