@@ -42,12 +42,11 @@ def log_model(
     registered_model_name: str | None = None,
     context: ClientContext | None = None,
     run_id: str | None = None,
-    run: Any = None,
 ) -> ModelInfo:
     """Create a logged model, save it with ``save(folder, mlmodel)``, upload it, finalize it; with
     ``registered_model_name``, register it as that model's next version. ``context`` is the client
     context to log through (default: the current one); the run is ``run_id`` (a background writer
-    names it; or ``run``, the run itself, which spares reading it), else the fluent active run, if any."""
+    names it), else the fluent active run, if any."""
     from modelyard.entities import LoggedModelStatus  # here: loading a model needs no entities
     from modelyard.tracking import context as contexts
     from modelyard.tracking.fluent import active_run
@@ -55,11 +54,10 @@ def log_model(
     ctx = context or contexts.current()
     name = name or artifact_path or "model"
     client = ctx.client()
-    if run is None:
-        if run_id is None:
-            active = active_run()
-            run_id = active.info.run_id if active is not None else None
-        run = client.get_run(run_id) if run_id is not None else None
+    if run_id is None:
+        active = active_run()
+        run_id = active.info.run_id if active is not None else None
+    run = client.get_run(run_id) if run_id is not None else None
     run_id = run.info.run_id if run is not None else None
     experiment_id = run.info.experiment_id if run is not None else ctx.experiment_id()
     all_params = dict(run.data.params) if run is not None else {}
