@@ -141,6 +141,8 @@ def run_modelyard(folder: Path, task: str, metric: str, budget: float) -> dict:
         "best_model": summary.best_trial.model_description,
         "trials": len(summary.trials), "trials_complete": len(complete), "wall_s": wall,
         "tracking_s": summary.tracking_seconds,
+        "tracking_parts_s": summary.tracking_parts,  # prepare / trials / drain / finish
+        "refit": summary.refit,
         # the trials' models written on a background thread meanwhile (drain waits are in tracking_s)
         "background_model_writing_s": summary.background_tracking_seconds,
         "tracking_overhead": summary.tracking_seconds / max(wall - summary.tracking_seconds, 1e-9),

@@ -46,6 +46,8 @@ class Search:
         self.background_tracking_seconds = 0.0
         self.model_log_seconds = 0.0  # what logging one trial's model took (the writer's mean)
         self.refit_note = ""
+        self.tracking_parts: dict[str, float] = {}  # prepare / trials / drain / finish
+        self.kept_pipelines: dict[int, Any] = {}  # the best trial's pipeline, kept in memory by the objective
 
     @property
     def study_id(self) -> str:
@@ -145,6 +147,7 @@ class Search:
         modelyard.set_tag(STUDY_TAG, study.study_name)
         search = cls(config, splits, study, storage_uri)
         search.tracking_seconds += tracking + time.perf_counter() - t0
+        search.tracking_parts["prepare"] = search.tracking_seconds
         return search
 
     @staticmethod
@@ -192,10 +195,13 @@ class Search:
                     run_ids, model_uris = writer.drain()  # waiting for the writer is tracking time
                     self.run_ids.update(run_ids)
                     self.model_uris.update(model_uris)
-                    objective.tracking_seconds += time.perf_counter() - t0
+                    self.tracking_parts["drain"] = time.perf_counter() - t0
+                    objective.tracking_seconds += self.tracking_parts["drain"]
                     self.background_tracking_seconds = writer.busy_seconds
+                    self.kept_pipelines = objective.kept
                     self.model_log_seconds = writer.model_log_seconds
                 self.tracking_seconds += objective.tracking_seconds
+                self.tracking_parts["trials"] = objective.tracking_seconds - self.tracking_parts.get("drain", 0.0)
             return
         worker.run_processes(self.storage_uri, self.study_id, parallelism)
 
@@ -247,7 +253,7 @@ class Search:
         self.refit_note = self._refit_decision(best) if self.refit else "off: refit=False"
         modelyard.set_tag(REFIT_TAG, self.refit_note)
         if not self.refit_note.startswith("refitted"):  # the best trial's own model (fitted on train)
-            pipeline = best.load_model()
+            pipeline = self.kept_pipelines.get(best.number) or best.load_model()
         else:
             from modelyard.automl.trial import refit
 
@@ -265,7 +271,8 @@ class Search:
         )
         run_id = self.config.parent_run_id
         modelyard.end_run("FINISHED")
-        self.tracking_seconds += time.perf_counter() - t0
+        self.tracking_parts["finish"] = time.perf_counter() - t0
+        self.tracking_seconds += self.tracking_parts["finish"]
         return AutoMLSummary(
             experiment_id=self.config.experiment_id, parent_run_id=run_id, study_id=self.study_id,
             primary_metric=self.config.primary_metric, best_trial=best, trials=leaderboard,
@@ -273,6 +280,7 @@ class Search:
             registered_model_version=str(info.registered_model_version) if registered_model_name else None,
             tracking_seconds=self.tracking_seconds, background_tracking_seconds=self.background_tracking_seconds,
             wall_seconds=time.perf_counter() - self.started, refit=self.refit_note,
+            tracking_parts={k: round(v, 4) for k, v in self.tracking_parts.items()},
         )
 
     def _refit_decision(self, best: TrialInfo) -> str:

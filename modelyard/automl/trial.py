@@ -181,6 +181,8 @@ class Objective:
         self.signature: Any = None  # inferred once: every trial's pipeline takes the same frame
         self.budget = budget.Estimates()
         self._run_tags: dict[str, str] | None = None
+        self.kept: dict[int, Any] = {}  # {trial number: pipeline} of the best trial so far (a search's own process)
+        self._kept_value: float | None = None
 
     def __call__(self, trial: Any) -> float:
         import optuna
@@ -230,11 +232,21 @@ class Objective:
         t1 = time.perf_counter()
         values = self._values(result)
         self._submit(trial, model, start_ms, "FINISHED", {**drawn, **(result.learnt or {})}, values, result=result)
+        self._keep_if_best(trial.number, result)
         for key, value in (("metrics", values), ("learnt", result.learnt)):
             trial.set_user_attr(key, value)
         trial.set_user_attr("duration_s", time.perf_counter() - t_start)
         self.tracking_seconds += time.perf_counter() - t1
         return self._objective(result)
+
+    def _keep_if_best(self, number: int, result: FitResult) -> None:
+        """Keep the best trial's pipeline in memory (one pipeline): when the finish hands it over
+        as the best model (no refit), it need not be read back from the store."""
+        value = result.val.get(self.config.primary_metric)
+        if value is None or value != value:
+            return
+        if self._kept_value is None or (value > self._kept_value if self.config.maximize else value < self._kept_value):
+            self.kept, self._kept_value = {number: result.pipeline}, value
 
     def _submit(
         self, trial: Any, model: str, start_ms: int, status: str, params: dict, metrics: dict | None = None,
