@@ -15,7 +15,7 @@ from typing import Any
 from modelyard.automl import data, preprocess, space, storage
 from modelyard.automl import metrics as metric_defs
 from modelyard.automl.summary import AutoMLSummary, TrialInfo, leaderboard_row
-from modelyard.automl.trial import STUDY_TAG, Objective, SearchConfig
+from modelyard.automl.trial import REFIT_SAFETY, STUDY_TAG, Objective, SearchConfig
 from modelyard.exceptions import InvalidParameterValue
 
 logger = logging.getLogger(__name__)
@@ -23,7 +23,6 @@ logger = logging.getLogger(__name__)
 DEFAULT_TIMEOUT_MINUTES = 120.0  # Databricks AutoML's default
 CONFIG_ATTR = "modelyard_config"
 REFIT_TAG = "modelyard.automl.refit"  # on the parent run: refitted, or why not
-REFIT_SAFETY = 1.5  # a refit's estimated time: its trial's fit, scaled to train+validation, times this
 IMBALANCE_RATIO = 0.5  # minority share below half of an even share: offer balanced class weights
 
 

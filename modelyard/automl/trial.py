@@ -20,6 +20,7 @@ from modelyard.automl.data import Splits
 
 logger = logging.getLogger(__name__)
 
+REFIT_SAFETY = 1.5  # a refit's estimated time: its trial's fit, scaled to train+validation, times this
 TRIAL_TAG = "modelyard.automl.trial"
 STUDY_TAG = "modelyard.automl.study"
 
@@ -183,6 +184,8 @@ class Objective:
         self._run_tags: dict[str, str] | None = None
         self.kept: dict[int, Any] = {}  # {trial number: pipeline} of the best trial so far (a search's own process)
         self._kept_value: float | None = None
+        self._kept_fit_seconds = 0.0
+        self._example_frame: Any = None
 
     def __call__(self, trial: Any) -> float:
         import optuna
@@ -246,7 +249,7 @@ class Objective:
         if value is None or value != value:
             return
         if self._kept_value is None or (value > self._kept_value if self.config.maximize else value < self._kept_value):
-            self.kept, self._kept_value = {number: result.pipeline}, value
+            self.kept, self._kept_value, self._kept_fit_seconds = {number: result.pipeline}, value, result.fit_seconds
 
     def _submit(
         self, trial: Any, model: str, start_ms: int, status: str, params: dict, metrics: dict | None = None,
@@ -336,7 +339,9 @@ class Objective:
         return values
 
     def _example(self, result: FitResult) -> tuple[Any, Any]:
-        example = self.splits.train[self.config.column_plan.features].head(5)
+        if self._example_frame is None:  # the same five rows for every trial
+            self._example_frame = self.splits.train[self.config.column_plan.features].head(5)
+        example = self._example_frame
         if self.signature is None:
             from modelyard.models.signature import infer_signature
 
@@ -350,13 +355,24 @@ class Objective:
         return objective
 
     def _fit_time_left(self, trial: Any) -> float | None:
-        """Seconds a trial may fit: to the deadline, less a reserve for the finish (about one
-        typical trial: refitting the best model and logging it). None (no bound) before the first
+        """Seconds a trial may fit: to the deadline, less a reserve for the finish (refitting the
+        best model so far and logging it, or a typical trial when longer). None (no bound) before the first
         trial ended: the search hands over a model even when its budget went on preparing."""
         median = self._median_duration(trial)
         if self.config.deadline is None or not median:
             return None
-        return self.config.deadline - time.time() - median
+        return self.config.deadline - time.time() - max(median, self._refit_reserve())
+
+    def _refit_reserve(self) -> float:
+        """Seconds to keep for refitting the best trial so far on train + validation
+        (``Search.finish`` estimates it the same way: without the time, it keeps the trial's model)
+        and for the finish's logging (the best model, the leaderboard and the script: about two
+        trial models' writing time)."""
+        if not self._kept_fit_seconds:
+            return 0.0
+        n_train, n_val = len(self.splits.train), len(self.splits.val)
+        log_s = self.writer.model_log_seconds if self.writer is not None else 0.0
+        return self._kept_fit_seconds * (n_train + n_val) / max(n_train, 1) * REFIT_SAFETY + 2 * log_s
 
     @staticmethod
     def _median_duration(trial: Any) -> float:
@@ -367,14 +383,15 @@ class Objective:
 
     def _out_of_time(self, trial: Any) -> bool:
         """Past the deadline, or too close to it: half a typical trial (the median duration) plus the
-        finish (refitting the best model, logging it: about one more typical trial). The first trial
+        finish (refitting the best model so far and logging it, or one more typical trial when
+        longer). The first trial
         always runs, so a search hands over a model even when its budget went on preparing."""
         if self.config.deadline is None:
             return False
         median = self._median_duration(trial)
         if not median:
             return False
-        return self.config.deadline - time.time() <= 1.5 * median
+        return self.config.deadline - time.time() <= 0.5 * median + max(median, self._refit_reserve())
 
     @staticmethod
     def _log(run_id: str, params: dict, metrics: dict | None = None, tags: dict | None = None) -> None:
