@@ -173,10 +173,14 @@ class TrackingClient(RegistryClientMixin):
     ) -> Run:
         """Record a run that is over already (FINISHED, FAILED, KILLED) with its tags, params and
         metrics (logged at ``end_time``, step 0) at once: one transaction on a database."""
-        return self.record_runs(
-            experiment_id, [dict(status=status, start_time=start_time, end_time=end_time, tags=tags,
-                                 run_name=run_name, params=params, metrics=metrics)]
-        )[0]
+        run = self.service.record_run(
+            self.context, str(experiment_id), None, start_time, end_time, status,
+            [RunTag(k, self._tag_value(k, val)) for k, val in (tags or {}).items()], run_name,
+            [Param(k, self._param_value(k, val)) for k, val in (params or {}).items()],
+            [Metric(k, float(val), end_time, 0) for k, val in (metrics or {}).items()],
+        )
+        self._artifact_uris[run.info.run_id] = run.info.artifact_uri
+        return run
 
     def record_runs(self, experiment_id: str, runs: Sequence[dict[str, Any]]) -> list[Run]:
         """Several runs that are over, each a dict of ``record_run``'s keyword arguments (``status``,
