@@ -356,12 +356,17 @@ class Objective:
 
     def _fit_time_left(self, trial: Any) -> float | None:
         """Seconds a trial may fit: to the deadline, less a reserve for the finish (refitting the
-        best model so far and logging it, or a typical trial when longer). None (no bound) before the first
+        best model so far and logging it). None (no bound) before the first
         trial ended: the search hands over a model even when its budget went on preparing."""
         median = self._median_duration(trial)
         if self.config.deadline is None or not median:
             return None
-        return self.config.deadline - time.time() - max(median, self._refit_reserve())
+        return self.config.deadline - time.time() - self._finish_reserve(median)
+
+    def _finish_reserve(self, median: float) -> float:
+        """The time the finish needs: refitting the best trial so far and logging (below), or a
+        typical trial before any trial scored."""
+        return self._refit_reserve() if self._kept_fit_seconds else median
 
     def _refit_reserve(self) -> float:
         """Seconds to keep for refitting the best trial so far on train + validation
@@ -382,16 +387,15 @@ class Objective:
         return durations[len(durations) // 2] if durations else 0.0
 
     def _out_of_time(self, trial: Any) -> bool:
-        """Past the deadline, or too close to it: half a typical trial (the median duration) plus the
-        finish (refitting the best model so far and logging it, or one more typical trial when
-        longer). The first trial
+        """Past the deadline, or too close to it: a typical trial (the median duration) plus the
+        finish (refitting the best model so far and logging it). The first trial
         always runs, so a search hands over a model even when its budget went on preparing."""
         if self.config.deadline is None:
             return False
         median = self._median_duration(trial)
         if not median:
             return False
-        return self.config.deadline - time.time() <= 0.5 * median + max(median, self._refit_reserve())
+        return self.config.deadline - time.time() <= median + self._finish_reserve(median)
 
     @staticmethod
     def _log(run_id: str, params: dict, metrics: dict | None = None, tags: dict | None = None) -> None:
