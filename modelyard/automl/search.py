@@ -128,7 +128,7 @@ class Search:
             plan=plan.to_dict(), experiment_id=experiment_id, parent_run_id=parent.info.run_id,
             tracking_uri=tracking_uri, deadline=(started_at + budget * 60) if budget else None,
             max_trials=max_trials, classes=classes, pos_label=pos_label, imbalanced=bool(imbalanced), seed=seed,
-            n_jobs=max(1, (os.cpu_count() or 1) // parallelism),
+            n_jobs=max(1, (os.cpu_count() or 1) // parallelism), budget_seconds=budget * 60 if budget else None,
         )
         modelyard.log_params({
             "target_col": target_col, "primary_metric": metric, "timeout_minutes": budget, "max_trials": max_trials,

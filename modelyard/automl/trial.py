@@ -21,6 +21,7 @@ from modelyard.automl.data import Splits
 logger = logging.getLogger(__name__)
 
 REFIT_SAFETY = 1.5  # a refit's estimated time: its trial's fit, scaled to train+validation, times this
+REFIT_MAX_SHARE = 0.25  # the search keeps at most this share of its budget for the refit
 TRIAL_TAG = "modelyard.automl.trial"
 STUDY_TAG = "modelyard.automl.study"
 
@@ -44,6 +45,7 @@ class SearchConfig:
     imbalanced: bool = False
     seed: int = 0
     n_jobs: int = 1
+    budget_seconds: float | None = None  # timeout_minutes in seconds
 
     @property
     def classification(self) -> bool:
@@ -372,12 +374,16 @@ class Objective:
         """Seconds to keep for refitting the best trial so far on train + validation
         (``Search.finish`` estimates it the same way: without the time, it keeps the trial's model)
         and for the finish's logging (the best model, the leaderboard and the script: about two
-        trial models' writing time)."""
+        trial models' writing time); at most ``REFIT_MAX_SHARE`` of the budget (a refit that needs
+        more is skipped at the finish, and the best trial's own model handed over)."""
         if not self._kept_fit_seconds:
             return 0.0
         n_train, n_val = len(self.splits.train), len(self.splits.val)
         log_s = self.writer.model_log_seconds if self.writer is not None else 0.0
-        return self._kept_fit_seconds * (n_train + n_val) / max(n_train, 1) * REFIT_SAFETY + 2 * log_s
+        reserve = self._kept_fit_seconds * (n_train + n_val) / max(n_train, 1) * REFIT_SAFETY + 2 * log_s
+        if self.config.budget_seconds:  # a slow best model does not eat the search: no refit then
+            reserve = min(reserve, REFIT_MAX_SHARE * self.config.budget_seconds)
+        return reserve
 
     @staticmethod
     def _median_duration(trial: Any) -> float:
