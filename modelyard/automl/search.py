@@ -252,7 +252,9 @@ class Search:
         self.refit_note = self._refit_decision(best) if self.refit else "off: refit=False"
         modelyard.set_tag(REFIT_TAG, self.refit_note)
         if not self.refit_note.startswith("refitted"):  # the best trial's own model (fitted on train)
-            pipeline = self.kept_pipelines.get(best.number) or best.load_model()
+            pipeline = self.kept_pipelines.get(best.number)
+            if pipeline is None:  # not kept in memory (worker processes): read back from the store
+                pipeline = best.load_model()
         else:
             from modelyard.automl.trial import refit
 
