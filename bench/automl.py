@@ -1,10 +1,12 @@
 """AutoML benchmark: the best test score at the same wall-clock budget, modelyard vs FLAML, as JSON.
 
-    .venv/bin/python bench/automl.py [--budget 60] [--quick] [--datasets breast_cancer,wine,...] [--out FILE]
+    .venv/bin/python bench/automl.py [--budget 60] [--quick] [--datasets breast_cancer,wine,...] [--repeats N] [--out FILE]
 
 Data sets: scikit-learn's breast_cancer, wine, digits, diabetes, and two generated ones with
 100,000 rows (``make_classification``, ``make_regression``; 20,000 with ``--quick``). The driver
-splits each once (modelyard's own 60/20/20 split, stratified, seed 42) and writes the three parts
+splits each once (modelyard's own 60/20/20 split, stratified, seed 42; ``--repeats N``: N splits,
+seeds 42, 43, ..., both tools run on each and the data set's difference is the mean: one split of
+a small set is too coarse to resolve 0.005, wine's test part has 36 rows) and writes the three parts
 to parquet; modelyard's search is given train+validation+test as one frame with a ``split`` column
 (``split_col``, so it uses exactly these parts: re-splitting the concatenation would draw other
 rows), FLAML gets train (``X_train``) and validation (``X_val``, holdout evaluation), and both are
@@ -43,6 +45,7 @@ FLAML_VENV = BENCH / ".venv-flaml"
 FLAML_REQUIREMENT = "flaml[automl]==2.7.0"
 DATASETS = ("breast_cancer", "wine", "digits", "diabetes", "classification_100k", "regression_100k")
 TOOLS = ("modelyard", "flaml")
+SPLIT_SEED = 42  # modelyard's own split seed (data.SPLIT_SEED); --repeats adds 43, 44, ...
 
 
 def log(message: str) -> None:
@@ -99,12 +102,12 @@ def load(name: str, rows: int):
     return frame, task, metric
 
 
-def write_splits(name: str, rows: int, folder: Path) -> dict:
+def write_splits(name: str, rows: int, folder: Path, seed: int) -> dict:
     sys.path.insert(0, str(REPO))
     from modelyard.automl import data
 
     frame, task, metric = load(name, rows)
-    splits = data.split(frame, "y", time_col=None, classification=task == "classification")
+    splits = data.split(frame, "y", time_col=None, classification=task == "classification", seed=seed)
     folder.mkdir(parents=True, exist_ok=True)
     for part in ("train", "val", "test"):
         getattr(splits, part).to_parquet(folder / f"{part}.parquet", index=False)
@@ -138,6 +141,8 @@ def run_modelyard(folder: Path, task: str, metric: str, budget: float) -> dict:
         "best_model": summary.best_trial.model_description,
         "trials": len(summary.trials), "trials_complete": len(complete), "wall_s": wall,
         "tracking_s": summary.tracking_seconds,
+        "tracking_parts_s": summary.tracking_parts,  # prepare / trials / drain / finish
+        "refit": summary.refit,
         # the trials' models written on a background thread meanwhile (drain waits are in tracking_s)
         "background_model_writing_s": summary.background_tracking_seconds,
         "tracking_overhead": summary.tracking_seconds / max(wall - summary.tracking_seconds, 1e-9),
@@ -191,12 +196,30 @@ def run_tool(tool: str, folder: Path, meta: dict, budget: float, tmp: Path) -> d
     return json.loads(done.stdout.strip().splitlines()[-1])
 
 
+def _combine(repeats: list[dict]) -> dict:
+    """Several splits of one data set: each split's entry, and the means over them (the score
+    differences, the tracking overhead) as the data set's figures."""
+    out = {k: repeats[0][k] for k in ("task", "metric", "rows", "features")}
+    out["splits"] = repeats
+    diffs = [e["difference"] for e in repeats if "difference" in e]
+    if diffs:
+        out["difference"] = sum(diffs) / len(diffs)
+        out["differences"] = diffs
+    overheads = [e["modelyard"]["tracking_overhead"] for e in repeats if "tracking_overhead" in e.get("modelyard", {})]
+    if overheads:
+        out["modelyard"] = {"tracking_overhead": sum(overheads) / len(overheads), "tracking_overheads": overheads}
+    return out
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--budget", type=float, default=60.0, help="seconds per tool and data set")
     parser.add_argument("--quick", action="store_true", help="budget 15 s, generated sets of 20,000 rows")
     parser.add_argument("--datasets", default=",".join(DATASETS))
     parser.add_argument("--rows", type=int, default=100_000, help="rows of the generated sets")
+    parser.add_argument("--repeats", type=int, default=1,
+                        help="splits per data set (seeds 42, 43, ...): both tools run on each; the differences are "
+                             "averaged (a 36-row test set moves accuracy by 0.028 a row)")
     parser.add_argument("--out")
     parser.add_argument("--child", choices=TOOLS, help=argparse.SUPPRESS)
     parser.add_argument("--folder", help=argparse.SUPPRESS)
@@ -216,22 +239,28 @@ def main() -> None:
         report["flaml_error"] = flaml_error
     with tempfile.TemporaryDirectory(prefix="bench-automl-") as tmp_name:
         tmp = Path(tmp_name)
-        for i, name in enumerate(args.datasets.split(",")):
-            meta = write_splits(name, args.rows, tmp / name / "data")
-            entry = dict(meta)
-            order = TOOLS if i % 2 == 0 else TOOLS[::-1]  # alternate: the machine's load drifts
-            for tool in order:
-                if tool == "flaml" and flaml_error:
-                    continue
-                work = tmp / name / tool
-                work.mkdir(parents=True, exist_ok=True)
-                log(f"{name}: {tool} ({args.budget:.0f} s)")
-                entry[tool] = run_tool(tool, tmp / name / "data", meta, args.budget, work)
-            ours, theirs = entry.get("modelyard", {}), entry.get("flaml", {})
-            if "test_score" in ours and "test_score" in theirs:
-                entry["difference"] = ours["test_score"] - theirs["test_score"]
-            report["datasets"][name] = entry
-            log(f"{name}: {json.dumps({k: v for k, v in entry.items() if k in ('modelyard', 'flaml', 'difference')})}")
+        turn = 0
+        for name in args.datasets.split(","):
+            repeats = []
+            for r in range(args.repeats):
+                folder = tmp / name / f"split{r}"
+                meta = write_splits(name, args.rows, folder / "data", SPLIT_SEED + r)
+                entry = {**meta, "split_seed": SPLIT_SEED + r}
+                order = TOOLS if turn % 2 == 0 else TOOLS[::-1]  # alternate: the machine's load drifts
+                turn += 1
+                for tool in order:
+                    if tool == "flaml" and flaml_error:
+                        continue
+                    work = folder / tool
+                    work.mkdir(parents=True, exist_ok=True)
+                    log(f"{name} (split seed {SPLIT_SEED + r}): {tool} ({args.budget:.0f} s), load {os.getloadavg()[0]:.1f}")
+                    entry[tool] = run_tool(tool, folder / "data", meta, args.budget, work)
+                ours, theirs = entry.get("modelyard", {}), entry.get("flaml", {})
+                if "test_score" in ours and "test_score" in theirs:
+                    entry["difference"] = ours["test_score"] - theirs["test_score"]
+                log(f"{name}: {json.dumps({k: v for k, v in entry.items() if k in ('modelyard', 'flaml', 'difference')})}")
+                repeats.append(entry)
+            report["datasets"][name] = repeats[0] if len(repeats) == 1 else _combine(repeats)
     diffs = [e["difference"] for e in report["datasets"].values() if "difference" in e]
     overheads = [e["modelyard"]["tracking_overhead"] for e in report["datasets"].values() if "tracking_overhead" in e.get("modelyard", {})]
     report["summary"] = {

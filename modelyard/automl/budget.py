@@ -16,7 +16,7 @@ from typing import Any
 SAFETY = 1.5  # the estimate per unit times this: trials of a family differ (depth, leaves, features)
 MIN_UNITS = 10  # fewer trees / rounds than this is not worth a trial
 # the parameter that holds the units of work of a family (absent: the library default)
-UNIT_PARAMS = {"random_forest": "rf_n_estimators", "hist_gradient_boosting": "hgb_max_iter"}
+UNIT_PARAMS = {"random_forest": "rf_n_estimators", "extra_trees": "et_n_estimators", "hist_gradient_boosting": "hgb_max_iter"}
 
 
 class Estimates:
@@ -50,8 +50,8 @@ class Estimates:
 
     @staticmethod
     def _units(model: str, params: dict, learnt: dict) -> int:
-        if model == "random_forest":
-            return int(learnt.get("n_estimators") or params.get("rf_n_estimators") or 100)
+        if model in ("random_forest", "extra_trees"):
+            return int(learnt.get("n_estimators") or params.get(UNIT_PARAMS[model]) or 100)
         if model == "hist_gradient_boosting":
             return int(learnt.get("best_iteration") or 1)
         return 1

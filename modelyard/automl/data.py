@@ -100,7 +100,7 @@ def check_split_col(frame: Any, split_col: str) -> None:
 
 
 def split(frame: Any, target_col: str, *, time_col: str | None, classification: bool,
-          split_col: str | None = None) -> Splits:
+          split_col: str | None = None, seed: int = SPLIT_SEED) -> Splits:
     """60/20/20; stratified for classification (classes too rare to stratify are kept in train);
     or the user's own split: ``split_col`` says train / validate / test per row (the column is dropped)."""
     from sklearn.model_selection import train_test_split
@@ -122,11 +122,11 @@ def split(frame: Any, target_col: str, *, time_col: str | None, classification: 
         if counts.min() >= 3:
             stratify = frame[target_col]
     rest, test = train_test_split(
-        frame, test_size=TEST_FRACTION, random_state=SPLIT_SEED, stratify=stratify
+        frame, test_size=TEST_FRACTION, random_state=seed, stratify=stratify
     )
     stratify = rest[target_col] if stratify is not None else None
     train, val = train_test_split(
-        rest, test_size=VALIDATION_FRACTION / (1 - TEST_FRACTION), random_state=SPLIT_SEED, stratify=stratify
+        rest, test_size=VALIDATION_FRACTION / (1 - TEST_FRACTION), random_state=seed, stratify=stratify
     )
     return Splits(train, val, test)
 

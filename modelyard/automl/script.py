@@ -26,6 +26,8 @@ def estimator_code(config: SearchConfig, model: str, params: dict, learnt: dict)
             chosen[key] = None
     if learnt.get("n_estimators"):  # a forest the deadline stopped
         chosen["n_estimators"] = int(learnt["n_estimators"])
+    if learnt.get("stopped_at_iteration"):  # a linear model the deadline stopped
+        chosen["max_iter"] = int(learnt["stopped_at_iteration"])
     defaults = cls().get_params(deep=False)
     kwargs = {k: v for k, v in chosen.items() if k in defaults and not _same(defaults[k], v) and k != "callbacks"}
     module = ".".join(p for p in cls.__module__.split(".") if not p.startswith("_"))  # sklearn.ensemble

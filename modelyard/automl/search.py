@@ -15,13 +15,14 @@ from typing import Any
 from modelyard.automl import data, preprocess, space, storage
 from modelyard.automl import metrics as metric_defs
 from modelyard.automl.summary import AutoMLSummary, TrialInfo, leaderboard_row
-from modelyard.automl.trial import STUDY_TAG, Objective, SearchConfig
+from modelyard.automl.trial import REFIT_SAFETY, STUDY_TAG, Objective, SearchConfig
 from modelyard.exceptions import InvalidParameterValue
 
 logger = logging.getLogger(__name__)
 
 DEFAULT_TIMEOUT_MINUTES = 120.0  # Databricks AutoML's default
 CONFIG_ATTR = "modelyard_config"
+REFIT_TAG = "modelyard.automl.refit"  # on the parent run: refitted, or why not
 IMBALANCE_RATIO = 0.5  # minority share below half of an even share: offer balanced class weights
 
 
@@ -40,7 +41,12 @@ class Search:
         self.refit = True
         self.best_model_metrics: dict[str, float] | None = None
         self.model_uris: dict[int, str] = {}  # trial number -> model URI, from the background writer
+        self.run_ids: dict[int, str] = {}  # trial number -> run id, from the background writer
         self.background_tracking_seconds = 0.0
+        self.model_log_seconds = 0.0  # what logging one trial's model took (the writer's mean)
+        self.refit_note = ""
+        self.tracking_parts: dict[str, float] = {}  # prepare / trials / drain / finish
+        self.kept_pipelines: dict[int, Any] = {}  # the best trial's pipeline, kept in memory by the objective
 
     @property
     def study_id(self) -> str:
@@ -122,7 +128,7 @@ class Search:
             plan=plan.to_dict(), experiment_id=experiment_id, parent_run_id=parent.info.run_id,
             tracking_uri=tracking_uri, deadline=(started_at + budget * 60) if budget else None,
             max_trials=max_trials, classes=classes, pos_label=pos_label, imbalanced=bool(imbalanced), seed=seed,
-            n_jobs=max(1, (os.cpu_count() or 1) // parallelism),
+            n_jobs=max(1, (os.cpu_count() or 1) // parallelism), budget_seconds=budget * 60 if budget else None,
         )
         modelyard.log_params({
             "target_col": target_col, "primary_metric": metric, "timeout_minutes": budget, "max_trials": max_trials,
@@ -140,6 +146,7 @@ class Search:
         modelyard.set_tag(STUDY_TAG, study.study_name)
         search = cls(config, splits, study, storage_uri)
         search.tracking_seconds += tracking + time.perf_counter() - t0
+        search.tracking_parts["prepare"] = search.tracking_seconds
         return search
 
     @staticmethod
@@ -161,8 +168,11 @@ class Search:
         )
         study.set_user_attr(CONFIG_ATTR, json.dumps(asdict(config), default=str))
         study.set_user_attr("heartbeat", list(heartbeat))
-        for spec in specs[: config.max_trials or None]:  # every model family first, at its library defaults: a good start, cheaply
-            study.enqueue_trial({"model": spec.name, **spec.defaults}, skip_if_exists=True)
+        # every model family first, at its library defaults, then a few more start points: a good start, cheaply
+        starts = [{"model": s.name, **s.defaults} for s in specs]
+        starts += [{"model": s.name, **point} for s in specs for point in s.starts]
+        for point in starts[: config.max_trials or None]:
+            study.enqueue_trial(point, skip_if_exists=True)
         return study
 
     # -- run ----------------------------------------------------------------------------------------
@@ -170,21 +180,27 @@ class Search:
         from modelyard.automl import worker
 
         if parallelism <= 1:
-            from modelyard.automl.writer import ModelWriter
+            from modelyard.automl.writer import TrialWriter
 
-            # in the search's own process (no worker shares the study): runs recorded in one
-            # transaction each, models written in the background
-            writer = ModelWriter() if self.storage_uri is None else None
+            # in the search's own process (no worker shares the study): trials' runs and models
+            # written in the background, the runs of several trials in one transaction
+            writer = TrialWriter(self.config.experiment_id) if self.storage_uri is None else None
             objective = Objective(self.config, self.splits, writer)
             try:
                 worker.optimize(self.study, objective, self.config)
             finally:
                 if writer is not None:
                     t0 = time.perf_counter()
-                    self.model_uris.update(writer.drain())  # waiting for the writer is tracking time
-                    objective.tracking_seconds += time.perf_counter() - t0
+                    run_ids, model_uris = writer.drain()  # waiting for the writer is tracking time
+                    self.run_ids.update(run_ids)
+                    self.model_uris.update(model_uris)
+                    self.tracking_parts["drain"] = time.perf_counter() - t0
+                    objective.tracking_seconds += self.tracking_parts["drain"]
                     self.background_tracking_seconds = writer.busy_seconds
+                    self.kept_pipelines = objective.kept
+                    self.model_log_seconds = writer.model_log_seconds
                 self.tracking_seconds += objective.tracking_seconds
+                self.tracking_parts["trials"] = objective.tracking_seconds - self.tracking_parts.get("drain", 0.0)
             return
         worker.run_processes(self.storage_uri, self.study_id, parallelism)
 
@@ -197,7 +213,7 @@ class Search:
         self.refit = refit
         worker.fail_stale_trials(self.study)
         trials = [
-            trial_info(t, self.model_uris.get(t.number))
+            trial_info(t, self.model_uris.get(t.number), self.run_ids.get(t.number))
             for t in self.study.get_trials(deepcopy=False)
             if not t.user_attrs.get("skipped") and t.state.name != "WAITING"
         ]
@@ -233,8 +249,12 @@ class Search:
             script.generate(self.config, best.number, best.model_description, params, learnt, best.metrics),
             "reproduce_best_trial.py",
         )
-        if not self.refit:  # the best trial's own model is the best model (refitting makes a new one)
-            pipeline = best.load_model()
+        self.refit_note = self._refit_decision(best) if self.refit else "off: refit=False"
+        modelyard.set_tag(REFIT_TAG, self.refit_note)
+        if not self.refit_note.startswith("refitted"):  # the best trial's own model (fitted on train)
+            pipeline = self.kept_pipelines.get(best.number)
+            if pipeline is None:  # not kept in memory (worker processes): read back from the store
+                pipeline = best.load_model()
         else:
             from modelyard.automl.trial import refit
 
@@ -252,15 +272,34 @@ class Search:
         )
         run_id = self.config.parent_run_id
         modelyard.end_run("FINISHED")
-        self.tracking_seconds += time.perf_counter() - t0
+        self.tracking_parts["finish"] = time.perf_counter() - t0
+        self.tracking_seconds += self.tracking_parts["finish"]
         return AutoMLSummary(
             experiment_id=self.config.experiment_id, parent_run_id=run_id, study_id=self.study_id,
             primary_metric=self.config.primary_metric, best_trial=best, trials=leaderboard,
             best_model_path=info.model_uri, best_model_metrics=self.best_model_metrics,
             registered_model_version=str(info.registered_model_version) if registered_model_name else None,
             tracking_seconds=self.tracking_seconds, background_tracking_seconds=self.background_tracking_seconds,
-            wall_seconds=time.perf_counter() - self.started,
+            wall_seconds=time.perf_counter() - self.started, refit=self.refit_note,
+            tracking_parts={k: round(v, 4) for k, v in self.tracking_parts.items()},
         )
+
+    def _refit_decision(self, best: TrialInfo) -> str:
+        """Whether refitting the best configuration on train + validation fits in the time left:
+        its trial's fit time scaled to the larger training set (times ``REFIT_SAFETY``), plus the
+        time one model took to log. A refit that would overrun the deadline is not started: the
+        best trial's own model (fitted on train) is the best model. The reason is the parent's
+        ``modelyard.automl.refit`` tag."""
+        if self.config.deadline is None:
+            return "refitted on train+validation (no time budget)"
+        n_train, n_val = len(self.splits.train), len(self.splits.val)
+        fit_s = float(best.metrics.get("fit_duration_s") or best.duration or 0.0)
+        estimate = fit_s * (n_train + n_val) / max(n_train, 1) * REFIT_SAFETY + self.model_log_seconds
+        left = self.config.deadline - time.time()
+        if estimate > left:
+            return (f"skipped: refitting would take ~{estimate:.1f} s, {max(left, 0.0):.1f} s of the budget left; "
+                    "the best model is the best trial's (fitted on train)")
+        return f"refitted on train+validation (~{estimate:.1f} s estimated, {left:.1f} s left)"
 
     def abort(self) -> None:
         import modelyard
@@ -270,15 +309,16 @@ class Search:
             modelyard.end_run("FAILED")
 
 
-def trial_info(t: Any, model_uri: str | None = None) -> TrialInfo:
-    """``model_uri``: the trial's model when the background writer logged it (else a user attribute)."""
+def trial_info(t: Any, model_uri: str | None = None, run_id: str | None = None) -> TrialInfo:
+    """``model_uri``, ``run_id``: the trial's model and run when the background writer wrote them
+    (else user attributes: a worker process's trials)."""
     attrs = t.user_attrs
     duration = attrs.get("duration_s")
     if duration is None and t.datetime_start and t.datetime_complete:
         duration = (t.datetime_complete - t.datetime_start).total_seconds()
     return TrialInfo(
         number=t.number, state=t.state.name, model_description=str(t.params.get("model", "")),
-        run_id=attrs.get("run_id"), model_path=model_uri or attrs.get("model_uri"),
+        run_id=run_id or attrs.get("run_id"), model_path=model_uri or attrs.get("model_uri"),
         params={**t.params, **(attrs.get("bounded") or {})},
         metrics=dict(attrs.get("metrics") or {}), duration=duration, error=attrs.get("error"),
     )

@@ -45,6 +45,8 @@ class AutoMLSummary:
     tracking_seconds: float = 0.0  # time the search waited on logging, for the overhead figure
     background_tracking_seconds: float = 0.0  # time the model writer's thread spent writing, beside the trials
     wall_seconds: float = 0.0
+    tracking_parts: dict[str, float] = field(default_factory=dict)  # tracking_seconds: prepare / trials / drain / finish
+    refit: str = ""  # "refitted on train+validation ...", or why the best trial's own model was kept
 
     @property
     def experiment(self) -> Any:

@@ -20,6 +20,8 @@ from modelyard.automl.data import Splits
 
 logger = logging.getLogger(__name__)
 
+REFIT_SAFETY = 1.5  # a refit's estimated time: its trial's fit, scaled to train+validation, times this
+REFIT_MAX_SHARE = 0.25  # the search keeps at most this share of its budget for the refit
 TRIAL_TAG = "modelyard.automl.trial"
 STUDY_TAG = "modelyard.automl.study"
 
@@ -43,6 +45,7 @@ class SearchConfig:
     imbalanced: bool = False
     seed: int = 0
     n_jobs: int = 1
+    budget_seconds: float | None = None  # timeout_minutes in seconds
 
     @property
     def classification(self) -> bool:
@@ -122,6 +125,8 @@ def refit(config: SearchConfig, splits: Splits, model: str, params: dict, learnt
     estimator = spec.build(params, ctx)
     if learnt.get("n_estimators"):  # a forest the deadline stopped: refitted with the trees it had
         estimator.set_params(n_estimators=int(learnt["n_estimators"]))
+    if learnt.get("stopped_at_iteration"):  # a linear model the deadline stopped: as many iterations
+        estimator.set_params(max_iter=int(learnt["stopped_at_iteration"]))
     if spec.framework in ("xgboost", "lightgbm") and learnt.get("best_iteration"):
         estimator.set_params(n_estimators=int(learnt["best_iteration"]))
         if spec.framework == "xgboost":
@@ -167,9 +172,9 @@ def suggest(trial: Any, config: SearchConfig) -> tuple[str, dict]:
 class Objective:
     """The Optuna objective: one call = one trial = one child run.
 
-    With a ``writer`` (a search's own process) the run is recorded once the trial is over, in one
-    transaction (parameters, metrics, tags, status), and the model is queued to the background
-    writer. Without one (worker processes sharing a study) the run is started before the fit, so
+    With a ``writer`` (a search's own process) the trial, once over, is queued to the background
+    writer, which records the runs of the trials queued meanwhile in one transaction and writes
+    their models. Without one (worker processes sharing a study) the run is started before the fit, so
     a killed worker's trial has a run that the search marks FAILED, and the model is logged at once.
     """
 
@@ -179,6 +184,10 @@ class Objective:
         self.signature: Any = None  # inferred once: every trial's pipeline takes the same frame
         self.budget = budget.Estimates()
         self._run_tags: dict[str, str] | None = None
+        self.kept: dict[int, Any] = {}  # {trial number: pipeline} of the best trial so far (a search's own process)
+        self._kept_value: float | None = None
+        self._kept_fit_seconds = 0.0
+        self._example_frame: Any = None
 
     def __call__(self, trial: Any) -> float:
         import optuna
@@ -206,11 +215,9 @@ class Objective:
             return self._run_recorded(trial, model, params, drawn)
         return self._run_live(trial, model, params, drawn)
 
-    # -- a search's own process: the run recorded at the end, the model written in the background ---
+    # -- a search's own process: the run and model handed to the background writer -------------
     def _run_recorded(self, trial: Any, model: str, params: dict, drawn: dict) -> float:
         import optuna
-
-        from modelyard.automl.writer import ModelJob
 
         start_ms = int(time.time() * 1000)
         t_start = time.perf_counter()
@@ -218,43 +225,55 @@ class Objective:
             result = fit_pipeline(self.config, self.splits, model, params, trial)
         except optuna.TrialPruned as exc:
             trial.set_user_attr("error", str(exc))
-            self._record(trial, model, start_ms, "KILLED", drawn, tags={"modelyard.automl.pruned": str(exc)})
+            self._submit(trial, model, start_ms, "KILLED", drawn, tags={"modelyard.automl.pruned": str(exc)})
             raise
         except Exception as exc:
             logger.info("Trial %s (%s) failed: %s", trial.number, model, exc)
             error = f"{type(exc).__name__}: {exc}"
             trial.set_user_attr("error", error[:2000])
-            self._record(trial, model, start_ms, "FAILED", drawn, tags={"modelyard.automl.error": error[:5000]})
+            self._submit(trial, model, start_ms, "FAILED", drawn, tags={"modelyard.automl.error": error[:5000]})
             raise
         self.budget.observe(model, params, result, time.perf_counter() - t_start)
         t1 = time.perf_counter()
         values = self._values(result)
-        run_id = self._record(trial, model, start_ms, "FINISHED", {**drawn, **(result.learnt or {})}, values)
-        example, signature = self._example(result)
-        self.writer.submit(ModelJob(trial.number, run_id, result.pipeline, example, signature))
+        self._submit(trial, model, start_ms, "FINISHED", {**drawn, **(result.learnt or {})}, values, result=result)
+        self._keep_if_best(trial.number, result)
         for key, value in (("metrics", values), ("learnt", result.learnt)):
             trial.set_user_attr(key, value)
         trial.set_user_attr("duration_s", time.perf_counter() - t_start)
         self.tracking_seconds += time.perf_counter() - t1
         return self._objective(result)
 
-    def _record(
+    def _keep_if_best(self, number: int, result: FitResult) -> None:
+        """Keep the best trial's pipeline in memory (one pipeline): when the finish hands it over
+        as the best model (no refit), it need not be read back from the store."""
+        value = result.val.get(self.config.primary_metric)
+        if value is None or value != value:
+            return
+        if self._kept_value is None or (value > self._kept_value if self.config.maximize else value < self._kept_value):
+            self.kept, self._kept_value, self._kept_fit_seconds = {number: result.pipeline}, value, result.fit_seconds
+
+    def _submit(
         self, trial: Any, model: str, start_ms: int, status: str, params: dict, metrics: dict | None = None,
-        tags: dict | None = None,
-    ) -> str:
-        from modelyard.tracking import context
+        tags: dict | None = None, result: FitResult | None = None,
+    ) -> None:
+        """Queue the trial's run (and its model, when it finished) to the writer: no tracking call
+        here; the writer records the runs queued meanwhile in one go. Waits only when its queue is
+        full."""
+        from modelyard.automl.writer import TrialRecord
 
         t0 = time.perf_counter()
-        client = self.writer.context.client() if self.writer is not None else context.current().client()
-        run = client.record_run(
-            self.config.experiment_id, status, start_ms, int(time.time() * 1000),
-            tags={**self._tags(client, trial), **(tags or {})}, run_name=f"{model}-{trial.number}",
-            params=params, metrics=metrics,
+        run = dict(
+            status=status, start_time=start_ms, end_time=int(time.time() * 1000), run_name=f"{model}-{trial.number}",
+            tags={**self._tags(self.writer.context.client(), trial), **(tags or {})}, params=params, metrics=metrics,
         )
-        trial.set_user_attr("run_id", run.info.run_id)
-        if status != "FINISHED":
+        record = TrialRecord(trial.number, run)
+        if result is not None:
+            record.pipeline = result.pipeline
+            record.example, record.signature = self._example(result)
+        self.writer.submit(record)
+        if result is None:  # a finished trial's call is timed by its caller
             self.tracking_seconds += time.perf_counter() - t0
-        return run.info.run_id
 
     def _tags(self, client: Any, trial: Any) -> dict[str, str]:
         """The tags a nested fluent run would get: the parent's user and source, the parent link."""
@@ -322,7 +341,9 @@ class Objective:
         return values
 
     def _example(self, result: FitResult) -> tuple[Any, Any]:
-        example = self.splits.train[self.config.column_plan.features].head(5)
+        if self._example_frame is None:  # the same five rows for every trial
+            self._example_frame = self.splits.train[self.config.column_plan.features].head(5)
+        example = self._example_frame
         if self.signature is None:
             from modelyard.models.signature import infer_signature
 
@@ -336,13 +357,33 @@ class Objective:
         return objective
 
     def _fit_time_left(self, trial: Any) -> float | None:
-        """Seconds a trial may fit: to the deadline, less a reserve for the finish (about one
-        typical trial: refitting the best model and logging it). None (no bound) before the first
+        """Seconds a trial may fit: to the deadline, less a reserve for the finish (refitting the
+        best model so far and logging it). None (no bound) before the first
         trial ended: the search hands over a model even when its budget went on preparing."""
         median = self._median_duration(trial)
         if self.config.deadline is None or not median:
             return None
-        return self.config.deadline - time.time() - median
+        return self.config.deadline - time.time() - self._finish_reserve(median)
+
+    def _finish_reserve(self, median: float) -> float:
+        """The time the finish needs: refitting the best trial so far and logging (below), or a
+        typical trial before any trial scored."""
+        return self._refit_reserve() if self._kept_fit_seconds else median
+
+    def _refit_reserve(self) -> float:
+        """Seconds to keep for refitting the best trial so far on train + validation
+        (``Search.finish`` estimates it the same way: without the time, it keeps the trial's model)
+        and for the finish's logging (the best model, the leaderboard and the script: about two
+        trial models' writing time); at most ``REFIT_MAX_SHARE`` of the budget (a refit that needs
+        more is skipped at the finish, and the best trial's own model handed over)."""
+        if not self._kept_fit_seconds:
+            return 0.0
+        n_train, n_val = len(self.splits.train), len(self.splits.val)
+        log_s = self.writer.model_log_seconds if self.writer is not None else 0.0
+        reserve = self._kept_fit_seconds * (n_train + n_val) / max(n_train, 1) * REFIT_SAFETY + 2 * log_s
+        if self.config.budget_seconds:  # a slow best model does not eat the search: no refit then
+            reserve = min(reserve, REFIT_MAX_SHARE * self.config.budget_seconds)
+        return reserve
 
     @staticmethod
     def _median_duration(trial: Any) -> float:
@@ -352,15 +393,15 @@ class Objective:
         return durations[len(durations) // 2] if durations else 0.0
 
     def _out_of_time(self, trial: Any) -> bool:
-        """Past the deadline, or too close to it: half a typical trial (the median duration) plus the
-        finish (refitting the best model, logging it: about one more typical trial). The first trial
+        """Past the deadline, or too close to it: a typical trial (the median duration) plus the
+        finish (refitting the best model so far and logging it). The first trial
         always runs, so a search hands over a model even when its budget went on preparing."""
         if self.config.deadline is None:
             return False
         median = self._median_duration(trial)
         if not median:
             return False
-        return self.config.deadline - time.time() <= 1.5 * median
+        return self.config.deadline - time.time() <= median + self._finish_reserve(median)
 
     @staticmethod
     def _log(run_id: str, params: dict, metrics: dict | None = None, tags: dict | None = None) -> None:

@@ -182,6 +182,26 @@ class TrackingClient(RegistryClientMixin):
         self._artifact_uris[run.info.run_id] = run.info.artifact_uri
         return run
 
+    def record_runs(self, experiment_id: str, runs: Sequence[dict[str, Any]]) -> list[Run]:
+        """Several runs that are over, each a dict of ``record_run``'s keyword arguments (``status``,
+        ``start_time``, ``end_time``; optional ``tags``, ``run_name``, ``params``, ``metrics``): one
+        transaction on a database for them all (a search's finished trials, written in one go)."""
+        from modelyard.tracking.service import RunRecord
+
+        records = [
+            RunRecord(
+                str(experiment_id), None, r["start_time"], r["end_time"], r["status"],
+                [RunTag(k, self._tag_value(k, val)) for k, val in (r.get("tags") or {}).items()], r.get("run_name"),
+                [Param(k, self._param_value(k, val)) for k, val in (r.get("params") or {}).items()],
+                [Metric(k, float(val), r["end_time"], 0) for k, val in (r.get("metrics") or {}).items()],
+            )
+            for r in runs
+        ]
+        recorded = self.service.record_runs(self.context, records)
+        for run in recorded:
+            self._artifact_uris[run.info.run_id] = run.info.artifact_uri
+        return recorded
+
     def get_run(self, run_id: str) -> Run:
         return self.service.get_run(self.context, run_id)
 

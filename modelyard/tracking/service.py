@@ -38,10 +38,13 @@ from modelyard.store.tracking.base import (
     METRIC_INTERVAL_MAX_RESULTS,
     MODEL_VERSIONS_TAG,
     SEARCH_RUNS_DEFAULT_MAX_RESULTS,
+    OutputModel,
+    RunRecord,
     TrackingStore,
 )
 
 LOG_MODEL_HISTORY_TAG = "mlflow.log-model.history"
+MODEL_INHERITED_TAGS = ("mlflow.user", "mlflow.source.name", "mlflow.source.type", "mlflow.source.git.commit")
 _HISTORY_READ_PAGE = 1000  # points per read while looking for a step (record_model_output)
 _MODEL_JSON_FIELDS = ("artifact_path", "flavors", "utc_time_created", "run_id")
 
@@ -81,11 +84,18 @@ class TrackingService:
     ) -> Run:
         """Create a run that is over already (``status`` FINISHED, FAILED or KILLED) with its tags,
         params and metrics at once: one transaction on a database (an AutoML trial's whole record)."""
-        if RunStatus.parse(status) in (RunStatus.RUNNING, RunStatus.SCHEDULED):
-            raise InvalidParameterValue(f"record_run is for a run that is over, got status {status}")
-        return self.store.record_run(
-            experiment_id, ctx.user(user_id) or "", start_time, end_time, status, tags, run_name, params, metrics
-        )
+        return self.record_runs(
+            ctx, [RunRecord(experiment_id, user_id, start_time, end_time, status, tags, run_name, params, metrics)]
+        )[0]
+
+    def record_runs(self, ctx: RequestContext, records: Sequence[RunRecord]) -> list[Run]:
+        """Several runs that are over at once, as ``record_run`` each (a record's ``user_id`` as
+        ``create_run``'s): one transaction on a database, so a search's finished trials are written
+        in one go."""
+        for r in records:
+            if RunStatus.parse(r.status) in (RunStatus.RUNNING, RunStatus.SCHEDULED):
+                raise InvalidParameterValue(f"record_run is for a run that is over, got status {r.status}")
+        return self.store.record_runs([r._replace(user_id=ctx.user(r.user_id) or "") for r in records])
 
     def log_metric(
         self,
@@ -179,6 +189,25 @@ class TrackingService:
             links += [LoggedModelMetric(p.key, p.value, p.timestamp, p.step, run_id, model_id) for p in points]
         if links:
             self.store.log_logged_model_metrics(run_id, links)
+
+    def create_output_models(self, ctx: RequestContext, runs: Sequence[Run], name: str, step: int = 0) -> list[LoggedModel]:
+        """One logged model (PENDING) named ``name`` per run, as ``log_model`` creates it: in the
+        run's experiment, with the run's params and its user / source tags, recorded as the run's
+        output at ``step``, the run's latest metric points at ``step`` linked to it. One
+        transaction on a database: the models of an AutoML search's finished trials, in one go."""
+        models = [
+            OutputModel(
+                run.info.experiment_id, run.info.run_id, name,
+                {k: val for k, val in run.data.tags.items() if k in MODEL_INHERITED_TAGS}, dict(run.data.params),
+                step, [m for m in run.data.metric_objs if m.step == step],
+            )
+            for run in runs
+        ]
+        return self.store.create_output_models(models)
+
+    def finalize_logged_models(self, ctx: RequestContext, statuses: Sequence[tuple[str, LoggedModelStatus | str]]) -> None:
+        """``finalize_logged_model`` for several models (one transaction on a database)."""
+        self.store.finalize_logged_models(list(statuses))
 
     def _points_at(self, run_id: str, key: str, step: int) -> list[Metric]:
         out: list[Metric] = []

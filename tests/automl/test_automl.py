@@ -169,3 +169,21 @@ def test_split_col_gives_the_search_the_callers_own_splits(tracking, houses):
     with pytest.raises(InvalidParameterValue, match="has no test rows"):
         automl.regress(frame.assign(part=["train"] * 80 + ["validate"] * 20), target_col="price", max_trials=1,
                        split_col="part")
+
+
+def test_a_refit_that_would_overrun_the_budget_keeps_the_best_trials_model(tracking, houses, monkeypatch):
+    import modelyard.sklearn
+    from modelyard.automl import search
+
+    monkeypatch.setattr(search, "REFIT_SAFETY", 1e12)  # every refit estimated to overrun
+    summary = automl.regress(houses, target_col="price", max_trials=2, timeout_minutes=10,
+                             exclude_frameworks=["xgboost", "lightgbm", "random_forest", "hist_gradient_boosting"])
+    assert summary.refit.startswith("skipped: refitting would take")
+    assert summary.best_model_metrics is None  # no refitted model, so no test metrics of one
+    parent = modelyard.MlflowClient().get_run(summary.parent_run_id)
+    assert parent.data.tags["modelyard.automl.refit"] == summary.refit
+    assert "best_model_test_r2" not in parent.data.metrics
+    best = summary.best_trial.load_model()
+    handed = modelyard.sklearn.load_model(summary.best_model_path)
+    frame = houses.drop(columns=["price"]).head(5)
+    assert handed.predict(frame).tolist() == best.predict(frame).tolist()

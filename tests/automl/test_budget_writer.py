@@ -10,7 +10,7 @@ from sklearn.linear_model import LinearRegression
 
 import modelyard
 from modelyard.automl.budget import MIN_UNITS, Estimates
-from modelyard.automl.writer import ModelJob, ModelWriter
+from modelyard.automl.writer import TrialRecord, TrialWriter
 
 
 def _fit(seconds_learnt: dict | None = None):
@@ -48,26 +48,57 @@ class Unpicklable(LinearRegression):
         raise TypeError("cannot pickle this one")
 
 
-def test_the_writer_logs_every_queued_model_as_an_output_of_its_run(tracking):
+def _record(number: int, status: str = "FINISHED", pipeline=None, example=None) -> TrialRecord:
+    run = dict(status=status, start_time=1, end_time=2, run_name=f"t{number}", params={"n": number},
+               metrics={"val_r2": 0.5} if status == "FINISHED" else None)
+    return TrialRecord(number, run, pipeline, example)
+
+
+def test_the_writer_records_queued_trials_in_batches_each_model_an_output_of_its_run(tracking):
     frame = pd.DataFrame({"x": [0.0, 1.0, 2.0, 3.0]})
     target = [0.0, 2.0, 4.0, 6.0]
     client = modelyard.MlflowClient()
     exp = client.create_experiment("writer")
-    runs = [client.record_run(exp, "FINISHED", 1, 2, run_name=f"t{i}") for i in range(3)]
-    writer = ModelWriter(max_pending=1)  # a full queue makes submit wait: nothing is dropped
-    for i, run in enumerate(runs):
-        writer.submit(ModelJob(i, run.info.run_id, LinearRegression().fit(frame, target), frame.head(2), None))
-    broken = client.record_run(exp, "FINISHED", 1, 2, run_name="broken")
-    writer.submit(ModelJob(3, broken.info.run_id, Unpicklable().fit(frame, target), frame.head(2), None))
-    uris = writer.drain()
-    assert sorted(uris) == [0, 1, 2] and writer.errors.keys() == {3}
-    for i, run in enumerate(runs):
+    writer = TrialWriter(exp, max_pending=2)  # a full queue makes submit wait: nothing is dropped
+    for i in range(3):
+        writer.submit(_record(i, pipeline=LinearRegression().fit(frame, target), example=frame.head(2)))
+    writer.submit(_record(3, pipeline=Unpicklable().fit(frame, target), example=frame.head(2)))
+    writer.submit(_record(4, status="KILLED"))  # a pruned trial: a run, no model
+    run_ids, uris = writer.drain()
+    assert sorted(run_ids) == [0, 1, 2, 3, 4] and sorted(uris) == [0, 1, 2] and writer.errors.keys() == {3}
+    assert 1 <= writer.batches <= 5 and writer.model_log_seconds > 0
+    for i in range(3):
+        run = client.get_run(run_ids[i])
+        assert (run.info.status, run.info.run_name, run.data.params, run.data.metrics) == (
+            "FINISHED", f"t{i}", {"n": str(i)}, {"val_r2": 0.5}
+        )
         model_id = uris[i].removeprefix("models:/")
-        assert client.get_logged_model(model_id).source_run_id == run.info.run_id
-        outputs = client.get_run(run.info.run_id).outputs.model_outputs
-        assert [o.model_id for o in outputs] == [model_id]
+        assert client.get_logged_model(model_id).source_run_id == run_ids[i]
+        assert [o.model_id for o in run.outputs.model_outputs] == [model_id]
         assert modelyard.pyfunc.load_model(uris[i]).predict(pd.DataFrame({"x": [5.0]}))[0] == pytest.approx(10.0)
-    assert "cannot pickle" in client.get_run(broken.info.run_id).data.tags["modelyard.automl.model_error"]
+    assert "cannot pickle" in client.get_run(run_ids[3]).data.tags["modelyard.automl.model_error"]
+    assert client.get_run(run_ids[4]).info.status == "KILLED"
+
+
+def test_record_runs_writes_every_run_or_none(tracking):
+    from modelyard.exceptions import InvalidParameterValue
+
+    client = modelyard.MlflowClient()
+    exp = client.create_experiment("bulk")
+    runs = client.record_runs(exp, [dict(status="FINISHED", start_time=1, end_time=2, run_name=f"r{i}",
+                                         params={"a": i}, metrics={"m": float(i)}, tags={"t": "x"}) for i in range(3)])
+    stored = {r.info.run_name: r for r in client.search_runs([exp])}
+    assert sorted(stored) == ["r0", "r1", "r2"] and [r.info.run_id for r in runs] == [
+        stored[f"r{i}"].info.run_id for i in range(3)
+    ]
+    assert stored["r2"].data.metrics == {"m": 2.0} and stored["r2"].data.tags["t"] == "x"
+    bad = [dict(status="FINISHED", start_time=1, end_time=2, run_name="ok"),
+           dict(status="FINISHED", start_time=1, end_time=2, run_name="bad", params={"k" * 300: 1})]
+    with pytest.raises(InvalidParameterValue):
+        client.record_runs(exp, bad)
+    with pytest.raises(InvalidParameterValue, match="over"):
+        client.record_runs(exp, [dict(status="RUNNING", start_time=1, end_time=2)])
+    assert len(client.search_runs([exp])) == 3  # nothing of the refused batches
 
 
 @pytest.mark.parametrize("name", ["random_forest", "hist_gradient_boosting"])
@@ -98,3 +129,71 @@ def test_forests_and_hist_boosting_stop_at_the_deadline_between_chunks(name):
     else:
         assert late.n_iter_ == chunk == learnt_late["best_iteration"]
     assert late.get_params()["warm_start"] is False
+
+
+@pytest.mark.parametrize("name", ["linear", "lasso"])
+def test_linear_models_stop_at_the_deadline_between_chunks_of_iterations(name, monkeypatch):
+    import time
+
+    import numpy as np
+    from sklearn.datasets import make_classification, make_regression
+
+    from modelyard.automl import space
+
+    monkeypatch.setitem(space.ITERATIVE, name, 10)  # small chunks: a small problem needs several
+    classification = name == "linear"
+    if classification:
+        X, y = make_classification(300, 10, n_informative=8, random_state=0)
+        X = X * np.logspace(-1, 1, X.shape[1])  # unscaled and barely regularized: lbfgs takes ~50 iterations
+        params = {"linear_C": 1e4}
+    else:
+        X, y = make_regression(300, 10, n_informative=8, noise=5.0, random_state=0)
+        X = np.hstack([X, X + np.random.default_rng(0).normal(0, 1e-2, X.shape)])  # correlated: slow descent
+        params = {"lasso_alpha": 1e-3}
+    spec = space.spec_named(name)
+    ctx = space.Context(classification, 2)
+    whole = spec.build(params, ctx)
+    assert space.fit(spec, whole, X, y, X, y, None) == {}
+    chunk = space.ITERATIVE[name]
+    assert int(np.max(whole.n_iter_)) > chunk  # the case under test: more than one chunk of work
+    grown = spec.build(params, ctx)
+    assert space.fit(spec, grown, X, y, X, y, None, deadline=time.time() + 3600) == {}  # converged, in chunks
+    assert np.corrcoef(whole.predict(X), grown.predict(X))[0, 1] > 0.99
+    late = spec.build(params, ctx)
+    assert space.fit(spec, late, X, y, X, y, None, deadline=time.time() - 1) == {"stopped_at_iteration": chunk}
+    assert late.get_params()["warm_start"] is False and late.max_iter == whole.max_iter
+    assert late.predict(X).shape == (len(X),)  # the coefficients it reached: a usable model
+
+
+def test_the_refit_is_skipped_when_it_would_overrun_the_budget():
+    import time
+
+    from modelyard.automl.search import Search
+    from modelyard.automl.summary import TrialInfo
+
+    splits = SimpleNamespace(train=range(60), val=range(20))
+    best = TrialInfo(0, "COMPLETE", "xgboost", "r", "models:/m-1", {}, {"fit_duration_s": 10.0})
+    search = Search(SimpleNamespace(deadline=time.time() + 5.0), splits, None, None)
+    assert search._refit_decision(best).startswith("skipped: refitting would take ~20.0 s")  # 10 s x 80/60 x 1.5
+    search.config.deadline = time.time() + 60.0
+    assert search._refit_decision(best).startswith("refitted on train+validation (~20.0 s estimated")
+    search.model_log_seconds = 50.0  # logging the model counts too
+    assert search._refit_decision(best).startswith("skipped")
+    search.config.deadline = None
+    assert search._refit_decision(best) == "refitted on train+validation (no time budget)"
+
+
+def test_the_search_keeps_time_for_refitting_its_best_trial_so_far():
+    from modelyard.automl.trial import FitResult, Objective
+
+    config = SimpleNamespace(primary_metric="r2", maximize=True, budget_seconds=None)
+    objective = Objective(config, SimpleNamespace(train=range(60), val=range(20)), SimpleNamespace(model_log_seconds=0.25))
+    assert objective._refit_reserve() == 0.0  # no trial yet
+    objective._keep_if_best(0, FitResult("p0", {}, {"r2": 0.5}, {}, 3.0))
+    assert objective._refit_reserve() == pytest.approx(3.0 * 80 / 60 * 1.5 + 2 * 0.25)
+    objective._keep_if_best(1, FitResult("p1", {}, {"r2": 0.4}, {}, 100.0))  # worse: not kept
+    assert objective.kept == {0: "p0"}
+    objective._keep_if_best(2, FitResult("p2", {}, {"r2": 0.6}, {}, 1.0))
+    assert objective.kept == {2: "p2"} and objective._refit_reserve() == pytest.approx(1.0 * 80 / 60 * 1.5 + 0.5)
+    config.budget_seconds = 8.0  # at most a quarter of the budget is kept for the refit
+    assert objective._refit_reserve() == pytest.approx(2.0)

@@ -47,7 +47,7 @@ def test_a_killed_workers_trial_is_failed_not_left_running(pg_tracking, tmp_path
     rng = np.random.default_rng(0)
     frame = pd.DataFrame(rng.normal(size=(20000, 12)), columns=[f"x{i}" for i in range(12)])
     frame["y"] = (frame["x0"] + rng.normal(size=len(frame)) > 0).astype(int)
-    only_forest = ["xgboost", "lightgbm", "linear", "hist_gradient_boosting"]
+    only_forest = ["xgboost", "lightgbm", "linear", "hist_gradient_boosting", "extra_trees"]
     search = Search.prepare(frame, "y", task="classification", primary_metric="accuracy", max_trials=2,
                             exclude_frameworks=only_forest, parallelism=2, heartbeat=(1, 2))
     try:

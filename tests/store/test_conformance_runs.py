@@ -9,7 +9,7 @@ import pytest
 
 from modelyard.entities import Metric, Param, RunStatus, RunTag, ViewType
 from modelyard.exceptions import InvalidParameterValue, ResourceDoesNotExist
-from modelyard.store.tracking.base import TrackingStore
+from modelyard.store.tracking.base import RunRecord, TrackingStore
 
 RUN_NAME = "mlflow.runName"
 
@@ -214,3 +214,18 @@ def test_record_run_with_bad_data_writes_nothing(store: TrackingStore) -> None:
     assert list(store.search_runs([exp_id], run_view_type=ViewType.ALL)) == []
     with pytest.raises(ResourceDoesNotExist):
         store.record_run("123456", "u", 1, 2, "FINISHED")
+
+
+def test_record_runs_stores_each_run_in_order(store: TrackingStore) -> None:
+    exp_id = store.create_experiment("recorded-many")
+    records = [
+        RunRecord(exp_id, "carol", 10 * i, 10 * i + 5, status, [RunTag("trial", str(i))], f"t-{i}",
+                  [Param("i", str(i))], [Metric("val_r2", i / 10, 10 * i + 5, 0)] if status == "FINISHED" else [])
+        for i, status in enumerate(["FINISHED", "KILLED", "FINISHED"])
+    ]
+    runs = store.record_runs(records)
+    assert [r.info.run_name for r in runs] == ["t-0", "t-1", "t-2"]
+    for i, run in enumerate(runs):
+        got = store.get_run(run.info.run_id)
+        assert (got.info.status, got.info.end_time, got.data.params) == (records[i].status, 10 * i + 5, {"i": str(i)})
+    assert store.get_run(runs[2].info.run_id).data.metrics == {"val_r2": 0.2}

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 from abc import ABC, abstractmethod
 from collections.abc import Sequence
+from typing import NamedTuple
 
 from modelyard.entities import (
     DatasetInput,
@@ -51,6 +52,36 @@ METRIC_INTERVAL_MAX_RESULTS = 2500
 MODEL_VERSIONS_TAG = "mlflow.modelVersions"  # a logged model's registrations: [{"name", "version"}] as JSON
 DATASET_SEARCH_MAX_EXPERIMENTS = 20  # MLflow's limits of experiments/search-datasets
 DATASET_SEARCH_MAX_RESULTS = 1000
+
+
+class RunRecord(NamedTuple):
+    """A run that is over already, as ``record_run`` / ``record_runs`` take it."""
+
+    experiment_id: str
+    user_id: str
+    start_time: int | None
+    end_time: int
+    status: str
+    tags: Sequence[RunTag] = ()
+    run_name: str | None = None
+    params: Sequence[Param] = ()
+    metrics: Sequence[Metric] = ()
+
+
+class OutputModel(NamedTuple):
+    """A logged model to create as the output of run ``run_id`` (``create_output_models``)."""
+
+    experiment_id: str
+    run_id: str
+    name: str
+    tags: dict[str, str]
+    params: dict[str, str]
+    step: int = 0
+    metrics: Sequence[Metric] = ()  # the run's points at ``step``, linked to the model
+
+
+def output_model_links(model: OutputModel, model_id: str) -> list[LoggedModelMetric]:
+    return [LoggedModelMetric(p.key, p.value, p.timestamp, p.step, model.run_id, model_id) for p in model.metrics]
 
 
 class TrackingStore(ABC):
@@ -141,6 +172,11 @@ class TrackingStore(ABC):
             self.log_batch(run_id, metrics=metrics, params=params)
         self.update_run_info(run_id, status, end_time)
         return self.get_run(run_id)
+
+    def record_runs(self, records: Sequence[RunRecord]) -> list[Run]:
+        """Several runs that are over (``record_run`` each, in order); the SQL store writes them
+        all in one transaction (all or none)."""
+        return [self.record_run(*record) for record in records]
 
 
     @abstractmethod
@@ -323,6 +359,24 @@ class TrackingStore(ABC):
     def log_logged_model_metrics(self, run_id: str, metrics: Sequence[LoggedModelMetric]) -> None:
         """Link metric points logged to ``run_id`` with a ``model_id`` to that logged model."""
         raise _no_logged_models(self)
+
+    def create_output_models(self, models: Sequence[OutputModel]) -> list[LoggedModel]:
+        """Several logged models (PENDING), each an output of its source run at ``step`` with the
+        run's ``metrics`` (points at that step) linked to it. Here one call after another; the SQL
+        store writes them all in one transaction."""
+        created = []
+        for m in models:
+            logged = self.create_logged_model(m.experiment_id, m.name, m.run_id, dict(m.tags), dict(m.params))
+            self.log_outputs(m.run_id, [LoggedModelOutput(logged.model_id, m.step)])
+            if m.metrics:
+                self.log_logged_model_metrics(m.run_id, output_model_links(m, logged.model_id))
+            created.append(logged)
+        return created
+
+    def finalize_logged_models(self, statuses: Sequence[tuple[str, LoggedModelStatus | str]]) -> None:
+        """``finalize_logged_model`` for each ``(model_id, status)``; the SQL store: one transaction."""
+        for model_id, status in statuses:
+            self.finalize_logged_model(model_id, status)
 
     def log_outputs(self, run_id: str, models: Sequence[LoggedModelOutput | tuple[str, int]]) -> None:
         """Record ``LoggedModelOutput`` (or ``(model_id, step)`` pairs) as outputs of the run (``run.outputs.model_outputs``)."""

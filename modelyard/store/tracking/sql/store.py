@@ -108,19 +108,34 @@ class SqlTrackingStore(ExperimentMethods, LoggedModelMethods, base.TrackingStore
         metrics: Sequence[Metric] = (),
     ) -> Run:
         """One transaction: the run, its tags, params and metrics, already terminated."""
-        status = RunStatus.parse(status).value
-        tag_map, name = self._run_tags(tags, run_name)
-        v.validate_batch_sizes(len(metrics), len(params), 0)
-        param_rows, _, metric_rows = self._batch_rows(metrics, params, ())
+        record = base.RunRecord(experiment_id, user_id, start_time, end_time, status, tags, run_name, params, metrics)
+        return self.record_runs([record])[0]
+
+    def record_runs(self, records: Sequence[base.RunRecord]) -> list[Run]:
+        """One transaction for them all: each run, its tags, params and metrics, already terminated
+        (every record checked before anything is written)."""
+        checked = []
+        for r in records:
+            status = RunStatus.parse(r.status).value
+            tag_map, name = self._run_tags(r.tags, r.run_name)
+            v.validate_batch_sizes(len(r.metrics), len(r.params), 0)
+            param_rows, _, metric_rows = self._batch_rows(r.metrics, r.params, ())
+            checked.append((r, status, tag_map, name, param_rows, metric_rows))
+        runs = []
         with self._write() as conn:
-            run, rid = self._insert_run(conn, experiment_id, user_id, start_time, int(end_time), status, tag_map, name)
-            if param_rows:
-                conn.execute(db.params.insert(), [{"run_id": rid, "key": k, "value": val} for k, val in param_rows.items()])
-            if metric_rows:
-                self._insert_metrics(conn, rid, metric_rows)
-        data = RunData(metric_objs=tuple(metrics), params=dict(sorted(param_rows.items())),
-                       tags=run.data.tags)
-        return Run(info=run.info, data=data)
+            for r, status, tag_map, name, param_rows, metric_rows in checked:
+                run, rid = self._insert_run(
+                    conn, r.experiment_id, r.user_id, r.start_time, int(r.end_time), status, tag_map, name
+                )
+                if param_rows:
+                    conn.execute(
+                        db.params.insert(), [{"run_id": rid, "key": k, "value": val} for k, val in param_rows.items()]
+                    )
+                if metric_rows:
+                    self._insert_metrics(conn, rid, metric_rows)
+                data = RunData(metric_objs=tuple(r.metrics), params=dict(sorted(param_rows.items())), tags=run.data.tags)
+                runs.append(Run(info=run.info, data=data))
+        return runs
 
     @staticmethod
     def _run_tags(tags: Sequence[RunTag], run_name: str | None) -> tuple[dict[str, str], str]:

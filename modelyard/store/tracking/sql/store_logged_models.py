@@ -5,6 +5,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 
 from modelyard.entities import LoggedModel, LoggedModelMetric, LoggedModelOutput, LoggedModelStatus, PagedList
+from modelyard.store.tracking.base import OutputModel, output_model_links
 from modelyard.store.tracking.sql import logged_model_search
 from modelyard.store.tracking.sql import logged_models as lm
 
@@ -65,6 +66,23 @@ class LoggedModelMethods:
     def log_logged_model_metrics(self, run_id: str, metrics: Sequence[LoggedModelMetric]) -> None:
         with self._write() as conn:
             lm.log_metrics(conn, run_id, metrics)
+
+    def create_output_models(self, models: Sequence[OutputModel]) -> list[LoggedModel]:
+        """Each model created (PENDING), recorded as its run's output, its metrics linked: one transaction."""
+        created = []
+        with self._write() as conn:
+            for m in models:
+                logged = lm.create(conn, m.experiment_id, m.name, None, m.run_id, m.tags, m.params)
+                lm.log_outputs(conn, m.run_id, [LoggedModelOutput(logged.model_id, m.step)])
+                if m.metrics:
+                    lm.log_metrics(conn, m.run_id, output_model_links(m, logged.model_id))
+                created.append(logged)
+        return created
+
+    def finalize_logged_models(self, statuses: Sequence[tuple[str, LoggedModelStatus | str]]) -> None:
+        with self._write() as conn:
+            for model_id, status in statuses:
+                lm.finalize(conn, model_id, status)
 
     def log_outputs(self, run_id: str, models: Sequence[LoggedModelOutput | tuple[str, int]]) -> None:
         with self._write() as conn:
