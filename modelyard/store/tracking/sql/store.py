@@ -63,6 +63,8 @@ class SqlTrackingStore(ExperimentMethods, LoggedModelMethods, base.TrackingStore
         self._write = database.write
         self.default_artifact_root = default_artifact_root
         self.uri = database.uri
+        # PostgreSQL through psycopg 3: a log_batch is one round trip (pgbatch.py)
+        self._pg_batch = database.dialect == "postgresql" and database.engine.dialect.driver == "psycopg"
         ensure_schema(database.engine, database.uri)
         self._ensure_default_experiment()
 
@@ -291,6 +293,12 @@ class SqlTrackingStore(ExperimentMethods, LoggedModelMethods, base.TrackingStore
             with self._read() as conn:
                 self._active_run_row(conn, run_id, lock=False)
             return
+        if self._pg_batch:
+            from modelyard.store.tracking.sql import pgbatch
+
+            points = self._without_repeats_in_batch(None, metric_rows) if metric_rows else metric_rows
+            pgbatch.log_batch(self.db, run_id, param_rows, tag_rows, points)
+            return
         with self._write() as conn:
             rid = self._active_run_row(conn, run_id).id
             if param_rows:
@@ -408,7 +416,7 @@ class SqlTrackingStore(ExperimentMethods, LoggedModelMethods, base.TrackingStore
         )
 
     @staticmethod
-    def _without_repeats_in_batch(rid: int, rows: list[dict]) -> list[dict]:
+    def _without_repeats_in_batch(rid: int | None, rows: list[dict]) -> list[dict]:
         seen: set[tuple] = set()
         fresh = []
         for r in rows:
