@@ -104,19 +104,20 @@ class Database:
         return row[0] if row else None
 
     @contextmanager
-    def autocommit(self) -> Iterator[Any]:
+    def autocommit(self) -> Iterator[tuple[Any, dict]]:
         """A pooled DB-API connection in autocommit mode, outside SQLAlchemy's execution layer
-        (PostgreSQL): every ``execute`` is its own transaction, so a statement, or a batch of
-        statements sent as one query, costs one round trip with nothing before (``BEGIN``) or after
-        (``COMMIT``). Driver errors become the modelyard error tree; a connection the error broke
-        is dropped from the pool."""
+        (PostgreSQL), and the pool's ``info`` dict of that connection (kept as long as it lives: what
+        a caller prepared on it). Every ``execute`` is its own transaction, so a statement, or a
+        batch of statements sent as one query, costs one round trip with nothing before (``BEGIN``)
+        or after (``COMMIT``). Driver errors become the modelyard error tree; a connection the error
+        broke is dropped from the pool."""
         dbapi_error = self.engine.dialect.loaded_dbapi.Error
         conn = self.engine.raw_connection()
         try:
             dbapi = conn.dbapi_connection
             dbapi.autocommit = True
             try:
-                yield dbapi
+                yield dbapi, conn.info
             finally:
                 if not dbapi.closed:
                     dbapi.autocommit = False

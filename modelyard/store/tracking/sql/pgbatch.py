@@ -18,8 +18,9 @@ transaction (all or nothing):
    written).
 
 Values travel as array literals (``unnest``), a handful of parameters whatever the batch's size.
-The statements are bound on the client (``psycopg.ClientCursor``): two statements in one query are
-only possible that way. ``synchronous_commit`` is left as the server has it.
+Both statements are prepared once per connection (``PREPARE``, planned once) and executed by name,
+bound on the client (``psycopg.ClientCursor``): two statements in one query are only possible that
+way. ``synchronous_commit`` is left as the server has it.
 """
 
 from __future__ import annotations
@@ -31,10 +32,14 @@ from modelyard.store.sql.database import Database
 from modelyard.store.sql.errors import is_transient
 from modelyard.store.tracking.sql.common import ACTIVE, RUN_NAME_TAG
 
-_LOCK = "SELECT lifecycle_stage FROM runs WHERE run_uuid = %(run)s FOR NO KEY UPDATE;\n"
-_RUN = "WITH run AS (SELECT id FROM runs WHERE run_uuid = %(run)s AND lifecycle_stage = %(active)s)"
+# Prepared once per connection (the statement is planned once, not per call), executed by name;
+# parameters by position: $1 run_uuid, $2 'active', $3/$4 param keys/values, $5/$6 tag keys/values,
+# $7 the run's new name, $8-$12 the points' keys, values, timestamps, steps and NaN flags.
+_TYPES = "(text, text, text[], text[], text[], text[], text, text[], float8[], int8[], int8[], bool[])"
+_LOCK = "SELECT lifecycle_stage FROM runs WHERE run_uuid = $1 FOR NO KEY UPDATE"
+_RUN = "WITH run AS (SELECT id FROM runs WHERE run_uuid = $1 AND lifecycle_stage = $2)"
 _PARAMS = (
-    ", pin AS (SELECT * FROM unnest(%(pk)s::text[], %(pv)s::text[]) AS t(key, value))"
+    ", pin AS (SELECT * FROM unnest($3::text[], $4::text[]) AS t(key, value))"
     ", clash AS (SELECT p.key, p.value AS old, pin.value AS new FROM run"
     " JOIN params p ON p.run_id = run.id JOIN pin ON pin.key = p.key WHERE p.value <> pin.value)"
     ", go AS (SELECT id FROM run WHERE NOT EXISTS (SELECT 1 FROM clash))"
@@ -44,18 +49,20 @@ _PARAMS = (
 _NO_PARAMS = ", go AS (SELECT id FROM run)"
 _TAGS = (
     ", ins_tags AS (INSERT INTO tags (run_id, key, value)"
-    " SELECT go.id, t.key, t.value FROM go, unnest(%(tk)s::text[], %(tv)s::text[]) AS t(key, value)"
+    " SELECT go.id, t.key, t.value FROM go, unnest($5::text[], $6::text[]) AS t(key, value)"
     " ON CONFLICT (run_id, key) DO UPDATE SET value = excluded.value)"
 )
-_RENAME = ", renamed AS (UPDATE runs SET name = %(name)s FROM go WHERE runs.id = go.id)"
+_RENAME = ", renamed AS (UPDATE runs SET name = $7 FROM go WHERE runs.id = go.id)"
 _LATER = "(e.step, e.timestamp, CASE WHEN e.is_nan THEN '-Infinity'::float8 ELSE e.value END)"
 _METRICS = (
-    ", pts AS (SELECT * FROM unnest(%(mk)s::text[], %(mv)s::float8[], %(mt)s::int8[], %(ms)s::int8[],"
-    " %(mn)s::bool[]) AS m(key, value, ts, step, is_nan))"
+    ", pts AS (SELECT * FROM unnest($8::text[], $9::float8[], $10::int8[], $11::int8[], $12::bool[])"
+    " AS m(key, value, ts, step, is_nan))"
     ", ins_points AS (INSERT INTO metrics (run_id, key, value, timestamp, step, is_nan)"
-    " SELECT go.id, m.key, m.value, m.ts, m.step, m.is_nan FROM go, pts m WHERE NOT EXISTS ("
+    # each point is looked up on (run_id, key, step), the metrics table's only index: one index
+    # probe per point (OFFSET 0 keeps it a per-point subplan, never a join over the run's history)
+    " SELECT go.id, m.key, m.value, m.ts, m.step, m.is_nan FROM go CROSS JOIN pts m WHERE NOT EXISTS ("
     "SELECT 1 FROM metrics s WHERE s.run_id = go.id AND s.key = m.key AND s.step = m.step"
-    " AND s.timestamp = m.ts AND s.value = m.value AND s.is_nan = m.is_nan)"
+    " AND s.timestamp = m.ts AND s.value = m.value AND s.is_nan = m.is_nan OFFSET 0)"
     " RETURNING key, value, timestamp, step, is_nan)"
     ", ins_latest AS (INSERT INTO latest_metrics (run_id, key, value, timestamp, step, is_nan)"
     " SELECT DISTINCT ON (e.key) go.id, e.key, e.value, e.timestamp, e.step, e.is_nan FROM go, ins_points e"
@@ -68,24 +75,29 @@ _METRICS = (
     + _LATER.replace("e.", "latest_metrics.")
     + ")"
 )
+_ARGS = (
+    "(%(run)s, %(active)s, %(pk)s, %(pv)s, %(tk)s, %(tv)s, %(name)s, %(mk)s, %(mv)s, %(mt)s, %(ms)s, %(mn)s)"
+)
+_PREPARED = "modelyard_pgbatch_prepared"  # the key, in the pool's info of a connection, of what it prepared
+_NAME = "modelyard_batch_v1_"  # + the shape; a new version of a statement takes a new name
 
-_STATEMENTS: dict[tuple[bool, bool, bool, bool], str] = {}
+
+def _statement(params: bool, tags: bool, rename: bool, metrics: bool) -> tuple[str, str]:
+    """(name, PREPARE statement) of the batch statement for this shape of batch."""
+    name = _NAME + "".join("1" if part else "0" for part in (params, tags, rename, metrics))
+    parts = [_RUN, _PARAMS if params else _NO_PARAMS]
+    if tags:
+        parts.append(_TAGS)
+    if rename:
+        parts.append(_RENAME)
+    if metrics:
+        parts.append(_METRICS)
+    parts.append(" SELECT key, old, new FROM clash" if params else " SELECT 1 WHERE false")
+    return name, f"PREPARE {name} {_TYPES} AS " + "".join(parts)
 
 
-def _statement(params: bool, tags: bool, rename: bool, metrics: bool) -> str:
-    shape = (params, tags, rename, metrics)
-    text = _STATEMENTS.get(shape)
-    if text is None:
-        parts = [_LOCK, _RUN, _PARAMS if params else _NO_PARAMS]
-        if tags:
-            parts.append(_TAGS)
-        if rename:
-            parts.append(_RENAME)
-        if metrics:
-            parts.append(_METRICS)
-        parts.append(" SELECT key, old, new FROM clash" if params else " SELECT 1 WHERE false")
-        text = _STATEMENTS[shape] = "".join(parts)
-    return text
+_LOCK_NAME = _NAME + "lock"
+_PREPARE_LOCK = f"PREPARE {_LOCK_NAME} (text) AS {_LOCK}"
 
 
 def _text_array(values) -> str:
@@ -108,7 +120,8 @@ def log_batch(
     the batch) to the run, all or nothing, in one round trip; the store's errors otherwise."""
     import psycopg
 
-    values: dict[str, object] = {"run": run_id, "active": ACTIVE}
+    values: dict[str, object] = dict.fromkeys(("pk", "pv", "tk", "tv", "name", "mk", "mv", "mt", "ms", "mn"))
+    values["run"], values["active"] = run_id, ACTIVE
     if params:
         values["pk"], values["pv"] = _text_array(params), _text_array(params.values())
     if tags:
@@ -122,10 +135,18 @@ def log_batch(
         values["mt"] = _number_array([p["timestamp"] for p in points])
         values["ms"] = _number_array([p["step"] for p in points])
         values["mn"] = "{" + ",".join("t" if p["is_nan"] else "f" for p in points) + "}"
-    query = _statement(bool(params), bool(tags), rename, bool(points))
+    name, prepare = _statement(bool(params), bool(tags), rename, bool(points))
+    query = f"EXECUTE {_LOCK_NAME}(%(run)s); EXECUTE {name}{_ARGS}"
     for attempt in range(1, attempts + 1):
         try:
-            with db.autocommit() as conn, psycopg.ClientCursor(conn) as cur:
+            with db.autocommit() as (conn, info), psycopg.ClientCursor(conn) as cur:
+                prepared = info.setdefault(_PREPARED, set())
+                if name not in prepared:  # once per connection and shape: one more round trip
+                    if not prepared:
+                        cur.execute(_PREPARE_LOCK)
+                        prepared.add(_LOCK_NAME)
+                    cur.execute(prepare)
+                    prepared.add(name)
                 cur.execute(query, values)
                 stage = cur.fetchone()
                 cur.nextset()
