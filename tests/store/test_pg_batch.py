@@ -111,3 +111,49 @@ def test_statements_are_prepared_once_per_connection(pg_store, monkeypatch) -> N
         names = {row[0] for row in conn.execute("SELECT name FROM pg_prepared_statements").fetchall()}
     assert prepared == names == {pgbatch._LOCK_NAME, seen[0]}
     assert len(pg_store.get_metric_history(run_id, "m")) == 5
+
+
+def test_get_run_in_one_round_trip_equals_the_general_path(pg_store, monkeypatch) -> None:
+    from modelyard.entities import Dataset, DatasetInput, InputTag, LoggedModelOutput
+
+    run_id = pg_store.create_run("0", "u", 0, run_name="full").info.run_id
+    pg_store.log_batch(
+        run_id,
+        metrics=[Metric("b", math.nan, 1, 0), Metric("a", math.inf, 2, 1), Metric("c", -1.5, 3, 2)],
+        params=[Param("z", "1"), Param("y", "")],
+        tags=[RunTag("t", "v")],
+    )
+    iris = Dataset("iris", "abc", "local", '{"uri": "x"}', '{"s": 1}', '{"n": 2}')
+    pg_store.log_inputs(
+        run_id,
+        [
+            DatasetInput(iris, (InputTag("z", "1"), InputTag("a", "2"))),
+            DatasetInput(Dataset("wine", "def", "http", "{}")),
+        ],
+    )
+    out = pg_store.create_logged_model("0", "out", run_id).model_id
+    used = pg_store.create_logged_model("0", "used").model_id
+    pg_store.log_outputs(run_id, [LoggedModelOutput(out, 5), LoggedModelOutput(out, 0)])
+    pg_store.log_model_inputs(run_id, [used])
+    fast = pg_store.get_run(run_id)
+    monkeypatch.setattr(pg_store, "_pg_batch", False)
+    general = pg_store.get_run(run_id)
+    assert fast.to_dict() == general.to_dict()
+    assert len(fast.inputs.dataset_inputs) == 2 and fast.outputs.model_outputs[0].step == 0
+    empty = pg_store.create_run("0", "u", 0).info.run_id
+    monkeypatch.setattr(pg_store, "_pg_batch", True)
+    assert pg_store.get_run(empty).to_dict()["data"] == pg_store.get_run(empty).to_dict()["data"]
+    with pytest.raises(ResourceDoesNotExist):
+        pg_store.get_run("f" * 32)
+
+
+def test_statements_deallocated_behind_our_back_are_prepared_again(pg_store) -> None:
+    run_id = pg_store.create_run("0", "u", 0).info.run_id
+    pg_store.engine.dispose()
+    pg_store.log_metric(run_id, Metric("m", 1.0, 1, 0))  # prepares on the pool's one idle connection
+    with pg_store.db.autocommit() as (conn, info):
+        assert info[pgbatch._PREPARED]
+        conn.execute("DEALLOCATE ALL")  # what psycopg sends after a ROLLBACK
+    pg_store.log_metric(run_id, Metric("m", 2.0, 2, 1))
+    assert pg_store.get_run(run_id).data.metrics == {"m": 2.0}
+    assert [m.value for m in pg_store.get_metric_history(run_id, "m")] == [1.0, 2.0]

@@ -25,6 +25,8 @@ way. ``synchronous_commit`` is left as the server has it.
 
 from __future__ import annotations
 
+import random
+import time
 from collections.abc import Sequence
 
 from modelyard.exceptions import InvalidParameterValue, ResourceDoesNotExist
@@ -100,6 +102,34 @@ _LOCK_NAME = _NAME + "lock"
 _PREPARE_LOCK = f"PREPARE {_LOCK_NAME} (text) AS {_LOCK}"
 
 
+def run_prepared(db: Database, prepares: Sequence[tuple[str, str]], query: str, values: dict, read):
+    """``read(cursor)`` after ``query`` (which executes prepared statements by name) ran on an
+    autocommit connection where every ``(name, PREPARE ...)`` of ``prepares`` was prepared first,
+    once per connection (the pool's ``info`` of it remembers; see ``Database.autocommit``).
+
+    psycopg answers a ROLLBACK, after it prepared statements of its own on the connection, with
+    ``DEALLOCATE ALL`` (SQLAlchemy's reads end with one): ours are then gone, the query fails with
+    "prepared statement does not exist" before running anything, and runs again after preparing."""
+    import psycopg
+
+    with db.autocommit() as (conn, info), psycopg.ClientCursor(conn) as cur:
+        prepared = info.setdefault(_PREPARED, set())
+        for attempt in (1, 2):
+            for name, prepare in prepares:
+                if name not in prepared:
+                    cur.execute(prepare)
+                    prepared.add(name)
+            try:
+                cur.execute(query, values)
+            except psycopg.errors.InvalidSqlStatementName:  # deallocated: nothing ran (one transaction)
+                if attempt == 2:
+                    raise
+                prepared.clear()
+                continue
+            return read(cur)
+    raise AssertionError("unreachable")
+
+
 def _text_array(values) -> str:
     return "{" + ",".join('"' + v.replace("\\", "\\\\").replace('"', '\\"') + '"' for v in values) + "}"
 
@@ -118,8 +148,6 @@ def log_batch(
 ) -> None:
     """Write a validated batch (store.py's ``_batch_rows``; points already without repeats within
     the batch) to the run, all or nothing, in one round trip; the store's errors otherwise."""
-    import psycopg
-
     values: dict[str, object] = dict.fromkeys(("pk", "pv", "tk", "tv", "name", "mk", "mv", "mt", "ms", "mn"))
     values["run"], values["active"] = run_id, ACTIVE
     if params:
@@ -137,24 +165,21 @@ def log_batch(
         values["mn"] = "{" + ",".join("t" if p["is_nan"] else "f" for p in points) + "}"
     name, prepare = _statement(bool(params), bool(tags), rename, bool(points))
     query = f"EXECUTE {_LOCK_NAME}(%(run)s); EXECUTE {name}{_ARGS}"
+
+    def read(cur):
+        stage = cur.fetchone()
+        cur.nextset()
+        return stage, cur.fetchall() if params else []
+
+    prepares = ((_LOCK_NAME, _PREPARE_LOCK), (name, prepare))
     for attempt in range(1, attempts + 1):
         try:
-            with db.autocommit() as (conn, info), psycopg.ClientCursor(conn) as cur:
-                prepared = info.setdefault(_PREPARED, set())
-                if name not in prepared:  # once per connection and shape: one more round trip
-                    if not prepared:
-                        cur.execute(_PREPARE_LOCK)
-                        prepared.add(_LOCK_NAME)
-                    cur.execute(prepare)
-                    prepared.add(name)
-                cur.execute(query, values)
-                stage = cur.fetchone()
-                cur.nextset()
-                clashes = cur.fetchall() if params else []
+            stage, clashes = run_prepared(db, prepares, query, values, read)
             break
         except Exception as exc:
             if attempt == attempts or not is_transient(exc):
                 raise
+            time.sleep(random.uniform(0.005, 0.05) * attempt)
     if stage is None:
         raise ResourceDoesNotExist(f"Run with id={run_id} not found")
     if stage[0] != ACTIVE:

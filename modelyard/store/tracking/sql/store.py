@@ -204,6 +204,13 @@ class SqlTrackingStore(ExperimentMethods, LoggedModelMethods, base.TrackingStore
     def get_run(self, run_id: str) -> Run:
         if not isinstance(run_id, str) or not run_id:
             raise InvalidParameterValue(v.missing_value("run_id"))
+        if self._pg_batch:  # one round trip (pgread.py)
+            from modelyard.store.tracking.sql import pgread
+
+            run = pgread.get_run(self.db, run_id)
+            if run is None:
+                raise ResourceDoesNotExist(f"Run with id={run_id} not found")
+            return run
         with self._read() as conn:
             return hydrate.load_runs(conn, [self._run_row(conn, run_id)])[0]
 
