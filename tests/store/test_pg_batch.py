@@ -154,6 +154,7 @@ def test_statements_deallocated_behind_our_back_are_prepared_again(pg_store) -> 
     with pg_store.db.autocommit() as (conn, info):
         assert info[pgbatch._PREPARED]
         conn.execute("DEALLOCATE ALL")  # what psycopg sends after a ROLLBACK
+    pg_store.log_batch(run_id, params=[Param("p", "1")])  # another shape: prepared, then the lock is missing
     pg_store.log_metric(run_id, Metric("m", 2.0, 2, 1))
     assert pg_store.get_run(run_id).data.metrics == {"m": 2.0}
     assert [m.value for m in pg_store.get_metric_history(run_id, "m")] == [1.0, 2.0]

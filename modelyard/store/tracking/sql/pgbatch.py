@@ -124,7 +124,10 @@ def run_prepared(db: Database, prepares: Sequence[tuple[str, str]], query: str, 
             except psycopg.errors.InvalidSqlStatementName:  # deallocated: nothing ran (one transaction)
                 if attempt == 2:
                     raise
+                # what the connection still has (some may have been prepared since the DEALLOCATE)
+                cur.execute("SELECT name FROM pg_prepared_statements WHERE name LIKE %s", (_NAME + "%",))
                 prepared.clear()
+                prepared.update(row[0] for row in cur.fetchall())
                 continue
             return read(cur)
     raise AssertionError("unreachable")
