@@ -158,3 +158,20 @@ def test_statements_deallocated_behind_our_back_are_prepared_again(pg_store) -> 
     pg_store.log_metric(run_id, Metric("m", 2.0, 2, 1))
     assert pg_store.get_run(run_id).data.metrics == {"m": 2.0}
     assert [m.value for m in pg_store.get_metric_history(run_id, "m")] == [1.0, 2.0]
+
+
+def test_update_run_in_one_statement(pg_store) -> None:
+    run_id = pg_store.create_run("0", "u", 5, run_name="first").info.run_id
+    info = pg_store.update_run_info(run_id, run_status="FINISHED", end_time=9)
+    assert (info.status, info.end_time, info.run_name, info.start_time) == ("FINISHED", 9, "first", 5)
+    info = pg_store.update_run_info(run_id, run_name="second")
+    assert (info.status, info.end_time, info.run_name) == ("FINISHED", 9, "second")
+    assert pg_store.get_run(run_id).data.tags["mlflow.runName"] == "second"
+    assert pg_store.update_run_info(run_id).run_name == "second"  # nothing to change
+    with pytest.raises(ResourceDoesNotExist):
+        pg_store.update_run_info("f" * 32, run_status="FAILED")
+    pg_store.delete_run(run_id)
+    with pytest.raises(InvalidParameterValue, match="must be in the 'active' state"):
+        pg_store.update_run_info(run_id, run_status="FAILED")
+    pg_store.restore_run(run_id)
+    assert pg_store.get_run(run_id).info.status == "FINISHED"

@@ -133,6 +133,31 @@ def run_prepared(db: Database, prepares: Sequence[tuple[str, str]], query: str, 
     raise AssertionError("unreachable")
 
 
+_UPDATE_RUN_NAME = _NAME + "update_run"
+_PREPARE_UPDATE_RUN = (
+    f"PREPARE {_UPDATE_RUN_NAME} (text, text, text, int8, text) AS"
+    " WITH u AS (UPDATE runs SET status = COALESCE($3, status), end_time = COALESCE($4, end_time),"
+    " name = COALESCE($5, name) WHERE run_uuid = $1 AND lifecycle_stage = $2"
+    " RETURNING run_uuid, experiment_id, name, user_id, status, start_time, end_time, lifecycle_stage,"
+    " artifact_uri, id)"
+    f", renamed AS (INSERT INTO tags (run_id, key, value) SELECT id, '{RUN_NAME_TAG}', $5 FROM u"
+    " WHERE $5 IS NOT NULL ON CONFLICT (run_id, key) DO UPDATE SET value = excluded.value)"
+    " SELECT run_uuid, experiment_id, name, user_id, status, start_time, end_time, lifecycle_stage,"
+    " artifact_uri FROM u"
+)
+
+
+def update_run(db: Database, run_id: str, status: str | None, end_time: int | None, name: str | None):
+    """Set what is given of the active run's status, end time and name (and its name tag), in one
+    statement (the UPDATE locks the row); the run's row after it, or None when no active run has
+    that id (then nothing was written)."""
+    query = f"EXECUTE {_UPDATE_RUN_NAME}(%(run)s, %(active)s, %(status)s, %(end)s, %(name)s)"
+    values = {"run": run_id, "active": ACTIVE, "status": status, "end": end_time, "name": name}
+    return run_prepared(
+        db, ((_UPDATE_RUN_NAME, _PREPARE_UPDATE_RUN),), query, values, lambda cur: cur.fetchone()
+    )
+
+
 def _text_array(values) -> str:
     return "{" + ",".join('"' + v.replace("\\", "\\\\").replace('"', '\\"') + '"' for v in values) + "}"
 

@@ -21,12 +21,11 @@ from modelyard.entities import (
     Metric,
     Run,
     RunData,
-    RunInfo,
     RunInputs,
     RunOutputs,
 )
 from modelyard.store.sql.database import Database
-from modelyard.store.tracking.sql.hydrate import metric_from_db
+from modelyard.store.tracking.sql.hydrate import metric_from_db, run_info_from_values
 from modelyard.store.tracking.sql.pgbatch import _NAME, run_prepared
 
 _RID = "(SELECT id FROM runs WHERE run_uuid = $1)"
@@ -96,18 +95,7 @@ def get_run(db: Database, run_id: str) -> Run | None:
             datasets.append(
                 DatasetInput(dataset, tuple(sorted(tags_of.get(input_id, ()), key=lambda t: t.key)))
             )
-    uuid, experiment_id, name, user_id, status, start_time, end_time, stage, artifact_uri = row
-    info = RunInfo(
-        run_id=uuid,
-        experiment_id=str(experiment_id),
-        run_name=name,
-        user_id=user_id,
-        status=status,
-        start_time=start_time,
-        end_time=end_time,
-        artifact_uri=artifact_uri,
-        lifecycle_stage=stage,
-    )
+    info = run_info_from_values(*row)
     return Run(
         info=info,
         data=RunData(

@@ -228,6 +228,14 @@ class SqlTrackingStore(ExperimentMethods, LoggedModelMethods, base.TrackingStore
             values["end_time"] = int(end_time)
         if run_name:
             values["name"] = v.validate_run_name(run_name)
+        if self._pg_batch:  # one round trip (pgbatch.py)
+            from modelyard.store.tracking.sql import pgbatch
+
+            row = pgbatch.update_run(self.db, run_id, values.get("status"), values.get("end_time"), values.get("name"))
+            if row is not None:
+                return hydrate.run_info_from_values(*row)
+            with self._read() as conn:  # why not: no such run, or a deleted one (raises)
+                self._active_run_row(conn, run_id, lock=False)
         with self._write() as conn:
             row = self._active_run_row(conn, run_id)
             if values:
