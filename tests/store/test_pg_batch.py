@@ -175,3 +175,22 @@ def test_update_run_in_one_statement(pg_store) -> None:
         pg_store.update_run_info(run_id, run_status="FAILED")
     pg_store.restore_run(run_id)
     assert pg_store.get_run(run_id).info.status == "FINISHED"
+
+
+def test_create_run_in_one_statement(pg_store, monkeypatch) -> None:
+    exp_id = pg_store.create_experiment("fast", artifact_location="s3://bucket/place/")
+    used: list[bool] = []
+    real = pgbatch.create_run
+    monkeypatch.setattr(pgbatch, "create_run", lambda *a: used.append(real(*a)) or used[-1])
+    run = pg_store.create_run(exp_id, "ann", 7, tags=[RunTag("k", 'v"1')], run_name="named")
+    assert used == [True]
+    got = pg_store.get_run(run.info.run_id)
+    assert got.to_dict() == run.to_dict()
+    assert run.info.artifact_uri == f"s3://bucket/place/{run.info.run_id}/artifacts"
+    assert got.data.tags == {"k": 'v"1', "mlflow.runName": "named"} and got.info.status == "RUNNING"
+    pg_store.delete_experiment(exp_id)
+    with pytest.raises(InvalidParameterValue, match="must be in the 'active' state"):
+        pg_store.create_run(exp_id, "ann", 7)
+    assert used == [True, False]  # the general path said why
+    with pytest.raises(ResourceDoesNotExist):
+        pg_store.create_run("987654", "ann", 7)

@@ -70,12 +70,20 @@ def create_db_engine(uri: str, settings: Settings | None = None) -> Engine:
         raise InvalidParameterValue(
             f"Unsupported database {backend!r} in {url.render_as_string()}: use sqlite, postgresql or mysql/mariadb"
         )
+    kwargs: dict = {}
+    if url.get_driver_name() == "psycopg":
+        # psycopg prepares a statement run 5 times on a connection, and answers every ROLLBACK
+        # (each SQLAlchemy read ends with one) with a DEALLOCATE ALL: one more round trip, and the
+        # store's own prepared statements (tracking/sql/pgbatch.py) gone. The hot statements are
+        # prepared by the store; the rest are planned per call.
+        kwargs["connect_args"] = {"prepare_threshold": None}
     engine = create_engine(
         url,
         pool_size=settings.sql.pool_size,
         max_overflow=settings.sql.max_overflow,
         pool_recycle=3600,
         echo=settings.sql.echo,
+        **kwargs,
     )
     _ping_after_idle(engine)
     return engine

@@ -158,6 +158,53 @@ def update_run(db: Database, run_id: str, status: str | None, end_time: int | No
     )
 
 
+_CREATE_RUN_NAME = _NAME + "create_run"
+_PREPARE_CREATE_RUN = (
+    f"PREPARE {_CREATE_RUN_NAME} (text, int8, text, text, text, int8, text, text, text[], text[]) AS"
+    " WITH r AS (INSERT INTO runs (run_uuid, experiment_id, name, user_id, status, start_time, end_time,"
+    " lifecycle_stage, artifact_uri) SELECT $1, e.experiment_id, $3, $4, $5, $6, NULL, $7, $8"
+    " FROM experiments e WHERE e.experiment_id = $2 AND e.lifecycle_stage = $7 RETURNING id)"
+    ", t AS (INSERT INTO tags (run_id, key, value) SELECT r.id, x.key, x.value FROM r,"
+    " unnest($9::text[], $10::text[]) AS x(key, value))"
+    " SELECT id FROM r"
+)
+
+
+def create_run(
+    db: Database,
+    run_uuid: str,
+    experiment_id: int,
+    name: str,
+    user_id: str,
+    status: str,
+    start_time: int,
+    artifact_uri: str,
+    tags: dict[str, str],
+) -> bool:
+    """Insert the run and its tags in one statement if its experiment is active; False (nothing
+    written) when there is no active experiment of that id."""
+    query = (
+        f"EXECUTE {_CREATE_RUN_NAME}(%(run)s, %(exp)s, %(name)s, %(user)s, %(status)s, %(start)s, %(active)s,"
+        " %(uri)s, %(tk)s, %(tv)s)"
+    )
+    values = {
+        "run": run_uuid,
+        "exp": experiment_id,
+        "name": name,
+        "user": user_id,
+        "status": status,
+        "start": start_time,
+        "active": ACTIVE,
+        "uri": artifact_uri,
+        "tk": _text_array(tags),
+        "tv": _text_array(tags.values()),
+    }
+    row = run_prepared(
+        db, ((_CREATE_RUN_NAME, _PREPARE_CREATE_RUN),), query, values, lambda cur: cur.fetchone()
+    )
+    return row is not None
+
+
 def _text_array(values) -> str:
     return "{" + ",".join('"' + v.replace("\\", "\\\\").replace('"', '\\"') + '"' for v in values) + "}"
 

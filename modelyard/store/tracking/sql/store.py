@@ -65,6 +65,7 @@ class SqlTrackingStore(ExperimentMethods, LoggedModelMethods, base.TrackingStore
         self.uri = database.uri
         # PostgreSQL through psycopg 3: a log_batch is one round trip (pgbatch.py)
         self._pg_batch = database.dialect == "postgresql" and database.engine.dialect.driver == "psycopg"
+        self._artifact_locations: dict[int, str] = {}  # experiment id -> artifact location (PostgreSQL path)
         ensure_schema(database.engine, database.uri)
         self._ensure_default_experiment()
 
@@ -91,6 +92,10 @@ class SqlTrackingStore(ExperimentMethods, LoggedModelMethods, base.TrackingStore
         run_name: str | None = None,
     ) -> Run:
         tag_map, name = self._run_tags(tags, run_name)
+        if self._pg_batch:
+            run = self._pg_create_run(experiment_id, user_id, start_time, tag_map, name)
+            if run is not None:
+                return run
         with self._write() as conn:
             run, _ = self._insert_run(conn, experiment_id, user_id, start_time, None, RunStatus.RUNNING.value,
                                       tag_map, name)
@@ -175,6 +180,45 @@ class SqlTrackingStore(ExperimentMethods, LoggedModelMethods, base.TrackingStore
             lifecycle_stage=ACTIVE,
         )
         return Run(info=info, data=RunData(tags=dict(sorted(tag_map.items())))), row_id
+
+    def _pg_create_run(
+        self, experiment_id: str, user_id: str, start_time: int | None, tag_map: dict[str, str], name: str
+    ) -> Run | None:
+        """create_run on PostgreSQL in one statement (pgbatch.create_run); the experiment's artifact
+        location (never changed once set) is read once per experiment and process. None when the
+        experiment is not active (or not there): the general path then says why."""
+        from modelyard.store.tracking.sql import pgbatch
+
+        eid = experiment_int(experiment_id)
+        location = self._artifact_locations.get(eid)
+        if location is None:
+            with self._read() as conn:
+                location = conn.execute(
+                    select(db.experiments.c.artifact_location).where(db.experiments.c.experiment_id == eid)
+                ).scalar()
+            if not location:
+                return None
+            self._artifact_locations[eid] = location
+        start_time = now_ms() if start_time is None else int(start_time)
+        run_uuid = uuid.uuid4().hex
+        artifact_uri = join_uri(location, run_uuid, "artifacts")
+        status = RunStatus.RUNNING.value
+        if not pgbatch.create_run(
+            self.db, run_uuid, eid, name, user_id or "", status, start_time, artifact_uri, tag_map
+        ):
+            return None
+        info = RunInfo(
+            run_id=run_uuid,
+            experiment_id=str(eid),
+            run_name=name,
+            user_id=user_id or "",
+            status=status,
+            start_time=start_time,
+            end_time=None,
+            artifact_uri=artifact_uri,
+            lifecycle_stage=ACTIVE,
+        )
+        return Run(info=info, data=RunData(tags=dict(sorted(tag_map.items()))))
 
     def _run_row(self, conn: Connection, run_id: str):
         row = conn.execute(select(*hydrate.RUN_COLUMNS).where(db.runs.c.run_uuid == run_id)).first()
