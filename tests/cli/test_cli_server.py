@@ -52,9 +52,7 @@ def test_server_on_the_embedded_default(tmp_path):
         assert httpx.get(f"{url}/health").text == "OK"
         r = httpx.post(f"{url}/api/2.0/mlflow/experiments/create", json={"name": "cli-server"})
         assert r.status_code == 200, r.text
-        exp = httpx.get(
-            f"{url}/api/2.0/mlflow/experiments/get", params={"experiment_id": r.json()["experiment_id"]}
-        )
+        exp = httpx.get(f"{url}/api/2.0/mlflow/experiments/get", params={"experiment_id": r.json()["experiment_id"]})
         assert exp.json()["experiment"]["artifact_location"].startswith("mlflow-artifacts:")
     finally:
         proc.terminate()
@@ -74,23 +72,8 @@ def test_server_refuses_an_old_schema(tmp_path, workers):
     con.close()
     env = {k: v for k, v in os.environ.items() if not k.startswith(("MODELYARD_", "MLFLOW_"))}
     out = subprocess.run(
-        [
-            sys.executable,
-            "-m",
-            "modelyard.cli.main",
-            "server",
-            "--port",
-            "0",
-            "--workers",
-            workers,
-            "--backend-store-uri",
-            f"sqlite:///{db}",
-        ],
-        cwd=tmp_path,
-        env=env,
-        capture_output=True,
-        text=True,
-        timeout=60,
+        [sys.executable, "-m", "modelyard.cli.main", "server", "--port", "0", "--workers", workers, "--backend-store-uri", f"sqlite:///{db}"],
+        cwd=tmp_path, env=env, capture_output=True, text=True, timeout=60,
     )
     assert out.returncode == 1
     assert "modelyard db upgrade" in out.stderr and "Traceback" not in out.stderr
