@@ -1,6 +1,8 @@
 """With authentication on, what reads the identity store never runs on the event loop: the
 middleware resolves the principal on a handler thread, and on a database whose handlers all run
-on threads (PostgreSQL, MySQL) the permission check runs there with the handler."""
+on threads (PostgreSQL, MySQL) the permission check runs there with the handler; the async routes
+outside the API's table (artifact proxy, bulk history, feature data, UI downloads) check on those
+threads too."""
 
 from __future__ import annotations
 
@@ -35,6 +37,15 @@ def test_authentication_and_the_permission_check_run_on_handler_threads(make_aut
     got = api.get(f"{API}/experiments/get", params={"experiment_id": exp_id}, headers=ADMIN)
     assert got.status_code == 200 and got.json()["experiment"]["name"] == "off-the-loop"
     assert api.get(f"{API}/experiments/get", params={"experiment_id": exp_id}).status_code == 401
+    run = api.post(f"{API}/runs/create", json={"experiment_id": exp_id}, headers=ADMIN).json()["run"]
+    threads["permission check"].clear()
+    # a route of its own (not the API's table): its check goes to the handler threads too
+    bulk = api.get(
+        "/ajax-api/2.0/mlflow/metrics/get-history-bulk",
+        params={"run_id": run["info"]["run_id"], "metric_key": "m"},
+        headers=ADMIN,
+    )
+    assert bulk.status_code == 200, bulk.text
 
     for name, seen in threads.items():
         assert seen, f"no {name} call recorded"
