@@ -32,8 +32,14 @@ from modelyard.cli._ports import claim_port
     metavar="URI",
     help="Where proxied artifacts are stored (default: ./modelyard-artifacts).",
 )
-@click.option("--host", "-H", default="127.0.0.1", show_default=True, help="Address to listen on.")
-@click.option("--port", "-p", default=5000, show_default=True, type=int, help="Port to listen on.")
+# no click defaults: a flag wins over MODELYARD_HOST / MODELYARD_PORT, which win over the settings' defaults
+@click.option("--host", "-H", help="Address to listen on.  [default: MODELYARD_HOST, else 127.0.0.1]")
+@click.option(
+    "--port",
+    "-p",
+    type=click.IntRange(0, 65535),
+    help="Port to listen on.  [default: MODELYARD_PORT, else 5000]",
+)
 @click.option(
     "--workers",
     "-w",
@@ -47,7 +53,9 @@ from modelyard.cli._ports import claim_port
     "--cors-allowed-origins", metavar="LIST", help="Comma-separated browser origins allowed ('*': any)."
 )
 @click.option(
-    "--scheduler/--no-scheduler", default=False, help="Also run the job scheduler (any number of them may run)."
+    "--scheduler/--no-scheduler",
+    default=False,
+    help="Also run the job scheduler (any number of them may run).",
 )
 @click.option(
     "--auth",

@@ -59,7 +59,9 @@ def _endpoint(ep: protocol.Endpoint, services: Services):
         try:
             # who asks is settled before the request is read: an anonymous caller learns nothing of
             # what the endpoint expects (authorizers that authenticate have ``authenticate``)
-            authenticate = getattr(request.app.state.authorizer, "authenticate", None)
+            # (the middleware resolved the principal on a thread: this only reads it)
+            authorizer = request.app.state.authorizer
+            authenticate = getattr(authorizer, "authenticate", None)
             if authenticate is not None and permission.resource != PUBLIC:
                 authenticate(context_of(request))
             if request.method == "GET":
@@ -68,11 +70,13 @@ def _endpoint(ep: protocol.Endpoint, services: Services):
                 data = await protocol.read_body_json(request, limit)
             msg = parse(data, path_params=request.path_params)
             ctx = context_of(request)
-            check(request.app.state.authorizer, ctx, permission, msg)
             inline_db = services.inline_database() if inline else None
             if inline_db is None:
-                result = await offload(handler, services, msg, ctx)
+                # the permission check may read the database too (grants, a run's experiment):
+                # it runs on the handler's thread, with the handler
+                result = await offload(_checked, authorizer, permission, handler, services, msg, ctx)
             else:
+                check(authorizer, ctx, permission, msg)
                 try:
                     with inline_db.nowait():
                         result = handler(services, msg, ctx)
@@ -86,6 +90,12 @@ def _endpoint(ep: protocol.Endpoint, services: Services):
 
     handle.__name__ = ep.handler.__name__
     return handle
+
+
+def _checked(authorizer: Authorizer, permission, handler, services: Services, msg, ctx) -> Any:
+    """The permission check, then the handler (one call on a handler thread)."""
+    check(authorizer, ctx, permission, msg)
+    return handler(services, msg, ctx)
 
 
 def build_routes(services: Services) -> list[BaseRoute]:
@@ -186,6 +196,7 @@ def create_app(
                 settings=settings,
                 authenticators=runtime.authenticators if runtime else None,
                 access=runtime.access if runtime else None,
+                offload=services.offload.run,
             ),
             *([Middleware(AuthGuard, runtime=runtime)] if runtime else []),
         ],

@@ -48,7 +48,7 @@ from modelyard.web.downloads import (  # noqa: F401  (the tables: the previews r
 )
 from modelyard.web.errors import json_error
 from modelyard.web.middleware import context_of
-from modelyard.web.routing import authorize, route
+from modelyard.web.routing import authorized, route
 
 SANDBOX_CSP = "default-src 'none'; style-src 'unsafe-inline'; img-src data:; sandbox"
 TABLE_EXTENSIONS = {".csv": ",", ".tsv": "\t"}
@@ -209,7 +209,7 @@ def guard(endpoint, permission):
 
     async def guarded(request: Request) -> Response:
         try:
-            authorize(request, permission)
+            await authorized(request, permission)
         except ModelyardError as exc:
             return json_error(exc)
         return await endpoint(request)

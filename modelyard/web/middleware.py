@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import re
 import uuid
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable
 from typing import Any
 
 from starlette.datastructures import Headers
@@ -33,11 +33,15 @@ class RequestContextMiddleware:
         settings: Settings,
         authenticators: list[tuple[str, Authenticator]] | None = None,
         access: Callable[[Principal, str], Any] | None = None,
+        offload: Callable[..., Awaitable[Any]] | None = None,
     ) -> None:
         self.app = app
         self.settings = settings
         self.authenticators = authenticators
         self.access = access  # what a principal may see (authentication on), put on the context
+        # authentication on: the authenticators read the identity store (and may hash a password),
+        # so they run on the server's threads (``Offload.run``), never on the event loop
+        self.offload = offload if authenticators is not None else None
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] in ("http", "websocket"):
@@ -46,12 +50,18 @@ class RequestContextMiddleware:
             request_id = given if _REQUEST_ID.fullmatch(given) else uuid.uuid4().hex
             client = scope.get("client")
             address = client[0] if client else ""
-            principal = resolve_principal(headers, self.authenticators, address)
-            access = self.access(principal, address) if self.access is not None else None
+            if self.offload is not None:
+                principal, access = await self.offload(self._identify, headers, address)
+            else:
+                principal, access = self._identify(headers, address)
             ctx = RequestContext(principal, self.settings, request_id, access)
             scope[SCOPE_KEY] = ctx
             bind(ctx)
         await self.app(scope, receive, send)
+
+    def _identify(self, headers: Headers, address: str) -> tuple[Principal, Any]:
+        principal = resolve_principal(headers, self.authenticators, address)
+        return principal, self.access(principal, address) if self.access is not None else None
 
 
 def context_of(request: HTTPConnection) -> RequestContext:

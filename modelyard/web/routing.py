@@ -104,6 +104,24 @@ def authorize(request: HTTPConnection, permission: Permission, source: Any = Non
         check(authorizer, context_of(request), permission, request if source is None else source)
 
 
+async def authorized(request: HTTPConnection, permission: Permission, source: Any = None) -> None:
+    """``authorize()`` for an async endpoint. Where the app's authorizer authenticates (authentication
+    on: the principal's grants and the resource's experiment are read from the database) the check
+    runs on the server's handler threads, never on the event loop; else at once (nothing to wait on)."""
+    app = request.scope.get("app")
+    authorizer = getattr(app.state, "authorizer", None) if app is not None else None
+    if getattr(authorizer, "authenticate", None) is None:
+        authorize(request, permission, source)
+        return
+    offload = getattr(getattr(app.state, "services", None), "offload", None)
+    if offload is not None:
+        await offload.run(authorize, request, permission, source)
+    else:
+        from starlette.concurrency import run_in_threadpool
+
+        await run_in_threadpool(authorize, request, permission, source)
+
+
 def declared(routes: list[BaseRoute], prefix: str = "") -> Iterator[tuple[str, BaseRoute, Permission | None]]:
     """(path, route, its permission or None) for every route, inside mounts too."""
     for r in routes:

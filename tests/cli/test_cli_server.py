@@ -85,3 +85,48 @@ def test_default_workers_is_one_per_usable_core_at_most_four():
     from modelyard.cli.server import default_workers
 
     assert default_workers() == max(1, min(len(os.sched_getaffinity(0)), 4))
+
+
+@pytest.fixture
+def server_settings_seen(monkeypatch, tmp_path) -> list:
+    """Run ``modelyard server`` in-process up to the point where uvicorn would start; the settings
+    it would serve with are appended to the list (nothing listens, nothing is migrated)."""
+    from modelyard.cli import _uvicorn
+    from modelyard.cli import server as server_cli
+
+    seen: list = []
+    monkeypatch.setattr(server_cli, "claim_port", lambda host, port: port)
+    monkeypatch.setattr(server_cli, "prepare_database", lambda settings, in_child: seen.append(settings))
+    monkeypatch.setattr(server_cli, "preload_app", lambda settings: None)
+    monkeypatch.setattr(_uvicorn, "run", lambda *args, **kwargs: None)
+    monkeypatch.chdir(tmp_path)
+    return seen
+
+
+@pytest.mark.parametrize(
+    ("env", "args", "host", "port"),
+    [
+        ({}, [], "127.0.0.1", 5000),  # the built-in defaults
+        ({"MODELYARD_HOST": "0.0.0.0", "MODELYARD_PORT": "6123"}, [], "0.0.0.0", 6123),  # env over defaults
+        (
+            {"MODELYARD_HOST": "0.0.0.0", "MODELYARD_PORT": "6123"},
+            ["--host", "::1", "--port", "7001"],
+            "::1",
+            7001,
+        ),
+        ({"MODELYARD_PORT": "6123"}, ["-p", "7002"], "127.0.0.1", 7002),  # flags over env
+    ],
+)
+def test_server_host_and_port_flags_then_environment_then_defaults(
+    server_settings_seen, env, args, host, port
+):
+    from click.testing import CliRunner
+
+    from modelyard.cli.main import cli
+
+    env = {"MODELYARD_HOST": None, "MODELYARD_PORT": None, "MODELYARD_WORKERS": None, **env}
+    result = CliRunner().invoke(cli, ["server", "--workers", "1", *args], env=env, catch_exceptions=False)
+    assert result.exit_code == 0, result.output
+    (settings,) = server_settings_seen
+    assert (settings.server.host, settings.server.port) == (host, port)
+    assert f"listening on http://{host}:{port}" in result.output

@@ -36,7 +36,10 @@ def test_driver_errors_become_the_error_tree(db: Database) -> None:
     with pytest.raises(ResourceAlreadyExists) as caught, db.write() as conn:
         conn.execute(text("INSERT INTO t VALUES (1)"))
     assert isinstance(caught.value.__cause__, IntegrityError)
-    with pytest.raises(ModelyardError, match="Database error; the details are in the server log"), db.read() as conn:
+    with (
+        pytest.raises(ModelyardError, match="Database error; the details are in the server log"),
+        db.read() as conn,
+    ):
         conn.execute(text("SELECT * FROM missing_table"))
 
 
@@ -70,3 +73,31 @@ def test_other_errors_are_not_retried(db: Database) -> None:
     with pytest.raises(ModelyardError):
         db.transaction(work)
     assert len(calls) == 1
+
+
+def test_pooled_connections_are_pinged_only_after_sitting_idle(postgres_uri: str, monkeypatch) -> None:
+    """No ping per checkout (a round trip per request); a connection idle for PING_AFTER_IDLE_S is
+    pinged, and replaced when the server dropped it."""
+    from sqlalchemy import event
+
+    from modelyard.settings import Settings
+    from modelyard.store.sql import engine as engines
+
+    engine = engines.create_db_engine(postgres_uri, Settings.defaults(sql_pool_size=1, sql_max_overflow=0))
+    statements: list[str] = []
+    event.listen(engine, "before_cursor_execute", lambda conn, cur, stmt, *a: statements.append(stmt))
+    try:
+        with engine.connect() as conn:
+            pid = conn.execute(text("SELECT pg_backend_pid()")).scalar()
+        with engine.connect() as conn:  # at once: no ping, the same connection
+            assert conn.execute(text("SELECT pg_backend_pid()")).scalar() == pid
+        assert statements == ["SELECT pg_backend_pid()"] * 2
+        admin = engines.create_db_engine(postgres_uri)
+        with admin.connect() as conn:
+            conn.execute(text(f"SELECT pg_terminate_backend({pid})"))
+        admin.dispose()
+        monkeypatch.setattr(engines, "PING_AFTER_IDLE_S", 0.0)  # every connection counts as idle now
+        with engine.connect() as conn:  # the ping fails: a new connection, no error
+            assert conn.execute(text("SELECT pg_backend_pid()")).scalar() != pid
+    finally:
+        engine.dispose()

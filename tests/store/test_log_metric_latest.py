@@ -1,25 +1,25 @@
 """log_metric one point at a time: the latest point follows MLflow's rule (largest step, then
 timestamp, then value; NaN the smallest value) and every point is kept once. On PostgreSQL a
-point that becomes the latest is written with one statement (rawsql's insert_one_upsert_latest)."""
+call is one round trip (pgbatch: the run's lock and one statement, sent as one query)."""
 
 from __future__ import annotations
 
 import math
 
 from modelyard.entities import Metric
-from modelyard.store.tracking.sql import rawsql
+from modelyard.store.tracking.sql import pgbatch
 from modelyard.store.tracking.sql.store import SqlTrackingStore
 
 
 def test_log_metric_latest_and_history(store: SqlTrackingStore, monkeypatch) -> None:
     used: list[str] = []
-    real_sql = rawsql.sql
+    real_batch = pgbatch.log_batch
 
-    def spy(conn, name, marks=0):
-        used.append(name)
-        return real_sql(conn, name, marks)
+    def spy(db, run_id, *args, **kwargs):
+        used.append(run_id)
+        return real_batch(db, run_id, *args, **kwargs)
 
-    monkeypatch.setattr(rawsql, "sql", spy)
+    monkeypatch.setattr(pgbatch, "log_batch", spy)
     run_id = store.create_run("0", "u", 0).info.run_id
 
     def latest() -> tuple:
@@ -50,7 +50,7 @@ def test_log_metric_latest_and_history(store: SqlTrackingStore, monkeypatch) -> 
     history = sorted((m.step, m.timestamp, _v(m.value)) for m in store.get_metric_history(run_id, "m"))
     assert history == [(0, 10, 1.0), (0, 99, 9.0), (1, 5, 2.0), (1, 6, 3.0), (1, 7, "nan"), (2, 7, math.inf)]
     if store.engine.dialect.name == "postgresql":
-        assert "insert_one_upsert_latest" in used
+        assert used == [run_id] * len(points)
 
 
 def _v(value: float):

@@ -17,7 +17,7 @@ from modelyard.server.routes.runs import RunScoped, run_of
 from modelyard.server.services import Services
 from modelyard.web.errors import json_error
 from modelyard.web.middleware import context_of
-from modelyard.web.routing import authorize, route
+from modelyard.web.routing import authorized, route
 
 table = RouteTable()
 UPLOAD_MAX_BYTES = 10 * 1024 * 1024
@@ -63,7 +63,7 @@ def extra_routes(svc: Services) -> list[BaseRoute]:
     async def upload_artifact(request: Request) -> Response:
         """Store the request body as a file of a run's artifacts (the UI's upload)."""
         try:
-            authorize(request, permission)
+            await authorized(request, permission)
             ctx = context_of(request)
             run_id, path = _required(request, "run_uuid"), _required(request, "path")
             data = await _body(request)

@@ -23,7 +23,7 @@ from modelyard.server.services import Services
 from modelyard.store.features.base import MAX_RESULTS_DEFAULT
 from modelyard.web.errors import json_error
 from modelyard.web.middleware import context_of
-from modelyard.web.routing import authorize, route
+from modelyard.web.routing import authorized, route
 
 table = RouteTable()
 BASE = "/modelyard/feature-tables"
@@ -217,7 +217,7 @@ def extra_routes(svc: Services) -> list[Route]:
         """Stream a table version as Arrow IPC record batches (never the whole table in memory)."""
         q = request.query_params
         try:
-            authorize(request, read)
+            await authorized(request, read)
             ctx = context_of(request)
             schema, batches = await run_in_threadpool(
                 service(svc, ctx).batches, q.get("name", ""), as_of_version=_int(q.get("version"), "version"),
@@ -232,7 +232,7 @@ def extra_routes(svc: Services) -> list[Route]:
         """Create (``mode=create``), merge or overwrite a table from an Arrow IPC stream body."""
         q = request.query_params
         try:
-            authorize(request, write)
+            await authorized(request, write)
             ctx = context_of(request)
             if (request.headers.get("content-type") or "").split(";")[0].strip() != ARROW_STREAM:
                 raise InvalidParameterValue(f"The body must be an Arrow IPC stream ({ARROW_STREAM})")

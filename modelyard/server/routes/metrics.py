@@ -16,7 +16,7 @@ from modelyard.server.services import Services
 from modelyard.store.tracking.base import METRIC_HISTORY_PAGE, METRIC_INTERVAL_MAX_RESULTS
 from modelyard.web.errors import json_error
 from modelyard.web.middleware import context_of
-from modelyard.web.routing import authorize, route
+from modelyard.web.routing import authorized, route
 
 table = RouteTable()
 
@@ -75,7 +75,7 @@ def extra_routes(svc: Services) -> list[Route]:
     async def bulk(request: Request) -> Response:
         try:
             msg = protocol.parse_message(protocol.query_dict(request, GetHistoryBulk), GetHistoryBulk)
-            authorize(request, permission, msg)
+            await authorized(request, permission, msg)
             result = await svc.offload.run(get_metric_history_bulk, svc, msg, context_of(request))
         except ModelyardError as exc:
             return json_error(exc)

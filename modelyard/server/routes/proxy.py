@@ -41,7 +41,7 @@ from modelyard.server.services import Services
 from modelyard.web.downloads import content_type, file_response
 from modelyard.web.errors import json_error
 from modelyard.web.middleware import context_of
-from modelyard.web.routing import authorize, route
+from modelyard.web.routing import authorized, route
 
 logger = logging.getLogger(__name__)
 
@@ -102,7 +102,7 @@ class ArtifactProxy:
             if not self.artifacts.serving:
                 return PlainTextResponse(DISABLED_TEXT, 503)
             try:
-                authorize(request, permission)
+                await authorized(request, permission)
                 return await handler(request, context_of(request))
             except Exception as exc:  # noqa: BLE001 - every error is told as JSON, never a trace
                 return json_error(exc)

@@ -30,7 +30,7 @@ import time
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager, nullcontext
 from contextvars import ContextVar
-from typing import TypeVar
+from typing import Any, TypeVar
 
 from sqlalchemy import Connection, Engine
 from sqlalchemy.exc import DBAPIError
@@ -102,6 +102,34 @@ class Database:
         except dbapi_error as exc:
             raise translate(DBAPIError.instance(sql, None, exc, dbapi_error)) from exc
         return row[0] if row else None
+
+    @contextmanager
+    def autocommit(self) -> Iterator[tuple[Any, dict]]:
+        """A pooled DB-API connection in autocommit mode, outside SQLAlchemy's execution layer
+        (PostgreSQL), and the pool's ``info`` dict of that connection (kept as long as it lives: what
+        a caller prepared on it). Every ``execute`` is its own transaction, so a statement, or a
+        batch of statements sent as one query, costs one round trip with nothing before (``BEGIN``)
+        or after (``COMMIT``). Driver errors become the modelyard error tree; a connection the error
+        broke is dropped from the pool."""
+        dbapi_error = self.engine.dialect.loaded_dbapi.Error
+        conn = self.engine.raw_connection()
+        try:
+            dbapi = conn.dbapi_connection
+            dbapi.autocommit = True
+            try:
+                yield dbapi, conn.info
+            finally:
+                if not dbapi.closed:
+                    dbapi.autocommit = False
+        except dbapi_error as exc:
+            if getattr(conn.dbapi_connection, "closed", True) or getattr(
+                conn.dbapi_connection, "broken", False
+            ):
+                conn.invalidate(exc)
+            wrapped = DBAPIError.instance(None, None, exc, dbapi_error, dialect=self.engine.dialect)
+            raise translate(wrapped) from wrapped
+        finally:
+            conn.close()
 
     @property
     def can_skip_waits(self) -> bool:

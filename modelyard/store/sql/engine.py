@@ -12,6 +12,7 @@ import contextlib
 import logging
 import os
 import threading
+import time
 from collections.abc import Iterator
 from urllib.parse import urlsplit
 
@@ -69,14 +70,55 @@ def create_db_engine(uri: str, settings: Settings | None = None) -> Engine:
         raise InvalidParameterValue(
             f"Unsupported database {backend!r} in {url.render_as_string()}: use sqlite, postgresql or mysql/mariadb"
         )
-    return create_engine(
+    kwargs: dict = {}
+    if url.get_driver_name() == "psycopg":
+        # psycopg prepares a statement run 5 times on a connection, and answers every ROLLBACK
+        # (each SQLAlchemy read ends with one) with a DEALLOCATE ALL: one more round trip, and the
+        # store's own prepared statements (tracking/sql/pgbatch.py) gone. The hot statements are
+        # prepared by the store; the rest are planned per call.
+        kwargs["connect_args"] = {"prepare_threshold": None}
+    engine = create_engine(
         url,
         pool_size=settings.sql.pool_size,
         max_overflow=settings.sql.max_overflow,
-        pool_pre_ping=True,
         pool_recycle=3600,
         echo=settings.sql.echo,
+        **kwargs,
     )
+    _ping_after_idle(engine)
+    return engine
+
+
+PING_AFTER_IDLE_S = 5.0
+
+
+def _ping_after_idle(engine: Engine) -> None:
+    """Check a pooled connection before use only when it sat idle for ``PING_AFTER_IDLE_S``.
+
+    SQLAlchemy's ``pool_pre_ping`` pings on every checkout: one more round trip to the database
+    per request (a whole ``log_metric`` is a handful). A connection in steady use has just proved
+    itself alive; one idle for a while (the server restarted, a firewall dropped it) is pinged,
+    and replaced when the ping fails (the pool retries the checkout on ``DisconnectionError``).
+    A connection that breaks while in use is caught by the dialect's disconnect detection, which
+    invalidates the pool, as before."""
+    from sqlalchemy import exc as sa_exc
+
+    @event.listens_for(engine, "checkin")
+    def _on_checkin(_dbapi_conn, record) -> None:
+        record.info["modelyard_idle_since"] = time.monotonic()
+
+    @event.listens_for(engine, "checkout")
+    def _on_checkout(dbapi_conn, record, _proxy) -> None:
+        since = record.info.pop("modelyard_idle_since", None)
+        if since is None or time.monotonic() - since < PING_AFTER_IDLE_S:
+            return
+        try:
+            alive = engine.dialect.do_ping(dbapi_conn)
+            dbapi_conn.rollback()  # the ping may have begun a transaction: the connection stays idle
+        except Exception as exc:
+            raise sa_exc.DisconnectionError(f"pooled connection failed its ping: {exc}") from exc
+        if alive is False:
+            raise sa_exc.DisconnectionError("pooled connection failed its ping")
 
 
 def _sqlite_engine(url, settings: Settings) -> Engine:

@@ -19,7 +19,7 @@ from modelyard.auth.sessions import COOKIE
 from modelyard.exceptions import ModelyardError
 from modelyard.ui.templating import Crumb, error_page, render
 from modelyard.web.middleware import context_of
-from modelyard.web.routing import authorize, route
+from modelyard.web.routing import authorize, authorized, route
 
 MAX_FORM = 64 * 1024
 
@@ -96,7 +96,7 @@ def routes(services) -> list[BaseRoute]:
     def page(handler, permission):
         async def endpoint(request: Request) -> Response:
             try:
-                authorize(request, permission)
+                await authorized(request, permission)
                 ctx = context_of(request)
                 form = await _form(request) if request.method == "POST" else {}
                 return await run_in_threadpool(handler, request, ctx, form)

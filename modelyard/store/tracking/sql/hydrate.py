@@ -134,6 +134,23 @@ def run_info_from_row(row) -> RunInfo:
     )
 
 
+def run_info_from_values(
+    run_uuid, experiment_id, name, user_id, status, start_time, end_time, lifecycle_stage, artifact_uri
+) -> RunInfo:
+    """RunInfo from the values of a ``runs`` row, in the order of RUN_COLUMNS less ``id``."""
+    return RunInfo(
+        run_id=run_uuid,
+        experiment_id=str(experiment_id),
+        run_name=name,
+        user_id=user_id,
+        status=status,
+        start_time=start_time,
+        end_time=end_time,
+        artifact_uri=artifact_uri,
+        lifecycle_stage=lifecycle_stage,
+    )
+
+
 def _chunks(ids: Sequence[int]):
     for i in range(0, len(ids), _CHUNK):
         yield ids[i : i + _CHUNK]

@@ -64,6 +64,9 @@ class SqlTrackingStore(ExperimentMethods, LoggedModelMethods, base.TrackingStore
         self._write = database.write
         self.default_artifact_root = default_artifact_root
         self.uri = database.uri
+        # PostgreSQL through psycopg 3: a log_batch is one round trip (pgbatch.py)
+        self._pg_batch = database.dialect == "postgresql" and database.engine.dialect.driver == "psycopg"
+        self._artifact_locations: dict[int, str] = {}  # experiment id -> artifact location (PostgreSQL path)
         ensure_schema(database.engine, database.uri)
         self._ensure_default_experiment()
 
@@ -90,6 +93,10 @@ class SqlTrackingStore(ExperimentMethods, LoggedModelMethods, base.TrackingStore
         run_name: str | None = None,
     ) -> Run:
         tag_map, name = self._run_tags(tags, run_name)
+        if self._pg_batch:
+            run = self._pg_create_run(experiment_id, user_id, start_time, tag_map, name)
+            if run is not None:
+                return run
         with self._write() as conn:
             run, _ = self._insert_run(conn, experiment_id, user_id, start_time, None, RunStatus.RUNNING.value,
                                       tag_map, name)
@@ -190,6 +197,45 @@ class SqlTrackingStore(ExperimentMethods, LoggedModelMethods, base.TrackingStore
         )
         return Run(info=info, data=RunData(tags=dict(sorted(tag_map.items())))), row_id
 
+    def _pg_create_run(
+        self, experiment_id: str, user_id: str, start_time: int | None, tag_map: dict[str, str], name: str
+    ) -> Run | None:
+        """create_run on PostgreSQL in one statement (pgbatch.create_run); the experiment's artifact
+        location (never changed once set) is read once per experiment and process. None when the
+        experiment is not active (or not there): the general path then says why."""
+        from modelyard.store.tracking.sql import pgbatch
+
+        eid = experiment_int(experiment_id)
+        location = self._artifact_locations.get(eid)
+        if location is None:
+            with self._read() as conn:
+                location = conn.execute(
+                    select(db.experiments.c.artifact_location).where(db.experiments.c.experiment_id == eid)
+                ).scalar()
+            if not location:
+                return None
+            self._artifact_locations[eid] = location
+        start_time = now_ms() if start_time is None else int(start_time)
+        run_uuid = uuid.uuid4().hex
+        artifact_uri = join_uri(location, run_uuid, "artifacts")
+        status = RunStatus.RUNNING.value
+        if not pgbatch.create_run(
+            self.db, run_uuid, eid, name, user_id or "", status, start_time, artifact_uri, tag_map
+        ):
+            return None
+        info = RunInfo(
+            run_id=run_uuid,
+            experiment_id=str(eid),
+            run_name=name,
+            user_id=user_id or "",
+            status=status,
+            start_time=start_time,
+            end_time=None,
+            artifact_uri=artifact_uri,
+            lifecycle_stage=ACTIVE,
+        )
+        return Run(info=info, data=RunData(tags=dict(sorted(tag_map.items()))))
+
     def _run_row(self, conn: Connection, run_id: str):
         row = conn.execute(select(*hydrate.RUN_COLUMNS).where(db.runs.c.run_uuid == run_id)).first()
         if row is None:
@@ -218,6 +264,13 @@ class SqlTrackingStore(ExperimentMethods, LoggedModelMethods, base.TrackingStore
     def get_run(self, run_id: str) -> Run:
         if not isinstance(run_id, str) or not run_id:
             raise InvalidParameterValue(v.missing_value("run_id"))
+        if self._pg_batch:  # one round trip (pgread.py)
+            from modelyard.store.tracking.sql import pgread
+
+            run = pgread.get_run(self.db, run_id)
+            if run is None:
+                raise ResourceDoesNotExist(f"Run with id={run_id} not found")
+            return run
         with self._read() as conn:
             return hydrate.load_runs(conn, [self._run_row(conn, run_id)])[0]
 
@@ -235,6 +288,14 @@ class SqlTrackingStore(ExperimentMethods, LoggedModelMethods, base.TrackingStore
             values["end_time"] = int(end_time)
         if run_name:
             values["name"] = v.validate_run_name(run_name)
+        if self._pg_batch:  # one round trip (pgbatch.py)
+            from modelyard.store.tracking.sql import pgbatch
+
+            row = pgbatch.update_run(self.db, run_id, values.get("status"), values.get("end_time"), values.get("name"))
+            if row is not None:
+                return hydrate.run_info_from_values(*row)
+            with self._read() as conn:  # why not: no such run, or a deleted one (raises)
+                self._active_run_row(conn, run_id, lock=False)
         with self._write() as conn:
             row = self._active_run_row(conn, run_id)
             if values:
@@ -306,6 +367,12 @@ class SqlTrackingStore(ExperimentMethods, LoggedModelMethods, base.TrackingStore
         if not (metric_rows or param_rows or tag_rows):
             with self._read() as conn:
                 self._active_run_row(conn, run_id, lock=False)
+            return
+        if self._pg_batch:
+            from modelyard.store.tracking.sql import pgbatch
+
+            points = self._without_repeats_in_batch(None, metric_rows) if metric_rows else metric_rows
+            pgbatch.log_batch(self.db, run_id, param_rows, tag_rows, points)
             return
         with self._write() as conn:
             rid = self._active_run_row(conn, run_id).id
@@ -424,7 +491,7 @@ class SqlTrackingStore(ExperimentMethods, LoggedModelMethods, base.TrackingStore
         )
 
     @staticmethod
-    def _without_repeats_in_batch(rid: int, rows: list[dict]) -> list[dict]:
+    def _without_repeats_in_batch(rid: int | None, rows: list[dict]) -> list[dict]:
         seen: set[tuple] = set()
         fresh = []
         for r in rows:
