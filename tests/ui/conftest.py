@@ -49,6 +49,13 @@ server = _load("server/conftest.py", "modelyard_tests_server_fixtures")  # serve
 services_check = _load("conftest.py", "modelyard_tests_root_fixtures")  # service_unavailable()
 
 
+@pytest.fixture(scope="session")
+def server_helpers():
+    """tests/server/conftest.py as a module (serve(), server_settings()) for tests that start a
+    server of their own: test modules can't import a conftest by name."""
+    return server
+
+
 @pytest.fixture(scope="module")
 def ui_server(tmp_path_factory: pytest.TempPathFactory, server_db_template: Path):
     """A live tracking server (with the UI) on its own SQLite store for this test module."""

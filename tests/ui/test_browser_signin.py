@@ -12,9 +12,8 @@ EXPECTED_401 = "console error: Failed to load resource: the server responded wit
 
 
 @pytest.fixture(scope="module")
-def auth_server(tmp_path_factory, server_db_template):
-    from conftest import server  # type: ignore[import-not-found]  # tests/server/conftest.py's helpers
-
+def auth_server(tmp_path_factory, server_db_template, server_helpers):
+    server = server_helpers
     settings = server.server_settings(tmp_path_factory.mktemp("ui-auth"), server_db_template).replace(
         auth_enabled=True, auth_admin_password=ADMIN_PASSWORD
     )
