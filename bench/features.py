@@ -621,15 +621,29 @@ def main() -> None:
             report["machine"]["loadavg_end"] = os.getloadavg()
             print(json.dumps(report, indent=2))
             return
+
+        def partial(section: str) -> None:  # each figure as soon as it is measured, in --out
+            report["machine"][f"loadavg_after_{section}"] = os.getloadavg()
+            if args.out:
+                shown = {k: ({n: v for n, v in d.items() if n != "model"} if isinstance(d, dict) else d)
+                         for k, d in report.items()}
+                Path(args.out).write_text(json.dumps(shown, indent=2))
+
         report["pit_join"] = pit_join(fc, series, labels, tmp, not args.no_feast, args.reps)
+        partial("pit_join")
         report["score_batch"] = score(fc, series, labels, profile, args.reps)
         model_uri = report["score_batch"].pop("model_uri")
+        partial("score_batch")
         report["score_batch_cli"] = score_cli(fc, labels, tmp, model_uri)
+        partial("score_batch_cli")
         report["online"] = online(fc, profile, keys_n, tmp, not args.no_feast)
+        partial("online")
         report["serving"] = serving_overhead(fc, model_uri, labels, tmp)
+        partial("serving")
         if args.spark:
             spark_rows = labels.head(args.spark_labels) if args.spark_labels else labels
             report["spark"] = spark_jobs(fc, model_uri, report["score_batch"].pop("model"), spark_rows, tmp, args.reps)
+            partial("spark")
         report["score_batch"].pop("model", None)
         report["merge"] = merge(fc, series, labels_n)
     report["machine"]["loadavg_end"] = os.getloadavg()
