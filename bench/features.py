@@ -119,6 +119,15 @@ def ensure_feast() -> str | None:
         return f"{type(exc).__name__}: {exc}"
 
 
+def _failure(proc: subprocess.CompletedProcess) -> str:
+    """Why a peer's child failed: its last stderr line, or the signal that ended it (a SIGKILL with
+    nothing on stderr is most likely the kernel's OOM killer: see dmesg)."""
+    if proc.returncode < 0:
+        return f"killed by signal {-proc.returncode}" + (" (likely out of memory)" if proc.returncode == -9 else "")
+    lines = proc.stderr.strip().splitlines()
+    return lines[-1][:500] if lines else f"exit status {proc.returncode}"
+
+
 def run_feast(tmp: Path, series_path: Path, labels_path: Path) -> tuple[float | None, pd.DataFrame | None, str | None]:
     problem = ensure_feast()
     if problem:
@@ -130,7 +139,7 @@ def run_feast(tmp: Path, series_path: Path, labels_path: Path) -> tuple[float | 
                            str(labels_path), str(out), str(tmp / "feast_repo")], capture_output=True, text=True, env=env,
                           timeout=3600)
     if proc.returncode != 0:
-        return None, None, proc.stderr.strip().splitlines()[-1:][0][:500] if proc.stderr.strip() else "failed"
+        return None, None, _failure(proc)
     result = json.loads(proc.stdout.strip().splitlines()[-1])
     return result["seconds"], pd.read_parquet(out), None
 
@@ -297,7 +306,7 @@ def run_feast_online(tmp: Path, profile, plan: dict) -> tuple[dict | None, str |
                            str(tmp / "feast_online_repo"), "127.0.0.1:6379,db=0", str(plan_path)],
                           capture_output=True, text=True, env=env, timeout=3600)
     if proc.returncode != 0:
-        return None, proc.stderr.strip().splitlines()[-1:][0][:500] if proc.stderr.strip() else "failed"
+        return None, _failure(proc)
     return json.loads(proc.stdout.strip().splitlines()[-1]), None
 
 
