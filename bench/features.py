@@ -16,7 +16,10 @@ Figures (``ratio > 1``: modelyard is faster, except ``score_batch.overhead`` = o
   job by hand (as-of join, key join, mapInPandas with the raw model), and ``spark_udf`` vs a plain
   ``pandas_udf`` on the joined columns.
 - ``merge``: upserting the label-count of rows into the time-series table (time, process peak RSS).
-- ``online``: single-key lookups of 10 features from Redis (p50/p99), when Redis answers.
+- ``online`` (when Redis answers): lookups of 10 features by key from Redis, p50/p99 per call and
+  rows/s: the store's raw ``read``, ``OnlineEnricher.lookup`` (the serving and streaming path) with
+  one key and with 100 keys per call, and Feast's ``get_online_features`` on the same Redis with the
+  same keys (``--online-only``: just these).
 - ``serving``: ``modelyard models serve`` of the feature-aware model, single-row requests with only
   the key (20 features looked up in Redis) vs with every feature in the request: p50/p99 and the
   p50 the lookup adds.
@@ -116,6 +119,15 @@ def ensure_feast() -> str | None:
         return f"{type(exc).__name__}: {exc}"
 
 
+def _failure(proc: subprocess.CompletedProcess) -> str:
+    """Why a peer's child failed: its last stderr line, or the signal that ended it (a SIGKILL with
+    nothing on stderr is most likely the kernel's OOM killer: see dmesg)."""
+    if proc.returncode < 0:
+        return f"killed by signal {-proc.returncode}" + (" (likely out of memory)" if proc.returncode == -9 else "")
+    lines = proc.stderr.strip().splitlines()
+    return lines[-1][:500] if lines else f"exit status {proc.returncode}"
+
+
 def run_feast(tmp: Path, series_path: Path, labels_path: Path) -> tuple[float | None, pd.DataFrame | None, str | None]:
     problem = ensure_feast()
     if problem:
@@ -127,7 +139,7 @@ def run_feast(tmp: Path, series_path: Path, labels_path: Path) -> tuple[float | 
                            str(labels_path), str(out), str(tmp / "feast_repo")], capture_output=True, text=True, env=env,
                           timeout=3600)
     if proc.returncode != 0:
-        return None, None, proc.stderr.strip().splitlines()[-1:][0][:500] if proc.stderr.strip() else "failed"
+        return None, None, _failure(proc)
     result = json.loads(proc.stdout.strip().splitlines()[-1])
     return result["seconds"], pd.read_parquet(out), None
 
@@ -264,15 +276,60 @@ def merge(fc, series, rows: int) -> dict:
     return {"rows": len(updates), "into_rows": len(series), "seconds": sig(took), "process_peak_rss_mb": sig(peak)}
 
 
-def online(fc, keys: int, lookups: int = 2000) -> dict:
+def _pct(values: list[float], q: float) -> float:
+    ordered = sorted(values)
+    return ordered[min(len(ordered) - 1, int(q * len(ordered)))]
+
+
+def _latency(samples: list[float], rows_per_call: int, cpu: list[float] | None = None) -> dict:
+    """p50/p99 in ms of per-call seconds, rows/s over all calls, and the client's CPU time per call
+    (``cpu_ms_mean``, process CPU: robust to a loaded machine, but without the Redis server's part)."""
+    out = {"calls": len(samples), "rows_per_call": rows_per_call, "p50_ms": sig(1000 * _pct(samples, 0.5)),
+           "p99_ms": sig(1000 * _pct(samples, 0.99)), "rows_per_s": sig(rows_per_call * len(samples) / sum(samples))}
+    if cpu:
+        out["cpu_ms_mean"] = sig(1000 * sum(cpu) / len(cpu))
+    return out
+
+
+def run_feast_online(tmp: Path, profile, plan: dict) -> tuple[dict | None, str | None]:
+    """Feast's ``get_online_features`` against the same Redis (db 0; a project of its own, torn
+    down after), in bench/.venv-feast: (figures, error)."""
+    problem = ensure_feast()
+    if problem:
+        return None, problem
+    profile_path, plan_path = tmp / "profile.parquet", tmp / "online_plan.json"
+    profile.to_parquet(profile_path)
+    plan_path.write_text(json.dumps(plan))
+    env = {k: v for k, v in os.environ.items() if not k.startswith(("MODELYARD_", "MLFLOW_")) and k != "PYTHONPATH"}
+    env.update(OMP_WAIT_POLICY="passive", FEAST_USAGE="False", DO_NOT_TRACK="true")
+    proc = subprocess.run([str(FEAST_VENV / "bin" / "python"), str(BENCH / "_features_feast_online.py"), str(profile_path),
+                           str(tmp / "feast_online_repo"), "127.0.0.1:6379,db=0", str(plan_path)],
+                          capture_output=True, text=True, env=env, timeout=3600)
+    if proc.returncode != 0:
+        return None, _failure(proc)
+    return json.loads(proc.stdout.strip().splitlines()[-1]), None
+
+
+def online(fc, profile, keys: int, tmp: Path, feast: bool, lookups: int = 2000, batch: int = 100,
+           batches: int = 200) -> dict:
+    """Online lookup of the 10 features of ``bench.profile`` from Redis (published there), by key:
+    - ``store_read``: the Redis online store's ``read`` (one HMGET), the raw call;
+    - ``enricher``: ``OnlineEnricher.lookup`` (what serving and streaming call: a pandas frame of
+      keys in, the model's input frame out), one key per call and ``batch`` keys per call
+      (``read_many``: one pipelined round trip);
+    - ``feast``: Feast's ``get_online_features(...).to_dict()`` on the same Redis, the same keys.
+    p50/p99 in ms per call, rows/s and the client's CPU ms per call; ``ratio_vs_feast`` = Feast's
+    figure / ours (the enricher, unless ``raw_read``), ours / Feast's for rows/s: > 1 is ours faster."""
     try:
         import redis
 
         redis.Redis.from_url("redis://127.0.0.1:6379/0").ping()
     except Exception as exc:  # noqa: BLE001
         return {"error": f"Redis is not available: {exc}"}
+    from modelyard.features import FeatureLookup
     from modelyard.features.online import open_store
     from modelyard.features.publish import key_strings
+    from modelyard.features.serving import OnlineEnricher
 
     prefix = f"bench-{uuid.uuid4().hex[:8]}:"
     uri = f"redis://127.0.0.1:6379/0?prefix={prefix}"
@@ -281,21 +338,75 @@ def online(fc, keys: int, lookups: int = 2000) -> dict:
     store = open_store(uri)
     names = list(table.feature_names)
     rng = np.random.default_rng(5)
-    samples = []
+    single_keys = [int(k) for k in rng.integers(0, keys, lookups)]
+    batch_keys = [[int(k) for k in rng.integers(0, keys, batch)] for _ in range(batches)]
+    spec = fc.create_training_set(pd.DataFrame({"key": np.array(single_keys[:1], dtype=np.int64)}),
+                                  [FeatureLookup("bench.profile", lookup_key="key")]).feature_spec
+    enricher = OnlineEnricher(spec, fc.tracking_uri)
+    single_frames = [pd.DataFrame({"key": np.array([k], dtype=np.int64)}) for k in single_keys]
+    batch_frames = [pd.DataFrame({"key": np.array(ks, dtype=np.int64)}) for ks in batch_keys]
+    samples: dict[str, list[float]] = {"store_read": [], "enricher_single": [], "enricher_batch": []}
+    cpu: dict[str, list[float]] = {name: [] for name in samples}
+    clock = time.process_time
+    first = None
     try:
-        for k in rng.integers(0, keys, lookups):
-            start = time.perf_counter()
-            store.read("bench.profile", key_strings(table, [(int(k),)]), names)
-            samples.append(time.perf_counter() - start)
+        for frame in single_frames[:50]:  # warm
+            enricher.lookup(frame)
+        for i, k in enumerate(single_keys):  # the two single-key kinds alternate
+            c, start = clock(), time.perf_counter()
+            store.read("bench.profile", key_strings(table, [(k,)]), names)
+            samples["store_read"].append(time.perf_counter() - start)
+            cpu["store_read"].append(clock() - c)
+            c, start = clock(), time.perf_counter()
+            frame, refused = enricher.lookup(single_frames[i])
+            samples["enricher_single"].append(time.perf_counter() - start)
+            cpu["enricher_single"].append(clock() - c)
+            if first is None:
+                first = {n: float(frame[n].iloc[0]) for n in names}
+            assert not refused
+        for frame in batch_frames:
+            c, start = clock(), time.perf_counter()
+            enricher.lookup(frame)
+            samples["enricher_batch"].append(time.perf_counter() - start)
+            cpu["enricher_batch"].append(clock() - c)
     finally:
         client = redis.Redis.from_url("redis://127.0.0.1:6379/0")
         found = list(client.scan_iter(match=prefix + "*", count=10_000))
         for start in range(0, len(found), 10_000):
             client.delete(*found[start : start + 10_000])
         store.close()
-    samples.sort()
-    return {"publish_keys": result["written"], "publish_s": sig(took), "lookups": lookups,
-            "p50_ms": sig(1000 * samples[len(samples) // 2]), "p99_ms": sig(1000 * samples[int(len(samples) * 0.99)])}
+        for s in {id(s): s for s in enricher.stores.values()}.values():
+            s.close()
+    out = {"publish_keys": result["written"], "publish_s": sig(took), "features": len(names),
+           "store_read": _latency(samples["store_read"], 1, cpu["store_read"]),
+           "enricher_single": _latency(samples["enricher_single"], 1, cpu["enricher_single"]),
+           "enricher_batch": _latency(samples["enricher_batch"], batch, cpu["enricher_batch"])}
+    # the old top-level figures (the raw read), kept for comparisons with earlier runs
+    out["p50_ms"], out["p99_ms"] = out["store_read"]["p50_ms"], out["store_read"]["p99_ms"]
+    log(f"online: store read p50 {out['p50_ms']} ms, enricher single p50 {out['enricher_single']['p50_ms']} ms, "
+        f"batch of {batch} p50 {out['enricher_batch']['p50_ms']} ms")
+    if feast:
+        figures, error = run_feast_online(tmp, profile, {"single": single_keys, "batches": batch_keys})
+        if error:
+            out["feast_error"] = error
+        else:
+            fs = {"version": figures["feast_version"], "write_s": sig(figures["write_s"]),
+                  "single": _latency(figures["single_s"], 1, figures["single_cpu_s"]),
+                  "batch": _latency(figures["batch_s"], batch, figures["batch_cpu_s"])}
+            out["feast"] = fs
+            out["identical_first_key"] = all(abs(first[n] - figures["first"][n]) < 1e-12 for n in names)
+            out["ratio_vs_feast"] = {
+                "single_p50": sig(fs["single"]["p50_ms"] / out["enricher_single"]["p50_ms"]),
+                "single_p99": sig(fs["single"]["p99_ms"] / out["enricher_single"]["p99_ms"]),
+                "single_p50_raw_read": sig(fs["single"]["p50_ms"] / out["store_read"]["p50_ms"]),
+                "batch_p50": sig(fs["batch"]["p50_ms"] / out["enricher_batch"]["p50_ms"]),
+                "batch_rows_per_s": sig(out["enricher_batch"]["rows_per_s"] / fs["batch"]["rows_per_s"]),
+                "single_cpu": sig(fs["single"]["cpu_ms_mean"] / out["enricher_single"]["cpu_ms_mean"]),
+                "single_cpu_raw_read": sig(fs["single"]["cpu_ms_mean"] / out["store_read"]["cpu_ms_mean"]),
+                "batch_cpu": sig(fs["batch"]["cpu_ms_mean"] / out["enricher_batch"]["cpu_ms_mean"]),
+            }
+            log(f"online feast: single p50 {fs['single']['p50_ms']} ms, batch p50 {fs['batch']['p50_ms']} ms")
+    return out
 
 
 def serving_overhead(fc, model_uri: str, labels, tmp: Path, requests: int = 600) -> dict:
@@ -485,6 +596,7 @@ def main() -> None:
     parser.add_argument("--spark", action="store_true", help="also score on Spark local[2] (score_batch, spark_udf)")
     parser.add_argument("--spark-labels", type=int, help="rows scored on Spark (default: all labels)")
     parser.add_argument("--spark-only", action="store_true", help="only the Spark figures (the tables and the model first)")
+    parser.add_argument("--online-only", action="store_true", help="only the online lookup figures (and Feast's)")
     parser.add_argument("--out")
     args = parser.parse_args()
     labels_n = args.labels or (100_000 if args.quick else 1_000_000)
@@ -506,6 +618,11 @@ def main() -> None:
         took, _ = timed(lambda: fc.create_table("bench.series", primary_keys="key", timestamp_keys="ts", df=series))
         fc.create_table("bench.profile", primary_keys="key", df=profile)
         report["create_table_s"] = sig(took)
+        if args.online_only:
+            report["online"] = online(fc, profile, keys_n, tmp, not args.no_feast)
+            report["machine"]["loadavg_end"] = os.getloadavg()
+            print(json.dumps(report, indent=2))
+            return
         if args.spark_only:
             spark_rows = labels.head(args.spark_labels) if args.spark_labels else labels
             model, info, _ = train_model(fc, labels)
@@ -513,15 +630,29 @@ def main() -> None:
             report["machine"]["loadavg_end"] = os.getloadavg()
             print(json.dumps(report, indent=2))
             return
+
+        def partial(section: str) -> None:  # each figure as soon as it is measured, in --out
+            report["machine"][f"loadavg_after_{section}"] = os.getloadavg()
+            if args.out:
+                shown = {k: ({n: v for n, v in d.items() if n != "model"} if isinstance(d, dict) else d)
+                         for k, d in report.items()}
+                Path(args.out).write_text(json.dumps(shown, indent=2))
+
         report["pit_join"] = pit_join(fc, series, labels, tmp, not args.no_feast, args.reps)
+        partial("pit_join")
         report["score_batch"] = score(fc, series, labels, profile, args.reps)
         model_uri = report["score_batch"].pop("model_uri")
+        partial("score_batch")
         report["score_batch_cli"] = score_cli(fc, labels, tmp, model_uri)
-        report["online"] = online(fc, keys_n)
+        partial("score_batch_cli")
+        report["online"] = online(fc, profile, keys_n, tmp, not args.no_feast)
+        partial("online")
         report["serving"] = serving_overhead(fc, model_uri, labels, tmp)
+        partial("serving")
         if args.spark:
             spark_rows = labels.head(args.spark_labels) if args.spark_labels else labels
             report["spark"] = spark_jobs(fc, model_uri, report["score_batch"].pop("model"), spark_rows, tmp, args.reps)
+            partial("spark")
         report["score_batch"].pop("model", None)
         report["merge"] = merge(fc, series, labels_n)
     report["machine"]["loadavg_end"] = os.getloadavg()

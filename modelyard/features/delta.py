@@ -132,6 +132,23 @@ def conform(table: pa.Table, stored: pa.Schema, *, keys: tuple[str, ...]) -> pa.
     return table.select(ordered).cast(schema)
 
 
+def sorted_by(table: pa.Table, keys: tuple[str, ...]) -> pa.Table:
+    """``table`` ordered by ``keys`` (DuckDB's sort: several times faster than Arrow's here). Time
+    series are written in key then time order: the as-of join sorts the same way, and DuckDB sorts
+    data that is already in order about twice as fast, so a join pays less for every read."""
+    if table.num_rows < 2 or not keys:
+        return table
+    from modelyard.features.join import connect
+
+    con = connect()
+    try:
+        con.register("__modelyard_unsorted", table)
+        order = ", ".join('"' + k.replace('"', '""') + '"' for k in keys)
+        return con.sql(f"SELECT * FROM __modelyard_unsorted ORDER BY {order}").to_arrow_table().cast(table.schema)
+    finally:
+        con.close()
+
+
 # -- Delta operations ---------------------------------------------------------------------------
 def storage_options(location: str) -> dict[str, str] | None:
     """What ``deltalake`` needs to reach an ``s3://`` location: the S3 endpoint of the settings

@@ -77,15 +77,31 @@ def key_strings(table: FeatureTable, rows: Sequence[Sequence[Any]]) -> list[str]
     columns = []
     for i, k in enumerate(table.primary_keys):
         values = [r[i] for r in rows]
+        if _already(types[k], values):  # what the cast would give back: skip Arrow (serving's hot path)
+            columns.append(values)
+            continue
         target = _arrow_type(types[k])
         try:
             try:
                 columns.append(pa.array(values).cast(target).to_pylist())
-            except (pa.ArrowInvalid, pa.ArrowTypeError):  # mixed types, e.g. "2" and 4
+            except (pa.ArrowInvalid, pa.ArrowTypeError, OverflowError):  # mixed types, e.g. "2" and 4
                 columns.append([pa.array([v]).cast(target)[0].as_py() for v in values])
-        except (pa.ArrowInvalid, pa.ArrowTypeError, pa.ArrowNotImplementedError):
+        except (pa.ArrowInvalid, pa.ArrowTypeError, pa.ArrowNotImplementedError, OverflowError):
             raise InvalidParameterValue(f"Key {k!r} of feature table {table.name!r} must be {types[k]}") from None
     return [online.entity_key(v) for v in zip(*columns, strict=True)]
+
+
+_INT64 = (-(2**63), 2**63 - 1)
+
+
+def _already(dtype: str, values: list[Any]) -> bool:
+    """Whether ``values`` are already the Python values of the key type (plain ``int`` in int64's
+    range for int64, ``str`` for string): casting them through Arrow would change nothing."""
+    if dtype == "int64":
+        return all(type(v) is int and _INT64[0] <= v <= _INT64[1] for v in values)
+    if dtype == "string":
+        return all(type(v) is str for v in values)
+    return False
 
 
 def _arrow_type(text: str) -> pa.DataType:

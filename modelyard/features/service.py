@@ -65,7 +65,7 @@ class FeatureTableService:
         else:
             raise ResourceAlreadyExists(f"Feature table {name!r} already exists")
         location = self.store.default_location(name)
-        version = delta.create(location, data)
+        version = delta.create(location, delta.sorted_by(data, pks + tks) if tks else data)
         try:
             return self.store.create_feature_table(
                 name, pks, tks, delta.columns_of(delta.stored_schema(location)), location, version,
@@ -83,6 +83,8 @@ class FeatureTableService:
         delta.check_keys(data, table.primary_keys, table.timestamp_keys)
         data = delta.conform(data, delta.stored_schema(table.location), keys=table.keys)
         change = {"operation": mode, "rows_written": data.num_rows}
+        if table.timestamp_keys:  # time series: new files in key and time order, see delta.sorted_by
+            data = delta.sorted_by(data, table.keys)
         if mode == "merge":
             version, counts = delta.merge(table.location, data, table.keys)
             change.update(counts)

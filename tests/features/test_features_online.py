@@ -69,3 +69,27 @@ def test_read_many_answers_several_tables_at_once(fc, customer_features, online_
         assert store.read("cf", ["[1]"], ["spend"]) == [{"spend": 75.5}]
     finally:
         store.close()
+
+
+def test_key_strings_fast_path_matches_the_arrow_cast() -> None:
+    """Plain ints for an int64 key and strs for a string key skip Arrow; every other value goes
+    through the cast, with the same encoding and the same refusals."""
+    from modelyard.entities.feature_table import FeatureColumn, FeatureTable
+    from modelyard.features.publish import key_strings
+
+    def table(dtype: str) -> FeatureTable:
+        return FeatureTable(name="t", primary_keys=("k",), timestamp_keys=(), columns=(FeatureColumn("k", dtype, False),
+                            FeatureColumn("v", "double", True)), location="/nowhere", current_version=0,
+                            creation_time=0, last_updated_time=0)
+
+    ints = table("int64")
+    assert key_strings(ints, [(1,), (-7,), (2**63 - 1,)]) == ["[1]", "[-7]", "[9223372036854775807]"]
+    assert key_strings(ints, [("2",), (3,)]) == ["[2]", "[3]"]  # mixed: cast one by one
+    import numpy as np
+
+    assert key_strings(ints, [(np.int64(4),)]) == ["[4]"]
+    for bad in ([("x",)], [(2**63,)]):
+        with pytest.raises(InvalidParameterValue, match="must be int64"):
+            key_strings(ints, bad)
+    assert key_strings(table("string"), [("a",), ("b\"c",)]) == ['["a"]', '["b\\"c"]']
+    assert key_strings(table("int32"), [(5,)]) == ["[5]"]
