@@ -21,7 +21,7 @@ from modelyard.entities import (
     RunInputs,
     RunOutputs,
 )
-from modelyard.entities.columnar import HistoryColumns
+from modelyard.entities.columnar import HistoryColumns, metrics_of
 from modelyard.store.tracking.tables import (
     datasets,
     experiment_tags,
@@ -67,30 +67,11 @@ def raw_rows(conn: Connection, stmt) -> list[tuple]:
         result.close()
 
 
-_new = object.__new__
-_set_key, _set_value, _set_ts, _set_step, _set_run = (
-    Metric.key.__set__,  # type: ignore[attr-defined]
-    Metric.value.__set__,  # type: ignore[attr-defined]
-    Metric.timestamp.__set__,  # type: ignore[attr-defined]
-    Metric.step.__set__,  # type: ignore[attr-defined]
-    Metric.run_id.__set__,  # type: ignore[attr-defined]
-)
-
-
 def metrics_from_rows(rows: Sequence[tuple], key: str, run_id: str | None) -> list[Metric]:
-    """Frozen Metric objects from (value, timestamp, step, is_nan) rows, twice as fast as calling
-    the frozen dataclass's __init__ (which goes through object.__setattr__ per field)."""
-    out = []
-    append = out.append
-    for value, ts, step, is_nan in rows:
-        m = _new(Metric)
-        _set_key(m, key)
-        _set_value(m, value if not is_nan and -DBL_MAX < value < DBL_MAX else metric_from_db(value, is_nan))
-        _set_ts(m, ts)
-        _set_step(m, step)
-        _set_run(m, run_id)
-        append(m)
-    return out
+    """Frozen Metric objects from (value, timestamp, step, is_nan) rows (``columnar.metrics_of``,
+    which fills their slots directly)."""
+    steps, stamps, values, _ = history_columns_from_rows(rows, None)
+    return metrics_of(key, run_id, values, stamps, steps)
 
 
 def history_columns_from_rows(rows: Sequence[tuple], token: str | None) -> HistoryColumns:
