@@ -317,10 +317,10 @@ def get_run(svc: Services, m: RunScoped, ctx: RequestContext) -> dict:
     return {"run": svc.tracking.get_run(ctx, m.rid).to_dict()}
 
 
-@table.post("/mlflow/runs/search", SearchRuns, needs=needs(EXPERIMENT, READ, "experiment_ids"))
-def search_runs(svc: Services, m: SearchRuns, ctx: RequestContext) -> dict:
-    """Search runs of some experiments with a filter."""
-    page = svc.tracking.search_runs(
+def search_page(svc: Services, m: SearchRuns, ctx: RequestContext):
+    """The page of runs a ``runs/search`` body asks for (also answered as columns by
+    ``routes.columnar``)."""
+    return svc.tracking.search_runs(
         ctx,
         m.experiment_ids,
         m.filter,
@@ -329,6 +329,12 @@ def search_runs(svc: Services, m: SearchRuns, ctx: RequestContext) -> dict:
         m.order_by,
         m.page_token,
     )
+
+
+@table.post("/mlflow/runs/search", SearchRuns, needs=needs(EXPERIMENT, READ, "experiment_ids"))
+def search_runs(svc: Services, m: SearchRuns, ctx: RequestContext) -> dict:
+    """Search runs of some experiments with a filter."""
+    page = search_page(svc, m, ctx)
     out: dict = {"runs": [r.to_dict() for r in page]}
     if page.token:
         out["next_page_token"] = page.token
