@@ -190,8 +190,10 @@ class Database:
         except dbapi_error as exc:
             wrapped = DBAPIError.instance(None, None, exc, dbapi_error, dialect=dialect)
             if nowait and not began and _is_busy(wrapped):
-                raise WouldWait from exc
-            raise translate(wrapped) from exc
+                raise WouldWait from wrapped
+            raise translate(
+                wrapped
+            ) from wrapped  # as write() raises it: SQLAlchemy's error, .orig the driver's
         except DBAPIError as exc:
             raise translate(exc) from exc
         if nowait:

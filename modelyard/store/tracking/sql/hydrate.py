@@ -120,11 +120,22 @@ def _setters(cls, names: Sequence[str]) -> tuple:
 
 _RUN_INFO_SETTERS = _setters(
     RunInfo,
-    ("run_id", "experiment_id", "run_name", "user_id", "status", "start_time", "end_time", "artifact_uri",
-     "lifecycle_stage"),
+    (
+        "run_id",
+        "experiment_id",
+        "run_name",
+        "user_id",
+        "status",
+        "start_time",
+        "end_time",
+        "artifact_uri",
+        "lifecycle_stage",
+    ),
 )
 _set_data_metrics, _set_data_params, _set_data_tags = _setters(RunData, ("metric_objs", "params", "tags"))
-_set_run_info, _set_run_data, _set_run_inputs, _set_run_outputs = _setters(Run, ("info", "data", "inputs", "outputs"))
+_set_run_info, _set_run_data, _set_run_inputs, _set_run_outputs = _setters(
+    Run, ("info", "data", "inputs", "outputs")
+)
 _NO_INPUTS = RunInputs()
 _NO_OUTPUTS = RunOutputs()
 
@@ -207,7 +218,9 @@ def _load_inputs_and_models(conn: Connection, ids: Sequence[int]) -> tuple[dict,
     for rid, model_id, step in page_rows(conn, "page_model_outputs", ids):
         models_out[rid].append(LoggedModelOutput(model_id, step))
     inputs = {
-        rid: RunInputs(dataset_inputs=tuple(datasets_of.get(rid, ())), model_inputs=tuple(models_in.get(rid, ())))
+        rid: RunInputs(
+            dataset_inputs=tuple(datasets_of.get(rid, ())), model_inputs=tuple(models_in.get(rid, ()))
+        )
         for rid in datasets_of.keys() | models_in.keys()
     }
     outputs = {rid: RunOutputs(model_outputs=tuple(found)) for rid, found in models_out.items()}

@@ -94,8 +94,9 @@ class SqlTrackingStore(ExperimentMethods, LoggedModelMethods, base.TrackingStore
     ) -> Run:
         tag_map, name = self._run_tags(tags, run_name)
         with self._write_hot() as conn:
-            run, _ = self._insert_run(conn, experiment_id, user_id, start_time, None, RunStatus.RUNNING.value,
-                                      tag_map, name)
+            run, _ = self._insert_run(
+                conn, experiment_id, user_id, start_time, None, RunStatus.RUNNING.value, tag_map, name
+            )
         return run
 
     def record_run(
@@ -116,15 +117,21 @@ class SqlTrackingStore(ExperimentMethods, LoggedModelMethods, base.TrackingStore
         v.validate_batch_sizes(len(metrics), len(params), 0)
         param_rows, _, metric_rows = self._batch_rows(metrics, params, ())
         with self._write_hot() as conn:
-            run, rid = self._insert_run(conn, experiment_id, user_id, start_time, int(end_time), status, tag_map, name)
+            run, rid = self._insert_run(
+                conn, experiment_id, user_id, start_time, int(end_time), status, tag_map, name
+            )
             if param_rows and rawsql.enabled(conn):
                 rawsql.insert_params(conn, rid, list(param_rows.items()))
             elif param_rows:
-                conn.execute(db.params.insert(), [{"run_id": rid, "key": k, "value": val} for k, val in param_rows.items()])
+                conn.execute(
+                    db.params.insert(),
+                    [{"run_id": rid, "key": k, "value": val} for k, val in param_rows.items()],
+                )
             if metric_rows:
                 self._insert_metrics(conn, rid, metric_rows)
-        data = RunData(metric_objs=tuple(metrics), params=dict(sorted(param_rows.items())),
-                       tags=run.data.tags)
+        data = RunData(
+            metric_objs=tuple(metrics), params=dict(sorted(param_rows.items())), tags=run.data.tags
+        )
         return Run(info=run.info, data=data)
 
     @staticmethod
@@ -141,8 +148,15 @@ class SqlTrackingStore(ExperimentMethods, LoggedModelMethods, base.TrackingStore
         return tag_map, name
 
     def _insert_run(
-        self, conn: Connection, experiment_id: str, user_id: str, start_time: int | None, end_time: int | None,
-        status: str, tag_map: dict[str, str], name: str,
+        self,
+        conn: Connection,
+        experiment_id: str,
+        user_id: str,
+        start_time: int | None,
+        end_time: int | None,
+        status: str,
+        tag_map: dict[str, str],
+        name: str,
     ) -> tuple[Run, int]:
         start_time = now_ms() if start_time is None else int(start_time)
         run_uuid = uuid.uuid4().hex
@@ -629,7 +643,14 @@ class SqlTrackingStore(ExperimentMethods, LoggedModelMethods, base.TrackingStore
 
 
 _RUN_INSERT_COLUMNS = (
-    "run_uuid", "experiment_id", "name", "user_id", "status", "start_time", "end_time", "lifecycle_stage",
+    "run_uuid",
+    "experiment_id",
+    "name",
+    "user_id",
+    "status",
+    "start_time",
+    "end_time",
+    "lifecycle_stage",
     "artifact_uri",
 )
 _RUN_INFO_FIELD = {"name": "run_name"}  # runs column -> RunInfo field, where they differ
