@@ -178,12 +178,6 @@ def insert_points(conn: Connection, rid: int, rows: Sequence[dict], latest: Sequ
             cur.executemany(sql(conn, "upsert_latest"), newest)
 
 
-def fetch_all(conn: Connection, name: str, args: Sequence, marks: int = 0) -> list[tuple]:
-    with cursor(conn) as cur:
-        cur.execute(sql(conn, name, marks), args)
-        return cur.fetchall()
-
-
 def experiment_row(conn: Connection, experiment_id: int) -> tuple | None:
     """``(experiment_id, lifecycle_stage, artifact_location)``, or None."""
     with cursor(conn) as cur:
