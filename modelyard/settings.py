@@ -666,7 +666,18 @@ def _coerce(f: dataclasses.Field, raw: str, var: str) -> Any:
 
 
 def login_name() -> str:
-    """The process's login name, for the user recorded on runs."""
+    """The process's login name, for the user recorded on runs: ``getpass.getuser()``'s variables
+    (read on every call, as they may change), else the password entry of the process's user (looked
+    up once: it cannot change, and the lookup costs more than the rest of ``start_run``'s Python)."""
+    for var in ("LOGNAME", "USER", "LNAME", "USERNAME"):
+        name = os.environ.get(var)
+        if name:
+            return name
+    return _passwd_name()
+
+
+@functools.cache
+def _passwd_name() -> str:
     import getpass
 
     try:

@@ -101,3 +101,50 @@ def test_pooled_connections_are_pinged_only_after_sitting_idle(postgres_uri: str
             assert conn.execute(text("SELECT pg_backend_pid()")).scalar() != pid
     finally:
         engine.dispose()
+
+
+def _raw_insert(conn, k: int) -> None:
+    cur = conn.connection.cursor()
+    try:
+        cur.execute("INSERT INTO t VALUES (?)", (k,))
+    finally:
+        cur.close()
+
+
+def _keys(db: Database) -> list[int]:
+    with db.read() as conn:
+        return conn.execute(text("SELECT k FROM t ORDER BY k")).scalars().all()
+
+
+def test_write_raw_commits_rolls_back_and_translates(db: Database) -> None:
+    with db.write_raw() as conn:
+        _raw_insert(conn, 1)
+    with pytest.raises(RuntimeError), db.write_raw() as conn:
+        _raw_insert(conn, 2)
+        raise RuntimeError("the block failed")
+    with pytest.raises(ResourceAlreadyExists) as caught, db.write_raw() as conn:
+        _raw_insert(conn, 3)
+        _raw_insert(conn, 1)  # the driver's IntegrityError, translated; 3 is rolled back with it
+    assert isinstance(caught.value.__cause__, IntegrityError)
+    assert _keys(db) == [1]
+
+
+def test_write_raw_under_nowait_raises_would_wait_before_writing(db: Database, tmp_path: Path) -> None:
+    import sqlite3
+
+    from modelyard.store.sql.database import WouldWait
+
+    other = sqlite3.connect(tmp_path / "k.db", isolation_level=None)
+    other.execute("BEGIN IMMEDIATE")  # another process holds SQLite's write lock
+    try:
+        with pytest.raises(WouldWait), db.nowait(), db.write_raw() as conn:
+            _raw_insert(conn, 5)
+    finally:
+        other.execute("ROLLBACK")
+        other.close()
+    with db.nowait():
+        with db.write_raw() as conn:  # free now: written at once
+            _raw_insert(conn, 6)
+        with db.write_raw() as conn:  # after a commit, later writes of the block may wait
+            _raw_insert(conn, 7)
+    assert _keys(db) == [6, 7]

@@ -410,29 +410,3 @@ def load(conn: Connection, rows: Sequence) -> list[LoggedModel]:
         )
         for r in rows
     ]
-
-
-def load_run_models(
-    conn: Connection, run_ids: Sequence[int]
-) -> tuple[dict[int, list[str]], dict[int, list[LoggedModelOutput]]]:
-    """Model inputs and outputs of runs (by ``runs.id``), for ``hydrate.load_runs``."""
-    inputs: dict[int, list[str]] = defaultdict(list)
-    outputs: dict[int, list[LoggedModelOutput]] = defaultdict(list)
-    if not run_ids:
-        return inputs, outputs
-    ri, ro = db.run_model_inputs, db.run_outputs
-    for rid, mid in conn.execute(
-        select(ri.c.run_id, lm.c.model_id)
-        .join(lm, lm.c.id == ri.c.model_id)
-        .where(ri.c.run_id.in_(list(run_ids)))
-        .order_by(ri.c.run_id, lm.c.id)
-    ):
-        inputs[rid].append(mid)
-    for rid, mid, step in conn.execute(
-        select(ro.c.run_id, lm.c.model_id, ro.c.step)
-        .join(lm, lm.c.id == ro.c.model_id)
-        .where(ro.c.run_id.in_(list(run_ids)))
-        .order_by(ro.c.run_id, lm.c.id, ro.c.step)
-    ):
-        outputs[rid].append(LoggedModelOutput(mid, step))
-    return inputs, outputs

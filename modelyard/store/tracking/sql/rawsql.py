@@ -5,9 +5,11 @@ statement (construction, cache key, parameter processing): more than SQLite need
 and the larger part of a ``log_metric`` call. The few statements every logging call runs
 (find the run, read the latest points, insert points, upsert the latest) are therefore kept
 here as text, with identifiers quoted by the dialect and ``?`` marks turned into the
-driver's. Only SQLite and PostgreSQL take this path (both have ``ON CONFLICT ... DO UPDATE``);
-MySQL/MariaDB keep the Core statements of store.py. Driver errors are wrapped as SQLAlchemy's
-``DBAPIError`` so the store translates them as usual.
+driver's. Only SQLite and PostgreSQL take the write statements (both have ``ON CONFLICT ... DO UPDATE``);
+MySQL/MariaDB keep the Core statements of store.py. The page reads of a search (``page_*``: the
+params, tags, latest metrics, inputs and models of a page of runs, ``load_page``) are plain
+SELECTs and run on all three. Driver errors are wrapped as SQLAlchemy's ``DBAPIError`` so the
+store translates them as usual.
 """
 
 from __future__ import annotations
@@ -21,6 +23,7 @@ from sqlalchemy.exc import DBAPIError
 
 DIALECTS = ("sqlite", "postgresql")
 IN_CHUNK = 200  # marks per IN (...) list
+PAGE_CHUNK = 1000  # ids per IN (...) list of a page read
 
 _SQL: dict[tuple[str, str], str] = {}
 
@@ -32,6 +35,38 @@ _TEMPLATES = {
     "VALUES (?, ?, ?, ?, ?, ?) ON CONFLICT (run_id, {key}) DO UPDATE SET {value} = excluded.{value}, "
     "{ts} = excluded.{ts}, {step} = excluded.{step}, is_nan = excluded.is_nan",
 }
+# A run's creation and its batches (``Database.write_raw``): SQLite and PostgreSQL.
+_TEMPLATES.update(
+    experiment="SELECT experiment_id, lifecycle_stage, artifact_location FROM experiments WHERE experiment_id = ?",
+    insert_run="INSERT INTO runs (run_uuid, experiment_id, {name}, user_id, {status}, start_time, end_time, "
+    "lifecycle_stage, artifact_uri) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
+    insert_params="INSERT INTO params (run_id, {key}, {value}) VALUES (?, ?, ?)",
+    params_in="SELECT {key}, {value} FROM params WHERE run_id = ? AND {key} IN ({marks})",
+    upsert_tags="INSERT INTO tags (run_id, {key}, {value}) VALUES (?, ?, ?) "
+    "ON CONFLICT (run_id, {key}) DO UPDATE SET {value} = excluded.{value}",
+    set_run_name="UPDATE runs SET {name} = ? WHERE id = ?",
+    run_full="SELECT id, run_uuid, experiment_id, {name}, user_id, {status}, start_time, end_time, "
+    "lifecycle_stage, artifact_uri FROM runs WHERE run_uuid = ?",
+    stored_points="SELECT {key}, {step}, {timestamp}, {value}, is_nan FROM metrics "
+    "WHERE run_id = ? AND {key} IN ({marks}) AND {step} BETWEEN ? AND ?",
+)
+_RUN_UPDATE_COLUMNS = ("status", "end_time", "name")
+
+# The children of a page of runs (ids in the IN list): one statement per table for the whole page.
+_TEMPLATES.update(
+    page_params="SELECT run_id, {key}, {value} FROM params WHERE run_id IN ({marks})",
+    page_tags="SELECT run_id, {key}, {value} FROM tags WHERE run_id IN ({marks})",
+    page_latest="SELECT run_id, {key}, {value}, {timestamp}, {step}, is_nan FROM latest_metrics "
+    "WHERE run_id IN ({marks})",
+    page_inputs="SELECT ri.id, ri.run_id, d.{name}, d.{digest}, d.{source_type}, d.{source}, d.{schema}, "
+    "d.{profile} FROM run_inputs ri JOIN datasets d ON d.id = ri.dataset_id WHERE ri.run_id IN ({marks}) "
+    "ORDER BY ri.id",
+    page_input_tags="SELECT input_id, {key}, {value} FROM input_tags WHERE input_id IN ({marks})",
+    page_model_inputs="SELECT ri.run_id, lm.model_id FROM run_model_inputs ri JOIN logged_models lm "
+    "ON lm.id = ri.model_id WHERE ri.run_id IN ({marks}) ORDER BY ri.run_id, lm.id",
+    page_model_outputs="SELECT ro.run_id, lm.model_id, ro.{step} FROM run_outputs ro JOIN logged_models lm "
+    "ON lm.id = ro.model_id WHERE ro.run_id IN ({marks}) ORDER BY ro.run_id, lm.id, ro.{step}",
+)
 # PostgreSQL: one point that is also the key's new latest (a log_metric call), in one statement.
 # The INSERT in the WITH clause runs once whether or not it is referenced.
 _TEMPLATES["insert_one_upsert_latest"] = (
@@ -52,14 +87,41 @@ def sql(conn: Connection, name: str, marks: int = 0) -> str:
     key = (dialect, f"{name}/{marks}")
     text = _SQL.get(key)
     if text is None:
-        q = conn.dialect.identifier_preparer.quote
-        text = _TEMPLATES[name].format(
-            key=q("key"), value=q("value"), ts=q("timestamp"), step=q("step"), marks=", ".join("?" * marks)
-        )
+        text = _TEMPLATES[name].format_map(_Quoted(conn.dialect.identifier_preparer.quote, marks))
         if conn.dialect.paramstyle != "qmark":
             text = text.replace("?", "%s")
         _SQL[key] = text
     return text
+
+
+class _Quoted(dict):
+    """``{word}`` in a template: the identifier as the dialect quotes it; ``{marks}``: the IN list."""
+
+    def __init__(self, quote, marks: int) -> None:
+        super().__init__(ts=quote("timestamp"), marks=", ".join("?" * marks))
+        self.quote = quote
+
+    def __missing__(self, word: str) -> str:
+        return self.quote(word)
+
+
+def _bucket(n: int) -> int:
+    """The IN-list length a page read of ``n`` ids uses: a power of two (or PAGE_CHUNK), so that a
+    handful of statement texts serve every page size (the list is padded by repeating an id)."""
+    return min(PAGE_CHUNK, 1 << (n - 1).bit_length()) if n > 1 else 1
+
+
+def page_rows(conn: Connection, name: str, ids: Sequence[int]) -> list[tuple]:
+    """The rows of the page read ``name`` (a ``page_*`` template) for these ids, as driver tuples."""
+    out: list[tuple] = []
+    with cursor(conn) as cur:
+        for i in range(0, len(ids), PAGE_CHUNK):
+            part = list(ids[i : i + PAGE_CHUNK])
+            marks = _bucket(len(part))
+            part += part[-1:] * (marks - len(part))  # a repeated id selects nothing twice
+            cur.execute(sql(conn, name, marks), part)
+            out += cur.fetchall()
+    return out
 
 
 @contextmanager
@@ -114,3 +176,80 @@ def insert_points(conn: Connection, rid: int, rows: Sequence[dict], latest: Sequ
             cur.execute(sql(conn, "upsert_latest"), newest[0])
         elif newest:
             cur.executemany(sql(conn, "upsert_latest"), newest)
+
+
+def experiment_row(conn: Connection, experiment_id: int) -> tuple | None:
+    """``(experiment_id, lifecycle_stage, artifact_location)``, or None."""
+    with cursor(conn) as cur:
+        cur.execute(sql(conn, "experiment"), (experiment_id,))
+        return cur.fetchone()
+
+
+def insert_run(conn: Connection, values: Sequence, tags: dict[str, str]) -> int:
+    """Insert a run (values in ``insert_run``'s column order) and its tags; returns its ``runs.id``."""
+    postgres = conn.dialect.name == "postgresql"
+    with cursor(conn) as cur:
+        cur.execute(sql(conn, "insert_run") + (" RETURNING id" if postgres else ""), values)
+        rid = cur.fetchone()[0] if postgres else cur.lastrowid
+        if tags:
+            cur.executemany(sql(conn, "upsert_tags"), [(rid, k, v) for k, v in tags.items()])
+    return rid
+
+
+def stored_params(conn: Connection, rid: int, keys: Sequence[str]) -> dict[str, str]:
+    out: dict[str, str] = {}
+    with cursor(conn) as cur:
+        for i in range(0, len(keys), IN_CHUNK):
+            part = keys[i : i + IN_CHUNK]
+            cur.execute(sql(conn, "params_in", len(part)), (rid, *part))
+            out.update(cur.fetchall())
+    return out
+
+
+def insert_params(conn: Connection, rid: int, rows: Sequence[tuple[str, str]]) -> None:
+    with cursor(conn) as cur:
+        cur.executemany(sql(conn, "insert_params"), [(rid, k, v) for k, v in rows])
+
+
+def upsert_tags(conn: Connection, rid: int, tags: dict[str, str], run_name: str | None) -> None:
+    """Set tags; ``run_name`` (the new ``mlflow.runName``, if set) also renames the run."""
+    with cursor(conn) as cur:
+        rows = [(rid, k, v) for k, v in tags.items()]
+        if len(rows) == 1:
+            cur.execute(sql(conn, "upsert_tags"), rows[0])
+        else:
+            cur.executemany(sql(conn, "upsert_tags"), rows)
+        if run_name is not None:
+            cur.execute(sql(conn, "set_run_name"), (run_name, rid))
+
+
+def run_full_row(conn: Connection, run_uuid: str, *, lock: bool) -> tuple | None:
+    """The run's row in ``hydrate.RUN_COLUMNS`` order, or None."""
+    text = sql(conn, "run_full")
+    if lock:
+        text += _ROW_LOCK[conn.dialect.name]
+    with cursor(conn) as cur:
+        cur.execute(text, (run_uuid,))
+        return cur.fetchone()
+
+
+def update_run(conn: Connection, rid: int, values: dict) -> None:
+    """Set some of status, end_time and name of the run ``rid``."""
+    columns = [c for c in _RUN_UPDATE_COLUMNS if c in values]
+    name = "update_run/" + ",".join(columns)
+    if name not in _TEMPLATES:
+        _TEMPLATES[name] = "UPDATE runs SET " + ", ".join(f"{{{c}}} = ?" for c in columns) + " WHERE id = ?"
+    with cursor(conn) as cur:
+        cur.execute(sql(conn, name), (*(values[c] for c in columns), rid))
+
+
+def stored_points(conn: Connection, rid: int, keys: Sequence[str], first: int, last: int) -> list[tuple]:
+    """``(key, step, timestamp, value, is_nan)`` of the run's points of these keys with steps in
+    [first, last] (a range on the (run_id, key, step) index)."""
+    out: list[tuple] = []
+    with cursor(conn) as cur:
+        for i in range(0, len(keys), IN_CHUNK):
+            part = keys[i : i + IN_CHUNK]
+            cur.execute(sql(conn, "stored_points", len(part)), (rid, *part, first, last))
+            out += cur.fetchall()
+    return out

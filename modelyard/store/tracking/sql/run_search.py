@@ -54,14 +54,14 @@ def select_run_rows(
     offset: int,
     limit: int,
 ) -> list:
-    """Rows of hydrate.RUN_COLUMNS of these experiments and stages matching ``filters``, in
+    """Rows (the driver's tuples) of hydrate.RUN_COLUMNS of these experiments and stages matching ``filters``, in
     ``ordering``, from ``offset``, at most ``limit``."""
     scope = scope_where(experiment_ids, stages)
     if ordering and ordering[0].kind == "metric" and _scope_is_large(conn, scope):
         where = [*scope_where(experiment_ids, stages, use_index=False), *filters]
         return _banded(conn, where, ordering, offset, limit)
     stmt = apply_runs_order(select(*hydrate.RUN_COLUMNS).where(*scope, *filters), ordering)
-    return conn.execute(stmt.limit(limit).offset(offset)).all()
+    return hydrate.raw_rows(conn, stmt.limit(limit).offset(offset))
 
 
 def _scope_is_large(conn: Connection, scope: Sequence[ColumnElement[bool]]) -> bool:
@@ -99,7 +99,7 @@ def _band(where: Sequence[ColumnElement[bool]], ordering: Sequence[OrderBy], ban
 def _banded(conn: Connection, where, ordering: Sequence[OrderBy], offset: int, limit: int) -> list:
     rows: list = []
     for band in BANDS:
-        got = conn.execute(_band(where, ordering, band).limit(limit - len(rows)).offset(offset)).all()
+        got = hydrate.raw_rows(conn, _band(where, ordering, band).limit(limit - len(rows)).offset(offset))
         if not got and offset:
             # The page starts past this band: skip it whole.
             counted = conn.execute(select(func.count()).select_from(_band(where, ordering, band, False).subquery()))

@@ -62,6 +62,10 @@ class SqlTrackingStore(ExperimentMethods, LoggedModelMethods, base.TrackingStore
         # The kernel's transactions, bound once: no extra layer on the logging path.
         self._read = database.read
         self._write = database.write
+        # Run creation and logging on SQLite and PostgreSQL: SQL text on the driver's connection
+        # (rawsql), in transactions without SQLAlchemy's per-transaction layer (Database.write_raw).
+        self._raw = database.dialect in rawsql.DIALECTS
+        self._write_hot = database.write_raw if self._raw else database.write
         self.default_artifact_root = default_artifact_root
         self.uri = database.uri
         # PostgreSQL through psycopg 3: a log_batch is one round trip (pgbatch.py)
@@ -97,9 +101,10 @@ class SqlTrackingStore(ExperimentMethods, LoggedModelMethods, base.TrackingStore
             run = self._pg_create_run(experiment_id, user_id, start_time, tag_map, name)
             if run is not None:
                 return run
-        with self._write() as conn:
-            run, _ = self._insert_run(conn, experiment_id, user_id, start_time, None, RunStatus.RUNNING.value,
-                                      tag_map, name)
+        with self._write_hot() as conn:
+            run, _ = self._insert_run(
+                conn, experiment_id, user_id, start_time, None, RunStatus.RUNNING.value, tag_map, name
+            )
         return run
 
     def record_run(
@@ -129,12 +134,15 @@ class SqlTrackingStore(ExperimentMethods, LoggedModelMethods, base.TrackingStore
             param_rows, _, metric_rows = self._batch_rows(r.metrics, r.params, ())
             checked.append((r, status, tag_map, name, param_rows, metric_rows))
         runs = []
-        with self._write() as conn:
+        with self._write_hot() as conn:
+            raw = rawsql.enabled(conn)
             for r, status, tag_map, name, param_rows, metric_rows in checked:
                 run, rid = self._insert_run(
                     conn, r.experiment_id, r.user_id, r.start_time, int(r.end_time), status, tag_map, name
                 )
-                if param_rows:
+                if param_rows and raw:
+                    rawsql.insert_params(conn, rid, list(param_rows.items()))
+                elif param_rows:
                     conn.execute(
                         db.params.insert(), [{"run_id": rid, "key": k, "value": val} for k, val in param_rows.items()]
                     )
@@ -158,35 +166,45 @@ class SqlTrackingStore(ExperimentMethods, LoggedModelMethods, base.TrackingStore
         return tag_map, name
 
     def _insert_run(
-        self, conn: Connection, experiment_id: str, user_id: str, start_time: int | None, end_time: int | None,
-        status: str, tag_map: dict[str, str], name: str,
+        self,
+        conn: Connection,
+        experiment_id: str,
+        user_id: str,
+        start_time: int | None,
+        end_time: int | None,
+        status: str,
+        tag_map: dict[str, str],
+        name: str,
     ) -> tuple[Run, int]:
         start_time = now_ms() if start_time is None else int(start_time)
         run_uuid = uuid.uuid4().hex
-        exp = self._experiment_row(conn, experiment_id)
-        if exp.lifecycle_stage != ACTIVE:
+        raw = rawsql.enabled(conn)
+        if raw:
+            found = rawsql.experiment_row(conn, experiment_int(experiment_id))
+            if found is None:
+                raise ResourceDoesNotExist(f"No Experiment with id={experiment_id} exists")
+            exp_id, stage, location = found
+        else:
+            exp = self._experiment_row(conn, experiment_id)
+            exp_id, stage, location = exp.experiment_id, exp.lifecycle_stage, exp.artifact_location
+        if stage != ACTIVE:
             raise InvalidParameterValue(
-                f"The experiment {experiment_id} must be in the 'active' state. "
-                f"Current state is {exp.lifecycle_stage}."
+                f"The experiment {experiment_id} must be in the 'active' state. Current state is {stage}."
             )
-        artifact_uri = join_uri(exp.artifact_location, run_uuid, "artifacts")
-        row_id = conn.execute(
-            db.runs.insert().values(
-                run_uuid=run_uuid,
-                experiment_id=exp.experiment_id,
-                name=name,
-                user_id=user_id or "",
-                status=status,
-                start_time=start_time,
-                end_time=end_time,
-                lifecycle_stage=ACTIVE,
-                artifact_uri=artifact_uri,
+        artifact_uri = join_uri(location, run_uuid, "artifacts")
+        values = (run_uuid, exp_id, name, user_id or "", status, start_time, end_time, ACTIVE, artifact_uri)
+        if raw:
+            row_id = rawsql.insert_run(conn, values, tag_map)
+        else:
+            row_id = conn.execute(
+                db.runs.insert().values(dict(zip(_RUN_INSERT_COLUMNS, values, strict=True)))
+            ).inserted_primary_key[0]
+            conn.execute(
+                db.tags.insert(), [{"run_id": row_id, "key": k, "value": val} for k, val in tag_map.items()]
             )
-        ).inserted_primary_key[0]
-        conn.execute(db.tags.insert(), [{"run_id": row_id, "key": k, "value": val} for k, val in tag_map.items()])
         info = RunInfo(
             run_id=run_uuid,
-            experiment_id=str(exp.experiment_id),
+            experiment_id=str(exp_id),
             run_name=name,
             user_id=user_id or "",
             status=status,
@@ -296,6 +314,8 @@ class SqlTrackingStore(ExperimentMethods, LoggedModelMethods, base.TrackingStore
                 return hydrate.run_info_from_values(*row)
             with self._read() as conn:  # why not: no such run, or a deleted one (raises)
                 self._active_run_row(conn, run_id, lock=False)
+        if self._raw:
+            return self._update_run_info_raw(run_id, values)
         with self._write() as conn:
             row = self._active_run_row(conn, run_id)
             if values:
@@ -309,6 +329,28 @@ class SqlTrackingStore(ExperimentMethods, LoggedModelMethods, base.TrackingStore
                     update=("value",),
                 )
             return hydrate.run_info_from_row(self._run_row(conn, run_id))
+
+    def _update_run_info_raw(self, run_id: str, values: dict) -> RunInfo:
+        """update_run_info in SQL text: the row is read (and locked) once, and the RunInfo built from
+        it and the new values rather than read again."""
+        with self._write_hot() as conn:
+            row = rawsql.run_full_row(conn, run_id, lock=True)
+            if row is None:
+                raise ResourceDoesNotExist(f"Run with id={run_id} not found")
+            stage = row[8]
+            if stage != ACTIVE:
+                raise InvalidParameterValue(
+                    f"The run {run_id} must be in the 'active' state. Current state is {stage}."
+                )
+            if values:
+                rawsql.update_run(conn, row[0], values)
+            if "name" in values:
+                rawsql.upsert_tags(conn, row[0], {RUN_NAME_TAG: values["name"]}, None)
+        info = hydrate.run_info_from_row(row)
+        if not values:
+            return info
+        changes = {_RUN_INFO_FIELD.get(k, k): val for k, val in values.items()}
+        return RunInfo(**{**_run_info_fields(info), **changes})
 
     def _set_run_stage(self, run_id: str, stage: str) -> None:
         with self._write() as conn:
@@ -374,7 +416,7 @@ class SqlTrackingStore(ExperimentMethods, LoggedModelMethods, base.TrackingStore
             points = self._without_repeats_in_batch(None, metric_rows) if metric_rows else metric_rows
             pgbatch.log_batch(self.db, run_id, param_rows, tag_rows, points)
             return
-        with self._write() as conn:
+        with self._write_hot() as conn:
             rid = self._active_run_row(conn, run_id).id
             if param_rows:
                 self._insert_params(conn, rid, run_id, param_rows)
@@ -416,13 +458,17 @@ class SqlTrackingStore(ExperimentMethods, LoggedModelMethods, base.TrackingStore
         return param_rows, tag_rows, metric_rows
 
     def _insert_params(self, conn: Connection, rid: int, run_id: str, rows: dict[str, str]) -> None:
-        existing = dict(
-            conn.execute(
-                select(db.params.c.key, db.params.c.value).where(
-                    db.params.c.run_id == rid, db.params.c.key.in_(list(rows))
-                )
-            ).all()
-        )
+        raw = rawsql.enabled(conn)
+        if raw:
+            existing = rawsql.stored_params(conn, rid, list(rows))
+        else:
+            existing = dict(
+                conn.execute(
+                    select(db.params.c.key, db.params.c.value).where(
+                        db.params.c.run_id == rid, db.params.c.key.in_(list(rows))
+                    )
+                ).all()
+            )
         changed = {k: (existing[k], val) for k, val in rows.items() if k in existing and existing[k] != val}
         if changed:
             detail = ", ".join(
@@ -432,11 +478,20 @@ class SqlTrackingStore(ExperimentMethods, LoggedModelMethods, base.TrackingStore
                 f"Changing param values is not allowed. Params were already logged for run ID '{run_id}' "
                 f"with different values: {detail}."
             )
+        if raw:
+            fresh = [(k, val) for k, val in rows.items() if k not in existing]
+            if fresh:
+                rawsql.insert_params(conn, rid, fresh)
+            return
         new = [{"run_id": rid, "key": k, "value": val} for k, val in rows.items() if k not in existing]
         if new:
             conn.execute(db.params.insert(), new)
 
     def _upsert_tags(self, conn: Connection, rid: int, rows: dict[str, str]) -> None:
+        if rawsql.enabled(conn):
+            name = rows.get(RUN_NAME_TAG)
+            rawsql.upsert_tags(conn, rid, rows, None if name is None else name[:250])
+            return
         upsert(
             conn,
             db.tags,
@@ -512,9 +567,10 @@ class SqlTrackingStore(ExperimentMethods, LoggedModelMethods, base.TrackingStore
         m = db.metrics.c
         # A range on the index, not a list of pairs: new steps (the usual case) find nothing at
         # once, and the cost never grows with the run's history (MLflow's #24577).
-        stored = {
-            (k, st, ts, val, bool(nan))
-            for k, st, ts, val, nan in hydrate.raw_rows(
+        if rawsql.enabled(conn):
+            found = rawsql.stored_points(conn, rid, keys, min(steps), max(steps))
+        else:
+            found = hydrate.raw_rows(
                 conn,
                 select(m.key, m.step, m.timestamp, m.value, m.is_nan).where(
                     m.run_id == rid,
@@ -522,7 +578,7 @@ class SqlTrackingStore(ExperimentMethods, LoggedModelMethods, base.TrackingStore
                     m.step.between(min(steps), max(steps)),
                 ),
             )
-        }
+        stored = {(k, st, ts, val, bool(nan)) for k, st, ts, val, nan in found}
         fresh = []
         for r in rows:
             identity = tuple(r[c] for c in point)
@@ -679,6 +735,24 @@ class SqlTrackingStore(ExperimentMethods, LoggedModelMethods, base.TrackingStore
                     db.runs.c.lifecycle_stage.in_(stages),
                 )
             ).scalar_one()
+
+
+_RUN_INSERT_COLUMNS = (
+    "run_uuid",
+    "experiment_id",
+    "name",
+    "user_id",
+    "status",
+    "start_time",
+    "end_time",
+    "lifecycle_stage",
+    "artifact_uri",
+)
+_RUN_INFO_FIELD = {"name": "run_name"}  # runs column -> RunInfo field, where they differ
+
+
+def _run_info_fields(info: RunInfo) -> dict:
+    return {f: getattr(info, f) for f in RunInfo.__dataclass_fields__}
 
 
 class _RunRow(NamedTuple):
