@@ -117,7 +117,7 @@ def test_a_failed_commit_fails_the_write_and_the_next_write_gets_a_new_channel(r
                 await sink.write(Predictions(["c"], "1", [0]))
             # the exchange again, from another connection (RabbitMQ may have closed the sink's)
             rabbit.declare_exchange(f"{name}-x", f"{name}-out", "k")
-            await sink.write(Predictions(["d"], "1", [1]))  # the sink opens a new channel by itself
+            await sink.write(Predictions(["d"], "1", [1]))  # the sink opens a new connection and channel by itself
         finally:
             await sink.close()
 

@@ -23,6 +23,7 @@ queues, and a crash during commit leaves the outcome undefined). Consumers dedup
 
 from __future__ import annotations
 
+import contextlib
 from collections.abc import Sequence
 
 from modelyard.exceptions import ModelyardError
@@ -58,7 +59,7 @@ class AmqpSink(BaseSink):
         from pamqp.commands import Basic
 
         # a failed publish or commit closes the channel (RabbitMQ may close the connection): new ones
-        if self.channel is None or self.channel.is_closed or self.connection.is_closed:
+        if self.channel is None or self.channel.is_closed or self.connection is None or self.connection.is_closed:
             await self._open()
         bodies, ids = encode_records(records)
         publish, exchange, key = self.channel.basic_publish, self.exchange, self.routing_key
@@ -75,9 +76,18 @@ class AmqpSink(BaseSink):
                 )
             await self.channel.tx_commit(timeout=COMMIT_TIMEOUT_S)
         except Exception as exc:  # a closed channel or connection: nothing of this batch counts as written
+            # the next write starts on a new connection: the client may not have seen RabbitMQ close
+            # this channel yet, and a frame sent on it then costs the whole connection
+            await self._drop()
             raise ModelyardError(
                 f"RabbitMQ did not commit {len(bodies)} predictions: {type(exc).__name__}: {exc}"
             ) from exc
+
+    async def _drop(self) -> None:
+        connection, self.connection, self.channel = self.connection, None, None
+        if connection is not None:
+            with contextlib.suppress(Exception):  # it may be closed, or closing, already
+                await connection.close()
 
     async def close(self) -> None:
         if self.connection is not None:
