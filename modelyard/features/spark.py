@@ -46,64 +46,55 @@ def read_feature_table(spark, lookup: ResolvedLookup):
         return spark.read.parquet(*files)
 
 
-def _join_one(left, feats, lk: ResolvedLookup, skip: set[str]):
-    from pyspark.sql import Window
-    from pyspark.sql import functions as F
-
-    wanted = [f for f in lk.features if f.output_name not in skip]
-    if not wanted:
-        return left, []
+def _lookup_sql(lk: ResolvedLookup, wanted: list, i: int, base: str, table: str, types: dict):
+    """The subquery of lookup ``i`` over the views ``base`` (the input with its row ids) and
+    ``table``, its join condition, its feature expressions and their parameters (the defaults)."""
+    q = _quoted
     key_pairs = list(zip(lk.lookup_key, lk.primary_keys, strict=True))
-    hidden = {f.name: f"__ft_{i}" for i, f in enumerate(wanted)}
+    hidden = {f.name: f"__ft{i}_{j}" for j, f in enumerate(wanted)}
+    tkeys = [f"__k{i}_{n}" for n in range(len(key_pairs))]
+    r = f"__r{i}"
     if lk.timestamp_key and lk.timestamp_lookup_key:
-        # Union feature rows into the input rows, then carry each key's last feature row forward.
-        tkeys = [f"__k{i}" for i in range(len(key_pairs))]
-        frow = feats.select(
-            *[F.col(pk).alias(t) for (_, pk), t in zip(key_pairs, tkeys, strict=True)],
-            F.col(lk.timestamp_key).cast("timestamp").alias("__t"),
-            F.lit(0).alias("__side"),
-            F.struct(*[F.col(f.name).alias(hidden[f.name]) for f in wanted]).alias("__feat"),
+        # Union feature rows into the input rows, then carry each key's last feature row forward
+        # (feature rows first on a tie). The untyped NULLs take the other side's type.
+        fields = ", ".join(f"'{hidden[f.name]}', {q(f.name)}" for f in wanted)
+        fkeys = ", ".join(f"{q(pk)} AS {t}" for (_, pk), t in zip(key_pairs, tkeys, strict=True))
+        lkeys = ", ".join(f"{q(lk_)} AS {t}" for (lk_, _), t in zip(key_pairs, tkeys, strict=True))
+        window = (
+            f"PARTITION BY {', '.join(tkeys)} ORDER BY __t ASC NULLS FIRST, __side ASC NULLS FIRST "
+            "ROWS BETWEEN UNBOUNDED PRECEDING AND CURRENT ROW"
         )
-        lrow = left.select(
-            *[F.col(lk_).alias(t) for (lk_, _), t in zip(key_pairs, tkeys, strict=True)],
-            F.col(lk.timestamp_lookup_key).cast("timestamp").alias("__t"),
-            F.lit(1).alias("__side"),
-            F.lit(None).cast(frow.schema["__feat"].dataType).alias("__feat"),
-            F.col(ROW),
+        sub = (
+            f"SELECT {ROW}, {', '.join(f'__m.{h} AS {h}' for h in hidden.values())} FROM ("
+            f"SELECT {ROW}, __t, __side, last(__feat, true) OVER ({window}) AS __m FROM ("
+            f"SELECT {fkeys}, CAST({q(lk.timestamp_key)} AS TIMESTAMP) AS __t, 0 AS __side, "
+            f"named_struct({fields}) AS __feat, NULL AS {ROW} FROM {table} "
+            f"UNION ALL SELECT {lkeys}, CAST({q(lk.timestamp_lookup_key)} AS TIMESTAMP) AS __t, 1 AS __side, "
+            f"NULL AS __feat, {ROW} FROM {base})) WHERE __side = 1 AND __t IS NOT NULL"
         )
-        frow = frow.withColumn(ROW, F.lit(None).cast("long"))
-        window = (Window.partitionBy(*tkeys).orderBy(F.col("__t").asc_nulls_first(), "__side")
-                  .rowsBetween(Window.unboundedPreceding, Window.currentRow))
-        matched = (
-            frow.unionByName(lrow)
-            .withColumn("__m", F.last("__feat", ignorenulls=True).over(window))
-            .where(F.col("__side") == 1)
-            .where(F.col("__t").isNotNull())
-            .select(ROW, *[F.col(f"__m.{hidden[f.name]}").alias(hidden[f.name]) for f in wanted])
-        )
-        joined = left.join(matched, on=ROW, how="left")
+        on = f"__l.{ROW} = {r}.{ROW}"
     else:
-        source = feats
+        source = table
         if lk.timestamp_key:  # the latest row per key
-            w = Window.partitionBy(*lk.primary_keys).orderBy(F.col(lk.timestamp_key).desc())
-            source = source.withColumn("__rn", F.row_number().over(w)).where(F.col("__rn") == 1)
-        right = source.select(
-            *[F.col(pk).alias(f"__k{i}") for i, (_, pk) in enumerate(key_pairs)],
-            *[F.col(f.name).alias(hidden[f.name]) for f in wanted],
+            by = ", ".join(q(pk) for pk in lk.primary_keys)
+            source = (
+                f"(SELECT * FROM (SELECT *, row_number() OVER (PARTITION BY {by} ORDER BY "
+                f"{q(lk.timestamp_key)} DESC) AS __rn FROM {table}) WHERE __rn = 1)"
+            )
+        sub = (
+            f"SELECT {', '.join(f'{q(pk)} AS {t}' for (_, pk), t in zip(key_pairs, tkeys, strict=True))}, "
+            f"{', '.join(f'{q(f.name)} AS {hidden[f.name]}' for f in wanted)} FROM {source}"
         )
-        cond = [left[lk_] == right[f"__k{i}"] for i, (lk_, _) in enumerate(key_pairs)]
-        joined = left.join(right, on=cond, how="left").drop(*[f"__k{i}" for i in range(len(key_pairs))])
-    # one projection for every feature (not a withColumn + drop each: Spark analyses the whole
-    # plan again at every step, seconds on the driver for a few dozen features)
+        on = " AND ".join(f"__l.{q(lk_)} = {r}.{t}" for (lk_, _), t in zip(key_pairs, tkeys, strict=True))
+    args: dict[str, Any] = {}
     features = []
     for f in wanted:
-        col = F.col(_quoted(hidden[f.name]))
-        if f.default is not None:
-            col = F.coalesce(col, F.lit(f.default).cast(joined.schema[hidden[f.name]].dataType))
-        features.append(col.alias(f.output_name))
-    hidden_names = set(hidden.values())
-    kept = [F.col(_quoted(c)) for c in joined.columns if c not in hidden_names]
-    return joined.select(*kept, *features), [f.output_name for f in wanted]
+        col = f"{r}.{hidden[f.name]}"
+        if f.default is not None:  # a parameter, cast to the feature's type
+            args[hidden[f.name]] = f.default
+            col = f"coalesce({col}, CAST(:{hidden[f.name]} AS {types[f.name].simpleString()}))"
+        features.append(f"{col} AS {q(f.output_name)}")
+    return f"LEFT JOIN ({sub}) {r} ON {on}", features, args
 
 
 def _quoted(name: str) -> str:
@@ -111,17 +102,48 @@ def _quoted(name: str) -> str:
 
 
 def join_spark(df, lookups: Sequence[ResolvedLookup], skip: set[str] = frozenset()):
-    """``df`` with the lookups' features joined in Spark (input columns first, then features)."""
-    from pyspark.sql import functions as F
+    """``df`` with the lookups' features joined in Spark (input columns first, then features).
+
+    One SQL query over temporary views of the input and the feature tables: Spark analyses the plan
+    once, where a DataFrame step per select, union, window, filter and join analysed the whole plan
+    again each time (and a ``Column`` per name, alias, literal and cast was a call into the JVM or
+    several: most of the driver's preparation time). The lookup keys are input columns, so every
+    lookup joins the input directly."""
+    import uuid
 
     spark = df.sparkSession
     columns = list(df.columns)
-    out = df.withColumn(ROW, F.monotonically_increasing_id())
+    tag = uuid.uuid4().hex
+    base = f"__modelyard_{tag}_input"
+    views = [base]
+    joins: list[str] = []
+    features: list[str] = []
+    args: dict[str, Any] = {}
     added: list[str] = []
-    for lk in lookups:
-        out, names = _join_one(out, read_feature_table(spark, lk), lk, skip)
-        added += names
-    return out.select(*columns, *added)
+    try:
+        df.selectExpr("*", f"monotonically_increasing_id() AS {ROW}").createOrReplaceTempView(base)
+        for i, lk in enumerate(lookups):
+            wanted = [f for f in lk.features if f.output_name not in skip]
+            if not wanted:
+                continue
+            feats = read_feature_table(spark, lk)
+            table = f"__modelyard_{tag}_t{i}"
+            views.append(table)
+            feats.createOrReplaceTempView(table)
+            types = {f.name: f.dataType for f in feats.schema.fields}
+            join, exprs, params = _lookup_sql(lk, wanted, i, base, table, types)
+            joins.append(join)
+            features += exprs
+            args.update(params)
+            added += [f.output_name for f in wanted]
+        if not joins:
+            return df
+        kept = ", ".join(f"__l.{_quoted(c)}" for c in columns)
+        query = f"SELECT {kept}, {', '.join(features)} FROM {base} __l {' '.join(joins)}"
+        return spark.sql(query, args=args or None)
+    finally:  # the query's plan holds what the views stood for
+        for view in views:
+            spark.catalog.dropTempView(view)
 
 
 def _check(df, sm) -> set[str]:

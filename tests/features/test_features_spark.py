@@ -47,6 +47,22 @@ def test_spark_training_set_is_point_in_time(fc, customer_features, spark) -> No
     assert got["purchases"].fillna(-1).tolist() == want["purchases"].fillna(-1).tolist() == [-1, 3, 3, 1, -1]
 
 
+def test_spark_latest_row_lookup_and_odd_names(fc, customer_features, spark) -> None:
+    """A lookup without a timestamp lookup key takes each key's latest row; input columns whose
+    names need quoting pass through; the join's temporary views are gone afterwards."""
+    fc.create_table("cf", primary_keys="customer_id", timestamp_keys="ts", df=customer_features)
+    labels = pd.DataFrame({"customer_id": [2, 1, 3], "odd name`x": ["a", "b", "c"], "y": [0, 1, 2]})
+    lookup = [FeatureLookup("cf", lookup_key="customer_id", default_values={"spend": -1.0})]
+    spark_df = fc.create_training_set(spark.createDataFrame(labels), lookup, label="y").load_df()
+    assert spark_df.columns[:2] == ["customer_id", "odd name`x"]
+    got = spark_df.toPandas().sort_values("y").reset_index(drop=True)
+    want = fc.create_training_set(labels, lookup, label="y").load_df().sort_values("y").reset_index(drop=True)
+    assert got["spend"].tolist() == want["spend"].tolist() == [9.9, 75.5, -1.0]
+    assert got["purchases"].fillna(-1).tolist() == want["purchases"].fillna(-1).tolist() == [1, 7, -1]
+    assert got["odd name`x"].tolist() == ["a", "b", "c"]
+    assert not [t.name for t in spark.catalog.listTables() if t.name.startswith("__modelyard_")]
+
+
 def test_spark_input_checked_before_work(logged, spark) -> None:
     fc = logged[0]
     with pytest.raises(InvalidParameterValue, match="no column 'event_ts'"):
