@@ -25,7 +25,7 @@ from modelyard.entities import (
     RunInputs,
     RunOutputs,
 )
-from modelyard.entities.columnar import HistoryColumns, metrics_of
+from modelyard.entities.columnar import INFO_FIELDS, HistoryColumns, metrics_of
 from modelyard.store.tracking.tables import (
     experiment_tags,
     runs,
@@ -123,20 +123,7 @@ def _setters(cls, names: Sequence[str]) -> tuple:
     return tuple(getattr(cls, n).__set__ for n in names)
 
 
-_RUN_INFO_SETTERS = _setters(
-    RunInfo,
-    (
-        "run_id",
-        "experiment_id",
-        "run_name",
-        "user_id",
-        "status",
-        "start_time",
-        "end_time",
-        "artifact_uri",
-        "lifecycle_stage",
-    ),
-)
+_RUN_INFO_SETTERS = _setters(RunInfo, INFO_FIELDS)  # the RunInfo fields in RUN_COLUMNS' order
 _set_data_metrics, _set_data_params, _set_data_tags = _setters(RunData, ("metric_objs", "params", "tags"))
 _set_run_info, _set_run_data, _set_run_inputs, _set_run_outputs = _setters(
     Run, ("info", "data", "inputs", "outputs")

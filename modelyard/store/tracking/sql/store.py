@@ -202,18 +202,8 @@ class SqlTrackingStore(ExperimentMethods, LoggedModelMethods, base.TrackingStore
             conn.execute(
                 db.tags.insert(), [{"run_id": row_id, "key": k, "value": val} for k, val in tag_map.items()]
             )
-        info = RunInfo(
-            run_id=run_uuid,
-            experiment_id=str(exp_id),
-            run_name=name,
-            user_id=user_id or "",
-            status=status,
-            start_time=start_time,
-            end_time=end_time,
-            artifact_uri=artifact_uri,
-            lifecycle_stage=ACTIVE,
-        )
-        return Run(info=info, data=RunData(tags=dict(sorted(tag_map.items())))), row_id
+        new = _new_run(run_uuid, exp_id, name, user_id, status, start_time, end_time, artifact_uri, tag_map)
+        return new, row_id
 
     def _pg_create_run(
         self, experiment_id: str, user_id: str, start_time: int | None, tag_map: dict[str, str], name: str
@@ -241,18 +231,7 @@ class SqlTrackingStore(ExperimentMethods, LoggedModelMethods, base.TrackingStore
             self.db, run_uuid, eid, name, user_id or "", status, start_time, artifact_uri, tag_map
         ):
             return None
-        info = RunInfo(
-            run_id=run_uuid,
-            experiment_id=str(eid),
-            run_name=name,
-            user_id=user_id or "",
-            status=status,
-            start_time=start_time,
-            end_time=None,
-            artifact_uri=artifact_uri,
-            lifecycle_stage=ACTIVE,
-        )
-        return Run(info=info, data=RunData(tags=dict(sorted(tag_map.items()))))
+        return _new_run(run_uuid, eid, name, user_id, status, start_time, None, artifact_uri, tag_map)
 
     def _run_row(self, conn: Connection, run_id: str):
         row = conn.execute(select(*hydrate.RUN_COLUMNS).where(db.runs.c.run_uuid == run_id)).first()
@@ -763,3 +742,19 @@ class _RunRow(NamedTuple):
 def _metric_order(r) -> tuple:
     """MLflow's "latest": the largest (step, timestamp, value); NaN counts as the smallest value."""
     return (r["step"], r["timestamp"], float("-inf") if r["is_nan"] else r["value"])
+
+
+def _new_run(run_uuid, exp_id, name, user_id, status, start_time, end_time, artifact_uri, tag_map) -> Run:
+    """The Run just inserted, built from what was written (no read back)."""
+    info = RunInfo(
+        run_id=run_uuid,
+        experiment_id=str(exp_id),
+        run_name=name,
+        user_id=user_id or "",
+        status=status,
+        start_time=start_time,
+        end_time=end_time,
+        artifact_uri=artifact_uri,
+        lifecycle_stage=ACTIVE,
+    )
+    return Run(info=info, data=RunData(tags=dict(sorted(tag_map.items()))))
