@@ -236,17 +236,9 @@ def _vs_floor(figure: dict, floor: float | None) -> dict:
     return figure
 
 
-def _compile_checkout() -> None:
-    """Byte-compile this checkout's package, as an installed one is (MLflow's venv has its .pyc files):
-    under PYTHONDONTWRITEBYTECODE an editable checkout would otherwise compile itself in every child."""
-    subprocess.run(
-        [sys.executable, "-m", "compileall", "-q", str(REPO / "modelyard")], check=False, timeout=600
-    )
-
-
 def run(args: argparse.Namespace) -> dict:
     sys.path.insert(0, str(BENCH))
-    from tracking import ensure_mlflow_venv, log, machine_info  # bench/tracking.py helpers
+    from tracking import compile_checkout, ensure_mlflow_venv, log, machine_info  # bench/tracking.py helpers
 
     report: dict = {"bench": "models", "machine": machine_info(), "config": vars(args).copy(), "errors": {}}
     report["machine"]["load_before"] = os.getloadavg()
@@ -277,7 +269,7 @@ def run(args: argparse.Namespace) -> dict:
         t: statistics.median(r["pyfunc_s"]) / statistics.median(r["raw_s"]) for t, r in predict.items()
     }
 
-    _compile_checkout()
+    compile_checkout()
     samples: dict = {
         (t, m): {"load": [], "total": [], "wall": [], "cpu": []} for t in tools for m in ("sklearn", "pyfunc")
     }
