@@ -5,6 +5,7 @@ from __future__ import annotations
 import functools
 import os
 import secrets
+from collections.abc import Callable
 
 import click
 
@@ -105,9 +106,12 @@ def server(
         ws="none",  # no WebSocket endpoints: uvicorn need not import a WebSocket library at start
     )
     forked = workers > 1 and prefork.available()
+    # The schema check (and the migration of a new database) runs in a child started first, so it
+    # overlaps the app's imports below: on two cores the launch takes the longer of the two, not both.
+    database_ready = prepare_database(settings, in_child=workers > 1)
     if forked:
-        preload_app(settings)  # once, here: the forked workers (and the schema check) share it
-    prepare_database(settings, in_child=workers > 1)
+        preload_app(settings)  # once, here: the forked workers share it
+    database_ready()
     click.echo(
         f"modelyard server listening on http://{settings.server.host}:{settings.server.port} ({workers} worker(s))",
         err=True,
@@ -133,17 +137,18 @@ def preload_app(settings) -> None:
         pass
 
 
-def prepare_database(settings, in_child: bool) -> None:
-    """Migrate an empty database (or refuse an old schema) once, before any worker starts.
+def prepare_database(settings, in_child: bool) -> Callable[[], None]:
+    """Start migrating an empty database (or refusing an old schema) before any worker starts;
+    the returned function waits for the outcome and raises its error.
 
     With several workers the check runs in a short-lived forked child: the supervisor process,
-    which stays up for the server's lifetime, then never holds the store's modules (about 45 MB).
+    which stays up for the server's lifetime, then never holds the store's modules (about 45 MB),
+    and the caller imports the app while the child works. Otherwise it runs when waited for.
     """
     from modelyard.exceptions import ModelyardError
 
     if not in_child or not hasattr(os, "fork"):
-        _check_database(settings)
-        return
+        return functools.partial(_check_database, settings)
     import multiprocessing
 
     context = multiprocessing.get_context("fork")
@@ -151,14 +156,21 @@ def prepare_database(settings, in_child: bool) -> None:
     child = context.Process(target=_check_in_child, args=(settings, send), name="modelyard-db-check")
     child.start()
     send.close()
-    child.join()
-    outcome = receive.recv() if receive.poll() else None
-    if outcome is None:
-        raise CliError(f"The database check stopped unexpectedly (exit code {child.exitcode}).")
-    if isinstance(outcome, ModelyardError):
-        raise outcome
-    if outcome:
-        raise CliError(outcome)
+
+    def wait() -> None:
+        try:  # blocks until the child sends, or exits without a word (end of file)
+            outcome = receive.recv()
+        except EOFError:
+            outcome = None
+        child.join()
+        if outcome is None:
+            raise CliError(f"The database check stopped unexpectedly (exit code {child.exitcode}).")
+        if isinstance(outcome, ModelyardError):
+            raise outcome
+        if outcome:
+            raise CliError(outcome)
+
+    return wait
 
 
 def _check_database(settings) -> None:

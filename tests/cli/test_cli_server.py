@@ -96,7 +96,9 @@ def server_settings_seen(monkeypatch, tmp_path) -> list:
 
     seen: list = []
     monkeypatch.setattr(server_cli, "claim_port", lambda host, port: port)
-    monkeypatch.setattr(server_cli, "prepare_database", lambda settings, in_child: seen.append(settings))
+    monkeypatch.setattr(
+        server_cli, "prepare_database", lambda settings, in_child: seen.append(settings) or (lambda: None)
+    )
     monkeypatch.setattr(server_cli, "preload_app", lambda settings: None)
     monkeypatch.setattr(_uvicorn, "run", lambda *args, **kwargs: None)
     monkeypatch.chdir(tmp_path)
@@ -130,3 +132,15 @@ def test_server_host_and_port_flags_then_environment_then_defaults(
     (settings,) = server_settings_seen
     assert (settings.server.host, settings.server.port) == (host, port)
     assert f"listening on http://{host}:{port}" in result.output
+
+
+def test_a_database_check_child_that_dies_silently_is_reported(monkeypatch):
+    """The check child is started before the app's imports and waited for after them: a child that
+    exits without sending its outcome is one clear error with its exit code, not a hang."""
+    from modelyard.cli import server as server_cli
+    from modelyard.cli._context import CliError
+
+    monkeypatch.setattr(server_cli, "_check_in_child", lambda settings, send: os._exit(3))
+    wait = server_cli.prepare_database(settings=None, in_child=True)
+    with pytest.raises(CliError, match="exit code 3"):
+        wait()
