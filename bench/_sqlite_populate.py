@@ -6,7 +6,8 @@ and filled again anyway). The journal mode the store chose (WAL) is put back on 
 
 What makes ``SqlPopulator`` slow at 100,000 runs is not SQLite: it builds a dict per row through
 SQLAlchemy and, after each batch, reads the ids of every run of the experiment. Here a batch reads
-the ids of its own runs only, rows are plain tuples, and the metric history streams from a generator.
+the ids of its own runs only, rows are plain tuples, and a metric history is either streamed from
+a generator (``insert_history``) or made by SQLite from a formula (``insert_series``).
 tests/bench/test_bench_sqlite_populate.py checks both give the same rows.
 """
 
@@ -22,6 +23,7 @@ from _common import RunData  # noqa: E402
 from _server_populate import SqlPopulator  # noqa: E402
 
 CACHE_KIB = 131_072  # SQLite page cache while filling
+POINT = ("run_id", "key", "value", "timestamp", "step", "is_nan")  # a metric point's columns
 
 
 class SqliteBulkPopulator(SqlPopulator):
@@ -90,11 +92,11 @@ class SqliteBulkPopulator(SqlPopulator):
                     all_tags["mlflow.runName"] = rd.name
                 tags += [(fk, k, v) for k, v in all_tags.items()]
                 points += [(fk, k, v, st, 0, False) for k, v in rd.metrics.items()]
-            kv, point = ("run_id", "key", "value"), ("run_id", "key", "value", "timestamp", "step", "is_nan")
+            kv = ("run_id", "key", "value")
             self._insert("params", self.columns["params"], self._child_rows("params", kv, params))
             self._insert("tags", self.columns["tags"], self._child_rows("tags", kv, tags))
             for name in ("metrics", "latest_metrics"):
-                self._insert(name, self.columns[name], self._child_rows(name, point, points))
+                self._insert(name, self.columns[name], self._child_rows(name, POINT, points))
             c.execute("COMMIT")
         except BaseException:
             c.execute("ROLLBACK")
@@ -118,27 +120,58 @@ class SqliteBulkPopulator(SqlPopulator):
                 if best is not None:
                     newest.append(best)
 
-            point = ("run_id", "key", "value", "timestamp", "step", "is_nan")
-            self._insert("metrics", self.columns["metrics"], self._child_rows("metrics", point, rows()))
+            self._insert("metrics", self.columns["metrics"], self._child_rows("metrics", POINT, rows()))
             if newest:
                 s, ts, v = newest[0]
-                done = c.execute(
-                    "UPDATE latest_metrics SET value = ?, timestamp = ?, step = ?, is_nan = ? "
-                    "WHERE run_id = ? AND key = ? AND step <= ?",
-                    (v, ts, s, False, fk, key, s),
-                )
-                exists = c.execute("SELECT 1 FROM latest_metrics WHERE run_id = ? AND key = ?", (fk, key))
-                if done.rowcount == 0 and exists.fetchone() is None:
-                    row = (fk, key, v, ts, s, False)
-                    self._insert(
-                        "latest_metrics",
-                        self.columns["latest_metrics"],
-                        self._child_rows("latest_metrics", point, [row]),
-                    )
+                self._set_latest(fk, key, v, ts, s)
             c.execute("COMMIT")
         except BaseException:
             c.execute("ROLLBACK")
             raise
+
+    def insert_series(
+        self, run_uuid: str, key: str, start: int, stop: int, value_sql: str, time0: int
+    ) -> None:
+        """Append the points of steps ``start`` .. ``stop - 1`` of one metric, made by SQLite itself
+        (no Python per point): value ``value_sql`` (an SQL expression of ``step``), timestamp
+        ``time0 + step``; then update its latest value as ``insert_history`` does. What
+        ``insert_history`` would write given the same points computed in Python."""
+        if tuple(self.columns["metrics"]) != POINT:
+            raise ValueError(f"insert_series writes the columns {POINT}, not {self.columns['metrics']}")
+        c = self.conn
+        c.execute("BEGIN")
+        try:
+            (fk,) = c.execute("SELECT id FROM runs WHERE run_uuid = ?", (run_uuid,)).fetchone()
+            c.execute(
+                "WITH RECURSIVE steps(step) AS (SELECT ? UNION ALL SELECT step + 1 FROM steps WHERE step < ?) "
+                "INSERT INTO metrics (run_id, key, value, timestamp, step, is_nan) "
+                f"SELECT ?, ?, {value_sql}, ? + step, step, 0 FROM steps",
+                (start, stop - 1, fk, key, time0),
+            )
+            newest = c.execute(
+                "SELECT value, timestamp, step FROM metrics WHERE run_id = ? AND key = ? AND step BETWEEN ? AND ? "
+                "ORDER BY step DESC, timestamp DESC LIMIT 1",
+                (fk, key, start, stop - 1),
+            ).fetchone()
+            if newest is not None:
+                self._set_latest(fk, key, *newest)
+            c.execute("COMMIT")
+        except BaseException:
+            c.execute("ROLLBACK")
+            raise
+
+    def _set_latest(self, fk: int, key: str, v: float, ts: int, s: int) -> None:
+        """The latest value of a metric becomes this point unless it is of a later step."""
+        c = self.conn
+        done = c.execute(
+            "UPDATE latest_metrics SET value = ?, timestamp = ?, step = ?, is_nan = ? "
+            "WHERE run_id = ? AND key = ? AND step <= ?",
+            (v, ts, s, False, fk, key, s),
+        )
+        exists = c.execute("SELECT 1 FROM latest_metrics WHERE run_id = ? AND key = ?", (fk, key))
+        if done.rowcount == 0 and exists.fetchone() is None:
+            rows = self._child_rows("latest_metrics", POINT, [(fk, key, v, ts, s, False)])
+            self._insert("latest_metrics", self.columns["latest_metrics"], rows)
 
     def close(self) -> None:
         self.conn.execute(f"PRAGMA journal_mode={self.journal_mode}")

@@ -9,7 +9,7 @@ asserted. (The issue's size: ``--points 10000000``.)
 The experiment is filled like bench/tracking_server.py fills its search store: a template run is
 written through the store's API, the other runs are cloned from its rows by direct SQL, and the
 1,000,000-point history is appended by SQL too: by default through ``sqlite3`` in bulk
-(``_sqlite_populate.SqliteBulkPopulator``: 100,000 runs and 10,000,000 points in about a minute),
+(``_sqlite_populate.SqliteBulkPopulator``, the history's points computed by SQLite),
 with ``--populator sql`` through ``_server_populate.SqlPopulator`` (SQLAlchemy, as
 bench/tracking_server.py fills its stores); the rows are the same (same generator and seed,
 ``_common.generate_runs``). A ``--workdir`` that already holds a filled
@@ -68,6 +68,11 @@ def history_point(step: int, now: int) -> tuple[float, int, int]:
     return (1.0 / (1 + step / 1000), now + step, step)
 
 
+# history_point's value in SQL, for the bulk populator's insert_series (the same IEEE operations;
+# tests/bench/test_bench_sqlite_populate.py checks both fills write the same rows)
+HISTORY_VALUE_SQL = "1.0 / (1 + step / 1000.0)"
+
+
 def populate(db: Path, artifacts: Path, runs: int, points: int, populator: str = "bulk") -> dict:
     """Fill (or reuse) the database; the ids the requests need."""
     from modelyard.entities import Metric, Param, RunTag
@@ -113,13 +118,13 @@ def populate(db: Path, artifacts: Path, runs: int, points: int, populator: str =
                 log(f"{have} runs")
         log(f"{have + 1} runs in {time.perf_counter() - t0:.0f} s; now {points} points of {HISTORY_KEY!r}")
         t1 = time.perf_counter()
-        chunk = points if populator == "bulk" else 100_000  # the bulk populator streams
-        for start in range(1, points, chunk):  # step 0 was logged through the API
-            stop = min(points, start + chunk)
-            series = (history_point(s, now) for s in range(start, stop))
-            pop.insert_history(
-                history.info.run_id, HISTORY_KEY, series if populator == "bulk" else list(series)
-            )
+        # step 0 was logged through the API
+        if isinstance(pop, SqliteBulkPopulator):
+            pop.insert_series(history.info.run_id, HISTORY_KEY, 1, points, HISTORY_VALUE_SQL, now)
+        else:
+            for start in range(1, points, 100_000):
+                series = [history_point(s, now) for s in range(start, min(points, start + 100_000))]
+                pop.insert_history(history.info.run_id, HISTORY_KEY, series)
         log(f"history in {time.perf_counter() - t1:.0f} s")
     finally:
         pop.close()

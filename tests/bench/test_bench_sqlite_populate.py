@@ -75,3 +75,26 @@ def test_bulk_populator_refuses_other_databases(tmp_path: Path) -> None:
 
     with pytest.raises(ValueError, match="SQLite databases only"):
         SqliteBulkPopulator("postgresql://nobody@127.0.0.1/none", "0" * 32, set())
+
+
+def test_streamed_history_matches_sql_populator(ui, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """insert_history (points from any iterable) appends and moves the latest value as SqlPopulator's."""
+    now = time.time()
+    monkeypatch.setattr(time, "time", lambda: now)
+    filled = {}
+    for populator in ("sql", "bulk"):
+        db = tmp_path / populator / "ui.db"
+        db.parent.mkdir()
+        ctx = ui.populate(db, tmp_path / "artifacts", runs=4, points=3, populator=populator)
+        pop = ui.POPULATORS[populator](f"sqlite:///{db}", ctx["history_run_id"], set())
+        try:
+            points = [(0.25 * s, 7 + s, s) for s in (5, 9, 4)]
+            pop.insert_history(ctx["history_run_id"], "loss", points if populator == "sql" else iter(points))
+            pop.insert_history(ctx["history_run_id"], "new", [(2.0, 1, 1), (3.0, 2, 1)])
+        finally:
+            pop.close()
+        filled[populator] = _rows(db)
+    assert filled["bulk"] == filled["sql"]
+    history_id = 2  # the second run the store made (the template is the first)
+    latest = {row[1]: row[2:5] for row in filled["sql"]["latest_metrics"] if row[0] == history_id}
+    assert latest == {"loss": (2.25, 16, 9), "new": (3.0, 2, 1)}
