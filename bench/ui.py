@@ -4,12 +4,15 @@ chart data of a 1,000,000-point metric. One JSON object on stdout (progress on s
 asserted. (The issue's size: ``--points 10000000``.)
 
     .venv/bin/python bench/ui.py [--runs 100000] [--points 1000000] [--reps 9]
-                                 [--workdir DIR] [--keep] [--out FILE]
+                                 [--workdir DIR] [--keep] [--out FILE] [--populator bulk|sql]
 
 The experiment is filled like bench/tracking_server.py fills its search store: a template run is
-written through the store's API, the other runs are cloned from its rows by direct SQL
-(``_server_populate.SqlPopulator``, same generator and seed, ``_common.generate_runs``), and the
-1,000,000-point history is appended by SQL too. A ``--workdir`` that already holds a filled
+written through the store's API, the other runs are cloned from its rows by direct SQL, and the
+1,000,000-point history is appended by SQL too: by default through ``sqlite3`` in bulk
+(``_sqlite_populate.SqliteBulkPopulator``, the history's points computed by SQLite),
+with ``--populator sql`` through ``_server_populate.SqlPopulator`` (SQLAlchemy, as
+bench/tracking_server.py fills its stores); the rows are the same (same generator and seed,
+``_common.generate_runs``). A ``--workdir`` that already holds a filled
 database of the same size is reused; a ``--workdir`` is kept, a temporary folder only with ``--keep``.
 
 The app is then called in-process through ``httpx.ASGITransport`` (no sockets, no server
@@ -45,6 +48,7 @@ sys.path.insert(0, str(BENCH))
 sys.path.insert(0, str(BENCH.parent))
 from _common import generate_runs, short_error  # noqa: E402
 from _server_populate import SqlPopulator  # noqa: E402
+from _sqlite_populate import SqliteBulkPopulator  # noqa: E402
 
 EXPERIMENT = "ui-bench"
 HISTORY_KEY = "loss"
@@ -56,7 +60,20 @@ def log(msg: str) -> None:
     print(f"[ui-bench {time.strftime('%H:%M:%S')}] {msg}", file=sys.stderr, flush=True)
 
 
-def populate(db: Path, artifacts: Path, runs: int, points: int) -> dict:
+POPULATORS = {"bulk": SqliteBulkPopulator, "sql": SqlPopulator}
+
+
+def history_point(step: int, now: int) -> tuple[float, int, int]:
+    """The history run's point at ``step``: (value, timestamp, step)."""
+    return (1.0 / (1 + step / 1000), now + step, step)
+
+
+# history_point's value in SQL, for the bulk populator's insert_series (the same IEEE operations;
+# tests/bench/test_bench_sqlite_populate.py checks both fills write the same rows)
+HISTORY_VALUE_SQL = "1.0 / (1 + step / 1000.0)"
+
+
+def populate(db: Path, artifacts: Path, runs: int, points: int, populator: str = "bulk") -> dict:
     """Fill (or reuse) the database; the ids the requests need."""
     from modelyard.entities import Metric, Param, RunTag
     from modelyard.store.tracking.sql.store import SqlTrackingStore
@@ -89,7 +106,7 @@ def populate(db: Path, artifacts: Path, runs: int, points: int) -> dict:
         store.update_run_info(history.info.run_id, "FINISHED", now)
     finally:
         store.close()
-    pop = SqlPopulator(url, run.info.run_id, set(first.tags))
+    pop = POPULATORS[populator](url, run.info.run_id, set(first.tags))
     try:
         base_ms = now - 30 * 86_400_000
         have = 1
@@ -101,14 +118,13 @@ def populate(db: Path, artifacts: Path, runs: int, points: int) -> dict:
                 log(f"{have} runs")
         log(f"{have + 1} runs in {time.perf_counter() - t0:.0f} s; now {points} points of {HISTORY_KEY!r}")
         t1 = time.perf_counter()
-        chunk = 100_000
-        for start in range(1, points, chunk):  # step 0 was logged through the API
-            stop = min(points, start + chunk)
-            pop.insert_history(
-                history.info.run_id,
-                HISTORY_KEY,
-                [(1.0 / (1 + s / 1000), now + s, s) for s in range(start, stop)],
-            )
+        # step 0 was logged through the API
+        if isinstance(pop, SqliteBulkPopulator):
+            pop.insert_series(history.info.run_id, HISTORY_KEY, 1, points, HISTORY_VALUE_SQL, now)
+        else:
+            for start in range(1, points, 100_000):
+                series = [history_point(s, now) for s in range(start, min(points, start + 100_000))]
+                pop.insert_history(history.info.run_id, HISTORY_KEY, series)
         log(f"history in {time.perf_counter() - t1:.0f} s")
     finally:
         pop.close()
@@ -118,6 +134,7 @@ def populate(db: Path, artifacts: Path, runs: int, points: int) -> dict:
         "experiment_id": exp,
         "history_run_id": history.info.run_id,
         "populate_s": round(time.perf_counter() - t0, 1),
+        "populator": populator,
         "db_bytes": db.stat().st_size,
     }
     marker.write_text(json.dumps(ctx))
@@ -300,6 +317,12 @@ def main(argv: list[str] | None = None) -> int:
         "--keep", action="store_true", help="keep the temporary folder (a --workdir is always kept)"
     )
     parser.add_argument("--out", type=Path, default=None)
+    parser.add_argument(
+        "--populator",
+        choices=sorted(POPULATORS),
+        default="bulk",
+        help="fill through sqlite3 in bulk (default) or through SQLAlchemy (_server_populate.SqlPopulator)",
+    )
     args = parser.parse_args(argv)
 
     from modelyard import __version__
@@ -319,7 +342,7 @@ def main(argv: list[str] | None = None) -> int:
     }
     try:
         db, artifacts = work / "ui.db", work / "artifacts"
-        ctx = add_extras(db, artifacts, populate(db, artifacts, args.runs, args.points))
+        ctx = add_extras(db, artifacts, populate(db, artifacts, args.runs, args.points, args.populator))
         report["store"] = ctx
         settings = Settings.defaults(
             backend_store_uri=f"sqlite:///{db}", artifacts_destination=str(artifacts), serve_artifacts=True

@@ -112,6 +112,10 @@ tags = Table(
     PrimaryKeyConstraint("run_id", "key", name="pk_tags"),
     **MYSQL_TABLE_ARGS,
 )
+# Searches on a tag's value (a run's children: ``tags.mlflow.parentRunId = '<id>'``), revision 0010:
+# a hash index on PostgreSQL (a b-tree entry cannot hold an 8,000-character value), the first 255
+# characters on MySQL/MariaDB.
+Index("ix_tags_value", tags.c.value, postgresql_using="hash", mysql_length={"value": 255})
 
 metrics = Table(
     "metrics",

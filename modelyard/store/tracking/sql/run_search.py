@@ -12,6 +12,12 @@ The banded plan splits the order into its three bands and runs each as its own q
 The bands are exactly the general plan's order (rank, value, then the other keys and the
 tie-breakers), so pages are identical; the second and third queries run only when the first
 band ends inside the page. Offsets that start past a band need that band's count, once.
+
+A filter that requires a tag to equal a rare value (``tags.mlflow.parentRunId = '<id>'``: a run
+page's children) is driven from that value instead: the runs are looked up from the few tag rows
+holding it (revision 0010's index on ``tags.value``), rather than every run of the experiment
+being tested against the filter. SQLite has no statistics to tell a rare value from a common one,
+so the store asks first, reading at most ``DRIVING_TAG_MAX`` index entries.
 """
 
 from __future__ import annotations
@@ -20,7 +26,7 @@ from collections.abc import Sequence
 
 from sqlalchemy import ColumnElement, Connection, exists, func, select
 
-from modelyard.search.ast import OrderBy
+from modelyard.search.ast import And, Comparison, Expr, OrderBy
 from modelyard.store.tracking import tables as db
 from modelyard.store.tracking.sql import hydrate
 from modelyard.store.tracking.sql.search_tables import apply_runs_order
@@ -30,6 +36,8 @@ BANDS = ("value", "nan", "missing")
 
 # Below this many runs in scope, ranking them all is cheap and the plain plan is best.
 BANDED_MIN_RUNS = 2000
+# A tag value held by fewer tag rows than this drives the search (see the module's doc).
+DRIVING_TAG_MAX = 1000
 
 
 def scope_where(experiment_ids: Sequence[int], stages: Sequence[str], *, use_index: bool = True) -> list:
@@ -53,15 +61,47 @@ def select_run_rows(
     ordering: Sequence[OrderBy],
     offset: int,
     limit: int,
+    expr: Expr | None = None,
 ) -> list:
     """Rows (the driver's tuples) of hydrate.RUN_COLUMNS of these experiments and stages matching ``filters``, in
-    ``ordering``, from ``offset``, at most ``limit``."""
+    ``ordering``, from ``offset``, at most ``limit``. ``expr`` is the filter ``filters`` were compiled
+    from: a rare tag value it requires drives the query."""
+    driver = driving_tag(conn, expr)
+    if driver is not None:
+        # The experiment test written so that no index serves it: the runs come from the tag rows.
+        where = [*scope_where(experiment_ids, stages, use_index=False), driver, *filters]
+        stmt = apply_runs_order(select(*hydrate.RUN_COLUMNS).where(*where), ordering)
+        return hydrate.raw_rows(conn, stmt.limit(limit).offset(offset))
     scope = scope_where(experiment_ids, stages)
     if ordering and ordering[0].kind == "metric" and _scope_is_large(conn, scope):
         where = [*scope_where(experiment_ids, stages, use_index=False), *filters]
         return _banded(conn, where, ordering, offset, limit)
     stmt = apply_runs_order(select(*hydrate.RUN_COLUMNS).where(*scope, *filters), ordering)
     return hydrate.raw_rows(conn, stmt.limit(limit).offset(offset))
+
+
+def required_tag_equalities(expr: Expr | None) -> list[Comparison]:
+    """The ``tags.K = 'V'`` comparisons every matching run must pass: the filter itself, or items
+    of its top-level AND."""
+    items = expr.items if isinstance(expr, And) else (expr,)
+    return [
+        c
+        for c in items
+        if isinstance(c, Comparison) and c.kind == "tag" and c.op == "=" and isinstance(c.value, str)
+    ]
+
+
+def driving_tag(conn: Connection, expr: Expr | None) -> ColumnElement[bool] | None:
+    """``runs.id IN (the runs holding tag K = V)`` for the first required tag equality whose value
+    fewer than DRIVING_TAG_MAX tag rows hold (whatever their key), else None. Each probe reads at
+    most that many entries of the value index."""
+    tags = db.tags
+    for c in required_tag_equalities(expr):
+        probe = select(tags.c.run_id).where(tags.c.value == c.value).limit(DRIVING_TAG_MAX).subquery()
+        if conn.execute(select(func.count()).select_from(probe)).scalar_one() < DRIVING_TAG_MAX:
+            holders = select(tags.c.run_id).where(tags.c.value == c.value, tags.c.key == c.key)
+            return db.runs.c.id.in_(holders)
+    return None
 
 
 def _scope_is_large(conn: Connection, scope: Sequence[ColumnElement[bool]]) -> bool:

@@ -371,7 +371,7 @@ class SqlTrackingStore(ExperimentMethods, LoggedModelMethods, base.TrackingStore
             return PagedList([], None)
         filters = [runs_where(expr)] if expr is not None else []
         with self._read() as conn:
-            rows = select_run_rows(conn, ids, stages, filters, ordering, offset, max_results + 1)
+            rows = select_run_rows(conn, ids, stages, filters, ordering, offset, max_results + 1, expr)
             token = offset_token(offset + max_results, query=query) if len(rows) > max_results else None
             return PagedList(hydrate.load_runs(conn, rows[:max_results]), token)
 
