@@ -68,10 +68,12 @@ class OnlineEnricher:
         that row cannot get its features}). The refused rows' values in the frame are meaningless."""
         refused: dict[int, str] = {}
         n = len(frame)
-        present = set(frame.columns)
+        # the columns by name, taken in one pass: ``frame[name]`` would first build the column
+        # index's hash table, which costs more than the whole lookup of a one-row request
+        present = dict(frame.items())
         reads = []  # (lookup, wanted features, key tuples, key strings)
         for lk in self.spec.lookups:
-            wanted = [f for f in lk.features if f.output_name not in present or frame[f.output_name].isna().any()]
+            wanted = [f for f in lk.features if f.output_name not in present or _has_nulls(present[f.output_name])]
             if not wanted:
                 continue
             absent = [col for col in lk.lookup_key if col not in present]
@@ -80,7 +82,7 @@ class OnlineEnricher:
                 for i in range(n):
                     refused.setdefault(i, why)
                 continue
-            rows = list(zip(*(frame[c].tolist() for c in lk.lookup_key), strict=True))
+            rows = list(zip(*(present[c].tolist() for c in lk.lookup_key), strict=True))
             reads.append((lk, wanted, rows, self._keys(lk, rows, refused)))
         looked_up: dict[str, Any] = {}
         for (lk, wanted, rows, _), values in zip(reads, self._read(reads), strict=True):
@@ -90,11 +92,9 @@ class OnlineEnricher:
             why = f"The request lacks column(s) {missing}, which the model takes as inputs"
             refused.update({i: why for i in range(n) if i not in refused})
             return frame, refused
-        if not looked_up:
-            return frame[list(self.spec.input_columns)], refused
-        return self._frame(frame, looked_up), refused
+        return self._frame(frame, present, looked_up), refused
 
-    def _frame(self, frame, looked_up: dict[str, Any]):
+    def _frame(self, frame, present: dict[str, Any], looked_up: dict[str, Any]):
         """The model's input frame: one float64 block when every input is a double, else one frame
         built from whole columns (inserting them one by one costs a copy each)."""
         import numpy as np
@@ -105,7 +105,7 @@ class OnlineEnricher:
         for c in self.spec.input_columns:
             values = looked_up.get(c)
             if values is None:
-                values = frame[c]
+                values = present[c]
             elif c not in doubles:
                 break
             if not isinstance(values, list):  # a column of the input (filled where it had nulls)
@@ -120,7 +120,7 @@ class OnlineEnricher:
                 block = None
             if block is not None:
                 return pd.DataFrame(block, index=frame.index, columns=self.index, copy=False)
-        data = {c: looked_up[c] if c in looked_up else frame[c] for c in self.spec.input_columns}
+        data = {c: looked_up[c] if c in looked_up else present[c] for c in self.spec.input_columns}
         return pd.DataFrame(data, index=frame.index)
 
     def _keys(self, lk: ResolvedLookup, rows: list[tuple], refused: dict[int, str]) -> list[str | None]:
@@ -164,7 +164,7 @@ class OnlineEnricher:
         return found
 
     @staticmethod
-    def _columns(frame, present: set, lk: ResolvedLookup, wanted, rows, found, refused: dict[int, str]) -> dict[str, Any]:
+    def _columns(frame, present: dict[str, Any], lk: ResolvedLookup, wanted, rows, found, refused: dict[int, str]) -> dict[str, Any]:
         """The ``wanted`` features of ``lk`` for each row (a value in the input wins); a row whose key has
         no online row and a feature without default is added to ``refused``."""
         columns: dict[str, list] = {f.output_name: [] for f in wanted}
@@ -184,10 +184,19 @@ class OnlineEnricher:
             if name in present:  # the input gave some values: keep them, fill its nulls
                 import pandas as pd
 
-                out[name] = frame[name].where(frame[name].notna(), pd.Series(values, index=frame.index))
+                given = present[name]
+                out[name] = given.where(given.notna(), pd.Series(values, index=frame.index))
             else:
                 out[name] = values
         return out
+
+
+def _has_nulls(series) -> bool:
+    import numpy as np
+
+    if series.dtype == np.float64:  # NaN is a float64 column's null: no pandas mask needed
+        return bool(np.isnan(series.to_numpy()).any())
+    return bool(series.isna().any())
 
 
 def enricher_for(model: Any, tracking_uri: str | None) -> OnlineEnricher | None:
