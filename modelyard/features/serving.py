@@ -49,21 +49,22 @@ class OnlineEnricher:
             self.stores[name] = stores.get(uri) or stores.setdefault(uri, open_store(uri))
         self.codecs = {name: codecs_for(table.location, table.columns) for name, table in self.tables.items()}
         self.index = pd.Index(spec.input_columns)
+        self._same_labels: dict[int, tuple[Any, bool]] = {}  # id(labels) -> (labels, names the inputs)
         # the model inputs looked up from a double column: a float64 block can hold them
         self.doubles = {
             f.output_name for lk in spec.lookups for f in lk.features
             if (column := self.tables[lk.table_name].column(f.name)) is not None and column.dtype == "double"
         }
 
-    def __call__(self, frame):
+    def __call__(self, frame, labels: Any = None):
         """``frame`` with the features it lacks, as the model's input columns; the first row that
         cannot get them raises ``InvalidParameterValue`` naming it (a request is all or nothing)."""
-        frame, refused = self.lookup(frame)
+        frame, refused = self.lookup(frame, labels)
         if refused:
             raise InvalidParameterValue(refused[min(refused)])
         return frame
 
-    def lookup(self, frame) -> tuple[Any, dict[int, str]]:
+    def lookup(self, frame, labels: Any = None) -> tuple[Any, dict[int, str]]:
         """(``frame`` with the features it lacks, as the model's input columns; {row position: why
         that row cannot get its features}). The refused rows' values in the frame are meaningless."""
         refused: dict[int, str] = {}
@@ -92,9 +93,18 @@ class OnlineEnricher:
             why = f"The request lacks column(s) {missing}, which the model takes as inputs"
             refused.update({i: why for i in range(n) if i not in refused})
             return frame, refused
-        return self._frame(frame, present, looked_up), refused
+        return self._frame(frame, present, looked_up, self._labels(labels)), refused
 
-    def _frame(self, frame, present: dict[str, Any], looked_up: dict[str, Any]):
+    def _labels(self, labels: Any):
+        """``labels`` when they are the model's input columns in order, else the enricher's own."""
+        if labels is None:
+            return self.index
+        same = self._same_labels.get(id(labels))
+        if same is None:
+            same = self._same_labels[id(labels)] = (labels, tuple(labels) == tuple(self.spec.input_columns))
+        return labels if same[0] is labels and same[1] else self.index
+
+    def _frame(self, frame, present: dict[str, Any], looked_up: dict[str, Any], labels: Any):
         """The model's input frame: one float64 block when every input is a double, else one frame
         built from whole columns (inserting them one by one costs a copy each)."""
         import numpy as np
@@ -119,7 +129,7 @@ class OnlineEnricher:
             except (TypeError, ValueError):  # a default that is no number: the general way
                 block = None
             if block is not None:
-                return pd.DataFrame(block, index=frame.index, columns=self.index, copy=False)
+                return pd.DataFrame(block, index=frame.index, columns=labels, copy=False)
         data = {c: looked_up[c] if c in looked_up else present[c] for c in self.spec.input_columns}
         return pd.DataFrame(data, index=frame.index)
 
@@ -212,10 +222,12 @@ def enricher_for(model: Any, tracking_uri: str | None) -> OnlineEnricher | None:
     return enricher or None
 
 
-def online_features(model: Any, frame: Any, tracking_uri: str | None) -> Any:
+def online_features(model: Any, frame: Any, tracking_uri: str | None, labels: Any = None) -> Any:
     """``frame`` (a request's input) with ``model``'s missing features looked up online (a value the
     request gives wins; a null in the request counts as missing); ``frame`` itself when the model has
-    no feature spec."""
+    no feature spec. ``labels``: a pandas Index to label a float64 input block with when it names the
+    model's inputs in order (the served signature's: the scoring server then knows the frame's
+    shape without reading its dtypes)."""
     enricher = enricher_for(model, tracking_uri)
     if enricher is None:
         return frame
@@ -223,4 +235,4 @@ def online_features(model: Any, frame: Any, tracking_uri: str | None) -> Any:
 
     if not isinstance(frame, pd.DataFrame):
         raise InvalidParameterValue("A model with a feature spec takes a DataFrame input (dataframe_split or dataframe_records)")
-    return enricher(frame)
+    return enricher(frame, labels)

@@ -149,6 +149,9 @@ def test_enricher_builds_a_float64_block_or_the_general_frame(fc, logged, redis_
     out = enrich(pd.DataFrame({"customer_id": [2, 1], "age": [None, 99.0]}, index=[7, 8]))
     assert out.to_dict("index") == {7: {"age": 40.0}, 8: {"age": 99.0}}
     assert out.dtypes.tolist() == ["float64"] and list(out.columns) == ["age"]
+    signature, other = pd.Index(["age"]), pd.Index(["height"])  # the served signature's labels are taken
+    assert enrich(pd.DataFrame({"customer_id": [1]}), signature).columns is signature
+    assert list(enrich(pd.DataFrame({"customer_id": [1]}), other).columns) == ["age"]
     mixed = fc.create_training_set(keys, [FeatureLookup("cf", feature_names=["purchases", "spend"], lookup_key="customer_id"),
                                           FeatureLookup("profile", lookup_key="customer_id")],
                                    exclude_columns=["customer_id"]).feature_spec
