@@ -133,7 +133,7 @@ class OnlineTable:
         unknown = [f for f in names if table.column(f) is None or f in table.keys]
         if unknown:
             raise InvalidParameterValue(f"Feature table {table.name!r} has no feature {unknown[0]!r}")
-        self.table, self.store, self.features = table, store, tuple(names)
+        self.table, self.online_store, self.features = table, store, tuple(names)
         self._codecs = codecs_of(table, names)
         self._single = len(table.primary_keys) == 1
         key_type = table.column(table.primary_keys[0]).dtype if self._single else None
@@ -157,19 +157,19 @@ class OnlineTable:
 
     def get(self, key: Any) -> dict[str, Any] | None:
         """The features of one key, None when it has no row."""
-        values = self.store.fetch([(self.table.name, [self.key_text(key)], self.features, self._codecs)])[0][0]
+        values = self.online_store.fetch([(self.table.name, [self.key_text(key)], self.features, self._codecs)])[0][0]
         return None if values is None else dict(zip(self.features, values, strict=True))
 
     def get_many(self, keys: Sequence[Any]) -> list[dict[str, Any] | None]:
         """The features of each key, None for a key without a row."""
-        found = self.store.fetch([(self.table.name, self._texts(keys), self.features, self._codecs)])[0]
+        found = self.online_store.fetch([(self.table.name, self._texts(keys), self.features, self._codecs)])[0]
         names = self.features
         return [None if values is None else dict(zip(names, values, strict=True)) for values in found]
 
     def get_columns(self, keys: Sequence[Any]) -> dict[str, list[Any]]:
         """Column by column: each feature's values in the order of ``keys`` (None where a key has no
         row), the shape of Feast's ``get_online_features(...).to_dict()``."""
-        found = self.store.fetch([(self.table.name, self._texts(keys), self.features, self._codecs)])[0]
+        found = self.online_store.fetch([(self.table.name, self._texts(keys), self.features, self._codecs)])[0]
         if not found:
             return {name: [] for name in self.features}
         blank = [None] * len(self.features)
