@@ -158,3 +158,25 @@ def test_enricher_builds_a_float64_block_or_the_general_frame(fc, logged, redis_
     out = OnlineEnricher(mixed, fc.tracking_uri)(pd.DataFrame({"customer_id": [1, 2]}))
     assert out.to_dict("records") == [{"purchases": 7, "spend": 75.5, "age": 30.0}, {"purchases": 1, "spend": 9.9, "age": 40.0}]
     assert out.dtypes.astype(str).tolist() == ["int64", "float64", "float64"]
+
+
+def test_a_dropped_connection_is_replaced_and_the_read_retried(fc, redis_uri) -> None:
+    import redis
+
+    fc.create_table("t", primary_keys="k", df=ROWS)
+    fc.publish_table("t", redis_uri)
+    table = fc.online_table("t", features=["i8"])
+    assert table.get(1) == {"i8": -5}
+    conn = table.online_store._idle[-1]  # the pooled connection the read used
+    conn.send_command("CLIENT", "ID")
+    client_id = conn.read_response()
+    admin = redis.Redis.from_url("redis://127.0.0.1:6379/0")
+    try:
+        assert admin.client_kill_filter(_id=client_id) == 1  # the server drops that connection only
+    finally:
+        admin.close()
+    assert table.get(3) == {"i8": 7}  # the broken connection is noticed, a new one reads
+    conn = table.online_store._idle[-1]
+    conn.send_command("CLIENT", "ID")
+    assert conn.read_response() != client_id
+    assert table.get_many([1, 9]) == [{"i8": -5}, None]
