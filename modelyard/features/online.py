@@ -113,6 +113,7 @@ class RedisOnlineStore:
         self.uri = public_uri(uri)
         self._redis = redis.Redis.from_url(urlunsplit(parts._replace(query=urlencode(query, doseq=True))))
         self._pool = self._redis.connection_pool
+        self._broken = (redis.exceptions.ConnectionError, redis.exceptions.TimeoutError, OSError)
         self._idle: list[Any] = []  # connections for reads (list.pop/append are atomic: no lock)
         self._made: list[Any] = []
         self._tails: dict[tuple[str, ...], tuple[bytes, bytes]] = {}  # features -> packed HMGET parts
@@ -154,9 +155,6 @@ class RedisOnlineStore:
         """Send ``packed`` (``answers`` commands) in one write, read every answer: on a pooled
         connection, without redis-py's per-command machinery. A connection that failed is dropped
         (it may hold unread answers); a broken one is retried once on a new connection."""
-        from redis.exceptions import ConnectionError as RedisConnectionError
-        from redis.exceptions import TimeoutError as RedisTimeoutError
-
         for attempt in (0, 1):
             try:
                 conn = self._idle.pop()
@@ -166,7 +164,7 @@ class RedisOnlineStore:
             try:
                 conn.send_packed_command((packed,), check_health=False)
                 out = [conn.read_response(disable_decoding=True) for _ in range(answers)]
-            except (RedisConnectionError, RedisTimeoutError, OSError):
+            except self._broken:
                 conn.disconnect()
                 self._idle.append(conn)
                 if attempt:
