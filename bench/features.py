@@ -16,10 +16,12 @@ Figures (``ratio > 1``: modelyard is faster, except ``score_batch.overhead`` = o
   job by hand (as-of join, key join, mapInPandas with the raw model), and ``spark_udf`` vs a plain
   ``pandas_udf`` on the joined columns.
 - ``merge``: upserting the label-count of rows into the time-series table (time, process peak RSS).
-- ``online`` (when Redis answers): lookups of 10 features by key from Redis, p50/p99 per call and
-  rows/s: the store's raw ``read``, ``OnlineEnricher.lookup`` (the serving and streaming path) with
-  one key and with 100 keys per call, and Feast's ``get_online_features`` on the same Redis with the
-  same keys (``--online-only``: just these).
+- ``online`` (when Redis answers): lookups of 10 features by key from Redis, p50/p99 per call, rows/s
+  and CPU per call: ``fc.online_table(...).get(key)`` (a dict) and ``.get_columns(keys)`` (100 keys,
+  a list per feature), the store's raw ``read``, ``OnlineEnricher.lookup`` (the serving and
+  streaming path) with one key and with 100 keys per call, and Feast's
+  ``get_online_features(...).to_dict()`` on the same Redis with the same keys (``--online-only``:
+  just these, and the serving figure below).
 - ``serving``: ``modelyard models serve`` of the feature-aware model, single-row requests with only
   the key (20 features looked up in Redis) vs with every feature in the request: p50/p99 and the
   p50 the lookup adds.
@@ -46,7 +48,7 @@ REPO = BENCH.parent
 sys.path.insert(0, str(REPO))
 sys.path.insert(0, str(BENCH))
 FEAST_VENV = BENCH / ".venv-feast"
-FEAST_REQUIREMENT = "feast==0.67.0"
+FEAST_REQUIREMENT = "feast[redis]==0.67.0"  # redis: its online store on Redis
 N_FEATURES = 10
 
 
@@ -106,7 +108,7 @@ def ensure_feast() -> str | None:
         if not py.exists():
             log("creating bench/.venv-feast")
             subprocess.run([sys.executable, "-m", "venv", str(FEAST_VENV)], check=True, timeout=300)
-        probe = subprocess.run([str(py), "-c", "import feast; print(feast.__version__)"], capture_output=True, text=True)
+        probe = subprocess.run([str(py), "-c", "import feast, redis; print(feast.__version__)"], capture_output=True, text=True)
         if probe.returncode == 0:
             return None
         log(f"pip install {FEAST_REQUIREMENT} into bench/.venv-feast (a few minutes)")
@@ -313,13 +315,18 @@ def run_feast_online(tmp: Path, profile, plan: dict) -> tuple[dict | None, str |
 def online(fc, profile, keys: int, tmp: Path, feast: bool, lookups: int = 2000, batch: int = 100,
            batches: int = 200) -> dict:
     """Online lookup of the 10 features of ``bench.profile`` from Redis (published there), by key:
-    - ``store_read``: the Redis online store's ``read`` (one HMGET), the raw call;
+    - ``lookup_single``: ``fc.online_table(...).get(key)``, the library's lookup returning a dict
+      (like for like with Feast's ``get_online_features(...).to_dict()`` for one key);
+    - ``lookup_batch``: ``.get_columns(keys)`` of ``batch`` keys, one list per feature (Feast's
+      ``to_dict()`` shape), one pipelined round trip;
+    - ``store_read``: the Redis online store's ``read`` (one HMGET, a dict per key);
     - ``enricher``: ``OnlineEnricher.lookup`` (what serving and streaming call: a pandas frame of
-      keys in, the model's input frame out), one key per call and ``batch`` keys per call
-      (``read_many``: one pipelined round trip);
+      keys in, the model's input frame out), one key per call and ``batch`` keys per call;
     - ``feast``: Feast's ``get_online_features(...).to_dict()`` on the same Redis, the same keys.
-    p50/p99 in ms per call, rows/s and the client's CPU ms per call; ``ratio_vs_feast`` = Feast's
-    figure / ours (the enricher, unless ``raw_read``), ours / Feast's for rows/s: > 1 is ours faster."""
+    Ours run in two halves, before and after Feast's run (each kind alternating call by call), so both
+    span the same stretch of the machine's load. p50/p99 in ms per call, rows/s and the client's CPU
+    ms per call; ``ratio_vs_feast`` = Feast's figure / ours, ours / Feast's for rows/s: > 1 is ours
+    faster."""
     try:
         import redis
 
@@ -336,39 +343,61 @@ def online(fc, profile, keys: int, tmp: Path, feast: bool, lookups: int = 2000, 
     took, result = timed(lambda: fc.publish_table("bench.profile", uri))
     table = fc.get_table("bench.profile")
     store = open_store(uri)
+    reader = fc.online_table("bench.profile", online_store=uri)
     names = list(table.feature_names)
     rng = np.random.default_rng(5)
     single_keys = [int(k) for k in rng.integers(0, keys, lookups)]
     batch_keys = [[int(k) for k in rng.integers(0, keys, batch)] for _ in range(batches)]
+    # the model's inputs are the 10 features (the key only finds them), as for the bench's model
     spec = fc.create_training_set(pd.DataFrame({"key": np.array(single_keys[:1], dtype=np.int64)}),
-                                  [FeatureLookup("bench.profile", lookup_key="key")]).feature_spec
+                                  [FeatureLookup("bench.profile", lookup_key="key")], exclude_columns=["key"]).feature_spec
     enricher = OnlineEnricher(spec, fc.tracking_uri)
     single_frames = [pd.DataFrame({"key": np.array([k], dtype=np.int64)}) for k in single_keys]
     batch_frames = [pd.DataFrame({"key": np.array(ks, dtype=np.int64)}) for ks in batch_keys]
-    samples: dict[str, list[float]] = {"store_read": [], "enricher_single": [], "enricher_batch": []}
-    cpu: dict[str, list[float]] = {name: [] for name in samples}
+    kinds = ("lookup_single", "store_read", "enricher_single", "lookup_batch", "enricher_batch")
+    samples: dict[str, list[float]] = {name: [] for name in kinds}
+    cpu: dict[str, list[float]] = {name: [] for name in kinds}
     clock = time.process_time
-    first = None
+    loads = [os.getloadavg()[0]]
+
+    def measure(kind: str, fn):
+        c, start = clock(), time.perf_counter()
+        got = fn()
+        samples[kind].append(time.perf_counter() - start)
+        cpu[kind].append(clock() - c)
+        return got
+
+    def half(part: int) -> None:
+        singles = range(part * lookups // 2, (part + 1) * lookups // 2)
+        for i in singles:  # the single-key kinds alternate, their order turning each call
+            k = single_keys[i]
+            calls = [("lookup_single", lambda k=k: reader.get(k)),
+                     ("store_read", lambda k=k: store.read("bench.profile", key_strings(table, [(k,)]), names)),
+                     ("enricher_single", lambda i=i: enricher.lookup(single_frames[i]))]
+            shift = i % len(calls)
+            for kind, fn in calls[shift:] + calls[:shift]:
+                got = measure(kind, fn)
+                if kind == "enricher_single":
+                    assert not got[1]
+        for j in range(part * batches // 2, (part + 1) * batches // 2):
+            measure("lookup_batch", lambda j=j: reader.get_columns(batch_keys[j]))
+            measure("enricher_batch", lambda j=j: enricher.lookup(batch_frames[j]))
+        loads.append(os.getloadavg()[0])
+
+    first = reader.get(single_keys[0])
+    figures, error = None, None
     try:
-        for frame in single_frames[:50]:  # warm
-            enricher.lookup(frame)
-        for i, k in enumerate(single_keys):  # the two single-key kinds alternate
-            c, start = clock(), time.perf_counter()
-            store.read("bench.profile", key_strings(table, [(k,)]), names)
-            samples["store_read"].append(time.perf_counter() - start)
-            cpu["store_read"].append(clock() - c)
-            c, start = clock(), time.perf_counter()
-            frame, refused = enricher.lookup(single_frames[i])
-            samples["enricher_single"].append(time.perf_counter() - start)
-            cpu["enricher_single"].append(clock() - c)
-            if first is None:
-                first = {n: float(frame[n].iloc[0]) for n in names}
-            assert not refused
-        for frame in batch_frames:
-            c, start = clock(), time.perf_counter()
-            enricher.lookup(frame)
-            samples["enricher_batch"].append(time.perf_counter() - start)
-            cpu["enricher_batch"].append(clock() - c)
+        for k in single_keys[:50]:  # warm
+            reader.get(k)
+            enricher.lookup(single_frames[0])
+        half(0)
+        if feast:
+            figures, error = run_feast_online(tmp, profile, {"single": single_keys, "batches": batch_keys})
+            loads.append(os.getloadavg()[0])
+        half(1)
+        frame, _ = enricher.lookup(single_frames[0])
+        assert {n: float(frame[n].iloc[0]) for n in names} == first
+        assert reader.get_columns(batch_keys[0]) == {n: [r[n] for r in reader.get_many(batch_keys[0])] for n in names}
     finally:
         client = redis.Redis.from_url("redis://127.0.0.1:6379/0")
         found = list(client.scan_iter(match=prefix + "*", count=10_000))
@@ -378,41 +407,43 @@ def online(fc, profile, keys: int, tmp: Path, feast: bool, lookups: int = 2000, 
         for s in {id(s): s for s in enricher.stores.values()}.values():
             s.close()
     out = {"publish_keys": result["written"], "publish_s": sig(took), "features": len(names),
-           "store_read": _latency(samples["store_read"], 1, cpu["store_read"]),
-           "enricher_single": _latency(samples["enricher_single"], 1, cpu["enricher_single"]),
-           "enricher_batch": _latency(samples["enricher_batch"], batch, cpu["enricher_batch"])}
+           "loadavg_1m": [round(x, 1) for x in loads]}
+    for kind in kinds:
+        out[kind] = _latency(samples[kind], batch if kind.endswith("batch") else 1, cpu[kind])
     # the old top-level figures (the raw read), kept for comparisons with earlier runs
     out["p50_ms"], out["p99_ms"] = out["store_read"]["p50_ms"], out["store_read"]["p99_ms"]
-    log(f"online: store read p50 {out['p50_ms']} ms, enricher single p50 {out['enricher_single']['p50_ms']} ms, "
-        f"batch of {batch} p50 {out['enricher_batch']['p50_ms']} ms")
-    if feast:
-        figures, error = run_feast_online(tmp, profile, {"single": single_keys, "batches": batch_keys})
-        if error:
-            out["feast_error"] = error
-        else:
-            fs = {"version": figures["feast_version"], "write_s": sig(figures["write_s"]),
-                  "single": _latency(figures["single_s"], 1, figures["single_cpu_s"]),
-                  "batch": _latency(figures["batch_s"], batch, figures["batch_cpu_s"])}
-            out["feast"] = fs
-            out["identical_first_key"] = all(abs(first[n] - figures["first"][n]) < 1e-12 for n in names)
-            out["ratio_vs_feast"] = {
-                "single_p50": sig(fs["single"]["p50_ms"] / out["enricher_single"]["p50_ms"]),
-                "single_p99": sig(fs["single"]["p99_ms"] / out["enricher_single"]["p99_ms"]),
-                "single_p50_raw_read": sig(fs["single"]["p50_ms"] / out["store_read"]["p50_ms"]),
-                "batch_p50": sig(fs["batch"]["p50_ms"] / out["enricher_batch"]["p50_ms"]),
-                "batch_rows_per_s": sig(out["enricher_batch"]["rows_per_s"] / fs["batch"]["rows_per_s"]),
-                "single_cpu": sig(fs["single"]["cpu_ms_mean"] / out["enricher_single"]["cpu_ms_mean"]),
-                "single_cpu_raw_read": sig(fs["single"]["cpu_ms_mean"] / out["store_read"]["cpu_ms_mean"]),
-                "batch_cpu": sig(fs["batch"]["cpu_ms_mean"] / out["enricher_batch"]["cpu_ms_mean"]),
-            }
-            log(f"online feast: single p50 {fs['single']['p50_ms']} ms, batch p50 {fs['batch']['p50_ms']} ms")
+    log(f"online: lookup p50 {out['lookup_single']['p50_ms']} ms ({out['lookup_single']['cpu_ms_mean']} ms CPU), "
+        f"enricher single p50 {out['enricher_single']['p50_ms']} ms, batch of {batch} p50 {out['lookup_batch']['p50_ms']} ms")
+    if error:
+        out["feast_error"] = error
+    elif figures is not None:
+        fs = {"version": figures["feast_version"], "write_s": sig(figures["write_s"]),
+              "single": _latency(figures["single_s"], 1, figures["single_cpu_s"]),
+              "batch": _latency(figures["batch_s"], batch, figures["batch_cpu_s"])}
+        out["feast"] = fs
+        out["identical_first_key"] = all(abs(first[n] - figures["first"][n]) < 1e-12 for n in names)
+        ours_1, ours_b = out["lookup_single"], out["lookup_batch"]
+        out["ratio_vs_feast"] = {
+            "single_p50": sig(fs["single"]["p50_ms"] / ours_1["p50_ms"]),
+            "single_p99": sig(fs["single"]["p99_ms"] / ours_1["p99_ms"]),
+            "single_cpu": sig(fs["single"]["cpu_ms_mean"] / ours_1["cpu_ms_mean"]),
+            "batch_p50": sig(fs["batch"]["p50_ms"] / ours_b["p50_ms"]),
+            "batch_rows_per_s": sig(ours_b["rows_per_s"] / fs["batch"]["rows_per_s"]),
+            "batch_cpu": sig(fs["batch"]["cpu_ms_mean"] / ours_b["cpu_ms_mean"]),
+            "enricher_single_p50": sig(fs["single"]["p50_ms"] / out["enricher_single"]["p50_ms"]),
+            "enricher_single_cpu": sig(fs["single"]["cpu_ms_mean"] / out["enricher_single"]["cpu_ms_mean"]),
+            "enricher_batch_cpu": sig(fs["batch"]["cpu_ms_mean"] / out["enricher_batch"]["cpu_ms_mean"]),
+        }
+        log(f"online feast: single p50 {fs['single']['p50_ms']} ms ({fs['single']['cpu_ms_mean']} ms CPU), "
+            f"batch p50 {fs['batch']['p50_ms']} ms")
     return out
 
 
 def serving_overhead(fc, model_uri: str, labels, tmp: Path, requests: int = 600) -> dict:
     """``modelyard models serve`` of the feature-aware model (both tables published to Redis): the
     single-row latency of a request with only the key (features looked up online) vs the same
-    request carrying every feature (no lookup), alternated on one server; p50/p99 in ms."""
+    request carrying every feature (no lookup), alternated by blocks of 20 on one server; p50/p99 in
+    ms, and the server process's CPU ms per request of each kind (robust to the machine's load)."""
     import http.client
     import signal
     import socket
@@ -460,6 +491,7 @@ def serving_overhead(fc, model_uri: str, labels, tmp: Path, requests: int = 600)
                            for _, r in full.iterrows()],
         }
         samples: dict[str, list[float]] = {"lookup": [], "in_request": []}
+        cpu = {"lookup": 0.0, "in_request": 0.0}
 
         def call(payload: bytes) -> float:
             start = time.perf_counter()
@@ -474,9 +506,17 @@ def serving_overhead(fc, model_uri: str, labels, tmp: Path, requests: int = 600)
         for i in range(min(50, requests)):  # warm: the model, the online store's connection
             call(bodies["lookup"][i])
             call(bodies["in_request"][i])
-        for i in range(requests):
-            for kind in (("lookup", "in_request") if i % 2 else ("in_request", "lookup")):
-                samples[kind].append(call(bodies[kind][i]))
+        def server_cpu() -> float:  # the server process's CPU seconds (one worker: this process)
+            fields = Path(f"/proc/{proc.pid}/stat").read_text().rsplit(")", 1)[1].split()
+            return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+        block = 20  # the kinds alternate by blocks (their order turning), each block's server CPU read
+        for start in range(0, requests, block):
+            for kind in (("lookup", "in_request") if (start // block) % 2 else ("in_request", "lookup")):
+                before = server_cpu()
+                for i in range(start, min(start + block, requests)):
+                    samples[kind].append(call(bodies[kind][i]))
+                cpu[kind] += server_cpu() - before
     finally:
         if proc.poll() is None:
             os.killpg(proc.pid, signal.SIGTERM)
@@ -494,6 +534,9 @@ def serving_overhead(fc, model_uri: str, labels, tmp: Path, requests: int = 600)
     for kind, values in samples.items():
         out[f"{kind}_p50_ms"], out[f"{kind}_p99_ms"] = sig(pct(values, 0.5)), sig(pct(values, 0.99))
     out["added_p50_ms"] = sig(out["lookup_p50_ms"] - out["in_request_p50_ms"])
+    for kind, seconds in cpu.items():  # server CPU per request (clock ticks: 10 ms, over 600 requests)
+        out[f"{kind}_server_cpu_ms"] = sig(1000 * seconds / len(samples[kind]))
+    out["added_server_cpu_ms"] = sig(out["lookup_server_cpu_ms"] - out["in_request_server_cpu_ms"])
     return out
 
 
@@ -596,7 +639,7 @@ def main() -> None:
     parser.add_argument("--spark", action="store_true", help="also score on Spark local[2] (score_batch, spark_udf)")
     parser.add_argument("--spark-labels", type=int, help="rows scored on Spark (default: all labels)")
     parser.add_argument("--spark-only", action="store_true", help="only the Spark figures (the tables and the model first)")
-    parser.add_argument("--online-only", action="store_true", help="only the online lookup figures (and Feast's)")
+    parser.add_argument("--online-only", action="store_true", help="only the online lookup figures (and Feast's) and the serving figure")
     parser.add_argument("--out")
     args = parser.parse_args()
     labels_n = args.labels or (100_000 if args.quick else 1_000_000)
@@ -620,6 +663,9 @@ def main() -> None:
         report["create_table_s"] = sig(took)
         if args.online_only:
             report["online"] = online(fc, profile, keys_n, tmp, not args.no_feast)
+            _, info, _ = train_model(fc, labels)
+            report["serving"] = serving_overhead(fc, info.model_uri, labels, tmp)
+            log(f"serving: {report['serving']}")
             report["machine"]["loadavg_end"] = os.getloadavg()
             print(json.dumps(report, indent=2))
             return

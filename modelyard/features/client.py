@@ -36,6 +36,7 @@ class FeatureClient:
         self.settings = self._client.settings
         self.tracking_uri = self._client.tracking_uri
         self._service = None
+        self._online: dict[str, Any] = {}  # online store URI -> the open store
 
     @property
     def tracking_client(self):
@@ -168,3 +169,28 @@ class FeatureClient:
         from modelyard.features.publish import lookup
 
         return lookup(self, name, keys, online_store=online_store, features=features)
+
+    def online_table(self, name: str, *, online_store: str | None = None, features: Sequence[str] | None = None):
+        """An ``OnlineTable``: the table resolved once (the newest online store it was published to by
+        default), for repeated lookups: ``.get(key)`` a dict (None when the key has no row),
+        ``.get_many(keys)`` a list of them, ``.get_columns(keys)`` one list per feature. It sees a later
+        publish's values, not a later change of the table's columns or store (make a new one)."""
+        from modelyard.features.publish import OnlineTable, newest_store
+
+        table = self.get_table(name)
+        return OnlineTable(table, self.online_store(online_store or newest_store(table)), features)
+
+    def online_store(self, uri: str):
+        """The online store at ``uri``, opened once per client (its connections pooled)."""
+        store = self._online.get(uri)
+        if store is None:
+            from modelyard.features.online import open_store
+
+            store = self._online.setdefault(uri, open_store(uri))
+        return store
+
+    def close(self) -> None:
+        """Close the online stores this client opened."""
+        stores, self._online = list(self._online.values()), {}
+        for store in stores:
+            store.close()

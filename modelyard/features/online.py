@@ -1,10 +1,14 @@
 """Online feature stores: the latest row per key, for lookups at serving time.
 
 - Redis (``redis://host:port/db``, optional ``?prefix=...``): one hash per key,
-  ``<prefix><table>:<key as JSON>``, one field per feature holding its JSON value; writes and reads
-  are pipelined.
+  ``<prefix><table>:<key as JSON>``, one field per feature holding its JSON value (``codec``); writes
+  are pipelined. A read is one round trip: the HMGETs of every key, packed once and sent as one
+  write on a pooled connection, their answers decoded per the table's column types.
 - SQL (any SQLAlchemy URI: ``sqlite:///...``, ``postgresql://...``, ``mysql://...``): one table
   ``modelyard_online_features (table_name, entity_key, payload)``.
+
+``fetch`` is the read every caller builds on: for each (table, keys, features, codecs) request, a
+list of decoded values per key (None for a key without a row). ``read`` / ``read_many`` give dicts.
 
 ``publish`` is incremental: it writes the keys whose latest row changed since the version last
 published to that store and deletes keys that disappeared; the catalog remembers the version.
@@ -22,6 +26,7 @@ from urllib.parse import parse_qs, urlencode, urlsplit, urlunsplit
 import pyarrow as pa
 
 from modelyard.exceptions import InvalidParameterValue
+from modelyard.features.codec import GENERIC, Codec, encode_value
 
 logger = logging.getLogger(__name__)
 
@@ -36,11 +41,30 @@ def _default(value: Any) -> Any:
 
 
 def encode(value: Any) -> str:
+    """A key's text (feature values: ``codec.encode_value``)."""
     return json.dumps(value, default=_default, separators=(",", ":"))
 
 
 def entity_key(values: Sequence[Any]) -> str:
     return encode(list(values))
+
+
+# (table, keys as entity_key strings, features, one Codec per feature or None for plain JSON)
+Request = tuple[str, Sequence[str], Sequence[str], Sequence[Codec] | None]
+
+
+def _as_dicts(requests, found: list[list[list[Any] | None]]) -> list[list[dict[str, Any] | None]]:
+    return [
+        [None if values is None else dict(zip(request[2], values, strict=True)) for values in rows]
+        for request, rows in zip(requests, found, strict=True)
+    ]
+
+
+def _full(request: Sequence) -> Request:
+    """A request with its codecs (plain JSON when a caller gave (table, keys, features) only)."""
+    if len(request) == 4 and request[3] is not None:
+        return request  # type: ignore[return-value]
+    return (request[0], request[1], request[2], [GENERIC] * len(request[2]))
 
 
 class OnlineStore(Protocol):
@@ -56,6 +80,11 @@ class OnlineStore(Protocol):
         self, requests: Sequence[tuple[str, list[str], Sequence[str]]]
     ) -> list[list[dict[str, Any] | None]]:
         """``read`` of several (table, keys, features) at once (one round trip where the store can)."""
+        ...
+
+    def fetch(self, requests: Sequence[Request]) -> list[list[list[Any] | None]]:
+        """Per request, per key: the features' values in order, decoded by their codecs (None for a
+        key without a row); one round trip for all of them where the store can."""
         ...
 
     def close(self) -> None: ...
@@ -83,6 +112,11 @@ class RedisOnlineStore:
         self.prefix = query.pop("prefix", [DEFAULT_PREFIX])[0]
         self.uri = public_uri(uri)
         self._redis = redis.Redis.from_url(urlunsplit(parts._replace(query=urlencode(query, doseq=True))))
+        self._pool = self._redis.connection_pool
+        self._broken = (redis.exceptions.ConnectionError, redis.exceptions.TimeoutError, OSError)
+        self._idle: list[Any] = []  # connections for reads (list.pop/append are atomic: no lock)
+        self._made: list[Any] = []
+        self._tails: dict[tuple[str, ...], tuple[bytes, bytes]] = {}  # features -> packed HMGET parts
 
     def _key(self, table: str, key: str) -> str:
         return f"{self.prefix}{table}:{key}"
@@ -93,7 +127,7 @@ class RedisOnlineStore:
             for key, row in zip(keys[start : start + CHUNK], rows[start : start + CHUNK], strict=True):
                 redis_key = self._key(table, key)
                 pipe.delete(redis_key)
-                pipe.hset(redis_key, mapping={k: encode(v) for k, v in row.items()})
+                pipe.hset(redis_key, mapping={k: encode_value(v) for k, v in row.items()})
             pipe.execute()
 
     def delete(self, table, keys) -> None:
@@ -104,38 +138,87 @@ class RedisOnlineStore:
         return self.read_many([(table, keys, features)])[0]
 
     def read_many(self, requests):
-        """One round trip for every (table, keys, features) request: a single HMGET for one key, a
-        pipeline of HMGETs for more. A hash whose every requested field is missing may not exist:
-        only those keys are checked (EXISTS), in a second round trip (a key that has no row, or a
-        feature published before this one existed)."""
-        calls = [(self._key(table, key), list(features)) for table, keys, features in requests for key in keys]
-        if len(calls) == 1:
-            answers = [self._redis.hmget(*calls[0])]
-        else:
-            pipe = self._redis.pipeline(transaction=False)
-            for name, features in calls:
-                pipe.hmget(name, features)
-            answers = pipe.execute()
+        full = [_full(r) for r in requests]
+        return _as_dicts(full, self.fetch(full))
+
+    def _packed(self, features: Sequence[str]) -> tuple[bytes, bytes]:
+        """The parts of ``HMGET <key> <features...>`` around the key, in Redis's wire format (cached)."""
+        names = tuple(features)
+        parts = self._tails.get(names)
+        if parts is None:
+            head = b"*%d\r\n$5\r\nHMGET\r\n" % (len(names) + 2)
+            tail = b"".join(b"$%d\r\n%s\r\n" % (len(f), f) for f in (n.encode() for n in names))
+            parts = self._tails[names] = (head, tail)
+        return parts
+
+    def _roundtrip(self, packed: bytes, answers: int) -> list[Any]:
+        """Send ``packed`` (``answers`` commands) in one write, read every answer: on a pooled
+        connection, without redis-py's per-command machinery. A connection that failed is dropped
+        (it may hold unread answers); a broken one is retried once on a new connection."""
+        for attempt in (0, 1):
+            try:
+                conn = self._idle.pop()
+            except IndexError:
+                conn = self._pool.make_connection()
+                self._made.append(conn)
+            try:
+                conn.send_packed_command((packed,), check_health=False)
+                out = [conn.read_response(disable_decoding=True) for _ in range(answers)]
+            except self._broken:
+                conn.disconnect()
+                self._idle.append(conn)
+                if attempt:
+                    raise
+                continue
+            except BaseException:
+                conn.disconnect()
+                self._idle.append(conn)
+                raise
+            self._idle.append(conn)
+            return out
+        raise AssertionError("unreachable")
+
+    def fetch(self, requests):
+        """One round trip for every (table, keys, features, codecs) request: the HMGETs of every key.
+        A hash whose every requested field is missing may not exist: only those keys are checked
+        (EXISTS), in a second round trip (a key that has no row, or features published before they
+        existed)."""
+        chunks: list[bytes] = []
+        names: list[bytes] = []
+        for table, keys, features, _ in requests:
+            head, tail = self._packed(features)
+            base = f"{self.prefix}{table}:"
+            for key in keys:
+                name = (base + key).encode()
+                names.append(name)
+                chunks.append(b"%s$%d\r\n%s\r\n%s" % (head, len(name), name, tail))
+        if not chunks:
+            return [[] for _ in requests]
+        answers = self._roundtrip(b"".join(chunks), len(chunks))
         empty = [i for i, values in enumerate(answers) if all(v is None for v in values)]
-        exists: dict[int, int] = {}
         if empty:
-            pipe = self._redis.pipeline(transaction=False)
-            for i in empty:
-                pipe.exists(calls[i][0])
-            exists = dict(zip(empty, pipe.execute(), strict=True))
-        rows: list[dict[str, Any] | None] = []
-        for i, ((_, features), values) in enumerate(zip(calls, answers, strict=True)):
-            if exists.get(i, 1) == 0:
-                rows.append(None)
-            else:
-                rows.append({f: (json.loads(v) if v is not None else None) for f, v in zip(features, values, strict=True)})
+            checks = b"".join(b"*2\r\n$6\r\nEXISTS\r\n$%d\r\n%s\r\n" % (len(names[i]), names[i]) for i in empty)
+            for i, exists in zip(empty, self._roundtrip(checks, len(empty)), strict=True):
+                if not exists:
+                    answers[i] = None
         out, at = [], 0
-        for _, keys, _ in requests:
-            out.append(rows[at : at + len(keys)])
+        for _, keys, _, codecs in requests:
+            decoders = [c.from_text for c in codecs]
+            rows = []
+            for values in answers[at : at + len(keys)]:
+                if values is None:
+                    rows.append(None)
+                else:
+                    rows.append([None if v is None or v == b"null" else d(v) for v, d in zip(values, decoders, strict=True)])
+            out.append(rows)
             at += len(keys)
         return out
 
     def close(self) -> None:
+        for conn in self._made:
+            conn.disconnect()
+        self._made.clear()
+        self._idle.clear()
         self._redis.close()
 
 
@@ -167,7 +250,7 @@ class SqlOnlineStore:
                 chunk = keys[start : start + CHUNK]
                 conn.execute(delete(t).where(t.c.table_name == table, t.c.entity_key.in_(chunk)))
                 conn.execute(insert(t), [
-                    {"table_name": table, "entity_key": k, "payload": encode(r)}
+                    {"table_name": table, "entity_key": k, "payload": encode_value(r)}
                     for k, r in zip(chunk, rows[start : start + CHUNK], strict=True)
                 ])
 
@@ -180,25 +263,33 @@ class SqlOnlineStore:
                 conn.execute(delete(t).where(t.c.table_name == table, t.c.entity_key.in_(keys[start : start + CHUNK])))
 
     def read(self, table, keys, features):
+        return self.read_many([(table, keys, features)])[0]
+
+    def read_many(self, requests):
+        full = [_full(r) for r in requests]
+        return _as_dicts(full, self.fetch(full))
+
+    def fetch(self, requests):
         from sqlalchemy import select
 
         t = self.table
+        out = []
         with self.engine.connect() as conn:
-            found = dict(conn.execute(
-                select(t.c.entity_key, t.c.payload).where(t.c.table_name == table, t.c.entity_key.in_(list(keys)))
-            ).all())
-        out: list[dict[str, Any] | None] = []
-        for key in keys:
-            payload = found.get(key)
-            if payload is None:
-                out.append(None)
-            else:
-                row = json.loads(payload)
-                out.append({f: row.get(f) for f in features})
+            for table, keys, features, codecs in requests:
+                found = dict(conn.execute(
+                    select(t.c.entity_key, t.c.payload).where(t.c.table_name == table, t.c.entity_key.in_(list(keys)))
+                ).all()) if keys else {}
+                decoders = [c.from_json for c in codecs]
+                rows: list[list[Any] | None] = []
+                for key in keys:
+                    payload = found.get(key)
+                    if payload is None:
+                        rows.append(None)
+                        continue
+                    row = json.loads(payload)
+                    rows.append([None if (v := row.get(f)) is None else d(v) for f, d in zip(features, decoders, strict=True)])
+                out.append(rows)
         return out
-
-    def read_many(self, requests):
-        return [self.read(table, keys, features) for table, keys, features in requests]
 
     def close(self) -> None:
         self.engine.dispose()

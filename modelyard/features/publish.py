@@ -11,6 +11,7 @@ import pyarrow as pa
 from modelyard.entities.feature_table import FeatureTable
 from modelyard.exceptions import InvalidParameterValue
 from modelyard.features import delta, join, online
+from modelyard.features.codec import codecs_of
 
 logger = logging.getLogger(__name__)
 
@@ -78,6 +79,8 @@ def key_strings(table: FeatureTable, rows: Sequence[Sequence[Any]]) -> list[str]
     for i, k in enumerate(table.primary_keys):
         values = [r[i] for r in rows]
         if _already(types[k], values):  # what the cast would give back: skip Arrow (serving's hot path)
+            if len(table.primary_keys) == 1 and types[k] == "int64":
+                return [f"[{v}]" for v in values]  # what entity_key gives for one int, without json
             columns.append(values)
             continue
         target = _arrow_type(types[k])
@@ -112,15 +115,66 @@ def _arrow_type(text: str) -> pa.DataType:
 
 def lookup(fc: Any, name: str, keys: Sequence[Any], *, online_store: str | None = None,
            features: Sequence[str] | None = None) -> list[dict[str, Any] | None]:
-    """The latest features of each key (a value, or a tuple for composite keys), None where absent."""
+    """The latest features of each key (a value, or a tuple for composite keys), None where absent.
+    The catalog entry is read on each call; the store's connection is the client's (kept open)."""
     table = fc.get_table(name)
     uri = online_store or newest_store(table)
-    rows = [k if isinstance(k, tuple | list) else (k,) for k in keys]
-    store = online.open_store(uri)
-    try:
-        return store.read(name, key_strings(table, rows), list(features or table.feature_names))
-    finally:
-        store.close()
+    return OnlineTable(table, fc.online_store(uri), features).get_many(keys)
+
+
+class OnlineTable:
+    """One feature table's online rows, resolved once (``FeatureClient.online_table``): the store
+    open, the features' decoders built, a key's text made without Arrow for a plain ``int`` or
+    ``str`` key. ``get`` reads one key (one HMGET on Redis), ``get_many`` and ``get_columns`` many
+    (one pipelined round trip), the values being those of the columns' types (``codec``)."""
+
+    def __init__(self, table: FeatureTable, store: online.OnlineStore, features: Sequence[str] | None = None) -> None:
+        names = list(features or table.feature_names)
+        unknown = [f for f in names if table.column(f) is None or f in table.keys]
+        if unknown:
+            raise InvalidParameterValue(f"Feature table {table.name!r} has no feature {unknown[0]!r}")
+        self.table, self.online_store, self.features = table, store, tuple(names)
+        self._codecs = codecs_of(table, names)
+        self._single = len(table.primary_keys) == 1
+        key_type = table.column(table.primary_keys[0]).dtype if self._single else None
+        self._int_key = key_type == "int64"
+        self._str_key = key_type == "string"
+
+    def key_text(self, key: Any) -> str:
+        """``key`` (a value, or a tuple/list for a composite key) as the store's key text."""
+        if self._single:
+            kind = type(key)
+            if kind is int and self._int_key and _INT64[0] <= key <= _INT64[1]:
+                return f"[{key}]"
+            if kind is str and self._str_key:
+                return online.entity_key((key,))
+        row = key if isinstance(key, tuple | list) else (key,)
+        return key_strings(self.table, [row])[0]
+
+    def _texts(self, keys: Sequence[Any]) -> list[str]:
+        rows = [k if isinstance(k, tuple | list) else (k,) for k in keys]
+        return key_strings(self.table, rows) if rows else []
+
+    def get(self, key: Any) -> dict[str, Any] | None:
+        """The features of one key, None when it has no row."""
+        values = self.online_store.fetch([(self.table.name, [self.key_text(key)], self.features, self._codecs)])[0][0]
+        return None if values is None else dict(zip(self.features, values, strict=True))
+
+    def get_many(self, keys: Sequence[Any]) -> list[dict[str, Any] | None]:
+        """The features of each key, None for a key without a row."""
+        found = self.online_store.fetch([(self.table.name, self._texts(keys), self.features, self._codecs)])[0]
+        names = self.features
+        return [None if values is None else dict(zip(names, values, strict=True)) for values in found]
+
+    def get_columns(self, keys: Sequence[Any]) -> dict[str, list[Any]]:
+        """Column by column: each feature's values in the order of ``keys`` (None where a key has no
+        row), the shape of Feast's ``get_online_features(...).to_dict()``."""
+        found = self.online_store.fetch([(self.table.name, self._texts(keys), self.features, self._codecs)])[0]
+        if not found:
+            return {name: [] for name in self.features}
+        blank = [None] * len(self.features)
+        columns = zip(*(blank if values is None else values for values in found), strict=True)
+        return {name: list(values) for name, values in zip(self.features, columns, strict=True)}
 
 
 def newest_store(table: FeatureTable) -> str:

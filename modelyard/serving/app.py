@@ -142,8 +142,9 @@ async def read_body(request: Request, limit: int) -> bytes:
 
 def with_online_features(served: ServedModel, item, tracking_uri: str | None):
     """The request's input with a feature spec's missing features looked up online (modelyard.features)."""
-    frame = online_features(served.model, item.data, tracking_uri)
-    return item if frame is item.data else frame_input(frame, item.params)
+    schema = served.schema
+    frame = online_features(served.model, item.data, tracking_uri, schema.index)
+    return item if frame is item.data else frame_input(frame, item.params, schema)
 
 
 def guarded(endpoint: str) -> Callable[[Handler], Handler]:

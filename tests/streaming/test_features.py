@@ -51,14 +51,14 @@ def test_missing_features_come_from_the_online_store_and_an_unknown_key_is_dead_
     from modelyard.features.online import RedisOnlineStore
 
     uri, model, columns = feature_model
-    reads: list[int] = []  # keys asked per read_many call (one call = one pipelined round trip)
-    real = RedisOnlineStore.read_many
+    reads: list[int] = []  # keys asked per fetch call (one call = one pipelined round trip)
+    real = RedisOnlineStore.fetch
 
     def counted(self, requests):
-        reads.append(sum(len(keys) for _, keys, _ in requests))
+        reads.append(sum(len(request[1]) for request in requests))
         return real(self, requests)
 
-    monkeypatch.setattr(RedisOnlineStore, "read_many", counted)
+    monkeypatch.setattr(RedisOnlineStore, "fetch", counted)
     events, dead = f"{name}-events", f"{name}-dead"
     sent = [{"customer_id": 1, "x": 0.5}, {"customer_id": 2, "x": 1.0, "age": 60.0},  # the event's age wins
             {"customer_id": 99, "x": 2.0}, {"customer_id": 3, "x": 4.0}]
@@ -96,7 +96,7 @@ def test_an_online_store_that_keeps_failing_stops_the_consumer_without_acknowled
     def down(self, requests):
         raise ConnectionError("online store unreachable")
 
-    monkeypatch.setattr(RedisOnlineStore, "read_many", down)
+    monkeypatch.setattr(RedisOnlineStore, "fetch", down)
     uri, _, _ = feature_model
     events, dead = f"{name}-events", f"{name}-dead"
     redis_client.xadd(events, {"data": orjson.dumps({"customer_id": 1, "x": 0.5})})
