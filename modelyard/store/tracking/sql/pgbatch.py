@@ -59,10 +59,14 @@ _LATER = "(e.step, e.timestamp, CASE WHEN e.is_nan THEN '-Infinity'::float8 ELSE
 _METRICS = (
     ", pts AS (SELECT * FROM unnest($8::text[], $9::float8[], $10::int8[], $11::int8[], $12::bool[])"
     " AS m(key, value, ts, step, is_nan))"
+    # the step of each key's latest point is the largest step stored for the key: a point past it
+    # cannot be stored already
+    ", lat AS (SELECT l.key, l.step FROM go JOIN latest_metrics l ON l.run_id = go.id)"
     ", ins_points AS (INSERT INTO metrics (run_id, key, value, timestamp, step, is_nan)"
-    # each point is looked up on (run_id, key, step), the metrics table's only index: one index
-    # probe per point (OFFSET 0 keeps it a per-point subplan, never a join over the run's history)
-    " SELECT go.id, m.key, m.value, m.ts, m.step, m.is_nan FROM go CROSS JOIN pts m WHERE NOT EXISTS ("
+    # a point at or before it is looked up on (run_id, key, step), the metrics table's only index:
+    # one index probe (OFFSET 0 keeps it a per-point subplan, never a join over the run's history)
+    " SELECT go.id, m.key, m.value, m.ts, m.step, m.is_nan FROM go CROSS JOIN pts m"
+    " LEFT JOIN lat ON lat.key = m.key WHERE lat.step IS NULL OR m.step > lat.step OR NOT EXISTS ("
     "SELECT 1 FROM metrics s WHERE s.run_id = go.id AND s.key = m.key AND s.step = m.step"
     " AND s.timestamp = m.ts AND s.value = m.value AND s.is_nan = m.is_nan OFFSET 0)"
     " RETURNING key, value, timestamp, step, is_nan)"
@@ -81,7 +85,7 @@ _ARGS = (
     "(%(run)s, %(active)s, %(pk)s, %(pv)s, %(tk)s, %(tv)s, %(name)s, %(mk)s, %(mv)s, %(mt)s, %(ms)s, %(mn)s)"
 )
 _PREPARED = "modelyard_pgbatch_prepared"  # the key, in the pool's info of a connection, of what it prepared
-_NAME = "modelyard_batch_v1_"  # + the shape; a new version of a statement takes a new name
+_NAME = "modelyard_batch_v2_"  # + the shape; a new version of a statement takes a new name
 
 
 def _statement(params: bool, tags: bool, rename: bool, metrics: bool) -> tuple[str, str]:
