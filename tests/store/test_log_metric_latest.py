@@ -55,3 +55,32 @@ def test_log_metric_latest_and_history(store: SqlTrackingStore, monkeypatch) -> 
 
 def _v(value: float):
     return "nan" if math.isnan(value) else value
+
+
+def test_repeats_are_dropped_at_and_before_the_latest_step_only(store: SqlTrackingStore) -> None:
+    """A batch mixing repeats of stored points (at the latest step and before it) with points past
+    the latest step: every repeat is dropped, every new point kept, one key's latest moves and the
+    other's does not (PostgreSQL looks stored points up only for steps up to the key's latest)."""
+    run_id = store.create_run("0", "u", 0).info.run_id
+    store.log_batch(run_id, metrics=[Metric(k, float(s), 100 + s, s) for s in range(3) for k in ("a", "b")])
+    store.log_batch(
+        run_id,
+        metrics=[
+            Metric("a", 2.0, 102, 2),  # repeat of a's latest point
+            Metric("a", 0.0, 100, 0),  # repeat of an older point
+            Metric("a", 5.0, 102, 2),  # the latest step again, another value: a new point
+            Metric("a", 3.0, 103, 3),  # past the latest step
+            Metric("b", 1.0, 101, 1),  # repeat
+            Metric("c", 9.0, 1, 7),  # a key without a latest point yet
+        ],
+    )
+    history = {
+        k: sorted((m.step, m.timestamp, m.value) for m in store.get_metric_history(run_id, k)) for k in "abc"
+    }
+    assert history["a"] == [(0, 100, 0.0), (1, 101, 1.0), (2, 102, 2.0), (2, 102, 5.0), (3, 103, 3.0)]
+    assert history["b"] == [(0, 100, 0.0), (1, 101, 1.0), (2, 102, 2.0)]
+    assert history["c"] == [(7, 1, 9.0)]
+    assert store.get_run(run_id).data.metrics == {"a": 3.0, "b": 2.0, "c": 9.0}
+    store.log_batch(run_id, metrics=[Metric("a", 3.0, 103, 3), Metric("a", 4.0, 104, 4)])
+    assert [m.step for m in store.get_metric_history(run_id, "a")].count(3) == 1
+    assert store.get_run(run_id).data.metrics["a"] == 4.0

@@ -194,3 +194,29 @@ def test_create_run_in_one_statement(pg_store, monkeypatch) -> None:
     assert used == [True, False]  # the general path said why
     with pytest.raises(ResourceDoesNotExist):
         pg_store.create_run("987654", "ann", 7)
+
+
+def test_search_reads_outside_a_transaction_and_returns_the_connection_as_it_was(pg_store, monkeypatch) -> None:
+    """search_runs on PostgreSQL sends no BEGIN/ROLLBACK around its reads; the pooled connection
+    goes back in its usual transactional mode (a later write is still all or nothing)."""
+    import psycopg
+
+    exp_id = pg_store.create_experiment("autocommit-search")
+    run_id = pg_store.create_run(exp_id, "u", 0).info.run_id
+    pg_store.log_batch(run_id, metrics=[Metric("m", 1.0, 1, 0)], params=[Param("p", "1")])
+    commands: list[bytes] = []
+    real = psycopg.Connection._exec_command
+
+    def spy(self, command, *args, **kwargs):
+        commands.append(bytes(command) if isinstance(command, (bytes, bytearray)) else command)
+        return real(self, command, *args, **kwargs)
+
+    monkeypatch.setattr(psycopg.Connection, "_exec_command", spy)
+    page = pg_store.search_runs([exp_id], "params.p = '1'", order_by=["metrics.m DESC"])
+    assert [r.info.run_id for r in page] == [run_id]
+    assert not [c for c in commands if c in (b"BEGIN", b"ROLLBACK", b"COMMIT")], commands
+    with pg_store.engine.connect() as conn:
+        assert conn.connection.dbapi_connection.autocommit is False
+    with pytest.raises(InvalidParameterValue):
+        pg_store.log_batch(run_id, metrics=[Metric("m", 2.0, 2, 1)], params=[Param("p", "2")])
+    assert pg_store.get_run(run_id).data.metrics == {"m": 1.0}  # nothing of the failed batch

@@ -38,12 +38,16 @@ def populated(store):
     return exp
 
 
-@pytest.fixture(params=["banded", "plain"])
+@pytest.fixture(params=["banded", "plain", "tight-fence"])
 def plan(request, monkeypatch):
-    """The banded plan serves large experiments; force either plan on this small one."""
+    """The banded plan serves large experiments; force either plan on this small one.
+    ``tight-fence``: the banded plan whose PostgreSQL fence holds exactly the values the page
+    needs, so that ties straddle its edge and filters leave it short (the fallback runs)."""
     from modelyard.store.tracking.sql import run_search
 
-    monkeypatch.setattr(run_search, "BANDED_MIN_RUNS", 1 if request.param == "banded" else 10**9)
+    monkeypatch.setattr(run_search, "BANDED_MIN_RUNS", 10**9 if request.param == "plain" else 1)
+    if request.param == "tight-fence":
+        monkeypatch.setattr(run_search, "FENCE_FACTOR", 1)
     return request.param
 
 
@@ -62,3 +66,31 @@ def test_banded_pages_match_the_evaluator(store, populated, plan, filter_string,
             if not token:
                 break
         assert seen == expected, (page_size, filter_string, order_by)
+
+
+def test_postgres_first_band_walks_a_bounded_fence(store, populated, monkeypatch):
+    """On PostgreSQL the page of the first band comes from the best values of the metric only
+    (FETCH FIRST ... WITH TIES), and is the evaluator's page."""
+    from sqlalchemy import event
+
+    from modelyard.store.tracking.sql import run_search
+
+    if store.engine.dialect.name != "postgresql":
+        pytest.skip("the fence is PostgreSQL's plan")
+    monkeypatch.setattr(run_search, "BANDED_MIN_RUNS", 1)
+    statements: list[str] = []
+
+    def record(conn, cursor, statement, parameters, context, executemany) -> None:
+        statements.append(statement)
+
+    everything = store.search_runs([populated], max_results=1000)
+    expected = sort_runs(everything, parse_order_by(["metrics.loss ASC"], "runs"))[:3]
+    event.listen(store.engine, "before_cursor_execute", record)
+    try:
+        page = store.search_runs([populated], max_results=3, order_by=["metrics.loss ASC"])
+    finally:
+        event.remove(store.engine, "before_cursor_execute", record)
+    assert [r.info.run_id for r in page] == [r.info.run_id for r in expected]
+    fenced = [s for s in statements if "WITH TIES" in s]
+    assert len(fenced) == 1 and "order_fence" in fenced[0], statements
+    assert not any("order_band" in s for s in statements), statements  # the fence was enough

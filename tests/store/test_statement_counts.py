@@ -80,13 +80,15 @@ def test_search_runs_statements_do_not_grow(store: SqlTrackingStore, monkeypatch
     assert len(large) == len(small) <= SANE_MAXIMUM, large
     # Ordered by a metric, the banded plan (large experiments) reads a page that runs past the
     # runs having the metric from the NaN and missing bands too: two more statements,
-    # whatever the page size (run_search.py).
+    # whatever the page size (run_search.py); on PostgreSQL one more, the first band's fence
+    # then being too short for the page.
     monkeypatch.setattr(run_search, "BANDED_MIN_RUNS", 1)
     with count_statements(store) as banded_small:
         assert len(store.search_runs([exp_id], max_results=2, **search)) == 2
     with count_statements(store) as spanning:
         assert len(store.search_runs([exp_id], max_results=100, **search)) == 30
-    assert len(spanning) == len(banded_small) + 2, spanning
+    fence_fell_short = 1 if store.engine.dialect.name == "postgresql" else 0
+    assert len(spanning) == len(banded_small) + 2 + fence_fell_short, spanning
 
 
 def test_search_experiments_statements_do_not_grow(store: SqlTrackingStore) -> None:

@@ -189,19 +189,16 @@ def _load_runs(conn: Connection, rows: Sequence) -> list[Run]:
     run_params: dict[int, list] = defaultdict(list)
     run_tags: dict[int, list] = defaultdict(list)
     run_metrics: dict[int, list[Metric]] = defaultdict(list)
-    for rid, key, value in page_rows(conn, "page_params", ids):
-        run_params[rid].append((key, value))
-    for rid, key, value in page_rows(conn, "page_tags", ids):
-        run_tags[rid].append((key, value))
-    for rid, key, value, ts, step, is_nan in page_rows(conn, "page_latest", ids):
-        m = _new(Metric)
-        _set_key(m, key)
-        _set_value(m, value if not is_nan and -DBL_MAX < value < DBL_MAX else metric_from_db(value, is_nan))
-        _set_ts(m, ts)
-        _set_step(m, step)
-        _set_run(m, None)
-        run_metrics[rid].append(m)
-    run_inputs_, run_outputs_ = _load_inputs_and_models(conn, ids)
+    if conn.dialect.name == "postgresql":
+        run_inputs_, run_outputs_ = _load_children_pg(conn, ids, run_params, run_tags, run_metrics)
+    else:
+        for rid, key, value in page_rows(conn, "page_params", ids):
+            run_params[rid].append((key, value))
+        for rid, key, value in page_rows(conn, "page_tags", ids):
+            run_tags[rid].append((key, value))
+        for rid, key, value, ts, step, is_nan in page_rows(conn, "page_latest", ids):
+            run_metrics[rid].append(_latest_metric(key, value, ts, step, is_nan))
+        run_inputs_, run_outputs_ = _load_inputs_and_models(conn, ids)
     no_items: list = []
     out = []
     append = out.append
@@ -228,8 +225,56 @@ def _load_runs(conn: Connection, rows: Sequence) -> list[Run]:
 _METRIC_KEY = attrgetter("key")
 
 
+def _latest_metric(key: str, value: float, ts: int, step: int, is_nan: bool) -> Metric:
+    m = _new(Metric)
+    _set_key(m, key)
+    _set_value(m, value if not is_nan and -DBL_MAX < value < DBL_MAX else metric_from_db(value, is_nan))
+    _set_ts(m, ts)
+    _set_step(m, step)
+    _set_run(m, None)
+    return m
+
+
+def _load_children_pg(conn: Connection, ids: Sequence[int], params: dict, tags: dict, metrics: dict):
+    """PostgreSQL: the page's params, tags, latest metrics and models in one statement
+    (``rawsql.page_children``), its dataset inputs in another when it has any; the RunInputs and
+    RunOutputs by run id, as ``_load_inputs_and_models``."""
+    from modelyard.store.tracking.sql.rawsql import page_children
+
+    models_in: list[tuple] = []
+    models_out: list[tuple] = []
+    for kind, rid, key, text, number, ts, step, is_nan, model_row in page_children(conn, ids):
+        if kind == 0:
+            params[rid].append((key, text))
+        elif kind == 1:
+            tags[rid].append((key, text))
+        elif kind == 2:
+            metrics[rid].append(_latest_metric(key, number, ts, step, is_nan))
+        elif kind == 3:
+            models_in.append((rid, model_row, key))
+        else:
+            models_out.append((rid, model_row, step, key))
+    models_in.sort()  # the order of the general path: by run, then logged model row (then step)
+    models_out.sort()
+    return _inputs_and_models(
+        conn, ids, [(rid, model_id) for rid, _, model_id in models_in], [(r, m, s) for r, _, s, m in models_out]
+    )
+
+
 def _load_inputs_and_models(conn: Connection, ids: Sequence[int]) -> tuple[dict, dict]:
     """RunInputs and RunOutputs of the runs that have any (by ``runs.id``)."""
+    from modelyard.store.tracking.sql.rawsql import page_rows
+
+    return _inputs_and_models(
+        conn, ids, page_rows(conn, "page_model_inputs", ids), page_rows(conn, "page_model_outputs", ids)
+    )
+
+
+def _inputs_and_models(
+    conn: Connection, ids: Sequence[int], model_inputs: Sequence[tuple], model_outputs: Sequence[tuple]
+) -> tuple[dict, dict]:
+    """RunInputs and RunOutputs by run id: the dataset inputs read here, the (run id, model id) and
+    (run id, model id, step) rows of the models given, in order."""
     from modelyard.store.tracking.sql.rawsql import page_rows
 
     datasets_of: dict[int, list[DatasetInput]] = defaultdict(list)
@@ -244,10 +289,10 @@ def _load_inputs_and_models(conn: Connection, ids: Sequence[int]) -> tuple[dict,
                 DatasetInput(dataset, tuple(sorted(tags_by_input.get(input_id, ()), key=lambda t: t.key)))
             )
     models_in: dict[int, list[str]] = defaultdict(list)
-    for rid, model_id in page_rows(conn, "page_model_inputs", ids):
+    for rid, model_id in model_inputs:
         models_in[rid].append(model_id)
     models_out: dict[int, list[LoggedModelOutput]] = defaultdict(list)
-    for rid, model_id, step in page_rows(conn, "page_model_outputs", ids):
+    for rid, model_id, step in model_outputs:
         models_out[rid].append(LoggedModelOutput(model_id, step))
     inputs = {
         rid: RunInputs(

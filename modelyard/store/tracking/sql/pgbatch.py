@@ -59,16 +59,21 @@ _LATER = "(e.step, e.timestamp, CASE WHEN e.is_nan THEN '-Infinity'::float8 ELSE
 _METRICS = (
     ", pts AS (SELECT * FROM unnest($8::text[], $9::float8[], $10::int8[], $11::int8[], $12::bool[])"
     " AS m(key, value, ts, step, is_nan))"
+    # the step of each key's latest point is the largest step stored for the key: a point past it
+    # cannot be stored already
+    ", lat AS (SELECT l.key, l.step FROM go JOIN latest_metrics l ON l.run_id = go.id)"
     ", ins_points AS (INSERT INTO metrics (run_id, key, value, timestamp, step, is_nan)"
-    # each point is looked up on (run_id, key, step), the metrics table's only index: one index
-    # probe per point (OFFSET 0 keeps it a per-point subplan, never a join over the run's history)
-    " SELECT go.id, m.key, m.value, m.ts, m.step, m.is_nan FROM go CROSS JOIN pts m WHERE NOT EXISTS ("
+    # a point at or before it is looked up on (run_id, key, step), the metrics table's only index:
+    # one index probe (OFFSET 0 keeps it a per-point subplan, never a join over the run's history)
+    " SELECT go.id, m.key, m.value, m.ts, m.step, m.is_nan FROM go CROSS JOIN pts m"
+    " LEFT JOIN lat ON lat.key = m.key WHERE lat.step IS NULL OR m.step > lat.step OR NOT EXISTS ("
     "SELECT 1 FROM metrics s WHERE s.run_id = go.id AND s.key = m.key AND s.step = m.step"
-    " AND s.timestamp = m.ts AND s.value = m.value AND s.is_nan = m.is_nan OFFSET 0)"
-    " RETURNING key, value, timestamp, step, is_nan)"
+    " AND s.timestamp = m.ts AND s.value = m.value AND s.is_nan = m.is_nan OFFSET 0))"
+    # each key's latest candidate among all the batch's points: a repeat left out above is a stored
+    # point, never later than the stored latest one, so the upsert's condition turns it down
     ", ins_latest AS (INSERT INTO latest_metrics (run_id, key, value, timestamp, step, is_nan)"
-    " SELECT DISTINCT ON (e.key) go.id, e.key, e.value, e.timestamp, e.step, e.is_nan FROM go, ins_points e"
-    " ORDER BY e.key, e.step DESC, e.timestamp DESC,"
+    " SELECT DISTINCT ON (e.key) go.id, e.key, e.value, e.ts, e.step, e.is_nan FROM go, pts e"
+    " ORDER BY e.key, e.step DESC, e.ts DESC,"
     " CASE WHEN e.is_nan THEN '-Infinity'::float8 ELSE e.value END DESC"
     " ON CONFLICT (run_id, key) DO UPDATE SET value = excluded.value, timestamp = excluded.timestamp,"
     " step = excluded.step, is_nan = excluded.is_nan WHERE "
@@ -81,7 +86,7 @@ _ARGS = (
     "(%(run)s, %(active)s, %(pk)s, %(pv)s, %(tk)s, %(tv)s, %(name)s, %(mk)s, %(mv)s, %(mt)s, %(ms)s, %(mn)s)"
 )
 _PREPARED = "modelyard_pgbatch_prepared"  # the key, in the pool's info of a connection, of what it prepared
-_NAME = "modelyard_batch_v1_"  # + the shape; a new version of a statement takes a new name
+_NAME = "modelyard_batch_v3_"  # + the shape; a new version of a statement takes a new name
 
 
 def _statement(params: bool, tags: bool, rename: bool, metrics: bool) -> tuple[str, str]:

@@ -67,6 +67,22 @@ _TEMPLATES.update(
     page_model_outputs="SELECT ro.run_id, lm.model_id, ro.{step} FROM run_outputs ro JOIN logged_models lm "
     "ON lm.id = ro.model_id WHERE ro.run_id IN ({marks}) ORDER BY ro.run_id, lm.id, ro.{step}",
 )
+# PostgreSQL: the params, tags, latest metrics, model inputs and model outputs of a page in one
+# statement (a kind per row: 0 param, 1 tag, 2 latest metric, 3 model input, 4 model output), ids
+# as one array parameter. Model inputs/outputs carry ``logged_models.id`` last (their order).
+_PAGE_CHILDREN = (
+    "SELECT 0 AS kind, run_id, {key}::text, {value}::text, NULL::float8, NULL::int8, NULL::int8, NULL::bool,"
+    " NULL::int8 FROM params WHERE run_id = ANY(?::int8[])"
+    " UNION ALL SELECT 1, run_id, {key}, {value}, NULL, NULL, NULL, NULL, NULL FROM tags"
+    " WHERE run_id = ANY(?::int8[])"
+    " UNION ALL SELECT 2, run_id, {key}, NULL, {value}, {ts}, {step}, is_nan, NULL FROM latest_metrics"
+    " WHERE run_id = ANY(?::int8[])"
+    " UNION ALL SELECT 3, ri.run_id, lm.model_id, NULL, NULL, NULL, NULL, NULL, lm.id FROM run_model_inputs ri"
+    " JOIN logged_models lm ON lm.id = ri.model_id WHERE ri.run_id = ANY(?::int8[])"
+    " UNION ALL SELECT 4, ro.run_id, lm.model_id, NULL, NULL, NULL, ro.{step}, NULL, lm.id FROM run_outputs ro"
+    " JOIN logged_models lm ON lm.id = ro.model_id WHERE ro.run_id = ANY(?::int8[])"
+)
+_TEMPLATES["page_children"] = _PAGE_CHILDREN
 # PostgreSQL: one point that is also the key's new latest (a log_metric call), in one statement.
 # The INSERT in the WITH clause runs once whether or not it is referenced.
 _TEMPLATES["insert_one_upsert_latest"] = (
@@ -114,6 +130,14 @@ def _bucket(n: int) -> int:
 def page_rows(conn: Connection, name: str, ids: Sequence[int]) -> list[tuple]:
     """The rows of the page read ``name`` (a ``page_*`` template) for these ids, as driver tuples."""
     out: list[tuple] = []
+    if conn.dialect.name == "postgresql":
+        # one array parameter: the statement's text is the same for every page (psycopg prepares it
+        # after a few calls), and the driver need not rewrite hundreds of marks per call
+        text = _any_sql(conn, name)
+        array = "{" + ",".join(map(str, ids)) + "}"  # an int8[] literal: cheaper to send than a list
+        with cursor(conn) as cur:
+            cur.execute(text, [array] * text.count("%s"))
+            return cur.fetchall()
     with cursor(conn) as cur:
         for i in range(0, len(ids), PAGE_CHUNK):
             part = list(ids[i : i + PAGE_CHUNK])
@@ -122,6 +146,24 @@ def page_rows(conn: Connection, name: str, ids: Sequence[int]) -> list[tuple]:
             cur.execute(sql(conn, name, marks), part)
             out += cur.fetchall()
     return out
+
+
+def _any_sql(conn: Connection, name: str) -> str:
+    """PostgreSQL's text of a ``page_*`` read whose ``IN (...)`` list is ``= ANY(array)``."""
+    key = ("postgresql", f"{name}/any")
+    text = _SQL.get(key)
+    if text is None:
+        template = _TEMPLATES[name].replace("IN ({marks})", "= ANY(?::int8[])")
+        text = template.format_map(_Quoted(conn.dialect.identifier_preparer.quote, 0)).replace("?", "%s")
+        _SQL[key] = text
+    return text
+
+
+def page_children(conn: Connection, ids: Sequence[int]) -> list[tuple]:
+    """PostgreSQL: (kind, run_id, key, text value, number, timestamp, step, is_nan, model row id) of
+    the params (kind 0), tags (1), latest metrics (2), model inputs (3) and outputs (4) of these runs,
+    in one statement."""
+    return page_rows(conn, "page_children", ids)
 
 
 @contextmanager

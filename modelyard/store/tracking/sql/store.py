@@ -371,6 +371,10 @@ class SqlTrackingStore(ExperimentMethods, LoggedModelMethods, base.TrackingStore
             return PagedList([], None)
         filters = [runs_where(expr)] if expr is not None else []
         with self._read() as conn:
+            if self._pg_batch:
+                # each statement on its own (READ COMMITTED gives every statement its own snapshot
+                # in a transaction too): no BEGIN and ROLLBACK round trips around the page's reads
+                conn.execution_options(isolation_level="AUTOCOMMIT")
             rows = select_run_rows(conn, ids, stages, filters, ordering, offset, max_results + 1, expr)
             token = offset_token(offset + max_results, query=query) if len(rows) > max_results else None
             return PagedList(hydrate.load_runs(conn, rows[:max_results]), token)
