@@ -14,11 +14,14 @@ from __future__ import annotations
 import importlib
 import json
 import logging
+import sys
+import threading
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
+from modelyard.entities import RunTag
 from modelyard.evaluation.timing import StageClock, stage
 from modelyard.exceptions import InvalidParameterValue, ResourceDoesNotExist
 from modelyard.retrain import measure
@@ -110,9 +113,28 @@ def _measure(model: Any, uri: str, holdout: Any, target_col: str) -> Measured:
     features = holdout.drop(columns=[target_col])
     with stage("latency"):
         latency = measure.p95_single_row_latency_ms(model, features)
-    with stage("size"):
-        size = measure.model_size_mb(uri)
+    with stage("size"):  # the folder the model was loaded from, not a second resolution of its URI
+        size = measure.model_size_mb(getattr(model, "model_dir", None) or uri)
     return Measured({}, latency, size, measure.signature_inputs(model))
+
+
+def _import_plotting_aside() -> threading.Thread | None:
+    """Import matplotlib (the evaluation's plots; about half a CPU-second, seconds of wall on a
+    busy machine) on a side thread while the challenger trains, instead of after it. None when
+    it is imported already; a missing matplotlib is left for the plots to report."""
+    if "matplotlib.backends.backend_agg" in sys.modules:
+        return None
+
+    def load() -> None:
+        try:
+            importlib.import_module("matplotlib.figure")
+            importlib.import_module("matplotlib.backends.backend_agg")
+        except Exception:  # noqa: BLE001 - ImportError, or a broken install: the plots say so later
+            logger.debug("matplotlib could not be imported ahead of the plots", exc_info=True)
+
+    thread = threading.Thread(target=load, name="modelyard-retrain-import", daemon=True)
+    thread.start()
+    return thread
 
 
 def retrain(
@@ -163,8 +185,12 @@ def _retrain(modelyard, model_name, train_frame, holdout_frame, target_col, mode
         modelyard.set_experiment(experiment_name or f"retrain-{model_name}")
         run = modelyard.start_run(run_name=f"retrain-{model_name}")
     with run:
+        warming = _import_plotting_aside()
         with stage("train"):
             challenger_uri = _train(train, train_frame, target_col, model_type)
+        if warming is not None:
+            with stage("import_wait"):
+                warming.join()
         with stage("register"):
             version = modelyard.register_model(challenger_uri, model_name).version
             client.set_registered_model_alias(model_name, CHALLENGER, version,
@@ -210,8 +236,7 @@ def _retrain(modelyard, model_name, train_frame, holdout_frame, target_col, mode
         client.set_model_version_tag(model_name, version, STATUS_TAG, status)
         client.set_model_version_tag(model_name, version, RUN_TAG, run_id)
         client.set_model_version_tag(model_name, version, GATES_TAG, "passed" if passed else "failed")
-        client.set_tag(run_id, STATUS_TAG, status)
-        client.set_tag(run_id, REASON_TAG, reason)
+        client.log_batch(run_id, tags=[RunTag(STATUS_TAG, status), RunTag(REASON_TAG, reason)])
     return RetrainResult(
         model_name, str(version), champion_version, status == "promoted", status, reason, run_id, outcome,
         challenger.metrics, champion.metrics if champion else None,
@@ -232,8 +257,8 @@ def _log_evaluation(model_name, version, champion_version, challenger: Measured,
     modelyard.log_dict({"columns": ["metric", "challenger", "champion"],
                         "data": [[k, a, b] for k, (a, b) in sorted(figures.items())]}, "comparison.json")
     modelyard.log_dict({"gates": [g.to_dict() for g in outcome]}, "gates.json")
-    modelyard.set_tag(GATE_RESULTS_TAG, json.dumps([[g.gate, g.passed, g.detail[:200]] for g in outcome])[:7900])
-    modelyard.set_tags({"modelyard.retrain.model": model_name, "modelyard.retrain.challenger_version": str(version),
+    modelyard.set_tags({GATE_RESULTS_TAG: json.dumps([[g.gate, g.passed, g.detail[:200]] for g in outcome])[:7900],
+                        "modelyard.retrain.model": model_name, "modelyard.retrain.challenger_version": str(version),
                         "modelyard.retrain.champion_version": str(champion_version or ""),
                         GATES_TAG: "passed" if all(g.passed for g in outcome) else "failed"})
 
