@@ -28,6 +28,7 @@ class Predictions:
     proba: Any = None  # (n, k) in ``classes`` order, or None
     classes: list | None = None
     pos_label: Any = None
+    confusion: Any = None  # confusion(p), once computed
 
 
 def _raw(model: Any) -> Any:
@@ -63,13 +64,51 @@ def predict(model: Any, X: Any, y_true: Any, model_type: str, pos_label: Any = N
     return Predictions(np.asarray(y_true), y_pred, proba, classes, pos_label)
 
 
+def confusion(p: Predictions) -> Any:
+    """The confusion matrix over ``p.classes`` (rows: true label), computed once per predictions
+    (the metrics and the confusion-matrix plot share it)."""
+    if p.confusion is None:
+        from sklearn import metrics as m
+
+        p.confusion = m.confusion_matrix(p.y_true, p.y_pred, labels=p.classes)
+    return p.confusion
+
+
+def _counted_metrics(p: Predictions) -> dict[str, float] | None:
+    """Accuracy, precision, recall and F1 (binary, or support-weighted) from the one confusion
+    matrix, as sklearn defines them with ``zero_division=0``; None when some label falls outside
+    ``p.classes`` (the matrix does not count that row)."""
+    import numpy as np
+
+    cm = confusion(p).astype(float)
+    total = float(len(p.y_true))
+    if cm.sum() != total or total == 0:
+        return None
+    tp = np.diag(cm)
+    predicted, actual = cm.sum(axis=0), cm.sum(axis=1)
+
+    def ratio(num: Any, den: Any) -> Any:
+        return np.divide(num, den, out=np.zeros_like(num), where=den > 0)
+
+    precision, recall, f1 = ratio(tp, predicted), ratio(tp, actual), ratio(2 * tp, predicted + actual)
+    if len(p.classes) == 2:
+        i = p.classes.index(p.pos_label)
+        scores = precision[i], recall[i], f1[i]
+    else:
+        weights = actual / actual.sum()
+        scores = (precision * weights).sum(), (recall * weights).sum(), (f1 * weights).sum()
+    out = {"example_count": total, "accuracy_score": float(tp.sum() / total)}
+    out.update(zip(("precision_score", "recall_score", "f1_score"), (float(v) for v in scores), strict=True))
+    return out
+
+
 def classifier_metrics(p: Predictions) -> dict[str, float]:
     import numpy as np
     from sklearn import metrics as m
 
     binary = len(p.classes) == 2
     kw: dict = {"pos_label": p.pos_label, "average": "binary"} if binary else {"average": "weighted"}
-    out = {
+    out = _counted_metrics(p) or {
         "example_count": float(len(p.y_true)),
         "accuracy_score": float(m.accuracy_score(p.y_true, p.y_pred)),
         "precision_score": float(m.precision_score(p.y_true, p.y_pred, zero_division=0, **kw)),
@@ -78,7 +117,7 @@ def classifier_metrics(p: Predictions) -> dict[str, float]:
     }
     if binary:
         negative = next(c for c in p.classes if c != p.pos_label)
-        tn, fp, fn, tp = m.confusion_matrix(p.y_true, p.y_pred, labels=[negative, p.pos_label]).ravel()
+        (tn, fp), (fn, tp) = confusion(p)[np.ix_(*[[p.classes.index(negative), p.classes.index(p.pos_label)]] * 2)]
         out.update(true_negatives=float(tn), false_positives=float(fp), false_negatives=float(fn), true_positives=float(tp))
     if p.proba is not None:
         proba = p.proba / np.clip(p.proba.sum(axis=1, keepdims=True), 1e-15, None)

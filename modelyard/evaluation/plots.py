@@ -7,6 +7,7 @@ from __future__ import annotations
 from typing import Any
 
 from modelyard.autologging import figures
+from modelyard.evaluation import default
 from modelyard.evaluation.default import Predictions
 
 
@@ -58,9 +59,7 @@ def precision_recall_curve(p: Predictions) -> Any:
 
 
 def confusion_matrix(p: Predictions) -> Any:
-    from sklearn import metrics as m
-
-    return figures.confusion_matrix(m.confusion_matrix(p.y_true, p.y_pred, labels=p.classes), p.classes, "Confusion matrix")
+    return figures.confusion_matrix(default.confusion(p), p.classes, "Confusion matrix")
 
 
 def calibration_curve(p: Predictions) -> Any:

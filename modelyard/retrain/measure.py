@@ -24,10 +24,15 @@ def p95_single_row_latency_ms(model: Any, frame: Any, rows: int = LATENCY_ROWS) 
     return float(np.percentile(timings, 95))
 
 
-def model_size_mb(model_uri: str) -> float:
-    from modelyard.models.uri import download_model
+def model_size_mb(model: str | Path) -> float:
+    """The size of a model's folder: ``model`` is that folder (a loaded model's ``model_dir``) or
+    a model URI, resolved and downloaded when remote."""
+    if isinstance(model, Path) and model.is_dir():
+        folder = model
+    else:
+        from modelyard.models.uri import download_model
 
-    folder = Path(download_model(model_uri))
+        folder = Path(download_model(str(model)))
     return sum(p.stat().st_size for p in folder.rglob("*") if p.is_file()) / 1e6
 
 

@@ -14,11 +14,15 @@ from __future__ import annotations
 import importlib
 import json
 import logging
+import sys
+import threading
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
+from modelyard.entities import RunTag
+from modelyard.evaluation.timing import StageClock, stage
 from modelyard.exceptions import InvalidParameterValue, ResourceDoesNotExist
 from modelyard.retrain import measure
 from modelyard.retrain.gates import GateResult, Gates, Measured, check
@@ -50,6 +54,7 @@ class RetrainResult:
     challenger_metrics: dict[str, float] = field(default_factory=dict)
     champion_metrics: dict[str, float] | None = None
     overhead_seconds: float = 0.0  # everything but training
+    stages: dict[str, dict[str, float]] = field(default_factory=dict)  # {stage: {wall_s, cpu_s}}, training included
 
     @property
     def failed_gates(self) -> list[GateResult]:
@@ -62,6 +67,7 @@ class RetrainResult:
             "reason": self.reason, "evaluation_run_id": self.evaluation_run_id,
             "gates": [g.to_dict() for g in self.gates], "challenger_metrics": self.challenger_metrics,
             "champion_metrics": self.champion_metrics, "overhead_seconds": self.overhead_seconds,
+            "stages": self.stages,
         }
 
 
@@ -105,8 +111,30 @@ def _train(train: Any, frame: Any, target_col: str, model_type: str) -> str:
 
 def _measure(model: Any, uri: str, holdout: Any, target_col: str) -> Measured:
     features = holdout.drop(columns=[target_col])
-    return Measured({}, measure.p95_single_row_latency_ms(model, features), measure.model_size_mb(uri),
-                    measure.signature_inputs(model))
+    with stage("latency"):
+        latency = measure.p95_single_row_latency_ms(model, features)
+    with stage("size"):  # the folder the model was loaded from, not a second resolution of its URI
+        size = measure.model_size_mb(getattr(model, "model_dir", None) or uri)
+    return Measured({}, latency, size, measure.signature_inputs(model))
+
+
+def _import_plotting_aside() -> threading.Thread | None:
+    """Import matplotlib (the evaluation's plots; about half a CPU-second, seconds of wall on a
+    busy machine) on a side thread while the challenger trains, instead of after it. None when
+    it is imported already; a missing matplotlib is left for the plots to report."""
+    if "matplotlib.backends.backend_agg" in sys.modules:
+        return None
+
+    def load() -> None:
+        try:
+            importlib.import_module("matplotlib.figure")
+            importlib.import_module("matplotlib.backends.backend_agg")
+        except Exception:  # noqa: BLE001 - ImportError, or a broken install: the plots say so later
+            logger.debug("matplotlib could not be imported ahead of the plots", exc_info=True)
+
+    thread = threading.Thread(target=load, name="modelyard-retrain-import", daemon=True)
+    thread.start()
+    return thread
 
 
 def retrain(
@@ -137,27 +165,44 @@ def retrain(
     for name, frame in (("train_frame", train_frame), ("holdout_frame", holdout_frame)):
         if target_col not in frame.columns:
             raise InvalidParameterValue(f"target_col {target_col!r} is not a column of {name}")
-    client = modelyard.MlflowClient()
-    try:
-        champion_version = client.get_model_version_by_alias(model_name, CHAMPION).version
-    except (ResourceDoesNotExist, InvalidParameterValue):  # no such model / no @champion yet
-        champion_version = None
-    modelyard.set_experiment(experiment_name or f"retrain-{model_name}")
     start = time.perf_counter()
-    with modelyard.start_run(run_name=f"retrain-{model_name}") as run:
-        t_train = time.perf_counter()
-        challenger_uri = _train(train, train_frame, target_col, model_type)
-        training_seconds = time.perf_counter() - t_train
-        version = modelyard.register_model(challenger_uri, model_name).version
-        client.set_registered_model_alias(model_name, CHALLENGER, version,
-                                          reason=f"retrain: trained in run {run.info.run_id}")
+    with StageClock() as clock:
+        result = _retrain(modelyard, model_name, train_frame, holdout_frame, target_col, model_type, train, gates,
+                          approval, experiment_name)
+    result.stages = clock.stages
+    result.overhead_seconds = time.perf_counter() - start - clock.stages["train"]["wall_s"]
+    return result
+
+
+def _retrain(modelyard, model_name, train_frame, holdout_frame, target_col, model_type, train, gates: Gates,
+             approval, experiment_name) -> RetrainResult:
+    with stage("setup"):
+        client = modelyard.MlflowClient()
+        try:
+            champion_version = client.get_model_version_by_alias(model_name, CHAMPION).version
+        except (ResourceDoesNotExist, InvalidParameterValue):  # no such model / no @champion yet
+            champion_version = None
+        modelyard.set_experiment(experiment_name or f"retrain-{model_name}")
+        run = modelyard.start_run(run_name=f"retrain-{model_name}")
+    with run:
+        warming = _import_plotting_aside()
+        with stage("train"):
+            challenger_uri = _train(train, train_frame, target_col, model_type)
+        if warming is not None:
+            with stage("import_wait"):
+                warming.join()
+        with stage("register"):
+            version = modelyard.register_model(challenger_uri, model_name).version
+            client.set_registered_model_alias(model_name, CHALLENGER, version,
+                                              reason=f"retrain: trained in run {run.info.run_id}")
         challenger_ref = f"models:/{model_name}/{version}"
         champion_ref = f"models:/{model_name}/{champion_version}" if champion_version else None
-        from modelyard.models.load import load_pyfunc
+        with stage("load"):
+            from modelyard.models.load import load_pyfunc
 
-        # each model loaded once: evaluated, then timed and measured
-        challenger_model = load_pyfunc(challenger_ref)
-        champion_model = load_pyfunc(champion_ref) if champion_ref else None
+            # each model loaded once: evaluated, then timed and measured
+            challenger_model = load_pyfunc(challenger_ref)
+            champion_model = load_pyfunc(champion_ref) if champion_ref else None
         result = modelyard.evaluate(challenger_model, holdout_frame, targets=target_col, model_type=model_type,
                                     baseline_model=champion_model)
         challenger = _measure(challenger_model, challenger_ref, holdout_frame, target_col)
@@ -170,28 +215,31 @@ def retrain(
         if missing:
             raise InvalidParameterValue(f"gates name metrics that evaluate does not compute: {missing} "
                                         f"(available: {sorted(challenger.metrics)})")
-        outcome = check(gates, challenger, champion)
-        passed = all(g.passed for g in outcome)
-        _log_evaluation(model_name, version, champion_version, challenger, champion, outcome)
+        with stage("gates"):
+            outcome = check(gates, challenger, champion)
+            passed = all(g.passed for g in outcome)
+        with stage("log_evaluation"):
+            _log_evaluation(model_name, version, champion_version, challenger, champion, outcome)
         run_id = run.info.run_id
-    if not passed:
-        status = "rejected"
-        reason = "retrain: gates failed: " + "; ".join(g.gate for g in outcome if not g.passed)
-        logger.warning("Challenger %s v%s not promoted: %s (evaluation run %s)", model_name, version, reason, run_id)
-    elif approval == "manual":
-        status, reason = "awaiting_approval", f"retrain: every gate passed (run {run_id}); waiting for approval"
-    else:
-        status, reason = "promoted", f"retrain: every gate passed (evaluation run {run_id})"
-        client.set_registered_model_alias(model_name, CHAMPION, version, reason=reason[:REASON_LIMIT])
-    client.set_model_version_tag(model_name, version, STATUS_TAG, status)
-    client.set_model_version_tag(model_name, version, RUN_TAG, run_id)
-    client.set_model_version_tag(model_name, version, GATES_TAG, "passed" if passed else "failed")
-    client.set_tag(run_id, STATUS_TAG, status)
-    client.set_tag(run_id, REASON_TAG, reason)
+        with stage("end_run"):
+            modelyard.end_run()  # the with's exit then finds the run ended
+    with stage("promote"):
+        if not passed:
+            status = "rejected"
+            reason = "retrain: gates failed: " + "; ".join(g.gate for g in outcome if not g.passed)
+            logger.warning("Challenger %s v%s not promoted: %s (evaluation run %s)", model_name, version, reason, run_id)
+        elif approval == "manual":
+            status, reason = "awaiting_approval", f"retrain: every gate passed (run {run_id}); waiting for approval"
+        else:
+            status, reason = "promoted", f"retrain: every gate passed (evaluation run {run_id})"
+            client.set_registered_model_alias(model_name, CHAMPION, version, reason=reason[:REASON_LIMIT])
+        client.set_model_version_tag(model_name, version, STATUS_TAG, status)
+        client.set_model_version_tag(model_name, version, RUN_TAG, run_id)
+        client.set_model_version_tag(model_name, version, GATES_TAG, "passed" if passed else "failed")
+        client.log_batch(run_id, tags=[RunTag(STATUS_TAG, status), RunTag(REASON_TAG, reason)])
     return RetrainResult(
         model_name, str(version), champion_version, status == "promoted", status, reason, run_id, outcome,
         challenger.metrics, champion.metrics if champion else None,
-        overhead_seconds=time.perf_counter() - start - training_seconds,
     )
 
 
@@ -209,8 +257,8 @@ def _log_evaluation(model_name, version, champion_version, challenger: Measured,
     modelyard.log_dict({"columns": ["metric", "challenger", "champion"],
                         "data": [[k, a, b] for k, (a, b) in sorted(figures.items())]}, "comparison.json")
     modelyard.log_dict({"gates": [g.to_dict() for g in outcome]}, "gates.json")
-    modelyard.set_tag(GATE_RESULTS_TAG, json.dumps([[g.gate, g.passed, g.detail[:200]] for g in outcome])[:7900])
-    modelyard.set_tags({"modelyard.retrain.model": model_name, "modelyard.retrain.challenger_version": str(version),
+    modelyard.set_tags({GATE_RESULTS_TAG: json.dumps([[g.gate, g.passed, g.detail[:200]] for g in outcome])[:7900],
+                        "modelyard.retrain.model": model_name, "modelyard.retrain.challenger_version": str(version),
                         "modelyard.retrain.champion_version": str(champion_version or ""),
                         GATES_TAG: "passed" if all(g.passed for g in outcome) else "failed"})
 

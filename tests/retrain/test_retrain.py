@@ -119,3 +119,28 @@ def test_bad_input_names_the_field():
         retrain.retrain("x", train, holdout, target_col="label", gates={"min_auc": 0.5})
     with pytest.raises(InvalidParameterValue, match="cannot import nothing from nowhere_module"):
         retrain.retrain("x", train, holdout, target_col="label", train="nowhere_module:nothing")
+
+
+def test_the_evaluation_run_keeps_every_artifact_and_the_stages_add_up():
+    from modelyard.retrain import measure
+
+    train, holdout = _frame(400, 0), _frame(200, 1)
+    retrain.retrain("split", train, holdout, target_col="label", train=fit_weak, gates=GATES)
+    result = retrain.retrain("split", train, holdout, target_col="label", train=fit_strong, gates=GATES)
+    run = modelyard.get_run(result.evaluation_run_id)
+    logged = {f.path for f in modelyard.MlflowClient().list_artifacts(run.info.run_id)}
+    assert {"comparison.json", "gates.json", "eval_results_table.json", "confusion_matrix.png", "roc_curve_plot.png",
+            "precision_recall_curve_plot.png", "calibration_curve_plot.png"} <= logged
+    assert run.data.tags["modelyard.retrain.status"] == "promoted"
+    assert run.data.tags["modelyard.retrain.reason"] == result.reason
+    assert [g[0] for g in json.loads(run.data.tags["modelyard.retrain.gate_results"])] == [g.gate for g in result.gates]
+    # the size measured from the loaded folder is the size of the model the URI names
+    assert run.data.metrics["challenger_model_mb"] == pytest.approx(
+        measure.model_size_mb(f"models:/split/{result.challenger_version}"))
+    # every stage is reported with wall and CPU seconds; the overhead is all of them but training
+    assert {"setup", "train", "register", "load", "evaluate.predict", "evaluate.metrics", "evaluate.plots_render",
+            "evaluate.table", "latency", "size", "gates", "log_evaluation", "promote"} <= set(result.stages)
+    assert all(set(s) == {"wall_s", "cpu_s"} and min(s.values()) >= 0 for s in result.stages.values())
+    others = sum(s["wall_s"] for name, s in result.stages.items() if name != "train")
+    assert others <= result.overhead_seconds
+    assert result.to_dict()["stages"] == result.stages
