@@ -79,3 +79,31 @@ def test_a_restarted_query_never_doubles_rows(spark, kind, tmp_path, model_dir, 
     else:
         assert sorted(p.name for p in out.iterdir()) == ["batch-000000000000.parquet", "batch-000000000001.parquet"]
     shutil.rmtree(checkpoint)
+
+
+def test_a_transformed_scored_stream_is_written_as_the_udf_scored_it(spark, tmp_path, model_dir, data, estimators):
+    """A scored DataFrame transformed further (here filtered on its prediction) is not the one
+    score_stream returned: write_idempotent writes the pandas UDF's output as is, and its rows, types
+    and version match what the driver-side scoring of the untransformed DataFrame writes."""
+    incoming = tmp_path / "in"
+    incoming.mkdir()
+    frame = data.head(60).assign(id=range(60))
+    pq.write_table(pa.Table.from_pandas(frame, preserve_index=False), incoming / "a.parquet")
+    schema = spark.read.parquet(str(incoming)).schema
+    stream = spark.readStream.schema(schema).parquet(str(incoming))
+    scored = score_stream(stream, str(model_dir), columns=COLUMNS)
+    ones = scored.filter(scored["prediction"] > 0.5)
+    for df, out in ((scored, tmp_path / "fused"), (ones, tmp_path / "udf")):
+        write_idempotent(df, f"parquet://{out}", str(tmp_path / f"ck-{out.name}"),
+                         trigger={"availableNow": True}).awaitTermination()
+    fused = pq.read_table(tmp_path / "fused")
+    udf = pq.read_table(tmp_path / "udf")
+    assert fused.column_names == udf.column_names == [*frame.columns, "prediction", "model_version"]
+    assert fused.schema.field("prediction").type == udf.schema.field("prediction").type == pa.float64()
+    expected = estimators[0].predict(frame[COLUMNS]).astype(float)
+    fused_rows = fused.to_pandas().sort_values("id")
+    assert fused_rows["prediction"].tolist() == expected.tolist()
+    udf_rows = udf.to_pandas().sort_values("id")
+    assert udf_rows["id"].tolist() == [i for i in range(60) if expected[i] > 0.5]
+    assert set(udf_rows["prediction"]) == {1.0}
+    assert set(fused_rows["model_version"]) == set(udf_rows["model_version"]) and fused_rows["model_version"].nunique() == 1
