@@ -81,29 +81,37 @@ def test_a_restarted_query_never_doubles_rows(spark, kind, tmp_path, model_dir, 
     shutil.rmtree(checkpoint)
 
 
-def test_a_transformed_scored_stream_is_written_as_the_udf_scored_it(spark, tmp_path, model_dir, data, estimators):
-    """A scored DataFrame transformed further (here filtered on its prediction) is not the one
-    score_stream returned: write_idempotent writes the pandas UDF's output as is, and its rows, types
-    and version match what the driver-side scoring of the untransformed DataFrame writes."""
+def test_the_workers_score_as_the_driver_does(spark, tmp_path, model_dir, data, estimators):
+    """score_stream's own DataFrame is scored on the driver by write_idempotent; a transformed one
+    (filtered on its prediction) is written as the Python workers scored it: through mapInArrow when
+    the other columns are numbers, through the pandas UDF when a string column rides along. The rows,
+    column order, types and version are the same."""
     incoming = tmp_path / "in"
     incoming.mkdir()
-    frame = data.head(60).assign(id=range(60))
+    frame = data.head(60).assign(id=range(60), tag=[f"t{i}" for i in range(60)])
     pq.write_table(pa.Table.from_pandas(frame, preserve_index=False), incoming / "a.parquet")
     schema = spark.read.parquet(str(incoming)).schema
-    stream = spark.readStream.schema(schema).parquet(str(incoming))
-    scored = score_stream(stream, str(model_dir), columns=COLUMNS)
-    ones = scored.filter(scored["prediction"] > 0.5)
-    for df, out in ((scored, tmp_path / "fused"), (ones, tmp_path / "udf")):
-        write_idempotent(df, f"parquet://{out}", str(tmp_path / f"ck-{out.name}"),
-                         trigger={"availableNow": True}).awaitTermination()
-    fused = pq.read_table(tmp_path / "fused")
-    udf = pq.read_table(tmp_path / "udf")
-    assert fused.column_names == udf.column_names == [*frame.columns, "prediction", "model_version"]
-    assert fused.schema.field("prediction").type == udf.schema.field("prediction").type == pa.float64()
     expected = estimators[0].predict(frame[COLUMNS]).astype(float)
-    fused_rows = fused.to_pandas().sort_values("id")
-    assert fused_rows["prediction"].tolist() == expected.tolist()
-    udf_rows = udf.to_pandas().sort_values("id")
-    assert udf_rows["id"].tolist() == [i for i in range(60) if expected[i] > 0.5]
-    assert set(udf_rows["prediction"]) == {1.0}
-    assert set(fused_rows["model_version"]) == set(udf_rows["model_version"]) and fused_rows["model_version"].nunique() == 1
+
+    def written(name: str, with_tag: bool, transformed: bool) -> pd.DataFrame:
+        stream = spark.readStream.schema(schema).parquet(str(incoming))
+        if not with_tag:
+            stream = stream.drop("tag")
+        scored = score_stream(stream, str(model_dir), columns=COLUMNS)
+        df = scored.filter(scored["prediction"] > 0.5) if transformed else scored
+        write_idempotent(df, f"parquet://{tmp_path / name}", str(tmp_path / f"ck-{name}"),
+                         trigger={"availableNow": True}).awaitTermination()
+        table = pq.read_table(tmp_path / name)
+        assert table.schema.field("prediction").type == pa.float64()
+        assert table.column_names == [*stream.columns, "prediction", "model_version"]
+        return table.to_pandas().sort_values("id")
+
+    driver = written("driver", with_tag=True, transformed=False)
+    assert driver["prediction"].tolist() == expected.tolist()
+    assert driver["tag"].tolist() == frame["tag"].tolist()
+    ones = [i for i in range(60) if expected[i] > 0.5]
+    for name, with_tag in (("arrow", False), ("udf", True)):
+        workers = written(name, with_tag, transformed=True)
+        assert workers["id"].tolist() == ones
+        assert set(workers["prediction"]) == {1.0}
+        assert set(workers["model_version"]) == set(driver["model_version"]) and driver["model_version"].nunique() == 1
