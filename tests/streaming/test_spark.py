@@ -98,6 +98,8 @@ def test_the_workers_score_as_the_driver_does(spark, tmp_path, model_dir, data, 
         if not with_tag:
             stream = stream.drop("tag")
         scored = score_stream(stream, str(model_dir), columns=COLUMNS)
+        plan = scored._jdf.queryExecution().analyzed().toString()
+        assert ("MapInArrow" in plan) is not with_tag  # a string column beside the inputs: the pandas UDF
         df = scored.filter(scored["prediction"] > 0.5) if transformed else scored
         write_idempotent(df, f"parquet://{tmp_path / name}", str(tmp_path / f"ck-{name}"),
                          trigger={"availableNow": True}).awaitTermination()
