@@ -79,3 +79,41 @@ def test_a_restarted_query_never_doubles_rows(spark, kind, tmp_path, model_dir, 
     else:
         assert sorted(p.name for p in out.iterdir()) == ["batch-000000000000.parquet", "batch-000000000001.parquet"]
     shutil.rmtree(checkpoint)
+
+
+def test_the_workers_score_as_the_driver_does(spark, tmp_path, model_dir, data, estimators):
+    """score_stream's own DataFrame is scored on the driver by write_idempotent; a transformed one
+    (filtered on its prediction) is written as the Python workers scored it: through mapInArrow when
+    the other columns are numbers, through the pandas UDF when a string column rides along. The rows,
+    column order, types and version are the same."""
+    incoming = tmp_path / "in"
+    incoming.mkdir()
+    frame = data.head(60).assign(id=range(60), tag=[f"t{i}" for i in range(60)])
+    pq.write_table(pa.Table.from_pandas(frame, preserve_index=False), incoming / "a.parquet")
+    schema = spark.read.parquet(str(incoming)).schema
+    expected = estimators[0].predict(frame[COLUMNS]).astype(float)
+
+    def written(name: str, with_tag: bool, transformed: bool) -> pd.DataFrame:
+        stream = spark.readStream.schema(schema).parquet(str(incoming))
+        if not with_tag:
+            stream = stream.drop("tag")
+        scored = score_stream(stream, str(model_dir), columns=COLUMNS)
+        plan = scored._jdf.queryExecution().analyzed().toString()
+        assert ("MapInArrow" in plan) is not with_tag  # a string column beside the inputs: the pandas UDF
+        df = scored.filter(scored["prediction"] > 0.5) if transformed else scored
+        write_idempotent(df, f"parquet://{tmp_path / name}", str(tmp_path / f"ck-{name}"),
+                         trigger={"availableNow": True}).awaitTermination()
+        table = pq.read_table(tmp_path / name)
+        assert table.schema.field("prediction").type == pa.float64()
+        assert table.column_names == [*stream.columns, "prediction", "model_version"]
+        return table.to_pandas().sort_values("id")
+
+    driver = written("driver", with_tag=True, transformed=False)
+    assert driver["prediction"].tolist() == expected.tolist()
+    assert driver["tag"].tolist() == frame["tag"].tolist()
+    ones = [i for i in range(60) if expected[i] > 0.5]
+    for name, with_tag in (("arrow", False), ("udf", True)):
+        workers = written(name, with_tag, transformed=True)
+        assert workers["id"].tolist() == ones
+        assert set(workers["prediction"]) == {1.0}
+        assert set(workers["model_version"]) == set(driver["model_version"]) and driver["model_version"].nunique() == 1
