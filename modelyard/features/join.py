@@ -224,19 +224,96 @@ def _matches(con, left: pa.Table, lk: ResolvedLookup, right_keys: pa.Table) -> p
         con.unregister("__modelyard_keys_r")
 
 
+_PER_SECOND = {"s": 1, "ms": 1_000, "us": 1_000_000, "ns": 1_000_000_000}
+
+
+def _ticks(at: pa.ChunkedArray, unit: str):
+    """``at`` (timestamps) as int64 ticks of ``unit``, floored (a label at 10:00:00.0000009 is at or
+    after a feature row at 10:00:00.000000 us), and its validity; None when a value would overflow."""
+    import numpy as np
+
+    values = pc.fill_null(at.combine_chunks(), 0).view(pa.int64()).to_numpy()
+    valid = at.combine_chunks().is_valid().to_numpy(zero_copy_only=False)
+    mine, theirs = _PER_SECOND[at.type.unit], _PER_SECOND[unit]
+    if mine > theirs:
+        values = np.floor_divide(values, mine // theirs)
+    elif mine < theirs:
+        scale = theirs // mine
+        if values.size and np.abs(values).max() >= np.iinfo(np.int64).max // scale:
+            return None
+        values = values * scale
+    return values, valid
+
+
+def _positions(left: pa.Table, lk: ResolvedLookup, data: pa.Table):
+    """For each input row, the row of ``data`` (the table read) it takes, -1 for none; None when the
+    lookup is not one this path handles (the caller joins in DuckDB then).
+
+    Handled: one key column; for a time series, a table whose rows are grouped by key and in time
+    order within a key, as tables are written (checked here, in one pass). Then each key's rows are
+    one run, found with a hash lookup of the input keys among the runs' keys, and the as-of row is
+    a binary search within the run, done for all input rows at once: no sort of either side.
+    """
+    import numpy as np
+
+    if len(lk.primary_keys) != 1:
+        return None
+    key = data.column(lk.primary_keys[0]).combine_chunks()
+    try:
+        mine = left.column(lk.lookup_key[0]).cast(key.type)
+    except (pa.ArrowInvalid, pa.ArrowNotImplementedError):
+        return None
+    if not lk.timestamp_key:
+        return pc.fill_null(pc.index_in(mine, key), -1).to_numpy().astype(np.int64, copy=False)
+    ts = data.column(lk.timestamp_key)
+    if not pa.types.is_timestamp(ts.type) or ts.null_count or key.null_count:
+        return None
+    if lk.timestamp_lookup_key is not None and not pa.types.is_timestamp(left.schema.field(lk.timestamp_lookup_key).type):
+        return None
+    n = len(key)
+    if n == 0:
+        return np.full(left.num_rows, -1, dtype=np.int64)
+    changes = pc.not_equal(key[1:], key[:-1]).to_numpy(zero_copy_only=False)
+    starts = np.flatnonzero(np.concatenate(([True], changes)))
+    run_keys = key.take(pa.array(starts))
+    if len(pc.unique(run_keys)) != len(starts):  # a key in more than one run: not grouped by key
+        return None
+    ticks = ts.combine_chunks().view(pa.int64()).to_numpy()
+    if not (changes | (np.diff(ticks) >= 0)).all():  # not in time order within a key
+        return None
+    ends = np.append(starts[1:], n)
+    code = pc.index_in(mine, run_keys)
+    found = code.is_valid().to_numpy(zero_copy_only=False)
+    code = pc.fill_null(code, 0).to_numpy()
+    if lk.timestamp_lookup_key is None:  # each key's latest row
+        return np.where(found, ends[code] - 1, -1)
+    at = _ticks(left.column(lk.timestamp_lookup_key), ts.type.unit)
+    if at is None:
+        return None
+    at, valid = at
+    lo, hi = starts[code], ends[code]
+    first = lo.copy()
+    for _ in range(int((ends - starts).max()).bit_length()):  # upper bound of ``at`` in each run
+        mid = (lo + hi) >> 1
+        right = (mid < hi) & (ticks[np.minimum(mid, n - 1)] <= at)
+        lo = np.where(right, mid + 1, lo)
+        hi = np.where(right, hi, mid)
+    return np.where(found & valid & (lo > first), lo - 1, -1)
+
+
 def gather(con, left: pa.Table, lookups: Sequence[ResolvedLookup], *,
            skip: set[str] = frozenset()) -> tuple[pa.Table, dict[str, int]]:
     """The join of ``run`` for an input held in memory, in its row order, as one table.
 
-    DuckDB joins only the key columns (input keys and timestamps with a row number; the table's
-    keys with a row id), so its sorts move a few narrow columns, not every feature; the features
-    are then taken by row id with Arrow (zero copy of the input's own columns).
+    Each table is read once (the columns the lookup needs, through Arrow) and which of its rows
+    each input row takes is found by ``_positions`` (no sort), or else by DuckDB joining only the
+    key columns (input keys and timestamps with a row number; the table's keys with a row id), so
+    its sorts move a few narrow columns, not every feature; the features are then taken by row
+    position with Arrow (zero copy of the input's own columns).
     """
     import numpy as np
 
-    numbered = with_row_numbers(left.select([c for c in dict.fromkeys(
-        c for lk in lookups for c in (*lk.lookup_key, *([lk.timestamp_lookup_key] if lk.timestamp_lookup_key else ()))
-    )]))
+    numbered = None
     columns = {name: left.column(name) for name in left.column_names}
     counts: dict[str, int] = {}
     for lk in lookups:
@@ -244,15 +321,21 @@ def gather(con, left: pa.Table, lookups: Sequence[ResolvedLookup], *,
         if not wanted:
             continue
         keys = list(lk.primary_keys) + ([lk.timestamp_key] if lk.timestamp_key else [])
-        source = register_table(con, "__modelyard_ft", lk)  # DuckDB's own Parquet reader when local
-        data = con.sql(f"SELECT {', '.join(_q(c) for c in dict.fromkeys(keys + [f.name for f in wanted]))} "
-                       f"FROM {source}").to_arrow_table()
-        right_keys = data.select(keys).append_column(RID, pa.array(np.arange(data.num_rows, dtype=np.int64)))
-        found = _matches(con, numbered, lk, right_keys)
-        positions = np.full(left.num_rows, -1, dtype=np.int64)
-        positions[found.column(ROW).to_numpy()] = found.column(RID).to_numpy()
+        data = delta.dataset(lk.location, lk.table_version).to_table(
+            columns=list(dict.fromkeys(keys + [f.name for f in wanted])))
+        positions = _positions(left, lk, data)
+        if positions is None:
+            if numbered is None:
+                numbered = with_row_numbers(left.select([c for c in dict.fromkeys(
+                    c for lk in lookups
+                    for c in (*lk.lookup_key, *([lk.timestamp_lookup_key] if lk.timestamp_lookup_key else ()))
+                )]))
+            right_keys = data.select(keys).append_column(RID, pa.array(np.arange(data.num_rows, dtype=np.int64)))
+            found = _matches(con, numbered, lk, right_keys)
+            positions = np.full(left.num_rows, -1, dtype=np.int64)
+            positions[found.column(ROW).to_numpy()] = found.column(RID).to_numpy()
         index = pa.array(positions, mask=positions < 0)
-        counts[lk.table_name] = counts.get(lk.table_name, 0) + found.num_rows
+        counts[lk.table_name] = counts.get(lk.table_name, 0) + int(np.count_nonzero(positions >= 0))
         for f in wanted:
             col = data.column(f.name).take(index)
             if f.default is not None:
