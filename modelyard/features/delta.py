@@ -135,7 +135,10 @@ def conform(table: pa.Table, stored: pa.Schema, *, keys: tuple[str, ...]) -> pa.
 def sorted_by(table: pa.Table, keys: tuple[str, ...]) -> pa.Table:
     """``table`` ordered by ``keys`` (DuckDB's sort: several times faster than Arrow's here). Time
     series are written in key then time order: the as-of join sorts the same way, and DuckDB sorts
-    data that is already in order about twice as fast, so a join pays less for every read."""
+    data that is already in order about twice as fast, so a join pays less for every read, and
+    ``join.gather`` checks the order and joins without any sort. One record batch: the Delta writer
+    works on several batches at once and interleaves them in its files (deltalake 1.6); a single
+    batch is written in its order."""
     if table.num_rows < 2 or not keys:
         return table
     from modelyard.features.join import connect
@@ -144,7 +147,7 @@ def sorted_by(table: pa.Table, keys: tuple[str, ...]) -> pa.Table:
     try:
         con.register("__modelyard_unsorted", table)
         order = ", ".join('"' + k.replace('"', '""') + '"' for k in keys)
-        return con.sql(f"SELECT * FROM __modelyard_unsorted ORDER BY {order}").to_arrow_table().cast(table.schema)
+        return con.sql(f"SELECT * FROM __modelyard_unsorted ORDER BY {order}").to_arrow_table().cast(table.schema).combine_chunks()
     finally:
         con.close()
 

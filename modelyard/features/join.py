@@ -249,10 +249,12 @@ def _positions(left: pa.Table, lk: ResolvedLookup, data: pa.Table):
     """For each input row, the row of ``data`` (the table read) it takes, -1 for none; None when the
     lookup is not one this path handles (the caller joins in DuckDB then).
 
-    Handled: one key column; for a time series, a table whose rows are grouped by key and in time
-    order within a key, as tables are written (checked here, in one pass). Then each key's rows are
-    one run, found with a hash lookup of the input keys among the runs' keys, and the as-of row is
-    a binary search within the run, done for all input rows at once: no sort of either side.
+    Handled: one key column (and a timestamp column for time series). Time series are written in
+    key and time order (``delta.sorted_by``), which one pass checks; a table that is not (a merge
+    writes in its own order) is ordered by Arrow's sort of its key and time columns, fast on the
+    few sorted runs such tables hold. Then each key's rows are one run, found with a hash lookup of
+    the input keys among the runs' keys, and the as-of row is a binary search within the run, done
+    for all input rows at once: the input is never sorted.
     """
     import numpy as np
 
@@ -273,21 +275,43 @@ def _positions(left: pa.Table, lk: ResolvedLookup, data: pa.Table):
     n = len(key)
     if n == 0:
         return np.full(left.num_rows, -1, dtype=np.int64)
+    ts = ts.combine_chunks()
+    ticks = ts.view(pa.int64()).to_numpy()
+    order = None  # the rows in key and time order when they are not stored so (e.g. after a merge)
+    changes, starts, run_keys = _runs(key)
+    if len(pc.unique(run_keys)) != len(starts) or not (changes | (np.diff(ticks) >= 0)).all():
+        order = pc.sort_indices(pa.table({"k": key, "t": ts}), [("k", "ascending"), ("t", "ascending")])
+        key, order = key.take(order), order.to_numpy().astype(np.int64)
+        ticks = ticks[order]
+        changes, starts, run_keys = _runs(key)
+    positions = _search(left, lk, mine, ts.type.unit, ticks, starts, run_keys)
+    if order is None or positions is None:
+        return positions
+    return np.where(positions >= 0, order[np.maximum(positions, 0)], -1)
+
+
+def _runs(key: pa.Array):
+    """Where ``key`` changes from the row before, the start of each run of equal keys, their keys."""
+    import numpy as np
+
     changes = pc.not_equal(key[1:], key[:-1]).to_numpy(zero_copy_only=False)
     starts = np.flatnonzero(np.concatenate(([True], changes)))
-    run_keys = key.take(pa.array(starts))
-    if len(pc.unique(run_keys)) != len(starts):  # a key in more than one run: not grouped by key
-        return None
-    ticks = ts.combine_chunks().view(pa.int64()).to_numpy()
-    if not (changes | (np.diff(ticks) >= 0)).all():  # not in time order within a key
-        return None
+    return changes, starts, key.take(pa.array(starts))
+
+
+def _search(left: pa.Table, lk: ResolvedLookup, mine, unit: str, ticks, starts, run_keys):
+    """``_positions`` over rows in key and time order (``ticks``: the times; ``starts``: where each
+    key's run begins; ``run_keys``: its key)."""
+    import numpy as np
+
+    n = len(ticks)
     ends = np.append(starts[1:], n)
     code = pc.index_in(mine, run_keys)
     found = code.is_valid().to_numpy(zero_copy_only=False)
     code = pc.fill_null(code, 0).to_numpy()
     if lk.timestamp_lookup_key is None:  # each key's latest row
         return np.where(found, ends[code] - 1, -1)
-    at = _ticks(left.column(lk.timestamp_lookup_key), ts.type.unit)
+    at = _ticks(left.column(lk.timestamp_lookup_key), unit)
     if at is None:
         return None
     at, valid = at

@@ -1,7 +1,7 @@
 """The point-in-time join against a naive reference, on random tables with ties (a label at exactly a
 feature row's time), gaps (keys and times with no row), null keys/times/values and unsorted input;
-the table written in key and time order (as tables are: ``join.gather`` then joins without a sort) or not, and
-label times in a coarser or finer unit than the table's."""
+the table written in key and time order (as tables are: ``join.gather`` then joins without a sort) or not, one or
+two key columns (two: ``join.gather`` joins in DuckDB) and label times in a coarser or finer unit than the table's."""
 
 from __future__ import annotations
 
@@ -47,8 +47,8 @@ def naive(features: dict, labels: list, default: int | None) -> list:
 
 @settings(max_examples=100, deadline=None)
 @given(features=feature_rows, labels=label_rows, default=st.one_of(st.none(), st.integers(1000, 1001)),
-       gathered=st.booleans(), in_order=st.booleans(), unit=st.sampled_from(["s", "us", "ns"]))
-def test_asof_join_matches_naive_reference(features, labels, default, gathered, in_order, unit) -> None:
+       gathered=st.booleans(), in_order=st.booleans(), unit=st.sampled_from(["s", "us", "ns"]), two_keys=st.booleans())
+def test_asof_join_matches_naive_reference(features, labels, default, gathered, in_order, unit, two_keys) -> None:
     items = list(features.items())
     table = pa.table({
         "k": pa.array([k for (k, _), _ in items], pa.int64()),
@@ -60,10 +60,14 @@ def test_asof_join_matches_naive_reference(features, labels, default, gathered, 
         "at": pa.array([day(t) for _, t in labels], pa.timestamp("us", "UTC")).cast(pa.timestamp(unit, "UTC")),
         "pos": pa.array(range(len(labels)), pa.int64()),
     })
+    keys, mine = ("k",), ("key",)
+    if two_keys:  # a second key column, equal to the first in every row
+        table, left = table.append_column("k2", table.column("k")), left.append_column("key2", left.column("key"))
+        keys, mine = ("k", "k2"), ("key", "key2")
     with tempfile.TemporaryDirectory() as tmp:
-        delta.create(tmp + "/t", delta.sorted_by(table, ("k", "ts")) if in_order else table)
+        delta.create(tmp + "/t", delta.sorted_by(table, (*keys, "ts")) if in_order else table)
         lookup = ResolvedLookup(
-            table_name="t", table_version=0, location=tmp + "/t", primary_keys=("k",), lookup_key=("key",),
+            table_name="t", table_version=0, location=tmp + "/t", primary_keys=keys, lookup_key=mine,
             features=(FeatureOutput("v", "value", default),), timestamp_key="ts", timestamp_lookup_key="at",
         )
         con = join.connect()
@@ -117,9 +121,9 @@ def test_sorted_table_joins_without_duckdb_as_duckdb_does(tmp_path) -> None:
     lookup = _lookup(str(tmp_path / "t"))
     assert join._positions(left, lookup, delta.dataset(lookup.location).to_table()) is not None
     assert _joined(left, lookup, gathered=True) == _joined(left, lookup, gathered=False) == [1, 3, 2, 3, 5, None, None]
-    delta.create(str(tmp_path / "u"), table.take([4, 0, 1, 2, 3]))  # not grouped by key
+    delta.create(str(tmp_path / "u"), table.take([4, 0, 1, 2, 3]))  # not grouped by key: sorted by Arrow
     unordered = _lookup(str(tmp_path / "u"))
-    assert join._positions(left, unordered, delta.dataset(unordered.location).to_table()) is None
+    assert join._positions(left, unordered, delta.dataset(unordered.location).to_table()) is not None
     assert _joined(left, unordered, gathered=True) == [1, 3, 2, 3, 5, None, None]
 
 
