@@ -329,7 +329,7 @@ def gather(con, left: pa.Table, lookups: Sequence[ResolvedLookup], *,
            skip: set[str] = frozenset()) -> tuple[pa.Table, dict[str, int]]:
     """The join of ``run`` for an input held in memory, in its row order, as one table.
 
-    Each table is read once (the columns the lookup needs, through Arrow) and which of its rows
+    Each table is read once (the columns the lookup needs, by Arrow) and which of its rows
     each input row takes is found by ``_positions`` (no sort), or else by DuckDB joining only the
     key columns (input keys and timestamps with a row number; the table's keys with a row id), so
     its sorts move a few narrow columns, not every feature; the features are then taken by row
@@ -345,8 +345,7 @@ def gather(con, left: pa.Table, lookups: Sequence[ResolvedLookup], *,
         if not wanted:
             continue
         keys = list(lk.primary_keys) + ([lk.timestamp_key] if lk.timestamp_key else [])
-        data = delta.dataset(lk.location, lk.table_version).to_table(
-            columns=list(dict.fromkeys(keys + [f.name for f in wanted])))
+        data = delta.read(lk.location, lk.table_version, list(dict.fromkeys(keys + [f.name for f in wanted])))
         positions = _positions(left, lk, data)
         if positions is None:
             if numbered is None:

@@ -14,7 +14,7 @@ from features_helpers import T0
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from modelyard.features import delta, join
+from modelyard.features import FeatureLookup, delta, join
 from modelyard.features.spec import FeatureOutput, ResolvedLookup
 
 feature_rows = st.dictionaries(
@@ -139,3 +139,21 @@ def test_latest_row_and_plain_key_lookups_without_duckdb(tmp_path) -> None:
     for lookup, expected in ((latest, [21, None, 11, None]), (plain, [200, None, 100, None])):
         assert join._positions(left, lookup, delta.dataset(lookup.location).to_table()) is not None
         assert _joined(left, lookup, gathered=True) == _joined(left, lookup, gathered=False) == expected
+
+
+def test_training_set_after_merge_with_added_column(fc) -> None:
+    """A merge writes rows out of key order and adds a column the first file lacks: the training set
+    still takes each label's latest row at or before its time, with null where a file had no value."""
+    import pandas as pd
+
+    days = pd.to_datetime([T0 + timedelta(days=d) for d in (0, 2, 0, 4)], utc=True)
+    fc.create_table("s", primary_keys="k", timestamp_keys="ts",
+                    df=pd.DataFrame({"k": [1, 1, 2, 2], "ts": days, "v": [10, 12, 20, 24]}))
+    more = pd.to_datetime([T0 + timedelta(days=d) for d in (3, 1)], utc=True)
+    fc.write_table("s", pd.DataFrame({"k": [2, 1], "ts": more, "v": [23, 11], "extra": ["b", "a"]}))
+    at = pd.to_datetime([T0 + timedelta(days=d) for d in (1, 3, 3, 5, 2)], utc=True)
+    labels = pd.DataFrame({"k": [1, 1, 2, 2, 3], "at": at, "y": [0, 1, 0, 1, 0]})
+    rows = fc.create_training_set(labels, [FeatureLookup("s", lookup_key="k", timestamp_lookup_key="at")], label="y").load_df()
+    assert rows["v"].tolist()[:4] == [11, 12, 23, 24] and pd.isna(rows["v"].iloc[4])
+    assert rows["extra"].isna().tolist() == [False, True, False, True, True]
+    assert rows["extra"].tolist()[0] == "a" and rows["extra"].tolist()[2] == "b"
