@@ -1,4 +1,6 @@
-"""Joining features onto input rows in DuckDB, over Arrow data (no Python loop over rows).
+"""Joining features onto input rows in DuckDB, over Arrow data (no Python loop over rows); an input
+held in memory (training sets, ``gather``) joins a one-key table with NumPy over the table's stored
+key and time order instead, without sorting either side.
 
 Time-series tables join **as of** the row's timestamp (``ASOF LEFT JOIN``: the latest feature row
 at or before it, never after); other tables join on their primary keys. A time-series table looked
