@@ -281,7 +281,7 @@ def _positions(left: pa.Table, lk: ResolvedLookup, data: pa.Table):
     ticks = ts.view(pa.int64()).to_numpy()
     order = None  # the rows in key and time order when they are not stored so (e.g. after a merge)
     changes, starts, run_keys = _runs(key)
-    if len(pc.unique(run_keys)) != len(starts) or not (changes | (np.diff(ticks) >= 0)).all():
+    if len(pc.unique(run_keys)) != len(starts) or not (changes | (ticks[1:] >= ticks[:-1])).all():
         order = pc.sort_indices(pa.table({"k": key, "t": ts}), [("k", "ascending"), ("t", "ascending")])
         key, order = key.take(order), order.to_numpy().astype(np.int64)
         ticks = ticks[order]
