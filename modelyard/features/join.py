@@ -335,35 +335,41 @@ def gather(con, left: pa.Table, lookups: Sequence[ResolvedLookup], *,
     each input row takes is found by ``_positions`` (no sort), or else by DuckDB joining only the
     key columns (input keys and timestamps with a row number; the table's keys with a row id), so
     its sorts move a few narrow columns, not every feature; the features are then taken by row
-    position with Arrow (zero copy of the input's own columns).
+    position with Arrow (zero copy of the input's own columns). ``con``: the DuckDB connection for
+    that, or None to open one only if needed (and close it).
     """
     import numpy as np
 
-    numbered = None
+    numbered, own = None, con is None
     columns = {name: left.column(name) for name in left.column_names}
     counts: dict[str, int] = {}
-    for lk in lookups:
-        wanted = [f for f in lk.features if f.output_name not in skip]
-        if not wanted:
-            continue
-        keys = list(lk.primary_keys) + ([lk.timestamp_key] if lk.timestamp_key else [])
-        data = delta.read(lk.location, lk.table_version, list(dict.fromkeys(keys + [f.name for f in wanted])))
-        positions = _positions(left, lk, data)
-        if positions is None:
-            if numbered is None:
-                numbered = with_row_numbers(left.select([c for c in dict.fromkeys(
-                    c for lk in lookups
-                    for c in (*lk.lookup_key, *([lk.timestamp_lookup_key] if lk.timestamp_lookup_key else ()))
-                )]))
-            right_keys = data.select(keys).append_column(RID, pa.array(np.arange(data.num_rows, dtype=np.int64)))
-            found = _matches(con, numbered, lk, right_keys)
-            positions = np.full(left.num_rows, -1, dtype=np.int64)
-            positions[found.column(ROW).to_numpy()] = found.column(RID).to_numpy()
-        index = pa.array(positions, mask=positions < 0)
-        counts[lk.table_name] = counts.get(lk.table_name, 0) + int(np.count_nonzero(positions >= 0))
-        for f in wanted:
-            col = data.column(f.name).take(index)
-            if f.default is not None:
-                col = pc.fill_null(col, pa.scalar(f.default).cast(col.type))
-            columns[f.output_name] = col
+    try:
+        for lk in lookups:
+            wanted = [f for f in lk.features if f.output_name not in skip]
+            if not wanted:
+                continue
+            keys = list(lk.primary_keys) + ([lk.timestamp_key] if lk.timestamp_key else [])
+            data = delta.read(lk.location, lk.table_version, list(dict.fromkeys(keys + [f.name for f in wanted])))
+            positions = _positions(left, lk, data)
+            if positions is None:
+                if numbered is None:
+                    numbered = with_row_numbers(left.select([c for c in dict.fromkeys(
+                        c for lk in lookups
+                        for c in (*lk.lookup_key, *([lk.timestamp_lookup_key] if lk.timestamp_lookup_key else ()))
+                    )]))
+                right_keys = data.select(keys).append_column(RID, pa.array(np.arange(data.num_rows, dtype=np.int64)))
+                con = con or connect()
+                found = _matches(con, numbered, lk, right_keys)
+                positions = np.full(left.num_rows, -1, dtype=np.int64)
+                positions[found.column(ROW).to_numpy()] = found.column(RID).to_numpy()
+            index = pa.array(positions, mask=positions < 0)
+            counts[lk.table_name] = counts.get(lk.table_name, 0) + int(np.count_nonzero(positions >= 0))
+            for f in wanted:
+                col = data.column(f.name).take(index)
+                if f.default is not None:
+                    col = pc.fill_null(col, pa.scalar(f.default).cast(col.type))
+                columns[f.output_name] = col
+    finally:
+        if own and con is not None:
+            con.close()
     return pa.table(columns), counts

@@ -72,7 +72,7 @@ def test_asof_join_matches_naive_reference(features, labels, default, gathered, 
         )
         con = join.connect()
         if gathered:  # the in-memory path of training sets
-            got, counts = join.gather(con, left, [lookup])
+            got, counts = join.gather(None, left, [lookup])  # a DuckDB connection opened only if needed
         else:  # the streamed path of score_batch
             batches, _, counts = join.run(con, left, [lookup])
             parts = list(batches)
