@@ -135,7 +135,10 @@ def conform(table: pa.Table, stored: pa.Schema, *, keys: tuple[str, ...]) -> pa.
 def sorted_by(table: pa.Table, keys: tuple[str, ...]) -> pa.Table:
     """``table`` ordered by ``keys`` (DuckDB's sort: several times faster than Arrow's here). Time
     series are written in key then time order: the as-of join sorts the same way, and DuckDB sorts
-    data that is already in order about twice as fast, so a join pays less for every read."""
+    data that is already in order about twice as fast, so a join pays less for every read, and
+    ``join.gather`` checks the order and joins without any sort. One record batch: the Delta writer
+    works on several batches at once and interleaves them in its files (deltalake 1.6); a single
+    batch is written in its order."""
     if table.num_rows < 2 or not keys:
         return table
     from modelyard.features.join import connect
@@ -144,7 +147,7 @@ def sorted_by(table: pa.Table, keys: tuple[str, ...]) -> pa.Table:
     try:
         con.register("__modelyard_unsorted", table)
         order = ", ".join('"' + k.replace('"', '""') + '"' for k in keys)
-        return con.sql(f"SELECT * FROM __modelyard_unsorted ORDER BY {order}").to_arrow_table().cast(table.schema)
+        return con.sql(f"SELECT * FROM __modelyard_unsorted ORDER BY {order}").to_arrow_table().cast(table.schema).combine_chunks()
     finally:
         con.close()
 
@@ -229,14 +232,36 @@ def dataset(location: str, version: int | datetime | None = None):
     return _delta(location, version).to_pyarrow_dataset()
 
 
+def _is_local(location: str) -> bool:
+    scheme = urlsplit(location).scheme
+    return scheme in ("", "file") or len(scheme) == 1
+
+
+def _paths(table) -> list[str]:
+    return [f[len("file://") :] if f.startswith("file://") else f for f in table.file_uris()]
+
+
 def local_files(location: str, version: int | datetime | None = None) -> list[str] | None:
     """The Parquet files of a local table's version (for engines that read Parquet natively), or
     None when the table is not on the local file system."""
-    scheme = urlsplit(location).scheme
-    if scheme not in ("", "file") and len(scheme) != 1:
+    if not _is_local(location):
         return None
-    files = _delta(location, version).file_uris()
-    return [f[len("file://") :] if f.startswith("file://") else f for f in files]
+    return _paths(_delta(location, version))
+
+
+def read(location: str, version: int | datetime | None, columns: list[str]) -> pa.Table:
+    """``columns`` of the table at ``version``, in file order. A local table's files are read by
+    Arrow directly, memory-mapped (about half the CPU of going through ``deltalake``'s file system
+    or DuckDB's reader), as the table's schema: columns a file lacks are null."""
+    table = _delta(location, version)
+    if not _is_local(location):
+        return table.to_pyarrow_dataset().to_table(columns=columns)
+    import pyarrow.dataset as ds
+    from pyarrow.fs import LocalFileSystem
+
+    schema = pa.schema(table.schema().to_arrow())
+    files = ds.dataset(_paths(table), schema=schema, format="parquet", filesystem=LocalFileSystem(use_mmap=True))
+    return files.to_table(columns=columns)
 
 
 def history(location: str, limit: int | None = None) -> list[dict]:
@@ -245,8 +270,7 @@ def history(location: str, limit: int | None = None) -> list[dict]:
 
 def remove(location: str) -> None:
     """Delete a table's files (local folders only; an object store keeps its files)."""
-    scheme = urlsplit(location).scheme
-    if scheme in ("", "file") or len(scheme) == 1:
+    if _is_local(location):
         path = location[len("file://") :] if location.startswith("file://") else location
         shutil.rmtree(path, ignore_errors=True)
     else:

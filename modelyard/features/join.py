@@ -1,4 +1,6 @@
-"""Joining features onto input rows in DuckDB, over Arrow data (no Python loop over rows).
+"""Joining features onto input rows in DuckDB, over Arrow data (no Python loop over rows); an input
+held in memory (training sets, ``gather``) joins a one-key table with NumPy over the table's stored
+key and time order instead, without sorting either side.
 
 Time-series tables join **as of** the row's timestamp (``ASOF LEFT JOIN``: the latest feature row
 at or before it, never after); other tables join on their primary keys. A time-series table looked
@@ -224,38 +226,150 @@ def _matches(con, left: pa.Table, lk: ResolvedLookup, right_keys: pa.Table) -> p
         con.unregister("__modelyard_keys_r")
 
 
+_PER_SECOND = {"s": 1, "ms": 1_000, "us": 1_000_000, "ns": 1_000_000_000}
+
+
+def _ticks(at: pa.ChunkedArray, unit: str):
+    """``at`` (timestamps) as int64 ticks of ``unit``, floored (a label at 10:00:00.0000009 is at or
+    after a feature row at 10:00:00.000000 us), and its validity; None when a value would overflow."""
+    import numpy as np
+
+    values = pc.fill_null(at.combine_chunks(), 0).view(pa.int64()).to_numpy()
+    valid = at.combine_chunks().is_valid().to_numpy(zero_copy_only=False)
+    mine, theirs = _PER_SECOND[at.type.unit], _PER_SECOND[unit]
+    if mine > theirs:
+        values = np.floor_divide(values, mine // theirs)
+    elif mine < theirs:
+        scale = theirs // mine
+        if values.size and np.abs(values).max() >= np.iinfo(np.int64).max // scale:
+            return None
+        values = values * scale
+    return values, valid
+
+
+def _positions(left: pa.Table, lk: ResolvedLookup, data: pa.Table):
+    """For each input row, the row of ``data`` (the table read) it takes, -1 for none; None when the
+    lookup is not one this path handles (the caller joins in DuckDB then).
+
+    Handled: one key column (and a timestamp column for time series). Time series are written in
+    key and time order (``delta.sorted_by``), which one pass checks; a table that is not (a merge
+    writes in its own order) is ordered by Arrow's sort of its key and time columns, fast on the
+    few sorted runs such tables hold. Then each key's rows are one run, found with a hash lookup of
+    the input keys among the runs' keys, and the as-of row is a binary search within the run, done
+    for all input rows at once: the input is never sorted.
+    """
+    import numpy as np
+
+    if len(lk.primary_keys) != 1:
+        return None
+    key = data.column(lk.primary_keys[0]).combine_chunks()
+    try:
+        mine = left.column(lk.lookup_key[0]).cast(key.type)
+    except (pa.ArrowInvalid, pa.ArrowNotImplementedError):
+        return None
+    if not lk.timestamp_key:
+        return pc.fill_null(pc.index_in(mine, key), -1).to_numpy().astype(np.int64, copy=False)
+    ts = data.column(lk.timestamp_key)
+    if not pa.types.is_timestamp(ts.type) or ts.null_count or key.null_count:
+        return None
+    if lk.timestamp_lookup_key is not None and not pa.types.is_timestamp(left.schema.field(lk.timestamp_lookup_key).type):
+        return None
+    n = len(key)
+    if n == 0:
+        return np.full(left.num_rows, -1, dtype=np.int64)
+    ts = ts.combine_chunks()
+    ticks = ts.view(pa.int64()).to_numpy()
+    order = None  # the rows in key and time order when they are not stored so (e.g. after a merge)
+    changes, starts, run_keys = _runs(key)
+    if len(pc.unique(run_keys)) != len(starts) or not (changes | (ticks[1:] >= ticks[:-1])).all():
+        order = pc.sort_indices(pa.table({"k": key, "t": ts}), [("k", "ascending"), ("t", "ascending")])
+        key, order = key.take(order), order.to_numpy().astype(np.int64)
+        ticks = ticks[order]
+        changes, starts, run_keys = _runs(key)
+    positions = _search(left, lk, mine, ts.type.unit, ticks, starts, run_keys)
+    if order is None or positions is None:
+        return positions
+    return np.where(positions >= 0, order[np.maximum(positions, 0)], -1)
+
+
+def _runs(key: pa.Array):
+    """Where ``key`` changes from the row before, the start of each run of equal keys, their keys."""
+    import numpy as np
+
+    changes = pc.not_equal(key[1:], key[:-1]).to_numpy(zero_copy_only=False)
+    starts = np.flatnonzero(np.concatenate(([True], changes)))
+    return changes, starts, key.take(pa.array(starts))
+
+
+def _search(left: pa.Table, lk: ResolvedLookup, mine, unit: str, ticks, starts, run_keys):
+    """``_positions`` over rows in key and time order (``ticks``: the times; ``starts``: where each
+    key's run begins; ``run_keys``: its key)."""
+    import numpy as np
+
+    n = len(ticks)
+    ends = np.append(starts[1:], n)
+    code = pc.index_in(mine, run_keys)
+    found = code.is_valid().to_numpy(zero_copy_only=False)
+    code = pc.fill_null(code, 0).to_numpy()
+    if lk.timestamp_lookup_key is None:  # each key's latest row
+        return np.where(found, ends[code] - 1, -1)
+    at = _ticks(left.column(lk.timestamp_lookup_key), unit)
+    if at is None:
+        return None
+    at, valid = at
+    lo, hi = starts[code], ends[code]
+    first = lo.copy()
+    for _ in range(int((ends - starts).max()).bit_length()):  # upper bound of ``at`` in each run
+        mid = (lo + hi) >> 1
+        right = (mid < hi) & (ticks[np.minimum(mid, n - 1)] <= at)
+        lo = np.where(right, mid + 1, lo)
+        hi = np.where(right, hi, mid)
+    return np.where(found & valid & (lo > first), lo - 1, -1)
+
+
 def gather(con, left: pa.Table, lookups: Sequence[ResolvedLookup], *,
            skip: set[str] = frozenset()) -> tuple[pa.Table, dict[str, int]]:
     """The join of ``run`` for an input held in memory, in its row order, as one table.
 
-    DuckDB joins only the key columns (input keys and timestamps with a row number; the table's
-    keys with a row id), so its sorts move a few narrow columns, not every feature; the features
-    are then taken by row id with Arrow (zero copy of the input's own columns).
+    Each table is read once (the columns the lookup needs, by Arrow) and which of its rows
+    each input row takes is found by ``_positions`` (no sort), or else by DuckDB joining only the
+    key columns (input keys and timestamps with a row number; the table's keys with a row id), so
+    its sorts move a few narrow columns, not every feature; the features are then taken by row
+    position with Arrow (zero copy of the input's own columns). ``con``: the DuckDB connection for
+    that, or None to open one only if needed (and close it).
     """
     import numpy as np
 
-    numbered = with_row_numbers(left.select([c for c in dict.fromkeys(
-        c for lk in lookups for c in (*lk.lookup_key, *([lk.timestamp_lookup_key] if lk.timestamp_lookup_key else ()))
-    )]))
+    numbered, own = None, con is None
     columns = {name: left.column(name) for name in left.column_names}
     counts: dict[str, int] = {}
-    for lk in lookups:
-        wanted = [f for f in lk.features if f.output_name not in skip]
-        if not wanted:
-            continue
-        keys = list(lk.primary_keys) + ([lk.timestamp_key] if lk.timestamp_key else [])
-        source = register_table(con, "__modelyard_ft", lk)  # DuckDB's own Parquet reader when local
-        data = con.sql(f"SELECT {', '.join(_q(c) for c in dict.fromkeys(keys + [f.name for f in wanted]))} "
-                       f"FROM {source}").to_arrow_table()
-        right_keys = data.select(keys).append_column(RID, pa.array(np.arange(data.num_rows, dtype=np.int64)))
-        found = _matches(con, numbered, lk, right_keys)
-        positions = np.full(left.num_rows, -1, dtype=np.int64)
-        positions[found.column(ROW).to_numpy()] = found.column(RID).to_numpy()
-        index = pa.array(positions, mask=positions < 0)
-        counts[lk.table_name] = counts.get(lk.table_name, 0) + found.num_rows
-        for f in wanted:
-            col = data.column(f.name).take(index)
-            if f.default is not None:
-                col = pc.fill_null(col, pa.scalar(f.default).cast(col.type))
-            columns[f.output_name] = col
+    try:
+        for lk in lookups:
+            wanted = [f for f in lk.features if f.output_name not in skip]
+            if not wanted:
+                continue
+            keys = list(lk.primary_keys) + ([lk.timestamp_key] if lk.timestamp_key else [])
+            data = delta.read(lk.location, lk.table_version, list(dict.fromkeys(keys + [f.name for f in wanted])))
+            positions = _positions(left, lk, data)
+            if positions is None:
+                if numbered is None:
+                    numbered = with_row_numbers(left.select([c for c in dict.fromkeys(
+                        c for lk in lookups
+                        for c in (*lk.lookup_key, *([lk.timestamp_lookup_key] if lk.timestamp_lookup_key else ()))
+                    )]))
+                right_keys = data.select(keys).append_column(RID, pa.array(np.arange(data.num_rows, dtype=np.int64)))
+                con = con or connect()
+                found = _matches(con, numbered, lk, right_keys)
+                positions = np.full(left.num_rows, -1, dtype=np.int64)
+                positions[found.column(ROW).to_numpy()] = found.column(RID).to_numpy()
+            index = pa.array(positions, mask=positions < 0)
+            counts[lk.table_name] = counts.get(lk.table_name, 0) + int(np.count_nonzero(positions >= 0))
+            for f in wanted:
+                col = data.column(f.name).take(index)
+                if f.default is not None:
+                    col = pc.fill_null(col, pa.scalar(f.default).cast(col.type))
+                columns[f.output_name] = col
+    finally:
+        if own and con is not None:
+            con.close()
     return pa.table(columns), counts

@@ -106,11 +106,7 @@ class TrainingSet:
         )
 
     def load_arrow(self) -> pa.Table:
-        con = join.connect()
-        try:
-            table, _ = join.gather(con, self._input, self.lookups)
-        finally:
-            con.close()
+        table, _ = join.gather(None, self._input, self.lookups)
         return table.drop_columns([c for c in self.exclude_columns if c in table.column_names])
 
     def load_df(self):
