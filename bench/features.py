@@ -14,7 +14,9 @@ Figures (``ratio > 1``: modelyard is faster, except ``score_batch.overhead`` = o
   vs the same DuckDB join written by hand plus ``model.predict``.
 - ``spark`` (``--spark``): on Spark ``local[2]``, ``score_batch`` of a Spark DataFrame vs the same
   job by hand (as-of join, key join, mapInPandas with the raw model), and ``spark_udf`` vs a plain
-  ``pandas_udf`` on the joined columns.
+  ``pandas_udf`` on the joined columns, each pair run in turn ``--reps`` times (best of each); wall
+  and CPU time (of the whole process tree). With
+  ``--spark-served`` the model comes from a served artifact store (downloaded, as from a remote one).
 - ``merge``: upserting the label-count of rows into the time-series table (time, process peak RSS).
 - ``online`` (when Redis answers): lookups of 10 features by key from Redis, p50/p99 per call and
   rows/s: the store's raw ``read``, ``OnlineEnricher.lookup`` (the serving and streaming path) with
@@ -90,6 +92,18 @@ def timed_cpu(fn, reps: int = 1) -> tuple[float, float]:
         walls.append(time.perf_counter() - start)
         cpus.append(tree_cpu_s() - cpu0)
     return min(walls), min(cpus)
+
+
+def alternated(a, b, reps: int = 1) -> tuple[tuple[float, float], tuple[float, float]]:
+    """``timed_cpu`` of ``a`` and of ``b``, run in turn (a b, b a, a b, ...) so that both see the same
+    load on a shared machine: ((best wall, best CPU) of a, (best wall, best CPU) of b)."""
+    got: dict = {a: ([], []), b: ([], [])}
+    for i in range(reps):
+        for fn in ((a, b) if i % 2 == 0 else (b, a)):
+            wall, cpu = timed_cpu(fn)
+            got[fn][0].append(wall)
+            got[fn][1].append(cpu)
+    return (min(got[a][0]), min(got[a][1])), (min(got[b][0]), min(got[b][1]))
 
 
 def timed(fn, reps: int = 1):
@@ -615,10 +629,8 @@ def spark_jobs(fc, model_uri: str, model, labels, tmp: Path, reps: int) -> dict:
         hand()
         prep_s, _ = timed(lambda: fc.score_batch(model_uri, batch), reps)
         log(f"spark score_batch driver-side preparation (model load, spec, plan) {prep_s:.2f}s")
-        ours_s, ours_cpu = timed_cpu(lambda: run(fc.score_batch(model_uri, batch)), reps)
-        log(f"spark score_batch modelyard {ours_s:.2f}s, CPU {ours_cpu:.2f}s")
-        hand_s, hand_cpu = timed_cpu(hand, reps)
-        log(f"spark score_batch by hand {hand_s:.2f}s, CPU {hand_cpu:.2f}s")
+        (ours_s, ours_cpu), (hand_s, hand_cpu) = alternated(lambda: run(fc.score_batch(model_uri, batch)), hand, reps)
+        log(f"spark score_batch modelyard {ours_s:.2f}s, CPU {ours_cpu:.2f}s; by hand {hand_s:.2f}s, CPU {hand_cpu:.2f}s")
         joined = hand_join(batch).cache()
         joined.count()
         from modelyard.features.spark import spark_udf
@@ -633,8 +645,8 @@ def spark_jobs(fc, model_uri: str, model, labels, tmp: Path, reps: int) -> dict:
 
         run(joined.withColumn("prediction", udf(*cols)))  # warm both, in full
         run(joined.withColumn("prediction", plain(*cols)))
-        udf_s, udf_cpu = timed_cpu(lambda: run(joined.withColumn("prediction", udf(*cols))), reps)
-        plain_s, plain_cpu = timed_cpu(lambda: run(joined.withColumn("prediction", plain(*cols))), reps)
+        (udf_s, udf_cpu), (plain_s, plain_cpu) = alternated(lambda: run(joined.withColumn("prediction", udf(*cols))),
+                                                            lambda: run(joined.withColumn("prediction", plain(*cols))), reps)
         log(f"spark_udf {udf_s:.2f}s (CPU {udf_cpu:.2f}s), plain pandas_udf {plain_s:.2f}s (CPU {plain_cpu:.2f}s)")
         return {"rows": len(labels), "model_uri": model_uri, "score_batch_prepare_s": sig(prep_s),
                 "score_batch_s": sig(ours_s), "hand_written_s": sig(hand_s), "score_batch_overhead": sig(ours_s / hand_s),
