@@ -14,7 +14,9 @@ Figures (``ratio > 1``: modelyard is faster, except ``score_batch.overhead`` = o
   vs the same DuckDB join written by hand plus ``model.predict``.
 - ``spark`` (``--spark``): on Spark ``local[2]``, ``score_batch`` of a Spark DataFrame vs the same
   job by hand (as-of join, key join, mapInPandas with the raw model), and ``spark_udf`` vs a plain
-  ``pandas_udf`` on the joined columns.
+  ``pandas_udf`` on the joined columns, each pair run in turn ``--reps`` times (best of each); wall
+  and CPU time (of the whole process tree). With
+  ``--spark-served`` the model comes from a served artifact store (downloaded, as from a remote one).
 - ``merge``: upserting the label-count of rows into the time-series table (time, process peak RSS).
 - ``online`` (when Redis answers): lookups of 10 features by key from Redis, p50/p99 per call, rows/s
   and CPU per call: ``fc.online_table(...).get(key)`` (a dict) and ``.get_columns(keys)`` (100 keys,
@@ -59,6 +61,51 @@ def log(msg: str) -> None:
 
 def sig(x: float | None, digits: int = 4) -> float | None:
     return None if x is None else float(f"{x:.{digits}g}")
+
+
+def tree_cpu_s() -> float:
+    """CPU seconds (user + system) of this process and all its descendants (Spark's JVM, its Python
+    daemon and workers); a child that exited counts in its parent's reaped-children time."""
+    ticks = os.sysconf("SC_CLK_TCK")
+    parent, cpu = {}, {}
+    for name in os.listdir("/proc"):
+        if not name.isdigit():
+            continue
+        try:
+            raw = Path(f"/proc/{name}/stat").read_text()
+        except OSError:
+            continue
+        fields = raw[raw.rindex(")") + 2:].split()  # from field 3 (state) on
+        parent[int(name)], cpu[int(name)] = int(fields[1]), sum(int(x) for x in fields[11:15])
+    tree, grew = {os.getpid()}, True
+    while grew:
+        more = {pid for pid, ppid in parent.items() if ppid in tree} - tree
+        tree |= more
+        grew = bool(more)
+    return sum(cpu.get(pid, 0) for pid in tree) / ticks
+
+
+def timed_cpu(fn, reps: int = 1) -> tuple[float, float]:
+    """(best wall seconds, best CPU seconds of the process tree) of ``reps`` runs of ``fn``."""
+    walls, cpus = [], []
+    for _ in range(reps):
+        cpu0, start = tree_cpu_s(), time.perf_counter()
+        fn()
+        walls.append(time.perf_counter() - start)
+        cpus.append(tree_cpu_s() - cpu0)
+    return min(walls), min(cpus)
+
+
+def alternated(a, b, reps: int = 1) -> tuple[tuple[float, float], tuple[float, float]]:
+    """``timed_cpu`` of ``a`` and of ``b``, run in turn (a b, b a, a b, ...) so that both see the same
+    load on a shared machine: ((best wall, best CPU) of a, (best wall, best CPU) of b)."""
+    got: dict = {a: ([], []), b: ([], [])}
+    for i in range(reps):
+        for fn in ((a, b) if i % 2 == 0 else (b, a)):
+            wall, cpu = timed_cpu(fn)
+            got[fn][0].append(wall)
+            got[fn][1].append(cpu)
+    return (min(got[a][0]), min(got[a][1])), (min(got[b][0]), min(got[b][1]))
 
 
 def timed(fn, reps: int = 1):
@@ -540,12 +587,37 @@ def serving_overhead(fc, model_uri: str, labels, tmp: Path, requests: int = 600)
     return out
 
 
+def served(tmp: Path) -> str:
+    """The URL of a modelyard server on a thread of this process (127.0.0.1, a free port), on a
+    SQLite file, serving the artifacts (``mlflow-artifacts:/``)."""
+    import threading
+
+    import uvicorn
+
+    from modelyard.server.app import create_app
+    from modelyard.server.services import Services
+    from modelyard.settings import Settings
+
+    settings = Settings.defaults(backend_store_uri=f"sqlite:///{tmp / 'served.db'}",
+                                 artifacts_destination=str(tmp / "served-artifacts"), serve_artifacts=True)
+    server = uvicorn.Server(uvicorn.Config(create_app(settings, Services.from_settings(settings)), host="127.0.0.1",
+                                           port=0, log_level="warning", ws="none", lifespan="on"))
+    threading.Thread(target=server.run, name="bench-server", daemon=True).start()
+    deadline = time.monotonic() + 30
+    while not server.started:
+        if time.monotonic() > deadline:
+            raise RuntimeError("the bench's server did not start")
+        time.sleep(0.01)
+    return f"http://127.0.0.1:{server.servers[0].sockets[0].getsockname()[1]}"
+
+
 def spark_jobs(fc, model_uri: str, model, labels, tmp: Path, reps: int) -> dict:
     """On Spark ``local[2]``: ``score_batch`` of a Spark DataFrame vs the same job written by hand
     (the as-of join as a union of feature and label rows carrying each key's last feature row
     forward, the key join, and a ``mapInPandas`` predict with the raw model); ``spark_udf`` vs a plain
     ``pandas_udf`` calling the raw model on the joined columns. Each job is written to Spark's
-    ``noop`` sink (everything runs, nothing is stored)."""
+    ``noop`` sink (everything runs, nothing is stored). CPU is the whole process tree's (the bench,
+    Spark's JVM and its Python workers)."""
     os.environ.setdefault("PYSPARK_PYTHON", sys.executable)
     from deltalake import DeltaTable
     from pyspark.sql import SparkSession, Window
@@ -600,10 +672,8 @@ def spark_jobs(fc, model_uri: str, model, labels, tmp: Path, reps: int) -> dict:
         hand()
         prep_s, _ = timed(lambda: fc.score_batch(model_uri, batch), reps)
         log(f"spark score_batch driver-side preparation (model load, spec, plan) {prep_s:.2f}s")
-        ours_s, _ = timed(lambda: run(fc.score_batch(model_uri, batch)), reps)
-        log(f"spark score_batch modelyard {ours_s:.2f}s")
-        hand_s, _ = timed(hand, reps)
-        log(f"spark score_batch by hand {hand_s:.2f}s")
+        (ours_s, ours_cpu), (hand_s, hand_cpu) = alternated(lambda: run(fc.score_batch(model_uri, batch)), hand, reps)
+        log(f"spark score_batch modelyard {ours_s:.2f}s, CPU {ours_cpu:.2f}s; by hand {hand_s:.2f}s, CPU {hand_cpu:.2f}s")
         joined = hand_join(batch).cache()
         joined.count()
         from modelyard.features.spark import spark_udf
@@ -618,12 +688,16 @@ def spark_jobs(fc, model_uri: str, model, labels, tmp: Path, reps: int) -> dict:
 
         run(joined.withColumn("prediction", udf(*cols)))  # warm both, in full
         run(joined.withColumn("prediction", plain(*cols)))
-        udf_s, _ = timed(lambda: run(joined.withColumn("prediction", udf(*cols))), reps)
-        plain_s, _ = timed(lambda: run(joined.withColumn("prediction", plain(*cols))), reps)
-        log(f"spark_udf {udf_s:.2f}s, plain pandas_udf {plain_s:.2f}s")
-        return {"rows": len(labels), "score_batch_prepare_s": sig(prep_s), "score_batch_s": sig(ours_s), "hand_written_s": sig(hand_s),
-                "score_batch_overhead": sig(ours_s / hand_s), "spark_udf_s": sig(udf_s), "pandas_udf_s": sig(plain_s),
-                "spark_udf_overhead": sig(udf_s / plain_s)}
+        (udf_s, udf_cpu), (plain_s, plain_cpu) = alternated(lambda: run(joined.withColumn("prediction", udf(*cols))),
+                                                            lambda: run(joined.withColumn("prediction", plain(*cols))), reps)
+        log(f"spark_udf {udf_s:.2f}s (CPU {udf_cpu:.2f}s), plain pandas_udf {plain_s:.2f}s (CPU {plain_cpu:.2f}s)")
+        return {"rows": len(labels), "model_uri": model_uri, "score_batch_prepare_s": sig(prep_s),
+                "score_batch_s": sig(ours_s), "hand_written_s": sig(hand_s), "score_batch_overhead": sig(ours_s / hand_s),
+                "score_batch_cpu_s": sig(ours_cpu), "hand_written_cpu_s": sig(hand_cpu),
+                "score_batch_cpu_overhead": sig(ours_cpu / hand_cpu),
+                "spark_udf_s": sig(udf_s), "pandas_udf_s": sig(plain_s), "spark_udf_overhead": sig(udf_s / plain_s),
+                "spark_udf_cpu_s": sig(udf_cpu), "pandas_udf_cpu_s": sig(plain_cpu),
+                "spark_udf_cpu_overhead": sig(udf_cpu / plain_cpu)}
     finally:
         spark.stop()
 
@@ -639,6 +713,9 @@ def main() -> None:
     parser.add_argument("--spark", action="store_true", help="also score on Spark local[2] (score_batch, spark_udf)")
     parser.add_argument("--spark-labels", type=int, help="rows scored on Spark (default: all labels)")
     parser.add_argument("--spark-only", action="store_true", help="only the Spark figures (the tables and the model first)")
+    parser.add_argument("--spark-served", action="store_true",
+                        help="track through an in-process modelyard server serving the artifacts (the model is "
+                             "downloaded to be scored, as from a remote store)")
     parser.add_argument("--online-only", action="store_true", help="only the online lookup figures (and Feast's) and the serving figure")
     parser.add_argument("--out")
     args = parser.parse_args()
@@ -654,6 +731,8 @@ def main() -> None:
         from modelyard.tracking import fluent
 
         uri = f"sqlite:///{tmp / 'bench.db'}"
+        if args.spark_served:
+            uri = served(tmp)
         fluent.set_tracking_uri(uri)
         fc = FeatureClient(uri, Settings.defaults(default_artifact_root=str(tmp / "artifacts")))
         log(f"generating {labels_n} labels, {rows_n} feature rows, {keys_n} keys")

@@ -6,13 +6,18 @@ file list comes from ``deltalake``; Spark needs no Delta jars). The as-of join i
 window method: feature rows and input rows of one key sorted by time (feature rows first on a
 tie), each input row taking the last feature row before it.
 
-The model folder must be readable by the workers at the same path (local mode, a shared file
-system); it is downloaded once on the driver.
+The model URI is resolved once on the driver per call (``models:/churn@champion`` becomes the
+files of the version the alias names now, so a moved alias scores with the new version). A remote
+model is downloaded once per driver process and resolved model (``models.copies``: one folder,
+removed at exit); the folder must be readable by the workers at the same path (local mode, a
+shared file system). Each Python worker keeps the models it loaded by that resolved identity, so
+later tasks, jobs and calls of the same model in that process do not load it again.
 """
 
 from __future__ import annotations
 
 import logging
+from collections import OrderedDict
 from collections.abc import Iterator, Sequence
 from typing import Any
 
@@ -24,7 +29,8 @@ from modelyard.features.spec import ResolvedLookup
 logger = logging.getLogger(__name__)
 
 ROW = "__modelyard_row"
-_models: dict[str, Any] = {}  # model folder -> loaded model, per Python worker process
+WORKER_MODELS = 4  # loaded models a Python worker keeps (the least recently used goes first)
+_models: OrderedDict[str, Any] = OrderedDict()  # resolved model key -> loaded model, per Python worker
 
 
 def read_feature_table(spark, lookup: ResolvedLookup):
@@ -173,27 +179,34 @@ def _check(df, sm) -> set[str]:
     return {out for lk in sm.spec.lookups for out in lk.output_names if out in present}
 
 
-def _model(model_dir: str):
-    """The model of ``model_dir``, loaded once per Python worker process (Spark reuses its workers,
-    so later tasks and later jobs of the same model find it here)."""
-    found = _models.get(model_dir)
-    if found is None:
-        from modelyard.models.load import load_pyfunc
+def _model(key: str, model_dir: str):
+    """The model ``key`` names (a resolved model: ``models.copies``), loaded from ``model_dir`` once
+    per Python worker process: Spark reuses its workers, so later tasks, jobs and calls of the same
+    resolved model find it here."""
+    found = _models.get(key)
+    if found is not None:
+        _models.move_to_end(key)
+        return found
+    from modelyard.models.load import load_pyfunc
 
-        found = _models[model_dir] = load_pyfunc(model_dir)
+    found = load_pyfunc(model_dir)
+    _models[key] = found
+    while len(_models) > WORKER_MODELS:
+        _models.popitem(last=False)
     return found
 
 
 def _prepare(model_uri: str, tracking_uri: str | None):
-    """On the driver: the model's local folder, its MLmodel and feature spec, without loading the
-    model itself (the workers load it; the driver only needs its columns)."""
+    """On the driver: the resolved model's key and local folder (``models.copies``), its MLmodel and
+    feature spec, without loading the model itself (the workers load it; the driver only needs its
+    columns)."""
     from modelyard.features.spec import FeatureSpec
+    from modelyard.models.copies import local_copy
     from modelyard.models.mlmodel import Model
-    from modelyard.models.uri import download_model
 
-    model_dir = download_model(str(model_uri), tracking_uri=tracking_uri)
+    key, model_dir = local_copy(str(model_uri), tracking_uri)
     spec = FeatureSpec.load(model_dir)
-    return str(model_dir), Model.load(model_dir), spec.at_latest_versions() if spec is not None else None
+    return key, str(model_dir), Model.load(model_dir), spec.at_latest_versions() if spec is not None else None
 
 
 def _spark_type(result_type: str | None):
@@ -208,7 +221,7 @@ def score_batch_spark(model_uri: str, df, *, tracking_uri: str | None = None, re
 
     from modelyard.features.scoring import PREDICTION, ScoringModel, _prediction_array
 
-    model_dir, _, spec = _prepare(model_uri, tracking_uri)
+    key, model_dir, _, spec = _prepare(model_uri, tracking_uri)
     sm = ScoringModel(None, spec, model_uri)
     skip = _check(df, sm)
     joined = join_spark(df, sm.spec.lookups, skip) if sm.spec is not None and sm.spec.lookups else df
@@ -218,7 +231,7 @@ def score_batch_spark(model_uri: str, df, *, tracking_uri: str | None = None, re
     arrow_type = result_type or "double"
 
     def predict(batches: Iterator[Any]) -> Iterator[Any]:
-        model = _model(model_dir)
+        model = _model(key, model_dir)
         for pdf in batches:
             preds = _prediction_array(model.predict(pdf[inputs]), len(pdf), arrow_type)
             yield pdf.assign(**{PREDICTION: preds.to_pandas()})
@@ -228,13 +241,14 @@ def score_batch_spark(model_uri: str, df, *, tracking_uri: str | None = None, re
 
 def spark_udf(spark, model_uri: str, result_type: str = "double", *, tracking_uri: str | None = None):
     """A Spark pandas UDF predicting with the model (loaded once per Python worker): call it on the
-    model's input columns, ``df.withColumn("p", udf("a", "b"))``, or on one struct column.
+    model's input columns, ``df.withColumn("p", udf("a", "b"))``, or on one struct column. The URI
+    is resolved when the UDF is made (an alias moved later needs a new UDF, as in MLflow).
 
     The columns travel to the workers as they are (no struct built around them) and the driver
     reads only the model's signature, not the model."""
     from pyspark.sql.functions import pandas_udf
 
-    model_dir, meta, spec = _prepare(model_uri, tracking_uri)
+    key, model_dir, meta, spec = _prepare(model_uri, tracking_uri)
     sig = meta.signature
     specs = list(sig.inputs.inputs) if sig is not None and sig.inputs is not None else []
     names = [c.name for c in specs] if specs and all(getattr(c, "name", None) for c in specs) else None
@@ -247,7 +261,7 @@ def spark_udf(spark, model_uri: str, result_type: str = "double", *, tracking_ur
 
         if names and len(names) == frame.shape[1] and list(frame.columns) != names:
             frame = frame.set_axis(names, axis=1)
-        return _prediction_array(_model(model_dir).predict(frame), len(frame), result_type).to_pandas()
+        return _prediction_array(_model(key, model_dir).predict(frame), len(frame), result_type).to_pandas()
 
     def of_struct(frames: Iterator[pd.DataFrame]) -> Iterator[pd.Series]:
         for frame in frames:

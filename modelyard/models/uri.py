@@ -130,6 +130,44 @@ def _logged_model_of(client: TrackingClient, experiment_id: str, run_id: str, na
     return None
 
 
+def resolve_location(
+    uri: str, tracking_uri: str | None = None, context: ClientContext | None = None
+) -> tuple[str, TrackingClient | None]:
+    """The local path or artifact URI holding the files of the model ``uri`` names (``runs:/`` and
+    ``models:/`` followed to the end: an alias or stage becomes that version's files), and the client
+    that resolved it (None for a local ``uri``). Downloads nothing."""
+    uri = str(uri)
+    if is_local(uri):
+        return uri, None
+    client = _client(tracking_uri, context)
+    for _ in range(MAX_INDIRECTIONS):  # a resolver may answer another model URI
+        if uri_scheme(uri) not in ("runs", "models"):
+            return uri, client
+        uri = resolve(uri, client)
+    raise InvalidParameterValue(f"Model URI {uri!r} resolves through too many indirections")
+
+
+def fetch_model(location: str, dst_path: str | Path | None = None, client: TrackingClient | None = None) -> Path:
+    """A local folder holding the model at a resolved ``location`` (see :func:`resolve_location`): a
+    local path is used in place, an artifact URI is downloaded into ``dst_path`` (default: a new
+    private temporary folder, the caller's to remove)."""
+    from modelyard.artifacts.paths import local_path_from_uri
+
+    if is_local(location):
+        local = local_path_from_uri(location)
+        if not (local / MLMODEL_FILE).is_file():
+            raise ResourceDoesNotExist(f"No model at {location}: no {MLMODEL_FILE} file in {local}")
+        return local
+    tracking_uri, settings = (client.tracking_uri, client.settings) if client is not None else (None, None)
+    repo = get_artifact_repository(location, tracking_uri=tracking_uri, settings=settings)
+    if repo.file_info(MLMODEL_FILE) is None:
+        raise ResourceDoesNotExist(f"No model at {location}: it has no {MLMODEL_FILE} file")
+    target = Path(dst_path) if dst_path is not None else Path(tempfile.mkdtemp(prefix="modelyard-model-"))
+    target.mkdir(parents=True, exist_ok=True)
+    repo.download_artifacts("", target)
+    return target
+
+
 def download_model(
     uri: str,
     dst_path: str | Path | None = None,
@@ -138,29 +176,5 @@ def download_model(
 ) -> Path:
     """A local folder holding the model of ``uri`` (downloaded if it is remote), resolved through
     ``context`` (default: the current client context) or, when given, ``tracking_uri``."""
-    from modelyard.artifacts.paths import local_path_from_uri
-
-    uri = str(uri)
-    if not is_local(uri):
-        client = _client(tracking_uri, context)
-        for _ in range(MAX_INDIRECTIONS):  # a resolver may answer another model URI
-            if uri_scheme(uri) not in ("runs", "models"):
-                break
-            uri = resolve(uri, client)
-        else:
-            raise InvalidParameterValue(f"Model URI {uri!r} resolves through too many indirections")
-        tracking_uri, settings = client.tracking_uri, client.settings
-    else:
-        settings = None
-    if is_local(uri):
-        local = local_path_from_uri(uri)
-        if not (local / MLMODEL_FILE).is_file():
-            raise ResourceDoesNotExist(f"No model at {uri}: no {MLMODEL_FILE} file in {local}")
-        return local
-    repo = get_artifact_repository(uri, tracking_uri=tracking_uri, settings=settings)
-    target = Path(dst_path) if dst_path is not None else Path(tempfile.mkdtemp(prefix="modelyard-model-"))
-    target.mkdir(parents=True, exist_ok=True)
-    if repo.file_info(MLMODEL_FILE) is None:
-        raise ResourceDoesNotExist(f"No model at {uri}: it has no {MLMODEL_FILE} file")
-    repo.download_artifacts("", target)
-    return target
+    location, client = resolve_location(uri, tracking_uri, context)
+    return fetch_model(location, dst_path, client)

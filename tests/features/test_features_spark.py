@@ -10,6 +10,7 @@ from features_helpers import ts
 import modelyard
 from modelyard.exceptions import InvalidParameterValue
 from modelyard.features import FeatureLookup
+from modelyard.features.scoring import score_batch
 from modelyard.features.spark import spark_udf
 
 pytestmark = [
@@ -98,3 +99,81 @@ def test_cli_score_batch_on_spark(logged, spark, tmp_path) -> None:
     scored = pd.read_parquet(out).sort_values("note")
     assert scored["purchases"].tolist() == [1, 7, 0, 3, 0]
     assert scored["model_version"].unique().tolist() == ["models:/churn/1"]
+
+
+@pytest.fixture
+def served(live_server, tracking_uri, monkeypatch):
+    """The tracking URI of the session's live server (its artifacts served as mlflow-artifacts:/,
+    so a model is downloaded to be loaded)."""
+    monkeypatch.setenv("MODELYARD_TRACKING_URI", live_server)
+    modelyard.set_tracking_uri(live_server)
+    return live_server
+
+
+def test_spark_scoring_reuses_one_copy_per_resolved_model(served, spark, tmp_path, monkeypatch) -> None:
+    """Repeated score_batch and spark_udf calls of a remote model download it once (no new temporary
+    folders), each Python worker loads it once, and an alias moved between calls scores with the
+    version it names now."""
+    import os
+    import tempfile
+    from collections import Counter
+
+    import numpy as np
+
+    from modelyard.flavors.pyfunc import PythonModel
+    from modelyard.models import copies
+    from modelyard.tracking.client import TrackingClient
+
+    class Constant(PythonModel):  # defined here, so cloudpickle stores it by value for the workers
+        def __init__(self, value: float) -> None:
+            self.value = value
+
+        def load_context(self, context) -> None:
+            with open(context.model_config["loads"], "a") as out:
+                out.write(f"{self.value} {os.getpid()}\n")
+
+        def predict(self, context, model_input, params=None):
+            return np.full(len(model_input), self.value)
+
+    loads = tmp_path / "loads.txt"
+    name = f"const_{os.getpid()}_{id(loads):x}"
+    example = pd.DataFrame({"x": [1.0]})
+    with modelyard.start_run():
+        for value in (1.0, 2.0):
+            modelyard.pyfunc.log_model(name="m", python_model=Constant(value), input_example=example,
+                                       model_config={"loads": str(loads)}, registered_model_name=name)
+    client = TrackingClient(served)
+    client.set_registered_model_alias(name, "champion", 1)
+    assert client.resolve_model_uri(f"models:/{name}@champion").startswith("mlflow-artifacts:")
+    monkeypatch.setattr(tempfile, "tempdir", str(tmp_path / "tmp"))
+    (tmp_path / "tmp").mkdir()
+    copies.clear()
+
+    def ours() -> set[str]:
+        return {p.name for p in (tmp_path / "tmp").iterdir() if p.name.startswith("modelyard-")}
+
+    def worker_loads(value: float) -> Counter:
+        return Counter(pid for v, pid in (line.split() for line in loads.read_text().splitlines())
+                       if float(v) == value and int(pid) != os.getpid())
+
+    sdf = spark.createDataFrame(pd.DataFrame({"x": np.arange(40, dtype="float64")})).repartition(2)
+    uri = f"models:/{name}@champion"
+    first = [r.prediction for r in score_batch(uri, sdf).collect()]
+    folders = ours()
+    assert first == [1.0] * 40 and len(folders) == 1
+    udf = spark_udf(spark, uri)
+    for _ in range(2):
+        assert [r.prediction for r in score_batch(uri, sdf).collect()] == first
+        assert [r.p for r in sdf.withColumn("p", spark_udf(spark, uri)("x")).collect()] == first
+    assert [r.p for r in sdf.withColumn("p", udf("x")).collect()] == first
+    assert ours() == folders
+    assert worker_loads(1.0) and max(worker_loads(1.0).values()) == 1  # once per worker process
+
+    client.set_registered_model_alias(name, "champion", 2)
+    assert [r.prediction for r in score_batch(uri, sdf).collect()] == [2.0] * 40
+    assert [r.p for r in sdf.withColumn("p", spark_udf(spark, uri)("x")).collect()] == [2.0] * 40
+    assert [r.p for r in sdf.withColumn("p", udf("x")).collect()] == first  # made when the alias named 1
+    assert len(ours()) == 1 and max(worker_loads(2.0).values()) == 1
+    assert len(list(copies._folder().iterdir())) == 2  # one copy per resolved model
+    copies.clear()
+    assert not ours()
