@@ -26,8 +26,9 @@ from modelyard.cli._context import state
               help="redis://...?stream=S | nats://...?subject=S | amqp://...?exchange=E | "
                    "postgresql://...?table=T (also mysql, sqlite) | parquet:///folder | delta:///table")
 @click.option("--batch-size", default=1000, show_default=True, type=click.IntRange(1), help="Max events per micro-batch.")
-@click.option("--max-wait-ms", default=5.0, show_default=True, type=click.FloatRange(0),
-              help="Longest a non-full batch waits for more events while the scorer is busy.")
+@click.option("--max-wait-ms", default=0.0, show_default=True, type=click.FloatRange(0),
+              help="Longest a free model waits for a non-full batch to fill (0: it scores what is ready at once; "
+                   "more: fewer, larger sink writes at that much latency).")
 @click.option("--max-retries", default=3, show_default=True, type=click.IntRange(1),
               help="Tries of a row the model fails on (and of a sink write) before giving up on it.")
 @click.option("--dead-letter", metavar="URI", help="Where bad events go, with the reason and the original payload "

@@ -3,11 +3,14 @@
 One ``Pipeline`` per consumer: a reader task fetches deliveries into micro-batches and a scorer
 task predicts, writes and acknowledges them, in order.
 
-- **Micro-batches, adaptive**: a batch is handed over as soon as the scorer is free (no added
-  latency at low load); while the scorer is busy the reader keeps topping the next batch up, to
-  ``batch_size`` events or ``max_wait_ms``, so batches grow with the load.
-- **Backpressure**: at most ``in_flight`` batches are read ahead; when the sink is slow the reader
-  stops fetching and events wait on the broker.
+- **Micro-batches, cut when nothing more is ready**: the reader keeps fetching into a buffer; the
+  scorer, whenever it is free, takes what the buffer holds (up to ``batch_size``) at once. A lightly
+  loaded stream is scored event by event as it arrives (no fixed wait); while the scorer is busy the
+  buffer fills, so batches grow with the load. ``max_wait_ms`` (default 0) lets a free scorer wait
+  that long for a non-full batch to fill (fewer, larger sink writes at that much latency).
+- **Backpressure**: at most ``in_flight`` batches (``in_flight * batch_size`` events) are read
+  ahead of the one being scored; when the sink is slow the reader stops fetching and events wait on
+  the broker.
 - **Effectively once**: a delivery is acknowledged only after its predictions and dead letters are
   written (sinks are idempotent on the event id, so a redelivery adds nothing). The acknowledgement
   goes out in the background, in batch order, while the next batch is scored (one broker round trip
@@ -62,7 +65,10 @@ class Pipeline:
         self.metrics = metrics
         self.name = name
         self._stopping = asyncio.Event()
-        self._busy = False
+        self._buffer: list[Delivery] = []  # read, not yet taken by the scorer
+        self._filled = asyncio.Event()  # the buffer got deliveries (or the reader ended)
+        self._room = asyncio.Event()  # the scorer took a batch: the reader may fetch again
+        self._reader_done = False
         self._ack_task: asyncio.Task | None = None
         self._recent_s: float | None = None  # moving average of the scoring time of a batch
         self.batches = 0
@@ -72,20 +78,16 @@ class Pipeline:
         self._stopping.set()
 
     async def run(self) -> None:
-        queue: asyncio.Queue = asyncio.Queue(maxsize=max(1, self.config.in_flight - 1))
-        reader = asyncio.create_task(self._read(queue), name=f"{self.name}-reader")
+        reader = asyncio.create_task(self._read(), name=f"{self.name}-reader")
         try:
             while True:
-                batch = await queue.get()
+                batch = await self._take()
                 if batch is None:
                     break
-                self._busy = True
-                try:
-                    await self._handle(batch)
-                finally:
-                    self._busy = False
+                await self._handle(batch)
         finally:
             self._stopping.set()
+            self._room.set()
             if not reader.done():
                 reader.cancel()
             await asyncio.gather(reader, return_exceptions=True)
@@ -94,29 +96,50 @@ class Pipeline:
         reader.result() if not reader.cancelled() else None
 
     # -- reading --------------------------------------------------------------------------------
-    async def _read(self, queue: asyncio.Queue) -> None:
-        size, max_wait = self.config.batch_size, self.config.max_wait_ms / 1000.0
+    async def _read(self) -> None:
+        """Fetch into the buffer until stopped (or the source fails), at most ``in_flight`` batches ahead."""
+        size, buffer = self.config.batch_size, self._buffer
+        limit = size * self.config.in_flight
         try:
             while not self._stopping.is_set():
-                batch = await self.source.fetch(size, IDLE_POLL_S)
-                if not batch:
+                room = limit - len(buffer)
+                if room <= 0:  # backpressure: the scorer makes room when it takes a batch
+                    self._room.clear()
+                    await self._room.wait()
                     continue
-                deadline = time.monotonic() + max_wait
-                while len(batch) < size and (self._busy or queue.full()) and not self._stopping.is_set():
-                    left = deadline - time.monotonic()
-                    if left <= 0:
-                        break
-                    more = await self.source.fetch(size - len(batch), left)
-                    if not more:
-                        break
-                    batch.extend(more)
-                await queue.put(batch)  # blocks while in_flight batches wait: backpressure
-        except asyncio.CancelledError:
-            raise  # the scorer is gone: nobody waits for the end mark (and the queue may be full)
-        except BaseException:
-            await queue.put(None)
-            raise
-        await queue.put(None)  # stopped: the scorer finishes what is queued, then ends
+                got = await self.source.fetch(min(size, room), IDLE_POLL_S)
+                if got:
+                    buffer.extend(got)
+                    self._filled.set()
+        finally:  # the scorer finishes what was read, then ends (a failure is raised by run)
+            self._reader_done = True
+            self._filled.set()
+
+    async def _take(self) -> list[Delivery] | None:
+        """The next batch: what the buffer holds now (up to ``batch_size``); None once the reader
+        ended and everything it read was taken."""
+        buffer, size = self._buffer, self.config.batch_size
+        while not buffer:
+            if self._reader_done:
+                return None
+            self._filled.clear()
+            await self._filled.wait()
+        linger = self.config.max_wait_ms / 1000.0
+        if linger > 0 and len(buffer) < size and not self._reader_done:
+            deadline = time.monotonic() + linger
+            while len(buffer) < size and not self._reader_done:
+                left = deadline - time.monotonic()
+                if left <= 0:
+                    break
+                self._filled.clear()
+                try:
+                    await asyncio.wait_for(self._filled.wait(), left)
+                except TimeoutError:
+                    break
+        batch = buffer[:size]
+        del buffer[:size]
+        self._room.set()
+        return batch
 
     # -- one batch ------------------------------------------------------------------------------
     async def _handle(self, deliveries: list[Delivery]) -> None:
