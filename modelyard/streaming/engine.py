@@ -8,9 +8,12 @@ task predicts, writes and acknowledges them, in order.
   loaded stream is scored event by event as it arrives (no fixed wait); while the scorer is busy the
   buffer fills, so batches grow with the load. ``max_wait_ms`` (default 0) lets a free scorer wait
   that long for a non-full batch to fill (fewer, larger sink writes at that much latency).
-- **Backpressure**: at most ``in_flight`` batches (``in_flight * batch_size`` events) are read
-  ahead of the one being scored; when the sink is slow the reader stops fetching and events wait on
-  the broker.
+- **Scoring overlaps writing**: a batch's sink write runs in the background while the next batch is
+  decoded and predicted (the broker works on one while the consumer computes the other); one write
+  in flight, in batch order: a batch's write starts when the previous one's is done.
+- **Backpressure**: at most ``in_flight + 1`` batches (``(in_flight + 1) * batch_size`` events) are
+  read and not yet written; when the sink is slow the reader stops fetching and events wait on the
+  broker.
 - **Effectively once**: a delivery is acknowledged only after its predictions and dead letters are
   written (sinks are idempotent on the event id, so a redelivery adds nothing). The acknowledgement
   goes out in the background, in batch order, while the next batch is scored (one broker round trip
@@ -69,6 +72,8 @@ class Pipeline:
         self._filled = asyncio.Event()  # the buffer got deliveries (or the reader ended)
         self._room = asyncio.Event()  # the scorer took a batch: the reader may fetch again
         self._reader_done = False
+        self._unwritten = 0  # deliveries taken by the scorer whose records are not written yet
+        self._write_task: asyncio.Task | None = None
         self._ack_task: asyncio.Task | None = None
         self._recent_s: float | None = None  # moving average of the scoring time of a batch
         self.batches = 0
@@ -85,25 +90,30 @@ class Pipeline:
                 if batch is None:
                     break
                 await self._handle(batch)
+            if self._write_task is not None:
+                await self._write_task  # the last batch's write (a SinkFailed is ours)
         finally:
             self._stopping.set()
             self._room.set()
             if not reader.done():
                 reader.cancel()
             await asyncio.gather(reader, return_exceptions=True)
+            if self._write_task is not None:  # scored before a failure elsewhere: still written and acknowledged
+                await asyncio.gather(self._write_task, return_exceptions=True)
             if self._ack_task is not None:  # the last written batch is acknowledged before we return
                 await asyncio.gather(self._ack_task, return_exceptions=True)
         reader.result() if not reader.cancelled() else None
 
     # -- reading --------------------------------------------------------------------------------
     async def _read(self) -> None:
-        """Fetch into the buffer until stopped (or the source fails), at most ``in_flight`` batches ahead."""
+        """Fetch into the buffer until stopped (or the source fails), at most ``in_flight + 1`` batches
+        read and not yet written."""
         size, buffer = self.config.batch_size, self._buffer
-        limit = size * self.config.in_flight
+        limit = size * (self.config.in_flight + 1)
         try:
             while not self._stopping.is_set():
-                room = limit - len(buffer)
-                if room <= 0:  # backpressure: the scorer makes room when it takes a batch
+                room = limit - len(buffer) - self._unwritten
+                if room <= 0:  # backpressure: a finished write makes room
                     self._room.clear()
                     await self._room.wait()
                     continue
@@ -138,11 +148,12 @@ class Pipeline:
                     break
         batch = buffer[:size]
         del buffer[:size]
-        self._room.set()
+        self._unwritten += len(batch)
         return batch
 
     # -- one batch ------------------------------------------------------------------------------
     async def _handle(self, deliveries: list[Delivery]) -> None:
+        """Score a batch, then hand its write to the background (once the previous batch's is done)."""
         started = time.perf_counter()
         loop = asyncio.get_running_loop()
         keepalive = asyncio.create_task(self._keep_alive(deliveries))
@@ -157,14 +168,28 @@ class Pipeline:
             records = Predictions([e.id for e in scored.events], scored.version, scored.values,
                                   [e.passthrough for e in scored.events] if self.config.passthrough else None)
             dead = self._dead_letters(events, scored)
+            if self._write_task is not None:
+                await self._write_task  # one write in flight, in order (raises the previous batch's SinkFailed)
+        except BaseException:
+            keepalive.cancel()
+            raise
+        self._write_task = asyncio.create_task(
+            self._deliver(deliveries, len(events), records, dead, scored.version, started, keepalive))
+
+    async def _deliver(self, deliveries: list[Delivery], n_events: int, records: Predictions, dead: list[dict],
+                       version: str, started: float, keepalive: asyncio.Task) -> None:
+        """Write a scored batch's records (predictions, dead letters); then acknowledge it in the background."""
+        try:
             await self._write(self.sink, records)
             if dead:
                 await self._dead(dead)
         finally:
             keepalive.cancel()
-        # written: acknowledged in the background (in order) while the next batch is scored
+            self._unwritten -= len(deliveries)
+            self._room.set()
+        # written: acknowledged in the background (in order) while the next batch is written
         self._ack_task = asyncio.create_task(self._ack_after(self._ack_task, deliveries))
-        self._account(deliveries, len(events), records, dead, scored.version, started)
+        self._account(deliveries, n_events, records, dead, version, started)
 
     async def _ack_after(self, previous: asyncio.Task | None, deliveries: list[Delivery]) -> None:
         if previous is not None:
