@@ -175,6 +175,7 @@ class Pipeline:
             raise
         self._write_task = asyncio.create_task(
             self._deliver(deliveries, len(events), records, dead, scored.version, started, keepalive))
+        await asyncio.sleep(0)  # the write is sent before the next batch is scored (maybe on this thread)
 
     async def _deliver(self, deliveries: list[Delivery], n_events: int, records: Predictions, dead: list[dict],
                        version: str, started: float, keepalive: asyncio.Task) -> None:
