@@ -102,8 +102,19 @@ async def run(model: Path, stream: str, out: str, args) -> dict:
         sizes.append(len(deliveries))
         for d in deliveries:
             taken_at[d.id] = now
+        inline = inlined(self, len(deliveries))
         await original_handle(self, deliveries)
-        cycles.append((now, time.time(), self._recent_s))
+        cycles.append((now, time.time(), inline))
+
+    def inlined(pipeline, n: int) -> bool:
+        """Whether the engine scores this batch on the event loop (no thread hop)."""
+        if n > engine.INLINE_ROWS:
+            return False
+        recent = getattr(pipeline, "_recent", None)
+        if recent is not None:
+            return recent[0] < engine.INLINE_MAX_S and recent[1] < engine.INLINE_MAX_WALL_S
+        recent_s = getattr(pipeline, "_recent_s", None)  # (the engine before CPU time judged the model)
+        return recent_s is not None and recent_s < engine.INLINE_MAX_S
 
     def score(self, deliveries):
         result = original_score(self, deliveries)
@@ -161,7 +172,7 @@ async def run(model: Path, stream: str, out: str, args) -> dict:
         "batch_events": quantiles(sizes),
         "handle_ms": quantiles([(b - a) * 1000 for a, b, _ in cycles]),
         "between_batches_ms": quantiles([(cycles[i + 1][0] - cycles[i][1]) * 1000 for i in range(len(cycles) - 1)]),
-        "inline_share": round(sum(1 for *_, s in cycles if s is not None and s < engine.INLINE_MAX_S) / max(1, len(cycles)), 2),
+        "inline_share": round(sum(1 for *_, inline in cycles if inline) / max(1, len(cycles)), 2),
         "load_average": [load_start, os.getloadavg()],
     }
 

@@ -20,8 +20,11 @@ task predicts, writes and acknowledges them, in order.
   less per batch); a stop waits for it. A failing sink write is retried with backoff
   ``max_retries`` times, then the consumer stops without acknowledging.
 - **No thread hop for small batches**: a batch of at most ``INLINE_ROWS`` events, of a model whose
-  recent batches took under ``INLINE_MAX_S``, is scored on the event loop (as the serving batcher's
-  inline path does); larger or slower ones on a worker thread, so the loop keeps reading.
+  recent small batches took under ``INLINE_MAX_S`` of CPU (and under ``INLINE_MAX_WALL_S`` of wall
+  time: a feature lookup's round trip), is scored on the event loop (as the serving batcher's inline
+  path does); larger or slower ones on a worker thread, so the loop keeps reading. CPU time, not wall
+  time, judges the model: on a loaded machine a fast model's wall time includes the waits for a
+  core, and sending it to a thread would add one more wake-up per batch.
 - **Slow batches**: while a batch is being scored the source is told it is in progress (NATS
   ``+WPI``), so the broker does not redeliver it behind our back.
 - **Graceful stop** (``stop()``, SIGTERM in the CLI): no new fetch; the batches read so far are
@@ -51,6 +54,7 @@ IDLE_POLL_S = 0.5  # longest a fetch blocks, so a stop is noticed
 IN_PROGRESS_EVERY_S = 5.0
 INLINE_ROWS = 64  # a batch this small, of a model this fast, is scored on the event loop (no thread hop)
 INLINE_MAX_S = 0.002
+INLINE_MAX_WALL_S = 0.02
 
 
 class SinkFailed(ModelyardError):
@@ -75,7 +79,7 @@ class Pipeline:
         self._unwritten = 0  # deliveries taken by the scorer whose records are not written yet
         self._write_task: asyncio.Task | None = None
         self._ack_task: asyncio.Task | None = None
-        self._recent_s: float | None = None  # moving average of the scoring time of a batch
+        self._recent: tuple[float, float] | None = None  # moving averages (CPU s, wall s) of a small batch's scoring
         self.batches = 0
         self.in_progress_every_s = IN_PROGRESS_EVERY_S
 
@@ -158,13 +162,14 @@ class Pipeline:
         loop = asyncio.get_running_loop()
         keepalive = asyncio.create_task(self._keep_alive(deliveries))
         try:
-            began = time.perf_counter()
-            if len(deliveries) <= INLINE_ROWS and self._recent_s is not None and self._recent_s < INLINE_MAX_S:
-                scored, events = self._score(deliveries)
+            small, recent = len(deliveries) <= INLINE_ROWS, self._recent
+            if small and recent is not None and recent[0] < INLINE_MAX_S and recent[1] < INLINE_MAX_WALL_S:
+                scored, events, cpu, wall = self._score(deliveries)
             else:
-                scored, events = await loop.run_in_executor(None, self._score, deliveries)
-            took = time.perf_counter() - began
-            self._recent_s = took if self._recent_s is None else 0.8 * self._recent_s + 0.2 * took
+                scored, events, cpu, wall = await loop.run_in_executor(None, self._score, deliveries)
+            if small:
+                self._recent = (cpu, wall) if recent is None else (0.8 * recent[0] + 0.2 * cpu,
+                                                                   0.8 * recent[1] + 0.2 * wall)
             records = Predictions([e.id for e in scored.events], scored.version, scored.values,
                                   [e.passthrough for e in scored.events] if self.config.passthrough else None)
             dead = self._dead_letters(events, scored)
@@ -201,11 +206,14 @@ class Pipeline:
             logger.warning("Acknowledging %d messages failed (%s: %s); they will be redelivered", len(deliveries),
                            type(exc).__name__, exc)
 
-    def _score(self, deliveries: list[Delivery]) -> tuple[Scored, list]:
+    def _score(self, deliveries: list[Delivery]) -> tuple[Scored, list, float, float]:
+        """(scored, events, CPU seconds of this thread, wall seconds)."""
         c = self.config
+        cpu, wall = time.thread_time(), time.perf_counter()
         events = decode_all(deliveries, c.format, c.id_field, c.passthrough)
         readable = [e for e in events if e.error is None]
-        return self.scorer.score(readable), events
+        scored = self.scorer.score(readable)
+        return scored, events, time.thread_time() - cpu, time.perf_counter() - wall
 
     def _dead_letters(self, events: list, scored: Scored) -> list[dict]:
         many = self.config.format != "json"
