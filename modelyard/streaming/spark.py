@@ -15,6 +15,13 @@ record it) never doubles rows:
   table's recorded version for ``app_id`` is skipped. Written with ``deltalake`` (no Delta jars).
 - ``parquet:///path``: the batch is written to ``batch-<id>.parquet`` (temporary name, fsync,
   rename): a replay replaces the file instead of adding one.
+
+``write_idempotent`` collects each micro-batch on the driver anyway (to write it with pyarrow), so
+given ``score_stream``'s DataFrame itself (``result_type="double"``) it predicts there, on the
+collected Arrow batch, instead of also running the UDF in Python workers: the same rows and
+columns, without a second Python process per task and the model loaded in each (the hand-written
+``foreachBatch`` that predicts after ``toPandas`` does the same). Any other DataFrame, or one
+transformed after ``score_stream``, goes through the UDF.
 """
 
 from __future__ import annotations
@@ -23,6 +30,7 @@ import hashlib
 import logging
 import os
 import uuid
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -31,6 +39,17 @@ from modelyard.exceptions import InvalidParameterValue
 logger = logging.getLogger(__name__)
 
 _LOADED: dict[str, Any] = {}  # per Python worker process: location -> model
+
+
+@dataclass(frozen=True)
+class _Scoring:
+    """What ``score_stream`` added, so that ``write_idempotent`` can predict on the driver instead."""
+
+    unscored: Any  # the DataFrame given to score_stream
+    location: str
+    tracking_uri: str | None
+    inputs: list[str]
+    version: str
 
 
 def resolve_model(model_uri: str, tracking_uri: str | None = None) -> tuple[str, str]:
@@ -81,7 +100,13 @@ def score_stream(df: Any, model_uri: str, *, result_type: str = "double", tracki
 
     predict.__annotations__ = {"batches": Iterator[pd.DataFrame], "return": Iterator[pd.Series]}
     udf = pandas_udf(predict, result_type)
-    return df.withColumn("prediction", udf(struct(*[df[c] for c in inputs]))).withColumn("model_version", lit(version))
+    scored = df.withColumn("prediction", udf(struct(*[df[c] for c in inputs]))).withColumn("model_version", lit(version))
+    if result_type == "double":
+        try:
+            scored._modelyard_scoring = _Scoring(df, location, tracking_uri, inputs, version)
+        except AttributeError:  # a DataFrame class that takes no attributes: the UDF path
+            pass
+    return scored
 
 
 def _series(pred: Any, n: int) -> Any:
@@ -109,7 +134,12 @@ def write_idempotent(df: Any, uri: str, checkpoint: str, *, app_id: str | None =
         raise InvalidParameterValue(f"write_idempotent writes delta:///path or parquet:///path, not {uri!r}")
     path = end.path
     app = app_id or "modelyard-" + hashlib.sha256(str(Path(checkpoint).resolve()).encode()).hexdigest()[:16]
-    write = _delta_batch(path, app) if end.scheme == "delta" else _parquet_batch(path)
+    prepare = None
+    scoring = getattr(df, "_modelyard_scoring", None)
+    if isinstance(scoring, _Scoring):
+        prepare = _predict_on_driver(scoring, _arrow_schema(df))
+        df = scoring.unscored
+    write = _delta_batch(path, app, prepare) if end.scheme == "delta" else _parquet_batch(path, prepare)
     writer = df.writeStream.foreachBatch(write).option("checkpointLocation", checkpoint)
     if trigger:
         writer = writer.trigger(**trigger)
@@ -124,7 +154,34 @@ def _arrow(batch_df: Any) -> Any:
     return pa.Table.from_pandas(batch_df.toPandas(), preserve_index=False)
 
 
-def _delta_batch(path: str, app_id: str):
+def _arrow_schema(df: Any) -> Any:
+    """The Arrow schema ``toArrow`` gives ``df``'s batches."""
+    from pyspark.sql.pandas.types import to_arrow_schema
+
+    large = str(df.sparkSession.conf.get("spark.sql.execution.arrow.useLargeVarTypes", "false")).lower() == "true"
+    return to_arrow_schema(df.schema, error_on_duplicated_field_names_in_struct=True, prefers_large_types=large)
+
+
+def _predict_on_driver(scoring: _Scoring, schema: Any):
+    """A collected batch of the unscored DataFrame -> the batch score_stream's DataFrame would have given."""
+
+    def prepare(table: Any) -> Any:
+        import numpy as np
+        import pyarrow as pa
+
+        n = table.num_rows
+        if n:
+            model = _model(scoring.location, scoring.tracking_uri)
+            values = _series(model.predict(table.select(scoring.inputs).to_pandas()), n).astype("float64").to_numpy()
+        else:
+            values = np.empty(0, dtype="float64")
+        arrays = [*table.columns, pa.array(values, pa.float64()), pa.array([scoring.version] * n, pa.string())]
+        return pa.Table.from_arrays(arrays, names=schema.names).cast(schema)
+
+    return prepare
+
+
+def _delta_batch(path: str, app_id: str, prepare=None):
     def write(batch_df: Any, batch_id: int) -> None:
         from deltalake import CommitProperties, DeltaTable, Transaction, write_deltalake
 
@@ -136,17 +193,21 @@ def _delta_batch(path: str, app_id: str):
         table = _arrow(batch_df)
         if table.num_rows == 0 and DeltaTable.is_deltatable(path):
             return
+        if prepare is not None:
+            table = prepare(table)
         write_deltalake(path, table, mode="append",
                         commit_properties=CommitProperties(app_transactions=[Transaction(app_id, batch_id)]))
 
     return write
 
 
-def _parquet_batch(folder: str):
+def _parquet_batch(folder: str, prepare=None):
     def write(batch_df: Any, batch_id: int) -> None:
         import pyarrow.parquet as pq
 
         table = _arrow(batch_df)
+        if prepare is not None:
+            table = prepare(table)
         os.makedirs(folder, exist_ok=True)
         final = Path(folder) / f"batch-{batch_id:012d}.parquet"
         tmp = Path(folder) / f".{final.name}.{uuid.uuid4().hex[:8]}.tmp"

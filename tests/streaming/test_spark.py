@@ -79,3 +79,42 @@ def test_a_restarted_query_never_doubles_rows(spark, kind, tmp_path, model_dir, 
     else:
         assert sorted(p.name for p in out.iterdir()) == ["batch-000000000000.parquet", "batch-000000000001.parquet"]
     shutil.rmtree(checkpoint)
+
+
+@pytest.mark.parametrize("kind", ["delta", "parquet"])
+def test_predicting_on_the_driver_writes_what_the_udf_writes(spark, kind, tmp_path, model_dir, data, estimators):
+    """write_idempotent given score_stream's DataFrame predicts on the collected batch (no UDF); a
+    DataFrame transformed after score_stream goes through the UDF. Both store the same table."""
+    from modelyard.streaming.spark import _Scoring
+
+    incoming = tmp_path / "in"
+    incoming.mkdir()
+    frame = data.head(40).assign(id=range(40), note=[f"n{i}" for i in range(40)])
+    pq.write_table(pa.Table.from_pandas(frame, preserve_index=False), incoming / "a.parquet")
+    schema = spark.read.parquet(str(incoming)).schema
+
+    def run(name, transform):
+        stream = spark.readStream.schema(schema).parquet(str(incoming))
+        scored = transform(score_stream(stream, str(model_dir), columns=COLUMNS))
+        write_idempotent(scored, f"{kind}://{tmp_path / name}", str(tmp_path / f"ck-{name}"),
+                         trigger={"availableNow": True}).awaitTermination()
+        return scored
+
+    fused = run("driver", lambda df: df)
+    assert isinstance(getattr(fused, "_modelyard_scoring", None), _Scoring)
+    plain = run("udf", lambda df: df.select("*"))
+    assert getattr(plain, "_modelyard_scoring", None) is None
+
+    def stored(name):
+        if kind == "delta":
+            from deltalake import DeltaTable
+
+            return DeltaTable(str(tmp_path / name)).to_pyarrow_table()
+        return pq.read_table(tmp_path / name)
+
+    driver, udf = stored("driver"), stored("udf")
+    assert driver.schema.names == [*frame.columns, "prediction", "model_version"]
+    assert driver.schema == udf.schema
+    assert driver.sort_by("id").equals(udf.sort_by("id"))
+    expected = estimators[0].predict(frame[COLUMNS]).astype(float).tolist()
+    assert driver.sort_by("id")["prediction"].to_pylist() == expected
