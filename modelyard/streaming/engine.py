@@ -134,14 +134,14 @@ class Pipeline:
         ended and everything it read was taken."""
         buffer, size = self._buffer, self.config.batch_size
         while not buffer:
-            if self._reader_done:
+            if self._reader_done or self._write_failed():
                 return None
             self._filled.clear()
             await self._filled.wait()
         linger = self.config.max_wait_ms / 1000.0
         if linger > 0 and len(buffer) < size and not self._reader_done:
             deadline = time.monotonic() + linger
-            while len(buffer) < size and not self._reader_done:
+            while len(buffer) < size and not self._reader_done and not self._write_failed():
                 left = deadline - time.monotonic()
                 if left <= 0:
                     break
@@ -189,6 +189,9 @@ class Pipeline:
             await self._write(self.sink, records)
             if dead:
                 await self._dead(dead)
+        except BaseException:
+            self._filled.set()  # an idle scorer learns of it now, not when the next event comes
+            raise
         finally:
             keepalive.cancel()
             self._unwritten -= len(deliveries)
@@ -196,6 +199,10 @@ class Pipeline:
         # written: acknowledged in the background (in order) while the next batch is written
         self._ack_task = asyncio.create_task(self._ack_after(self._ack_task, deliveries))
         self._account(deliveries, n_events, records, dead, version, started)
+
+    def _write_failed(self) -> bool:
+        task = self._write_task
+        return task is not None and task.done() and not task.cancelled() and task.exception() is not None
 
     async def _ack_after(self, previous: asyncio.Task | None, deliveries: list[Delivery]) -> None:
         if previous is not None:

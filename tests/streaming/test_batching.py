@@ -142,3 +142,31 @@ def test_max_wait_makes_a_free_scorer_wait_for_a_full_batch_or_the_stop(model_di
     source, sink = run_pipeline(model_dir, script, batch_size=5, max_wait_ms=600_000)
     assert sink.sizes == [5, 1]
     assert len(source.acked) == 6
+
+
+def test_a_failed_write_stops_an_idle_consumer(model_dir):
+    """The write runs in the background: when it fails for good and no other event comes, the
+    consumer still stops (raising SinkFailed) without acknowledging."""
+    import pytest
+
+    from modelyard.streaming.engine import SinkFailed
+
+    class BrokenSink(BaseSink):
+        async def write(self, records) -> None:
+            raise ConnectionError("the database is down")
+
+    config = StreamConfig(str(model_dir), "memory://", "memory://", max_retries=2)
+    scorer = Scorer(str(model_dir))
+    scorer.start()
+    source = MemorySource()
+
+    async def main():
+        source.put(3)
+        await asyncio.wait_for(Pipeline(config, source, BrokenSink(), None, scorer, StreamMetrics()).run(), 30)
+
+    try:
+        with pytest.raises(SinkFailed, match="refused a batch 2 times"):
+            asyncio.run(main())
+    finally:
+        scorer.stop()
+    assert source.handed == 3 and source.acked == []
