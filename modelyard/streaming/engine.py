@@ -1,7 +1,8 @@
 """The streaming engine: source -> micro-batches -> model -> sink, then acknowledge.
 
-One ``Pipeline`` per consumer: a reader task fetches deliveries into micro-batches and a scorer
-task predicts, writes and acknowledges them, in order.
+One ``Pipeline`` per consumer: a reader task fetches deliveries into a buffer, the scorer cuts
+micro-batches from it and predicts them, and each batch's write (then its acknowledgement) runs in
+the background, in order.
 
 - **Micro-batches, cut when nothing more is ready**: the reader keeps fetching into a buffer; the
   scorer, whenever it is free, takes what the buffer holds (up to ``batch_size``) at once. A lightly
@@ -18,7 +19,8 @@ task predicts, writes and acknowledges them, in order.
   written (sinks are idempotent on the event id, so a redelivery adds nothing). The acknowledgement
   goes out in the background, in batch order, while the next batch is scored (one broker round trip
   less per batch); a stop waits for it. A failing sink write is retried with backoff
-  ``max_retries`` times, then the consumer stops without acknowledging.
+  ``max_retries`` times, then the consumer stops without acknowledging (neither that batch nor
+  the one scored meanwhile, which is not written either).
 - **No thread hop for small batches**: a batch of at most ``INLINE_ROWS`` events, of a model whose
   recent small batches took under ``INLINE_MAX_S`` of CPU (and under ``INLINE_MAX_WALL_S`` of wall
   time: a feature lookup's round trip), is scored on the event loop (as the serving batcher's inline
