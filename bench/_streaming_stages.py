@@ -104,6 +104,8 @@ async def run(model: Path, stream: str, out: str, args) -> dict:
             taken_at[d.id] = now
         inline = inlined(self, len(deliveries))
         await original_handle(self, deliveries)
+        if args.no_overlap and getattr(self, "_write_task", None) is not None:
+            await asyncio.gather(self._write_task, return_exceptions=True)  # as before the overlap
         cycles.append((now, time.time(), inline))
 
     def inlined(pipeline, n: int) -> bool:
@@ -183,6 +185,7 @@ def main() -> None:
     parser.add_argument("--seconds", type=float, default=10)
     parser.add_argument("--batch-size", type=int, default=1000)
     parser.add_argument("--max-wait-ms", type=float, default=0.0)
+    parser.add_argument("--no-overlap", action="store_true", help="wait for each batch's write before the next")
     args = parser.parse_args()
     import redis
 

@@ -1,6 +1,6 @@
 """How the engine cuts micro-batches: a free scorer takes what has been read at once (a lone event is
-a batch of one, not kept waiting), a scored batch waits only for the previous batch's write (one in
-flight), the events read while the scorer is busy make the next batch together, and ``max_wait_ms``
+a batch of one, not kept waiting), the events read while the scorer is busy make the next batch
+together, at most (in_flight + 1) batches are read and not written, and ``max_wait_ms``
 makes a free scorer wait for a fuller batch (until it is full, or the stream stops).
 An in-memory source and a sink that can be held make the order of events explicit (no timing)."""
 
@@ -94,20 +94,18 @@ def test_a_free_scorer_takes_what_is_ready_and_a_busy_one_gets_what_piled_up(mod
         sink.gate.clear()
         source.put(1)  # the scorer is free: this event is a batch of its own
         await until(sink.writing.is_set)
-        source.put(3)  # its write is held, the scorer is free: these are scored at once, then wait for it
-        await until(lambda: pipeline._unwritten == 4)
-        source.put(4)  # the scorer is busy (waiting to write): these are read...
+        source.put(3)  # the scorer is busy (its write is held, nothing was waiting): these are read...
+        await until(lambda: source.handed == 4)
+        source.put(4)  # ...and these, in another fetch
         await until(lambda: source.handed == 8)
-        source.put(2)  # ...and these, in another fetch
-        await until(lambda: source.handed == 10)
         sink.gate.set()  # the next batch is everything read meanwhile
-        await until(lambda: sum(sink.sizes) == 10)
+        await until(lambda: sum(sink.sizes) == 8)
         source.put(1)
-        await until(lambda: sum(sink.sizes) == 11)
+        await until(lambda: sum(sink.sizes) == 9)
 
     source, sink = run_pipeline(model_dir, script, batch_size=100)
-    assert sink.sizes == [1, 3, 6, 1]
-    assert sorted(source.acked, key=lambda i: int(i.split("-")[0])) == [f"{i}-0" for i in range(11)]
+    assert sink.sizes == [1, 7, 1]
+    assert sorted(source.acked, key=lambda i: int(i.split("-")[0])) == [f"{i}-0" for i in range(9)]
 
 
 def test_what_piled_up_is_cut_at_the_batch_size_and_read_ahead_is_bounded(model_dir):
@@ -116,7 +114,7 @@ def test_what_piled_up_is_cut_at_the_batch_size_and_read_ahead_is_bounded(model_
         source.put(1)
         await until(sink.writing.is_set)
         source.put(15)
-        # (in_flight + 1) batches read and not written: 1 in the held write, 4 scored, 7 read ahead
+        # (in_flight + 1) batches read and not written: 1 in the held write, 11 read ahead
         await until(lambda: source.handed == 12)
         await asyncio.sleep(0.2)
         left.append(len(source.waiting))
