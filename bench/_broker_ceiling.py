@@ -5,6 +5,13 @@ calls. Printed beside our figure by bench/streaming.py.
 
     python bench/_broker_ceiling.py nats URL STREAM DURABLE OUT_SUBJECT N BATCH
     python bench/_broker_ceiling.py amqp URL QUEUE EXCHANGE ROUTING_KEY N BATCH
+    python bench/_broker_ceiling.py redis URL STREAM GROUP OUT_STREAM N BATCH [script|pipeline]
+
+Redis, ``script`` (the default): ``XREADGROUP COUNT BATCH`` taken as hiredis parsed it, the batch's
+ids joined into one argument of one script that appends each id's prediction once (``SADD`` +
+``XADD``, the sink's own work in Redis), then one ``XACK`` script: the least a client can do for the
+same guarantees. ``pipeline``: the plain hand-written batched loop (redis-py's reply callback, one
+pipeline of ``XADD``, one ``XACK`` with the ids as arguments; no dedup of the output).
 
 Prints one JSON line: events/s and CPU microseconds per event, from the first message to the last.
 """
@@ -114,10 +121,66 @@ async def amqp_loop(url: str, queue: str, exchange: str, key: str, n: int, batch
     return moved / (end[0] - first[0]), (end[1] - first[1]) / moved * 1e6
 
 
+APPEND_ONCE = """
+local added = 0
+for id in string.gmatch(ARGV[1], '[^\\n]+') do
+  if redis.call('SADD', KEYS[2], id) == 1 then
+    redis.call('XADD', KEYS[1], '*', 'event_id', '"' .. id .. '"', 'model_version', '"1"', 'prediction', '1')
+    added = added + 1
+  end
+end
+return added
+"""
+ACK = """
+local ids = {}
+for id in string.gmatch(ARGV[2], '[^\\n]+') do ids[#ids + 1] = id end
+return redis.call('XACK', KEYS[1], ARGV[1], unpack(ids))
+"""
+
+
+async def redis_loop(url: str, stream: str, group: str, out: str, n: int, batch: int,
+                     style: str = "script") -> tuple[float, float]:
+    import redis.asyncio as aioredis
+
+    r = aioredis.Redis.from_url(url)
+    if style == "script":
+        r.set_response_callback("XREADGROUP", lambda response, **_: response)
+        append, ack = r.register_script(APPEND_ONCE), r.register_script(ACK)
+    try:
+        await r.xgroup_create(stream, group, id="0", mkstream=True)
+    except Exception as exc:  # an existing group is fine
+        if "BUSYGROUP" not in str(exc):
+            raise
+    moved, first = 0, None
+    while moved < n:
+        reply = await r.xreadgroup(group, "ceiling", {stream: ">"}, count=batch, block=1000)
+        if not reply:
+            continue
+        entries = next(iter(reply.values())) if isinstance(reply, dict) else reply[0][1]  # RESP3 / RESP2
+        if first is None:
+            first = (time.perf_counter(), time.process_time())
+        if style == "script":
+            ids = b"\n".join([entry_id for entry_id, _ in entries])
+            await append(keys=[out, out + ":ids"], args=[ids])
+            await ack(keys=[stream], args=[group, ids])
+            moved += len(entries)
+            continue
+        pipe = r.pipeline(transaction=False)
+        for entry_id, _fields in entries:
+            pipe.xadd(out, {"event_id": b'"' + entry_id + b'"', "model_version": '"1"', "prediction": "1"})
+        await pipe.execute()
+        await r.xack(stream, group, *[entry_id for entry_id, _ in entries])
+        moved += len(entries)
+    end = (time.perf_counter(), time.process_time())
+    await r.delete(out + ":ids")
+    await r.aclose()
+    return moved / (end[0] - first[0]), (end[1] - first[1]) / moved * 1e6
+
+
 def main() -> None:
     kind, url, a, b, c, n, batch = sys.argv[1:8]
-    loop_fn = nats_loop if kind == "nats" else amqp_loop
-    rate, cpu = asyncio.run(loop_fn(url, a, b, c, int(n), int(batch)))
+    loop_fn = {"nats": nats_loop, "amqp": amqp_loop, "redis": redis_loop}[kind]
+    rate, cpu = asyncio.run(loop_fn(url, a, b, c, int(n), int(batch), *sys.argv[8:9]))
     print(json.dumps({"events_per_s": rate, "cpu_us_per_event": cpu}))
 
 

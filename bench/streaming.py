@@ -11,6 +11,9 @@ subjects / queues with a random name, removed at the end. Only the JSON goes to 
 Figures:
 - ``redis_events_per_s``: one consumer, Redis stream -> Redis stream; N events produced first,
   the rate counted from the first prediction in the sink to the last (model loading excluded).
+  Beside it ``client_ceiling``: ``_broker_ceiling.py redis``, a bare redis-py loop (XREADGROUP a
+  batch, one pipeline of XADD, one XACK; no model, no dedup) over the same N events and batch size,
+  with its CPU per event and Redis's: what this client and this machine allow.
 - ``baseline_events_per_s``: the same for ``_streaming_baseline.py`` over a time budget.
 - ``latency_p50_ms`` / ``latency_p99_ms`` at ``--rate`` events/s offered (default 2,000) for
   ``--seconds``: produce -> prediction in the sink, both times read from the Redis entry ids
@@ -268,6 +271,34 @@ def redis_throughput(
         f"redis x{consumers}: {rate and round(rate)} events/s ({done}/{n}), CPU per event {cpu.per_event_us()}"
     )
     return rate
+
+
+def redis_ceiling(r, n: int, tag: str, batch: int) -> dict:
+    """``_broker_ceiling.py redis``: bare redis-py loops (no model, no engine) moving the same events in
+    the same batches, with their CPU per event and Redis's: ``script`` (the least client work for the
+    same guarantees) and ``pipeline`` (the plain hand-written batched loop, no dedup)."""
+    result = {}
+    for style in ("script", "pipeline"):
+        stream, out = f"bench-{tag}-ceil-{style}-events", f"bench-{tag}-ceil-{style}-out"
+        payload = bodies(2000)
+        for start in range(0, n, 10_000):
+            pipe = r.pipeline(transaction=False)
+            for i in range(start, min(n, start + 10_000)):
+                pipe.xadd(stream, {"data": payload[i % 2000]})
+            pipe.execute()
+        try:
+            server0 = redis_cpu_seconds(r)
+            bare = ceiling("redis", REDIS, stream, "g", out, str(n), str(batch), style)
+            server = redis_cpu_seconds(r) - server0  # (includes the client's start: a slight overestimate)
+        finally:
+            r.delete(stream, out)
+        result[style] = {
+            "events_per_s": sig(bare["events_per_s"]),
+            "cpu_us_per_event": round(bare["cpu_us_per_event"], 2),
+            "server_cpu_us_per_event": round(server / n * 1e6, 2),
+        }
+    log(f"redis client ceiling: {result}")
+    return result
 
 
 def baseline(r, raw: Path, n: int, budget_s: float, tag: str) -> float | None:
@@ -528,7 +559,7 @@ def main() -> None:
     parser.add_argument(
         "--seconds", type=float, default=None, help="duration of the latency figure (20; quick 5)"
     )
-    parser.add_argument("--skip", default="", help="comma-separated: baseline,latency,two,nats,amqp")
+    parser.add_argument("--skip", default="", help="comma-separated: ceiling,baseline,latency,two,nats,amqp")
     parser.add_argument("--out", help="also write the JSON here")
     args = parser.parse_args()
     import redis
@@ -561,6 +592,9 @@ def main() -> None:
 
         one_cpu: dict = {}
         one = attempt("redis", lambda: redis_throughput(r, model, n, 1, tag + "a", args.batch_size, one_cpu))
+        redis_bare = None if "ceiling" in skip else attempt(
+            "redis_ceiling", lambda: redis_ceiling(r, n, tag, args.batch_size)
+        )
         base = (
             None
             if "baseline" in skip
@@ -574,6 +608,7 @@ def main() -> None:
             "ratio": sig(one / base) if one and base else None,
             "unit": "events/s",
             "cpu": one_cpu,
+            "client_ceiling": redis_bare,
             "target": ">= 50,000 and >= 10x the baseline",
         }
         if "latency" not in skip:

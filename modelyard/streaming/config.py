@@ -16,7 +16,7 @@ class StreamConfig:
     sink: str
     dead_letter: str | None = None  # URI of the dead-letter destination; None: log them (and count)
     batch_size: int = 1000  # max events per micro-batch
-    max_wait_ms: float = 5.0  # how long a non-full batch may wait for more events (under load only)
+    max_wait_ms: float = 0.0  # how long a free scorer waits for a non-full batch to fill (0: scores what is ready)
     max_retries: int = 3  # tries of a row the model fails on before it is dead-lettered
     metrics_port: int | None = None  # /metrics and /health on 127.0.0.1:PORT (0: any free port)
     metrics_host: str = "127.0.0.1"

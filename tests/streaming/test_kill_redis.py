@@ -24,8 +24,15 @@ def test_kill_9_loses_and_doubles_nothing(redis_client, name, model_dir, tmp_pat
     args = ["models", "stream", "-m", str(model_dir), "--batch-size", "500",
             "--source", f"{REDIS_URL}?stream={events}&group=scorers&claim-idle-ms=1500",
             "--sink", f"{REDIS_URL}?stream={out}"]
-    log = tmp_path / "consumers.log"
-    consumers = [start_cli(*args, log=log), start_cli(*args, log=log)]
+    logs = {}
+
+    def start():
+        path = tmp_path / f"consumer-{len(logs)}.log"
+        proc = start_cli(*args, log=path)
+        logs[proc.pid] = path
+        return proc
+
+    consumers = [start(), start()]
     try:
         for kill in range(3):
             wait_until(lambda k=kill: redis_client.xlen(out) >= (k + 1) * EVENTS // 5, timeout=180,
@@ -33,15 +40,20 @@ def test_kill_9_loses_and_doubles_nothing(redis_client, name, model_dir, tmp_pat
             victim = consumers[kill % 2]
             os.kill(victim.pid, signal.SIGKILL)
             victim.wait()
-            consumers[kill % 2] = start_cli(*args, log=log)
+            consumers[kill % 2] = start()
         wait_until(lambda: redis_client.xlen(out) >= EVENTS and redis_client.xpending(events, "scorers")["pending"] == 0,
                    timeout=300, what="every event scored and acknowledged")
+        # the survivor may have finished before the last replacement even started: that one is stopped
+        # once it runs (SIGTERM during its imports would kill it before its handler is installed)
+        for proc in consumers:
+            wait_until(lambda p=proc: "Streaming with model version" in logs[p.pid].read_text(), timeout=180,
+                       what="the replacement consumer running")
     finally:
         for proc in consumers:
             if proc.poll() is None:
                 proc.send_signal(signal.SIGTERM)
         codes = [proc.wait(timeout=60) for proc in consumers]
-    assert codes == [0, 0], log.read_text()[-3000:]
+    assert codes == [0, 0], "\n".join(path.read_text()[-1500:] for path in logs.values())
     written = [fields[b"event_id"] for _, fields in redis_client.xrange(out)]
     assert len(written) == EVENTS  # none doubled
     assert sorted(written) == sorted(f'"{i}"'.encode() for i in produced)  # none lost

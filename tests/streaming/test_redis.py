@@ -185,7 +185,7 @@ def test_parquet_messages_carry_many_rows_each(redis_client, name, model_dir, da
 
 
 def test_a_slow_sink_stops_the_reading(redis_client, name, model_dir, data):
-    """Backpressure: while the sink is stuck, at most (in_flight + 1) batches are read from the stream."""
+    """Backpressure: while the sink is stuck, at most (in_flight + 1) batches are read and not written."""
     from modelyard.streaming.engine import Pipeline
     from modelyard.streaming.metrics import StreamMetrics
     from modelyard.streaming.scoring import Scorer
@@ -230,7 +230,7 @@ def test_a_slow_sink_stops_the_reading(redis_client, name, model_dir, data):
         asyncio.run(main())
     finally:
         scorer.stop()
-    assert pending_while_stuck == [30]  # 1 batch in the sink + 1 queued + 1 held by the reader
+    assert pending_while_stuck == [30]  # 1 batch in the sink + 1 scored, waiting for it + 1 read ahead
     assert redis_client.xpending(events, "g")["pending"] == 0
 
 
