@@ -14,7 +14,11 @@ scored on the same test part. Metric: ROC AUC (binary), accuracy (multi-class), 
 
 Scores: FLAML's final model is refitted on train+validation (its default ``retrain_full``);
 modelyard's ``test_score`` is the same (the parent run's ``best_model``), and
-``best_trial_test_score`` the best trial's own model, fitted on train only.
+``best_trial_test_score`` the best trial's own model, fitted on train only. On the four small sets
+modelyard cross-validates (5 folds over train + validation, its ``cv_folds``: FLAML's own choice
+for small data is cross-validation too, but it is given a validation split here) and every trial's
+model is fitted on train + validation, so the two scores are the same model's; ``cv_folds`` and
+``ensemble_members`` (when the ensemble trial won) are reported.
 
 Each tool runs in a fresh process, the tools alternating: modelyard with this interpreter (this
 checkout on PYTHONPATH, a fresh SQLite store, every trial a tracked run), FLAML with
@@ -139,6 +143,9 @@ def run_modelyard(folder: Path, task: str, metric: str, budget: float) -> dict:
         "test_score": refit if refit is not None else summary.best_trial.metrics[f"test_{metric}"],
         "best_trial_test_score": summary.best_trial.metrics[f"test_{metric}"],
         "best_model": summary.best_trial.model_description,
+        "ensemble_members": summary.best_trial.params.get("members"),
+        "cv_folds": int(modelyard.get_run(summary.parent_run_id).data.params.get("cv_folds", 0)),
+        "families": sorted({t.model_description for t in complete}),
         "trials": len(summary.trials), "trials_complete": len(complete), "wall_s": wall,
         "tracking_s": summary.tracking_seconds,
         "tracking_parts_s": summary.tracking_parts,  # prepare / trials / drain / finish
