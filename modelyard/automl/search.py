@@ -176,6 +176,8 @@ class Search:
         study.set_user_attr(CONFIG_ATTR, json.dumps(asdict(config), default=str))
         study.set_user_attr("heartbeat", list(heartbeat))
         # every model family first, at its library defaults, then a few more start points: a good start, cheaply
+        if config.cv_folds:  # small data
+            specs = sorted(specs, key=lambda s: space.SMALL_DATA_ORDER.index(s.name))
         starts = [{"model": s.name, **s.defaults} for s in specs]
         starts += [{"model": s.name, **point} for s in specs for point in s.starts]
         if config.cv_folds:  # small data

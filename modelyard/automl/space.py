@@ -268,6 +268,11 @@ SPECS: tuple[ModelSpec, ...] = (
         "et_n_estimators": 100, "et_max_depth": 40, "et_min_samples_leaf": 1, "et_max_features": "sqrt"}),
 )
 FRAMEWORKS = ("sklearn", "xgboost", "lightgbm")
+# small (cross-validated) data: the defaults tried in this order instead, the strong and cheap
+# families there first: a trial costs a fit per fold, so on a loaded machine a 60 s budget may see
+# only a few of them (digits: 4), and histogram gradient boosting of ten classes is the dearest
+SMALL_DATA_ORDER = ("linear", "lasso", "svm", "extra_trees", "random_forest", "lightgbm", "xgboost",
+                    "hist_gradient_boosting")
 
 
 def available_specs(

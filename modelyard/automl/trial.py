@@ -74,11 +74,14 @@ class FitResult:
     oof: Any = None
 
 
-def fit_pipeline(config: SearchConfig, splits: Splits, model: str, params: dict, trial: Any = None) -> FitResult:
+def fit_pipeline(
+    config: SearchConfig, splits: Splits, model: str, params: dict, trial: Any = None, stop_at_deadline: bool = False,
+) -> FitResult:
     """Fit preprocessing + model ``model`` with ``params`` on train; score val and test. With
-    ``config.cv_folds``: cross-validated instead (``fit_cross_validated``)."""
+    ``config.cv_folds``: cross-validated instead (``fit_cross_validated``; ``stop_at_deadline``:
+    pruned when the deadline passes between two of its fits)."""
     if config.cv_folds:
-        return fit_cross_validated(config, splits, model, params)
+        return fit_cross_validated(config, splits, model, params, stop_at_deadline)
     spec = space.spec_named(model)
     start = time.perf_counter()
     pipeline, learnt = _fit_on_train(config, splits, spec, params, trial)
@@ -140,13 +143,18 @@ def _merge_learnt(learnt: list[dict]) -> dict:
     return merged
 
 
-def fit_cross_validated(config: SearchConfig, splits: Splits, model: str, params: dict) -> FitResult:
+def fit_cross_validated(
+    config: SearchConfig, splits: Splits, model: str, params: dict, stop_at_deadline: bool = False,
+) -> FitResult:
     """Small data: the configuration fitted on each of ``config.cv_folds`` folds of train +
     validation (early stopping on the held-out fold), its validation metrics those of the
     out-of-fold outputs (every row of train + validation predicted once, by a model that did not
     see it: a trial is not chosen on a validation split of a few dozen rows), then fitted on the
     whole of train + validation (``refit``, with the folds' mean number of boosting rounds): the
-    trial's model, scored on test. Not pruned mid-training (its folds are its steps)."""
+    trial's model, scored on test. Not pruned mid-training (its folds are its steps). Each fit
+    stops at the deadline as a holdout trial's does; with ``stop_at_deadline`` (a search that
+    has a model already) a trial the deadline overtakes is pruned between two fits instead of
+    running its remaining folds and its final fit past the budget."""
     import numpy as np
     import pandas as pd
 
@@ -157,7 +165,8 @@ def fit_cross_validated(config: SearchConfig, splits: Splits, model: str, params
     start = time.perf_counter()
     oof: Any = None
     learnt: list[dict] = []
-    for fit_rows, held_rows in cv_folds(config, both):
+    for i, (fit_rows, held_rows) in enumerate(cv_folds(config, both)):
+        _check_deadline(config, stop_at_deadline, f"after {i} of {config.cv_folds} folds")
         fold = Splits(both.iloc[fit_rows], both.iloc[held_rows], both.iloc[:0])
         result = _fit_on_train(config, fold, spec, params, None)
         learnt.append(result[1])
@@ -166,8 +175,16 @@ def fit_cross_validated(config: SearchConfig, splits: Splits, model: str, params
             oof = np.zeros((len(both), *output.shape[1:]))
         oof[held_rows] = output
     merged = _merge_learnt(learnt)
+    _check_deadline(config, stop_at_deadline, "before the fit on train + validation")
     pipeline, test = refit(config, splits, model, params, merged)
     return FitResult(pipeline, merged, metrics_of(config, y, oof), test, time.perf_counter() - start, oof)
+
+
+def _check_deadline(config: SearchConfig, stop: bool, where: str) -> None:
+    if stop and config.deadline is not None and time.time() > config.deadline:
+        import optuna
+
+        raise optuna.TrialPruned(f"the budget ran out during cross-validation ({where})")
 
 
 def _fit_on_train(config: SearchConfig, splits: Splits, spec: space.ModelSpec, params: dict, trial: Any) -> tuple:
@@ -321,7 +338,7 @@ class Objective:
         start_ms = int(time.time() * 1000)
         t_start = time.perf_counter()
         try:
-            result = fit_pipeline(self.config, self.splits, model, params, trial)
+            result = fit_pipeline(self.config, self.splits, model, params, trial, self._kept_value is not None)
         except optuna.TrialPruned as exc:
             trial.set_user_attr("error", str(exc))
             self._submit(trial, model, start_ms, "KILLED", drawn, tags={"modelyard.automl.pruned": str(exc)})
@@ -468,7 +485,7 @@ class Objective:
         self.tracking_seconds += time.perf_counter() - t0
         t_fit = time.perf_counter()
         try:
-            result = fit_pipeline(config, self.splits, model, params, trial)
+            result = fit_pipeline(config, self.splits, model, params, trial, self._kept_value is not None)
         except optuna.TrialPruned as exc:
             trial.set_user_attr("error", str(exc))
             self._end(run_id, "KILLED", drawn, tags={"modelyard.automl.pruned": str(exc)})

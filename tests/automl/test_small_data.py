@@ -158,3 +158,18 @@ def test_large_data_keeps_its_validation_split(tracking, houses, monkeypatch):
     assert modelyard.get_run(summary.parent_run_id).data.params["cv_folds"] == "0"
     assert "ensemble" not in {t.model_description for t in summary.trials}
     assert summary.refit.startswith("refitted on train+validation")
+
+
+def test_a_cross_validated_trial_the_deadline_overtakes_is_pruned_once_a_model_exists():
+    import dataclasses
+    import time
+
+    import optuna
+
+    frame = _frame(100, 2, False)
+    splits = Splits(frame.iloc[:60], frame.iloc[60:80], frame.iloc[80:])
+    late = dataclasses.replace(_config(False), deadline=time.time() - 1)
+    with pytest.raises(optuna.TrialPruned, match="after 0 of 5 folds"):
+        trial.fit_pipeline(late, splits, "linear", {"linear_C": 1.0}, stop_at_deadline=True)
+    # the search's first trial (no model yet) still completes: a search always hands one over
+    assert trial.fit_pipeline(late, splits, "linear", {"linear_C": 1.0}).oof.shape == (80,)
