@@ -6,10 +6,17 @@
     summary.trials                       # the leaderboard, best first
 
 An Optuna search (TPE sampler, median pruning, early stopping for boosted trees) over
-scikit-learn (linear, random forest, histogram gradient boosting), XGBoost and LightGBM, each in a
-preprocessing pipeline inferred from the column types. Each trial is one child run of one parent
-run; the parent holds the data profile, the splits, the leaderboard, the best model and a script
-that reproduces it. ``parallelism=N`` runs trials in N processes (the study in PostgreSQL; workers
+scikit-learn (linear, random forest, extra trees, histogram gradient boosting), XGBoost and
+LightGBM, each in a preprocessing pipeline inferred from the column types. Each trial is one child
+run of one parent run; the parent holds the data profile, the splits, the leaderboard, the best
+model and a script that reproduces it.
+
+Small data (train + validation up to ``space.SMALL_ROWS`` = 5,000 rows, no ``time_col``): a trial
+is scored by 5-fold cross-validation over train + validation (its out-of-fold outputs, not a
+validation split of a few dozen rows), and its model is the configuration fitted on train +
+validation; kernel SVMs and small-data start points for the boosted trees join the search; once the
+trials are over, a greedy ensemble of the best trials (``ensemble.py``) that beats the best one
+alone is recorded as one more trial (its model: their weighted mean, loadable like any other). ``parallelism=N`` runs trials in N processes (the study in PostgreSQL; workers
 elsewhere join with ``modelyard automl worker --study ID``).
 """
 
@@ -62,7 +69,8 @@ def classify(
     (default 1 or True when they are labels, else the minority class). ``refit``: the parent's
     ``best_model`` is the best configuration refitted on train + validation (``summary.best_model_path``;
     its test metrics in ``summary.best_model_metrics``); the best trial's own model stays at
-    ``summary.best_trial.model_path``. ``split_col``: a column saying ``train``, ``validate`` or
+    ``summary.best_trial.model_path``. A cross-validated (small) search needs no refit: its trials'
+    models are fitted on train + validation. Its ensemble trial comes on top of ``max_trials``. ``split_col``: a column saying ``train``, ``validate`` or
     ``test`` per row, instead of the 60/20/20 split."""
     return _search(
         "classification", dataset, target_col, registered_model_name, parallelism, refit,

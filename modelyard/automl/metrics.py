@@ -72,3 +72,25 @@ def regression_metrics(y_true: Any, y_pred: Any) -> dict[str, float]:
         "mse": mse,
         "mae": float(m.mean_absolute_error(y_true, y_pred)),
     }
+
+
+def primary_value(metric: str, y_true: Any, output: Any, classes: list | None, pos_label: Any) -> float:
+    """One metric of ``output`` (class probabilities in ``classes`` order, or predictions, when
+    ``classes`` is None): what the ensemble selection computes hundreds of times, so without the
+    rest of ``classification_metrics``."""
+    import numpy as np
+    from sklearn import metrics as m
+
+    if classes is None:
+        if metric == "r2":
+            return float(m.r2_score(y_true, output))
+        return regression_metrics(y_true, output)[metric]
+    if metric == "log_loss":
+        proba = np.clip(output / np.clip(output.sum(axis=1, keepdims=True), 1e-15, None), 1e-15, 1.0)
+        return float(m.log_loss(y_true, proba, labels=classes))
+    if metric == "roc_auc" and len(classes) == 2:
+        return float(m.roc_auc_score(np.asarray(y_true) == pos_label, output[:, classes.index(pos_label)]))
+    predicted = np.asarray(classes, dtype=object)[output.argmax(axis=1)]
+    if metric == "accuracy":
+        return float(np.mean(predicted == np.asarray(y_true, dtype=object)))
+    return classification_metrics(y_true, list(predicted), output, classes, pos_label)[metric]

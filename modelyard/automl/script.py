@@ -3,7 +3,8 @@
 Databricks AutoML generates notebooks; a script is what a user can run, read and edit. It reads
 the search's own splits (logged on the parent run under ``data/``), rebuilds the same
 preprocessing and the same estimator with the trial's hyperparameters (boosted trees with the
-number of rounds early stopping chose), fits on the training split and prints the test metrics.
+number of rounds early stopping chose), fits on the training split (train + validation when the
+search was cross-validated, as its trials' models) and prints the test metrics.
 """
 
 from __future__ import annotations
@@ -32,7 +33,10 @@ def estimator_code(config: SearchConfig, model: str, params: dict, learnt: dict)
     kwargs = {k: v for k, v in chosen.items() if k in defaults and not _same(defaults[k], v) and k != "callbacks"}
     module = ".".join(p for p in cls.__module__.split(".") if not p.startswith("_"))  # sklearn.ensemble
     args = ", ".join(f"{k}={v!r}" for k, v in sorted(kwargs.items()))
-    return f"from {module} import {cls.__name__}", f"{cls.__name__}({args})"
+    imports = f"from {module} import {cls.__name__}"
+    if model == "svm":  # SVC(...) / SVR(...) inside CalibratedClassifierCV(...) / TransformedTargetRegressor(...)
+        imports += "\nfrom sklearn.svm import SVC, SVR"
+    return imports, f"{cls.__name__}({args})"
 
 
 def _same(a: object, b: object) -> bool:
@@ -76,6 +80,10 @@ def generate(config: SearchConfig, trial_number: int, model: str, params: dict, 
         "",
         'train = pd.read_parquet(f"{DATA_DIR}/train.parquet")',
         'test = pd.read_parquet(f"{DATA_DIR}/test.parquet")',
+    ]
+    if config.cv_folds:  # a cross-validated search: the trial's model is fitted on train + validation
+        lines.append('train = pd.concat([train, pd.read_parquet(f"{DATA_DIR}/val.parquet")], ignore_index=True)')
+    lines += [
         "",
         "parts = []",
         "if NUMERIC:",

@@ -12,7 +12,7 @@ from dataclasses import asdict
 from pathlib import Path
 from typing import Any
 
-from modelyard.automl import data, preprocess, space, storage
+from modelyard.automl import data, ensemble, preprocess, space, storage
 from modelyard.automl import metrics as metric_defs
 from modelyard.automl.summary import AutoMLSummary, TrialInfo, leaderboard_row
 from modelyard.automl.trial import REFIT_SAFETY, STUDY_TAG, Objective, SearchConfig
@@ -24,6 +24,8 @@ DEFAULT_TIMEOUT_MINUTES = 120.0  # Databricks AutoML's default
 CONFIG_ATTR = "modelyard_config"
 REFIT_TAG = "modelyard.automl.refit"  # on the parent run: refitted, or why not
 IMBALANCE_RATIO = 0.5  # minority share below half of an even share: offer balanced class weights
+CV_FOLDS = 5  # folds of a small search's cross-validation (space.SMALL_ROWS rows of train + validation at most)
+CV_REFIT_NOTE = "not needed: cross-validated, every trial's model is fitted on train+validation"
 
 
 def _default_pos_label(classes: list, counts: Any) -> Any:
@@ -86,7 +88,7 @@ class Search:
             raise InvalidParameterValue(f"max_trials must be a positive integer, got {max_trials!r}")
         if not isinstance(parallelism, int) or parallelism < 1:
             raise InvalidParameterValue(f"parallelism must be a positive integer, got {parallelism!r}")
-        specs = space.available_specs(exclude_frameworks, task)
+        space.available_specs(exclude_frameworks, task)  # refuse early (the data's size narrows them below)
         tracking_uri = modelyard.get_tracking_uri()
         storage_uri = storage.storage_uri(tracking_uri, study_storage, parallelism)  # refuse early
         frame = data.prepare(dataset, target_col, exclude_cols=exclude_cols, time_col=time_col,
@@ -94,6 +96,10 @@ class Search:
         splits = data.split(frame, target_col, time_col=time_col, classification=classification, split_col=split_col)
         if split_col is not None:
             frame = frame.drop(columns=[split_col])
+        rows = len(splits.train) + len(splits.val)
+        specs = space.available_specs(exclude_frameworks, task, rows)
+        # small data (not time-ordered): trials chosen by k-fold cross-validation over train + validation
+        folds = CV_FOLDS if rows <= space.SMALL_ROWS and time_col is None and rows >= 2 * CV_FOLDS else 0
         plan = preprocess.plan_columns(frame, target_col, time_col)
         profile = data.profile(frame, target_col, classification)
         profile["preprocessing"] = plan.to_dict()
@@ -129,11 +135,12 @@ class Search:
             tracking_uri=tracking_uri, deadline=(started_at + budget * 60) if budget else None,
             max_trials=max_trials, classes=classes, pos_label=pos_label, imbalanced=bool(imbalanced), seed=seed,
             n_jobs=max(1, (os.cpu_count() or 1) // parallelism), budget_seconds=budget * 60 if budget else None,
+            cv_folds=folds,
         )
         modelyard.log_params({
             "target_col": target_col, "primary_metric": metric, "timeout_minutes": budget, "max_trials": max_trials,
             "models": ",".join(config.models), "time_col": time_col, "pos_label": pos_label,
-            "parallelism": parallelism, "exclude_cols": ",".join(exclude_cols or []),
+            "parallelism": parallelism, "exclude_cols": ",".join(exclude_cols or []), "cv_folds": folds,
         })
         modelyard.log_dict(profile, "data_profile.json")
         with tempfile.TemporaryDirectory(prefix="modelyard-automl-") as tmp:
@@ -169,8 +176,12 @@ class Search:
         study.set_user_attr(CONFIG_ATTR, json.dumps(asdict(config), default=str))
         study.set_user_attr("heartbeat", list(heartbeat))
         # every model family first, at its library defaults, then a few more start points: a good start, cheaply
+        if config.cv_folds:  # small data
+            specs = sorted(specs, key=lambda s: space.SMALL_DATA_ORDER.index(s.name))
         starts = [{"model": s.name, **s.defaults} for s in specs]
         starts += [{"model": s.name, **point} for s in specs for point in s.starts]
+        if config.cv_folds:  # small data
+            starts += [{"model": s.name, **point} for s in specs for point in s.small_starts]
         for point in starts[: config.max_trials or None]:
             study.enqueue_trial(point, skip_if_exists=True)
         return study
@@ -188,6 +199,7 @@ class Search:
             objective = Objective(self.config, self.splits, writer)
             try:
                 worker.optimize(self.study, objective, self.config)
+                objective.add_ensemble(self.study)
             finally:
                 if writer is not None:
                     t0 = time.perf_counter()
@@ -242,19 +254,27 @@ class Search:
             "trials_failed": sum(t.state == "FAIL" for t in trials),
         })
         modelyard.set_tags({"modelyard.automl.best_run_id": best.run_id, "modelyard.automl.best_model": best.model_description})
-        raw = self.study.get_trials(deepcopy=False)[best.number]
+        # the script reproduces the best single trial (an ensemble's first member when it won)
+        scripted = next(t for t in complete if t.model_description != ensemble.MODEL)
+        raw = self.study.get_trials(deepcopy=False)[scripted.number]
         learnt = raw.user_attrs.get("learnt") or {}
-        params = {k: v for k, v in best.params.items() if k != "model"}
+        params = {k: v for k, v in scripted.params.items() if k != "model"}
         modelyard.log_text(
-            script.generate(self.config, best.number, best.model_description, params, learnt, best.metrics),
+            script.generate(self.config, scripted.number, scripted.model_description, params, learnt, scripted.metrics),
             "reproduce_best_trial.py",
         )
-        self.refit_note = self._refit_decision(best) if self.refit else "off: refit=False"
+        if self.config.cv_folds:
+            self.refit_note = CV_REFIT_NOTE
+        else:
+            self.refit_note = self._refit_decision(best) if self.refit else "off: refit=False"
         modelyard.set_tag(REFIT_TAG, self.refit_note)
         if not self.refit_note.startswith("refitted"):  # the best trial's own model (fitted on train)
             pipeline = self.kept_pipelines.get(best.number)
             if pipeline is None:  # not kept in memory (worker processes): read back from the store
                 pipeline = best.load_model()
+            if self.config.cv_folds:  # the best model is the best trial's (fitted on train + validation)
+                self.best_model_metrics = {k: v for k, v in best.metrics.items() if k.startswith("test_")}
+                modelyard.log_metrics({f"best_model_{k}": v for k, v in self.best_model_metrics.items()})
         else:
             from modelyard.automl.trial import refit
 
@@ -317,9 +337,10 @@ def trial_info(t: Any, model_uri: str | None = None, run_id: str | None = None) 
     if duration is None and t.datetime_start and t.datetime_complete:
         duration = (t.datetime_complete - t.datetime_start).total_seconds()
     return TrialInfo(
-        number=t.number, state=t.state.name, model_description=str(t.params.get("model", "")),
+        number=t.number, state=t.state.name, model_description=str(t.params.get("model", attrs.get("model", ""))),
         run_id=run_id or attrs.get("run_id"), model_path=model_uri or attrs.get("model_uri"),
-        params={**t.params, **(attrs.get("bounded") or {})},
+        params={**t.params, **(attrs.get("bounded") or {}),
+                **({"model": attrs["model"], "members": attrs.get("members")} if "model" in attrs else {})},
         metrics=dict(attrs.get("metrics") or {}), duration=duration, error=attrs.get("error"),
     )
 

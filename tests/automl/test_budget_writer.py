@@ -186,7 +186,7 @@ def test_the_refit_is_skipped_when_it_would_overrun_the_budget():
 def test_the_search_keeps_time_for_refitting_its_best_trial_so_far():
     from modelyard.automl.trial import FitResult, Objective
 
-    config = SimpleNamespace(primary_metric="r2", maximize=True, budget_seconds=None)
+    config = SimpleNamespace(primary_metric="r2", maximize=True, budget_seconds=None, cv_folds=0)
     objective = Objective(config, SimpleNamespace(train=range(60), val=range(20)), SimpleNamespace(model_log_seconds=0.25))
     assert objective._refit_reserve() == 0.0  # no trial yet
     objective._keep_if_best(0, FitResult("p0", {}, {"r2": 0.5}, {}, 3.0))
@@ -195,5 +195,9 @@ def test_the_search_keeps_time_for_refitting_its_best_trial_so_far():
     assert objective.kept == {0: "p0"}
     objective._keep_if_best(2, FitResult("p2", {}, {"r2": 0.6}, {}, 1.0))
     assert objective.kept == {2: "p2"} and objective._refit_reserve() == pytest.approx(1.0 * 80 / 60 * 1.5 + 0.5)
-    config.budget_seconds = 8.0  # at most a quarter of the budget is kept for the refit
-    assert objective._refit_reserve() == pytest.approx(2.0)
+    config.budget_seconds = 12.0  # at most a quarter of the budget is kept for the refit
+    assert objective._refit_reserve() == pytest.approx(2.5)
+    config.budget_seconds = 8.0  # a refit that needs more is not waited for: the finish's logging only
+    assert objective._refit_reserve() == pytest.approx(0.5)
+    config.cv_folds = 5  # cross-validated: no refit, the ensemble trial's and the finish's logging
+    assert objective._refit_reserve() == pytest.approx(3 * 0.25 + 1.0)
