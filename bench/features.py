@@ -49,6 +49,8 @@ BENCH = Path(__file__).resolve().parent
 REPO = BENCH.parent
 sys.path.insert(0, str(REPO))
 sys.path.insert(0, str(BENCH))
+from tracking import tree_cpu_s  # noqa: E402
+
 FEAST_VENV = BENCH / ".venv-feast"
 FEAST_REQUIREMENT = "feast[redis]==0.67.0"  # redis: its online store on Redis
 N_FEATURES = 10
@@ -61,28 +63,6 @@ def log(msg: str) -> None:
 
 def sig(x: float | None, digits: int = 4) -> float | None:
     return None if x is None else float(f"{x:.{digits}g}")
-
-
-def tree_cpu_s() -> float:
-    """CPU seconds (user + system) of this process and all its descendants (Spark's JVM, its Python
-    daemon and workers); a child that exited counts in its parent's reaped-children time."""
-    ticks = os.sysconf("SC_CLK_TCK")
-    parent, cpu = {}, {}
-    for name in os.listdir("/proc"):
-        if not name.isdigit():
-            continue
-        try:
-            raw = Path(f"/proc/{name}/stat").read_text()
-        except OSError:
-            continue
-        fields = raw[raw.rindex(")") + 2:].split()  # from field 3 (state) on
-        parent[int(name)], cpu[int(name)] = int(fields[1]), sum(int(x) for x in fields[11:15])
-    tree, grew = {os.getpid()}, True
-    while grew:
-        more = {pid for pid, ppid in parent.items() if ppid in tree} - tree
-        tree |= more
-        grew = bool(more)
-    return sum(cpu.get(pid, 0) for pid in tree) / ticks
 
 
 def timed_cpu(fn, reps: int = 1) -> tuple[float, float]:

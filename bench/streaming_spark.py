@@ -28,29 +28,7 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 from streaming import COLUMNS, save_model  # noqa: E402
-from tracking import log, machine_info, sig  # noqa: E402
-
-
-def tree_cpu_s() -> float:
-    """CPU seconds (user + system) of this process and all its descendants (Spark's JVM, its Python
-    daemon and workers)."""
-    ticks = os.sysconf("SC_CLK_TCK")
-    parent, cpu = {}, {}
-    for name in os.listdir("/proc"):
-        if not name.isdigit():
-            continue
-        try:
-            raw = Path(f"/proc/{name}/stat").read_text()
-        except OSError:
-            continue
-        fields = raw[raw.rindex(")") + 2:].split()  # from field 3 (state) on
-        parent[int(name)], cpu[int(name)] = int(fields[1]), sum(int(x) for x in fields[11:15])
-    tree, grew = {os.getpid()}, True
-    while grew:
-        more = {pid for pid, ppid in parent.items() if ppid in tree} - tree
-        tree |= more
-        grew = bool(more)
-    return sum(cpu.get(pid, 0) for pid in tree) / ticks
+from tracking import log, machine_info, sig, tree_cpu_s  # noqa: E402
 
 
 def main() -> None:

@@ -102,6 +102,28 @@ def mlflow_python() -> Path:
     return MLFLOW_VENV / "bin" / "python"
 
 
+def tree_cpu_s() -> float:
+    """CPU seconds (user + system) of this process and all its descendants (Spark's JVM, its Python
+    daemon and workers); a child that exited counts in its parent's reaped-children time."""
+    ticks = os.sysconf("SC_CLK_TCK")
+    parent, cpu = {}, {}
+    for name in os.listdir("/proc"):
+        if not name.isdigit():
+            continue
+        try:
+            raw = Path(f"/proc/{name}/stat").read_text()
+        except OSError:
+            continue
+        fields = raw[raw.rindex(")") + 2:].split()  # from field 3 (state) on
+        parent[int(name)], cpu[int(name)] = int(fields[1]), sum(int(x) for x in fields[11:15])
+    tree, grew = {os.getpid()}, True
+    while grew:
+        more = {pid for pid, ppid in parent.items() if ppid in tree} - tree
+        tree |= more
+        grew = bool(more)
+    return sum(cpu.get(pid, 0) for pid in tree) / ticks
+
+
 def compile_checkout() -> None:
     """Byte-compile this checkout's package, as an installed one is (MLflow's venv has its .pyc files):
     under PYTHONDONTWRITEBYTECODE an editable checkout would otherwise compile its sources again in
