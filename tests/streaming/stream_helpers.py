@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import os
+import signal
 import subprocess
 import sys
 import time
@@ -83,6 +84,48 @@ def start_cli(*args: str, env_extra: dict | None = None, log: Path | None = None
     env = dict(os.environ, OMP_WAIT_POLICY="passive", OMP_NUM_THREADS="1", **(env_extra or {}))
     out = open(log, "ab") if log is not None else subprocess.DEVNULL
     return subprocess.Popen([MODELYARD, *args], env=env, stdout=out, stderr=out)
+
+
+class Consumers:
+    """``modelyard models stream`` processes of one consumer group, each logging to a file of its own
+    (so a test can tell when that one runs): the kill -9 tests' start, kill, replace and stop."""
+
+    RUNNING = "Streaming with model version"
+
+    def __init__(self, args: list[str], folder: Path, count: int = 2) -> None:
+        self.args, self.folder, self.logs = args, folder, {}
+        self.procs = [self._launch() for _ in range(count)]
+
+    def _launch(self) -> subprocess.Popen:
+        path = self.folder / f"consumer-{len(self.logs)}.log"
+        proc = start_cli(*self.args, log=path)
+        self.logs[proc.pid] = path
+        return proc
+
+    def kill_and_replace(self, i: int) -> None:
+        """SIGKILL consumer ``i`` (nothing of its own is flushed) and start a new one in its place."""
+        victim = self.procs[i]
+        os.kill(victim.pid, signal.SIGKILL)
+        victim.wait()
+        self.procs[i] = self._launch()
+
+    def wait_running(self) -> None:
+        """Every current consumer has started streaming. The survivor may have finished before the last
+        replacement even started: that one is stopped once it runs (SIGTERM during its imports would
+        kill it before its handler is installed)."""
+        for proc in self.procs:
+            wait_until(lambda p=proc: self.RUNNING in self.logs[p.pid].read_text(), timeout=180,
+                       what="the replacement consumer running")
+
+    def stop(self) -> list[int]:
+        """SIGTERM each consumer still running; their exit codes."""
+        for proc in self.procs:
+            if proc.poll() is None:
+                proc.send_signal(signal.SIGTERM)
+        return [proc.wait(timeout=60) for proc in self.procs]
+
+    def tails(self, chars: int = 1500) -> str:
+        return "\n".join(path.read_text()[-chars:] for path in self.logs.values())
 
 
 def event(i: int, value: float) -> bytes:

@@ -2,13 +2,10 @@
 
 from __future__ import annotations
 
-import os
-import signal
-
 import orjson
 import pytest
 from sqlalchemy import create_engine, text
-from stream_helpers import AMQP_URL, event, run_until, start_cli, wait_until
+from stream_helpers import AMQP_URL, Consumers, event, run_until, wait_until
 
 from modelyard.streaming.config import StreamConfig
 from modelyard.streaming.runner import StreamRunner
@@ -87,33 +84,16 @@ def test_kill_9_loses_and_doubles_nothing_on_rabbitmq(rabbit, name, postgres_uri
     table = name.replace("-", "_")
     args = ["models", "stream", "-m", str(model_dir), "--batch-size", "200",
             "--source", f"{AMQP_URL}?queue={name}", "--sink", f"{postgres_uri}?table={table}"]
-    logs = {}
-
-    def start():
-        path = tmp_path / f"consumer-{len(logs)}.log"
-        proc = start_cli(*args, log=path)
-        logs[proc.pid] = path
-        return proc
-
-    consumers = [start(), start()]
+    consumers = Consumers(args, tmp_path)
     try:
         for kill in range(3):
             wait_until(lambda k=kill: _count(postgres_uri, table) >= (k + 1) * total // 5, timeout=180,
                        what=f"progress before kill {kill + 1}")
-            os.kill(consumers[kill % 2].pid, signal.SIGKILL)
-            consumers[kill % 2].wait()
-            consumers[kill % 2] = start()
+            consumers.kill_and_replace(kill % 2)
         wait_until(lambda: _count(postgres_uri, table) >= total and rabbit.depth(name) == 0, timeout=300,
                    what="every event scored")
-        # the survivor may have finished before the last replacement even started: that one is stopped
-        # once it runs (SIGTERM during its imports would kill it before its handler is installed)
-        for proc in consumers:
-            wait_until(lambda p=proc: "Streaming with model version" in logs[p.pid].read_text(), timeout=180,
-                       what="the replacement consumer running")
+        consumers.wait_running()
     finally:
-        for proc in consumers:
-            if proc.poll() is None:
-                proc.send_signal(signal.SIGTERM)
-        codes = [proc.wait(timeout=60) for proc in consumers]
-    assert codes == [0, 0], "\n".join(path.read_text()[-1500:] for path in logs.values())
+        codes = consumers.stop()
+    assert codes == [0, 0], consumers.tails()
     assert sorted(r.event_id for r in _rows(postgres_uri, table)) == sorted(f"m-{i}" for i in range(total))

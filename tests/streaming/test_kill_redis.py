@@ -3,11 +3,8 @@ event's prediction is in the sink exactly once (the issue's acceptance test, at 
 
 from __future__ import annotations
 
-import os
-import signal
-
 import pytest
-from stream_helpers import REDIS_URL, event, start_cli, wait_until
+from stream_helpers import REDIS_URL, Consumers, event, wait_until
 
 EVENTS = 100_000
 
@@ -24,36 +21,18 @@ def test_kill_9_loses_and_doubles_nothing(redis_client, name, model_dir, tmp_pat
     args = ["models", "stream", "-m", str(model_dir), "--batch-size", "500",
             "--source", f"{REDIS_URL}?stream={events}&group=scorers&claim-idle-ms=1500",
             "--sink", f"{REDIS_URL}?stream={out}"]
-    logs = {}
-
-    def start():
-        path = tmp_path / f"consumer-{len(logs)}.log"
-        proc = start_cli(*args, log=path)
-        logs[proc.pid] = path
-        return proc
-
-    consumers = [start(), start()]
+    consumers = Consumers(args, tmp_path)
     try:
         for kill in range(3):
             wait_until(lambda k=kill: redis_client.xlen(out) >= (k + 1) * EVENTS // 5, timeout=180,
                        what=f"progress before kill {kill + 1}")
-            victim = consumers[kill % 2]
-            os.kill(victim.pid, signal.SIGKILL)
-            victim.wait()
-            consumers[kill % 2] = start()
+            consumers.kill_and_replace(kill % 2)
         wait_until(lambda: redis_client.xlen(out) >= EVENTS and redis_client.xpending(events, "scorers")["pending"] == 0,
                    timeout=300, what="every event scored and acknowledged")
-        # the survivor may have finished before the last replacement even started: that one is stopped
-        # once it runs (SIGTERM during its imports would kill it before its handler is installed)
-        for proc in consumers:
-            wait_until(lambda p=proc: "Streaming with model version" in logs[p.pid].read_text(), timeout=180,
-                       what="the replacement consumer running")
+        consumers.wait_running()
     finally:
-        for proc in consumers:
-            if proc.poll() is None:
-                proc.send_signal(signal.SIGTERM)
-        codes = [proc.wait(timeout=60) for proc in consumers]
-    assert codes == [0, 0], "\n".join(path.read_text()[-1500:] for path in logs.values())
+        codes = consumers.stop()
+    assert codes == [0, 0], consumers.tails()
     written = [fields[b"event_id"] for _, fields in redis_client.xrange(out)]
     assert len(written) == EVENTS  # none doubled
     assert sorted(written) == sorted(f'"{i}"'.encode() for i in produced)  # none lost

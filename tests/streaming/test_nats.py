@@ -3,15 +3,13 @@ from redelivery by in-progress acks, and kill -9 with two consumers on one durab
 
 from __future__ import annotations
 
-import os
-import signal
 import time
 
 import numpy as np
 import orjson
 import pandas as pd
 import pytest
-from stream_helpers import NATS_URL, event, run_until, start_cli, wait_until
+from stream_helpers import NATS_URL, Consumers, event, run_until, wait_until
 
 from modelyard.streaming.config import StreamConfig
 from modelyard.streaming.runner import StreamRunner
@@ -66,38 +64,21 @@ def test_kill_9_loses_and_doubles_nothing_on_jetstream(jetstream, name, model_di
     args = ["models", "stream", "-m", str(model_dir), "--batch-size", "500",
             "--source", f"{NATS_URL}?stream={name}-events&durable=scorers&ack-wait=3",
             "--sink", f"{NATS_URL}?subject={name}.predictions&stream={name}-predictions"]
-    logs: dict[int, object] = {}
-
-    def launch():  # each consumer logs to a file of its own: the test can tell when that one runs
-        path = tmp_path / f"consumer-{len(logs)}.log"
-        proc = start_cli(*args, log=path)
-        logs[proc.pid] = path
-        return proc
-
-    consumers = [launch(), launch()]
+    consumers = Consumers(args, tmp_path)
     try:
         for kill in range(3):
             wait_until(lambda k=kill: jetstream.count(f"{name}-predictions") >= (k + 1) * total // 5, timeout=180,
                        what=f"progress before kill {kill + 1}")
-            os.kill(consumers[kill % 2].pid, signal.SIGKILL)
-            consumers[kill % 2].wait()
-            consumers[kill % 2] = launch()
+            consumers.kill_and_replace(kill % 2)
 
         async def settled(js):
             info = await js.consumer_info(f"{name}-events", "scorers")
             return info.num_pending == 0 and info.num_ack_pending == 0
         wait_until(lambda: jetstream.count(f"{name}-predictions") >= total and jetstream.call(settled), timeout=300,
                    what="every event scored and acknowledged")
-        # the survivor may have finished before the last replacement even started: that one is stopped
-        # once it runs (SIGTERM during its imports would kill it before its handler is installed)
-        for proc in consumers:
-            wait_until(lambda p=proc: "Streaming with model version" in logs[p.pid].read_text(), timeout=180,
-                       what="the replacement consumer running")
+        consumers.wait_running()
     finally:
-        for proc in consumers:
-            if proc.poll() is None:
-                proc.send_signal(signal.SIGTERM)
-        codes = [proc.wait(timeout=60) for proc in consumers]
-    assert codes == [0, 0], "".join(path.read_text() for path in logs.values())[-3000:]
+        codes = consumers.stop()
+    assert codes == [0, 0], consumers.tails()
     ids = [m["event_id"] for m in jetstream.messages(f"{name}-predictions")]
     assert len(ids) == total and sorted(ids, key=int) == [str(i) for i in range(1, total + 1)]
