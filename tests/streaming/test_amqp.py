@@ -33,16 +33,16 @@ def _count(db_uri: str, table: str) -> int:
         engine.dispose()
 
 
-def test_rabbitmq_events_are_scored_into_a_postgres_table(rabbit, name, postgres_uri, model_dir, estimators, data):
+def test_rabbitmq_events_are_scored_into_a_postgres_table(rabbit, name, module_postgres_uri, model_dir, estimators, data):
     rabbit.queue(name)
     rows = data.head(25)
     ids = [f"m-{i}" for i in range(25)]
     rabbit.publish(name, [orjson.dumps(r) for r in rows.to_dict("records")], ids)
     table = name.replace("-", "_")
-    runner = StreamRunner(StreamConfig(str(model_dir), f"{AMQP_URL}?queue={name}", f"{postgres_uri}?table={table}",
+    runner = StreamRunner(StreamConfig(str(model_dir), f"{AMQP_URL}?queue={name}", f"{module_postgres_uri}?table={table}",
                                        batch_size=10))
-    run_until(runner, lambda: len(_rows(postgres_uri, table)) >= 25)
-    stored = _rows(postgres_uri, table)
+    run_until(runner, lambda: len(_rows(module_postgres_uri, table)) >= 25)
+    stored = _rows(module_postgres_uri, table)
     assert {r.event_id: r.prediction for r in stored} == dict(zip(ids, estimators[0].predict(rows).tolist(), strict=True))
     assert {r.model_version for r in stored} == {runner.scorer.version}
     assert all(r.scored_at is not None for r in stored)
@@ -77,23 +77,23 @@ def test_predictions_go_to_an_exchange_with_the_event_id_as_message_id(rabbit, n
 
 
 @pytest.mark.slow
-def test_kill_9_loses_and_doubles_nothing_on_rabbitmq(rabbit, name, postgres_uri, model_dir, tmp_path):
+def test_kill_9_loses_and_doubles_nothing_on_rabbitmq(rabbit, name, module_postgres_uri, model_dir, tmp_path):
     total = 5_000
     rabbit.queue(name)
     rabbit.publish(name, [event(i, (i % 97) / 50) for i in range(total)], [f"m-{i}" for i in range(total)])
     table = name.replace("-", "_")
     args = ["models", "stream", "-m", str(model_dir), "--batch-size", "200",
-            "--source", f"{AMQP_URL}?queue={name}", "--sink", f"{postgres_uri}?table={table}"]
+            "--source", f"{AMQP_URL}?queue={name}", "--sink", f"{module_postgres_uri}?table={table}"]
     consumers = Consumers(args, tmp_path)
     try:
         for kill in range(3):
-            wait_until(lambda k=kill: _count(postgres_uri, table) >= (k + 1) * total // 5, timeout=180,
+            wait_until(lambda k=kill: _count(module_postgres_uri, table) >= (k + 1) * total // 5, timeout=180,
                        what=f"progress before kill {kill + 1}")
             consumers.kill_and_replace(kill % 2)
-        wait_until(lambda: _count(postgres_uri, table) >= total and rabbit.depth(name) == 0, timeout=300,
+        wait_until(lambda: _count(module_postgres_uri, table) >= total and rabbit.depth(name) == 0, timeout=300,
                    what="every event scored")
         consumers.wait_running()
     finally:
         codes = consumers.stop()
     assert codes == [0, 0], consumers.tails()
-    assert sorted(r.event_id for r in _rows(postgres_uri, table)) == sorted(f"m-{i}" for i in range(total))
+    assert sorted(r.event_id for r in _rows(module_postgres_uri, table)) == sorted(f"m-{i}" for i in range(total))

@@ -47,8 +47,8 @@ def _sql_rows(db_uri: str, table: str) -> list:
 
 @pytest.mark.parametrize("backend", ["sqlite", "postgresql", "mysql"])
 def test_the_sql_sink_keeps_the_first_prediction_of_each_event(backend, request, tmp_path, name):
-    db = {"sqlite": lambda: f"sqlite:///{tmp_path / 'p.db'}", "postgresql": lambda: request.getfixturevalue("postgres_uri"),
-          "mysql": lambda: request.getfixturevalue("mysql_uri")}[backend]()
+    db = {"sqlite": lambda: f"sqlite:///{tmp_path / 'p.db'}", "postgresql": lambda: request.getfixturevalue("module_postgres_uri"),
+          "mysql": lambda: request.getfixturevalue("module_mysql_uri")}[backend]()
     table = name.replace("-", "_")
     _write_twice(f"{db}?table={table}")
     rows = _sql_rows(db, table)
