@@ -375,30 +375,39 @@ def fit(
     return {}
 
 
-# scikit-learn ensembles that grow with warm_start: (the parameter counting trees / rounds, a chunk)
+# scikit-learn ensembles that grow with warm_start: (the parameter counting trees / rounds, a chunk,
+# the first chunk). The first is small: it times one tree / round before the fit commits to more.
 CHUNKED = {
-    "random_forest": ("n_estimators", 20), "extra_trees": ("n_estimators", 20), "hist_gradient_boosting": ("max_iter", 50)
+    "random_forest": ("n_estimators", 20, 5),
+    "extra_trees": ("n_estimators", 20, 5),
+    "hist_gradient_boosting": ("max_iter", 50, 10),
 }
 
 
 def _fit_in_chunks(name: str, estimator: Any, X: Any, y: Any, sample_weight: Any, deadline: float) -> dict:
     """A forest or a histogram gradient boosting grown a chunk at a time (``warm_start``; a forest
     is the one a single fit makes, the same random draws; boosting's early stopping restarts its
-    patience at a chunk's end, so it may run a few more rounds), stopping at the deadline between
-    two chunks: these fits cannot be interrupted otherwise. Returns the trees / rounds grown."""
-    key, chunk = CHUNKED[name]
+    patience at a chunk's end, so it may run a few more rounds), stopping at the deadline: these
+    fits cannot be interrupted otherwise. After the small first chunk each chunk is sized from the
+    time a tree / round took so far, so that it ends before the deadline, and the fit stops when not
+    even one more fits. Returns the trees / rounds grown."""
+    key, chunk, first = CHUNKED[name]
     total = int(estimator.get_params()[key])
     estimator.set_params(warm_start=True)
-    grown = 0
+    grown, step, started = 0, first, time.time()
     try:
         while grown < total:
-            grown = min(total, grown + chunk)
+            grown = min(total, grown + step)
             estimator.set_params(**{key: grown})
             estimator.fit(X, y, sample_weight=sample_weight)
             if name == "hist_gradient_boosting" and estimator.n_iter_ < grown:  # early stopping ended it
                 break
-            if time.time() > deadline:
+            now = time.time()
+            per_unit = (now - started) / grown
+            fits = int((deadline - now) / per_unit) if per_unit > 0 else chunk
+            if fits < 1:
                 break
+            step = min(chunk, fits)
     finally:
         estimator.set_params(warm_start=False)
     if name == "hist_gradient_boosting":

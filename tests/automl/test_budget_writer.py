@@ -123,12 +123,44 @@ def test_forests_and_hist_boosting_stop_at_the_deadline_between_chunks(name):
         assert learnt_whole["best_iteration"] <= learnt_grown["best_iteration"] < space.MAX_BOOSTING_ROUNDS
     late = spec.build(params, space.Context(True, 2))
     learnt_late = space.fit(spec, late, X, y, X, y, None, deadline=time.time() - 1)
-    key, chunk = space.CHUNKED[name]
-    if name == "random_forest":
-        assert learnt_late == {"n_estimators": chunk} and len(late.estimators_) == chunk
+    key, chunk, first = space.CHUNKED[name]
+    if name == "random_forest":  # past the deadline: the first, small chunk only
+        assert learnt_late == {"n_estimators": first} and len(late.estimators_) == first
     else:
-        assert late.n_iter_ == chunk == learnt_late["best_iteration"]
+        assert late.n_iter_ == first == learnt_late["best_iteration"]
     assert late.get_params()["warm_start"] is False
+
+
+def test_chunks_are_sized_to_end_before_the_deadline(monkeypatch):
+    """After the first chunk, a chunk holds only the trees the time left allows at the pace so far:
+    a fit whose trees take 0.1 s each, with 1 s left, grows ~10 more, not a whole chunk of 20."""
+
+    from modelyard.automl import space
+
+    clock = {"now": 1000.0}
+    monkeypatch.setattr(space.time, "time", lambda: clock["now"])
+
+    class Forest:  # a warm-started ensemble whose every new tree costs 0.1 s of the fake clock
+        def __init__(self) -> None:
+            self.params = {"n_estimators": 100, "warm_start": False}
+            self.trees, self.fits = 0, []
+
+        def get_params(self) -> dict:
+            return dict(self.params)
+
+        def set_params(self, **params) -> None:
+            self.params.update(params)
+
+        def fit(self, X, y, sample_weight=None) -> None:
+            new = self.params["n_estimators"] - self.trees
+            clock["now"] += 0.1 * new
+            self.trees = self.params["n_estimators"]
+            self.fits.append(new)
+
+    forest = Forest()
+    learnt = space._fit_in_chunks("random_forest", forest, None, None, None, deadline=1001.5)
+    assert forest.fits == [5, 10]  # 0.5 s for the first 5, then the 1.0 s left holds 10
+    assert learnt == {"n_estimators": 15} and clock["now"] <= 1001.5
 
 
 @pytest.mark.parametrize("name", ["linear", "lasso"])
