@@ -109,3 +109,19 @@ def module_store(
     store = _empty_store(request, request.param, tmp_path_factory.mktemp(f"module-{request.param}"))
     yield store
     _close(store)
+
+
+@pytest.fixture(
+    params=[
+        pytest.param("sqlite", id="sqlite"),
+        pytest.param("postgres", id="postgresql", marks=pytest.mark.postgres),
+        pytest.param("mysql", id="mysql", marks=pytest.mark.mysql),
+    ]
+)
+def old_uri(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[str]:
+    """An empty database of this test's own, once per backend, for a test that builds an older
+    schema in it and upgrades it."""
+    if request.param == "sqlite":
+        yield f"sqlite:///{tmp_path / 'old.db'}"
+    else:
+        yield request.getfixturevalue(f"fresh_{request.param}_uri")

@@ -5,7 +5,6 @@ stops after one page instead of sorting every run of the experiment. The order i
 
 from __future__ import annotations
 
-from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
@@ -145,23 +144,6 @@ def _index_columns(engine: sa.Engine) -> dict[str, list]:
     return {ix["name"]: ix["column_names"] for ix in sa.inspect(engine).get_indexes("runs")}
 
 
-@pytest.fixture
-def old_uri(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[str]:
-    if request.param == "sqlite":
-        yield f"sqlite:///{tmp_path / 'old.db'}"
-    else:
-        yield request.getfixturevalue(f"fresh_{request.param}_uri")
-
-
-@pytest.mark.parametrize(
-    "old_uri",
-    [
-        pytest.param("sqlite", id="sqlite"),
-        pytest.param("postgres", id="postgresql", marks=pytest.mark.postgres),
-        pytest.param("mysql", id="mysql", marks=pytest.mark.mysql),
-    ],
-    indirect=True,
-)
 def test_a_database_at_0008_gets_the_index(old_uri: str, tmp_path: Path) -> None:
     engine = create_db_engine(old_uri)
     try:

@@ -6,7 +6,6 @@ upgrades to the index."""
 
 from __future__ import annotations
 
-from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
@@ -175,23 +174,6 @@ def test_mariadb_plan_uses_the_prefix_index(store: SqlTrackingStore) -> None:
 
 
 # -- the migration on a database made before it ----------------------------------------------------
-@pytest.fixture
-def old_uri(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[str]:
-    if request.param == "sqlite":
-        yield f"sqlite:///{tmp_path / 'old.db'}"
-    else:
-        yield request.getfixturevalue(f"fresh_{request.param}_uri")
-
-
-@pytest.mark.parametrize(
-    "old_uri",
-    [
-        pytest.param("sqlite", id="sqlite"),
-        pytest.param("postgres", id="postgresql", marks=pytest.mark.postgres),
-        pytest.param("mysql", id="mysql", marks=pytest.mark.mysql),
-    ],
-    indirect=True,
-)
 def test_a_database_at_0009_gets_the_index(old_uri: str, tmp_path: Path) -> None:
     engine = create_db_engine(old_uri)
     try:
