@@ -14,15 +14,15 @@ adding a backend (e.g. REST against a live server) is one entry in ``BACKENDS`` 
 from __future__ import annotations
 
 import shutil
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator, Sequence
 from pathlib import Path
 
 import pytest
-from sqlalchemy import Engine, delete, update
+from sqlalchemy import Engine, delete, insert, select, update
 
 from modelyard.store.sql.database import Database
 from modelyard.store.sql.engine import create_db_engine
-from modelyard.store.sql.migrate import ensure_schema
+from modelyard.store.sql.migrate import ensure_schema, upgrade
 from modelyard.store.sql.schema import full_metadata
 from modelyard.store.tracking import tables as schema
 from modelyard.store.tracking.sql.store import SqlTrackingStore
@@ -125,3 +125,41 @@ def old_uri(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[str]:
         yield f"sqlite:///{tmp_path / 'old.db'}"
     else:
         yield request.getfixturevalue(f"fresh_{request.param}_uri")
+
+
+def _runs_at_revision(engine: Engine, revision: str, start_times: Sequence[int | None]) -> dict[str, int]:
+    upgrade(engine, revision)
+    with engine.begin() as conn:
+        exp = conn.execute(
+            insert(schema.experiments).values(
+                name="old", artifact_location="file:///a", lifecycle_stage="active", creation_time=1, last_update_time=1
+            )
+        ).inserted_primary_key[0]
+        conn.execute(
+            insert(schema.runs),
+            [
+                {
+                    "run_uuid": f"{i:032x}",
+                    "experiment_id": exp,
+                    "name": f"r{i}",
+                    "user_id": "u",
+                    "status": "FINISHED",
+                    "start_time": start,
+                    "end_time": None,
+                    "deleted_time": None,
+                    "lifecycle_stage": "active",
+                    "artifact_uri": f"file:///a/{i}",
+                }
+                for i, start in enumerate(start_times)
+            ],
+        )
+        return dict(conn.execute(select(schema.runs.c.name, schema.runs.c.id)).all())
+
+
+@pytest.fixture
+def runs_at_revision() -> Callable[[Engine, str, Sequence[int | None]], dict[str, int]]:
+    """``(engine, revision, start_times)``: migrates the empty database to ``revision`` (an older
+    schema, for upgrade tests) and adds experiment "old" with one run per start time, named r0, r1,
+    ..., written with the tables' SQL (no store, whose code expects the newest schema). Returns the
+    runs' ids by name."""
+    return _runs_at_revision

@@ -16,7 +16,6 @@ from modelyard.entities import ViewType
 from modelyard.search import parse_order_by, sort_runs
 from modelyard.store.sql import migrate
 from modelyard.store.sql.engine import create_db_engine
-from modelyard.store.tracking import tables as schema
 from modelyard.store.tracking.sql.store import SqlTrackingStore
 
 INDEX = "ix_runs_experiment_start_uuid"
@@ -107,47 +106,14 @@ def test_default_order_is_unchanged(store: SqlTrackingStore) -> None:
 
 
 # -- the migration on a database made before it ------------------------------------------------------
-def _runs_at_0008(engine: sa.Engine) -> None:
-    """A database at revision 0008 with an experiment of five runs (one without a start time)."""
-    migrate.upgrade(engine, "0008")
-    with engine.begin() as conn:
-        exp = conn.execute(
-            sa.insert(schema.experiments).values(
-                name="old",
-                artifact_location="file:///a",
-                lifecycle_stage="active",
-                creation_time=1,
-                last_update_time=1,
-            )
-        ).inserted_primary_key[0]
-        conn.execute(
-            sa.insert(schema.runs),
-            [
-                {
-                    "run_uuid": f"{i:032x}",
-                    "experiment_id": exp,
-                    "name": f"r{i}",
-                    "user_id": "u",
-                    "status": "FINISHED",
-                    "start_time": None if i == 2 else 100 + i % 2,
-                    "end_time": None,
-                    "deleted_time": None,
-                    "lifecycle_stage": "active",
-                    "artifact_uri": f"file:///a/{i}",
-                }
-                for i in range(5)
-            ],
-        )
-
-
 def _index_columns(engine: sa.Engine) -> dict[str, list]:
     return {ix["name"]: ix["column_names"] for ix in sa.inspect(engine).get_indexes("runs")}
 
 
-def test_a_database_at_0008_gets_the_index(old_uri: str, tmp_path: Path) -> None:
+def test_a_database_at_0008_gets_the_index(old_uri: str, tmp_path: Path, runs_at_revision) -> None:
     engine = create_db_engine(old_uri)
     try:
-        _runs_at_0008(engine)
+        runs_at_revision(engine, "0008", [None if i == 2 else 100 + i % 2 for i in range(5)])  # one without a start time
         assert "ix_runs_experiment_start" in _index_columns(engine)
         result = CliRunner().invoke(cli, ["db", "upgrade", old_uri])
         assert result.exit_code == 0, result.output

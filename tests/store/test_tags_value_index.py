@@ -174,39 +174,11 @@ def test_mariadb_plan_uses_the_prefix_index(store: SqlTrackingStore) -> None:
 
 
 # -- the migration on a database made before it ----------------------------------------------------
-def test_a_database_at_0009_gets_the_index(old_uri: str, tmp_path: Path) -> None:
+def test_a_database_at_0009_gets_the_index(old_uri: str, tmp_path: Path, runs_at_revision) -> None:
     engine = create_db_engine(old_uri)
     try:
-        migrate.upgrade(engine, "0009")
+        ids = runs_at_revision(engine, "0009", [100 + i for i in range(5)])
         with engine.begin() as conn:
-            exp = conn.execute(
-                sa.insert(schema.experiments).values(
-                    name="old",
-                    artifact_location="file:///a",
-                    lifecycle_stage="active",
-                    creation_time=1,
-                    last_update_time=1,
-                )
-            ).inserted_primary_key[0]
-            conn.execute(
-                sa.insert(schema.runs),
-                [
-                    {
-                        "run_uuid": f"{i:032x}",
-                        "experiment_id": exp,
-                        "name": f"r{i}",
-                        "user_id": "u",
-                        "status": "FINISHED",
-                        "start_time": 100 + i,
-                        "end_time": None,
-                        "deleted_time": None,
-                        "lifecycle_stage": "active",
-                        "artifact_uri": f"file:///a/{i}",
-                    }
-                    for i in range(5)
-                ],
-            )
-            ids = dict(conn.execute(sa.select(schema.runs.c.name, schema.runs.c.id)).all())
             conn.execute(
                 sa.insert(schema.tags),
                 [{"run_id": ids[f"r{i}"], "key": PARENT, "value": f"{0:032x}"} for i in (1, 2, 4)]
