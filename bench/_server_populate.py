@@ -71,23 +71,23 @@ class SqlPopulator:
         cols = [c.name for c in self.t[name].c]
         return [{c: r[c] if c in r else template.get(c) for c in cols} for r in rows]
 
+    def run_row(self, rd: RunData, start_time: int, columns: list[str]) -> dict:
+        """The runs row of ``rd`` (``columns`` of it): the template run's values, with its own id,
+        name, times and artifact location."""
+        row = {c: self.template.get(c) for c in columns}
+        row.update(
+            run_uuid=rd.run_uuid,
+            name=rd.name,
+            start_time=start_time,
+            end_time=start_time + 60_000,
+            artifact_uri=str(self.template.get("artifact_uri", "")).replace(self.template_uuid, rd.run_uuid),
+        )
+        return row
+
     def insert_runs(self, runs: list[RunData], start_time_of: Callable[[int], int]) -> None:
         sa, runs_t = self.sa, self.t["runs"]
         cols = [c.name for c in runs_t.c if not (self.int_keys and c.name == "id")]
-        run_rows = []
-        for rd in runs:
-            st = start_time_of(rd.index)
-            row = {c: self.template.get(c) for c in cols}
-            row.update(
-                run_uuid=rd.run_uuid,
-                name=rd.name,
-                start_time=st,
-                end_time=st + 60_000,
-                artifact_uri=str(self.template.get("artifact_uri", "")).replace(
-                    self.template_uuid, rd.run_uuid
-                ),
-            )
-            run_rows.append(row)
+        run_rows = [self.run_row(rd, start_time_of(rd.index), cols) for rd in runs]
         with self.engine.begin() as c:
             c.execute(sa.insert(runs_t), run_rows)
             if self.int_keys:

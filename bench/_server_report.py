@@ -6,7 +6,7 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING, Any
 
-from tracking import sig
+from tracking import sig, speedup
 
 if TYPE_CHECKING:  # the runner's types, for reading only
     from _server_workload import ServerConfig
@@ -105,26 +105,20 @@ def build_backend_report(backend: str, tools: list[str], runs: dict[str, ToolRun
                 c = _count(name, r.res["raw"][name])
                 if c is not None:
                     counts[tool] = c
-        my, ml = entry["modelyard"], entry["mlflow"]
-        ratio = None
-        if my and ml:
-            ratio = my / ml if better == "higher" else ml / my
-        entry["ratio"] = sig(ratio, 3)
+        ml = entry["mlflow"]
+        entry["ratio"] = sig(speedup(entry["modelyard"], ml, better), 3)
         if NATIVE in runs:
             # modelyard's client on its server (defaults) against the mlflow client on MLflow's
             r = runs[NATIVE]
             nv = sig(r.res["figures"].get(name))
             entry[NATIVE] = nv
-            native_ratio = None
-            if nv and ml:
-                native_ratio = nv / ml if better == "higher" else ml / nv
-            entry["native_ratio"] = sig(native_ratio, 3)
+            entry["native_ratio"] = sig(speedup(nv, ml, better), 3)
             standard = r.res.get("variants", {}).get("standard", {}).get("figures", {})
             if name in standard:  # the same client with its fast paths off (the standard routes)
                 sv_ = sig(standard[name])
                 entry["native_standard_routes"] = sv_
                 if sv_ and ml:
-                    entry["native_standard_ratio"] = sig(sv_ / ml if better == "higher" else ml / sv_, 3)
+                    entry["native_standard_ratio"] = sig(speedup(sv_, ml, better), 3)
             if nv is None:
                 errors[NATIVE] = figure_error(name, r)
         stub = runs.get(STUB)
@@ -132,10 +126,7 @@ def build_backend_report(backend: str, tools: list[str], runs: dict[str, ToolRun
             # The ceiling: MLflow against the stub, the best ratio any server could show here.
             sv = sig(stub.res["figures"].get(name))
             entry[STUB] = sv
-            ceiling = None
-            if sv and ml and name not in NO_CEILING:
-                ceiling = sv / ml if better == "higher" else ml / sv
-            entry["ceiling"] = sig(ceiling, 3)
+            entry["ceiling"] = sig(speedup(sv, ml, better) if name not in NO_CEILING else None, 3)
         entry.update(unit=unit, better=better, what=what, mlflow_in_issue=issue)
         if counts:
             entry["n"] = counts

@@ -64,18 +64,9 @@ class SqliteBulkPopulator(SqlPopulator):
 
     def insert_runs(self, runs: list[RunData], start_time_of: Callable[[int], int]) -> None:
         columns = [c for c in self.columns["runs"] if c != "id"]
-        template_uri = str(self.template.get("artifact_uri", ""))
         rows = []
         for rd in runs:
-            st = start_time_of(rd.index)
-            row = {c: self.template.get(c) for c in columns}
-            row.update(
-                run_uuid=rd.run_uuid,
-                name=rd.name,
-                start_time=st,
-                end_time=st + 60_000,
-                artifact_uri=template_uri.replace(self.template_uuid, rd.run_uuid),
-            )
+            row = self.run_row(rd, start_time_of(rd.index), columns)
             rows.append(tuple(row[c] for c in columns))
         c = self.conn
         c.execute("BEGIN")

@@ -33,24 +33,14 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 from streaming import REDIS, bodies, env, save_model  # noqa: E402
 
 PRODUCER = r"""
-import json, sys, time, redis
+import json, sys, redis
+sys.path.insert(0, BENCH)
+from _offer import offer_at_rate
 url, stream, rate, seconds = sys.argv[1], sys.argv[2], float(sys.argv[3]), float(sys.argv[4])
 payload = [l.encode() for l in json.loads(sys.stdin.read())]
-r = redis.Redis.from_url(url)
-tick = 0.005
-per_tick = max(1, round(rate * tick))
-sent, start = 0, time.perf_counter()
-while time.perf_counter() - start < seconds:
-    pipe = r.pipeline(transaction=False)
-    for _ in range(per_tick):
-        pipe.xadd(stream, {"data": payload[sent % len(payload)]})
-        sent += 1
-    pipe.execute()
-    pause = start + (sent / per_tick) * tick - time.perf_counter()
-    if pause > 0:
-        time.sleep(pause)
-print(json.dumps({"sent": sent, "offered": sent / (time.perf_counter() - start)}))
-"""
+sent, offered = offer_at_rate(redis.Redis.from_url(url), stream, payload, rate, seconds)
+print(json.dumps({"sent": sent, "offered": offered}))
+""".replace("BENCH", repr(str(Path(__file__).resolve().parent)))
 
 
 def quantiles(values: list[float]) -> dict:

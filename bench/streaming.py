@@ -51,6 +51,7 @@ import uuid
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
+from _offer import offer_at_rate  # noqa: E402
 from tracking import REPO, base_env, log, machine_info, sig  # noqa: E402
 
 REDIS = "redis://127.0.0.1:6379/0"
@@ -358,20 +359,7 @@ def latency(r, model: Path, rate: int, seconds: float, tag: str) -> dict:
         deadline = time.monotonic() + 120
         while r.xlen(out) == 0 and time.monotonic() < deadline:
             time.sleep(0.01)
-        tick = 0.005
-        per_tick = max(1, round(rate * tick))
-        sent, start = 0, time.perf_counter()
-        while time.perf_counter() - start < seconds:
-            pipe = r.pipeline(transaction=False)
-            for _ in range(per_tick):
-                pipe.xadd(stream, {"data": payload[sent % 2000]})
-                sent += 1
-            pipe.execute()
-            next_at = start + (sent / per_tick) * tick
-            pause = next_at - time.perf_counter()
-            if pause > 0:
-                time.sleep(pause)
-        offered = sent / (time.perf_counter() - start)
+        sent, offered = offer_at_rate(r, stream, payload, rate, seconds)
         deadline = time.monotonic() + 60
         while r.xlen(out) < sent + 1 and time.monotonic() < deadline:
             time.sleep(0.02)

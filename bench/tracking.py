@@ -70,6 +70,14 @@ def sig(x: float | None, digits: int = 4) -> float | None:
     return None if x is None else float(f"{x:.{digits}g}")
 
 
+def speedup(ours: float | None, theirs: float | None, better: str) -> float | None:
+    """How many times better ``ours`` is than ``theirs`` (> 1: ours is better), for a figure where
+    ``better`` is "higher" (a rate) or "lower" (a time); None when either is missing or zero."""
+    if not ours or not theirs:
+        return None
+    return ours / theirs if better == "higher" else theirs / ours
+
+
 # --------------------------------------------------------------------------------------
 # Interpreters and environments
 # --------------------------------------------------------------------------------------
@@ -347,11 +355,8 @@ def build_report(
                 bound = res.get("raw", {}).get(name, {}).get("at_least_ms")
                 if bound:
                     at_least[tool] = bound
-        my, ml = entry["modelyard"], entry["mlflow"]
-        ratio = None
-        if my and ml:
-            ratio = my / ml if better == "higher" else ml / my
-        entry["ratio"] = sig(ratio, 3)
+        my = entry["modelyard"]
+        entry["ratio"] = sig(speedup(my, entry["mlflow"], better), 3)
         for tool, bound in at_least.items():  # a search interrupted at the deadline
             entry[f"{tool}_at_least"] = sig(bound)
         if "mlflow" in at_least and my and better == "lower":
