@@ -339,6 +339,32 @@ def run_feast_online(tmp: Path, profile, plan: dict) -> tuple[dict | None, str |
     return json.loads(proc.stdout.strip().splitlines()[-1]), None
 
 
+def _bare_hmget(prefix: str, key_texts: list[str], names: list[str]):
+    """``call(i)``: HMGET of the ``names`` fields of the i-th key, pre-encoded, on one plain socket;
+    the reply parsed by hiredis and not decoded (the floor of a Python lookup on this machine)."""
+    import socket
+
+    import hiredis
+
+    sock = socket.create_connection(("127.0.0.1", 6379))
+    sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
+    fields = b"".join(b"$%d\r\n%s\r\n" % (len(n.encode()), n.encode()) for n in names)
+    commands = []
+    for text in key_texts:
+        key = f"{prefix}bench.profile:{text}".encode()
+        commands.append(b"*%d\r\n$5\r\nHMGET\r\n$%d\r\n%s\r\n%s" % (len(names) + 2, len(key), key, fields))
+    reader = hiredis.Reader()
+
+    def call(i: int):
+        sock.sendall(commands[i])
+        while (reply := reader.gets()) is False:
+            reader.feed(sock.recv(65536))
+        return reply
+
+    assert call(0)[0] is not None
+    return call
+
+
 def online(fc, profile, keys: int, tmp: Path, feast: bool, lookups: int = 2000, batch: int = 100,
            batches: int = 200) -> dict:
     """Online lookup of the 10 features of ``bench.profile`` from Redis (published there), by key:
@@ -349,6 +375,9 @@ def online(fc, profile, keys: int, tmp: Path, feast: bool, lookups: int = 2000, 
     - ``store_read``: the Redis online store's ``read`` (one HMGET, a dict per key);
     - ``enricher``: ``OnlineEnricher.lookup`` (what serving and streaming call: a pandas frame of
       keys in, the model's input frame out), one key per call and ``batch`` keys per call;
+    - ``bare_roundtrip``: the floor under any Python lookup: the same HMGET of the 10 fields as
+      pre-encoded bytes on a plain socket, its answer parsed by hiredis, nothing decoded;
+      ``ceiling_vs_feast`` = Feast's figure / that floor, the best ratio any client could show;
     - ``feast``: Feast's ``get_online_features(...).to_dict()`` on the same Redis, the same keys.
     Ours run in two halves, before and after Feast's run (each kind alternating call by call), so both
     span the same stretch of the machine's load. p50/p99 in ms per call, rows/s and the client's CPU
@@ -381,7 +410,8 @@ def online(fc, profile, keys: int, tmp: Path, feast: bool, lookups: int = 2000, 
     enricher = OnlineEnricher(spec, fc.tracking_uri)
     single_frames = [pd.DataFrame({"key": np.array([k], dtype=np.int64)}) for k in single_keys]
     batch_frames = [pd.DataFrame({"key": np.array(ks, dtype=np.int64)}) for ks in batch_keys]
-    kinds = ("lookup_single", "store_read", "enricher_single", "lookup_batch", "enricher_batch")
+    kinds = ("lookup_single", "store_read", "enricher_single", "bare_roundtrip", "lookup_batch", "enricher_batch")
+    bare = _bare_hmget(prefix, [key_strings(table, [(k,)])[0] for k in single_keys], names)
     samples: dict[str, list[float]] = {name: [] for name in kinds}
     cpu: dict[str, list[float]] = {name: [] for name in kinds}
     clock = time.process_time
@@ -400,7 +430,8 @@ def online(fc, profile, keys: int, tmp: Path, feast: bool, lookups: int = 2000, 
             k = single_keys[i]
             calls = [("lookup_single", lambda k=k: reader.get(k)),
                      ("store_read", lambda k=k: store.read("bench.profile", key_strings(table, [(k,)]), names)),
-                     ("enricher_single", lambda i=i: enricher.lookup(single_frames[i]))]
+                     ("enricher_single", lambda i=i: enricher.lookup(single_frames[i])),
+                     ("bare_roundtrip", lambda i=i: bare(i))]
             shift = i % len(calls)
             for kind, fn in calls[shift:] + calls[:shift]:
                 got = measure(kind, fn)
@@ -461,6 +492,9 @@ def online(fc, profile, keys: int, tmp: Path, feast: bool, lookups: int = 2000, 
             "enricher_single_cpu": sig(fs["single"]["cpu_ms_mean"] / out["enricher_single"]["cpu_ms_mean"]),
             "enricher_batch_cpu": sig(fs["batch"]["cpu_ms_mean"] / out["enricher_batch"]["cpu_ms_mean"]),
         }
+        floor = out["bare_roundtrip"]
+        out["ceiling_vs_feast"] = {"single_p50": sig(fs["single"]["p50_ms"] / floor["p50_ms"]),
+                                   "single_cpu": sig(fs["single"]["cpu_ms_mean"] / floor["cpu_ms_mean"])}
         log(f"online feast: single p50 {fs['single']['p50_ms']} ms ({fs['single']['cpu_ms_mean']} ms CPU), "
             f"batch p50 {fs['batch']['p50_ms']} ms")
     return out

@@ -139,6 +139,7 @@ class OnlineTable:
         key_type = table.column(table.primary_keys[0]).dtype if self._single else None
         self._int_key = key_type == "int64"
         self._str_key = key_type == "string"
+        self._read_one = store.key_reader(table.name, self.features, self._codecs)
 
     def key_text(self, key: Any) -> str:
         """``key`` (a value, or a tuple/list for a composite key) as the store's key text."""
@@ -157,7 +158,7 @@ class OnlineTable:
 
     def get(self, key: Any) -> dict[str, Any] | None:
         """The features of one key, None when it has no row."""
-        values = self.online_store.fetch([(self.table.name, [self.key_text(key)], self.features, self._codecs)])[0][0]
+        values = self._read_one(self.key_text(key))
         return None if values is None else dict(zip(self.features, values, strict=True))
 
     def get_many(self, keys: Sequence[Any]) -> list[dict[str, Any] | None]:

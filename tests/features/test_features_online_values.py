@@ -167,7 +167,7 @@ def test_a_dropped_connection_is_replaced_and_the_read_retried(fc, redis_uri) ->
     fc.publish_table("t", redis_uri)
     table = fc.online_table("t", features=["i8"])
     assert table.get(1) == {"i8": -5}
-    conn = table.online_store._idle[-1]  # the pooled connection the read used
+    conn = table.online_store._idle[-1].conn  # the pooled connection the read used
     conn.send_command("CLIENT", "ID")
     client_id = conn.read_response()
     admin = redis.Redis.from_url("redis://127.0.0.1:6379/0")
@@ -176,7 +176,38 @@ def test_a_dropped_connection_is_replaced_and_the_read_retried(fc, redis_uri) ->
     finally:
         admin.close()
     assert table.get(3) == {"i8": 7}  # the broken connection is noticed, a new one reads
-    conn = table.online_store._idle[-1]
+    conn = table.online_store._idle[-1].conn
     conn.send_command("CLIENT", "ID")
     assert conn.read_response() != client_id
     assert table.get_many([1, 9]) == [{"i8": -5}, None]
+
+
+def test_all_float_lookups_take_one_map_and_fall_back_on_nulls(fc, online_store) -> None:
+    fc.create_table("t", primary_keys="k", df=ROWS)
+    fc.publish_table("t", online_store)
+    table = fc.online_table("t", features=["f32", "f64"])
+    assert table.get(1) == {"f32": pytest.approx(0.1), "f64": 1.5}
+    assert table.get(2) == {"f32": None, "f64": None}  # JSON nulls: the general decoding
+    row = table.get(3)
+    assert math.isnan(row["f32"]) and row["f64"] == float("-inf")
+    assert table.get(9) is None
+    assert [type(v) for v in table.get(1).values()] == [float, float]
+
+
+def test_a_redis_error_answer_is_raised_and_the_connection_kept_usable(fc, redis_uri) -> None:
+    import redis
+
+    fc.create_table("t", primary_keys="k", df=ROWS)
+    fc.publish_table("t", redis_uri)
+    table = fc.online_table("t", features=["f64"])
+    admin = redis.Redis.from_url(redis_uri.split("?")[0])
+    try:
+        name = table.online_store._key("t", table.key_text(1))
+        admin.delete(name)
+        admin.set(name, "not a hash")  # HMGET on a string: a WRONGTYPE error answer
+        with pytest.raises(redis.exceptions.ResponseError, match="WRONGTYPE"):
+            table.get(1)
+        assert table.get(3) == {"f64": float("-inf")}  # the same pool answers the next read
+        assert table.get_many([3, 9]) == [{"f64": float("-inf")}, None]
+    finally:
+        admin.close()
