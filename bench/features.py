@@ -267,14 +267,41 @@ def score(fc, series, labels, profile, reps: int) -> dict:
             "overhead": sig(ours_s / hand_s), "identical_predictions": agree, "model_uri": info.model_uri, "model": model}
 
 
-def score_cli(fc, labels, tmp: Path, model_uri: str) -> dict:
-    """``modelyard models score-batch`` from Parquet to Parquet in a child process: time and peak RSS."""
-    source, out = tmp / "batch.parquet", tmp / "scored.parquet"
-    labels.drop(columns="y").to_parquet(source)
+def write_batch(path: Path, rows: int, keys: int, seed: int = 9, chunk: int = 1_000_000) -> None:
+    """A scoring batch of ``rows`` rows (rid, key, event_ts) like the labels, written chunk by chunk."""
+    import pyarrow as pa
+    import pyarrow.parquet as pq
+
+    rng = np.random.default_rng(seed)
+    t0, span = pd.Timestamp("2026-01-01", tz="UTC"), 365 * 86400
+    writer = None
+    try:
+        for start in range(0, rows, chunk):
+            n = min(chunk, rows - start)
+            frame = pd.DataFrame({"rid": np.arange(start, start + n), "key": rng.integers(0, keys, n),
+                                  "event_ts": (t0 + pd.to_timedelta(rng.integers(0, span, n), unit="s")).astype("datetime64[us, UTC]")})
+            table = pa.Table.from_pandas(frame, preserve_index=False)
+            writer = writer or pq.ParquetWriter(path, table.schema)
+            writer.write_table(table)
+    finally:
+        if writer is not None:
+            writer.close()
+
+
+def score_cli(fc, labels, tmp: Path, model_uri: str, source: Path | None = None, memory_limit: str = "512MB") -> dict:
+    """``modelyard models score-batch`` from Parquet to Parquet in a child process: time, peak RSS
+    and the rows written (of ``labels``, or of the Parquet file ``source`` when given)."""
+    import pyarrow.parquet as pq
+
+    out = tmp / "scored.parquet"
+    if source is None:
+        source = tmp / "batch.parquet"
+        labels.drop(columns="y").to_parquet(source)
+    rows = pq.ParquetFile(source).metadata.num_rows
     env = {k: v for k, v in os.environ.items() if not k.startswith(("MODELYARD_", "MLFLOW_"))}
     env.update(PYTHONPATH=str(REPO), OMP_WAIT_POLICY="passive", MODELYARD_TRACKING_URI=fc.tracking_uri,
                MODELYARD_DEFAULT_ARTIFACT_ROOT=fc.settings.artifacts.default_root)
-    args = ["models", "score-batch", "-m", model_uri, "--input", str(source), "--output", str(out), "--memory-limit", "1GB"]
+    args = ["models", "score-batch", "-m", model_uri, "--input", str(source), "--output", str(out), "--memory-limit", memory_limit]
     status_file = tmp / "score-batch.status"
     # The child's own high-water mark (VmHWM, reset by exec), written as it exits: getrusage's
     # ru_maxrss of a child starts at the parent's RSS at fork on Linux.
@@ -290,8 +317,10 @@ def score_cli(fc, labels, tmp: Path, model_uri: str) -> dict:
         return {"error": proc.stderr.strip()[-500:]}
     hwm = next(line for line in status_file.read_text().splitlines() if line.startswith("VmHWM:"))
     peak = int(hwm.split()[1]) / 1024
-    log(f"score-batch CLI {took:.2f}s")
-    return {"rows": len(labels), "seconds": sig(took), "child_peak_rss_mb": sig(peak)}
+    written = pq.ParquetFile(out).metadata.num_rows
+    log(f"score-batch CLI {rows} rows {took:.2f}s, peak RSS {peak:.0f} MB")
+    return {"rows": rows, "rows_written": written, "memory_limit": memory_limit, "seconds": sig(took), "rows_per_s": sig(rows / took),
+            "child_peak_rss_mb": sig(peak)}
 
 
 def merge(fc, series, rows: int) -> dict:
@@ -730,6 +759,11 @@ def main() -> None:
     parser.add_argument("--spark-served", action="store_true",
                         help="track through an in-process modelyard server serving the artifacts (the model is "
                              "downloaded to be scored, as from a remote store)")
+    parser.add_argument("--pit-only", action="store_true", help="only the point-in-time join figures (pandas, Feast)")
+    parser.add_argument("--cli-only", action="store_true",
+                        help="only `modelyard models score-batch` (Parquet to Parquet, time and peak RSS) of --cli-rows rows")
+    parser.add_argument("--cli-rows", type=int, help="rows scored by the CLI (default: the labels; 10,000,000 with --cli-only)")
+    parser.add_argument("--cli-memory-limit", default="512MB", help="the CLI's --memory-limit (DuckDB's; its default is 512MB)")
     parser.add_argument("--online-only", action="store_true", help="only the online lookup figures (and Feast's) and the serving figure")
     parser.add_argument("--out")
     args = parser.parse_args()
@@ -762,6 +796,19 @@ def main() -> None:
             report["machine"]["loadavg_end"] = os.getloadavg()
             print(json.dumps(report, indent=2))
             return
+        if args.pit_only:
+            report["pit_join"] = pit_join(fc, series, labels, tmp, not args.no_feast, args.reps)
+            report["machine"]["loadavg_end"] = os.getloadavg()
+            print(json.dumps(report, indent=2))
+            return
+        if args.cli_only:
+            _, info, _ = train_model(fc, labels)
+            source = tmp / "cli-batch.parquet"
+            write_batch(source, args.cli_rows or 10_000_000, keys_n)
+            report["score_batch_cli"] = score_cli(fc, labels, tmp, info.model_uri, source, args.cli_memory_limit)
+            report["machine"]["loadavg_end"] = os.getloadavg()
+            print(json.dumps(report, indent=2))
+            return
         if args.spark_only:
             spark_rows = labels.head(args.spark_labels) if args.spark_labels else labels
             model, info, _ = train_model(fc, labels)
@@ -782,7 +829,11 @@ def main() -> None:
         report["score_batch"] = score(fc, series, labels, profile, args.reps)
         model_uri = report["score_batch"].pop("model_uri")
         partial("score_batch")
-        report["score_batch_cli"] = score_cli(fc, labels, tmp, model_uri)
+        cli_source = None
+        if args.cli_rows:
+            cli_source = tmp / "cli-batch.parquet"
+            write_batch(cli_source, args.cli_rows, keys_n)
+        report["score_batch_cli"] = score_cli(fc, labels, tmp, model_uri, cli_source, args.cli_memory_limit)
         partial("score_batch_cli")
         report["online"] = online(fc, profile, keys_n, tmp, not args.no_feast)
         partial("online")

@@ -137,7 +137,7 @@ def open_input(path: Path, fmt: str) -> tuple[str, int | None]:
 @click.option("--input-format", type=click.Choice(INPUT_FORMATS), default="auto", show_default=True)
 @click.option("--batch-rows", default=100_000, show_default=True, type=click.IntRange(1),
               help="Rows per model call (and per written batch).")
-@click.option("--memory-limit", default="1GB", show_default=True, help="DuckDB's memory limit for the join (it spills past it).")
+@click.option("--memory-limit", default="512MB", show_default=True, help="DuckDB's memory limit for the join (it spills to disk past it).")
 @click.option("--result-type", help="Cast predictions to double, float, long, int, string or boolean.")
 @click.option("--spark", "spark_master", metavar="MASTER", help="Run on Spark, e.g. local[2].")
 def score_batch_command(model_uri: str, input_path: Path, output_path: Path, input_format: str, batch_rows: int,

@@ -49,7 +49,7 @@ def score_to_path(
     output: Path,
     *,
     batch_rows: int = 100_000,
-    memory_limit: str | None = "1GB",
+    memory_limit: str | None = "512MB",
     result_type: str | None = None,
     on_rows: Callable[[int], None] | None = None,
 ) -> dict:
