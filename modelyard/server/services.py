@@ -89,4 +89,3 @@ class Services:
             self.webhooks.stop()
         self.offload.close()
         self.tracking.close()
-

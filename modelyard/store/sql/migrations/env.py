@@ -14,6 +14,8 @@ if config.attributes.get("target_metadata"):
     from modelyard.store.sql.schema import full_metadata
 
     target_metadata = full_metadata()
-context.configure(connection=connection, target_metadata=target_metadata, render_as_batch=True, compare_type=True)
+context.configure(
+    connection=connection, target_metadata=target_metadata, render_as_batch=True, compare_type=True
+)
 with context.begin_transaction():
     context.run_migrations()
