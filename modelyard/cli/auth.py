@@ -24,7 +24,7 @@ db_option = click.option(
 def _service(uri: str | None) -> Iterator:
     from modelyard.auth.context import Principal, RequestContext
     from modelyard.auth.runtime import open_service
-    from modelyard.server.services import backend_store_uri
+    from modelyard.server.backend import backend_store_uri
     from modelyard.settings import Settings
 
     settings = Settings.from_env()

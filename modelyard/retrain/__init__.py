@@ -10,7 +10,34 @@
     retrain.approve("churn", result.challenger_version)        # with approval="manual"
 """
 
-from modelyard.retrain.gates import GateResult, Gates
-from modelyard.retrain.pipeline import RetrainResult, approve, retrain
+
+from __future__ import annotations
+
+import importlib
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from modelyard.retrain.gates import GateResult, Gates
+    from modelyard.retrain.pipeline import RetrainResult, approve, retrain
 
 __all__ = ["GateResult", "Gates", "RetrainResult", "approve", "retrain"]
+
+# Imported when first used: the tracking server imports this package for its retraining history
+# (``modelyard.retrain.service``), which needs neither the gates nor the pipeline (nor the model
+# evaluation and MLmodel modules they import).
+_LAZY = {
+    "GateResult": "modelyard.retrain.gates",
+    "Gates": "modelyard.retrain.gates",
+    "RetrainResult": "modelyard.retrain.pipeline",
+    "approve": "modelyard.retrain.pipeline",
+    "retrain": "modelyard.retrain.pipeline",
+}
+
+
+def __getattr__(name: str) -> Any:
+    module = _LAZY.get(name)
+    if module is None:
+        raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+    value = getattr(importlib.import_module(module), name)
+    globals()[name] = value
+    return value

@@ -3,16 +3,14 @@ services of each domain and the settings."""
 
 from __future__ import annotations
 
-import os
 from dataclasses import dataclass
 from typing import Any
-from urllib.parse import urlsplit
 
 from modelyard.artifacts.service import PROXY_SCHEME, ArtifactService
-from modelyard.exceptions import InvalidParameterValue
 from modelyard.registry.service import RegistryService
 from modelyard.search import paging
-from modelyard.settings import DEFAULT_ARTIFACTS_DIR, DEFAULT_DB_FILE, Settings
+from modelyard.server.backend import artifacts_destination, backend_store_uri, open_tracking_store
+from modelyard.settings import Settings
 from modelyard.tracking.service import TrackingService
 from modelyard.web.offload import Offload
 
@@ -42,7 +40,8 @@ class Services:
         if self.jobs is None and getattr(self.tracking.store, "engine", None) is not None:
             from modelyard.jobs.service import JobService
 
-            self.jobs = JobService.from_engine(self.tracking.store.engine)
+            # the tracking store migrated its database: the jobs tables are there (no has_table checks)
+            self.jobs = JobService.from_engine(self.tracking.store.engine, create_schema=False)
             if self.settings.jobs.scheduler:
                 from modelyard.jobs.scheduler import for_server
 
@@ -52,24 +51,9 @@ class Services:
 
     @classmethod
     def from_settings(cls, settings: Settings) -> Services:
-        from modelyard.plugins import TRACKING_STORES, resolve
-
-        uri = backend_store_uri(settings)
-        destination = settings.server.artifacts_destination or os.path.abspath(DEFAULT_ARTIFACTS_DIR)
-        if settings.artifacts.default_root:
-            root = settings.artifacts.default_root
-        elif settings.server.serve_artifacts:
-            root = f"{PROXY_SCHEME}:"
-        else:
-            root = destination
-        if urlsplit(uri).scheme in ("http", "https"):
-            raise InvalidParameterValue(
-                f"The server keeps runs in a database: {uri!r} is a tracking server, not a backend store URI"
-            )
+        store = open_tracking_store(settings)  # refuses an http(s) URI before opening anything
         paging.use_secret(settings.server.page_token_secret)
-        factory = resolve(TRACKING_STORES, "modelyard.tracking_store", urlsplit(uri).scheme, "tracking store")
-        store = factory(uri, settings, default_artifact_root=root)
-        serving = destination if settings.server.serve_artifacts else ""
+        serving = artifacts_destination(settings) if settings.server.serve_artifacts else ""
         return cls(settings, TrackingService(store), ArtifactService(serving, settings))
 
     def feature_tables(self, ctx: Any) -> Any:
@@ -105,11 +89,3 @@ class Services:
             self.webhooks.stop()
         self.offload.close()
         self.tracking.close()
-
-
-def backend_store_uri(settings: Settings) -> str:
-    if settings.server.backend_store_uri:
-        return settings.server.backend_store_uri
-    if settings.client.tracking_uri and not settings.client.tracking_uri.startswith(("http://", "https://")):
-        return settings.client.tracking_uri
-    return "sqlite:///" + os.path.abspath(DEFAULT_DB_FILE)

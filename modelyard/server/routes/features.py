@@ -5,8 +5,9 @@ Delta table at the entry's location; clients read and write it there.
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING
+
 import orjson
-import pyarrow as pa
 from starlette.concurrency import run_in_threadpool
 from starlette.requests import Request
 from starlette.responses import Response, StreamingResponse
@@ -24,6 +25,9 @@ from modelyard.store.features.base import MAX_RESULTS_DEFAULT
 from modelyard.web.errors import json_error
 from modelyard.web.middleware import context_of
 from modelyard.web.routing import authorized, route
+
+if TYPE_CHECKING:
+    import pyarrow as pa
 
 table = RouteTable()
 BASE = "/modelyard/feature-tables"
@@ -241,10 +245,7 @@ def extra_routes(svc: Services) -> list[Route]:
                 body += chunk
                 if len(body) > MAX_WRITE_BYTES:
                     raise InvalidParameterValue("The body exceeds 2 GiB; write the table in several batches")
-            try:
-                data = pa.ipc.open_stream(bytes(body)).read_all()
-            except pa.ArrowInvalid as exc:
-                raise InvalidParameterValue(f"The body is not an Arrow IPC stream: {exc}") from None
+            data = await run_in_threadpool(_read_ipc, bytes(body))  # pyarrow is imported there
             tables = service(svc, ctx)
             mode = q.get("mode", "merge")
             if mode == "create":
@@ -265,8 +266,21 @@ def extra_routes(svc: Services) -> list[Route]:
     ]
 
 
+def _read_ipc(body: bytes) -> pa.Table:
+    """The table in an Arrow IPC stream (pyarrow is imported on first use: a server whose feature
+    tables are never read or written does not load it)."""
+    import pyarrow as pa
+
+    try:
+        return pa.ipc.open_stream(body).read_all()
+    except pa.ArrowInvalid as exc:
+        raise InvalidParameterValue(f"The body is not an Arrow IPC stream: {exc}") from None
+
+
 def _ipc(schema: pa.Schema, batches):
     """The IPC stream of ``batches``, one chunk per record batch."""
+    import pyarrow as pa
+
     sink = _Sink()
     with pa.ipc.new_stream(sink, schema) as writer:
         yield sink.take()

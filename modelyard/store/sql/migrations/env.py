@@ -2,13 +2,20 @@
 
 from alembic import context
 
-from modelyard.store.sql.schema import full_metadata
-
 config = context.config
 connection = config.attributes.get("connection")
 if connection is None:
     raise RuntimeError("modelyard migrations run through `modelyard db upgrade URI`, not the alembic CLI")
 
-context.configure(connection=connection, target_metadata=full_metadata(), render_as_batch=True, compare_type=True)
+# The tables' MetaData is what autogenerate compares against; an upgrade does not use it, so it is
+# imported (every domain's tables module) only when asked for: attributes["target_metadata"] = True.
+target_metadata = None
+if config.attributes.get("target_metadata"):
+    from modelyard.store.sql.schema import full_metadata
+
+    target_metadata = full_metadata()
+context.configure(
+    connection=connection, target_metadata=target_metadata, render_as_batch=True, compare_type=True
+)
 with context.begin_transaction():
     context.run_migrations()
