@@ -96,9 +96,11 @@ class PgFloor:
                 values.append(_number(m.get("value")))
                 stamps.append(int(m.get("timestamp") or 0))
                 steps.append(int(m.get("step") or 0))
-        for kv in [b] if endpoint in ("runs/log-parameter", "runs/set-tag") else [
-            *b.get("params", []), *b.get("tags", [])
-        ]:
+        for kv in (
+            [b]
+            if endpoint in ("runs/log-parameter", "runs/set-tag")
+            else [*b.get("params", []), *b.get("tags", [])]
+        ):
             keys.append(kv.get("key"))
             texts.append(kv.get("value"))
             values.append(None)
@@ -121,9 +123,14 @@ class PgFloor:
 def _texts(items: list) -> str:
     """A text[] literal (built here: psycopg adapting 1,000 Python values one by one costs more
     than the INSERT)."""
-    return "{" + ",".join(
-        "NULL" if x is None else '"' + str(x).replace("\\", "\\\\").replace('"', '\\"') + '"' for x in items
-    ) + "}"
+    return (
+        "{"
+        + ",".join(
+            "NULL" if x is None else '"' + str(x).replace("\\", "\\\\").replace('"', '\\"') + '"'
+            for x in items
+        )
+        + "}"
+    )
 
 
 def _numbers(items: list) -> str:
@@ -330,7 +337,9 @@ def main() -> None:
     ap.add_argument("--host", default="127.0.0.1")
     ap.add_argument("--port", type=int, required=True)
     ap.add_argument("--upstream", help="server whose runs/search and get-history answers are cached")
-    ap.add_argument("--pg-floor", metavar="DSN", help="one durable INSERT in this PostgreSQL per write request")
+    ap.add_argument(
+        "--pg-floor", metavar="DSN", help="one durable INSERT in this PostgreSQL per write request"
+    )
     ap.add_argument("--pg-connections", type=int, default=8, help="connections of the --pg-floor pool")
     args = ap.parse_args()
     import uvicorn
