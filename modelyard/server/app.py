@@ -54,22 +54,8 @@ def _endpoint(ep: protocol.Endpoint, services: Services):
     # and the handler runs again on a thread); every other handler, and every handler on
     # PostgreSQL or MySQL (a network round trip, maybe a row lock), runs on the server's threads
     inline = ep.inline
-    # on PostgreSQL (psycopg, no authentication) a cheap handler still runs on the event loop when
-    # this request is the only one the process is handling: nothing else can wait behind it, and
-    # the two thread wake-ups of the hand-off (there and back) cost about as much as the
-    # statement's round trip; as soon as a second request is in flight, handlers go to the threads
-    # again, where the database's round trips (and commits) of several requests overlap
-    alone = inline and services.inline_when_alone()
-    busy = services.busy
 
     async def handle(request: Request) -> Response:
-        busy[0] += 1
-        try:
-            return await _handle(request)
-        finally:
-            busy[0] -= 1
-
-    async def _handle(request: Request) -> Response:
         try:
             # who asks is settled before the request is read: an anonymous caller learns nothing of
             # what the endpoint expects (authorizers that authenticate have ``authenticate``)
@@ -85,9 +71,7 @@ def _endpoint(ep: protocol.Endpoint, services: Services):
             msg = parse(data, path_params=request.path_params)
             ctx = context_of(request)
             inline_db = services.inline_database() if inline else None
-            if alone and busy[0] == 1:
-                result = _checked(authorizer, permission, handler, services, msg, ctx)
-            elif inline_db is None:
+            if inline_db is None:
                 # the permission check may read the database too (grants, a run's experiment):
                 # it runs on the handler's thread, with the handler
                 result = await offload(_checked, authorizer, permission, handler, services, msg, ctx)

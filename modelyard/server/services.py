@@ -4,7 +4,7 @@ services of each domain and the settings."""
 from __future__ import annotations
 
 import os
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import Any
 from urllib.parse import urlsplit
 
@@ -30,8 +30,6 @@ class Services:
     scheduler: Any = None  # the job scheduler, when this server runs one (modelyard server --scheduler)
     auth: Any = None  # authentication when it is on (modelyard.auth.runtime.AuthRuntime)
     offload: Offload = None  # type: ignore[assignment]  # the handlers' threads (made in __post_init__)
-    # API requests this process is handling right now (one event loop per process: a plain counter)
-    busy: list[int] = field(default_factory=lambda: [0])
 
     def __post_init__(self) -> None:
         if self.offload is None:
@@ -86,18 +84,6 @@ class Services:
         ``nowait()`` (SQLite); None when every handler must run on a thread."""
         db = getattr(self.tracking.store, "db", None)
         return db if db is not None and getattr(db, "can_skip_waits", False) else None
-
-    def inline_when_alone(self) -> bool:
-        """Whether a cheap handler may run on the event loop while it is the process's only request
-        in flight: a tracking store on PostgreSQL through psycopg (its statements on an autocommit
-        connection: one round trip, no transaction left open)."""
-        db = getattr(self.tracking.store, "db", None)
-        return (
-            db is not None
-            and db.dialect == "postgresql"
-            and getattr(self.tracking.store, "_pg_batch", False)
-            and self.auth is None
-        )
 
     def start(self) -> None:
         """Start the background workers (webhook delivery, the audit log's writer); the app's
