@@ -15,6 +15,14 @@ if TYPE_CHECKING:  # the runner's types, for reading only
 TOOLS = ("modelyard", "mlflow")
 NATIVE = "native"  # modelyard's client on `modelyard server` at its defaults: the switching user's gain
 STUB = "stub"  # the ceiling server (bench/_server_stub.py): the client's own cost
+# the stub plus one durable INSERT per write request in PostgreSQL (--pg-floor): the pg backend's floor
+STUB_PG = "stub_pg"
+PG_FLOOR_FIGURES = (
+    "log_metric_calls_per_s",
+    "log_batch_points_per_s",
+    "run_creation_runs_per_s",
+    "concurrent_writers_calls_per_s",
+)
 NO_CEILING = ("artifact_upload_peak_rss_mb", "artifact_download_peak_rss_mb")  # the stub keeps files in RAM
 
 # (name, unit, better, what, MLflow 3.17 figure quoted in the issue), in report order.
@@ -127,6 +135,17 @@ def build_backend_report(backend: str, tools: list[str], runs: dict[str, ToolRun
             sv = sig(stub.res["figures"].get(name))
             entry[STUB] = sv
             entry["ceiling"] = sig(speedup(sv, ml, better) if name not in NO_CEILING else None, 3)
+            if entry["ratio"] and entry["ceiling"]:  # how much of the ceiling modelyard reaches
+                entry["share"] = sig(entry["ratio"] / entry["ceiling"], 3)
+        floor = runs.get(STUB_PG)
+        if floor is not None and name in PG_FLOOR_FIGURES:
+            # The PostgreSQL floor: MLflow against the stub making one durable INSERT per write
+            # request, the best ratio a server that keeps every write in PostgreSQL could show.
+            fv = sig(floor.res["figures"].get(name))
+            entry[STUB_PG] = fv
+            entry["ceiling_pg"] = sig(speedup(fv, ml, better), 3)
+            if entry["ratio"] and entry["ceiling_pg"]:
+                entry["share_pg"] = sig(entry["ratio"] / entry["ceiling_pg"], 3)
         entry.update(unit=unit, better=better, what=what, mlflow_in_issue=issue)
         if counts:
             entry["n"] = counts

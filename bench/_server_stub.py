@@ -1,6 +1,6 @@
 """The ceiling server of bench/tracking_server.py: what the mlflow client costs on its own.
 
-    python bench/_server_stub.py --port P [--upstream http://127.0.0.1:Q]
+    python bench/_server_stub.py --port P [--upstream http://127.0.0.1:Q] [--pg-floor DSN]
 
 A raw ASGI app (no framework, no database), run by uvicorn in one process with httptools
 and uvloop, answering every request the benchmark's client makes with a minimal valid
@@ -21,12 +21,22 @@ server, holding exactly the same data), ``runs/search`` and ``metrics/get-histor
 run the stub does not know are forwarded once and their answer bytes cached by request;
 the workload's untimed first call fills the cache and the timed calls are served from it.
 
-Standard library plus uvicorn only; it never imports modelyard.
+With ``--pg-floor DSN`` (PostgreSQL only; bench/tracking_server.py's tool ``stub_pg``), each write
+request (log-metric, log-batch, log-parameter, set-tag, runs/create, runs/update, set-terminated)
+also makes ONE minimal durable write in that database before it answers: a single INSERT of the
+request's rows (its points, params and tags, or the run's row) into an unindexed scratch table,
+on a connection in autocommit mode, through psycopg 3's async driver (a pool of ``--pg-connections``
+connections, so concurrent writers wait on PostgreSQL, not on each other). That is one round trip
+plus one commit (the WAL flush), which no server keeping the write durably can avoid: the figure
+against it, ``ceiling_pg``, is the best any PostgreSQL-backed server could show through this client.
+
+Standard library plus uvicorn only (psycopg too with ``--pg-floor``); it never imports modelyard.
 """
 
 from __future__ import annotations
 
 import argparse
+import asyncio
 import json
 import time
 import urllib.error
@@ -38,11 +48,103 @@ API = "/api/2.0/mlflow/"
 ARTIFACTS = "/api/2.0/mlflow-artifacts/artifacts"
 JSON_HEADERS = [(b"content-type", b"application/json")]
 CACHED_READS = ("runs/search", "metrics/get-history")
+# the write requests that make one durable INSERT under --pg-floor
+FLOOR_WRITES = frozenset(
+    ("runs/log-metric", "runs/log-batch", "runs/log-parameter", "runs/set-tag", "runs/create", "runs/update",
+     "runs/set-terminated")
+)  # fmt: skip
+FLOOR_TABLE = "stub_floor_rows"
+# one statement whatever the request's size: its rows travel as arrays (server-side parameters)
+FLOOR_INSERT = (
+    f"INSERT INTO {FLOOR_TABLE} (run_id, key, text_value, value, ts, step)"
+    " SELECT %s, * FROM unnest(%s::text[], %s::text[], %s::float8[], %s::int8[], %s::int8[])"
+)
+
+
+class PgFloor:
+    """A pool of async psycopg connections in autocommit mode; ``write`` is one INSERT (one round
+    trip and one commit) of a request's rows."""
+
+    def __init__(self, dsn: str, connections: int) -> None:
+        self.dsn, self.size = dsn, connections
+        self.idle: asyncio.Queue | None = None
+
+    async def start(self) -> None:
+        import psycopg
+
+        self.idle = asyncio.Queue()
+        for i in range(self.size):
+            conn = await psycopg.AsyncConnection.connect(self.dsn, autocommit=True)
+            if i == 0:
+                await conn.execute(
+                    f"CREATE TABLE IF NOT EXISTS {FLOOR_TABLE} (run_id text, key text, text_value text,"
+                    " value float8, ts int8, step int8)"
+                )
+            self.idle.put_nowait(conn)
+
+    async def close(self) -> None:
+        while self.idle is not None and not self.idle.empty():
+            await self.idle.get_nowait().close()
+
+    async def write(self, endpoint: str, b: dict) -> None:
+        run_id = str(b.get("run_id") or b.get("run_uuid") or "")
+        keys, texts, values, stamps, steps = [], [], [], [], []
+        if endpoint in ("runs/log-metric", "runs/log-batch"):
+            for m in [b] if endpoint == "runs/log-metric" else b.get("metrics", []):
+                keys.append(m.get("key"))
+                texts.append(None)
+                values.append(_number(m.get("value")))
+                stamps.append(int(m.get("timestamp") or 0))
+                steps.append(int(m.get("step") or 0))
+        for kv in (
+            [b]
+            if endpoint in ("runs/log-parameter", "runs/set-tag")
+            else [*b.get("params", []), *b.get("tags", [])]
+        ):
+            keys.append(kv.get("key"))
+            texts.append(kv.get("value"))
+            values.append(None)
+            stamps.append(None)
+            steps.append(None)
+        if endpoint in ("runs/create", "runs/update", "runs/set-terminated") or not keys:
+            keys.append(endpoint)  # the run's row: its status and times
+            texts.append(b.get("status") or b.get("run_name") or b.get("experiment_id"))
+            values.append(None)
+            stamps.append(b.get("start_time") or b.get("end_time"))
+            steps.append(None)
+        row = (run_id, _texts(keys), _texts(texts), _numbers(values), _numbers(stamps), _numbers(steps))
+        conn = await self.idle.get()
+        try:
+            await conn.execute(FLOOR_INSERT, row)
+        finally:
+            self.idle.put_nowait(conn)
+
+
+def _texts(items: list) -> str:
+    """A text[] literal (built here: psycopg adapting 1,000 Python values one by one costs more
+    than the INSERT)."""
+    return (
+        "{"
+        + ",".join(
+            "NULL" if x is None else '"' + str(x).replace("\\", "\\\\").replace('"', '\\"') + '"'
+            for x in items
+        )
+        + "}"
+    )
+
+
+def _numbers(items: list) -> str:
+    return "{" + ",".join("NULL" if x is None else repr(x) for x in items) + "}"
+
+
+def _number(value) -> float:
+    return float(value) if not isinstance(value, str) else float(value.replace("Infinity", "inf"))
 
 
 class Stub:
-    def __init__(self, upstream: str | None) -> None:
+    def __init__(self, upstream: str | None, floor: PgFloor | None = None) -> None:
         self.upstream = upstream.rstrip("/") if upstream else None
+        self.floor = floor
         self.experiments: dict[str, dict] = {}  # id -> experiment
         self.by_name: dict[str, str] = {}
         self.runs: dict[str, dict] = {}  # run_id -> run info
@@ -54,7 +156,11 @@ class Stub:
     async def __call__(self, scope, receive, send) -> None:
         if scope["type"] == "lifespan":
             while (await receive())["type"] != "lifespan.shutdown":
+                if self.floor is not None:
+                    await self.floor.start()
                 await send({"type": "lifespan.startup.complete"})
+            if self.floor is not None:
+                await self.floor.close()
             await send({"type": "lifespan.shutdown.complete"})
             return
         path, method = scope["path"], scope["method"]
@@ -96,7 +202,10 @@ class Stub:
             if endpoint == "runs/search" or (run_id, key) not in self.points:
                 status, data = self._cached(method, path, query, body)
                 return await self._answer(send, status, data)
-        status, payload = self.handle(endpoint, parse_qs(query), json.loads(body) if body else {})
+        data = json.loads(body) if body else {}
+        if self.floor is not None and endpoint in FLOOR_WRITES:
+            await self.floor.write(endpoint, data)  # durable before the answer, as a real server's write
+        status, payload = self.handle(endpoint, parse_qs(query), data)
         await self._answer(send, status, json.dumps(payload).encode())
 
     @staticmethod
@@ -228,11 +337,16 @@ def main() -> None:
     ap.add_argument("--host", default="127.0.0.1")
     ap.add_argument("--port", type=int, required=True)
     ap.add_argument("--upstream", help="server whose runs/search and get-history answers are cached")
+    ap.add_argument(
+        "--pg-floor", metavar="DSN", help="one durable INSERT in this PostgreSQL per write request"
+    )
+    ap.add_argument("--pg-connections", type=int, default=8, help="connections of the --pg-floor pool")
     args = ap.parse_args()
     import uvicorn
 
+    floor = PgFloor(args.pg_floor, args.pg_connections) if args.pg_floor else None
     uvicorn.run(
-        Stub(args.upstream), host=args.host, port=args.port, log_level="warning", timeout_keep_alive=30
+        Stub(args.upstream, floor), host=args.host, port=args.port, log_level="warning", timeout_keep_alive=30
     )
 
 

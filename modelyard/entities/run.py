@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import math
+from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, field
 
 
@@ -43,6 +44,40 @@ class Metric:
 
     def __hash__(self) -> int:
         return hash((self.key, self.timestamp, self.step, self.run_id))
+
+
+class MetricRows(Sequence[Metric]):
+    """Points as plain ``(key, value, timestamp, step)`` tuples, read as ``Metric`` entities.
+
+    A log-batch of 1,000 plain points would otherwise build 1,000 frozen dataclasses (about 3 µs
+    each, more than the rest of the request's Python); the server's parser hands this over
+    instead, a store that knows it reads ``rows`` directly, and everyone else iterates entities."""
+
+    __slots__ = ("rows",)
+
+    def __init__(self, rows: list[tuple[str, float, int, int]]) -> None:
+        self.rows = rows
+
+    def __len__(self) -> int:
+        return len(self.rows)
+
+    def __getitem__(self, index):  # type: ignore[override]
+        if isinstance(index, slice):
+            return [Metric(*r) for r in self.rows[index]]
+        return Metric(*self.rows[index])
+
+    def __iter__(self) -> Iterator[Metric]:
+        return (Metric(*r) for r in self.rows)
+
+    def __eq__(self, other: object) -> bool:
+        if isinstance(other, Sequence) and not isinstance(other, str):
+            return list(self) == list(other)
+        return NotImplemented
+
+    __hash__ = None  # type: ignore[assignment]
+
+    def __repr__(self) -> str:
+        return f"MetricRows({len(self.rows)} points)"
 
 
 def json_float(value: float) -> float | str:

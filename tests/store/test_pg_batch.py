@@ -220,3 +220,41 @@ def test_search_reads_outside_a_transaction_and_returns_the_connection_as_it_was
     with pytest.raises(InvalidParameterValue):
         pg_store.log_batch(run_id, metrics=[Metric("m", 2.0, 2, 1)], params=[Param("p", "2")])
     assert pg_store.get_run(run_id).data.metrics == {"m": 1.0}  # nothing of the failed batch
+
+
+def test_number_literals_read_back_as_the_same_values(pg_store) -> None:
+    """The float8[]/int8[] literals (orjson, repr where orjson cannot) hold exactly the values given."""
+    floats = [0.1, 1e16, 1e-7, -0.0, 2.5e-308, 1.7976931348623157e308, -1.7976931348623157e308, 1 / 3]
+    ints = [0, 1, -1, 2**63 - 1, -(2**63), 1_700_000_000_123]
+    with pg_store.db.autocommit() as (conn, _info):
+        got_f = conn.execute("SELECT %s::float8[]", (pgbatch._number_array(floats),)).fetchone()[0]
+        got_i = conn.execute("SELECT %s::int8[]", (pgbatch._number_array(ints),)).fetchone()[0]
+    assert got_f == floats and [math.copysign(1, x) for x in got_f] == [math.copysign(1, x) for x in floats]
+    assert got_i == ints
+    assert pgbatch._number_array([2**64]) == "{18446744073709551616}"  # past orjson: repr
+    assert pgbatch._key_array(["a", 'b"', "a"]) == pgbatch._text_array(["a", 'b"', "a"])
+
+
+def test_plain_points_as_metric_rows_are_stored_like_entities(pg_store) -> None:
+    """What the server's log-batch parser hands over (MetricRows: tuples, no entity per point) is
+    stored exactly as the same points given as Metric entities."""
+    from modelyard.entities.run import MetricRows
+
+    rows = [("m", 0.5, 10, 0), ("m", float("nan"), 11, 1), ("m", math.inf, 12, 2), ("k", -1.0, 13, 5)]
+    by_rows = pg_store.create_run("0", "u", 0).info.run_id
+    by_entities = pg_store.create_run("0", "u", 0).info.run_id
+    batch = MetricRows(rows)
+    assert len(batch) == 4 and batch[1].key == "m" and list(batch) == [Metric(*r) for r in rows]
+    assert batch[1:3] == [Metric(*r) for r in rows[1:3]]
+    pg_store.log_batch(by_rows, metrics=batch)
+    pg_store.log_batch(by_entities, metrics=[Metric(*r) for r in rows])
+
+    def history(run_id: str, key: str) -> list:
+        return [(m.value, m.timestamp, m.step) for m in pg_store.get_metric_history(run_id, key)]
+
+    for key in ("m", "k"):
+        got, want = history(by_rows, key), history(by_entities, key)
+        assert len(got) == len(want) == (3 if key == "m" else 1)
+        assert [(str(v), t, s) for v, t, s in got] == [(str(v), t, s) for v, t, s in want]
+    latest = {"m": math.inf, "k": -1.0}
+    assert pg_store.get_run(by_rows).data.metrics == pg_store.get_run(by_entities).data.metrics == latest

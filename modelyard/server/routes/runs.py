@@ -28,6 +28,7 @@ from modelyard.entities import (
     RunTag,
     ViewType,
 )
+from modelyard.entities.run import MetricRows
 from modelyard.exceptions import InvalidParameterValue
 from modelyard.server.protocol import KeyValue, Message, RouteTable, parse_message
 from modelyard.server.services import Services
@@ -183,7 +184,8 @@ _PLAIN_METRIC_FIELDS = frozenset(("key", "value", "timestamp", "step"))
 
 class _PlainBatch:
     """A log-batch request whose metrics are all plain (key, number, int timestamp, int step):
-    the entities are built directly, without a pydantic model per point (5 ms per 1,000)."""
+    the points are kept as tuples (``MetricRows``), without a pydantic model per point (5 ms per
+    1,000) or an entity per point (3 ms)."""
 
     __slots__ = ("run_id", "run_uuid", "params", "tags", "entities")
     metrics: tuple = ()  # no model ids to check or link
@@ -205,8 +207,8 @@ def parse_log_batch(data: dict, path_params: dict | None = None) -> LogBatch | _
     return out
 
 
-def _plain_metrics(points: list) -> list[Metric] | None:
-    out = []
+def _plain_metrics(points: list) -> MetricRows | None:
+    out: list[tuple[str, float, int, int]] = []
     append, plain, float_, int_ = out.append, _PLAIN_METRIC_FIELDS, float, int
     for p in points:
         if type(p) is not dict or not p.keys() <= plain:
@@ -227,8 +229,8 @@ def _plain_metrics(points: list) -> list[Metric] | None:
                 value = float_(value)
             except OverflowError:
                 return None
-        append(Metric(key, value, ts, step))
-    return out
+        append((key, value, ts, step))
+    return MetricRows(out)
 
 
 class DatasetIn(Message):

@@ -29,6 +29,8 @@ import random
 import time
 from collections.abc import Sequence
 
+import orjson
+
 from modelyard.exceptions import InvalidParameterValue, ResourceDoesNotExist
 from modelyard.store.sql.database import Database
 from modelyard.store.sql.errors import is_transient
@@ -85,6 +87,7 @@ _METRICS = (
 _ARGS = (
     "(%(run)s, %(active)s, %(pk)s, %(pv)s, %(tk)s, %(tv)s, %(name)s, %(mk)s, %(mv)s, %(mt)s, %(ms)s, %(mn)s)"
 )
+_BOOL = {True: "t", False: "f"}
 _PREPARED = "modelyard_pgbatch_prepared"  # the key, in the pool's info of a connection, of what it prepared
 _NAME = "modelyard_batch_v3_"  # + the shape; a new version of a statement takes a new name
 
@@ -210,12 +213,33 @@ def create_run(
     return row is not None
 
 
+def _quoted(v: str) -> str:
+    return '"' + v.replace("\\", "\\\\").replace('"', '\\"') + '"'
+
+
 def _text_array(values) -> str:
-    return "{" + ",".join('"' + v.replace("\\", "\\\\").replace('"', '\\"') + '"' for v in values) + "}"
+    return "{" + ",".join(map(_quoted, values)) + "}"
 
 
-def _number_array(values) -> str:
-    return "{" + ",".join(map(repr, values)) + "}"
+def _key_array(keys: list[str]) -> str:
+    """``_text_array`` of metric keys, each distinct key quoted once (a batch repeats a few keys)."""
+    quoted: dict[str, str] = {}
+    for k in set(keys):
+        quoted[k] = _quoted(k)
+    return "{" + ",".join(map(quoted.__getitem__, keys)) + "}"
+
+
+def _number_array(values: list) -> str:
+    """A float8[] or int8[] literal of finite numbers. orjson writes the shortest digits that read
+    back as the same double, as ``repr`` does, in C; a value it cannot write (a non-finite float,
+    an int past 64 bits, another type) takes ``repr``."""
+    try:
+        text = orjson.dumps(values)
+    except TypeError:
+        text = b"null"
+    if b"null" in text:
+        return "{" + ",".join(map(repr, values)) + "}"
+    return "{" + text[1:-1].decode() + "}"
 
 
 def log_batch(
@@ -238,11 +262,12 @@ def log_batch(
     if rename:
         values["name"] = tags[RUN_NAME_TAG][:250]
     if points:
-        values["mk"] = _text_array([p["key"] for p in points])
+        values["mk"] = _key_array([p["key"] for p in points])
         values["mv"] = _number_array([p["value"] for p in points])
         values["mt"] = _number_array([p["timestamp"] for p in points])
         values["ms"] = _number_array([p["step"] for p in points])
-        values["mn"] = "{" + ",".join("t" if p["is_nan"] else "f" for p in points) + "}"
+        flags = [p["is_nan"] for p in points]
+        values["mn"] = "{" + ",".join(map(_BOOL.__getitem__, flags)) + "}"
     name, prepare = _statement(bool(params), bool(tags), rename, bool(points))
     query = f"EXECUTE {_LOCK_NAME}(%(run)s); EXECUTE {name}{_ARGS}"
 

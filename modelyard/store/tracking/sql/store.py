@@ -30,6 +30,7 @@ from modelyard.entities import (
     ViewType,
 )
 from modelyard.entities.columnar import HistoryColumns
+from modelyard.entities.run import MetricRows
 from modelyard.exceptions import (
     InvalidParameterValue,
     ResourceDoesNotExist,
@@ -423,20 +424,20 @@ class SqlTrackingStore(ExperimentMethods, LoggedModelMethods, base.TrackingStore
             hydrate.metric_to_db,
             hydrate.DBL_MAX,
         )
-        for m in metrics:
-            value = check(m.key, m.value, m.timestamp, m.step)
+        # the server's plain points come as tuples (MetricRows): no entity built per point
+        points = (
+            metrics.rows
+            if type(metrics) is MetricRows
+            else ((m.key, m.value, m.timestamp, m.step) for m in metrics)
+        )
+        for key, value, timestamp, step in points:
+            value = check(key, value, timestamp, step)
             if -dbl_max < value < dbl_max:  # finite and storable as is (NaN fails both tests)
                 stored, is_nan = value, False
             else:
                 stored, is_nan = to_db(value)
             append(
-                {
-                    "key": m.key,
-                    "value": stored,
-                    "timestamp": int(m.timestamp),
-                    "step": int(m.step),
-                    "is_nan": is_nan,
-                }
+                {"key": key, "value": stored, "timestamp": int(timestamp), "step": int(step), "is_nan": is_nan}
             )
         return param_rows, tag_rows, metric_rows
 
