@@ -11,7 +11,7 @@ from __future__ import annotations
 import logging
 import os
 import uuid
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from typing import NamedTuple
 
 from sqlalchemy import Connection, and_, delete, func, select, update
@@ -120,7 +120,9 @@ class SqlTrackingStore(ExperimentMethods, LoggedModelMethods, base.TrackingStore
         metrics: Sequence[Metric] = (),
     ) -> Run:
         """One transaction: the run, its tags, params and metrics, already terminated."""
-        record = base.RunRecord(experiment_id, user_id, start_time, end_time, status, tags, run_name, params, metrics)
+        record = base.RunRecord(
+            experiment_id, user_id, start_time, end_time, status, tags, run_name, params, metrics
+        )
         return self.record_runs([record])[0]
 
     def record_runs(self, records: Sequence[base.RunRecord]) -> list[Run]:
@@ -144,11 +146,14 @@ class SqlTrackingStore(ExperimentMethods, LoggedModelMethods, base.TrackingStore
                     rawsql.insert_params(conn, rid, list(param_rows.items()))
                 elif param_rows:
                     conn.execute(
-                        db.params.insert(), [{"run_id": rid, "key": k, "value": val} for k, val in param_rows.items()]
+                        db.params.insert(),
+                        [{"run_id": rid, "key": k, "value": val} for k, val in param_rows.items()],
                     )
                 if metric_rows:
                     self._insert_metrics(conn, rid, metric_rows)
-                data = RunData(metric_objs=tuple(r.metrics), params=dict(sorted(param_rows.items())), tags=run.data.tags)
+                data = RunData(
+                    metric_objs=tuple(r.metrics), params=dict(sorted(param_rows.items())), tags=run.data.tags
+                )
                 runs.append(Run(info=run.info, data=data))
         return runs
 
@@ -288,7 +293,9 @@ class SqlTrackingStore(ExperimentMethods, LoggedModelMethods, base.TrackingStore
         if self._pg_batch:  # one round trip (pgbatch.py)
             from modelyard.store.tracking.sql import pgbatch
 
-            row = pgbatch.update_run(self.db, run_id, values.get("status"), values.get("end_time"), values.get("name"))
+            row = pgbatch.update_run(
+                self.db, run_id, values.get("status"), values.get("end_time"), values.get("name")
+            )
             if row is not None:
                 return hydrate.run_info_from_values(*row)
             with self._read() as conn:  # why not: no such run, or a deleted one (raises)
@@ -355,6 +362,40 @@ class SqlTrackingStore(ExperimentMethods, LoggedModelMethods, base.TrackingStore
         order_by: Sequence[str] | None = None,
         page_token: str | None = None,
     ) -> PagedList[Run]:
+        return self._search_runs(
+            hydrate.load_runs, experiment_ids, filter_string, run_view_type, max_results, order_by, page_token
+        )
+
+    def search_run_dicts(
+        self,
+        experiment_ids: Sequence[str],
+        filter_string: str | None = None,
+        run_view_type: ViewType = ViewType.ACTIVE_ONLY,
+        max_results: int = base.SEARCH_RUNS_DEFAULT_MAX_RESULTS,
+        order_by: Sequence[str] | None = None,
+        page_token: str | None = None,
+    ) -> PagedList[dict]:
+        """``search_runs``' page as JSON objects, written straight from the rows (``hydrate.load_run_dicts``)."""
+        return self._search_runs(
+            hydrate.load_run_dicts,
+            experiment_ids,
+            filter_string,
+            run_view_type,
+            max_results,
+            order_by,
+            page_token,
+        )
+
+    def _search_runs(
+        self,
+        load: Callable[[Connection, Sequence], list],
+        experiment_ids: Sequence[str],
+        filter_string: str | None,
+        run_view_type: ViewType,
+        max_results: int,
+        order_by: Sequence[str] | None,
+        page_token: str | None,
+    ) -> PagedList:
         from modelyard.search import parse_filter, parse_order_by
         from modelyard.search.paging import offset_token, page_offset, runs_query
         from modelyard.store.tracking.sql.run_search import select_run_rows
@@ -377,7 +418,7 @@ class SqlTrackingStore(ExperimentMethods, LoggedModelMethods, base.TrackingStore
                 conn.execution_options(isolation_level="AUTOCOMMIT")
             rows = select_run_rows(conn, ids, stages, filters, ordering, offset, max_results + 1, expr)
             token = offset_token(offset + max_results, query=query) if len(rows) > max_results else None
-            return PagedList(hydrate.load_runs(conn, rows[:max_results]), token)
+            return PagedList(load(conn, rows[:max_results]), token)
 
     # -- logging ----------------------------------------------------------------
     def log_batch(
@@ -653,6 +694,16 @@ class SqlTrackingStore(ExperimentMethods, LoggedModelMethods, base.TrackingStore
     ) -> HistoryColumns:
         rows, token = self._history_rows(run_id, metric_key, max_results, page_token)
         return hydrate.history_columns_from_rows(rows, token)
+
+    def get_metric_history_dicts(
+        self,
+        run_id: str,
+        metric_key: str,
+        max_results: int | None = None,
+        page_token: str | None = None,
+    ) -> PagedList[dict]:
+        rows, token = self._history_rows(run_id, metric_key, max_results, page_token)
+        return PagedList(hydrate.metric_dicts_from_rows(rows, metric_key, run_id), token)
 
     def _history_rows(
         self, run_id: str, metric_key: str, max_results: int | None, page_token: str | None
