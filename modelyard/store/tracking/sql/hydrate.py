@@ -153,9 +153,7 @@ _set_data_metrics, _set_data_params, _set_data_tags = _setters(RunData, ("metric
 _set_run_info, _set_run_data, _set_run_inputs, _set_run_outputs = _setters(
     Run, ("info", "data", "inputs", "outputs")
 )
-_set_key, _set_value, _set_ts, _set_step, _set_run = _setters(
-    Metric, ("key", "value", "timestamp", "step", "run_id")
-)
+_set_key, _set_value, _set_ts, _set_step, _set_run = _setters(Metric, ("key", "value", "timestamp", "step", "run_id"))
 _NO_INPUTS = RunInputs()
 _NO_OUTPUTS = RunOutputs()
 
@@ -356,10 +354,7 @@ def _load_children_pg(conn: Connection, ids: Sequence[int], params: dict, tags: 
     models_in.sort()  # the order of the general path: by run, then logged model row (then step)
     models_out.sort()
     return _inputs_and_models(
-        conn,
-        ids,
-        [(rid, model_id) for rid, _, model_id in models_in],
-        [(r, m, s) for r, _, s, m in models_out],
+        conn, ids, [(rid, model_id) for rid, _, model_id in models_in], [(r, m, s) for r, _, s, m in models_out]
     )
 
 

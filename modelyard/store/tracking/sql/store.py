@@ -120,9 +120,7 @@ class SqlTrackingStore(ExperimentMethods, LoggedModelMethods, base.TrackingStore
         metrics: Sequence[Metric] = (),
     ) -> Run:
         """One transaction: the run, its tags, params and metrics, already terminated."""
-        record = base.RunRecord(
-            experiment_id, user_id, start_time, end_time, status, tags, run_name, params, metrics
-        )
+        record = base.RunRecord(experiment_id, user_id, start_time, end_time, status, tags, run_name, params, metrics)
         return self.record_runs([record])[0]
 
     def record_runs(self, records: Sequence[base.RunRecord]) -> list[Run]:
@@ -146,14 +144,11 @@ class SqlTrackingStore(ExperimentMethods, LoggedModelMethods, base.TrackingStore
                     rawsql.insert_params(conn, rid, list(param_rows.items()))
                 elif param_rows:
                     conn.execute(
-                        db.params.insert(),
-                        [{"run_id": rid, "key": k, "value": val} for k, val in param_rows.items()],
+                        db.params.insert(), [{"run_id": rid, "key": k, "value": val} for k, val in param_rows.items()]
                     )
                 if metric_rows:
                     self._insert_metrics(conn, rid, metric_rows)
-                data = RunData(
-                    metric_objs=tuple(r.metrics), params=dict(sorted(param_rows.items())), tags=run.data.tags
-                )
+                data = RunData(metric_objs=tuple(r.metrics), params=dict(sorted(param_rows.items())), tags=run.data.tags)
                 runs.append(Run(info=run.info, data=data))
         return runs
 
@@ -293,9 +288,7 @@ class SqlTrackingStore(ExperimentMethods, LoggedModelMethods, base.TrackingStore
         if self._pg_batch:  # one round trip (pgbatch.py)
             from modelyard.store.tracking.sql import pgbatch
 
-            row = pgbatch.update_run(
-                self.db, run_id, values.get("status"), values.get("end_time"), values.get("name")
-            )
+            row = pgbatch.update_run(self.db, run_id, values.get("status"), values.get("end_time"), values.get("name"))
             if row is not None:
                 return hydrate.run_info_from_values(*row)
             with self._read() as conn:  # why not: no such run, or a deleted one (raises)
