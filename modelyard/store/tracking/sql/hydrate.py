@@ -10,6 +10,7 @@ from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from operator import attrgetter
 
+import orjson
 from sqlalchemy import Connection, select
 
 from modelyard.entities import (
@@ -333,13 +334,14 @@ def _latest_metric(key: str, value: float, ts: int, step: int, is_nan: bool) -> 
 
 
 def _load_children_pg(conn: Connection, ids: Sequence[int], params: dict, tags: dict, metrics: dict, metric):
-    """PostgreSQL: the page's params, tags, latest metrics and models in one statement
-    (``rawsql.page_children``), its dataset inputs in another when it has any; the RunInputs and
-    RunOutputs by run id, as ``_load_inputs_and_models``."""
+    """PostgreSQL: the page's params, tags, latest metrics, models and dataset inputs in one
+    statement (``rawsql.page_children``), the dataset inputs' tags in another when it has any; the
+    RunInputs and RunOutputs by run id, as ``_load_inputs_and_models``."""
     from modelyard.store.tracking.sql.rawsql import page_children
 
     models_in: list[tuple] = []
     models_out: list[tuple] = []
+    datasets: list[tuple] = []
     for kind, rid, key, text, number, ts, step, is_nan, model_row in page_children(conn, ids):
         if kind == 0:
             params[rid].append((key, text))
@@ -349,12 +351,19 @@ def _load_children_pg(conn: Connection, ids: Sequence[int], params: dict, tags: 
             metrics[rid].append(metric(key, number, ts, step, is_nan))
         elif kind == 3:
             models_in.append((rid, model_row, key))
-        else:
+        elif kind == 4:
             models_out.append((rid, model_row, step, key))
+        else:  # (run_inputs.id, run id, name, digest, source type, source, schema, profile)
+            datasets.append((model_row, rid, *orjson.loads(text)))
     models_in.sort()  # the order of the general path: by run, then logged model row (then step)
     models_out.sort()
+    datasets.sort()  # by run_inputs.id, as page_inputs orders them
     return _inputs_and_models(
-        conn, ids, [(rid, model_id) for rid, _, model_id in models_in], [(r, m, s) for r, _, s, m in models_out]
+        conn,
+        ids,
+        [(rid, model_id) for rid, _, model_id in models_in],
+        [(r, m, s) for r, _, s, m in models_out],
+        datasets,
     )
 
 
@@ -368,14 +377,18 @@ def _load_inputs_and_models(conn: Connection, ids: Sequence[int]) -> tuple[dict,
 
 
 def _inputs_and_models(
-    conn: Connection, ids: Sequence[int], model_inputs: Sequence[tuple], model_outputs: Sequence[tuple]
+    conn: Connection,
+    ids: Sequence[int],
+    model_inputs: Sequence[tuple],
+    model_outputs: Sequence[tuple],
+    dataset_rows: Sequence[tuple] | None = None,
 ) -> tuple[dict, dict]:
-    """RunInputs and RunOutputs by run id: the dataset inputs read here, the (run id, model id) and
-    (run id, model id, step) rows of the models given, in order."""
+    """RunInputs and RunOutputs by run id: the (run id, model id) and (run id, model id, step) rows
+    of the models given, in order; the dataset inputs given as rows of ``page_inputs``, else read here."""
     from modelyard.store.tracking.sql.rawsql import page_rows
 
     datasets_of: dict[int, list[DatasetInput]] = defaultdict(list)
-    rows = page_rows(conn, "page_inputs", ids)
+    rows = page_rows(conn, "page_inputs", ids) if dataset_rows is None else dataset_rows
     if rows:
         tags_by_input: dict[int, list[InputTag]] = defaultdict(list)
         for input_id, key, value in page_rows(conn, "page_input_tags", [r[0] for r in rows]):
