@@ -30,6 +30,7 @@ from modelyard.server.protocol import encode
 from modelyard.server.routes.metrics import GetMetricHistory, get_metric_history
 from modelyard.server.routes.runs import SearchRuns, search_runs
 from modelyard.store.tracking import tables as db
+from modelyard.store.tracking.base import TrackingStore
 from modelyard.store.tracking.sql.store import SqlTrackingStore
 from modelyard.tracking.service import TrackingService
 
@@ -180,3 +181,19 @@ def test_history_answer_is_the_entity_paths(store: SqlTrackingStore, max_results
     assert len(answers) == math.ceil(40 / max_results)
     values = [x["value"] for a in answers for x in orjson.loads(a)["metrics"]]
     assert len(values) == 40 and {"NaN", "Infinity", "-Infinity"} <= set(values)
+
+
+def test_other_stores_answer_through_the_entities(store: SqlTrackingStore) -> None:
+    """A store without rows to write from (REST, ...) keeps ``TrackingStore``'s defaults, which give
+    the same answers through ``Run.to_dict`` / ``Metric.to_dict``."""
+    exp_id, _ = _fill(store)
+    args = ([exp_id], "metrics.loss < 10", ViewType.ALL, 7, ["metrics.loss DESC"], None)
+    default, own = TrackingStore.search_run_dicts(store, *args), store.search_run_dicts(*args)
+    assert len(own) == 7 and own.token and default.token == own.token
+    assert encode(list(default)) == encode(list(own))
+    run_id = own[0]["info"]["run_id"]
+    default, own = (
+        TrackingStore.get_metric_history_dicts(store, run_id, "loss"),
+        store.get_metric_history_dicts(run_id, "loss"),
+    )
+    assert len(own) == 1 and encode(list(default)) == encode(list(own))
