@@ -325,6 +325,21 @@ class TrackingService:
             experiment_ids, filter_string, run_view_type, max_results, order_by, page_token
         )
 
+    def search_run_dicts(
+        self,
+        ctx: RequestContext,
+        experiment_ids: Sequence[str],
+        filter_string: str | None = None,
+        run_view_type: ViewType = ViewType.ACTIVE_ONLY,
+        max_results: int = SEARCH_RUNS_DEFAULT_MAX_RESULTS,
+        order_by: Sequence[str] | None = None,
+        page_token: str | None = None,
+    ) -> PagedList[dict]:
+        """``search_runs``, the runs as their JSON objects (``Run.to_dict``): the ``runs/search`` answer."""
+        return self.store.search_run_dicts(
+            experiment_ids, filter_string, run_view_type, max_results, order_by, page_token
+        )
+
     def search_datasets(self, ctx: RequestContext, experiment_ids: Sequence[str]) -> list[DatasetSummary]:
         """The datasets the runs of some experiments used (MLflow's experiments/search-datasets)."""
         return self.store.search_datasets(experiment_ids)
@@ -348,6 +363,18 @@ class TrackingService:
     ) -> PagedList[Metric]:
         """Every logged point of one metric, ordered by step then timestamp."""
         return self.store.get_metric_history(run_id, metric_key, max_results, page_token)
+
+    def get_metric_history_dicts(
+        self,
+        ctx: RequestContext,
+        run_id: str,
+        metric_key: str,
+        max_results: int | None = None,
+        page_token: str | None = None,
+    ) -> PagedList[dict]:
+        """``get_metric_history``, the points as their JSON objects (``Metric.to_dict``): the
+        ``metrics/get-history`` answer."""
+        return self.store.get_metric_history_dicts(run_id, metric_key, max_results, page_token)
 
     def get_metric_history_columns(
         self,

@@ -45,8 +45,8 @@ class GetHistoryBulk(Message):
 def get_metric_history(svc: Services, m: GetMetricHistory, ctx: RequestContext) -> dict:
     """Every point of one metric of a run, by step then timestamp (paged, 25,000 a page at most)."""
     page_size = min(m.max_results, METRIC_HISTORY_PAGE)  # <= 0 is refused by the store
-    page = svc.tracking.get_metric_history(ctx, m.rid, m.metric_key, page_size, m.page_token)
-    out: dict = {"metrics": [x.to_dict() for x in page]}
+    page = svc.tracking.get_metric_history_dicts(ctx, m.rid, m.metric_key, page_size, m.page_token)
+    out: dict = {"metrics": list(page)}
     if page.token:
         out["next_page_token"] = page.token
     return out

@@ -336,8 +336,16 @@ def search_page(svc: Services, m: SearchRuns, ctx: RequestContext):
 @table.post("/mlflow/runs/search", SearchRuns, needs=needs(EXPERIMENT, READ, "experiment_ids"))
 def search_runs(svc: Services, m: SearchRuns, ctx: RequestContext) -> dict:
     """Search runs of some experiments with a filter."""
-    page = search_page(svc, m, ctx)
-    out: dict = {"runs": [r.to_dict() for r in page]}
+    page = svc.tracking.search_run_dicts(
+        ctx,
+        m.experiment_ids,
+        m.filter,
+        ViewType.parse(m.run_view_type),
+        m.max_results,
+        m.order_by,
+        m.page_token,
+    )
+    out: dict = {"runs": list(page)}
     if page.token:
         out["next_page_token"] = page.token
     return out

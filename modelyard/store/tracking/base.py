@@ -205,6 +205,20 @@ class TrackingStore(ABC):
         page_token: str | None = None,
     ) -> PagedList[Run]: ...
 
+    def search_run_dicts(
+        self,
+        experiment_ids: Sequence[str],
+        filter_string: str | None = None,
+        run_view_type: ViewType = ViewType.ACTIVE_ONLY,
+        max_results: int = SEARCH_RUNS_DEFAULT_MAX_RESULTS,
+        order_by: Sequence[str] | None = None,
+        page_token: str | None = None,
+    ) -> PagedList[dict]:
+        """``search_runs``' page as the runs' JSON objects (``Run.to_dict``), and its token: what a
+        ``runs/search`` answer holds. A store that can write them straight from its rows overrides it."""
+        page = self.search_runs(experiment_ids, filter_string, run_view_type, max_results, order_by, page_token)
+        return PagedList([r.to_dict() for r in page], page.token)
+
     # -- logging ---------------------------------------------------------------
     def log_metric(self, run_id: str, metric: Metric) -> None:
         self.log_batch(run_id, metrics=[metric])
@@ -258,6 +272,18 @@ class TrackingStore(ABC):
         a store that can skip building one ``Metric`` per point overrides it."""
         page = self.get_metric_history(run_id, metric_key, max_results, page_token)
         return HistoryColumns.of(page, page.token)
+
+    def get_metric_history_dicts(
+        self,
+        run_id: str,
+        metric_key: str,
+        max_results: int | None = None,
+        page_token: str | None = None,
+    ) -> PagedList[dict]:
+        """``get_metric_history``'s page as the points' JSON objects (``Metric.to_dict``), and its
+        token; a store that can skip building one ``Metric`` per point overrides it."""
+        page = self.get_metric_history(run_id, metric_key, max_results, page_token)
+        return PagedList([m.to_dict() for m in page], page.token)
 
     def get_metric_history_bulk_interval(
         self,

@@ -67,9 +67,11 @@ _TEMPLATES.update(
     page_model_outputs="SELECT ro.run_id, lm.model_id, ro.{step} FROM run_outputs ro JOIN logged_models lm "
     "ON lm.id = ro.model_id WHERE ro.run_id IN ({marks}) ORDER BY ro.run_id, lm.id, ro.{step}",
 )
-# PostgreSQL: the params, tags, latest metrics, model inputs and model outputs of a page in one
-# statement (a kind per row: 0 param, 1 tag, 2 latest metric, 3 model input, 4 model output), ids
-# as one array parameter. Model inputs/outputs carry ``logged_models.id`` last (their order).
+# PostgreSQL: the params, tags, latest metrics, model inputs, model outputs and dataset inputs of a
+# page in one statement (a kind per row: 0 param, 1 tag, 2 latest metric, 3 model input, 4 model
+# output, 5 dataset input), ids as one array parameter. Model inputs/outputs carry
+# ``logged_models.id`` last (their order), dataset inputs ``run_inputs.id`` (theirs) and the
+# dataset's name, digest, source type, source, schema and profile as one JSON array.
 _PAGE_CHILDREN = (
     "SELECT 0 AS kind, run_id, {key}::text, {value}::text, NULL::float8, NULL::int8, NULL::int8, NULL::bool,"
     " NULL::int8 FROM params WHERE run_id = ANY(?::int8[])"
@@ -81,6 +83,9 @@ _PAGE_CHILDREN = (
     " JOIN logged_models lm ON lm.id = ri.model_id WHERE ri.run_id = ANY(?::int8[])"
     " UNION ALL SELECT 4, ro.run_id, lm.model_id, NULL, NULL, NULL, ro.{step}, NULL, lm.id FROM run_outputs ro"
     " JOIN logged_models lm ON lm.id = ro.model_id WHERE ro.run_id = ANY(?::int8[])"
+    " UNION ALL SELECT 5, ri.run_id, NULL, json_build_array(d.{name}, d.{digest}, d.{source_type}, d.{source},"
+    " d.{schema}, d.{profile})::text, NULL, NULL, NULL, NULL, ri.id FROM run_inputs ri"
+    " JOIN datasets d ON d.id = ri.dataset_id WHERE ri.run_id = ANY(?::int8[])"
 )
 _TEMPLATES["page_children"] = _PAGE_CHILDREN
 # PostgreSQL: one point that is also the key's new latest (a log_metric call), in one statement.
@@ -160,9 +165,9 @@ def _any_sql(conn: Connection, name: str) -> str:
 
 
 def page_children(conn: Connection, ids: Sequence[int]) -> list[tuple]:
-    """PostgreSQL: (kind, run_id, key, text value, number, timestamp, step, is_nan, model row id) of
-    the params (kind 0), tags (1), latest metrics (2), model inputs (3) and outputs (4) of these runs,
-    in one statement."""
+    """PostgreSQL: (kind, run_id, key, text value, number, timestamp, step, is_nan, row id) of the
+    params (kind 0), tags (1), latest metrics (2), model inputs (3) and outputs (4) and dataset
+    inputs (5: the dataset as a JSON array in the text value) of these runs, in one statement."""
     return page_rows(conn, "page_children", ids)
 
 

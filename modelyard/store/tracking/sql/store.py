@@ -11,7 +11,7 @@ from __future__ import annotations
 import logging
 import os
 import uuid
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from typing import NamedTuple
 
 from sqlalchemy import Connection, and_, delete, func, select, update
@@ -356,6 +356,40 @@ class SqlTrackingStore(ExperimentMethods, LoggedModelMethods, base.TrackingStore
         order_by: Sequence[str] | None = None,
         page_token: str | None = None,
     ) -> PagedList[Run]:
+        return self._search_runs(
+            hydrate.load_runs, experiment_ids, filter_string, run_view_type, max_results, order_by, page_token
+        )
+
+    def search_run_dicts(
+        self,
+        experiment_ids: Sequence[str],
+        filter_string: str | None = None,
+        run_view_type: ViewType = ViewType.ACTIVE_ONLY,
+        max_results: int = base.SEARCH_RUNS_DEFAULT_MAX_RESULTS,
+        order_by: Sequence[str] | None = None,
+        page_token: str | None = None,
+    ) -> PagedList[dict]:
+        """``search_runs``' page as JSON objects, written straight from the rows (``hydrate.load_run_dicts``)."""
+        return self._search_runs(
+            hydrate.load_run_dicts,
+            experiment_ids,
+            filter_string,
+            run_view_type,
+            max_results,
+            order_by,
+            page_token,
+        )
+
+    def _search_runs(
+        self,
+        load: Callable[[Connection, Sequence], list],
+        experiment_ids: Sequence[str],
+        filter_string: str | None,
+        run_view_type: ViewType,
+        max_results: int,
+        order_by: Sequence[str] | None,
+        page_token: str | None,
+    ) -> PagedList:
         from modelyard.search import parse_filter, parse_order_by
         from modelyard.search.paging import offset_token, page_offset, runs_query
         from modelyard.store.tracking.sql.run_search import select_run_rows
@@ -378,7 +412,7 @@ class SqlTrackingStore(ExperimentMethods, LoggedModelMethods, base.TrackingStore
                 conn.execution_options(isolation_level="AUTOCOMMIT")
             rows = select_run_rows(conn, ids, stages, filters, ordering, offset, max_results + 1, expr)
             token = offset_token(offset + max_results, query=query) if len(rows) > max_results else None
-            return PagedList(hydrate.load_runs(conn, rows[:max_results]), token)
+            return PagedList(load(conn, rows[:max_results]), token)
 
     # -- logging ----------------------------------------------------------------
     def log_batch(
@@ -654,6 +688,16 @@ class SqlTrackingStore(ExperimentMethods, LoggedModelMethods, base.TrackingStore
     ) -> HistoryColumns:
         rows, token = self._history_rows(run_id, metric_key, max_results, page_token)
         return hydrate.history_columns_from_rows(rows, token)
+
+    def get_metric_history_dicts(
+        self,
+        run_id: str,
+        metric_key: str,
+        max_results: int | None = None,
+        page_token: str | None = None,
+    ) -> PagedList[dict]:
+        rows, token = self._history_rows(run_id, metric_key, max_results, page_token)
+        return PagedList(hydrate.metric_dicts_from_rows(rows, metric_key, run_id), token)
 
     def _history_rows(
         self, run_id: str, metric_key: str, max_results: int | None, page_token: str | None
