@@ -50,20 +50,10 @@ BENCH = Path(__file__).resolve().parent
 REPO = BENCH.parent
 sys.path.insert(0, str(REPO))
 sys.path.insert(0, str(BENCH))
-from tracking import tree_cpu_s  # noqa: E402
+from _features_peers import ensure_feast, log, run_feast, run_feast_online  # noqa: E402,F401 (ensure_feast: bench setup)
+from tracking import sig, tree_cpu_s  # noqa: E402
 
-FEAST_VENV = BENCH / ".venv-feast"
-FEAST_REQUIREMENT = "feast[redis]==0.67.0"  # redis: its online store on Redis
 N_FEATURES = 10
-
-
-def log(msg: str) -> None:
-    sys.stderr.write(f"[bench {time.strftime('%H:%M:%S')}] {msg}\n")
-    sys.stderr.flush()
-
-
-def sig(x: float | None, digits: int = 4) -> float | None:
-    return None if x is None else float(f"{x:.{digits}g}")
 
 
 def timed_cpu(fn, reps: int = 1) -> tuple[float, float]:
@@ -127,92 +117,6 @@ def make_data(labels: int, rows: int, keys: int, seed: int = 7):
 def same(a: pd.Series, b: pd.Series) -> bool:
     x, y = a.to_numpy(dtype=float), b.to_numpy(dtype=float)
     return bool(np.array_equal(np.isnan(x), np.isnan(y)) and np.allclose(x[~np.isnan(x)], y[~np.isnan(y)]))
-
-
-# -- Feast -------------------------------------------------------------------------------------
-def ensure_feast() -> str | None:
-    py = FEAST_VENV / "bin" / "python"
-    try:
-        if not py.exists():
-            log("creating bench/.venv-feast")
-            subprocess.run([sys.executable, "-m", "venv", str(FEAST_VENV)], check=True, timeout=300)
-        probe = subprocess.run([str(py), "-c", "import feast, redis; print(feast.__version__)"], capture_output=True, text=True)
-        if probe.returncode == 0:
-            return None
-        log(f"pip install {FEAST_REQUIREMENT} into bench/.venv-feast (a few minutes)")
-        pip = subprocess.run([str(py), "-m", "pip", "install", "-q", "--disable-pip-version-check", FEAST_REQUIREMENT],
-                             capture_output=True, text=True, timeout=1800)
-        if pip.returncode != 0:
-            return f"pip install {FEAST_REQUIREMENT} failed: {pip.stderr.strip().splitlines()[-1:]}"
-        return None
-    except Exception as exc:  # noqa: BLE001 - reported in the JSON
-        return f"{type(exc).__name__}: {exc}"
-
-
-def _failure(proc: subprocess.CompletedProcess) -> str:
-    """Why a peer's child failed: its last stderr line, or the signal that ended it (a SIGKILL with
-    nothing on stderr is most likely the kernel's OOM killer: see dmesg)."""
-    if proc.returncode < 0:
-        return f"killed by signal {-proc.returncode}" + (" (likely out of memory)" if proc.returncode == -9 else "")
-    lines = proc.stderr.strip().splitlines()
-    return lines[-1][:500] if lines else f"exit status {proc.returncode}"
-
-
-FEAST_MEMORY_FLOOR_MB = 3000  # Feast's child is stopped when the machine has less available than this
-
-
-def _available_mb() -> float:
-    with open("/proc/meminfo") as f:
-        return next(int(line.split()[1]) for line in f if line.startswith("MemAvailable:")) / 1024
-
-
-def _tree_rss_mb(pid: int) -> float:
-    """RSS of ``pid`` and its children, from /proc."""
-    total, todo = 0.0, [pid]
-    while todo:
-        p = todo.pop()
-        try:
-            with open(f"/proc/{p}/status") as f:
-                total += next((int(line.split()[1]) for line in f if line.startswith("VmRSS:")), 0) / 1024
-            with open(f"/proc/{p}/task/{p}/children") as f:
-                todo.extend(int(c) for c in f.read().split())
-        except (FileNotFoundError, ProcessLookupError):
-            continue
-    return total
-
-
-def run_feast(tmp: Path, series_path: Path, labels_path: Path) -> tuple[float | None, pd.DataFrame | None, str | None, dict]:
-    """Feast's ``get_historical_features`` in its venv: (seconds, frame, error, extra). The child is
-    stopped when the machine's available memory falls under FEAST_MEMORY_FLOOR_MB (at the issue's
-    size it takes more than this machine has): ``extra`` then holds how long it had run
-    (``stopped_after_s``, a lower bound of its time) and its peak RSS."""
-    problem = ensure_feast()
-    if problem:
-        return None, None, problem, {}
-    out = tmp / "feast_out.parquet"
-    env = {k: v for k, v in os.environ.items() if not k.startswith(("MODELYARD_", "MLFLOW_")) and k != "PYTHONPATH"}
-    env.update(OMP_WAIT_POLICY="passive", FEAST_USAGE="False", DO_NOT_TRACK="true")
-    stdout, stderr = tmp / "feast.stdout", tmp / "feast.stderr"
-    start, peak = time.perf_counter(), 0.0
-    with open(stdout, "w") as so, open(stderr, "w") as se:
-        proc = subprocess.Popen([str(FEAST_VENV / "bin" / "python"), str(BENCH / "_features_feast.py"), str(series_path),
-                                 str(labels_path), str(out), str(tmp / "feast_repo")], stdout=so, stderr=se, text=True, env=env,
-                                start_new_session=True)
-        while proc.poll() is None:
-            peak = max(peak, _tree_rss_mb(proc.pid))
-            if _available_mb() < FEAST_MEMORY_FLOOR_MB or time.perf_counter() - start > 3600:
-                ran = time.perf_counter() - start
-                os.killpg(proc.pid, signal.SIGKILL)
-                proc.wait()
-                return None, None, (f"stopped after {ran:.0f} s at {peak:.0f} MB RSS: the machine had less than "
-                                    f"{FEAST_MEMORY_FLOOR_MB} MB left"), {"stopped_after_s": sig(ran), "peak_rss_mb": sig(peak)}
-            time.sleep(0.5)
-    extra = {"peak_rss_mb": sig(peak)}
-    done = subprocess.CompletedProcess(proc.args, proc.returncode, stdout.read_text(), stderr.read_text())
-    if done.returncode != 0:
-        return None, None, _failure(done), extra
-    result = json.loads(done.stdout.strip().splitlines()[-1])
-    return result["seconds"], pd.read_parquet(out), None, extra
 
 
 # -- workloads ------------------------------------------------------------------------------------
@@ -394,25 +298,6 @@ def _latency(samples: list[float], rows_per_call: int, cpu: list[float] | None =
     return out
 
 
-def run_feast_online(tmp: Path, profile, plan: dict) -> tuple[dict | None, str | None]:
-    """Feast's ``get_online_features`` against the same Redis (db 0; a project of its own, torn
-    down after), in bench/.venv-feast: (figures, error)."""
-    problem = ensure_feast()
-    if problem:
-        return None, problem
-    profile_path, plan_path = tmp / "profile.parquet", tmp / "online_plan.json"
-    profile.to_parquet(profile_path)
-    plan_path.write_text(json.dumps(plan))
-    env = {k: v for k, v in os.environ.items() if not k.startswith(("MODELYARD_", "MLFLOW_")) and k != "PYTHONPATH"}
-    env.update(OMP_WAIT_POLICY="passive", FEAST_USAGE="False", DO_NOT_TRACK="true")
-    proc = subprocess.run([str(FEAST_VENV / "bin" / "python"), str(BENCH / "_features_feast_online.py"), str(profile_path),
-                           str(tmp / "feast_online_repo"), "127.0.0.1:6379,db=0", str(plan_path)],
-                          capture_output=True, text=True, env=env, timeout=3600)
-    if proc.returncode != 0:
-        return None, _failure(proc)
-    return json.loads(proc.stdout.strip().splitlines()[-1]), None
-
-
 def _bare_hmget(prefix: str, key_texts: list[str], names: list[str]):
     """``call(i)``: HMGET of the ``names`` fields of the i-th key, pre-encoded, on one plain socket;
     the reply parsed by hiredis and not decoded (the floor of a Python lookup on this machine)."""
@@ -580,7 +465,6 @@ def serving_overhead(fc, model_uri: str, labels, tmp: Path, requests: int = 600)
     request carrying every feature (no lookup), alternated by blocks of 20 on one server; p50/p99 in
     ms, and the server process's CPU ms per request of each kind (robust to the machine's load)."""
     import http.client
-    import signal
     import socket
 
     try:
