@@ -23,6 +23,10 @@ PG_FLOOR_FIGURES = (
     "run_creation_runs_per_s",
     "concurrent_writers_calls_per_s",
 )
+# the figures where modelyard's client uses the same routes against a stub as against its server (no
+# fast path a stub lacks: the columnar search, the Arrow history, the small-files tar): only these have
+# a native bound
+NATIVE_BOUND_FIGURES = (*PG_FLOOR_FIGURES, "artifact_upload_mb_per_s", "artifact_download_mb_per_s")
 NO_CEILING = ("artifact_upload_peak_rss_mb", "artifact_download_peak_rss_mb")  # the stub keeps files in RAM
 
 # (name, unit, better, what, MLflow 3.17 figure quoted in the issue), in report order.
@@ -96,6 +100,20 @@ def _count(name: str, raw: dict) -> Any:
     return None
 
 
+def _native_bound(entry: dict, stub: ToolRun, name: str, ml, better: str, suffix: str) -> None:
+    """modelyard's own client against a stub (its ``native`` variant): ``native_ceiling`` (or
+    ``native_ceiling_pg`` against the PostgreSQL floor) is the best native ratio any server could show
+    through modelyard's client, ``native_share`` how much of it the native figure reaches."""
+    figures = stub.res.get("variants", {}).get("native", {}).get("figures", {})
+    if name not in figures or name not in NATIVE_BOUND_FIGURES:
+        return
+    bound = sig(figures[name])
+    entry[f"native_{stub.tool}"] = bound
+    entry[f"native_ceiling{suffix}"] = sig(speedup(bound, ml, better), 3)
+    if entry.get("native_ratio") and entry[f"native_ceiling{suffix}"]:
+        entry[f"native_share{suffix}"] = sig(entry["native_ratio"] / entry[f"native_ceiling{suffix}"], 3)
+
+
 def build_backend_report(backend: str, tools: list[str], runs: dict[str, ToolRun], cfg: ServerConfig) -> dict:
     figures = {}
     for name, unit, better, what, issue in FIGURES:
@@ -137,6 +155,7 @@ def build_backend_report(backend: str, tools: list[str], runs: dict[str, ToolRun
             entry["ceiling"] = sig(speedup(sv, ml, better) if name not in NO_CEILING else None, 3)
             if entry["ratio"] and entry["ceiling"]:  # how much of the ceiling modelyard reaches
                 entry["share"] = sig(entry["ratio"] / entry["ceiling"], 3)
+            _native_bound(entry, stub, name, ml, better, "")
         floor = runs.get(STUB_PG)
         if floor is not None and name in PG_FLOOR_FIGURES:
             # The PostgreSQL floor: MLflow against the stub making one durable INSERT per write
@@ -146,6 +165,7 @@ def build_backend_report(backend: str, tools: list[str], runs: dict[str, ToolRun
             entry["ceiling_pg"] = sig(speedup(fv, ml, better), 3)
             if entry["ratio"] and entry["ceiling_pg"]:
                 entry["share_pg"] = sig(entry["ratio"] / entry["ceiling_pg"], 3)
+            _native_bound(entry, floor, name, ml, better, "_pg")
         entry.update(unit=unit, better=better, what=what, mlflow_in_issue=issue)
         if counts:
             entry["n"] = counts

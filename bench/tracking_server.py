@@ -16,6 +16,9 @@ switches gets: modelyard's own client (this interpreter, importing modelyard fro
 driving a third server, ``modelyard server`` at its defaults (no --workers), with the fast routes
 it negotiates through server-info. Its figures and ``native_ratio`` (against the mlflow client
 on ``mlflow server``, at its defaults) are printed beside the others, in the same rotation.
+The same client also drives the stubs (right after the mlflow client's phase on them): its figures
+there bound the native ones as the stub bounds the mlflow client's (``native_ceiling``, and
+``native_ceiling_pg`` against the PostgreSQL floor).
 
 Between the write phases and the read phase both servers are stopped, the search store
 (10,000 runs) and the rest of the 100,000-point history are inserted by direct SQL into each
@@ -223,7 +226,8 @@ class ToolRun:
 
         ``variant="standard"`` (native only): modelyard's client with its fast paths off
         (MODELYARD_CLIENT_FAST_PATHS=false), i.e. MLflow's standard routes, as before they existed;
-        its figures go to ``res["variants"]["standard"]``, not over the tool's own."""
+        ``variant="native"`` (the stubs only): modelyard's client against this stub, the bound of the
+        native figures. A variant's figures go to ``res["variants"][variant]``, not over the tool's own."""
         label = phase if variant is None else f"{phase}-{variant}"
         if self.problem:
             self.res["phases"][label] = {"problem": f"skipped: {self.problem}"}
@@ -233,7 +237,7 @@ class ToolRun:
         if variant == "standard":
             env["MODELYARD_CLIENT_FAST_PATHS"] = "false"
         python, client = str(mlflow_python()), []
-        if self.tool == NATIVE:  # modelyard's interpreter and client, this checkout
+        if self.tool == NATIVE or variant == "native":  # modelyard's interpreter and client, this checkout
             python, client = sys.executable, ["--client", "modelyard"]
             env["PYTHONPATH"] = os.pathsep.join([str(REPO), str(BENCH)])
         # The client prints "View run at <url>" on end_run otherwise: noise on stderr.
@@ -288,12 +292,9 @@ class ToolRun:
         failed = got.get("raw", {}).pop("failed_requests", {})
         self.res["raw"].setdefault("failed_requests", {}).update(failed)
         if variant is not None:
-            self.res.setdefault("variants", {})[variant] = {
-                "figures": got.get("figures", {}),
-                "errors": got.get("errors", {}),
-                "checks": got.get("checks", {}),
-                "raw": got.get("raw", {}),
-            }
+            merged = self.res.setdefault("variants", {}).setdefault(variant, {})  # phase by phase
+            for part in ("figures", "errors", "checks", "raw"):
+                merged.setdefault(part, {}).update(got.get(part, {}))
             self.res["phases"][label] = {
                 "seconds": elapsed,
                 "problem": problem,
@@ -409,6 +410,7 @@ class ToolRun:
 
 SESSION1_PHASES = ("writes", "concurrent", "artifacts", "seed")
 STUB_PHASES = ("writes", "concurrent", "artifacts")  # its reads are served from a real server's answers
+NATIVE_SUMMARY = ("native_ratio", "native_ceiling", "native_share", "native_ceiling_pg", "native_share_pg")
 STUB_PG_PHASES = ("writes", "concurrent")  # the PostgreSQL floor only bounds the write figures
 
 
@@ -449,6 +451,8 @@ def run_backend(
             for tool in order if i % 2 == 0 else order[::-1]:  # ABBA: spreads load drift
                 if (tool != STUB or phase in STUB_PHASES) and (tool != STUB_PG or phase in STUB_PG_PHASES):
                     runs[tool].client(phase, {})
+                    if tool in (STUB, STUB_PG) and NATIVE in runs:  # modelyard's client's own bound
+                        runs[tool].client(phase, {}, variant="native")
         for r in runs.values():
             r.record_peaks()
             r.stop()
@@ -590,8 +594,15 @@ def main(argv: list[str] | None = None) -> int:
             for backend, rep in report_backends.items()
             if "figures" in rep
         },
-        "native_summary": {
-            backend: {name: rep["figures"][name].get("native_ratio") for name in rep["figures"]}
+        "native_summary": {  # modelyard's client on its server; its bounds: the same client on the stubs
+            backend: {
+                name: {
+                    k: rep["figures"][name][k]
+                    for k in NATIVE_SUMMARY
+                    if rep["figures"][name].get(k) is not None
+                }
+                for name in rep["figures"]
+            }
             for backend, rep in report_backends.items()
             if "figures" in rep and NATIVE in tools
         },
@@ -621,6 +632,8 @@ def main(argv: list[str] | None = None) -> int:
             "stub": "bench/_server_stub.py: canned in-memory answers (the ceiling), uvicorn, one process",
             "stub_pg": "bench/_server_stub.py --pg-floor: the stub plus one durable INSERT per write request"
             " in PostgreSQL (the pg backend's floor, 'ceiling_pg')",
+            "native on the stubs": "modelyard's own client against stub and stub_pg: the best native ratio"
+            " any server could show ('native_ceiling', 'native_ceiling_pg')",
         },
         "machine": machine,
         "versions": versions,
