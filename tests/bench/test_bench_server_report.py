@@ -1,0 +1,57 @@
+"""bench/_server_report.py: the native client's bounds (modelyard's client on the stub and on the
+PostgreSQL floor) are computed for the figures where that client uses the same routes, and only there."""
+
+from __future__ import annotations
+
+import sys
+from pathlib import Path
+from types import SimpleNamespace
+
+import pytest
+
+BENCH = Path(__file__).resolve().parents[2] / "bench"
+
+
+@pytest.fixture(scope="module")
+def report():
+    sys.path.insert(0, str(BENCH))
+    try:
+        import _server_report
+
+        yield _server_report
+    finally:
+        sys.path.remove(str(BENCH))
+
+
+def tool(name: str, figures: dict, native: dict | None = None):
+    res = {"figures": figures, "errors": {}, "raw": {}, "phases": {}, "server": {}, "checks": {}, "extra": {}}
+    if native is not None:
+        res["variants"] = {"native": {"figures": native}}
+    return SimpleNamespace(tool=name, res=res, problem=None)
+
+
+def test_native_bounds_where_the_routes_are_the_same(report) -> None:
+    lm, small = "log_metric_calls_per_s", "small_files_upload_per_s"
+    runs = {
+        "modelyard": tool("modelyard", {lm: 300.0, small: 200.0}),
+        "mlflow": tool("mlflow", {lm: 100.0, small: 100.0}),
+        "native": tool("native", {lm: 800.0, small: 2000.0}),
+        "stub": tool("stub", {lm: 400.0, small: 300.0}, native={lm: 1600.0, small: 500.0}),
+        "stub_pg": tool("stub_pg", {lm: 250.0}, native={lm: 1000.0}),
+    }
+    cfg = SimpleNamespace(
+        search_runs=0,
+        history_points=0,
+        big_artifact_mb=0,
+        small_files=0,
+        small_file_bytes=0,
+        writers=0,
+        writer_seconds=0,
+    )
+    figures = report.build_backend_report("pg", ["modelyard", "mlflow"], runs, cfg)["figures"]
+    got = figures[lm]
+    assert (got["ratio"], got["ceiling"], got["native_ratio"]) == (3.0, 4.0, 8.0)
+    assert (got["native_stub"], got["native_ceiling"], got["native_share"]) == (1600.0, 16.0, 0.5)
+    assert (got["native_stub_pg"], got["native_ceiling_pg"], got["native_share_pg"]) == (1000.0, 10.0, 0.8)
+    # small files: the native client uses a tar route the stub lacks, so no bound is claimed
+    assert figures[small]["native_ratio"] == 20.0 and "native_ceiling" not in figures[small]
