@@ -332,6 +332,49 @@ def _error(code: str, message: str) -> bytes:
     return json.dumps(_error_dict(code, message)).encode()
 
 
+def one_write_protocol():
+    """uvicorn's HTTP protocol, writing a response's head together with its body, as ``modelyard
+    server`` does (modelyard.web.http_limits): the stub must not pay a write and a wake-up more per
+    answer than the server it bounds. Written here, not imported, so that the stub runs no modelyard code."""
+    from uvicorn.protocols.http.httptools_impl import HttpToolsProtocol
+
+    class Held:
+        def __init__(self, transport, loop) -> None:
+            self.transport, self.loop, self.held, self.pending = transport, loop, None, False
+
+        def write(self, data) -> None:
+            if self.held is not None:
+                held, self.held = self.held, None
+                self.transport.write(held + bytes(data))
+            elif len(data) <= 16384:
+                self.held = bytes(data)
+                if not self.pending:
+                    self.pending = True
+                    self.loop.call_soon(self.flush)
+            else:
+                self.transport.write(data)
+
+        def flush(self) -> None:
+            self.pending = False
+            held, self.held = self.held, None
+            if held is not None and not self.transport.is_closing():
+                self.transport.write(held)
+
+        def close(self) -> None:
+            self.flush()
+            self.transport.close()
+
+        def __getattr__(self, name):
+            return getattr(self.transport, name)
+
+    class OneWrite(HttpToolsProtocol):
+        def connection_made(self, transport) -> None:
+            super().connection_made(transport)
+            self.transport = Held(transport, self.loop)
+
+    return OneWrite
+
+
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--host", default="127.0.0.1")
@@ -346,7 +389,12 @@ def main() -> None:
 
     floor = PgFloor(args.pg_floor, args.pg_connections) if args.pg_floor else None
     uvicorn.run(
-        Stub(args.upstream, floor), host=args.host, port=args.port, log_level="warning", timeout_keep_alive=30
+        Stub(args.upstream, floor),
+        host=args.host,
+        port=args.port,
+        log_level="warning",
+        timeout_keep_alive=30,
+        http=one_write_protocol(),
     )
 
 

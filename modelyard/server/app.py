@@ -18,7 +18,6 @@ from typing import Any
 from starlette.applications import Starlette
 from starlette.exceptions import HTTPException
 from starlette.middleware import Middleware
-from starlette.middleware.cors import CORSMiddleware
 from starlette.requests import Request
 from starlette.responses import Response
 from starlette.routing import BaseRoute, Route, Router, compile_path
@@ -28,13 +27,13 @@ from modelyard.auth.permissions import PUBLIC, AllowAll, Authorizer, check
 from modelyard.exceptions import EndpointNotFound, ModelyardError
 from modelyard.server import protocol
 from modelyard.server import routes as route_modules
-from modelyard.server.security import SecurityMiddleware, cors_kwargs
+from modelyard.server.security import CorsMiddleware, SecurityMiddleware, cors_kwargs
 from modelyard.server.services import Services
 from modelyard.settings import Settings
 from modelyard.store.sql.database import WouldWait
 from modelyard.web.errors import json_error
 from modelyard.web.headers import SecurityHeadersMiddleware
-from modelyard.web.middleware import RequestContextMiddleware, context_of
+from modelyard.web.middleware import SCOPE_KEY, RequestContextMiddleware, context_of
 from modelyard.web.routing import declare
 
 logger = logging.getLogger(__name__)
@@ -44,52 +43,73 @@ def json_response(payload, status: int = 200) -> Response:
     return Response(protocol.encode(payload), status_code=status, media_type="application/json")
 
 
-def _endpoint(ep: protocol.Endpoint, services: Services):
-    limit = services.settings.server.max_json_body_bytes
-    parse = ep.parse or partial(protocol.parse_message, model=ep.request)
-    permission, handler = ep.permission, ep.handler
-    offload = services.offload.run
-    # a cheap handler runs on the event loop only where the database never makes it wait (SQLite,
-    # inside Database.nowait(): a write that would wait raises WouldWait before writing anything,
-    # and the handler runs again on a thread); every other handler, and every handler on
-    # PostgreSQL or MySQL (a network round trip, maybe a row lock), runs on the server's threads
-    inline = ep.inline
+_JSON_HEAD = (b"content-type", b"application/json")
 
-    async def handle(request: Request) -> Response:
+
+class _Endpoint:
+    """One API endpoint as a plain ASGI app (what its routes run, not a Starlette ``Request``
+    handler): the body is read from ``receive``, the answer sent as one start and one body message.
+    Every API call passes here, so it does only what the call needs: no ``Request`` or ``Response``
+    object on the way of a successful JSON answer, and no second layer of exception handlers (the
+    app's own catch what escapes, as for every route)."""
+
+    def __init__(self, ep: protocol.Endpoint, services: Services) -> None:
+        self.__name__ = ep.handler.__name__
+        self.limit = services.settings.server.max_json_body_bytes
+        self.parse = ep.parse or partial(protocol.parse_message, model=ep.request)
+        self.permission, self.handler, self.request_model = ep.permission, ep.handler, ep.request
+        self.services = services
+        self.offload = services.offload.run
+        # a cheap handler runs on the event loop only where the database never makes it wait (SQLite,
+        # inside Database.nowait(): a write that would wait raises WouldWait before writing anything,
+        # and the handler runs again on a thread); every other handler, and every handler on
+        # PostgreSQL or MySQL (a network round trip, maybe a row lock), runs on the server's threads
+        self.inline = ep.inline
+
+    async def __call__(self, scope, receive, send) -> None:
+        services, permission, handler = self.services, self.permission, self.handler
         try:
             # who asks is settled before the request is read: an anonymous caller learns nothing of
             # what the endpoint expects (authorizers that authenticate have ``authenticate``)
             # (the middleware resolved the principal on a thread: this only reads it)
-            authorizer = request.app.state.authorizer
+            authorizer = scope["app"].state.authorizer
+            ctx = scope.get(SCOPE_KEY)
+            if ctx is None:  # an app assembled without the context middleware (a test's bare router)
+                ctx = context_of(Request(scope))
             authenticate = getattr(authorizer, "authenticate", None)
             if authenticate is not None and permission.resource != PUBLIC:
-                authenticate(context_of(request))
-            if request.method == "GET":
-                data = protocol.query_dict(request, ep.request)
+                authenticate(ctx)
+            if scope["method"] == "GET":
+                data = protocol.query_dict(Request(scope), self.request_model)
             else:
-                data = await protocol.read_body_json(request, limit)
-            msg = parse(data, path_params=request.path_params)
-            ctx = context_of(request)
-            inline_db = services.inline_database() if inline else None
+                data = await protocol.receive_body_json(scope, receive, self.limit)
+            msg = self.parse(data, path_params=scope.get("path_params"))
+            inline_db = services.inline_database() if self.inline else None
             if inline_db is None:
                 # the permission check may read the database too (grants, a run's experiment):
                 # it runs on the handler's thread, with the handler
-                result = await offload(_checked, authorizer, permission, handler, services, msg, ctx)
+                result = await self.offload(_checked, authorizer, permission, handler, services, msg, ctx)
             else:
                 check(authorizer, ctx, permission, msg)
                 try:
                     with inline_db.nowait():
                         result = handler(services, msg, ctx)
                 except WouldWait:
-                    result = await offload(handler, services, msg, ctx)
+                    result = await self.offload(handler, services, msg, ctx)
         except ModelyardError as exc:
-            return json_error(exc)
+            result = json_error(exc)
         if isinstance(result, Response):
-            return result
-        return json_response(result)
-
-    handle.__name__ = ep.handler.__name__
-    return handle
+            await result(scope, receive, send)
+            return
+        body = protocol.encode(result)
+        await send(
+            {
+                "type": "http.response.start",
+                "status": 200,
+                "headers": [(b"content-length", b"%d" % len(body)), _JSON_HEAD],
+            }
+        )
+        await send({"type": "http.response.body", "body": body})
 
 
 def _checked(authorizer: Authorizer, permission, handler, services: Services, msg, ctx) -> Any:
@@ -112,7 +132,7 @@ def build_routes(services: Services) -> list[BaseRoute]:
             routes.extend(module.extra_routes(services))
         table: protocol.RouteTable | None = getattr(module, "table", None)
         for ep in table.endpoints if table else ():
-            handler = _endpoint(ep, services)
+            handler = _Endpoint(ep, services)
             for prefix in API_PREFIXES:
                 route = Route(_api_path(prefix, ep), handler, methods=[ep.method])
                 routes.append(declare(route, ep.permission))
@@ -209,7 +229,7 @@ def create_app(
         middleware=[
             Middleware(SecurityHeadersMiddleware),  # outermost: every answer carries them
             Middleware(SecurityMiddleware, settings=settings),
-            Middleware(CORSMiddleware, **cors_kwargs(settings)),
+            Middleware(CorsMiddleware, **cors_kwargs(settings)),
             Middleware(
                 RequestContextMiddleware,
                 settings=settings,

@@ -24,7 +24,8 @@ from typing import Any
 import orjson
 from pydantic import BaseModel, ConfigDict, ValidationError
 from pydantic.alias_generators import to_camel
-from starlette.requests import Request
+from starlette.requests import ClientDisconnect, Request
+from starlette.types import Receive, Scope
 
 from modelyard.auth.permissions import Permission
 from modelyard.exceptions import BadRequest, InvalidParameterValue, PayloadTooLarge
@@ -118,14 +119,38 @@ def _list_fields(model: type[Message]) -> set[str]:
     return names
 
 
-async def read_body_json(request: Request, limit: int) -> dict:
-    check_strings(request)
-    content_type = request.headers.get("content-type", "")
-    body = bytearray()
-    async for chunk in request.stream():
-        body += chunk
-        if len(body) > limit:
-            raise PayloadTooLarge(f"Request body exceeds the limit of {limit} bytes")
+async def receive_body_json(scope: Scope, receive: Receive, limit: int) -> dict:
+    """The request's JSON body, read from the raw ASGI ``scope`` and ``receive`` (no ``Request``
+    object: the API's endpoints are plain ASGI apps), at most ``limit`` bytes; NULs in the query
+    string or path parameters refused. A client gone before the body arrived raises Starlette's
+    ``ClientDisconnect``."""
+    if scope["query_string"] or scope.get("path_params"):
+        check_strings(Request(scope))
+    content_type = ""
+    for name, value in scope["headers"]:
+        if name == b"content-type":
+            content_type = value.decode("latin-1")
+            break
+    message = await receive()
+    body = message.get("body", b"")
+    if message.get("more_body"):
+        body = bytearray(body)
+        while message.get("more_body"):
+            message = await receive()
+            if message["type"] == "http.disconnect":
+                raise ClientDisconnect()
+            body += message.get("body", b"")
+            if len(body) > limit:
+                raise PayloadTooLarge(f"Request body exceeds the limit of {limit} bytes")
+    elif message["type"] == "http.disconnect":
+        raise ClientDisconnect()
+    if len(body) > limit:
+        raise PayloadTooLarge(f"Request body exceeds the limit of {limit} bytes")
+    return decode_body(body, content_type)
+
+
+def decode_body(body: bytes | bytearray, content_type: str) -> dict:
+    """A request body as the JSON object it must be (empty: ``{}``)."""
     if not body.strip():
         return {}
     if content_type.split(";")[0].strip().lower() != "application/json":

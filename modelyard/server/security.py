@@ -9,7 +9,8 @@ from __future__ import annotations
 import fnmatch
 import re
 
-from starlette.types import ASGIApp, Receive, Scope, Send
+from starlette.middleware.cors import CORSMiddleware
+from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from modelyard.settings import Settings
 
@@ -42,20 +43,34 @@ def _host_only(host: str) -> str:
     return host.rsplit(":", 1)[0] if host.count(":") == 1 else host
 
 
+_HOSTS_REMEMBERED = 64  # Host header values whose verdict is kept (clients send one or two)
+
+
 class SecurityMiddleware:
     def __init__(self, app: ASGIApp, settings: Settings) -> None:
         self.app = app
         self.hosts = allowed_host_patterns(settings)
         regex = origin_regex(settings)
         self.origin = re.compile(regex) if regex else None
+        self._verdicts: dict[bytes, bool] = {}  # Host header -> allowed (the globs cost more than a request's routing)
+
+    def host_allowed(self, host: bytes) -> bool:
+        if self.hosts is None:
+            return True
+        verdict = self._verdicts.get(host)
+        if verdict is None:
+            name = _host_only(host.decode("latin-1"))
+            verdict = any(fnmatch.fnmatch(name, p) for p in self.hosts)
+            if len(self._verdicts) < _HOSTS_REMEMBERED:  # bounded: a scan of made-up hosts fills nothing
+                self._verdicts[host] = verdict
+        return verdict
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != "http":
             await self.app(scope, receive, send)
             return
         headers = dict(scope["headers"])
-        host = headers.get(b"host", b"").decode("latin-1")
-        if self.hosts is not None and not any(fnmatch.fnmatch(_host_only(host), p) for p in self.hosts):
+        if not self.host_allowed(headers.get(b"host", b"")):
             await _plain(send, 403, b"Invalid Host header: the server does not answer for this host name.")
             return
         origin = headers.get(b"origin")
@@ -82,6 +97,36 @@ async def _plain(send: Send, status: int, body: bytes) -> None:
         }
     )
     await send({"type": "http.response.body", "body": body})
+
+
+class CorsMiddleware(CORSMiddleware):
+    """Starlette's CORS middleware, with a short way for a request without an ``Origin`` header (what
+    API clients send): its answer only gains ``Vary: Origin``, exactly as Starlette's path would add
+    it, without Starlette's header objects built around every request."""
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http" or any(name == b"origin" for name, _ in scope["headers"]):
+            await super().__call__(scope, receive, send)
+            return
+
+        async def send_vary(message: Message) -> None:
+            if message["type"] == "http.response.start":
+                message["headers"] = with_vary_origin(list(message.get("headers", ())))
+            await send(message)
+
+        await self.app(scope, receive, send_vary)
+
+
+def with_vary_origin(headers: list[tuple[bytes, bytes]]) -> list[tuple[bytes, bytes]]:
+    """``headers`` with ``Origin`` added to ``Vary``: one Vary header where the first one was, its
+    values joined (what Starlette's ``MutableHeaders`` does), else a new one at the end."""
+    at = [i for i, (name, _) in enumerate(headers) if name.lower() == b"vary"]
+    if not at:
+        return [*headers, (b"vary", b"Origin")]
+    value = b", ".join([*(headers[i][1] for i in at), b"Origin"])
+    out = [h for i, h in enumerate(headers) if i not in at[1:]]
+    out[at[0]] = (b"vary", value)
+    return out
 
 
 def cors_kwargs(settings: Settings) -> dict:

@@ -14,6 +14,13 @@ plain-text 400. ``LimitedHttpProtocol`` is uvicorn's own HTTP protocol (httptool
 * a connection cap: past ``max_connections`` open connections a new one is answered 503 and closed;
 * MLflow's JSON error body on every one of these refusals and on uvicorn's own "invalid request".
 
+It also writes each response in one piece where it can (``_OneWrite``): uvicorn writes a response's
+status line and headers the moment the app starts the response, then the body as a second write.
+On loopback and in small VMs each write that reaches an idle peer costs a wake-up, and a client
+reading the head first and then the body pays one more read; a small answer (most of the API)
+then costs twice what one write does. The head is held until the body's first write, in the same
+turn of the event loop, and both go out together.
+
 uvicorn builds the protocol from an import path, so the limits ride on the ``uvicorn.Config``
 (``server_config``), which uvicorn pickles to spawned workers and forked workers inherit.
 """
@@ -37,6 +44,73 @@ _REASONS = {
     431: b"Request Header Fields Too Large",
     503: b"Service Unavailable",
 }
+
+
+HOLD_MAX = 16 * 1024  # a write this small (a response's head) waits for the next one ...
+JOIN_MAX = 256 * 1024  # ... and goes out joined to it when that one is no larger than this
+
+
+class _OneWrite:
+    """A connection's transport that sends a small write together with the next one.
+
+    A write of at most ``HOLD_MAX`` bytes is held; the next write sends both at once (joined, or as
+    two writes when the next one is large), and a held write nobody follows in this turn of the
+    event loop goes out on its own at the turn's end (``call_soon``): a streaming response's head
+    is never held longer than that. Closing sends what is held first. The rest is the transport's.
+    """
+
+    __slots__ = ("_transport", "_loop", "_held", "_pending")
+
+    def __init__(self, transport: asyncio.Transport, loop: asyncio.AbstractEventLoop) -> None:
+        self._transport = transport
+        self._loop = loop
+        self._held: bytes | None = None
+        self._pending = False  # a flush is scheduled
+
+    def write(self, data) -> None:
+        held = self._held
+        if held is not None:
+            self._held = None
+            if len(data) <= JOIN_MAX:
+                self._transport.write(held + bytes(data))
+            else:
+                self._transport.write(held)
+                self._transport.write(data)
+        elif len(data) <= HOLD_MAX and not self._transport.is_closing():
+            self._held = bytes(data)
+            if not self._pending:
+                self._pending = True
+                self._loop.call_soon(self._flush)
+        else:
+            self._transport.write(data)
+
+    def writelines(self, lines) -> None:
+        for data in lines:
+            self.write(data)
+
+    def _flush(self) -> None:
+        self._pending = False
+        held, self._held = self._held, None
+        if held is not None and not self._transport.is_closing():
+            self._transport.write(held)
+
+    def close(self) -> None:
+        self._flush()
+        self._transport.close()
+
+    def write_eof(self) -> None:
+        self._flush()
+        self._transport.write_eof()
+
+    def abort(self) -> None:
+        self._held = None
+        self._transport.abort()
+
+    def get_write_buffer_size(self) -> int:
+        return self._transport.get_write_buffer_size() + len(self._held or b"")
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self._transport, name)
 
 
 @dataclass(frozen=True)
@@ -120,6 +194,7 @@ class LimitedHttpProtocol(AutoHTTPProtocol):  # type: ignore[misc, valid-type]
     # -- connection ---------------------------------------------------------------------------
     def connection_made(self, transport) -> None:  # type: ignore[override]
         super().connection_made(transport)
+        self.transport = _OneWrite(transport, self.loop)  # what the request cycles write to
         if len(self.connections) > self.limits.max_connections:
             self._refuse(503, "TEMPORARILY_UNAVAILABLE", "The server has too many open connections; retry later")
             return

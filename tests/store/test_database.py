@@ -148,3 +148,33 @@ def test_write_raw_under_nowait_raises_would_wait_before_writing(db: Database, t
         with db.write_raw() as conn:  # after a commit, later writes of the block may wait
             _raw_insert(conn, 7)
     assert _keys(db) == [6, 7]
+
+
+def _busy_timeout(conn) -> int:
+    cur = conn.connection.cursor()
+    try:
+        cur.execute("PRAGMA busy_timeout")
+        return cur.fetchone()[0]
+    finally:
+        cur.close()
+
+
+def test_only_writes_under_nowait_run_with_the_busy_timeout_at_zero(db: Database) -> None:
+    """The event loop's writes keep their connection's busy timeout at 0 from one to the next (no
+    PRAGMA around each); any other use of that connection gets the configured timeout back first."""
+    with db.nowait(), db.write_raw() as conn:
+        assert _busy_timeout(conn) == 0
+        _raw_insert(conn, 10)
+    with db.write_raw() as conn:  # a thread's write waits its turn as configured
+        assert _busy_timeout(conn) > 0
+        _raw_insert(conn, 11)
+    with db.nowait(), db.write_raw() as conn:
+        assert _busy_timeout(conn) == 0
+        _raw_insert(conn, 12)
+    with db.read() as conn:  # a read is never run without it either
+        assert conn.execute(text("PRAGMA busy_timeout")).scalar() > 0
+    with db.nowait(), db.write() as conn:  # the SQLAlchemy path of nowait()
+        assert conn.execute(text("PRAGMA busy_timeout")).scalar() == 0
+    with db.write() as conn:
+        assert conn.execute(text("PRAGMA busy_timeout")).scalar() > 0
+    assert _keys(db) == [10, 11, 12]

@@ -99,7 +99,7 @@ class Batches:
     async def download(self, request: Request, ctx: RequestContext) -> Response:
         folder = validate_artifact_path(request.path_params["path"])
         content_type = request.headers.get("content-type", "").split(";")[0].strip().lower()
-        if content_type != "application/json":  # no cross-site form posts (as protocol.read_body_json)
+        if content_type != "application/json":  # no cross-site form posts (as protocol.decode_body)
             raise BadRequest(f"Bad Content-Type {content_type[:100]!r}: send the names as application/json")
         try:
             names = orjson.loads(await _body(request, MAX_BATCH_BYTES)).get("files")

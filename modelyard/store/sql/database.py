@@ -41,7 +41,7 @@ from sqlalchemy.engine import Dialect
 from sqlalchemy.exc import DBAPIError
 
 from modelyard.settings import Settings
-from modelyard.store.sql.engine import create_db_engine, writer, writer_queue
+from modelyard.store.sql.engine import NOWAIT_CHECKOUT, create_db_engine, writer, writer_queue
 from modelyard.store.sql.errors import is_transient, translate
 
 T = TypeVar("T")
@@ -202,10 +202,15 @@ class Database:
             with self._queue.hold(blocking=not nowait) if self._queue else nullcontext(True) as held:
                 if not held:
                     raise WouldWait
-                dbapi_conn = self.engine.raw_connection()
+                # under nowait() the connection comes with its busy timeout at 0 (engine.NOWAIT_CHECKOUT)
+                token = NOWAIT_CHECKOUT.set(nowait)
+                try:
+                    dbapi_conn = self.engine.raw_connection()
+                finally:
+                    NOWAIT_CHECKOUT.reset(token)
                 try:
                     if self.dialect == "sqlite":
-                        self._begin_sqlite(dbapi_conn, nowait)
+                        self._begin_sqlite(dbapi_conn)
                     began = True
                     try:
                         yield RawConnection(dialect, dbapi_conn)
@@ -227,18 +232,11 @@ class Database:
         if nowait:
             _nowait.set(False)  # committed: running the block again would repeat this write
 
-    def _begin_sqlite(self, dbapi_conn, nowait: bool) -> None:
-        """``BEGIN IMMEDIATE``; under ``nowait()`` without waiting for the lock (SQLITE_BUSY instead)."""
-        driver = dbapi_conn.driver_connection
-        if not nowait:
-            driver.execute("BEGIN IMMEDIATE")
-            return
-        busy = driver.execute("PRAGMA busy_timeout").fetchone()[0]
-        driver.execute("PRAGMA busy_timeout=0")
-        try:
-            driver.execute("BEGIN IMMEDIATE")
-        finally:
-            driver.execute(f"PRAGMA busy_timeout={int(busy)}")
+    @staticmethod
+    def _begin_sqlite(dbapi_conn) -> None:
+        """``BEGIN IMMEDIATE``; under ``nowait()`` the connection was checked out with its busy timeout
+        at 0 (``write_raw``), so it fails at once (SQLITE_BUSY) rather than wait for the lock."""
+        dbapi_conn.driver_connection.execute("BEGIN IMMEDIATE")
 
     def transaction(self, work: Callable[[Connection], T], attempts: int = 4) -> T:
         """``work(conn)`` in one write transaction, run again (after a short random pause) when the

@@ -14,6 +14,7 @@ import os
 import threading
 import time
 from collections.abc import Iterator
+from contextvars import ContextVar
 from urllib.parse import urlsplit
 
 from sqlalchemy import Engine, create_engine, event
@@ -121,6 +122,15 @@ def _ping_after_idle(engine: Engine) -> None:
             raise sa_exc.DisconnectionError("pooled connection failed its ping")
 
 
+# A SQLite connection checked out for a write that must not wait (``Database.nowait()``, the event
+# loop's writes) has its busy timeout at 0; every other checkout has the configured one. Each pooled
+# connection remembers which it has (``BUSY_OFF`` in its record's info), so the event loop's writes,
+# one after another on the same connection, pay no PRAGMA at all, where setting it to 0 and back
+# around every write cost three statements.
+NOWAIT_CHECKOUT: ContextVar[bool] = ContextVar("modelyard_sqlite_nowait_checkout", default=False)
+BUSY_OFF = "modelyard_busy_off"
+
+
 def _sqlite_engine(url, settings: Settings) -> Engine:
     database = url.database or ""
     in_memory = database in ("", ":memory:") or database.startswith("file::memory:")
@@ -142,21 +152,36 @@ def _sqlite_engine(url, settings: Settings) -> Engine:
         # one connection more than the server's handler threads (pool_size + max_overflow) may hold:
         # the event loop's inline reads and writes never wait for a connection
         kwargs.update(pool_size=settings.sql.pool_size, max_overflow=settings.sql.max_overflow + 1)
+        kwargs["pool_use_lifo"] = os.environ.get("X_LIFO") == "1"
     engine = create_engine(url, **kwargs)
     busy = int(settings.sql.sqlite_busy_timeout_ms)
 
     @event.listens_for(engine, "connect")
-    def _on_connect(dbapi_conn, _record) -> None:
+    def _on_connect(dbapi_conn, record) -> None:
         dbapi_conn.isolation_level = None  # we emit BEGIN ourselves (below)
         cur = dbapi_conn.cursor()
         if not in_memory:
             cur.execute("PRAGMA journal_mode=WAL")
         cur.execute("PRAGMA synchronous=NORMAL")
         cur.execute(f"PRAGMA busy_timeout={busy}")
+        record.info[BUSY_OFF] = False
         cur.execute("PRAGMA foreign_keys=ON")
         cur.execute("PRAGMA cache_size=-65536")
         cur.execute("PRAGMA temp_store=MEMORY")
+        if os.environ.get("X_MMAP"):
+            cur.execute(f"PRAGMA mmap_size={os.environ['X_MMAP']}")
         cur.close()
+
+    def set_busy_off(dbapi_conn, info: dict, off: bool) -> None:
+        if info.get(BUSY_OFF) is not off:
+            cur = dbapi_conn.cursor()
+            cur.execute(f"PRAGMA busy_timeout={0 if off else busy}")
+            cur.close()
+            info[BUSY_OFF] = off
+
+    @event.listens_for(engine, "checkout")
+    def _on_checkout(dbapi_conn, record, _proxy) -> None:
+        set_busy_off(dbapi_conn, record.info, NOWAIT_CHECKOUT.get())
 
     @event.listens_for(engine, "begin")
     def _on_begin(conn) -> None:
@@ -165,12 +190,10 @@ def _sqlite_engine(url, settings: Settings) -> Engine:
         if not options.get("sqlite_nowait"):
             conn.exec_driver_sql(f"BEGIN {mode}")
             return
-        # Database.nowait(): fail at once (SQLITE_BUSY) rather than wait for another writer
-        conn.exec_driver_sql("PRAGMA busy_timeout=0")
-        try:
-            conn.exec_driver_sql(f"BEGIN {mode}")
-        finally:
-            conn.exec_driver_sql(f"PRAGMA busy_timeout={busy}")
+        # Database.nowait(): fail at once (SQLITE_BUSY) rather than wait for another writer; the
+        # connection's next checkout for anything else gives it its busy timeout back
+        set_busy_off(conn.connection.dbapi_connection, conn.connection.info, True)
+        conn.exec_driver_sql(f"BEGIN {mode}")
 
     return engine
 
