@@ -178,3 +178,26 @@ def test_only_writes_under_nowait_run_with_the_busy_timeout_at_zero(db: Database
     with db.write() as conn:
         assert conn.execute(text("PRAGMA busy_timeout")).scalar() > 0
     assert _keys(db) == [10, 11, 12]
+
+
+def test_writes_under_nowait_reuse_one_connection_and_give_up_a_dirty_one(db: Database) -> None:
+    """The event loop's writes keep the connection of the last one (no pool checkout around each); a
+    write that failed still leaves it clean (rolled back), and closing the database releases it."""
+    seen = []
+    for k in (20, 21):
+        with db.nowait(), db.write_raw() as conn:
+            seen.append(conn.connection.dbapi_connection)
+            _raw_insert(conn, k)
+    assert seen[0] is seen[1]
+    with pytest.raises(RuntimeError), db.nowait(), db.write_raw() as conn:
+        _raw_insert(conn, 22)
+        raise RuntimeError("the handler failed")
+    with db.nowait(), db.write_raw() as conn:  # rolled back, kept, and usable
+        assert conn.connection.dbapi_connection is seen[0]
+        _raw_insert(conn, 23)
+    with db.write_raw() as conn:  # a thread's write takes another connection from the pool
+        assert conn.connection.dbapi_connection is not seen[0]
+        _raw_insert(conn, 24)
+    assert _keys(db) == [20, 21, 23, 24]
+    db.close()
+    assert db._spare is None
