@@ -345,9 +345,7 @@ class Stub:
                 continue
             head, sep, _ = name[len(prefix) :].partition("/")
             entries[head] = (
-                {"path": head, "is_dir": True}
-                if sep
-                else {"path": head, "is_dir": False, "file_size": size}
+                {"path": head, "is_dir": True} if sep else {"path": head, "is_dir": False, "file_size": size}
             )
         return json.dumps({"files": list(entries.values())} if entries else {}).encode()
 
@@ -393,7 +391,11 @@ def main() -> None:
 
     floor = PgFloor(args.pg_floor, args.pg_connections) if args.pg_floor else None
     uvicorn.run(
-        Stub(args.upstream, floor, args.disk_floor), host=args.host, port=args.port, log_level="warning", timeout_keep_alive=30
+        Stub(args.upstream, floor, args.disk_floor),
+        host=args.host,
+        port=args.port,
+        log_level="warning",
+        timeout_keep_alive=30,
     )
 
 

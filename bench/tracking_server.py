@@ -50,8 +50,15 @@ from _common import SEARCH_FILTER, SEARCH_ORDER_BY, generate_runs, short_error  
 from _server_populate import SqlPopulator  # noqa: E402
 from _server_process import MODELYARD_WORKERS, Server, log  # noqa: E402
 from _server_report import (  # noqa: E402
-    DISK_FLOOR_FIGURES, NATIVE, PG_FLOOR_FIGURES, STUB, STUB_DISK, STUB_PG, TOOLS, build_backend_report,
-)  # fmt: skip
+    DISK_FLOOR_FIGURES,
+    NATIVE,
+    PG_FLOOR_FIGURES,
+    STUB,
+    STUB_DISK,
+    STUB_PG,
+    TOOLS,
+    build_backend_report,
+)
 from _server_workload import HISTORY_KEY, ServerConfig, history_points  # noqa: E402
 from tracking import base_env, compile_checkout, ensure_mlflow_venv, machine_info, mlflow_python, sig  # noqa: E402
 
