@@ -7,6 +7,7 @@ Plain ASGI (no BaseHTTPMiddleware) so that bodies stream through untouched.
 from __future__ import annotations
 
 import fnmatch
+import os
 import re
 
 from starlette.types import ASGIApp, Receive, Scope, Send
@@ -46,6 +47,12 @@ class SecurityMiddleware:
     def __init__(self, app: ASGIApp, settings: Settings) -> None:
         self.app = app
         self.hosts = allowed_host_patterns(settings)
+        # the patterns as one expression (fnmatch's matching, without a call per pattern per request)
+        self.host_re = (
+            re.compile("|".join(fnmatch.translate(os.path.normcase(p)) for p in self.hosts))
+            if self.hosts
+            else None
+        )
         regex = origin_regex(settings)
         self.origin = re.compile(regex) if regex else None
 
@@ -55,7 +62,9 @@ class SecurityMiddleware:
             return
         headers = dict(scope["headers"])
         host = headers.get(b"host", b"").decode("latin-1")
-        if self.hosts is not None and not any(fnmatch.fnmatch(_host_only(host), p) for p in self.hosts):
+        if self.hosts is not None and (
+            self.host_re is None or not self.host_re.match(os.path.normcase(_host_only(host)))
+        ):
             await _plain(send, 403, b"Invalid Host header: the server does not answer for this host name.")
             return
         origin = headers.get(b"origin")
