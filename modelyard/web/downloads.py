@@ -25,7 +25,7 @@ from modelyard.artifacts.base import ArtifactRepository
 from modelyard.exceptions import InvalidParameterValue
 from modelyard.web.errors import json_error
 
-READ_CHUNK = 1024 * 1024
+READ_CHUNK = 4 * 1024 * 1024  # a streamed download reads (and sends) this much per hand-off to a thread
 SMALL_DOWNLOAD = 256 * 1024  # files up to this size are read at once and answered without streaming
 OCTET_STREAM = "application/octet-stream"
 SANDBOX_CSP = "default-src 'none'; sandbox"

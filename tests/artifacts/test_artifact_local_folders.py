@@ -116,3 +116,15 @@ def test_a_link_to_a_folder_inside_the_root_still_works(repo: LocalArtifactRepos
     for i in range(3):
         repo.write_bytes(f"alias/n{i}.txt", b"x")
     assert sorted(p.name for p in (root / "real").iterdir()) == ["n0.txt", "n1.txt", "n2.txt", "one.txt"]
+
+
+def test_bytes_of_every_buffer_kind_are_written_whole(repo: LocalArtifactRepository, root: Path) -> None:
+    import array
+
+    numbers = array.array("i", range(1000))  # a memoryview whose items are 4 bytes
+    repo.write_bytes("b/view.bin", memoryview(numbers))
+    repo.write_bytes("b/array.bin", bytearray(b"xyz" * 1000))
+    repo.write_bytes("b/empty.bin", b"")
+    assert (root / "b/view.bin").read_bytes() == numbers.tobytes()
+    assert (root / "b/array.bin").read_bytes() == b"xyz" * 1000
+    assert (root / "b/empty.bin").read_bytes() == b""

@@ -1,0 +1,82 @@
+"""Artifact downloads streamed chunk by chunk: every size around the chunk boundaries comes back
+byte-identical with the right Content-Length, whole, as a HEAD, and as ranges that cross a chunk."""
+
+from __future__ import annotations
+
+import hashlib
+
+import pytest
+
+from modelyard.web import downloads
+
+FILES = "/api/2.0/mlflow-artifacts/artifacts"
+CHUNK = 1000  # the read size under test (the server's is megabytes; the boundaries are the same)
+SMALL = 100  # files up to this size are answered from one read, larger ones streamed
+
+
+@pytest.fixture
+def small_chunks(monkeypatch) -> None:
+    monkeypatch.setattr(downloads, "READ_CHUNK", CHUNK)
+    monkeypatch.setattr(downloads, "SMALL_DOWNLOAD", SMALL)
+
+
+def content(size: int) -> bytes:
+    """``size`` bytes that differ at every offset (a chunk sent twice or out of order shows)."""
+    out = bytearray()
+    counter = 0
+    while len(out) < size:
+        out += hashlib.sha256(counter.to_bytes(8, "big")).digest()
+        counter += 1
+    return bytes(out[:size])
+
+
+SIZES = [0, 1, SMALL, SMALL + 1, CHUNK - 1, CHUNK, CHUNK + 1, 3 * CHUNK, 3 * CHUNK + 1, 3 * CHUNK - 1]
+
+
+@pytest.mark.parametrize("size", SIZES)
+def test_every_size_round_trips_byte_identical(api, small_chunks, size: int) -> None:
+    data = content(size)
+    assert api.request("PUT", f"{FILES}/c/f{size}.bin", content=data).status_code == 200
+    got = api.get(f"{FILES}/c/f{size}.bin")
+    assert got.status_code == 200
+    assert got.content == data
+    assert got.headers["content-length"] == str(size)
+    head = api.request("HEAD", f"{FILES}/c/f{size}.bin")
+    assert head.status_code == 200 and head.content == b""
+    assert head.headers["content-length"] == str(size)
+
+
+@pytest.mark.parametrize(
+    ("header", "first", "last"),
+    [
+        (f"bytes={CHUNK - 1}-{2 * CHUNK}", CHUNK - 1, 2 * CHUNK),  # crosses two boundaries
+        (f"bytes={CHUNK}-", CHUNK, 3 * CHUNK),  # starts exactly on one, to the end
+        (f"bytes=-{CHUNK + 1}", 2 * CHUNK, 3 * CHUNK),  # the last chunk and one byte
+        (f"bytes={3 * CHUNK}-{3 * CHUNK}", 3 * CHUNK, 3 * CHUNK),  # the very last byte
+        ("bytes=0-0", 0, 0),
+    ],
+)
+def test_ranges_across_chunks(api, small_chunks, header: str, first: int, last: int) -> None:
+    data = content(3 * CHUNK + 1)
+    api.request("PUT", f"{FILES}/c/r.bin", content=data)
+    got = api.get(f"{FILES}/c/r.bin", headers={"Range": header})
+    assert got.status_code == 206
+    assert got.content == data[first : last + 1]
+    assert got.headers["content-length"] == str(last - first + 1)
+    assert got.headers["content-range"] == f"bytes {first}-{last}/{len(data)}"
+
+
+def test_a_large_file_streams_in_several_reads(api, small_chunks, monkeypatch) -> None:
+    reads: list[int] = []
+    real = downloads._stream
+
+    async def counting(f, first, length):
+        async for chunk in real(f, first, length):
+            reads.append(len(chunk))
+            yield chunk
+
+    monkeypatch.setattr(downloads, "_stream", counting)
+    data = content(5 * CHUNK + 7)
+    api.request("PUT", f"{FILES}/c/big.bin", content=data)
+    assert api.get(f"{FILES}/c/big.bin").content == data
+    assert reads == [CHUNK] * 5 + [7]
