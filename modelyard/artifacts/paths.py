@@ -110,16 +110,20 @@ def _check_segment(segment: str, first: bool) -> None:
         raise _Refused("URIs are not allowed: give a path relative to the artifact root")
 
 
-@functools.lru_cache(maxsize=8192)
 def _segment_problem(segment: str, first: bool) -> str | None:
-    """Why ``segment`` is refused, or None. A pure function of its arguments, so remembered: the
-    folders of a path (experiment, run, ``artifacts``, ...) recur in every path below them, and one
-    request validates the same path several times on its way to the disk."""
+    """Why ``segment`` is refused, or None."""
     try:
         _check_segment(segment, first)
     except _Refused as exc:
         return str(exc)
     return None
+
+
+# A pure function, so remembered: the folders of a path (experiment, run, ``artifacts``, ...) recur in
+# every path below them, and one request validates the same path several times on its way to the
+# disk. Only names up to MAX_CACHED_SEGMENT characters are kept (at most about 2 MB remembered).
+MAX_CACHED_SEGMENT = 255
+_cached_segment_problem = functools.lru_cache(maxsize=8192)(_segment_problem)
 
 
 def validate_artifact_path(path: str | os.PathLike[str] | None) -> str:
@@ -142,7 +146,8 @@ def validate_artifact_path(path: str | os.PathLike[str] | None) -> str:
         raise _refuse(path, "absolute paths are not allowed")
     segments: list[str] = []
     for index, segment in enumerate(path.split("/")):
-        problem = _segment_problem(segment, index == 0)
+        check = _cached_segment_problem if len(segment) <= MAX_CACHED_SEGMENT else _segment_problem
+        problem = check(segment, index == 0)
         if problem is not None:
             raise _refuse(path, problem)
         if segment not in ("", "."):
