@@ -13,8 +13,8 @@ import mimetypes
 import os
 import posixpath
 import re
-from collections.abc import AsyncIterator
-from typing import BinaryIO
+from collections.abc import AsyncIterator, Awaitable, Callable
+from typing import Any, BinaryIO
 from urllib.parse import quote
 
 from starlette.concurrency import run_in_threadpool
@@ -194,13 +194,26 @@ def _skip(f: BinaryIO, count: int) -> None:
         count -= len(data)
 
 
-async def _stream(f: BinaryIO, first: int, length: int) -> AsyncIterator[bytes]:
+Runner = Callable[..., Awaitable[Any]]
+
+
+def _runner(request: Request) -> Runner:
+    """How the file calls reach a thread: the server's own handler threads (``Offload.run``, about
+    half the cost of a hand-off through anyio's pool) when the app has them, else anyio's pool."""
+    app = request.scope.get("app")
+    offload = getattr(getattr(getattr(app, "state", None), "services", None), "offload", None)
+    return offload.run if offload is not None else run_in_threadpool
+
+
+async def _stream(
+    f: BinaryIO, first: int, length: int, run: Runner = run_in_threadpool
+) -> AsyncIterator[bytes]:
     try:
         if first:
-            await run_in_threadpool(_skip, f, first)
+            await run(_skip, f, first)
         remaining = length
         while remaining > 0:
-            chunk = await run_in_threadpool(f.read, min(READ_CHUNK, remaining))
+            chunk = await run(f.read, min(READ_CHUNK, remaining))
             if not chunk:
                 return  # the file shrank meanwhile; the client sees a short body
             remaining -= len(chunk)
@@ -219,7 +232,8 @@ async def file_response(
     headers: dict[str, str] | None = None,
 ) -> Response:
     """The file at ``path`` of ``repo`` as an attachment named ``filename`` (GET or HEAD)."""
-    opened = await run_in_threadpool(_open, repo, path)
+    run = _runner(request)
+    opened = await run(_open, repo, path)
     out = {
         "content-disposition": content_disposition(filename),
         "content-security-policy": csp,
@@ -254,4 +268,4 @@ async def file_response(
     if opened.data is not None:
         opened.file.close()
         return Response(opened.data[first : last + 1], status, out, media_type=media_type)
-    return StreamingResponse(_stream(opened.file, first, length), status, out, media_type=media_type)
+    return StreamingResponse(_stream(opened.file, first, length, run), status, out, media_type=media_type)
