@@ -115,6 +115,10 @@ class ArtifactRepository(ABC):
     download_workers: int = 1
     """Files fetched at once by a folder download; remote stores raise it."""
 
+    local_files: bool = False
+    """``open`` and reads are calls on local files (no network): a server may make them on its event
+    loop when they are small."""
+
     def __init__(self, artifact_uri: str) -> None:
         self.artifact_uri = artifact_uri
 

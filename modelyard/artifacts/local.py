@@ -31,6 +31,8 @@ KNOWN_FOLDERS = 4096
 class LocalArtifactRepository(ArtifactRepository):
     """Artifacts below a local folder, created on the first write."""
 
+    local_files = True
+
     def __init__(self, artifact_uri: str) -> None:
         super().__init__(artifact_uri)
         self.root = local_path_from_uri(artifact_uri)

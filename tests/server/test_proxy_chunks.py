@@ -12,12 +12,14 @@ from modelyard.web import downloads
 FILES = "/api/2.0/mlflow-artifacts/artifacts"
 CHUNK = 1000  # the read size under test (the server's is megabytes; the boundaries are the same)
 SMALL = 100  # files up to this size are answered from one read, larger ones streamed
+INLINE = 50  # ... and up to this size read on the event loop, larger ones on a thread
 
 
 @pytest.fixture
 def small_chunks(monkeypatch) -> None:
     monkeypatch.setattr(downloads, "READ_CHUNK", CHUNK)
     monkeypatch.setattr(downloads, "SMALL_DOWNLOAD", SMALL)
+    monkeypatch.setattr(downloads, "INLINE_READ", INLINE)
 
 
 def content(size: int) -> bytes:
@@ -30,7 +32,20 @@ def content(size: int) -> bytes:
     return bytes(out[:size])
 
 
-SIZES = [0, 1, SMALL, SMALL + 1, CHUNK - 1, CHUNK, CHUNK + 1, 3 * CHUNK, 3 * CHUNK + 1, 3 * CHUNK - 1]
+SIZES = [
+    0,
+    1,
+    INLINE,
+    INLINE + 1,
+    SMALL,
+    SMALL + 1,
+    CHUNK - 1,
+    CHUNK,
+    CHUNK + 1,
+    3 * CHUNK,
+    3 * CHUNK + 1,
+    3 * CHUNK - 1,
+]
 
 
 @pytest.mark.parametrize("size", SIZES)
@@ -80,3 +95,40 @@ def test_a_large_file_streams_in_several_reads(api, small_chunks, monkeypatch) -
     api.request("PUT", f"{FILES}/c/big.bin", content=data)
     assert api.get(f"{FILES}/c/big.bin").content == data
     assert reads == [CHUNK] * 5 + [7]
+
+
+def test_small_files_are_read_on_the_event_loop_and_larger_ones_on_a_thread(
+    api, small_chunks, monkeypatch
+) -> None:
+    handed: list[str] = []
+    real = downloads._runner
+
+    def spying(request):
+        run = real(request)
+
+        async def recording(fn, *args):
+            handed.append(fn.__name__)
+            return await run(fn, *args)
+
+        return recording
+
+    monkeypatch.setattr(downloads, "_runner", spying)
+    for size in (INLINE, SMALL, SMALL + 1):
+        api.request("PUT", f"{FILES}/t/f{size}.bin", content=content(size))
+    assert api.get(f"{FILES}/t/f{INLINE}.bin").content == content(INLINE)
+    assert handed == []
+    assert api.get(f"{FILES}/t/f{SMALL}.bin").content == content(SMALL)
+    assert handed == ["_read_whole"]
+    handed.clear()
+    assert api.get(f"{FILES}/t/f{SMALL + 1}.bin").content == content(SMALL + 1)
+    assert handed == ["read"]  # streamed: its one read on a thread
+
+
+def test_a_missing_file_is_a_json_404_and_a_folder_a_400(api) -> None:
+    api.request("PUT", f"{FILES}/m/sub/a.txt", content=b"a")
+    missing = api.get(f"{FILES}/m/nothing.txt")
+    assert missing.status_code == 404
+    assert missing.json()["error_code"] == "RESOURCE_DOES_NOT_EXIST"
+    folder = api.get(f"{FILES}/m/sub")
+    assert folder.status_code == 400
+    assert folder.json()["error_code"] == "INVALID_PARAMETER_VALUE"
