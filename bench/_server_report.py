@@ -27,6 +27,14 @@ PG_FLOOR_FIGURES = (
 # fast path a stub lacks: the columnar search, the Arrow history, the small-files tar): only these have
 # a native bound
 NATIVE_BOUND_FIGURES = (*PG_FLOOR_FIGURES, "artifact_upload_mb_per_s", "artifact_download_mb_per_s")
+# the stub keeping artifact files on disk (--disk-floor): the floor of a server that stores them in a folder
+STUB_DISK = "stub_disk"
+DISK_FLOOR_FIGURES = (
+    "artifact_upload_mb_per_s",
+    "artifact_download_mb_per_s",
+    "small_files_upload_per_s",
+    "small_files_download_per_s",
+)
 NO_CEILING = ("artifact_upload_peak_rss_mb", "artifact_download_peak_rss_mb")  # the stub keeps files in RAM
 
 # (name, unit, better, what, MLflow 3.17 figure quoted in the issue), in report order.
@@ -166,6 +174,15 @@ def build_backend_report(backend: str, tools: list[str], runs: dict[str, ToolRun
             if entry["ratio"] and entry["ceiling_pg"]:
                 entry["share_pg"] = sig(entry["ratio"] / entry["ceiling_pg"], 3)
             _native_bound(entry, floor, name, ml, better, "_pg")
+        disk = runs.get(STUB_DISK)
+        if disk is not None and name in DISK_FLOOR_FIGURES:
+            # The disk floor: MLflow against the stub writing each upload to a file (folder created,
+            # temporary file renamed in place) and reading each download from it.
+            dv = sig(disk.res["figures"].get(name))
+            entry[STUB_DISK] = dv
+            entry["ceiling_disk"] = sig(speedup(dv, ml, better), 3)
+            if entry["ratio"] and entry["ceiling_disk"]:
+                entry["share_disk"] = sig(entry["ratio"] / entry["ceiling_disk"], 3)
         entry.update(unit=unit, better=better, what=what, mlflow_in_issue=issue)
         if counts:
             entry["n"] = counts

@@ -1,6 +1,6 @@
 """The ceiling server of bench/tracking_server.py: what the mlflow client costs on its own.
 
-    python bench/_server_stub.py --port P [--upstream http://127.0.0.1:Q] [--pg-floor DSN]
+    python bench/_server_stub.py --port P [--upstream http://127.0.0.1:Q] [--pg-floor DSN] [--disk-floor DIR]
 
 A raw ASGI app (no framework, no database), run by uvicorn in one process with httptools
 and uvloop, answering every request the benchmark's client makes with a minimal valid
@@ -30,6 +30,15 @@ connections, so concurrent writers wait on PostgreSQL, not on each other). That 
 plus one commit (the WAL flush), which no server keeping the write durably can avoid: the figure
 against it, ``ceiling_pg``, is the best any PostgreSQL-backed server could show through this client.
 
+With ``--disk-floor DIR`` (bench/tracking_server.py's tool ``stub_disk``), artifact files are kept
+on disk under DIR instead of in memory: an upload creates the file's folder (``os.makedirs``) and
+writes the body to a temporary file beside it, renamed over the name (``os.replace``: never a
+half-written file under the name, and no fsync, exactly as modelyard's local artifact store does);
+a download opens the file, reads it whole and answers it in one send, as the in-memory stub does.
+Still no framework and no thread: the file calls run on the event loop. That is the least a server
+that keeps artifacts in a folder does; the figure against it, ``ceiling_disk``, is the best any such
+server could show through this client (the artifact figures only).
+
 Standard library plus uvicorn only (psycopg too with ``--pg-floor``); it never imports modelyard.
 """
 
@@ -38,6 +47,7 @@ from __future__ import annotations
 import argparse
 import asyncio
 import json
+import os
 import time
 import urllib.error
 import urllib.request
@@ -142,14 +152,16 @@ def _number(value) -> float:
 
 
 class Stub:
-    def __init__(self, upstream: str | None, floor: PgFloor | None = None) -> None:
+    def __init__(self, upstream: str | None, floor: PgFloor | None = None, disk: str | None = None) -> None:
         self.upstream = upstream.rstrip("/") if upstream else None
         self.floor = floor
+        self.disk = os.path.realpath(disk) if disk else None  # --disk-floor: files live here
         self.experiments: dict[str, dict] = {}  # id -> experiment
         self.by_name: dict[str, str] = {}
         self.runs: dict[str, dict] = {}  # run_id -> run info
         self.points: dict[tuple[str, str], list[dict]] = {}  # (run_id, key) -> metrics
-        self.files: dict[str, bytes] = {}  # artifact path -> content
+        self.files: dict[str, bytes] = {}  # artifact path -> content (in memory, without --disk-floor)
+        self.sizes: dict[str, int] = {}  # artifact path -> size (the listings)
         self.cache: dict[tuple[str, str, bytes], tuple[int, bytes]] = {}
 
     # -- ASGI --------------------------------------------------------------------------------
@@ -172,7 +184,13 @@ class Stub:
                 msg = await receive()
                 chunks.append(msg.get("body", b""))
                 more = msg.get("more_body", False)
-            self.files[unquote(path[len(ARTIFACTS) + 1 :])] = b"".join(chunks)
+            name = unquote(path[len(ARTIFACTS) + 1 :])
+            data = b"".join(chunks)
+            if self.disk is None:
+                self.files[name] = data
+            else:
+                self._write_file(name, data)
+            self.sizes[name] = len(data)
             return await self._answer(send, 200, b"{}")
         body = b""
         if method in ("POST", "PATCH", "DELETE"):
@@ -186,7 +204,8 @@ class Stub:
         if path == ARTIFACTS:
             return await self._answer(send, 200, self._list(parse_qs(query).get("path", [""])[0]))
         if method == "GET" and path.startswith(ARTIFACTS + "/"):
-            data = self.files.get(unquote(path[len(ARTIFACTS) + 1 :]))
+            name = unquote(path[len(ARTIFACTS) + 1 :])
+            data = self.files.get(name) if self.disk is None else self._read_file(name)
             if data is None:
                 return await self._answer(send, 404, _error("RESOURCE_DOES_NOT_EXIST", "no such file"))
             return await self._answer(send, 200, data, [(b"content-type", b"application/octet-stream")])
@@ -293,17 +312,40 @@ class Stub:
             }
         return 404, _error_dict("ENDPOINT_NOT_FOUND", f"the stub does not serve {endpoint}")
 
+    # -- --disk-floor: artifact files in a folder --------------------------------------------
+    def _disk_path(self, name: str) -> str:
+        path = os.path.normpath(os.path.join(self.disk, name))  # a string check only: no "..", no syscall
+        if not path.startswith(self.disk + os.sep):
+            raise ValueError(f"artifact path outside the floor's folder: {name!r}")
+        return path
+
+    def _write_file(self, name: str, data: bytes) -> None:
+        """The file's folder created, the bytes written to a temporary file beside it, renamed in
+        place (as modelyard's local store: atomic, not fsync'ed)."""
+        path = self._disk_path(name)
+        folder = os.path.dirname(path)
+        os.makedirs(folder, exist_ok=True)
+        tmp = os.path.join(folder, f".stub-tmp-{uuid.uuid4().hex}")
+        with open(tmp, "wb") as f:
+            f.write(data)
+        os.replace(tmp, path)
+
+    def _read_file(self, name: str) -> bytes | None:
+        try:
+            with open(self._disk_path(name), "rb") as f:
+                return f.read()
+        except (FileNotFoundError, IsADirectoryError, NotADirectoryError, ValueError):
+            return None
+
     def _list(self, folder: str) -> bytes:
         prefix = folder.strip("/") + "/" if folder.strip("/") else ""
         entries: dict[str, dict] = {}
-        for name, data in self.files.items():
+        for name, size in self.sizes.items():
             if not name.startswith(prefix):
                 continue
             head, sep, _ = name[len(prefix) :].partition("/")
             entries[head] = (
-                {"path": head, "is_dir": True}
-                if sep
-                else {"path": head, "is_dir": False, "file_size": len(data)}
+                {"path": head, "is_dir": True} if sep else {"path": head, "is_dir": False, "file_size": size}
             )
         return json.dumps({"files": list(entries.values())} if entries else {}).encode()
 
@@ -384,12 +426,15 @@ def main() -> None:
         "--pg-floor", metavar="DSN", help="one durable INSERT in this PostgreSQL per write request"
     )
     ap.add_argument("--pg-connections", type=int, default=8, help="connections of the --pg-floor pool")
+    ap.add_argument(
+        "--disk-floor", metavar="DIR", help="keep artifact files on disk under DIR (temp file + rename)"
+    )
     args = ap.parse_args()
     import uvicorn
 
     floor = PgFloor(args.pg_floor, args.pg_connections) if args.pg_floor else None
     uvicorn.run(
-        Stub(args.upstream, floor),
+        Stub(args.upstream, floor, args.disk_floor),
         host=args.host,
         port=args.port,
         log_level="warning",

@@ -52,7 +52,16 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 from _common import SEARCH_FILTER, SEARCH_ORDER_BY, generate_runs, short_error  # noqa: E402
 from _server_populate import SqlPopulator  # noqa: E402
 from _server_process import MODELYARD_WORKERS, Server, log  # noqa: E402
-from _server_report import NATIVE, PG_FLOOR_FIGURES, STUB, STUB_PG, TOOLS, build_backend_report  # noqa: E402
+from _server_report import (  # noqa: E402
+    DISK_FLOOR_FIGURES,
+    NATIVE,
+    PG_FLOOR_FIGURES,
+    STUB,
+    STUB_DISK,
+    STUB_PG,
+    TOOLS,
+    build_backend_report,
+)
 from _server_workload import HISTORY_KEY, ServerConfig, history_points  # noqa: E402
 from tracking import base_env, compile_checkout, ensure_mlflow_venv, machine_info, mlflow_python, sig  # noqa: E402
 
@@ -191,7 +200,7 @@ class ToolRun:
         self.server: Server | None = None
         try:
             # stub_pg's store is the database its one durable INSERT per write goes to
-            self.store = NoStore(backend) if tool == STUB else Store(backend, tool, folder)
+            self.store = NoStore(backend) if tool in (STUB, STUB_DISK) else Store(backend, tool, folder)
             self.server = Server(tool, self.store, folder, cfg)
         except Exception as exc:  # noqa: BLE001
             self.problem = f"cannot create the {backend} store: {short_error(exc)}"
@@ -338,7 +347,7 @@ class ToolRun:
     def populate(self) -> None:
         """With the server stopped: fill the search store and the rest of the history by SQL."""
         ctx, cfg = self.res["context"], self.cfg
-        if self.problem or self.store is None or self.tool in (STUB, STUB_PG):
+        if self.problem or self.store is None or self.tool in STUBS:
             return
         for name, fn in (
             ("populate_search", self._populate_search),
@@ -412,6 +421,8 @@ SESSION1_PHASES = ("writes", "concurrent", "artifacts", "seed")
 STUB_PHASES = ("writes", "concurrent", "artifacts")  # its reads are served from a real server's answers
 NATIVE_SUMMARY = ("native_ratio", "native_ceiling", "native_share", "native_ceiling_pg", "native_share_pg")
 STUB_PG_PHASES = ("writes", "concurrent")  # the PostgreSQL floor only bounds the write figures
+STUB_DISK_PHASES = ("artifacts",)  # the disk floor only bounds the artifact figures
+STUBS = (STUB, STUB_PG, STUB_DISK)
 
 
 @contextlib.contextmanager
@@ -438,7 +449,7 @@ def run_backend(
     order = tools[::-1] if flip else list(tools)
     if backend != "pg" and STUB_PG in order:  # the PostgreSQL floor: on PostgreSQL only
         order.remove(STUB_PG)
-    for stub in (STUB, STUB_PG):  # the tools alternate; a stub is one more tool in the rotation
+    for stub in STUBS:  # the tools alternate; a stub is one more tool in the rotation
         if stub in order:
             order.remove(stub)
             order.insert(1, stub)
@@ -449,7 +460,11 @@ def run_backend(
             runs[tool].launch(first=True)
         for i, phase in enumerate(SESSION1_PHASES):
             for tool in order if i % 2 == 0 else order[::-1]:  # ABBA: spreads load drift
-                if (tool != STUB or phase in STUB_PHASES) and (tool != STUB_PG or phase in STUB_PG_PHASES):
+                if (
+                    (tool != STUB or phase in STUB_PHASES)
+                    and (tool != STUB_PG or phase in STUB_PG_PHASES)
+                    and (tool != STUB_DISK or phase in STUB_DISK_PHASES)
+                ):
                     runs[tool].client(phase, {})
                     if tool in (STUB, STUB_PG) and NATIVE in runs:  # modelyard's client's own bound
                         runs[tool].client(phase, {}, variant="native")
@@ -458,7 +473,7 @@ def run_backend(
             r.stop()
         for tool in order:
             runs[tool].populate()
-        real = [t for t in order[::-1] if t not in (STUB, STUB_PG)]
+        real = [t for t in order[::-1] if t not in STUBS]
         for tool in real:
             runs[tool].launch(first=False)
         for tool in real:
@@ -503,12 +518,17 @@ def main(argv: list[str] | None = None) -> int:
     )
     ap.add_argument(
         "--tools",
-        help="comma-separated subset of modelyard,mlflow,stub,stub_pg,native (iterating; ratios need mlflow)",
+        help="comma-separated subset of modelyard,mlflow,stub,stub_pg,stub_disk,native (iterating; ratios need mlflow)",
     )
     ap.add_argument(
         "--no-pg-floor",
         action="store_true",
         help="pg backend: skip the stub with one durable INSERT per write (no 'ceiling_pg')",
+    )
+    ap.add_argument(
+        "--no-disk-floor",
+        action="store_true",
+        help="skip the stub that keeps artifact files on disk (no 'ceiling_disk')",
     )
     ap.add_argument("--no-native", action="store_true", help="skip modelyard's own client (tool 'native')")
     args = ap.parse_args(argv)
@@ -533,6 +553,10 @@ def main(argv: list[str] | None = None) -> int:
         and (not args.tools and not args.no_ceiling or args.tools and STUB_PG in args.tools.split(","))
     ):
         tools.append(STUB_PG)
+    if not args.no_disk_floor and (
+        not args.tools and not args.no_ceiling or args.tools and STUB_DISK in args.tools.split(",")
+    ):
+        tools.append(STUB_DISK)
 
     compile_checkout()  # launch figures time our start-up, not the compiler
     setup_errors: list[str] = []
@@ -623,6 +647,18 @@ def main(argv: list[str] | None = None) -> int:
             for backend, rep in report_backends.items()
             if "figures" in rep and STUB_PG in tools and backend == "pg"
         },
+        "disk_floor": {  # the artifact figures: ratio, ceiling, share, the disk floor's, share of it
+            backend: {
+                name: {
+                    k: rep["figures"][name].get(k)
+                    for k in ("ratio", "ceiling", "share", "ceiling_disk", "share_disk")
+                }
+                for name in DISK_FLOOR_FIGURES
+                if name in rep["figures"]
+            }
+            for backend, rep in report_backends.items()
+            if "figures" in rep and STUB_DISK in tools
+        },
         "search_query": {"filter_string": SEARCH_FILTER, "order_by": SEARCH_ORDER_BY},
         "config": cfg.to_dict(),
         "servers": {
@@ -634,6 +670,8 @@ def main(argv: list[str] | None = None) -> int:
             " in PostgreSQL (the pg backend's floor, 'ceiling_pg')",
             "native on the stubs": "modelyard's own client against stub and stub_pg: the best native ratio"
             " any server could show ('native_ceiling', 'native_ceiling_pg')",
+            "stub_disk": "bench/_server_stub.py --disk-floor: the stub keeping artifact files on disk"
+            " (folder created, temporary file renamed in place; 'ceiling_disk')",
         },
         "machine": machine,
         "versions": versions,

@@ -61,14 +61,20 @@ def write_file_atomically(dest: Path, source: Bytes | BinaryIO | Iterable[Bytes]
     flags = os.O_WRONLY | os.O_CREAT | os.O_EXCL | getattr(os, "O_BINARY", 0)
     fd = os.open(tmp, flags, 0o666)  # O_EXCL: never follow or reuse a planted name
     try:
-        with os.fdopen(fd, "wb") as out:
-            if isinstance(source, bytes | bytearray | memoryview):
-                out.write(source)
-            elif hasattr(source, "read"):
-                shutil.copyfileobj(source, out, COPY_CHUNK)
-            else:
-                for chunk in source:
-                    out.write(chunk)
+        if isinstance(source, bytes | bytearray | memoryview):
+            try:  # straight to the descriptor: no buffered file object around one write
+                view = memoryview(source).cast("B")
+                while view:
+                    view = view[os.write(fd, view) :]
+            finally:
+                os.close(fd)
+        else:
+            with os.fdopen(fd, "wb") as out:
+                if hasattr(source, "read"):
+                    shutil.copyfileobj(source, out, COPY_CHUNK)
+                else:
+                    for chunk in source:
+                        out.write(chunk)
         os.replace(tmp, dest)
     except BaseException:
         with contextlib.suppress(OSError):
@@ -108,6 +114,10 @@ class ArtifactRepository(ABC):
 
     download_workers: int = 1
     """Files fetched at once by a folder download; remote stores raise it."""
+
+    local_files: bool = False
+    """``open`` and reads are calls on local files (no network): a server may make them on its event
+    loop when they are small."""
 
     def __init__(self, artifact_uri: str) -> None:
         self.artifact_uri = artifact_uri
@@ -268,7 +278,9 @@ class ArtifactRepository(ABC):
         self._download_files(jobs, sizes)  # ... then fetch the files
         return target
 
-    def _download_files(self, jobs: list[tuple[str, Path]], sizes: dict[str, int | None] | None = None) -> None:
+    def _download_files(
+        self, jobs: list[tuple[str, Path]], sizes: dict[str, int | None] | None = None
+    ) -> None:
         """Fetch ``(rel, target)`` pairs, ``download_workers`` at a time; the first error wins.
         ``sizes``: the listed size of each ``rel`` (None: unknown), for repositories that batch."""
         workers = min(self.download_workers, len(jobs))

@@ -24,12 +24,20 @@ from modelyard.exceptions import InvalidParameterValue, PayloadTooLarge, Resourc
 
 logger = logging.getLogger(__name__)
 
+KNOWN_FOLDERS = 4096
+"""Folders a repository remembers as checked (see ``_folder``); past that the memory starts over."""
+
+
 class LocalArtifactRepository(ArtifactRepository):
     """Artifacts below a local folder, created on the first write."""
+
+    local_files = True
 
     def __init__(self, artifact_uri: str) -> None:
         super().__init__(artifact_uri)
         self.root = local_path_from_uri(artifact_uri)
+        # folder -> (its path below the resolved root, (st_dev, st_ino) of the directory there)
+        self._folders: dict[str, tuple[Path, tuple[int, int]]] = {}
 
     def _path(self, rel: str) -> Path:
         return join_under_root(self.root, rel)
@@ -119,28 +127,12 @@ class LocalArtifactRepository(ArtifactRepository):
             shutil.rmtree(path)
 
     def write_files(self, files: Sequence[tuple[str, Bytes]]) -> None:
-        """As ``write_bytes`` file by file, but each folder is created and proved inside the root
-        once, not once per file (a batch of small files, ``modelyard.server.routes.artifact_batches``).
-        A name that exists as anything but a regular file (a link, a folder) takes ``write_bytes``'s
-        careful way, which checks a link's target and refuses a folder."""
-        by_folder: dict[str, list[tuple[str, str, Bytes]]] = {}
-        for artifact_file, data in files:
-            rel = self._file_path(artifact_file)
-            folder, _, name = rel.rpartition("/")
-            by_folder.setdefault(folder, []).append((rel, name, data))
-        for folder, items in by_folder.items():
-            self._make_dir(folder)
-            base = self._path(folder)  # resolved, and inside the root
-            for rel, name, data in items:
-                dest = base / name
-                try:
-                    mode = os.lstat(dest).st_mode
-                except FileNotFoundError:
-                    mode = None
-                if mode is None or stat.S_ISREG(mode):
-                    write_file_atomically(dest, data)
-                else:
-                    self._put_bytes(rel, data)
+        """As ``write_bytes`` file by file (a batch of small files,
+        ``modelyard.server.routes.artifact_batches``); each folder is created and proved inside the
+        root once (``_folder``)."""
+        dests = [(self._file_path(artifact_file), data) for artifact_file, data in files]
+        for rel, data in dests:
+            write_file_atomically(self._prepare_destination(rel), data)
 
     def read_files(self, artifact_files: Sequence[str], limit: int | None = None) -> list[bytes]:
         """As ``read_bytes`` file by file, but each folder is proved inside the root once; a name
@@ -174,10 +166,49 @@ class LocalArtifactRepository(ArtifactRepository):
 
     # -- helpers -----------------------------------------------------------------
     def _prepare_destination(self, rel: str) -> Path:
-        """The path to write ``rel`` to, with its folder created and checked again."""
-        folder, _, _ = rel.rpartition("/")
-        self._make_dir(folder)  # "" is the root itself
-        dest = self._path(rel)  # re-check now that the folders exist
+        """The path to write ``rel`` to, with its folder created and checked (``_folder``). A name
+        that exists as anything but a regular file (a link, a folder) is resolved again the careful
+        way, which refuses a link out of the root and a folder."""
+        folder, _, name = rel.rpartition("/")
+        dest = self._folder(folder) / name
+        try:
+            mode = os.lstat(dest).st_mode
+        except FileNotFoundError:
+            return dest
+        if stat.S_ISREG(mode):
+            return dest
+        dest = self._path(rel)  # a link: refused when it leads out of the root
         if dest.is_dir() and not dest.is_symlink():
             raise InvalidParameterValue(f"Cannot write file {rel!r}: a folder of that name exists")
         return dest
+
+    def _folder(self, folder: str) -> Path:
+        """The folder ``folder`` ("" is the root), created when missing, below the resolved root.
+
+        Proving a path inside the root resolves every component of it (one ``lstat`` each, in
+        Python); a server writing many files into one folder would pay that for every file. So a
+        folder proved once is remembered with the identity of the directory found there, and the
+        next write into it only checks, with one ``lstat``, that its path still names that same
+        directory (not a link, not another directory put in its place, not gone); anything else is
+        resolved and proved again."""
+        known = self._folders.get(folder)
+        if known is not None:
+            path, identity = known
+            try:
+                st = os.lstat(path)
+            except OSError:
+                st = None
+            if st is not None and stat.S_ISDIR(st.st_mode) and (st.st_dev, st.st_ino) == identity:
+                return path
+            self._folders.pop(folder, None)
+        self._make_dir(folder)
+        path = self._path(folder)  # resolved now that it exists: proved inside the root
+        try:
+            st = os.lstat(path)
+        except OSError:
+            return path  # removed meanwhile: the write fails and says so
+        if stat.S_ISDIR(st.st_mode):  # a link to a folder inside the root is resolved every time
+            if len(self._folders) >= KNOWN_FOLDERS:
+                self._folders.clear()
+            self._folders[folder] = (path, (st.st_dev, st.st_ino))
+        return path

@@ -32,6 +32,7 @@ and ``"a"``.
 
 from __future__ import annotations
 
+import functools
 import os
 import re
 import unicodedata
@@ -62,7 +63,11 @@ def _has_control_char(text: str) -> bool:
     return any(unicodedata.category(ch) == "Cc" for ch in text)
 
 
-def _decoded_forms(segment: str, path: str) -> list[str]:
+class _Refused(Exception):
+    """A segment's reason for refusal, before the path it belongs to is named."""
+
+
+def _decoded_forms(segment: str) -> list[str]:
     """The segment, then each successive percent-decoding of it, then NFKC forms."""
     forms = [segment]
     current = segment
@@ -74,31 +79,51 @@ def _decoded_forms(segment: str, path: str) -> list[str]:
         current = decoded
     else:
         if unquote(current) != current:
-            raise _refuse(path, "too many levels of percent-encoding")
+            raise _Refused("too many levels of percent-encoding")
     forms.extend(
         nfkc for nfkc in (unicodedata.normalize("NFKC", f) for f in list(forms)) if nfkc not in forms
     )
     return forms
 
 
-def _check_segment(segment: str, path: str) -> None:
-    """Raise unless the segment, and every decoding of it, is a plain file or folder name."""
-    for index, form in enumerate(_decoded_forms(segment, path)):
+def _check_segment(segment: str, first: bool) -> None:
+    """Raise _Refused unless the segment, and every decoding of it, is a plain file or folder name
+    (``first``: the path's first segment, which may not be a URI scheme either)."""
+    forms = _decoded_forms(segment)
+    for index, form in enumerate(forms):
         encoded = index > 0
         if _has_control_char(form):
-            raise _refuse(path, "control characters are not allowed")
+            raise _Refused("control characters are not allowed")
         if "/" in form:  # only reachable through decoding: raw segments come from split("/")
-            raise _refuse(path, "encoded '/' separators are not allowed")
+            raise _Refused("encoded '/' separators are not allowed")
         if "\\" in form:
-            raise _refuse(path, "backslashes are not allowed; use '/' as the separator")
+            raise _Refused("backslashes are not allowed; use '/' as the separator")
         if form and not form.rstrip(". "):
             if form == "." and not encoded:
                 continue
-            raise _refuse(path, "'..' segments (or names made only of dots and spaces) are not allowed")
+            raise _Refused("'..' segments (or names made only of dots and spaces) are not allowed")
         if _FORBIDDEN_CHARS.intersection(form):
-            raise _refuse(path, "'?' and '#' are not allowed in artifact paths")
+            raise _Refused("'?' and '#' are not allowed in artifact paths")
         if _DRIVE_RE.match(form):
-            raise _refuse(path, "drive letters (absolute Windows paths) are not allowed")
+            raise _Refused("drive letters (absolute Windows paths) are not allowed")
+    if first and any(_SCHEME_RE.fullmatch(form) for form in forms):
+        raise _Refused("URIs are not allowed: give a path relative to the artifact root")
+
+
+def _segment_problem(segment: str, first: bool) -> str | None:
+    """Why ``segment`` is refused, or None."""
+    try:
+        _check_segment(segment, first)
+    except _Refused as exc:
+        return str(exc)
+    return None
+
+
+# A pure function, so remembered: the folders of a path (experiment, run, ``artifacts``, ...) recur in
+# every path below them, and one request validates the same path several times on its way to the
+# disk. Only names up to MAX_CACHED_SEGMENT characters are kept (at most about 2 MB remembered).
+MAX_CACHED_SEGMENT = 255
+_cached_segment_problem = functools.lru_cache(maxsize=8192)(_segment_problem)
 
 
 def validate_artifact_path(path: str | os.PathLike[str] | None) -> str:
@@ -121,9 +146,10 @@ def validate_artifact_path(path: str | os.PathLike[str] | None) -> str:
         raise _refuse(path, "absolute paths are not allowed")
     segments: list[str] = []
     for index, segment in enumerate(path.split("/")):
-        _check_segment(segment, path)
-        if index == 0 and any(_SCHEME_RE.fullmatch(form) for form in _decoded_forms(segment, path)):
-            raise _refuse(path, "URIs are not allowed: give a path relative to the artifact root")
+        check = _cached_segment_problem if len(segment) <= MAX_CACHED_SEGMENT else _segment_problem
+        problem = check(segment, index == 0)
+        if problem is not None:
+            raise _refuse(path, problem)
         if segment not in ("", "."):
             segments.append(segment)
     if "://" in path:

@@ -13,8 +13,8 @@ import mimetypes
 import os
 import posixpath
 import re
-from collections.abc import AsyncIterator
-from typing import BinaryIO
+from collections.abc import AsyncIterator, Awaitable, Callable
+from typing import Any, BinaryIO
 from urllib.parse import quote
 
 from starlette.concurrency import run_in_threadpool
@@ -25,8 +25,11 @@ from modelyard.artifacts.base import ArtifactRepository
 from modelyard.exceptions import InvalidParameterValue
 from modelyard.web.errors import json_error
 
-READ_CHUNK = 1024 * 1024
+READ_CHUNK = 4 * 1024 * 1024  # a streamed download reads (and sends) this much per hand-off to a thread
 SMALL_DOWNLOAD = 256 * 1024  # files up to this size are read at once and answered without streaming
+# ... and up to this size, from a repository of local files, opened and read on the event loop (as the
+# proxy writes small uploads there): cheaper than the two thread wake-ups of a hand-off
+INLINE_READ = 64 * 1024
 OCTET_STREAM = "application/octet-stream"
 SANDBOX_CSP = "default-src 'none'; sandbox"
 _RANGE_RE = re.compile(r"\s*(\d{0,19})\s*-\s*(\d{0,19})\s*")
@@ -147,6 +150,17 @@ def content_disposition(name: str) -> str:
     return f"attachment; filename=\"{fallback}\"; filename*=UTF-8''{quote(name, safe='')}"
 
 
+Runner = Callable[..., Awaitable[Any]]
+
+
+def _runner(request: Request) -> Runner:
+    """How the file calls reach a thread: the server's own handler threads (``Offload.run``, about
+    half the cost of a hand-off through anyio's pool) when the app has them, else anyio's pool."""
+    app = request.scope.get("app")
+    offload = getattr(getattr(getattr(app, "state", None), "services", None), "offload", None)
+    return offload.run if offload is not None else run_in_threadpool
+
+
 class _Opened:
     """An artifact opened for download, with what its headers need."""
 
@@ -155,7 +169,8 @@ class _Opened:
         self.data: bytes | None = None  # the whole content of a small file, read at once
 
 
-def _open(repo: ArtifactRepository, rel: str) -> _Opened:
+def _open(repo: ArtifactRepository, rel: str, read_up_to: int = SMALL_DOWNLOAD) -> _Opened:
+    """The file opened, its size and validators known; read whole when at most ``read_up_to`` bytes."""
     f = repo.open(rel)
     try:
         try:
@@ -165,11 +180,8 @@ def _open(repo: ArtifactRepository, rel: str) -> _Opened:
         if st is not None:
             etag = f'"{st.st_ino:x}-{st.st_mtime_ns:x}-{st.st_size:x}"'
             opened = _Opened(f, st.st_size, etag, st.st_mtime)
-            if st.st_size <= SMALL_DOWNLOAD:  # read in the same hand-off, answered without streaming
-                data = f.read(st.st_size + 1)
-                if len(data) == st.st_size:  # else it changed meanwhile: stream what is there
-                    opened.data = data
-                f.seek(0)
+            if st.st_size <= read_up_to:  # read in the same call, answered without streaming
+                _read_whole(opened)
             return opened
         if f.seekable():
             size = f.seek(0, os.SEEK_END)
@@ -183,6 +195,28 @@ def _open(repo: ArtifactRepository, rel: str) -> _Opened:
         raise
 
 
+def _read_whole(opened: _Opened) -> None:
+    data = opened.file.read(opened.size + 1)
+    if len(data) == opened.size:  # else it changed meanwhile: stream what is there
+        opened.data = data
+    opened.file.seek(0)
+
+
+async def _open_for(repo: ArtifactRepository, rel: str, run: Runner) -> _Opened:
+    """``_open`` on a thread; for a repository of local files, on the event loop (open and fstat),
+    with only a read of more than ``INLINE_READ`` bytes handed to a thread."""
+    if not getattr(repo, "local_files", False):
+        return await run(_open, repo, rel)
+    opened = _open(repo, rel, min(INLINE_READ, SMALL_DOWNLOAD))
+    if opened.data is None and opened.etag is not None and opened.size <= SMALL_DOWNLOAD:
+        try:
+            await run(_read_whole, opened)
+        except BaseException:
+            opened.file.close()
+            raise
+    return opened
+
+
 def _skip(f: BinaryIO, count: int) -> None:
     if f.seekable():
         f.seek(count)
@@ -194,13 +228,15 @@ def _skip(f: BinaryIO, count: int) -> None:
         count -= len(data)
 
 
-async def _stream(f: BinaryIO, first: int, length: int) -> AsyncIterator[bytes]:
+async def _stream(
+    f: BinaryIO, first: int, length: int, run: Runner = run_in_threadpool
+) -> AsyncIterator[bytes]:
     try:
         if first:
-            await run_in_threadpool(_skip, f, first)
+            await run(_skip, f, first)
         remaining = length
         while remaining > 0:
-            chunk = await run_in_threadpool(f.read, min(READ_CHUNK, remaining))
+            chunk = await run(f.read, min(READ_CHUNK, remaining))
             if not chunk:
                 return  # the file shrank meanwhile; the client sees a short body
             remaining -= len(chunk)
@@ -219,7 +255,8 @@ async def file_response(
     headers: dict[str, str] | None = None,
 ) -> Response:
     """The file at ``path`` of ``repo`` as an attachment named ``filename`` (GET or HEAD)."""
-    opened = await run_in_threadpool(_open, repo, path)
+    run = _runner(request)
+    opened = await _open_for(repo, path, run)
     out = {
         "content-disposition": content_disposition(filename),
         "content-security-policy": csp,
@@ -254,4 +291,4 @@ async def file_response(
     if opened.data is not None:
         opened.file.close()
         return Response(opened.data[first : last + 1], status, out, media_type=media_type)
-    return StreamingResponse(_stream(opened.file, first, length), status, out, media_type=media_type)
+    return StreamingResponse(_stream(opened.file, first, length, run), status, out, media_type=media_type)

@@ -230,3 +230,14 @@ def test_join_accepts_a_root_that_is_itself_a_symlink(tmp_path: Path, root: Path
 def test_join_root_need_not_exist(tmp_path: Path) -> None:
     missing = tmp_path / "not" / "there"
     assert join_under_root(missing, "a/b") == missing.resolve() / "a" / "b"
+
+
+@pytest.mark.parametrize("name", ["x", "y" * 300])  # short names are remembered, long ones checked anew
+def test_a_remembered_check_answers_as_the_first(name: str) -> None:
+    for _ in range(2):
+        assert validate_artifact_path(f"{name}/ok.txt") == f"{name}/ok.txt"
+        with pytest.raises(InvalidParameterValue, match="encoded '/' separators"):
+            validate_artifact_path(f"{name}%2fz/ok.txt")
+        with pytest.raises(InvalidParameterValue, match="URIs are not allowed"):
+            validate_artifact_path("file:/" + name)
+        assert validate_artifact_path("a/file:") == "a/file:"  # a colon name is only refused first

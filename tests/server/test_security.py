@@ -401,3 +401,36 @@ def test_a_20_mb_json_body_answers_413_without_leaking(api) -> None:
     assert answer.json()["error_code"] == "REQUEST_LIMIT_EXCEEDED"
     _assert_clean(answer, "20 MB body")
     assert _experiment_count(api) == 1  # only "Default"
+
+
+@pytest.mark.parametrize(
+    ("allowed", "host", "answered"),
+    [
+        ("*.example.com", "a.example.com:8080", True),
+        ("*.example.com", "example.org", False),
+        ("models.internal,*.example.com", "models.internal", True),
+        ("models.internal", "models.internalx", False),
+        ("h?st", "host:80", True),
+    ],
+)
+def test_host_patterns_are_globs(allowed: str, host: str, answered: bool) -> None:
+    import asyncio
+
+    from modelyard.server.security import SecurityMiddleware
+    from modelyard.settings import Settings
+
+    reached, sent = [], []
+
+    async def app(scope, receive, send) -> None:
+        reached.append(scope["path"])
+
+    async def send(message) -> None:
+        sent.append(message)
+
+    middleware = SecurityMiddleware(app, Settings.from_env({"MODELYARD_ALLOWED_HOSTS": allowed}))
+    scope = {"type": "http", "method": "GET", "path": "/health", "headers": [(b"host", host.encode())]}
+    asyncio.run(middleware(scope, None, send))
+    if answered:
+        assert reached == ["/health"] and sent == []
+    else:
+        assert reached == [] and sent[0]["status"] == 403
