@@ -20,7 +20,7 @@ from starlette.exceptions import HTTPException
 from starlette.middleware import Middleware
 from starlette.requests import Request
 from starlette.responses import Response
-from starlette.routing import BaseRoute, Route, Router, compile_path
+from starlette.routing import BaseRoute, Match, Route, Router, compile_path
 
 from modelyard.auth.config import AuthConfig, auth_config
 from modelyard.auth.permissions import PUBLIC, AllowAll, Authorizer, check
@@ -156,8 +156,11 @@ class ExactRouter(Router):
 
     Starlette tries its routes in order with one regular expression each: over a hundred
     before the later endpoints match. The API's endpoints without path parameters are looked
-    up by ``(method, path)`` first; everything else (path parameters, HEAD, 405s, 404s) goes
-    through the routes exactly as before. Only plain request/response routes are indexed.
+    up by ``(method, path)`` first. A path with parameters (an artifact's, a model version's)
+    is tried only against the routes whose literal start (the pattern before its first
+    ``{``) it begins with, in the routes' order: the first full match there is the first full
+    match of the whole scan, since no other route can match that path. Everything else (HEAD
+    to a fixed path, 405s, 404s, redirects) goes through the routes exactly as before.
     """
 
     def __init__(self, base: Router) -> None:
@@ -168,15 +171,27 @@ class ExactRouter(Router):
             if isinstance(route, Route) and not route.param_convertors and route.methods:
                 for method in route.methods - {"HEAD"}:
                     self.exact[(method, route.path)] = (route.app, route.endpoint)
+        # every route with its literal start, in order (a route without one, if any, matches any path)
+        self.prefixed = [(getattr(r, "path", "").split("{", 1)[0], r) for r in self.routes]
 
     async def app(self, scope, receive, send) -> None:
         if scope["type"] == "http":
-            found = self.exact.get((scope["method"], scope["path"]))
+            path = scope["path"]
+            found = self.exact.get((scope["method"], path))
             if found is not None:
                 scope.setdefault("router", self)
                 scope["endpoint"], scope["path_params"] = found[1], {}
                 await found[0](scope, receive, send)
                 return
+            for start, route in self.prefixed:
+                if path.startswith(start):
+                    match, child_scope = route.matches(scope)
+                    if match is Match.FULL:
+                        scope.setdefault("router", self)
+                        scope["route"] = route
+                        scope.update(child_scope)
+                        await route.handle(scope, receive, send)
+                        return
         await super().app(scope, receive, send)
 
 

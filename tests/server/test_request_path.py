@@ -276,3 +276,50 @@ def test_host_verdicts_are_right_and_their_memory_bounded() -> None:
     assert not mw.host_allowed(b"made-up-499.example")  # past the memory: still judged, never let in
     anyone = security.SecurityMiddleware(lambda *a: None, Settings.defaults(allowed_hosts="*"))
     assert anyone.host_allowed(b"whatever")
+
+
+# -- routing: the literal-start pass picks what Starlette's scan picks ---------------------------------
+
+
+def test_paths_with_parameters_reach_the_route_the_full_scan_would(tmp_path) -> None:
+    from starlette.routing import Router
+
+    from modelyard.server.app import ExactRouter, create_app
+
+    def app(plain: bool):
+        root = tmp_path / ("plain" if plain else "fast")
+        root.mkdir()
+        a = create_app(Settings.defaults(backend_store_uri=f"sqlite:///{root / 'm.db'}", artifacts_destination=str(root)))
+        assert isinstance(a.router, ExactRouter)
+        if plain:  # Starlette's own router over the same routes: the reference
+            a.router = Router(routes=a.router.routes)
+        return a
+
+    requests = [
+        ("PUT", "/api/2.0/mlflow-artifacts/artifacts/1/abc/artifacts/a.txt", b"hello"),
+        ("GET", "/api/2.0/mlflow-artifacts/artifacts/1/abc/artifacts/a.txt", b""),
+        ("HEAD", "/api/2.0/mlflow-artifacts/artifacts/1/abc/artifacts/a.txt", b""),
+        ("DELETE", "/ajax-api/2.0/mlflow-artifacts/artifacts/1/abc/artifacts/a.txt", b""),
+        ("GET", "/api/2.0/mlflow-artifacts/artifacts/1/abc/artifacts/a.txt", b""),  # gone: 404
+        ("PATCH", "/api/2.0/mlflow-artifacts/artifacts/x", b""),  # no such method: 405
+        ("GET", "/api/2.0/mlflow/logged-models/m-123", b""),
+        ("DELETE", "/api/2.0/mlflow/logged-models/m-123/tags/a/b", b""),
+        ("GET", "/api/2.0/mlflow/webhooks/w1", b""),
+        ("GET", "/api/2.0/mlflow/experiments/get-by-name?experiment_name=none", b""),
+        ("GET", "/api/2.0/mlflow/no-such-endpoint/x", b""),
+        ("GET", "/health", b""),
+        ("GET", "/", b""),
+    ]
+
+    async def answers(a) -> list:
+        out = []
+        transport = httpx.ASGITransport(app=a)
+        async with httpx.AsyncClient(transport=transport, base_url="http://localhost") as client:
+            for method, path, body in requests:
+                r = await client.request(method, path, content=body or None)
+                out.append((method, path, r.status_code, r.content))
+        return out
+
+    fast, plain = asyncio.run(answers(app(False))), asyncio.run(answers(app(True)))
+    assert fast == plain
+    assert [s for _m, _p, s, _b in fast[:6]] == [200, 200, 200, 200, 404, 405]
