@@ -323,3 +323,26 @@ def test_paths_with_parameters_reach_the_route_the_full_scan_would(tmp_path) -> 
     fast, plain = asyncio.run(answers(app(False))), asyncio.run(answers(app(True)))
     assert fast == plain
     assert [s for _m, _p, s, _b in fast[:6]] == [200, 200, 200, 200, 404, 405]
+
+
+# -- request ids ---------------------------------------------------------------------------------------
+
+
+def test_request_ids_are_unique_hex_and_a_forked_worker_draws_its_own() -> None:
+    import os
+
+    from modelyard.web.middleware import new_request_id
+
+    ids = [new_request_id() for _ in range(1000)]
+    assert len(set(ids)) == 1000
+    assert all(len(i) == 32 and int(i, 16) >= 0 for i in ids)
+    read_end, write_end = os.pipe()
+    pid = os.fork()
+    if pid == 0:  # a forked worker
+        os.write(write_end, new_request_id().encode())
+        os._exit(0)
+    os.waitpid(pid, 0)
+    child = os.read(read_end, 64).decode()
+    os.close(read_end)
+    os.close(write_end)
+    assert len(child) == 32 and child[:16] != ids[0][:16] and child not in ids
