@@ -32,6 +32,7 @@ from modelyard.server.security import SecurityMiddleware, cors_kwargs
 from modelyard.server.services import Services
 from modelyard.settings import Settings
 from modelyard.store.sql.database import WouldWait
+from modelyard.tracking.loop_writes import DECLINED
 from modelyard.web.errors import json_error
 from modelyard.web.headers import SecurityHeadersMiddleware
 from modelyard.web.middleware import RequestContextMiddleware, context_of
@@ -54,6 +55,10 @@ def _endpoint(ep: protocol.Endpoint, services: Services):
     # and the handler runs again on a thread); every other handler, and every handler on
     # PostgreSQL or MySQL (a network round trip, maybe a row lock), runs on the server's threads
     inline = ep.inline
+    # PostgreSQL's hot writes (log-metric, log-batch, runs/update, ...) are awaited on the event loop
+    # through psycopg's async driver when the permission check is free (no authentication: it may
+    # read the database otherwise); a request the endpoint declines goes to the threads
+    on_loop = ep.on_loop
 
     async def handle(request: Request) -> Response:
         try:
@@ -71,7 +76,12 @@ def _endpoint(ep: protocol.Endpoint, services: Services):
             msg = parse(data, path_params=request.path_params)
             ctx = context_of(request)
             inline_db = services.inline_database() if inline else None
-            if inline_db is None:
+            if on_loop is not None and services.loop_writes is not None and isinstance(authorizer, AllowAll):
+                check(authorizer, ctx, permission, msg)
+                result = await on_loop(services, msg, ctx)
+                if result is DECLINED:
+                    result = await offload(handler, services, msg, ctx)
+            elif inline_db is None:
                 # the permission check may read the database too (grants, a run's experiment):
                 # it runs on the handler's thread, with the handler
                 result = await offload(_checked, authorizer, permission, handler, services, msg, ctx)
@@ -182,6 +192,7 @@ def _lifespan(services: Services):
         try:
             yield
         finally:
+            await services.close_loop_writes()
             services.close()
 
     return lifespan

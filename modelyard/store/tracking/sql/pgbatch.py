@@ -25,7 +25,6 @@ way. ``synchronous_commit`` is left as the server has it.
 
 from __future__ import annotations
 
-import random
 import time
 from collections.abc import Callable, Sequence
 from functools import partial
@@ -35,7 +34,7 @@ import orjson
 
 from modelyard.exceptions import InvalidParameterValue, ResourceDoesNotExist
 from modelyard.store.sql.database import Database
-from modelyard.store.sql.errors import is_transient
+from modelyard.store.sql.errors import is_transient, retry_delay
 from modelyard.store.tracking.sql.common import ACTIVE, RUN_NAME_TAG
 
 # Prepared once per connection (the statement is planned once, not per call), executed by name;
@@ -133,11 +132,6 @@ def result_sets(cur) -> list[list[tuple]]:
     while cur.nextset():
         sets.append(cur.fetchall())
     return sets
-
-
-def retry_delay(attempt: int) -> float:
-    """Seconds to wait before trying a call again after its ``attempt``-th transient failure."""
-    return random.uniform(0.005, 0.05) * attempt
 
 
 def execute(db: Database, call: Call):
@@ -348,4 +342,3 @@ def _batch_answer(run_id: str, params: dict[str, str], sets: list[list[tuple]]) 
             f"Changing param values is not allowed. Params were already logged for run ID '{run_id}' "
             f"with different values: {detail}."
         )
-
