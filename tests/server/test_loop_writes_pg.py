@@ -12,12 +12,14 @@ from __future__ import annotations
 
 import asyncio
 import math
+import threading
 from pathlib import Path
 
 import httpx
 import psycopg
 from sqlalchemy.engine import make_url
 
+from modelyard.exceptions import PermissionDenied
 from modelyard.server.app import create_app
 from modelyard.server.services import Services
 from modelyard.settings import Settings
@@ -33,7 +35,7 @@ def _libpq(uri: str) -> str:
 class App:
     """The app, an ASGI client on it, and a count of the calls handed to the handler threads."""
 
-    def __init__(self, uri: str, tmp: Path) -> None:
+    def __init__(self, uri: str, tmp: Path, authorizer=None) -> None:
         settings = Settings.defaults(
             backend_store_uri=uri, artifacts_destination=str(tmp / "artifacts"), serve_artifacts=True
         )
@@ -48,7 +50,7 @@ class App:
             return await real(fn, *args)
 
         self.services.offload.run = counted  # before the app's routes take it
-        self.app = create_app(settings, self.services)
+        self.app = create_app(settings, self.services, authorizer=authorizer)
         self.client = httpx.AsyncClient(
             transport=httpx.ASGITransport(app=self.app), base_url="http://localhost", timeout=WAIT_S
         )
@@ -70,9 +72,9 @@ class App:
         self.services.close()
 
 
-def _run_app(uri: str, tmp: Path, work) -> None:
+def _run_app(uri: str, tmp: Path, work, authorizer=None) -> None:
     async def main() -> None:
-        app = App(uri, tmp)
+        app = App(uri, tmp, authorizer)
         try:
             await work(app)
         finally:
@@ -312,3 +314,41 @@ def test_a_row_lock_held_elsewhere_makes_only_that_request_wait(
             assert (await _state(app, run_id))["history"] == {"m": [(3, 7, "0.5")]}
 
     _run_app(module_postgres_uri, tmp_path, work)
+
+
+class _OnlyTheChosen:
+    """An authorizer that may read the database (as the permission authorizer does): it refuses
+    writes to one run, and says on which thread it was asked."""
+
+    def __init__(self) -> None:
+        self.refused: str | None = None
+        self.threads: set[str] = set()
+
+    def authorize(self, ctx, permission, resource_id) -> None:
+        self.threads.add(threading.current_thread().name)
+        if resource_id == self.refused:
+            raise PermissionDenied(f"not {resource_id}")
+
+
+def test_an_authorizer_that_is_not_allow_all_keeps_the_thread_path(
+    module_postgres_uri: str, tmp_path: Path
+) -> None:
+    authorizer = _OnlyTheChosen()
+
+    async def work(app: App) -> None:
+        run_id, refused = await _new_run(app, "allowed"), await _new_run(app, "refused")
+        authorizer.refused = refused
+        app.offloaded.clear()
+        await app.ok(
+            "/runs/log-metric", {"run_id": run_id, "key": "m", "value": 1, "timestamp": 1, "step": 0}
+        )
+        answer = await app.post(
+            "/runs/log-metric", {"run_id": refused, "key": "m", "value": 1, "timestamp": 1, "step": 0}
+        )
+        assert answer.status_code == 403 and answer.json()["error_code"] == "PERMISSION_DENIED"
+        assert app.offloaded == ["_checked", "_checked"]  # check and write on a handler thread
+        assert threading.current_thread().name not in authorizer.threads
+        authorizer.refused = None
+        assert "m" not in (await _state(app, refused))["history"]
+
+    _run_app(module_postgres_uri, tmp_path, work, authorizer)
