@@ -35,11 +35,12 @@ class LoopWrites:
     def open(cls, store, settings: Settings) -> LoopWrites | None:
         """The loop writes of ``store`` when it offers them (the SQL store on PostgreSQL through
         psycopg 3); None otherwise. As many connections at most as the engine's pool may open."""
-        if not getattr(store, "_pg_batch", False):
+        db = getattr(store, "db", None)
+        if db is None or not hasattr(store, "pg_log_batch_call"):
             return None
         from modelyard.store.sql.pgasync import AsyncPool
 
-        pool = AsyncPool.for_database(store.db, settings.sql.pool_size + settings.sql.max_overflow)
+        pool = AsyncPool.for_database(db, settings.sql.pool_size + settings.sql.max_overflow)
         return None if pool is None else cls(store, pool)
 
     async def close(self) -> None:
