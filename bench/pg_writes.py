@@ -124,7 +124,10 @@ def _requests(kind: str, run_id: str, n: int):
                        for j in range(1000)]  # fmt: skip
             yield "/runs/log-batch", {"run_id": run_id, "metrics": metrics, "params": [], "tags": []}
         else:  # set_terminated
-            yield "/runs/update", {"run_id": run_id, "run_uuid": run_id, "status": "FINISHED", "end_time": ts + i}
+            yield (
+                "/runs/update",
+                {"run_id": run_id, "run_uuid": run_id, "status": "FINISHED", "end_time": ts + i},
+            )
 
 
 def phase(server: Server, kind: str, clients: int, n: int) -> dict:
@@ -163,6 +166,7 @@ def main() -> None:
     ap.add_argument("--workers", type=int, default=1)
     ap.add_argument("--rounds", type=int, default=3)
     ap.add_argument("--scale", type=float, default=1.0, help="multiplies the requests per phase")
+    ap.add_argument("--phases", default="", help="comma-separated subset, e.g. log_metric/8")
     args = ap.parse_args()
     codes = args.code.split(",")
     results: dict[str, dict[str, list[dict]]] = {c: {} for c in codes}
@@ -174,9 +178,13 @@ def main() -> None:
             phase(servers[c], "log_batch", 2, 3)
         for _ in range(args.rounds):
             for kind, clients, n in PHASES:
+                name = f"{kind}/{clients}"
+                if args.phases and name not in args.phases.split(","):
+                    continue
                 for c in codes:
-                    name = f"{kind}/{clients}"
-                    results[c].setdefault(name, []).append(phase(servers[c], kind, clients, max(2, int(n * args.scale))))
+                    results[c].setdefault(name, []).append(
+                        phase(servers[c], kind, clients, max(2, int(n * args.scale)))
+                    )
             loads.append(os.getloadavg()[0])
     finally:
         for s in servers.values():
