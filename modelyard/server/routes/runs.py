@@ -434,12 +434,7 @@ def delete_tag(svc: Services, m: DeleteTag, ctx: RequestContext) -> dict:
 def log_batch(svc: Services, m: LogBatch | _PlainBatch, ctx: RequestContext) -> dict:
     """Log metrics, params and tags at once (all or nothing)."""
     svc.tracking.log_batch(
-        ctx,
-        m.rid,
-        metrics=m.entities if isinstance(m, _PlainBatch) else [x.entity() for x in m.metrics],
-        params=[Param(p.key, p.value or "") for p in m.params],
-        tags=[RunTag(t.key, t.value or "") for t in m.tags],
-        model_metrics=_model_metrics(m.rid, m.metrics) if m.metrics else (),
+        ctx, m.rid, *_batch_entities(m), model_metrics=_model_metrics(m.rid, m.metrics) if m.metrics else ()
     )
     return {}
 
@@ -448,14 +443,15 @@ def log_batch(svc: Services, m: LogBatch | _PlainBatch, ctx: RequestContext) -> 
 async def log_batch_on_loop(svc: Services, m: LogBatch | _PlainBatch, ctx: RequestContext):
     if m.metrics and any(x.model_id for x in m.metrics):  # logged models' metrics: the handler's
         return DECLINED
-    return _done(
-        await svc.loop_writes.log_batch(
-            ctx,
-            m.rid,
-            metrics=m.entities if isinstance(m, _PlainBatch) else [x.entity() for x in m.metrics],
-            params=[Param(p.key, p.value or "") for p in m.params],
-            tags=[RunTag(t.key, t.value or "") for t in m.tags],
-        )
+    return _done(await svc.loop_writes.log_batch(ctx, m.rid, *_batch_entities(m)))
+
+
+def _batch_entities(m: LogBatch | _PlainBatch) -> tuple[Any, list[Param], list[RunTag]]:
+    """A log-batch request's metrics, params and tags, as the tracking service takes them."""
+    return (
+        m.entities if isinstance(m, _PlainBatch) else [x.entity() for x in m.metrics],
+        [Param(p.key, p.value or "") for p in m.params],
+        [RunTag(t.key, t.value or "") for t in m.tags],
     )
 
 
