@@ -201,6 +201,15 @@ async def _errors(app: App, live: str, deleted: str, deleted_exp: str) -> list:
         ("/runs/update", {"run_id": live, "status": "NOT_A_STATUS"}),
         ("/runs/create", {"experiment_id": deleted_exp, "start_time": 1}),
         ("/runs/create", {"experiment_id": "987654", "start_time": 1}),
+        # a point that names a logged model: the handler's (declined on the loop)
+        (
+            "/runs/log-metric",
+            {"run_id": live, "key": "m", "value": 1, "timestamp": 1, "step": 0, "model_id": "m-none"},
+        ),
+        (
+            "/runs/log-batch",
+            {"run_id": live, "metrics": [{"key": "m", "value": 1, "timestamp": 1, "model_id": "m-none"}]},
+        ),
     ]
     out = []
     for path, body in requests:
@@ -229,7 +238,7 @@ def test_errors_are_the_thread_paths(module_postgres_uri: str, tmp_path: Path) -
             (400, "INVALID_PARAMETER_VALUE"), (400, "INVALID_PARAMETER_VALUE"), (404, "RESOURCE_DOES_NOT_EXIST"),
             (400, "INVALID_PARAMETER_VALUE"), (400, "INVALID_PARAMETER_VALUE"), (404, "RESOURCE_DOES_NOT_EXIST"),
             (400, "INVALID_PARAMETER_VALUE"), (400, "INVALID_PARAMETER_VALUE"), (400, "INVALID_PARAMETER_VALUE"),
-            (404, "RESOURCE_DOES_NOT_EXIST"),
+            (404, "RESOURCE_DOES_NOT_EXIST"), (404, "RESOURCE_DOES_NOT_EXIST"), (404, "RESOURCE_DOES_NOT_EXIST"),
         ]  # fmt: skip
         assert "Changing param values is not allowed" in on_loop[4][3]
         state = await _state(app, live)  # the refused batch wrote nothing
