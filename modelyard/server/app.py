@@ -31,6 +31,7 @@ from modelyard.server.security import CorsMiddleware, SecurityMiddleware, cors_k
 from modelyard.server.services import Services
 from modelyard.settings import Settings
 from modelyard.store.sql.database import WouldWait
+from modelyard.tracking.loop_writes import DECLINED
 from modelyard.web.errors import json_error
 from modelyard.web.headers import SecurityHeadersMiddleware
 from modelyard.web.middleware import SCOPE_KEY, RequestContextMiddleware, context_of
@@ -65,6 +66,10 @@ class _Endpoint:
         # and the handler runs again on a thread); every other handler, and every handler on
         # PostgreSQL or MySQL (a network round trip, maybe a row lock), runs on the server's threads
         self.inline = ep.inline
+        # PostgreSQL's hot writes (log-metric, log-batch, runs/update, ...) are awaited on the event loop
+        # through psycopg's async driver when the permission check is free (no authentication: it may
+        # read the database otherwise); a request the endpoint declines goes to the threads
+        self.on_loop = ep.on_loop
 
     async def __call__(self, scope, receive, send) -> None:
         services, permission, handler = self.services, self.permission, self.handler
@@ -85,7 +90,13 @@ class _Endpoint:
                 data = await protocol.receive_body_json(scope, receive, self.limit)
             msg = self.parse(data, path_params=scope.get("path_params"))
             inline_db = services.inline_database() if self.inline else None
-            if inline_db is None:
+            on_loop = self.on_loop
+            if on_loop is not None and services.loop_writes is not None and isinstance(authorizer, AllowAll):
+                check(authorizer, ctx, permission, msg)
+                result = await on_loop(services, msg, ctx)
+                if result is DECLINED:
+                    result = await self.offload(handler, services, msg, ctx)
+            elif inline_db is None:
                 # the permission check may read the database too (grants, a run's experiment):
                 # it runs on the handler's thread, with the handler
                 result = await self.offload(_checked, authorizer, permission, handler, services, msg, ctx)
@@ -217,6 +228,7 @@ def _lifespan(services: Services):
         try:
             yield
         finally:
+            await services.close_loop_writes()
             services.close()
 
     return lifespan

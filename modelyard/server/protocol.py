@@ -17,8 +17,8 @@
 from __future__ import annotations
 
 import typing
-from collections.abc import Callable
-from dataclasses import dataclass, field
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass, field, replace
 from typing import Any
 
 import orjson
@@ -69,6 +69,11 @@ class Endpoint:
     # The handler only does a few quick indexed statements: run it on the event loop instead
     # of handing it to a worker thread (that hand-off costs more than the handler).
     inline: bool = False
+    # The handler's work awaited on the event loop, ``await on_loop(services, message, ctx)``, used
+    # when the services offer ``loop_writes`` (PostgreSQL's hot writes through psycopg's async
+    # driver) and the permission check is free; it answers the payload, or ``DECLINED`` for a
+    # request the handler must serve instead (on a thread). None: the handler alone.
+    on_loop: Callable[..., Awaitable[Any]] | None = None
 
 
 @dataclass
@@ -91,6 +96,16 @@ class RouteTable:
         def register(fn: Callable[..., Any]) -> Callable[..., Any]:
             summary = (fn.__doc__ or fn.__name__).strip().splitlines()[0]
             self.endpoints.append(Endpoint(method, path, request, fn, summary, needs, since, parse, inline))
+            return fn
+
+        return register
+
+    def on_loop(self, handler: Callable[..., Any]):
+        """Declare the coroutine below as the ``on_loop`` counterpart of ``handler``'s endpoint."""
+
+        def register(fn: Callable[..., Awaitable[Any]]) -> Callable[..., Awaitable[Any]]:
+            (i,) = [i for i, ep in enumerate(self.endpoints) if ep.handler is handler]
+            self.endpoints[i] = replace(self.endpoints[i], on_loop=fn)
             return fn
 
         return register

@@ -28,11 +28,18 @@ class Services:
     scheduler: Any = None  # the job scheduler, when this server runs one (modelyard server --scheduler)
     auth: Any = None  # authentication when it is on (modelyard.auth.runtime.AuthRuntime)
     offload: Offload = None  # type: ignore[assignment]  # the handlers' threads (made in __post_init__)
+    # PostgreSQL's hot writes awaited on the event loop (modelyard.tracking.loop_writes), when the
+    # tracking store offers them; its connections open in the worker, on first use
+    loop_writes: Any = None
 
     def __post_init__(self) -> None:
         if self.offload is None:
             sql = self.settings.sql  # one thread per pooled connection: a thread never waits for one
             self.offload = Offload(sql.pool_size + sql.max_overflow)
+        if self.loop_writes is None:
+            from modelyard.tracking.loop_writes import LoopWrites
+
+            self.loop_writes = LoopWrites.open(self.tracking.store, self.settings)
         if self.registry is None:
             from modelyard.registry.runtime import attach_registry
 
@@ -46,7 +53,12 @@ class Services:
                 from modelyard.jobs.scheduler import for_server
 
                 self.scheduler = for_server(  # started by start() (the app's lifespan)
-                    self.jobs, self.tracking, self.registry, self.settings, backend_store_uri(self.settings), self.artifacts
+                    self.jobs,
+                    self.tracking,
+                    self.registry,
+                    self.settings,
+                    backend_store_uri(self.settings),
+                    self.artifacts,
                 )
 
     @classmethod
@@ -78,6 +90,11 @@ class Services:
             self.scheduler.start()
         if self.auth is not None:
             self.auth.start()
+
+    async def close_loop_writes(self) -> None:
+        """Close the event loop's connections (the app's lifespan, at shutdown, before ``close``)."""
+        if self.loop_writes is not None:
+            await self.loop_writes.close()
 
     def close(self) -> None:
         """Stop the background workers and close the stores (the app's lifespan, at shutdown)."""

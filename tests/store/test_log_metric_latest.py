@@ -13,13 +13,13 @@ from modelyard.store.tracking.sql.store import SqlTrackingStore
 
 def test_log_metric_latest_and_history(store: SqlTrackingStore, monkeypatch) -> None:
     used: list[str] = []
-    real_batch = pgbatch.log_batch
+    real_batch = pgbatch.log_batch_call
 
-    def spy(db, run_id, *args, **kwargs):
+    def spy(run_id, *args, **kwargs):
         used.append(run_id)
-        return real_batch(db, run_id, *args, **kwargs)
+        return real_batch(run_id, *args, **kwargs)
 
-    monkeypatch.setattr(pgbatch, "log_batch", spy)
+    monkeypatch.setattr(pgbatch, "log_batch_call", spy)
     run_id = store.create_run("0", "u", 0).info.run_id
 
     def latest() -> tuple:

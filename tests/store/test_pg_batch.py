@@ -180,8 +180,13 @@ def test_update_run_in_one_statement(pg_store) -> None:
 def test_create_run_in_one_statement(pg_store, monkeypatch) -> None:
     exp_id = pg_store.create_experiment("fast", artifact_location="s3://bucket/place/")
     used: list[bool] = []
-    real = pgbatch.create_run
-    monkeypatch.setattr(pgbatch, "create_run", lambda *a: used.append(real(*a)) or used[-1])
+    real = pgbatch.create_run_call
+
+    def spy(*args):  # records what each one-statement create_run answered
+        call = real(*args)
+        return call._replace(answer=lambda sets: used.append(call.answer(sets)) or used[-1])
+
+    monkeypatch.setattr(pgbatch, "create_run_call", spy)
     run = pg_store.create_run(exp_id, "ann", 7, tags=[RunTag("k", 'v"1')], run_name="named")
     assert used == [True]
     got = pg_store.get_run(run.info.run_id)

@@ -36,6 +36,7 @@ from modelyard.store.tracking.base import (
     DEFAULT_EXPERIMENT_ID,
     SEARCH_RUNS_DEFAULT_MAX_RESULTS,
 )
+from modelyard.tracking.loop_writes import DECLINED
 from modelyard.validation import missing_value
 
 table = RouteTable()
@@ -299,6 +300,22 @@ def update_run(svc: Services, m: UpdateRun, ctx: RequestContext) -> dict:
     return {"run_info": info.to_dict()}
 
 
+@table.on_loop(create_run)
+async def create_run_on_loop(svc: Services, m: CreateRun, ctx: RequestContext):
+    tags = [RunTag(t.key, t.value or "") for t in m.tags]
+    run = await svc.loop_writes.create_run(
+        ctx, m.experiment_id, m.user_id, m.start_time, tags, m.run_name or None
+    )
+    return run if run is DECLINED else {"run": run.to_dict()}
+
+
+@table.on_loop(update_run)
+async def update_run_on_loop(svc: Services, m: UpdateRun, ctx: RequestContext):
+    status = None if m.status == "" else m.status
+    info = await svc.loop_writes.update_run_info(ctx, m.rid, status, m.end_time, m.run_name or None)
+    return info if info is DECLINED else {"run_info": info.to_dict()}
+
+
 @table.post("/mlflow/runs/delete", RunScoped, needs=needs(RUN, DELETE, run_of))
 def delete_run(svc: Services, m: RunScoped, ctx: RequestContext) -> dict:
     """Soft-delete a run."""
@@ -358,6 +375,17 @@ def log_metric(svc: Services, m: LogMetric, ctx: RequestContext) -> dict:
     return {}
 
 
+@table.on_loop(log_metric)
+async def log_metric_on_loop(svc: Services, m: LogMetric, ctx: RequestContext):
+    if m.model_id:  # a logged model's metric too: checked and linked by the handler
+        return DECLINED
+    return _done(await svc.loop_writes.log_batch(ctx, m.rid, metrics=[m.entity()]))
+
+
+def _done(answer) -> dict:
+    return answer if answer is DECLINED else {}
+
+
 def _model_metrics(run_id: str, metrics: list[MetricIn]) -> list[LoggedModelMetric]:
     """The points that name a logged model, as that model's metrics (MLflow 3)."""
     return [
@@ -383,6 +411,16 @@ def set_tag(svc: Services, m: SetTag, ctx: RequestContext) -> dict:
     return {}
 
 
+@table.on_loop(log_param)
+async def log_param_on_loop(svc: Services, m: LogParam, ctx: RequestContext):
+    return _done(await svc.loop_writes.log_batch(ctx, m.rid, params=[Param(m.key, m.value or "")]))
+
+
+@table.on_loop(set_tag)
+async def set_tag_on_loop(svc: Services, m: SetTag, ctx: RequestContext):
+    return _done(await svc.loop_writes.log_batch(ctx, m.rid, tags=[RunTag(m.key, m.value or "")]))
+
+
 @table.post("/mlflow/runs/delete-tag", DeleteTag, needs=needs(RUN, UPDATE, run_of))
 def delete_tag(svc: Services, m: DeleteTag, ctx: RequestContext) -> dict:
     """Delete a tag of a run."""
@@ -396,14 +434,25 @@ def delete_tag(svc: Services, m: DeleteTag, ctx: RequestContext) -> dict:
 def log_batch(svc: Services, m: LogBatch | _PlainBatch, ctx: RequestContext) -> dict:
     """Log metrics, params and tags at once (all or nothing)."""
     svc.tracking.log_batch(
-        ctx,
-        m.rid,
-        metrics=m.entities if isinstance(m, _PlainBatch) else [x.entity() for x in m.metrics],
-        params=[Param(p.key, p.value or "") for p in m.params],
-        tags=[RunTag(t.key, t.value or "") for t in m.tags],
-        model_metrics=_model_metrics(m.rid, m.metrics) if m.metrics else (),
+        ctx, m.rid, *_batch_entities(m), model_metrics=_model_metrics(m.rid, m.metrics) if m.metrics else ()
     )
     return {}
+
+
+@table.on_loop(log_batch)
+async def log_batch_on_loop(svc: Services, m: LogBatch | _PlainBatch, ctx: RequestContext):
+    if m.metrics and any(x.model_id for x in m.metrics):  # logged models' metrics: the handler's
+        return DECLINED
+    return _done(await svc.loop_writes.log_batch(ctx, m.rid, *_batch_entities(m)))
+
+
+def _batch_entities(m: LogBatch | _PlainBatch) -> tuple[Any, list[Param], list[RunTag]]:
+    """A log-batch request's metrics, params and tags, as the tracking service takes them."""
+    return (
+        m.entities if isinstance(m, _PlainBatch) else [x.entity() for x in m.metrics],
+        [Param(p.key, p.value or "") for p in m.params],
+        [RunTag(t.key, t.value or "") for t in m.tags],
+    )
 
 
 @table.post("/mlflow/runs/log-inputs", LogInputs, needs=needs(RUN, UPDATE, run_of))

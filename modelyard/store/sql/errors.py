@@ -9,6 +9,7 @@ driver's message (that goes to the server log).
 from __future__ import annotations
 
 import logging
+import random
 
 from sqlalchemy.exc import DBAPIError, IntegrityError
 
@@ -49,3 +50,9 @@ def is_transient(exc: BaseException) -> bool:
         return True
     args = getattr(orig, "args", ())
     return bool(args) and args[0] in _TRANSIENT_MYSQL_CODES
+
+
+def retry_delay(attempt: int) -> float:
+    """Seconds to wait before running a transaction again after its ``attempt``-th transient failure
+    (``is_transient``): a little more each time, spread so that two that clashed do not clash again."""
+    return random.uniform(0.005, 0.05) * attempt

@@ -25,15 +25,16 @@ way. ``synchronous_commit`` is left as the server has it.
 
 from __future__ import annotations
 
-import random
 import time
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
+from functools import partial
+from typing import Any, NamedTuple
 
 import orjson
 
 from modelyard.exceptions import InvalidParameterValue, ResourceDoesNotExist
 from modelyard.store.sql.database import Database
-from modelyard.store.sql.errors import is_transient
+from modelyard.store.sql.errors import is_transient, retry_delay
 from modelyard.store.tracking.sql.common import ACTIVE, RUN_NAME_TAG
 
 # Prepared once per connection (the statement is planned once, not per call), executed by name;
@@ -110,6 +111,43 @@ _LOCK_NAME = _NAME + "lock"
 _PREPARE_LOCK = f"PREPARE {_LOCK_NAME} (text) AS {_LOCK}"
 
 
+class Call(NamedTuple):
+    """One hot write as one query, whatever runs it (``execute`` here on a pooled connection of the
+    store's engine, ``modelyard.store.sql.pgasync`` on the server's event loop): the statements it
+    needs prepared on the connection first (``(name, PREPARE ...)``), the query (``EXECUTE`` of them by
+    name, bound on the client), its values, how many times a transient failure (deadlock,
+    serialization) is tried, and ``answer(result_sets)``: the query's answer, one list of rows per
+    statement, turned into the call's result (raising the store's errors)."""
+
+    prepares: tuple[tuple[str, str], ...]
+    query: str
+    values: dict
+    answer: Callable[[list[list[tuple]]], Any]
+    attempts: int = 1
+
+
+def result_sets(cur) -> list[list[tuple]]:
+    """Every result set of the query ``cur`` ran, one list of rows per statement."""
+    sets = [cur.fetchall()]
+    while cur.nextset():
+        sets.append(cur.fetchall())
+    return sets
+
+
+def execute(db: Database, call: Call):
+    """``call`` on a pooled connection of ``db`` (``run_prepared``), tried again after a transient
+    failure; its answer."""
+    for attempt in range(1, call.attempts + 1):
+        try:
+            sets = run_prepared(db, call.prepares, call.query, call.values, result_sets)
+            break
+        except Exception as exc:
+            if attempt == call.attempts or not is_transient(exc):
+                raise
+            time.sleep(retry_delay(attempt))
+    return call.answer(sets)
+
+
 def run_prepared(db: Database, prepares: Sequence[tuple[str, str]], query: str, values: dict, read):
     """``read(cursor)`` after ``query`` (which executes prepared statements by name) ran on an
     autocommit connection where every ``(name, PREPARE ...)`` of ``prepares`` was prepared first,
@@ -133,13 +171,16 @@ def run_prepared(db: Database, prepares: Sequence[tuple[str, str]], query: str, 
                 if attempt == 2:
                     raise
                 # what the connection still has (some may have been prepared since the DEALLOCATE)
-                cur.execute("SELECT name FROM pg_prepared_statements WHERE name LIKE %s", (_NAME + "%",))
+                cur.execute(PREPARED_NOW, (_NAME + "%",))
                 prepared.clear()
                 prepared.update(row[0] for row in cur.fetchall())
                 continue
             return read(cur)
     raise AssertionError("unreachable")
 
+
+PREPARED_NOW = "SELECT name FROM pg_prepared_statements WHERE name LIKE %s"
+"""The names of ours (``%s``: ``_NAME`` + '%') a connection has prepared."""
 
 _UPDATE_RUN_NAME = _NAME + "update_run"
 _PREPARE_UPDATE_RUN = (
@@ -155,15 +196,22 @@ _PREPARE_UPDATE_RUN = (
 )
 
 
-def update_run(db: Database, run_id: str, status: str | None, end_time: int | None, name: str | None):
+def _first_row(sets: list[list[tuple]]):
+    return sets[0][0] if sets[0] else None
+
+
+def update_run_call(run_id: str, status: str | None, end_time: int | None, name: str | None) -> Call:
     """Set what is given of the active run's status, end time and name (and its name tag), in one
-    statement (the UPDATE locks the row); the run's row after it, or None when no active run has
-    that id (then nothing was written)."""
+    statement (the UPDATE locks the row); answers the run's row after it, or None when no active run
+    has that id (then nothing was written)."""
     query = f"EXECUTE {_UPDATE_RUN_NAME}(%(run)s, %(active)s, %(status)s, %(end)s, %(name)s)"
     values = {"run": run_id, "active": ACTIVE, "status": status, "end": end_time, "name": name}
-    return run_prepared(
-        db, ((_UPDATE_RUN_NAME, _PREPARE_UPDATE_RUN),), query, values, lambda cur: cur.fetchone()
-    )
+    return Call(((_UPDATE_RUN_NAME, _PREPARE_UPDATE_RUN),), query, values, _first_row)
+
+
+def update_run(db: Database, run_id: str, status: str | None, end_time: int | None, name: str | None):
+    """``update_run_call`` on ``db``."""
+    return execute(db, update_run_call(run_id, status, end_time, name))
 
 
 _CREATE_RUN_NAME = _NAME + "create_run"
@@ -178,8 +226,11 @@ _PREPARE_CREATE_RUN = (
 )
 
 
-def create_run(
-    db: Database,
+def _written(sets: list[list[tuple]]) -> bool:
+    return bool(sets[0])
+
+
+def create_run_call(
     run_uuid: str,
     experiment_id: int,
     name: str,
@@ -188,9 +239,9 @@ def create_run(
     start_time: int,
     artifact_uri: str,
     tags: dict[str, str],
-) -> bool:
-    """Insert the run and its tags in one statement if its experiment is active; False (nothing
-    written) when there is no active experiment of that id."""
+) -> Call:
+    """Insert the run and its tags in one statement if its experiment is active; answers False
+    (nothing written) when there is no active experiment of that id."""
     query = (
         f"EXECUTE {_CREATE_RUN_NAME}(%(run)s, %(exp)s, %(name)s, %(user)s, %(status)s, %(start)s, %(active)s,"
         " %(uri)s, %(tk)s, %(tv)s)"
@@ -207,10 +258,7 @@ def create_run(
         "tk": _text_array(tags),
         "tv": _text_array(tags.values()),
     }
-    row = run_prepared(
-        db, ((_CREATE_RUN_NAME, _PREPARE_CREATE_RUN),), query, values, lambda cur: cur.fetchone()
-    )
-    return row is not None
+    return Call(((_CREATE_RUN_NAME, _PREPARE_CREATE_RUN),), query, values, _written)
 
 
 def _quoted(v: str) -> str:
@@ -242,16 +290,16 @@ def _number_array(values: list) -> str:
     return "{" + text[1:-1].decode() + "}"
 
 
-def log_batch(
-    db: Database,
+def log_batch_call(
     run_id: str,
     params: dict[str, str],
     tags: dict[str, str],
     points: Sequence[dict],
     attempts: int = 4,
-) -> None:
-    """Write a validated batch (store.py's ``_batch_rows``; points already without repeats within
-    the batch) to the run, all or nothing, in one round trip; the store's errors otherwise."""
+) -> Call:
+    """A validated batch (store.py's ``_batch_rows``; points already without repeats within the
+    batch) written to the run, all or nothing, in one round trip; answers None, or raises the
+    store's errors (no such run, a deleted run, a param that would change)."""
     values: dict[str, object] = dict.fromkeys(("pk", "pv", "tk", "tv", "name", "mk", "mv", "mt", "ms", "mn"))
     values["run"], values["active"] = run_id, ACTIVE
     if params:
@@ -270,27 +318,19 @@ def log_batch(
         values["mn"] = "{" + ",".join(map(_BOOL.__getitem__, flags)) + "}"
     name, prepare = _statement(bool(params), bool(tags), rename, bool(points))
     query = f"EXECUTE {_LOCK_NAME}(%(run)s); EXECUTE {name}{_ARGS}"
-
-    def read(cur):
-        stage = cur.fetchone()
-        cur.nextset()
-        return stage, cur.fetchall() if params else []
-
     prepares = ((_LOCK_NAME, _PREPARE_LOCK), (name, prepare))
-    for attempt in range(1, attempts + 1):
-        try:
-            stage, clashes = run_prepared(db, prepares, query, values, read)
-            break
-        except Exception as exc:
-            if attempt == attempts or not is_transient(exc):
-                raise
-            time.sleep(random.uniform(0.005, 0.05) * attempt)
+    return Call(prepares, query, values, partial(_batch_answer, run_id, params), attempts)
+
+
+def _batch_answer(run_id: str, params: dict[str, str], sets: list[list[tuple]]) -> None:
+    stage = _first_row(sets)
     if stage is None:
         raise ResourceDoesNotExist(f"Run with id={run_id} not found")
     if stage[0] != ACTIVE:
         raise InvalidParameterValue(
             f"The run {run_id} must be in the 'active' state. Current state is {stage[0]}."
         )
+    clashes = sets[1] if params else []
     if clashes:
         changed = {key: (old, new) for key, old, new in clashes}
         detail = ", ".join(

@@ -43,7 +43,7 @@ from modelyard.store.sql.migrate import ensure_schema
 from modelyard.store.tracking import base
 from modelyard.store.tracking import tables as db
 from modelyard.store.tracking.names import random_run_name
-from modelyard.store.tracking.sql import hydrate, rawsql
+from modelyard.store.tracking.sql import hydrate, pgbatch, rawsql
 from modelyard.store.tracking.sql.common import (
     ACTIVE,
     DELETED,
@@ -52,11 +52,12 @@ from modelyard.store.tracking.sql.common import (
 )
 from modelyard.store.tracking.sql.store_experiments import ExperimentMethods
 from modelyard.store.tracking.sql.store_logged_models import LoggedModelMethods
+from modelyard.store.tracking.sql.store_pg import PgCallMethods, new_run, run_info_values
 
 logger = logging.getLogger(__name__)
 
 
-class SqlTrackingStore(ExperimentMethods, LoggedModelMethods, base.TrackingStore):
+class SqlTrackingStore(ExperimentMethods, LoggedModelMethods, PgCallMethods, base.TrackingStore):
     def __init__(self, database: Database, default_artifact_root: str) -> None:
         self.db = database
         self.engine = database.engine
@@ -121,7 +122,9 @@ class SqlTrackingStore(ExperimentMethods, LoggedModelMethods, base.TrackingStore
         metrics: Sequence[Metric] = (),
     ) -> Run:
         """One transaction: the run, its tags, params and metrics, already terminated."""
-        record = base.RunRecord(experiment_id, user_id, start_time, end_time, status, tags, run_name, params, metrics)
+        record = base.RunRecord(
+            experiment_id, user_id, start_time, end_time, status, tags, run_name, params, metrics
+        )
         return self.record_runs([record])[0]
 
     def record_runs(self, records: Sequence[base.RunRecord]) -> list[Run]:
@@ -145,11 +148,14 @@ class SqlTrackingStore(ExperimentMethods, LoggedModelMethods, base.TrackingStore
                     rawsql.insert_params(conn, rid, list(param_rows.items()))
                 elif param_rows:
                     conn.execute(
-                        db.params.insert(), [{"run_id": rid, "key": k, "value": val} for k, val in param_rows.items()]
+                        db.params.insert(),
+                        [{"run_id": rid, "key": k, "value": val} for k, val in param_rows.items()],
                     )
                 if metric_rows:
                     self._insert_metrics(conn, rid, metric_rows)
-                data = RunData(metric_objs=tuple(r.metrics), params=dict(sorted(param_rows.items())), tags=run.data.tags)
+                data = RunData(
+                    metric_objs=tuple(r.metrics), params=dict(sorted(param_rows.items())), tags=run.data.tags
+                )
                 runs.append(Run(info=run.info, data=data))
         return runs
 
@@ -203,36 +209,8 @@ class SqlTrackingStore(ExperimentMethods, LoggedModelMethods, base.TrackingStore
             conn.execute(
                 db.tags.insert(), [{"run_id": row_id, "key": k, "value": val} for k, val in tag_map.items()]
             )
-        new = _new_run(run_uuid, exp_id, name, user_id, status, start_time, end_time, artifact_uri, tag_map)
+        new = new_run(run_uuid, exp_id, name, user_id, status, start_time, end_time, artifact_uri, tag_map)
         return new, row_id
-
-    def _pg_create_run(
-        self, experiment_id: str, user_id: str, start_time: int | None, tag_map: dict[str, str], name: str
-    ) -> Run | None:
-        """create_run on PostgreSQL in one statement (pgbatch.create_run); the experiment's artifact
-        location (never changed once set) is read once per experiment and process. None when the
-        experiment is not active (or not there): the general path then says why."""
-        from modelyard.store.tracking.sql import pgbatch
-
-        eid = experiment_int(experiment_id)
-        location = self._artifact_locations.get(eid)
-        if location is None:
-            with self._read() as conn:
-                location = conn.execute(
-                    select(db.experiments.c.artifact_location).where(db.experiments.c.experiment_id == eid)
-                ).scalar()
-            if not location:
-                return None
-            self._artifact_locations[eid] = location
-        start_time = now_ms() if start_time is None else int(start_time)
-        run_uuid = uuid.uuid4().hex
-        artifact_uri = join_uri(location, run_uuid, "artifacts")
-        status = RunStatus.RUNNING.value
-        if not pgbatch.create_run(
-            self.db, run_uuid, eid, name, user_id or "", status, start_time, artifact_uri, tag_map
-        ):
-            return None
-        return _new_run(run_uuid, eid, name, user_id, status, start_time, None, artifact_uri, tag_map)
 
     def _run_row(self, conn: Connection, run_id: str):
         row = conn.execute(select(*hydrate.RUN_COLUMNS).where(db.runs.c.run_uuid == run_id)).first()
@@ -279,17 +257,11 @@ class SqlTrackingStore(ExperimentMethods, LoggedModelMethods, base.TrackingStore
         end_time: int | None = None,
         run_name: str | None = None,
     ) -> RunInfo:
-        values: dict = {}
-        if run_status is not None:
-            values["status"] = RunStatus.parse(run_status).value
-        if end_time is not None:
-            values["end_time"] = int(end_time)
-        if run_name:
-            values["name"] = v.validate_run_name(run_name)
+        values = run_info_values(run_status, end_time, run_name)
         if self._pg_batch:  # one round trip (pgbatch.py)
-            from modelyard.store.tracking.sql import pgbatch
-
-            row = pgbatch.update_run(self.db, run_id, values.get("status"), values.get("end_time"), values.get("name"))
+            row = pgbatch.update_run(
+                self.db, run_id, values.get("status"), values.get("end_time"), values.get("name")
+            )
             if row is not None:
                 return hydrate.run_info_from_values(*row)
             with self._read() as conn:  # why not: no such run, or a deleted one (raises)
@@ -429,10 +401,7 @@ class SqlTrackingStore(ExperimentMethods, LoggedModelMethods, base.TrackingStore
                 self._active_run_row(conn, run_id, lock=False)
             return
         if self._pg_batch:
-            from modelyard.store.tracking.sql import pgbatch
-
-            points = self._without_repeats_in_batch(None, metric_rows) if metric_rows else metric_rows
-            pgbatch.log_batch(self.db, run_id, param_rows, tag_rows, points)
+            pgbatch.execute(self.db, self._pg_batch_call(run_id, param_rows, tag_rows, metric_rows))
             return
         with self._write_hot() as conn:
             rid = self._active_run_row(conn, run_id).id
@@ -471,7 +440,13 @@ class SqlTrackingStore(ExperimentMethods, LoggedModelMethods, base.TrackingStore
             else:
                 stored, is_nan = to_db(value)
             append(
-                {"key": key, "value": stored, "timestamp": int(timestamp), "step": int(step), "is_nan": is_nan}
+                {
+                    "key": key,
+                    "value": stored,
+                    "timestamp": int(timestamp),
+                    "step": int(step),
+                    "is_nan": is_nan,
+                }
             )
         return param_rows, tag_rows, metric_rows
 
@@ -791,19 +766,3 @@ class _RunRow(NamedTuple):
 def _metric_order(r) -> tuple:
     """MLflow's "latest": the largest (step, timestamp, value); NaN counts as the smallest value."""
     return (r["step"], r["timestamp"], float("-inf") if r["is_nan"] else r["value"])
-
-
-def _new_run(run_uuid, exp_id, name, user_id, status, start_time, end_time, artifact_uri, tag_map) -> Run:
-    """The Run just inserted, built from what was written (no read back)."""
-    info = RunInfo(
-        run_id=run_uuid,
-        experiment_id=str(exp_id),
-        run_name=name,
-        user_id=user_id or "",
-        status=status,
-        start_time=start_time,
-        end_time=end_time,
-        artifact_uri=artifact_uri,
-        lifecycle_stage=ACTIVE,
-    )
-    return Run(info=info, data=RunData(tags=dict(sorted(tag_map.items()))))
