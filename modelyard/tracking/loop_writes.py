@@ -34,13 +34,15 @@ class LoopWrites:
     @classmethod
     def open(cls, store, settings: Settings) -> LoopWrites | None:
         """The loop writes of ``store`` when it offers them (the SQL store on PostgreSQL through
-        psycopg 3); None otherwise. As many connections at most as the engine's pool may open."""
+        psycopg 3); None otherwise. At most ``sql.pool_size`` connections (writes beyond wait their
+        turn): they come on top of the engine's pool, which the threads' reads and writes still use,
+        and four workers at the engine's limit plus this one stay under PostgreSQL's default 100."""
         db = getattr(store, "db", None)
         if db is None or not hasattr(store, "pg_log_batch_call"):
             return None
         from modelyard.store.sql.pgasync import AsyncPool
 
-        pool = AsyncPool.for_database(db, settings.sql.pool_size + settings.sql.max_overflow)
+        pool = AsyncPool.for_database(db, settings.sql.pool_size)
         return None if pool is None else cls(store, pool)
 
     async def close(self) -> None:

@@ -152,7 +152,6 @@ def _sqlite_engine(url, settings: Settings) -> Engine:
         # one connection more than the server's handler threads (pool_size + max_overflow) may hold:
         # the event loop's inline reads and writes never wait for a connection
         kwargs.update(pool_size=settings.sql.pool_size, max_overflow=settings.sql.max_overflow + 1)
-        kwargs["pool_use_lifo"] = os.environ.get("X_LIFO") == "1"
     engine = create_engine(url, **kwargs)
     busy = int(settings.sql.sqlite_busy_timeout_ms)
 
@@ -168,8 +167,6 @@ def _sqlite_engine(url, settings: Settings) -> Engine:
         cur.execute("PRAGMA foreign_keys=ON")
         cur.execute("PRAGMA cache_size=-65536")
         cur.execute("PRAGMA temp_store=MEMORY")
-        if os.environ.get("X_MMAP"):
-            cur.execute(f"PRAGMA mmap_size={os.environ['X_MMAP']}")
         cur.close()
 
     def set_busy_off(dbapi_conn, info: dict, off: bool) -> None:
