@@ -36,6 +36,7 @@ MODULES = {
     # workers and engines a service hands its own store to
     "registry/dispatcher.py": "webhook delivery worker over the registry store's durable queue",
     "tracking/async_logging.py": "async logging worker over the client's tracking store",
+    "tracking/loop_writes.py": "PostgreSQL's hot writes on the server's event loop, over the tracking service's store",
     "jobs/scheduler.py": "the jobs engine: claims, leases and state changes below JobService",
     "jobs/local.py": "the jobs engine's local executor",
     "jobs/celery_executor.py": "the jobs engine's Celery dispatcher",
