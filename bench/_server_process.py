@@ -181,11 +181,14 @@ class Server:
         ]  # fmt: skip
         if self.tool == "mlflow":
             return [str(mlflow_python().parent / "mlflow"), "server", *common]
-        if self.tool in ("stub", "stub_pg", "stub_disk"):  # the ceilings: bench/_server_stub.py, no modelyard
+        # the ceilings and floors: bench/_server_stub.py, no modelyard
+        if self.tool in ("stub", "stub_pg", "stub_sqlite", "stub_disk"):
             cmd = [sys.executable, str(Path(__file__).resolve().parent / "_server_stub.py")]
             cmd += ["--host", "127.0.0.1", "--port", str(self.port)]
             if self.tool == "stub_pg":  # one durable INSERT per write, in its own fresh database
                 cmd += ["--pg-floor", self.store.server_uri]
+            if self.tool == "stub_sqlite":  # one durable transaction per write, in its own SQLite file
+                cmd += ["--sqlite-floor", self.store.server_uri.removeprefix("sqlite:///")]
             if self.tool == "stub_disk":  # artifact files in its own artifact folder, not in memory
                 cmd += ["--disk-floor", str(self.artifacts)]
             return cmd + (["--upstream", self.upstream] if self.upstream else [])

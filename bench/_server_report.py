@@ -17,6 +17,8 @@ NATIVE = "native"  # modelyard's client on `modelyard server` at its defaults: t
 STUB = "stub"  # the ceiling server (bench/_server_stub.py): the client's own cost
 # the stub plus one durable INSERT per write request in PostgreSQL (--pg-floor): the pg backend's floor
 STUB_PG = "stub_pg"
+# the same on SQLite (--sqlite-floor): one durable transaction per write request in a SQLite file
+STUB_SQLITE = "stub_sqlite"
 PG_FLOOR_FIGURES = (
     "log_metric_calls_per_s",
     "log_batch_points_per_s",
@@ -174,6 +176,16 @@ def build_backend_report(backend: str, tools: list[str], runs: dict[str, ToolRun
             if entry["ratio"] and entry["ceiling_pg"]:
                 entry["share_pg"] = sig(entry["ratio"] / entry["ceiling_pg"], 3)
             _native_bound(entry, floor, name, ml, better, "_pg")
+        sqlite_floor = runs.get(STUB_SQLITE)
+        if sqlite_floor is not None and name in PG_FLOOR_FIGURES:
+            # The SQLite floor: MLflow against the stub committing one transaction per write request
+            # in a SQLite file, the best ratio a server keeping every write in SQLite could show.
+            qv = sig(sqlite_floor.res["figures"].get(name))
+            entry[STUB_SQLITE] = qv
+            entry["ceiling_sqlite"] = sig(speedup(qv, ml, better), 3)
+            if entry["ratio"] and entry["ceiling_sqlite"]:
+                entry["share_sqlite"] = sig(entry["ratio"] / entry["ceiling_sqlite"], 3)
+            _native_bound(entry, sqlite_floor, name, ml, better, "_sqlite")
         disk = runs.get(STUB_DISK)
         if disk is not None and name in DISK_FLOOR_FIGURES:
             # The disk floor: MLflow against the stub writing each upload to a file (folder created,

@@ -39,6 +39,11 @@ Still no framework and no thread: the file calls run on the event loop. That is 
 that keeps artifacts in a folder does; the figure against it, ``ceiling_disk``, is the best any such
 server could show through this client (the artifact figures only).
 
+With ``--sqlite-floor PATH`` (SQLite only; tool ``stub_sqlite``), each of those write requests
+instead commits ONE transaction of its rows in that SQLite file (WAL, ``synchronous=NORMAL``, as
+modelyard's SQLite store opens its database), on the event loop: ``ceiling_sqlite``, the best any
+SQLite-backed server could show through this client.
+
 Standard library plus uvicorn only (psycopg too with ``--pg-floor``); it never imports modelyard.
 """
 
@@ -97,37 +102,80 @@ class PgFloor:
             await self.idle.get_nowait().close()
 
     async def write(self, endpoint: str, b: dict) -> None:
-        run_id = str(b.get("run_id") or b.get("run_uuid") or "")
-        keys, texts, values, stamps, steps = [], [], [], [], []
-        if endpoint in ("runs/log-metric", "runs/log-batch"):
-            for m in [b] if endpoint == "runs/log-metric" else b.get("metrics", []):
-                keys.append(m.get("key"))
-                texts.append(None)
-                values.append(_number(m.get("value")))
-                stamps.append(int(m.get("timestamp") or 0))
-                steps.append(int(m.get("step") or 0))
-        for kv in (
-            [b]
-            if endpoint in ("runs/log-parameter", "runs/set-tag")
-            else [*b.get("params", []), *b.get("tags", [])]
-        ):
-            keys.append(kv.get("key"))
-            texts.append(kv.get("value"))
-            values.append(None)
-            stamps.append(None)
-            steps.append(None)
-        if endpoint in ("runs/create", "runs/update", "runs/set-terminated") or not keys:
-            keys.append(endpoint)  # the run's row: its status and times
-            texts.append(b.get("status") or b.get("run_name") or b.get("experiment_id"))
-            values.append(None)
-            stamps.append(b.get("start_time") or b.get("end_time"))
-            steps.append(None)
+        run_id, keys, texts, values, stamps, steps = floor_rows(endpoint, b)
         row = (run_id, _texts(keys), _texts(texts), _numbers(values), _numbers(stamps), _numbers(steps))
         conn = await self.idle.get()
         try:
             await conn.execute(FLOOR_INSERT, row)
         finally:
             self.idle.put_nowait(conn)
+
+
+class SqliteFloor:
+    """One SQLite file in WAL mode with ``synchronous=NORMAL`` (as modelyard's SQLite store opens it);
+    ``write`` is one transaction (``BEGIN IMMEDIATE``, the request's rows in one ``executemany``,
+    ``COMMIT``) run on the event loop, as modelyard's inline writes are. The minimum a server keeping
+    each write in SQLite pays: no indexes, no checks, no run lookup, no latest-value upsert."""
+
+    def __init__(self, path: str) -> None:
+        import sqlite3
+
+        self.conn = sqlite3.connect(path, isolation_level=None, check_same_thread=False)
+        self.conn.execute("PRAGMA journal_mode=WAL")
+        self.conn.execute("PRAGMA synchronous=NORMAL")
+        self.conn.execute(
+            f"CREATE TABLE IF NOT EXISTS {FLOOR_TABLE} (run_id text, key text, text_value text,"
+            " value real, ts integer, step integer)"
+        )
+
+    async def start(self) -> None:
+        pass
+
+    async def close(self) -> None:
+        self.conn.close()
+
+    async def write(self, endpoint: str, b: dict) -> None:
+        run_id, keys, texts, values, stamps, steps = floor_rows(endpoint, b)
+        self.conn.execute("BEGIN IMMEDIATE")
+        try:
+            self.conn.executemany(
+                f"INSERT INTO {FLOOR_TABLE} VALUES (?, ?, ?, ?, ?, ?)",
+                [(run_id, *r) for r in zip(keys, texts, values, stamps, steps, strict=True)],
+            )
+        except BaseException:
+            self.conn.execute("ROLLBACK")
+            raise
+        self.conn.execute("COMMIT")
+
+
+def floor_rows(endpoint: str, b: dict) -> tuple[str, list, list, list, list, list]:
+    """A write request's rows for a floor: (run id, keys, text values, numbers, timestamps, steps)."""
+    run_id = str(b.get("run_id") or b.get("run_uuid") or "")
+    keys, texts, values, stamps, steps = [], [], [], [], []
+    if endpoint in ("runs/log-metric", "runs/log-batch"):
+        for m in [b] if endpoint == "runs/log-metric" else b.get("metrics", []):
+            keys.append(m.get("key"))
+            texts.append(None)
+            values.append(_number(m.get("value")))
+            stamps.append(int(m.get("timestamp") or 0))
+            steps.append(int(m.get("step") or 0))
+    for kv in (
+        [b]
+        if endpoint in ("runs/log-parameter", "runs/set-tag")
+        else [*b.get("params", []), *b.get("tags", [])]
+    ):
+        keys.append(kv.get("key"))
+        texts.append(kv.get("value"))
+        values.append(None)
+        stamps.append(None)
+        steps.append(None)
+    if endpoint in ("runs/create", "runs/update", "runs/set-terminated") or not keys:
+        keys.append(endpoint)  # the run's row: its status and times
+        texts.append(b.get("status") or b.get("run_name") or b.get("experiment_id"))
+        values.append(None)
+        stamps.append(b.get("start_time") or b.get("end_time"))
+        steps.append(None)
+    return run_id, keys, texts, values, stamps, steps
 
 
 def _texts(items: list) -> str:
@@ -427,12 +475,17 @@ def main() -> None:
     )
     ap.add_argument("--pg-connections", type=int, default=8, help="connections of the --pg-floor pool")
     ap.add_argument(
+        "--sqlite-floor", metavar="PATH", help="one durable transaction in this SQLite file per write request"
+    )
+    ap.add_argument(
         "--disk-floor", metavar="DIR", help="keep artifact files on disk under DIR (temp file + rename)"
     )
     args = ap.parse_args()
     import uvicorn
 
     floor = PgFloor(args.pg_floor, args.pg_connections) if args.pg_floor else None
+    if args.sqlite_floor:
+        floor = SqliteFloor(args.sqlite_floor)
     uvicorn.run(
         Stub(args.upstream, floor, args.disk_floor),
         host=args.host,

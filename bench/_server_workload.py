@@ -625,7 +625,7 @@ def main() -> int:
     ap.add_argument(
         "--tool",
         required=True,
-        choices=("modelyard", "mlflow", "stub", "stub_pg", "stub_disk", "native"),
+        choices=("modelyard", "mlflow", "stub", "stub_pg", "stub_sqlite", "stub_disk", "native"),
         help="the server under test (a label)",
     )
     ap.add_argument("--phase", required=True, choices=PHASES)

@@ -59,6 +59,7 @@ from _server_report import (  # noqa: E402
     STUB,
     STUB_DISK,
     STUB_PG,
+    STUB_SQLITE,
     TOOLS,
     build_backend_report,
 )
@@ -419,10 +420,13 @@ class ToolRun:
 
 SESSION1_PHASES = ("writes", "concurrent", "artifacts", "seed")
 STUB_PHASES = ("writes", "concurrent", "artifacts")  # its reads are served from a real server's answers
-NATIVE_SUMMARY = ("native_ratio", "native_ceiling", "native_share", "native_ceiling_pg", "native_share_pg")
+NATIVE_SUMMARY = (
+    "native_ratio", "native_ceiling", "native_share", "native_ceiling_pg", "native_share_pg",
+    "native_ceiling_sqlite", "native_share_sqlite",
+)  # fmt: skip
 STUB_PG_PHASES = ("writes", "concurrent")  # the PostgreSQL floor only bounds the write figures
 STUB_DISK_PHASES = ("artifacts",)  # the disk floor only bounds the artifact figures
-STUBS = (STUB, STUB_PG, STUB_DISK)
+STUBS = (STUB, STUB_PG, STUB_SQLITE, STUB_DISK)
 
 
 @contextlib.contextmanager
@@ -449,6 +453,8 @@ def run_backend(
     order = tools[::-1] if flip else list(tools)
     if backend != "pg" and STUB_PG in order:  # the PostgreSQL floor: on PostgreSQL only
         order.remove(STUB_PG)
+    if backend != "sqlite" and STUB_SQLITE in order:  # the SQLite floor: on SQLite only
+        order.remove(STUB_SQLITE)
     for stub in STUBS:  # the tools alternate; a stub is one more tool in the rotation
         if stub in order:
             order.remove(stub)
@@ -462,11 +468,11 @@ def run_backend(
             for tool in order if i % 2 == 0 else order[::-1]:  # ABBA: spreads load drift
                 if (
                     (tool != STUB or phase in STUB_PHASES)
-                    and (tool != STUB_PG or phase in STUB_PG_PHASES)
+                    and (tool not in (STUB_PG, STUB_SQLITE) or phase in STUB_PG_PHASES)
                     and (tool != STUB_DISK or phase in STUB_DISK_PHASES)
                 ):
                     runs[tool].client(phase, {})
-                    if tool in (STUB, STUB_PG) and NATIVE in runs:  # modelyard's client's own bound
+                    if tool in (STUB, STUB_PG, STUB_SQLITE) and NATIVE in runs:  # our client's own bound
                         runs[tool].client(phase, {}, variant="native")
         for r in runs.values():
             r.record_peaks()
@@ -518,12 +524,17 @@ def main(argv: list[str] | None = None) -> int:
     )
     ap.add_argument(
         "--tools",
-        help="comma-separated subset of modelyard,mlflow,stub,stub_pg,stub_disk,native (iterating; ratios need mlflow)",
+        help="comma-separated subset of modelyard,mlflow,stub,stub_pg,stub_sqlite,stub_disk,native (iterating; ratios need mlflow)",
     )
     ap.add_argument(
         "--no-pg-floor",
         action="store_true",
         help="pg backend: skip the stub with one durable INSERT per write (no 'ceiling_pg')",
+    )
+    ap.add_argument(
+        "--no-sqlite-floor",
+        action="store_true",
+        help="sqlite backend: skip the stub with one durable transaction per write (no 'ceiling_sqlite')",
     )
     ap.add_argument(
         "--no-disk-floor",
@@ -553,6 +564,12 @@ def main(argv: list[str] | None = None) -> int:
         and (not args.tools and not args.no_ceiling or args.tools and STUB_PG in args.tools.split(","))
     ):
         tools.append(STUB_PG)
+    if (
+        "sqlite" in backends
+        and not args.no_sqlite_floor
+        and (not args.tools and not args.no_ceiling or args.tools and STUB_SQLITE in args.tools.split(","))
+    ):
+        tools.append(STUB_SQLITE)
     if not args.no_disk_floor and (
         not args.tools and not args.no_ceiling or args.tools and STUB_DISK in args.tools.split(",")
     ):
@@ -647,6 +664,18 @@ def main(argv: list[str] | None = None) -> int:
             for backend, rep in report_backends.items()
             if "figures" in rep and STUB_PG in tools and backend == "pg"
         },
+        "sqlite_floor": {  # the same against the SQLite floor
+            backend: {
+                name: {
+                    k: rep["figures"][name].get(k)
+                    for k in ("ratio", "ceiling", "share", "ceiling_sqlite", "share_sqlite")
+                }
+                for name in PG_FLOOR_FIGURES
+                if name in rep["figures"]
+            }
+            for backend, rep in report_backends.items()
+            if "figures" in rep and STUB_SQLITE in tools and backend == "sqlite"
+        },
         "disk_floor": {  # the artifact figures: ratio, ceiling, share, the disk floor's, share of it
             backend: {
                 name: {
@@ -670,6 +699,8 @@ def main(argv: list[str] | None = None) -> int:
             " in PostgreSQL (the pg backend's floor, 'ceiling_pg')",
             "native on the stubs": "modelyard's own client against stub and stub_pg: the best native ratio"
             " any server could show ('native_ceiling', 'native_ceiling_pg')",
+            "stub_sqlite": "bench/_server_stub.py --sqlite-floor: the stub plus one durable transaction per"
+            " write request in a SQLite file (the sqlite backend's floor, 'ceiling_sqlite')",
             "stub_disk": "bench/_server_stub.py --disk-floor: the stub keeping artifact files on disk"
             " (folder created, temporary file renamed in place; 'ceiling_disk')",
         },

@@ -55,3 +55,55 @@ def test_native_bounds_where_the_routes_are_the_same(report) -> None:
     assert (got["native_stub_pg"], got["native_ceiling_pg"], got["native_share_pg"]) == (1000.0, 10.0, 0.8)
     # small files: the native client uses a tar route the stub lacks, so no bound is claimed
     assert figures[small]["native_ratio"] == 20.0 and "native_ceiling" not in figures[small]
+
+
+def test_the_sqlite_floor_bounds_the_write_figures(report) -> None:
+    lm = "log_metric_calls_per_s"
+    runs = {
+        "modelyard": tool("modelyard", {lm: 300.0}),
+        "mlflow": tool("mlflow", {lm: 100.0}),
+        "native": tool("native", {lm: 800.0}),
+        "stub_sqlite": tool("stub_sqlite", {lm: 400.0}, native={lm: 1000.0}),
+    }
+    cfg = SimpleNamespace(
+        search_runs=0,
+        history_points=0,
+        big_artifact_mb=0,
+        small_files=0,
+        small_file_bytes=0,
+        writers=0,
+        writer_seconds=0,
+    )
+    got = report.build_backend_report("sqlite", ["modelyard", "mlflow"], runs, cfg)["figures"][lm]
+    assert (got["stub_sqlite"], got["ceiling_sqlite"], got["share_sqlite"]) == (400.0, 4.0, 0.75)
+    assert (got["native_ceiling_sqlite"], got["native_share_sqlite"]) == (10.0, 0.8)
+
+
+def test_the_sqlite_floor_commits_each_requests_rows(tmp_path) -> None:
+    import asyncio
+    import sqlite3
+
+    sys.path.insert(0, str(BENCH))
+    try:
+        import _server_stub
+    finally:
+        sys.path.remove(str(BENCH))
+    floor = _server_stub.SqliteFloor(str(tmp_path / "floor.db"))
+    batch = {
+        "run_id": "r1",
+        "metrics": [{"key": "loss", "value": 0.5, "timestamp": 1, "step": i} for i in range(3)],
+        "params": [{"key": "lr", "value": "0.1"}],
+    }
+    asyncio.run(floor.write("runs/log-batch", batch))
+    asyncio.run(floor.write("runs/update", {"run_id": "r1", "status": "FINISHED", "end_time": 9}))
+    rows = (
+        sqlite3.connect(tmp_path / "floor.db").execute(f"SELECT * FROM {_server_stub.FLOOR_TABLE}").fetchall()
+    )
+    assert rows == [
+        ("r1", "loss", None, 0.5, 1, 0),
+        ("r1", "loss", None, 0.5, 1, 1),
+        ("r1", "loss", None, 0.5, 1, 2),
+        ("r1", "lr", "0.1", None, None, None),
+        ("r1", "runs/update", "FINISHED", None, 9, None),
+    ]
+    asyncio.run(floor.close())
