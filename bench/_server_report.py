@@ -37,6 +37,12 @@ DISK_FLOOR_FIGURES = (
     "small_files_upload_per_s",
     "small_files_download_per_s",
 )
+# the floors: (tool, the figures it bounds, the suffix of its figures, the only backend it runs on)
+FLOORS = (
+    (STUB_PG, PG_FLOOR_FIGURES, "_pg", "pg"),
+    (STUB_SQLITE, PG_FLOOR_FIGURES, "_sqlite", "sqlite"),
+    (STUB_DISK, DISK_FLOOR_FIGURES, "_disk", None),
+)
 NO_CEILING = ("artifact_upload_peak_rss_mb", "artifact_download_peak_rss_mb")  # the stub keeps files in RAM
 
 # (name, unit, better, what, MLflow 3.17 figure quoted in the issue), in report order.
@@ -166,35 +172,19 @@ def build_backend_report(backend: str, tools: list[str], runs: dict[str, ToolRun
             if entry["ratio"] and entry["ceiling"]:  # how much of the ceiling modelyard reaches
                 entry["share"] = sig(entry["ratio"] / entry["ceiling"], 3)
             _native_bound(entry, stub, name, ml, better, "")
-        floor = runs.get(STUB_PG)
-        if floor is not None and name in PG_FLOOR_FIGURES:
-            # The PostgreSQL floor: MLflow against the stub making one durable INSERT per write
-            # request, the best ratio a server that keeps every write in PostgreSQL could show.
+        for tool, bounded, suffix, _backend in FLOORS:
+            floor = runs.get(tool)
+            if floor is None or name not in bounded:
+                continue
+            # A floor: MLflow against the stub doing the least a durable server must (one INSERT per
+            # write in PostgreSQL, one transaction in SQLite, the artifact files on disk), the best
+            # ratio a server storing there could show.
             fv = sig(floor.res["figures"].get(name))
-            entry[STUB_PG] = fv
-            entry["ceiling_pg"] = sig(speedup(fv, ml, better), 3)
-            if entry["ratio"] and entry["ceiling_pg"]:
-                entry["share_pg"] = sig(entry["ratio"] / entry["ceiling_pg"], 3)
-            _native_bound(entry, floor, name, ml, better, "_pg")
-        sqlite_floor = runs.get(STUB_SQLITE)
-        if sqlite_floor is not None and name in PG_FLOOR_FIGURES:
-            # The SQLite floor: MLflow against the stub committing one transaction per write request
-            # in a SQLite file, the best ratio a server keeping every write in SQLite could show.
-            qv = sig(sqlite_floor.res["figures"].get(name))
-            entry[STUB_SQLITE] = qv
-            entry["ceiling_sqlite"] = sig(speedup(qv, ml, better), 3)
-            if entry["ratio"] and entry["ceiling_sqlite"]:
-                entry["share_sqlite"] = sig(entry["ratio"] / entry["ceiling_sqlite"], 3)
-            _native_bound(entry, sqlite_floor, name, ml, better, "_sqlite")
-        disk = runs.get(STUB_DISK)
-        if disk is not None and name in DISK_FLOOR_FIGURES:
-            # The disk floor: MLflow against the stub writing each upload to a file (folder created,
-            # temporary file renamed in place) and reading each download from it.
-            dv = sig(disk.res["figures"].get(name))
-            entry[STUB_DISK] = dv
-            entry["ceiling_disk"] = sig(speedup(dv, ml, better), 3)
-            if entry["ratio"] and entry["ceiling_disk"]:
-                entry["share_disk"] = sig(entry["ratio"] / entry["ceiling_disk"], 3)
+            entry[tool] = fv
+            entry[f"ceiling{suffix}"] = sig(speedup(fv, ml, better), 3)
+            if entry["ratio"] and entry[f"ceiling{suffix}"]:
+                entry[f"share{suffix}"] = sig(entry["ratio"] / entry[f"ceiling{suffix}"], 3)
+            _native_bound(entry, floor, name, ml, better, suffix)
         entry.update(unit=unit, better=better, what=what, mlflow_in_issue=issue)
         if counts:
             entry["n"] = counts

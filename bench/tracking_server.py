@@ -53,9 +53,8 @@ from _common import SEARCH_FILTER, SEARCH_ORDER_BY, generate_runs, short_error  
 from _server_populate import SqlPopulator  # noqa: E402
 from _server_process import MODELYARD_WORKERS, Server, log  # noqa: E402
 from _server_report import (  # noqa: E402
-    DISK_FLOOR_FIGURES,
+    FLOORS,
     NATIVE,
-    PG_FLOOR_FIGURES,
     STUB,
     STUB_DISK,
     STUB_PG,
@@ -652,41 +651,20 @@ def main(argv: list[str] | None = None) -> int:
             for backend, rep in report_backends.items()
             if "figures" in rep and not args.no_ceiling
         },
-        "pg_floor": {  # the ratio against MLflow, the PostgreSQL floor's, and modelyard's share of it
-            backend: {
-                name: {
-                    k: rep["figures"][name].get(k)
-                    for k in ("ratio", "ceiling", "share", "ceiling_pg", "share_pg")
+        **{  # pg_floor, sqlite_floor, disk_floor: ratio, ceiling, share, the floor's ceiling, share of it
+            f"{suffix[1:]}_floor": {
+                backend: {
+                    name: {
+                        k: rep["figures"][name].get(k)
+                        for k in ("ratio", "ceiling", "share", f"ceiling{suffix}", f"share{suffix}")
+                    }
+                    for name in bounded
+                    if name in rep["figures"]
                 }
-                for name in PG_FLOOR_FIGURES
-                if name in rep["figures"]
+                for backend, rep in report_backends.items()
+                if "figures" in rep and tool in tools and only in (None, backend)
             }
-            for backend, rep in report_backends.items()
-            if "figures" in rep and STUB_PG in tools and backend == "pg"
-        },
-        "sqlite_floor": {  # the same against the SQLite floor
-            backend: {
-                name: {
-                    k: rep["figures"][name].get(k)
-                    for k in ("ratio", "ceiling", "share", "ceiling_sqlite", "share_sqlite")
-                }
-                for name in PG_FLOOR_FIGURES
-                if name in rep["figures"]
-            }
-            for backend, rep in report_backends.items()
-            if "figures" in rep and STUB_SQLITE in tools and backend == "sqlite"
-        },
-        "disk_floor": {  # the artifact figures: ratio, ceiling, share, the disk floor's, share of it
-            backend: {
-                name: {
-                    k: rep["figures"][name].get(k)
-                    for k in ("ratio", "ceiling", "share", "ceiling_disk", "share_disk")
-                }
-                for name in DISK_FLOOR_FIGURES
-                if name in rep["figures"]
-            }
-            for backend, rep in report_backends.items()
-            if "figures" in rep and STUB_DISK in tools
+            for tool, bounded, suffix, only in FLOORS
         },
         "search_query": {"filter_string": SEARCH_FILTER, "order_by": SEARCH_ORDER_BY},
         "config": cfg.to_dict(),
