@@ -30,6 +30,21 @@ def tool(name: str, figures: dict, native: dict | None = None):
     return SimpleNamespace(tool=name, res=res, problem=None)
 
 
+def figures_of(report, backend: str, runs: dict) -> dict:
+    """The report's figures for ``runs`` (the config only labels entries: every size is 0)."""
+    sizes = (
+        "search_runs",
+        "history_points",
+        "big_artifact_mb",
+        "small_files",
+        "small_file_bytes",
+        "writers",
+        "writer_seconds",
+    )
+    cfg = SimpleNamespace(**dict.fromkeys(sizes, 0))
+    return report.build_backend_report(backend, ["modelyard", "mlflow"], runs, cfg)["figures"]
+
+
 def test_native_bounds_where_the_routes_are_the_same(report) -> None:
     lm, small = "log_metric_calls_per_s", "small_files_upload_per_s"
     runs = {
@@ -39,16 +54,7 @@ def test_native_bounds_where_the_routes_are_the_same(report) -> None:
         "stub": tool("stub", {lm: 400.0, small: 300.0}, native={lm: 1600.0, small: 500.0}),
         "stub_pg": tool("stub_pg", {lm: 250.0}, native={lm: 1000.0}),
     }
-    cfg = SimpleNamespace(
-        search_runs=0,
-        history_points=0,
-        big_artifact_mb=0,
-        small_files=0,
-        small_file_bytes=0,
-        writers=0,
-        writer_seconds=0,
-    )
-    figures = report.build_backend_report("pg", ["modelyard", "mlflow"], runs, cfg)["figures"]
+    figures = figures_of(report, "pg", runs)
     got = figures[lm]
     assert (got["ratio"], got["ceiling"], got["native_ratio"]) == (3.0, 4.0, 8.0)
     assert (got["native_stub"], got["native_ceiling"], got["native_share"]) == (1600.0, 16.0, 0.5)
@@ -65,16 +71,7 @@ def test_the_sqlite_floor_bounds_the_write_figures(report) -> None:
         "native": tool("native", {lm: 800.0}),
         "stub_sqlite": tool("stub_sqlite", {lm: 400.0}, native={lm: 1000.0}),
     }
-    cfg = SimpleNamespace(
-        search_runs=0,
-        history_points=0,
-        big_artifact_mb=0,
-        small_files=0,
-        small_file_bytes=0,
-        writers=0,
-        writer_seconds=0,
-    )
-    got = report.build_backend_report("sqlite", ["modelyard", "mlflow"], runs, cfg)["figures"][lm]
+    got = figures_of(report, "sqlite", runs)[lm]
     assert (got["stub_sqlite"], got["ceiling_sqlite"], got["share_sqlite"]) == (400.0, 4.0, 0.75)
     assert (got["native_ceiling_sqlite"], got["native_share_sqlite"]) == (10.0, 0.8)
 
