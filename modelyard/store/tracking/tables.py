@@ -126,7 +126,8 @@ metrics = Table(
     Column("timestamp", BigInteger, nullable=False),
     Column("step", BigInteger, nullable=False),
     Column("is_nan", Boolean(create_constraint=False), nullable=False),
-    Index("ix_metrics_run_key_step", "run_id", "key", "step"),
+    # a history's read order, holding every column it returns (revision 0011)
+    Index("ix_metrics_history", "run_id", "key", "step", "timestamp", "value", "is_nan"),
     **MYSQL_TABLE_ARGS,
 )
 
@@ -140,7 +141,8 @@ latest_metrics = Table(
     Column("step", BigInteger, nullable=False),
     Column("is_nan", Boolean(create_constraint=False), nullable=False),
     PrimaryKeyConstraint("run_id", "key", name="pk_latest_metrics"),
-    Index("ix_latest_metrics_key_value", "key", "value"),
+    # a metric's values in order, NaN apart, with their runs: search's metric order (revision 0011)
+    Index("ix_latest_metrics_order", "key", "is_nan", "value", "run_id"),
     **MYSQL_TABLE_ARGS,
 )
 

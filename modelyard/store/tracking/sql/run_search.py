@@ -5,7 +5,7 @@ plan ranks every candidate run with a CASE (missing, NaN, value) and so visits t
 The banded plan splits the order into its three bands and runs each as its own query:
 
 1. runs whose latest value of the metric is a number, walked in value order through the
-   (key, value) index of latest_metrics, so the database stops after one page;
+   (key, is_nan, value, run_id) index of latest_metrics, so the database stops after one page;
 2. runs whose latest value is NaN;
 3. runs without the metric.
 
@@ -21,7 +21,7 @@ so the store asks first, reading at most ``DRIVING_TAG_MAX`` index entries.
 
 On PostgreSQL the first band walks a fence: the ``FENCE_FACTOR * (offset + limit)`` best values of
 the metric (``FETCH FIRST n ROWS WITH TIES``, so a value is never cut in the middle of its ties),
-taken from the (key, value) index, then joined to runs and tested against the filter. The fence
+taken from the (key, is_nan, value, run_id) index, then joined to runs and tested against the filter. The fence
 bounds the walk whatever the planner believes of the filter's selectivity (it estimates correlated
 EXISTS poorly and would otherwise start from the runs of the experiment and test every one of
 them: 10,000 runs for a 100-run page). When fewer rows than asked pass inside the fence, the band is
