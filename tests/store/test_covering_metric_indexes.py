@@ -63,7 +63,9 @@ def test_history_is_read_from_the_index_alone(tmp_path: Path) -> None:
         rest = store.get_metric_history(run, "loss", max_results=10, page_token=page.token)
         assert [m.step for m in page] + [m.step for m in rest] == [0, 1, 1, 1, 2]
         (sql, params) = [
-            (s, p) for s, p in _statements(store, lambda: store.get_metric_history(run, "loss")) if "FROM metrics" in s
+            (s, p)
+            for s, p in _statements(store, lambda: store.get_metric_history(run, "loss"))
+            if "FROM metrics" in s
         ][0]
         plan = _plan(store, sql, params)
     finally:
@@ -93,7 +95,9 @@ def test_metric_order_walks_the_index_alone(tmp_path: Path) -> None:
             desc = [r.info.run_name for r in store.search_runs([exp], None, order_by=["metrics.loss DESC"])]
             paged, token = [], None
             while True:
-                page = store.search_runs([exp], None, max_results=2, order_by=["metrics.loss ASC"], page_token=token)
+                page = store.search_runs(
+                    [exp], None, max_results=2, order_by=["metrics.loss ASC"], page_token=token
+                )
                 paged += [r.info.run_name for r in page]
                 token = page.token
                 if not token:
@@ -108,7 +112,9 @@ def test_metric_order_walks_the_index_alone(tmp_path: Path) -> None:
     assert asc == ["r2", "r3", "r0", "r5", "r4", "r1", "no-loss"]
     assert desc == ["r4", "r5", "r3", "r0", "r2", "r1", "no-loss"]
     assert paged == asc
-    assert any("USING COVERING INDEX ix_latest_metrics_order (key=? AND is_nan=?)" in step for step in plan), plan
+    assert any(
+        "USING COVERING INDEX ix_latest_metrics_order (key=? AND is_nan=?)" in step for step in plan
+    ), plan
 
 
 def test_a_database_at_0010_gets_the_indexes(old_uri: str, tmp_path: Path, runs_at_revision) -> None:
@@ -116,7 +122,14 @@ def test_a_database_at_0010_gets_the_indexes(old_uri: str, tmp_path: Path, runs_
     try:
         ids = runs_at_revision(engine, "0010", [100, 200])
         rows = [
-            {"run_id": ids[name], "key": "loss", "value": value, "timestamp": step, "step": step, "is_nan": False}
+            {
+                "run_id": ids[name],
+                "key": "loss",
+                "value": value,
+                "timestamp": step,
+                "step": step,
+                "is_nan": False,
+            }
             for name, value in (("r0", 0.25), ("r1", 0.75))
             for step in range(3)
         ]
@@ -139,7 +152,9 @@ def test_a_database_at_0010_gets_the_indexes(old_uri: str, tmp_path: Path, runs_
         assert [m.step for m in store.get_metric_history(f"{1:032x}", "loss")] == [0, 1, 2]
         found = store.search_runs([exp_id], "metrics.loss < 0.5", order_by=["metrics.loss DESC"])
         assert [r.info.run_name for r in found] == ["r0"]
-        assert [r.info.run_name for r in store.search_runs([exp_id], None, order_by=["metrics.loss DESC"])] == [
+        assert [
+            r.info.run_name for r in store.search_runs([exp_id], None, order_by=["metrics.loss DESC"])
+        ] == [
             "r1",
             "r0",
         ]

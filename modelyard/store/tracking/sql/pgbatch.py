@@ -66,7 +66,7 @@ _METRICS = (
     # cannot be stored already
     ", lat AS (SELECT l.key, l.step FROM go JOIN latest_metrics l ON l.run_id = go.id)"
     ", ins_points AS (INSERT INTO metrics (run_id, key, value, timestamp, step, is_nan)"
-    # a point at or before it is looked up on (run_id, key, step), the metrics table's only index:
+    # a point at or before it is looked up on (run_id, key, step, ...), the metrics table's only index:
     # one index probe (OFFSET 0 keeps it a per-point subplan, never a join over the run's history)
     " SELECT go.id, m.key, m.value, m.ts, m.step, m.is_nan FROM go CROSS JOIN pts m"
     " LEFT JOIN lat ON lat.key = m.key WHERE lat.step IS NULL OR m.step > lat.step OR NOT EXISTS ("
