@@ -102,6 +102,7 @@ params = Table(
     Column("key", String(250), nullable=False),
     Column("value", String(6000), nullable=False),
     PrimaryKeyConstraint("run_id", "key", name="pk_params"),
+    sqlite_with_rowid=False,  # clustered on (run_id, key): revision 0013
     **MYSQL_TABLE_ARGS,
 )
 
@@ -112,6 +113,7 @@ tags = Table(
     Column("key", String(250), nullable=False),
     Column("value", String(8000), nullable=False),
     PrimaryKeyConstraint("run_id", "key", name="pk_tags"),
+    sqlite_with_rowid=False,  # clustered on (run_id, key): revision 0013
     **MYSQL_TABLE_ARGS,
 )
 # Searches on a tag's value (a run's children: ``tags.mlflow.parentRunId = '<id>'``), revision 0010:
@@ -147,6 +149,7 @@ latest_metrics = Table(
     PrimaryKeyConstraint("run_id", "key", name="pk_latest_metrics"),
     # a metric's values in order, NaN apart, with their runs: search's metric order (revision 0011)
     Index("ix_latest_metrics_order", "key", "is_nan", "value", "run_id"),
+    sqlite_with_rowid=False,  # clustered on (run_id, key): revision 0013
     **MYSQL_TABLE_ARGS,
 )
 
