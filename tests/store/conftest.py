@@ -163,3 +163,19 @@ def runs_at_revision() -> Callable[[Engine, str, Sequence[int | None]], dict[str
     ..., written with the tables' SQL (no store, whose code expects the newest schema). Returns the
     runs' ids by name."""
     return _runs_at_revision
+
+
+def _downgrade(engine: Engine, revision: str) -> None:
+    from alembic import command
+
+    from modelyard.store.sql.migrate import _alembic_config
+
+    with engine.begin() as conn:
+        command.downgrade(_alembic_config(conn), revision)
+
+
+@pytest.fixture
+def downgrade_to() -> Callable[[Engine, str], None]:
+    """``(engine, revision)``: runs the migrations down to ``revision`` (tests of a revision's
+    downgrade; the store has no downgrade of its own)."""
+    return _downgrade

@@ -162,14 +162,11 @@ def test_a_database_at_0010_gets_the_indexes(old_uri: str, tmp_path: Path, runs_
         store.close()
 
 
-def test_downgrade_restores_the_old_indexes(tmp_path: Path) -> None:
-    from alembic import command
-
+def test_downgrade_restores_the_old_indexes(tmp_path: Path, downgrade_to) -> None:
     engine = create_db_engine(f"sqlite:///{tmp_path / 'd.db'}")
     try:
         migrate.upgrade(engine)
-        with engine.begin() as conn:
-            command.downgrade(migrate._alembic_config(conn), "0010")
+        downgrade_to(engine, "0010")
         metrics = {ix["name"] for ix in sa.inspect(engine).get_indexes("metrics")}
         latest = {ix["name"] for ix in sa.inspect(engine).get_indexes("latest_metrics")}
         assert metrics == {"ix_metrics_run_key_step"}

@@ -8,7 +8,6 @@ from pathlib import Path
 
 import pytest
 import sqlalchemy as sa
-from alembic import command
 from click.testing import CliRunner
 
 from modelyard.cli.main import cli
@@ -58,17 +57,15 @@ def test_a_database_at_0011_loses_the_key_and_keeps_its_points(
         store.close()
 
 
-def test_downgrade_restores_the_key(old_uri: str) -> None:
+def test_downgrade_restores_the_key(old_uri: str, downgrade_to) -> None:
     engine = create_db_engine(old_uri)
     try:
         migrate.upgrade(engine)
-        with engine.begin() as conn:
-            command.downgrade(migrate._alembic_config(conn), "0011")
+        downgrade_to(engine, "0011")
         (fk,) = _run_fks(engine)
         assert fk["constrained_columns"] == ["run_id"] and fk["referred_columns"] == ["id"]
         assert fk["options"]["ondelete"].upper() == "CASCADE"
-        with engine.begin() as conn:
-            command.upgrade(migrate._alembic_config(conn), "head")
+        migrate.upgrade(engine)
         assert _run_fks(engine) == []
     finally:
         engine.dispose()

@@ -8,7 +8,6 @@ from __future__ import annotations
 from pathlib import Path
 
 import sqlalchemy as sa
-from alembic import command
 from click.testing import CliRunner
 
 from modelyard.cli.main import cli
@@ -115,12 +114,11 @@ def _rows(engine: sa.Engine, table: str) -> list[tuple]:
         return sorted(tuple(r) for r in conn.execute(sa.select(schema.metadata.tables[table])).all())
 
 
-def test_downgrade_gives_rowid_tables_back(tmp_path: Path) -> None:
+def test_downgrade_gives_rowid_tables_back(tmp_path: Path, downgrade_to) -> None:
     engine = create_db_engine(f"sqlite:///{tmp_path / 'd.db'}")
     try:
         migrate.upgrade(engine)
-        with engine.begin() as conn:
-            command.downgrade(migrate._alembic_config(conn), "0012")
+        downgrade_to(engine, "0012")
         assert _without_rowid(engine) == dict.fromkeys(TABLES, False)
         assert "ix_latest_metrics_order" in {
             ix["name"] for ix in sa.inspect(engine).get_indexes("latest_metrics")
