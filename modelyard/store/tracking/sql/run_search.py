@@ -28,11 +28,16 @@ them: 10,000 runs for a 100-run page). When fewer rows than asked pass inside th
 run again without it: every value beyond the fence sorts after every value within it, so a full
 page from the fence is exactly the band's page. There the experiment test stays on the runs index,
 which the planner costs correctly.
+
+Whether a scope is large enough for the banded plan is asked of the database once per
+``SCOPE_SIZE_TTL_S`` per scope (``ScopeSizes``): the answer only picks a plan, both plans return
+the same page, so a stale answer costs speed, never a result.
 """
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+import time
+from collections.abc import Callable, Sequence
 
 from sqlalchemy import ColumnElement, Connection, exists, false, func, select
 
@@ -51,6 +56,32 @@ DRIVING_TAG_MAX = 1000
 # PostgreSQL's first band looks at this many metric values per row of the page first (a filter
 # passing one run in 16 or more fills a page from the fence).
 FENCE_FACTOR = 16
+# How long a scope's "large or not" answer is reused (seconds).
+SCOPE_SIZE_TTL_S = 10.0
+
+
+class ScopeSizes:
+    """Which scopes (experiments, lifecycle stages) hold at least ``BANDED_MIN_RUNS`` runs,
+    remembered for ``ttl`` seconds: the probe is one more statement per search (a round trip and
+    ~1 ms on PostgreSQL) for an answer that changes only when thousands of runs come or go.
+    One per store; safe to share between threads (a lost update only probes once more)."""
+
+    def __init__(self, ttl: float = SCOPE_SIZE_TTL_S, clock: Callable[[], float] = time.monotonic) -> None:
+        self.ttl = ttl
+        self.clock = clock
+        self._answers: dict[tuple, tuple[float, bool]] = {}
+
+    def is_large(self, conn: Connection, experiment_ids: Sequence[int], stages: Sequence[str]) -> bool:
+        key = (tuple(experiment_ids), tuple(stages), BANDED_MIN_RUNS)
+        now = self.clock()
+        known = self._answers.get(key)
+        if known is not None and now - known[0] < self.ttl:
+            return known[1]
+        large = _scope_is_large(conn, scope_where(experiment_ids, stages))
+        if len(self._answers) >= 1024:  # many one-off scopes: start over rather than grow
+            self._answers.clear()
+        self._answers[key] = (now, large)
+        return large
 
 
 def scope_where(experiment_ids: Sequence[int], stages: Sequence[str], *, use_index: bool = True) -> list:
@@ -75,10 +106,12 @@ def select_run_rows(
     offset: int,
     limit: int,
     expr: Expr | None = None,
+    sizes: ScopeSizes | None = None,
 ) -> list:
     """Rows (the driver's tuples) of hydrate.RUN_COLUMNS of these experiments and stages matching ``filters``, in
     ``ordering``, from ``offset``, at most ``limit``. ``expr`` is the filter ``filters`` were compiled
-    from: a rare tag value it requires drives the query."""
+    from: a rare tag value it requires drives the query. ``sizes`` remembers which scopes are large
+    (else the database is asked each time)."""
     driver = driving_tag(conn, expr)
     if driver is not None:
         # The experiment test written so that no index serves it: the runs come from the tag rows.
@@ -86,7 +119,8 @@ def select_run_rows(
         stmt = apply_runs_order(select(*hydrate.RUN_COLUMNS).where(*where), ordering)
         return hydrate.raw_rows(conn, stmt.limit(limit).offset(offset))
     scope = scope_where(experiment_ids, stages)
-    if ordering and ordering[0].kind == "metric" and _scope_is_large(conn, scope):
+    large = (sizes or ScopeSizes(ttl=0)).is_large
+    if ordering and ordering[0].kind == "metric" and large(conn, experiment_ids, stages):
         fenced = conn.dialect.name == "postgresql"
         where = [*scope_where(experiment_ids, stages, use_index=fenced), *filters]
         return _banded(conn, where, ordering, offset, limit, fenced)

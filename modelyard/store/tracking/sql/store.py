@@ -73,6 +73,7 @@ class SqlTrackingStore(ExperimentMethods, LoggedModelMethods, PgCallMethods, bas
         # PostgreSQL through psycopg 3: a log_batch is one round trip (pgbatch.py)
         self._pg_batch = database.dialect == "postgresql" and database.engine.dialect.driver == "psycopg"
         self._artifact_locations: dict[int, str] = {}  # experiment id -> artifact location (PostgreSQL path)
+        self._scope_sizes = None  # run_search.ScopeSizes, made by the first search
         ensure_schema(database.engine, database.uri)
         self._ensure_default_experiment()
 
@@ -364,7 +365,7 @@ class SqlTrackingStore(ExperimentMethods, LoggedModelMethods, PgCallMethods, bas
     ) -> PagedList:
         from modelyard.search import parse_filter, parse_order_by
         from modelyard.search.paging import offset_token, page_offset, runs_query
-        from modelyard.store.tracking.sql.run_search import select_run_rows
+        from modelyard.store.tracking.sql.run_search import ScopeSizes, select_run_rows
         from modelyard.store.tracking.sql.search_tables import runs_where
 
         max_results = v.validate_max_results(max_results, base.SEARCH_MAX_RESULTS)
@@ -382,7 +383,11 @@ class SqlTrackingStore(ExperimentMethods, LoggedModelMethods, PgCallMethods, bas
                 # each statement on its own (READ COMMITTED gives every statement its own snapshot
                 # in a transaction too): no BEGIN and ROLLBACK round trips around the page's reads
                 conn.execution_options(isolation_level="AUTOCOMMIT")
-            rows = select_run_rows(conn, ids, stages, filters, ordering, offset, max_results + 1, expr)
+            if self._scope_sizes is None:
+                self._scope_sizes = ScopeSizes()
+            rows = select_run_rows(
+                conn, ids, stages, filters, ordering, offset, max_results + 1, expr, self._scope_sizes
+            )
             token = offset_token(offset + max_results, query=query) if len(rows) > max_results else None
             return PagedList(load(conn, rows[:max_results]), token)
 
