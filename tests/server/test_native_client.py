@@ -13,7 +13,7 @@ import orjson
 import pytest
 
 from modelyard.entities import DatasetInput, LoggedModelOutput, Metric, Param, RunTag, columnar
-from modelyard.entities.run import Dataset, InputTag
+from modelyard.entities.run import Dataset, InputTag, Run, RunData, RunInfo, RunInputs, RunOutputs
 from modelyard.exceptions import InvalidParameterValue, ResourceDoesNotExist
 from modelyard.server.routes import columnar as columnar_routes
 from modelyard.settings import Settings
@@ -255,6 +255,69 @@ def test_columnar_runs_round_trip_without_a_server() -> None:
     assert columnar.runs_from_columns(columnar.runs_to_columns([])) == []
     with pytest.raises(ValueError, match="format"):
         columnar.runs_from_columns({"format": 99})
+
+
+def _run(i: int, metrics=(), params=None, tags=None, inputs=None, outputs=None) -> Run:
+    info = RunInfo(
+        f"r{i}", "7", f"run-{i}", "u", "FINISHED", 1000 + i, None if i % 2 else 2000 + i, f"a/{i}", "active"
+    )
+    data = RunData(tuple(metrics), params or {}, tags or {})
+    return Run(info, data, inputs or RunInputs(), outputs or RunOutputs())
+
+
+def test_columnar_runs_come_back_as_the_entities_they_were() -> None:
+    """Through JSON and back: every field of every run, non-finite and integral metric values, runs
+    without metrics, params or tags, and the few with dataset inputs or logged-model outputs."""
+    dataset = DatasetInput(
+        Dataset("d", "digest", "local", "src"), (InputTag("mlflow.data.context", "train"),)
+    )
+    runs = [
+        _run(
+            0,
+            [Metric("a", 0.5, 1, 2), Metric("b", math.nan, 3, 4), Metric("c", math.inf, 5, 6)],
+            {"p": "1"},
+            {"t": "x"},
+        ),
+        _run(1),
+        _run(
+            2,
+            [Metric("a", -math.inf, 7, 8)],
+            tags={"t": "y", "u": ""},
+            inputs=RunInputs(dataset_inputs=(dataset,)),
+        ),
+        _run(
+            3,
+            [Metric("a", 3.0, 9, 10)],
+            {"p": "2", "q": "3"},
+            outputs=RunOutputs(model_outputs=(LoggedModelOutput("m-1", 4),)),
+        ),
+    ]
+    wire = orjson.loads(orjson.dumps(columnar.runs_to_columns(runs)))
+    wire["metrics"]["value"][-1] = 3  # an integral value, as a JSON writer may send it
+    back = columnar.runs_from_columns(wire)
+    assert [r.to_dict() for r in back] == [r.to_dict() for r in runs]
+    assert [r.info for r in back] == [r.info for r in runs]
+    assert [(r.data.params, r.data.tags) for r in back] == [(r.data.params, r.data.tags) for r in runs]
+    assert all(type(m.value) is float and m.run_id is None for r in back for m in r.data.metric_objs)
+    assert math.isnan(back[0].data.metrics["b"]) and back[2].data.metrics["a"] == -math.inf
+    assert back[2].inputs == runs[2].inputs and back[3].outputs == runs[3].outputs
+
+
+@pytest.mark.parametrize(
+    "damage",
+    [
+        lambda w: w["info"]["run_name"].pop(),
+        lambda w: w["metrics"]["step"].pop(),
+        lambda w: w["metrics"]["counts"].__setitem__(0, 5),
+        lambda w: w["params"]["value"].append("extra"),
+        lambda w: w["tags"]["counts"].pop(),
+    ],
+)
+def test_ragged_columnar_runs_are_refused(damage) -> None:
+    wire = columnar.runs_to_columns([_run(0, [Metric("a", 1.0, 1, 1)], {"p": "1"}, {"t": "x"}), _run(1)])
+    damage(wire)
+    with pytest.raises(ValueError, match="ragged"):
+        columnar.runs_from_columns(wire)
 
 
 # -- batches of small artifacts --------------------------------------------------------------------

@@ -9,12 +9,10 @@ PostgreSQL, a top-1,000 search (10,000 runs) took 96 ms of server CPU and a 100,
 
 from __future__ import annotations
 
-import gc
 import math
 import sys
 from collections import defaultdict
-from collections.abc import Iterator, Sequence
-from contextlib import contextmanager
+from collections.abc import Sequence
 from operator import attrgetter
 
 import orjson
@@ -33,7 +31,13 @@ from modelyard.entities import (
     RunInputs,
     RunOutputs,
 )
-from modelyard.entities.columnar import INFO_FIELDS, HistoryColumns, metrics_of
+from modelyard.entities.columnar import (
+    INFO_FIELDS,
+    HistoryColumns,
+    collector_paused,
+    metrics_of,
+    slot_setters,
+)
 from modelyard.entities.run import json_float
 from modelyard.store.tracking.tables import (
     experiment_tags,
@@ -86,7 +90,7 @@ def metric_dicts_from_rows(rows: Sequence[tuple], key: str, run_id: str) -> list
     """``[m.to_dict() for m in metrics_from_rows(rows, key, run_id)]`` without the ``Metric``
     entities: the JSON objects of a ``metrics/get-history`` answer, from (value, timestamp, step,
     is_nan) rows."""
-    with _collector_paused():
+    with collector_paused():
         return [
             {
                 "key": key,
@@ -150,18 +154,14 @@ def run_info_from_row(row) -> RunInfo:
     return info
 
 
-def _setters(cls, names: Sequence[str]) -> tuple:
-    """The slot setters of a frozen, slotted dataclass: filling a new object through them skips
-    the frozen ``__init__`` (one ``object.__setattr__`` per field), half the cost for a page of runs."""
-    return tuple(getattr(cls, n).__set__ for n in names)
-
-
-_RUN_INFO_SETTERS = _setters(RunInfo, INFO_FIELDS)  # the RunInfo fields in RUN_COLUMNS' order
-_set_data_metrics, _set_data_params, _set_data_tags = _setters(RunData, ("metric_objs", "params", "tags"))
-_set_run_info, _set_run_data, _set_run_inputs, _set_run_outputs = _setters(
+_RUN_INFO_SETTERS = slot_setters(RunInfo, INFO_FIELDS)  # the RunInfo fields in RUN_COLUMNS' order
+_set_data_metrics, _set_data_params, _set_data_tags = slot_setters(RunData, ("metric_objs", "params", "tags"))
+_set_run_info, _set_run_data, _set_run_inputs, _set_run_outputs = slot_setters(
     Run, ("info", "data", "inputs", "outputs")
 )
-_set_key, _set_value, _set_ts, _set_step, _set_run = _setters(Metric, ("key", "value", "timestamp", "step", "run_id"))
+_set_key, _set_value, _set_ts, _set_step, _set_run = slot_setters(
+    Metric, ("key", "value", "timestamp", "step", "run_id")
+)
 _NO_INPUTS = RunInputs()
 _NO_OUTPUTS = RunOutputs()
 
@@ -194,25 +194,8 @@ def load_runs(conn: Connection, rows: Sequence) -> list[Run]:
     ``rawsql.PAGE_CHUNK`` runs), as SQL text whose IN list is bound, not compiled, per call."""
     if not rows:
         return []
-    with _collector_paused():
+    with collector_paused():
         return _load_runs(conn, rows)
-
-
-@contextmanager
-def _collector_paused() -> Iterator[None]:
-    """The cyclic garbage collector off while a page is built. A page of 1,000 runs allocates some
-    40,000 container objects (row tuples, dicts, entities) and so triggers dozens of collections
-    that each walk the young objects and, now and then, the whole heap: a tenth of the search's
-    time, to find nothing (these objects form no cycles; reference counting frees them). Left
-    off if it was off already (``gc.disable()`` by the application, or another thread's page)."""
-    if not gc.isenabled():
-        yield
-        return
-    gc.disable()
-    try:
-        yield
-    finally:
-        gc.enable()
 
 
 def _load_runs(conn: Connection, rows: Sequence) -> list[Run]:
@@ -248,7 +231,7 @@ def load_run_dicts(conn: Connection, rows: Sequence) -> list[dict]:
     which few runs have, go through their entities' ``to_dict``."""
     if not rows:
         return []
-    with _collector_paused():
+    with collector_paused():
         ids = [r[0] for r in rows]
         run_params, run_tags, run_metrics, run_inputs_, run_outputs_ = _page_children(
             conn, ids, _metric_tuple
