@@ -25,8 +25,10 @@ from modelyard.entities import (
     Param,
     RunTag,
     ViewType,
+    columnar,
 )
 from modelyard.server.protocol import encode
+from modelyard.server.routes.columnar import search_columnar
 from modelyard.server.routes.metrics import GetMetricHistory, get_metric_history
 from modelyard.server.routes.runs import SearchRuns, search_runs
 from modelyard.store.tracking import tables as db
@@ -123,6 +125,40 @@ def test_search_answer_is_the_entity_paths(store: SqlTrackingStore, max_results:
                 break
             body["page_token"] = token
     assert pages > len(SEARCHES) or max_results == 1000  # the pages were followed
+
+
+@pytest.mark.parametrize("max_results", [1, 5, 1000])
+def test_columnar_search_answer_is_the_entity_paths(store: SqlTrackingStore, max_results: int) -> None:
+    """``search-columnar`` (modelyard's own client) written straight from the rows
+    (``hydrate.load_run_columns``) is byte for byte ``columnar.runs_to_columns`` of the entities."""
+    exp_id, parent = _fill(store)
+    svc = SimpleNamespace(tracking=TrackingService(store))
+    for search in SEARCHES:
+        body = {**search, "experiment_ids": [exp_id], "max_results": max_results}
+        if "filter" in body:
+            body["filter"] = body["filter"].format(parent=parent)
+        if "run_view_type" in body:
+            body["run_view_type"] = body["run_view_type"].name
+        while True:
+            got = encode(search_columnar(svc, SearchRuns.model_validate(body), RequestContext()))
+            page = store.search_runs(
+                [exp_id],
+                body.get("filter"),
+                ViewType.parse(body.get("run_view_type")),
+                max_results,
+                body.get("order_by"),
+                body.get("page_token"),
+            )
+            want = columnar.runs_to_columns(page)
+            if page.token:
+                want["next_page_token"] = page.token
+            assert got == encode(want), body
+            token = orjson.loads(got).get("next_page_token")
+            if not token:
+                break
+            body["page_token"] = token
+    empty, token = store.search_run_columns([], max_results=max_results)
+    assert token is None and empty == columnar.runs_to_columns([])
 
 
 def test_search_answer_shows_everything_logged(store: SqlTrackingStore) -> None:

@@ -336,20 +336,6 @@ def get_run(svc: Services, m: RunScoped, ctx: RequestContext) -> dict:
     return {"run": svc.tracking.get_run(ctx, m.rid).to_dict()}
 
 
-def search_page(svc: Services, m: SearchRuns, ctx: RequestContext):
-    """The page of runs a ``runs/search`` body asks for (also answered as columns by
-    ``routes.columnar``)."""
-    return svc.tracking.search_runs(
-        ctx,
-        m.experiment_ids,
-        m.filter,
-        ViewType.parse(m.run_view_type),
-        m.max_results,
-        m.order_by,
-        m.page_token,
-    )
-
-
 @table.post("/mlflow/runs/search", SearchRuns, needs=needs(EXPERIMENT, READ, "experiment_ids"))
 def search_runs(svc: Services, m: SearchRuns, ctx: RequestContext) -> dict:
     """Search runs of some experiments with a filter."""

@@ -219,6 +219,25 @@ class TrackingStore(ABC):
         page = self.search_runs(experiment_ids, filter_string, run_view_type, max_results, order_by, page_token)
         return PagedList([r.to_dict() for r in page], page.token)
 
+    def search_run_columns(
+        self,
+        experiment_ids: Sequence[str],
+        filter_string: str | None = None,
+        run_view_type: ViewType = ViewType.ACTIVE_ONLY,
+        max_results: int = SEARCH_RUNS_DEFAULT_MAX_RESULTS,
+        order_by: Sequence[str] | None = None,
+        page_token: str | None = None,
+    ) -> tuple[dict, str | None]:
+        """``search_runs``' page as columns (``columnar.runs_to_columns``: the ``search-columnar``
+        answer of modelyard's own client), and its token. A store that can write them straight from
+        its rows overrides it."""
+        from modelyard.entities.columnar import runs_to_columns
+
+        page = self.search_runs(
+            experiment_ids, filter_string, run_view_type, max_results, order_by, page_token
+        )
+        return runs_to_columns(page), page.token
+
     # -- logging ---------------------------------------------------------------
     def log_metric(self, run_id: str, metric: Metric) -> None:
         self.log_batch(run_id, metrics=[metric])

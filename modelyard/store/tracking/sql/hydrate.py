@@ -33,6 +33,7 @@ from modelyard.entities import (
 )
 from modelyard.entities.columnar import (
     INFO_FIELDS,
+    RUNS_FORMAT,
     HistoryColumns,
     collector_paused,
     metrics_of,
@@ -281,6 +282,91 @@ def load_run_dicts(conn: Connection, rows: Sequence) -> list[dict]:
                 }
             )
         return out
+
+
+def load_run_columns(conn: Connection, rows: Sequence) -> dict:
+    """``columnar.runs_to_columns(load_runs(conn, rows))``, built straight from the rows: the
+    columns of a ``search-columnar`` answer (modelyard's own client), with no entity per run,
+    metric, param or tag. Dataset inputs and logged-model links, which few runs have, go through
+    their entities' ``to_dict`` into ``extra``."""
+    info: dict[str, list] = {k: [] for k in INFO_FIELDS}
+    m_key: list = []
+    m_value: list = []
+    m_ts: list = []
+    m_step: list = []
+    m_count: list[int] = []
+    p_key: list = []
+    p_value: list = []
+    p_count: list[int] = []
+    t_key: list = []
+    t_value: list = []
+    t_count: list[int] = []
+    extra: list = []
+    columns = {
+        "format": RUNS_FORMAT,
+        "info": info,
+        "metrics": {"counts": m_count, "key": m_key, "value": m_value, "timestamp": m_ts, "step": m_step},
+        "params": {"counts": p_count, "key": p_key, "value": p_value},
+        "tags": {"counts": t_count, "key": t_key, "value": t_value},
+        "extra": extra,
+    }
+    if not rows:
+        return columns
+    with collector_paused():
+        ids = [r[0] for r in rows]
+        run_params, run_tags, run_metrics, run_inputs_, run_outputs_ = _page_children(conn, ids, _wire_metric)
+        no_items: list = []
+        add_id, add_exp, add_name, add_user, add_status, add_start, add_end, add_uri, add_stage = (
+            info[k].append for k in INFO_FIELDS
+        )
+        for i, (rid, run_uuid, experiment_id, name, user_id, status, start, end, stage, uri) in enumerate(
+            rows
+        ):
+            add_id(run_uuid)
+            add_exp(str(experiment_id))
+            add_name(name)
+            add_user(user_id)
+            add_status(status)
+            add_start(start)
+            add_end(end)
+            add_uri(uri)
+            add_stage(stage)
+            metrics = run_metrics.get(rid, no_items)
+            metrics.sort()  # (key, ...): keys unique per run, so by key as Metric entities are
+            m_count.append(len(metrics))
+            for key, value, ts, step in metrics:
+                m_key.append(key)
+                m_value.append(value)
+                m_ts.append(ts)
+                m_step.append(step)
+            for items, count, keys, values in (
+                (run_params.get(rid, no_items), p_count, p_key, p_value),
+                (run_tags.get(rid, no_items), t_count, t_key, t_value),
+            ):
+                items.sort()
+                count.append(len(items))
+                for key, value in items:
+                    keys.append(key)
+                    values.append(value)
+            inputs = run_inputs_.get(rid)
+            outputs = run_outputs_.get(rid)
+            if inputs is not None or outputs is not None:
+                extra.append(
+                    [
+                        i,
+                        {} if inputs is None else inputs.to_dict(),
+                        {} if outputs is None else outputs.to_dict(),
+                    ]
+                )
+    return columns
+
+
+def _wire_metric(key: str, value: float, ts: int, step: int, is_nan: bool) -> tuple:
+    """A latest metric as (key, columnar value, timestamp, step): a finite value as it is, NaN and
+    the infinities as their ``repr`` (``columnar.runs_to_columns``' values)."""
+    if is_nan or not -DBL_MAX < value < DBL_MAX:
+        return key, repr(metric_from_db(value, is_nan)), ts, step
+    return key, value, ts, step
 
 
 def _page_children(conn: Connection, ids: Sequence[int], metric) -> tuple[dict, dict, dict, dict, dict]:

@@ -12,7 +12,7 @@ import logging
 import os
 import uuid
 from collections.abc import Callable, Sequence
-from typing import NamedTuple
+from typing import Any, NamedTuple
 
 from sqlalchemy import Connection, and_, delete, func, select, update
 
@@ -329,8 +329,16 @@ class SqlTrackingStore(ExperimentMethods, LoggedModelMethods, PgCallMethods, bas
         order_by: Sequence[str] | None = None,
         page_token: str | None = None,
     ) -> PagedList[Run]:
-        return self._search_runs(
-            hydrate.load_runs, experiment_ids, filter_string, run_view_type, max_results, order_by, page_token
+        return PagedList(
+            *self._search_runs(
+                hydrate.load_runs,
+                experiment_ids,
+                filter_string,
+                run_view_type,
+                max_results,
+                order_by,
+                page_token,
+            )
         )
 
     def search_run_dicts(
@@ -343,8 +351,30 @@ class SqlTrackingStore(ExperimentMethods, LoggedModelMethods, PgCallMethods, bas
         page_token: str | None = None,
     ) -> PagedList[dict]:
         """``search_runs``' page as JSON objects, written straight from the rows (``hydrate.load_run_dicts``)."""
+        return PagedList(
+            *self._search_runs(
+                hydrate.load_run_dicts,
+                experiment_ids,
+                filter_string,
+                run_view_type,
+                max_results,
+                order_by,
+                page_token,
+            )
+        )
+
+    def search_run_columns(
+        self,
+        experiment_ids: Sequence[str],
+        filter_string: str | None = None,
+        run_view_type: ViewType = ViewType.ACTIVE_ONLY,
+        max_results: int = base.SEARCH_RUNS_DEFAULT_MAX_RESULTS,
+        order_by: Sequence[str] | None = None,
+        page_token: str | None = None,
+    ) -> tuple[dict, str | None]:
+        """``search_runs``' page as columns, written straight from the rows (``hydrate.load_run_columns``)."""
         return self._search_runs(
-            hydrate.load_run_dicts,
+            hydrate.load_run_columns,
             experiment_ids,
             filter_string,
             run_view_type,
@@ -355,14 +385,16 @@ class SqlTrackingStore(ExperimentMethods, LoggedModelMethods, PgCallMethods, bas
 
     def _search_runs(
         self,
-        load: Callable[[Connection, Sequence], list],
+        load: Callable[[Connection | None, Sequence], Any],
         experiment_ids: Sequence[str],
         filter_string: str | None,
         run_view_type: ViewType,
         max_results: int,
         order_by: Sequence[str] | None,
         page_token: str | None,
-    ) -> PagedList:
+    ) -> tuple[Any, str | None]:
+        """``load(conn, rows)`` of the page's rows (``load(None, [])`` when no experiment is given), and
+        the next page's token."""
         from modelyard.search import parse_filter, parse_order_by
         from modelyard.search.paging import offset_token, page_offset, runs_query
         from modelyard.store.tracking.sql.run_search import ScopeSizes, select_run_rows
@@ -376,7 +408,7 @@ class SqlTrackingStore(ExperimentMethods, LoggedModelMethods, PgCallMethods, bas
         offset = page_offset(page_token, query=query)
         ids = [experiment_int(e) for e in experiment_ids]
         if not ids:
-            return PagedList([], None)
+            return load(None, []), None
         filters = [runs_where(expr)] if expr is not None else []
         with self._read() as conn:
             if self._pg_batch:
@@ -389,7 +421,7 @@ class SqlTrackingStore(ExperimentMethods, LoggedModelMethods, PgCallMethods, bas
                 conn, ids, stages, filters, ordering, offset, max_results + 1, expr, self._scope_sizes
             )
             token = offset_token(offset + max_results, query=query) if len(rows) > max_results else None
-            return PagedList(load(conn, rows[:max_results]), token)
+            return load(conn, rows[:max_results]), token
 
     # -- logging ----------------------------------------------------------------
     def log_batch(
