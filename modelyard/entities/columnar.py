@@ -123,14 +123,27 @@ def _wire_value(value: float):
     return value if math.isfinite(value) else repr(value)
 
 
+def empty_run_columns() -> dict:
+    """No runs, as columns: the object ``runs_to_columns`` (and the SQL store, straight from its
+    rows) fills, one run after another."""
+    return {
+        "format": RUNS_FORMAT,
+        "info": {k: [] for k in INFO_FIELDS},
+        "metrics": {"counts": [], "key": [], "value": [], "timestamp": [], "step": []},
+        "params": {"counts": [], "key": [], "value": []},
+        "tags": {"counts": [], "key": [], "value": []},
+        "extra": [],
+    }
+
+
 def runs_to_columns(runs: Sequence[Run]) -> dict:
     """Runs as columns (see the module's docstring)."""
-    info: dict[str, list] = {k: [] for k in INFO_FIELDS}
-    info_columns = [(name, info[name].append) for name in INFO_FIELDS]
-    m_key, m_value, m_ts, m_step, m_count = [], [], [], [], []
-    p_key, p_value, p_count = [], [], []
-    t_key, t_value, t_count = [], [], []
-    extra = []
+    out = empty_run_columns()
+    info_columns = [(name, out["info"][name].append) for name in INFO_FIELDS]
+    m, p, t, extra = out["metrics"], out["params"], out["tags"], out["extra"]
+    m_key, m_value, m_ts, m_step, m_count = m["key"], m["value"], m["timestamp"], m["step"], m["counts"]
+    p_key, p_value, p_count = p["key"], p["value"], p["counts"]
+    t_key, t_value, t_count = t["key"], t["value"], t["counts"]
     finite = math.isfinite
     for i, run in enumerate(runs):
         ri = run.info
@@ -153,14 +166,7 @@ def runs_to_columns(runs: Sequence[Run]) -> dict:
         if run.inputs.dataset_inputs or run.inputs.model_inputs or run.outputs.model_outputs:
             d = run.to_dict()
             extra.append([i, d["inputs"], d["outputs"]])
-    return {
-        "format": RUNS_FORMAT,
-        "info": info,
-        "metrics": {"counts": m_count, "key": m_key, "value": m_value, "timestamp": m_ts, "step": m_step},
-        "params": {"counts": p_count, "key": p_key, "value": p_value},
-        "tags": {"counts": t_count, "key": t_key, "value": t_value},
-        "extra": extra,
-    }
+    return out
 
 
 def runs_from_columns(d: dict) -> list[Run]:

@@ -33,9 +33,9 @@ from modelyard.entities import (
 )
 from modelyard.entities.columnar import (
     INFO_FIELDS,
-    RUNS_FORMAT,
     HistoryColumns,
     collector_paused,
+    empty_run_columns,
     metrics_of,
     slot_setters,
 )
@@ -289,29 +289,13 @@ def load_run_columns(conn: Connection, rows: Sequence) -> dict:
     columns of a ``search-columnar`` answer (modelyard's own client), with no entity per run,
     metric, param or tag. Dataset inputs and logged-model links, which few runs have, go through
     their entities' ``to_dict`` into ``extra``."""
-    info: dict[str, list] = {k: [] for k in INFO_FIELDS}
-    m_key: list = []
-    m_value: list = []
-    m_ts: list = []
-    m_step: list = []
-    m_count: list[int] = []
-    p_key: list = []
-    p_value: list = []
-    p_count: list[int] = []
-    t_key: list = []
-    t_value: list = []
-    t_count: list[int] = []
-    extra: list = []
-    columns = {
-        "format": RUNS_FORMAT,
-        "info": info,
-        "metrics": {"counts": m_count, "key": m_key, "value": m_value, "timestamp": m_ts, "step": m_step},
-        "params": {"counts": p_count, "key": p_key, "value": p_value},
-        "tags": {"counts": t_count, "key": t_key, "value": t_value},
-        "extra": extra,
-    }
+    columns = empty_run_columns()
     if not rows:
         return columns
+    info, m, p, t, extra = (columns[k] for k in ("info", "metrics", "params", "tags", "extra"))
+    m_key, m_value, m_ts, m_step, m_count = m["key"], m["value"], m["timestamp"], m["step"], m["counts"]
+    p_key, p_value, p_count = p["key"], p["value"], p["counts"]
+    t_key, t_value, t_count = t["key"], t["value"], t["counts"]
     with collector_paused():
         ids = [r[0] for r in rows]
         run_params, run_tags, run_metrics, run_inputs_, run_outputs_ = _page_children(conn, ids, _wire_metric)
