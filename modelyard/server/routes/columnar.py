@@ -23,10 +23,10 @@ from starlette.responses import Response
 
 from modelyard.auth.context import RequestContext
 from modelyard.auth.permissions import EXPERIMENT, READ, RUN, needs
-from modelyard.entities import ViewType, columnar
+from modelyard.entities import columnar
 from modelyard.server.protocol import RouteTable
 from modelyard.server.routes.metrics import GetMetricHistory
-from modelyard.server.routes.runs import Int64, SearchRuns, run_of
+from modelyard.server.routes.runs import Int64, SearchRuns, run_of, search_args
 from modelyard.server.services import Services
 
 ARROW_STREAM = "application/vnd.apache.arrow.stream"
@@ -55,15 +55,7 @@ def history_arrow(svc: Services, m: HistoryArrow, ctx: RequestContext) -> Respon
 @table.post(SEARCH_COLUMNAR, SearchRuns, needs=needs(EXPERIMENT, READ, "experiment_ids"))
 def search_columnar(svc: Services, m: SearchRuns, ctx: RequestContext) -> dict:
     """``runs/search``, answered as columns (``modelyard.entities.columnar.runs_to_columns``)."""
-    out, token = svc.tracking.search_run_columns(
-        ctx,
-        m.experiment_ids,
-        m.filter,
-        ViewType.parse(m.run_view_type),
-        m.max_results,
-        m.order_by,
-        m.page_token,
-    )
+    out, token = svc.tracking.search_run_columns(ctx, *search_args(m))
     if token:
         out["next_page_token"] = token
     return out

@@ -336,11 +336,10 @@ def get_run(svc: Services, m: RunScoped, ctx: RequestContext) -> dict:
     return {"run": svc.tracking.get_run(ctx, m.rid).to_dict()}
 
 
-@table.post("/mlflow/runs/search", SearchRuns, needs=needs(EXPERIMENT, READ, "experiment_ids"))
-def search_runs(svc: Services, m: SearchRuns, ctx: RequestContext) -> dict:
-    """Search runs of some experiments with a filter."""
-    page = svc.tracking.search_run_dicts(
-        ctx,
+def search_args(m: SearchRuns) -> tuple:
+    """A ``runs/search`` body as the tracking service's search arguments (after the context):
+    experiments, filter, view type, page size, order, page token."""
+    return (
         m.experiment_ids,
         m.filter,
         ViewType.parse(m.run_view_type),
@@ -348,6 +347,12 @@ def search_runs(svc: Services, m: SearchRuns, ctx: RequestContext) -> dict:
         m.order_by,
         m.page_token,
     )
+
+
+@table.post("/mlflow/runs/search", SearchRuns, needs=needs(EXPERIMENT, READ, "experiment_ids"))
+def search_runs(svc: Services, m: SearchRuns, ctx: RequestContext) -> dict:
+    """Search runs of some experiments with a filter."""
+    page = svc.tracking.search_run_dicts(ctx, *search_args(m))
     out: dict = {"runs": list(page)}
     if page.token:
         out["next_page_token"] = page.token

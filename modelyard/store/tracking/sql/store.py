@@ -11,8 +11,8 @@ from __future__ import annotations
 import logging
 import os
 import uuid
-from collections.abc import Callable, Sequence
-from typing import Any, NamedTuple
+from collections.abc import Sequence
+from typing import NamedTuple
 
 from sqlalchemy import Connection, and_, delete, func, select, update
 
@@ -53,11 +53,14 @@ from modelyard.store.tracking.sql.common import (
 from modelyard.store.tracking.sql.store_experiments import ExperimentMethods
 from modelyard.store.tracking.sql.store_logged_models import LoggedModelMethods
 from modelyard.store.tracking.sql.store_pg import PgCallMethods, new_run, run_info_values
+from modelyard.store.tracking.sql.store_search import RunSearchMethods
 
 logger = logging.getLogger(__name__)
 
 
-class SqlTrackingStore(ExperimentMethods, LoggedModelMethods, PgCallMethods, base.TrackingStore):
+class SqlTrackingStore(
+    ExperimentMethods, RunSearchMethods, LoggedModelMethods, PgCallMethods, base.TrackingStore
+):
     def __init__(self, database: Database, default_artifact_root: str) -> None:
         self.db = database
         self.engine = database.engine
@@ -319,109 +322,6 @@ class SqlTrackingStore(ExperimentMethods, LoggedModelMethods, PgCallMethods, bas
 
     def restore_run(self, run_id: str) -> None:
         self._set_run_stage(run_id, ACTIVE)
-
-    def search_runs(
-        self,
-        experiment_ids: Sequence[str],
-        filter_string: str | None = None,
-        run_view_type: ViewType = ViewType.ACTIVE_ONLY,
-        max_results: int = base.SEARCH_RUNS_DEFAULT_MAX_RESULTS,
-        order_by: Sequence[str] | None = None,
-        page_token: str | None = None,
-    ) -> PagedList[Run]:
-        return PagedList(
-            *self._search_runs(
-                hydrate.load_runs,
-                experiment_ids,
-                filter_string,
-                run_view_type,
-                max_results,
-                order_by,
-                page_token,
-            )
-        )
-
-    def search_run_dicts(
-        self,
-        experiment_ids: Sequence[str],
-        filter_string: str | None = None,
-        run_view_type: ViewType = ViewType.ACTIVE_ONLY,
-        max_results: int = base.SEARCH_RUNS_DEFAULT_MAX_RESULTS,
-        order_by: Sequence[str] | None = None,
-        page_token: str | None = None,
-    ) -> PagedList[dict]:
-        """``search_runs``' page as JSON objects, written straight from the rows (``hydrate.load_run_dicts``)."""
-        return PagedList(
-            *self._search_runs(
-                hydrate.load_run_dicts,
-                experiment_ids,
-                filter_string,
-                run_view_type,
-                max_results,
-                order_by,
-                page_token,
-            )
-        )
-
-    def search_run_columns(
-        self,
-        experiment_ids: Sequence[str],
-        filter_string: str | None = None,
-        run_view_type: ViewType = ViewType.ACTIVE_ONLY,
-        max_results: int = base.SEARCH_RUNS_DEFAULT_MAX_RESULTS,
-        order_by: Sequence[str] | None = None,
-        page_token: str | None = None,
-    ) -> tuple[dict, str | None]:
-        """``search_runs``' page as columns, written straight from the rows (``hydrate.load_run_columns``)."""
-        return self._search_runs(
-            hydrate.load_run_columns,
-            experiment_ids,
-            filter_string,
-            run_view_type,
-            max_results,
-            order_by,
-            page_token,
-        )
-
-    def _search_runs(
-        self,
-        load: Callable[[Connection | None, Sequence], Any],
-        experiment_ids: Sequence[str],
-        filter_string: str | None,
-        run_view_type: ViewType,
-        max_results: int,
-        order_by: Sequence[str] | None,
-        page_token: str | None,
-    ) -> tuple[Any, str | None]:
-        """``load(conn, rows)`` of the page's rows (``load(None, [])`` when no experiment is given), and
-        the next page's token."""
-        from modelyard.search import parse_filter, parse_order_by
-        from modelyard.search.paging import offset_token, page_offset, runs_query
-        from modelyard.store.tracking.sql.run_search import ScopeSizes, select_run_rows
-        from modelyard.store.tracking.sql.search_tables import runs_where
-
-        max_results = v.validate_max_results(max_results, base.SEARCH_MAX_RESULTS)
-        stages = ViewType.parse(run_view_type).stages()
-        expr = parse_filter(filter_string, "runs")
-        ordering = parse_order_by(order_by, "runs")
-        query = runs_query(experiment_ids, stages, filter_string, order_by)
-        offset = page_offset(page_token, query=query)
-        ids = [experiment_int(e) for e in experiment_ids]
-        if not ids:
-            return load(None, []), None
-        filters = [runs_where(expr)] if expr is not None else []
-        with self._read() as conn:
-            if self._pg_batch:
-                # each statement on its own (READ COMMITTED gives every statement its own snapshot
-                # in a transaction too): no BEGIN and ROLLBACK round trips around the page's reads
-                conn.execution_options(isolation_level="AUTOCOMMIT")
-            if self._scope_sizes is None:
-                self._scope_sizes = ScopeSizes()
-            rows = select_run_rows(
-                conn, ids, stages, filters, ordering, offset, max_results + 1, expr, self._scope_sizes
-            )
-            token = offset_token(offset + max_results, query=query) if len(rows) > max_results else None
-            return load(conn, rows[:max_results]), token
 
     # -- logging ----------------------------------------------------------------
     def log_batch(
