@@ -9,6 +9,7 @@ inputs with tags and logged-model inputs and outputs."""
 from __future__ import annotations
 
 import math
+from collections.abc import Iterator
 from types import SimpleNamespace
 
 import orjson
@@ -88,28 +89,32 @@ def _fill(store: SqlTrackingStore) -> tuple[str, str]:
     return exp_id, parent
 
 
-def _entity_search_answer(store: SqlTrackingStore, search: dict) -> bytes:
-    """The ``runs/search`` answer as the entity path writes it (the route before rows-to-JSON)."""
-    page = store.search_runs(
-        [search["experiment_ids"][0]],
-        search.get("filter"),
-        ViewType.parse(search.get("run_view_type")),
-        search["max_results"],
-        search.get("order_by"),
-        search.get("page_token"),
+def _entity_page(store: SqlTrackingStore, body: dict):
+    """The page a ``runs/search`` body asks for, as ``Run`` entities (the entity path)."""
+    return store.search_runs(
+        [body["experiment_ids"][0]],
+        body.get("filter"),
+        ViewType.parse(body.get("run_view_type")),
+        body["max_results"],
+        body.get("order_by"),
+        body.get("page_token"),
     )
+
+
+def _entity_search_answer(store: SqlTrackingStore, body: dict) -> bytes:
+    """The ``runs/search`` answer as the entity path writes it (the route before rows-to-JSON)."""
+    page = _entity_page(store, body)
     out: dict = {"runs": [r.to_dict() for r in page]}
     if page.token:
         out["next_page_token"] = page.token
     return encode(out)
 
 
-@pytest.mark.parametrize("max_results", [1, 5, 1000])
-def test_search_answer_is_the_entity_paths(store: SqlTrackingStore, max_results: int) -> None:
+def _every_page(route, store: SqlTrackingStore, max_results: int) -> Iterator[tuple[dict, bytes]]:
+    """(body, the route's encoded answer) for every page of every search of SEARCHES over a filled
+    store, following the answers' page tokens."""
     exp_id, parent = _fill(store)
     svc = SimpleNamespace(tracking=TrackingService(store))
-    ctx = RequestContext()
-    pages = 0
     for search in SEARCHES:
         body = {**search, "experiment_ids": [exp_id], "max_results": max_results}
         if "filter" in body:
@@ -117,13 +122,20 @@ def test_search_answer_is_the_entity_paths(store: SqlTrackingStore, max_results:
         if "run_view_type" in body:
             body["run_view_type"] = body["run_view_type"].name
         while True:
-            got = encode(search_runs(svc, SearchRuns.model_validate(body), ctx))
-            assert got == _entity_search_answer(store, body), body
-            pages += 1
+            got = encode(route(svc, SearchRuns.model_validate(body), RequestContext()))
+            yield dict(body), got
             token = orjson.loads(got).get("next_page_token")
             if not token:
                 break
             body["page_token"] = token
+
+
+@pytest.mark.parametrize("max_results", [1, 5, 1000])
+def test_search_answer_is_the_entity_paths(store: SqlTrackingStore, max_results: int) -> None:
+    pages = 0
+    for body, got in _every_page(search_runs, store, max_results):
+        assert got == _entity_search_answer(store, body), body
+        pages += 1
     assert pages > len(SEARCHES) or max_results == 1000  # the pages were followed
 
 
@@ -131,32 +143,15 @@ def test_search_answer_is_the_entity_paths(store: SqlTrackingStore, max_results:
 def test_columnar_search_answer_is_the_entity_paths(store: SqlTrackingStore, max_results: int) -> None:
     """``search-columnar`` (modelyard's own client) written straight from the rows
     (``hydrate.load_run_columns``) is byte for byte ``columnar.runs_to_columns`` of the entities."""
-    exp_id, parent = _fill(store)
-    svc = SimpleNamespace(tracking=TrackingService(store))
-    for search in SEARCHES:
-        body = {**search, "experiment_ids": [exp_id], "max_results": max_results}
-        if "filter" in body:
-            body["filter"] = body["filter"].format(parent=parent)
-        if "run_view_type" in body:
-            body["run_view_type"] = body["run_view_type"].name
-        while True:
-            got = encode(search_columnar(svc, SearchRuns.model_validate(body), RequestContext()))
-            page = store.search_runs(
-                [exp_id],
-                body.get("filter"),
-                ViewType.parse(body.get("run_view_type")),
-                max_results,
-                body.get("order_by"),
-                body.get("page_token"),
-            )
-            want = columnar.runs_to_columns(page)
-            if page.token:
-                want["next_page_token"] = page.token
-            assert got == encode(want), body
-            token = orjson.loads(got).get("next_page_token")
-            if not token:
-                break
-            body["page_token"] = token
+    pages = 0
+    for body, got in _every_page(search_columnar, store, max_results):
+        page = _entity_page(store, body)
+        want = columnar.runs_to_columns(page)
+        if page.token:
+            want["next_page_token"] = page.token
+        assert got == encode(want), body
+        pages += 1
+    assert pages > len(SEARCHES) or max_results == 1000  # the pages were followed
     empty, token = store.search_run_columns([], max_results=max_results)
     assert token is None and empty == columnar.runs_to_columns([])
 
