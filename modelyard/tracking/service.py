@@ -40,6 +40,7 @@ from modelyard.store.tracking.base import (
     SEARCH_RUNS_DEFAULT_MAX_RESULTS,
     OutputModel,
     RunRecord,
+    RunSearch,
     TrackingStore,
 )
 
@@ -325,36 +326,14 @@ class TrackingService:
             experiment_ids, filter_string, run_view_type, max_results, order_by, page_token
         )
 
-    def search_run_dicts(
-        self,
-        ctx: RequestContext,
-        experiment_ids: Sequence[str],
-        filter_string: str | None = None,
-        run_view_type: ViewType = ViewType.ACTIVE_ONLY,
-        max_results: int = SEARCH_RUNS_DEFAULT_MAX_RESULTS,
-        order_by: Sequence[str] | None = None,
-        page_token: str | None = None,
-    ) -> PagedList[dict]:
+    def search_run_dicts(self, ctx: RequestContext, search: RunSearch) -> PagedList[dict]:
         """``search_runs``, the runs as their JSON objects (``Run.to_dict``): the ``runs/search`` answer."""
-        return self.store.search_run_dicts(
-            experiment_ids, filter_string, run_view_type, max_results, order_by, page_token
-        )
+        return self.store.search_run_dicts(search)
 
-    def search_run_columns(
-        self,
-        ctx: RequestContext,
-        experiment_ids: Sequence[str],
-        filter_string: str | None = None,
-        run_view_type: ViewType = ViewType.ACTIVE_ONLY,
-        max_results: int = SEARCH_RUNS_DEFAULT_MAX_RESULTS,
-        order_by: Sequence[str] | None = None,
-        page_token: str | None = None,
-    ) -> tuple[dict, str | None]:
+    def search_run_columns(self, ctx: RequestContext, search: RunSearch) -> tuple[dict, str | None]:
         """``search_runs``, the runs as columns (``columnar.runs_to_columns``) and the next page's
         token: the ``search-columnar`` answer."""
-        return self.store.search_run_columns(
-            experiment_ids, filter_string, run_view_type, max_results, order_by, page_token
-        )
+        return self.store.search_run_columns(search)
 
     def search_datasets(self, ctx: RequestContext, experiment_ids: Sequence[str]) -> list[DatasetSummary]:
         """The datasets the runs of some experiments used (MLflow's experiments/search-datasets)."""

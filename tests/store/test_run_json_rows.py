@@ -33,7 +33,7 @@ from modelyard.server.routes.columnar import search_columnar
 from modelyard.server.routes.metrics import GetMetricHistory, get_metric_history
 from modelyard.server.routes.runs import SearchRuns, search_runs
 from modelyard.store.tracking import tables as db
-from modelyard.store.tracking.base import TrackingStore
+from modelyard.store.tracking.base import RunSearch, TrackingStore
 from modelyard.store.tracking.sql.store import SqlTrackingStore
 from modelyard.tracking.service import TrackingService
 
@@ -152,7 +152,7 @@ def test_columnar_search_answer_is_the_entity_paths(store: SqlTrackingStore, max
         assert got == encode(want), body
         pages += 1
     assert pages > len(SEARCHES) or max_results == 1000  # the pages were followed
-    empty, token = store.search_run_columns([], max_results=max_results)
+    empty, token = store.search_run_columns(RunSearch([], max_results=max_results))
     assert token is None and empty == columnar.runs_to_columns([])
 
 
@@ -160,7 +160,9 @@ def test_search_answer_shows_everything_logged(store: SqlTrackingStore) -> None:
     """The rows-to-JSON answer itself, read back: what was logged, non-finite values as protobuf's
     JSON writes them, omissions where there is nothing."""
     exp_id, parent = _fill(store)
-    runs = store.search_run_dicts([exp_id], run_view_type=ViewType.ALL, order_by=["attributes.run_name ASC"])
+    runs = store.search_run_dicts(
+        RunSearch([exp_id], run_view_type=ViewType.ALL, order_by=["attributes.run_name ASC"])
+    )
     by_name = {r["info"]["run_name"]: r for r in runs}
     assert len(by_name) == 24
     r1 = by_name["run-01"]
@@ -218,10 +220,11 @@ def test_other_stores_answer_through_the_entities(store: SqlTrackingStore) -> No
     """A store without rows to write from (REST, ...) keeps ``TrackingStore``'s defaults, which give
     the same answers through ``Run.to_dict`` / ``Metric.to_dict``."""
     exp_id, _ = _fill(store)
-    args = ([exp_id], "metrics.loss < 10", ViewType.ALL, 7, ["metrics.loss DESC"], None)
-    default, own = TrackingStore.search_run_dicts(store, *args), store.search_run_dicts(*args)
+    search = RunSearch([exp_id], "metrics.loss < 10", ViewType.ALL, 7, ["metrics.loss DESC"], None)
+    default, own = TrackingStore.search_run_dicts(store, search), store.search_run_dicts(search)
     assert len(own) == 7 and own.token and default.token == own.token
     assert encode(list(default)) == encode(list(own))
+    assert TrackingStore.search_run_columns(store, search) == store.search_run_columns(search)
     run_id = own[0]["info"]["run_id"]
     default, own = (
         TrackingStore.get_metric_history_dicts(store, run_id, "loss"),

@@ -26,7 +26,7 @@ from modelyard.auth.permissions import EXPERIMENT, READ, RUN, needs
 from modelyard.entities import columnar
 from modelyard.server.protocol import RouteTable
 from modelyard.server.routes.metrics import GetMetricHistory
-from modelyard.server.routes.runs import Int64, SearchRuns, run_of, search_args
+from modelyard.server.routes.runs import Int64, SearchRuns, run_of, run_search
 from modelyard.server.services import Services
 
 ARROW_STREAM = "application/vnd.apache.arrow.stream"
@@ -55,7 +55,7 @@ def history_arrow(svc: Services, m: HistoryArrow, ctx: RequestContext) -> Respon
 @table.post(SEARCH_COLUMNAR, SearchRuns, needs=needs(EXPERIMENT, READ, "experiment_ids"))
 def search_columnar(svc: Services, m: SearchRuns, ctx: RequestContext) -> dict:
     """``runs/search``, answered as columns (``modelyard.entities.columnar.runs_to_columns``)."""
-    out, token = svc.tracking.search_run_columns(ctx, *search_args(m))
+    out, token = svc.tracking.search_run_columns(ctx, run_search(m))
     if token:
         out["next_page_token"] = token
     return out

@@ -35,6 +35,7 @@ from modelyard.server.services import Services
 from modelyard.store.tracking.base import (
     DEFAULT_EXPERIMENT_ID,
     SEARCH_RUNS_DEFAULT_MAX_RESULTS,
+    RunSearch,
 )
 from modelyard.tracking.loop_writes import DECLINED
 from modelyard.validation import missing_value
@@ -336,10 +337,9 @@ def get_run(svc: Services, m: RunScoped, ctx: RequestContext) -> dict:
     return {"run": svc.tracking.get_run(ctx, m.rid).to_dict()}
 
 
-def search_args(m: SearchRuns) -> tuple:
-    """A ``runs/search`` body as the tracking service's search arguments (after the context):
-    experiments, filter, view type, page size, order, page token."""
-    return (
+def run_search(m: SearchRuns) -> RunSearch:
+    """A ``runs/search`` body as the search it asks for."""
+    return RunSearch(
         m.experiment_ids,
         m.filter,
         ViewType.parse(m.run_view_type),
@@ -352,7 +352,7 @@ def search_args(m: SearchRuns) -> tuple:
 @table.post("/mlflow/runs/search", SearchRuns, needs=needs(EXPERIMENT, READ, "experiment_ids"))
 def search_runs(svc: Services, m: SearchRuns, ctx: RequestContext) -> dict:
     """Search runs of some experiments with a filter."""
-    page = svc.tracking.search_run_dicts(ctx, *search_args(m))
+    page = svc.tracking.search_run_dicts(ctx, run_search(m))
     out: dict = {"runs": list(page)}
     if page.token:
         out["next_page_token"] = page.token

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 from abc import ABC, abstractmethod
 from collections.abc import Sequence
+from dataclasses import dataclass
 from typing import NamedTuple
 
 from modelyard.entities import (
@@ -52,6 +53,30 @@ METRIC_INTERVAL_MAX_RESULTS = 2500
 MODEL_VERSIONS_TAG = "mlflow.modelVersions"  # a logged model's registrations: [{"name", "version"}] as JSON
 DATASET_SEARCH_MAX_EXPERIMENTS = 20  # MLflow's limits of experiments/search-datasets
 DATASET_SEARCH_MAX_RESULTS = 1000
+
+
+@dataclass(frozen=True)
+class RunSearch:
+    """One search of runs: ``search_runs``' arguments as one value, taken by the other forms of its
+    answer (``search_run_dicts``, ``search_run_columns``) and by every layer that passes it on."""
+
+    experiment_ids: Sequence[str]
+    filter_string: str | None = None
+    run_view_type: ViewType | str | int = ViewType.ACTIVE_ONLY
+    max_results: int = SEARCH_RUNS_DEFAULT_MAX_RESULTS
+    order_by: Sequence[str] | None = None
+    page_token: str | None = None
+
+    def args(self) -> tuple:
+        """The positional arguments of ``search_runs``."""
+        return (
+            self.experiment_ids,
+            self.filter_string,
+            self.run_view_type,
+            self.max_results,
+            self.order_by,
+            self.page_token,
+        )
 
 
 class RunRecord(NamedTuple):
@@ -205,37 +230,19 @@ class TrackingStore(ABC):
         page_token: str | None = None,
     ) -> PagedList[Run]: ...
 
-    def search_run_dicts(
-        self,
-        experiment_ids: Sequence[str],
-        filter_string: str | None = None,
-        run_view_type: ViewType = ViewType.ACTIVE_ONLY,
-        max_results: int = SEARCH_RUNS_DEFAULT_MAX_RESULTS,
-        order_by: Sequence[str] | None = None,
-        page_token: str | None = None,
-    ) -> PagedList[dict]:
+    def search_run_dicts(self, search: RunSearch) -> PagedList[dict]:
         """``search_runs``' page as the runs' JSON objects (``Run.to_dict``), and its token: what a
         ``runs/search`` answer holds. A store that can write them straight from its rows overrides it."""
-        page = self.search_runs(experiment_ids, filter_string, run_view_type, max_results, order_by, page_token)
+        page = self.search_runs(*search.args())
         return PagedList([r.to_dict() for r in page], page.token)
 
-    def search_run_columns(
-        self,
-        experiment_ids: Sequence[str],
-        filter_string: str | None = None,
-        run_view_type: ViewType = ViewType.ACTIVE_ONLY,
-        max_results: int = SEARCH_RUNS_DEFAULT_MAX_RESULTS,
-        order_by: Sequence[str] | None = None,
-        page_token: str | None = None,
-    ) -> tuple[dict, str | None]:
+    def search_run_columns(self, search: RunSearch) -> tuple[dict, str | None]:
         """``search_runs``' page as columns (``columnar.runs_to_columns``: the ``search-columnar``
         answer of modelyard's own client), and its token. A store that can write them straight from
         its rows overrides it."""
         from modelyard.entities.columnar import runs_to_columns
 
-        page = self.search_runs(
-            experiment_ids, filter_string, run_view_type, max_results, order_by, page_token
-        )
+        page = self.search_runs(*search.args())
         return runs_to_columns(page), page.token
 
     # -- logging ---------------------------------------------------------------

@@ -29,69 +29,21 @@ class RunSearchMethods:
         order_by: Sequence[str] | None = None,
         page_token: str | None = None,
     ) -> PagedList[Run]:
-        return PagedList(
-            *self._search_runs(
-                hydrate.load_runs,
-                experiment_ids,
-                filter_string,
-                run_view_type,
-                max_results,
-                order_by,
-                page_token,
-            )
+        search = base.RunSearch(
+            experiment_ids, filter_string, run_view_type, max_results, order_by, page_token
         )
+        return PagedList(*self._search_runs(hydrate.load_runs, search))
 
-    def search_run_dicts(
-        self,
-        experiment_ids: Sequence[str],
-        filter_string: str | None = None,
-        run_view_type: ViewType = ViewType.ACTIVE_ONLY,
-        max_results: int = base.SEARCH_RUNS_DEFAULT_MAX_RESULTS,
-        order_by: Sequence[str] | None = None,
-        page_token: str | None = None,
-    ) -> PagedList[dict]:
+    def search_run_dicts(self, search: base.RunSearch) -> PagedList[dict]:
         """``search_runs``' page as JSON objects, written straight from the rows (``hydrate.load_run_dicts``)."""
-        return PagedList(
-            *self._search_runs(
-                hydrate.load_run_dicts,
-                experiment_ids,
-                filter_string,
-                run_view_type,
-                max_results,
-                order_by,
-                page_token,
-            )
-        )
+        return PagedList(*self._search_runs(hydrate.load_run_dicts, search))
 
-    def search_run_columns(
-        self,
-        experiment_ids: Sequence[str],
-        filter_string: str | None = None,
-        run_view_type: ViewType = ViewType.ACTIVE_ONLY,
-        max_results: int = base.SEARCH_RUNS_DEFAULT_MAX_RESULTS,
-        order_by: Sequence[str] | None = None,
-        page_token: str | None = None,
-    ) -> tuple[dict, str | None]:
+    def search_run_columns(self, search: base.RunSearch) -> tuple[dict, str | None]:
         """``search_runs``' page as columns, written straight from the rows (``hydrate.load_run_columns``)."""
-        return self._search_runs(
-            hydrate.load_run_columns,
-            experiment_ids,
-            filter_string,
-            run_view_type,
-            max_results,
-            order_by,
-            page_token,
-        )
+        return self._search_runs(hydrate.load_run_columns, search)
 
     def _search_runs(
-        self,
-        load: Callable[[Connection | None, Sequence], Any],
-        experiment_ids: Sequence[str],
-        filter_string: str | None,
-        run_view_type: ViewType,
-        max_results: int,
-        order_by: Sequence[str] | None,
-        page_token: str | None,
+        self, load: Callable[[Connection | None, Sequence], Any], search: base.RunSearch
     ) -> tuple[Any, str | None]:
         """``load(conn, rows)`` of the page's rows (``load(None, [])`` when no experiment is given), and
         the next page's token."""
@@ -100,12 +52,13 @@ class RunSearchMethods:
         from modelyard.store.tracking.sql.run_search import ScopeSizes, select_run_rows
         from modelyard.store.tracking.sql.search_tables import runs_where
 
-        max_results = v.validate_max_results(max_results, base.SEARCH_MAX_RESULTS)
-        stages = ViewType.parse(run_view_type).stages()
+        experiment_ids, filter_string, order_by = search.experiment_ids, search.filter_string, search.order_by
+        max_results = v.validate_max_results(search.max_results, base.SEARCH_MAX_RESULTS)
+        stages = ViewType.parse(search.run_view_type).stages()
         expr = parse_filter(filter_string, "runs")
         ordering = parse_order_by(order_by, "runs")
         query = runs_query(experiment_ids, stages, filter_string, order_by)
-        offset = page_offset(page_token, query=query)
+        offset = page_offset(search.page_token, query=query)
         ids = [experiment_int(e) for e in experiment_ids]
         if not ids:
             return load(None, []), None
