@@ -325,6 +325,27 @@ def test_paths_with_parameters_reach_the_route_the_full_scan_would(tmp_path) -> 
     assert [s for _m, _p, s, _b in fast[:6]] == [200, 200, 200, 200, 404, 405]
 
 
+def test_the_candidates_of_a_path_are_the_full_scans_in_order(tmp_path) -> None:
+    """``ExactRouter.candidates`` (looked up by the path's prefixes) is exactly the scan of every
+    route's literal start, for paths made from every route's pattern and for paths no route has."""
+    import re
+
+    from modelyard.server.app import create_app
+
+    a = create_app(Settings.defaults(backend_store_uri=f"sqlite:///{tmp_path / 'm.db'}", artifacts_destination=str(tmp_path)))
+    router = a.router
+    starts = [(place, getattr(r, "path", "").split("{", 1)[0], r) for place, r in enumerate(router.routes)]
+    paths = {"", "/", "x", "/nothing/here", "/api/", "/api/2.0/mlflow-artifacts/artifactsX/1"}
+    for r in router.routes:
+        pattern = getattr(r, "path", "")
+        paths.update({pattern, re.sub(r"\{[^}]*\}", "a/b", pattern), pattern + "/more", pattern[:-1]})
+    assert len(paths) > 300
+    for path in sorted(paths):
+        assert router.candidates(path) == [e for e in starts if path.startswith(e[1])], path
+    upload = router.candidates("/api/2.0/mlflow-artifacts/artifacts/1/abc/artifacts/f/1.bin")
+    assert {m for _p, _s, r in upload for m in getattr(r, "methods", ())} >= {"GET", "PUT", "DELETE"}
+
+
 # -- request ids ---------------------------------------------------------------------------------------
 
 
