@@ -15,13 +15,14 @@ from sqlalchemy import Engine, inspect, text
 from modelyard.exceptions import InvalidState
 from modelyard.store.sql import migrate
 from modelyard.store.sql.engine import create_db_engine
-from modelyard.store.sql.schema import full_metadata
+from modelyard.store.sql.schema import compared_on, full_metadata
 from modelyard.store.tracking.sql.store import SqlTrackingStore
 
 
 def schema_diffs(engine: Engine) -> list:
     with engine.connect() as conn:
-        context = MigrationContext.configure(conn, opts={"compare_type": True, "compare_server_default": True})
+        opts = {"compare_type": True, "compare_server_default": True, "include_object": compared_on(conn.dialect)}
+        context = MigrationContext.configure(conn, opts=opts)
         return compare_metadata(context, full_metadata())
 
 

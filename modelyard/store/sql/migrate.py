@@ -16,7 +16,7 @@ from modelyard.store.sql.engine import writer
 
 logger = logging.getLogger(__name__)
 
-SCHEMA_HEAD = "0013"
+SCHEMA_HEAD = "0014"
 MIGRATIONS_DIR = Path(__file__).with_name("migrations")
 # Tables a database may hold before it has a revision, which the chain adopts as they are: the
 # scoring server's inference log used to create its table itself (revision 0004 takes it over).

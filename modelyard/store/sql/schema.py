@@ -15,9 +15,10 @@ only matters to ``metadata.create_all``.
 from __future__ import annotations
 
 import importlib
+from collections.abc import Callable
 from typing import Any
 
-from sqlalchemy import BigInteger, Float, Integer, MetaData, Text
+from sqlalchemy import BigInteger, Dialect, Float, Integer, MetaData, Text
 from sqlalchemy.dialects import mysql
 from sqlalchemy.ext.compiler import compiles
 from sqlalchemy.sql.elements import ColumnElement
@@ -77,3 +78,29 @@ def full_metadata() -> MetaData:
     for module in DOMAINS:
         importlib.import_module(module)
     return metadata
+
+
+def built_on(item: Any, dialect: Dialect) -> bool:
+    """Whether the migrations build ``item`` (an index or constraint on ``metadata``) on ``dialect``:
+    False for one declared for other databases only (``ddl_if``, as ``metrics``' SQLite primary key
+    and its index elsewhere)."""
+    condition = getattr(item, "_ddl_if", None)
+    if condition is None:
+        return True
+    if condition.dialect is not None:
+        names = (condition.dialect,) if isinstance(condition.dialect, str) else condition.dialect
+        if dialect.name not in names:
+            return False
+    return condition.callable_ is None or bool(
+        condition.callable_(None, item, None, state=condition.state, dialect=dialect, compiler=None)
+    )
+
+
+def compared_on(dialect: Dialect) -> Callable[..., bool]:
+    """Alembic's ``include_object`` for comparing a database on ``dialect`` with ``metadata``: what
+    the database holds, and what the migrations build there (``built_on``)."""
+
+    def include(item: Any, name: str | None, type_: str, reflected: bool, compare_to: Any) -> bool:
+        return reflected or built_on(item, dialect)
+
+    return include

@@ -9,8 +9,10 @@ Design notes (speed at 100,000 runs and 10,000,000 metric points):
 - runs have an integer surrogate key ``id``; params, tags, metrics and latest_metrics refer
   to it, so the big tables and their indexes carry 8 bytes per row instead of 32 hex chars.
 - ``metrics`` is append-only history, indexed by (run_id, key, step, timestamp, value, is_nan):
-  a history is read from the index alone, in its order. It has no foreign key to ``runs``
-  (revision 0012): the per-point check cost more than the insert itself.
+  a history is read from the index alone, in its order. On SQLite those six columns are the
+  primary key of a ``WITHOUT ROWID`` table instead (revision 0014): the points are stored once.
+  It has no foreign key to ``runs`` (revision 0012): the per-point check cost more than the
+  insert itself.
 - ``latest_metrics`` holds the newest value per (run, key): search filters and ordering
   read it, never the history.
 - non-finite values are never stored as such (MySQL has no infinities): NaN is stored as 0
@@ -121,6 +123,15 @@ tags = Table(
 # characters on MySQL/MariaDB.
 Index("ix_tags_value", tags.c.value, postgresql_using="hash", mysql_length={"value": 255})
 
+# a metric history's read order: every column of ``metrics``
+METRIC_HISTORY_ORDER = ("run_id", "key", "step", "timestamp", "value", "is_nan")
+
+
+def not_sqlite(ddl, target, bind, *, dialect, **kw) -> bool:
+    """``ddl_if``: on every database but SQLite."""
+    return dialect.name != "sqlite"
+
+
 metrics = Table(
     "metrics",
     metadata,
@@ -132,8 +143,11 @@ metrics = Table(
     Column("timestamp", BigInteger, nullable=False),
     Column("step", BigInteger, nullable=False),
     Column("is_nan", Boolean(create_constraint=False), nullable=False),
-    # a history's read order, holding every column it returns (revision 0011)
-    Index("ix_metrics_history", "run_id", "key", "step", "timestamp", "value", "is_nan"),
+    # SQLite: the points clustered in a history's read order (revision 0014), one b-tree
+    PrimaryKeyConstraint(*METRIC_HISTORY_ORDER, name="pk_metrics").ddl_if(dialect="sqlite"),
+    # elsewhere: a history's read order, holding every column it returns (revision 0011)
+    Index("ix_metrics_history", *METRIC_HISTORY_ORDER).ddl_if(callable_=not_sqlite),
+    sqlite_with_rowid=False,
     **MYSQL_TABLE_ARGS,
 )
 
