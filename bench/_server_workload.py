@@ -198,10 +198,12 @@ def _writer(ids, seconds: float, barrier, queue, client_module: str = "mlflow") 
         client = importlib.import_module(client_module).MlflowClient()
         client.log_metric(run_id, "warmup", 0.0, step=0)  # opens the connection; not counted
         barrier.wait(timeout=300)
-        t0 = time.time()
+        # the monotonic clock (one for every process of the machine): the wall clock can jump (a
+        # virtual machine's clock set right after a pause), and a writer timed by it stops early
+        t0 = time.monotonic()
         end = t0 + seconds
         step = 0
-        while time.time() < end:
+        while time.monotonic() < end:
             try:
                 client.log_metric(run_id, "loss", 1.0 / (step + 1), timestamp=now_ms(), step=step)
                 out["ok"] += 1
@@ -212,7 +214,7 @@ def _writer(ids, seconds: float, barrier, queue, client_module: str = "mlflow") 
                     last = FAILED_REQUESTS[-1] if FAILED_REQUESTS else None
                     out["error_samples"].append({"error": short_error(exc, 400), "last_failed_request": last})
             step += 1
-        out.update(t0=t0, t1=time.time(), attempted=step)
+        out.update(t0=t0, t1=time.monotonic(), attempted=step)
     except Exception as exc:  # noqa: BLE001
         out["fatal"] = short_error(exc)
         try:
@@ -268,7 +270,7 @@ class ServerWorkload:
     def figure(self, name: str, fn: Callable[[], Any]) -> None:
         """Run one figure; record its value, or the error (with the traceback), and save."""
         log(f"{name} ...")
-        t0 = perf()
+        t0, wall0 = perf(), time.time()
         with self.failed_requests(name):
             try:
                 fn()
@@ -281,7 +283,12 @@ class ServerWorkload:
                         self.mlflow.end_run()
                 except Exception:  # noqa: BLE001
                     pass
-        log(f"{name} done in {perf() - t0:.1f}s: {self.results['figures'].get(name, '-')}")
+        elapsed = perf() - t0
+        jump = time.time() - wall0 - elapsed
+        if abs(jump) > 1.0:  # the wall clock moved apart from the monotonic one: say so in the report
+            self.results["extra"].setdefault("clock_jumps_s", {})[name] = round(jump, 1)
+            log(f"{name}: the wall clock jumped {jump:+.1f}s during this figure")
+        log(f"{name} done in {elapsed:.1f}s: {self.results['figures'].get(name, '-')}")
         self.flush()
 
     @contextlib.contextmanager
