@@ -90,3 +90,47 @@ def test_upgrade_an_older_revision(invoke, tmp_path):
     assert result.exit_code == 0, result.output
     assert result.stdout == f"Database upgraded from 0001 to revision {SCHEMA_HEAD}.\n"
     assert json.loads(invoke("db", "current", uri, "-o", "json").stdout)["revision"] == SCHEMA_HEAD
+
+
+def test_an_upgrade_that_frees_pages_says_so_and_vacuum_gives_them_back(invoke, tmp_path):
+    """Revision 0014 rebuilds SQLite's metrics table: the old table's pages stay in the file (free,
+    for new data) until ``--vacuum``, which the upgrade's message names."""
+    import sqlalchemy as sa
+
+    from modelyard.store.sql import migrate
+    from modelyard.store.sql.engine import create_db_engine
+
+    path = tmp_path / "old.db"
+    engine = create_db_engine(f"sqlite:///{path}")
+    try:
+        migrate.upgrade(engine, "0013")
+        with engine.begin() as conn:
+            conn.exec_driver_sql(
+                "INSERT INTO metrics (run_id, key, value, timestamp, step, is_nan) VALUES (?, ?, ?, ?, ?, ?)",
+                [(1 + i % 7, f"metric-{i % 5}", i / 3, 1_700_000_000_000 + i, i, 0) for i in range(40_000)],
+            )
+    finally:
+        engine.dispose()
+    result = invoke("db", "upgrade", str(path))
+    assert result.exit_code == 0, result.output
+    assert result.stdout.startswith(f"Database upgraded from 0013 to revision {SCHEMA_HEAD}.\n")
+    assert "are free pages now" in result.stdout and f"db upgrade --vacuum {path}" in result.stdout
+    size = path.stat().st_size
+    again = invoke("db", "upgrade", "--vacuum", str(path))
+    assert again.exit_code == 0, again.output
+    assert "already at the newest revision" in again.stdout and "Vacuumed: the file went from" in again.stdout
+    assert path.stat().st_size < size * 0.7
+    with sqlite3.connect(path) as conn:
+        assert conn.execute("PRAGMA freelist_count").fetchone() == (0,)
+        assert conn.execute("SELECT count(*), sum(step) FROM metrics").fetchone() == (
+            40_000,
+            sum(range(40_000)),
+        )
+    conn.close()
+    quiet = invoke("db", "upgrade", str(path))  # nothing free: no hint
+    assert quiet.stdout == f"Database is already at the newest revision ({SCHEMA_HEAD}).\n"
+    engine = create_db_engine(f"sqlite:///{path}")
+    try:
+        assert sa.inspect(engine).get_pk_constraint("metrics")["name"] == "pk_metrics"
+    finally:
+        engine.dispose()

@@ -56,6 +56,34 @@ def upgrade(engine: Engine, revision: str = "head") -> None:
     logger.info("database upgraded to %s", revision)
 
 
+def free_bytes(engine: Engine) -> tuple[int, int]:
+    """SQLite: (bytes of the file's free pages, bytes of the file); (0, 0) elsewhere. An upgrade that
+    rebuilds a table (revisions 0013 and 0014) leaves the old table's pages free: SQLite reuses them
+    for new rows but keeps the file's size until ``vacuum``."""
+    if engine.dialect.name != "sqlite":
+        return 0, 0
+    with engine.connect() as conn:
+        size = conn.exec_driver_sql("PRAGMA page_size").scalar()
+        free = conn.exec_driver_sql("PRAGMA freelist_count").scalar()
+        pages = conn.exec_driver_sql("PRAGMA page_count").scalar()
+    return free * size, pages * size
+
+
+def vacuum(engine: Engine) -> None:
+    """SQLite: rewrite the file without its free pages (``VACUUM``: as long as a copy of the file
+    takes, and as much free disk). Nothing elsewhere."""
+    if engine.dialect.name != "sqlite":
+        return
+    raw = engine.raw_connection()  # VACUUM runs outside any transaction: the driver's own connection
+    try:
+        sqlite = raw.driver_connection
+        if sqlite.in_transaction:
+            sqlite.rollback()
+        sqlite.execute("VACUUM")
+    finally:
+        raw.close()
+
+
 def ensure_schema(engine: Engine, uri_for_messages: str) -> None:
     """Create the schema in an empty database; refuse one at another revision."""
     uri_for_messages = _masked(uri_for_messages)
