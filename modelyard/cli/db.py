@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Iterator
-from contextlib import contextmanager
+from contextlib import contextmanager, nullcontext
 
 import click
 
@@ -48,7 +48,8 @@ def upgrade(url: str, vacuum: bool) -> None:
         if before == migrate.SCHEMA_HEAD:
             done(f"Database is already at the newest revision ({migrate.SCHEMA_HEAD}).")
         else:
-            migrate.upgrade(engine)
+            with _revisions_shown() if before else nullcontext():  # a new database: quietly
+                migrate.upgrade(engine)
             after = migrate.current_revision(engine)
             done(f"Database upgraded from {before or 'an empty database'} to revision {after}.")
         free, size = migrate.free_bytes(engine)
@@ -60,6 +61,37 @@ def upgrade(url: str, vacuum: bool) -> None:
                 f"{_mb(free)} of the file's {_mb(size)} are free pages now (SQLite reuses them for new "
                 f"data); to give them back to the disk: modelyard db upgrade --vacuum {url}"
             )
+
+
+@contextmanager
+def _revisions_shown() -> Iterator[None]:
+    """Each revision on stderr as it starts (``0013 -> 0014: what it does``): a revision that copies
+    a large table takes a while, and the user sees which one works."""
+    import logging
+
+    class Shown(logging.Handler):
+        def emit(self, record: logging.LogRecord) -> None:
+            message = record.getMessage()
+            if message.startswith("Running upgrade "):  # "Running upgrade A -> B, <its docstring>"
+                step, _, what = message[len("Running upgrade ") :].partition(", ")
+                click.echo(f"{step}: {_first_sentence(what)}", err=True)
+
+    log = logging.getLogger("alembic.runtime.migration")
+    handler, level = Shown(), log.level
+    log.addHandler(handler)
+    log.setLevel(logging.INFO)
+    try:
+        yield
+    finally:
+        log.removeHandler(handler)
+        log.setLevel(level)
+
+
+def _first_sentence(text: str, limit: int = 100) -> str:
+    """A revision docstring's first sentence on one line, at most ``limit`` characters."""
+    words = " ".join(text.split("\n\n", 1)[0].split())
+    sentence = words.split(". ", 1)[0].rstrip(".:")
+    return sentence if len(sentence) <= limit else sentence[: limit - 3].rstrip() + "..."
 
 
 def _mb(n: int) -> str:

@@ -28,6 +28,7 @@ def test_upgrade_then_current(invoke, tmp_path):
     result = invoke("db", "upgrade", uri)
     assert result.exit_code == 0, result.output
     assert result.stdout == f"Database upgraded from an empty database to revision {SCHEMA_HEAD}.\n"
+    assert result.stderr == ""  # a new database's revisions are not listed
     assert invoke("db", "current", uri).stdout == f"{SCHEMA_HEAD} (head)\n"
     assert json.loads(invoke("db", "current", uri, "--output", "json").stdout)["up_to_date"] is True
     # the upgraded database is usable as a tracking store
@@ -114,6 +115,12 @@ def test_an_upgrade_that_frees_pages_says_so_and_vacuum_gives_them_back(invoke, 
     result = invoke("db", "upgrade", str(path))
     assert result.exit_code == 0, result.output
     assert result.stdout.startswith(f"Database upgraded from 0013 to revision {SCHEMA_HEAD}.\n")
+    # each revision is named on stderr as it starts
+    (shown,) = result.stderr.splitlines()  # one line per revision, its docstring's first sentence, cut
+    assert shown.startswith(
+        "0013 -> 0014: SQLite: ``metrics`` becomes a ``WITHOUT ROWID`` table whose primary key"
+    )
+    assert len(shown) <= len("0013 -> 0014: ") + 100
     assert "are free pages now" in result.stdout and f"db upgrade --vacuum {path}" in result.stdout
     size = path.stat().st_size
     again = invoke("db", "upgrade", "--vacuum", str(path))
