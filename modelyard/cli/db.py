@@ -77,14 +77,16 @@ def _revisions_shown() -> Iterator[None]:
                 click.echo(f"{step}: {_first_sentence(what)}", err=True)
 
     log = logging.getLogger("alembic.runtime.migration")
-    handler, level = Shown(), log.level
+    handler, level, propagate = Shown(), log.level, log.propagate
     log.addHandler(handler)
     log.setLevel(logging.INFO)
+    log.propagate = False  # its other INFO lines stay out of any handler of the root logger
     try:
         yield
     finally:
         log.removeHandler(handler)
         log.setLevel(level)
+        log.propagate = propagate
 
 
 def _first_sentence(text: str, limit: int = 100) -> str:
