@@ -53,7 +53,9 @@ def upgrade(url: str, vacuum: bool) -> None:
             after = migrate.current_revision(engine)
             done(f"Database upgraded from {before or 'an empty database'} to revision {after}.")
         free, size = migrate.free_bytes(engine)
-        if vacuum and size:
+        if vacuum and not size:
+            done(f"--vacuum is for SQLite files; {engine.dialect.name} reclaims space itself: nothing done.")
+        elif vacuum:
             migrate.vacuum(engine)
             done(f"Vacuumed: the file went from {_mb(size)} to {_mb(migrate.free_bytes(engine)[1])}.")
         elif free >= max(1_000_000, FREE_SHARE_HINT * size):

@@ -144,3 +144,12 @@ def test_an_upgrade_that_frees_pages_says_so_and_vacuum_gives_them_back(invoke, 
         assert sa.inspect(engine).get_pk_constraint("metrics")["name"] == "pk_metrics"
     finally:
         engine.dispose()
+
+
+@pytest.mark.postgres
+def test_vacuum_on_a_server_database_says_it_does_nothing(invoke, fresh_postgres_uri):
+    result = invoke("db", "upgrade", "--vacuum", fresh_postgres_uri)
+    assert result.exit_code == 0, result.output
+    assert result.stdout.endswith(
+        "--vacuum is for SQLite files; postgresql reclaims space itself: nothing done.\n"
+    )
