@@ -11,6 +11,8 @@ import multiprocessing
 import traceback
 from pathlib import Path
 
+import pytest
+
 from modelyard.entities import Metric, Param, RunTag
 from modelyard.store.tracking.sql.store import SqlTrackingStore
 
@@ -82,3 +84,31 @@ def test_processes_write_one_sqlite_file_at_once(tmp_path: Path) -> None:
         assert len(store.get_metric_history(shared_run, f"w{worker}")) == BATCHES
         assert shared.data.tags[f"t{worker}"] == str(BATCHES - 1)
     store.close()
+
+
+def test_a_new_file_another_connection_is_writing_is_opened_once_it_is_free(tmp_path: Path) -> None:
+    """Switching a new file to WAL needs an exclusive lock, and SQLite refuses at once (no busy wait)
+    while another connection writes: the engine's connection waits for it instead of failing."""
+    import sqlite3
+    import threading
+
+    from modelyard.store.sql.engine import create_db_engine
+
+    path = tmp_path / "new.db"
+    other = sqlite3.connect(path, isolation_level=None, check_same_thread=False)
+    other.execute("CREATE TABLE t (x)")
+    other.execute("BEGIN IMMEDIATE")
+    other.execute("INSERT INTO t VALUES (1)")
+    with pytest.raises(sqlite3.OperationalError, match="locked"):  # what the engine meets at first
+        sqlite3.connect(path, isolation_level=None, timeout=5).execute("PRAGMA journal_mode=WAL")
+    releaser = threading.Timer(0.3, lambda: other.execute("COMMIT"))
+    releaser.start()
+    engine = create_db_engine(f"sqlite:///{path}")
+    try:
+        with engine.connect() as conn:
+            assert conn.exec_driver_sql("PRAGMA journal_mode").scalar() == "wal"
+            assert conn.exec_driver_sql("SELECT x FROM t").scalar() == 1
+    finally:
+        releaser.join()
+        engine.dispose()
+        other.close()

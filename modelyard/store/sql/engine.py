@@ -60,6 +60,27 @@ def sqlite_file(uri: str) -> str | None:
     return os.path.abspath(database)
 
 
+def _journal_wal(cur, timeout_s: float) -> None:
+    """``PRAGMA journal_mode=WAL``, retried for up to ``timeout_s`` while another connection writes.
+
+    Switching a file that is not yet in WAL mode (a new one) needs an exclusive lock, and SQLite
+    answers "database is locked" at once, without its busy handler, while another connection holds
+    a write lock (several processes opening one new database together: a server's workers, or
+    jobs started at once). Once the file is in WAL mode the pragma changes nothing and needs no lock.
+    """
+    import sqlite3
+
+    deadline = time.monotonic() + timeout_s
+    while True:
+        try:
+            cur.execute("PRAGMA journal_mode=WAL")
+            return
+        except sqlite3.OperationalError as exc:
+            if "locked" not in str(exc) or time.monotonic() >= deadline:
+                raise
+            time.sleep(0.005)
+
+
 def create_db_engine(uri: str, settings: Settings | None = None) -> Engine:
     settings = settings or Settings()
     uri = normalize_db_uri(uri)
@@ -160,7 +181,7 @@ def _sqlite_engine(url, settings: Settings) -> Engine:
         dbapi_conn.isolation_level = None  # we emit BEGIN ourselves (below)
         cur = dbapi_conn.cursor()
         if not in_memory:
-            cur.execute("PRAGMA journal_mode=WAL")
+            _journal_wal(cur, busy / 1000)
         cur.execute("PRAGMA synchronous=NORMAL")
         cur.execute(f"PRAGMA busy_timeout={busy}")
         record.info[BUSY_OFF] = False
