@@ -6,7 +6,7 @@ from __future__ import annotations
 
 import http_checks as hc
 import httpx
-from serving_helpers import split_body, wait_until
+from serving_helpers import ready, split_body, wait_until
 from test_live import ServeProcess
 
 LIMITS = {"MODELYARD_SERVE_HEADER_TIMEOUT": "1", "MODELYARD_SERVE_MAX_HEADERS": "50"}
@@ -16,7 +16,8 @@ def test_the_scoring_server_refuses_hostile_heads(tmp_path, registry, data):
     uri, _client = registry
     server = ServeProcess(tmp_path, uri, "-m", "models:/churn/1", "--port", "0", "--no-access-log", env=LIMITS)
     try:
-        wait_until(lambda: httpx.get(server.url + "/ping", timeout=5).status_code == 200, 60, "the model to load")
+        # ready(): a refused connection (the socket not listening yet) is waited for, not raised
+        wait_until(lambda: ready(server.url), 60, "the model to load")
         port = int(server.url.rsplit(":", 1)[1])
         assert httpx.post(server.url + "/invocations", json=split_body(data.head(3))).status_code == 200
         hc.keep_alive_works(port, "/health")
